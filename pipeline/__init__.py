@@ -1,0 +1,3 @@
+"""Diplomatie's pipeline: content -> check -> plan -> build -> publish -> archive."""
+
+__version__ = "0.1.0"

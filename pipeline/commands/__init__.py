@@ -1,0 +1,1 @@
+"""One module per ``diplomatie`` subcommand; each defines ``command`` (a click command)."""

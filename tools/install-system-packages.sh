@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the demo and the test suite run for real: nginx (deploy tests),
+# Chromium (browser tests), Ceph's RADOS Gateway (the real S3-compatible server), git, ssh-keygen,
+# wrk and hugo (benchmarks). Idempotent: installs only what is missing.
+set -euo pipefail
+packages=(git openssh-client nginx-light chromium ceph-mon ceph-osd radosgw ceph-common wrk hugo)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "installing Debian packages: ${missing[*]}" >&2
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+$SUDO apt-get update -q >&2
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
