@@ -1,0 +1,582 @@
+"""The storage contract: where every published byte lives, for the pipeline (writer) and the gate (reader).
+
+One small interface, :class:`Store`, with two backends behind it: a folder on disk (the embedded default,
+served by nginx through X-Accel) and S3-compatible object storage through boto3 (production). Keys are
+the same ``/``-separated strings on both, and the layout below is the whole contract (docs/storage.md)::
+
+    blobs/<sha256 hex>                          immutable file contents, stored once
+    releases/<community>/<release>.json         manifest of one release (Manifest)
+    unrestorable/<community>/<release>.json     marker: this release held withdrawn content
+    communities/<community>/current.json        pointer to the serving release (Pointer), written last
+    members.json                                membership snapshot for the gate
+    ledger/<time>-<community>-<action>-<n>.json append-only publication records
+    publishing/<community>/<release>.json       lease of a running publication (its files), for gc
+    claims/<jti>                                one-time token claims (atomic create-if-absent)
+
+Errors: :class:`NotFound` for a missing key, :class:`StoreUnavailable` whenever storage cannot answer
+(unreachable, 5xx, permission, full disk). Both derive from :class:`StoreError`. Nothing else escapes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import re
+import threading
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlparse
+
+FORMAT = 1
+
+MEMBERS_KEY = "members.json"
+BLOBS_PREFIX = "blobs/"
+RELEASES_PREFIX = "releases/"
+UNRESTORABLE_PREFIX = "unrestorable/"
+POINTERS_PREFIX = "communities/"
+LEDGER_PREFIX = "ledger/"
+LEASES_PREFIX = "publishing/"
+CLAIMS_PREFIX = "claims/"
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+class StoreError(Exception):
+    """Base of every error a store raises."""
+
+
+class NotFound(StoreError, KeyError):
+    """The key does not exist."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else "not found"
+
+
+class StoreUnavailable(StoreError):
+    """Storage cannot answer right now (unreachable, timeout, 5xx, denied, disk full): retry later."""
+
+
+# --------------------------------------------------------------------------------------------- keys
+
+
+def _name(kind: str, value: str) -> str:
+    if not _NAME.match(value) or ".." in value:
+        raise ValueError(f"invalid {kind} {value!r}: letters, digits, '.', '_' and '-' only")
+    return value
+
+
+def blob_key(sha: str) -> str:
+    """Key of the blob holding the bytes whose SHA-256 is ``sha`` (lower-case hex)."""
+    if not _SHA256.match(sha):
+        raise ValueError(f"invalid sha256 {sha!r}")
+    return f"{BLOBS_PREFIX}{sha}"
+
+
+def manifest_key(community: str, release: str) -> str:
+    return f"{RELEASES_PREFIX}{_name('community', community)}/{_name('release', release)}.json"
+
+
+def unrestorable_key(community: str, release: str) -> str:
+    return f"{UNRESTORABLE_PREFIX}{_name('community', community)}/{_name('release', release)}.json"
+
+
+def pointer_key(community: str) -> str:
+    return f"{POINTERS_PREFIX}{_name('community', community)}/current.json"
+
+
+def lease_key(community: str, release: str) -> str:
+    return f"{LEASES_PREFIX}{_name('community', community)}/{_name('release', release)}.json"
+
+
+def claim_key(jti: str) -> str:
+    return f"{CLAIMS_PREFIX}{_name('token id', jti)}"
+
+
+def _check_key(key: str) -> str:
+    parts = key.split("/")
+    if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        raise ValueError(f"invalid store key {key!r}")
+    return key
+
+
+# ------------------------------------------------------------------------------------ the interface
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What a listing or a HEAD says about one object."""
+
+    key: str
+    size: int
+    modified: dt.datetime  # timezone-aware UTC
+
+
+class Store(Protocol):
+    """The operations both backends offer; every method may raise :class:`StoreUnavailable`."""
+
+    url: str
+
+    def get(self, key: str) -> bytes:
+        """The object's bytes; :class:`NotFound` when absent."""
+        ...
+
+    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        """Write the whole object at once: readers see the old bytes or the new, never a mix."""
+        ...
+
+    def create(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> bool:
+        """Atomic create-if-absent: True when written, False when the key already existed."""
+        ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def head(self, key: str) -> ObjectInfo | None:
+        """Size and modification time, or None when absent."""
+        ...
+
+    def scan(self, prefix: str) -> Iterator[ObjectInfo]:
+        """Every object whose key starts with ``prefix``, in key order."""
+        ...
+
+    def list(self, prefix: str) -> Iterator[str]:
+        """Every key that starts with ``prefix``, in key order."""
+        ...
+
+    def delete(self, keys: Iterable[str]) -> None:
+        """Delete the keys; absent ones are ignored."""
+        ...
+
+    def local_path(self, key: str) -> Path | None:
+        """The file holding the key (folder store, for nginx X-Accel), else None."""
+        ...
+
+
+# ------------------------------------------------------------------------------------ folder store
+
+
+class FolderStore:
+    """Objects as files under ``root``: atomic writes by temp file + ``os.replace``, create by ``os.link``."""
+
+    TEMP_PREFIX = ".tmp-"
+
+    def __init__(self, root: Path | str, *, fsync: bool = True) -> None:
+        self.root = Path(root).absolute()
+        self.url = self.root.as_uri()
+        self.fsync = fsync
+
+    def __repr__(self) -> str:
+        return f"FolderStore({str(self.root)!r})"
+
+    def _path(self, key: str) -> Path:
+        return self.root / _check_key(key)
+
+    @contextlib.contextmanager
+    def _errors(self, key: str) -> Iterator[None]:
+        try:
+            yield
+        except FileNotFoundError as exc:
+            raise NotFound(key) from exc
+        except OSError as exc:
+            raise StoreUnavailable(f"{self.root}: {key}: {exc.strerror or exc}") from exc
+
+    def _write_temp(self, path: Path, data: bytes) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.parent / f"{self.TEMP_PREFIX}{path.name}.{uuid.uuid4().hex}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                if self.fsync:
+                    f.flush()
+                    os.fsync(f.fileno())
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return tmp
+
+    def get(self, key: str) -> bytes:
+        path = self._path(key)
+        with self._errors(key):
+            if path.is_dir():
+                raise NotFound(key)
+            return path.read_bytes()
+
+    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        path = self._path(key)
+        with self._errors(key):
+            tmp = self._write_temp(path, data)
+            try:
+                os.replace(tmp, path)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+
+    def create(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> bool:
+        path = self._path(key)
+        try:
+            with self._errors(key):
+                tmp = self._write_temp(path, data)
+                try:
+                    os.link(tmp, path)  # fails if the name exists: atomic create-if-absent, complete bytes
+                finally:
+                    tmp.unlink(missing_ok=True)
+        except StoreUnavailable as exc:
+            if isinstance(exc.__cause__, FileExistsError):
+                return False
+            raise
+        return True
+
+    def head(self, key: str) -> ObjectInfo | None:
+        path = self._path(key)
+        try:
+            with self._errors(key):
+                st = path.stat()
+        except NotFound:
+            return None
+        if not path.is_file():
+            return None
+        return ObjectInfo(key, st.st_size, dt.datetime.fromtimestamp(st.st_mtime, dt.UTC))
+
+    def exists(self, key: str) -> bool:
+        return self.head(key) is not None
+
+    def scan(self, prefix: str) -> Iterator[ObjectInfo]:
+        base, _, _ = prefix.rpartition("/")
+        top = self.root / base if base else self.root
+        found: list[ObjectInfo] = []
+        with self._errors(prefix):
+            if not top.is_dir():
+                return
+            for dirpath, dirnames, filenames in os.walk(top):
+                dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+                rel = Path(dirpath).relative_to(self.root).as_posix()
+                for name in filenames:
+                    if name.startswith(self.TEMP_PREFIX):
+                        continue
+                    key = name if rel == "." else f"{rel}/{name}"
+                    if not key.startswith(prefix):
+                        continue
+                    try:
+                        st = os.stat(os.path.join(dirpath, name))
+                    except FileNotFoundError:
+                        continue  # deleted while we walked
+                    found.append(ObjectInfo(key, st.st_size, dt.datetime.fromtimestamp(st.st_mtime, dt.UTC)))
+        found.sort(key=lambda o: o.key)
+        yield from found
+
+    def list(self, prefix: str) -> Iterator[str]:
+        return (o.key for o in self.scan(prefix))
+
+    def delete(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            with self._errors(key), contextlib.suppress(FileNotFoundError):
+                self._path(key).unlink()
+
+    def local_path(self, key: str) -> Path | None:
+        return self._path(key)
+
+
+# ---------------------------------------------------------------------------------------- S3 store
+
+
+def s3_config(**overrides: Any):
+    """The botocore client settings the S3 store uses (path-style, retries, a pool for parallel uploads).
+
+    Checksums only where S3 requires them: S3-compatible servers differ in their support for the newer
+    flexible checksums, and SHA-256 content addressing already verifies every blob.
+    """
+    from botocore.config import Config
+
+    settings: dict[str, Any] = {
+        "s3": {"addressing_style": "path"},
+        "signature_version": "s3v4",
+        "retries": {"max_attempts": 5, "mode": "standard"},
+        "max_pool_connections": 32,
+        "connect_timeout": 5,
+        "read_timeout": 30,
+        "request_checksum_calculation": "when_required",
+        "response_checksum_validation": "when_required",
+    }
+    settings.update(overrides)
+    return Config(**settings)
+
+
+class S3Store:
+    """Objects in an S3 bucket under an optional prefix, through one shared, thread-safe boto3 client."""
+
+    def __init__(self, bucket: str, prefix: str = "", *, client: Any = None, endpoint_url: str | None = None,
+                 config: Any = None) -> None:
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.url = f"s3://{bucket}/{self.prefix}"
+        if client is None:
+            import boto3
+
+            client = boto3.session.Session().client("s3", endpoint_url=endpoint_url,
+                                                    config=config or s3_config())
+        self.client = client
+        from botocore import exceptions as bexc
+
+        self._bexc = bexc
+
+    def __repr__(self) -> str:
+        return f"S3Store({self.url!r})"
+
+    def _key(self, key: str) -> str:
+        return self.prefix + _check_key(key)
+
+    @contextlib.contextmanager
+    def _errors(self, key: str) -> Iterator[None]:
+        bexc = self._bexc
+        try:
+            yield
+        except bexc.ClientError as exc:
+            err = exc.response.get("Error", {})
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if err.get("Code") in ("NoSuchKey", "404", "NotFound") or status == 404 and err.get("Code") != "NoSuchBucket":
+                raise NotFound(key) from exc
+            raise StoreUnavailable(f"{self.url}{key}: {err.get('Code', status)}: {err.get('Message', '')}".rstrip(": ")) from exc
+        except bexc.BotoCoreError as exc:  # connection refused/reset, timeouts, missing credentials…
+            raise StoreUnavailable(f"{self.url}{key}: {exc}") from exc
+
+    def get(self, key: str) -> bytes:
+        with self._errors(key):
+            resp = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+            return resp["Body"].read()
+
+    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        with self._errors(key):
+            self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, ContentType=content_type)
+
+    def create(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> bool:
+        try:
+            with self._errors(key):
+                self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data,
+                                       ContentType=content_type, IfNoneMatch="*")
+        except StoreUnavailable as exc:
+            cause = exc.__cause__
+            if isinstance(cause, self._bexc.ClientError) and cause.response.get("Error", {}).get("Code") in (
+                    "PreconditionFailed", "412", "ConditionalRequestConflict"):
+                return False
+            raise
+        return True
+
+    def head(self, key: str) -> ObjectInfo | None:
+        try:
+            with self._errors(key):
+                resp = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except NotFound:
+            return None
+        return ObjectInfo(key, int(resp["ContentLength"]), resp["LastModified"].astimezone(dt.UTC))
+
+    def exists(self, key: str) -> bool:
+        return self.head(key) is not None
+
+    def scan(self, prefix: str) -> Iterator[ObjectInfo]:
+        full = self.prefix + prefix
+        with self._errors(prefix):
+            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=full)
+            for page in pages:
+                for obj in page.get("Contents", ()):
+                    yield ObjectInfo(obj["Key"][len(self.prefix):], int(obj["Size"]),
+                                     obj["LastModified"].astimezone(dt.UTC))
+
+    def list(self, prefix: str) -> Iterator[str]:
+        return (o.key for o in self.scan(prefix))
+
+    def delete(self, keys: Iterable[str]) -> None:
+        batch: list[str] = []
+        for key in keys:
+            batch.append(self._key(key))
+            if len(batch) == 1000:  # the DeleteObjects limit
+                self._delete_batch(batch)
+                batch = []
+        if batch:
+            self._delete_batch(batch)
+
+    def _delete_batch(self, batch: list[str]) -> None:
+        with self._errors(batch[0]):
+            resp = self.client.delete_objects(
+                Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True})
+        errors = [e for e in resp.get("Errors", ()) if e.get("Code") != "NoSuchKey"]
+        if errors:
+            e = errors[0]
+            raise StoreUnavailable(f"{self.url}: cannot delete {e.get('Key')}: {e.get('Code')} {e.get('Message', '')}")
+
+    def local_path(self, key: str) -> Path | None:
+        return None
+
+
+# ------------------------------------------------------------------------------------------ opening
+
+_open_lock = threading.Lock()
+
+
+def open_store(url: str | os.PathLike[str], *, endpoint_url: str | None = None) -> Store:
+    """A store from its URL: a folder path, ``file:///abs/path``, or ``s3://bucket/prefix``.
+
+    S3 uses boto3's standard configuration (credential chain, ``AWS_ENDPOINT_URL``, region) plus
+    ``endpoint_url`` when given; addressing is path-style so S3-compatible servers work.
+    """
+    text = os.fspath(url)
+    if text.startswith("s3://"):
+        parsed = urlparse(text)
+        if not parsed.netloc:
+            raise ValueError(f"store URL {text!r} names no bucket (s3://bucket/prefix)")
+        with _open_lock:  # boto3 session creation is not thread-safe
+            return S3Store(parsed.netloc, parsed.path, endpoint_url=endpoint_url)
+    if text.startswith("file://"):
+        parsed = urlparse(text)
+        if parsed.netloc not in ("", "localhost"):
+            raise ValueError(f"store URL {text!r}: only local file:/// URLs are supported")
+        return FolderStore(Path(parsed.path))
+    if "://" in text:
+        raise ValueError(f"store URL {text!r}: use a folder path, file:///path or s3://bucket/prefix")
+    return FolderStore(Path(text))
+
+
+# ----------------------------------------------------------------------------- manifests, pointers
+
+
+def utc_now() -> str:
+    """Now, as the ISO 8601 UTC text every record in the store uses (``2026-11-28T14:05:12Z``)."""
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One file of a release: its content address, size and HTTP content type."""
+
+    sha256: str
+    size: int
+    type: str
+
+    def __getitem__(self, name: str) -> Any:
+        """Mapping-style access, so readers may follow the JSON shape (``entry["sha256"]``)."""
+        if name not in ("sha256", "size", "type"):
+            raise KeyError(name)
+        return getattr(self, name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sha256": self.sha256, "size": self.size, "type": self.type}
+
+
+def _json_bytes(data: dict[str, Any]) -> bytes:
+    return (json.dumps(data, indent=1, sort_keys=False, ensure_ascii=False) + "\n").encode()
+
+
+def _load(data: bytes | str, what: str) -> dict[str, Any]:
+    try:
+        obj = json.loads(data)
+    except ValueError as exc:
+        raise StoreError(f"{what}: not valid JSON: {exc}") from exc
+    if not isinstance(obj, dict) or obj.get("format") != FORMAT:
+        raise StoreError(f"{what}: not a format {FORMAT} record")
+    return obj
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """Everything one release serves: site path -> content address, plus where it came from."""
+
+    community: str
+    release: str
+    commit: str | None
+    built_at: str | None
+    published_at: str
+    cables: tuple[str, ...]
+    files: dict[str, FileEntry] = field(default_factory=dict)
+    format: int = FORMAT
+
+    @property
+    def key(self) -> str:
+        return manifest_key(self.community, self.release)
+
+    def blobs(self) -> set[str]:
+        """The SHA-256 of every blob the release uses."""
+        return {f.sha256 for f in self.files.values()}
+
+    def to_json(self) -> bytes:
+        return _json_bytes({
+            "format": self.format, "community": self.community, "release": self.release,
+            "commit": self.commit, "built_at": self.built_at, "published_at": self.published_at,
+            "cables": list(self.cables),
+            "files": {path: self.files[path].to_dict() for path in sorted(self.files)},
+        })
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> Manifest:
+        obj = _load(data, "manifest")
+        try:
+            files = {p: FileEntry(str(f["sha256"]), int(f["size"]), str(f["type"])) for p, f in obj["files"].items()}
+            return cls(community=obj["community"], release=obj["release"], commit=obj.get("commit"),
+                       built_at=obj.get("built_at"), published_at=obj["published_at"],
+                       cables=tuple(obj.get("cables", ())), files=files)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise StoreError(f"manifest: missing or malformed field: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class Pointer:
+    """Which release a community serves; the one key the gate reads first."""
+
+    community: str
+    release: str
+    switched_at: str
+    format: int = FORMAT
+
+    @property
+    def manifest(self) -> str:
+        return manifest_key(self.community, self.release)
+
+    def to_json(self) -> bytes:
+        return _json_bytes({"format": self.format, "community": self.community, "release": self.release,
+                            "manifest": self.manifest, "switched_at": self.switched_at})
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> Pointer:
+        obj = _load(data, "pointer")
+        try:
+            return cls(community=obj["community"], release=obj["release"], switched_at=obj["switched_at"])
+        except KeyError as exc:
+            raise StoreError(f"pointer: missing field {exc}") from exc
+
+
+def read_pointer(store: Store, community: str) -> Pointer | None:
+    """The community's pointer, or None when it was never published."""
+    try:
+        return Pointer.from_json(store.get(pointer_key(community)))
+    except NotFound:
+        return None
+
+
+def read_manifest(store: Store, community: str, release: str) -> Manifest:
+    """One release's manifest; :class:`NotFound` when it does not exist."""
+    return Manifest.from_json(store.get(manifest_key(community, release)))
+
+
+def write_pointer(store: Store, pointer: Pointer) -> None:
+    """Switch the community to ``pointer.release``: a single PUT, so readers see old or new."""
+    store.put(pointer_key(pointer.community), pointer.to_json(), "application/json")
+
+
+def is_restorable(store: Store, community: str, release: str) -> bool:
+    """False once the release was marked as holding content that is no longer published."""
+    return not store.exists(unrestorable_key(community, release))
+
+
+def release_ids(store: Store, community: str) -> list[str]:
+    """Every release of the community that has a manifest, oldest first (ids sort by time)."""
+    prefix = f"{RELEASES_PREFIX}{_name('community', community)}/"
+    return sorted(k[len(prefix):-len(".json")] for k in store.list(prefix) if k.endswith(".json"))
+
+
+def communities(store: Store) -> list[str]:
+    """Every community that has at least one release."""
+    return sorted({k.split("/")[1] for k in store.list(RELEASES_PREFIX) if k.count("/") == 2})
