@@ -1,0 +1,386 @@
+"""The token contract: Ed25519 signing keys, the public JWKS, rotation, and issue/verify per token kind.
+
+Everything that signs or accepts a token goes through this module, so the rules live in one place
+(documented in docs/tokens.md):
+
+- keys are Ed25519 JWKs named by their RFC 7638 thumbprint (``kid``); the private key set is written
+  with mode 0600 and never served; the public set is ``jwks.json``;
+- ``rotate`` makes a new key current and keeps the previous one valid for verification during a grace
+  period, after which it is ignored and then dropped;
+- verification pins the algorithm to EdDSA, picks the key by ``kid`` and checks ``iss``, ``aud``,
+  ``exp``, ``nbf``, ``iat`` (with a small leeway) and ``typ``, so a token of one kind is never accepted
+  as another.
+
+Time is always a parameter (``now``, seconds since the epoch) so tests drive the clock instead of
+sleeping.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+import os
+import secrets
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from jwt.algorithms import OKPAlgorithm
+
+#: The three kinds of token; the ``typ`` claim says which one a token is.
+INVITATION = "invitation"
+MAGIC = "magic"
+SESSION = "session"
+KINDS = (INVITATION, MAGIC, SESSION)
+
+ALGORITHM = "EdDSA"
+#: Clock skew tolerated on ``exp``, ``nbf`` and ``iat`` (seconds).
+LEEWAY = 30
+#: Default lifetimes (seconds).
+INVITATION_TTL = 7 * 86400
+MAGIC_TTL = 15 * 60
+SESSION_TTL = 8 * 3600
+#: How long a key replaced by ``rotate`` still verifies tokens.
+GRACE = 7 * 86400
+#: Longer tokens are refused before any parsing (cookies are limited to about 4 KB anyway).
+MAX_TOKEN_LENGTH = 4096
+
+PRIVATE_FILE = "keys.json"
+PUBLIC_FILE = "jwks.json"
+_REQUIRED = ("iss", "aud", "sub", "typ", "jti", "iat", "nbf", "exp")
+
+
+class TokenError(Exception):
+    """A token was refused; the message says why (for logs, never shown to the visitor)."""
+
+
+class KeysError(Exception):
+    """The key directory is missing, unreadable or malformed."""
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def thumbprint(public_jwk: Mapping[str, Any]) -> str:
+    """RFC 7638 thumbprint of an OKP key: SHA-256 over its required members, sorted, no whitespace."""
+    canonical = json.dumps(
+        {"crv": public_jwk["crv"], "kty": public_jwk["kty"], "x": public_jwk["x"]},
+        separators=(",", ":"),
+        sort_keys=True,
+    )
+    return _b64(hashlib.sha256(canonical.encode()).digest())
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """One Ed25519 key of the set; ``retires`` is when it stops verifying (None: current or kept)."""
+
+    kid: str
+    private: Ed25519PrivateKey | None
+    public: Ed25519PublicKey
+    created: float
+    retires: float | None = None
+
+    def public_jwk(self) -> dict[str, str]:
+        jwk = OKPAlgorithm.to_jwk(self.public, as_dict=True)
+        return {"kty": jwk["kty"], "crv": jwk["crv"], "x": jwk["x"], "kid": self.kid, "use": "sig", "alg": ALGORITHM}
+
+    def valid_at(self, now: float) -> bool:
+        return self.retires is None or now < self.retires
+
+
+def new_key(now: float | None = None) -> SigningKey:
+    """A fresh Ed25519 key named by its thumbprint."""
+    private = Ed25519PrivateKey.generate()
+    public = private.public_key()
+    jwk = OKPAlgorithm.to_jwk(public, as_dict=True)
+    return SigningKey(thumbprint(jwk), private, public, time.time() if now is None else now)
+
+
+@dataclass
+class Keyring:
+    """The key set: one current signing key plus previous keys still inside their grace period."""
+
+    current: str
+    keys: dict[str, SigningKey] = field(default_factory=dict)
+
+    @property
+    def signing_key(self) -> SigningKey:
+        return self.keys[self.current]
+
+    def verification_key(self, kid: str, now: float) -> SigningKey | None:
+        key = self.keys.get(kid)
+        return key if key is not None and key.valid_at(now) else None
+
+    def jwks(self, now: float | None = None) -> dict[str, list[dict[str, str]]]:
+        """The public key set to publish: keys that still verify at ``now``, current first."""
+        now = time.time() if now is None else now
+        ordered = sorted(self.keys.values(), key=lambda k: (k.kid != self.current, -k.created))
+        return {"keys": [k.public_jwk() for k in ordered if k.valid_at(now)]}
+
+    # -- files -----------------------------------------------------------------------------------
+
+    def to_private_json(self) -> dict[str, Any]:
+        entries = []
+        for key in self.keys.values():
+            if key.private is None:
+                raise KeysError(f"key {key.kid} has no private part; cannot write the private key set")
+            jwk = json.loads(OKPAlgorithm.to_jwk(key.private))
+            jwk.update({"kid": key.kid, "use": "sig", "alg": ALGORITHM})
+            entries.append({"kid": key.kid, "created": _iso(key.created), "retires": _iso(key.retires), "jwk": jwk})
+        return {"format": 1, "current": self.current, "keys": entries}
+
+    @classmethod
+    def from_private_json(cls, data: Mapping[str, Any], source: str = "keys.json") -> Keyring:
+        try:
+            if data.get("format") != 1:
+                raise KeysError(f"{source}: unknown format {data.get('format')!r}")
+            keys: dict[str, SigningKey] = {}
+            for entry in data["keys"]:
+                private = OKPAlgorithm.from_jwk(entry["jwk"])
+                if not isinstance(private, Ed25519PrivateKey):
+                    raise KeysError(f"{source}: key {entry.get('kid')!r} is not an Ed25519 private key")
+                public = private.public_key()
+                kid = thumbprint(OKPAlgorithm.to_jwk(public, as_dict=True))
+                if kid != entry["kid"]:
+                    raise KeysError(f"{source}: kid {entry['kid']!r} does not match its key ({kid})")
+                keys[kid] = SigningKey(kid, private, public, _parse_iso(entry["created"]), _parse_iso(entry.get("retires")))
+            ring = cls(current=data["current"], keys=keys)
+        except KeysError:
+            raise
+        except (KeyError, TypeError, ValueError, jwt.InvalidKeyError) as exc:
+            raise KeysError(f"{source}: malformed key set ({exc})") from exc
+        if ring.current not in keys:
+            raise KeysError(f"{source}: current key {ring.current!r} is not in the set")
+        return ring
+
+
+def _iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _parse_iso(text: str | None) -> float | None:
+    if text is None:
+        return None
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def _write_atomic(path: Path, data: bytes, mode: int) -> None:
+    """Write ``data`` to ``path`` through a temporary file created with ``mode``, then rename."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save(ring: Keyring, directory: Path, now: float | None = None) -> None:
+    """Write the private set (0600) and the public JWKS (0644) into ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    private = json.dumps(ring.to_private_json(), indent=2).encode() + b"\n"
+    _write_atomic(directory / PRIVATE_FILE, private, 0o600)
+    _write_atomic(directory / PUBLIC_FILE, json.dumps(ring.jwks(now), indent=2).encode() + b"\n", 0o644)
+
+
+def load(directory: Path) -> Keyring:
+    """Read the private key set from ``directory`` (written by :func:`init` / :func:`rotate`)."""
+    path = directory / PRIVATE_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise KeysError(f"{path}: no key set here; create one with `diplomatie keys init --dir {directory}`") from exc
+    except (OSError, ValueError) as exc:
+        raise KeysError(f"{path}: cannot read the key set ({exc})") from exc
+    if not isinstance(data, dict):
+        raise KeysError(f"{path}: malformed key set (not a JSON object)")
+    return Keyring.from_private_json(data, str(path))
+
+
+def init(directory: Path, now: float | None = None, *, force: bool = False) -> Keyring:
+    """Create a key set with one fresh key; refuses to overwrite an existing set unless ``force``."""
+    if (directory / PRIVATE_FILE).exists() and not force:
+        raise KeysError(f"{directory / PRIVATE_FILE} already exists; use `diplomatie keys rotate` to replace the key")
+    key = new_key(now)
+    ring = Keyring(current=key.kid, keys={key.kid: key})
+    save(ring, directory, now)
+    return ring
+
+
+def rotate(directory: Path, now: float | None = None, grace: float = GRACE) -> Keyring:
+    """Make a new key current; the previous one verifies until ``now + grace``; expired keys are dropped."""
+    now = time.time() if now is None else now
+    ring = load(directory)
+    kept: dict[str, SigningKey] = {}
+    for kid, key in ring.keys.items():
+        if kid == ring.current:
+            key = SigningKey(key.kid, key.private, key.public, key.created, now + grace)
+        if key.valid_at(now):
+            kept[kid] = key
+    fresh = new_key(now)
+    kept[fresh.kid] = fresh
+    ring = Keyring(current=fresh.kid, keys=kept)
+    save(ring, directory, now)
+    return ring
+
+
+# -- issue and verify ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claims:
+    """The verified content of a token."""
+
+    typ: str
+    sub: str
+    jti: str
+    iat: int
+    nbf: int
+    exp: int
+    iss: str
+    aud: str
+    kid: str
+    community: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def new_jti() -> str:
+    return secrets.token_urlsafe(16)
+
+
+def issue(
+    ring: Keyring,
+    typ: str,
+    subject: str,
+    *,
+    issuer: str,
+    audience: str,
+    ttl: float,
+    now: float | None = None,
+    community: str | None = None,
+    jti: str | None = None,
+) -> str:
+    """Sign a token of kind ``typ`` for ``subject`` (an e-mail address, lower-cased) with the current key."""
+    if typ not in KINDS:
+        raise ValueError(f"unknown token kind {typ!r}")
+    if typ == INVITATION and not community:
+        raise ValueError("an invitation names its community")
+    now = int(time.time() if now is None else now)
+    payload: dict[str, Any] = {
+        "iss": issuer,
+        "aud": audience,
+        "sub": subject.strip().lower(),
+        "typ": typ,
+        "jti": jti or new_jti(),
+        "iat": now,
+        "nbf": now,
+        "exp": now + int(ttl),
+    }
+    if community:
+        payload["com"] = community
+    key = ring.signing_key
+    return jwt.encode(payload, key.private, algorithm=ALGORITHM, headers={"kid": key.kid, "typ": "JWT"})
+
+
+def verify(
+    ring: Keyring,
+    token: str,
+    *,
+    typ: str,
+    issuer: str,
+    audience: str,
+    now: float | None = None,
+    leeway: float = LEEWAY,
+) -> Claims:
+    """Return the claims of ``token`` if it is a valid token of kind ``typ``; raise TokenError otherwise."""
+    now = time.time() if now is None else now
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+        raise TokenError("missing or oversized token")
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError as exc:
+        raise TokenError(f"malformed token: {exc}") from exc
+    if header.get("alg") != ALGORITHM:
+        raise TokenError(f"algorithm {header.get('alg')!r} refused")
+    if set(header) - {"alg", "kid", "typ"}:
+        raise TokenError(f"unexpected header fields {sorted(set(header) - {'alg', 'kid', 'typ'})}")
+    kid = header.get("kid")
+    key = ring.verification_key(kid, now) if isinstance(kid, str) else None
+    if key is None:
+        raise TokenError(f"unknown or retired key {kid!r}")
+    try:
+        payload = jwt.decode(
+            token,
+            key.public,
+            algorithms=[ALGORITHM],
+            audience=audience,
+            issuer=issuer,
+            options={
+                "require": list(_REQUIRED),
+                "verify_exp": False,  # checked below against ``now``
+                "verify_nbf": False,
+                "verify_iat": False,
+            },
+        )
+    except jwt.PyJWTError as exc:
+        raise TokenError(f"invalid token: {exc}") from exc
+    return _check_claims(payload, typ=typ, now=now, leeway=leeway, kid=kid)
+
+
+def _check_claims(payload: Mapping[str, Any], *, typ: str, now: float, leeway: float, kid: str) -> Claims:
+    for name in ("iat", "nbf", "exp"):
+        if not isinstance(payload[name], int) or isinstance(payload[name], bool):
+            raise TokenError(f"claim {name} is not an integer")
+    for name in ("sub", "typ", "jti", "iss", "aud"):
+        if not isinstance(payload[name], str) or not payload[name]:
+            raise TokenError(f"claim {name} is not a string")
+    if payload["typ"] != typ:
+        raise TokenError(f"a {payload['typ']!r} token is not a {typ!r} token")
+    if payload["exp"] <= now - leeway:
+        raise TokenError("expired")
+    if payload["nbf"] > now + leeway:
+        raise TokenError("not yet valid")
+    if payload["iat"] > now + leeway:
+        raise TokenError("issued in the future")
+    community = payload.get("com")
+    if typ == INVITATION and not isinstance(community, str):
+        raise TokenError("invitation without community")
+    known = set(_REQUIRED) | {"com"}
+    return Claims(
+        typ=payload["typ"],
+        sub=payload["sub"],
+        jti=payload["jti"],
+        iat=payload["iat"],
+        nbf=payload["nbf"],
+        exp=payload["exp"],
+        iss=payload["iss"],
+        aud=payload["aud"],
+        kid=kid,
+        community=community if isinstance(community, str) else None,
+        extra={k: v for k, v in payload.items() if k not in known},
+    )
+
+
+def parse_duration(text: str) -> int:
+    """``"15m"``, ``"8h"``, ``"7d"``, ``"90s"`` or plain seconds -> seconds; ValueError otherwise."""
+    text = text.strip().lower()
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+    number, unit = (text[:-1], text[-1]) if text and text[-1] in units else (text, "s")
+    if not number.isdigit() or int(number) <= 0:
+        raise ValueError(f"not a duration: {text!r} (use e.g. 90s, 15m, 8h, 7d)")
+    return int(number) * units[unit]
