@@ -6,7 +6,18 @@ Parsing keeps the line of every key so that each finding points at ``path:line:c
 from __future__ import annotations
 
 import datetime as dt
+import difflib
+import hashlib
+import json
+import re
 from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from pipeline import classification, html_safety
+from pipeline.findings import Findings
+from pipeline.yamlfile import YamlError, compose, construct, line_of, mapping_pairs
 
 
 @dataclass(frozen=True)
@@ -44,7 +55,313 @@ class Cable:
     approvals: tuple[Approval, ...] = ()
     lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)  # key -> line
     body_line: int = 1  # line of the first body line in the file
+    valid: bool = True  # False when check found an error in it: such a cable is never published
 
     @property
     def year(self) -> int:
         return self.date.year
+
+
+MAX_BYTES = 1024 * 1024
+REQUIRED = ("id", "title", "date", "post", "author", "classification", "subjects", "language")
+OPTIONAL = ("summary", "ministry", "communities", "embargo", "status", "supersedes", "approvals")
+APPROVAL_KEYS = ("community", "by", "date", "digest")
+
+ID_RE = re.compile(r"^(\d{4})-([A-Z0-9]+(?:-[A-Z0-9]+)*)-(\d{4})$")
+POST_RE = re.compile(r"^[A-Z0-9]+(?:-[A-Z0-9]+)*$")
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+MINISTRY_RE = re.compile(r"^[A-Z][A-Z0-9-]*$")
+EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$")
+DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+FENCE = re.compile(r"^---[ \t]*$")
+END_FENCE = re.compile(r"^(?:---|\.\.\.)[ \t]*$")
+
+
+class FrontMatterError(Exception):
+    pass
+
+
+def split(text: str) -> tuple[str, str, int]:
+    """(front matter text, body, line number of the body's first line) of a cable's text."""
+    lines = text.split("\n")
+    if not lines or not FENCE.match(lines[0]):
+        raise FrontMatterError("the file must start with a '---' line opening the YAML front matter")
+    for index in range(1, len(lines)):
+        if END_FENCE.match(lines[index]):
+            return "\n".join(lines[1:index]) + "\n", "\n".join(lines[index + 1 :]), index + 2
+    raise FrontMatterError("the YAML front matter is never closed by a '---' line")
+
+
+def canonical_digest(front_matter: dict[str, Any], body: str) -> str:
+    """``sha256:`` over the front matter without ``approvals`` (as canonical JSON) and the body.
+
+    Formatting of the YAML (comments, key order, quoting) does not count; any change of a value or of
+    the body does, so an approval matches exactly one version of the cable.
+    """
+    meta = {k: v for k, v in front_matter.items() if k != "approvals"}
+    canon = json.dumps(meta, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_iso)
+    payload = canon + "\n---\n" + body.replace("\r\n", "\n")
+    return "sha256:" + hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def _iso(value: object) -> str:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return repr(value)
+
+
+def decode(path: str, data: bytes, findings: Findings) -> str | None:
+    """The text of a file, or None with a finding when it is too large or not UTF-8."""
+    if len(data) > MAX_BYTES:
+        findings.add(path, 1, "E102", f"file is {len(data)} bytes, over the 1 MiB limit",
+                     "split the cable, or move long annexes out of it")
+        return None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        findings.add(path, line, "E101", f"byte 0x{data[exc.start]:02x} is not valid UTF-8",
+                     "save the file as UTF-8", col=col)
+        return None
+    return text.removeprefix("\ufeff").replace("\r\n", "\n")
+
+
+def parse(path: str, data: bytes, findings: Findings) -> Cable | None:
+    """Parse and validate one cable file. Every problem becomes a finding; returns the cable when its
+    identity could be read (so that cross-checks and the plan can still name it), else None."""
+    text = decode(path, data, findings)
+    if text is None:
+        return None
+    try:
+        fm_text, body, body_line = split(text)
+    except FrontMatterError as exc:
+        findings.add(path, 1, "E105", str(exc), "start the file with ---, the YAML keys, then ---")
+        return None
+    try:
+        node = compose(fm_text)
+    except YamlError as exc:
+        findings.add(path, exc.line + 1, "E106", f"YAML syntax error: {exc.message}",
+                     "fix the front matter's YAML (indentation, quotes, colons)", col=exc.col)
+        return None
+    if not isinstance(node, yaml.MappingNode):
+        findings.add(path, 2, "E105", "the front matter is not a mapping of keys to values",
+                     "write one 'key: value' per line between the --- lines")
+        return None
+    return _CableReader(path, node, body, body_line, findings).read()
+
+
+class _CableReader:
+    """Validates a cable's front matter node by node, so each finding has the key's line."""
+
+    def __init__(self, path: str, node: yaml.MappingNode, body: str, body_line: int, findings: Findings):
+        self.path, self.node, self.body, self.body_line, self.findings = path, node, body, body_line, findings
+        self.values: dict[str, Any] = {}
+        self.nodes: dict[str, yaml.Node] = {}
+        self.lines: dict[str, int] = {}
+        self.ok = True
+
+    def error(self, key_or_line: str | int, code: str, message: str, hint: str = "", col: int = 1) -> None:
+        line = key_or_line if isinstance(key_or_line, int) else self.lines.get(key_or_line, 1)
+        self.findings.add(self.path, line, code, message, hint, col=col)
+        if code.startswith("E"):
+            self.ok = False
+
+    def read(self) -> Cable | None:
+        for key, key_node, value_node in mapping_pairs(self.node):
+            line = line_of(key_node) + 1
+            if key in self.values:
+                self.lines[key] = line
+                self.error(key, "E209", f"key '{key}' appears twice",
+                           "keep one; a duplicate could silently replace a safeguard")
+                continue
+            self.lines[key] = line
+            if key not in REQUIRED and key not in OPTIONAL:
+                close = [k for k in REQUIRED + OPTIONAL if _similar(k, key)]
+                self.error(key, "E202", f"unknown key '{key}'",
+                           f"did you mean '{close[0]}'?" if close else
+                           "allowed keys: " + ", ".join(REQUIRED + OPTIONAL))
+                continue
+            try:
+                self.values[key] = construct(value_node)
+            except YamlError as exc:
+                self.error(key, "E203", f"'{key}': {exc.message}")
+                continue
+            self.nodes[key] = value_node
+        for key in REQUIRED:
+            if key not in self.values and key not in self.lines:
+                self.error(1, "E201", f"missing required key '{key}'",
+                           "every cable needs: " + ", ".join(REQUIRED))
+        digest = canonical_digest(self.values, self.body)
+        return self._build(digest)
+
+    # -- per key ------------------------------------------------------------------------------------
+
+    def text(self, key: str, required: bool = True) -> str:
+        value = self.values.get(key)
+        if value is None:
+            if required and key in self.values:
+                self.error(key, "E203", f"'{key}' is empty", f"give '{key}' a value")
+            return ""
+        if not isinstance(value, str):
+            self.error(key, "E203", f"'{key}' must be text, not {_kind(value)}", "quote the value")
+            return str(value)
+        if required and not value.strip():
+            self.error(key, "E203", f"'{key}' is empty", f"give '{key}' a value")
+        return value
+
+    def matching(self, key: str, pattern: re.Pattern[str], what: str, required: bool = True) -> str:
+        value = self.text(key, required)
+        if value and not pattern.match(value):
+            self.error(key, "E206", f"'{key}' is {value!r}, not {what}", f"write {what}")
+        return value
+
+    def slugs(self, key: str) -> tuple[str, ...]:
+        value = self.values.get(key)
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            value = [value]
+            self.error(key, "E203", f"'{key}' must be a list", f"write {key}: [{value[0]}]")
+        if not isinstance(value, list):
+            self.error(key, "E203", f"'{key}' must be a list of slugs, not {_kind(value)}")
+            return ()
+        out = []
+        for item in value:
+            if not isinstance(item, str) or not SLUG_RE.match(item):
+                self.error(key, "E206", f"'{key}' holds {item!r}, not a lower-case slug",
+                           "use lower-case letters, digits and hyphens, e.g. securite-energetique")
+            else:
+                out.append(item)
+        return tuple(out)
+
+    def date(self) -> dt.date:
+        value = self.values.get("date")
+        if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
+            if "date" in self.values:
+                self.error("date", "E204", f"'date' is {value!r}, not an ISO date",
+                           "write the date as YYYY-MM-DD, e.g. 2026-03-14")
+            return dt.date(1970, 1, 1)
+        return value
+
+    def embargo(self) -> dt.datetime | None:
+        value = self.values.get("embargo")
+        if value is None:
+            return None
+        if not isinstance(value, dt.datetime) or value.tzinfo is None:
+            self.error("embargo", "E204", f"'embargo' is {value!r}, not an ISO date-time with a time zone",
+                       "write e.g. 2026-12-01T09:00:00+01:00 (Paris, winter) or 2026-12-01T08:00:00Z")
+            # Fail closed: an unreadable embargo keeps the cable back for ever.
+            return dt.datetime.max.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+    def approvals(self) -> tuple[Approval, ...]:
+        node = self.nodes.get("approvals")
+        if node is None:
+            return ()
+        if not isinstance(node, yaml.SequenceNode):
+            self.error("approvals", "E203", "'approvals' must be a list", "let 'diplomatie approve' write it")
+            return ()
+        out = []
+        for item in node.value:
+            line = line_of(item) + 1
+            if not isinstance(item, yaml.MappingNode):
+                self.error(line, "E203", "each approval must be a mapping of community, by, date, digest")
+                continue
+            fields = {k: (construct(v), line_of(kn) + 1) for k, kn, v in mapping_pairs(item)}
+            for key in fields.keys() - set(APPROVAL_KEYS):
+                self.error(fields[key][1], "E202", f"unknown key '{key}' in approval",
+                           "an approval has exactly: " + ", ".join(APPROVAL_KEYS))
+            missing = [k for k in APPROVAL_KEYS if k not in fields]
+            if missing:
+                self.error(line, "E201", f"approval lacks {', '.join(missing)}",
+                           "let 'diplomatie approve' write approvals")
+                continue
+            community, by, when, digest = (fields[k][0] for k in APPROVAL_KEYS)
+            if not isinstance(by, str) or not EMAIL_RE.match(by):
+                self.error(fields["by"][1], "E205", f"approval 'by' is {by!r}, not an e-mail address")
+                continue
+            if not isinstance(when, dt.datetime | dt.date):
+                self.error(fields["date"][1], "E204", f"approval 'date' is {when!r}, not an ISO date-time")
+                continue
+            if not isinstance(digest, str) or not DIGEST_RE.match(digest):
+                self.error(fields["digest"][1], "E206", f"approval 'digest' is {digest!r}",
+                           "a digest is sha256: and 64 hex digits; let 'diplomatie approve' write it")
+                continue
+            if not isinstance(community, str) or not SLUG_RE.match(community):
+                self.error(fields["community"][1], "E206", f"approval 'community' is {community!r}")
+                continue
+            if not isinstance(when, dt.datetime):
+                when = dt.datetime.combine(when, dt.time(), dt.UTC)
+            elif when.tzinfo is None:
+                when = when.replace(tzinfo=dt.UTC)
+            out.append(Approval(community, by.lower(), when.astimezone(dt.UTC), digest, line))
+        return tuple(out)
+
+    def scan(self, key: str, text: str, first_line: int) -> None:
+        for marking in classification.find_markings(text):
+            line = first_line + marking.line - 1 if key == "body" else self.lines.get(key, 1)
+            self.error(line, "E302", f"classification marking {marking.text!r} ({marking.kind}) in the {key}",
+                       "only unclassified text may be published: remove the marking, or keep this cable "
+                       "out of the repository", col=marking.col)
+
+    def _build(self, digest: str) -> Cable | None:
+        stem = self.path.rsplit("/", 1)[-1].removesuffix(".md")
+        cable_id = self.matching("id", ID_RE, "an id like 2026-BERLIN-0042 (YYYY-POST-NNNN)")
+        if cable_id and cable_id != stem:
+            self.error("id", "E207", f"id '{cable_id}' differs from the file name '{stem}.md'",
+                       f"rename the file to {cable_id}.md or fix the id")
+        title = self.text("title")
+        post = self.matching("post", POST_RE, "an upper-case post code like BERLIN or NEW-YORK-ONU")
+        if cable_id and post and ID_RE.match(cable_id) and ID_RE.match(cable_id).group(2) != post:
+            self.error("post", "E206", f"post '{post}' differs from the post in the id '{cable_id}'",
+                       "the id is YEAR-POST-NUMBER with this cable's post")
+        author = self.text("author")
+        if author and not EMAIL_RE.match(author):
+            self.error("author", "E205", f"'author' is {author!r}, not an e-mail address")
+        label = self.values.get("classification")
+        if not classification.is_publishable(label):
+            shown = "missing" if label is None else repr(label)
+            self.error("classification" if "classification" in self.lines else 1, "E301",
+                       f"classification is {shown}: only unclassified cables may be published",
+                       f"write classification: {classification.CANONICAL} — a classified cable never "
+                       "belongs in this repository")
+        subjects = self.slugs("subjects")
+        if "subjects" in self.values and not subjects and self.ok:
+            self.error("subjects", "E203", "'subjects' is empty", "give at least one subject slug")
+        language = self.text("language")
+        if language and language not in ("fr", "en"):
+            self.error("language", "E206", f"'language' is {language!r}", "write fr or en")
+        summary = self.text("summary", required=False)
+        ministry = self.matching("ministry", MINISTRY_RE, "an upper-case ministry code like MEAE",
+                                 required=False) or "MEAE"
+        status = self.text("status", required=False) or "active"
+        if status not in ("active", "withdrawn"):
+            self.error("status", "E206", f"'status' is {status!r}", "write active or withdrawn")
+        supersedes = self.matching("supersedes", ID_RE, "a cable id", required=False) or None
+        for key, text, first in (("title", title, 0), ("summary", summary, 0), ("body", self.body,
+                                                                                   self.body_line)):
+            self.scan(key, text, first)
+        for unsafe in html_safety.find_unsafe(self.body):
+            self.error(self.body_line + unsafe.line - 1, "E501", f"{unsafe.what}: {unsafe.text!r}",
+                       "write plain Markdown; scripts, frames, forms and remote content are not allowed",
+                       col=unsafe.col)
+        if not cable_id or not ID_RE.match(cable_id):
+            return None
+        return Cable(
+            id=cable_id, title=title, date=self.date(), post=post, author=author.lower(),
+            classification=label if isinstance(label, str) else "",
+            subjects=subjects, language=language, body=self.body, path=self.path, digest=digest,
+            summary=summary, ministry=ministry, communities=self.slugs("communities"),
+            embargo=self.embargo(), status=status, supersedes=supersedes, approvals=self.approvals(),
+            lines=dict(self.lines), body_line=self.body_line, valid=self.ok,
+        )
+
+
+def _kind(value: object) -> str:
+    return {bool: "a yes/no value", int: "a number", float: "a number", list: "a list", dict: "a mapping",
+            dt.date: "a date", dt.datetime: "a date-time"}.get(type(value), type(value).__name__)
+
+
+def _similar(a: str, b: str) -> bool:
+    return difflib.SequenceMatcher(None, a, b).ratio() >= 0.75

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from pipeline.cables import EMAIL_RE, ID_RE, POST_RE, SLUG_RE, Cable, decode
+from pipeline.findings import Findings
+from pipeline.yamlfile import YamlError, compose, construct, line_of, mapping_pairs
 
 
 @dataclass(frozen=True)
@@ -20,6 +28,8 @@ class Member:
     sector: str = ""  # media, business, association, research or agent
     invited_by: str = ""
     expires: dt.date | None = None
+    line: int = field(default=0, compare=False)
+    invited_by_line: int = field(default=0, compare=False)
 
     def is_current(self, today: dt.date) -> bool:
         """A member is current through the whole of their ``expires`` day."""
@@ -36,6 +46,23 @@ class Selection:
     until: dt.date | None = None
     cables: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+    def selects(self, cable: Cable) -> bool:
+        """Listed, or matching every filter given (at least one); never when excluded."""
+        if cable.id in self.exclude:
+            return False
+        if cable.id in self.cables:
+            return True
+        filters = (self.subjects, self.posts, self.from_, self.until)
+        if not any(f for f in filters):
+            return False
+        return (
+            (not self.subjects or bool(set(self.subjects) & set(cable.subjects)))
+            and (not self.posts or cable.post in self.posts)
+            and (self.from_ is None or cable.date >= self.from_)
+            and (self.until is None or cable.date <= self.until)
+        )
 
 
 @dataclass(frozen=True)
@@ -52,6 +79,12 @@ class Community:
     require_signed_approvals: bool = False
     lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
+    def selects(self, cable: Cable) -> bool:
+        """Selected by the rules, or targeting this community itself; never when excluded."""
+        if cable.id in self.select.exclude:
+            return False
+        return self.id in cable.communities or self.select.selects(cable)
+
     @property
     def editor_emails(self) -> frozenset[str]:
         return frozenset(e.email for e in self.editors)
@@ -63,3 +96,256 @@ class Community:
             return True
         domain = email.rpartition("@")[2]
         return bool(domain) and domain in self.domains
+
+
+# --- parsing -------------------------------------------------------------------------------------
+
+PATH = "communities.yaml"
+COMMUNITY_KEYS = ("title", "description", "language", "owner", "editors", "select", "domains", "members",
+                  "require_signed_approvals")
+REQUIRED_KEYS = ("title", "description", "language", "owner", "editors", "select")
+SELECT_KEYS = ("subjects", "posts", "from", "until", "cables", "exclude")
+MEMBER_KEYS = ("email", "name", "organisation", "sector", "invited_by", "expires")
+EDITOR_KEYS = ("email", "ssh_key")
+SECTORS = ("media", "business", "association", "research", "agent")
+
+
+def parse(data: bytes, findings: Findings, path: str = PATH) -> dict[str, Community]:
+    """Parse ``communities.yaml``. Every problem becomes a finding; a community with an error in its
+    own definition is still returned (so references to it resolve) but check fails."""
+    text = decode(path, data, findings)
+    if text is None:
+        return {}
+    try:
+        root = compose(text)
+    except YamlError as exc:
+        findings.add(path, exc.line, "E106", f"YAML syntax error: {exc.message}",
+                     "fix the YAML (indentation, quotes, colons)", col=exc.col)
+        return {}
+    if root is None:
+        findings.add(path, 1, "E201", "the file is empty", "start with 'communities:'")
+        return {}
+    reader = _Reader(path, findings)
+    top = reader.mapping(root, "the file")
+    if top is None:
+        return {}
+    for key, key_node, _ in mapping_pairs(root):
+        if key != "communities":
+            findings.add(path, line_of(key_node), "E202", f"unknown top-level key '{key}'",
+                         "the file holds one key: communities")
+    node = top.get("communities")
+    if node is None:
+        findings.add(path, 1, "E201", "missing key 'communities'", "start with 'communities:'")
+        return {}
+    communities = reader.mapping(node[1], "communities")
+    if communities is None:
+        return {}
+    out = {}
+    for cid, (key_node, value) in communities.items():
+        if not SLUG_RE.match(cid):
+            findings.add(path, line_of(key_node), "E206", f"community id {cid!r} is not a lower-case slug",
+                         "use lower-case letters, digits and hyphens: it becomes the site's URL")
+            continue
+        community = reader.community(cid, key_node, value)
+        if community is not None:
+            out[cid] = community
+    return out
+
+
+class _Reader:
+    def __init__(self, path: str, findings: Findings) -> None:
+        self.path, self.findings = path, findings
+
+    def add(self, node: yaml.Node, code: str, message: str, hint: str = "") -> None:
+        self.findings.add(self.path, line_of(node), code, message, hint)
+
+    def mapping(self, node: yaml.Node, what: str) -> dict[str, tuple[yaml.Node, yaml.Node]] | None:
+        if not isinstance(node, yaml.MappingNode):
+            self.add(node, "E203", f"{what} must be a mapping of keys to values")
+            return None
+        out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+        for key, key_node, value_node in mapping_pairs(node):
+            if key in out:
+                self.add(key_node, "E209", f"key '{key}' appears twice in {what}", "keep one")
+                continue
+            out[key] = (key_node, value_node)
+        return out
+
+    def value(self, node: yaml.Node) -> Any:
+        try:
+            return construct(node)
+        except YamlError as exc:
+            self.add(node, "E203", exc.message)
+            return None
+
+    def known(self, fields: dict[str, tuple[yaml.Node, yaml.Node]], allowed: tuple[str, ...], what: str) -> None:
+        for key, (key_node, _) in fields.items():
+            if key not in allowed:
+                self.add(key_node, "E202", f"unknown key '{key}' in {what}", "allowed: " + ", ".join(allowed))
+
+    def text(self, fields: dict, key: str, what: str, required: bool = True) -> str:
+        if key not in fields:
+            return ""
+        value = self.value(fields[key][1])
+        if not isinstance(value, str) or (required and not value.strip()):
+            self.add(fields[key][1], "E203", f"'{key}' of {what} must be non-empty text")
+            return ""
+        return value
+
+    def email(self, fields: dict, key: str, what: str) -> str:
+        value = self.text(fields, key, what)
+        if value and not EMAIL_RE.match(value):
+            self.add(fields[key][1], "E205", f"'{key}' of {what} is {value!r}, not an e-mail address")
+            return ""
+        return value.lower()
+
+    def strings(self, fields: dict, key: str, what: str, pattern: Any, example: str) -> tuple[str, ...]:
+        if key not in fields:
+            return ()
+        value = self.value(fields[key][1])
+        if not isinstance(value, list):
+            self.add(fields[key][1], "E203", f"'{key}' of {what} must be a list", f"write {key}: [{example}]")
+            return ()
+        out = []
+        for item in value:
+            if not isinstance(item, str) or not pattern.match(item):
+                self.add(fields[key][1], "E206", f"'{key}' of {what} holds {item!r}", f"write e.g. {example}")
+            else:
+                out.append(item)
+        return tuple(out)
+
+    def date(self, fields: dict, key: str, what: str) -> dt.date | None:
+        if key not in fields:
+            return None
+        value = self.value(fields[key][1])
+        if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
+            self.add(fields[key][1], "E204", f"'{key}' of {what} is {value!r}, not an ISO date",
+                     "write YYYY-MM-DD")
+            return None
+        return value
+
+    def community(self, cid: str, key_node: yaml.Node, node: yaml.Node) -> Community | None:
+        what = f"community '{cid}'"
+        fields = self.mapping(node, what)
+        if fields is None:
+            return None
+        self.known(fields, COMMUNITY_KEYS, what)
+        for key in REQUIRED_KEYS:
+            if key not in fields:
+                self.add(key_node, "E201", f"{what} lacks '{key}'", "required: " + ", ".join(REQUIRED_KEYS))
+        language = self.text(fields, "language", what)
+        if language and language not in ("fr", "en"):
+            self.add(fields["language"][1], "E206", f"'language' of {what} is {language!r}", "write fr or en")
+        editors = self.editors(fields, what)
+        select = self.selection(fields, what)
+        domain_re = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+$")
+        signed = False
+        if "require_signed_approvals" in fields:
+            signed = self.value(fields["require_signed_approvals"][1])
+            if not isinstance(signed, bool):
+                self.add(fields["require_signed_approvals"][1], "E203",
+                         f"'require_signed_approvals' of {what} must be true or false")
+                signed = True  # fail closed
+        return Community(
+            id=cid, title=self.text(fields, "title", what), description=self.text(fields, "description", what),
+            language=language or "fr", owner=self.email(fields, "owner", what), editors=editors,
+            select=select, domains=tuple(d.lower() for d in self.strings(fields, "domains", what, domain_re,
+                                                                         "diplomatie.gouv.fr")),
+            members=self.members(fields, what), require_signed_approvals=signed,
+            lines={"id": line_of(key_node), **{k: line_of(kn) for k, (kn, _) in fields.items()}},
+        )
+
+    def editors(self, fields: dict, what: str) -> tuple[Editor, ...]:
+        if "editors" not in fields:
+            return ()
+        node = fields["editors"][1]
+        if not isinstance(node, yaml.SequenceNode):
+            self.add(node, "E203", f"'editors' of {what} must be a list of e-mail addresses")
+            return ()
+        out = []
+        for item in node.value:
+            if isinstance(item, yaml.ScalarNode):
+                email = self.value(item)
+                if not isinstance(email, str) or not EMAIL_RE.match(email):
+                    self.add(item, "E205", f"editor {email!r} of {what} is not an e-mail address")
+                    continue
+                out.append(Editor(email.lower()))
+                continue
+            entry = self.mapping(item, f"an editor of {what}")
+            if entry is None:
+                continue
+            self.known(entry, EDITOR_KEYS, f"an editor of {what}")
+            email = self.email(entry, "email", f"an editor of {what}")
+            key = self.text(entry, "ssh_key", f"an editor of {what}") if "ssh_key" in entry else None
+            if key and not key.startswith(("ssh-ed25519 ", "ssh-rsa ", "ecdsa-sha2-", "sk-ssh-ed25519")):
+                self.add(entry["ssh_key"][1], "E206", f"'ssh_key' of an editor of {what} is not an SSH public key",
+                         "paste the line of the editor's id_ed25519.pub")
+                key = None
+            if email:
+                out.append(Editor(email, key or None))
+        return tuple(out)
+
+    def selection(self, fields: dict, what: str) -> Selection:
+        if "select" not in fields:
+            return Selection()
+        sel = self.mapping(fields["select"][1], f"'select' of {what}")
+        if sel is None:
+            return Selection()
+        self.known(sel, SELECT_KEYS, f"'select' of {what}")
+        if not sel:
+            self.add(fields["select"][1], "E201", f"'select' of {what} is empty",
+                     "give at least one of: " + ", ".join(SELECT_KEYS))
+        return Selection(
+            subjects=self.strings(sel, "subjects", what, SLUG_RE, "energie"),
+            posts=self.strings(sel, "posts", what, POST_RE, "BERLIN"),
+            from_=self.date(sel, "from", what), until=self.date(sel, "until", what),
+            cables=self.strings(sel, "cables", what, ID_RE, "2026-PARIS-0042"),
+            exclude=self.strings(sel, "exclude", what, ID_RE, "2026-PARIS-0042"),
+            lines={k: line_of(kn) for k, (kn, _) in sel.items()},
+        )
+
+    def members(self, fields: dict, what: str) -> tuple[Member, ...]:
+        if "members" not in fields:
+            return ()
+        node = fields["members"][1]
+        if not isinstance(node, yaml.SequenceNode):
+            self.add(node, "E203", f"'members' of {what} must be a list")
+            return ()
+        out = []
+        for item in node.value:
+            entry = self.mapping(item, f"a member of {what}")
+            if entry is None:
+                continue
+            self.known(entry, MEMBER_KEYS, f"a member of {what}")
+            if "email" not in entry:
+                self.add(item, "E201", f"a member of {what} lacks 'email'")
+                continue
+            email = self.email(entry, "email", f"a member of {what}")
+            sector = self.text(entry, "sector", "a member", required=False)
+            if sector and sector not in SECTORS:
+                self.add(entry["sector"][1], "E206", f"sector {sector!r} of {email}", "one of " + ", ".join(SECTORS))
+            invited_by = self.email(entry, "invited_by", f"a member of {what}") if "invited_by" in entry else ""
+            if email:
+                out.append(Member(email, self.text(entry, "name", "a member", False),
+                                  self.text(entry, "organisation", "a member", False), sector, invited_by,
+                                  self.date(entry, "expires", f"member {email}"), line=line_of(item),
+                                  invited_by_line=line_of(entry["invited_by"][1]) if "invited_by" in entry else 0))
+        return tuple(out)
+
+
+def membership_snapshot(communities: dict[str, Community], commit: str | None) -> dict[str, Any]:
+    """The ``members.json`` the gate reads (format in docs/storage.md): who may enter which site."""
+    return {
+        "format": 1,
+        "commit": commit,
+        "communities": {
+            cid: {
+                "title": c.title,
+                "language": c.language,
+                "domains": sorted(c.domains),
+                "members": {m.email: (m.expires.isoformat() if m.expires else None)
+                            for m in sorted(c.members, key=lambda m: m.email)},
+            }
+            for cid, c in sorted(communities.items())
+        },
+    }

@@ -1,0 +1,30 @@
+"""``diplomatie approve``: an editor approves the current version of a cable for a community."""
+
+from __future__ import annotations
+
+import click
+
+from pipeline.approvals import ApprovalError, approve
+from pipeline.commands.options import load_repository, root_option
+
+
+@click.command("approve")
+@root_option
+@click.argument("cable_id")
+@click.option("--community", "-c", required=True, help="The community to publish it to.")
+@click.option("--editor", "-e", required=True, metavar="EMAIL", help="The approving editor's address.")
+def command(root, cable_id, community, editor):
+    """Append an approval of CABLE_ID's current version, keeping the rest of the file byte for byte."""
+    repo = load_repository(root)
+    target = repo.communities.get(community)
+    if target is None:
+        raise click.ClickException(
+            f"unknown community '{community}' (known: {', '.join(sorted(repo.communities)) or 'none'})")
+    cable = repo.cables.get(cable_id)
+    if cable is None:
+        raise click.ClickException(f"no cable {cable_id} under {root / 'content'}")
+    try:
+        approval = approve(root / cable.path, target, editor)
+    except ApprovalError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{cable.path}: approved for {community} by {approval.by} ({approval.digest[:19]}…)")

@@ -1,0 +1,35 @@
+"""``diplomatie new``: start a cable with the next free id for a post."""
+
+from __future__ import annotations
+
+import click
+
+from pipeline.commands.options import load_repository, root_option
+from pipeline.drafting import DraftError, new_cable
+
+
+def _default_author() -> str:
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "config", "user.email"], capture_output=True, text=True, check=False)
+        return out.stdout.strip() or "agent@diplomatie.gouv.fr"
+    except OSError:
+        return "agent@diplomatie.gouv.fr"
+
+
+@click.command("new")
+@root_option
+@click.option("--post", required=True, help="Issuing post code, e.g. BERLIN or NEW-YORK-ONU.")
+@click.option("--title", required=True, help="The cable's title.")
+@click.option("--author", help="Author's e-mail (default: git config user.email).")
+@click.option("--language", type=click.Choice(["fr", "en"]), default="fr", show_default=True)
+@click.option("--ministry", default="MEAE", show_default=True)
+def command(root, post, title, author, language, ministry):
+    """Write content/<year>/<id>.md with the next free id, today's date and every required key."""
+    repo = load_repository(root)
+    try:
+        path = new_cable(repo, post, title, author or _default_author(), language, ministry)
+    except DraftError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(path.relative_to(root))

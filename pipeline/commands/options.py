@@ -1,0 +1,45 @@
+"""Options shared by several subcommands."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import click
+
+root_option = click.option(
+    "--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True,
+    help="The content repository: the folder holding content/ and communities.yaml.",
+)
+
+
+def format_option(*choices: str) -> click.Option:
+    return click.option("--format", "fmt", type=click.Choice(choices), default=choices[0], show_default=True,
+                        help="Output format.")
+
+
+def parse_when(value: str | None) -> dt.datetime | None:
+    """An ISO date or date-time; a date means the end of that day (UTC); naive times are UTC."""
+    if value is None:
+        return None
+    try:
+        if len(value) == 10:
+            day = dt.date.fromisoformat(value)
+            return dt.datetime.combine(day, dt.time.max, dt.UTC)
+        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO date (2026-03-14) or date-time") from None
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+def load_repository(root: Path, ref: str | None = None, at: str | None = None):
+    """Load the content repository or exit with a clear message."""
+    from pipeline.repository import load
+    from pipeline.sources import RefError
+
+    if not root.is_dir():
+        raise click.ClickException(f"{root} is not a folder; --root names the content repository")
+    try:
+        return load(root, ref=ref, at=parse_when(at))
+    except RefError as exc:
+        raise click.ClickException(str(exc)) from None

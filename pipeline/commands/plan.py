@@ -1,0 +1,31 @@
+"""``diplomatie plan``: which cables each community publishes, and why each other selected one is held."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from pipeline.commands.options import format_option, load_repository, parse_when, root_option
+from pipeline.plan import make_plan, to_json
+
+
+@click.command("plan")
+@root_option
+@format_option("text", "json")
+@click.option("--now", "now", metavar="DATETIME", help="Plan as of this time (ISO), e.g. to preview an embargo.")
+def command(root, fmt, now):
+    """Per community: the cables it will publish, and each held-back cable with its reason."""
+    repo = load_repository(root)
+    plan = make_plan(repo, now=parse_when(now))
+    if fmt == "json":
+        click.echo(json.dumps(to_json(plan), ensure_ascii=False, indent=2))
+        return
+    for cid, cp in plan.communities.items():
+        click.echo(f"{cid} — {cp.community.title}: {len(cp.publish)} to publish, {len(cp.held)} held")
+        for cable in cp.publish:
+            click.echo(f"  publish  {cable.id}  {cable.title}")
+        for held in cp.held:
+            click.echo(f"  held     {held.id}  {held.reason}")
+    if repo.errors:
+        click.echo(f"note: {len(repo.errors)} error(s) in the repository; run diplomatie check", err=True)

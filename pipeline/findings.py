@@ -1,0 +1,74 @@
+"""Findings: what ``check`` reports, each pointing at ``path:line:col`` with a stable code and a hint.
+
+Codes are stable and documented in the README ("Check codes"): tools and people may rely on them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+#: code -> (severity, short title). The one list of codes; the README documents each.
+CODES: dict[str, tuple[Severity, str]] = {
+    "E101": (Severity.ERROR, "file is not valid UTF-8"),
+    "E102": (Severity.ERROR, "file is larger than 1 MiB"),
+    "E103": (Severity.ERROR, "symbolic link"),
+    "E104": (Severity.ERROR, "file outside the expected layout"),
+    "E105": (Severity.ERROR, "missing front matter"),
+    "E106": (Severity.ERROR, "YAML syntax error"),
+    "E201": (Severity.ERROR, "missing required key"),
+    "E202": (Severity.ERROR, "unknown key"),
+    "E203": (Severity.ERROR, "wrong type"),
+    "E204": (Severity.ERROR, "invalid date"),
+    "E205": (Severity.ERROR, "invalid e-mail address"),
+    "E206": (Severity.ERROR, "invalid value"),
+    "E207": (Severity.ERROR, "id and file name differ"),
+    "E208": (Severity.ERROR, "duplicate id"),
+    "E209": (Severity.ERROR, "duplicate key"),
+    "E301": (Severity.ERROR, "classification not publishable"),
+    "E302": (Severity.ERROR, "classification marking in the text"),
+    "E401": (Severity.ERROR, "unknown community"),
+    "E402": (Severity.ERROR, "unknown cable id"),
+    "E403": (Severity.ERROR, "approval by someone who is not an editor of the community"),
+    "E404": (Severity.ERROR, "invitation by someone who is neither owner nor editor"),
+    "E501": (Severity.ERROR, "raw HTML that can run script or load content"),
+    "W601": (Severity.WARNING, "stale approval"),
+    "W602": (Severity.WARNING, "no community selects this cable"),
+    "W603": (Severity.WARNING, "expired member"),
+}
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    path: str
+    line: int
+    col: int
+    code: str
+    message: str
+    hint: str = ""
+
+    @property
+    def severity(self) -> Severity:
+        return CODES[self.code][0]
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+    def __str__(self) -> str:
+        text = f"{self.path}:{self.line}:{self.col}: {self.code} {self.message}"
+        return f"{text}\n    hint: {self.hint}" if self.hint else text
+
+
+class Findings(list[Finding]):
+    """A list of findings with a terse way to add one."""
+
+    def add(self, path: str, line: int, code: str, message: str, hint: str = "", col: int = 1) -> None:
+        assert code in CODES, code
+        self.append(Finding(path, max(line, 1), max(col, 1), code, message, hint))

@@ -1,0 +1,164 @@
+"""A content repository, loaded: its cables, its communities, and every finding about them.
+
+``load`` reads one version (the working tree, or a commit with ``ref``/``at``) and runs every
+check that needs more than one file: duplicate ids, references to unknown communities or cables,
+approvals by non-editors, invitations by non-editors, stale approvals, unselected cables.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from pipeline import approvals, cables, communities
+from pipeline.cables import Cable
+from pipeline.communities import Community
+from pipeline.findings import Finding, Findings
+from pipeline.sources import Version, open_version
+
+CONTENT = "content"
+CABLE_PATH = re.compile(r"^content/(\d{4})/([^/]+)\.md$")
+
+
+@dataclass
+class Repository:
+    root: Path
+    version: Version
+    cables: dict[str, Cable] = field(default_factory=dict)
+    communities: dict[str, Community] = field(default_factory=dict)
+    findings: Findings = field(default_factory=Findings)
+
+    @property
+    def commit(self) -> str | None:
+        return self.version.commit
+
+    @property
+    def commit_time(self) -> dt.datetime | None:
+        return self.version.commit_time
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.is_error]
+
+
+def load(root: Path, ref: str | None = None, at: dt.datetime | None = None,
+         today: dt.date | None = None) -> Repository:
+    """Load and check one version of the content repository at ``root``."""
+    version = open_version(root, ref, at)
+    repo = Repository(root, version)
+    _load_communities(repo)
+    _load_cables(repo)
+    _cross_check(repo, today or dt.datetime.now(dt.UTC).date())
+    repo.findings.sort()
+    return repo
+
+
+def _load_communities(repo: Repository) -> None:
+    tree = repo.version.tree
+    entry = tree.entry(communities.PATH)
+    if entry is None:
+        repo.findings.add(communities.PATH, 1, "E201", "communities.yaml is missing",
+                          "create it at the repository root (see README: communities.yaml)")
+        return
+    if entry.is_symlink:
+        repo.findings.add(communities.PATH, 1, "E103", "communities.yaml is a symbolic link",
+                          "commit the file itself")
+        return
+    repo.communities = communities.parse(tree.read(communities.PATH), repo.findings)
+
+
+def _load_cables(repo: Repository) -> None:
+    tree, findings = repo.version.tree, repo.findings
+    content = tree.entry(CONTENT)
+    if content is not None and content.is_symlink:
+        findings.add(CONTENT, 1, "E103", "content/ is a symbolic link", "commit the cables themselves")
+        return
+    seen: dict[str, str] = {}
+    for entry in tree.walk(CONTENT):
+        if entry.is_symlink:
+            findings.add(entry.path, 1, "E103", "symbolic link in content/",
+                         "replace the link by the file itself; links could reach outside the repository")
+            continue
+        match = CABLE_PATH.match(entry.path)
+        if not match:
+            if entry.path.rsplit("/", 1)[-1] in (".gitkeep", ".gitignore"):
+                continue
+            findings.add(entry.path, 1, "E104", "file outside the cable layout",
+                         "cables live at content/<year>/<id>.md; other files do not belong in content/")
+            continue
+        if entry.size > cables.MAX_BYTES:
+            findings.add(entry.path, 1, "E102", f"file is {entry.size} bytes, over the 1 MiB limit",
+                         "split the cable, or move long annexes out of it")
+            continue
+        cable = cables.parse(entry.path, tree.read(entry.path), findings)
+        if cable is None:
+            continue
+        if match.group(1) != cable.id[:4]:
+            findings.add(entry.path, cable.lines.get("id", 1), "E104",
+                         f"cable {cable.id} is in the folder of year {match.group(1)}",
+                         f"move it to content/{cable.id[:4]}/")
+            cable = replace(cable, valid=False)
+        if cable.id in seen:
+            findings.add(entry.path, cable.lines.get("id", 1), "E208",
+                         f"id {cable.id} is already used by {seen[cable.id]}",
+                         "give this cable the next free number (diplomatie new picks one)")
+            repo.cables[cable.id] = replace(repo.cables[cable.id], valid=False)
+            continue
+        seen[cable.id] = entry.path
+        repo.cables[cable.id] = cable
+
+
+def _cross_check(repo: Repository, today: dt.date) -> None:
+    add = repo.findings.add
+    known = repo.communities
+    for cable in list(repo.cables.values()):
+        ok = True
+        for cid in cable.communities:
+            if cid not in known:
+                add(cable.path, cable.lines.get("communities", 1), "E401", f"unknown community '{cid}'",
+                    "known communities: " + (", ".join(sorted(known)) or "none"))
+                ok = False
+        if cable.supersedes and cable.supersedes not in repo.cables:
+            add(cable.path, cable.lines.get("supersedes", 1), "E402",
+                f"supersedes unknown cable {cable.supersedes}", "name an existing cable id")
+            ok = False
+        for approval in cable.approvals:
+            community = known.get(approval.community)
+            if community is None:
+                add(cable.path, approval.line, "E401", f"approval for unknown community '{approval.community}'",
+                    "known communities: " + (", ".join(sorted(known)) or "none"))
+                ok = False
+            elif approval.by not in community.editor_emails:
+                add(cable.path, approval.line, "E403",
+                    f"{approval.by} is not an editor of '{community.id}'",
+                    "only the community's editors may approve; remove this approval")
+                ok = False
+        for cid in sorted({a.community for a in cable.approvals} & known.keys()):
+            if approvals.verdict(cable, known[cid]).stale:
+                add(cable.path, cable.lines.get("approvals", 1), "W601",
+                    f"approval for '{cid}' is stale: the cable changed after it was approved",
+                    f"an editor must approve this version: diplomatie approve {cable.id} --community {cid}")
+        if not ok:
+            repo.cables[cable.id] = replace(cable, valid=False)
+        if not any(c.selects(cable) for c in known.values()):
+            add(cable.path, cable.lines.get("id", 1), "W602", f"no community selects {cable.id}",
+                "target a community with 'communities:' or ask an owner to widen its rules")
+    for community in known.values():
+        for key in ("cables", "exclude"):
+            for cid in getattr(community.select, key):
+                if cid not in repo.cables:
+                    add(communities.PATH, community.select.lines.get(key, community.lines.get("id", 1)), "E402",
+                        f"'{key}' of community '{community.id}' names unknown cable {cid}",
+                        "check the id (content/<year>/<id>.md)")
+        allowed = community.editor_emails | {community.owner}
+        for member in community.members:
+            if member.invited_by and member.invited_by not in allowed:
+                add(communities.PATH, member.invited_by_line or member.line, "E404",
+                    f"{member.email} was invited by {member.invited_by}, who is neither owner nor editor "
+                    f"of '{community.id}'", "the owner or an editor must invite members")
+            if member.expires and member.expires < today:
+                add(communities.PATH, member.line, "W603",
+                    f"membership of {member.email} in '{community.id}' expired on {member.expires}",
+                    "renew 'expires' or remove the member")
