@@ -341,7 +341,8 @@ class S3Store:
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             if err.get("Code") in ("NoSuchKey", "404", "NotFound") or status == 404 and err.get("Code") != "NoSuchBucket":
                 raise NotFound(key) from exc
-            raise StoreUnavailable(f"{self.url}{key}: {err.get('Code', status)}: {err.get('Message', '')}".rstrip(": ")) from exc
+            detail = f"{err.get('Code') or status}: {err.get('Message') or ''}".rstrip(": ")
+            raise StoreUnavailable(f"{self.url}{key}: {detail}") from exc
         except bexc.BotoCoreError as exc:  # connection refused/reset, timeouts, missing credentials…
             raise StoreUnavailable(f"{self.url}{key}: {exc}") from exc
 

@@ -1,0 +1,206 @@
+"""The storage contract, run identically against the folder store and a real S3 server (radosgw)."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from pathlib import Path
+
+import pytest
+
+from gate.store import (
+    MEMBERS_KEY,
+    FileEntry,
+    FolderStore,
+    Manifest,
+    NotFound,
+    Pointer,
+    S3Store,
+    StoreUnavailable,
+    blob_key,
+    claim_key,
+    manifest_key,
+    open_store,
+    pointer_key,
+    read_manifest,
+    read_pointer,
+    s3_config,
+    write_pointer,
+)
+
+
+@pytest.fixture(params=["folder", pytest.param("s3", marks=pytest.mark.s3)])
+def store(request, tmp_path):
+    if request.param == "folder":
+        return FolderStore(tmp_path / "store")
+    server = request.getfixturevalue("s3_server")
+    bucket = request.getfixturevalue("s3_bucket")
+    return S3Store(bucket, "site-store", client=server.client())
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_put_then_get_returns_the_same_bytes(store):
+    data = b"<html>\x00\xff bonjour</html>"
+    store.put(blob_key(sha(data)), data, "text/html")
+    assert store.get(blob_key(sha(data))) == data
+    assert store.exists(blob_key(sha(data)))
+    info = store.head(blob_key(sha(data)))
+    assert info is not None and info.size == len(data)
+
+
+def test_put_replaces_the_whole_object(store):
+    store.put(MEMBERS_KEY, b"old contents, rather long" * 100)
+    store.put(MEMBERS_KEY, b"new")
+    assert store.get(MEMBERS_KEY) == b"new"
+
+
+def test_missing_key_raises_not_found_and_does_not_exist(store):
+    with pytest.raises(NotFound):
+        store.get("releases/c/nothing.json")
+    assert not store.exists("releases/c/nothing.json")
+    assert store.head("releases/c/nothing.json") is None
+
+
+def test_create_writes_once_and_refuses_the_second_time(store):
+    assert store.create(claim_key("jti-1"), b"first") is True
+    assert store.create(claim_key("jti-1"), b"second") is False
+    assert store.get(claim_key("jti-1")) == b"first"
+
+
+def test_concurrent_creates_of_one_key_let_exactly_one_win(store):
+    results: list[bool] = []
+    lock = threading.Lock()
+
+    def claim(i: int) -> None:
+        won = store.create(claim_key("contested"), f"{i}".encode())
+        with lock:
+            results.append(won)
+
+    threads = [threading.Thread(target=claim, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [False] * 7 + [True]
+
+
+def test_list_returns_keys_under_a_prefix_in_order(store):
+    for key in ["releases/b/2.json", "releases/a/1.json", "releases/a/0.json", "communities/a/current.json"]:
+        store.put(key, b"{}")
+    assert list(store.list("releases/a/")) == ["releases/a/0.json", "releases/a/1.json"]
+    assert list(store.list("releases/")) == ["releases/a/0.json", "releases/a/1.json", "releases/b/2.json"]
+    assert list(store.list("nothing/")) == []
+
+
+def test_list_pages_through_more_than_a_thousand_keys(store):
+    if isinstance(store, FolderStore):
+        keys = [f"claims/k{i:05d}" for i in range(1100)]
+        for k in keys:
+            store.put(k, b"")
+    else:  # one listing page holds 1000 keys: go past it
+        keys = [f"claims/k{i:05d}" for i in range(1100)]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(lambda k: store.put(k, b""), keys))
+    assert list(store.list("claims/")) == keys
+
+
+def test_delete_removes_keys_and_ignores_absent_ones(store):
+    store.put("claims/a", b"1")
+    store.put("claims/b", b"2")
+    store.delete(["claims/a", "claims/never"])
+    assert list(store.list("claims/")) == ["claims/b"]
+
+
+def test_manifest_and_pointer_round_trip_through_the_store(store):
+    files = {"index.html": FileEntry(sha(b"i"), 1, "text/html; charset=utf-8"),
+             "assets/app.css": FileEntry(sha(b"c"), 1, "text/css")}
+    m = Manifest("europe", "20261128T140000Z-abcd1234", "f" * 40, "2026-11-28T13:59:00Z",
+                 "2026-11-28T14:00:00Z", ("2026-BERLIN-0042",), files)
+    store.put(m.key, m.to_json(), "application/json")
+    assert read_manifest(store, "europe", m.release) == m
+    assert read_manifest(store, "europe", m.release).files["index.html"]["sha256"] == sha(b"i")
+    assert read_pointer(store, "europe") is None
+    write_pointer(store, Pointer("europe", m.release, "2026-11-28T14:00:01Z"))
+    pointer = read_pointer(store, "europe")
+    assert pointer is not None and pointer.release == m.release
+    assert pointer.manifest == manifest_key("europe", m.release)
+    assert b'"manifest": "releases/europe/20261128T140000Z-abcd1234.json"' in store.get(pointer_key("europe"))
+
+
+def test_keys_reject_path_tricks():
+    with pytest.raises(ValueError):
+        manifest_key("../etc", "r")
+    with pytest.raises(ValueError):
+        blob_key("not-a-sha")
+    with pytest.raises(ValueError):
+        claim_key("a/b")
+    with pytest.raises(ValueError):
+        FolderStore("/tmp/x").get("../../etc/passwd")
+
+
+def test_open_store_understands_paths_file_urls_and_s3_urls(tmp_path):
+    assert isinstance(open_store(tmp_path), FolderStore)
+    assert open_store(f"file://{tmp_path}").root == tmp_path
+    s3 = open_store("s3://bucket/some/prefix", endpoint_url="http://127.0.0.1:9")
+    assert isinstance(s3, S3Store) and s3.bucket == "bucket" and s3.prefix == "some/prefix/"
+    with pytest.raises(ValueError):
+        open_store("ftp://host/x")
+
+
+def test_folder_store_gives_the_file_for_x_accel(tmp_path):
+    store = FolderStore(tmp_path)
+    store.put(blob_key(sha(b"x")), b"x")
+    path = store.local_path(blob_key(sha(b"x")))
+    assert isinstance(path, Path) and path.read_bytes() == b"x"
+
+
+def test_folder_store_on_a_broken_disk_is_unavailable_not_a_crash(tmp_path):
+    (tmp_path / "file").write_text("not a directory")
+    store = FolderStore(tmp_path / "file")
+    with pytest.raises(StoreUnavailable):
+        store.put("claims/a", b"1")
+
+
+def test_folder_store_leaves_no_temporary_files(tmp_path):
+    store = FolderStore(tmp_path)
+    store.put("claims/a", b"1")
+    store.create("claims/a", b"2")
+    store.create("claims/b", b"3")
+    assert sorted(p.name for p in (tmp_path / "claims").iterdir()) == ["a", "b"]
+
+
+def test_unreachable_s3_is_unavailable_not_a_crash(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "y")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    store = S3Store("bucket", "p", endpoint_url="http://127.0.0.1:9",
+                    config=s3_config(retries={"max_attempts": 1}))
+    with pytest.raises(StoreUnavailable):
+        store.get("members.json")
+    with pytest.raises(StoreUnavailable):
+        store.put("members.json", b"{}")
+
+
+@pytest.mark.s3
+def test_wrong_s3_secret_is_refused(s3_server, s3_bucket):
+    from s3server import S3Server
+
+    bad = S3Server(s3_server.endpoint_url, s3_server.access_key, s3_server.secret_key + "x")
+    store = S3Store(s3_bucket, client=bad.client())
+    with pytest.raises(StoreUnavailable, match="SignatureDoesNotMatch"):
+        store.put("members.json", b"{}")
+
+
+@pytest.mark.s3
+def test_s3_store_writes_under_its_prefix_only(s3_server, s3_bucket):
+    client = s3_server.client()
+    store = S3Store(s3_bucket, "deep/prefix", client=client)
+    store.put("members.json", b"{}")
+    keys = [o["Key"] for o in client.list_objects_v2(Bucket=s3_bucket)["Contents"]]
+    assert keys == ["deep/prefix/members.json"]
+    assert list(store.list("")) == ["members.json"]
