@@ -318,7 +318,8 @@ class _CableReader:
                        "the id is YEAR-POST-NUMBER with this cable's post")
         author = self.text("author")
         if author and not EMAIL_RE.match(author):
-            self.error("author", "E205", f"'author' is {author!r}, not an e-mail address")
+            self.error("author", "E205", f"'author' is {author!r}, not an e-mail address",
+                       "write the author's address, e.g. prenom.nom@diplomatie.gouv.fr")
         label = self.values.get("classification")
         if not classification.is_publishable(label):
             shown = "missing" if label is None else repr(label)

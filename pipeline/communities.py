@@ -11,7 +11,7 @@ import yaml
 
 from pipeline.cables import EMAIL_RE, ID_RE, POST_RE, SLUG_RE, Cable, decode
 from pipeline.findings import Findings
-from pipeline.yamlfile import YamlError, compose, construct, line_of, mapping_pairs
+from pipeline.yamlfile import YamlError, col_of, compose, construct, line_of, mapping_pairs
 
 
 @dataclass(frozen=True)
@@ -157,7 +157,7 @@ class _Reader:
         self.path, self.findings = path, findings
 
     def add(self, node: yaml.Node, code: str, message: str, hint: str = "") -> None:
-        self.findings.add(self.path, line_of(node), code, message, hint)
+        self.findings.add(self.path, line_of(node), code, message, hint, col=col_of(node))
 
     def mapping(self, node: yaml.Node, what: str) -> dict[str, tuple[yaml.Node, yaml.Node]] | None:
         if not isinstance(node, yaml.MappingNode):

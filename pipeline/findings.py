@@ -44,6 +44,19 @@ CODES: dict[str, tuple[Severity, str]] = {
 }
 
 
+#: The hint given when a finding has no more specific one.
+HINTS: dict[str, str] = {
+    "E203": "see README: Cable format / communities.yaml for each key's type",
+    "E204": "write dates as YYYY-MM-DD and date-times as YYYY-MM-DDTHH:MM:SSZ",
+    "E205": "write a full e-mail address, e.g. prenom.nom@diplomatie.gouv.fr",
+    "E206": "see README: Cable format / communities.yaml for the allowed values",
+    "E209": "keep one; a duplicate key could silently replace a safeguard",
+    "E401": "use the id of a community of communities.yaml",
+    "E402": "use the id of an existing cable (its file name without .md)",
+    "E403": "only the community's editors may approve",
+}
+
+
 @dataclass(frozen=True, order=True)
 class Finding:
     path: str
@@ -71,4 +84,4 @@ class Findings(list[Finding]):
 
     def add(self, path: str, line: int, code: str, message: str, hint: str = "", col: int = 1) -> None:
         assert code in CODES, code
-        self.append(Finding(path, max(line, 1), max(col, 1), code, message, hint))
+        self.append(Finding(path, max(line, 1), max(col, 1), code, message, hint or HINTS.get(code, "")))

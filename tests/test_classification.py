@@ -1,0 +1,93 @@
+"""The fail-closed classification policy, both sides of each rule."""
+
+import pytest
+
+from pipeline.classification import find_markings, is_publishable
+
+PUBLISHABLE = ["NON CLASSIFIÉ", "Non classifié", "non classifie", "NON-CLASSIFIÉ", "NON_CLASSIFIE",
+               "  NON   CLASSIFIÉ  ", "NC", "nc", "UNCLASSIFIED", "Unclassified", "non-classifié"]
+
+BLOCKED = [
+    None, "", " ", 0, True, ["NON CLASSIFIÉ"],
+    # French levels, current and pre-2021, and mentions
+    "TRÈS SECRET", "TRES SECRET", "très secret", "Très-Secret", "SECRET", "secret", "S E C R E T",
+    "TRÈS SECRET DÉFENSE", "TRES SECRET DEFENSE", "SECRET DÉFENSE", "secret-defense",
+    "CONFIDENTIEL DÉFENSE", "CONFIDENTIEL DEFENSE", "confidentiel  défense", "DIFFUSION RESTREINTE",
+    "Diffusion Restreinte", "diffusion-restreinte", "DR", "SPÉCIAL FRANCE", "SPECIAL FRANCE",
+    "NON CLASSIFIÉ - DIFFUSION RESTREINTE", "CONFIDENTIEL",
+    # EU
+    "RESTREINT UE", "RESTREINT UE/EU RESTRICTED", "EU RESTRICTED", "CONFIDENTIEL UE", "SECRET UE",
+    "TRÈS SECRET UE", "TRES SECRET UE/EU TOP SECRET",
+    # NATO
+    "NATO RESTRICTED", "NATO CONFIDENTIAL", "NATO SECRET", "COSMIC TOP SECRET", "NATO UNCLASSIFIED",
+    # US-style
+    "CONFIDENTIAL", "SECRET//NOFORN", "TOP SECRET", "SBU", "SENSITIVE BUT UNCLASSIFIED", "CUI",
+    # typos fail closed
+    "NON CLASIFIE", "UNCLASIFIED", "N C", "publique",
+]
+
+
+@pytest.mark.parametrize("label", PUBLISHABLE)
+def test_unclassified_labels_are_publishable(label):
+    assert is_publishable(label)
+
+
+@pytest.mark.parametrize("label", BLOCKED)
+def test_every_other_label_blocks(label):
+    assert not is_publishable(label)
+
+
+MARKED = [
+    "SECRET",
+    "TRÈS SECRET",
+    "**CONFIDENTIEL DÉFENSE**",
+    "# DIFFUSION RESTREINTE",
+    "CONFIDENTIEL DÉFENSE – SPÉCIAL FRANCE",
+    "Classification : NATO SECRET",
+    "RESTREINT UE / EU RESTRICTED",
+    "COSMIC TOP SECRET",
+    "secret//noforn",
+    "SECRET//NOFORN",
+    "(DR) Ce paragraphe était diffusion restreinte.",
+    "(CD) Ce paragraphe aussi.",
+    "(C) A portion marking.",
+    "(S) Another one.",
+    "(TS) And another.",
+    "- (S//NF) In a list item.",
+    "> (C) In a quote.",
+    "The ministers met. SECRET//REL TO USA, FRA",
+    "Le compte rendu //NOFORN circule.",
+    "  EU CONFIDENTIAL  ",
+]
+
+PROSE = [
+    "Le secret des affaires est protégé par la directive de 2016.",
+    "A confidential source told the embassy that talks would resume.",
+    "Les négociations restent confidentielles à ce stade.",
+    "Top secret talks, says the press, were nothing of the kind.",
+    "(c) an enumeration in lower case",
+    "(a) first point; (b) second point",
+    "Voir https://example.org/rapport pour le détail.",
+    "The restricted session of the Security Council ended late.",
+    "Diffusion large recommandée.",
+    "Le Conseil de sécurité (CS) se réunit demain.",
+    "NON CLASSIFIÉ",
+    "UNCLASSIFIED",
+]
+
+
+@pytest.mark.parametrize("text", MARKED)
+def test_markings_in_text_are_found(text):
+    assert find_markings(text), text
+
+
+@pytest.mark.parametrize("text", PROSE)
+def test_prose_using_the_words_is_not_a_marking(text):
+    assert find_markings(text) == [], text
+
+
+def test_marking_reports_its_line():
+    text = "Intro.\n\nDeuxième paragraphe.\n\n(DR) Troisième.\n"
+    [marking] = find_markings(text)
+    assert marking.line == 5
+    assert marking.kind == "portion"
