@@ -1,0 +1,541 @@
+"""Publication: one built site into the store, atomically; withdrawal purge, rollback and garbage collection.
+
+A publication uploads only the blobs the store lacks (concurrently), checks each upload, writes the
+release manifest, checks that every blob it names is there, and only then switches the community's
+pointer, in one PUT. Anything failing before the switch leaves the previous release serving untouched;
+running the publication again finishes the job (blobs already uploaded are not sent twice).
+
+When a cable stops being published to a community, every older release of that community holding it
+is marked not restorable, and every blob no restorable release uses is deleted, so withdrawn text
+leaves storage at once. The layout and the rules are documented in docs/storage.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import hashlib
+import json
+import mimetypes
+import socket
+import sys
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from gate.store import (
+    BLOBS_PREFIX,
+    FORMAT,
+    LEASES_PREFIX,
+    LEDGER_PREFIX,
+    MEMBERS_KEY,
+    UNRESTORABLE_PREFIX,
+    FileEntry,
+    Manifest,
+    NotFound,
+    Pointer,
+    Store,
+    StoreError,
+    blob_key,
+    communities,
+    lease_key,
+    manifest_key,
+    read_manifest,
+    read_pointer,
+    release_ids,
+    unrestorable_key,
+    write_pointer,
+)
+
+#: Content types the sites use, with charsets; anything else comes from :mod:`mimetypes`.
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".json": "application/json",
+    ".map": "application/json",
+    ".xml": "application/xml",
+    ".txt": "text/plain; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".webmanifest": "application/manifest+json",
+    ".woff2": "font/woff2",
+    ".woff": "font/woff",
+    ".ico": "image/x-icon",
+}
+
+#: A publication's lease older than this belongs to a publisher that died: gc ignores it.
+LEASE_TTL = dt.timedelta(hours=1)
+#: gc keeps blobs no release uses when younger than this (an upload of a running publication).
+MIN_ORPHAN_AGE = dt.timedelta(minutes=10)
+PURGE_PENDING_PREFIX = "purge-pending/"
+
+
+class PublishError(Exception):
+    """A publication, rollback or gc that cannot go on; the message says what to do."""
+
+
+class BuiltSite(Protocol):
+    """What publication needs of a build (pipeline.build.SiteBuild has these fields)."""
+
+    community: str
+    path: Path
+    cables: tuple[str, ...]
+    commit: str | None
+    built_at: str
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    path: Path
+    entry: FileEntry
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    """What one community's publication did."""
+
+    community: str
+    release: str
+    previous: str | None
+    changed: bool  # False: the site equals the serving release, nothing was written
+    uploaded: int
+    skipped: int
+    bytes_uploaded: int
+    cables: int
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    unrestorable: tuple[str, ...] = ()  # older releases marked not restorable by this publication
+    deleted_blobs: int = 0
+
+    def summary(self) -> dict[str, Any]:
+        """The per-community object of ``diplomatie publish --format json``."""
+        return {"release": self.release, "uploaded": self.uploaded, "skipped": self.skipped,
+                "bytes_uploaded": self.bytes_uploaded, "cables": self.cables}
+
+
+# ------------------------------------------------------------------------------------ small pieces
+
+
+def utc(now: dt.datetime | None = None) -> dt.datetime:
+    return (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+
+
+def iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def parse_iso(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def content_type(path: str) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix in CONTENT_TYPES:
+        return CONTENT_TYPES[suffix]
+    return mimetypes.guess_type(path)[0] or "application/octet-stream"
+
+
+def default_publisher() -> str:
+    """Who runs the publication, for the ledger: ``user@host``."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def scan_site(root: Path) -> dict[str, LocalFile]:
+    """Every file of a built site: relative path -> where it is and its content address."""
+    if not root.is_dir():
+        raise PublishError(f"{root}: no built site here (build it first)")
+    files: dict[str, LocalFile] = {}
+    for path in sorted(root.rglob("*")):
+        if not path.is_file():
+            continue
+        rel = path.relative_to(root).as_posix()
+        with path.open("rb") as f:
+            digest = hashlib.file_digest(f, "sha256").hexdigest()
+        files[rel] = LocalFile(path, FileEntry(digest, path.stat().st_size, content_type(rel)))
+    if not files:
+        raise PublishError(f"{root}: the built site is empty")
+    return files
+
+
+def release_id(moment: dt.datetime, files: dict[str, FileEntry]) -> str:
+    """``20261128T140512.123Z-1a2b3c4d``: sorts by time; the suffix tells two same-millisecond releases apart."""
+    h = hashlib.sha256()
+    for path in sorted(files):
+        h.update(f"{path}\0{files[path].sha256}\n".encode())
+    moment = moment.astimezone(dt.UTC)
+    return f"{moment:%Y%m%dT%H%M%S}.{moment.microsecond // 1000:03d}Z-{h.hexdigest()[:8]}"
+
+
+def _json(data: dict[str, Any]) -> bytes:
+    return (json.dumps(data, indent=1, ensure_ascii=False) + "\n").encode()
+
+
+def write_ledger(store: Store, action: str, community: str, record: dict[str, Any],
+                 now: dt.datetime | None = None) -> str:
+    """Append one record to the ledger (a new key, created if absent: records are never rewritten)."""
+    moment = utc(now)
+    stamp = f"{moment:%Y%m%dT%H%M%S}.{moment.microsecond:06d}Z"
+    key = f"{LEDGER_PREFIX}{stamp}-{community}-{action}-{uuid.uuid4().hex[:8]}.json"
+    body = {"format": FORMAT, "action": action, "community": community, "at": iso(moment), **record}
+    if not store.create(key, _json(body), "application/json"):
+        raise PublishError(f"ledger record {key} already exists")
+    return key
+
+
+def ledger(store: Store) -> Iterator[dict[str, Any]]:
+    """Every ledger record, oldest first."""
+    for key in store.list(LEDGER_PREFIX):
+        yield json.loads(store.get(key))
+
+
+def write_members(store: Store, snapshot: dict[str, Any]) -> None:
+    """Write the membership snapshot the gate reads (one PUT: the gate sees old or new)."""
+    if snapshot.get("format") != FORMAT or not isinstance(snapshot.get("communities"), dict):
+        raise PublishError("membership snapshot: not a format 1 snapshot with communities")
+    store.put(MEMBERS_KEY, (json.dumps(snapshot, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode(),
+              "application/json")
+
+
+@contextmanager
+def _progress(enabled: bool, description: str, total: int) -> Iterator[Callable[[], None]]:
+    """A progress bar on a terminal (stderr), a no-op elsewhere."""
+    if not (enabled and sys.stderr.isatty() and total):
+        yield lambda: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda: bar.advance(task)
+
+
+def _parallel(jobs: int, fn: Callable[[Any], Any], items: Iterable[Any], tick: Callable[[], None]) -> list[Any]:
+    """Run ``fn`` over the items on ``jobs`` threads; the first failure cancels the rest and is raised."""
+    items = list(items)
+    if not items:
+        return []
+    with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(items)))) as pool:
+        futures = [pool.submit(fn, item) for item in items]
+        results = []
+        try:
+            for future in futures:
+                results.append(future.result())
+                tick()
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+    return results
+
+
+# ------------------------------------------------------------------------------------- publication
+
+
+@dataclass
+class _Upload:
+    store: Store
+    files: dict[str, LocalFile]
+    jobs: int
+    progress: bool
+    uploaded: set[str] = field(default_factory=set)
+    bytes: int = 0
+
+    def by_sha(self) -> dict[str, LocalFile]:
+        return {f.entry.sha256: f for f in self.files.values()}
+
+    def missing(self) -> list[str]:
+        present = {k[len(BLOBS_PREFIX):] for k in self.store.list(BLOBS_PREFIX)}
+        return sorted(set(self.by_sha()) - present)
+
+    def send(self, shas: list[str], label: str) -> None:
+        """Upload the blobs, then HEAD each one: the manifest names only blobs seen complete in the store."""
+        local = self.by_sha()
+
+        def put(sha: str) -> None:
+            f = local[sha]
+            self.store.put(blob_key(sha), f.path.read_bytes(), f.entry.type)
+
+        def check(sha: str) -> None:
+            info = self.store.head(blob_key(sha))
+            if info is None or info.size != local[sha].entry.size:
+                raise PublishError(f"blob {sha} ({local[sha].path}) is missing or truncated in the store after "
+                                   "upload; publish again")
+
+        with _progress(self.progress, f"uploading {label}", len(shas)) as tick:
+            _parallel(self.jobs, put, shas, tick)
+        _parallel(self.jobs, check, shas, lambda: None)
+        for sha in shas:
+            if sha not in self.uploaded:
+                self.uploaded.add(sha)
+                self.bytes += local[sha].entry.size
+
+
+def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datetime | None = None,
+                 by: str | None = None, progress: bool = False) -> PublishResult:
+    """Publish one community's built site; see the module docstring for the order of the steps."""
+    community = site.community
+    manifest_key(community, "x")  # validates the community id before anything is written
+    local = scan_site(Path(site.path))
+    files = {path: f.entry for path, f in local.items()}
+    blobs_needed = {e.sha256 for e in files.values()}
+    cables = tuple(site.cables)
+    pointer = read_pointer(store, community)
+    current = _current_manifest(store, community, pointer)
+    by = by or default_publisher()
+
+    if current is not None and current.files == files and set(current.cables) == set(cables):
+        marked = _mark_withdrawn(store, community, current, by, now)
+        deleted = _purge_if_pending(store, community, now)
+        return PublishResult(community, current.release, current.release, False, 0, len(blobs_needed), 0,
+                             len(cables), unrestorable=marked, deleted_blobs=deleted)
+
+    moment = utc(now)
+    release = release_id(moment, files)
+    lease = lease_key(community, release)
+    upload = _Upload(store, local, jobs, progress)
+    try:
+        # the lease tells a concurrent gc which blobs this publication needs, before it looks for them
+        store.put(lease, _json({"format": FORMAT, "community": community, "release": release,
+                                "started_at": iso(moment), "by": by, "blobs": sorted(blobs_needed)}),
+                  "application/json")
+        upload.send(upload.missing(), community)
+        manifest = Manifest(community, release, site.commit, site.built_at, iso(utc(now)), cables, files)
+        if not store.create(manifest.key, manifest.to_json(), "application/json") and \
+                store.get(manifest.key) != manifest.to_json():
+            raise PublishError(f"release {release} of {community} already exists with other contents; publish again")
+        upload.send(upload.missing(), f"{community} (repair)")  # blobs a concurrent gc removed meanwhile
+        write_pointer(store, Pointer(community, release, iso(utc(now))))
+    except StoreError as exc:
+        previous = f"release {pointer.release} still serves" if pointer else "nothing was published"
+        raise PublishError(f"{community}: publication stopped before the switch ({exc}); {previous}; "
+                           "run publish again to finish") from exc
+    finally:
+        with suppress(StoreError):
+            store.delete([lease])
+
+    before = set(current.cables) if current else set()
+    added = tuple(c for c in cables if c not in before)
+    removed = tuple(sorted(before - set(cables)))
+    write_ledger(store, "publish", community, {
+        "by": by, "release": release, "previous": pointer.release if pointer else None, "commit": site.commit,
+        "cables": list(cables), "added": list(added), "removed": list(removed),
+        "uploaded": len(upload.uploaded), "bytes_uploaded": upload.bytes}, now)
+    marked = _mark_withdrawn(store, community, manifest, by, now)
+    deleted = _purge_if_pending(store, community, now)
+    return PublishResult(community, release, pointer.release if pointer else None, True, len(upload.uploaded),
+                         len(blobs_needed) - len(upload.uploaded), upload.bytes, len(cables), added, removed,
+                         marked, deleted)
+
+
+def _current_manifest(store: Store, community: str, pointer: Pointer | None) -> Manifest | None:
+    if pointer is None:
+        return None
+    try:
+        return read_manifest(store, community, pointer.release)
+    except NotFound:
+        return None
+
+
+def _mark_withdrawn(store: Store, community: str, serving: Manifest, by: str,
+                    now: dt.datetime | None) -> tuple[str, ...]:
+    """Mark every restorable release holding a cable that ``serving`` no longer publishes.
+
+    The purge-pending key is written first, so a purge that fails after the marking is finished by
+    the next publication.
+    """
+    published = set(serving.cables)
+    marked: list[str] = []
+    for release in release_ids(store, community):
+        if release == serving.release or store.exists(unrestorable_key(community, release)):
+            continue
+        try:
+            gone = sorted(set(read_manifest(store, community, release).cables) - published)
+        except NotFound:
+            continue
+        if not gone:
+            continue
+        if not marked:
+            store.put(f"{PURGE_PENDING_PREFIX}{community}", _json({"format": FORMAT, "since": iso(utc(now))}))
+        store.put(unrestorable_key(community, release), _json({
+            "format": FORMAT, "community": community, "release": release, "cables": gone,
+            "marked_at": iso(utc(now)), "by": by, "serving": serving.release}), "application/json")
+        write_ledger(store, "unrestorable", community, {"by": by, "release": release, "cables": gone}, now)
+        marked.append(release)
+    return tuple(marked)
+
+
+def _purge_if_pending(store: Store, community: str, now: dt.datetime | None) -> int:
+    key = f"{PURGE_PENDING_PREFIX}{community}"
+    if not store.exists(key):
+        return 0
+    deleted = sweep(store, now=now)
+    store.delete([key])
+    return deleted
+
+
+# ------------------------------------------------------------------------------------ sweeping
+
+
+@dataclass(frozen=True)
+class _Leases:
+    blobs: set[str]
+    oldest: dt.datetime | None
+
+
+def _live_leases(store: Store, now: dt.datetime) -> _Leases:
+    blobs: set[str] = set()
+    oldest: dt.datetime | None = None
+    for key in store.list(LEASES_PREFIX):
+        try:
+            lease = json.loads(store.get(key))
+            started = parse_iso(lease["started_at"])
+        except (NotFound, ValueError, KeyError):
+            continue
+        if now - started > LEASE_TTL:
+            continue  # its publisher died; its blobs are orphans now
+        blobs.update(lease.get("blobs", ()))
+        oldest = started if oldest is None or started < oldest else oldest
+    return _Leases(blobs, oldest)
+
+
+def sweep(store: Store, *, drop: Iterable[tuple[str, str]] = (), now: dt.datetime | None = None,
+          min_age: dt.timedelta = MIN_ORPHAN_AGE) -> int:
+    """Delete every blob no restorable release uses; return how many.
+
+    Blobs used by unrestorable (or ``drop``-ped) releases only go at once, whatever their age: they hold
+    withdrawn or collected content. Blobs no manifest names go only when older than ``min_age`` before
+    the oldest running publication: they may be its uploads, not yet named by its manifest. The blobs
+    that running publications (their leases) need are always kept.
+    """
+    moment = utc(now)
+    dropped = set(drop)
+    present = {o.key[len(BLOBS_PREFIX):]: o for o in store.scan(BLOBS_PREFIX)}
+    live: set[str] = set()
+    dead: set[str] = set()
+    for community in communities(store):
+        pointer = read_pointer(store, community)
+        marked = {k.rsplit("/", 1)[1][:-len(".json")] for k in store.list(f"{UNRESTORABLE_PREFIX}{community}/")}
+        for release in release_ids(store, community):
+            try:
+                used = read_manifest(store, community, release).blobs()
+            except NotFound:
+                continue
+            serving = pointer is not None and pointer.release == release
+            if serving or (release not in marked and (community, release) not in dropped):
+                live |= used
+            else:
+                dead |= used
+    leases = _live_leases(store, moment)
+    cutoff = min(moment, leases.oldest or moment) - min_age
+    doomed = {sha for sha, info in present.items()
+              if sha not in live and sha not in leases.blobs and (sha in dead or info.modified < cutoff)}
+    doomed -= _live_leases(store, moment).blobs  # a publication that started meanwhile
+    store.delete(blob_key(sha) for sha in sorted(doomed))
+    return len(doomed)
+
+
+# -------------------------------------------------------------------------- releases, rollback, gc
+
+
+@dataclass(frozen=True)
+class ReleaseInfo:
+    community: str
+    release: str
+    published_at: str
+    commit: str | None
+    cables: int
+    files: int
+    restorable: bool
+    current: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"release": self.release, "published_at": self.published_at, "commit": self.commit,
+                "cables": self.cables, "files": self.files, "restorable": self.restorable, "current": self.current}
+
+
+def list_releases(store: Store, community: str) -> list[ReleaseInfo]:
+    """The community's releases, newest first, with the serving one and the restorable ones marked."""
+    pointer = read_pointer(store, community)
+    marked = {k.rsplit("/", 1)[1][:-len(".json")] for k in store.list(f"{UNRESTORABLE_PREFIX}{community}/")}
+    infos = []
+    for release in reversed(release_ids(store, community)):
+        try:
+            m = read_manifest(store, community, release)
+        except NotFound:
+            continue
+        infos.append(ReleaseInfo(community, release, m.published_at, m.commit, len(m.cables), len(m.files),
+                                 release not in marked, pointer is not None and pointer.release == release))
+    return infos
+
+
+def rollback(store: Store, community: str, to: str | None = None, *, by: str | None = None,
+             now: dt.datetime | None = None) -> Pointer:
+    """Switch the community back to ``to``, or to the newest restorable release older than the current one."""
+    releases = list_releases(store, community)
+    if not releases:
+        raise PublishError(f"{community}: no release in {store.url}")
+    current = next((r for r in releases if r.current), None)
+    if to is None:
+        older = [r for r in releases if current is None or r.release < current.release]
+        target = next((r for r in older if r.restorable), None)
+        if target is None:
+            raise PublishError(f"{community}: no restorable release older than "
+                               f"{current.release if current else 'the current one'}")
+    else:
+        target = next((r for r in releases if r.release == to), None)
+        if target is None:
+            raise PublishError(f"{community}: no release {to} (see `diplomatie releases {community}`)")
+        if not target.restorable:
+            raise PublishError(f"{community}: release {to} held content that is no longer published; "
+                               "it cannot be restored")
+    # the manifest's blobs must all be there: a rollback must not switch to a release with holes
+    manifest = read_manifest(store, community, target.release)
+    present = {k[len(BLOBS_PREFIX):] for k in store.list(BLOBS_PREFIX)}
+    missing = manifest.blobs() - present
+    if missing:
+        raise PublishError(f"{community}: release {target.release} lacks {len(missing)} blob(s) in the store; "
+                           "it cannot be restored")
+    pointer = Pointer(community, target.release, iso(utc(now)))
+    write_pointer(store, pointer)
+    write_ledger(store, "rollback", community, {"by": by or default_publisher(), "release": target.release,
+                                                "previous": current.release if current else None}, now)
+    return pointer
+
+
+@dataclass(frozen=True)
+class GcResult:
+    dropped: tuple[tuple[str, str], ...]  # (community, release) whose manifests were deleted
+    deleted_blobs: int
+
+
+def gc(store: Store, keep: int = 5, *, now: dt.datetime | None = None, min_age: dt.timedelta = MIN_ORPHAN_AGE,
+       by: str | None = None) -> GcResult:
+    """Keep the ``keep`` newest releases of each community (and the serving one); delete the rest.
+
+    Safe while a publication runs: its lease lists the blobs it needs, and blobs younger than it are kept.
+    """
+    if keep < 1:
+        raise PublishError("--keep must be at least 1 (the serving release is always kept)")
+    drop: list[tuple[str, str]] = []
+    for community in communities(store):
+        pointer = read_pointer(store, community)
+        ids = release_ids(store, community)
+        kept = set(ids[-keep:]) | ({pointer.release} if pointer else set())
+        drop += [(community, r) for r in ids if r not in kept]
+    deleted = sweep(store, drop=drop, now=now, min_age=min_age)
+    store.delete(k for c, r in drop for k in (manifest_key(c, r), unrestorable_key(c, r)))
+    for community in sorted({c for c, _ in drop}):
+        write_ledger(store, "gc", community, {"by": by or default_publisher(), "keep": keep,
+                                              "dropped": [r for c, r in drop if c == community]}, now)
+    return GcResult(tuple(drop), deleted)

@@ -1,0 +1,55 @@
+"""Hand-made built sites for the publication tests: real files shaped like a community's built site.
+
+Each cable gets its own page; the index, the search index and the feed list every cable, and the
+assets are the same bytes for every community, as in a real build.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Site:
+    """Shaped like pipeline.build.SiteBuild."""
+
+    community: str
+    path: Path
+    cables: tuple[str, ...]
+    commit: str | None = None
+    built_at: str = "2026-11-28T12:00:00Z"
+    cached: bool = False
+
+
+def make_site(out: Path, community: str, cables: dict[str, str], *, assets: int = 3) -> Site:
+    """Write a site for ``cables`` (id -> body text) under ``out/community`` and describe it."""
+    root = out / community
+    if root.exists():
+        for path in sorted(root.rglob("*"), reverse=True):
+            path.unlink() if path.is_file() else path.rmdir()
+    root.mkdir(parents=True, exist_ok=True)
+    ids = sorted(cables, reverse=True)
+
+    def write(rel: str, text: str) -> None:
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+    for cid in ids:
+        write(f"{cid[:4]}/{cid}/index.html", f"<html><h1>{cid}</h1><p>{cables[cid]}</p></html>\n")
+    write("index.html", "<html><ul>" + "".join(f"<li>{c}: {cables[c][:40]}</li>" for c in ids) + "</ul></html>\n")
+    write("404.html", "<html>Not found</html>\n")
+    write("search/search_index.json", json.dumps({"docs": [{"location": c, "text": cables[c]} for c in ids]}))
+    write("feed.xml", "<rss>" + "".join(f"<item><title>{c}</title><description>{cables[c]}</description></item>"
+                                        for c in ids) + "</rss>\n")
+    for i in range(assets):
+        write(f"assets/stylesheets/main{i}.css", f"body {{ margin: {i}px }}\n")
+    return Site(community, root, tuple(ids), "c0ffee" + "0" * 34, dt.datetime.now(dt.UTC).isoformat())
+
+
+def corpus(n: int, *, seed: str = "") -> dict[str, str]:
+    """``n`` synthetic cables with distinct bodies."""
+    return {f"2026-POST-{i:04d}": f"Analyse {seed}{i}: " + ("lorem ipsum dolor " * 30) for i in range(n)}

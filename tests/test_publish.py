@@ -1,0 +1,242 @@
+"""Publication into the store, on the folder store and on a real S3 server: atomic, incremental, purging."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from sitefactory import corpus, make_site
+
+from gate.store import (
+    BLOBS_PREFIX,
+    MEMBERS_KEY,
+    FolderStore,
+    S3Store,
+    StoreUnavailable,
+    blob_key,
+    lease_key,
+    read_manifest,
+    read_pointer,
+)
+from pipeline.publish import (
+    PublishError,
+    gc,
+    ledger,
+    list_releases,
+    publish_site,
+    rollback,
+    write_members,
+)
+
+
+@pytest.fixture(params=["folder", pytest.param("s3", marks=pytest.mark.s3)])
+def store(request, tmp_path):
+    if request.param == "folder":
+        return FolderStore(tmp_path / "store")
+    server = request.getfixturevalue("s3_server")
+    bucket = request.getfixturevalue("s3_bucket")
+    return S3Store(bucket, "pub", client=server.client())
+
+
+def all_blob_bytes(store) -> list[bytes]:
+    return [store.get(k) for k in store.list(BLOBS_PREFIX)]
+
+
+def test_first_publication_uploads_every_file_and_switches_the_pointer(store, tmp_path):
+    site = make_site(tmp_path / "build", "europe", corpus(5))
+    result = publish_site(store, site)
+    files = sorted(p for p in site.path.rglob("*") if p.is_file())
+    assert result.changed and result.previous is None
+    assert result.uploaded == len(files) and result.skipped == 0 and result.cables == 5
+    assert result.bytes_uploaded == sum(p.stat().st_size for p in files)
+    pointer = read_pointer(store, "europe")
+    assert pointer is not None and pointer.release == result.release
+    manifest = read_manifest(store, "europe", result.release)
+    assert manifest.cables == site.cables and manifest.commit == site.commit
+    assert manifest.files["index.html"].type == "text/html; charset=utf-8"
+    for rel, entry in manifest.files.items():
+        assert store.get(blob_key(entry.sha256)) == (site.path / rel).read_bytes()
+    assert list(store.list("publishing/")) == []
+
+
+def test_unchanged_site_publishes_with_zero_uploads_and_no_new_release(store, tmp_path):
+    site = make_site(tmp_path / "build", "europe", corpus(5))
+    first = publish_site(store, site)
+    again = publish_site(store, site)
+    assert not again.changed and again.uploaded == 0 and again.release == first.release
+    assert [r.release for r in list_releases(store, "europe")] == [first.release]
+
+
+def test_one_cable_edit_uploads_only_the_pages_whose_bytes_changed(store, tmp_path):
+    cables = corpus(6)
+    publish_site(store, make_site(tmp_path / "build", "europe", cables))
+    cables["2026-POST-0003"] = "Corrected analysis."
+    result = publish_site(store, make_site(tmp_path / "build", "europe", cables))
+    # the cable's page, the index, the search index and the feed
+    assert result.uploaded == 4 and result.changed
+    assert result.added == () and result.removed == ()
+    assert len(list_releases(store, "europe")) == 2
+
+
+def test_identical_files_are_stored_once_across_communities(store, tmp_path):
+    publish_site(store, make_site(tmp_path / "build", "europe", corpus(2), assets=4))
+    second = publish_site(store, make_site(tmp_path / "build", "afrique", corpus(2, seed="x"), assets=4))
+    assert second.skipped >= 5  # the four stylesheets and 404.html
+
+
+def test_withdrawn_cable_text_is_in_no_blob_after_the_next_publication(store, tmp_path):
+    canary = "CANARY-7f3a-never-to-be-served"
+    cables = corpus(4)
+    cables["2026-POST-0099"] = f"Sensitive paragraph {canary}."
+    r1 = publish_site(store, make_site(tmp_path / "build", "europe", cables))
+    cables["2026-POST-0001"] = "An edit, so there are two releases holding the canary."
+    r2 = publish_site(store, make_site(tmp_path / "build", "europe", cables))
+    assert any(canary.encode() in b for b in all_blob_bytes(store))
+
+    del cables["2026-POST-0099"]
+    r3 = publish_site(store, make_site(tmp_path / "build", "europe", cables))
+    assert r3.removed == ("2026-POST-0099",)
+    assert set(r3.unrestorable) == {r1.release, r2.release}
+    assert r3.deleted_blobs > 0
+    assert not any(canary.encode() in b for b in all_blob_bytes(store))
+    # the serving release is complete
+    for entry in read_manifest(store, "europe", r3.release).files.values():
+        assert store.exists(blob_key(entry.sha256))
+    restorable = {r.release: r.restorable for r in list_releases(store, "europe")}
+    assert restorable == {r1.release: False, r2.release: False, r3.release: True}
+    with pytest.raises(PublishError, match="cannot be restored"):
+        rollback(store, "europe", to=r1.release)
+    with pytest.raises(PublishError, match="no restorable release"):
+        rollback(store, "europe")
+
+
+def test_withdrawal_keeps_a_page_another_community_still_publishes(store, tmp_path):
+    shared = {"2026-POST-0001": "Shared analysis."}
+    publish_site(store, make_site(tmp_path / "a", "europe", {**shared, "2026-POST-0002": "Europe only."}))
+    b = publish_site(store, make_site(tmp_path / "b", "afrique", {**shared, "2026-POST-0002": "Europe only."}))
+    publish_site(store, make_site(tmp_path / "a", "europe", shared))
+    for entry in read_manifest(store, "afrique", b.release).files.values():
+        assert store.exists(blob_key(entry.sha256))
+
+
+def test_purge_interrupted_after_marking_is_finished_by_the_next_publication(tmp_path):
+    store = FolderStore(tmp_path / "store")
+    canary = "CANARY-interrupted"
+    cables = {**corpus(2), "2026-POST-0050": canary}
+    publish_site(store, make_site(tmp_path / "build", "europe", cables))
+    del cables["2026-POST-0050"]
+    site = make_site(tmp_path / "build", "europe", cables)
+
+    class SweepFails(FolderStore):
+        def scan(self, prefix):
+            if prefix == BLOBS_PREFIX and any(self.list("purge-pending/")):
+                raise StoreUnavailable("disk went away")
+            return super().scan(prefix)
+
+    with pytest.raises(StoreUnavailable):
+        publish_site(SweepFails(store.root), site)
+    assert any(canary.encode() in b for b in all_blob_bytes(store))
+    again = publish_site(store, site)
+    assert not again.changed
+    assert not any(canary.encode() in b for b in all_blob_bytes(store))
+
+
+def test_rollback_returns_to_the_previous_release_and_is_recorded(store, tmp_path):
+    cables = corpus(3)
+    r1 = publish_site(store, make_site(tmp_path / "build", "europe", cables))
+    cables["2026-POST-0000"] = "Edited."
+    r2 = publish_site(store, make_site(tmp_path / "build", "europe", cables))
+    pointer = rollback(store, "europe")
+    assert pointer.release == r1.release == read_pointer(store, "europe").release
+    assert [r.release for r in list_releases(store, "europe") if r.current] == [r1.release]
+    rollback(store, "europe", to=r2.release)
+    assert read_pointer(store, "europe").release == r2.release
+    actions = [(rec["action"], rec.get("release")) for rec in ledger(store)]
+    assert actions == [("publish", r1.release), ("publish", r2.release), ("rollback", r1.release),
+                       ("rollback", r2.release)]
+    with pytest.raises(PublishError, match="no release"):
+        rollback(store, "europe", to="20200101T000000.000Z-00000000")
+
+
+def test_ledger_records_who_published_what(store, tmp_path):
+    cables = corpus(2)
+    publish_site(store, make_site(tmp_path / "build", "europe", cables), by="editor@example.org")
+    cables["2026-POST-0007"] = "New."
+    del cables["2026-POST-0000"]
+    r2 = publish_site(store, make_site(tmp_path / "build", "europe", cables), by="editor@example.org")
+    record = [r for r in ledger(store) if r["action"] == "publish"][-1]
+    assert record["by"] == "editor@example.org" and record["release"] == r2.release
+    assert record["added"] == ["2026-POST-0007"] and record["removed"] == ["2026-POST-0000"]
+    assert record["commit"] == "c0ffee" + "0" * 34
+
+
+def test_gc_keeps_the_newest_releases_and_deletes_blobs_only_older_ones_use(store, tmp_path):
+    cables = corpus(2)
+    results = []
+    for i in range(4):
+        cables["2026-POST-0000"] = f"Version {i}."
+        results.append(publish_site(store, make_site(tmp_path / "build", "europe", cables)))
+    out = gc(store, keep=2, min_age=dt.timedelta(0))
+    assert {r for _, r in out.dropped} == {results[0].release, results[1].release}
+    assert [r.release for r in list_releases(store, "europe")] == [results[3].release, results[2].release]
+    remaining = b"".join(all_blob_bytes(store))
+    assert b"Version 0." not in remaining and b"Version 1." not in remaining
+    assert b"Version 2." in remaining and b"Version 3." in remaining
+
+
+def test_gc_always_keeps_the_serving_release(store, tmp_path):
+    cables = corpus(2)
+    first = None
+    for i in range(3):
+        cables["2026-POST-0000"] = f"Version {i}."
+        r = publish_site(store, make_site(tmp_path / "build", "europe", cables))
+        first = first or r
+    rollback(store, "europe", to=first.release)
+    gc(store, keep=1, min_age=dt.timedelta(0))
+    for entry in read_manifest(store, "europe", first.release).files.values():
+        assert store.exists(blob_key(entry.sha256))
+
+
+def test_gc_keeps_the_blobs_a_running_publication_needs(tmp_path):
+    store = FolderStore(tmp_path / "store")
+    publish_site(store, make_site(tmp_path / "build", "europe", corpus(2)))
+    site = make_site(tmp_path / "build", "europe", {"2026-POST-0500": "Being published right now."})
+    seen = {}
+
+    class GcDuringUpload(FolderStore):
+        """Runs gc (no age margin) right after the first blob of the publication lands."""
+
+        def put(self, key, data, content_type="application/octet-stream"):
+            super().put(key, data, content_type)
+            if key.startswith(BLOBS_PREFIX) and not seen:
+                seen["gc"] = gc(FolderStore(self.root), keep=1, min_age=dt.timedelta(0))
+
+    result = publish_site(GcDuringUpload(store.root), site)
+    assert seen["gc"].deleted_blobs == 0
+    for entry in read_manifest(store, "europe", result.release).files.values():
+        assert store.exists(blob_key(entry.sha256))
+
+
+def test_gc_ignores_the_lease_of_a_publication_that_died(tmp_path):
+    store = FolderStore(tmp_path / "store")
+    store.put(blob_key("a" * 64), b"orphan")
+    old = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=3)).isoformat()
+    store.put(lease_key("europe", "r1"), json.dumps({"started_at": old, "blobs": ["a" * 64]}).encode())
+    assert gc(store, min_age=dt.timedelta(0)).deleted_blobs == 1
+
+
+def test_members_snapshot_is_written_whole(store):
+    snapshot = {"format": 1, "commit": None, "communities": {"europe": {
+        "title": "Europe", "language": "fr", "domains": ["diplomatie.gouv.fr"],
+        "members": {"a.martin@example.org": "2027-06-30"}}}}
+    write_members(store, snapshot)
+    assert json.loads(store.get(MEMBERS_KEY)) == snapshot
+    with pytest.raises(PublishError):
+        write_members(store, {"communities": {}})
+
+
+def test_publishing_a_missing_site_is_a_clear_error(store, tmp_path):
+    site = make_site(tmp_path / "build", "europe", corpus(1))
+    with pytest.raises(PublishError, match="no built site"):
+        publish_site(store, type(site)("europe", tmp_path / "nowhere", ()))
