@@ -1,0 +1,523 @@
+"""Build every community's static site: ``build_sites``.
+
+How a build goes, and why:
+
+1. Each cable a community will publish is converted from Markdown once, whatever the number of
+   communities publishing it, and cached on disk by a hash of its content (``RenderedCable``).
+2. Each community is built in its own process (``jobs`` in parallel): MkDocs with mkdocs-material
+   renders its small site (home, indexes, 404, search, assets) from a docs folder that holds only
+   its own pages, plus one *stamp* page carrying placeholders. Every cable page has the same depth
+   and the same navigation, so it is that rendered stamp page with the cable's title, content and
+   table of contents put in: identical bytes to a full MkDocs render of the page, at a fraction of
+   the cost. The search index, the Atom feed and the sitemap are completed the same way.
+3. The finished site is audited before it replaces the previous one: no id, title or summary of a
+   cable the community does not publish may appear in any file, and no page may load an asset from
+   another host. A hit fails the build and names the file.
+4. A community whose inputs (its cables, configuration, theme, code, commit) hash the same as at
+   its last successful build is skipped (``force`` rebuilds it).
+
+Output is deterministic: the only times in it come from the cables and the commit.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import datetime as dt
+import hashlib
+import json
+import logging
+import multiprocessing
+import os
+import re
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ahocorasick
+
+from pipeline import site
+from pipeline.cables import Cable
+from pipeline.plan import CommunityPlan, Plan
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+#: Titles and summaries shorter than this are not searched for by the audit (too common to mean a leak);
+#: ids always are.
+MIN_AUDITED_TEXT = 16
+TEXT_SUFFIXES = {".html", ".xml", ".json", ".js", ".css", ".txt", ".svg", ".map", ".webmanifest", ".gz"}
+
+
+class BuildError(Exception):
+    """A build failed: the message names the community and, for an audit, the file."""
+
+
+@dataclass(frozen=True)
+class SiteBuild:
+    community: str
+    path: Path
+    cables: tuple[str, ...]
+    commit: str | None
+    built_at: str  # the commit's time (ISO 8601, UTC), never the clock: builds are reproducible
+    cached: bool
+    warnings: tuple[str, ...] = field(default=(), compare=False)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What a worker process needs; inherited through fork, never pickled."""
+
+    repo_cables: dict[str, Cable]
+    plans: dict[str, CommunityPlan]
+    base_dir: Path
+    out: Path
+    cache: Path
+    commit: str | None
+    commit_time: dt.datetime | None
+    site_url: str | None
+
+
+_JOB: _Job | None = None
+
+
+def base_dir_for(root: Path) -> Path:
+    """The content repository's own mkdocs.yml and theme/ when it has them, else the project's."""
+    return root if (root / "mkdocs.yml").is_file() else PROJECT_DIR
+
+
+def build_sites(repo: Any, plan: Plan, out: Path, *, communities: list[str] | None = None,
+                jobs: int | None = None, force: bool = False, progress: bool = True,
+                site_url: str | None = None, cache_dir: Path | None = None) -> dict[str, SiteBuild]:
+    """Build ``<out>/<community>/`` for each community of ``plan`` (or those named)."""
+    global _JOB
+    names = sorted(plan.communities) if not communities else list(dict.fromkeys(communities))
+    unknown = [n for n in names if n not in plan.communities]
+    if unknown:
+        raise BuildError(f"unknown community: {', '.join(unknown)} "
+                         f"(known: {', '.join(sorted(plan.communities)) or 'none'})")
+    out = Path(out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    cache = Path(cache_dir or Path(repo.root) / ".cache" / "diplomatie").resolve()
+    base_dir = base_dir_for(Path(repo.root))
+    job = _Job(dict(repo.cables), plan.communities, base_dir, out, cache, repo.commit, repo.commit_time, site_url)
+    built_at = repo.commit_time.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if repo.commit_time else ""
+
+    keys = {n: _input_key(job, n) for n in names}
+    results: dict[str, SiteBuild] = {}
+    todo = []
+    for name in names:
+        cp = plan.communities[name]
+        if not force and _cached(job, name, keys[name]):
+            results[name] = SiteBuild(name, out / name, tuple(c.id for c in cp.publish), repo.commit, built_at, True)
+        else:
+            todo.append(name)
+
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    _JOB = job
+    try:
+        with _Progress(progress) as bar:
+            renderer_cables = _cables_to_render(job, todo)
+            bar.start("cables", len(renderer_cables))
+            for count in _run(_render_chunk, _chunks(renderer_cables, 40), jobs):
+                bar.advance("cables", count)
+            bar.start("sites", len(todo))
+            for name, warnings in _run(_build_one, todo, jobs):
+                cp = plan.communities[name]
+                _store_key(job, name, keys[name])
+                results[name] = SiteBuild(name, out / name, tuple(c.id for c in cp.publish), repo.commit,
+                                          built_at, False, tuple(warnings))
+                bar.advance("sites", 1, name)
+    finally:
+        _JOB = None
+    return {n: results[n] for n in names}
+
+
+# --------------------------------------------------------------------------------------------
+# Parallelism
+
+
+def _run(fn: Any, items: list[Any], jobs: int) -> Iterable[Any]:
+    """``fn`` over ``items``, in forked worker processes when more than one job is allowed.
+    The first failure cancels the rest and is raised as a BuildError."""
+    if not items:
+        return
+    if jobs == 1 or len(items) == 1:
+        for item in items:
+            yield fn(item)
+        return
+    context = multiprocessing.get_context("fork")
+    with cf.ProcessPoolExecutor(max_workers=min(jobs, len(items)), mp_context=context) as pool:
+        futures = [pool.submit(fn, item) for item in items]
+        try:
+            for future in cf.as_completed(futures):
+                yield future.result()
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+
+
+def _chunks(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+# --------------------------------------------------------------------------------------------
+# Cache: converted cables, and the input key of each community's last successful build
+
+
+def _code_fingerprint(base_dir: Path) -> str:
+    """Hash of what shapes every page besides the cables: this code, the base config, the theme."""
+    import material
+    import mkdocs
+
+    h = hashlib.sha256(f"{mkdocs.__version__}/{material.__version__}".encode())
+    for path in (Path(site.__file__), Path(__file__), base_dir / "mkdocs.yml"):
+        h.update(path.read_bytes())
+    theme = base_dir / "theme"
+    if theme.is_dir():
+        for path in sorted(p for p in theme.rglob("*") if p.is_file()):
+            h.update(path.relative_to(theme).as_posix().encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+def _input_key(job: _Job, name: str) -> str:
+    cp = job.plans[name]
+    c = cp.community
+    h = hashlib.sha256(_code_fingerprint(job.base_dir).encode())
+    h.update(repr((c.id, c.title, c.description, c.language, c.owner)).encode())
+    h.update(repr((job.commit, job.commit_time, job.site_url)).encode())
+    for cable in cp.publish:
+        h.update(f"{cable.id}\0{cable.digest}\0".encode())
+    # What the audit searches for depends on every other cable too.
+    for cable_id in sorted(job.repo_cables):
+        other = job.repo_cables[cable_id]
+        h.update(f"{cable_id}\0{other.title}\0{other.summary}\0".encode())
+    return h.hexdigest()
+
+
+def _key_file(job: _Job, name: str) -> Path:
+    return job.cache / "sites" / f"{name}.json"
+
+
+def _cached(job: _Job, name: str, key: str) -> bool:
+    try:
+        state = json.loads(_key_file(job, name).read_text())
+    except (OSError, ValueError):
+        return False
+    return state.get("key") == key and (job.out / name / "index.html").is_file()
+
+
+def _store_key(job: _Job, name: str, key: str) -> None:
+    _atomic_write(_key_file(job, name), json.dumps({"key": key}).encode())
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def _renderer(job: _Job) -> site.CableRenderer:
+    base = site.load_base_config(job.base_dir / "mkdocs.yml")
+    names, configs = [], {}
+    # MkDocs always adds these (mkdocs.config.config_options.MarkdownExtensions builtins).
+    for item in ["toc", "tables", "fenced_code", *(base.get("markdown_extensions") or [])]:
+        name, options = (item, None) if isinstance(item, str) else next(iter(item.items()))
+        if name not in names:
+            names.append(name)
+        if options:
+            configs[name] = options
+    return site.CableRenderer(names, configs, {})
+
+
+def _cable_cache_path(job: _Job, key: str) -> Path:
+    return job.cache / "cables" / key[:2] / f"{key}.json"
+
+
+def _cables_to_render(job: _Job, names: list[str]) -> list[str]:
+    renderer = _renderer(job)
+    wanted = {c.id: c for n in names for c in job.plans[n].publish}
+    return sorted(i for i, c in wanted.items() if not _cable_cache_path(job, renderer.key(c)).is_file())
+
+
+def _render_chunk(ids: list[str]) -> int:
+    job = _JOB
+    assert job is not None
+    renderer = _renderer(job)
+    for cable_id in ids:
+        cable = job.repo_cables[cable_id]
+        _atomic_write(_cable_cache_path(job, renderer.key(cable)), renderer.render(cable).to_json())
+    return len(ids)
+
+
+# --------------------------------------------------------------------------------------------
+# One community
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def _build_one(name: str) -> tuple[str, list[str]]:
+    """Build, audit and install one community's site; returns its name and MkDocs' warnings."""
+    job = _JOB
+    assert job is not None
+    cp = job.plans[name]
+    job.out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(dir=job.out, prefix=f".build-{name}-"))
+    try:
+        source = site.stage(cp, job.base_dir, work, commit=job.commit, commit_time=job.commit_time,
+                            site_url=job.site_url)
+        config, warnings = _mkdocs_build(source, job.commit_time)
+        _stamp_cables(job, cp, source, config)
+        audit(source.site_dir, forbidden_terms(job.repo_cables, cp))
+        _install(source.site_dir, job.out / name)
+        return name, warnings
+    except BuildError as exc:
+        raise BuildError(f"{name}: {exc}") from None
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _mkdocs_build(source: site.SiteSource, commit_time: dt.datetime | None) -> tuple[Any, list[str]]:
+    """MkDocs' own build of the staged project, in this process; warnings are collected."""
+    os.environ["NO_MKDOCS_2_WARNING"] = "1"
+    os.environ["SOURCE_DATE_EPOCH"] = str(int(commit_time.timestamp()) if commit_time else 0)
+    from mkdocs.commands.build import build
+    from mkdocs.config import load_config
+    from mkdocs.exceptions import MkDocsException
+
+    logger = logging.getLogger("mkdocs")
+    handler = _Collect()
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        config = load_config(str(source.config_file))
+        config.plugins.on_startup(command="build", dirty=False)
+        try:
+            build(config)
+        finally:
+            config.plugins.on_shutdown()
+    except MkDocsException as exc:
+        raise BuildError(f"mkdocs: {exc}") from None
+    finally:
+        logger.removeHandler(handler)
+    return config, handler.messages
+
+
+def _stamp_cables(job: _Job, cp: CommunityPlan, source: site.SiteSource, config: Any) -> None:
+    """Write every cable page from the rendered stamp page; complete search index, feed, sitemap."""
+    from mkdocs.structure.toc import get_toc
+
+    site_dir = source.site_dir
+    stamp_dir = site_dir / site.STAMP_URL
+    template = (stamp_dir / "index.html").read_text(encoding="utf-8")
+    shutil.rmtree(site_dir / site.STAMP_URL.split("/")[0])
+    for marker in ("<!--DIPLOMATIE:CONTENT-->", "<!--DIPLOMATIE:TOC-->", site.STAMP_TITLE):
+        if marker not in template:
+            raise BuildError(f"the theme's page template lost the marker {marker} (theme/main.html, "
+                             "theme/partials/toc.html must keep them)")
+    language = config["theme"]["language"]
+    env = config["theme"].get_env()
+    toc_template = env.from_string('{% import "partials/language.html" as lang with context %}'
+                                   '{% include "partials/toc.html" %}')
+    published = {c.id: c for c in cp.publish}
+    renderer = _renderer(job)
+    entries: list[dict[str, Any]] = []
+    for cable in cp.publish:
+        rendered = site.RenderedCable.from_json(_cable_cache_path(job, renderer.key(cable)).read_bytes())
+        content = site.cable_header(cable, published, language) + site.resolve_links(rendered.html, published, language)
+        toc = toc_template.render(page=_TocPage(get_toc(rendered.toc)), config=config)
+        page = (template.replace("<!--DIPLOMATIE:CONTENT-->", content)
+                .replace("<!--DIPLOMATIE:TOC-->", toc)
+                .replace(site.STAMP_TITLE, site.esc(cable.title))
+                .replace(site.STAMP_DESCRIPTION, site.esc(cable.summary or cable.title))
+                .replace(site.STAMP_URL, site.cable_url(cable.id)))
+        path = site_dir / site.cable_url(cable.id) / "index.html"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(page, encoding="utf-8")
+        for entry in rendered.search:
+            entry = dict(entry, text=site.resolve_search_text(entry["text"], published, language),
+                         title=site.resolve_search_text(entry["title"], published, language))
+            entries.append(entry)
+    _complete_search_index(site_dir, entries)
+    (site_dir / "feed.xml").write_bytes(site.feed_xml(cp, job.site_url))
+    sitemap = site.sitemap_xml(cp, source.pages, job.site_url)
+    (site_dir / "sitemap.xml").write_bytes(sitemap)
+    mtime = int(job.commit_time.timestamp()) if job.commit_time else 0
+    (site_dir / "sitemap.xml.gz").write_bytes(site.gzip_bytes(sitemap, mtime))
+
+
+@dataclass
+class _TocPage:
+    toc: Any
+    meta: dict = field(default_factory=dict)
+
+
+def _complete_search_index(site_dir: Path, entries: list[dict[str, Any]]) -> None:
+    path = site_dir / "search" / "search_index.json"
+    if not path.is_file():  # the configuration has no search plugin
+        return
+    index = json.loads(path.read_text(encoding="utf-8"))
+    docs = [d for d in index["docs"] if not d["location"].startswith(site.STAMP_URL.split("/")[0] + "/")]
+    index["docs"] = docs + entries
+    path.write_text(json.dumps(index, separators=(",", ":"), default=str), encoding="utf-8")
+
+
+def _install(built: Path, target: Path) -> None:
+    """Replace ``target`` by ``built`` with renames, so a failed build leaves the previous site."""
+    trash = None
+    if target.exists():
+        trash = target.with_name(f".old-{target.name}-{os.getpid()}")
+        os.replace(target, trash)
+    os.replace(built, target)
+    if trash is not None:
+        shutil.rmtree(trash, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Audits
+
+
+@dataclass(frozen=True)
+class Forbidden:
+    """What must not appear in a community's output: the ids, titles and summaries of every
+    cable it does not publish."""
+
+    ids: frozenset[str]
+    texts: tuple[str, ...]
+
+
+def forbidden_terms(cables: dict[str, Cable], cp: CommunityPlan) -> Forbidden:
+    published = {c.id for c in cp.publish}
+    allowed = {t for c in cp.publish for t in (c.title, c.summary)}
+    ids = frozenset(i for i in cables if i not in published)
+    texts = sorted({t.strip() for i in ids for t in (cables[i].title, cables[i].summary)
+                    if len(t.strip()) >= MIN_AUDITED_TEXT and t not in allowed})
+    return Forbidden(ids, tuple(texts))
+
+
+_ID_TOKEN = re.compile(site.CABLE_ID)
+
+
+def _variants(text: str) -> set[str]:
+    """The forms a text takes in HTML, XML and JSON output."""
+    import html as html_mod
+
+    forms = {text, html_mod.escape(text, quote=False), html_mod.escape(text, quote=True),
+             text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("'", "&#39;")
+             .replace('"', "&#34;")}
+    for form in list(forms):
+        forms.add(json.dumps(form)[1:-1])
+        forms.add(json.dumps(form, ensure_ascii=False)[1:-1])
+    return forms
+
+
+def audit(site_dir: Path, forbidden: Forbidden) -> None:
+    """Fail (naming the file) when a forbidden id or text appears, or an asset is off-site."""
+    automaton = None
+    if forbidden.texts:
+        automaton = ahocorasick.Automaton()
+        for text in forbidden.texts:
+            for form in _variants(text):
+                automaton.add_word(form, (len(form), text))
+        automaton.make_automaton()
+    for path in sorted(p for p in site_dir.rglob("*") if p.is_file()):
+        rel = path.relative_to(site_dir).as_posix()
+        if path.suffix not in TEXT_SUFFIXES:
+            continue
+        data = path.read_bytes()
+        if path.suffix == ".gz":
+            import gzip
+
+            data = gzip.decompress(data)
+        text = data.decode("utf-8", errors="replace")
+        for match in _ID_TOKEN.finditer(text):
+            if match.group(0) in forbidden.ids:
+                raise BuildError(f"isolation audit: {rel} contains the id of unpublished cable {match.group(0)}")
+        if automaton is not None:
+            for end, (length, original) in automaton.iter(text):
+                start = end - length + 1
+                if _word_char(text, start - 1) or _word_char(text, end + 1):
+                    continue  # part of a longer word or title: "Accord n° 7" inside "Accord n° 70"
+                raise BuildError(f"isolation audit: {rel} contains the title or summary of an unpublished "
+                                 f"cable: {original[:60]!r}")
+        offsite = find_offsite_assets(text, path.suffix)
+        if offsite:
+            raise BuildError(f"off-site asset audit: {rel} loads {offsite[0]} from another host; "
+                             "every asset must be served by the site itself")
+
+
+def _word_char(text: str, index: int) -> bool:
+    return 0 <= index < len(text) and (text[index].isalnum() or text[index] == "_")
+
+
+_ASSET_ATTR = re.compile(
+    r"<(?:script|img|iframe|frame|source|video|audio|embed|track|input|object)\b[^>]*?\s(?:src|data|poster)"
+    r"\s*=\s*[\"']?\s*([^\"'\s>]+)"
+    r"|<link\b[^>]*?\shref\s*=\s*[\"']?\s*([^\"'\s>]+)"
+    r"|\ssrcset\s*=\s*[\"']([^\"']+)[\"']", re.I)
+_CSS_URL = re.compile(r"url\(\s*[\"']?\s*([^\"')\s]+)|@import\s+[\"']([^\"']+)[\"']", re.I)
+_OFFSITE = re.compile(r"^\s*(?:[a-z][a-z0-9+.-]*:)?//", re.I)
+
+
+def find_offsite_assets(text: str, suffix: str) -> list[str]:
+    """Asset URLs (scripts, styles, fonts, images, frames) in ``text`` that point to another host.
+    Links a reader follows (``<a href>``) are not assets."""
+    urls: list[str] = []
+    if suffix == ".html":
+        for m in _ASSET_ATTR.finditer(text):
+            if m.group(3):
+                urls += [part.strip().split()[0] for part in m.group(3).split(",") if part.strip()]
+            else:
+                urls.append(m.group(1) or m.group(2))
+        for style in re.findall(r"<style\b[^>]*>(.*?)</style>|\sstyle\s*=\s*\"([^\"]*)\"", text, re.S | re.I):
+            urls += [a or b for a, b in _CSS_URL.findall(style[0] or style[1])]
+    elif suffix == ".css":
+        urls += [a or b for a, b in _CSS_URL.findall(text)]
+    return [u for u in urls if _OFFSITE.match(u)]
+
+
+# --------------------------------------------------------------------------------------------
+# Progress
+
+
+class _Progress:
+    """A rich progress display on a terminal; silent otherwise (the command prints the results)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self.tasks: dict[str, Any] = {}
+        self.progress: Any = None
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                     TimeElapsedColumn(), console=Console(stderr=True), transient=False)
+            self.progress.__enter__()
+        return self
+
+    def start(self, name: str, total: int) -> None:
+        if self.progress is not None and total:
+            label = {"cables": "Converting cables", "sites": "Building sites"}[name]
+            self.tasks[name] = self.progress.add_task(label, total=total)
+
+    def advance(self, name: str, count: int, detail: str = "") -> None:
+        if self.progress is not None and name in self.tasks:
+            self.progress.advance(self.tasks[name], count)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.__exit__(*exc)

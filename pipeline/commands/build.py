@@ -1,0 +1,59 @@
+"""``diplomatie build``: one static site per community, from the cables the plan publishes to it."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from pipeline.commands.options import load_repository, root_option
+
+
+@click.command("build")
+@root_option
+@click.option("--community", "communities", multiple=True, metavar="C",
+              help="Build only this community (repeatable). Default: all.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Output folder; each community goes to <out>/<community>/.  [default: <root>/site]")
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="Communities built in parallel.  [default: number of CPUs]")
+@click.option("--force", is_flag=True, help="Rebuild every community, even when its inputs are unchanged.")
+@click.option("--site-url", metavar="URL", default=None,
+              help="Public address of the gate (e.g. https://diplomatie.example.org); sites are under /c/<id>/. "
+                   "Used for the sitemap, the feed and canonical links; without it they are relative.")
+@click.option("--cache", "cache_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Build cache folder.  [default: <root>/.cache/diplomatie]")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (one object).")
+def command(root, communities, out, jobs, force, site_url, cache_dir, as_json):
+    """Build <out>/<community>/: a complete static site per community (MkDocs, mkdocs-material).
+
+    Exits 1 with the reason when a site cannot be built or fails its audits (a cable it does not
+    publish appears in it, or an asset would load from another host)."""
+    from pipeline.build import BuildError, build_sites
+    from pipeline.plan import make_plan
+
+    repo = load_repository(root)
+    if not repo.communities:
+        raise click.ClickException("no community to build: communities.yaml defines none (see diplomatie check)")
+    plan = make_plan(repo)
+    try:
+        results = build_sites(repo, plan, out or root / "site", communities=list(communities) or None, jobs=jobs,
+                              force=force, progress=sys.stderr.isatty() and not as_json, site_url=site_url,
+                              cache_dir=cache_dir)
+    except BuildError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps({name: {"path": str(b.path), "cables": len(b.cables), "cached": b.cached,
+                                      "commit": b.commit, "built_at": b.built_at, "warnings": list(b.warnings)}
+                               for name, b in results.items()}, indent=2))
+        return
+    for name, b in results.items():
+        state = "unchanged" if b.cached else "built"
+        click.echo(f"{state}\t{name}\t{len(b.cables)} cables\t{b.path}")
+        for warning in b.warnings:
+            click.echo(f"warning\t{name}\t{warning}", err=True)
+    if repo.errors:
+        click.echo(f"note: {len(repo.errors)} error(s) in the repository held cables back; run diplomatie check",
+                   err=True)

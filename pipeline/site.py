@@ -1,0 +1,521 @@
+"""One community's site, from its plan entry only: the docs folder, the MkDocs configuration, the
+cable pages' content, the Atom feed and the sitemap.
+
+Nothing here reads the repository: every function takes a :class:`CommunityPlan` (the cables that
+community publishes) or one :class:`Cable`, so a community's site cannot contain anything else.
+
+Cable links
+-----------
+In a cable's Markdown, a link whose target is a cable id links to that cable::
+
+    [le télégramme de Berlin](2026-BERLIN-0042)
+    [section 2](2026-BERLIN-0042#2-contexte)
+    [2026-BERLIN-0042](../2026/2026-BERLIN-0042.md)
+
+The target may carry ``../<year>/`` before the id and ``.md`` or ``/`` after it. When the community
+publishes the target, the link leads to its page. When it does not, the link text is rendered as
+plain text (never the target's title); a link whose text is the id itself (or empty) then reads
+"câble non publié" / "unpublished cable", so the id of a cable the community does not publish never
+appears in its site.
+
+Cable pages are converted once (:func:`render_cable`, shared by every community that publishes
+the cable) into HTML where cable links are placeholders; :func:`resolve_links` turns them into
+links or plain text for one community.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import hashlib
+import html
+import io
+import json
+import re
+import unicodedata
+import xml.etree.ElementTree as etree
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import markdown
+import yaml
+from markdown.extensions import Extension
+from markdown.treeprocessors import Treeprocessor
+
+from pipeline.cables import Cable
+from pipeline.plan import CommunityPlan
+
+#: Bump when the HTML produced for a cable changes, so cached conversions are not reused.
+RENDER_VERSION = "1"
+
+CABLE_ID = r"\d{4}-[A-Z0-9]+(?:-[A-Z0-9]+)*-\d{4}"
+CABLE_LINK = re.compile(rf"(?:\.\./)*(?:\d{{4}}/)?(?P<id>{CABLE_ID})(?:\.md|/)?(?P<frag>#[^\s\"<>]*)?")
+LINK_SCHEME = "diplomatie-cable:"
+#: Placeholder for a cable id used as link text: private-use characters never found in text.
+ID_OPEN, ID_CLOSE = "\ue000", "\ue001"
+RESOLVED_LINK = re.compile(rf'<a href="{LINK_SCHEME}(?P<id>[^"#]+)(?P<frag>#[^"]*)?"(?P<attrs>[^>]*)>'
+                           r"(?P<text>.*?)</a>", re.S)
+ID_PLACEHOLDER = re.compile(f"{ID_OPEN}([^{ID_CLOSE}]+){ID_CLOSE}")
+
+#: Where the per-cable template page lives while MkDocs renders it (same depth as a cable page).
+STAMP_PAGE = "0000/stamp.md"
+STAMP_URL = "0000/stamp/"
+STAMP_TITLE = "@@DIPLOMATIE-TITLE@@"
+STAMP_DESCRIPTION = "@@DIPLOMATIE-DESCRIPTION@@"
+HOME_LATEST = 20
+FEED_ENTRIES = 50
+
+LABELS: dict[str, dict[str, str]] = {
+    "fr": {
+        "home": "Accueil", "by_date": "Par date", "by_post": "Par poste", "by_subject": "Par sujet",
+        "id": "Référence", "date": "Date", "post": "Poste", "ministry": "Ministère",
+        "subjects": "Sujets", "language": "Langue", "summary": "Résumé", "supersedes": "Remplace",
+        "latest": "Derniers télégrammes", "owner": "Communauté animée par", "count": "télégrammes publiés",
+        "unpublished": "câble non publié", "none": "Aucun télégramme publié pour l'instant.",
+        "feed": "Flux Atom des derniers télégrammes", "fr": "français", "en": "anglais",
+        "cables": "télégrammes",
+    },
+    "en": {
+        "home": "Home", "by_date": "By date", "by_post": "By post", "by_subject": "By subject",
+        "id": "Reference", "date": "Date", "post": "Post", "ministry": "Ministry",
+        "subjects": "Subjects", "language": "Language", "summary": "Summary", "supersedes": "Supersedes",
+        "latest": "Latest cables", "owner": "Community run by", "count": "cables published",
+        "unpublished": "unpublished cable", "none": "No cable published yet.",
+        "feed": "Atom feed of the latest cables", "fr": "French", "en": "English",
+        "cables": "cables",
+    },
+}
+MONTHS = {
+    "fr": ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
+           "octobre", "novembre", "décembre"],
+    "en": ["January", "February", "March", "April", "May", "June", "July", "August", "September",
+           "October", "November", "December"],
+}
+
+
+def labels(language: str) -> dict[str, str]:
+    return LABELS.get(language, LABELS["en"])
+
+
+def cable_url(cable_id: str) -> str:
+    """Site-relative URL of a cable page: ``<year>/<id>/`` (every cable page has depth 2)."""
+    return f"{cable_id[:4]}/{cable_id}/"
+
+
+def slug(text: str) -> str:
+    """An ASCII URL segment for a post or subject."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-") or "x"
+
+
+def esc(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Cable conversion (shared by every community publishing the cable)
+
+
+class _CableLinks(Treeprocessor):
+    """Marks links to cables (see module docstring) so each community resolves them itself."""
+
+    def run(self, root: etree.Element) -> None:
+        for a in root.iter("a"):
+            match = CABLE_LINK.fullmatch(a.get("href", "").strip())
+            if not match:
+                continue
+            cable_id = match.group("id")
+            a.set("href", LINK_SCHEME + cable_id + (match.group("frag") or ""))
+            text = "".join(a.itertext()).strip()
+            if not text or text == cable_id:
+                for child in list(a):
+                    a.remove(child)
+                a.text = ID_OPEN + cable_id + ID_CLOSE
+
+
+class CableLinkExtension(Extension):
+    """Python-Markdown extension: cable links become placeholders (runs after inline patterns)."""
+
+    def extendMarkdown(self, md: markdown.Markdown) -> None:  # noqa: N802 (Markdown's API)
+        md.treeprocessors.register(_CableLinks(md), "diplomatie_cable_links", 15)
+
+
+@dataclass(frozen=True)
+class RenderedCable:
+    """A cable's body converted once: HTML with cable-link placeholders, its table of contents
+    (Python-Markdown toc tokens) and its mkdocs-material search entries."""
+
+    id: str
+    html: str
+    toc: list[dict[str, Any]]
+    search: list[dict[str, Any]]
+
+    def to_json(self) -> bytes:
+        return json.dumps({"id": self.id, "html": self.html, "toc": self.toc, "search": self.search},
+                          ensure_ascii=False, sort_keys=True).encode("utf-8")
+
+    @classmethod
+    def from_json(cls, data: bytes) -> RenderedCable:
+        d = json.loads(data)
+        return cls(d["id"], d["html"], d["toc"], d["search"])
+
+
+class CableRenderer:
+    """Converts cable bodies with the base configuration's Markdown extensions (one Markdown
+    instance reused: building one per page costs as much as a short page)."""
+
+    def __init__(self, extensions: list[Any], extension_configs: Mapping[str, Any], search_config: dict):
+        self.md = markdown.Markdown(extensions=[*extensions, CableLinkExtension()],
+                                    extension_configs=dict(extension_configs))
+        self.search_config = search_config
+        self.key_prefix = json.dumps([RENDER_VERSION, [str(e) for e in extensions], extension_configs],
+                                     sort_keys=True, default=str)
+
+    def key(self, cable: Cable) -> str:
+        """Cache key: everything the rendered cable depends on."""
+        h = hashlib.sha256(self.key_prefix.encode())
+        for part in (cable.id, cable.title, cable.summary, cable.body):
+            h.update(b"\0" + part.encode("utf-8"))
+        return h.hexdigest()
+
+    def render(self, cable: Cable) -> RenderedCable:
+        from material.plugins.search.plugin import SearchIndex
+        from mkdocs.structure.toc import get_toc
+
+        self.md.reset()
+        body = self.md.convert(cable.body)
+        tokens = getattr(self.md, "toc_tokens", [])
+        # What search sees: title, id and summary, then the body, sectioned by its headings.
+        head = f'<h1 id="top">{esc(cable.title)}</h1>\n<p>{esc(cable.id)} · {esc(cable.summary)}</p>\n'
+        index = SearchIndex(**self.search_config)
+        index.add_entry_from_context(_SearchPage(cable_url(cable.id), cable.title, head + body, get_toc(tokens)))
+        return RenderedCable(cable.id, body, tokens, index.entries)
+
+
+@dataclass
+class _SearchPage:
+    """The few attributes of a MkDocs page that mkdocs-material's search indexer reads."""
+
+    url: str
+    title: str
+    content: str
+    toc: Any
+    meta: dict | None = None
+
+    def __post_init__(self) -> None:
+        self.meta = {}
+
+
+def resolve_links(text: str, published: Mapping[str, Any], language: str, prefix: str = "../../") -> str:
+    """Turn cable-link placeholders into links (target published here) or plain text (not)."""
+    unpublished = esc(labels(language)["unpublished"])
+
+    def link(m: re.Match[str]) -> str:
+        cable_id = m.group("id")
+        if cable_id in published:
+            return f'<a href="{prefix}{cable_url(cable_id)}{m.group("frag") or ""}"{m.group("attrs")}>{m.group("text")}</a>'
+        return f'<span class="dip-unpublished">{m.group("text")}</span>'
+
+    def ident(m: re.Match[str]) -> str:
+        return m.group(1) if m.group(1) in published else unpublished
+
+    if LINK_SCHEME in text:
+        text = RESOLVED_LINK.sub(link, text)
+    if ID_OPEN in text:
+        text = ID_PLACEHOLDER.sub(ident, text)
+    return text
+
+
+def resolve_search_text(text: str, published: Mapping[str, Any], language: str) -> str:
+    if ID_OPEN not in text:
+        return text
+    unpublished = labels(language)["unpublished"]
+    return ID_PLACEHOLDER.sub(lambda m: m.group(1) if m.group(1) in published else unpublished, text)
+
+
+def cable_header(cable: Cable, published: Mapping[str, Any], language: str, prefix: str = "../../") -> str:
+    """The top of a cable page: title, metadata, summary."""
+    t = labels(language)
+    subjects = ", ".join(f'<a href="{prefix}subjects/{slug(s)}/">{esc(s)}</a>' for s in cable.subjects)
+    rows = [
+        (t["id"], f"<code>{esc(cable.id)}</code>"),
+        (t["date"], f'<time datetime="{cable.date.isoformat()}">{esc(long_date(cable.date, language))}</time>'),
+        (t["post"], f'<a href="{prefix}posts/{slug(cable.post)}/">{esc(cable.post)}</a>'),
+        (t["ministry"], esc(cable.ministry)),
+        (t["subjects"], subjects),
+        (t["language"], esc(t.get(cable.language, cable.language))),
+    ]
+    if cable.supersedes and cable.supersedes in published:
+        rows.append((t["supersedes"], f'<a href="{prefix}{cable_url(cable.supersedes)}">'
+                                      f"{esc(cable.supersedes)}</a>"))
+    dl = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)
+    summary = f'<p class="dip-summary">{esc(cable.summary)}</p>\n' if cable.summary else ""
+    return f'<h1 id="top">{esc(cable.title)}</h1>\n<dl class="dip-meta">{dl}</dl>\n{summary}'
+
+
+def long_date(date: dt.date, language: str) -> str:
+    month = MONTHS.get(language, MONTHS["en"])[date.month - 1]
+    return f"{date.day} {month} {date.year}" if language == "fr" else f"{month} {date.day}, {date.year}"
+
+
+# --------------------------------------------------------------------------------------------
+# The docs folder and configuration of one community
+
+
+@dataclass(frozen=True)
+class SiteSource:
+    """A community's MkDocs project, staged: its config file and docs folder (its pages only)."""
+
+    community: str
+    config_file: Path
+    docs_dir: Path
+    site_dir: Path
+    pages: tuple[str, ...]  # site-relative URLs of the generated (non-cable) pages, for the sitemap
+
+
+def load_base_config(path: Path) -> dict[str, Any]:
+    """The base mkdocs.yml as plain data (INHERIT resolved by MkDocs' own loader)."""
+    from mkdocs.utils import yaml_load
+
+    with path.open("rb") as f:
+        data = yaml_load(f)
+    return data or {}
+
+
+def site_config(base: dict[str, Any], base_dir: Path, plan: CommunityPlan, docs_dir: Path, site_dir: Path,
+                *, commit: str | None, commit_time: dt.datetime | None, site_url: str | None = None,
+                hooks: Iterable[str] = ()) -> dict[str, Any]:
+    """The community's configuration: the base with its own title, language, docs and search."""
+    community = plan.community
+    language = community.language if community.language in LABELS else "en"
+    t = labels(language)
+    theme = dict(base.get("theme") or {"name": "material"})
+    if isinstance(theme, str):
+        theme = {"name": theme}
+    if theme.get("custom_dir"):
+        theme["custom_dir"] = str((base_dir / theme["custom_dir"]).resolve())
+    theme["language"] = language
+    plugins = _plugins_with_search_language(base.get("plugins", ["search"]), language)
+    extra = dict(base.get("extra") or {})
+    extra.update({
+        "build_commit": commit or "",
+        "build_time": commit_time.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC") if commit_time else "",
+        "community": community.id,
+    })
+    config = {
+        "INHERIT": str((base_dir / "mkdocs.yml").resolve()),
+        "site_name": community.title,
+        "site_description": community.description,
+        "docs_dir": str(docs_dir),
+        "site_dir": str(site_dir),
+        "theme": theme,
+        "plugins": plugins,
+        "extra": extra,
+        "nav": [{t["home"]: "index.md"}, {t["by_date"]: "dates/index.md"},
+                {t["by_post"]: "posts/index.md"}, {t["by_subject"]: "subjects/index.md"}],
+        "strict": False,
+    }
+    if site_url:
+        config["site_url"] = site_url.rstrip("/") + f"/c/{community.id}/"
+    if hooks:
+        config["hooks"] = list(hooks)
+    return config
+
+
+def _plugins_with_search_language(plugins: Any, language: str) -> list[Any]:
+    """The base's plugins, with the search plugin stemming for the site's language."""
+    items: list[Any] = []
+    entries = plugins.items() if isinstance(plugins, dict) else [
+        (p, {}) if isinstance(p, str) else next(iter(p.items())) for p in plugins]
+    for name, options in entries:
+        options = dict(options or {})
+        if name in ("search", "material/search"):
+            options["lang"] = [language]
+        items.append({name: options} if options else name)
+    return items
+
+
+def stage(plan: CommunityPlan, base_dir: Path, work: Path, *, commit: str | None,
+          commit_time: dt.datetime | None, site_url: str | None = None, plain: bool = False) -> SiteSource:
+    """Write the community's MkDocs project under ``work``: config, home, indexes and either the
+    stamp page (cable pages are stamped after the build) or, with ``plain``, one Markdown page per
+    cable (what a plain ``mkdocs build`` of the same site needs)."""
+    community = plan.community
+    docs, site_dir = work / "docs", work / "site"
+    docs.mkdir(parents=True, exist_ok=True)
+    base = load_base_config(base_dir / "mkdocs.yml")
+    hooks = [str(Path(__file__).resolve())] if plain else []
+    config = site_config(base, base_dir, plan, docs, site_dir, commit=commit, commit_time=commit_time,
+                         site_url=site_url, hooks=hooks)
+    published = {c.id: c for c in plan.publish}
+    if plain:
+        config["markdown_extensions"] = [*base.get("markdown_extensions", []), "pipeline.site:CableLinkExtension"]
+        config["extra"]["diplomatie_published"] = sorted(published)
+    pages = generated_pages(plan)
+    for path, text in pages.items():
+        _write(docs / path, text)
+    if plain:
+        language = config["theme"]["language"]
+        for cable in plan.publish:
+            header = cable_header(cable, published, language)
+            front = yaml.safe_dump({"title": cable.title, "description": cable.summary or cable.title},
+                                   allow_unicode=True, sort_keys=True)
+            _write(docs / f"{cable.id[:4]}/{cable.id}.md",
+                   f"---\n{front}---\n\n{header}\n\n{cable.body}\n")
+    else:
+        _write(docs / STAMP_PAGE, "---\n" + yaml.safe_dump(
+            {"title": STAMP_TITLE, "description": STAMP_DESCRIPTION, "diplomatie_stamp": True},
+            sort_keys=True) + "---\n\n# stamp {#top}\n")
+    config_file = work / "mkdocs.yml"
+    config_file.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    urls = tuple(_page_url(p) for p in sorted(pages))
+    return SiteSource(community.id, config_file, docs, site_dir, urls)
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def _page_url(path: str) -> str:
+    if path == "index.md":
+        return ""
+    stem = path[:-3]
+    return (stem[: -len("index")] if stem.endswith("/index") or stem == "index" else stem + "/")
+
+
+def generated_pages(plan: CommunityPlan) -> dict[str, str]:
+    """Home and index pages (path in docs -> Markdown). Lists are raw HTML: cheap to convert and
+    no link for MkDocs to validate (cable pages are added after its build)."""
+    community, cables = plan.community, plan.publish
+    language = community.language if community.language in LABELS else "en"
+    t = labels(language)
+    pages: dict[str, str] = {}
+
+    def page(path: str, title: str, body: str) -> None:
+        pages[path] = f"---\ntitle: {json.dumps(title, ensure_ascii=False)}\n---\n\n# {esc(title)}\n\n{body}\n"
+
+    depth_prefix = {0: "", 1: "../", 2: "../../"}
+
+    def listing(items: Iterable[Cable], depth: int) -> str:
+        prefix = depth_prefix[depth]
+        out = ['<ul class="dip-list">']
+        for c in items:
+            summary = f'<span class="dip-list__summary">{esc(c.summary)}</span>' if c.summary else ""
+            out.append(
+                f'<li><a href="{prefix}{cable_url(c.id)}">{esc(c.title)}</a>'
+                f'<span class="dip-list__meta">{esc(c.id)} · {esc(long_date(c.date, language))} · '
+                f"{esc(c.post)}</span>{summary}</li>")
+        out.append("</ul>")
+        return "\n".join(out) if cables else f"<p>{esc(t['none'])}</p>"
+
+    owner = f"<p>{esc(t['owner'])} <strong>{esc(community.owner)}</strong>.</p>"
+    count = f"<p>{len(cables)} {esc(t['count'])}. <a href=\"feed.xml\">{esc(t['feed'])}</a>.</p>"
+    home_body = (f"{esc(community.description)}\n\n{owner}\n\n{count}\n\n## {esc(t['latest'])}\n\n"
+                 + listing(cables[:HOME_LATEST], 0))
+    pages["index.md"] = (f"---\ntitle: {json.dumps(community.title, ensure_ascii=False)}\n---\n\n"
+                         f"# {esc(community.title)}\n\n{home_body}\n")
+
+    by_year: dict[int, list[Cable]] = defaultdict(list)
+    by_post: dict[str, list[Cable]] = defaultdict(list)
+    by_subject: dict[str, list[Cable]] = defaultdict(list)
+    for c in cables:
+        by_year[c.date.year].append(c)
+        by_post[c.post].append(c)
+        for s in c.subjects:
+            by_subject[s].append(c)
+
+    months = MONTHS.get(language, MONTHS["en"])
+    year_lines = []
+    for year in sorted(by_year, reverse=True):
+        counts: dict[int, int] = defaultdict(int)
+        for c in by_year[year]:
+            counts[c.date.month] += 1
+        month_links = ", ".join(f'<a href="{year}/#{year}-{m:02d}">{months[m - 1]}</a> ({counts[m]})'
+                                for m in sorted(counts, reverse=True))
+        year_lines.append(f'<li><a href="{year}/"><strong>{year}</strong></a> ({len(by_year[year])}) — {month_links}</li>')
+        sections = []
+        for m in sorted(counts, reverse=True):
+            in_month = [c for c in by_year[year] if c.date.month == m]
+            sections.append(f"## {months[m - 1].capitalize()} {year} {{#{year}-{m:02d}}}\n\n" + listing(in_month, 2))
+        page(f"dates/{year}.md", f"{t['by_date']} : {year}" if language == "fr" else f"{t['by_date']}: {year}",
+             "\n\n".join(sections))
+    page("dates/index.md", t["by_date"], '<ul class="dip-counts">' + "".join(year_lines) + "</ul>"
+         if cables else f"<p>{esc(t['none'])}</p>")
+
+    for key, groups, title in (("posts", by_post, t["by_post"]), ("subjects", by_subject, t["by_subject"])):
+        lines = []
+        for name in sorted(groups):
+            lines.append(f'<li><a href="{slug(name)}/">{esc(name)}</a> ({len(groups[name])})</li>')
+            page(f"{key}/{slug(name)}.md", name, listing(groups[name], 2))
+        page(f"{key}/index.md", title, '<ul class="dip-counts">' + "".join(lines) + "</ul>"
+             if cables else f"<p>{esc(t['none'])}</p>")
+    return pages
+
+
+# --------------------------------------------------------------------------------------------
+# Feed and sitemap (generated here: deterministic, dated from the cables, not from the clock)
+
+
+def feed_xml(plan: CommunityPlan, site_url: str | None) -> bytes:
+    """Atom feed of the latest cables; ``updated`` is the newest cable's date."""
+    community = plan.community
+    base = (site_url.rstrip("/") + f"/c/{community.id}/") if site_url else ""
+    latest = plan.publish[:FEED_ENTRIES]
+    updated = _stamp(max((c.date for c in latest), default=dt.date(1970, 1, 1)))
+    out = ['<?xml version="1.0" encoding="utf-8"?>',
+           f'<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="{esc(community.language)}">',
+           f"  <id>urn:diplomatie:{esc(community.id)}</id>",
+           f"  <title>{esc(community.title)}</title>",
+           f"  <subtitle>{esc(community.description)}</subtitle>",
+           f"  <updated>{updated}</updated>",
+           f'  <link rel="alternate" type="text/html" href="{esc(base) or "./"}"/>',
+           f"  <author><name>{esc(community.owner)}</name></author>"]
+    for c in latest:
+        out += ["  <entry>",
+                f"    <id>urn:diplomatie:{esc(community.id)}:{esc(c.id)}</id>",
+                f"    <title>{esc(c.title)}</title>",
+                f"    <updated>{_stamp(c.date)}</updated>",
+                f'    <link rel="alternate" type="text/html" href="{esc(base + cable_url(c.id))}"/>',
+                f"    <summary>{esc(c.summary or c.title)}</summary>",
+                *[f'    <category term="{esc(s)}"/>' for s in c.subjects],
+                "  </entry>"]
+    out.append("</feed>\n")
+    return "\n".join(out).encode("utf-8")
+
+
+def _stamp(date: dt.date) -> str:
+    return f"{date.isoformat()}T00:00:00Z"
+
+
+def sitemap_xml(plan: CommunityPlan, pages: Iterable[str], site_url: str | None) -> bytes:
+    """Sitemap of the generated pages and the cable pages; a cable's lastmod is its date."""
+    base = (site_url.rstrip("/") + f"/c/{plan.community.id}/") if site_url else ""
+    out = ['<?xml version="1.0" encoding="UTF-8"?>',
+           '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']
+    for url in pages:
+        out.append(f"  <url><loc>{esc(base + url)}</loc></url>")
+    for c in sorted(plan.publish, key=lambda c: c.id):
+        out.append(f"  <url><loc>{esc(base + cable_url(c.id))}</loc><lastmod>{c.date.isoformat()}</lastmod></url>")
+    out.append("</urlset>\n")
+    return "\n".join(out).encode("utf-8")
+
+
+def gzip_bytes(data: bytes, mtime: int) -> bytes:
+    buf = io.BytesIO()
+    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=mtime, filename="") as gz:
+        gz.write(data)
+    return buf.getvalue()
+
+
+# --------------------------------------------------------------------------------------------
+# MkDocs hook, used only by plain builds (``stage(..., plain=True)``): resolve cable links there too.
+
+
+def on_page_content(html_text: str, page: Any, config: Any, files: Any) -> str:
+    published = set(config["extra"].get("diplomatie_published") or ())
+    depth = page.url.count("/")
+    return resolve_links(html_text, published, config["theme"]["language"], "../" * depth)
