@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import json
 import os
 import re
@@ -94,8 +95,14 @@ def lease_key(community: str, release: str) -> str:
     return f"{LEASES_PREFIX}{_name('community', community)}/{_name('release', release)}.json"
 
 
+_JTI = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$")
+
+
 def claim_key(jti: str) -> str:
-    return f"{CLAIMS_PREFIX}{_name('token id', jti)}"
+    """Key of a one-time token's claim; a token id that is not URL-safe text is hashed into one."""
+    if not _JTI.match(jti):
+        jti = "sha256-" + hashlib.sha256(jti.encode()).hexdigest()
+    return f"{CLAIMS_PREFIX}{jti}"
 
 
 def _check_key(key: str) -> str:

@@ -1,0 +1,40 @@
+"""``diplomatie releases``: a community's releases, the serving one and which can be restored."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from pipeline.commands.options import format_option
+from pipeline.commands.publish import endpoint_option, open_store_or_exit, store_option
+
+
+@click.command("releases")
+@click.argument("community")
+@store_option
+@endpoint_option
+@format_option("text", "json")
+def command(community, store_url, endpoint_url, fmt):
+    """List COMMUNITY's releases, newest first: '*' marks the one serving; 'not restorable' marks
+    releases that held content no longer published."""
+    from gate.store import StoreError
+    from pipeline.publish import list_releases
+
+    store = open_store_or_exit(store_url, endpoint_url)
+    try:
+        releases = list_releases(store, community)
+    except (StoreError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if fmt == "json":
+        click.echo(json.dumps({"community": community, "releases": [r.to_dict() for r in releases]}, indent=2))
+        return
+    if not releases:
+        raise click.ClickException(f"{community}: no release in {store.url}")
+    for r in releases:
+        mark = "*" if r.current else " "
+        notes = ", ".join(n for n in ("serving" if r.current else "",
+                                      "" if r.restorable else "not restorable") if n)
+        commit = (r.commit or "-")[:10]
+        click.echo(f"{mark} {r.release}  {r.published_at}  {commit:10}  {r.cables:5} cables  {r.files:6} files"
+                   + (f"  {notes}" if notes else ""))

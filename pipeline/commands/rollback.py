@@ -1,0 +1,28 @@
+"""``diplomatie rollback``: switch a community back to an earlier restorable release."""
+
+from __future__ import annotations
+
+import click
+
+from pipeline.commands.publish import endpoint_option, open_store_or_exit, store_option
+
+
+@click.command("rollback")
+@click.argument("community")
+@store_option
+@endpoint_option
+@click.option("--to", "to", metavar="RELEASE", default=None,
+              help="The release to serve (see diplomatie releases); default: the previous restorable one.")
+def command(community, store_url, endpoint_url, to):
+    """Point COMMUNITY at an earlier release. Releases that held content no longer published are refused."""
+    from gate.store import StoreError, read_pointer
+    from pipeline.publish import PublishError, rollback
+
+    store = open_store_or_exit(store_url, endpoint_url)
+    try:
+        before = read_pointer(store, community)
+        pointer = rollback(store, community, to)
+    except (PublishError, StoreError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{community}: now serves {pointer.release}"
+               + (f" (was {before.release})" if before else ""))
