@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "plan": "plan",
     "approve": "approve",
     "new": "new",
+    "build": "build",
     "publish": "publish", "releases": "releases", "rollback": "rollback", "gc": "gc",
 }
 
