@@ -13,7 +13,11 @@ from pipeline.commands.options import load_repository, root_option
 @click.argument("cable_id")
 @click.option("--community", "-c", required=True, help="The community to publish it to.")
 @click.option("--editor", "-e", required=True, metavar="EMAIL", help="The approving editor's address.")
-def command(root, cable_id, community, editor):
+@click.option("--sign", is_flag=True,
+              help="Commit the approval alone, signed with your SSH key (communities requiring signed approvals).")
+@click.option("--key", type=click.Path(dir_okay=False, exists=True), metavar="FILE",
+              help="SSH private key to sign with (default: git config user.signingkey).")
+def command(root, cable_id, community, editor, sign, key):
     """Append an approval of CABLE_ID's current version, keeping the rest of the file byte for byte."""
     repo = load_repository(root)
     target = repo.communities.get(community)
@@ -28,3 +32,12 @@ def command(root, cable_id, community, editor):
     except ApprovalError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{cable.path}: approved for {community} by {approval.by} ({approval.digest[:19]}…)")
+    if sign or key:
+        from pipeline.signatures import SignatureError, commit_signed
+
+        message = f"Approve {cable_id} for {community}\n\nApproved-by: {approval.by}\nDigest: {approval.digest}\n"
+        try:
+            commit = commit_signed(root, cable.path, message, key)
+        except SignatureError as exc:
+            raise click.ClickException(f"the approval is written to {cable.path} but not committed: {exc}") from None
+        click.echo(f"signed commit {commit[:10]}")

@@ -8,6 +8,7 @@ import click
 
 from pipeline.commands.options import format_option, load_repository, parse_when, root_option
 from pipeline.plan import make_plan, to_json
+from pipeline.signatures import signatures_for
 
 
 @click.command("plan")
@@ -17,7 +18,7 @@ from pipeline.plan import make_plan, to_json
 def command(root, fmt, now):
     """Per community: the cables it will publish, and each held-back cable with its reason."""
     repo = load_repository(root)
-    plan = make_plan(repo, now=parse_when(now))
+    plan = make_plan(repo, now=parse_when(now), signatures=signatures_for(repo))
     if fmt == "json":
         click.echo(json.dumps(to_json(plan), ensure_ascii=False, indent=2))
         return

@@ -1,0 +1,405 @@
+"""The history of a cable, read from git: its versions, its approvals and its publications.
+
+Archivists must be able to show, years later, what each community saw, who approved it and when.
+Everything here comes from git objects (and, for publications, from the store's append-only ledger),
+so the answer is the same on every clone and never depends on the working tree.
+
+A *version* is a distinct content of the cable (its canonical digest: front matter without
+``approvals``, and body). A commit that only adds an approval does not make a new version.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import git
+
+from pipeline import cables
+from pipeline.cables import Approval, Cable
+from pipeline.findings import Findings
+
+#: Cable fields compared between versions, in the order the history lists their changes.
+METADATA = ("id", "title", "date", "post", "author", "classification", "subjects", "language", "summary",
+            "ministry", "communities", "embargo", "status", "supersedes")
+
+
+class HistoryError(Exception):
+    """The history cannot be read (not a git repository, unknown ref or cable); the message says why."""
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One commit that changed a cable's file, with the cable as it stood in that commit."""
+
+    commit: str
+    date: dt.datetime  # committer date, UTC: the moment the change entered the history
+    author: str  # "Name <email>"
+    cable: Cable | None  # None when the file was deleted or could not be parsed
+    body: str | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    key: str
+    before: Any
+    after: Any
+
+
+@dataclass(frozen=True)
+class CableVersion:
+    number: int  # 1 for the first version
+    commit: str
+    date: dt.datetime
+    author: str
+    digest: str | None  # None for a version that could not be parsed (or a deletion)
+    changes: tuple[Change, ...] = ()  # metadata changed since the previous version
+    added: int = 0  # body lines added since the previous version
+    removed: int = 0
+    deleted: bool = False
+
+
+@dataclass(frozen=True)
+class ApprovalRecord:
+    """An approval, the commit that added it, and which version it approved."""
+
+    community: str
+    by: str
+    date: dt.datetime
+    digest: str
+    commit: str | None  # the first commit whose version of the file contains this approval
+    version: int | None  # the version whose digest it names (the one current when it was added)
+    matched: bool  # its digest was the cable's digest in the commit that added it
+    current: bool  # its digest is the digest of the latest version
+
+
+@dataclass(frozen=True)
+class Publication:
+    """A ledger record about a release holding (or dropping) the cable."""
+
+    action: str  # "publish", "rollback", "unrestorable", …
+    community: str
+    release: str | None
+    at: str
+    commit: str | None
+    change: str  # "added", "kept", "removed", "rolled back to", …
+
+
+@dataclass(frozen=True)
+class CableHistory:
+    id: str
+    path: str
+    versions: tuple[CableVersion, ...]
+    approvals: tuple[ApprovalRecord, ...]
+    publications: tuple[Publication, ...] | None = None  # None when no store was given
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """What a cable page shows: the version number and the date of its last change."""
+
+    number: int
+    date: dt.datetime | None  # None for a version not committed yet
+
+
+# --- reading git ---------------------------------------------------------------------------------
+
+def cable_path(cable_id: str) -> str:
+    """Where a cable lives in a content repository."""
+    return f"content/{cable_id[:4]}/{cable_id}.md"
+
+
+def open_git(root: Path) -> git.Repo:
+    try:
+        return git.Repo(root, search_parent_directories=False)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise HistoryError(f"{root} is not a git repository: the history of a cable comes from git") from None
+
+
+def _commit(repo: git.Repo, ref: str | None) -> git.Commit | None:
+    try:
+        return repo.commit(ref or "HEAD")
+    except (git.BadName, ValueError, git.GitCommandError):
+        if ref is None:
+            return None  # a repository without any commit yet
+        raise HistoryError(f"no commit named {ref!r} in {repo.working_dir}") from None
+
+
+def revisions(repo: git.Repo, path: str, ref: str | None = None) -> list[Revision]:
+    """Every commit reachable from ``ref`` (default HEAD) that changed ``path``, oldest first."""
+    head = _commit(repo, ref)
+    if head is None:
+        return []
+    out = []
+    for commit in reversed(list(repo.iter_commits(head, paths=path))):
+        try:
+            blob = commit.tree / path
+        except KeyError:
+            out.append(Revision(commit.hexsha, _utc(commit.committed_datetime), _who(commit), None))
+            continue
+        data = blob.data_stream.read()
+        cable = cables.parse(path, data, Findings())
+        body = _body(data)
+        out.append(Revision(commit.hexsha, _utc(commit.committed_datetime), _who(commit), cable, body))
+    return out
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    return moment.astimezone(dt.UTC)
+
+
+def _who(commit: git.Commit) -> str:
+    return f"{commit.author.name} <{commit.author.email}>"
+
+
+def _body(data: bytes) -> str | None:
+    try:
+        return cables.split(data.decode("utf-8").removeprefix("\ufeff").replace("\r\n", "\n"))[1]
+    except (UnicodeDecodeError, cables.FrontMatterError):
+        return None
+
+
+# --- versions ------------------------------------------------------------------------------------
+
+def versions(revs: Iterable[Revision]) -> list[CableVersion]:
+    """The distinct contents among ``revs``: a commit that leaves the digest as it was is no version."""
+    out: list[CableVersion] = []
+    previous: Revision | None = None
+    for rev in revs:
+        digest = rev.cable.digest if rev.cable else None
+        deleted = rev.body is None and rev.cable is None
+        if out and previous is not None and digest == out[-1].digest and digest is not None:
+            previous = rev
+            continue
+        if out and deleted and out[-1].deleted:
+            continue
+        changes, added, removed = _diff(previous, rev)
+        out.append(CableVersion(len(out) + 1, rev.commit, rev.date, rev.author, digest, changes, added,
+                                removed, deleted))
+        previous = rev
+    return out
+
+
+def _diff(before: Revision | None, after: Revision) -> tuple[tuple[Change, ...], int, int]:
+    old = before.cable if before else None
+    new = after.cable
+    changes = []
+    if new is not None:
+        for key in METADATA:
+            was = getattr(old, key) if old is not None else None
+            now = getattr(new, key)
+            if was != now and (old is not None or now not in (None, "", ())):
+                changes.append(Change(key, _plain(was), _plain(now)))
+    old_body = (before.body if before else None) or ""
+    new_body = after.body or ""
+    added = removed = 0
+    for line in difflib.unified_diff(old_body.splitlines(), new_body.splitlines(), lineterm="", n=0):
+        if line.startswith("+") and not line.startswith("+++"):
+            added += 1
+        elif line.startswith("-") and not line.startswith("---"):
+            removed += 1
+    return tuple(changes), added, removed
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-friendly form of a metadata value."""
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+# --- approvals -----------------------------------------------------------------------------------
+
+def approval_key(approval: Approval) -> tuple[str, str, dt.datetime, str]:
+    """What identifies an approval across versions of the file (its line may move)."""
+    return (approval.community, approval.by, approval.date, approval.digest)
+
+
+def approvals_added(revs: Iterable[Revision]) -> dict[tuple, Revision]:
+    """For each approval ever present, the first revision (oldest first) whose file contains it."""
+    first: dict[tuple, Revision] = {}
+    for rev in revs:
+        if rev.cable is None:
+            continue
+        for approval in rev.cable.approvals:
+            first.setdefault(approval_key(approval), rev)
+    return first
+
+
+def _approval_records(revs: list[Revision], vers: list[CableVersion],
+                      present: tuple[Approval, ...]) -> list[ApprovalRecord]:
+    added = approvals_added(revs)
+    position = {r.commit: i for i, r in enumerate(revs)}
+    latest = vers[-1].digest if vers else None
+    out = []
+    for approval in present:
+        rev = added.get(approval_key(approval))
+        commit = rev.commit if rev else None
+        matched = bool(rev and rev.cable and rev.cable.digest == approval.digest)
+        version = None
+        for v in vers:  # the last version with that digest not after the commit that added the approval
+            if v.digest == approval.digest and (rev is None or position[v.commit] <= position[rev.commit]):
+                version = v.number
+        out.append(ApprovalRecord(approval.community, approval.by, approval.date, approval.digest, commit,
+                                  version, matched, approval.digest == latest))
+    return out
+
+
+# --- publications --------------------------------------------------------------------------------
+
+def publications(store: Any, cable_id: str) -> list[Publication]:
+    """Every ledger record of the store about a release that holds or dropped ``cable_id``, oldest first."""
+    from gate.store import LEDGER_PREFIX, NotFound, read_manifest
+
+    out = []
+    for key in sorted(store.list(LEDGER_PREFIX)):
+        record = json.loads(store.get(key))
+        action, community = record.get("action", ""), record.get("community", "")
+        release = record.get("release")
+        if action == "publish":
+            if cable_id in record.get("added", ()):
+                change = "added"
+            elif cable_id in record.get("removed", ()):
+                change = "removed"
+            elif cable_id in record.get("cables", ()):
+                change = "kept"
+            else:
+                continue
+        elif action == "rollback" and release:
+            try:
+                held = cable_id in read_manifest(store, community, release).cables
+            except NotFound:
+                held = False
+            if not held:
+                continue
+            change = "rolled back to a release holding it"
+        elif action == "unrestorable" and cable_id in record.get("cables", ()):
+            change = "older releases holding it made unrestorable"
+        else:
+            continue
+        out.append(Publication(action, community, release, record.get("at", ""), record.get("commit"), change))
+    return out
+
+
+# --- the whole history ---------------------------------------------------------------------------
+
+def cable_history(root: Path, cable_id: str, ref: str | None = None, store: Any = None) -> CableHistory:
+    """The versions, approvals and (with a store) publications of one cable, as of ``ref``."""
+    repo = open_git(root)
+    path = cable_path(cable_id)
+    revs = revisions(repo, path, ref)
+    if not revs:
+        raise HistoryError(f"no commit of {root} (as of {ref or 'HEAD'}) holds {path}")
+    vers = versions(revs)
+    last = next((r.cable for r in reversed(revs) if r.cable is not None), None)
+    present = last.approvals if last else ()
+    records = _approval_records(revs, vers, present)
+    pubs = tuple(publications(store, cable_id)) if store is not None else None
+    return CableHistory(cable_id, path, tuple(vers), tuple(records), pubs)
+
+
+def version_info(root: Path, path: str, ref: str | None = None, digest: str | None = None) -> VersionInfo | None:
+    """The version number of the cable at ``path`` (as of ``ref``) and the date of its last change.
+
+    With ``digest`` (the cable's current digest, e.g. from the working tree) a content not committed
+    yet counts as the next version, dated None. None when git knows nothing of the file.
+    """
+    try:
+        repo = open_git(root)
+    except HistoryError:
+        return None
+    return _version_info(repo, path, ref, digest)
+
+
+def version_infos(root: Path, paths: Iterable[str], ref: str | None = None,
+                  digests: dict[str, str] | None = None) -> dict[str, VersionInfo]:
+    """:func:`version_info` for many cables at once (one repository opened), keyed by path."""
+    try:
+        repo = open_git(root)
+    except HistoryError:
+        return {}
+    out = {}
+    for path in paths:
+        info = _version_info(repo, path, ref, (digests or {}).get(path))
+        if info is not None:
+            out[path] = info
+    return out
+
+
+def _version_info(repo: git.Repo, path: str, ref: str | None, digest: str | None) -> VersionInfo | None:
+    vers = [v for v in versions(revisions(repo, path, ref)) if not v.deleted]
+    if digest is not None and (not vers or vers[-1].digest != digest):
+        return VersionInfo(len(vers) + 1, None)
+    if not vers:
+        return None
+    return VersionInfo(vers[-1].number, vers[-1].date)
+
+
+# --- output --------------------------------------------------------------------------------------
+
+def _stamp(moment: dt.datetime | None) -> str | None:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+
+
+def to_json(history: CableHistory) -> dict[str, Any]:
+    """The history as ``diplomatie history --format json`` prints it."""
+    out: dict[str, Any] = {
+        "id": history.id,
+        "path": history.path,
+        "versions": [
+            {"version": v.number, "commit": v.commit, "date": _stamp(v.date), "author": v.author,
+             "digest": v.digest, "deleted": v.deleted,
+             "metadata": {c.key: {"before": c.before, "after": c.after} for c in v.changes},
+             "body": {"added": v.added, "removed": v.removed}}
+            for v in history.versions
+        ],
+        "approvals": [
+            {"community": a.community, "by": a.by, "date": _stamp(a.date), "digest": a.digest,
+             "commit": a.commit, "version": a.version, "matched": a.matched, "current": a.current}
+            for a in history.approvals
+        ],
+    }
+    if history.publications is not None:
+        out["publications"] = [
+            {"action": p.action, "community": p.community, "release": p.release, "at": p.at,
+             "commit": p.commit, "change": p.change}
+            for p in history.publications
+        ]
+    return out
+
+
+def to_text(history: CableHistory) -> Iterator[str]:
+    """The history for a terminal, one line per version, approval and publication."""
+    yield f"{history.id} — {history.path}"
+    yield f"versions ({len(history.versions)}):"
+    for v in history.versions:
+        what = "deleted" if v.deleted else ("created" if v.number == 1 else _changes(v))
+        yield f"  v{v.number}  {_stamp(v.date)}  {v.commit[:10]}  {v.author}  {what}"
+    yield f"approvals ({len(history.approvals)}):"
+    for a in history.approvals:
+        target = f"v{a.version}" if a.version else "no known version"
+        state = "current" if a.current else "stale"
+        where = f"added in {a.commit[:10]}" if a.commit else "not committed"
+        match = "" if a.matched else ", did not match the version it was added to"
+        yield f"  {a.community}  by {a.by}  {_stamp(a.date)}  approves {target} ({state}{match})  {where}"
+    if history.publications is not None:
+        yield f"publications ({len(history.publications)}):"
+        for p in history.publications:
+            commit = f"  commit {p.commit[:10]}" if p.commit else ""
+            yield f"  {p.at}  {p.community}  {p.action} {p.release or ''}  {p.change}{commit}"
+
+
+def _changes(version: CableVersion) -> str:
+    parts = [f"{c.key}: {c.before!r} → {c.after!r}" for c in version.changes]
+    if version.added or version.removed:
+        parts.append(f"body +{version.added} −{version.removed}")
+    return "; ".join(parts) or "formatting only"

@@ -1,0 +1,211 @@
+"""Signed approvals: in a community with ``require_signed_approvals``, an approval counts only when
+the commit that added it is signed (git's SSH signing) by that editor's key from ``communities.yaml``.
+
+Anyone with write access to the repository can type an approval into a cable; only the editor holds
+the private key. The commit that *added* the approval is the first commit (oldest first, reachable
+from the version being planned) whose file contains it; its signature is checked by git itself
+against an allowed-signers file generated from the editors' ``ssh_key`` entries, and the signing
+key's fingerprint must be the key listed for that editor in that community. Squash merges and
+rebases re-create commits without the editor's signature: merge such merge requests with a merge
+commit (or fast-forward) so the signed commit stays in the history.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline import history
+from pipeline.cables import Approval, Cable
+from pipeline.communities import Community
+from pipeline.repository import Repository
+
+#: The namespace git signs commits in (``ssh-keygen -Y sign -n git``).
+NAMESPACE = "git"
+
+
+class SignatureError(Exception):
+    """Signing or verifying could not run; the message says what to do."""
+
+
+# --- keys ----------------------------------------------------------------------------------------
+
+def parse_key(public_key: str) -> tuple[str, bytes] | None:
+    """(type, key blob) of an OpenSSH public key line, or None when it is not one.
+
+    Only the type and the blob are kept, so a key entry can never smuggle options or extra lines into
+    the allowed-signers file.
+    """
+    fields = public_key.split()
+    if len(fields) < 2:
+        return None
+    kind, data = fields[0], fields[1]
+    try:
+        blob = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if len(blob) < 4:
+        return None
+    size = int.from_bytes(blob[:4], "big")
+    if blob[4:4 + size].decode("ascii", "replace") != kind:
+        return None
+    return kind, blob
+
+
+def fingerprint(public_key: str) -> str | None:
+    """The key's SHA256 fingerprint as ssh-keygen and git print it (``SHA256:…``)."""
+    parsed = parse_key(public_key)
+    if parsed is None:
+        return None
+    digest = hashlib.sha256(parsed[1]).digest()
+    return "SHA256:" + base64.b64encode(digest).decode("ascii").rstrip("=")
+
+
+def allowed_signers(communities: Iterable[Community]) -> str:
+    """The allowed-signers file (see ssh-keygen(1), ALLOWED SIGNERS) of every editor with an SSH key."""
+    lines: list[str] = []
+    for community in sorted(communities, key=lambda c: c.id):
+        for editor in community.editors:
+            parsed = parse_key(editor.ssh_key or "")
+            if parsed is None:
+                continue
+            line = f'{editor.email} namespaces="{NAMESPACE}" {parsed[0]} {base64.b64encode(parsed[1]).decode()}'
+            if line not in lines:
+                lines.append(line)
+    return "".join(line + "\n" for line in lines)
+
+
+def editor_key(community: Community, email: str) -> str | None:
+    """The fingerprint of ``email``'s key as an editor of ``community`` (None: no usable key)."""
+    for editor in community.editors:
+        if editor.email == email and editor.ssh_key:
+            return fingerprint(editor.ssh_key)
+    return None
+
+
+# --- verification --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Signature:
+    """What git says of one commit's signature."""
+
+    commit: str
+    status: str  # git's %G?: G good, B bad, U good but unknown key, N none, E cannot check, …
+    signer: str  # the principal of the allowed-signers file that matched (an editor's e-mail)
+    fingerprint: str  # SHA256:… of the signing key
+
+    @property
+    def good(self) -> bool:
+        return self.status == "G"
+
+
+def verify_commits(root: Path, commits: Iterable[str], signers: str) -> dict[str, Signature]:
+    """Ask git for the signature of each commit, checked against the allowed-signers text ``signers``."""
+    commits = sorted(set(commits))
+    if not commits:
+        return {}
+    fd, path = tempfile.mkstemp(prefix="allowed-signers-", suffix=".txt")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(signers)
+        result = subprocess.run(
+            ["git", "-c", f"gpg.ssh.allowedSignersFile={path}", "log", "--no-walk=unsorted",
+             "--format=%H%x00%G?%x00%GS%x00%GF", *commits, "--"],
+            cwd=root, capture_output=True, text=True, check=False)
+    finally:
+        os.unlink(path)
+    if result.returncode != 0:
+        raise SignatureError(f"git could not check signatures in {root}: {result.stderr.strip()}")
+    out = {}
+    for line in result.stdout.splitlines():
+        parts = line.split("\x00")
+        if len(parts) == 4:
+            out[parts[0]] = Signature(*parts)
+    return out
+
+
+class SignedApprovals:
+    """Which approvals of one loaded version were added by a commit signed by their editor.
+
+    Called with a community, it gives the predicate :func:`pipeline.plan.make_plan` expects (None for
+    a community that does not require signatures, so nothing is read from git for it). Work is done
+    once, on first use, for every cable at once.
+    """
+
+    def __init__(self, repo: Repository) -> None:
+        self.repo = repo
+        self._added: dict[tuple, str] | None = None  # approval key -> commit that added it
+        self._signatures: dict[str, Signature] = {}
+
+    def __call__(self, community: Community) -> Callable[[Approval], bool] | None:
+        if not community.require_signed_approvals:
+            return None
+        return lambda approval: self.is_signed(community, approval)
+
+    def added_in(self, approval: Approval) -> str | None:
+        """The commit that added ``approval`` (None: not committed in this version's history)."""
+        self._scan()
+        assert self._added is not None
+        return self._added.get(history.approval_key(approval))
+
+    def signature(self, approval: Approval) -> Signature | None:
+        commit = self.added_in(approval)
+        return self._signatures.get(commit) if commit else None
+
+    def is_signed(self, community: Community, approval: Approval) -> bool:
+        """True when the commit that added ``approval`` has a good signature by the key ``communities.yaml``
+        lists for its editor in ``community``."""
+        expected = editor_key(community, approval.by)
+        signature = self.signature(approval)
+        return bool(expected and signature and signature.good and signature.signer == approval.by
+                    and signature.fingerprint == expected)
+
+    def _scan(self) -> None:
+        if self._added is not None:
+            return
+        self._added = {}
+        if self.repo.commit is None:
+            return
+        try:
+            gitrepo = history.open_git(self.repo.root)
+        except history.HistoryError:
+            return
+        signed = {cid for cid, c in self.repo.communities.items() if c.require_signed_approvals}
+        for cable in self._cables_to_check(signed):
+            revs = history.revisions(gitrepo, cable.path, self.repo.commit)
+            for key, rev in history.approvals_added(revs).items():
+                self._added[key] = rev.commit
+        self._signatures = verify_commits(self.repo.root, self._added.values(),
+                                          allowed_signers(self.repo.communities.values()))
+
+    def _cables_to_check(self, communities: set[str]) -> list[Cable]:
+        return [c for c in self.repo.cables.values() if any(a.community in communities for a in c.approvals)]
+
+
+def signatures_for(repo: Repository) -> SignedApprovals:
+    """The ``signatures`` argument of :func:`pipeline.plan.make_plan` for this loaded version."""
+    return SignedApprovals(repo)
+
+
+# --- signing -------------------------------------------------------------------------------------
+
+def commit_signed(root: Path, path: str, message: str, key: str | None = None) -> str:
+    """Commit the file at ``path`` alone, signed with SSH (``key``: a private key file, or git's
+    ``user.signingkey``), and return the commit's id. Other staged changes stay staged, uncommitted."""
+    git = ["git", "-c", "gpg.format=ssh"]
+    if key:
+        git += ["-c", f"user.signingkey={key}"]
+    for args in (["add", "--", path], ["commit", "--quiet", "-S", "-m", message, "--", path]):
+        result = subprocess.run(git + args, cwd=root, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise SignatureError(f"git {args[0]} failed: {result.stderr.strip() or result.stdout.strip()}; "
+                                 "set your SSH signing key with --key or `git config user.signingkey`")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
+    return head.stdout.strip()

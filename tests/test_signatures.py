@@ -1,0 +1,181 @@
+"""Signed approvals: real SSH keys from ssh-keygen, real ``git commit -S`` with gpg.format=ssh."""
+
+import copy
+import json
+import subprocess
+
+import pytest
+from contentrepo import COMMUNITIES, EDITOR, make_repo
+
+from pipeline.repository import load
+from pipeline.signatures import allowed_signers, fingerprint, signatures_for
+
+CABLE = "2026-BERLIN-0001"
+OTHER_EDITOR = "chef.redaction@diplomatie.gouv.fr"
+
+
+def keypair(path, comment="editor"):
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)], check=True)
+    return path, path.with_suffix(".pub").read_text().strip()
+
+
+@pytest.fixture
+def keys(tmp_path):
+    (tmp_path / "keys").mkdir()
+    return {name: keypair(tmp_path / "keys" / name, name) for name in ("editor", "other", "intruder")}
+
+
+def signed_communities(keys):
+    data = copy.deepcopy(COMMUNITIES)
+    energie = data["communities"]["energie"]
+    energie["require_signed_approvals"] = True
+    energie["editors"] = [{"email": EDITOR, "ssh_key": keys["editor"][1]},
+                          {"email": OTHER_EDITOR, "ssh_key": keys["other"][1]}]
+    return data
+
+
+@pytest.fixture
+def repo(tmp_path, keys):
+    repo = make_repo(tmp_path / "repo", signed_communities(keys))
+    repo.cable(CABLE)
+    repo.commit("Add a cable")
+    return repo
+
+
+def plan(repo):
+    result = repo.run("plan", "--format", "json")
+    assert result.code == 0, result.output
+    return json.loads(result.stdout)["communities"]
+
+
+def held(repo, community="energie"):
+    return {h["id"]: h["reason"] for h in plan(repo)[community]["held"]}
+
+
+def test_unsigned_approval_holds_the_cable(repo):
+    repo.approve(CABLE, "energie")
+    repo.commit("Approve, unsigned")
+    assert held(repo) == {CABLE: "unsigned approval"}
+    assert plan(repo)["energie"]["publish"] == []
+
+
+def test_approval_signed_by_the_editor_releases_the_cable(repo, keys):
+    result = repo.run("approve", CABLE, "--community", "energie", "--editor", EDITOR,
+                      "--sign", "--key", str(keys["editor"][0]))
+    assert result.code == 0, result.output
+    assert "signed commit" in result.stdout
+    assert repo.git("log", "-1", "--format=%s").strip() == f"Approve {CABLE} for energie"
+    assert repo.git("status", "--porcelain").strip() == ""
+    assert plan(repo)["energie"]["publish"] == [CABLE]
+    assert held(repo) == {}
+
+
+def test_signed_approval_still_counts_after_later_unsigned_commits(repo, keys):
+    repo.run("approve", CABLE, "--community", "energie", "--editor", EDITOR, "--key", str(keys["editor"][0]))
+    repo.cable("2026-BERLIN-0002")
+    repo.commit("Another cable, unsigned")
+    assert CABLE in plan(repo)["energie"]["publish"]
+
+
+def test_approval_signed_with_a_key_not_listed_is_held(repo, keys):
+    result = repo.run("approve", CABLE, "--community", "energie", "--editor", EDITOR,
+                      "--key", str(keys["intruder"][0]))
+    assert result.code == 0, result.output
+    assert held(repo) == {CABLE: "unsigned approval"}
+
+
+def test_approval_signed_by_another_editor_is_held(repo, keys):
+    """An editor's key cannot vouch for an approval written in another editor's name."""
+    repo.run("approve", CABLE, "--community", "energie", "--editor", EDITOR, "--key", str(keys["other"][0]))
+    assert held(repo) == {CABLE: "unsigned approval"}
+
+
+def test_uncommitted_approval_does_not_count(repo):
+    repo.approve(CABLE, "energie")
+    assert held(repo) == {CABLE: "unsigned approval"}
+
+
+def test_signed_approval_copied_into_an_unsigned_commit_on_another_history_is_held(tmp_path, keys):
+    """Only the commit that added the approval matters: replaying its text unsigned does not count."""
+    repo = make_repo(tmp_path / "copy", signed_communities(keys))
+    repo.cable(CABLE)
+    repo.commit("Add a cable")
+    repo.run("approve", CABLE, "--community", "energie", "--editor", EDITOR, "--key", str(keys["editor"][0]))
+    text = (repo.root / f"content/2026/{CABLE}.md").read_text()
+    repo.git("reset", "-q", "--hard", "HEAD~1")
+    repo.write(f"content/2026/{CABLE}.md", text)
+    repo.commit("The same approval, typed by someone else")
+    assert held(repo) == {CABLE: "unsigned approval"}
+
+
+def test_stale_signed_approval_is_reported_as_stale(repo, keys):
+    repo.run("approve", CABLE, "--community", "energie", "--editor", EDITOR, "--key", str(keys["editor"][0]))
+    path = repo.root / f"content/2026/{CABLE}.md"
+    path.write_text(path.read_text().replace("Le texte", "Un autre texte"))
+    repo.commit("Edit after approval")
+    assert held(repo) == {CABLE: "stale approval"}
+
+
+def test_community_without_the_requirement_accepts_unsigned_approvals(tmp_path, keys):
+    repo = make_repo(tmp_path / "plain", signed_communities(keys))
+    repo.cable("2026-NEW-YORK-ONU-0001", subjects=["onu"])
+    repo.approve("2026-NEW-YORK-ONU-0001", "onu")
+    repo.commit("Unsigned approval for a community that does not require signatures")
+    assert plan(repo)["onu"]["publish"] == ["2026-NEW-YORK-ONU-0001"]
+
+
+def test_signatures_are_checked_at_a_past_ref(repo, keys):
+    repo.approve(CABLE, "energie")
+    unsigned = repo.commit("Approve, unsigned")
+    loaded = load(repo.root, ref=unsigned)
+    counts = signatures_for(loaded)(loaded.communities["energie"])
+    assert counts is not None
+    assert [counts(a) for a in loaded.cables[CABLE].approvals] == [False]
+    assert signatures_for(loaded)(loaded.communities["onu"]) is None
+
+
+def test_allowed_signers_lists_each_editor_key_once_and_matches_ssh_keygen(repo, keys):
+    loaded = load(repo.root)
+    text = allowed_signers(loaded.communities.values())
+    lines = text.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith(f'{EDITOR} namespaces="git" ssh-ed25519 ')
+    listed = subprocess.run(["ssh-keygen", "-lf", str(keys["editor"][0]) + ".pub"], capture_output=True,
+                            text=True, check=True).stdout.split()[1]
+    assert fingerprint(keys["editor"][1]) == listed
+
+
+def test_a_key_entry_cannot_inject_lines_into_the_allowed_signers(keys):
+    from pipeline.communities import Community, Editor
+    from pipeline.communities import Selection as Sel
+
+    forged = keys["editor"][1] + "\nintrus@example.org " + keys["intruder"][1]
+    community = Community("c", "C", "", "fr", "o@x.fr", (Editor("e@x.fr", forged),), Sel())
+    text = allowed_signers([community])
+    assert "intrus" not in text
+    assert text.count("\n") == 1
+    assert fingerprint("ssh-ed25519 not-base64!") is None
+    assert fingerprint("ssh-rsa " + keys["editor"][1].split()[1]) is None  # type and blob disagree
+
+
+def test_sign_without_a_key_fails_clearly_and_keeps_the_approval(repo, tmp_path):
+    missing = tmp_path / "nokey"
+    missing.write_text("not a key\n")
+    result = repo.run("approve", CABLE, "--community", "energie", "--editor", EDITOR, "--key", str(missing))
+    assert result.code == 1
+    assert "written to" in result.output and "not committed" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_key_of_the_same_editor_in_another_community_does_not_count(tmp_path, keys):
+    """The editor's key is the one listed in the approval's own community."""
+    data = signed_communities(keys)
+    data["communities"]["onu"]["require_signed_approvals"] = True
+    data["communities"]["onu"]["editors"] = [{"email": EDITOR, "ssh_key": keys["intruder"][1]}]
+    repo = make_repo(tmp_path / "two", data)
+    repo.cable(CABLE)
+    repo.commit("Add a cable")
+    result = repo.run("approve", CABLE, "--community", "energie", "--editor", EDITOR,
+                      "--sign", "--key", str(keys["intruder"][0]))
+    assert result.code == 0, result.output
+    assert held(repo) == {CABLE: "unsigned approval"}
