@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "new": "new",
     "build": "build",
     "publish": "publish", "releases": "releases", "rollback": "rollback", "gc": "gc",
+    "history": "history",
 }
 
 

@@ -1,0 +1,139 @@
+"""``diplomatie history``: versions, approvals and publications of a cable, from git and the ledger."""
+
+import datetime as dt
+import json
+
+import pytest
+from contentrepo import EDITOR, cli, make_repo
+
+from pipeline.history import cable_history, version_info, version_infos
+
+CABLE = "2026-BERLIN-0001"
+PATH = f"content/2026/{CABLE}.md"
+
+
+def day(n: int, hour: int = 10) -> str:
+    return f"2026-03-{n:02d}T{hour:02d}:00:00Z"
+
+
+@pytest.fixture
+def repo(tmp_path):
+    """A cable approved, edited (title and one body line), approved again: two versions."""
+    repo = make_repo(tmp_path / "repo")
+    repo.cable(CABLE, body="Premier paragraphe.\n\nDeuxième paragraphe.\n")
+    repo.commit("Add a cable", date=day(1))
+    repo.approve(CABLE, "energie")
+    repo.commit("Approve", date=day(2))
+    path = repo.root / PATH
+    path.write_text(path.read_text().replace("Sécurité énergétique", "Sécurité énergétique de l'Europe")
+                    .replace("Deuxième paragraphe.", "Deuxième paragraphe, révisé.\nUne ligne de plus."))
+    repo.commit("Revise", date=day(3))
+    repo.approve(CABLE, "energie")
+    repo.commit("Approve again", date=day(4))
+    return repo
+
+
+def test_history_lists_each_version_with_its_changes(repo):
+    history = cable_history(repo.root, CABLE)
+    assert [v.number for v in history.versions] == [1, 2]
+    first, second = history.versions
+    assert first.date == dt.datetime(2026, 3, 1, 10, tzinfo=dt.UTC)
+    assert first.author == "Agent <agent@diplomatie.gouv.fr>"
+    assert second.date == dt.datetime(2026, 3, 3, 10, tzinfo=dt.UTC)
+    assert [(c.key, c.before, c.after) for c in second.changes] == [
+        ("title", "Sécurité énergétique", "Sécurité énergétique de l'Europe")]
+    assert (second.added, second.removed) == (2, 1)
+    assert second.commit == repo.git("rev-parse", "HEAD~1").strip()
+
+
+def test_history_says_which_version_each_approval_matched(repo):
+    history = cable_history(repo.root, CABLE)
+    old, new = history.approvals
+    assert (old.community, old.by, old.version, old.matched, old.current) == ("energie", EDITOR, 1, True, False)
+    assert (new.version, new.matched, new.current) == (2, True, True)
+    assert old.commit == repo.git("rev-parse", "HEAD~2").strip()
+    assert new.commit == repo.git("rev-parse", "HEAD").strip()
+
+
+def test_approval_typed_for_an_older_version_did_not_match(repo):
+    """An approval copied from another version names a digest that was not current when it was added."""
+    path = repo.root / PATH
+    text = path.read_text()
+    stale_digest = cable_history(repo.root, CABLE).approvals[0].digest
+    path.write_text(text.replace("approvals:\n", "approvals:\n  - community: energie\n    by: "
+                                 f"{EDITOR}\n    date: 2026-03-05T00:00:00Z\n    digest: {stale_digest}\n", 1))
+    repo.commit("Copy an old approval", date=day(5))
+    copied = [a for a in cable_history(repo.root, CABLE).approvals if a.date.day == 5]
+    assert [(a.version, a.matched, a.current) for a in copied] == [(1, False, False)]
+
+
+def test_history_as_of_a_past_ref(repo):
+    history = cable_history(repo.root, CABLE, ref="HEAD~2")
+    assert [v.number for v in history.versions] == [1]
+    assert [a.current for a in history.approvals] == [True]
+
+
+def test_history_command_text_and_json(repo):
+    text = repo.run("history", CABLE)
+    assert text.code == 0, text.output
+    assert "versions (2):" in text.stdout and "approvals (2):" in text.stdout
+    assert "title: 'Sécurité énergétique' → \"Sécurité énergétique de l'Europe\"; body +2 −1" in text.stdout
+    assert "approves v1 (stale)" in text.stdout and "approves v2 (current)" in text.stdout
+    data = json.loads(repo.run("history", CABLE, "--format", "json").stdout)
+    assert [v["date"] for v in data["versions"]] == ["2026-03-01T10:00:00Z", "2026-03-03T10:00:00Z"]
+    assert data["versions"][1]["metadata"] == {
+        "title": {"before": "Sécurité énergétique", "after": "Sécurité énergétique de l'Europe"}}
+    assert data["versions"][1]["body"] == {"added": 2, "removed": 1}
+    assert [a["version"] for a in data["approvals"]] == [1, 2]
+    assert "publications" not in data
+
+
+def test_history_shows_publications_from_the_store_ledger(repo, tmp_path):
+    store = tmp_path / "store"
+    published = repo.run("publish", "--store", str(store), "--out", str(tmp_path / "build"))
+    assert published.code == 0, published.output
+    repo.cable("2026-BERLIN-0002")
+    repo.commit("Another cable", date=day(6))
+    data = json.loads(repo.run("history", CABLE, "--format", "json", "--store", str(store)).stdout)
+    manifests = list((store / "releases" / "energie").glob("*.json"))
+    assert len(manifests) == 1
+    [publication] = data["publications"]
+    assert publication["community"] == "energie"
+    assert publication["action"] == "publish"
+    assert publication["change"] == "added"
+    assert publication["release"] == manifests[0].stem
+    assert publication["commit"] == repo.git("rev-parse", "HEAD~1").strip()
+    text = repo.run("history", CABLE, "--store", str(store)).stdout
+    assert "publications (1):" in text and manifests[0].stem in text
+    assert json.loads(repo.run("history", "2026-BERLIN-0002", "--format", "json",
+                               "--store", str(store)).stdout)["publications"] == []
+
+
+def test_version_info_is_the_number_and_date_of_the_last_change(repo):
+    info = version_info(repo.root, PATH)
+    assert (info.number, info.date) == (2, dt.datetime(2026, 3, 3, 10, tzinfo=dt.UTC))  # approvals are no change
+    assert version_info(repo.root, PATH, ref="HEAD~2").number == 1
+    assert version_infos(repo.root, [PATH, "content/2026/2026-BERLIN-0099.md"]) == {PATH: info}
+
+
+def test_version_info_counts_an_uncommitted_edit_as_the_next_version(repo):
+    from pipeline.repository import load
+
+    path = repo.root / PATH
+    path.write_text(path.read_text().replace("Premier", "Tout premier"))
+    digest = load(repo.root).cables[CABLE].digest
+    info = version_info(repo.root, PATH, digest=digest)
+    assert (info.number, info.date) == (3, None)
+
+
+def test_unknown_cable_or_missing_git_is_a_clear_error(repo, tmp_path):
+    result = repo.run("history", "2026-BERLIN-0099")
+    assert result.code == 1 and "holds content/2026/2026-BERLIN-0099.md" in result.output
+    bad_ref = repo.run("history", CABLE, "--ref", "nope")
+    assert bad_ref.code == 1 and "no commit named 'nope'" in bad_ref.output
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    result = cli("history", CABLE, "--root", str(plain))
+    assert result.returncode == 1 and "not a git repository" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert version_info(plain, PATH) is None
