@@ -17,8 +17,9 @@ COMMANDS: dict[str, str] = {
     "plan": "plan",
     "approve": "approve",
     "new": "new",
-    "build": "build",
     "publish": "publish", "releases": "releases", "rollback": "rollback", "gc": "gc",
+    "build": "build",
+    "keys": "keys", "link": "link", "gate": "gate",
     "history": "history",
 }
 

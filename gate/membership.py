@@ -1,0 +1,128 @@
+"""Who may read which community: the ``members.json`` snapshot that ``publish`` writes to the store.
+
+The gate never reads ``communities.yaml``; it trusts only this snapshot (format in docs/storage.md).
+:class:`Membership` keeps the current snapshot in memory and re-reads the key when it changes, so a
+publish that removes a member cuts them off within seconds, without restarting the gate. While
+storage is unreachable or the snapshot is malformed, the last good snapshot stays in force (an empty
+one if none was ever read: nobody gets in).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from gate.store import MEMBERS_KEY, NotFound, Store, StoreUnavailable
+
+
+class SnapshotError(ValueError):
+    """members.json is not a valid format-1 snapshot."""
+
+
+@dataclass(frozen=True)
+class CommunityAccess:
+    """One community as the gate sees it: title, language, domains, member -> last valid day."""
+
+    id: str
+    title: str
+    language: str = "fr"
+    domains: frozenset[str] = frozenset()
+    members: Mapping[str, dt.date | None] = field(default_factory=dict)
+
+    def admits(self, email: str, today: dt.date) -> bool:
+        """Listed and not expired (current through the whole ``expires`` day, UTC), or a domain address."""
+        if email in self.members:
+            last = self.members[email]
+            if last is None or today <= last:
+                return True
+        domain = email.rpartition("@")[2]
+        return bool(domain) and domain in self.domains
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The parsed members.json: every community the gate serves and who may read it."""
+
+    commit: str | None = None
+    communities: Mapping[str, CommunityAccess] = field(default_factory=dict)
+    digest: str = ""
+
+    def admits(self, community: str, email: str, today: dt.date) -> bool:
+        access = self.communities.get(community)
+        return access is not None and access.admits(email, today)
+
+    def communities_of(self, email: str, today: dt.date) -> list[CommunityAccess]:
+        """The communities ``email`` may read today, in id order."""
+        return [c for _, c in sorted(self.communities.items()) if c.admits(email, today)]
+
+    @classmethod
+    def from_json(cls, data: bytes) -> Snapshot:
+        try:
+            obj = json.loads(data)
+        except ValueError as exc:
+            raise SnapshotError(f"members.json: not valid JSON: {exc}") from exc
+        if not isinstance(obj, dict) or obj.get("format") != 1:
+            raise SnapshotError("members.json: not a format 1 membership snapshot")
+        raw = obj.get("communities")
+        if not isinstance(raw, dict):
+            raise SnapshotError("members.json: 'communities' must be a mapping")
+        communities = {cid: _community(cid, entry) for cid, entry in raw.items()}
+        commit = obj.get("commit")
+        return cls(commit if isinstance(commit, str) else None, communities, hashlib.sha256(data).hexdigest())
+
+
+def _community(cid: str, entry: Any) -> CommunityAccess:
+    if not isinstance(entry, dict):
+        raise SnapshotError(f"members.json: community {cid!r} is not a mapping")
+    members: dict[str, dt.date | None] = {}
+    for email, last in (entry.get("members") or {}).items():
+        try:
+            members[str(email).strip().lower()] = None if last is None else dt.date.fromisoformat(last)
+        except (TypeError, ValueError) as exc:
+            raise SnapshotError(f"members.json: {cid}: {email}: bad expiry {last!r}") from exc
+    domains = frozenset(str(d).strip().lower().lstrip("@") for d in entry.get("domains") or ())
+    return CommunityAccess(
+        id=cid,
+        title=str(entry.get("title") or cid),
+        language=str(entry.get("language") or "fr"),
+        domains=frozenset(d for d in domains if d),
+        members=members,
+    )
+
+
+class Membership:
+    """The snapshot in force, re-read from the store by :meth:`refresh` when its bytes change."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.snapshot = Snapshot()
+        self.error: str | None = None
+        self._raw: bytes | None = None
+
+    def refresh(self) -> bool:
+        """Re-read members.json (blocking: call it from a thread); True when the snapshot changed.
+
+        A missing snapshot means nobody is a member; an unreadable or malformed one keeps the last
+        good snapshot and records the error (reported by /healthz and the log).
+        """
+        try:
+            raw = self.store.get(MEMBERS_KEY)
+        except NotFound:
+            raw = b""
+        except StoreUnavailable as exc:
+            self.error = f"members.json unavailable: {exc}"
+            return False
+        if raw == self._raw:
+            self.error = None
+            return False
+        try:
+            snapshot = Snapshot.from_json(raw) if raw else Snapshot()
+        except SnapshotError as exc:
+            self.error = str(exc)
+            return False
+        self.snapshot, self._raw, self.error = snapshot, raw, None
+        return True

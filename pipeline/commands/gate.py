@@ -1,0 +1,50 @@
+"""``diplomatie gate``: serve the communities' current releases to their members."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from gate import tokens
+
+
+@click.command("gate")
+@click.option("--store", "store_url", required=True, help="The store: a folder, file:///path or s3://bucket/prefix.")
+@click.option("--endpoint-url", envvar="AWS_ENDPOINT_URL", help="S3 endpoint (S3-compatible servers).")
+@click.option("--keys", "keys_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="The key directory made by `diplomatie keys init`.")
+@click.option("--base-url", required=True, help="The gate's public address, e.g. https://cables.example.org")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes.")
+@click.option("--session-ttl", default="8h", show_default=True, help="Session lifetime (e.g. 8h).")
+@click.option("--smtp-host", envvar="DIPLOMATIE_SMTP_HOST", help="SMTP server; without it links go to the log.")
+@click.option("--smtp-port", envvar="DIPLOMATIE_SMTP_PORT", default=25, show_default=True, type=int)
+@click.option("--smtp-from", envvar="DIPLOMATIE_SMTP_FROM", default="diplomatie@localhost", show_default=True)
+@click.option("--smtp-starttls/--no-smtp-starttls", envvar="DIPLOMATIE_SMTP_STARTTLS", default=False)
+@click.option("--cache-size", default="256", show_default=True, help="Blob cache per worker, in MiB.")
+@click.option("--insecure-dev", is_flag=True, help="Allow http:// on localhost (cookies without Secure).")
+@click.option("--interface", type=click.Choice(["rsgi", "asgi"]), default="rsgi", show_default=True,
+              help="granian interface (RSGI measured faster).")
+def command(store_url, endpoint_url, keys_dir, base_url, host, port, workers, session_ttl, smtp_host, smtp_port,
+            smtp_from, smtp_starttls, cache_size, insecure_dev, interface) -> None:
+    """Serve /c/<community>/… to members, with /login, /auth, /logout, /healthz and /metrics."""
+    import os
+
+    from gate.app import GateConfig
+    from gate.mail import SmtpSettings
+    from gate.server import serve
+
+    try:
+        config = GateConfig(
+            store=store_url, keys=str(keys_dir), base_url=base_url, endpoint_url=endpoint_url,
+            insecure_dev=insecure_dev, session_ttl=tokens.parse_duration(session_ttl),
+            smtp=SmtpSettings(host=smtp_host, port=smtp_port, sender=smtp_from, starttls=smtp_starttls,
+                              username=os.environ.get("DIPLOMATIE_SMTP_USER"),
+                              password=os.environ.get("DIPLOMATIE_SMTP_PASSWORD")),
+            cache_bytes=int(cache_size) * 1024 * 1024,
+        )
+        serve(config, host=host, port=port, workers=workers, interface=interface)
+    except (ValueError, tokens.KeysError) as exc:
+        raise click.ClickException(str(exc)) from None

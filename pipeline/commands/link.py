@@ -1,0 +1,50 @@
+"""``diplomatie link C EMAIL``: print an invitation link for a current member of community C."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import click
+
+from gate import tokens
+from pipeline.commands.options import load_repository, root_option
+
+
+def invitation_url(ring: tokens.Keyring, base_url: str, community: str, email: str, ttl: int,
+                   now: float | None = None) -> str:
+    """The ``<base>/auth?token=…`` URL of a fresh one-time invitation (also used by ``demo``)."""
+    origin = base_url.rstrip("/")
+    token = tokens.issue(ring, tokens.INVITATION, email, issuer=origin, audience=origin, ttl=ttl,
+                         now=now, community=community)
+    return f"{origin}/auth?token={token}"
+
+
+@click.command("link")
+@click.argument("community")
+@click.argument("email")
+@click.option("--keys", "keys_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="The key directory made by `diplomatie keys init`.")
+@click.option("--base-url", required=True, help="The gate's public address, e.g. https://cables.example.org")
+@click.option("--ttl", default="7d", show_default=True, help="How long the link stays valid (e.g. 7d, 12h).")
+@root_option
+def command(community: str, email: str, keys_dir: Path, base_url: str, ttl: str, root: Path) -> None:
+    """Print a one-time invitation link to COMMUNITY for EMAIL, who must be a current member."""
+    try:
+        seconds = tokens.parse_duration(ttl)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--ttl") from None
+    repo = load_repository(root)
+    found = repo.communities.get(community)
+    if found is None:
+        known = ", ".join(sorted(repo.communities)) or "none"
+        raise click.ClickException(f"no community {community!r} in {root / 'communities.yaml'} (known: {known})")
+    email = email.strip().lower()
+    if not found.is_member(email, dt.datetime.now(dt.UTC).date()):
+        raise click.ClickException(f"{email} is not a current member of {community}; add them to "
+                                   f"communities.yaml first")
+    try:
+        ring = tokens.load(keys_dir)
+    except tokens.KeysError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(invitation_url(ring, base_url, community, email, seconds))
