@@ -1,0 +1,202 @@
+"""The merge-request workflow templates: .gitlab-ci.yml runs tested commands; the pre-commit hook
+refuses a bad cable at commit time (with the real ``pre-commit`` tool)."""
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+import yaml
+from click.testing import CliRunner
+from contentrepo import make_repo
+
+from pipeline.cli import main
+
+PROJECT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent  # the venv's bin: diplomatie and pre-commit live there
+CI = yaml.safe_load((PROJECT / ".gitlab-ci.yml").read_text())
+HOOKS = yaml.safe_load((PROJECT / ".pre-commit-hooks.yaml").read_text())
+#: Top-level keys of .gitlab-ci.yml that are GitLab keywords, not jobs.
+GLOBAL_KEYWORDS = {"workflow", "stages", "variables", "default", "include", "image", "services", "cache",
+                   "before_script", "after_script"}
+JOB_KEYWORDS = {"stage", "rules", "needs", "script", "before_script", "after_script", "artifacts", "image",
+                "resource_group", "variables", "cache", "environment", "when", "allow_failure", "timeout",
+                "tags", "interruptible", "retry", "dependencies"}
+
+SECRET_CABLE = "content/2026/2026-BERLIN-0002.md"
+
+
+def jobs() -> dict[str, dict]:
+    return {name: job for name, job in CI.items() if name not in GLOBAL_KEYWORDS and not name.startswith(".")}
+
+
+def script_lines() -> list[str]:
+    lines = list(CI["default"]["before_script"])
+    for job in jobs().values():
+        lines += job["script"]
+    return lines
+
+
+def diplomatie_argv(line: str) -> list[str] | None:
+    """The arguments a script line passes to diplomatie (None for other commands), up to a redirection."""
+    words = shlex.split(line)
+    if not words or words[0] != "diplomatie":
+        return None
+    argv = []
+    for word in words[1:]:
+        if word in (">", "||", "|", "&&", ";"):
+            break
+        argv.append(word.replace("$DIPLOMATIE_STORE", "var/store"))
+    return argv
+
+
+def run_script(line: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    """One script line, as GitLab's runner does: a shell, with the tool on the PATH."""
+    environ = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **env}
+    return subprocess.run(["bash", "-e", "-c", line], cwd=cwd, env=environ, capture_output=True, text=True)
+
+
+# --- .gitlab-ci.yml ------------------------------------------------------------------------------
+
+def test_gitlab_ci_jobs_use_only_gitlab_keywords_and_declared_stages():
+    assert set(jobs()) == {"check", "plan", "publish"}
+    for name, job in jobs().items():
+        assert set(job) <= JOB_KEYWORDS, name
+        assert job["stage"] in CI["stages"], name
+        assert job["script"] and all(isinstance(line, str) for line in job["script"]), name
+        for rule in job.get("rules", []):
+            assert set(rule) <= {"if", "when", "changes", "exists", "allow_failure", "variables"}, name
+        for need in job.get("needs", []):
+            assert need in jobs(), name
+    for rule in CI["workflow"]["rules"]:
+        assert "if" in rule
+
+
+def test_merge_requests_check_and_plan_and_the_default_branch_publishes():
+    def triggers(job: dict) -> str:
+        return " ".join(rule["if"] for rule in job["rules"])
+
+    assert "merge_request_event" in triggers(jobs()["check"])
+    assert "merge_request_event" in triggers(jobs()["plan"])
+    assert "CI_DEFAULT_BRANCH" in triggers(jobs()["publish"])
+    assert "merge_request_event" not in triggers(jobs()["publish"])
+    report = jobs()["check"]["artifacts"]["reports"]["codequality"]
+    assert any(f"--format codequality > {report}" in line for line in jobs()["check"]["script"])
+    assert jobs()["check"]["artifacts"]["when"] == "always"  # the report matters most when check fails
+
+
+def test_every_diplomatie_command_in_the_ci_exists_with_those_options():
+    called = [argv for argv in map(diplomatie_argv, script_lines()) if argv is not None]
+    assert {argv[0] for argv in called} >= {"--version", "check", "plan", "publish"}
+    for argv in called:
+        if argv[0].startswith("-"):
+            result = CliRunner().invoke(main, argv)
+            assert result.exit_code == 0, argv
+            continue
+        with click.Context(main) as ctx:
+            command = main.get_command(ctx, argv[0])
+            assert command is not None, argv
+            command.make_context(argv[0], argv[1:])  # raises UsageError on an unknown option or value
+
+
+@pytest.fixture
+def content(tmp_path):
+    repo = make_repo(tmp_path / "content-repo")
+    repo.cable("2026-BERLIN-0001")
+    repo.commit("A cable")
+    return repo
+
+
+def test_check_job_writes_an_empty_report_and_passes_on_a_clean_repository(content):
+    for line in jobs()["check"]["script"]:
+        assert run_script(line, content.root).returncode == 0, line
+    assert json.loads((content.root / "gl-code-quality-report.json").read_text()) == []
+
+
+def test_check_job_reports_a_classified_cable_and_fails(content):
+    content.cable("2026-BERLIN-0002", classification="SECRET")
+    first, second = jobs()["check"]["script"]
+    assert run_script(first, content.root).returncode == 0  # the report is always written
+    report = json.loads((content.root / "gl-code-quality-report.json").read_text())
+    assert any(r["severity"] == "blocker" and r["location"]["path"] == SECRET_CABLE for r in report)
+    failed = run_script(second, content.root)
+    assert failed.returncode == 1
+    assert SECRET_CABLE in failed.stdout
+
+
+def test_plan_job_prints_the_plan_and_keeps_it_as_json(content):
+    for line in jobs()["plan"]["script"]:
+        result = run_script(line, content.root)
+        assert result.returncode == 0, result.stderr
+    plan = json.loads((content.root / "plan.json").read_text())
+    assert plan["communities"]["energie"]["held"] == [{"id": "2026-BERLIN-0001", "reason": "not approved"}]
+
+
+def test_publish_job_publishes_to_the_store_it_is_given(content, tmp_path):
+    content.approve("2026-BERLIN-0001", "energie")
+    content.commit("Approve")
+    store = tmp_path / "store"
+    for line in jobs()["publish"]["script"]:
+        result = run_script(line, content.root, DIPLOMATIE_STORE=str(store))
+        assert result.returncode == 0, result.stderr
+    pointer = json.loads((store / "communities" / "energie" / "current.json").read_text())
+    manifest = json.loads((store / pointer["manifest"]).read_text())
+    assert manifest["cables"] == ["2026-BERLIN-0001"]
+
+
+# --- .pre-commit-hooks.yaml ----------------------------------------------------------------------
+
+def test_hook_runs_check_on_the_whole_repository():
+    valid = subprocess.run([str(BIN / "pre-commit"), "validate-manifest", str(PROJECT / ".pre-commit-hooks.yaml")],
+                           capture_output=True, text=True)
+    assert valid.returncode == 0, valid.stdout + valid.stderr
+    [hook] = HOOKS
+    assert hook["id"] == "diplomatie-check"
+    assert hook["entry"] == "diplomatie check"
+    assert hook["pass_filenames"] is False
+    assert hook["language"] == "python"
+
+
+def test_pre_commit_hook_refuses_a_bad_cable_at_commit_time(content, tmp_path):
+    """The manifest's hook, run by the real pre-commit from the repository it is installed in.
+
+    pre-commit would build a virtualenv and pip-install this project for ``language: python``; the
+    test uses the same hook definition as a local ``system`` hook on the already installed tool, so
+    it runs offline.
+    """
+    [hook] = HOOKS
+    local = {**hook, "language": "system"}
+    local.pop("minimum_pre_commit_version", None)
+    config = {"repos": [{"repo": "local", "hooks": [local]}]}
+    content.write(".pre-commit-config.yaml", yaml.safe_dump(config, sort_keys=False))
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+           "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home")}
+
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", *args], cwd=content.root, env=env, capture_output=True, text=True)
+
+    installed = subprocess.run([str(BIN / "pre-commit"), "install"], cwd=content.root, env=env,
+                               capture_output=True, text=True)
+    assert installed.returncode == 0, installed.stderr
+    git("add", ".pre-commit-config.yaml")
+    assert git("commit", "-q", "-m", "Install the hook").returncode == 0
+
+    content.cable("2026-BERLIN-0002", classification="SECRET")
+    git("add", SECRET_CABLE)
+    refused = git("commit", "-m", "A classified cable")
+    assert refused.returncode != 0
+    said = refused.stdout + refused.stderr
+    assert "diplomatie check" in said and "Failed" in said
+    assert f"{SECRET_CABLE}:" in said and "E301" in said
+    assert git("log", "-1", "--format=%s").stdout.strip() == "Install the hook"
+
+    content.cable("2026-BERLIN-0002")
+    git("add", SECRET_CABLE)
+    accepted = git("commit", "-m", "An unclassified cable")
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    assert "Passed" in accepted.stdout + accepted.stderr
+    assert git("log", "-1", "--format=%s").stdout.strip() == "An unclassified cable"
