@@ -315,6 +315,7 @@ def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datet
                 store.get(manifest.key) != manifest.to_json():
             raise PublishError(f"release {release} of {community} already exists with other contents; publish again")
         upload.send(upload.missing(), f"{community} (repair)")  # blobs a concurrent gc removed meanwhile
+        _check_pointer_unchanged(store, community, pointer)
         write_pointer(store, Pointer(community, release, iso(utc(now))))
     except StoreError as exc:
         previous = f"release {pointer.release} still serves" if pointer else "nothing was published"
@@ -336,6 +337,19 @@ def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datet
     return PublishResult(community, release, pointer.release if pointer else None, True, len(upload.uploaded),
                          len(blobs_needed) - len(upload.uploaded), upload.bytes, len(cables), added, removed,
                          marked, deleted)
+
+
+def _check_pointer_unchanged(store: Store, community: str, before: Pointer | None) -> None:
+    """Refuse to switch when another publication or a rollback switched the community meanwhile.
+
+    Its release may be newer than ours (a withdrawal ours still holds): the last one to switch must
+    not silently win. Running publish again starts from the new state.
+    """
+    now_serving = read_pointer(store, community)
+    if (now_serving.release if now_serving else None) != (before.release if before else None):
+        raise PublishError(f"{community}: switched to {now_serving.release if now_serving else 'nothing'} by "
+                           f"another publication or rollback while this one ran; "
+                           f"{now_serving.release if now_serving else 'nothing'} still serves; run publish again")
 
 
 def _current_manifest(store: Store, community: str, pointer: Pointer | None) -> Manifest | None:

@@ -198,24 +198,55 @@ def test_gc_always_keeps_the_serving_release(store, tmp_path):
         assert store.exists(blob_key(entry.sha256))
 
 
-def test_gc_keeps_the_blobs_a_running_publication_needs(tmp_path):
-    store = FolderStore(tmp_path / "store")
+class Hooked:
+    """The same store, calling ``hook(key)`` after each write (to act in the middle of a publication)."""
+
+    def __init__(self, inner, hook) -> None:
+        self.inner, self.hook = inner, hook
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def put(self, key, data, content_type="application/octet-stream"):
+        self.inner.put(key, data, content_type)
+        self.hook(key)
+
+    def create(self, key, data, content_type="application/octet-stream"):
+        created = self.inner.create(key, data, content_type)
+        self.hook(key)
+        return created
+
+
+def test_gc_keeps_the_blobs_a_running_publication_needs(store, tmp_path):
     publish_site(store, make_site(tmp_path / "build", "europe", corpus(2)))
     site = make_site(tmp_path / "build", "europe", {"2026-POST-0500": "Being published right now."})
     seen = {}
 
-    class GcDuringUpload(FolderStore):
-        """Runs gc (no age margin) right after the first blob of the publication lands."""
+    def gc_after_first_blob(key):  # gc with no age margin, while the publication is uploading
+        if key.startswith(BLOBS_PREFIX) and not seen:
+            seen["gc"] = gc(store, keep=1, min_age=dt.timedelta(0))
 
-        def put(self, key, data, content_type="application/octet-stream"):
-            super().put(key, data, content_type)
-            if key.startswith(BLOBS_PREFIX) and not seen:
-                seen["gc"] = gc(FolderStore(self.root), keep=1, min_age=dt.timedelta(0))
-
-    result = publish_site(GcDuringUpload(store.root), site)
+    result = publish_site(Hooked(store, gc_after_first_blob), site)
     assert seen["gc"].deleted_blobs == 0
     for entry in read_manifest(store, "europe", result.release).files.values():
         assert store.exists(blob_key(entry.sha256))
+
+
+def test_a_switch_by_someone_else_during_publication_is_not_overwritten(store, tmp_path):
+    cables = corpus(2)
+    r1 = publish_site(store, make_site(tmp_path / "a", "europe", cables))
+    cables["2026-POST-0001"] = "Newer text, published by another run."
+    newer = make_site(tmp_path / "b", "europe", cables)
+    stale = make_site(tmp_path / "c", "europe", {**corpus(2), "2026-POST-0009": "Stale build."})
+    seen = {}
+
+    def other_publication_finishes(key):
+        if key.startswith("releases/") and not seen:
+            seen["other"] = publish_site(store, newer)
+
+    with pytest.raises(PublishError, match="while this one ran"):
+        publish_site(Hooked(store, other_publication_finishes), stale)
+    assert read_pointer(store, "europe").release == seen["other"].release != r1.release
 
 
 def test_gc_ignores_the_lease_of_a_publication_that_died(tmp_path):
