@@ -105,3 +105,11 @@ def test_publish_to_s3_with_an_endpoint_url(repo, tmp_path, s3_server, s3_bucket
     assert json.loads(result.stdout)["communities"]["energie"]["cables"] == 2
     keys = [o["Key"] for o in s3_server.client().list_objects_v2(Bucket=s3_bucket)["Contents"]]
     assert "sites/communities/energie/current.json" in keys and "sites/members.json" in keys
+
+
+def test_unusable_store_fails_with_a_message_not_a_traceback(repo, tmp_path):
+    (tmp_path / "store").write_text("a file where the store should be")
+    result = repo.run("publish", "--store", str(tmp_path / "store"), "--out", str(tmp_path / "build"))
+    assert result.code == 1
+    assert "publication(s) failed" in result.output and "run publish again" in result.output
+    assert "Traceback" not in result.output

@@ -56,21 +56,37 @@ def command(root, store_url, endpoint_url, only, out, jobs, fmt):
                    "run diplomatie check", err=True)
     plan = make_plan(repo)
     tty = sys.stderr.isatty()
-    results = {}
     try:
         builds = build_sites(repo, plan, out, communities=list(only) or None, progress=tty)
-        for name in sorted(builds):
-            results[name] = publish_site(store, builds[name], jobs=jobs, progress=tty)
-            if fmt == "text":
-                r = results[name]
-                state = "unchanged" if not r.changed else f"now serves {r.release}"
-                click.echo(f"{name}: {state} ({r.cables} cables; {r.uploaded} uploaded, "
-                           f"{r.skipped} already stored, {r.bytes_uploaded} bytes)")
-                if r.unrestorable:
-                    click.echo(f"  withdrawn content: {len(r.unrestorable)} older release(s) made not restorable, "
-                               f"{r.deleted_blobs} blob(s) deleted")
-        write_members(store, membership_snapshot(repo.communities, repo.commit))
-    except (BuildError, PublishError, StoreError) as exc:
+    except BuildError as exc:
         raise click.ClickException(str(exc)) from None
+    results, errors = {}, {}
+    for name in sorted(builds):  # one community failing does not hold the others back
+        try:
+            results[name] = publish_site(store, builds[name], jobs=jobs, progress=tty)
+        except (PublishError, StoreError, ValueError) as exc:
+            errors[name] = str(exc)
+            click.echo(f"error: {exc}", err=True)
+            continue
+        if fmt == "text":
+            echo_result(results[name])
+    try:  # membership changes must reach the gate even when a site could not be published
+        write_members(store, membership_snapshot(repo.communities, repo.commit))
+    except (PublishError, StoreError) as exc:
+        errors["members.json"] = str(exc)
+        click.echo(f"error: members.json not written: {exc}", err=True)
     if fmt == "json":
-        click.echo(json.dumps({"communities": {n: r.summary() for n, r in results.items()}}, indent=2))
+        report = {"communities": {n: r.summary() for n, r in results.items()}}
+        click.echo(json.dumps({**report, "errors": errors} if errors else report, indent=2))
+    if errors:
+        raise click.ClickException(f"{len(errors)} publication(s) failed: {', '.join(errors)}; "
+                                   "the previous releases still serve; run publish again")
+
+
+def echo_result(r) -> None:
+    state = "unchanged" if not r.changed else f"now serves {r.release}"
+    click.echo(f"{r.community}: {state} ({r.cables} cables; {r.uploaded} uploaded, "
+               f"{r.skipped} already stored, {r.bytes_uploaded} bytes)")
+    if r.unrestorable:
+        click.echo(f"  withdrawn content: {len(r.unrestorable)} older release(s) made not restorable, "
+                   f"{r.deleted_blobs} blob(s) deleted")
