@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from pipeline.repository import CONTENT, Repository
 
 TEMPLATE = """---
 id: {id}
-title: "{title}"
+title: {title}
 date: {date}
 post: {post}
 ministry: {ministry}
@@ -55,8 +56,8 @@ def new_cable(repo: Repository, post: str, title: str, author: str, language: st
     cable_id = next_id(repo, post, today.year)
     path = repo.root / CONTENT / str(today.year) / f"{cable_id}.md"
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = TEMPLATE.format(id=cable_id, title=title.replace('"', '\\"'), date=today.isoformat(), post=post,
-                           ministry=ministry, author=author, classification=CANONICAL, language=language)
+    text = TEMPLATE.format(id=cable_id, title=json.dumps(title, ensure_ascii=False),  # valid YAML too
+                           date=today.isoformat(), post=post, ministry=ministry, author=author, classification=CANONICAL, language=language)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)

@@ -135,7 +135,8 @@ def _cross_check(repo: Repository, today: dt.date) -> None:
                     f"{approval.by} is not an editor of '{community.id}'",
                     "only the community's editors may approve; remove this approval")
                 ok = False
-        for cid in sorted({a.community for a in cable.approvals} & known.keys()):
+        approved_for = set() if cable.status == "withdrawn" else {a.community for a in cable.approvals}
+        for cid in sorted(approved_for & known.keys()):  # a withdrawn cable needs no new approval
             if approvals.verdict(cable, known[cid]).stale:
                 add(cable.path, cable.lines.get("approvals", 1), "W601",
                     f"approval for '{cid}' is stale: the cable changed after it was approved",

@@ -21,6 +21,17 @@ def test_new_cable_gets_next_free_id_and_passes_check(tmp_path):
     assert "E2" not in check.stdout and "E1" not in check.stdout, check.stdout
 
 
+def test_title_with_quotes_and_backslashes_is_kept_exactly(tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    title = 'Chemin C:\\new\\x et "guillemets" : ça va'
+    result = repo.run("new", "--post", "PEKIN", "--title", title)
+    assert result.code == 0, result.output
+    from pipeline.repository import load
+
+    [cable] = load(repo.root).cables.values()
+    assert cable.title == title
+
+
 def test_new_refuses_a_bad_post(tmp_path):
     repo = make_repo(tmp_path / "repo")
     result = repo.run("new", "--post", "berlin", "--title", "x")
