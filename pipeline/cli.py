@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "build": "build",
     "keys": "keys", "link": "link", "gate": "gate",
     "history": "history",
+    "archive": "archive",
 }
 
 

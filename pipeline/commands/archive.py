@@ -1,0 +1,47 @@
+"""``diplomatie archive``: a BagIt package of what a community saw at one version."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from pipeline.commands.options import load_repository, parse_when, root_option
+
+
+@click.command("archive")
+@root_option
+@click.option("--community", "-c", "only", multiple=True, metavar="ID",
+              help="Archive this community (repeatable). Default: every community, each in <out>/<id>/.")
+@click.option("--ref", metavar="REF", default=None, help="The version to archive: a tag, branch or commit.")
+@click.option("--at", metavar="DATE", default=None,
+              help="The version to archive: the last commit on or before this ISO date or date-time.")
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="Where the package goes (a new folder). With several communities, one package per "
+                   "community in <out>/<id>/.")
+def command(root, only, ref, at, out):
+    """Write a BagIt package (RFC 8493): the site as built from that version, its source cables and
+    communities.yaml entry, manifest-sha256.txt, and bag-info.txt naming commit, date, community, cable
+    ids and tool version. The package is validated before it is put in place."""
+    from pipeline.archive import ArchiveError, archive
+
+    if ref and at:
+        raise click.UsageError("give --ref or --at, not both")
+    repo = load_repository(root, ref=ref, at=at)
+    if repo.errors:
+        click.echo(f"note: {len(repo.errors)} error(s) in this version (those cables are held); "
+                   "run diplomatie check", err=True)
+    names = list(dict.fromkeys(only)) or sorted(repo.communities)
+    if not names:
+        raise click.ClickException("no community to archive: communities.yaml defines none")
+    single = len(only) == 1
+    if not single and out.exists():
+        raise click.ClickException(f"{out} already exists; choose a new folder for the packages")
+    now = parse_when(at)
+    for name in names:
+        try:
+            result = archive(repo, out if single else out / name, name, now=now)
+        except ArchiveError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"{result.path}: {name}, commit {result.commit or 'working tree'}, "
+                   f"{len(result.cables)} cables, {result.files} files (valid BagIt)")
