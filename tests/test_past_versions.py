@@ -1,0 +1,61 @@
+"""Any past version: a build from git objects as of a date reproduces, byte for byte, the release that
+was published from that version; so does the archive of that date."""
+
+import datetime as dt
+import hashlib
+import json
+
+from contentrepo import make_repo
+
+from pipeline.build import build_sites
+from pipeline.plan import make_plan
+from pipeline.repository import load
+from pipeline.signatures import signatures_for
+
+CABLE = "2026-BERLIN-0001"
+PATH = f"content/2026/{CABLE}.md"
+
+
+def published_files(store, community):
+    pointer = json.loads((store / "communities" / community / "current.json").read_text())
+    manifest = json.loads((store / pointer["manifest"]).read_text())
+    return manifest, {path: entry["sha256"] for path, entry in manifest["files"].items()}
+
+
+def site_files(folder):
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_build_at_a_past_date_reproduces_the_release_published_then(tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    repo.cable(CABLE, body="Le texte d'origine.\n")
+    repo.approve(CABLE, "energie")
+    published_commit = repo.commit("A cable, approved", date="2026-03-02T10:00:00Z")
+    store = tmp_path / "store"
+    result = repo.run("publish", "--store", str(store), "--out", str(tmp_path / "published-build"))
+    assert result.code == 0, result.output
+    manifest, published = published_files(store, "energie")
+    assert manifest["commit"] == published_commit
+
+    # Later: the cable is revised and approved again, another cable arrives, and the working tree
+    # holds an uncommitted edit. None of it may leak into the rebuild of March 3rd.
+    path = repo.root / PATH
+    path.write_text(path.read_text().replace("d'origine", "révisé"))
+    repo.approve(CABLE, "energie")
+    repo.cable("2026-BERLIN-0002")
+    repo.approve("2026-BERLIN-0002", "energie")
+    repo.commit("Revision and a second cable", date="2026-03-05T10:00:00Z")
+    path.write_text(path.read_text().replace("révisé", "en cours de rédaction"))
+
+    past = load(repo.root, at=dt.datetime(2026, 3, 3, 23, 59, tzinfo=dt.UTC))
+    assert past.commit == published_commit
+    plan = make_plan(past, now=dt.datetime(2026, 3, 3, 23, 59, tzinfo=dt.UTC), signatures=signatures_for(past))
+    rebuilt = build_sites(past, plan, tmp_path / "rebuilt", communities=["energie"], progress=False,
+                          cache_dir=tmp_path / "fresh-cache")["energie"]
+    assert rebuilt.commit == published_commit
+    assert site_files(rebuilt.path) == published
+
+    archived = repo.run("archive", "-c", "energie", "--at", "2026-03-03", "--out", str(tmp_path / "bag"))
+    assert archived.code == 0, archived.output
+    assert site_files(tmp_path / "bag" / "data" / "site") == published
