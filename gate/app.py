@@ -42,13 +42,11 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import parse_qsl, quote, urlsplit
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client import multiprocess as prom_multiprocess
-
 from gate import store as storage
 from gate import tokens
 from gate.mail import Mailer, SmtpSettings
 from gate.membership import Membership
+from gate.metrics import GateMetrics
 
 CONFIG_ENV = "DIPLOMATIE_GATE_CONFIG"
 MAX_PATH = 1024
@@ -120,18 +118,44 @@ class Response:
 
 
 class Request:
-    """What the gate needs of a request, from either interface."""
+    """What the gate needs of a request, from either interface (built per request: kept minimal)."""
 
-    __slots__ = ("method", "path", "query", "header", "client", "read_body")
+    __slots__ = ("method", "path", "query", "header", "peer", "source")
 
-    def __init__(self, method: str, path: str, query: str, header: Callable[[str], str | None], client: str,
-                 read_body: Callable[[], Awaitable[bytes]]) -> None:
+    def __init__(self, method: str, path: str, query: str, header: Callable[[str], str | None], peer: Any,
+                 source: Any) -> None:
         self.method = method
         self.path = path
         self.query = query
         self.header = header
-        self.client = client
-        self.read_body = read_body
+        self.peer = peer  # RSGI: "ip:port"; ASGI: (ip, port)
+        self.source = source  # RSGI protocol object, or the ASGI receive callable
+
+    @property
+    def client(self) -> str:
+        """The client's IP address (the peer; a proxy in front must be trusted explicitly, see issue 7)."""
+        if isinstance(self.peer, str):
+            return self.peer.rpartition(":")[0] or self.peer
+        return str(self.peer[0]) if self.peer else ""
+
+    async def read_body(self) -> bytes | None:
+        """The request body, or None when it exceeds MAX_BODY."""
+        length = self.header("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+            return None
+        if hasattr(self.source, "response_bytes"):
+            body = await self.source()  # RSGI
+            return body if len(body) <= MAX_BODY else None
+        chunks, size = [], 0
+        while True:  # ASGI
+            message = await self.source()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                return b"".join(chunks)
 
 
 def clean_site_path(rest: str) -> str | None:
@@ -149,6 +173,14 @@ def clean_site_path(rest: str) -> str | None:
         if part in (".", "..") or (part == "" and i != last) or part.strip() != part:
             return None
     return rest
+
+
+def split_site_path(path: str) -> tuple[str, str, str] | bool:
+    """``/c/<community>/<rest>`` -> (community, "/" or "", rest), or False for a refused path."""
+    community, slash, rest = path[3:].partition("/")
+    if not _COMMUNITY.match(community) or (rest and clean_site_path(rest) is None):
+        return False
+    return community, slash, rest
 
 
 def safe_next(target: str | None) -> str | None:
@@ -269,6 +301,7 @@ class Gate:
         self._keys_stamp = self._stamp_keys()
         self.membership = Membership(self.store)
         self.releases: dict[str, Release] = {}
+        self._paths: dict[str, tuple[str, str, str] | bool] = {}
         self.release_errors: dict[str, str] = {}
         self.blobs = BlobCache(config.cache_bytes)
         self.sessions: OrderedDict[str, tuple[tokens.Claims, float, float]] = OrderedDict()
@@ -277,6 +310,7 @@ class Gate:
         self.mailer = Mailer(config.smtp, self.log_event)
         self.secure = urlsplit(config.base_url).scheme == "https"
         self.cookie_name = "__Host-diplomatie" if not config.insecure_dev else "diplomatie"
+        self.cookie_prefix = self.cookie_name + "="
         self.cookie_flags = "; HttpOnly; SameSite=Lax; Path=/" + ("" if config.insecure_dev else "; Secure")
         self.security = [
             ("x-content-type-options", "nosniff"),
@@ -290,32 +324,14 @@ class Gate:
         self._day: tuple[int, dt.date] = (-1, dt.date.min)
         self._stamp: tuple[int, str] = (-1, "")
         self.healthy = True
-        self._init_metrics()
+        self.metrics = GateMetrics()
         self.refresh()
 
     # -- metrics and logs ------------------------------------------------------------------------
 
-    def _init_metrics(self) -> None:
-        self.registry = CollectorRegistry()
-        self.m_requests = Counter("diplomatie_gate_requests", "Requests answered, by status code.",
-                                  ["status"], registry=self.registry)
-        self.m_latency = Histogram("diplomatie_gate_request_seconds", "Time to answer a request.",
-                                   registry=self.registry,
-                                   buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5))
-        self.m_cache = Counter("diplomatie_gate_blob_cache", "Blob cache look-ups, by result.", ["result"],
-                               registry=self.registry)
-        self.m_sessions = Counter("diplomatie_gate_session_cache", "Session cache look-ups, by result.",
-                                  ["result"], registry=self.registry)
-        self._status_counters: dict[int, Any] = {}
-        self.cache_hit, self.cache_miss = self.m_cache.labels("hit"), self.m_cache.labels("miss")
-        self.session_hit, self.session_miss = self.m_sessions.labels("hit"), self.m_sessions.labels("miss")
-
     def metrics_text(self) -> bytes:
-        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-            registry = CollectorRegistry()
-            prom_multiprocess.MultiProcessCollector(registry)
-            return generate_latest(registry)
-        return generate_latest(self.registry)
+        self.metrics.blob_cache_bytes = self.blobs.size
+        return self.metrics.exposition()
 
     def _timestamp(self, now: float) -> str:
         second = int(now)
@@ -325,11 +341,7 @@ class Gate:
 
     def log_request(self, req: Request, resp: Response, started: float, now: float) -> None:
         latency = time.perf_counter() - started
-        counter = self._status_counters.get(resp.status)
-        if counter is None:
-            counter = self._status_counters[resp.status] = self.m_requests.labels(str(resp.status))
-        counter.inc()
-        self.m_latency.observe(latency)
+        self.metrics.observe(resp.status, latency)
         subject = _json_str(resp.subject) if resp.subject else "null"
         community = _json_str(resp.community) if resp.community else "null"
         self.log_stream.write(
@@ -413,7 +425,9 @@ class Gate:
     def _cookie(self, header: str | None) -> str | None:
         if not header:
             return None
-        prefix = self.cookie_name + "="
+        prefix = self.cookie_prefix
+        if header.startswith(prefix) and ";" not in header:
+            return header[len(prefix):]
         for part in header.split(";"):
             part = part.strip()
             if part.startswith(prefix):
@@ -430,14 +444,14 @@ class Gate:
             claims, valid_until, checked = entry
             if now < valid_until:
                 if now - checked < self.config.revocation_check:
-                    self.session_hit.inc()
+                    self.metrics.session_hits += 1
                     return claims
                 if not await self._revoked(claims):
                     self.sessions[token] = (claims, valid_until, now)
                     return claims
             del self.sessions[token]
             return None
-        self.session_miss.inc()
+        self.metrics.session_misses += 1
         try:
             claims = tokens.verify(self.ring, token, typ=tokens.SESSION, issuer=self.config.origin,
                                    audience=self.config.origin, now=now)
@@ -521,9 +535,15 @@ class Gate:
     async def serve_site(self, req: Request) -> Response:
         if req.method not in ("GET", "HEAD"):
             return self.page(405, "Method not allowed", "", extra=[("allow", "GET, HEAD")])
-        community, slash, rest = req.path[3:].partition("/")
-        if not _COMMUNITY.match(community) or (rest and clean_site_path(rest) is None):
+        parsed = self._paths.get(req.path)
+        if parsed is None:
+            parsed = split_site_path(req.path)
+            if len(self._paths) >= 20_000:
+                self._paths.clear()
+            self._paths[req.path] = parsed
+        if parsed is False:
             return self.bad_request()
+        community, slash, rest = parsed
         now = self.clock()
         claims = await self.session(req, now)
         if claims is None:
@@ -557,9 +577,9 @@ class Gate:
         key = (entry.sha256, entry.type)
         served = self.blobs.get(key)
         if served is not None:
-            self.cache_hit.inc()
+            self.metrics.blob_hits += 1
             return served
-        self.cache_miss.inc()
+        self.metrics.blob_misses += 1
         served = await asyncio.to_thread(self._load_blob, entry)
         self.blobs.put(key, served)
         return served
@@ -768,15 +788,7 @@ class Gate:
         if self._poller is None:
             self._ensure_poller()
 
-        async def read_body() -> bytes | None:
-            length = scope.headers.get("content-length")
-            if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
-                return None
-            body = await proto()
-            return body if len(body) <= MAX_BODY else None
-
-        client = scope.client.rpartition(":")[0]
-        req = Request(scope.method, scope.path, scope.query_string, scope.headers.get, client, read_body)
+        req = Request(scope.method, scope.path, scope.query_string, scope.headers.get, scope.client, proto)
         resp = await self.handle(req)
         proto.response_bytes(resp.status, resp.headers, b"" if req.method == "HEAD" else resp.body)
         self.log_request(req, resp, started, self.clock())
@@ -800,21 +812,8 @@ class Gate:
         for name, value in scope["headers"]:
             headers.setdefault(name.decode("latin-1"), value.decode("latin-1"))
 
-        async def read_body() -> bytes | None:
-            chunks, size = [], 0
-            while True:
-                message = await receive()
-                chunk = message.get("body", b"")
-                size += len(chunk)
-                if size > MAX_BODY:
-                    return None
-                chunks.append(chunk)
-                if not message.get("more_body"):
-                    return b"".join(chunks)
-
-        client = scope.get("client") or ("", 0)
         req = Request(scope["method"], scope["path"], scope["query_string"].decode("latin-1"), headers.get,
-                      client[0], read_body)
+                      scope.get("client"), receive)
         resp = await self.handle(req)
         body = b"" if req.method == "HEAD" else resp.body
         raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in resp.headers]
