@@ -403,3 +403,47 @@ def _changes(version: CableVersion) -> str:
     if version.added or version.removed:
         parts.append(f"body +{version.added} −{version.removed}")
     return "; ".join(parts) or "formatting only"
+
+
+# --- publication tags ----------------------------------------------------------------------------
+
+def publication_tag(community: str, release: str) -> str:
+    """The annotated tag ``publish --tag`` puts on the commit a release was built from."""
+    return f"published/{community}/{release}"
+
+
+def tag_publication(root: Path, community: str, release: str, commit: str, *, cables: Iterable[str] = (),
+                    published_at: str = "") -> str:
+    """Create the annotated tag ``published/<community>/<release>`` on ``commit`` and return its name.
+
+    Tagging again the same release on the same commit is a no-op (a publication that changed nothing
+    keeps its release); a tag of that name on another commit is an error, never moved.
+    """
+    repo = open_git(root)
+    name = publication_tag(community, release)
+    if not _valid_ref(repo, name):
+        raise HistoryError(f"{name!r} is not a valid tag name")
+    existing = next((t for t in repo.tags if t.path == f"refs/tags/{name}"), None)
+    if existing is not None:
+        if existing.commit.hexsha == commit:
+            return name
+        raise HistoryError(f"tag {name} already exists on commit {existing.commit.hexsha[:10]}, not {commit[:10]}")
+    lines = [f"Published release {release} of {community}", "", f"Commit: {commit}"]
+    if published_at:
+        lines.append(f"Published-at: {published_at}")
+    lines += [f"Cable: {c}" for c in cables]
+    identity = [] if repo.git.config("user.email", with_exceptions=False) else [
+        "-c", "user.name=Diplomatie", "-c", "user.email=diplomatie@localhost"]
+    try:
+        repo.git.execute(["git", *identity, "tag", "-a", name, "-m", "\n".join(lines) + "\n", commit])
+    except git.GitCommandError as exc:
+        raise HistoryError(f"could not create tag {name}: {exc.stderr.strip()}") from None
+    return name
+
+
+def _valid_ref(repo: git.Repo, name: str) -> bool:
+    try:
+        repo.git.check_ref_format(f"refs/tags/{name}")
+    except git.GitCommandError:
+        return False
+    return True

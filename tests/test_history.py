@@ -137,3 +137,21 @@ def test_unknown_cable_or_missing_git_is_a_clear_error(repo, tmp_path):
     assert result.returncode == 1 and "not a git repository" in result.stderr
     assert "Traceback" not in result.stderr
     assert version_info(plain, PATH) is None
+
+
+def test_publication_tag_is_an_annotated_tag_on_the_published_commit(repo):
+    from pipeline.history import HistoryError, tag_publication
+
+    published = repo.git("rev-parse", "HEAD~1").strip()
+    name = tag_publication(repo.root, "energie", "20260303T100000.000Z-0123abcd", published,
+                           cables=[CABLE], published_at="2026-03-03T10:00:00Z")
+    assert name == "published/energie/20260303T100000.000Z-0123abcd"
+    assert repo.git("cat-file", "-t", name).strip() == "tag"
+    assert repo.git("rev-parse", f"{name}^{{commit}}").strip() == published
+    message = repo.git("tag", "-l", "--format=%(contents)", name)
+    assert f"Cable: {CABLE}" in message and f"Commit: {published}" in message
+    assert tag_publication(repo.root, "energie", "20260303T100000.000Z-0123abcd", published) == name
+    with pytest.raises(HistoryError, match="already exists"):
+        tag_publication(repo.root, "energie", "20260303T100000.000Z-0123abcd", repo.git("rev-parse", "HEAD").strip())
+    with pytest.raises(HistoryError, match="not a valid tag name"):
+        tag_publication(repo.root, "energie", "bad..name", published)
