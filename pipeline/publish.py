@@ -186,7 +186,9 @@ def write_ledger(store: Store, action: str, community: str, record: dict[str, An
     stamp = f"{moment:%Y%m%dT%H%M%S}.{moment.microsecond:06d}Z"
     key = f"{LEDGER_PREFIX}{stamp}-{community}-{action}-{uuid.uuid4().hex[:8]}.json"
     body = {"format": FORMAT, "action": action, "community": community, "at": iso(moment), **record}
-    if not store.create(key, _json(body), "application/json"):
+    data = _json(body)
+    # the key is unique; finding it means a retried write whose first answer was lost
+    if not store.create(key, data, "application/json") and store.get(key) != data:
         raise PublishError(f"ledger record {key} already exists")
     return key
 
