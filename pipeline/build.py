@@ -8,8 +8,9 @@ How a build goes, and why:
    renders its small site (home, indexes, 404, search, assets) from a docs folder that holds only
    its own pages, plus one *stamp* page carrying placeholders. Every cable page has the same depth
    and the same navigation, so it is that rendered stamp page with the cable's title, content and
-   table of contents put in: identical bytes to a full MkDocs render of the page, at a fraction of
-   the cost. The search index, the Atom feed and the sitemap are completed the same way.
+   table of contents (rendered by the theme's own partial) put in: the theme's page, without a
+   full MkDocs render per cable. The search index (mkdocs-material's format, entries computed
+   once per cable), the Atom feed and the sitemap are completed the same way.
 3. The finished site is audited before it replaces the previous one: no id, title or summary of a
    cable the community does not publish may appear in any file, and no page may load an asset from
    another host. A hit fails the build and names the file.
@@ -23,6 +24,8 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import datetime as dt
+import functools
+import gzip
 import hashlib
 import json
 import logging
@@ -116,6 +119,7 @@ def build_sites(repo: Any, plan: Plan, out: Path, *, communities: list[str] | No
 
     jobs = max(1, jobs or os.cpu_count() or 1)
     _JOB = job
+    _preload()
     try:
         with _Progress(progress) as bar:
             renderer_cables = _cables_to_render(job, todo)
@@ -136,6 +140,30 @@ def build_sites(repo: Any, plan: Plan, out: Path, *, communities: list[str] | No
 
 # --------------------------------------------------------------------------------------------
 # Parallelism
+
+
+def _preload() -> None:
+    """Import MkDocs and mkdocs-material once, before forking, instead of once per worker; and let
+    every build in this process list the theme's templates once (MkDocs walks the ~10,000 files of
+    mkdocs-material's icon set on every build; the theme does not change during a build)."""
+    import jinja2
+    import material.plugins.search.plugin  # noqa: F401
+    import mkdocs.commands.build  # noqa: F401
+    import mkdocs.config  # noqa: F401
+    import mkdocs.structure.toc  # noqa: F401
+
+    if not getattr(jinja2.FileSystemLoader.list_templates, "diplomatie_cached", False):
+        original = jinja2.FileSystemLoader.list_templates
+        listed: dict[tuple[str, ...], list[str]] = {}
+
+        def list_templates(self: jinja2.FileSystemLoader) -> list[str]:
+            key = tuple(map(str, self.searchpath))
+            if key not in listed:
+                listed[key] = original(self)
+            return list(listed[key])
+
+        list_templates.diplomatie_cached = True  # type: ignore[attr-defined]
+        jinja2.FileSystemLoader.list_templates = list_templates  # type: ignore[method-assign]
 
 
 def _run(fn: Any, items: list[Any], jobs: int) -> Iterable[Any]:
@@ -167,6 +195,7 @@ def _chunks(items: list[Any], size: int) -> list[list[Any]]:
 # Cache: converted cables, and the input key of each community's last successful build
 
 
+@functools.lru_cache(maxsize=4)
 def _code_fingerprint(base_dir: Path) -> str:
     """Hash of what shapes every page besides the cables: this code, the base config, the theme."""
     import material
@@ -222,7 +251,12 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 def _renderer(job: _Job) -> site.CableRenderer:
-    base = site.load_base_config(job.base_dir / "mkdocs.yml")
+    return _renderer_for(job.base_dir)
+
+
+@functools.lru_cache(maxsize=4)
+def _renderer_for(base_dir: Path) -> site.CableRenderer:
+    base = site.load_base_config(base_dir / "mkdocs.yml")
     names, configs = [], {}
     # MkDocs always adds these (mkdocs.config.config_options.MarkdownExtensions builtins).
     for item in ["toc", "tables", "fenced_code", *(base.get("markdown_extensions") or [])]:
@@ -276,10 +310,12 @@ def _build_one(name: str) -> tuple[str, list[str]]:
     work = Path(tempfile.mkdtemp(dir=job.out, prefix=f".build-{name}-"))
     try:
         source = site.stage(cp, job.base_dir, work, commit=job.commit, commit_time=job.commit_time,
-                            site_url=job.site_url)
+                            site_url=job.site_url, jinja_cache=job.cache / "jinja")
         config, warnings = _mkdocs_build(source, job.commit_time)
         _stamp_cables(job, cp, source, config)
-        audit(source.site_dir, forbidden_terms(job.repo_cables, cp))
+        own = job.site_url.rstrip("/") + "/" if job.site_url else None
+        audit(source.site_dir, forbidden_terms(job.repo_cables, cp), verbatim_from=config["theme"].dirs,
+              own_url=own)
         _install(source.site_dir, job.out / name)
         return name, warnings
     except BuildError as exc:
@@ -328,15 +364,16 @@ def _stamp_cables(job: _Job, cp: CommunityPlan, source: site.SiteSource, config:
                              "theme/partials/toc.html must keep them)")
     language = config["theme"]["language"]
     env = config["theme"].get_env()
-    toc_template = env.from_string('{% import "partials/language.html" as lang with context %}'
-                                   '{% include "partials/toc.html" %}')
+    # The table of contents partial, with the language macros base.html would have imported once.
+    lang = env.get_template("partials/language.html").make_module({"config": config})
+    toc_template = env.get_template("partials/toc.html")
     published = {c.id: c for c in cp.publish}
     renderer = _renderer(job)
     entries: list[dict[str, Any]] = []
     for cable in cp.publish:
         rendered = site.RenderedCable.from_json(_cable_cache_path(job, renderer.key(cable)).read_bytes())
         content = site.cable_header(cable, published, language) + site.resolve_links(rendered.html, published, language)
-        toc = toc_template.render(page=_TocPage(get_toc(rendered.toc)), config=config)
+        toc = toc_template.render(page=_TocPage(get_toc(rendered.toc)), config=config, lang=lang)
         page = (template.replace("<!--DIPLOMATIE:CONTENT-->", content)
                 .replace("<!--DIPLOMATIE:TOC-->", toc)
                 .replace(site.STAMP_TITLE, site.esc(cable.title))
@@ -350,6 +387,12 @@ def _stamp_cables(job: _Job, cp: CommunityPlan, source: site.SiteSource, config:
                          title=site.resolve_search_text(entry["title"], published, language))
             entries.append(entry)
     _complete_search_index(site_dir, entries)
+    for url, fragments in source.fragments.items():
+        path = site_dir / url / "index.html"
+        text = path.read_text(encoding="utf-8")
+        for marker, fragment in fragments.items():
+            text = text.replace(marker, fragment)
+        path.write_text(text, encoding="utf-8")
     (site_dir / "feed.xml").write_bytes(site.feed_xml(cp, job.site_url))
     sitemap = site.sitemap_xml(cp, source.pages, job.site_url)
     (site_dir / "sitemap.xml").write_bytes(sitemap)
@@ -406,9 +449,6 @@ def forbidden_terms(cables: dict[str, Cable], cp: CommunityPlan) -> Forbidden:
     return Forbidden(ids, tuple(texts))
 
 
-_ID_TOKEN = re.compile(site.CABLE_ID)
-
-
 def _variants(text: str) -> set[str]:
     """The forms a text takes in HTML, XML and JSON output."""
     import html as html_mod
@@ -422,69 +462,90 @@ def _variants(text: str) -> set[str]:
     return forms
 
 
-def audit(site_dir: Path, forbidden: Forbidden) -> None:
-    """Fail (naming the file) when a forbidden id or text appears, or an asset is off-site."""
-    automaton = None
-    if forbidden.texts:
-        automaton = ahocorasick.Automaton()
-        for text in forbidden.texts:
-            for form in _variants(text):
-                automaton.add_word(form, (len(form), text))
+def audit(site_dir: Path, forbidden: Forbidden, *, verbatim_from: Iterable[Path] = (),
+          own_url: str | None = None) -> None:
+    """Fail (naming the file) when a forbidden id or text appears, or an asset is off-site.
+
+    Files copied byte for byte from a theme folder (``verbatim_from``: mkdocs-material's scripts,
+    source maps, stylesheets) are built from no cable and are not searched for cable text; their
+    stylesheets are still checked for off-site URLs. ``own_url``: the site's own address, not
+    "another host"."""
+    automaton = ahocorasick.Automaton()
+    for cable_id in forbidden.ids:
+        automaton.add_word(cable_id, (len(cable_id), "id", cable_id))
+    for text in forbidden.texts:
+        for form in _variants(text):
+            automaton.add_word(form, (len(form), "text", text))
+    searching = len(automaton) > 0
+    if searching:
         automaton.make_automaton()
+    themes = [Path(d) for d in verbatim_from]
     for path in sorted(p for p in site_dir.rglob("*") if p.is_file()):
         rel = path.relative_to(site_dir).as_posix()
         if path.suffix not in TEXT_SUFFIXES:
             continue
         data = path.read_bytes()
         if path.suffix == ".gz":
-            import gzip
-
             data = gzip.decompress(data)
         text = data.decode("utf-8", errors="replace")
-        for match in _ID_TOKEN.finditer(text):
-            if match.group(0) in forbidden.ids:
-                raise BuildError(f"isolation audit: {rel} contains the id of unpublished cable {match.group(0)}")
-        if automaton is not None:
-            for end, (length, original) in automaton.iter(text):
+        if searching and not _verbatim(rel, data, themes):
+            for end, (length, kind, original) in automaton.iter(text):
                 start = end - length + 1
                 if _word_char(text, start - 1) or _word_char(text, end + 1):
                     continue  # part of a longer word or title: "Accord n° 7" inside "Accord n° 70"
-                raise BuildError(f"isolation audit: {rel} contains the title or summary of an unpublished "
-                                 f"cable: {original[:60]!r}")
-        offsite = find_offsite_assets(text, path.suffix)
+                what = f"the id of unpublished cable {original}" if kind == "id" else \
+                    f"the title or summary of an unpublished cable: {original[:60]!r}"
+                raise BuildError(f"isolation audit: {rel} contains {what}")
+        offsite = find_offsite_assets(text, path.suffix, own_url)
         if offsite:
             raise BuildError(f"off-site asset audit: {rel} loads {offsite[0]} from another host; "
                              "every asset must be served by the site itself")
+
+
+def _verbatim(rel: str, data: bytes, themes: list[Path]) -> bool:
+    for theme in themes:
+        source = theme / rel
+        try:
+            if source.stat().st_size == len(data) and source.read_bytes() == data:
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def _word_char(text: str, index: int) -> bool:
     return 0 <= index < len(text) and (text[index].isalnum() or text[index] == "_")
 
 
-_ASSET_ATTR = re.compile(
-    r"<(?:script|img|iframe|frame|source|video|audio|embed|track|input|object)\b[^>]*?\s(?:src|data|poster)"
-    r"\s*=\s*[\"']?\s*([^\"'\s>]+)"
-    r"|<link\b[^>]*?\shref\s*=\s*[\"']?\s*([^\"'\s>]+)"
-    r"|\ssrcset\s*=\s*[\"']([^\"']+)[\"']", re.I)
+_ASSET_TAG = re.compile(r"<(script|img|iframe|frame|source|video|audio|embed|track|input|object|link|image|use)\b"
+                        r"([^>]*)>", re.I)
+_ATTR = re.compile(r"""([a-zA-Z:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
 _CSS_URL = re.compile(r"url\(\s*[\"']?\s*([^\"')\s]+)|@import\s+[\"']([^\"']+)[\"']", re.I)
+_STYLE = re.compile(r"<style\b[^>]*>(.*?)</style>|\sstyle\s*=\s*\"([^\"]*)\"", re.S | re.I)
 _OFFSITE = re.compile(r"^\s*(?:[a-z][a-z0-9+.-]*:)?//", re.I)
+#: <link rel=…> values that name a page, not something the browser loads into this one.
+_NOT_ASSET_RELS = {"canonical", "alternate", "prev", "next", "author", "license", "help", "search", "bookmark"}
+_URL_ATTRS = {"src", "data", "poster", "href", "xlink:href"}
 
 
-def find_offsite_assets(text: str, suffix: str) -> list[str]:
+def find_offsite_assets(text: str, suffix: str, own_url: str | None = None) -> list[str]:
     """Asset URLs (scripts, styles, fonts, images, frames) in ``text`` that point to another host.
-    Links a reader follows (``<a href>``) are not assets."""
+    Links a reader follows (``<a href>``, ``<link rel=canonical>``) are not assets."""
     urls: list[str] = []
     if suffix == ".html":
-        for m in _ASSET_ATTR.finditer(text):
-            if m.group(3):
-                urls += [part.strip().split()[0] for part in m.group(3).split(",") if part.strip()]
-            else:
-                urls.append(m.group(1) or m.group(2))
-        for style in re.findall(r"<style\b[^>]*>(.*?)</style>|\sstyle\s*=\s*\"([^\"]*)\"", text, re.S | re.I):
-            urls += [a or b for a, b in _CSS_URL.findall(style[0] or style[1])]
+        for m in _ASSET_TAG.finditer(text):
+            attrs = {a.lower(): b or c or d for a, b, c, d in _ATTR.findall(m.group(2))}
+            if m.group(1).lower() == "link" and set(attrs.get("rel", "").lower().split()) & _NOT_ASSET_RELS:
+                continue
+            urls += [v for k, v in attrs.items() if k in _URL_ATTRS]
+            if "srcset" in attrs:
+                urls += [part.strip().split()[0] for part in attrs["srcset"].split(",") if part.strip()]
+        if "style" in text:
+            for block, inline in _STYLE.findall(text):
+                urls += [a or b for a, b in _CSS_URL.findall(block or inline)]
     elif suffix == ".css":
         urls += [a or b for a, b in _CSS_URL.findall(text)]
-    return [u for u in urls if _OFFSITE.match(u)]
+    return [u for u in urls if _OFFSITE.match(u) and not (own_url and u.startswith(own_url))]
 
 
 # --------------------------------------------------------------------------------------------

@@ -274,6 +274,7 @@ class SiteSource:
     docs_dir: Path
     site_dir: Path
     pages: tuple[str, ...]  # site-relative URLs of the generated (non-cable) pages, for the sitemap
+    fragments: dict[str, dict[str, str]]  # page URL -> {marker: HTML} to put in the rendered page
 
 
 def load_base_config(path: Path) -> dict[str, Any]:
@@ -339,7 +340,8 @@ def _plugins_with_search_language(plugins: Any, language: str) -> list[Any]:
 
 
 def stage(plan: CommunityPlan, base_dir: Path, work: Path, *, commit: str | None,
-          commit_time: dt.datetime | None, site_url: str | None = None, plain: bool = False) -> SiteSource:
+          commit_time: dt.datetime | None, site_url: str | None = None, plain: bool = False,
+          jinja_cache: Path | None = None) -> SiteSource:
     """Write the community's MkDocs project under ``work``: config, home, indexes and either the
     stamp page (cable pages are stamped after the build) or, with ``plain``, one Markdown page per
     cable (what a plain ``mkdocs build`` of the same site needs)."""
@@ -347,14 +349,15 @@ def stage(plan: CommunityPlan, base_dir: Path, work: Path, *, commit: str | None
     docs, site_dir = work / "docs", work / "site"
     docs.mkdir(parents=True, exist_ok=True)
     base = load_base_config(base_dir / "mkdocs.yml")
-    hooks = [str(Path(__file__).resolve())] if plain else []
+    hooks = [str(Path(__file__).resolve())]
     config = site_config(base, base_dir, plan, docs, site_dir, commit=commit, commit_time=commit_time,
                          site_url=site_url, hooks=hooks)
     published = {c.id: c for c in plan.publish}
+    config["extra"]["diplomatie_jinja_cache"] = str(jinja_cache) if jinja_cache else ""
     if plain:
         config["markdown_extensions"] = [*base.get("markdown_extensions", []), "pipeline.site:CableLinkExtension"]
         config["extra"]["diplomatie_published"] = sorted(published)
-    pages = generated_pages(plan)
+    pages, fragments = generated_pages(plan, inline=plain)
     for path, text in pages.items():
         _write(docs / path, text)
     if plain:
@@ -372,7 +375,8 @@ def stage(plan: CommunityPlan, base_dir: Path, work: Path, *, commit: str | None
     config_file = work / "mkdocs.yml"
     config_file.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
     urls = tuple(_page_url(p) for p in sorted(pages))
-    return SiteSource(community.id, config_file, docs, site_dir, urls)
+    return SiteSource(community.id, config_file, docs, site_dir, urls,
+                      {_page_url(p): f for p, f in sorted(fragments.items())})
 
 
 def _write(path: Path, text: str) -> None:
@@ -387,20 +391,34 @@ def _page_url(path: str) -> str:
     return (stem[: -len("index")] if stem.endswith("/index") or stem == "index" else stem + "/")
 
 
-def generated_pages(plan: CommunityPlan) -> dict[str, str]:
-    """Home and index pages (path in docs -> Markdown). Lists are raw HTML: cheap to convert and
-    no link for MkDocs to validate (cable pages are added after its build)."""
+def generated_pages(plan: CommunityPlan, inline: bool = True) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """Home and index pages: (path in docs -> Markdown, path -> {marker: HTML}).
+
+    Lists of cables are HTML (no link for MkDocs to validate: cable pages are added after its
+    build). Unless ``inline``, the Markdown holds a marker comment instead of each list, and the
+    list is put in the rendered page: MkDocs need not parse thousands of list items."""
     community, cables = plan.community, plan.publish
     language = community.language if community.language in LABELS else "en"
     t = labels(language)
     pages: dict[str, str] = {}
+    fragments: dict[str, dict[str, str]] = defaultdict(dict)
 
     def page(path: str, title: str, body: str) -> None:
-        pages[path] = f"---\ntitle: {json.dumps(title, ensure_ascii=False)}\n---\n\n# {esc(title)}\n\n{body}\n"
+        # Index pages only repeat what the cable pages say: kept out of search.
+        pages[path] = (f"---\ntitle: {json.dumps(title, ensure_ascii=False)}\nsearch:\n  exclude: true\n---\n\n"
+                       f"# {esc(title)}\n\n{body}\n")
 
     depth_prefix = {0: "", 1: "../", 2: "../../"}
 
-    def listing(items: Iterable[Cable], depth: int) -> str:
+    def listing(items: Iterable[Cable], depth: int, path: str) -> str:
+        html_text = _listing(items, depth)
+        if inline:
+            return html_text
+        marker = f"<!--DIPLOMATIE:LIST:{len(fragments[path])}-->"
+        fragments[path][marker] = html_text
+        return marker
+
+    def _listing(items: Iterable[Cable], depth: int) -> str:
         prefix = depth_prefix[depth]
         out = ['<ul class="dip-list">']
         for c in items:
@@ -415,7 +433,7 @@ def generated_pages(plan: CommunityPlan) -> dict[str, str]:
     owner = f"<p>{esc(t['owner'])} <strong>{esc(community.owner)}</strong>.</p>"
     count = f"<p>{len(cables)} {esc(t['count'])}. <a href=\"feed.xml\">{esc(t['feed'])}</a>.</p>"
     home_body = (f"{esc(community.description)}\n\n{owner}\n\n{count}\n\n## {esc(t['latest'])}\n\n"
-                 + listing(cables[:HOME_LATEST], 0))
+                 + listing(cables[:HOME_LATEST], 0, "index.md"))
     pages["index.md"] = (f"---\ntitle: {json.dumps(community.title, ensure_ascii=False)}\n---\n\n"
                          f"# {esc(community.title)}\n\n{home_body}\n")
 
@@ -440,7 +458,7 @@ def generated_pages(plan: CommunityPlan) -> dict[str, str]:
         sections = []
         for m in sorted(counts, reverse=True):
             in_month = [c for c in by_year[year] if c.date.month == m]
-            sections.append(f"## {months[m - 1].capitalize()} {year} {{#{year}-{m:02d}}}\n\n" + listing(in_month, 2))
+            sections.append(f"## {months[m - 1].capitalize()} {year} {{#{year}-{m:02d}}}\n\n" + listing(in_month, 2, f"dates/{year}.md"))
         page(f"dates/{year}.md", f"{t['by_date']} : {year}" if language == "fr" else f"{t['by_date']}: {year}",
              "\n\n".join(sections))
     page("dates/index.md", t["by_date"], '<ul class="dip-counts">' + "".join(year_lines) + "</ul>"
@@ -450,10 +468,10 @@ def generated_pages(plan: CommunityPlan) -> dict[str, str]:
         lines = []
         for name in sorted(groups):
             lines.append(f'<li><a href="{slug(name)}/">{esc(name)}</a> ({len(groups[name])})</li>')
-            page(f"{key}/{slug(name)}.md", name, listing(groups[name], 2))
+            page(f"{key}/{slug(name)}.md", name, listing(groups[name], 2, f"{key}/{slug(name)}.md"))
         page(f"{key}/index.md", title, '<ul class="dip-counts">' + "".join(lines) + "</ul>"
              if cables else f"<p>{esc(t['none'])}</p>")
-    return pages
+    return pages, dict(fragments)
 
 
 # --------------------------------------------------------------------------------------------
@@ -512,10 +530,24 @@ def gzip_bytes(data: bytes, mtime: int) -> bytes:
 
 
 # --------------------------------------------------------------------------------------------
-# MkDocs hook, used only by plain builds (``stage(..., plain=True)``): resolve cable links there too.
+# MkDocs hooks (this module is the ``hooks`` of every staged configuration): the template cache,
+# and cable links resolved in plain builds (``stage(..., plain=True)``).
+
+
+def on_env(env: Any, config: Any, files: Any) -> Any:
+    """Compiled templates are kept between builds: compiling mkdocs-material's costs ~0.5 s a site."""
+    from jinja2 import FileSystemBytecodeCache
+
+    cache = config["extra"].get("diplomatie_jinja_cache")
+    if cache:
+        Path(cache).mkdir(parents=True, exist_ok=True)
+        env.bytecode_cache = FileSystemBytecodeCache(cache)
+    return env
 
 
 def on_page_content(html_text: str, page: Any, config: Any, files: Any) -> str:
+    if LINK_SCHEME not in html_text and ID_OPEN not in html_text:
+        return html_text
     published = set(config["extra"].get("diplomatie_published") or ())
     depth = page.url.count("/")
     return resolve_links(html_text, published, config["theme"]["language"], "../" * depth)

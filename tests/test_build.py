@@ -1,0 +1,252 @@
+"""``build_sites``: one complete static site per community, isolated, deterministic, audited."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from contentrepo import EDITOR, make_repo
+
+from pipeline.build import PROJECT_DIR, BuildError, build_sites, find_offsite_assets
+from pipeline.plan import make_plan
+from pipeline.repository import load
+
+CANARY_ENERGIE = "Le hibou de Berlin compte les éoliennes à minuit."
+CANARY_ONU = "The heron of Turtle Bay counts the votes at dawn."
+HELD = {
+    "2026-BERLIN-0003": ("Titre retenu : jamais approuvé", "La loutre non approuvée nage."),
+    "2026-BERLIN-0004": ("Titre retenu : approbation périmée", "La loutre périmée nage."),
+    "2026-BERLIN-0005": ("Titre retenu : sous embargo", "La loutre sous embargo nage."),
+    "2026-BERLIN-0006": ("Titre retenu : retiré", "La loutre retirée nage."),
+}
+
+
+def sample_repo(root: Path):
+    """energie (fr) publishes two cables and holds four; onu (en) publishes one."""
+    repo = make_repo(root)
+    repo.cable("2026-BERLIN-0001", title="Sécurité énergétique allemande", date=dt.date(2026, 3, 14),
+               summary="Berlin revoit sa stratégie gazière.",
+               body=("## Contexte\n\n" + CANARY_ENERGIE + "\n\n"
+                     "Voir [la note de Paris](2026-PARIS-0002#analyse), "
+                     "[la note de New York](2026-NEW-YORK-ONU-0001) et "
+                     "[2026-NEW-YORK-ONU-0001](../2026/2026-NEW-YORK-ONU-0001.md).\n\n"
+                     "| Pays | Part |\n|---|---|\n| DE | 12 |\n\n!!! note\n    Une remarque.\n"))
+    repo.cable("2026-PARIS-0002", title="Marché européen de l'électricité", date=dt.date(2026, 2, 1),
+               summary="La réforme du marché avance.", body="## Analyse\n\nLe marché.\n")
+    repo.cable("2026-NEW-YORK-ONU-0001", title="Security Council reform talks", date=dt.date(2026, 1, 20),
+               subjects=["onu"], language="en", summary="The talks stall again.",
+               body="## Background\n\n" + CANARY_ONU + "\n")
+    for cable_id, (title, canary) in HELD.items():
+        extra = {}
+        if cable_id.endswith("5"):
+            extra["embargo"] = dt.datetime(2099, 1, 1, tzinfo=dt.UTC)
+        if cable_id.endswith("6"):
+            extra["status"] = "withdrawn"
+        repo.cable(cable_id, title=title, summary=f"Résumé de {title}.", body=f"## Texte\n\n{canary}\n", **extra)
+    for cable_id in ("2026-BERLIN-0001", "2026-PARIS-0002", "2026-BERLIN-0004", "2026-BERLIN-0005",
+                     "2026-BERLIN-0006"):
+        repo.approve(cable_id, "energie")
+    repo.approve("2026-NEW-YORK-ONU-0001", "onu")
+    stale = repo.root / "content/2026/2026-BERLIN-0004.md"
+    stale.write_text(stale.read_text(encoding="utf-8").replace("nage.", "nage encore."), encoding="utf-8")
+    repo.commit("sample", date="2026-11-20T10:00:00Z")
+    return repo
+
+
+def build(root: Path, out: Path, **kwargs):
+    repo = load(root)
+    return build_sites(repo, make_plan(repo), out, progress=False, **kwargs)
+
+
+def files_text(site: Path) -> dict[str, str]:
+    out = {}
+    for path in sorted(site.rglob("*")):
+        if path.is_file():
+            data = path.read_bytes()
+            if path.suffix == ".gz":
+                data = gzip.decompress(data)
+            out[path.relative_to(site).as_posix()] = data.decode("utf-8", errors="replace")
+    return out
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    root = tmp_path_factory.mktemp("content")
+    sample_repo(root)
+    out = tmp_path_factory.mktemp("site")
+    results = build(root, out, jobs=2)
+    return root, out, results
+
+
+def test_each_community_gets_a_complete_site(sample):
+    root, out, results = sample
+    assert set(results) == {"energie", "onu"}
+    assert results["energie"].cables == ("2026-BERLIN-0001", "2026-PARIS-0002")
+    assert results["onu"].cables == ("2026-NEW-YORK-ONU-0001",)
+    for name in results:
+        site = out / name
+        for rel in ("index.html", "404.html", "search/search_index.json", "feed.xml", "sitemap.xml",
+                    "dates/index.html", "dates/2026/index.html", "posts/index.html", "subjects/index.html",
+                    "assets/stylesheets/diplomatie.css"):
+            assert (site / rel).is_file(), f"{name}: {rel} missing"
+    assert (out / "energie/2026/2026-BERLIN-0001/index.html").is_file()
+    assert (out / "energie/posts/paris/index.html").is_file()
+    assert (out / "energie/subjects/energie/index.html").is_file()
+    assert not (out / "energie/0000").exists()
+
+
+def test_canary_sentences_stay_in_their_community(sample):
+    _, out, _ = sample
+    energie, onu = files_text(out / "energie"), files_text(out / "onu")
+    assert any(CANARY_ENERGIE in t for t in energie.values())
+    assert any(CANARY_ONU in t for t in onu.values())
+    assert not [f for f, t in onu.items() if "hibou de Berlin" in t]
+    assert not [f for f, t in energie.items() if "heron of Turtle Bay" in t or "Turtle Bay" in t]
+    # Search finds the canary only in its own community (search index is a file like any other).
+    index = json.loads((out / "energie/search/search_index.json").read_text())
+    assert any("hibou de Berlin" in d["text"] for d in index["docs"])
+
+
+def test_held_back_cables_appear_in_no_file(sample):
+    _, out, _ = sample
+    for name in ("energie", "onu"):
+        for rel, text in files_text(out / name).items():
+            for cable_id, (title, canary) in HELD.items():
+                assert cable_id not in text, f"{name}/{rel} names held cable {cable_id}"
+                assert title not in text and canary not in text, f"{name}/{rel} shows held cable {cable_id}"
+
+
+def test_link_to_cable_of_the_community_works_and_others_are_plain_text(sample):
+    _, out, _ = sample
+    page = (out / "energie/2026/2026-BERLIN-0001/index.html").read_text()
+    assert '<a href="../../2026/2026-PARIS-0002/#analyse">la note de Paris</a>' in page
+    assert '<span class="dip-unpublished">la note de New York</span>' in page
+    assert '<span class="dip-unpublished">câble non publié</span>' in page
+    assert "NEW-YORK-ONU" not in page and "Security Council" not in page
+
+
+def test_cable_page_has_metadata_banners_sign_out_and_build_footer(sample):
+    root, out, results = sample
+    page = (out / "energie/2026/2026-BERLIN-0001/index.html").read_text()
+    commit = load(root).commit
+    assert page.count("NON CLASSIFIÉ") == 2
+    assert 'href="/logout"' in page and "Se déconnecter" in page
+    assert commit[:12] in page and "2026-11-20 10:00 UTC" in page
+    assert results["energie"].built_at == "2026-11-20T10:00:00Z" and results["energie"].commit == commit
+    for text in ("<code>2026-BERLIN-0001</code>", "14 mars 2026", "BERLIN", "MEAE", "Berlin revoit sa stratégie",
+                 '<table>', 'class="admonition note"', 'class="headerlink"',
+                 "<title>Sécurité énergétique allemande - Énergie en Europe</title>"):
+        assert text in page, text
+    # The table of contents is the cable's own, rendered by the theme.
+    assert 'href="#contexte"' in page
+    assert 'fonts.googleapis' not in page
+
+
+def test_interface_and_search_follow_the_community_language(sample):
+    _, out, _ = sample
+    assert '<html lang="fr"' in (out / "energie/index.html").read_text()
+    home = (out / "onu/index.html").read_text()
+    assert '<html lang="en"' in home and "Sign out" in home and "Latest cables" in home
+    assert json.loads((out / "energie/search/search_index.json").read_text())["config"]["lang"] == ["fr"]
+    assert json.loads((out / "onu/search/search_index.json").read_text())["config"]["lang"] == ["en"]
+
+
+def test_navigation_lists_indexes_not_cables(sample):
+    _, out, _ = sample
+    page = (out / "energie/2026/2026-PARIS-0002/index.html").read_text()
+    nav = page[page.index('md-sidebar--primary'):page.index('md-sidebar--secondary')]
+    assert "Par date" in nav and "Par sujet" in nav
+    assert "2026-BERLIN-0001" not in nav
+
+
+def test_feed_and_sitemap_are_dated_from_the_cables(sample):
+    _, out, _ = sample
+    feed = (out / "energie/feed.xml").read_text()
+    assert "<updated>2026-03-14T00:00:00Z</updated>" in feed
+    assert feed.index("2026-BERLIN-0001") < feed.index("2026-PARIS-0002")
+    sitemap = (out / "energie/sitemap.xml").read_text()
+    assert "<loc>2026/2026-PARIS-0002/</loc><lastmod>2026-02-01</lastmod>" in sitemap
+    assert gzip.decompress((out / "energie/sitemap.xml.gz").read_bytes()).decode() == sitemap
+
+
+def test_two_builds_are_byte_identical(sample, tmp_path):
+    root, out, _ = sample
+    build(root, tmp_path / "again", jobs=1, force=True, cache_dir=tmp_path / "cache")
+    first, second = files_text(out), files_text(tmp_path / "again")
+    assert first.keys() == second.keys()
+    assert [k for k in first if first[k] != second[k]] == []
+
+
+def test_unchanged_community_is_skipped_and_force_rebuilds(tmp_path):
+    root = tmp_path / "content"
+    sample_repo(root)
+    out = tmp_path / "site"
+    first = build(root, out)
+    assert not any(b.cached for b in first.values())
+    again = build(root, out)
+    assert all(b.cached for b in again.values())
+    path = root / "content/2026/2026-NEW-YORK-ONU-0001.md"
+    path.write_text(path.read_text(encoding="utf-8").replace("at dawn", "at dusk"), encoding="utf-8")
+    edited = build(root, out)  # the edit makes the approval stale: onu changes, energie does not
+    assert edited["energie"].cached and not edited["onu"].cached
+    assert edited["onu"].cables == ()
+    assert all(not b.cached for b in build(root, out, force=True).values())
+
+
+def test_only_named_communities_are_built(tmp_path):
+    root = tmp_path / "content"
+    sample_repo(root)
+    results = build(root, tmp_path / "site", communities=["onu"])
+    assert list(results) == ["onu"]
+    assert not (tmp_path / "site/energie").exists()
+    with pytest.raises(BuildError, match="unknown community: nowhere"):
+        build(root, tmp_path / "site", communities=["nowhere"])
+
+
+def test_a_cable_naming_an_unpublished_cable_fails_the_audit_and_keeps_the_previous_site(tmp_path):
+    root = tmp_path / "content"
+    repo = sample_repo(root)
+    out = tmp_path / "site"
+    build(root, out)
+    before = (out / "energie/index.html").read_bytes()
+    path = root / "content/2026/2026-PARIS-0002.md"
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        "Le marché.", "Le marché, comme le dit 2026-NEW-YORK-ONU-0001."), encoding="utf-8")
+    repo.approve("2026-PARIS-0002", "energie", EDITOR)
+    with pytest.raises(BuildError) as raised:
+        build(root, out)
+    assert "energie: isolation audit: 2026/2026-PARIS-0002/index.html contains the id of unpublished cable " \
+           "2026-NEW-YORK-ONU-0001" in str(raised.value)
+    assert (out / "energie/index.html").read_bytes() == before
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_an_off_site_asset_fails_the_build(tmp_path):
+    root = tmp_path / "content"
+    sample_repo(root)
+    shutil.copytree(PROJECT_DIR / "theme", root / "theme")
+    config = (PROJECT_DIR / "mkdocs.yml").read_text(encoding="utf-8")
+    (root / "mkdocs.yml").write_text(config + "\nextra_javascript:\n  - https://cdn.example.com/tracker.js\n",
+                                     encoding="utf-8")
+    with pytest.raises(BuildError, match=r"off-site asset audit: .*index.html loads "
+                                         r"https://cdn.example.com/tracker.js from another host"):
+        build(root, tmp_path / "site", communities=["onu"])
+
+
+def test_off_site_asset_detection():
+    assert find_offsite_assets('<script src="https://cdn.example.com/a.js"></script>', ".html")
+    assert find_offsite_assets("<link rel=stylesheet href=//fonts.googleapis.com/css>", ".html")
+    assert find_offsite_assets('<img alt="" srcset="a.png 1x, https://x.org/b.png 2x">', ".html")
+    assert find_offsite_assets('<p style="background: url(https://x.org/b.png)">', ".html")
+    assert find_offsite_assets("@import 'https://fonts.googleapis.com/css';", ".css")
+    assert find_offsite_assets("a{background:url( //x.org/i.png )}", ".css")
+    assert not find_offsite_assets('<a href="https://www.diplomatie.gouv.fr/">lien</a>', ".html")
+    assert not find_offsite_assets('<link rel="canonical" href="https://x.org/c/energie/">', ".html")
+    assert not find_offsite_assets('<script src="../assets/javascripts/bundle.js"></script>'
+                                   '<img src="data:image/png;base64,AAAA">', ".html")
+    assert not find_offsite_assets('<img src="https://gate.example.org/c/a/i.png">', ".html",
+                                   own_url="https://gate.example.org/")

@@ -1,0 +1,134 @@
+"""``pipeline.site``: a community's pages and configuration, from its plan entry only."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline import site
+from pipeline.build import PROJECT_DIR, _mkdocs_build
+from pipeline.cables import Cable
+from pipeline.communities import Community, Selection
+from pipeline.plan import CommunityPlan
+
+
+def cable(cable_id: str, body: str = "## Texte\n\nDu texte.\n", **kw) -> Cable:
+    fields = dict(id=cable_id, title=f"Titre {cable_id}", date=dt.date(2026, 4, int(cable_id[-2:]) or 1),
+                  post=cable_id.split("-", 1)[1].rsplit("-", 1)[0], author="a@diplomatie.gouv.fr",
+                  classification="NON CLASSIFIÉ", subjects=("energie",), language="fr", body=body,
+                  path=f"content/2026/{cable_id}.md", digest="sha256:" + "0" * 64, summary=f"Résumé {cable_id}.")
+    fields.update(kw)
+    return Cable(**fields)
+
+
+def plan_of(*cables: Cable, language: str = "fr") -> CommunityPlan:
+    community = Community(id="energie", title="Énergie", description="Les postes et l'énergie.",
+                          language=language, owner="owner@diplomatie.gouv.fr", editors=(),
+                          select=Selection(subjects=("energie",)))
+    return CommunityPlan(community, tuple(sorted(cables, key=lambda c: (-c.date.toordinal(), c.id))), ())
+
+
+@pytest.fixture(scope="module")
+def renderer():
+    return site.CableRenderer(["toc", "tables", "fenced_code", "admonition", "footnotes", "attr_list"],
+                              {"toc": {"permalink": True}}, {})
+
+
+@pytest.mark.parametrize("target", ["2026-BERLIN-0042", "2026-BERLIN-0042.md", "../2026/2026-BERLIN-0042.md",
+                                    "2026/2026-BERLIN-0042/", "2026-BERLIN-0042#contexte"])
+def test_every_form_of_cable_link_resolves_to_the_cable_page(renderer, target):
+    rendered = renderer.render(cable("2026-PARIS-0001", f"Voir [la note]({target}).\n"))
+    published = site.resolve_links(rendered.html, {"2026-BERLIN-0042"}, "fr")
+    fragment = "#contexte" if "#" in target else ""
+    assert f'<a href="../../2026/2026-BERLIN-0042/{fragment}">la note</a>' in published
+    hidden = site.resolve_links(rendered.html, set(), "fr")
+    assert '<span class="dip-unpublished">la note</span>' in hidden and "BERLIN" not in hidden
+
+
+def test_a_link_named_by_its_id_shows_no_id_when_unpublished(renderer):
+    rendered = renderer.render(cable("2026-PARIS-0001", "Voir [2026-BERLIN-0042](2026-BERLIN-0042) et [](2026-ROME-0001).\n"))
+    assert site.resolve_links(rendered.html, {"2026-BERLIN-0042", "2026-ROME-0001"}, "en") == \
+        '<p>Voir <a href="../../2026/2026-BERLIN-0042/">2026-BERLIN-0042</a> et ' \
+        '<a href="../../2026/2026-ROME-0001/">2026-ROME-0001</a>.</p>'
+    hidden = site.resolve_links(rendered.html, set(), "en")
+    assert "2026-" not in hidden and hidden.count("unpublished cable") == 2
+    text = " ".join(e["text"] for e in rendered.search)
+    assert "2026-BERLIN" not in site.resolve_search_text(text, set(), "fr")
+
+
+def test_other_links_are_left_alone(renderer):
+    rendered = renderer.render(cable("2026-PARIS-0001", "[site](https://www.diplomatie.gouv.fr/) [x](#texte)\n"))
+    assert '<a href="https://www.diplomatie.gouv.fr/">site</a>' in rendered.html
+    assert '<a href="#texte">x</a>' in rendered.html
+
+
+def test_rendered_cable_has_toc_permalinks_and_search_sections(renderer):
+    rendered = renderer.render(cable("2026-PARIS-0001", "## Contexte\n\nUn.\n\n## Analyse\n\nDeux[^1].\n\n[^1]: Note.\n"))
+    assert [t["id"] for t in rendered.toc] == ["contexte", "analyse"]
+    assert 'class="headerlink"' in rendered.html and 'class="footnote"' in rendered.html
+    locations = [e["location"] for e in rendered.search]
+    assert locations[:3] == ["2026/2026-PARIS-0001/", "2026/2026-PARIS-0001/#contexte", "2026/2026-PARIS-0001/#analyse"]
+    assert site.RenderedCable.from_json(rendered.to_json()) == rendered
+
+
+def test_cache_key_changes_with_the_body_only_when_it_matters(renderer):
+    a = cable("2026-PARIS-0001")
+    assert renderer.key(a) == renderer.key(cable("2026-PARIS-0001", approvals=()))
+    assert renderer.key(a) != renderer.key(cable("2026-PARIS-0001", body="## Autre\n"))
+
+
+def test_index_pages_list_only_published_cables_by_date_post_and_subject():
+    plan = plan_of(cable("2026-PARIS-0001"), cable("2026-BERLIN-0002", subjects=("energie", "climat")))
+    pages, fragments = site.generated_pages(plan)
+    assert fragments == {}
+    assert set(pages) == {"index.md", "dates/index.md", "dates/2026.md", "posts/index.md", "posts/paris.md",
+                          "posts/berlin.md", "subjects/index.md", "subjects/energie.md", "subjects/climat.md"}
+    assert "Titre 2026-BERLIN-0002" in pages["subjects/climat.md"]
+    assert "2026-PARIS-0001" not in pages["subjects/climat.md"]
+    assert '<a href="../../2026/2026-PARIS-0001/">' in pages["posts/paris.md"]
+    assert "{#2026-04}" in pages["dates/2026.md"]
+    _, fragments = site.generated_pages(plan, inline=False)
+    assert "<!--DIPLOMATIE:LIST:0-->" in fragments["index.md"]
+
+
+def test_community_config_derives_from_the_base(tmp_path):
+    plan = plan_of(cable("2026-PARIS-0001"), language="en")
+    source = site.stage(plan, PROJECT_DIR, tmp_path, commit="a" * 40,
+                        commit_time=dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC))
+    config = yaml.safe_load(source.config_file.read_text())
+    assert config["INHERIT"] == str(PROJECT_DIR / "mkdocs.yml")
+    assert config["site_name"] == "Énergie" and config["theme"]["language"] == "en"
+    assert config["theme"]["custom_dir"] == str(PROJECT_DIR / "theme") and config["theme"]["font"] is False
+    assert config["plugins"] == [{"search": {"lang": ["en"]}}]
+    assert config["extra"]["build_commit"] == "a" * 40 and config["extra"]["build_time"] == "2026-11-20 10:00 UTC"
+    assert sorted(p.relative_to(source.docs_dir).as_posix() for p in source.docs_dir.rglob("*.md"))[:2] == \
+        ["0000/stamp.md", "dates/2026.md"]
+
+
+def test_plain_mkdocs_build_of_the_same_pages(tmp_path):
+    """The reference build (one Markdown page per cable, MkDocs does everything) also resolves links."""
+    plan = plan_of(cable("2026-PARIS-0001", "Voir [B](2026-BERLIN-0002) et [R](2026-ROME-0003).\n"),
+                   cable("2026-BERLIN-0002"))
+    source = site.stage(plan, PROJECT_DIR, tmp_path, commit=None, commit_time=None, plain=True)
+    _mkdocs_build(source, None)
+    page = (source.site_dir / "2026/2026-PARIS-0001/index.html").read_text()
+    assert '<a href="../../2026/2026-BERLIN-0002/">B</a>' in page
+    assert '<span class="dip-unpublished">R</span>' in page and "ROME" not in page
+    assert "Site construit hors dépôt git" in page
+
+
+def test_feed_is_deterministic_and_dated_from_cables():
+    plan = plan_of(cable("2026-PARIS-0001"), cable("2026-BERLIN-0009"))
+    feed = site.feed_xml(plan, "https://gate.example.org/")
+    assert feed == site.feed_xml(plan, "https://gate.example.org/")
+    text = feed.decode()
+    assert "<updated>2026-04-09T00:00:00Z</updated>" in text
+    assert 'href="https://gate.example.org/c/energie/2026/2026-BERLIN-0009/"' in text
+
+
+def test_site_relative_urls(tmp_path: Path):
+    assert site.cable_url("2026-NEW-YORK-ONU-0001") == "2026/2026-NEW-YORK-ONU-0001/"
+    assert site.slug("Droits humains & Santé") == "droits-humains-sante"
