@@ -105,6 +105,11 @@ def test_publish_to_s3_with_an_endpoint_url(repo, tmp_path, s3_server, s3_bucket
     assert json.loads(result.stdout)["communities"]["energie"]["cables"] == 2
     keys = [o["Key"] for o in s3_server.client().list_objects_v2(Bucket=s3_bucket)["Contents"]]
     assert "sites/communities/energie/current.json" in keys and "sites/members.json" in keys
+    # the standard boto3 configuration alone (AWS_ENDPOINT_URL_S3) finds the server too
+    again = repo.run("publish", "--store", f"s3://{s3_bucket}/sites", "--out", str(tmp_path / "build"),
+                     "--format", "json")
+    assert again.code == 0, again.output
+    assert json.loads(again.stdout)["communities"]["energie"]["uploaded"] == 0
 
 
 def test_unusable_store_fails_with_a_message_not_a_traceback(repo, tmp_path):
