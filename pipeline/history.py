@@ -76,6 +76,7 @@ class ApprovalRecord:
     version: int | None  # the version whose digest it names (the one current when it was added)
     matched: bool  # its digest was the cable's digest in the commit that added it
     current: bool  # its digest is the digest of the latest version
+    signed: bool | None = None  # signed by the editor's listed key; None: the editor lists no SSH key
 
 
 @dataclass(frozen=True)
@@ -254,6 +255,34 @@ def _approval_records(revs: list[Revision], vers: list[CableVersion],
     return out
 
 
+def _with_signatures(root: Path, ref: str | None, records: list[ApprovalRecord]) -> list[ApprovalRecord]:
+    """Say of each approval whether its commit is signed by the editor's key, where the community of
+    that version of ``communities.yaml`` lists one."""
+    from dataclasses import replace
+
+    from pipeline import communities, signatures
+    from pipeline.sources import RefError, open_version
+
+    try:
+        version = open_version(root, ref or "HEAD")
+        known = communities.parse(version.tree.read(communities.PATH), Findings())
+    except (RefError, FileNotFoundError):
+        return records
+    keyed = [r for r in records if r.commit and r.community in known
+             and signatures.editor_key(known[r.community], r.by)]
+    if not keyed:
+        return records
+    checked = signatures.verify_commits(root, {r.commit for r in keyed}, signatures.allowed_signers(known.values()))
+    out = []
+    for record in records:
+        if record in keyed:
+            approval = Approval(record.community, record.by, record.date, record.digest)
+            ok = signatures.signed_by_editor(known[record.community], approval, checked.get(record.commit))
+            record = replace(record, signed=ok)
+        out.append(record)
+    return out
+
+
 # --- publications --------------------------------------------------------------------------------
 
 def publications(store: Any, cable_id: str) -> list[Publication]:
@@ -302,7 +331,7 @@ def cable_history(root: Path, cable_id: str, ref: str | None = None, store: Any 
     vers = versions(revs)
     last = next((r.cable for r in reversed(revs) if r.cable is not None), None)
     present = last.approvals if last else ()
-    records = _approval_records(revs, vers, present)
+    records = _with_signatures(root, ref, _approval_records(revs, vers, present))
     pubs = tuple(publications(store, cable_id)) if store is not None else None
     return CableHistory(cable_id, path, tuple(vers), tuple(records), pubs)
 
@@ -364,7 +393,8 @@ def to_json(history: CableHistory) -> dict[str, Any]:
         ],
         "approvals": [
             {"community": a.community, "by": a.by, "date": _stamp(a.date), "digest": a.digest,
-             "commit": a.commit, "version": a.version, "matched": a.matched, "current": a.current}
+             "commit": a.commit, "version": a.version, "matched": a.matched, "current": a.current,
+             "signed": a.signed}
             for a in history.approvals
         ],
     }
@@ -390,7 +420,8 @@ def to_text(history: CableHistory) -> Iterator[str]:
         state = "current" if a.current else "stale"
         where = f"added in {a.commit[:10]}" if a.commit else "not committed"
         match = "" if a.matched else ", did not match the version it was added to"
-        yield f"  {a.community}  by {a.by}  {_stamp(a.date)}  approves {target} ({state}{match})  {where}"
+        signed = {True: "  signed by the editor's key", False: "  NOT signed by the editor's key", None: ""}[a.signed]
+        yield f"  {a.community}  by {a.by}  {_stamp(a.date)}  approves {target} ({state}{match})  {where}{signed}"
     if history.publications is not None:
         yield f"publications ({len(history.publications)}):"
         for p in history.publications:

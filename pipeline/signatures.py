@@ -131,6 +131,14 @@ def verify_commits(root: Path, commits: Iterable[str], signers: str) -> dict[str
     return out
 
 
+def signed_by_editor(community: Community, approval: Approval, signature: Signature | None) -> bool:
+    """Whether ``signature`` (of the commit that added ``approval``) is good and made with the key
+    ``communities.yaml`` lists for the approving editor in ``community``."""
+    expected = editor_key(community, approval.by)
+    return bool(expected and signature and signature.good and signature.signer == approval.by
+                and signature.fingerprint == expected)
+
+
 class SignedApprovals:
     """Which approvals of one loaded version were added by a commit signed by their editor.
 
@@ -162,10 +170,7 @@ class SignedApprovals:
     def is_signed(self, community: Community, approval: Approval) -> bool:
         """True when the commit that added ``approval`` has a good signature by the key ``communities.yaml``
         lists for its editor in ``community``."""
-        expected = editor_key(community, approval.by)
-        signature = self.signature(approval)
-        return bool(expected and signature and signature.good and signature.signer == approval.by
-                    and signature.fingerprint == expected)
+        return signed_by_editor(community, approval, self.signature(approval))
 
     def _scan(self) -> None:
         if self._added is not None:

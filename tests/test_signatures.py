@@ -179,3 +179,25 @@ def test_key_of_the_same_editor_in_another_community_does_not_count(tmp_path, ke
                       "--sign", "--key", str(keys["intruder"][0]))
     assert result.code == 0, result.output
     assert held(repo) == {CABLE: "unsigned approval"}
+
+
+def test_history_says_which_approvals_carry_the_editors_signature(repo, keys):
+    repo.approve(CABLE, "energie")
+    repo.commit("Approve, unsigned")
+    path = repo.root / f"content/2026/{CABLE}.md"
+    path.write_text(path.read_text().replace("Le texte", "Le nouveau texte"))
+    repo.commit("Revise")
+    repo.run("approve", CABLE, "--community", "energie", "--editor", EDITOR, "--key", str(keys["editor"][0]))
+    data = json.loads(repo.run("history", CABLE, "--format", "json").stdout)
+    assert [(a["version"], a["signed"]) for a in data["approvals"]] == [(1, False), (2, True)]
+    text = repo.run("history", CABLE).stdout
+    assert "NOT signed by the editor's key" in text and "  signed by the editor's key" in text
+
+
+def test_history_of_approvals_without_keys_says_nothing_of_signatures(tmp_path, keys):
+    repo = make_repo(tmp_path / "plain")
+    repo.cable(CABLE)
+    repo.approve(CABLE, "energie")
+    repo.commit("Approve")
+    data = json.loads(repo.run("history", CABLE, "--format", "json").stdout)
+    assert [a["signed"] for a in data["approvals"]] == [None]
