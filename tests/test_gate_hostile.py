@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -61,7 +62,7 @@ def raw_request(gate, case: Case) -> Reply:
 
 def cases(gate) -> list[Case]:
     ring, base = gate.ring, gate.base
-    now = __import__("time").time()
+    now = time.time()
 
     def tok(typ, sub="a@press.org", **kw):
         kw.setdefault("ttl", 600)
