@@ -297,8 +297,12 @@ def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datet
     by = by or default_publisher()
 
     if current is not None and current.files == files and set(current.cables) == set(cables):
-        marked = _mark_withdrawn(store, community, current, by, now)
-        deleted = _purge_if_pending(store, community, now)
+        try:
+            marked = _mark_withdrawn(store, community, current, by, now)
+            deleted = _purge_if_pending(store, community, now)
+        except StoreError as exc:
+            raise PublishError(f"{community}: unchanged, release {current.release} serves; purging withdrawn "
+                               f"content failed ({exc}); run publish again to finish") from exc
         return PublishResult(community, current.release, current.release, False, 0, len(blobs_needed), 0,
                              len(cables), unrestorable=marked, deleted_blobs=deleted)
 
@@ -330,12 +334,16 @@ def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datet
     before = set(current.cables) if current else set()
     added = tuple(c for c in cables if c not in before)
     removed = tuple(sorted(before - set(cables)))
-    write_ledger(store, "publish", community, {
-        "by": by, "release": release, "previous": pointer.release if pointer else None, "commit": site.commit,
-        "cables": list(cables), "added": list(added), "removed": list(removed),
-        "uploaded": len(upload.uploaded), "bytes_uploaded": upload.bytes}, now)
-    marked = _mark_withdrawn(store, community, manifest, by, now)
-    deleted = _purge_if_pending(store, community, now)
+    try:
+        write_ledger(store, "publish", community, {
+            "by": by, "release": release, "previous": pointer.release if pointer else None,
+            "commit": site.commit, "cables": list(cables), "added": list(added), "removed": list(removed),
+            "uploaded": len(upload.uploaded), "bytes_uploaded": upload.bytes}, now)
+        marked = _mark_withdrawn(store, community, manifest, by, now)
+        deleted = _purge_if_pending(store, community, now)
+    except StoreError as exc:  # the next publication, even a no-op, marks and purges what is left
+        raise PublishError(f"{community}: now serves {release}, but recording or purging withdrawn content "
+                           f"failed ({exc}); run publish again to finish") from exc
     return PublishResult(community, release, pointer.release if pointer else None, True, len(upload.uploaded),
                          len(blobs_needed) - len(upload.uploaded), upload.bytes, len(cables), added, removed,
                          marked, deleted)

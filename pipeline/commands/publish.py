@@ -79,8 +79,8 @@ def command(root, store_url, endpoint_url, only, out, jobs, fmt):
         report = {"communities": {n: r.summary() for n, r in results.items()}}
         click.echo(json.dumps({**report, "errors": errors} if errors else report, indent=2))
     if errors:
-        raise click.ClickException(f"{len(errors)} publication(s) failed: {', '.join(errors)}; "
-                                   "the previous releases still serve; run publish again")
+        raise click.ClickException(f"{len(errors)} publication(s) failed: {', '.join(errors)} "
+                                   "(see above); run publish again")
 
 
 def echo_result(r) -> None:
