@@ -1,0 +1,90 @@
+"""End to end in real headless Chromium: invitation link -> community home -> search -> cable -> refused.
+
+The sites are real mkdocs-material builds (search plugin included), published through gate.store, so
+this also checks that mkdocs-material works under the gate's Content-Security-Policy.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gate import store as storage
+from gate import tokens
+from pipeline.commands.link import invitation_url
+from tests.browser import browser, screenshot  # noqa: F401 - the fixture
+from tests.gatekit import publish_folder, running_gate, write_members
+
+pytestmark = pytest.mark.browser
+
+WORD = "zanzibarique"
+
+
+def build_site(folder: Path, title: str, pages: dict[str, str]) -> Path:
+    """A small mkdocs-material site, built with the real mkdocs."""
+    (folder / "docs").mkdir(parents=True)
+    (folder / "mkdocs.yml").write_text(
+        f"site_name: {title}\ntheme:\n  name: material\n  font: false\nplugins:\n  - search\n", encoding="utf-8")
+    for name, text in pages.items():
+        path = folder / "docs" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    subprocess.run([sys.executable, "-m", "mkdocs", "build", "-q", "-d", "site"], cwd=folder, check=True,
+                   env={**os.environ, "NO_MKDOCS_2_WARNING": "1"}, capture_output=True)
+    return folder / "site"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    base = tmp_path_factory.mktemp("browser")
+    store = storage.open_store(base / "store")
+    presse = build_site(base / "presse", "Presse", {
+        "index.md": "# Presse\n\nCables shared with the press.\n",
+        "2026/2026-BERLIN-0042.md": f"# 2026-BERLIN-0042\n\nThe {WORD} exhibition opens in Berlin.\n",
+        "2026/2026-PARIS-0007.md": "# 2026-PARIS-0007\n\nAn ordinary cable about trade.\n",
+    })
+    business = build_site(base / "business", "Business", {"index.md": "# Business\n\nCONTENT-OF-BUSINESS\n"})
+    publish_folder(store, "presse", presse, "r1")
+    publish_folder(store, "business", business, "r1")
+    write_members(store, {"presse": {"members": {"a@press.org": None}},
+                          "business": {"members": {"b@biz.org": None}}})
+    tokens.init(base / "keys")
+    with running_gate(base / "store", base / "keys") as gate:
+        yield gate
+
+
+def test_invitation_search_cable_and_refusal_in_chromium(world, browser):  # noqa: F811 - fixture
+    link = invitation_url(tokens.load(world.keys_dir), world.base, "presse", "a@press.org", 600)
+    context = browser.new_context()
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    try:
+        page.goto(link)
+        assert page.url == f"{world.base}/c/presse/"
+        assert page.title().startswith("Presse")
+        screenshot(page, "gate-1-community-home")
+
+        page.click("input.md-search__input")
+        page.keyboard.type(WORD)
+        result = page.locator(".md-search-result__item a").first
+        result.wait_for(timeout=15_000)
+        screenshot(page, "gate-2-search")
+        result.click()
+        page.wait_for_url(f"{world.base}/c/presse/2026/2026-BERLIN-0042/**")
+        assert WORD in page.content()
+        screenshot(page, "gate-3-cable")
+
+        refused = page.goto(f"{world.base}/c/business/")
+        assert refused.status == 403
+        assert "CONTENT-OF-BUSINESS" not in page.content()
+        screenshot(page, "gate-4-refused")
+        csp = [p for p in problems if "Content Security Policy" in p or "Refused to" in p]
+        assert not csp, csp
+    finally:
+        context.close()
