@@ -346,9 +346,11 @@ class S3Store:
         except bexc.ClientError as exc:
             err = exc.response.get("Error", {})
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            if err.get("Code") in ("NoSuchKey", "404", "NotFound") or status == 404 and err.get("Code") != "NoSuchBucket":
+            code = err.get("Code")
+            # HEAD answers carry no body: a bare 404 is a missing key (or bucket: the next write says so)
+            if code in ("NoSuchKey", "404", "NotFound") or (status == 404 and code != "NoSuchBucket"):
                 raise NotFound(key) from exc
-            detail = f"{err.get('Code') or status}: {err.get('Message') or ''}".rstrip(": ")
+            detail = f"{code or status}: {err.get('Message') or ''}".rstrip(": ")
             raise StoreUnavailable(f"{self.url}{key}: {detail}") from exc
         except bexc.BotoCoreError as exc:  # connection refused/reset, timeouts, missing credentials…
             raise StoreUnavailable(f"{self.url}{key}: {exc}") from exc
