@@ -29,6 +29,10 @@ METADATA = ("id", "title", "date", "post", "author", "classification", "subjects
             "ministry", "communities", "embargo", "status", "supersedes")
 
 
+#: Where the cables are: one pathspec for a history walk over all of them.
+CONTENT_SPEC = "content/"
+
+
 class HistoryError(Exception):
     """The history cannot be read (not a git repository, unknown ref or cable); the message says why."""
 
@@ -42,6 +46,7 @@ class Revision:
     author: str  # "Name <email>"
     cable: Cable | None  # None when the file was deleted or could not be parsed
     body: str | None = None
+    deleted: bool = False
 
 
 @dataclass(frozen=True)
@@ -131,31 +136,80 @@ def _commit(repo: git.Repo, ref: str | None) -> git.Commit | None:
         raise HistoryError(f"no commit named {ref!r} in {repo.working_dir}") from None
 
 
-def revisions(repo: git.Repo, path: str, ref: str | None = None) -> list[Revision]:
-    """Every commit reachable from ``ref`` (default HEAD) that changed ``path``, oldest first."""
+@dataclass(frozen=True)
+class Touch:
+    """One commit changing one file: the file's new blob (None when the commit deleted it)."""
+
+    commit: str
+    date: dt.datetime
+    author: str
+    blob: str | None
+
+
+def file_log(repo: git.Repo, paths: Iterable[str], ref: str | None = None) -> dict[str, list[Touch]]:
+    """For each file under ``paths`` (files or folders), the commits reachable from ``ref`` (default
+    HEAD) that changed it, oldest first, in one ``git log`` (so a build over thousands of cables reads
+    the history once). Merge commits count where they changed the file against every parent."""
     head = _commit(repo, ref)
     if head is None:
-        return []
-    out = []
-    for commit in reversed(list(repo.iter_commits(head, paths=path))):
-        try:
-            blob = commit.tree / path
-        except KeyError:
-            out.append(Revision(commit.hexsha, _utc(commit.committed_datetime), _who(commit), None))
-            continue
-        data = blob.data_stream.read()
-        cable = cables.parse(path, data, Findings())
-        body = _body(data)
-        out.append(Revision(commit.hexsha, _utc(commit.committed_datetime), _who(commit), cable, body))
+        return {}
+    text = repo.git.log(head.hexsha, "--format=%x00%H%x00%ct%x00%an%x00%ae", "--raw", "-c", "--no-abbrev",
+                        "--no-renames", "--", *paths)
+    out: dict[str, list[Touch]] = {}
+    fields = text.split("\x00")
+    for index in range(1, len(fields) - 3, 4):
+        commit, stamp, name = fields[index:index + 3]
+        email, _, raw = fields[index + 3].partition("\n")
+        date = dt.datetime.fromtimestamp(int(stamp), dt.UTC)
+        for line in raw.splitlines():
+            if not line.startswith(":") or "\t" not in line:
+                continue
+            meta, path = line.split("\t", 1)
+            parents = len(meta) - len(meta.lstrip(":"))
+            shas = meta.lstrip(":").split()[parents + 1: 2 * parents + 2]
+            blob = shas[-1] if shas and set(shas[-1]) != {"0"} else None
+            out.setdefault(path, []).append(Touch(commit, date, f"{name} <{email}>", blob))
+    for touches in out.values():
+        touches.reverse()
     return out
 
 
-def _utc(moment: dt.datetime) -> dt.datetime:
-    return moment.astimezone(dt.UTC)
+class _Blobs:
+    """Parsed contents of blobs, each parsed once however many files and commits share it."""
+
+    def __init__(self, repo: git.Repo) -> None:
+        self.repo = repo
+        self.parsed: dict[tuple[str, str], tuple[Cable | None, str | None]] = {}
+
+    def read(self, path: str, blob: str) -> tuple[Cable | None, str | None]:
+        key = (path, blob)
+        if key not in self.parsed:
+            data = self.repo.odb.stream(bytes.fromhex(blob)).read()
+            self.parsed[key] = (cables.parse(path, data, Findings()), _body(data))
+        return self.parsed[key]
 
 
-def _who(commit: git.Commit) -> str:
-    return f"{commit.author.name} <{commit.author.email}>"
+def _revisions(blobs: _Blobs, path: str, touches: Iterable[Touch]) -> list[Revision]:
+    out = []
+    for touch in touches:
+        cable, body = blobs.read(path, touch.blob) if touch.blob else (None, None)
+        out.append(Revision(touch.commit, touch.date, touch.author, cable, body, deleted=touch.blob is None))
+    return out
+
+
+def revisions(repo: git.Repo, path: str, ref: str | None = None) -> list[Revision]:
+    """Every commit reachable from ``ref`` (default HEAD) that changed ``path``, oldest first."""
+    return _revisions(_Blobs(repo), path, file_log(repo, [path], ref).get(path, []))
+
+
+def revisions_of(repo: git.Repo, paths: Iterable[str], ref: str | None = None) -> dict[str, list[Revision]]:
+    """:func:`revisions` of many files, reading the history once."""
+    paths = sorted(set(paths))
+    if not paths:
+        return {}
+    log = file_log(repo, [CONTENT_SPEC] if len(paths) > 50 else paths, ref)
+    blobs = _Blobs(repo)
+    return {path: _revisions(blobs, path, log.get(path, [])) for path in paths}
 
 
 def _body(data: bytes) -> str | None:
@@ -173,7 +227,7 @@ def versions(revs: Iterable[Revision]) -> list[CableVersion]:
     previous: Revision | None = None
     for rev in revs:
         digest = rev.cable.digest if rev.cable else None
-        deleted = rev.body is None and rev.cable is None
+        deleted = rev.deleted
         if out and previous is not None and digest == out[-1].digest and digest is not None:
             previous = rev
             continue
@@ -357,15 +411,19 @@ def version_infos(root: Path, paths: Iterable[str], ref: str | None = None,
     except HistoryError:
         return {}
     out = {}
-    for path in paths:
-        info = _version_info(repo, path, ref, (digests or {}).get(path))
+    for path, revs in revisions_of(repo, paths, ref).items():
+        info = _info(revs, (digests or {}).get(path))
         if info is not None:
             out[path] = info
     return out
 
 
 def _version_info(repo: git.Repo, path: str, ref: str | None, digest: str | None) -> VersionInfo | None:
-    vers = [v for v in versions(revisions(repo, path, ref)) if not v.deleted]
+    return _info(revisions(repo, path, ref), digest)
+
+
+def _info(revs: list[Revision], digest: str | None) -> VersionInfo | None:
+    vers = [v for v in versions(revs) if not v.deleted]
     if digest is not None and (not vers or vers[-1].digest != digest):
         return VersionInfo(len(vers) + 1, None)
     if not vers:

@@ -183,8 +183,8 @@ class SignedApprovals:
         except history.HistoryError:
             return
         signed = {cid for cid, c in self.repo.communities.items() if c.require_signed_approvals}
-        for cable in self._cables_to_check(signed):
-            revs = history.revisions(gitrepo, cable.path, self.repo.commit)
+        paths = [cable.path for cable in self._cables_to_check(signed)]
+        for revs in history.revisions_of(gitrepo, paths, self.repo.commit).values():
             for key, rev in history.approvals_added(revs).items():
                 self._added[key] = rev.commit
         self._signatures = verify_commits(self.repo.root, self._added.values(),

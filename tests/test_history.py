@@ -2,6 +2,7 @@
 
 import datetime as dt
 import json
+import subprocess
 
 import pytest
 from contentrepo import EDITOR, cli, make_repo
@@ -155,3 +156,27 @@ def test_publication_tag_is_an_annotated_tag_on_the_published_commit(repo):
         tag_publication(repo.root, "energie", "20260303T100000.000Z-0123abcd", repo.git("rev-parse", "HEAD").strip())
     with pytest.raises(HistoryError, match="not a valid tag name"):
         tag_publication(repo.root, "energie", "bad..name", published)
+
+
+def test_deletion_and_merge_resolutions_are_versions(repo):
+    path = repo.root / PATH
+    text = path.read_text()
+    repo.git("rm", "-q", PATH)
+    repo.commit("Remove", date=day(7))
+    repo.write(PATH, text)
+    repo.commit("Restore", date=day(8))
+    repo.git("checkout", "-q", "-b", "side")
+    path.write_text(text.replace("Premier", "Côté branche"))
+    repo.commit("Side edit", date=day(9))
+    repo.git("checkout", "-q", "main")
+    path.write_text(text.replace("Premier", "Côté principal"))
+    repo.commit("Main edit", date=day(10))
+    subprocess.run(["git", "merge", "-q", "side"], cwd=repo.root, capture_output=True)
+    path.write_text(text.replace("Premier", "Résolu"))
+    repo.git("add", PATH)
+    repo.commit("Merge with a resolution", date=day(11))
+    history = cable_history(repo.root, CABLE)
+    assert [(v.number, v.deleted, v.date.day) for v in history.versions][2:] == [
+        (3, True, 7), (4, False, 8), (5, False, 9), (6, False, 10), (7, False, 11)]
+    assert history.versions[3].changes[0].key == "id"  # a restored file is compared with nothing
+    assert version_info(repo.root, PATH).number == 7

@@ -201,3 +201,22 @@ def test_history_of_approvals_without_keys_says_nothing_of_signatures(tmp_path, 
     repo.commit("Approve")
     data = json.loads(repo.run("history", CABLE, "--format", "json").stdout)
     assert [a["signed"] for a in data["approvals"]] == [None]
+
+
+def test_signed_approval_made_on_a_merge_request_branch_counts_after_a_merge_commit(repo, keys):
+    repo.git("checkout", "-q", "-b", "approve-branch")
+    repo.run("approve", CABLE, "--community", "energie", "--editor", EDITOR, "--key", str(keys["editor"][0]))
+    repo.git("checkout", "-q", "main")
+    repo.cable("2026-BERLIN-0002")
+    repo.commit("Meanwhile on main")
+    repo.git("merge", "-q", "--no-ff", "-m", "Merge the approval", "approve-branch")
+    assert plan(repo)["energie"]["publish"] == [CABLE]
+
+
+def test_squash_merge_loses_the_editors_signature(repo, keys):
+    repo.git("checkout", "-q", "-b", "approve-branch")
+    repo.run("approve", CABLE, "--community", "energie", "--editor", EDITOR, "--key", str(keys["editor"][0]))
+    repo.git("checkout", "-q", "main")
+    repo.git("merge", "-q", "--squash", "approve-branch")
+    repo.commit("Squashed approval")
+    assert held(repo) == {CABLE: "unsigned approval"}
