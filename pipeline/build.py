@@ -107,29 +107,30 @@ def build_sites(repo: Any, plan: Plan, out: Path, *, communities: list[str] | No
     job = _Job(dict(repo.cables), plan.communities, base_dir, out, cache, repo.commit, repo.commit_time, site_url)
     built_at = repo.commit_time.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if repo.commit_time else ""
 
-    keys = {n: _input_key(job, n) for n in names}
+    keys = {n: _input_keys(job, n) for n in names}
     results: dict[str, SiteBuild] = {}
-    todo = []
+    todo: list[tuple[str, bool]] = []  # (community, update in place of a full build)
     for name in names:
         cp = plan.communities[name]
-        if not force and _cached(job, name, keys[name]):
+        state = {} if force else _state(job, name)
+        if state.get("key") == keys[name].key:
             results[name] = SiteBuild(name, out / name, tuple(c.id for c in cp.publish), repo.commit, built_at, True)
         else:
-            todo.append(name)
+            todo.append((name, state.get("skeleton") == keys[name].skeleton))
 
     jobs = max(1, jobs or os.cpu_count() or 1)
     _JOB = job
     _preload()
     try:
         with _Progress(progress) as bar:
-            renderer_cables = _cables_to_render(job, todo)
+            renderer_cables = _cables_to_render(job, [n for n, _ in todo])
             bar.start("cables", len(renderer_cables))
             for count in _run(_render_chunk, _chunks(renderer_cables, 40), jobs):
                 bar.advance("cables", count)
             bar.start("sites", len(todo))
-            for name, warnings in _run(_build_one, todo, jobs):
+            for name, warnings in _run(_build_or_update, todo, jobs):
                 cp = plan.communities[name]
-                _store_key(job, name, keys[name])
+                _store_state(job, name, keys[name])
                 results[name] = SiteBuild(name, out / name, tuple(c.id for c in cp.publish), repo.commit,
                                           built_at, False, tuple(warnings))
                 bar.advance("sites", 1, name)
@@ -211,35 +212,58 @@ def _code_fingerprint(base_dir: Path) -> str:
     return h.hexdigest()
 
 
-def _input_key(job: _Job, name: str) -> str:
+@dataclass(frozen=True)
+class _Keys:
+    """What a community's site depends on. ``skeleton``: everything but the cables' bodies (its
+    configuration, theme, commit, the metadata of its cables, what the audit looks for); ``pages``:
+    each cable's conversion key. When only pages change, the previous site is updated in place of
+    a full build."""
+
+    skeleton: str
+    pages: dict[str, str]
+
+    @property
+    def key(self) -> str:
+        return hashlib.sha256((self.skeleton + json.dumps(self.pages, sort_keys=True)).encode()).hexdigest()
+
+
+def _input_keys(job: _Job, name: str) -> _Keys:
     cp = job.plans[name]
     c = cp.community
+    renderer = _renderer(job)
     h = hashlib.sha256(_code_fingerprint(job.base_dir).encode())
     h.update(repr((c.id, c.title, c.description, c.language, c.owner)).encode())
     h.update(repr((job.commit, job.commit_time, job.site_url)).encode())
     for cable in cp.publish:
-        h.update(f"{cable.id}\0{cable.digest}\0".encode())
+        h.update(repr((cable.id, cable.title, cable.date, cable.post, cable.ministry, cable.subjects,
+                       cable.language, cable.summary, cable.supersedes)).encode())
     # What the audit searches for depends on every other cable too.
     for cable_id in sorted(job.repo_cables):
         other = job.repo_cables[cable_id]
         h.update(f"{cable_id}\0{other.title}\0{other.summary}\0".encode())
-    return h.hexdigest()
+    return _Keys(h.hexdigest(), {cable.id: renderer.key(cable) for cable in cp.publish})
 
 
-def _key_file(job: _Job, name: str) -> Path:
+def _state_file(job: _Job, name: str) -> Path:
     return job.cache / "sites" / f"{name}.json"
 
 
-def _cached(job: _Job, name: str, key: str) -> bool:
+def _state(job: _Job, name: str) -> dict[str, Any]:
+    """The keys of the community's last successful build, if its output is still there."""
     try:
-        state = json.loads(_key_file(job, name).read_text())
+        state = json.loads(_state_file(job, name).read_text())
     except (OSError, ValueError):
-        return False
-    return state.get("key") == key and (job.out / name / "index.html").is_file()
+        return {}
+    return state if (job.out / name / "index.html").is_file() else {}
 
 
-def _store_key(job: _Job, name: str, key: str) -> None:
-    _atomic_write(_key_file(job, name), json.dumps({"key": key}).encode())
+def _store_state(job: _Job, name: str, keys: _Keys) -> None:
+    _atomic_write(_state_file(job, name), json.dumps(
+        {"key": keys.key, "skeleton": keys.skeleton, "pages": keys.pages}, sort_keys=True).encode())
+
+
+def _stamp_file(job: _Job, name: str) -> Path:
+    return job.cache / "sites" / f"{name}.stamp.html"
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -301,27 +325,98 @@ class _Collect(logging.Handler):
         self.messages.append(record.getMessage())
 
 
-def _build_one(name: str) -> tuple[str, list[str]]:
-    """Build, audit and install one community's site; returns its name and MkDocs' warnings."""
+def _build_or_update(item: tuple[str, bool]) -> tuple[str, list[str]]:
+    """Build (or, when only cable bodies changed, update), audit and install one community's site;
+    returns its name and MkDocs' warnings."""
+    name, update = item
     job = _JOB
     assert job is not None
-    cp = job.plans[name]
     job.out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(dir=job.out, prefix=f".build-{name}-"))
     try:
-        source = site.stage(cp, job.base_dir, work, commit=job.commit, commit_time=job.commit_time,
-                            site_url=job.site_url, jinja_cache=job.cache / "jinja")
-        config, warnings = _mkdocs_build(source, job.commit_time)
-        _stamp_cables(job, cp, source, config)
-        own = job.site_url.rstrip("/") + "/" if job.site_url else None
-        audit(source.site_dir, forbidden_terms(job.repo_cables, cp), verbatim_from=config["theme"].dirs,
-              own_url=own)
-        _install(source.site_dir, job.out / name)
+        if update and _stamp_file(job, name).is_file():
+            site_dir, warnings = _update_one(job, name, work), []
+        else:
+            site_dir, warnings = _build_one(job, name, work)
+        _install(site_dir, job.out / name)
         return name, warnings
     except BuildError as exc:
         raise BuildError(f"{name}: {exc}") from None
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _build_one(job: _Job, name: str, work: Path) -> tuple[Path, list[str]]:
+    """The full build: MkDocs renders the community's small site, then every cable page is stamped."""
+    cp = job.plans[name]
+    source = site.stage(cp, job.base_dir, work, commit=job.commit, commit_time=job.commit_time,
+                        site_url=job.site_url, jinja_cache=job.cache / "jinja")
+    config, warnings = _mkdocs_build(source, job.commit_time)
+    template = _take_stamp(source.site_dir)
+    _atomic_write(_stamp_file(job, name), template.encode("utf-8"))
+    pages = _CablePages(job, cp, template, config["theme"])
+    for cable in cp.publish:
+        pages.write(source.site_dir, cable)
+    _complete_search_index(source.site_dir, pages.search_entries())
+    for url, fragments in source.fragments.items():
+        path = source.site_dir / url / "index.html"
+        text = path.read_text(encoding="utf-8")
+        for marker, fragment in fragments.items():
+            text = text.replace(marker, fragment)
+        path.write_text(text, encoding="utf-8")
+    (source.site_dir / "feed.xml").write_bytes(site.feed_xml(cp, job.site_url))
+    sitemap = site.sitemap_xml(cp, source.pages, job.site_url)
+    (source.site_dir / "sitemap.xml").write_bytes(sitemap)
+    mtime = int(job.commit_time.timestamp()) if job.commit_time else 0
+    (source.site_dir / "sitemap.xml.gz").write_bytes(site.gzip_bytes(sitemap, mtime))
+    audit(source.site_dir, forbidden_terms(job.repo_cables, cp), verbatim_from=config["theme"].dirs,
+          own_url=_own_url(job))
+    return source.site_dir, warnings
+
+
+def _update_one(job: _Job, name: str, work: Path) -> Path:
+    """Only cable bodies changed since the last build: start from a hard-linked copy of the previous
+    site, rewrite the changed cable pages and the search index, and audit what was rewritten (the
+    rest was audited against the same forbidden terms). The result is the full build's, byte for byte."""
+    cp = job.plans[name]
+    previous = json.loads(_state_file(job, name).read_text())["pages"]
+    site_dir = work / "site"
+    shutil.copytree(job.out / name, site_dir, copy_function=os.link)
+    theme = _theme(job, cp)
+    pages = _CablePages(job, cp, _stamp_file(job, name).read_text(encoding="utf-8"), theme)
+    changed = []
+    for cable in cp.publish:
+        if previous.get(cable.id) != pages.renderer.key(cable):
+            changed.append(pages.write(site_dir, cable))
+    _complete_search_index(site_dir, pages.search_entries())
+    changed.append(site_dir / "search" / "search_index.json")
+    audit(site_dir, forbidden_terms(job.repo_cables, cp), only=changed, own_url=_own_url(job))
+    return site_dir
+
+
+def _own_url(job: _Job) -> str | None:
+    return job.site_url.rstrip("/") + "/" if job.site_url else None
+
+
+def _theme(job: _Job, cp: CommunityPlan) -> Any:
+    """The community's theme, as MkDocs would load it from its configuration."""
+    from mkdocs.theme import Theme
+
+    config = site.site_config(site.load_base_config(job.base_dir / "mkdocs.yml"), job.base_dir, cp,
+                              Path("docs"), Path("site"), commit=None, commit_time=None)
+    options = dict(config["theme"])
+    return Theme(**options)
+
+
+def _take_stamp(site_dir: Path) -> str:
+    """The rendered stamp page, removed from the site."""
+    template = (site_dir / site.STAMP_URL / "index.html").read_text(encoding="utf-8")
+    shutil.rmtree(site_dir / site.STAMP_URL.split("/")[0])
+    for marker in ("<!--DIPLOMATIE:CONTENT-->", "<!--DIPLOMATIE:TOC-->", site.STAMP_TITLE):
+        if marker not in template:
+            raise BuildError(f"the theme's page template lost the marker {marker} (theme/main.html, "
+                             "theme/partials/toc.html must keep them)")
+    return template
 
 
 def _mkdocs_build(source: site.SiteSource, commit_time: dt.datetime | None) -> tuple[Any, list[str]]:
@@ -350,54 +445,50 @@ def _mkdocs_build(source: site.SiteSource, commit_time: dt.datetime | None) -> t
     return config, handler.messages
 
 
-def _stamp_cables(job: _Job, cp: CommunityPlan, source: site.SiteSource, config: Any) -> None:
-    """Write every cable page from the rendered stamp page; complete search index, feed, sitemap."""
-    from mkdocs.structure.toc import get_toc
+class _CablePages:
+    """Writes cable pages from the rendered stamp page, and gathers their search entries."""
 
-    site_dir = source.site_dir
-    stamp_dir = site_dir / site.STAMP_URL
-    template = (stamp_dir / "index.html").read_text(encoding="utf-8")
-    shutil.rmtree(site_dir / site.STAMP_URL.split("/")[0])
-    for marker in ("<!--DIPLOMATIE:CONTENT-->", "<!--DIPLOMATIE:TOC-->", site.STAMP_TITLE):
-        if marker not in template:
-            raise BuildError(f"the theme's page template lost the marker {marker} (theme/main.html, "
-                             "theme/partials/toc.html must keep them)")
-    language = config["theme"]["language"]
-    env = config["theme"].get_env()
-    # The table of contents partial, with the language macros base.html would have imported once.
-    lang = env.get_template("partials/language.html").make_module({"config": config})
-    toc_template = env.get_template("partials/toc.html")
-    published = {c.id: c for c in cp.publish}
-    renderer = _renderer(job)
-    entries: list[dict[str, Any]] = []
-    for cable in cp.publish:
-        rendered = site.RenderedCable.from_json(_cable_cache_path(job, renderer.key(cable)).read_bytes())
-        content = site.cable_header(cable, published, language) + site.resolve_links(rendered.html, published, language)
-        toc = toc_template.render(page=_TocPage(get_toc(rendered.toc)), config=config, lang=lang)
-        page = (template.replace("<!--DIPLOMATIE:CONTENT-->", content)
+    def __init__(self, job: _Job, cp: CommunityPlan, template: str, theme: Any) -> None:
+        self.job, self.cp, self.template = job, cp, template
+        self.language = theme["language"]
+        self.published = {c.id: c for c in cp.publish}
+        self.renderer = _renderer(job)
+        env = theme.get_env()
+        # The theme's table of contents partial, with the language macros base.html imports; its
+        # only other input is the toc extension's configuration.
+        context = {"theme": theme, "mdx_configs": self.renderer.configs}
+        self.lang = env.get_template("partials/language.html").make_module({"config": context})
+        self.context = context
+        self.toc_template = env.get_template("partials/toc.html")
+
+    def rendered(self, cable: Cable) -> site.RenderedCable:
+        return site.RenderedCable.from_json(_cable_cache_path(self.job, self.renderer.key(cable)).read_bytes())
+
+    def write(self, site_dir: Path, cable: Cable) -> Path:
+        from mkdocs.structure.toc import get_toc
+
+        rendered = self.rendered(cable)
+        content = (site.cable_header(cable, self.published, self.language)
+                   + site.resolve_links(rendered.html, self.published, self.language))
+        toc = self.toc_template.render(page=_TocPage(get_toc(rendered.toc)), config=self.context, lang=self.lang)
+        page = (self.template.replace("<!--DIPLOMATIE:CONTENT-->", content)
                 .replace("<!--DIPLOMATIE:TOC-->", toc)
                 .replace(site.STAMP_TITLE, site.esc(cable.title))
                 .replace(site.STAMP_DESCRIPTION, site.esc(cable.summary or cable.title))
                 .replace(site.STAMP_URL, site.cable_url(cable.id)))
         path = site_dir / site.cable_url(cable.id) / "index.html"
         path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)  # never write through a hard link to the previous site
         path.write_text(page, encoding="utf-8")
-        for entry in rendered.search:
-            entry = dict(entry, text=site.resolve_search_text(entry["text"], published, language),
-                         title=site.resolve_search_text(entry["title"], published, language))
-            entries.append(entry)
-    _complete_search_index(site_dir, entries)
-    for url, fragments in source.fragments.items():
-        path = site_dir / url / "index.html"
-        text = path.read_text(encoding="utf-8")
-        for marker, fragment in fragments.items():
-            text = text.replace(marker, fragment)
-        path.write_text(text, encoding="utf-8")
-    (site_dir / "feed.xml").write_bytes(site.feed_xml(cp, job.site_url))
-    sitemap = site.sitemap_xml(cp, source.pages, job.site_url)
-    (site_dir / "sitemap.xml").write_bytes(sitemap)
-    mtime = int(job.commit_time.timestamp()) if job.commit_time else 0
-    (site_dir / "sitemap.xml.gz").write_bytes(site.gzip_bytes(sitemap, mtime))
+        return path
+
+    def search_entries(self) -> list[dict[str, Any]]:
+        entries = []
+        for cable in self.cp.publish:
+            for entry in self.rendered(cable).search:
+                entries.append(dict(entry, text=site.resolve_search_text(entry["text"], self.published, self.language),
+                                    title=site.resolve_search_text(entry["title"], self.published, self.language)))
+        return entries
 
 
 @dataclass
@@ -411,8 +502,10 @@ def _complete_search_index(site_dir: Path, entries: list[dict[str, Any]]) -> Non
     if not path.is_file():  # the configuration has no search plugin
         return
     index = json.loads(path.read_text(encoding="utf-8"))
-    docs = [d for d in index["docs"] if not d["location"].startswith(site.STAMP_URL.split("/")[0] + "/")]
+    # Keep the generated pages' entries; cable entries (and the stamp page's) are all replaced.
+    docs = [d for d in index["docs"] if not re.match(r"\d{4}/", d["location"])]
     index["docs"] = docs + entries
+    path.unlink()
     path.write_text(json.dumps(index, separators=(",", ":"), default=str), encoding="utf-8")
 
 
@@ -463,13 +556,13 @@ def _variants(text: str) -> set[str]:
 
 
 def audit(site_dir: Path, forbidden: Forbidden, *, verbatim_from: Iterable[Path] = (),
-          own_url: str | None = None) -> None:
+          own_url: str | None = None, only: Iterable[Path] | None = None) -> None:
     """Fail (naming the file) when a forbidden id or text appears, or an asset is off-site.
 
     Files copied byte for byte from a theme folder (``verbatim_from``: mkdocs-material's scripts,
     source maps, stylesheets) are built from no cable and are not searched for cable text; their
     stylesheets are still checked for off-site URLs. ``own_url``: the site's own address, not
-    "another host"."""
+    "another host". ``only``: audit these files of the site, not all."""
     automaton = ahocorasick.Automaton()
     for cable_id in forbidden.ids:
         automaton.add_word(cable_id, (len(cable_id), "id", cable_id))
@@ -480,7 +573,8 @@ def audit(site_dir: Path, forbidden: Forbidden, *, verbatim_from: Iterable[Path]
     if searching:
         automaton.make_automaton()
     themes = [Path(d) for d in verbatim_from]
-    for path in sorted(p for p in site_dir.rglob("*") if p.is_file()):
+    paths = sorted(only) if only is not None else sorted(p for p in site_dir.rglob("*") if p.is_file())
+    for path in paths:
         rel = path.relative_to(site_dir).as_posix()
         if path.suffix not in TEXT_SUFFIXES:
             continue

@@ -171,6 +171,7 @@ class CableRenderer:
         self.md = markdown.Markdown(extensions=[*extensions, CableLinkExtension()],
                                     extension_configs=dict(extension_configs))
         self.search_config = search_config
+        self.configs = dict(extension_configs)
         self.key_prefix = json.dumps([RENDER_VERSION, [str(e) for e in extensions], extension_configs],
                                      sort_keys=True, default=str)
 

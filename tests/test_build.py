@@ -250,3 +250,25 @@ def test_off_site_asset_detection():
                                    '<img src="data:image/png;base64,AAAA">', ".html")
     assert not find_offsite_assets('<img src="https://gate.example.org/c/a/i.png">', ".html",
                                    own_url="https://gate.example.org/")
+
+
+def test_editing_one_cable_rewrites_only_its_page_and_matches_a_full_build(tmp_path):
+    root = tmp_path / "content"
+    repo = sample_repo(root)
+    out = tmp_path / "site"
+    build(root, out)
+    untouched = out / "energie/2026/2026-PARIS-0002/index.html"
+    inode = untouched.stat().st_ino
+    path = root / "content/2026/2026-BERLIN-0001.md"
+    path.write_text(path.read_text(encoding="utf-8").replace("Une remarque.", "Une remarque nouvelle: le loir."),
+                    encoding="utf-8")
+    repo.approve("2026-BERLIN-0001", "energie")
+    results = build(root, out)
+    assert not results["energie"].cached and results["onu"].cached
+    assert untouched.stat().st_ino == inode  # carried over, not rebuilt
+    assert "le loir" in (out / "energie/2026/2026-BERLIN-0001/index.html").read_text()
+    assert "le loir" in (out / "energie/search/search_index.json").read_text()
+    build(root, tmp_path / "full", force=True, cache_dir=tmp_path / "other-cache")
+    incremental, full = files_text(out / "energie"), files_text(tmp_path / "full/energie")
+    assert incremental.keys() == full.keys()
+    assert [k for k in full if full[k] != incremental[k]] == []
