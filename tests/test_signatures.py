@@ -220,3 +220,11 @@ def test_squash_merge_loses_the_editors_signature(repo, keys):
     repo.git("merge", "-q", "--squash", "approve-branch")
     repo.commit("Squashed approval")
     assert held(repo) == {CABLE: "unsigned approval"}
+
+
+def test_sign_uses_gits_configured_signing_key_by_default(repo, keys):
+    repo.git("config", "user.signingkey", str(keys["editor"][0]))
+    result = repo.run("approve", CABLE, "--community", "energie", "--editor", EDITOR, "--sign")
+    assert result.code == 0, result.output
+    assert "-----BEGIN SSH SIGNATURE-----" in repo.git("cat-file", "commit", "HEAD")
+    assert plan(repo)["energie"]["publish"] == [CABLE]
