@@ -2,8 +2,9 @@
 
     .venv/bin/python bench/gate.py [--duration 10] [--connections 64] [--workers 1] [--interface rsgi]
 
-Starts nginx (one worker, serving the same 8 KB file from a temporary folder) and the gate (a store
-built through gate.store), runs wrk against each in turn and prints one line per server.
+Starts nginx (one worker, serving the same 8 KB file from a temporary folder), the gate (a store
+built through gate.store) and, as the floor any Python application sits on, granian RSGI returning the
+same bytes with no checks at all; runs wrk against each in turn and prints one line per server.
 """
 
 from __future__ import annotations
@@ -39,6 +40,16 @@ http {{
 """
 
 
+FLOOR_APP = """
+BODY = open({page!r}, "rb").read()
+HEADERS = [("content-type", "text/html; charset=utf-8")]
+
+
+async def app(scope, proto):
+    proto.response_bytes(200, HEADERS, BODY)
+"""
+
+
 def page() -> bytes:
     """An 8 KB HTML page (deterministic)."""
     line = b"<p>Cable 2026-BERLIN-0042: paragraph of ordinary text about trade and culture.</p>\n"
@@ -70,7 +81,7 @@ def main() -> None:
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="gate-bench-"))
     tmp.chmod(0o755)  # nginx workers may run as another user
-    nginx = gate = None
+    nginx = gate = floor = None
     try:
         body = page()
         (tmp / "www").mkdir()
@@ -79,6 +90,11 @@ def main() -> None:
         port = free_port()
         (tmp / "nginx.conf").write_text(NGINX_CONF.format(tmp=tmp, port=port, workers=args.workers))
         nginx = subprocess.Popen(["nginx", "-c", str(tmp / "nginx.conf"), "-p", str(tmp)])
+        (tmp / "floor_app.py").write_text(FLOOR_APP.format(page=str(tmp / "www" / "index.html")))
+        floor_port = free_port()
+        floor = subprocess.Popen([str(Path(sys.executable).parent / "granian"), "--interface", "rsgi", "--http", "1",
+                                  "--no-ws", "--port", str(floor_port), "--workers", str(args.workers),
+                                  "--log-level", "warning", "floor_app:app"], cwd=tmp, stdout=subprocess.DEVNULL)
         store = storage.open_store(tmp / "store")
         publish_site(store, "bench", {"index.html": body}, "r1")
         write_members(store, {"bench": {"members": {"reader@example.org": None}}})
@@ -92,13 +108,18 @@ def main() -> None:
         wrk(f"{gate.base}/c/bench/index.html", 2, args.connections, cookie)
         n_rps, n_p99 = wrk(f"http://127.0.0.1:{port}/index.html", args.duration, args.connections)
         g_rps, g_p99 = wrk(f"{gate.base}/c/bench/index.html", args.duration, args.connections, cookie)
+        f_rps, f_p99 = wrk(f"http://127.0.0.1:{floor_port}/", args.duration, args.connections)
         print(f"8 KB page, {args.connections} connections, {args.workers} worker(s), {args.duration} s each")
         print(f"nginx   {n_rps:10.0f} req/s  p99 {n_p99}")
         print(f"gate    {g_rps:10.0f} req/s  p99 {g_p99}  ({args.interface}, valid session)")
-        print(f"ratio   {g_rps / n_rps:.2f}")
+        print(f"floor   {f_rps:10.0f} req/s  p99 {f_p99}  (granian RSGI returning the bytes, no checks)")
+        print(f"gate/nginx {g_rps / n_rps:.2f}   floor/nginx {f_rps / n_rps:.2f}   gate/floor {g_rps / f_rps:.2f}")
     finally:
         if gate:
             gate.stop()
+        if floor:
+            floor.terminate()
+            floor.wait()
         if nginx:
             nginx.terminate()
             nginx.wait()
