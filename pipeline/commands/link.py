@@ -35,6 +35,11 @@ def command(community: str, email: str, keys_dir: Path, base_url: str, ttl: str,
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--ttl") from None
     repo = load_repository(root)
+    broken = [f for f in repo.errors if f.path.endswith("communities.yaml")]
+    if broken:
+        # A member entry that failed to parse must never widen access: refuse until it is fixed.
+        raise click.ClickException("communities.yaml has errors; fix them first (diplomatie check):\n"
+                                   + "\n".join(str(f) for f in broken))
     found = repo.communities.get(community)
     if found is None:
         known = ", ".join(sorted(repo.communities)) or "none"
