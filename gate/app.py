@@ -793,7 +793,7 @@ class Gate:
 
         req = Request(scope.method, scope.path, scope.query_string, scope.headers.get, scope.client, proto)
         resp = await self.handle(req)
-        proto.response_bytes(resp.status, resp.headers, b"" if req.method == "HEAD" else resp.body)
+        proto.response_bytes(resp.status, resp.headers, resp.body)  # granian drops the body of HEAD itself
         self.log_request(req, resp, started, self.clock())
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:

@@ -101,7 +101,7 @@ class Membership:
         self.store = store
         self.snapshot = Snapshot()
         self.error: str | None = None
-        self._raw: bytes | None = None
+        self._raw = b""  # the empty snapshot: no members.json, nobody gets in
 
     def refresh(self) -> bool:
         """Re-read members.json (blocking: call it from a thread); True when the snapshot changed.

@@ -313,3 +313,30 @@ def test_key_rotation_keeps_old_sessions_during_grace_only(tmp_path):
         assert gate.get("/c/presse/", cookie=old).status == 302  # retired key: no session
         assert gate.get("/c/presse/", cookie=new).status == 200
         assert [k["kid"] for k in json.loads(gate.get("/.well-known/jwks.json").body)["keys"]] == [ring.current]
+
+
+def test_head_has_headers_and_length_but_no_body(world):
+    cookie = world.session_cookie("a@press.org")
+    full = world.get("/c/presse/assets/main.css", cookie=cookie)
+    head = world.request("HEAD", "/c/presse/assets/main.css", cookie=cookie)
+    assert head.status == 200 and head.body == b""
+    assert head.header("content-length") == str(len(full.body))
+    assert head.header("etag") == full.header("etag")
+
+
+def test_asgi_interface_behaves_the_same(tmp_path):
+    store = storage.open_store(tmp_path / "store")
+    publish_site(store, "presse", site("presse"), "r1")
+    write_members(store, members())
+    tokens.init(tmp_path / "keys")
+    with running_gate(tmp_path / "store", tmp_path / "keys", extra=("--interface", "asgi")) as gate:
+        assert gate.get("/c/presse/").status == 302
+        cookie = gate.sign_in("presse", "a@press.org")
+        page = gate.get("/c/presse/2026/2026-BERLIN-0042/", cookie=cookie)
+        assert page.status == 200 and marker("presse") in page.body
+        assert gate.get("/c/business/", cookie=cookie).status == 403
+        assert gate.get("/c/presse/%2e%2e/business/", cookie=cookie).status == 400
+        head = gate.request("HEAD", "/c/presse/assets/main.css", cookie=cookie)
+        assert head.status == 200 and head.body == b"" and int(head.header("content-length")) > 0
+        part = gate.get("/c/presse/assets/main.css", cookie=cookie, headers={"Range": "bytes=0-1"})
+        assert part.status == 206 and len(part.body) == 2
