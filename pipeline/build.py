@@ -460,9 +460,13 @@ class _CablePages:
         self.lang = env.get_template("partials/language.html").make_module({"config": context})
         self.context = context
         self.toc_template = env.get_template("partials/toc.html")
+        self._rendered: dict[str, site.RenderedCable] = {}
 
     def rendered(self, cable: Cable) -> site.RenderedCable:
-        return site.RenderedCable.from_json(_cable_cache_path(self.job, self.renderer.key(cable)).read_bytes())
+        if cable.id not in self._rendered:
+            path = _cable_cache_path(self.job, self.renderer.key(cable))
+            self._rendered[cable.id] = site.RenderedCable.from_json(path.read_bytes())
+        return self._rendered[cable.id]
 
     def write(self, site_dir: Path, cable: Cable) -> Path:
         from mkdocs.structure.toc import get_toc
@@ -616,6 +620,10 @@ _ASSET_TAG = re.compile(r"<(script|img|iframe|frame|source|video|audio|embed|tra
 _ATTR = re.compile(r"""([a-zA-Z:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
 _CSS_URL = re.compile(r"url\(\s*[\"']?\s*([^\"')\s]+)|@import\s+[\"']([^\"']+)[\"']", re.I)
 _STYLE = re.compile(r"<style\b[^>]*>(.*?)</style>|\sstyle\s*=\s*\"([^\"]*)\"", re.S | re.I)
+#: Namespace names: the only URLs with a host in a page that nothing loads.
+_NAMESPACES = ('"http://www.w3.org/2000/svg"', '"http://www.w3.org/1999/xlink"')
+_OFFSITE = re.compile(r"""(?:(?<!xmlns)(?<!xmlns:xlink)=|,|url\(|@import)\s*["']?\s*"""
+                            r"""(?:[a-zA-Z][a-zA-Z0-9+.-]*:)?//""")
 _OFFSITE = re.compile(r"^\s*(?:[a-z][a-z0-9+.-]*:)?//", re.I)
 #: <link rel=…> values that name a page, not something the browser loads into this one.
 _NOT_ASSET_RELS = {"canonical", "alternate", "prev", "next", "author", "license", "help", "search", "bookmark"}
@@ -626,6 +634,8 @@ def find_offsite_assets(text: str, suffix: str, own_url: str | None = None) -> l
     """Asset URLs (scripts, styles, fonts, images, frames) in ``text`` that point to another host.
     Links a reader follows (``<a href>``, ``<link rel=canonical>``) are not assets."""
     urls: list[str] = []
+    if text.count("//") <= sum(text.count(ns) for ns in _NAMESPACES):
+        return urls  # no URL with a host at all
     if suffix == ".html":
         for m in _ASSET_TAG.finditer(text):
             attrs = {a.lower(): b or c or d for a, b, c, d in _ATTR.findall(m.group(2))}
