@@ -541,9 +541,10 @@ class Gate:
         parsed = self._paths.get(req.path)
         if parsed is None:
             parsed = split_site_path(req.path)
-            if len(self._paths) >= 20_000:
-                self._paths.clear()
-            self._paths[req.path] = parsed
+            if len(req.path) <= MAX_PATH + 80:  # never let a client fill memory with long paths
+                if len(self._paths) >= 20_000:
+                    self._paths.clear()
+                self._paths[req.path] = parsed
         if parsed is False:
             return self.bad_request()
         community, slash, rest = parsed
@@ -709,7 +710,7 @@ class Gate:
                          "It works once, within 15 minutes.</p>")
 
     async def auth(self, req: Request) -> Response:
-        if req.method not in ("GET", "HEAD"):
+        if req.method != "GET":  # a HEAD (link checker) must not spend a one-time link
             return self.page(405, "Method not allowed", "", extra=[("allow", "GET")])
         query = dict(parse_qsl(req.query[:MAX_QUERY]))
         token = query.get("token") or ""
