@@ -549,7 +549,14 @@ class Gate:
             return self.bad_request()
         community, slash, rest = parsed
         now = self.clock()
-        claims = await self.session(req, now)
+        # Fast path, inline: a session verified less than revocation_check seconds ago.
+        token = self._cookie(req.header("cookie"))
+        cached = self.sessions.get(token) if token else None
+        if cached is not None and now < cached[1] and now - cached[2] < self.config.revocation_check:
+            claims = cached[0]
+            self.metrics.session_hits += 1
+        else:
+            claims = await self.session(req, now)
         if claims is None:
             return self.redirect("/login?next=" + quote(req.path, safe="/"))
         subject = claims.sub
@@ -574,7 +581,11 @@ class Gate:
             if f"{name}/index.html" in files:
                 return self.redirect(f"/c/{community}/{name}/", 301, subject=subject)
             return await self.not_found(community, release, subject)
-        served = await self.served(entry)
+        served = self.blobs.get((entry.sha256, entry.type))
+        if served is None:
+            served = await self.served(entry)
+        else:
+            self.metrics.blob_hits += 1
         return self.answer(req, served, 200, subject, community)
 
     async def served(self, entry: storage.FileEntry) -> Served:
@@ -784,6 +795,9 @@ class Gate:
 
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._poller = loop.create_task(self._poll_forever())
+
+    def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.log_stream.flush()
 
     async def __rsgi__(self, scope: Any, proto: Any) -> None:
         if scope.proto != "http":
