@@ -32,6 +32,7 @@ import json
 import os
 import re
 import sys
+import threading
 import time
 import traceback
 from collections import OrderedDict, deque
@@ -296,6 +297,8 @@ class Gate:
         self.clock = clock
         # Block-buffered whatever stdout is (a pipe to a log collector, a file): flushed by the poller
         # every poll_interval and at once for events, so the request path never waits on a write.
+        self._log_lines: list[str] = []
+        self._loop_thread = threading.get_ident()
         self.log_stream = log_stream or open(os.dup(sys.stdout.fileno()), "w", buffering=1 << 16,  # noqa: SIM115
                                              encoding="utf-8")
         self.store = storage.open_store(config.store, endpoint_url=config.endpoint_url)
@@ -347,14 +350,25 @@ class Gate:
         self.metrics.observe(resp.status, latency)
         subject = _json_str(resp.subject) if resp.subject else "null"
         community = _json_str(resp.community) if resp.community else "null"
-        self.log_stream.write(
+        lines = self._log_lines
+        lines.append(
             f'{{"time":"{self._timestamp(now)}","subject":{subject},"community":{community},'
             f'"method":{_json_str(req.method)},"path":{_json_str(req.path[:MAX_PATH])},"status":{resp.status},'
             f'"bytes":{len(resp.body)},"latency_ms":{latency * 1000:.3f}}}\n')
+        if len(lines) >= 4096:
+            self.flush_log()
 
     def log_event(self, record: dict[str, Any]) -> None:
         record = {"time": self._timestamp(self.clock()), **record}
-        self.log_stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._log_lines.append(json.dumps(record, ensure_ascii=False) + "\n")
+        if threading.get_ident() == self._loop_thread:
+            self.flush_log()  # other threads only append; the event loop's thread does every write
+
+    def flush_log(self) -> None:
+        """Write out the lines gathered since the last flush (one write instead of one per request)."""
+        if self._log_lines:
+            lines, self._log_lines = self._log_lines, []
+            self.log_stream.write("".join(lines))
         self.log_stream.flush()
 
     # -- background refresh ----------------------------------------------------------------------
@@ -411,10 +425,11 @@ class Gate:
                 await asyncio.to_thread(self.refresh)
             except Exception as exc:  # keep polling whatever happens; say what went wrong
                 self.log_event({"event": "refresh failed", "error": f"{type(exc).__name__}: {exc}"})
-            self.log_stream.flush()
+            self.flush_log()
 
     def _ensure_poller(self) -> None:
         if self._poller is None:
+            self._loop_thread = threading.get_ident()
             self._poller = asyncio.get_running_loop().create_task(self._poll_forever())
 
     # -- sessions --------------------------------------------------------------------------------
@@ -794,10 +809,11 @@ class Gate:
     # -- interfaces ------------------------------------------------------------------------------
 
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop_thread = threading.get_ident()
         self._poller = loop.create_task(self._poll_forever())
 
     def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.log_stream.flush()
+        self.flush_log()
 
     async def __rsgi__(self, scope: Any, proto: Any) -> None:
         if scope.proto != "http":
