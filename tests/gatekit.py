@@ -80,12 +80,12 @@ class Reply:
 class GateProcess:
     """``diplomatie gate`` in a subprocess on a free port (the real server, the real CLI)."""
 
-    def __init__(self, store_dir: Path, keys_dir: Path, *, workers: int = 1, extra: tuple[str, ...] = (),
+    def __init__(self, store_dir: Path | str, keys_dir: Path, *, workers: int = 1, extra: tuple[str, ...] = (),
                  env: dict[str, str] | None = None, log: Path | None = None, base_url: str | None = None) -> None:
         self.port = free_port()
         self.base = base_url or f"http://127.0.0.1:{self.port}"
         self.keys_dir = keys_dir
-        self.log = log or store_dir.parent / f"gate-{self.port}.log"
+        self.log = log or Path(store_dir).parent / f"gate-{self.port}.log"
         args = [sys.executable, "-m", "pipeline", "gate", "--store", str(store_dir), "--keys", str(keys_dir),
                 "--base-url", self.base, "--port", str(self.port), "--insecure-dev", "--workers", str(workers),
                 *extra]
