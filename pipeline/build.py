@@ -357,7 +357,7 @@ def _build_one(job: _Job, name: str, work: Path) -> tuple[Path, list[str]]:
     pages = _CablePages(job, cp, template, config["theme"])
     for cable in cp.publish:
         pages.write(source.site_dir, cable)
-    _complete_search_index(source.site_dir, pages.search_entries())
+    _complete_search_index(source.site_dir, list(cp.publish), pages.search_entries)
     for url, fragments in source.fragments.items():
         path = source.site_dir / url / "index.html"
         text = path.read_text(encoding="utf-8")
@@ -384,13 +384,11 @@ def _update_one(job: _Job, name: str, work: Path) -> Path:
     shutil.copytree(job.out / name, site_dir, copy_function=os.link)
     theme = _theme(job, cp)
     pages = _CablePages(job, cp, _stamp_file(job, name).read_text(encoding="utf-8"), theme)
-    changed = []
-    for cable in cp.publish:
-        if previous.get(cable.id) != pages.renderer.key(cable):
-            changed.append(pages.write(site_dir, cable))
-    _complete_search_index(site_dir, pages.search_entries())
-    changed.append(site_dir / "search" / "search_index.json")
-    audit(site_dir, forbidden_terms(job.repo_cables, cp), only=changed, own_url=_own_url(job))
+    changed = {cable.id for cable in cp.publish if previous.get(cable.id) != pages.renderer.key(cable)}
+    written = [pages.write(site_dir, cable) for cable in cp.publish if cable.id in changed]
+    _complete_search_index(site_dir, list(cp.publish), pages.search_entries, changed)
+    written.append(site_dir / "search" / "search_index.json")
+    audit(site_dir, forbidden_terms(job.repo_cables, cp), only=written, own_url=_own_url(job))
     return site_dir
 
 
@@ -486,13 +484,10 @@ class _CablePages:
         path.write_text(page, encoding="utf-8")
         return path
 
-    def search_entries(self) -> list[dict[str, Any]]:
-        entries = []
-        for cable in self.cp.publish:
-            for entry in self.rendered(cable).search:
-                entries.append(dict(entry, text=site.resolve_search_text(entry["text"], self.published, self.language),
-                                    title=site.resolve_search_text(entry["title"], self.published, self.language)))
-        return entries
+    def search_entries(self, cable: Cable) -> list[dict[str, Any]]:
+        return [dict(entry, text=site.resolve_search_text(entry["text"], self.published, self.language),
+                     title=site.resolve_search_text(entry["title"], self.published, self.language))
+                for entry in self.rendered(cable).search]
 
 
 @dataclass
@@ -501,15 +496,26 @@ class _TocPage:
     meta: dict = field(default_factory=dict)
 
 
-def _complete_search_index(site_dir: Path, entries: list[dict[str, Any]]) -> None:
+def _complete_search_index(site_dir: Path, cables: list[Cable], entries_of: Any,
+                           changed: set[str] | None = None) -> None:
+    """Put the cables' entries (``entries_of(cable)``) in the search index MkDocs wrote for the
+    generated pages. With ``changed``, the index is the previous build's: only the entries of
+    those cables are replaced, the others are kept as they are (same cables, same order)."""
     path = site_dir / "search" / "search_index.json"
     if not path.is_file():  # the configuration has no search plugin
         return
     index = json.loads(path.read_text(encoding="utf-8"))
-    # Keep the generated pages' entries; cable entries (and the stamp page's) are all replaced.
-    docs = [d for d in index["docs"] if not re.match(r"\d{4}/", d["location"])]
-    index["docs"] = docs + entries
-    path.unlink()
+    docs: list[dict[str, Any]] = []
+    previous: dict[str, list[dict[str, Any]]] = {}
+    for doc in index["docs"]:
+        if re.match(r"\d{4}/", doc["location"]):  # a cable's entry (or the stamp page's)
+            previous.setdefault(doc["location"].split("/", 2)[1], []).append(doc)
+        else:
+            docs.append(doc)
+    for cable in cables:
+        docs += previous.get(cable.id, []) if changed is not None and cable.id not in changed else entries_of(cable)
+    index["docs"] = docs
+    path.unlink()  # never write through a hard link to the previous site
     path.write_text(json.dumps(index, separators=(",", ":"), default=str), encoding="utf-8")
 
 

@@ -39,6 +39,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import markdown
 import yaml
@@ -306,6 +307,8 @@ def site_config(base: dict[str, Any], base_dir: Path, plan: CommunityPlan, docs_
         "build_commit": commit or "",
         "build_time": commit_time.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC") if commit_time else "",
         "community": community.id,
+        # Where the gate serves this site: the 404 page's links are absolute (see theme/404.html).
+        "site_path": (urlsplit(site_url).path.rstrip("/") if site_url else "") + f"/c/{community.id}/",
     })
     config = {
         "INHERIT": str((base_dir / "mkdocs.yml").resolve()),
@@ -516,7 +519,7 @@ def sitemap_xml(plan: CommunityPlan, pages: Iterable[str], site_url: str | None)
     out = ['<?xml version="1.0" encoding="UTF-8"?>',
            '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']
     for url in pages:
-        out.append(f"  <url><loc>{esc(base + url)}</loc></url>")
+        out.append(f"  <url><loc>{esc(base + url or './')}</loc></url>")
     for c in sorted(plan.publish, key=lambda c: c.id):
         out.append(f"  <url><loc>{esc(base + cable_url(c.id))}</loc><lastmod>{c.date.isoformat()}</lastmod></url>")
     out.append("</urlset>\n")

@@ -97,6 +97,9 @@ def test_each_community_gets_a_complete_site(sample):
     assert (out / "energie/posts/paris/index.html").is_file()
     assert (out / "energie/subjects/energie/index.html").is_file()
     assert not (out / "energie/0000").exists()
+    # The 404 page is served at any depth by the gate: its links are rooted at the site's path.
+    missing = (out / "energie/404.html").read_text()
+    assert "Page introuvable" in missing and 'href="/c/energie/assets/stylesheets/diplomatie.css"' in missing
 
 
 def test_canary_sentences_stay_in_their_community(sample):
