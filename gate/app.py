@@ -212,8 +212,12 @@ def csp_for_html(body: bytes) -> str:
         (scripts if tag == b"script" else styles).append(digest)
     script = " ".join(["'self'", *sorted(set(scripts))])
     style = " ".join(["'self'", *sorted(set(styles))])
-    return (f"default-src 'self'; script-src {script}; style-src {style}; img-src 'self' data:; "
-            "font-src 'self' data:; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+    return f"default-src 'self'; script-src {script}; style-src {style}; {_CSP_REST}"
+
+
+_CSP_REST = ("img-src 'self' data:; font-src 'self' data:; object-src 'none'; base-uri 'self'; form-action 'self'; "
+             "frame-ancestors 'none'")
+SITE_CSP = f"default-src 'self'; {_CSP_REST}"
 
 
 GATE_CSP = ("default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
@@ -623,7 +627,9 @@ class Gate:
             raise storage.StoreUnavailable(f"blob {entry.sha256} does not match its hash")
         etag = f'"{entry.sha256}"'
         is_html = entry.type.startswith("text/html")
-        csp = csp_for_html(body) if is_html else "default-src 'none'; frame-ancestors 'none'; sandbox"
+        # Non-HTML files keep 'self': a search worker's CSP is its script's, and it imports the lunr
+        # language scripts (French sites) with importScripts.
+        csp = csp_for_html(body) if is_html else SITE_CSP
         short = [("etag", etag), ("cache-control", "private, no-cache"), ("vary", "Cookie"),
                  ("accept-ranges", "bytes"), ("content-security-policy", csp), *self.security]
         return Served(body, etag, [("content-type", entry.type), *short], short)

@@ -24,11 +24,12 @@ pytestmark = pytest.mark.browser
 WORD = "zanzibarique"
 
 
-def build_site(folder: Path, title: str, pages: dict[str, str]) -> Path:
-    """A small mkdocs-material site, built with the real mkdocs."""
+def build_site(folder: Path, title: str, pages: dict[str, str], language: str = "fr") -> Path:
+    """A small mkdocs-material site, built with the real mkdocs (French: the search worker imports lunr.fr)."""
     (folder / "docs").mkdir(parents=True)
     (folder / "mkdocs.yml").write_text(
-        f"site_name: {title}\ntheme:\n  name: material\n  font: false\nplugins:\n  - search\n", encoding="utf-8")
+        f"site_name: {title}\ntheme:\n  name: material\n  language: {language}\n  font: false\n"
+        f"plugins:\n  - search:\n      lang: {language}\n", encoding="utf-8")
     for name, text in pages.items():
         path = folder / "docs" / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -44,10 +45,11 @@ def world(tmp_path_factory):
     store = storage.open_store(base / "store")
     presse = build_site(base / "presse", "Presse", {
         "index.md": "# Presse\n\nCables shared with the press.\n",
-        "2026/2026-BERLIN-0042.md": f"# 2026-BERLIN-0042\n\nThe {WORD} exhibition opens in Berlin.\n",
-        "2026/2026-PARIS-0007.md": "# 2026-PARIS-0007\n\nAn ordinary cable about trade.\n",
+        "2026/2026-BERLIN-0042.md": f"# 2026-BERLIN-0042\n\nL'exposition {WORD} ouvre à Berlin.\n",
+        "2026/2026-PARIS-0007.md": "# 2026-PARIS-0007\n\nUn télégramme ordinaire sur le commerce.\n",
     })
-    business = build_site(base / "business", "Business", {"index.md": "# Business\n\nCONTENT-OF-BUSINESS\n"})
+    business = build_site(base / "business", "Business", {"index.md": "# Business\n\nCONTENT-OF-BUSINESS\n"},
+                          language="en")
     publish_folder(store, "presse", presse, "r1")
     publish_folder(store, "business", business, "r1")
     write_members(store, {"presse": {"members": {"a@press.org": None}},
