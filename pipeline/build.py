@@ -23,6 +23,7 @@ Output is deterministic: the only times in it come from the cables and the commi
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import datetime as dt
 import functools
 import gzip
@@ -216,15 +217,17 @@ def _code_fingerprint(base_dir: Path) -> str:
 class _Keys:
     """What a community's site depends on. ``skeleton``: everything but the cables' bodies (its
     configuration, theme, commit, the metadata of its cables, what the audit looks for); ``pages``:
-    each cable's conversion key. When only pages change, the previous site is updated in place of
-    a full build."""
+    each cable's conversion key. When only pages or the commit change, the previous site is updated
+    in place of a full build."""
 
     skeleton: str
     pages: dict[str, str]
+    commit: list[str]  # the commit and its time, shown in every page's footer
 
     @property
     def key(self) -> str:
-        return hashlib.sha256((self.skeleton + json.dumps(self.pages, sort_keys=True)).encode()).hexdigest()
+        return hashlib.sha256((self.skeleton + json.dumps([self.pages, self.commit], sort_keys=True))
+                              .encode()).hexdigest()
 
 
 def _input_keys(job: _Job, name: str) -> _Keys:
@@ -233,7 +236,7 @@ def _input_keys(job: _Job, name: str) -> _Keys:
     renderer = _renderer(job)
     h = hashlib.sha256(_code_fingerprint(job.base_dir).encode())
     h.update(repr((c.id, c.title, c.description, c.language, c.owner)).encode())
-    h.update(repr((job.commit, job.commit_time, job.site_url)).encode())
+    h.update(repr(job.site_url).encode())
     for cable in cp.publish:
         h.update(repr((cable.id, cable.title, cable.date, cable.post, cable.ministry, cable.subjects,
                        cable.language, cable.summary, cable.supersedes)).encode())
@@ -241,7 +244,9 @@ def _input_keys(job: _Job, name: str) -> _Keys:
     for cable_id in sorted(job.repo_cables):
         other = job.repo_cables[cable_id]
         h.update(f"{cable_id}\0{other.title}\0{other.summary}\0".encode())
-    return _Keys(h.hexdigest(), {cable.id: renderer.key(cable) for cable in cp.publish})
+    stamp = site.build_stamp(job.commit, job.commit_time)
+    return _Keys(h.hexdigest(), {cable.id: renderer.key(cable) for cable in cp.publish},
+                 [stamp["build_commit"], stamp["build_time"]])
 
 
 def _state_file(job: _Job, name: str) -> Path:
@@ -259,7 +264,12 @@ def _state(job: _Job, name: str) -> dict[str, Any]:
 
 def _store_state(job: _Job, name: str, keys: _Keys) -> None:
     _atomic_write(_state_file(job, name), json.dumps(
-        {"key": keys.key, "skeleton": keys.skeleton, "pages": keys.pages}, sort_keys=True).encode())
+        {"key": keys.key, "skeleton": keys.skeleton, "pages": keys.pages, "commit": keys.commit},
+        sort_keys=True).encode())
+
+
+def _sitemap_pages_file(job: _Job, name: str) -> Path:
+    return job.cache / "sites" / f"{name}.pages.json"
 
 
 def _stamp_file(job: _Job, name: str) -> Path:
@@ -334,10 +344,12 @@ def _build_or_update(item: tuple[str, bool]) -> tuple[str, list[str]]:
     job.out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(dir=job.out, prefix=f".build-{name}-"))
     try:
+        site_dir, warnings = None, []
         if update and _stamp_file(job, name).is_file():
-            site_dir, warnings = _update_one(job, name, work), []
-        else:
-            site_dir, warnings = _build_one(job, name, work)
+            with contextlib.suppress(_NeedsFullBuild):
+                site_dir = _update_one(job, name, work / "update")
+        if site_dir is None:
+            site_dir, warnings = _build_one(job, name, work / "full")
         _install(site_dir, job.out / name)
         return name, warnings
     except BuildError as exc:
@@ -365,31 +377,77 @@ def _build_one(job: _Job, name: str, work: Path) -> tuple[Path, list[str]]:
             text = text.replace(marker, fragment)
         path.write_text(text, encoding="utf-8")
     (source.site_dir / "feed.xml").write_bytes(site.feed_xml(cp, job.site_url))
-    sitemap = site.sitemap_xml(cp, source.pages, job.site_url)
-    (source.site_dir / "sitemap.xml").write_bytes(sitemap)
-    mtime = int(job.commit_time.timestamp()) if job.commit_time else 0
-    (source.site_dir / "sitemap.xml.gz").write_bytes(site.gzip_bytes(sitemap, mtime))
+    _write_sitemap(job, cp, source.site_dir, source.pages)
+    _atomic_write(_sitemap_pages_file(job, name), json.dumps(list(source.pages)).encode())
     audit(source.site_dir, forbidden_terms(job.repo_cables, cp), verbatim_from=config["theme"].dirs,
           own_url=_own_url(job))
     return source.site_dir, warnings
 
 
+class _NeedsFullBuild(Exception):
+    """The previous site cannot be updated (a theme that renders the footer differently)."""
+
+
 def _update_one(job: _Job, name: str, work: Path) -> Path:
-    """Only cable bodies changed since the last build: start from a hard-linked copy of the previous
-    site, rewrite the changed cable pages and the search index, and audit what was rewritten (the
-    rest was audited against the same forbidden terms). The result is the full build's, byte for byte."""
+    """Only cable bodies or the commit changed since the last build: start from a hard-linked copy
+    of the previous site, rewrite the changed cable pages and the search index (and, for a new
+    commit, the footer of every page), and audit the rewritten pages and index (the rest was
+    audited against the same forbidden terms; a footer holds a commit id and a time). The result
+    is the full build's, byte for byte."""
     cp = job.plans[name]
-    previous = json.loads(_state_file(job, name).read_text())["pages"]
+    state = json.loads(_state_file(job, name).read_text())
     site_dir = work / "site"
     shutil.copytree(job.out / name, site_dir, copy_function=os.link)
     theme = _theme(job, cp)
-    pages = _CablePages(job, cp, _stamp_file(job, name).read_text(encoding="utf-8"), theme)
+    template = _stamp_file(job, name).read_text(encoding="utf-8")
+    stamp = site.build_stamp(job.commit, job.commit_time)
+    new_commit = [stamp["build_commit"], stamp["build_time"]]
+    if state.get("commit") != new_commit:
+        old = _footer(job, theme, *state.get("commit", ["", ""]))
+        new = _footer(job, theme, *new_commit)
+        template = _swap_footer(template, old, new)
+        for path in site_dir.rglob("*.html"):
+            text = path.read_text(encoding="utf-8")
+            path.unlink()  # never write through a hard link to the previous site
+            path.write_text(_swap_footer(text, old, new), encoding="utf-8")
+        try:
+            sitemap_pages = json.loads(_sitemap_pages_file(job, name).read_text())
+        except (OSError, ValueError):
+            raise _NeedsFullBuild() from None
+        _write_sitemap(job, cp, site_dir, sitemap_pages)
+        _atomic_write(_stamp_file(job, name), template.encode("utf-8"))
+    pages = _CablePages(job, cp, template, theme)
+    previous = state["pages"]
     changed = {cable.id for cable in cp.publish if previous.get(cable.id) != pages.renderer.key(cable)}
     written = [pages.write(site_dir, cable) for cable in cp.publish if cable.id in changed]
     _complete_search_index(site_dir, list(cp.publish), pages.search_entries, changed)
     written.append(site_dir / "search" / "search_index.json")
     audit(site_dir, forbidden_terms(job.repo_cables, cp), only=written, own_url=_own_url(job))
     return site_dir
+
+
+def _footer(job: _Job, theme: Any, commit: str, time: str) -> str:
+    """The footer's build line as the theme renders it for this commit."""
+    base = site.load_base_config(job.base_dir / "mkdocs.yml")
+    config = {"copyright": base.get("copyright"), "theme": theme,
+              "extra": {**(base.get("extra") or {}), "build_commit": commit, "build_time": time}}
+    return theme.get_env().get_template("partials/copyright.html").render(config=config)
+
+
+def _swap_footer(text: str, old: str, new: str) -> str:
+    if old == new:
+        return text
+    if text.count(old) != 1:
+        raise _NeedsFullBuild()
+    return text.replace(old, new)
+
+
+def _write_sitemap(job: _Job, cp: CommunityPlan, site_dir: Path, pages: Iterable[str]) -> None:
+    sitemap = site.sitemap_xml(cp, pages, job.site_url)
+    for name, data in (("sitemap.xml", sitemap), ("sitemap.xml.gz", site.gzip_bytes(
+            sitemap, int(job.commit_time.timestamp()) if job.commit_time else 0))):
+        (site_dir / name).unlink(missing_ok=True)
+        (site_dir / name).write_bytes(data)
 
 
 def _own_url(job: _Job) -> str | None:

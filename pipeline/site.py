@@ -304,8 +304,7 @@ def site_config(base: dict[str, Any], base_dir: Path, plan: CommunityPlan, docs_
     plugins = _plugins_with_search_language(base.get("plugins", ["search"]), language)
     extra = dict(base.get("extra") or {})
     extra.update({
-        "build_commit": commit or "",
-        "build_time": commit_time.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC") if commit_time else "",
+        **build_stamp(commit, commit_time),
         "community": community.id,
         # Where the gate serves this site: the 404 page's links are absolute (see theme/404.html).
         "site_path": (urlsplit(site_url).path.rstrip("/") if site_url else "") + f"/c/{community.id}/",
@@ -328,6 +327,12 @@ def site_config(base: dict[str, Any], base_dir: Path, plan: CommunityPlan, docs_
     if hooks:
         config["hooks"] = list(hooks)
     return config
+
+
+def build_stamp(commit: str | None, commit_time: dt.datetime | None) -> dict[str, str]:
+    """What the footer says about the build: the commit and its time (never the clock)."""
+    return {"build_commit": commit or "",
+            "build_time": commit_time.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC") if commit_time else ""}
 
 
 def _plugins_with_search_language(plugins: Any, language: str) -> list[Any]:

@@ -275,3 +275,30 @@ def test_editing_one_cable_rewrites_only_its_page_and_matches_a_full_build(tmp_p
     incremental, full = files_text(out / "energie"), files_text(tmp_path / "full/energie")
     assert incremental.keys() == full.keys()
     assert [k for k in full if full[k] != incremental[k]] == []
+
+
+def test_a_new_commit_updates_every_footer_and_matches_a_full_build(tmp_path):
+    root = tmp_path / "content"
+    repo = sample_repo(root)
+    out = tmp_path / "site"
+    build(root, out)
+    untouched = out / "onu/2026/2026-NEW-YORK-ONU-0001/index.html"
+    inode = untouched.stat().st_ino
+    stylesheet = out / "onu/assets/stylesheets/diplomatie.css"
+    stylesheet_inode = stylesheet.stat().st_ino
+    path = root / "content/2026/2026-PARIS-0002.md"
+    path.write_text(path.read_text(encoding="utf-8").replace("Le marché.", "Le marché bouge."), encoding="utf-8")
+    repo.approve("2026-PARIS-0002", "energie")
+    commit = repo.commit("edit", date="2026-11-21T09:30:00Z")
+    results = build(root, out)
+    assert not results["energie"].cached and not results["onu"].cached
+    page = untouched.read_text()
+    assert commit[:12] in page and "2026-11-21 09:30 UTC" in page
+    assert untouched.stat().st_ino != inode  # rewritten: its footer changed
+    assert stylesheet.stat().st_ino == stylesheet_inode  # updated in place of a full build
+    build(root, tmp_path / "full", force=True, cache_dir=tmp_path / "other-cache")
+    for name in ("energie", "onu"):
+        incremental, full = files_text(out / name), files_text(tmp_path / "full" / name)
+        assert incremental.keys() == full.keys()
+        assert [k for k in full if full[k] != incremental[k]] == []
+    assert (out / "onu/sitemap.xml.gz").read_bytes() == (tmp_path / "full/onu/sitemap.xml.gz").read_bytes()
