@@ -694,9 +694,8 @@ class Gate:
         mine = self.membership.snapshot.communities_of(claims.sub, self._today(now))
         items = "".join(f'<li><a href="/c/{quote(c.id)}/">{html.escape(c.title)}</a></li>' for c in mine)
         listing = f"<ul>{items}</ul>" if items else "<p>You are not a member of any community at the moment.</p>"
-        logout = (f'<form method="post" action="/logout"><input type="hidden" name="csrf" '
-                  f'value="{self.csrf_token(req)}"><button type="submit">Sign out</button></form>')
-        return self.page(200, "Your communities", f"<p>Signed in as {html.escape(claims.sub)}.</p>{listing}{logout}",
+        return self.page(200, "Your communities",
+                         f"<p>Signed in as {html.escape(claims.sub)}.</p>{listing}{self.logout_form(req)}",
                          subject=claims.sub)
 
     def login_form(self, next_path: str | None, message: str = "") -> str:
@@ -779,9 +778,20 @@ class Gate:
             target = f"/c/{claims.community}/" if kind == tokens.INVITATION else "/"
         return self.redirect(target, 302, extra=[("set-cookie", cookie)], subject=claims.sub)
 
+    def logout_form(self, req: Request) -> str:
+        return (f'<form method="post" action="/logout"><input type="hidden" name="csrf" '
+                f'value="{self.csrf_token(req)}"><button type="submit">Sign out</button></form>')
+
     async def logout(self, req: Request) -> Response:
+        if req.method == "GET":
+            # The sites' sign-out link lands here: a confirmation form that POSTs with the CSRF token.
+            claims = await self.session(req, self.clock())
+            if claims is None:
+                return self.redirect("/login")
+            return self.page(200, "Sign out", f"<p>Signed in as {html.escape(claims.sub)}.</p>"
+                             f"{self.logout_form(req)}", subject=claims.sub)
         if req.method != "POST":
-            return self.page(405, "Method not allowed", "", extra=[("allow", "POST")])
+            return self.page(405, "Method not allowed", "", extra=[("allow", "GET, POST")])
         body = await req.read_body()
         form = dict(parse_qsl((body or b"").decode("utf-8", "replace")))
         if not self.same_origin(req) or form.get("csrf") != self.csrf_token(req):

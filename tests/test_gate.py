@@ -251,7 +251,10 @@ def test_logout_needs_the_csrf_token_and_revokes_the_session(world):
     cross = world.request("POST", "/logout", cookie=cookie, body=f"csrf={csrf}".encode(),
                           headers={**form, "Origin": "https://evil.example"})
     assert cross.status == 403
-    assert world.request("GET", "/logout", cookie=cookie).status == 405
+    confirm = world.get("/logout", cookie=cookie)  # the sites' sign-out link: a confirmation form
+    assert confirm.status == 200 and f'value="{csrf}"'.encode() in confirm.body and not confirm.header("set-cookie")
+    assert world.get("/logout").header("location") == "/login"
+    assert world.request("PUT", "/logout", cookie=cookie).status == 405
     assert world.get("/c/presse/", cookie=cookie).status == 200
     out = world.request("POST", "/logout", cookie=cookie, headers={**form, "Origin": world.base},
                         body=f"csrf={csrf}".encode())
