@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import ahocorasick
+import jinja2
 
 from pipeline import site
 from pipeline.cables import Cable
@@ -103,8 +104,12 @@ def build_sites(repo: Any, plan: Plan, out: Path, *, communities: list[str] | No
                          f"(known: {', '.join(sorted(plan.communities)) or 'none'})")
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    cache = Path(cache_dir or Path(repo.root) / ".cache" / "diplomatie").resolve()
     base_dir = base_dir_for(Path(repo.root))
+    try:
+        _renderer_for(base_dir)
+    except site.SiteConfigError as exc:
+        raise BuildError(str(exc)) from None
+    cache = Path(cache_dir or Path(repo.root) / ".cache" / "diplomatie").resolve()
     job = _Job(dict(repo.cables), plan.communities, base_dir, out, cache, repo.commit, repo.commit_time, site_url)
     built_at = repo.commit_time.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if repo.commit_time else ""
 
@@ -353,6 +358,11 @@ def _build_or_update(item: tuple[str, bool]) -> tuple[str, list[str]]:
         _install(site_dir, job.out / name)
         return name, warnings
     except BuildError as exc:
+        raise BuildError(f"{name}: {exc}") from None
+    except jinja2.TemplateError as exc:
+        where = f" ({exc.filename}:{exc.lineno})" if isinstance(exc, jinja2.TemplateSyntaxError) else ""
+        raise BuildError(f"{name}: theme template error{where}: {exc}") from None
+    except site.SiteConfigError as exc:
         raise BuildError(f"{name}: {exc}") from None
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -279,12 +279,22 @@ class SiteSource:
     fragments: dict[str, dict[str, str]]  # page URL -> {marker: HTML} to put in the rendered page
 
 
+class SiteConfigError(Exception):
+    """The base configuration cannot be used: the message names the file and what is wrong."""
+
+
 def load_base_config(path: Path) -> dict[str, Any]:
     """The base mkdocs.yml as plain data (INHERIT resolved by MkDocs' own loader)."""
+    from mkdocs.exceptions import ConfigurationError
     from mkdocs.utils import yaml_load
 
-    with path.open("rb") as f:
-        data = yaml_load(f)
+    try:
+        with path.open("rb") as f:
+            data = yaml_load(f)
+    except (OSError, yaml.YAMLError, ConfigurationError) as exc:
+        raise SiteConfigError(f"{path}: {exc}".replace("\n", " ")) from None
+    if data is not None and not isinstance(data, dict):
+        raise SiteConfigError(f"{path}: the configuration must be a mapping of keys to values")
     return data or {}
 
 

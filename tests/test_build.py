@@ -302,3 +302,16 @@ def test_a_new_commit_updates_every_footer_and_matches_a_full_build(tmp_path):
         assert incremental.keys() == full.keys()
         assert [k for k in full if full[k] != incremental[k]] == []
     assert (out / "onu/sitemap.xml.gz").read_bytes() == (tmp_path / "full/onu/sitemap.xml.gz").read_bytes()
+
+
+def test_a_broken_configuration_or_theme_fails_with_the_file_named(tmp_path):
+    root = tmp_path / "content"
+    sample_repo(root)
+    (root / "mkdocs.yml").write_text("theme: [unclosed\n", encoding="utf-8")
+    with pytest.raises(BuildError, match=r"mkdocs.yml: .*"):
+        build(root, tmp_path / "site")
+    shutil.copytree(PROJECT_DIR / "theme", root / "theme")
+    (root / "mkdocs.yml").write_text((PROJECT_DIR / "mkdocs.yml").read_text(encoding="utf-8"), encoding="utf-8")
+    (root / "theme/partials/banner.html").write_text("{% if %}", encoding="utf-8")
+    with pytest.raises(BuildError, match=r"onu: theme template error \(.*banner.html:1\)"):
+        build(root, tmp_path / "site", communities=["onu"])
