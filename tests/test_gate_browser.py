@@ -6,6 +6,8 @@ this also checks that mkdocs-material works under the gate's Content-Security-Po
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import subprocess
 import sys
@@ -90,3 +92,48 @@ def test_invitation_search_cable_and_refusal_in_chromium(world, browser):  # noq
         assert not csp, csp
     finally:
         context.close()
+
+
+def test_published_sample_content_under_the_gate_in_chromium(browser, tmp_path):  # noqa: F811 - fixture
+    """The project's own sample content, built and published by the pipeline, used through the gate."""
+    root = Path(__file__).resolve().parent.parent
+    published = subprocess.run(
+        [sys.executable, "-m", "pipeline", "publish", "--root", str(root), "--store", str(tmp_path / "store"),
+         "--out", str(tmp_path / "build"), "--community", "energie-europe"],
+        cwd=root, capture_output=True, text=True, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    assert published.returncode == 0, published.stdout + published.stderr
+    snapshot = json.loads((tmp_path / "store" / "members.json").read_text())
+    today = dt.date.today().isoformat()
+    email = next(e for e, last in snapshot["communities"]["energie-europe"]["members"].items()
+                 if last is None or last >= today)
+    tokens.init(tmp_path / "keys")
+    with running_gate(tmp_path / "store", tmp_path / "keys") as gate:
+        link = invitation_url(tokens.load(gate.keys_dir), gate.base, "energie-europe", email, 600)
+        context = browser.new_context()
+        page = context.new_page()
+        problems: list[str] = []
+        page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        try:
+            page.goto(link)
+            assert page.url == f"{gate.base}/c/energie-europe/"
+            page.click("input.md-search__input")
+            page.keyboard.type("gaz")
+            result = page.locator(".md-search-result__item a").first
+            result.wait_for(timeout=15_000)
+            result.click()
+            page.wait_for_load_state()
+            assert page.url.startswith(f"{gate.base}/c/energie-europe/")
+            screenshot(page, "gate-5-sample-cable")
+            # the site's sign-out link, then the gate's confirmation form
+            page.click("a.dip-logout")
+            page.wait_for_url(f"{gate.base}/logout")
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{gate.base}/login")
+            again = page.goto(f"{gate.base}/c/energie-europe/")
+            assert page.url.startswith(f"{gate.base}/login?next=")
+            assert again.status == 200  # the login form, after the redirect
+            csp = [p for p in problems if "Content Security Policy" in p or "Refused to" in p]
+            assert not csp, csp
+        finally:
+            context.close()
