@@ -478,7 +478,7 @@ def _take_stamp(site_dir: Path) -> str:
     """The rendered stamp page, removed from the site."""
     template = (site_dir / site.STAMP_URL / "index.html").read_text(encoding="utf-8")
     shutil.rmtree(site_dir / site.STAMP_URL.split("/")[0])
-    for marker in ("<!--DIPLOMATIE:CONTENT-->", "<!--DIPLOMATIE:TOC-->", site.STAMP_TITLE):
+    for marker in (_CONTENT, _TOC, site.STAMP_TITLE):
         if marker not in template:
             raise BuildError(f"the theme's page template lost the marker {marker} (theme/main.html, "
                              "theme/partials/toc.html must keep them)")
@@ -511,11 +511,17 @@ def _mkdocs_build(source: site.SiteSource, commit_time: dt.datetime | None) -> t
     return config, handler.messages
 
 
+_CONTENT, _TOC = "<!--DIPLOMATIE:CONTENT-->", "<!--DIPLOMATIE:TOC-->"
+_MARKERS = re.compile("(" + "|".join(re.escape(m) for m in (
+    _CONTENT, _TOC, site.STAMP_TITLE, site.STAMP_DESCRIPTION, site.STAMP_URL)) + ")")
+
+
 class _CablePages:
     """Writes cable pages from the rendered stamp page, and gathers their search entries."""
 
     def __init__(self, job: _Job, cp: CommunityPlan, template: str, theme: Any) -> None:
-        self.job, self.cp, self.template = job, cp, template
+        self.job, self.cp = job, cp
+        self.pieces = _MARKERS.split(template)  # text, marker, text, marker, …
         self.language = theme["language"]
         self.published = {c.id: c for c in cp.publish}
         self.renderer = _renderer(job)
@@ -541,11 +547,11 @@ class _CablePages:
         content = (site.cable_header(cable, self.published, self.language)
                    + site.resolve_links(rendered.html, self.published, self.language))
         toc = self.toc_template.render(page=_TocPage(get_toc(rendered.toc)), config=self.context, lang=self.lang)
-        page = (self.template.replace("<!--DIPLOMATIE:CONTENT-->", content)
-                .replace("<!--DIPLOMATIE:TOC-->", toc)
-                .replace(site.STAMP_TITLE, site.esc(cable.title))
-                .replace(site.STAMP_DESCRIPTION, site.esc(cable.summary or cable.title))
-                .replace(site.STAMP_URL, site.cable_url(cable.id)))
+        values = {_CONTENT: content, _TOC: toc, site.STAMP_TITLE: site.esc(cable.title),
+                  site.STAMP_DESCRIPTION: site.esc(cable.summary or cable.title),
+                  site.STAMP_URL: site.cable_url(cable.id)}
+        # One pass over the template's pieces: a cable's text is never searched for markers.
+        page = "".join(values.get(part, part) if i % 2 else part for i, part in enumerate(self.pieces))
         path = site_dir / site.cable_url(cable.id) / "index.html"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.unlink(missing_ok=True)  # never write through a hard link to the previous site

@@ -315,3 +315,15 @@ def test_a_broken_configuration_or_theme_fails_with_the_file_named(tmp_path):
     (root / "theme/partials/banner.html").write_text("{% if %}", encoding="utf-8")
     with pytest.raises(BuildError, match=r"onu: theme template error \(.*banner.html:1\)"):
         build(root, tmp_path / "site", communities=["onu"])
+
+
+def test_a_cable_quoting_the_template_markers_is_printed_as_written(tmp_path):
+    root = tmp_path / "content"
+    repo = sample_repo(root)
+    repo.cable("2026-ROME-0007", title="Les marqueurs @@DIPLOMATIE-TITLE@@", subjects=["energie"],
+               body="## Texte\n\nLe chemin 0000/stamp/ et `<!--DIPLOMATIE:TOC-->` restent tels quels.\n")
+    repo.approve("2026-ROME-0007", "energie")
+    build(root, tmp_path / "site", communities=["energie"])
+    page = (tmp_path / "site/energie/2026/2026-ROME-0007/index.html").read_text()
+    assert "Le chemin 0000/stamp/ et <code>&lt;!--DIPLOMATIE:TOC--&gt;</code> restent tels quels." in page
+    assert "<title>Les marqueurs @@DIPLOMATIE-TITLE@@ - Énergie en Europe</title>" in page
