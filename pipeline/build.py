@@ -381,7 +381,7 @@ def _build_one(job: _Job, name: str, work: Path) -> tuple[Path, list[str]]:
         pages.write(source.site_dir, cable)
     _complete_search_index(source.site_dir, list(cp.publish), pages.search_entries)
     for url, fragments in source.fragments.items():
-        path = source.site_dir / url / "index.html"
+        path = source.site_dir / url
         text = path.read_text(encoding="utf-8")
         for marker, fragment in fragments.items():
             text = text.replace(marker, fragment)
@@ -476,7 +476,7 @@ def _theme(job: _Job, cp: CommunityPlan) -> Any:
 
 def _take_stamp(site_dir: Path) -> str:
     """The rendered stamp page, removed from the site."""
-    template = (site_dir / site.STAMP_URL / "index.html").read_text(encoding="utf-8")
+    template = (site_dir / site.STAMP_URL).read_text(encoding="utf-8")
     shutil.rmtree(site_dir / site.STAMP_URL.split("/")[0])
     for marker in (_CONTENT, _TOC, site.STAMP_TITLE):
         if marker not in template:
@@ -552,7 +552,7 @@ class _CablePages:
                   site.STAMP_URL: site.cable_url(cable.id)}
         # One pass over the template's pieces: a cable's text is never searched for markers.
         page = "".join(values.get(part, part) if i % 2 else part for i, part in enumerate(self.pieces))
-        path = site_dir / site.cable_url(cable.id) / "index.html"
+        path = site_dir / site.cable_url(cable.id)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.unlink(missing_ok=True)  # never write through a hard link to the previous site
         path.write_text(page, encoding="utf-8")
@@ -583,7 +583,7 @@ def _complete_search_index(site_dir: Path, cables: list[Cable], entries_of: Any,
     previous: dict[str, list[dict[str, Any]]] = {}
     for doc in index["docs"]:
         if re.match(r"\d{4}/", doc["location"]):  # a cable's entry (or the stamp page's)
-            previous.setdefault(doc["location"].split("/", 2)[1], []).append(doc)
+            previous.setdefault(re.split(r"[/#]", doc["location"])[1].removesuffix(".html"), []).append(doc)
         else:
             docs.append(doc)
     for cable in cables:

@@ -63,7 +63,9 @@ ID_PLACEHOLDER = re.compile(f"{ID_OPEN}([^{ID_CLOSE}]+){ID_CLOSE}")
 
 #: Where the per-cable template page lives while MkDocs renders it (same depth as a cable page).
 STAMP_PAGE = "0000/stamp.md"
-STAMP_URL = "0000/stamp/"
+STAMP_URL = "0000/stamp.html"
+#: Relative path from a cable page (or any page one folder deep) to the site's root.
+UP = "../"
 STAMP_TITLE = "@@DIPLOMATIE-TITLE@@"
 STAMP_DESCRIPTION = "@@DIPLOMATIE-DESCRIPTION@@"
 HOME_LATEST = 20
@@ -102,8 +104,11 @@ def labels(language: str) -> dict[str, str]:
 
 
 def cable_url(cable_id: str) -> str:
-    """Site-relative URL of a cable page: ``<year>/<id>/`` (every cable page has depth 2)."""
-    return f"{cable_id[:4]}/{cable_id}/"
+    """Site-relative URL (and path) of a cable page: ``<year>/<id>.html``.
+
+    Sites use file URLs (``use_directory_urls: false``): every link names a file, so a site reads
+    the same from disk, from the gate or from any static server."""
+    return f"{cable_id[:4]}/{cable_id}.html"
 
 
 def slug(text: str) -> str:
@@ -211,7 +216,7 @@ class _SearchPage:
         self.meta = {}
 
 
-def resolve_links(text: str, published: Mapping[str, Any], language: str, prefix: str = "../../") -> str:
+def resolve_links(text: str, published: Mapping[str, Any], language: str, prefix: str = UP) -> str:
     """Turn cable-link placeholders into links (target published here) or plain text (not)."""
     unpublished = esc(labels(language)["unpublished"])
 
@@ -238,14 +243,14 @@ def resolve_search_text(text: str, published: Mapping[str, Any], language: str) 
     return ID_PLACEHOLDER.sub(lambda m: m.group(1) if m.group(1) in published else unpublished, text)
 
 
-def cable_header(cable: Cable, published: Mapping[str, Any], language: str, prefix: str = "../../") -> str:
+def cable_header(cable: Cable, published: Mapping[str, Any], language: str, prefix: str = UP) -> str:
     """The top of a cable page: title, metadata, summary."""
     t = labels(language)
-    subjects = ", ".join(f'<a href="{prefix}subjects/{slug(s)}/">{esc(s)}</a>' for s in cable.subjects)
+    subjects = ", ".join(f'<a href="{prefix}subjects/{slug(s)}.html">{esc(s)}</a>' for s in cable.subjects)
     rows = [
         (t["id"], f"<code>{esc(cable.id)}</code>"),
         (t["date"], f'<time datetime="{cable.date.isoformat()}">{esc(long_date(cable.date, language))}</time>'),
-        (t["post"], f'<a href="{prefix}posts/{slug(cable.post)}/">{esc(cable.post)}</a>'),
+        (t["post"], f'<a href="{prefix}posts/{slug(cable.post)}.html">{esc(cable.post)}</a>'),
         (t["ministry"], esc(cable.ministry)),
         (t["subjects"], subjects),
         (t["language"], esc(t.get(cable.language, cable.language))),
@@ -331,6 +336,7 @@ def site_config(base: dict[str, Any], base_dir: Path, plan: CommunityPlan, docs_
         "nav": [{t["home"]: "index.md"}, {t["by_date"]: "dates/index.md"},
                 {t["by_post"]: "posts/index.md"}, {t["by_subject"]: "subjects/index.md"}],
         "strict": False,
+        "use_directory_urls": False,
     }
     if site_url:
         config["site_url"] = site_url.rstrip("/") + f"/c/{community.id}/"
@@ -404,10 +410,7 @@ def _write(path: Path, text: str) -> None:
 
 
 def _page_url(path: str) -> str:
-    if path == "index.md":
-        return ""
-    stem = path[:-3]
-    return (stem[: -len("index")] if stem.endswith("/index") or stem == "index" else stem + "/")
+    return path[: -len(".md")] + ".html"
 
 
 def generated_pages(plan: CommunityPlan, inline: bool = True) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
@@ -427,7 +430,7 @@ def generated_pages(plan: CommunityPlan, inline: bool = True) -> tuple[dict[str,
         pages[path] = (f"---\ntitle: {json.dumps(title, ensure_ascii=False)}\nsearch:\n  exclude: true\n---\n\n"
                        f"# {esc(title)}\n\n{body}\n")
 
-    depth_prefix = {0: "", 1: "../", 2: "../../"}
+    depth_prefix = {0: "", 1: UP}
 
     def listing(items: Iterable[Cable], depth: int, path: str) -> str:
         html_text = _listing(items, depth)
@@ -453,8 +456,8 @@ def generated_pages(plan: CommunityPlan, inline: bool = True) -> tuple[dict[str,
     count = f"<p>{len(cables)} {esc(t['count'])}. <a href=\"feed.xml\">{esc(t['feed'])}</a>.</p>"
     home_body = (f"{esc(community.description)}\n\n{owner}\n\n{count}\n\n## {esc(t['latest'])}\n\n"
                  + listing(cables[:HOME_LATEST], 0, "index.md"))
-    pages["index.md"] = (f"---\ntitle: {json.dumps(community.title, ensure_ascii=False)}\n---\n\n"
-                         f"# {esc(community.title)}\n\n{home_body}\n")
+    # No front-matter title: the theme then titles the home page with the site's name alone.
+    pages["index.md"] = f"# {esc(community.title)}\n\n{home_body}\n"
 
     by_year: dict[int, list[Cable]] = defaultdict(list)
     by_post: dict[str, list[Cable]] = defaultdict(list)
@@ -471,13 +474,13 @@ def generated_pages(plan: CommunityPlan, inline: bool = True) -> tuple[dict[str,
         counts: dict[int, int] = defaultdict(int)
         for c in by_year[year]:
             counts[c.date.month] += 1
-        month_links = ", ".join(f'<a href="{year}/#{year}-{m:02d}">{months[m - 1]}</a> ({counts[m]})'
+        month_links = ", ".join(f'<a href="{year}.html#{year}-{m:02d}">{months[m - 1]}</a> ({counts[m]})'
                                 for m in sorted(counts, reverse=True))
-        year_lines.append(f'<li><a href="{year}/"><strong>{year}</strong></a> ({len(by_year[year])}) — {month_links}</li>')
+        year_lines.append(f'<li><a href="{year}.html"><strong>{year}</strong></a> ({len(by_year[year])}) — {month_links}</li>')
         sections = []
         for m in sorted(counts, reverse=True):
             in_month = [c for c in by_year[year] if c.date.month == m]
-            sections.append(f"## {months[m - 1].capitalize()} {year} {{#{year}-{m:02d}}}\n\n" + listing(in_month, 2, f"dates/{year}.md"))
+            sections.append(f"## {months[m - 1].capitalize()} {year} {{#{year}-{m:02d}}}\n\n" + listing(in_month, 1, f"dates/{year}.md"))
         page(f"dates/{year}.md", f"{t['by_date']} : {year}" if language == "fr" else f"{t['by_date']}: {year}",
              "\n\n".join(sections))
     page("dates/index.md", t["by_date"], '<ul class="dip-counts">' + "".join(year_lines) + "</ul>"
@@ -486,8 +489,8 @@ def generated_pages(plan: CommunityPlan, inline: bool = True) -> tuple[dict[str,
     for key, groups, title in (("posts", by_post, t["by_post"]), ("subjects", by_subject, t["by_subject"])):
         lines = []
         for name in sorted(groups):
-            lines.append(f'<li><a href="{slug(name)}/">{esc(name)}</a> ({len(groups[name])})</li>')
-            page(f"{key}/{slug(name)}.md", name, listing(groups[name], 2, f"{key}/{slug(name)}.md"))
+            lines.append(f'<li><a href="{slug(name)}.html">{esc(name)}</a> ({len(groups[name])})</li>')
+            page(f"{key}/{slug(name)}.md", name, listing(groups[name], 1, f"{key}/{slug(name)}.md"))
         page(f"{key}/index.md", title, '<ul class="dip-counts">' + "".join(lines) + "</ul>"
              if cables else f"<p>{esc(t['none'])}</p>")
     return pages, dict(fragments)
@@ -534,7 +537,7 @@ def sitemap_xml(plan: CommunityPlan, pages: Iterable[str], site_url: str | None)
     out = ['<?xml version="1.0" encoding="UTF-8"?>',
            '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']
     for url in pages:
-        out.append(f"  <url><loc>{esc(base + url or './')}</loc></url>")
+        out.append(f"  <url><loc>{esc(base + url)}</loc></url>")
     for c in sorted(plan.publish, key=lambda c: c.id):
         out.append(f"  <url><loc>{esc(base + cable_url(c.id))}</loc><lastmod>{c.date.isoformat()}</lastmod></url>")
     out.append("</urlset>\n")

@@ -90,12 +90,12 @@ def test_each_community_gets_a_complete_site(sample):
     for name in results:
         site = out / name
         for rel in ("index.html", "404.html", "search/search_index.json", "feed.xml", "sitemap.xml",
-                    "dates/index.html", "dates/2026/index.html", "posts/index.html", "subjects/index.html",
+                    "dates/index.html", "dates/2026.html", "posts/index.html", "subjects/index.html",
                     "assets/stylesheets/diplomatie.css"):
             assert (site / rel).is_file(), f"{name}: {rel} missing"
-    assert (out / "energie/2026/2026-BERLIN-0001/index.html").is_file()
-    assert (out / "energie/posts/paris/index.html").is_file()
-    assert (out / "energie/subjects/energie/index.html").is_file()
+    assert (out / "energie/2026/2026-BERLIN-0001.html").is_file()
+    assert (out / "energie/posts/paris.html").is_file()
+    assert (out / "energie/subjects/energie.html").is_file()
     assert not (out / "energie/0000").exists()
     # The 404 page is served at any depth by the gate: its links are rooted at the site's path.
     missing = (out / "energie/404.html").read_text()
@@ -125,8 +125,8 @@ def test_held_back_cables_appear_in_no_file(sample):
 
 def test_link_to_cable_of_the_community_works_and_others_are_plain_text(sample):
     _, out, _ = sample
-    page = (out / "energie/2026/2026-BERLIN-0001/index.html").read_text()
-    assert '<a href="../../2026/2026-PARIS-0002/#analyse">la note de Paris</a>' in page
+    page = (out / "energie/2026/2026-BERLIN-0001.html").read_text()
+    assert '<a href="../2026/2026-PARIS-0002.html#analyse">la note de Paris</a>' in page
     assert '<span class="dip-unpublished">la note de New York</span>' in page
     assert '<span class="dip-unpublished">câble non publié</span>' in page
     assert "NEW-YORK-ONU" not in page and "Security Council" not in page
@@ -134,7 +134,7 @@ def test_link_to_cable_of_the_community_works_and_others_are_plain_text(sample):
 
 def test_cable_page_has_metadata_banners_sign_out_and_build_footer(sample):
     root, out, results = sample
-    page = (out / "energie/2026/2026-BERLIN-0001/index.html").read_text()
+    page = (out / "energie/2026/2026-BERLIN-0001.html").read_text()
     commit = load(root).commit
     assert page.count("NON CLASSIFIÉ") == 2
     assert 'href="/logout"' in page and "Se déconnecter" in page
@@ -160,7 +160,7 @@ def test_interface_and_search_follow_the_community_language(sample):
 
 def test_navigation_lists_indexes_not_cables(sample):
     _, out, _ = sample
-    page = (out / "energie/2026/2026-PARIS-0002/index.html").read_text()
+    page = (out / "energie/2026/2026-PARIS-0002.html").read_text()
     nav = page[page.index('md-sidebar--primary'):page.index('md-sidebar--secondary')]
     assert "Par date" in nav and "Par sujet" in nav
     assert "2026-BERLIN-0001" not in nav
@@ -172,7 +172,7 @@ def test_feed_and_sitemap_are_dated_from_the_cables(sample):
     assert "<updated>2026-03-14T00:00:00Z</updated>" in feed
     assert feed.index("2026-BERLIN-0001") < feed.index("2026-PARIS-0002")
     sitemap = (out / "energie/sitemap.xml").read_text()
-    assert "<loc>2026/2026-PARIS-0002/</loc><lastmod>2026-02-01</lastmod>" in sitemap
+    assert "<loc>2026/2026-PARIS-0002.html</loc><lastmod>2026-02-01</lastmod>" in sitemap
     assert gzip.decompress((out / "energie/sitemap.xml.gz").read_bytes()).decode() == sitemap
 
 
@@ -222,7 +222,7 @@ def test_a_cable_naming_an_unpublished_cable_fails_the_audit_and_keeps_the_previ
     repo.approve("2026-PARIS-0002", "energie", EDITOR)
     with pytest.raises(BuildError) as raised:
         build(root, out)
-    assert "energie: isolation audit: 2026/2026-PARIS-0002/index.html contains the id of unpublished cable " \
+    assert "energie: isolation audit: 2026/2026-PARIS-0002.html contains the id of unpublished cable " \
            "2026-NEW-YORK-ONU-0001" in str(raised.value)
     assert (out / "energie/index.html").read_bytes() == before
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
@@ -235,7 +235,7 @@ def test_an_off_site_asset_fails_the_build(tmp_path):
     config = (PROJECT_DIR / "mkdocs.yml").read_text(encoding="utf-8")
     (root / "mkdocs.yml").write_text(config + "\nextra_javascript:\n  - https://cdn.example.com/tracker.js\n",
                                      encoding="utf-8")
-    with pytest.raises(BuildError, match=r"off-site asset audit: .*index.html loads "
+    with pytest.raises(BuildError, match=r"off-site asset audit: .*\.html loads "
                                          r"https://cdn.example.com/tracker.js from another host"):
         build(root, tmp_path / "site", communities=["onu"])
 
@@ -260,7 +260,7 @@ def test_editing_one_cable_rewrites_only_its_page_and_matches_a_full_build(tmp_p
     repo = sample_repo(root)
     out = tmp_path / "site"
     build(root, out)
-    untouched = out / "energie/2026/2026-PARIS-0002/index.html"
+    untouched = out / "energie/2026/2026-PARIS-0002.html"
     inode = untouched.stat().st_ino
     path = root / "content/2026/2026-BERLIN-0001.md"
     path.write_text(path.read_text(encoding="utf-8").replace("Une remarque.", "Une remarque nouvelle: le loir."),
@@ -269,7 +269,7 @@ def test_editing_one_cable_rewrites_only_its_page_and_matches_a_full_build(tmp_p
     results = build(root, out)
     assert not results["energie"].cached and results["onu"].cached
     assert untouched.stat().st_ino == inode  # carried over, not rebuilt
-    assert "le loir" in (out / "energie/2026/2026-BERLIN-0001/index.html").read_text()
+    assert "le loir" in (out / "energie/2026/2026-BERLIN-0001.html").read_text()
     assert "le loir" in (out / "energie/search/search_index.json").read_text()
     build(root, tmp_path / "full", force=True, cache_dir=tmp_path / "other-cache")
     incremental, full = files_text(out / "energie"), files_text(tmp_path / "full/energie")
@@ -282,7 +282,7 @@ def test_a_new_commit_updates_every_footer_and_matches_a_full_build(tmp_path):
     repo = sample_repo(root)
     out = tmp_path / "site"
     build(root, out)
-    untouched = out / "onu/2026/2026-NEW-YORK-ONU-0001/index.html"
+    untouched = out / "onu/2026/2026-NEW-YORK-ONU-0001.html"
     inode = untouched.stat().st_ino
     stylesheet = out / "onu/assets/stylesheets/diplomatie.css"
     stylesheet_inode = stylesheet.stat().st_ino
@@ -324,6 +324,6 @@ def test_a_cable_quoting_the_template_markers_is_printed_as_written(tmp_path):
                body="## Texte\n\nLe chemin 0000/stamp/ et `<!--DIPLOMATIE:TOC-->` restent tels quels.\n")
     repo.approve("2026-ROME-0007", "energie")
     build(root, tmp_path / "site", communities=["energie"])
-    page = (tmp_path / "site/energie/2026/2026-ROME-0007/index.html").read_text()
+    page = (tmp_path / "site/energie/2026/2026-ROME-0007.html").read_text()
     assert "Le chemin 0000/stamp/ et <code>&lt;!--DIPLOMATIE:TOC--&gt;</code> restent tels quels." in page
     assert "<title>Les marqueurs @@DIPLOMATIE-TITLE@@ - Énergie en Europe</title>" in page

@@ -54,7 +54,7 @@ def test_cable_page_renders_on_a_phone_and_search_finds_it(served_site, browser)
     requests: list[str] = []
     page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2)
     page.on("request", lambda r: requests.append(r.url))
-    page.goto(f"{served_site}/energie/2026/2026-BERLIN-0001/", wait_until="networkidle")
+    page.goto(f"{served_site}/energie/2026/2026-BERLIN-0001.html", wait_until="networkidle")
     assert page.title() == "Sécurité énergétique allemande - Énergie en Europe"
     assert page.locator(".dip-banner").first.is_visible()
     assert page.locator(".dip-banner").first.inner_text() == "NON CLASSIFIÉ"
@@ -65,7 +65,7 @@ def test_cable_page_renders_on_a_phone_and_search_finds_it(served_site, browser)
     page.screenshot(path=str(ARTIFACTS / "build-cable-page-phone.png"))
 
     page.set_viewport_size({"width": 1280, "height": 900})
-    page.goto(f"{served_site}/energie/", wait_until="networkidle")
+    page.goto(f"{served_site}/energie/index.html", wait_until="networkidle")
     page.locator("input.md-search__input").click()
     page.keyboard.type("hibou", delay=30)  # the theme searches on key events
     result = page.locator(".md-search-result__item").first

@@ -16,7 +16,7 @@ from pipeline.repository import load
 def page_overhead(site: Path) -> list[int]:
     """Bytes of each cable page outside its own article and table of contents."""
     sizes = []
-    for page in site.glob("2*/*/index.html"):
+    for page in site.glob("2*/*.html"):
         text = page.read_text(encoding="utf-8")
         article = re.search(r'<article class="md-content__inner md-typeset">.*?</article>', text, re.S).group(0)
         toc = re.search(r'<nav class="md-nav md-nav--secondary".*?</nav>\s*</div>', text, re.S).group(0)

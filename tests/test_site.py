@@ -43,7 +43,7 @@ def test_every_form_of_cable_link_resolves_to_the_cable_page(renderer, target):
     rendered = renderer.render(cable("2026-PARIS-0001", f"Voir [la note]({target}).\n"))
     published = site.resolve_links(rendered.html, {"2026-BERLIN-0042"}, "fr")
     fragment = "#contexte" if "#" in target else ""
-    assert f'<a href="../../2026/2026-BERLIN-0042/{fragment}">la note</a>' in published
+    assert f'<a href="../2026/2026-BERLIN-0042.html{fragment}">la note</a>' in published
     hidden = site.resolve_links(rendered.html, set(), "fr")
     assert '<span class="dip-unpublished">la note</span>' in hidden and "BERLIN" not in hidden
 
@@ -51,8 +51,8 @@ def test_every_form_of_cable_link_resolves_to_the_cable_page(renderer, target):
 def test_a_link_named_by_its_id_shows_no_id_when_unpublished(renderer):
     rendered = renderer.render(cable("2026-PARIS-0001", "Voir [2026-BERLIN-0042](2026-BERLIN-0042) et [](2026-ROME-0001).\n"))
     assert site.resolve_links(rendered.html, {"2026-BERLIN-0042", "2026-ROME-0001"}, "en") == \
-        '<p>Voir <a href="../../2026/2026-BERLIN-0042/">2026-BERLIN-0042</a> et ' \
-        '<a href="../../2026/2026-ROME-0001/">2026-ROME-0001</a>.</p>'
+        '<p>Voir <a href="../2026/2026-BERLIN-0042.html">2026-BERLIN-0042</a> et ' \
+        '<a href="../2026/2026-ROME-0001.html">2026-ROME-0001</a>.</p>'
     hidden = site.resolve_links(rendered.html, set(), "en")
     assert "2026-" not in hidden and hidden.count("unpublished cable") == 2
     text = " ".join(e["text"] for e in rendered.search)
@@ -70,7 +70,7 @@ def test_rendered_cable_has_toc_permalinks_and_search_sections(renderer):
     assert [t["id"] for t in rendered.toc] == ["contexte", "analyse"]
     assert 'class="headerlink"' in rendered.html and 'class="footnote"' in rendered.html
     locations = [e["location"] for e in rendered.search]
-    assert locations[:3] == ["2026/2026-PARIS-0001/", "2026/2026-PARIS-0001/#contexte", "2026/2026-PARIS-0001/#analyse"]
+    assert locations[:3] == ["2026/2026-PARIS-0001.html", "2026/2026-PARIS-0001.html#contexte", "2026/2026-PARIS-0001.html#analyse"]
     assert site.RenderedCable.from_json(rendered.to_json()) == rendered
 
 
@@ -88,7 +88,7 @@ def test_index_pages_list_only_published_cables_by_date_post_and_subject():
                           "posts/berlin.md", "subjects/index.md", "subjects/energie.md", "subjects/climat.md"}
     assert "Titre 2026-BERLIN-0002" in pages["subjects/climat.md"]
     assert "2026-PARIS-0001" not in pages["subjects/climat.md"]
-    assert '<a href="../../2026/2026-PARIS-0001/">' in pages["posts/paris.md"]
+    assert '<a href="../2026/2026-PARIS-0001.html">' in pages["posts/paris.md"]
     assert "{#2026-04}" in pages["dates/2026.md"]
     _, fragments = site.generated_pages(plan, inline=False)
     assert "<!--DIPLOMATIE:LIST:0-->" in fragments["index.md"]
@@ -114,8 +114,8 @@ def test_plain_mkdocs_build_of_the_same_pages(tmp_path):
                    cable("2026-BERLIN-0002"))
     source = site.stage(plan, PROJECT_DIR, tmp_path, commit=None, commit_time=None, plain=True)
     _mkdocs_build(source, None)
-    page = (source.site_dir / "2026/2026-PARIS-0001/index.html").read_text()
-    assert '<a href="../../2026/2026-BERLIN-0002/">B</a>' in page
+    page = (source.site_dir / "2026/2026-PARIS-0001.html").read_text()
+    assert '<a href="../2026/2026-BERLIN-0002.html">B</a>' in page
     assert '<span class="dip-unpublished">R</span>' in page and "ROME" not in page
     assert "Site construit hors dépôt git" in page
 
@@ -126,9 +126,9 @@ def test_feed_is_deterministic_and_dated_from_cables():
     assert feed == site.feed_xml(plan, "https://gate.example.org/")
     text = feed.decode()
     assert "<updated>2026-04-09T00:00:00Z</updated>" in text
-    assert 'href="https://gate.example.org/c/energie/2026/2026-BERLIN-0009/"' in text
+    assert 'href="https://gate.example.org/c/energie/2026/2026-BERLIN-0009.html"' in text
 
 
 def test_site_relative_urls(tmp_path: Path):
-    assert site.cable_url("2026-NEW-YORK-ONU-0001") == "2026/2026-NEW-YORK-ONU-0001/"
+    assert site.cable_url("2026-NEW-YORK-ONU-0001") == "2026/2026-NEW-YORK-ONU-0001.html"
     assert site.slug("Droits humains & Santé") == "droits-humains-sante"
