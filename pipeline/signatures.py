@@ -201,6 +201,22 @@ def signatures_for(repo: Repository) -> SignedApprovals:
 
 # --- signing -------------------------------------------------------------------------------------
 
+def uncommitted_approval(root: Path, cable: Cable, community: str, editor: str) -> Approval | None:
+    """An approval of ``cable``'s current version by ``editor`` for ``community`` that is written in the
+    working tree but not committed yet (``approve`` then ``approve --sign``: sign it, add nothing)."""
+    editor = editor.strip().lower()
+    mine = [a for a in cable.approvals if a.community == community and a.by == editor and a.digest == cable.digest]
+    if not mine:
+        return None
+    try:
+        committed = history.revisions(history.open_git(root), cable.path)
+    except history.HistoryError:
+        return None
+    last = committed[-1].cable if committed else None
+    known = {history.approval_key(a) for a in last.approvals} if last else set()
+    return next((a for a in mine if history.approval_key(a) not in known), None)
+
+
 def commit_signed(root: Path, path: str, message: str, key: str | None = None) -> str:
     """Commit the file at ``path`` alone, signed with SSH (``key``: a private key file, or git's
     ``user.signingkey``), and return the commit's id. Other staged changes stay staged, uncommitted."""

@@ -228,3 +228,16 @@ def test_sign_uses_gits_configured_signing_key_by_default(repo, keys):
     assert result.code == 0, result.output
     assert "-----BEGIN SSH SIGNATURE-----" in repo.git("cat-file", "commit", "HEAD")
     assert plan(repo)["energie"]["publish"] == [CABLE]
+
+
+def test_sign_commits_an_approval_written_earlier_without_adding_another(repo, keys):
+    repo.approve(CABLE, "energie")
+    result = repo.run("approve", CABLE, "--community", "energie", "--editor", EDITOR, "--sign",
+                      "--key", str(keys["editor"][0]))
+    assert result.code == 0, result.output
+    assert "signing the approval already written" in result.stdout
+    assert (repo.root / f"content/2026/{CABLE}.md").read_text().count("- community: energie") == 1
+    assert plan(repo)["energie"]["publish"] == [CABLE]
+    again = repo.run("approve", CABLE, "--community", "energie", "--editor", EDITOR, "--sign",
+                     "--key", str(keys["editor"][0]))
+    assert again.code == 1 and "already approved" in again.output

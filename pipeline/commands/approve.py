@@ -27,11 +27,17 @@ def command(root, cable_id, community, editor, sign, key):
     cable = repo.cables.get(cable_id)
     if cable is None:
         raise click.ClickException(f"no cable {cable_id} under {root / 'content'}")
+    pending = None
+    if sign or key:
+        from pipeline.signatures import uncommitted_approval
+
+        pending = uncommitted_approval(root, cable, community, editor)
     try:
-        approval = approve(root / cable.path, target, editor)
+        approval = pending or approve(root / cable.path, target, editor)
     except ApprovalError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"{cable.path}: approved for {community} by {approval.by} ({approval.digest[:19]}…)")
+    click.echo(f"{cable.path}: {'signing the approval already written' if pending else 'approved'} "
+               f"for {community} by {approval.by} ({approval.digest[:19]}…)")
     if sign or key:
         from pipeline.signatures import SignatureError, commit_signed
 
