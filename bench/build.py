@@ -144,8 +144,9 @@ def hugo_projects(sites: dict, base: Path) -> list[Path]:
     return projects
 
 
-def edit_one_cable(root: Path, n: int, k: int, seed: int) -> str:
-    """Append a paragraph to the cable in the middle of the corpus, re-approve it, commit. Returns its id."""
+def edit_one_cable(root: Path, n: int, k: int, seed: int, commit: bool = True) -> str:
+    """Append a paragraph to the cable in the middle of the corpus, re-approve it, commit (unless told
+    not to). Returns its id."""
     cables = corpus.make_cables(n, seed)
     communities = corpus.make_communities(k, seed)
     cable = cables[n // 2]
@@ -155,9 +156,13 @@ def edit_one_cable(root: Path, n: int, k: int, seed: int) -> str:
     path = root / "content" / cable.id[:4] / f"{cable.id}.md"
     path.write_text(corpus.cable_file(edited, approve_for, corpus.dt.datetime(2026, 11, 2, 12, 0, tzinfo=corpus.dt.UTC)),
                     encoding="utf-8")
-    env = {**os.environ, **GIT_ENV}
-    subprocess.run(["git", "commit", "-q", "-am", f"edit {cable.id}"], cwd=root, check=True, env=env)
+    if commit:
+        commit_all(root, f"edit {cable.id}")
     return cable.id
+
+
+def commit_all(root: Path, message: str) -> None:
+    subprocess.run(["git", "commit", "-q", "-am", message], cwd=root, check=True, env={**os.environ, **GIT_ENV})
 
 
 def cable_pages(out: Path) -> list[Path]:
