@@ -265,6 +265,16 @@ def set_cookie(config: OIDCConfig, value: str, max_age: int = ATTEMPT_TTL) -> st
     return f"{config.cookie_name}={value}; Max-Age={max_age}; Path=/; HttpOnly; SameSite=Lax{secure}"
 
 
+def cookie_from_header(header: str | None, name: str) -> str | None:
+    """The value of cookie ``name`` in a ``Cookie`` request header, or None."""
+    prefix = name + "="
+    for part in (header or "").split(";"):
+        part = part.strip()
+        if part.startswith(prefix):
+            return part[len(prefix):] or None
+    return None
+
+
 def clear_cookie(config: OIDCConfig) -> str:
     """The ``Set-Cookie`` value that removes the attempt cookie once the callback is handled."""
     return set_cookie(config, "", max_age=0)
@@ -397,4 +407,5 @@ def _email(claims: Mapping[str, Any]) -> str:
         raise OIDCError("the provider gave no e-mail address (is the 'email' scope allowed for this client?)")
     if "email_verified" in claims and claims["email_verified"] is not True:
         raise OIDCError("the provider has not verified this e-mail address")
-    return email.strip()
+    # Lower case: membership lists are stored lower-cased, and providers keep whatever case was typed.
+    return email.strip().lower()

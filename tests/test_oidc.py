@@ -11,6 +11,7 @@ import dataclasses
 import json
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +27,7 @@ BASE_URL = "http://127.0.0.1:9"  # the gate's base URL: never contacted, the tes
 CLIENT_ID = "diplomatie-gate"
 CLIENT_SECRET = "a-client-secret-for-tests-only"
 EMAIL = "agent@diplomatie.gouv.example"
+PROVIDER_EMAIL = "Agent@Diplomatie.gouv.example"  # as typed at the provider; the gate compares lower case
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
 
@@ -45,7 +47,7 @@ def provider_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     started: list[Provider] = []
 
     def launch(**options: object) -> Provider:
-        cfg = {"clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET, "email": EMAIL,
+        cfg = {"clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET, "email": PROVIDER_EMAIL,
                "redirectUri": BASE_URL + oidc.CALLBACK_PATH, "idTokenTtl": 60, **options}
         process = subprocess.Popen(["node", "provider.js"], cwd=PROVIDER_DIR, text=True,
                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
@@ -86,7 +88,9 @@ def log_in(authorization_url: str, redirect_uri: str = BASE_URL + oidc.CALLBACK_
 
 
 def cookie_value(set_cookie: str) -> str:
-    return set_cookie.split(";", 1)[0].split("=", 1)[1]
+    """What the browser sends back for this ``Set-Cookie``, read the way the gate reads it."""
+    name, _, rest = set_cookie.partition("=")
+    return oidc.cookie_from_header(f"diplomatie=abc; {name}={rest.split(';', 1)[0]}; other=1", name) or ""
 
 
 def begin(config: oidc.OIDCConfig, next_path: str = "/c/eu/") -> tuple[str, str]:
@@ -105,6 +109,20 @@ def test_agent_signs_in_and_gets_verified_email_and_next_path(provider: Provider
     callback = log_in(url)
     signed_in = oidc.finish(config, callback, cookie_value(set_cookie))
     assert signed_in == oidc.SignedIn(email=EMAIL, next_path="/c/eu/cables/")
+
+
+def test_sign_in_started_on_one_gate_process_finishes_on_another(provider: Provider) -> None:
+    """Nothing is kept in memory between start and finish: another process, same settings, finishes."""
+    url, cookie = begin(provider.config())
+    callback = log_in(url)
+    script = ("import json, sys; from gate import oidc; a = json.load(sys.stdin); "
+              "c = oidc.OIDCConfig.from_options(a['issuer'], a['id'], a['secret'], a['base']); "
+              "print(oidc.finish(c, a['query'], a['cookie']).email)")
+    other_process = subprocess.run(
+        [sys.executable, "-c", script], cwd=Path(__file__).parent.parent, capture_output=True, text=True,
+        input=json.dumps({"issuer": provider.issuer, "id": CLIENT_ID, "secret": CLIENT_SECRET, "base": BASE_URL,
+                          "query": callback, "cookie": cookie}), check=True)
+    assert other_process.stdout.strip() == EMAIL
 
 
 def test_wrong_state_is_refused(provider: Provider) -> None:
@@ -161,7 +179,7 @@ def test_expired_id_token_is_refused(provider: Provider) -> None:
     url, cookie = begin(config)
     callback = log_in(url)
     # The provider's ID tokens live 60 s; the attempt cookie lives 600 s: at +200 s only the token is stale.
-    with pytest.raises(oidc.OIDCError, match="expired"):
+    with pytest.raises(oidc.OIDCError, match="ID token expired"):
         oidc.finish(config, callback, cookie, now=time.time() + 200)
 
 
