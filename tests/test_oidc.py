@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -29,9 +28,6 @@ CLIENT_SECRET = "a-client-secret-for-tests-only"
 EMAIL = "agent@diplomatie.gouv.example"
 PROVIDER_EMAIL = "Agent@Diplomatie.gouv.example"  # as typed at the provider; the gate compares lower case
 
-pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
-
-
 @dataclasses.dataclass
 class Provider:
     issuer: str
@@ -49,18 +45,21 @@ def provider_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     def launch(**options: object) -> Provider:
         cfg = {"clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET, "email": PROVIDER_EMAIL,
                "redirectUri": BASE_URL + oidc.CALLBACK_PATH, "idTokenTtl": 60, **options}
+        log = workdir / f"provider-{len(started)}.log"
         process = subprocess.Popen(["node", "provider.js"], cwd=PROVIDER_DIR, text=True,
-                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE, stderr=log.open("w"),
                                    env={"PATH": "/usr/bin:/bin", "OIDC_TEST_CONFIG": json.dumps(cfg)})
         line = process.stdout.readline() if process.stdout else ""
         if not line:
             process.kill()
-            raise RuntimeError("the OpenID provider did not start (run tests/oidcprovider/install.sh)")
+            process.wait()
+            raise RuntimeError(f"the OpenID provider did not start:\n{log.read_text()}")
         provider = Provider(issuer=json.loads(line)["issuer"], process=process)
         started.append(provider)
         return provider
 
-    launch.keys = tmp_path_factory.mktemp("oidc") / "shared-jwks.json"  # type: ignore[attr-defined]
+    workdir = tmp_path_factory.mktemp("oidc")
+    launch.keys = workdir / "shared-jwks.json"  # type: ignore[attr-defined]
     yield launch
     for provider in started:
         provider.process.terminate()
@@ -248,6 +247,17 @@ def test_provider_error_in_callback_is_refused(provider: Provider) -> None:
     _, cookie = begin(config)
     with pytest.raises(oidc.OIDCError, match="access_denied"):
         oidc.finish(config, {"error": "access_denied", "state": "x"}, cookie)
+
+
+def test_unreachable_provider_is_a_clear_error(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = oidc.OIDCConfig.from_options(f"http://127.0.0.1:{port}", CLIENT_ID, CLIENT_SECRET, BASE_URL)
+    with pytest.raises(oidc.OIDCError, match="unreachable"):
+        oidc.start(config, "/")
 
 
 def test_config_from_gate_options() -> None:
