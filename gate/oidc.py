@@ -49,6 +49,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 #: Signature algorithms accepted for ID tokens, when the provider advertises them.
 ALGORITHMS = ("RS256", "ES256", "EdDSA")
+#: Client authentication at the token endpoint (RFC 6749 §2.3.1; Basic is the default of OIDC Core).
+AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 #: Clock skew tolerated on ``exp`` and ``iat`` (seconds).
 LEEWAY = 30
 #: How long a sign-in attempt (the cookie) stays valid, in seconds.
@@ -83,9 +85,12 @@ class OIDCConfig:
     secure_cookie: bool = True
     scope: str = "openid email"
     timeout: float = 5.0
+    #: How the gate proves itself at the token endpoint: as registered at the provider.
+    auth_method: str = "client_secret_basic"
 
     @classmethod
-    def from_options(cls, issuer: str, client_id: str, client_secret: str, base_url: str) -> OIDCConfig:
+    def from_options(cls, issuer: str, client_id: str, client_secret: str, base_url: str,
+                     auth_method: str = "client_secret_basic") -> OIDCConfig:
         """Build the config the way the gate's command line gives it; the callback is ``<base>/oidc/callback``."""
         if not issuer or not client_id or not client_secret:
             raise ValueError("--oidc-issuer, --oidc-client-id and --oidc-client-secret go together: give all three")
@@ -95,9 +100,12 @@ class OIDCConfig:
             raise ValueError(f"--oidc-issuer {issuer!r}: the issuer must be an https URL")
         if parts.query or parts.fragment:
             raise ValueError(f"--oidc-issuer {issuer!r}: the issuer URL has no query or fragment")
+        if auth_method not in AUTH_METHODS:
+            raise ValueError(f"--oidc-auth-method {auth_method!r}: use one of {', '.join(AUTH_METHODS)}")
         base = base_url.rstrip("/")
         return cls(issuer=issuer, client_id=client_id, client_secret=client_secret,
-                   redirect_uri=base + CALLBACK_PATH, secure_cookie=base.startswith("https://"))
+                   redirect_uri=base + CALLBACK_PATH, secure_cookie=base.startswith("https://"),
+                   auth_method=auth_method)
 
     @property
     def cookie_name(self) -> str:
@@ -336,7 +344,9 @@ def _exchange(config: OIDCConfig, metadata: ProviderMetadata, code: str, verifie
     form = {"grant_type": "authorization_code", "code": code, "redirect_uri": config.redirect_uri,
             "code_verifier": verifier}
     headers = {"accept": "application/json", "content-type": "application/x-www-form-urlencoded"}
-    if "client_secret_basic" in metadata.auth_methods or "client_secret_post" not in metadata.auth_methods:
+    if config.auth_method not in metadata.auth_methods:
+        raise OIDCError(f"token exchange: the provider does not accept {config.auth_method}")
+    if config.auth_method == "client_secret_basic":
         # RFC 6749 §2.3.1: each part is form-encoded before the Basic encoding.
         pair = f"{urllib.parse.quote_plus(config.client_id)}:{urllib.parse.quote_plus(config.client_secret)}"
         headers["authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()

@@ -234,6 +234,22 @@ def test_email_from_userinfo_when_the_id_token_has_none(provider_factory) -> Non
     assert oidc.finish(config, log_in(url), cookie).email == EMAIL
 
 
+def test_client_secret_post_when_registered_so(provider_factory) -> None:
+    """The secret sent in the form body is accepted (oidc-provider also takes Basic from such a client)."""
+    posting = provider_factory(authMethod="client_secret_post")
+    config = oidc.OIDCConfig.from_options(posting.issuer, CLIENT_ID, CLIENT_SECRET, BASE_URL,
+                                          auth_method="client_secret_post")
+    url, cookie = begin(config)
+    assert oidc.finish(config, log_in(url), cookie).email == EMAIL
+
+
+def test_wrong_client_secret_is_refused_by_the_provider(provider: Provider) -> None:
+    config = provider.config(secret="not-the-registered-secret")
+    url, cookie = begin(config)
+    with pytest.raises(oidc.OIDCError, match="invalid_client"):
+        oidc.finish(config, log_in(url), cookie)
+
+
 def test_unverified_email_is_refused(provider_factory) -> None:
     unverified = provider_factory(emailVerified=False)
     config = unverified.config()
@@ -267,5 +283,8 @@ def test_config_from_gate_options() -> None:
     assert "; Secure" in oidc.set_cookie(config, "v")
     with pytest.raises(ValueError, match="https"):
         oidc.OIDCConfig.from_options("http://sso.example.org", "gate", "s", "https://cables.example.org")
+    with pytest.raises(ValueError, match="auth-method"):
+        oidc.OIDCConfig.from_options("https://sso.example.org", "gate", "s", "https://cables.example.org",
+                                     auth_method="private_key_jwt")
     with pytest.raises(ValueError, match="all three"):
         oidc.OIDCConfig.from_options("https://sso.example.org", "gate", "", "https://cables.example.org")
