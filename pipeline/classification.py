@@ -56,13 +56,13 @@ CAVEAT = re.compile(
     r"(?<![:/])//[ \t]?(NOFORN|NF|REL[ \t]+TO|ORCON|FVEY|SPECIAL[ \t]+FRANCE|SPÉCIAL[ \t]+FRANCE|SF|"
     r"LIMDIS|EXDIS|NODIS|FOUO|SBU|NOCONTRACT|PROPIN|RELIDO|DR)\b"
 )
+_COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 _SEPARATORS = re.compile(r"[\s\-–—_/|:.,;()\[\]*#=~`'\"«»]+")
 
 
 def fold(text: str) -> str:
     """Upper case, no accents, separators folded to single spaces."""
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = _COMBINING.sub("", unicodedata.normalize("NFKD", text))
     return _SEPARATORS.sub(" ", text).strip().upper()
 
 

@@ -325,10 +325,13 @@ class _Reader:
             if sector and sector not in SECTORS:
                 self.add(entry["sector"][1], "E206", f"sector {sector!r} of {email}", "one of " + ", ".join(SECTORS))
             invited_by = self.email(entry, "invited_by", f"a member of {what}") if "invited_by" in entry else ""
+            expires = self.date(entry, "expires", f"member {email}")
+            if "expires" in entry and expires is None:
+                continue  # fail closed: an unreadable expiry must not mean "never expires"
             if email:
                 out.append(Member(email, self.text(entry, "name", "a member", False),
                                   self.text(entry, "organisation", "a member", False), sector, invited_by,
-                                  self.date(entry, "expires", f"member {email}"), line=line_of(item),
+                                  expires, line=line_of(item),
                                   invited_by_line=line_of(entry["invited_by"][1]) if "invited_by" in entry else 0))
         return tuple(out)
 

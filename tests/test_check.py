@@ -240,3 +240,15 @@ def test_exit_codes_seen_from_a_shell(repo):
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     assert cli("check", "--root", str(repo.root / "missing")).returncode != 0
+
+
+def test_unreadable_expiry_drops_the_member_instead_of_keeping_them_for_ever(repo):
+    text = (repo.root / "communities.yaml").read_text().replace("2099-06-30", "30/06/2099")
+    repo.communities(text)
+    result, hits = finding(repo, "E204")
+    assert result.code == 1 and hits[0]["path"] == "communities.yaml"
+    from pipeline.repository import load
+
+    community = load(repo.root).communities["energie"]
+    assert community.members == ()
+    assert not community.is_member("a.martin@example.org", dt.date(2026, 1, 1))

@@ -51,6 +51,10 @@ def command(root, store_url, endpoint_url, only, out, jobs, fmt):
 
     store = open_store_or_exit(store_url, endpoint_url)
     repo = load_repository(root)
+    membership_errors = [f for f in repo.errors if f.path == "communities.yaml"]
+    if membership_errors:  # who may read what is unsure: keep every current release and snapshot as is
+        raise click.ClickException("communities.yaml has errors; nothing was published:\n"
+                                   + "\n".join(map(str, membership_errors)))
     if repo.errors:
         click.echo(f"note: {len(repo.errors)} error(s) in the repository (those cables are held); "
                    "run diplomatie check", err=True)
