@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "plan": "plan",
     "approve": "approve",
     "new": "new",
+    "demo": "demo",
     "publish": "publish", "releases": "releases", "rollback": "rollback", "gc": "gc",
     "build": "build",
     "keys": "keys", "link": "link", "gate": "gate",
