@@ -7,11 +7,12 @@ STAMP  := $(VENV)/.installed
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml tools/install-system-packages.sh
+$(STAMP): pyproject.toml tools/install-system-packages.sh tests/oidcprovider/package-lock.json
 	bash tools/install-system-packages.sh
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -e '.[test]'
+	bash tests/oidcprovider/install.sh
 	touch $(STAMP)
 
 demo: install
