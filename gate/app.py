@@ -79,8 +79,13 @@ class GateConfig:
     login_per_client: int = 20  # /login submissions per client address per login_window
     login_window: float = 15 * 60
     session_cache_size: int = 50_000
+    accel_redirect: str | None = None  # nginx internal location holding the store's blobs/ (e.g. /_blobs)
+    trusted_proxies: tuple[str, ...] = ()  # peers whose X-Forwarded-For names the client
 
     def __post_init__(self) -> None:
+        if self.accel_redirect is not None and not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", self.accel_redirect):
+            raise ValueError(f"--accel-redirect {self.accel_redirect!r}: give an nginx location path, e.g. /_blobs")
+        object.__setattr__(self, "trusted_proxies", tuple(self.trusted_proxies))
         parts = urlsplit(self.base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
             raise ValueError(f"--base-url {self.base_url!r}: give scheme and host only, e.g. https://cables.example.org")
@@ -134,7 +139,7 @@ class Request:
 
     @property
     def client(self) -> str:
-        """The client's IP address (the peer; a proxy in front must be trusted explicitly, see issue 7)."""
+        """The peer's IP address (a proxy in front is trusted only explicitly: see Gate.client_of)."""
         if isinstance(self.peer, str):
             return self.peer.rpartition(":")[0] or self.peer
         return str(self.peer[0]) if self.peer else ""
@@ -314,6 +319,8 @@ class Gate:
         self._paths: dict[str, tuple[str, str, str] | bool] = {}
         self.release_errors: dict[str, str] = {}
         self.blobs = BlobCache(config.cache_bytes)
+        self.accel_prefix = config.accel_redirect
+        self.accel_headers: dict[tuple[str, str], tuple[list[tuple[str, str]], list[tuple[str, str]]]] = {}
         self.sessions: OrderedDict[str, tuple[tokens.Claims, float, float]] = OrderedDict()
         self.per_address = SlidingWindow(config.login_per_address, config.login_window)
         self.per_client = SlidingWindow(config.login_per_client, config.login_window)
@@ -496,6 +503,21 @@ class Gate:
         except storage.StoreUnavailable:
             return False  # content needs storage anyway; do not lock everyone out of cached pages
 
+    def client_of(self, req: Request) -> str:
+        """The client's address: the peer, or the last X-Forwarded-For hop when the peer is a trusted proxy.
+
+        Only the last hop counts: it is the one our proxy appended; anything before it came from the
+        client and can be forged.
+        """
+        peer = req.client
+        if peer in self.config.trusted_proxies:
+            forwarded = req.header("x-forwarded-for")
+            if forwarded:
+                hop = forwarded.rsplit(",", 1)[-1].strip()
+                if hop:
+                    return hop
+        return peer
+
     def csrf_token(self, req: Request) -> str:
         token = self._cookie(req.header("cookie")) or ""
         return hashlib.sha256(b"logout:" + token.encode()).hexdigest()[:32]
@@ -605,12 +627,44 @@ class Gate:
             if f"{name}/index.html" in files:
                 return self.redirect(f"/c/{community}/{name}/", 301, subject=subject)
             return await self.not_found(community, release, subject)
+        if self.accel_prefix is not None:
+            return await self.accel(req, entry, subject, community)
         served = self.blobs.get((entry.sha256, entry.type))
         if served is None:
             served = await self.served(entry)
         else:
             self.metrics.blob_hits += 1
         return self.answer(req, served, 200, subject, community)
+
+    async def accel(self, req: Request, entry: storage.FileEntry, subject: str, community: str) -> Response:
+        """Authorised: let nginx send the blob (``X-Accel-Redirect``), with this gate's headers.
+
+        The gate still answers ``If-None-Match`` itself (its ETag is the blob hash, which nginx does not
+        know); nginx handles ranges and HEAD. HTML is read once (cached) for its CSP hashes; other files
+        are never read here.
+        """
+        key = (entry.sha256, entry.type)
+        headers = self.accel_headers.get(key)
+        if headers is None:
+            if entry.type.startswith("text/html"):
+                served = await self.served(entry)
+                short = [h for h in served.short_headers if h[0] != "accept-ranges"]
+            else:
+                etag = f'"{entry.sha256}"'
+                short = [("etag", etag), ("cache-control", "private, no-cache"), ("vary", "Cookie"),
+                         ("content-security-policy", SITE_CSP), *self.security]
+            headers = (short, [("content-type", entry.type), *short,
+                               ("x-accel-redirect", f"{self.accel_prefix}/{entry.sha256}")])
+            if len(self.accel_headers) >= 50_000:
+                self.accel_headers.clear()
+            self.accel_headers[key] = headers
+        inm = req.header("if-none-match")
+        if inm is not None and (inm.strip() == "*" or f'"{entry.sha256}"' in (t.strip() for t in inm.split(","))):
+            return Response(304, headers[0], b"", subject, community)
+        rng = req.header("range")
+        if rng is not None and unsatisfiable(rng, entry.size):  # nginx would answer with its own error page
+            return Response(416, [("content-range", f"bytes */{entry.size}"), *headers[0]], b"", subject, community)
+        return Response(200, headers[1], b"", subject, community)
 
     async def served(self, entry: storage.FileEntry) -> Served:
         key = (entry.sha256, entry.type)
@@ -726,7 +780,7 @@ class Gate:
         now = self.clock()
         if not _EMAIL.match(email):
             return self.page(400, "Sign in", self.login_form(next_path, "<p>Please give a valid e-mail address.</p>"))
-        if not self.per_client.allow(req.client, now):
+        if not self.per_client.allow(self.client_of(req), now):
             return self.page(429, "Too many requests", "<p>Please wait a few minutes and try again.</p>",
                              extra=[("retry-after", str(int(self.config.login_window)))])
         # Same answer, same timing, whether or not the address is a member or over its own limit:
@@ -876,6 +930,15 @@ class Gate:
         await send({"type": "http.response.start", "status": resp.status, "headers": raw})
         await send({"type": "http.response.body", "body": body})
         self.log_request(req, resp, started, self.clock())
+
+
+def unsatisfiable(rng: str, size: int) -> bool:
+    """True for a single ``bytes=N-[M]`` range that starts at or past the end of a ``size``-byte file."""
+    unit, _, spec = rng.partition("=")
+    first, dash, _last = spec.strip().partition("-")
+    if unit.strip().lower() != "bytes" or "," in spec or not dash or not first.strip().isdigit():
+        return False
+    return int(first) >= size
 
 
 def jwt_kind(token: str) -> str | None:

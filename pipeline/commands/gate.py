@@ -27,8 +27,13 @@ from gate import tokens
 @click.option("--insecure-dev", is_flag=True, help="Allow http:// on localhost (cookies without Secure).")
 @click.option("--interface", type=click.Choice(["rsgi", "asgi"]), default="rsgi", show_default=True,
               help="granian interface (RSGI measured faster).")
+@click.option("--accel-redirect", "accel_redirect", metavar="PREFIX",
+              help="Behind nginx: answer authorised pages with X-Accel-Redirect PREFIX/<sha256> (an internal "
+                   "location serving the store's blobs/), so nginx sends the bytes. See deploy/nginx.conf.")
+@click.option("--trusted-proxy", "trusted_proxies", multiple=True, metavar="IP",
+              help="A proxy address whose X-Forwarded-For names the client (rate limits); repeatable.")
 def command(store_url, endpoint_url, keys_dir, base_url, host, port, workers, session_ttl, smtp_host, smtp_port,
-            smtp_from, smtp_starttls, cache_size, insecure_dev, interface) -> None:
+            smtp_from, smtp_starttls, cache_size, insecure_dev, interface, accel_redirect, trusted_proxies) -> None:
     """Serve /c/<community>/… to members, with /login, /auth, /logout, /healthz and /metrics."""
     import os
 
@@ -44,6 +49,7 @@ def command(store_url, endpoint_url, keys_dir, base_url, host, port, workers, se
                               username=os.environ.get("DIPLOMATIE_SMTP_USER"),
                               password=os.environ.get("DIPLOMATIE_SMTP_PASSWORD")),
             cache_bytes=int(cache_size) * 1024 * 1024,
+            accel_redirect=accel_redirect, trusted_proxies=tuple(trusted_proxies),
         )
         serve(config, host=host, port=port, workers=workers, interface=interface)
     except (ValueError, tokens.KeysError) as exc:

@@ -1,0 +1,203 @@
+"""The gate behind the real nginx with the shipped deploy/nginx.conf (``--accel-redirect``).
+
+The gate's own access matrix, serving tests and hostile table run again here, unchanged, through nginx:
+they are imported from tests/test_gate.py and tests/test_gate_hostile.py and receive fixtures that point
+at nginx instead of the gate. Then what only nginx mode has: body bytes sent by nginx (the gate sends
+none), the blob location unreachable from outside, X-Forwarded-For trusted from the proxy only, and two
+gate processes behind one nginx sharing nothing but the store.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from gate import store as storage
+from gate import tokens
+from tests.gatekit import (
+    GateProcess,
+    cookie_of,
+    free_port,
+    publish_site,
+    wait_for,
+    write_members,
+)
+from tests.nginxkit import ACCEL_PREFIX, NGINX, running_nginx
+from tests.test_gate import (  # noqa: F401 - collected here again, against nginx
+    COMMUNITIES,
+    marker,
+    members,
+    site,
+    test_access_matrix,
+    test_etag_and_conditional_requests,
+    test_head_has_headers_and_length_but_no_body,
+    test_invitation_for_an_expired_member_is_refused,
+    test_invitation_lands_on_the_community_and_sets_a_strict_cookie,
+    test_invitation_with_a_relative_next_goes_there,
+    test_jwks_publishes_public_keys_only,
+    test_logout_needs_the_csrf_token_and_revokes_the_session,
+    test_member_removed_by_a_republish_is_cut_off_without_restart,
+    test_missing_page_is_the_communitys_own_404,
+    test_range_requests,
+    test_security_headers_on_every_kind_of_response,
+    test_serving_directories_types_and_redirects,
+    test_storage_errors_answer_503_never_a_traceback_nor_other_bytes,
+)
+from tests.test_gate_hostile import (  # noqa: F401 - collected here again, against nginx
+    test_gate_still_healthy_after_the_table,
+    test_hostile_table_is_refused_without_content,
+    test_next_is_never_an_open_redirect,
+)
+
+pytestmark = pytest.mark.nginx
+
+GATE_FLAGS = ("--accel-redirect", ACCEL_PREFIX, "--trusted-proxy", "127.0.0.1")
+
+
+def front(gate: GateProcess, nginx_port: int) -> GateProcess:
+    """The same test client, aimed at nginx (``gate.direct`` keeps the gate's own port)."""
+    proxied = copy.copy(gate)
+    proxied.port = nginx_port
+    proxied.direct = gate
+    return proxied
+
+
+def behind_nginx(base: Path, store_dir: Path, gates: int = 1):
+    """Gate processes with --accel-redirect, and nginx in front with base URL = nginx's address."""
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    started = [GateProcess(store_dir, base / "keys", base_url=base_url, extra=GATE_FLAGS,
+                           log=base / f"gate-{i}.log") for i in range(gates)]
+    try:
+        server = running_nginx(base / "nginx", [g.port for g in started], store_dir, port=port)
+        return started, server, port
+    except Exception:
+        for g in started:
+            g.stop()
+        raise
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    base = tmp_path_factory.mktemp("nginx")
+    store = storage.open_store(base / "store")
+    for community in COMMUNITIES:
+        publish_site(store, community, site(community), "r1")
+    write_members(store, members())
+    tokens.init(base / "keys")
+    gates, server, port = behind_nginx(base, base / "store")
+    try:
+        with server as nginx:
+            proxied = front(gates[0], port)
+            proxied.store, proxied.base_dir, proxied.nginx = store, base, nginx
+            proxied.ring = tokens.load(base / "keys")
+            yield proxied
+    finally:
+        for g in gates:
+            g.stop()
+
+
+@pytest.fixture(scope="module")
+def gate(world):
+    """The hostile table's fixture: the same gate behind nginx (its tokens name presse and business)."""
+    return world
+
+
+def test_bodies_come_from_nginx_and_the_gate_sends_none(world):
+    cookie = world.session_cookie("a@press.org")
+    files = storage.read_manifest(world.store, "presse", "r1").files
+    paths = {"/c/presse/": "index.html", "/c/presse/assets/main.css": "assets/main.css",
+             "/c/presse/search/search_index.json": "search/search_index.json"}
+    for path, name in paths.items():
+        reply = world.get(path + "?probe=accel", cookie=cookie)
+        assert reply.status == 200 and marker("presse") in reply.body
+        assert reply.header("last-modified")  # set by nginx's static file module, never by the gate
+        assert reply.header("x-accel-redirect") is None
+        assert reply.header("etag") == f'"{files[name].sha256}"'
+        assert reply.header("content-type") == files[name].type
+        assert reply.header("content-security-policy") and reply.header("vary") == "Cookie"
+    direct = world.direct.get("/c/presse/assets/main.css", cookie=cookie)
+    assert direct.status == 200 and direct.body == b""
+    assert direct.header("x-accel-redirect").startswith(f"{ACCEL_PREFIX}/")
+    time.sleep(2.5)  # the gate's log is flushed by its poller
+    lines = [json.loads(line) for line in world.direct.log.read_text().splitlines() if line.startswith("{")]
+    served = [r for r in lines if r.get("path") in paths and r.get("status") == 200]
+    assert len(served) >= len(paths) and all(r["bytes"] == 0 for r in served)
+
+
+def test_blob_location_is_not_reachable_from_outside(world):
+    manifest = storage.read_manifest(world.store, "presse", "r1")
+    sha = manifest.files["index.html"].sha256
+    for path in (f"{ACCEL_PREFIX}/{sha}", f"/c/presse/..{ACCEL_PREFIX}/{sha}", f"/c/presse/../..{ACCEL_PREFIX}/{sha}"):
+        reply = world.get(path)
+        assert reply.status in (302, 400, 404, 503) and b"CONTENT-OF" not in reply.body, path
+
+
+def test_client_cannot_dodge_the_login_rate_limit_with_x_forwarded_for(tmp_path):
+    store = storage.open_store(tmp_path / "store")
+    write_members(store, members())
+    tokens.init(tmp_path / "keys")
+    gates, server, port = behind_nginx(tmp_path, tmp_path / "store")
+    try:
+        with server:
+            proxied = front(gates[0], port)
+            form = {"Content-Type": "application/x-www-form-urlencoded"}
+            statuses = [proxied.request("POST", "/login", body=f"email=x{i}@nowhere.org".encode(),
+                                        headers={**form, "X-Forwarded-For": f"10.0.0.{i}"}).status
+                        for i in range(22)]
+            assert statuses[:20] == [200] * 20 and statuses[20:] == [429, 429]
+    finally:
+        for g in gates:
+            g.stop()
+
+
+def test_two_gate_processes_behind_nginx_share_only_the_store(tmp_path):
+    store = storage.open_store(tmp_path / "store")
+    publish_site(store, "presse", site("presse"), "r1")
+    write_members(store, members())
+    tokens.init(tmp_path / "keys")
+    gates, server, port = behind_nginx(tmp_path, tmp_path / "store", gates=2)
+    one, two = gates
+    try:
+        with server:
+            proxied = front(one, port)
+            ring = tokens.load(tmp_path / "keys")
+            link = tokens.issue(ring, tokens.INVITATION, "a@press.org", issuer=proxied.base, audience=proxied.base,
+                                ttl=600, community="presse")
+            first = one.get(f"/auth?token={link}")
+            assert first.status == 302
+            assert two.get(f"/auth?token={link}").status == 400  # spent on the other process
+            assert proxied.get(f"/auth?token={link}").status == 400
+            session = cookie_of(first)
+            assert two.get("/c/presse/", cookie=session).status == 200  # issued by one, accepted by two
+            replies = [proxied.get("/c/presse/", cookie=session) for _ in range(4)]  # both, round robin
+            assert all(r.status == 200 and marker("presse") in r.body for r in replies)
+
+            removed = proxied.session_cookie("gone@press.org")
+            assert all(g.get("/c/presse/", cookie=removed).status == 200 for g in (one, two, proxied))
+            write_members(store, members(removed=frozenset({"gone@press.org"})))
+            started = time.monotonic()
+            assert wait_for(lambda: all(g.get("/c/presse/", cookie=removed).status == 403 for g in (one, two)),
+                            timeout=10)
+            assert time.monotonic() - started <= 10
+            assert all(proxied.get("/c/presse/", cookie=removed).status == 403 for _ in range(4))
+            assert proxied.get("/c/presse/", cookie=session).status == 200
+    finally:
+        for g in gates:
+            g.stop()
+
+
+def test_shipped_configuration_passes_nginx_own_check(tmp_path):
+    import subprocess
+
+    from tests.nginxkit import render
+
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(render(tmp_path, free_port(), [free_port()], tmp_path / "store"))
+    result = subprocess.run([NGINX, "-t", "-p", str(tmp_path), "-c", str(conf), "-e", str(tmp_path / "error.log")],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
