@@ -227,7 +227,7 @@ class _Keys:
 
     skeleton: str
     pages: dict[str, str]
-    commit: list[str]  # the commit and its time, shown in every page's footer
+    commit: list[str]  # the commit and its time: only version.html and version.json show them
 
     @property
     def key(self) -> str:
@@ -273,8 +273,8 @@ def _store_state(job: _Job, name: str, keys: _Keys) -> None:
         sort_keys=True).encode())
 
 
-def _sitemap_pages_file(job: _Job, name: str) -> Path:
-    return job.cache / "sites" / f"{name}.pages.json"
+def _version_file(job: _Job, name: str) -> Path:
+    return job.cache / "sites" / f"{name}.version.html"
 
 
 def _stamp_file(job: _Job, name: str) -> Path:
@@ -376,6 +376,9 @@ def _build_one(job: _Job, name: str, work: Path) -> tuple[Path, list[str]]:
     config, warnings = _mkdocs_build(source, job.commit_time)
     template = _take_stamp(source.site_dir)
     _atomic_write(_stamp_file(job, name), template.encode("utf-8"))
+    version_template = _take_version_template(source.site_dir)
+    _atomic_write(_version_file(job, name), version_template.encode("utf-8"))
+    _write_version(job, cp, source.site_dir, version_template)
     pages = _CablePages(job, cp, template, config["theme"])
     for cable in cp.publish:
         pages.write(source.site_dir, cable)
@@ -388,74 +391,74 @@ def _build_one(job: _Job, name: str, work: Path) -> tuple[Path, list[str]]:
         path.write_text(text, encoding="utf-8")
     (source.site_dir / "feed.xml").write_bytes(site.feed_xml(cp, job.site_url))
     _write_sitemap(job, cp, source.site_dir, source.pages)
-    _atomic_write(_sitemap_pages_file(job, name), json.dumps(list(source.pages)).encode())
     audit(source.site_dir, forbidden_terms(job.repo_cables, cp), verbatim_from=config["theme"].dirs,
           own_url=_own_url(job))
     return source.site_dir, warnings
 
 
 class _NeedsFullBuild(Exception):
-    """The previous site cannot be updated (a theme that renders the footer differently)."""
+    """The previous site cannot be updated (its cached version page template is missing)."""
 
 
 def _update_one(job: _Job, name: str, work: Path) -> Path:
     """Only cable bodies or the commit changed since the last build: start from a hard-linked copy
     of the previous site, rewrite the changed cable pages and the search index (and, for a new
-    commit, the footer of every page), and audit the rewritten pages and index (the rest was
-    audited against the same forbidden terms; a footer holds a commit id and a time). The result
-    is the full build's, byte for byte."""
+    commit, version.html and version.json: no other page holds the commit), and audit the
+    rewritten files (the rest was audited against the same forbidden terms). The result is the
+    full build's, byte for byte."""
     cp = job.plans[name]
     state = json.loads(_state_file(job, name).read_text())
     site_dir = work / "site"
     shutil.copytree(job.out / name, site_dir, copy_function=os.link)
     theme = _theme(job, cp)
     template = _stamp_file(job, name).read_text(encoding="utf-8")
+    written: list[Path] = []
     stamp = site.build_stamp(job.commit, job.commit_time)
-    new_commit = [stamp["build_commit"], stamp["build_time"]]
-    if state.get("commit") != new_commit:
-        old = _footer(job, theme, *state.get("commit", ["", ""]))
-        new = _footer(job, theme, *new_commit)
-        template = _swap_footer(template, old, new)
-        for path in site_dir.rglob("*.html"):
-            text = path.read_text(encoding="utf-8")
-            path.unlink()  # never write through a hard link to the previous site
-            path.write_text(_swap_footer(text, old, new), encoding="utf-8")
+    if state.get("commit") != [stamp["build_commit"], stamp["build_time"]]:
         try:
-            sitemap_pages = json.loads(_sitemap_pages_file(job, name).read_text())
-        except (OSError, ValueError):
+            version_template = _version_file(job, name).read_text(encoding="utf-8")
+        except OSError:
             raise _NeedsFullBuild() from None
-        _write_sitemap(job, cp, site_dir, sitemap_pages)
-        _atomic_write(_stamp_file(job, name), template.encode("utf-8"))
+        written += _write_version(job, cp, site_dir, version_template)
     pages = _CablePages(job, cp, template, theme)
     previous = state["pages"]
     changed = {cable.id for cable in cp.publish if previous.get(cable.id) != pages.renderer.key(cable)}
-    written = [pages.write(site_dir, cable) for cable in cp.publish if cable.id in changed]
+    written += [pages.write(site_dir, cable) for cable in cp.publish if cable.id in changed]
     _complete_search_index(site_dir, list(cp.publish), pages.search_entries, changed)
     written.append(site_dir / "search" / "search_index.json")
     audit(site_dir, forbidden_terms(job.repo_cables, cp), only=written, own_url=_own_url(job))
     return site_dir
 
 
-def _footer(job: _Job, theme: Any, commit: str, time: str) -> str:
-    """The footer's build line as the theme renders it for this commit."""
-    base = site.load_base_config(job.base_dir / "mkdocs.yml")
-    config = {"copyright": base.get("copyright"), "theme": theme,
-              "extra": {**(base.get("extra") or {}), "build_commit": commit, "build_time": time}}
-    return theme.get_env().get_template("partials/copyright.html").render(config=config)
+def _take_version_template(site_dir: Path) -> str:
+    """The rendered version page, with the marker its body replaces."""
+    template = (site_dir / site.VERSION_URL).read_text(encoding="utf-8")
+    if template.count(site.VERSION_MARKER) != 1:
+        raise BuildError(f"the theme's page template lost the marker {site.VERSION_MARKER} of "
+                         f"{site.VERSION_URL} (theme/main.html must render the page's content)")
+    return template
 
 
-def _swap_footer(text: str, old: str, new: str) -> str:
-    if old == new:
-        return text
-    if text.count(old) != 1:
-        raise _NeedsFullBuild()
-    return text.replace(old, new)
+def _write_version(job: _Job, cp: CommunityPlan, site_dir: Path, template: str) -> list[Path]:
+    """version.html and version.json: the only files of a site that hold the commit and its time."""
+    language = cp.community.language if cp.community.language in site.LABELS else "en"
+    files = {site.VERSION_URL: template.replace(
+                 site.VERSION_MARKER, site.version_fragment(job.commit, job.commit_time, language)).encode("utf-8"),
+             site.VERSION_JSON: site.version_json(job.commit, job.commit_time)}
+    paths = []
+    for rel, data in files.items():
+        path = site_dir / rel
+        path.unlink(missing_ok=True)  # never write through a hard link to the previous site
+        path.write_bytes(data)
+        paths.append(path)
+    return paths
 
 
 def _write_sitemap(job: _Job, cp: CommunityPlan, site_dir: Path, pages: Iterable[str]) -> None:
+    """The sitemap, dated from the cables only (its gzip header's time is fixed): a new commit
+    does not change it."""
     sitemap = site.sitemap_xml(cp, pages, job.site_url)
-    for name, data in (("sitemap.xml", sitemap), ("sitemap.xml.gz", site.gzip_bytes(
-            sitemap, int(job.commit_time.timestamp()) if job.commit_time else 0))):
+    for name, data in (("sitemap.xml", sitemap), ("sitemap.xml.gz", site.gzip_bytes(sitemap, 0))):
         (site_dir / name).unlink(missing_ok=True)
         (site_dir / name).write_bytes(data)
 

@@ -318,8 +318,9 @@ def site_config(base: dict[str, Any], base_dir: Path, plan: CommunityPlan, docs_
     theme["language"] = language
     plugins = _plugins_with_search_language(base.get("plugins", ["search"]), language)
     extra = dict(base.get("extra") or {})
+    # No build data (commit, time) here: pages would change with every commit. The build writes
+    # them into version.html and version.json only (see ``version_json``).
     extra.update({
-        **build_stamp(commit, commit_time),
         "community": community.id,
         # Where the gate serves this site: the 404 page's links are absolute (see theme/404.html).
         "site_path": (urlsplit(site_url).path.rstrip("/") if site_url else "") + f"/c/{community.id}/",
@@ -346,9 +347,36 @@ def site_config(base: dict[str, Any], base_dir: Path, plan: CommunityPlan, docs_
 
 
 def build_stamp(commit: str | None, commit_time: dt.datetime | None) -> dict[str, str]:
-    """What the footer says about the build: the commit and its time (never the clock)."""
+    """When and from which commit the site was built: the commit and its time (never the clock)."""
     return {"build_commit": commit or "",
             "build_time": commit_time.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC") if commit_time else ""}
+
+
+#: The version page: its body is put in after MkDocs' build, so that only this page (and
+#: version.json) depends on the commit. Every footer links to it; the theme's
+#: assets/javascripts/version.js reads version.json to show the same line in the footer.
+VERSION_PAGE = "version.md"
+VERSION_URL = "version.html"
+VERSION_JSON = "version.json"
+VERSION_MARKER = "<!--DIPLOMATIE:VERSION-->"
+
+
+def version_json(commit: str | None, commit_time: dt.datetime | None) -> bytes:
+    """``version.json``: what the footer script shows (deterministic: from the commit only)."""
+    stamp = build_stamp(commit, commit_time)
+    built_at = commit_time.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if commit_time else ""
+    return json.dumps({"commit": stamp["build_commit"], "built": stamp["build_time"], "built_at": built_at},
+                      sort_keys=True).encode("utf-8") + b"\n"
+
+
+def version_fragment(commit: str | None, commit_time: dt.datetime | None, language: str) -> str:
+    """The version page's body."""
+    stamp = build_stamp(commit, commit_time)
+    fr = language == "fr"
+    if not stamp["build_commit"]:
+        return f"<p>{'Site construit hors dépôt git.' if fr else 'Site built outside a git repository.'}</p>"
+    return (f"<p>{'Construit le' if fr else 'Built on'} <time>{esc(stamp['build_time'])}</time> "
+            f"{'depuis le commit' if fr else 'from commit'} <code>{esc(stamp['build_commit'])}</code>.</p>")
 
 
 def _plugins_with_search_language(plugins: Any, language: str) -> list[Any]:
@@ -393,7 +421,9 @@ def stage(plan: CommunityPlan, base_dir: Path, work: Path, *, commit: str | None
                                    allow_unicode=True, sort_keys=True)
             _write(docs / f"{cable.id[:4]}/{cable.id}.md",
                    f"---\n{front}---\n\n{header}\n\n{cable.body}\n")
+        _write(docs / VERSION_PAGE, _version_page(language, version_fragment(commit, commit_time, language)))
     else:
+        _write(docs / VERSION_PAGE, _version_page(config["theme"]["language"], VERSION_MARKER))
         _write(docs / STAMP_PAGE, "---\n" + yaml.safe_dump(
             {"title": STAMP_TITLE, "description": STAMP_DESCRIPTION, "diplomatie_stamp": True},
             sort_keys=True) + "---\n\n# stamp {#top}\n")
@@ -402,6 +432,11 @@ def stage(plan: CommunityPlan, base_dir: Path, work: Path, *, commit: str | None
     urls = tuple(_page_url(p) for p in sorted(pages))
     return SiteSource(community.id, config_file, docs, site_dir, urls,
                       {_page_url(p): f for p, f in sorted(fragments.items())})
+
+
+def _version_page(language: str, body: str) -> str:
+    title = "Version du site" if language == "fr" else "Site version"
+    return f"---\ntitle: {json.dumps(title)}\nsearch:\n  exclude: true\n---\n\n# {title}\n\n{body}\n"
 
 
 def _write(path: Path, text: str) -> None:

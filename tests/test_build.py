@@ -138,7 +138,16 @@ def test_cable_page_has_metadata_banners_sign_out_and_build_footer(sample):
     commit = load(root).commit
     assert page.count("NON CLASSIFIÉ") == 2
     assert 'href="/logout"' in page and "Se déconnecter" in page
-    assert commit[:12] in page and "2026-11-20 10:00 UTC" in page
+    # The footer links to the version page and loads the script that shows the build line; the
+    # page itself holds no commit, so a new commit does not change it.
+    assert '<a href="../version.html" data-dip-version>Version du site</a>' in page
+    assert '<script src="../assets/javascripts/version.js"></script>' in page
+    assert commit[:12] not in page and "2026-11-20" not in page
+    version = (out / "energie/version.html").read_text()
+    assert f"<code>{commit}</code>" in version and "Construit le <time>2026-11-20 10:00 UTC</time>" in version
+    assert json.loads((out / "energie/version.json").read_text()) == {
+        "commit": commit, "built": "2026-11-20 10:00 UTC", "built_at": "2026-11-20T10:00:00Z"}
+    assert (out / "energie/assets/javascripts/version.js").is_file()
     assert results["energie"].built_at == "2026-11-20T10:00:00Z" and results["energie"].commit == commit
     for text in ("<code>2026-BERLIN-0001</code>", "14 mars 2026", "BERLIN", "MEAE", "Berlin revoit sa stratégie",
                  '<table>', 'class="admonition note"', 'class="headerlink"',
@@ -277,7 +286,7 @@ def test_editing_one_cable_rewrites_only_its_page_and_matches_a_full_build(tmp_p
     assert [k for k in full if full[k] != incremental[k]] == []
 
 
-def test_a_new_commit_updates_every_footer_and_matches_a_full_build(tmp_path):
+def test_a_new_commit_changes_only_the_version_files_and_matches_a_full_build(tmp_path):
     root = tmp_path / "content"
     repo = sample_repo(root)
     out = tmp_path / "site"
@@ -292,9 +301,10 @@ def test_a_new_commit_updates_every_footer_and_matches_a_full_build(tmp_path):
     commit = repo.commit("edit", date="2026-11-21T09:30:00Z")
     results = build(root, out)
     assert not results["energie"].cached and not results["onu"].cached
-    page = untouched.read_text()
-    assert commit[:12] in page and "2026-11-21 09:30 UTC" in page
-    assert untouched.stat().st_ino != inode  # rewritten: its footer changed
+    assert commit[:12] not in untouched.read_text()
+    assert untouched.stat().st_ino == inode  # not rewritten: no page but version.html holds the commit
+    assert commit in (out / "onu/version.html").read_text() and "2026-11-21 09:30 UTC" in (out / "onu/version.html").read_text()
+    assert json.loads((out / "onu/version.json").read_text())["commit"] == commit
     assert stylesheet.stat().st_ino == stylesheet_inode  # updated in place of a full build
     build(root, tmp_path / "full", force=True, cache_dir=tmp_path / "other-cache")
     for name in ("energie", "onu"):

@@ -103,7 +103,9 @@ def test_community_config_derives_from_the_base(tmp_path):
     assert config["site_name"] == "Énergie" and config["theme"]["language"] == "en"
     assert config["theme"]["custom_dir"] == str(PROJECT_DIR / "theme") and config["theme"]["font"] is False
     assert config["plugins"] == [{"search": {"lang": ["en"]}}]
-    assert config["extra"]["build_commit"] == "a" * 40 and config["extra"]["build_time"] == "2026-11-20 10:00 UTC"
+    # Pages never hold the commit: only the version page does, filled in after MkDocs' build.
+    assert "a" * 40 not in source.config_file.read_text()
+    assert site.VERSION_MARKER in (source.docs_dir / "version.md").read_text()
     assert sorted(p.relative_to(source.docs_dir).as_posix() for p in source.docs_dir.rglob("*.md"))[:2] == \
         ["0000/stamp.md", "dates/2026.md"]
 
@@ -117,7 +119,8 @@ def test_plain_mkdocs_build_of_the_same_pages(tmp_path):
     page = (source.site_dir / "2026/2026-PARIS-0001.html").read_text()
     assert '<a href="../2026/2026-BERLIN-0002.html">B</a>' in page
     assert '<span class="dip-unpublished">R</span>' in page and "ROME" not in page
-    assert "Site construit hors dépôt git" in page
+    assert 'href="../version.html" data-dip-version' in page
+    assert "Site construit hors dépôt git" in (source.site_dir / "version.html").read_text()
 
 
 def test_feed_is_deterministic_and_dated_from_cables():
