@@ -379,8 +379,15 @@ def version_fragment(commit: str | None, commit_time: dt.datetime | None, langua
             f"{'depuis le commit' if fr else 'from commit'} <code>{esc(stamp['build_commit'])}</code>.</p>")
 
 
+#: Search splits words on white space, hyphens and apostrophes (straight and typographic): with
+#: mkdocs-material's default (``[\s\-]+``), « l'électricité » is one word, and a search for
+#: « électricité » misses every text that writes it after an elided article (l', d', qu'…).
+SEARCH_SEPARATOR = r"[\s\-'\u2019]+"
+
+
 def _plugins_with_search_language(plugins: Any, language: str) -> list[Any]:
-    """The base's plugins, with the search plugin stemming for the site's language."""
+    """The base's plugins, with the search plugin stemming for the site's language and splitting
+    words on apostrophes (unless the base sets its own separator)."""
     items: list[Any] = []
     entries = plugins.items() if isinstance(plugins, dict) else [
         (p, {}) if isinstance(p, str) else next(iter(p.items())) for p in plugins]
@@ -388,6 +395,7 @@ def _plugins_with_search_language(plugins: Any, language: str) -> list[Any]:
         options = dict(options or {})
         if name in ("search", "material/search"):
             options["lang"] = [language]
+            options.setdefault("separator", SEARCH_SEPARATOR)
         items.append({name: options} if options else name)
     return items
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -163,7 +164,10 @@ def test_interface_and_search_follow_the_community_language(sample):
     assert '<html lang="fr"' in (out / "energie/index.html").read_text()
     home = (out / "onu/index.html").read_text()
     assert '<html lang="en"' in home and "Sign out" in home and "Latest cables" in home
-    assert json.loads((out / "energie/search/search_index.json").read_text())["config"]["lang"] == ["fr"]
+    config = json.loads((out / "energie/search/search_index.json").read_text())["config"]
+    assert config["lang"] == ["fr"]
+    # « l'électricité » must be found by « électricité »: apostrophes separate words.
+    assert re.split(config["separator"], "l'électricité d’électricité") == ["l", "électricité", "d", "électricité"]
     assert json.loads((out / "onu/search/search_index.json").read_text())["config"]["lang"] == ["en"]
 
 

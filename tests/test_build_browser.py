@@ -75,3 +75,14 @@ def test_cable_page_renders_on_a_phone_and_search_finds_it(served_site, browser)
     assert CANARY_ENERGIE.split()[1] == "hibou"
     assert all(url.startswith(served_site) or url.startswith("data:") for url in requests), requests
     page.close()
+
+
+def test_french_search_finds_words_after_an_elided_article(served_site, browser):
+    """« l'électricité » is indexed as « électricité »: the apostrophe separates words in search."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{served_site}/energie/index.html", wait_until="networkidle")
+    page.locator("input.md-search__input").click()
+    page.keyboard.type("électricité", delay=30)
+    page.locator(".md-search-result__item").first.wait_for(timeout=10_000)
+    assert "Marché européen de l'électricité" in page.locator(".md-search-result").inner_text()
+    page.close()

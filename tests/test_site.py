@@ -102,7 +102,7 @@ def test_community_config_derives_from_the_base(tmp_path):
     assert config["INHERIT"] == str(PROJECT_DIR / "mkdocs.yml")
     assert config["site_name"] == "Énergie" and config["theme"]["language"] == "en"
     assert config["theme"]["custom_dir"] == str(PROJECT_DIR / "theme") and config["theme"]["font"] is False
-    assert config["plugins"] == [{"search": {"lang": ["en"]}}]
+    assert config["plugins"] == [{"search": {"lang": ["en"], "separator": site.SEARCH_SEPARATOR}}]
     # Pages never hold the commit: only the version page does, filled in after MkDocs' build.
     assert "a" * 40 not in source.config_file.read_text()
     assert site.VERSION_MARKER in (source.docs_dir / "version.md").read_text()
