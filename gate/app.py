@@ -43,8 +43,8 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import parse_qsl, quote, urlsplit
 
+from gate import oidc, tokens
 from gate import store as storage
-from gate import tokens
 from gate.mail import Mailer, SmtpSettings
 from gate.membership import Membership
 from gate.metrics import GateMetrics
@@ -81,6 +81,9 @@ class GateConfig:
     session_cache_size: int = 50_000
     accel_redirect: str | None = None  # nginx internal location holding the store's blobs/ (e.g. /_blobs)
     trusted_proxies: tuple[str, ...] = ()  # peers whose X-Forwarded-For names the client
+    oidc_issuer: str | None = None  # agents' single sign-on (gate/oidc.py); all three or none
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
 
     def __post_init__(self) -> None:
         if self.accel_redirect is not None and not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", self.accel_redirect):
@@ -93,6 +96,15 @@ class GateConfig:
             raise ValueError("--base-url is http://: use https, or --insecure-dev for a local development gate")
         if self.insecure_dev and parts.hostname not in ("localhost", "127.0.0.1", "::1"):
             raise ValueError("--insecure-dev is only allowed with a localhost --base-url")
+        if self.oidc_issuer or self.oidc_client_id or self.oidc_client_secret:
+            self.oidc_settings()  # raises ValueError with the option to fix
+
+    def oidc_settings(self) -> oidc.OIDCConfig | None:
+        """The OpenID Connect relying party's settings, or None when single sign-on is not configured."""
+        if not (self.oidc_issuer or self.oidc_client_id or self.oidc_client_secret):
+            return None
+        return oidc.OIDCConfig.from_options(self.oidc_issuer or "", self.oidc_client_id or "",
+                                            self.oidc_client_secret or "", self.base_url)
 
     @property
     def origin(self) -> str:
@@ -320,6 +332,7 @@ class Gate:
         self.release_errors: dict[str, str] = {}
         self.blobs = BlobCache(config.cache_bytes)
         self.accel_prefix = config.accel_redirect
+        self.oidc = config.oidc_settings()
         self.accel_headers: dict[tuple[str, str], tuple[list[tuple[str, str]], list[tuple[str, str]]]] = {}
         self.sessions: OrderedDict[str, tuple[tokens.Claims, float, float]] = OrderedDict()
         self.per_address = SlidingWindow(config.login_per_address, config.login_window)
@@ -759,7 +772,11 @@ class Gate:
 
     def login_form(self, next_path: str | None, message: str = "") -> str:
         hidden = f'<input type="hidden" name="next" value="{html.escape(next_path)}">' if next_path else ""
-        return (f"{message}<form method=\"post\" action=\"/login\"><label>E-mail address "
+        sso = ""
+        if self.oidc is not None:
+            target = oidc.LOGIN_PATH + ("?next=" + quote(next_path, safe="/") if next_path else "")
+            sso = f'<p><a href="{html.escape(target)}">State agents: sign in with your ministry account</a></p>'
+        return (f"{message}{sso}<form method=\"post\" action=\"/login\"><label>E-mail address "
                 f'<input type="email" name="email" required autocomplete="email"></label>{hidden}'
                 '<button type="submit">Send me a sign-in link</button></form>')
 
@@ -837,6 +854,47 @@ class Gate:
             target = f"/c/{claims.community}/" if kind == tokens.INVITATION else "/"
         return self.redirect(target, 302, extra=[("set-cookie", cookie)], subject=claims.sub)
 
+    async def oidc_login(self, req: Request) -> Response:
+        """Start an agent's single sign-on: off to the provider, with the sealed attempt cookie."""
+        if self.oidc is None:
+            return self.page(404, "Not found", "<p>There is nothing at this address.</p>")
+        if req.method != "GET":
+            return self.page(405, "Method not allowed", "", extra=[("allow", "GET")])
+        next_path = safe_next(dict(parse_qsl(req.query[:MAX_QUERY])).get("next")) or "/"
+        try:
+            url, attempt = await asyncio.to_thread(oidc.start, self.oidc, next_path)
+        except oidc.OIDCError as exc:
+            self.log_event({"event": "single sign-on unavailable", "error": exc.reason})
+            return self.page(503, "Temporarily unavailable",
+                             "<p>The ministry's sign-in service cannot be reached. Please try again later, or "
+                             '<a href="/login">ask for a sign-in link by e-mail</a>.</p>', extra=[("retry-after", "30")])
+        return self.redirect(url, 302, extra=[("set-cookie", attempt)])
+
+    async def oidc_callback(self, req: Request) -> Response:
+        """Finish an agent's sign-in: verified e-mail address -> session, like a spent sign-in link."""
+        if self.oidc is None:
+            return self.page(404, "Not found", "<p>There is nothing at this address.</p>")
+        if req.method != "GET":
+            return self.page(405, "Method not allowed", "", extra=[("allow", "GET")])
+        clear = ("set-cookie", oidc.clear_cookie(self.oidc))
+        attempt = oidc.cookie_from_header(req.header("cookie"), self.oidc.cookie_name)
+        try:
+            signed_in = await asyncio.to_thread(oidc.finish, self.oidc, dict(parse_qsl(req.query[:MAX_QUERY])),
+                                                attempt)
+        except oidc.OIDCError as exc:
+            self.log_event({"event": "single sign-on refused", "reason": exc.reason})
+            return self.page(400, "Sign-in did not work",
+                             '<p>Please <a href="/login">start again</a>.</p>', extra=[clear])
+        now = self.clock()
+        if not self.membership.snapshot.communities_of(signed_in.email, self._today(now)):
+            return self.page(403, "Not a member", "<p>This address is not a member at the moment.</p>",
+                             extra=[clear], subject=signed_in.email)
+        session = tokens.issue(self.ring, tokens.SESSION, signed_in.email, issuer=self.config.origin,
+                               audience=self.config.origin, ttl=self.config.session_ttl, now=now)
+        cookie = f"{self.cookie_name}={session}; Max-Age={self.config.session_ttl}{self.cookie_flags}"
+        return self.redirect(safe_next(signed_in.next_path) or "/", 302, extra=[clear, ("set-cookie", cookie)],
+                             subject=signed_in.email)
+
     def logout_form(self, req: Request) -> str:
         return (f'<form method="post" action="/logout"><input type="hidden" name="csrf" '
                 f'value="{self.csrf_token(req)}"><button type="submit">Sign out</button></form>')
@@ -879,6 +937,7 @@ class Gate:
     routes: dict[str, Callable[[Gate, Request], Awaitable[Response]]] = {
         "/": home, "/login": login, "/auth": auth, "/logout": logout,
         "/.well-known/jwks.json": jwks, "/healthz": healthz, "/metrics": metrics,
+        oidc.LOGIN_PATH: oidc_login, oidc.CALLBACK_PATH: oidc_callback,
     }
 
     # -- interfaces ------------------------------------------------------------------------------

@@ -32,8 +32,14 @@ from gate import tokens
                    "location serving the store's blobs/), so nginx sends the bytes. See deploy/nginx.conf.")
 @click.option("--trusted-proxy", "trusted_proxies", multiple=True, metavar="IP",
               help="A proxy address whose X-Forwarded-For names the client (rate limits); repeatable.")
+@click.option("--oidc-issuer", envvar="DIPLOMATIE_OIDC_ISSUER",
+              help="State agents' single sign-on: the OpenID Connect provider's issuer URL.")
+@click.option("--oidc-client-id", envvar="DIPLOMATIE_OIDC_CLIENT_ID", help="The gate's client id at the provider.")
+@click.option("--oidc-client-secret", envvar="DIPLOMATIE_OIDC_CLIENT_SECRET",
+              help="The gate's client secret (better given by environment variable).")
 def command(store_url, endpoint_url, keys_dir, base_url, host, port, workers, session_ttl, smtp_host, smtp_port,
-            smtp_from, smtp_starttls, cache_size, insecure_dev, interface, accel_redirect, trusted_proxies) -> None:
+            smtp_from, smtp_starttls, cache_size, insecure_dev, interface, accel_redirect, trusted_proxies,
+            oidc_issuer, oidc_client_id, oidc_client_secret) -> None:
     """Serve /c/<community>/… to members, with /login, /auth, /logout, /healthz and /metrics."""
     import os
 
@@ -50,6 +56,7 @@ def command(store_url, endpoint_url, keys_dir, base_url, host, port, workers, se
                               password=os.environ.get("DIPLOMATIE_SMTP_PASSWORD")),
             cache_bytes=int(cache_size) * 1024 * 1024,
             accel_redirect=accel_redirect, trusted_proxies=tuple(trusted_proxies),
+            oidc_issuer=oidc_issuer, oidc_client_id=oidc_client_id, oidc_client_secret=oidc_client_secret,
         )
         serve(config, host=host, port=port, workers=workers, interface=interface)
     except (ValueError, tokens.KeysError) as exc:
