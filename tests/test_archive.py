@@ -57,7 +57,7 @@ def test_archive_of_a_community_validates_and_names_its_version(repo, tmp_path):
     assert bag.info["Diplomatie-Cable"] == CABLE  # the second cable is not approved: not in the site
     assert bag.info["Diplomatie-Tool-Version"] == __version__
     assert (out / "data/site/index.html").is_file()
-    assert (out / f"data/site/2026/{CABLE}/index.html").is_file()
+    assert (out / f"data/site/2026/{CABLE}.html").is_file()
     assert (out / f"data/source/{PATH}").read_bytes() == (repo.root / PATH).read_bytes()
     assert not (out / "data/source/content/2026/2026-BERLIN-0002.md").exists()
     entry = yaml.safe_load((out / "data/source/communities.yaml").read_text())
@@ -77,7 +77,7 @@ def test_archive_at_a_past_date_holds_that_version(repo, tmp_path):
     assert info(out / "onu")["Diplomatie-Cable"] == "(none)"
     source = (out / "energie" / "data/source" / PATH).read_text()
     assert "Le texte d'origine." in source
-    page = (out / "energie" / f"data/site/2026/{CABLE}/index.html").read_text()
+    page = (out / "energie" / f"data/site/2026/{CABLE}.html").read_text()
     assert "origine" in page and "révisé" not in page
     assert (repo.root / PATH).read_bytes() == before  # the working tree was not touched
 
@@ -86,9 +86,9 @@ def test_a_tampered_package_no_longer_validates(repo, tmp_path):
     out = tmp_path / "bag"
     assert repo.run("archive", "-c", "energie", "--ref", "HEAD", "--out", str(out)).code == 0
     validate(out)
-    page = out / f"data/site/2026/{CABLE}/index.html"
+    page = out / f"data/site/2026/{CABLE}.html"
     page.write_text(page.read_text().replace("révisé", "remanié"))  # same size: only the hash tells
-    with pytest.raises(ArchiveError, match="index.html"):
+    with pytest.raises(ArchiveError, match=f"2026/{CABLE}.html"):
         validate(out)
 
 
