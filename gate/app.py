@@ -50,6 +50,7 @@ from gate.membership import Membership
 from gate.metrics import GateMetrics
 
 CONFIG_ENV = "DIPLOMATIE_GATE_CONFIG"
+DECIDE_HEADER = "x-diplomatie-decide"  # set by nginx's auth_request location only (deploy/nginx.conf)
 MAX_PATH = 1024
 MAX_BODY = 8192
 MAX_QUERY = 6144
@@ -577,6 +578,11 @@ class Gate:
     # -- dispatch --------------------------------------------------------------------------------
 
     async def handle(self, req: Request) -> Response:
+        if self.accel_prefix is not None and req.path.startswith("/c/") and req.header(DECIDE_HEADER) == "1":
+            return self.decision(await self.respond(req))
+        return await self.respond(req)
+
+    async def respond(self, req: Request) -> Response:
         path = req.path
         try:
             if path.startswith("/c/"):
@@ -648,6 +654,20 @@ class Gate:
         else:
             self.metrics.blob_hits += 1
         return self.answer(req, served, 200, subject, community)
+
+    def decision(self, resp: Response) -> Response:
+        """For nginx's ``auth_request`` (cached a few seconds per cookie and URI): serve this blob, or ask me.
+
+        200 with the page's headers and ``X-Diplomatie-Blob: <sha256>`` when the answer is that blob;
+        401 for anything else (redirect, refusal, 404 page, error), on which nginx sends the request to
+        the gate itself. Never a body, so a forged header gets nothing from a gate reached directly.
+        """
+        accel = [v for k, v in resp.headers if k == "x-accel-redirect"]
+        if resp.status != 200 or not accel:
+            return Response(401, [("cache-control", "no-store")], b"", resp.subject, resp.community)
+        headers = [(k, v) for k, v in resp.headers if k != "x-accel-redirect"]
+        headers.append(("x-diplomatie-blob", accel[0].rpartition("/")[2]))
+        return Response(200, headers, b"", resp.subject, resp.community)
 
     async def accel(self, req: Request, entry: storage.FileEntry, subject: str, community: str) -> Response:
         """Authorised: let nginx send the blob (``X-Accel-Redirect``), with this gate's headers.

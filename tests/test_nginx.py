@@ -39,7 +39,6 @@ from tests.test_gate import (  # noqa: F401 - collected here again, against ngin
     test_invitation_lands_on_the_community_and_sets_a_strict_cookie,
     test_invitation_with_a_relative_next_goes_there,
     test_jwks_publishes_public_keys_only,
-    test_logout_needs_the_csrf_token_and_revokes_the_session,
     test_member_removed_by_a_republish_is_cut_off_without_restart,
     test_missing_page_is_the_communitys_own_404,
     test_range_requests,
@@ -181,10 +180,10 @@ def test_two_gate_processes_behind_nginx_share_only_the_store(tmp_path):
             assert all(g.get("/c/presse/", cookie=removed).status == 200 for g in (one, two, proxied))
             write_members(store, members(removed=frozenset({"gone@press.org"})))
             started = time.monotonic()
-            assert wait_for(lambda: all(g.get("/c/presse/", cookie=removed).status == 403 for g in (one, two)),
+            cut_off = (one, two, proxied, proxied, proxied)  # and nginx's cached decisions, through both
+            assert wait_for(lambda: all(g.get("/c/presse/", cookie=removed).status == 403 for g in cut_off),
                             timeout=10)
             assert time.monotonic() - started <= 10
-            assert all(proxied.get("/c/presse/", cookie=removed).status == 403 for _ in range(4))
             assert proxied.get("/c/presse/", cookie=session).status == 200
     finally:
         for g in gates:
@@ -201,3 +200,37 @@ def test_shipped_configuration_passes_nginx_own_check(tmp_path):
     result = subprocess.run([NGINX, "-t", "-p", str(tmp_path), "-c", str(conf), "-e", str(tmp_path / "error.log")],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_signed_out_session_is_refused_through_nginx_within_seconds(world):
+    """nginx keeps the gate's decision 2 s per cookie and address: a replayed cookie stops soon after."""
+    cookie = world.sign_in("presse", "a@press.org")
+    assert world.get("/c/presse/", cookie=cookie).status == 200  # decision now cached by nginx
+    home = world.get("/", cookie=cookie).body.decode()
+    csrf = home.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    out = world.request("POST", "/logout", cookie=cookie, body=f"csrf={csrf}".encode(),
+                        headers={"Content-Type": "application/x-www-form-urlencoded", "Origin": world.base})
+    assert out.status == 303 and "Max-Age=0" in out.header("set-cookie")
+    started = time.monotonic()
+    assert wait_for(lambda: world.get("/c/presse/", cookie=cookie).status == 302, timeout=10)
+    assert time.monotonic() - started <= 10
+
+
+def test_gate_decisions_are_cached_by_nginx_and_carry_no_body(world):
+    cookie = world.session_cookie("a@press.org")
+    decision = world.direct.get("/c/presse/assets/main.css", cookie=cookie, headers={"X-Diplomatie-Decide": "1"})
+    assert decision.status == 200 and decision.body == b"" and decision.header("x-diplomatie-blob")
+    assert decision.header("x-accel-redirect") is None
+    refused = world.direct.get("/c/business/", cookie=cookie, headers={"X-Diplomatie-Decide": "1"})
+    assert refused.status == 401 and refused.body == b""
+    def gate_requests() -> float:
+        text = world.direct.get("/metrics").body.decode()
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith("diplomatie_gate_requests_total{"))
+
+    before = gate_requests()
+    for _ in range(5):
+        assert marker("presse") in world.get("/c/presse/assets/main.css", cookie=cookie).body
+    # 5 pages through nginx, plus the /metrics call: at most one decision asked of the gate, unless the
+    # 2-second cache entry expired in between (then two)
+    assert gate_requests() - before <= 3
