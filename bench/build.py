@@ -248,7 +248,7 @@ def report(args: argparse.Namespace, work: Path) -> None:
     rows.append((f"  part of it: editing another ({edited}), not committed", t_edit))
     commit_all(root, f"edit {edited}")
     t_commit = ours(root, out, args.jobs, cache=work / "cache")
-    rows.append(("  part of it: committing that edit (the new commit is in every footer)", t_commit))
+    rows.append(("  part of it: committing that edit (a new commit: each site's version page changes)", t_commit))
     t_none = best(lambda: ours(root, out, args.jobs, cache=work / "cache"), repeat)
     rows.append(("diplomatie build, nothing changed", t_none))
 
