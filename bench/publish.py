@@ -1,6 +1,6 @@
 """Publication time and uploads of ``diplomatie publish`` side by side with ``aws s3 sync``, in one run.
 
-    .venv/bin/python bench/publish.py [--cables 130,2870] [--communities 8] [--jobs 16]
+    .venv/bin/python bench/publish.py [--cables 130,3600] [--communities 8] [--jobs 16]
 
 Starts a real S3 server (Ceph RADOS Gateway, tools/s3-server.sh, as the test suite does) and stops it
 at the end. For each corpus size (bench/corpus.py; the defaults give sites of about 1,000 and 10,000
@@ -140,7 +140,7 @@ def bench_size(n: int, k: int, jobs: int, work: Path, server: Server, aws: str, 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cables", default="130,2870",
+    parser.add_argument("--cables", default="130,3600",
                         help="corpus sizes, comma-separated (defaults: about 1,000 and 10,000 files with K=8)")
     parser.add_argument("--communities", type=int, default=8)
     parser.add_argument("--jobs", type=int, default=16, help="diplomatie publish --jobs (concurrent uploads)")
