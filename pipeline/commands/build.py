@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from pipeline.commands.options import load_repository, root_option
+from pipeline.commands.options import load_repository, parse_when, root_option
 
 
 @click.command("build")
@@ -26,18 +26,25 @@ from pipeline.commands.options import load_repository, root_option
 @click.option("--cache", "cache_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Build cache folder.  [default: <root>/.cache/diplomatie]")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (one object).")
-def command(root, communities, out, jobs, force, site_url, cache_dir, as_json):
+@click.option("--ref", metavar="REF", default=None,
+              help="Build this version (a tag, branch or commit) from git objects, not the working tree.")
+@click.option("--at", metavar="DATE", default=None,
+              help="Build the last commit on or before this ISO date or date-time (embargoes judged then).")
+def command(root, communities, out, jobs, force, site_url, cache_dir, as_json, ref, at):
     """Build <out>/<community>/: a complete static site per community (MkDocs, mkdocs-material).
 
     Exits 1 with the reason when a site cannot be built or fails its audits (a cable it does not
     publish appears in it, or an asset would load from another host)."""
     from pipeline.build import BuildError, build_sites
     from pipeline.plan import make_plan
+    from pipeline.signatures import signatures_for
 
-    repo = load_repository(root)
+    if ref and at:
+        raise click.UsageError("give --ref or --at, not both")
+    repo = load_repository(root, ref=ref, at=at)
     if not repo.communities:
         raise click.ClickException("no community to build: communities.yaml defines none (see diplomatie check)")
-    plan = make_plan(repo)
+    plan = make_plan(repo, now=parse_when(at), signatures=signatures_for(repo))
     try:
         results = build_sites(repo, plan, out or root / "site", communities=list(communities) or None, jobs=jobs,
                               force=force, progress=sys.stderr.isatty() and not as_json, site_url=site_url,

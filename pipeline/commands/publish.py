@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from pipeline.commands.options import format_option, load_repository, root_option
+from pipeline.commands.options import format_option, load_repository, parse_when, root_option
 
 store_option = click.option(
     "--store", "store_url", default="var/store", show_default=True, metavar="URL",
@@ -39,26 +39,38 @@ def open_store_or_exit(url: str, endpoint_url: str | None):
 @click.option("--jobs", "-j", type=click.IntRange(1, 256), default=16, show_default=True,
               help="Concurrent uploads.")
 @format_option("text", "json")
-def command(root, store_url, endpoint_url, only, out, jobs, fmt):
+@click.option("--ref", metavar="REF", default=None,
+              help="Publish this version (a tag, branch or commit) from git objects, not the working tree.")
+@click.option("--at", metavar="DATE", default=None,
+              help="Publish the last commit on or before this ISO date or date-time (embargoes judged then).")
+@click.option("--tag", is_flag=True,
+              help="Tag the published commit published/<community>/<release> (annotated) for each new release.")
+def command(root, store_url, endpoint_url, only, out, jobs, fmt, ref, at, tag):
     """Build, upload the blobs the store lacks, write each release and switch its pointer; then write
     the membership snapshot. A failure before a switch leaves that community's previous release serving:
     run publish again to finish."""
     from gate.store import StoreError
     from pipeline.build import BuildError, build_sites
     from pipeline.communities import membership_snapshot
+    from pipeline.history import HistoryError, tag_publication
     from pipeline.plan import make_plan
     from pipeline.publish import PublishError, publish_site, write_members
+    from pipeline.signatures import signatures_for
 
     store = open_store_or_exit(store_url, endpoint_url)
-    repo = load_repository(root)
+    if ref and at:
+        raise click.UsageError("give --ref or --at, not both")
+    repo = load_repository(root, ref=ref, at=at)
+    if tag and repo.commit is None:
+        raise click.ClickException(f"--tag needs a git repository: {root} has no commit to tag")
+    if repo.errors:
+        click.echo(f"note: {len(repo.errors)} error(s) in the repository (those cables are held); "
+                   "run diplomatie check", err=True)
     membership_errors = [f for f in repo.errors if f.path == "communities.yaml"]
     if membership_errors:  # who may read what is unsure: keep every current release and snapshot as is
         raise click.ClickException("communities.yaml has errors; nothing was published:\n"
                                    + "\n".join(map(str, membership_errors)))
-    if repo.errors:
-        click.echo(f"note: {len(repo.errors)} error(s) in the repository (those cables are held); "
-                   "run diplomatie check", err=True)
-    plan = make_plan(repo)
+    plan = make_plan(repo, now=parse_when(at), signatures=signatures_for(repo))
     tty = sys.stderr.isatty()
     try:
         builds = build_sites(repo, plan, out, communities=list(only) or None, progress=tty)
@@ -74,8 +86,22 @@ def command(root, store_url, endpoint_url, only, out, jobs, fmt):
             continue
         if fmt == "text":
             echo_result(results[name])
+        if tag and results[name].changed:
+            try:
+                tagged = tag_publication(root, name, results[name].release, repo.commit,
+                                         cables=[c.id for c in plan.communities[name].publish])
+            except HistoryError as exc:
+                errors[f"{name} tag"] = str(exc)
+                click.echo(f"error: {exc}", err=True)
+                continue
+            if fmt == "text":
+                click.echo(f"  tagged {tagged}")
+    # Membership is always today's: publishing a past version must not bring back removed members.
+    current = repo if ref is None and at is None else load_repository(root)
+    if current is not repo and any(f.path == "communities.yaml" for f in current.errors):
+        raise click.ClickException("today's communities.yaml has errors; members.json was not written")
     try:  # membership changes must reach the gate even when a site could not be published
-        write_members(store, membership_snapshot(repo.communities, repo.commit))
+        write_members(store, membership_snapshot(current.communities, current.commit))
     except (PublishError, StoreError) as exc:
         errors["members.json"] = str(exc)
         click.echo(f"error: members.json not written: {exc}", err=True)
