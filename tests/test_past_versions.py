@@ -59,3 +59,48 @@ def test_build_at_a_past_date_reproduces_the_release_published_then(tmp_path):
     archived = repo.run("archive", "-c", "energie", "--at", "2026-03-03", "--out", str(tmp_path / "bag"))
     assert archived.code == 0, archived.output
     assert site_files(tmp_path / "bag" / "data" / "site") == published
+
+
+def test_build_and_publish_take_a_past_version_and_tag_what_they_publish(tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    repo.cable(CABLE, body="Le texte d'origine.\n")
+    repo.approve(CABLE, "energie")
+    first = repo.commit("A cable, approved", date="2026-03-02T10:00:00Z")
+    store = tmp_path / "store"
+    result = repo.run("publish", "--store", str(store), "--out", str(tmp_path / "b1"), "--tag")
+    assert result.code == 0, result.output
+    manifest, published = published_files(store, "energie")
+    tag = f"published/energie/{manifest['release']}"
+    assert f"tagged {tag}" in result.stdout
+    assert repo.git("rev-parse", f"{tag}^{{commit}}").strip() == first
+    assert repo.git("cat-file", "-t", tag).strip() == "tag"
+
+    path = repo.root / PATH
+    path.write_text(path.read_text().replace("d'origine", "révisé"))
+    repo.approve(CABLE, "energie")
+    repo.commit("Revision", date="2026-03-05T10:00:00Z")
+
+    built = repo.run("build", "--at", "2026-03-03", "--out", str(tmp_path / "b2"), "--cache", str(tmp_path / "c2"))
+    assert built.code == 0, built.output
+    assert site_files(tmp_path / "b2" / "energie") == published
+    by_tag = repo.run("build", "--ref", tag, "--out", str(tmp_path / "b3"), "--cache", str(tmp_path / "c3"))
+    assert by_tag.code == 0, by_tag.output
+    assert site_files(tmp_path / "b3" / "energie") == published
+    assert repo.run("build", "--ref", "HEAD", "--at", "2026-03-03").code == 2
+
+
+def test_publishing_a_past_version_keeps_todays_members(tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    repo.cable(CABLE)
+    repo.approve(CABLE, "energie")
+    repo.commit("A cable, approved", date="2026-03-02T10:00:00Z")
+    text = (repo.root / "communities.yaml").read_text()
+    repo.write("communities.yaml", text.replace("a.martin@example.org", "b.durand@example.org"))
+    repo.commit("Replace a member", date="2026-03-05T10:00:00Z")
+    store = tmp_path / "store"
+    result = repo.run("publish", "--store", str(store), "--at", "2026-03-03", "--out", str(tmp_path / "b"))
+    assert result.code == 0, result.output
+    members = json.loads((store / "members.json").read_text())
+    assert list(members["communities"]["energie"]["members"]) == ["b.durand@example.org"]
+    manifest, _ = published_files(store, "energie")
+    assert manifest["commit"] == repo.git("rev-parse", "HEAD~1").strip()

@@ -241,3 +241,20 @@ def test_sign_commits_an_approval_written_earlier_without_adding_another(repo, k
     again = repo.run("approve", CABLE, "--community", "energie", "--editor", EDITOR, "--sign",
                      "--key", str(keys["editor"][0]))
     assert again.code == 1 and "already approved" in again.output
+
+
+def test_publish_and_build_count_only_signed_approvals(repo, keys, tmp_path):
+    repo.approve(CABLE, "energie")
+    repo.commit("Approve, unsigned")
+    store = tmp_path / "store"
+    assert repo.run("publish", "--store", str(store), "--out", str(tmp_path / "b"), "-c", "energie").code == 0
+    built = json.loads(repo.run("build", "--out", str(tmp_path / "b2"), "--json").stdout)
+    assert built["energie"]["cables"] == 0
+    pointer = json.loads((store / "communities/energie/current.json").read_text())
+    assert json.loads((store / pointer["manifest"]).read_text())["cables"] == []
+    signed = repo.run("approve", CABLE, "--community", "energie", "--editor", OTHER_EDITOR,
+                      "--key", str(keys["other"][0]))
+    assert signed.code == 0, signed.output
+    assert repo.run("publish", "--store", str(store), "--out", str(tmp_path / "b"), "-c", "energie").code == 0
+    pointer = json.loads((store / "communities/energie/current.json").read_text())
+    assert json.loads((store / pointer["manifest"]).read_text())["cables"] == [CABLE]
