@@ -44,7 +44,7 @@ from typing import Any
 import ahocorasick
 import jinja2
 
-from pipeline import site
+from pipeline import cables, history, site, yamlfile
 from pipeline.cables import Cable
 from pipeline.plan import CommunityPlan, Plan
 
@@ -82,6 +82,7 @@ class _Job:
     commit: str | None
     commit_time: dt.datetime | None
     site_url: str | None
+    versions: dict[str, history.VersionInfo] = field(default_factory=dict)  # by cable id
 
 
 _JOB: _Job | None = None
@@ -110,7 +111,9 @@ def build_sites(repo: Any, plan: Plan, out: Path, *, communities: list[str] | No
     except site.SiteConfigError as exc:
         raise BuildError(str(exc)) from None
     cache = Path(cache_dir or Path(repo.root) / ".cache" / "diplomatie").resolve()
-    job = _Job(dict(repo.cables), plan.communities, base_dir, out, cache, repo.commit, repo.commit_time, site_url)
+    published = {c.id: c for n in names for c in plan.communities[n].publish}
+    job = _Job(dict(repo.cables), plan.communities, base_dir, out, cache, repo.commit, repo.commit_time, site_url,
+               _version_infos(repo, list(published.values()), cache))
     built_at = repo.commit_time.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if repo.commit_time else ""
 
     keys = {n: _input_keys(job, n) for n in names}
@@ -143,6 +146,32 @@ def build_sites(repo: Any, plan: Plan, out: Path, *, communities: list[str] | No
     finally:
         _JOB = None
     return {n: results[n] for n in names}
+
+
+def _version_infos(repo: Any, published: list[Cable], cache: Path) -> dict[str, history.VersionInfo]:
+    """Each published cable's version number and last change, from git as of the commit built (a
+    content not committed yet is the next version, undated). The digests of the blobs already seen
+    are kept in the cache, so a rebuild reads and parses only new blobs."""
+    path = cache / "blob-digests.json"
+    code = hashlib.sha256(Path(cables.__file__).read_bytes() + Path(yamlfile.__file__).read_bytes()).hexdigest()
+    try:
+        saved = json.loads(path.read_text())
+        known = saved["blobs"] if saved.get("code") == code else {}
+    except (OSError, ValueError, KeyError, TypeError):
+        known = {}
+    seen = len(known)
+    infos = history.version_infos(Path(repo.root), [c.path for c in published], ref=repo.commit,
+                                  digests={c.path: c.digest for c in published}, known=known)
+    if len(known) != seen:
+        _atomic_write(path, json.dumps({"code": code, "blobs": known}, sort_keys=True).encode())
+    return {c.id: infos[c.path] for c in published if c.path in infos}
+
+
+def _page_key(job: _Job, cable: Cable) -> str:
+    """What a cable page depends on besides the community's skeleton: its conversion and its version."""
+    info = job.versions.get(cable.id)
+    stamp = f"{info.number}@{info.date.isoformat() if info.date else ''}" if info else ""
+    return f"{_renderer(job).key(cable)}/{stamp}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -238,7 +267,6 @@ class _Keys:
 def _input_keys(job: _Job, name: str) -> _Keys:
     cp = job.plans[name]
     c = cp.community
-    renderer = _renderer(job)
     h = hashlib.sha256(_code_fingerprint(job.base_dir).encode())
     h.update(repr((c.id, c.title, c.description, c.language, c.owner)).encode())
     h.update(repr(job.site_url).encode())
@@ -250,7 +278,7 @@ def _input_keys(job: _Job, name: str) -> _Keys:
         other = job.repo_cables[cable_id]
         h.update(f"{cable_id}\0{other.title}\0{other.summary}\0".encode())
     stamp = site.build_stamp(job.commit, job.commit_time)
-    return _Keys(h.hexdigest(), {cable.id: renderer.key(cable) for cable in cp.publish},
+    return _Keys(h.hexdigest(), {cable.id: _page_key(job, cable) for cable in cp.publish},
                  [stamp["build_commit"], stamp["build_time"]])
 
 
@@ -422,7 +450,7 @@ def _update_one(job: _Job, name: str, work: Path) -> Path:
         written += _write_version(job, cp, site_dir, version_template)
     pages = _CablePages(job, cp, template, theme)
     previous = state["pages"]
-    changed = {cable.id for cable in cp.publish if previous.get(cable.id) != pages.renderer.key(cable)}
+    changed = {cable.id for cable in cp.publish if previous.get(cable.id) != _page_key(job, cable)}
     written += [pages.write(site_dir, cable) for cable in cp.publish if cable.id in changed]
     _complete_search_index(site_dir, list(cp.publish), pages.search_entries, changed)
     written.append(site_dir / "search" / "search_index.json")
@@ -547,7 +575,7 @@ class _CablePages:
         from mkdocs.structure.toc import get_toc
 
         rendered = self.rendered(cable)
-        content = (site.cable_header(cable, self.published, self.language)
+        content = (site.cable_header(cable, self.published, self.language, version=self.job.versions.get(cable.id))
                    + site.resolve_links(rendered.html, self.published, self.language))
         toc = self.toc_template.render(page=_TocPage(get_toc(rendered.toc)), config=self.context, lang=self.lang)
         values = {_CONTENT: content, _TOC: toc, site.STAMP_TITLE: site.esc(cable.title),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -404,15 +404,34 @@ def version_info(root: Path, path: str, ref: str | None = None, digest: str | No
 
 
 def version_infos(root: Path, paths: Iterable[str], ref: str | None = None,
-                  digests: dict[str, str] | None = None) -> dict[str, VersionInfo]:
-    """:func:`version_info` for many cables at once (one repository opened), keyed by path."""
+                  digests: dict[str, str] | None = None,
+                  known: MutableMapping[str, str | None] | None = None) -> dict[str, VersionInfo]:
+    """:func:`version_info` for many cables at once (one repository opened, one ``git log``), keyed
+    by path. ``known`` maps blob ids to canonical digests (None: the blob does not parse): a build
+    passes the ones it saved last time, so only blobs it has never seen are read and parsed, and
+    gets the new ones added."""
     try:
         repo = open_git(root)
     except HistoryError:
         return {}
+    paths = sorted(set(paths))
+    if not paths:
+        return {}
+    log = file_log(repo, [CONTENT_SPEC] if len(paths) > 50 else paths, ref)
+    known = {} if known is None else known
+
+    def digest_of(path: str, blob: str) -> str | None:
+        if blob not in known:
+            data = repo.odb.stream(bytes.fromhex(blob)).read()
+            cable = cables.parse(path, data, Findings())
+            known[blob] = cable.digest if cable else None
+        return known[blob]
+
     out = {}
-    for path, revs in revisions_of(repo, paths, ref).items():
-        info = _info(revs, (digests or {}).get(path))
+    for path in paths:
+        steps = [(t.date, digest_of(path, t.blob) if t.blob else None, t.blob is None)
+                 for t in log.get(path, [])]
+        info = _info_of(steps, (digests or {}).get(path))
         if info is not None:
             out[path] = info
     return out
@@ -423,12 +442,29 @@ def _version_info(repo: git.Repo, path: str, ref: str | None, digest: str | None
 
 
 def _info(revs: list[Revision], digest: str | None) -> VersionInfo | None:
-    vers = [v for v in versions(revs) if not v.deleted]
-    if digest is not None and (not vers or vers[-1].digest != digest):
-        return VersionInfo(len(vers) + 1, None)
-    if not vers:
+    return _info_of([(r.date, r.cable.digest if r.cable else None, r.deleted) for r in revs], digest)
+
+
+def _info_of(steps: Iterable[tuple[dt.datetime, str | None, bool]], digest: str | None) -> VersionInfo | None:
+    """The last version among ``steps`` (date, digest, deleted), numbered as :func:`versions` does;
+    ``digest`` not matching it means an uncommitted edit: the next version, not dated yet."""
+    number = 0
+    last: tuple[str | None, bool] | None = None  # (digest, deleted) of the last version
+    live: tuple[int, dt.datetime, str | None] | None = None  # last version not a deletion
+    for date, step_digest, deleted in steps:
+        if last is not None and step_digest is not None and step_digest == last[0]:
+            continue
+        if last is not None and deleted and last[1]:
+            continue
+        number += 1
+        last = (step_digest, deleted)
+        if not deleted:
+            live = (number, date, step_digest)
+    if digest is not None and (live is None or live[2] != digest):
+        return VersionInfo(number + 1, None)
+    if live is None:
         return None
-    return VersionInfo(vers[-1].number, vers[-1].date)
+    return VersionInfo(live[0], live[1])
 
 
 # --- output --------------------------------------------------------------------------------------

@@ -47,6 +47,7 @@ from markdown.extensions import Extension
 from markdown.treeprocessors import Treeprocessor
 
 from pipeline.cables import Cable
+from pipeline.history import VersionInfo
 from pipeline.plan import CommunityPlan
 
 #: Bump when the HTML produced for a cable changes, so cached conversions are not reused.
@@ -79,7 +80,8 @@ LABELS: dict[str, dict[str, str]] = {
         "latest": "Derniers télégrammes", "owner": "Communauté animée par", "count": "télégrammes publiés",
         "unpublished": "câble non publié", "none": "Aucun télégramme publié pour l'instant.",
         "feed": "Flux Atom des derniers télégrammes", "fr": "français", "en": "anglais",
-        "cables": "télégrammes",
+        "cables": "télégrammes", "version": "Version", "changed": "Dernière modification",
+        "uncommitted": "pas encore enregistrée dans git",
     },
     "en": {
         "home": "Home", "by_date": "By date", "by_post": "By post", "by_subject": "By subject",
@@ -88,7 +90,8 @@ LABELS: dict[str, dict[str, str]] = {
         "latest": "Latest cables", "owner": "Community run by", "count": "cables published",
         "unpublished": "unpublished cable", "none": "No cable published yet.",
         "feed": "Atom feed of the latest cables", "fr": "French", "en": "English",
-        "cables": "cables",
+        "cables": "cables", "version": "Version", "changed": "Last changed",
+        "uncommitted": "not committed to git yet",
     },
 }
 MONTHS = {
@@ -243,8 +246,9 @@ def resolve_search_text(text: str, published: Mapping[str, Any], language: str) 
     return ID_PLACEHOLDER.sub(lambda m: m.group(1) if m.group(1) in published else unpublished, text)
 
 
-def cable_header(cable: Cable, published: Mapping[str, Any], language: str, prefix: str = UP) -> str:
-    """The top of a cable page: title, metadata, summary."""
+def cable_header(cable: Cable, published: Mapping[str, Any], language: str, prefix: str = UP,
+                 version: VersionInfo | None = None) -> str:
+    """The top of a cable page: title, metadata, version (when git knows the cable), summary."""
     t = labels(language)
     subjects = ", ".join(f'<a href="{prefix}subjects/{slug(s)}.html">{esc(s)}</a>' for s in cable.subjects)
     rows = [
@@ -255,6 +259,10 @@ def cable_header(cable: Cable, published: Mapping[str, Any], language: str, pref
         (t["subjects"], subjects),
         (t["language"], esc(t.get(cable.language, cable.language))),
     ]
+    if version is not None:
+        changed = (f'<time datetime="{version.date.strftime("%Y-%m-%dT%H:%M:%SZ")}">'
+                   f'{esc(long_date(version.date.date(), language))}</time>' if version.date else t["uncommitted"])
+        rows += [(t["version"], str(version.number)), (t["changed"], changed)]
     if cable.supersedes and cable.supersedes in published:
         rows.append((t["supersedes"], f'<a href="{prefix}{cable_url(cable.supersedes)}">'
                                       f"{esc(cable.supersedes)}</a>"))

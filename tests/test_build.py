@@ -143,7 +143,7 @@ def test_cable_page_has_metadata_banners_sign_out_and_build_footer(sample):
     # page itself holds no commit, so a new commit does not change it.
     assert '<a href="../version.html" data-dip-version>Version du site</a>' in page
     assert '<script src="../assets/javascripts/version.js"></script>' in page
-    assert commit[:12] not in page and "2026-11-20" not in page
+    assert commit[:12] not in page and "2026-11-20 10:00" not in page
     version = (out / "energie/version.html").read_text()
     assert f"<code>{commit}</code>" in version and "Construit le <time>2026-11-20 10:00 UTC</time>" in version
     assert json.loads((out / "energie/version.json").read_text()) == {

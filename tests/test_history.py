@@ -180,3 +180,11 @@ def test_deletion_and_merge_resolutions_are_versions(repo):
         (3, True, 7), (4, False, 8), (5, False, 9), (6, False, 10), (7, False, 11)]
     assert history.versions[3].changes[0].key == "id"  # a restored file is compared with nothing
     assert version_info(repo.root, PATH).number == 7
+
+
+def test_version_infos_reads_each_blob_once_and_remembers_its_digest(repo):
+    known: dict[str, str | None] = {}
+    first = version_infos(repo.root, [PATH], known=known)
+    blobs = set(repo.git("log", "--format=", "--raw", "--no-abbrev", "--", PATH).split()[3::6])
+    assert blobs and blobs <= set(known) and all(d.startswith("sha256:") for d in known.values())
+    assert version_infos(repo.root, [PATH], known=known) == first == {PATH: version_info(repo.root, PATH)}

@@ -99,3 +99,30 @@ def test_a_cable_title_edit_uploads_its_page_the_indexes_listing_it_the_search_i
              "subjects/energie.html", "search/search_index.json", "feed.xml", *VERSION}
     assert changed(before, served(tmp_path, "energie")) == paths
     assert result["energie"]["uploaded"] == len(paths)
+
+
+def version_rows(tmp_path, cable_id: str) -> tuple[str, str]:
+    page = (tmp_path / "build/energie" / f"2026/{cable_id}.html").read_text(encoding="utf-8")
+    number = page.split("<dt>Version</dt><dd>", 1)[1].split("</dd>", 1)[0]
+    changed_on = page.split("<dt>Dernière modification</dt><dd>", 1)[1].split("</dd>", 1)[0]
+    return number, changed_on
+
+
+def test_a_cable_page_shows_its_version_and_the_date_of_its_last_change_from_git(repo, tmp_path):
+    publish(repo, tmp_path)
+    assert version_rows(tmp_path, "2026-BERLIN-0001") == (
+        "1", '<time datetime="2026-11-20T10:00:00Z">20 novembre 2026</time>')  # approvals are no change
+    edit(repo, "2026-BERLIN-0001", "Analyse du marché", "Nouvelle analyse du marché", "energie",
+         "2026-12-02T09:30:00Z")
+    publish(repo, tmp_path)
+    assert version_rows(tmp_path, "2026-BERLIN-0001") == (
+        "2", '<time datetime="2026-12-02T09:30:00Z">2 décembre 2026</time>')
+    assert version_rows(tmp_path, "2026-PARIS-0002")[0] == "1"
+    # An edit not committed yet is the next version, and says so.
+    path = repo.root / "content/2026/2026-PARIS-0002.md"
+    path.write_text(path.read_text(encoding="utf-8").replace("Le gaz en France.", "Le gaz, en France."),
+                    encoding="utf-8")
+    repo.approve("2026-PARIS-0002", "energie")
+    result = repo.run("build", "--out", str(tmp_path / "build"), "--community", "energie")
+    assert result.code == 0, result.output
+    assert version_rows(tmp_path, "2026-PARIS-0002") == ("2", "pas encore enregistrée dans git")
