@@ -80,6 +80,14 @@ class Marking:
 
 
 def _is_banner(line: str) -> bool:
+    # Every word of a banner is a marking word: the first word alone rejects almost every line of
+    # prose, without folding the whole line.
+    head = line.split(None, 1)
+    if not head:
+        return False
+    first = fold(head[0]).split()
+    if first and not all(w in MARKING_WORDS for w in first):
+        return False
     words = fold(line).split()
     if not words or len(words) > 12:
         return False
@@ -100,7 +108,7 @@ def find_markings(text: str) -> list[Marking]:
         if _is_banner(line):
             found.append(Marking(number, len(line) - len(line.lstrip()) + 1, line.strip(), "banner"))
             continue
-        for match in CAVEAT.finditer(line):
+        for match in CAVEAT.finditer(line) if "//" in line else ():
             found.append(Marking(number, match.start() + 1, match.group(0), "caveat"))
     for match in PORTION_MARK.finditer(text):
         line = text.count("\n", 0, match.start(1)) + 1
