@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import ahocorasick
+import git
 import jinja2
 
 from pipeline import cables, history, site, yamlfile
@@ -110,7 +111,7 @@ def build_sites(repo: Any, plan: Plan, out: Path, *, communities: list[str] | No
         _renderer_for(base_dir)
     except site.SiteConfigError as exc:
         raise BuildError(str(exc)) from None
-    cache = Path(cache_dir or Path(repo.root) / ".cache" / "diplomatie").resolve()
+    cache = trusted_cache(Path(repo.root), cache_dir)
     published = {c.id: c for n in names for c in plan.communities[n].publish}
     job = _Job(dict(repo.cables), plan.communities, base_dir, out, cache, repo.commit, repo.commit_time, site_url,
                _version_infos(repo, list(published.values()), cache))
@@ -146,6 +147,27 @@ def build_sites(repo: Any, plan: Plan, out: Path, *, communities: list[str] | No
     finally:
         _JOB = None
     return {n: results[n] for n in names}
+
+
+def trusted_cache(root: Path, cache_dir: Path | None = None) -> Path:
+    """The build cache folder (default ``<root>/.cache/diplomatie``), refused when git tracks any
+    file in it: cached conversions and compiled templates are trusted as they are, so a cache
+    committed in a merge request would put its HTML in every site and its code in the build."""
+    cache = Path(cache_dir or root / ".cache" / "diplomatie").resolve()
+    try:
+        inside = cache.relative_to(Path(root).resolve())
+    except ValueError:
+        return cache  # outside the content repository: nothing there comes from git
+    try:
+        tracked = history.open_git(root).git.ls_files("--", inside.as_posix() or ".")
+    except (history.HistoryError, git.GitCommandError):
+        return cache
+    if tracked:
+        first = tracked.splitlines()[0]
+        raise BuildError(f"the build cache {cache} holds files tracked by git ({first}): a cache must never "
+                         f"come from the repository; remove it from git (git rm -r --cached "
+                         f"{inside.as_posix()}) and add it to .gitignore, or pass --cache DIR")
+    return cache
 
 
 def _version_infos(repo: Any, published: list[Cable], cache: Path) -> dict[str, history.VersionInfo]:

@@ -341,3 +341,21 @@ def test_a_cable_quoting_the_template_markers_is_printed_as_written(tmp_path):
     page = (tmp_path / "site/energie/2026/2026-ROME-0007.html").read_text()
     assert "Le chemin 0000/stamp/ et <code>&lt;!--DIPLOMATIE:TOC--&gt;</code> restent tels quels." in page
     assert "<title>Les marqueurs @@DIPLOMATIE-TITLE@@ - Énergie en Europe</title>" in page
+
+
+def test_a_build_cache_committed_to_the_repository_is_refused(tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    repo.cable("2026-BERLIN-0001", "Le texte.\n", title="Le marché allemand")
+    repo.commit("one cable")
+    repo.approve("2026-BERLIN-0001", "energie")
+    # A merge request that ships a "cached conversion" would put its HTML in every site.
+    repo.write(".cache/diplomatie/cables/ab/abcdef.json", '{"html": "<script>alert(1)</script>"}')
+    repo.git("add", "-f", ".cache")
+    repo.commit("approval, and a cache")
+    result = repo.run("build", "--out", str(tmp_path / "site"))
+    assert result.code == 1
+    assert "holds files tracked by git (.cache/diplomatie/cables/ab/abcdef.json)" in result.output
+    assert "git rm -r --cached .cache/diplomatie" in result.output
+    assert not (tmp_path / "site" / "energie").exists()
+    # Elsewhere, the same repository builds.
+    assert repo.run("build", "--out", str(tmp_path / "site"), "--cache", str(tmp_path / "cache")).code == 0
