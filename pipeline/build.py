@@ -167,6 +167,11 @@ def trusted_cache(root: Path, cache_dir: Path | None = None) -> Path:
         raise BuildError(f"the build cache {cache} holds files tracked by git ({first}): a cache must never "
                          f"come from the repository; remove it from git (git rm -r --cached "
                          f"{inside.as_posix()}) and add it to .gitignore, or pass --cache DIR")
+    # Like .pytest_cache: the folder ignores itself, so 'git add -A' never commits it.
+    ignore = cache / ".gitignore"
+    if not ignore.is_file():
+        cache.mkdir(parents=True, exist_ok=True)
+        _atomic_write(ignore, b"# Created by diplomatie build: the build cache is never committed.\n*\n")
     return cache
 
 

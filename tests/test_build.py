@@ -359,3 +359,14 @@ def test_a_build_cache_committed_to_the_repository_is_refused(tmp_path):
     assert not (tmp_path / "site" / "energie").exists()
     # Elsewhere, the same repository builds.
     assert repo.run("build", "--out", str(tmp_path / "site"), "--cache", str(tmp_path / "cache")).code == 0
+
+
+def test_the_build_cache_ignores_itself_so_git_add_all_leaves_it_out(tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    repo.cable("2026-BERLIN-0001", "Le texte.\n", title="Le marché allemand")
+    repo.commit("one cable")
+    repo.approve("2026-BERLIN-0001", "energie")
+    assert repo.run("build", "--out", str(tmp_path / "site")).code == 0
+    assert (repo.root / ".cache/diplomatie/cables").is_dir()
+    repo.git("add", "-A")
+    assert ".cache" not in repo.git("status", "--porcelain")
