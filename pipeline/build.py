@@ -42,10 +42,9 @@ from pathlib import Path
 from typing import Any
 
 import ahocorasick
-import git
 import jinja2
 
-from pipeline import cables, history, site, yamlfile
+from pipeline import buildcache, cables, history, site, yamlfile
 from pipeline.cables import Cable
 from pipeline.plan import CommunityPlan, Plan
 
@@ -111,7 +110,10 @@ def build_sites(repo: Any, plan: Plan, out: Path, *, communities: list[str] | No
         _renderer_for(base_dir)
     except site.SiteConfigError as exc:
         raise BuildError(str(exc)) from None
-    cache = trusted_cache(Path(repo.root), cache_dir)
+    try:
+        cache = buildcache.folder(Path(repo.root), cache_dir)
+    except buildcache.CacheError as exc:
+        raise BuildError(str(exc)) from None
     published = {c.id: c for n in names for c in plan.communities[n].publish}
     job = _Job(dict(repo.cables), plan.communities, base_dir, out, cache, repo.commit, repo.commit_time, site_url,
                _version_infos(repo, list(published.values()), cache))
@@ -149,32 +151,6 @@ def build_sites(repo: Any, plan: Plan, out: Path, *, communities: list[str] | No
     return {n: results[n] for n in names}
 
 
-def trusted_cache(root: Path, cache_dir: Path | None = None) -> Path:
-    """The build cache folder (default ``<root>/.cache/diplomatie``), refused when git tracks any
-    file in it: cached conversions and compiled templates are trusted as they are, so a cache
-    committed in a merge request would put its HTML in every site and its code in the build."""
-    cache = Path(cache_dir or root / ".cache" / "diplomatie").resolve()
-    try:
-        inside = cache.relative_to(Path(root).resolve())
-    except ValueError:
-        return cache  # outside the content repository: nothing there comes from git
-    try:
-        tracked = history.open_git(root).git.ls_files("--", inside.as_posix() or ".")
-    except (history.HistoryError, git.GitCommandError):
-        return cache
-    if tracked:
-        first = tracked.splitlines()[0]
-        raise BuildError(f"the build cache {cache} holds files tracked by git ({first}): a cache must never "
-                         f"come from the repository; remove it from git (git rm -r --cached "
-                         f"{inside.as_posix()}) and add it to .gitignore, or pass --cache DIR")
-    # Like .pytest_cache: the folder ignores itself, so 'git add -A' never commits it.
-    ignore = cache / ".gitignore"
-    if not ignore.is_file():
-        cache.mkdir(parents=True, exist_ok=True)
-        _atomic_write(ignore, b"# Created by diplomatie build: the build cache is never committed.\n*\n")
-    return cache
-
-
 def _version_infos(repo: Any, published: list[Cable], cache: Path) -> dict[str, history.VersionInfo]:
     """Each published cable's version number and last change, from git as of the commit built (a
     content not committed yet is the next version, undated). The digests of the blobs already seen
@@ -190,7 +166,7 @@ def _version_infos(repo: Any, published: list[Cable], cache: Path) -> dict[str, 
     infos = history.version_infos(Path(repo.root), [c.path for c in published], ref=repo.commit,
                                   digests={c.path: c.digest for c in published}, known=known)
     if len(known) != seen:
-        _atomic_write(path, json.dumps({"code": code, "blobs": known}, sort_keys=True).encode())
+        buildcache.write_atomic(path, json.dumps({"code": code, "blobs": known}, sort_keys=True).encode())
     return {c.id: infos[c.path] for c in published if c.path in infos}
 
 
@@ -323,7 +299,7 @@ def _state(job: _Job, name: str) -> dict[str, Any]:
 
 
 def _store_state(job: _Job, name: str, keys: _Keys) -> None:
-    _atomic_write(_state_file(job, name), json.dumps(
+    buildcache.write_atomic(_state_file(job, name), json.dumps(
         {"key": keys.key, "skeleton": keys.skeleton, "pages": keys.pages, "commit": keys.commit},
         sort_keys=True).encode())
 
@@ -334,14 +310,6 @@ def _version_file(job: _Job, name: str) -> Path:
 
 def _stamp_file(job: _Job, name: str) -> Path:
     return job.cache / "sites" / f"{name}.stamp.html"
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
 
 
 def _renderer(job: _Job) -> site.CableRenderer:
@@ -378,7 +346,7 @@ def _render_chunk(ids: list[str]) -> int:
     renderer = _renderer(job)
     for cable_id in ids:
         cable = job.repo_cables[cable_id]
-        _atomic_write(_cable_cache_path(job, renderer.key(cable)), renderer.render(cable).to_json())
+        buildcache.write_atomic(_cable_cache_path(job, renderer.key(cable)), renderer.render(cable).to_json())
     return len(ids)
 
 
@@ -430,9 +398,9 @@ def _build_one(job: _Job, name: str, work: Path) -> tuple[Path, list[str]]:
                         site_url=job.site_url, jinja_cache=job.cache / "jinja")
     config, warnings = _mkdocs_build(source, job.commit_time)
     template = _take_stamp(source.site_dir)
-    _atomic_write(_stamp_file(job, name), template.encode("utf-8"))
+    buildcache.write_atomic(_stamp_file(job, name), template.encode("utf-8"))
     version_template = _take_version_template(source.site_dir)
-    _atomic_write(_version_file(job, name), version_template.encode("utf-8"))
+    buildcache.write_atomic(_version_file(job, name), version_template.encode("utf-8"))
     _write_version(job, cp, source.site_dir, version_template)
     pages = _CablePages(job, cp, template, config["theme"])
     for cable in cp.publish:

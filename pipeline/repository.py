@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -44,12 +45,20 @@ class Repository:
 
 
 def load(root: Path, ref: str | None = None, at: dt.datetime | None = None,
-         today: dt.date | None = None) -> Repository:
-    """Load and check one version of the content repository at ``root``."""
+         today: dt.date | None = None, cache: Path | None = None) -> Repository:
+    """Load and check one version of the content repository at ``root``. With ``cache`` (a build
+    cache folder, see :mod:`pipeline.buildcache`), cables parsed before are not parsed again."""
     version = open_version(root, ref, at)
     repo = Repository(root, version)
     _load_communities(repo)
-    _load_cables(repo)
+    if cache is None:
+        _load_cables(repo, cables.parse)
+    else:
+        from pipeline.buildcache import ParsedCables
+
+        parsed = ParsedCables(cache)
+        _load_cables(repo, parsed.parse)
+        parsed.save()
     _cross_check(repo, today or dt.datetime.now(dt.UTC).date())
     repo.findings.sort()
     return repo
@@ -69,7 +78,7 @@ def _load_communities(repo: Repository) -> None:
     repo.communities = communities.parse(tree.read(communities.PATH), repo.findings)
 
 
-def _load_cables(repo: Repository) -> None:
+def _load_cables(repo: Repository, parse: Callable[[str, bytes, Findings], Cable | None]) -> None:
     tree, findings = repo.version.tree, repo.findings
     content = tree.entry(CONTENT)
     if content is not None and content.is_symlink:
@@ -92,7 +101,7 @@ def _load_cables(repo: Repository) -> None:
             findings.add(entry.path, 1, "E102", f"file is {entry.size} bytes, over the 1 MiB limit",
                          "split the cable, or move long annexes out of it")
             continue
-        cable = cables.parse(entry.path, tree.read(entry.path), findings)
+        cable = parse(entry.path, tree.read(entry.path), findings)
         if cable is None:
             continue
         if match.group(1) != cable.id[:4]:

@@ -41,7 +41,7 @@ def command(root, communities, out, jobs, force, site_url, cache_dir, as_json, r
 
     if ref and at:
         raise click.UsageError("give --ref or --at, not both")
-    repo = load_repository(root, ref=ref, at=at)
+    repo = load_repository(root, ref=ref, at=at, cache=cache_dir or True)
     if not repo.communities:
         raise click.ClickException("no community to build: communities.yaml defines none (see diplomatie check)")
     plan = make_plan(repo, now=parse_when(at), signatures=signatures_for(repo))

@@ -32,14 +32,17 @@ def parse_when(value: str | None) -> dt.datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
 
 
-def load_repository(root: Path, ref: str | None = None, at: str | None = None):
-    """Load the content repository or exit with a clear message."""
+def load_repository(root: Path, ref: str | None = None, at: str | None = None, cache: bool | Path = False):
+    """Load the content repository or exit with a clear message. With ``cache`` (True: the default
+    build cache folder, or a folder), cables parsed by an earlier build or publish are not parsed again."""
+    from pipeline.buildcache import CacheError, folder
     from pipeline.repository import load
     from pipeline.sources import RefError
 
     if not root.is_dir():
         raise click.ClickException(f"{root} is not a folder; --root names the content repository")
     try:
-        return load(root, ref=ref, at=parse_when(at))
-    except RefError as exc:
+        cache_dir = None if cache is False else folder(root, None if cache is True else cache)
+        return load(root, ref=ref, at=parse_when(at), cache=cache_dir)
+    except (RefError, CacheError) as exc:
         raise click.ClickException(str(exc)) from None

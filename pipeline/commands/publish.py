@@ -60,7 +60,7 @@ def command(root, store_url, endpoint_url, only, out, jobs, fmt, ref, at, tag):
     store = open_store_or_exit(store_url, endpoint_url)
     if ref and at:
         raise click.UsageError("give --ref or --at, not both")
-    repo = load_repository(root, ref=ref, at=at)
+    repo = load_repository(root, ref=ref, at=at, cache=True)
     if tag and repo.commit is None:
         raise click.ClickException(f"--tag needs a git repository: {root} has no commit to tag")
     if repo.errors:
@@ -97,7 +97,7 @@ def command(root, store_url, endpoint_url, only, out, jobs, fmt, ref, at, tag):
             if fmt == "text":
                 click.echo(f"  tagged {tagged}")
     # Membership is always today's: publishing a past version must not bring back removed members.
-    current = repo if ref is None and at is None else load_repository(root)
+    current = repo if ref is None and at is None else load_repository(root, cache=True)
     if current is not repo and any(f.path == "communities.yaml" for f in current.errors):
         raise click.ClickException("today's communities.yaml has errors; members.json was not written")
     try:  # membership changes must reach the gate even when a site could not be published

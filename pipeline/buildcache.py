@@ -1,0 +1,155 @@
+"""The build cache folder: where it is, why its contents can be trusted, and the parsed cables in it.
+
+``build`` and ``publish`` keep what they computed in ``<root>/.cache/diplomatie`` (or ``--cache``):
+conversions of cables to HTML, compiled templates, each site's input keys, and the cables parsed at
+the last load. All of it is used as it is, so it must never come from the repository: a merge request
+committing ``.cache/diplomatie/`` would put its HTML in every site. :func:`folder` refuses a cache
+that git tracks, and the folder ignores itself (like ``.pytest_cache``) so ``git add -A`` leaves it out.
+
+Parsed cables
+-------------
+Loading a repository parses every cable: YAML, digest, the classification and HTML scans. At
+2,000 cables that is most of a build with nothing to do. A parse depends only on the file's path and
+bytes and on the parsing code, so :class:`ParsedCables` keeps each result (the cable and its
+findings) under ``sha256(code, path, bytes)``, as JSON (never pickle: the cache is data, not code),
+and a load parses only the files it has never seen.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipeline import cables, classification, findings, html_safety, yamlfile
+from pipeline.cables import Approval, Cable
+from pipeline.findings import Finding, Findings
+
+CACHE = ".cache/diplomatie"
+PARSED = "parsed-cables.json"
+IGNORE = b"# Created by diplomatie: the build cache is never committed.\n*\n"
+
+
+class CacheError(Exception):
+    """The cache folder cannot be used; the message says why and what to do."""
+
+
+def folder(root: Path, cache_dir: Path | None = None) -> Path:
+    """The build cache folder of the content repository at ``root``, checked and created."""
+    cache = Path(cache_dir or Path(root) / CACHE).resolve()
+    try:
+        inside = cache.relative_to(Path(root).resolve()).as_posix()
+    except ValueError:
+        inside = None  # outside the content repository: nothing there comes from git
+    if inside is not None:
+        tracked = _tracked(Path(root), inside)
+        if tracked:
+            raise CacheError(f"the build cache {cache} holds files tracked by git ({tracked}): a cache must never "
+                             f"come from the repository; remove it from git (git rm -r --cached {inside}) "
+                             f"and add it to .gitignore, or pass --cache DIR")
+    ignore = cache / ".gitignore"
+    if not ignore.is_file():
+        write_atomic(ignore, IGNORE)
+    return cache
+
+
+def _tracked(root: Path, inside: str) -> str | None:
+    """The first file git tracks under ``inside`` (None: none, or no git repository)."""
+    import git
+
+    try:
+        listed = git.Repo(root, search_parent_directories=False).git.ls_files("--", inside or ".")
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError, git.GitCommandError):
+        return None
+    return listed.splitlines()[0] if listed else None
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``path`` whole or not at all (a crash leaves the previous file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _code_version() -> str:
+    """What a parse depends on besides the file: the parsing modules' sources and PyYAML."""
+    h = hashlib.sha256(yaml.__version__.encode())
+    for module in (cables, classification, findings, html_safety, yamlfile):
+        h.update(Path(module.__file__).read_bytes())
+    return h.hexdigest()
+
+
+class ParsedCables:
+    """``cables.parse`` with memory: results are read from and saved to ``<cache>/parsed-cables.json``.
+
+    Only the entries used by the last load are saved, so the file follows the repository."""
+
+    def __init__(self, cache: Path) -> None:
+        self.path = cache / PARSED
+        self.code = _code_version()
+        self.saved: dict[str, Any] = {}
+        try:
+            data = json.loads(self.path.read_bytes())
+            if data.get("code") == self.code:
+                self.saved = data["cables"]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            self.saved = {}  # no cache, or one this code cannot read: parse everything
+        self.used: dict[str, Any] = {}
+
+    def parse(self, path: str, data: bytes, found: Findings) -> Cable | None:
+        key = hashlib.sha256(f"{path}\0".encode() + data).hexdigest()
+        entry = self.saved.get(key)
+        if entry is not None:
+            try:
+                cable, own = _cable_from(entry["cable"]), [Finding(**f) for f in entry["findings"]]
+            except (KeyError, TypeError, ValueError):
+                entry = None
+        if entry is None:
+            own = Findings()
+            cable = cables.parse(path, data, own)
+            entry = {"cable": _cable_to(cable), "findings": [dataclasses.asdict(f) for f in own]}
+        self.used[key] = entry
+        found.extend(own)
+        return cable
+
+    def save(self) -> None:
+        """Keep the entries of this load (skipped when they are the ones already saved)."""
+        if self.used.keys() == self.saved.keys():
+            return
+        write_atomic(self.path, json.dumps({"code": self.code, "cables": self.used}, ensure_ascii=False,
+                                           separators=(",", ":")).encode("utf-8"))
+
+
+def _cable_to(cable: Cable | None) -> dict[str, Any] | None:
+    if cable is None:
+        return None
+    out = {f.name: getattr(cable, f.name) for f in dataclasses.fields(cable)}
+    out["date"] = cable.date.isoformat()
+    out["embargo"] = cable.embargo.isoformat() if cable.embargo else None
+    out["approvals"] = [dict(dataclasses.asdict(a), date=a.date.isoformat()) for a in cable.approvals]
+    return out
+
+
+def _cable_from(data: dict[str, Any] | None) -> Cable | None:
+    if data is None:
+        return None
+    values = dict(data)
+    values["date"] = dt.date.fromisoformat(values["date"])
+    values["embargo"] = dt.datetime.fromisoformat(values["embargo"]) if values["embargo"] else None
+    values["subjects"], values["communities"] = tuple(values["subjects"]), tuple(values["communities"])
+    values["approvals"] = tuple(Approval(**dict(a, date=dt.datetime.fromisoformat(a["date"])))
+                                for a in values["approvals"])
+    return Cable(**values)
