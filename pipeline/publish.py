@@ -250,15 +250,27 @@ class _Upload:
     files: dict[str, LocalFile]
     jobs: int
     progress: bool
+    present: frozenset[str] = frozenset()  # blobs of the serving release: in the store, kept by gc
     uploaded: set[str] = field(default_factory=set)
     bytes: int = 0
+
+    #: Up to this many blobs to look for, one HEAD each; above, one listing of every blob is cheaper.
+    HEAD_AT_MOST = 256
 
     def by_sha(self) -> dict[str, LocalFile]:
         return {f.entry.sha256: f for f in self.files.values()}
 
     def missing(self) -> list[str]:
-        present = {k[len(BLOBS_PREFIX):] for k in self.store.list(BLOBS_PREFIX)}
-        return sorted(set(self.by_sha()) - present)
+        """The blobs of this site the store lacks. Those of the serving release are there (it was
+        checked whole when published, and gc keeps it), so only the others are looked for: after a
+        small change, a few HEAD requests in place of listing the whole store."""
+        candidates = sorted(set(self.by_sha()) - self.present)
+        if len(candidates) > self.HEAD_AT_MOST:
+            listed = {k[len(BLOBS_PREFIX):] for k in self.store.list(BLOBS_PREFIX)}
+            return [sha for sha in candidates if sha not in listed]
+        found = _parallel(self.jobs, lambda sha: self.store.head(blob_key(sha)) is not None, candidates,
+                          lambda: None)
+        return [sha for sha, there in zip(candidates, found, strict=True) if not there]
 
     def send(self, shas: list[str], label: str) -> None:
         """Upload the blobs, then HEAD each one: the manifest names only blobs seen complete in the store."""
@@ -309,7 +321,7 @@ def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datet
     moment = utc(now)
     release = release_id(moment, files)
     lease = lease_key(community, release)
-    upload = _Upload(store, local, jobs, progress)
+    upload = _Upload(store, local, jobs, progress, frozenset(current.blobs()) if current else frozenset())
     try:
         # the lease tells a concurrent gc which blobs this publication needs, before it looks for them
         store.put(lease, _json({"format": FORMAT, "community": community, "release": release,

@@ -79,6 +79,52 @@ def test_one_cable_edit_uploads_only_the_pages_whose_bytes_changed(store, tmp_pa
     assert len(list_releases(store, "europe")) == 2
 
 
+class Counting:
+    """A real store that counts the requests a publication makes."""
+
+    def __init__(self, store) -> None:
+        self.store, self.calls = store, {"list": 0, "head": 0}
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+    def list(self, prefix):
+        if prefix == BLOBS_PREFIX:
+            self.calls["list"] += 1
+        return self.store.list(prefix)
+
+    def head(self, key):
+        self.calls["head"] += 1
+        return self.store.head(key)
+
+
+def test_one_cable_edit_looks_up_only_the_new_blobs_not_the_whole_store(store, tmp_path):
+    cables = corpus(300)
+    counting = Counting(store)
+    publish_site(counting, make_site(tmp_path / "build", "europe", cables))
+    assert counting.calls["list"] == 2  # first publication: 300+ blobs, one listing before and one after
+    cables["2026-POST-0003"] = "Corrected analysis."
+    counting.calls = {"list": 0, "head": 0}
+    result = publish_site(counting, make_site(tmp_path / "build", "europe", cables))
+    assert result.uploaded == 4 and counting.calls["list"] == 0
+    # each new blob looked for before and after the manifest, and checked once after its upload
+    assert counting.calls["head"] == 3 * 4
+
+
+def test_a_blob_lost_from_the_store_is_uploaded_again(store, tmp_path):
+    cables = corpus(4)
+    first = publish_site(store, make_site(tmp_path / "build", "europe", cables))
+    manifest = read_manifest(store, "europe", first.release)
+    lost = manifest.files["2026/2026-POST-0001/index.html"].sha256
+    store.delete([blob_key(lost)])
+    cables["2026-POST-0001"] = "Corrected."
+    publish_site(store, make_site(tmp_path / "build", "europe", cables))  # its page changes: not the lost blob
+    cables["2026-POST-0001"] = corpus(4)["2026-POST-0001"]  # back to the text whose blob was lost
+    again = publish_site(store, make_site(tmp_path / "build", "europe", cables))
+    assert store.get(blob_key(lost)) == (tmp_path / "build/europe/2026/2026-POST-0001/index.html").read_bytes()
+    assert again.uploaded >= 1
+
+
 def test_identical_files_are_stored_once_across_communities(store, tmp_path):
     publish_site(store, make_site(tmp_path / "build", "europe", corpus(2), assets=4))
     second = publish_site(store, make_site(tmp_path / "build", "afrique", corpus(2, seed="x"), assets=4))
