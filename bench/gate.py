@@ -1,22 +1,30 @@
-"""Requests per second and p99 for an 8 KB page with a valid session: the gate against nginx, same run.
+"""Requests per second, p50 and p99 for an 8 KB page with a valid session: the gate against nginx, same run.
 
-    .venv/bin/python bench/gate.py [--duration 10] [--connections 64] [--workers 1] [--interface rsgi]
+    .venv/bin/python bench/gate.py [--duration 10] [--connections 64,256] [--workers 1] [--interface rsgi]
 
 Starts nginx (one worker, serving the same 8 KB file from a temporary folder), the gate (a store
 built through gate.store) and, as the floor any Python application sits on, granian RSGI returning the
-same bytes with no checks at all; runs wrk against each in turn and prints one line per server.
+same bytes with no checks at all; runs wrk against each in turn, for each number of connections, and
+prints one line per server: requests per second, p50, p99 and the server's resident memory (all its
+processes) after the load. On a machine with two CPUs or more, every server runs on CPU 0 and wrk on
+CPU 1, so the load generator and each server share the cores the same way. Last, the cost of one
+session verification in process (Ed25519 signature and claims: what the gate pays once per session
+before caching it) and of a cached session look-up.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
+import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import timeit
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -59,23 +67,86 @@ def page() -> bytes:
     return (body + b"</body></html>\n")[:8192]
 
 
-def wrk(url: str, duration: int, connections: int, cookie: str | None = None) -> tuple[float, str]:
+def cpus() -> tuple[str, str] | None:
+    """(servers' CPU, wrk's CPU), or None on a single CPU."""
+    mine = sorted(os.sched_getaffinity(0))
+    return (str(mine[0]), str(mine[1])) if len(mine) >= 2 else None
+
+
+def tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants (read from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += children.get(p, [])
+    return out
+
+
+def pin(pid: int, cpu: str | None) -> None:
+    """Every thread of ``pid`` and of its descendants onto ``cpu``."""
+    if cpu is None:
+        return
+    for p in tree(pid):
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            with contextlib.suppress(OSError):  # a thread that ended meanwhile
+                os.sched_setaffinity(int(task.name), {int(cpu)})
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of ``pid`` and its descendants, MiB."""
+    total = 0
+    for p in tree(pid):
+        try:
+            status = Path(f"/proc/{p}/status").read_text()
+        except OSError:
+            continue
+        match = re.search(r"VmRSS:\s+(\d+) kB", status)
+        total += int(match.group(1)) if match else 0
+    return total / 1024
+
+
+def wrk(url: str, duration: int, connections: int, cookie: str | None = None,
+        cpu: str | None = None) -> tuple[float, str, str]:
     args = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", url]
     if cookie:
         args[1:1] = ["-H", f"Cookie: {cookie}"]
+    if cpu is not None:
+        args = ["taskset", "-c", cpu, *args]
     out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = re.search(r"50%\s+(\S+)", out).group(1)
     p99 = re.search(r"99%\s+(\S+)", out).group(1)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if non2xx:
         raise SystemExit(f"{url}: {non2xx.group(1)} error responses\n{out}")
-    return rps, p99
+    return rps, p50, p99
+
+
+def verification_us(keys: Path, origin: str) -> tuple[float, float]:
+    """Microseconds for one full session verification, and for a cached session look-up."""
+    ring = tokens.load(keys)
+    token = tokens.issue(ring, tokens.SESSION, "reader@example.org", issuer=origin, audience=origin, ttl=3600)
+    runs = 2000
+    full = timeit.timeit(lambda: tokens.verify(ring, token, typ=tokens.SESSION, issuer=origin, audience=origin),
+                         number=runs) / runs
+    cache = {token: (None, time.time() + 3600, time.time())}
+    cached = timeit.timeit(lambda: cache.get(token), number=runs * 100) / (runs * 100)
+    return full * 1e6, cached * 1e6
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10)
-    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--connections", default="64,256", help="comma-separated: one wrk run per value")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--interface", choices=["rsgi", "asgi"], default="rsgi")
     args = parser.parse_args()
@@ -103,17 +174,31 @@ def main() -> None:
         cookie = gate.sign_in("bench", "reader@example.org")
         assert hashlib.sha256(gate.get("/c/bench/index.html", cookie=cookie).body).digest() == \
             hashlib.sha256(body).digest()
+        server_cpu, wrk_cpu = cpus() or (None, None)
+        servers = {"nginx": (nginx.pid, f"http://127.0.0.1:{port}/index.html", None),
+                   "gate": (gate.proc.pid, f"{gate.base}/c/bench/index.html", cookie),
+                   "floor": (floor.pid, f"http://127.0.0.1:{floor_port}/", None)}
         time.sleep(0.5)
-        wrk(f"http://127.0.0.1:{port}/index.html", 2, args.connections)  # warm-up
-        wrk(f"{gate.base}/c/bench/index.html", 2, args.connections, cookie)
-        n_rps, n_p99 = wrk(f"http://127.0.0.1:{port}/index.html", args.duration, args.connections)
-        g_rps, g_p99 = wrk(f"{gate.base}/c/bench/index.html", args.duration, args.connections, cookie)
-        f_rps, f_p99 = wrk(f"http://127.0.0.1:{floor_port}/", args.duration, args.connections)
-        print(f"8 KB page, {args.connections} connections, {args.workers} worker(s), {args.duration} s each")
-        print(f"nginx   {n_rps:10.0f} req/s  p99 {n_p99}")
-        print(f"gate    {g_rps:10.0f} req/s  p99 {g_p99}  ({args.interface}, valid session)")
-        print(f"floor   {f_rps:10.0f} req/s  p99 {f_p99}  (granian RSGI returning the bytes, no checks)")
-        print(f"gate/nginx {g_rps / n_rps:.2f}   floor/nginx {f_rps / n_rps:.2f}   gate/floor {g_rps / f_rps:.2f}")
+        for pid, _, _ in servers.values():
+            pin(pid, server_cpu)
+        idle = {name: rss_mib(pid) for name, (pid, _, _) in servers.items()}
+        for _, url, ck in servers.values():
+            wrk(url, 2, 64, ck, wrk_cpu)  # warm-up
+        pinned = f"servers on CPU {server_cpu}, wrk on CPU {wrk_cpu}" if server_cpu else "not pinned (one CPU)"
+        print(f"8 KB page, {args.workers} worker(s), {args.duration} s per run, {pinned}")
+        print(f"{'server':8} {'conns':>5} {'req/s':>10} {'p50':>9} {'p99':>9} {'RSS MiB':>8}")
+        for connections in (int(c) for c in args.connections.split(",")):
+            rps = {}
+            for name, (pid, url, ck) in servers.items():
+                rps[name], p50, p99 = wrk(url, args.duration, connections, ck, wrk_cpu)
+                print(f"{name:8} {connections:5d} {rps[name]:10.0f} {p50:>9} {p99:>9} {rss_mib(pid):8.1f}")
+            print(f"  {connections} connections: gate/nginx {rps['gate'] / rps['nginx']:.2f}   "
+                  f"floor/nginx {rps['floor'] / rps['nginx']:.2f}   gate/floor {rps['gate'] / rps['floor']:.2f}")
+        print("idle RSS MiB: " + ", ".join(f"{n} {v:.1f}" for n, v in idle.items()))
+        full, cached = verification_us(tmp / "keys", gate.base)
+        print(f"session verification: {full:.0f} us in full (Ed25519 + claims, once per session), "
+              f"{cached:.2f} us from the gate's session cache")
+        print("reproduce: .venv/bin/python bench/gate.py " + " ".join(sys.argv[1:]))
     finally:
         if gate:
             gate.stop()

@@ -163,6 +163,10 @@ def _version_infos(repo: Any, published: list[Cable], cache: Path) -> dict[str, 
     except (OSError, ValueError, KeyError, TypeError):
         known = {}
     seen = len(known)
+    for cable in published:  # the blob being built is the cable just parsed: its digest is known
+        data = repo.version.tree.read(cable.path)
+        blob = hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+        known.setdefault(blob, cable.digest)
     infos = history.version_infos(Path(repo.root), [c.path for c in published], ref=repo.commit,
                                   digests={c.path: c.digest for c in published}, known=known)
     if len(known) != seen:

@@ -130,6 +130,23 @@ def decode(path: str, data: bytes, findings: Findings) -> str | None:
 def parse(path: str, data: bytes, findings: Findings) -> Cable | None:
     """Parse and validate one cable file. Every problem becomes a finding; returns the cable when its
     identity could be read (so that cross-checks and the plan can still name it), else None."""
+    reader = _reader(path, data, findings)
+    return reader.read() if reader else None
+
+
+def digest(path: str, data: bytes) -> str | None:
+    """The digest :func:`parse` would give the cable (None where it gives no cable), without the
+    content checks: what numbering a cable's versions in its history needs, for many old blobs."""
+    reader = _reader(path, data, Findings())
+    if reader is None:
+        return None
+    reader.collect()
+    cable_id = reader.text("id")
+    return canonical_digest(reader.values, reader.body) if cable_id and ID_RE.match(cable_id) else None
+
+
+def _reader(path: str, data: bytes, findings: Findings) -> _CableReader | None:
+    """The reader of the file's front matter, or None (with the finding) when there is none to read."""
     text = decode(path, data, findings)
     if text is None:
         return None
@@ -148,7 +165,7 @@ def parse(path: str, data: bytes, findings: Findings) -> Cable | None:
         findings.add(path, 2, "E105", "the front matter is not a mapping of keys to values",
                      "write one 'key: value' per line between the --- lines")
         return None
-    return _CableReader(path, node, body, body_line, findings).read()
+    return _CableReader(path, node, body, body_line, findings)
 
 
 class _CableReader:
@@ -168,6 +185,12 @@ class _CableReader:
             self.ok = False
 
     def read(self) -> Cable | None:
+        self.collect()
+        digest = canonical_digest(self.values, self.body)
+        return self._build(digest)
+
+    def collect(self) -> None:
+        """Read every key's value (finding duplicates, unknown keys, values YAML cannot construct)."""
         for key, key_node, value_node in mapping_pairs(self.node):
             line = line_of(key_node) + 1
             if key in self.values:
@@ -192,8 +215,6 @@ class _CableReader:
             if key not in self.values and key not in self.lines:
                 self.error(1, "E201", f"missing required key '{key}'",
                            "every cable needs: " + ", ".join(REQUIRED))
-        digest = canonical_digest(self.values, self.body)
-        return self._build(digest)
 
     # -- per key ------------------------------------------------------------------------------------
 

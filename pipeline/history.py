@@ -422,9 +422,7 @@ def version_infos(root: Path, paths: Iterable[str], ref: str | None = None,
 
     def digest_of(path: str, blob: str) -> str | None:
         if blob not in known:
-            data = repo.odb.stream(bytes.fromhex(blob)).read()
-            cable = cables.parse(path, data, Findings())
-            known[blob] = cable.digest if cable else None
+            known[blob] = cables.digest(path, repo.odb.stream(bytes.fromhex(blob)).read())
         return known[blob]
 
     out = {}

@@ -3,11 +3,14 @@
 import datetime as dt
 import json
 import subprocess
+from pathlib import Path
 
 import pytest
 from contentrepo import EDITOR, cli, make_repo
 
 from pipeline.history import cable_history, version_info, version_infos
+
+PROJECT = Path(__file__).resolve().parent.parent
 
 CABLE = "2026-BERLIN-0001"
 PATH = f"content/2026/{CABLE}.md"
@@ -188,3 +191,28 @@ def test_version_infos_reads_each_blob_once_and_remembers_its_digest(repo):
     blobs = set(repo.git("log", "--format=", "--raw", "--no-abbrev", "--", PATH).split()[3::6])
     assert blobs and blobs <= set(known) and all(d.startswith("sha256:") for d in known.values())
     assert version_infos(repo.root, [PATH], known=known) == first == {PATH: version_info(repo.root, PATH)}
+
+
+def test_the_digest_that_numbers_versions_is_the_one_a_parse_gives(tmp_path):
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from pipeline import cables
+    from pipeline.findings import Findings
+
+    samples = [(p.relative_to(PROJECT).as_posix(), p.read_bytes()) for p in (PROJECT / "content").rglob("*.md")]
+    for path, data in samples:
+        parsed = cables.parse(path, data, Findings())
+        assert cables.digest(path, data) == (parsed.digest if parsed else None)
+
+    @settings(max_examples=200, deadline=None)
+    @given(front=st.text(alphabet="abcdefgilmnoprstuy:-[]{}'\" \n0123456789TZ_é", max_size=160),
+           body=st.text(max_size=80), keep=st.sets(st.integers(0, 12)))
+    def same(front, body, keep):
+        base = samples[0][1].decode().split("---\n")[1].splitlines(keepends=True)
+        lines = "".join(line for i, line in enumerate(base) if i not in keep)
+        data = f"---\n{lines}{front}\n---\n{body}".encode()
+        parsed = cables.parse(samples[0][0], data, Findings())
+        assert cables.digest(samples[0][0], data) == (parsed.digest if parsed else None)
+
+    same()
