@@ -92,6 +92,22 @@ def _code_version() -> str:
     return h.hexdigest()
 
 
+class FileDigests(dict):
+    """The digests of one built site's files at its last publish, by path: ``[size, mtime_ns,
+    ctime_ns, inode, sha256]`` (see ``publish.scan_site``), kept in ``<cache>/site-files/<community>.json``."""
+
+    def __init__(self, cache: Path, community: str) -> None:
+        self.path = cache / "site-files" / f"{community}.json"
+        try:
+            data = json.loads(self.path.read_bytes())
+        except (OSError, ValueError):
+            data = {}
+        super().__init__(data if isinstance(data, dict) else {})
+
+    def save(self) -> None:
+        write_atomic(self.path, json.dumps(self, separators=(",", ":")).encode())
+
+
 class ParsedCables:
     """``cables.parse`` with memory: results are read from and saved to ``<cache>/parsed-cables.json``.
 

@@ -17,10 +17,12 @@ import getpass
 import hashlib
 import json
 import mimetypes
+import os
 import socket
+import stat
 import sys
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -149,21 +151,50 @@ def default_publisher() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
-def scan_site(root: Path) -> dict[str, LocalFile]:
-    """Every file of a built site: relative path -> where it is and its content address."""
+def scan_site(root: Path, known: MutableMapping[str, list] | None = None) -> dict[str, LocalFile]:
+    """Every file of a built site: relative path -> where it is and its content address.
+
+    ``known`` remembers each file's digest with its size, times and inode (as git's index does):
+    a file whose four are unchanged is not read again. It is updated in place. Whatever it says, an
+    uploaded blob is hashed again as it is sent (:meth:`_Upload.send`), so a wrong entry can never
+    store bytes under another blob's name."""
     if not root.is_dir():
         raise PublishError(f"{root}: no built site here (build it first)")
     files: dict[str, LocalFile] = {}
-    for path in sorted(root.rglob("*")):
-        if not path.is_file():
+    seen: dict[str, list] = {}
+    for rel in _walk(root):
+        path = root / rel
+        try:
+            st = os.stat(path)
+        except OSError:  # a dangling link: not a file of the site
             continue
-        rel = path.relative_to(root).as_posix()
-        with path.open("rb") as f:
-            digest = hashlib.file_digest(f, "sha256").hexdigest()
-        files[rel] = LocalFile(path, FileEntry(digest, path.stat().st_size, content_type(rel)))
+        if not stat.S_ISREG(st.st_mode):
+            continue
+        stamp = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+        entry = (known or {}).get(rel)
+        if entry is not None and entry[:4] == stamp:
+            digest = entry[4]
+        else:
+            with path.open("rb") as f:
+                digest = hashlib.file_digest(f, "sha256").hexdigest()
+        seen[rel] = [*stamp, digest]
+        files[rel] = LocalFile(path, FileEntry(digest, st.st_size, content_type(rel)))
     if not files:
         raise PublishError(f"{root}: the built site is empty")
+    if known is not None:
+        known.clear()
+        known.update(seen)
     return files
+
+
+def _walk(root: Path) -> list[str]:
+    """Every path under ``root`` but folders, relative, with forward slashes, sorted."""
+    out = []
+    for dirpath, _, filenames in os.walk(root, followlinks=True):
+        rel = os.path.relpath(dirpath, root)
+        prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
+        out += [prefix + name for name in filenames]
+    return sorted(out)
 
 
 def release_id(moment: dt.datetime, files: dict[str, FileEntry]) -> str:
@@ -278,7 +309,10 @@ class _Upload:
 
         def put(sha: str) -> None:
             f = local[sha]
-            self.store.put(blob_key(sha), f.path.read_bytes(), f.entry.type)
+            data = f.path.read_bytes()
+            if hashlib.sha256(data).hexdigest() != sha:
+                raise PublishError(f"{f.path} changed while it was being published; build and publish again")
+            self.store.put(blob_key(sha), data, f.entry.type)
 
         def check(sha: str) -> None:
             info = self.store.head(blob_key(sha))
@@ -296,11 +330,13 @@ class _Upload:
 
 
 def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datetime | None = None,
-                 by: str | None = None, progress: bool = False) -> PublishResult:
-    """Publish one community's built site; see the module docstring for the order of the steps."""
+                 by: str | None = None, progress: bool = False,
+                 known: MutableMapping[str, list] | None = None) -> PublishResult:
+    """Publish one community's built site; see the module docstring for the order of the steps.
+    ``known``: the digests of the site's files at the last publish (see :func:`scan_site`)."""
     community = site.community
     manifest_key(community, "x")  # validates the community id before anything is written
-    local = scan_site(Path(site.path))
+    local = scan_site(Path(site.path), known)
     files = {path: f.entry for path, f in local.items()}
     blobs_needed = {e.sha256 for e in files.values()}
     cables = tuple(site.cables)

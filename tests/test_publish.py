@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 
 import pytest
 from sitefactory import corpus, make_site
@@ -26,6 +27,7 @@ from pipeline.publish import (
     list_releases,
     publish_site,
     rollback,
+    scan_site,
     write_members,
 )
 
@@ -317,3 +319,31 @@ def test_publishing_a_missing_site_is_a_clear_error(store, tmp_path):
     site = make_site(tmp_path / "build", "europe", corpus(1))
     with pytest.raises(PublishError, match="no built site"):
         publish_site(store, type(site)("europe", tmp_path / "nowhere", ()))
+
+
+def test_unchanged_files_are_not_read_again_and_changed_ones_always_are(tmp_path):
+    site = make_site(tmp_path / "build", "europe", corpus(3))
+    known: dict = {}
+    first = scan_site(site.path, known)
+    assert set(known) == set(first) and all(len(v) == 5 for v in known.values())
+    again = scan_site(site.path, known)
+    assert {p: f.entry for p, f in again.items()} == {p: f.entry for p, f in first.items()}
+    # Same size, same modification time: rewritten all the same, so read again (inode and ctime moved).
+    page = site.path / "index.html"
+    st = page.stat()
+    text = page.read_text()
+    page.unlink()
+    page.write_text(text.replace("Analyse", "Anal_se"))
+    os.utime(page, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert page.stat().st_size == st.st_size
+    assert scan_site(site.path, known)["index.html"].entry.sha256 != first["index.html"].entry.sha256
+
+
+def test_a_wrong_remembered_digest_never_stores_bytes_under_another_name(store, tmp_path):
+    site = make_site(tmp_path / "build", "europe", corpus(3))
+    known: dict = {}
+    scan_site(site.path, known)
+    known["index.html"][4] = "0" * 64  # a digest that does not match the file
+    with pytest.raises(PublishError, match="changed while it was being published"):
+        publish_site(store, site, known=known)
+    assert store.head(blob_key("0" * 64)) is None

@@ -51,6 +51,7 @@ def command(root, store_url, endpoint_url, only, out, jobs, fmt, ref, at, tag):
     run publish again to finish."""
     from gate.store import StoreError
     from pipeline.build import BuildError, build_sites
+    from pipeline.buildcache import FileDigests, folder
     from pipeline.communities import membership_snapshot
     from pipeline.history import HistoryError, tag_publication
     from pipeline.plan import make_plan
@@ -77,9 +78,12 @@ def command(root, store_url, endpoint_url, only, out, jobs, fmt, ref, at, tag):
     except BuildError as exc:
         raise click.ClickException(str(exc)) from None
     results, errors = {}, {}
+    cache = folder(root)
     for name in sorted(builds):  # one community failing does not hold the others back
+        known = FileDigests(cache, name)
         try:
-            results[name] = publish_site(store, builds[name], jobs=jobs, progress=tty)
+            results[name] = publish_site(store, builds[name], jobs=jobs, progress=tty, known=known)
+            known.save()
         except (PublishError, StoreError, ValueError) as exc:
             errors[name] = str(exc)
             click.echo(f"error: {exc}", err=True)
