@@ -36,7 +36,7 @@ import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,6 +83,7 @@ class _Job:
     commit_time: dt.datetime | None
     site_url: str | None
     versions: dict[str, history.VersionInfo] = field(default_factory=dict)  # by cable id
+    page_keys: dict[str, str] = field(default_factory=dict)  # by cable id, filled by _page_key
 
 
 _JOB: _Job | None = None
@@ -176,9 +177,11 @@ def _version_infos(repo: Any, published: list[Cable], cache: Path) -> dict[str, 
 
 def _page_key(job: _Job, cable: Cable) -> str:
     """What a cable page depends on besides the community's skeleton: its conversion and its version."""
-    info = job.versions.get(cable.id)
-    stamp = f"{info.number}@{info.date.isoformat() if info.date else ''}" if info else ""
-    return f"{_renderer(job).key(cable)}/{stamp}"
+    if cable.id not in job.page_keys:  # computed in the parent; workers inherit them
+        info = job.versions.get(cable.id)
+        stamp = f"{info.number}@{info.date.isoformat() if info.date else ''}" if info else ""
+        job.page_keys[cable.id] = f"{_renderer(job).key(cable)}/{stamp}"
+    return job.page_keys[cable.id]
 
 
 # --------------------------------------------------------------------------------------------
@@ -437,8 +440,6 @@ def _update_one(job: _Job, name: str, work: Path) -> Path:
     state = json.loads(_state_file(job, name).read_text())
     site_dir = work / "site"
     shutil.copytree(job.out / name, site_dir, copy_function=os.link)
-    theme = _theme(job, cp)
-    template = _stamp_file(job, name).read_text(encoding="utf-8")
     written: list[Path] = []
     stamp = site.build_stamp(job.commit, job.commit_time)
     if state.get("commit") != [stamp["build_commit"], stamp["build_time"]]:
@@ -447,13 +448,17 @@ def _update_one(job: _Job, name: str, work: Path) -> Path:
         except OSError:
             raise _NeedsFullBuild() from None
         written += _write_version(job, cp, site_dir, version_template)
-    pages = _CablePages(job, cp, template, theme)
     previous = state["pages"]
     changed = {cable.id for cable in cp.publish if previous.get(cable.id) != _page_key(job, cable)}
-    written += [pages.write(site_dir, cable) for cable in cp.publish if cable.id in changed]
-    _complete_search_index(site_dir, list(cp.publish), pages.search_entries, changed)
-    written.append(site_dir / "search" / "search_index.json")
-    audit(site_dir, forbidden_terms(job.repo_cables, cp), only=written, own_url=_own_url(job))
+    texts = {}
+    if changed:  # else no page, and not the search index, changes: only the version files (a commit)
+        template = _stamp_file(job, name).read_text(encoding="utf-8")
+        pages = _CablePages(job, cp, template, _theme(job, cp))
+        written += [pages.write(site_dir, cable) for cable in cp.publish if cable.id in changed]
+        fresh = _complete_search_index(site_dir, list(cp.publish), pages.search_entries, changed)
+        # The rest of the search index is the previous build's, audited against the same terms.
+        texts = {f"{SEARCH_INDEX} (entries of the changed cables)": fresh} if fresh else {}
+    audit(site_dir, forbidden_terms(job.repo_cables, cp), only=written, texts=texts, own_url=_own_url(job))
     return site_dir
 
 
@@ -556,6 +561,8 @@ class _CablePages:
         self.published = {c.id: c for c in cp.publish}
         self.renderer = _renderer(job)
         env = theme.get_env()
+        (job.cache / "jinja").mkdir(parents=True, exist_ok=True)
+        env.bytecode_cache = jinja2.FileSystemBytecodeCache(str(job.cache / "jinja"))  # ~0.5 s a site
         # The theme's table of contents partial, with the language macros base.html imports; its
         # only other input is the toc extension's configuration.
         context = {"theme": theme, "mdx_configs": self.renderer.configs}
@@ -600,14 +607,18 @@ class _TocPage:
     meta: dict = field(default_factory=dict)
 
 
+SEARCH_INDEX = "search/search_index.json"
+
+
 def _complete_search_index(site_dir: Path, cables: list[Cable], entries_of: Any,
-                           changed: set[str] | None = None) -> None:
+                           changed: set[str] | None = None) -> str | None:
     """Put the cables' entries (``entries_of(cable)``) in the search index MkDocs wrote for the
     generated pages. With ``changed``, the index is the previous build's: only the entries of
-    those cables are replaced, the others are kept as they are (same cables, same order)."""
-    path = site_dir / "search" / "search_index.json"
+    those cables are replaced, the others are kept as they are (same cables, same order); returns
+    the new entries as written (what an update's audit must search), None without a search index."""
+    path = site_dir / SEARCH_INDEX
     if not path.is_file():  # the configuration has no search plugin
-        return
+        return None
     index = json.loads(path.read_text(encoding="utf-8"))
     docs: list[dict[str, Any]] = []
     previous: dict[str, list[dict[str, Any]]] = {}
@@ -616,11 +627,18 @@ def _complete_search_index(site_dir: Path, cables: list[Cable], entries_of: Any,
             previous.setdefault(re.split(r"[/#]", doc["location"])[1].removesuffix(".html"), []).append(doc)
         else:
             docs.append(doc)
+    fresh: list[dict[str, Any]] = []
     for cable in cables:
-        docs += previous.get(cable.id, []) if changed is not None and cable.id not in changed else entries_of(cable)
+        if changed is not None and cable.id not in changed:
+            docs += previous.get(cable.id, [])
+        else:
+            entries = entries_of(cable)
+            docs += entries
+            fresh += entries
     index["docs"] = docs
     path.unlink()  # never write through a hard link to the previous site
     path.write_text(json.dumps(index, separators=(",", ":"), default=str), encoding="utf-8")
+    return json.dumps(fresh, separators=(",", ":"), default=str)
 
 
 def _install(built: Path, target: Path) -> None:
@@ -656,7 +674,8 @@ def forbidden_terms(cables: dict[str, Cable], cp: CommunityPlan) -> Forbidden:
     return Forbidden(ids, tuple(texts))
 
 
-def _variants(text: str) -> set[str]:
+@functools.lru_cache(maxsize=65536)  # the same titles are forbidden in many communities
+def _variants(text: str) -> frozenset[str]:
     """The forms a text takes in HTML, XML and JSON output."""
     import html as html_mod
 
@@ -666,48 +685,86 @@ def _variants(text: str) -> set[str]:
     for form in list(forms):
         forms.add(json.dumps(form)[1:-1])
         forms.add(json.dumps(form, ensure_ascii=False)[1:-1])
-    return forms
+    return frozenset(forms)
+
+
+#: Below this many characters to search, plain ``str.find`` per term beats building the automaton.
+SMALL_AUDIT = 64 * 1024
+
+
+class _Finder:
+    """The automaton's ``iter`` with ``str.find``: for a few small files (a version page)."""
+
+    def __init__(self, words: dict[str, tuple[int, str, str]]) -> None:
+        self.words = words
+
+    def iter(self, text: str) -> Iterator[tuple[int, tuple[int, str, str]]]:
+        for word, value in self.words.items():
+            start = text.find(word)
+            while start != -1:
+                yield start + len(word) - 1, value
+                start = text.find(word, start + 1)
+
+
+def _matcher(forbidden: Forbidden, small: bool) -> Any:
+    """What finds the forbidden terms in all their forms: (end, (length, kind, original)) per hit."""
+    words: dict[str, tuple[int, str, str]] = {}
+    for cable_id in forbidden.ids:
+        words[cable_id] = (len(cable_id), "id", cable_id)
+    for text in forbidden.texts:
+        for form in _variants(text):
+            words.setdefault(form, (len(form), "text", text))
+    if small or not words:
+        return _Finder(words)
+    automaton = ahocorasick.Automaton()
+    for word, value in words.items():
+        automaton.add_word(word, value)
+    automaton.make_automaton()
+    return automaton
 
 
 def audit(site_dir: Path, forbidden: Forbidden, *, verbatim_from: Iterable[Path] = (),
-          own_url: str | None = None, only: Iterable[Path] | None = None) -> None:
+          own_url: str | None = None, only: Iterable[Path] | None = None,
+          texts: Mapping[str, str] | None = None) -> None:
     """Fail (naming the file) when a forbidden id or text appears, or an asset is off-site.
 
     Files copied byte for byte from a theme folder (``verbatim_from``: mkdocs-material's scripts,
     source maps, stylesheets) are built from no cable and are not searched for cable text; their
     stylesheets are still checked for off-site URLs. ``own_url``: the site's own address, not
-    "another host". ``only``: audit these files of the site, not all."""
-    automaton = ahocorasick.Automaton()
-    for cable_id in forbidden.ids:
-        automaton.add_word(cable_id, (len(cable_id), "id", cable_id))
-    for text in forbidden.texts:
-        for form in _variants(text):
-            automaton.add_word(form, (len(form), "text", text))
-    searching = len(automaton) > 0
-    if searching:
-        automaton.make_automaton()
+    "another host". ``only``: audit these files of the site, not all; ``texts``: and these pieces
+    of a file (name -> text), e.g. the entries an update added to the search index."""
     themes = [Path(d) for d in verbatim_from]
     paths = sorted(only) if only is not None else sorted(p for p in site_dir.rglob("*") if p.is_file())
+    paths = [p for p in paths if p.suffix in TEXT_SUFFIXES]
+    small = only is not None and sum(p.stat().st_size for p in paths) + sum(map(len, (texts or {}).values())) \
+        < SMALL_AUDIT and not any(p.suffix == ".gz" for p in paths)
+    matcher = _matcher(forbidden, small)
     for path in paths:
         rel = path.relative_to(site_dir).as_posix()
-        if path.suffix not in TEXT_SUFFIXES:
-            continue
         data = path.read_bytes()
         if path.suffix == ".gz":
             data = gzip.decompress(data)
         text = data.decode("utf-8", errors="replace")
-        if searching and not _verbatim(rel, data, themes):
-            for end, (length, kind, original) in automaton.iter(text):
-                start = end - length + 1
-                if _word_char(text, start - 1) or _word_char(text, end + 1):
-                    continue  # part of a longer word or title: "Accord n° 7" inside "Accord n° 70"
-                what = f"the id of unpublished cable {original}" if kind == "id" else \
-                    f"the title or summary of an unpublished cable: {original[:60]!r}"
-                raise BuildError(f"isolation audit: {rel} contains {what}")
+        _search(rel, text, matcher, not _verbatim(rel, data, themes))
         offsite = find_offsite_assets(text, path.suffix, own_url)
         if offsite:
             raise BuildError(f"off-site asset audit: {rel} loads {offsite[0]} from another host; "
                              "every asset must be served by the site itself")
+    for name, text in (texts or {}).items():
+        _search(name, text, matcher, True)
+
+
+def _search(rel: str, text: str, matcher: Any, searching: bool) -> None:
+    """Raise naming ``rel`` at the first forbidden term standing as a word of its own in ``text``."""
+    if not searching:
+        return
+    for end, (length, kind, original) in matcher.iter(text):
+        start = end - length + 1
+        if _word_char(text, start - 1) or _word_char(text, end + 1):
+            continue  # part of a longer word or title: "Accord n° 7" inside "Accord n° 70"
+        what = f"the id of unpublished cable {original}" if kind == "id" else \
+            f"the title or summary of an unpublished cable: {original[:60]!r}"
+        raise BuildError(f"isolation audit: {rel} contains {what}")
 
 
 def _verbatim(rel: str, data: bytes, themes: list[Path]) -> bool:

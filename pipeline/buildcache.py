@@ -11,8 +11,8 @@ Parsed cables
 Loading a repository parses every cable: YAML, digest, the classification and HTML scans. At
 2,000 cables that is most of a build with nothing to do. A parse depends only on the file's path and
 bytes and on the parsing code, so :class:`ParsedCables` keeps each result (the cable and its
-findings) under ``sha256(code, path, bytes)``, as JSON (never pickle: the cache is data, not code),
-and a load parses only the files it has never seen.
+findings) in ``parsed/<code>/`` under ``sha256(path, bytes)``, as JSON (never pickle: the cache is
+data, not code), and a load parses only the files it has never seen.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from pipeline.cables import Approval, Cable
 from pipeline.findings import Finding, Findings
 
 CACHE = ".cache/diplomatie"
-PARSED = "parsed-cables.json"
+PARSED = "parsed"
 IGNORE = b"# Created by diplomatie: the build cache is never committed.\n*\n"
 
 
@@ -109,44 +109,26 @@ class FileDigests(dict):
 
 
 class ParsedCables:
-    """``cables.parse`` with memory: results are read from and saved to ``<cache>/parsed-cables.json``.
-
-    Only the entries used by the last load are saved, so the file follows the repository."""
+    """``cables.parse`` with memory: each result is a small JSON file under ``<cache>/parsed/<code>/``,
+    named by ``sha256(path, bytes)``, so a load reads only the entries of its files and writes only
+    those it parsed."""
 
     def __init__(self, cache: Path) -> None:
-        self.path = cache / PARSED
-        self.code = _code_version()
-        self.saved: dict[str, Any] = {}
-        try:
-            data = json.loads(self.path.read_bytes())
-            if data.get("code") == self.code:
-                self.saved = data["cables"]
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            self.saved = {}  # no cache, or one this code cannot read: parse everything
-        self.used: dict[str, Any] = {}
+        self.folder = cache / PARSED / _code_version()[:16]
 
     def parse(self, path: str, data: bytes, found: Findings) -> Cable | None:
         key = hashlib.sha256(f"{path}\0".encode() + data).hexdigest()
-        entry = self.saved.get(key)
-        if entry is not None:
-            try:
-                cable, own = _cable_from(entry["cable"]), [Finding(**f) for f in entry["findings"]]
-            except (KeyError, TypeError, ValueError):
-                entry = None
-        if entry is None:
-            own = Findings()
+        file = self.folder / key[:2] / f"{key}.json"
+        try:
+            entry = json.loads(file.read_bytes())
+            cable, own = _cable_from(entry["cable"]), [Finding(**f) for f in entry["findings"]]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            own = Findings()  # never seen, or an entry this code cannot read: parse
             cable = cables.parse(path, data, own)
             entry = {"cable": _cable_to(cable), "findings": [dataclasses.asdict(f) for f in own]}
-        self.used[key] = entry
+            write_atomic(file, json.dumps(entry, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
         found.extend(own)
         return cable
-
-    def save(self) -> None:
-        """Keep the entries of this load (skipped when they are the ones already saved)."""
-        if self.used.keys() == self.saved.keys():
-            return
-        write_atomic(self.path, json.dumps({"code": self.code, "cables": self.used}, ensure_ascii=False,
-                                           separators=(",", ":")).encode("utf-8"))
 
 
 def _cable_to(cable: Cable | None) -> dict[str, Any] | None:

@@ -56,9 +56,7 @@ def load(root: Path, ref: str | None = None, at: dt.datetime | None = None,
     else:
         from pipeline.buildcache import ParsedCables
 
-        parsed = ParsedCables(cache)
-        _load_cables(repo, parsed.parse)
-        parsed.save()
+        _load_cables(repo, ParsedCables(cache).parse)
     _cross_check(repo, today or dt.datetime.now(dt.UTC).date())
     repo.findings.sort()
     return repo

@@ -12,7 +12,15 @@ from pathlib import Path
 import pytest
 from contentrepo import EDITOR, make_repo
 
-from pipeline.build import PROJECT_DIR, BuildError, build_sites, find_offsite_assets
+from pipeline.build import (
+    PROJECT_DIR,
+    SMALL_AUDIT,
+    BuildError,
+    Forbidden,
+    audit,
+    build_sites,
+    find_offsite_assets,
+)
 from pipeline.plan import make_plan
 from pipeline.repository import load
 
@@ -370,3 +378,26 @@ def test_the_build_cache_ignores_itself_so_git_add_all_leaves_it_out(tmp_path):
     assert (repo.root / ".cache/diplomatie/cables").is_dir()
     repo.git("add", "-A")
     assert ".cache" not in repo.git("status", "--porcelain")
+
+
+
+@pytest.mark.parametrize("padding", [0, SMALL_AUDIT])  # str.find for a few small files, the automaton above
+@pytest.mark.parametrize("leak, named", [
+    ("<p>voir 2026-LONDRES-0007</p>", "the id of unpublished cable 2026-LONDRES-0007"),
+    ("<p>La r&eacute;forme du march&eacute; &amp; le gaz</p>", None),
+    ("<p>La réforme du marché &amp; le gaz russe</p>", "the title or summary of an unpublished cable"),
+    ('{"text":"La r\\u00e9forme du march\\u00e9 & le gaz russe"}', "the title or summary of an unpublished cable"),
+    ("<p>2026-LONDRES-00071 et La réforme du marché & le gaz russes</p>", None),  # longer words: no hit
+])
+def test_the_audit_finds_every_form_of_a_forbidden_term_in_files_and_pieces(tmp_path, padding, leak, named):
+    forbidden = Forbidden(frozenset({"2026-LONDRES-0007"}), ("La réforme du marché & le gaz russe",))
+    page = tmp_path / "site" / "page.html"
+    page.parent.mkdir()
+    page.write_text("<html>" + "x " * (padding // 2) + leak + "</html>")
+    for kwargs in ({"only": [page]}, {"only": [], "texts": {"search/search_index.json (new entries)": leak}}):
+        if named is None:
+            audit(page.parent, forbidden, **kwargs)
+            continue
+        with pytest.raises(BuildError, match=named) as caught:
+            audit(page.parent, forbidden, **kwargs)
+        assert ("page.html" if kwargs["only"] else "search/search_index.json (new entries)") in str(caught.value)

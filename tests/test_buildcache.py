@@ -13,7 +13,7 @@ from contentrepo import cable_text, make_repo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.buildcache import PARSED, ParsedCables
+from pipeline.buildcache import PARSED
 from pipeline.repository import load
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -45,7 +45,7 @@ def test_a_load_through_the_cache_tells_exactly_what_a_parse_tells(troubled, tmp
     plain = seen(load(troubled.root))
     cache = tmp_path / "cache"
     assert seen(load(troubled.root, cache=cache)) == plain  # cold: every cable parsed and saved
-    assert (cache / PARSED).is_file()
+    assert len(list((cache / PARSED).rglob("*.json"))) == len(list(troubled.root.rglob("*.md")))
     assert seen(load(troubled.root, cache=cache)) == plain  # warm: nothing parsed
 
 
@@ -71,15 +71,26 @@ def test_only_files_never_seen_are_parsed(troubled, tmp_path, monkeypatch):
     assert parsed == ["content/2026/2026-BERLIN-0001.md"]
 
 
-def test_a_damaged_or_foreign_cache_file_is_ignored_and_replaced(troubled, tmp_path):
+def test_a_damaged_cache_entry_is_parsed_again_and_replaced(troubled, tmp_path):
     cache = tmp_path / "cache"
-    cache.mkdir()
     plain = seen(load(troubled.root))
-    for damage in ("{not json", json.dumps({"code": "other code", "cables": {}}), "[]",
-                   json.dumps({"code": ParsedCables(cache).code, "cables": {"x": {"cable": 3}}})):
-        (cache / PARSED).write_text(damage)
+    load(troubled.root, cache=cache)
+    entries = sorted((cache / PARSED).rglob("*.json"))
+    for damage in ("{not json", "[]", json.dumps({"cable": 3, "findings": []}), ""):
+        for entry in entries:
+            entry.write_text(damage)
         assert seen(load(troubled.root, cache=cache)) == plain
-        assert json.loads((cache / PARSED).read_text())["code"] == ParsedCables(cache).code
+        assert all(json.loads(entry.read_text())["findings"] is not None for entry in entries)
+
+
+def test_other_parsing_code_uses_other_entries(troubled, tmp_path, monkeypatch):
+    from pipeline import buildcache
+
+    cache = tmp_path / "cache"
+    load(troubled.root, cache=cache)
+    monkeypatch.setattr(buildcache, "_code_version", lambda: "another version of the parsing code")
+    load(troubled.root, cache=cache)
+    assert len([d for d in (cache / PARSED).iterdir() if d.is_dir()]) == 2
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
