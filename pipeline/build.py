@@ -433,31 +433,33 @@ class _NeedsFullBuild(Exception):
 def _update_one(job: _Job, name: str, work: Path) -> Path:
     """Only cable bodies or the commit changed since the last build: start from a hard-linked copy
     of the previous site, rewrite the changed cable pages and the search index (and, for a new
-    commit, version.html and version.json: no other page holds the commit), and audit the
-    rewritten files (the rest was audited against the same forbidden terms). The result is the
-    full build's, byte for byte."""
+    commit, version.html and version.json: no other page holds the commit), and audit what is new:
+    the rewritten pages, the search index's new entries, the version page's commit and time (the
+    rest was audited against the same forbidden terms). The result is the full build's, byte for byte."""
     cp = job.plans[name]
     state = json.loads(_state_file(job, name).read_text())
     site_dir = work / "site"
     shutil.copytree(job.out / name, site_dir, copy_function=os.link)
     written: list[Path] = []
+    texts: dict[str, str] = {}  # new pieces of files whose rest was audited before
     stamp = site.build_stamp(job.commit, job.commit_time)
     if state.get("commit") != [stamp["build_commit"], stamp["build_time"]]:
         try:
             version_template = _version_file(job, name).read_text(encoding="utf-8")
         except OSError:
             raise _NeedsFullBuild() from None
-        written += _write_version(job, cp, site_dir, version_template)
+        # The version page is its audited template with the commit and time put in: audit those.
+        texts.update(_write_version(job, cp, site_dir, version_template))
     previous = state["pages"]
     changed = {cable.id for cable in cp.publish if previous.get(cable.id) != _page_key(job, cable)}
-    texts = {}
     if changed:  # else no page, and not the search index, changes: only the version files (a commit)
         template = _stamp_file(job, name).read_text(encoding="utf-8")
         pages = _CablePages(job, cp, template, _theme(job, cp))
         written += [pages.write(site_dir, cable) for cable in cp.publish if cable.id in changed]
         fresh = _complete_search_index(site_dir, list(cp.publish), pages.search_entries, changed)
         # The rest of the search index is the previous build's, audited against the same terms.
-        texts = {f"{SEARCH_INDEX} (entries of the changed cables)": fresh} if fresh else {}
+        if fresh:
+            texts[f"{SEARCH_INDEX} (entries of the changed cables)"] = fresh
     audit(site_dir, forbidden_terms(job.repo_cables, cp), only=written, texts=texts, own_url=_own_url(job))
     return site_dir
 
@@ -471,19 +473,19 @@ def _take_version_template(site_dir: Path) -> str:
     return template
 
 
-def _write_version(job: _Job, cp: CommunityPlan, site_dir: Path, template: str) -> list[Path]:
-    """version.html and version.json: the only files of a site that hold the commit and its time."""
+def _write_version(job: _Job, cp: CommunityPlan, site_dir: Path, template: str) -> dict[str, str]:
+    """version.html and version.json: the only files of a site that hold the commit and its time.
+    Returns what is new in them (the page's body, the JSON), by file."""
     language = cp.community.language if cp.community.language in site.LABELS else "en"
-    files = {site.VERSION_URL: template.replace(
-                 site.VERSION_MARKER, site.version_fragment(job.commit, job.commit_time, language)).encode("utf-8"),
-             site.VERSION_JSON: site.version_json(job.commit, job.commit_time)}
-    paths = []
-    for rel, data in files.items():
+    fragment = site.version_fragment(job.commit, job.commit_time, language)
+    data = site.version_json(job.commit, job.commit_time)
+    files = {site.VERSION_URL: template.replace(site.VERSION_MARKER, fragment).encode("utf-8"),
+             site.VERSION_JSON: data}
+    for rel, content in files.items():
         path = site_dir / rel
         path.unlink(missing_ok=True)  # never write through a hard link to the previous site
-        path.write_bytes(data)
-        paths.append(path)
-    return paths
+        path.write_bytes(content)
+    return {f"{site.VERSION_URL} (commit and time)": fragment, site.VERSION_JSON: data.decode("utf-8")}
 
 
 def _write_sitemap(job: _Job, cp: CommunityPlan, site_dir: Path, pages: Iterable[str]) -> None:
