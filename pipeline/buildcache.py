@@ -1,8 +1,10 @@
 """The build cache folder: where it is, why its contents can be trusted, and the parsed cables in it.
 
 ``build`` and ``publish`` keep what they computed in ``<root>/.cache/diplomatie`` (or ``--cache``):
-conversions of cables to HTML, compiled templates, each site's input keys, and the cables parsed at
-the last load. All of it is used as it is, so it must never come from the repository: a merge request
+conversions of cables to HTML (``cables/``), compiled templates (``jinja/``), each site's input keys
+and page templates (``sites/``), parsed cables (``parsed/``), the digests of git blobs that number
+cable versions (``blob-digests.json``) and of the built files at the last publish (``site-files/``).
+All of it is used as it is, so it must never come from the repository: a merge request
 committing ``.cache/diplomatie/`` would put its HTML in every site. :func:`folder` refuses a cache
 that git tracks, and the folder ignores itself (like ``.pytest_cache``) so ``git add -A`` leaves it out.
 
@@ -125,8 +127,13 @@ class ParsedCables:
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             own = Findings()  # never seen, or an entry this code cannot read: parse
             cable = cables.parse(path, data, own)
-            entry = {"cable": _cable_to(cable), "findings": [dataclasses.asdict(f) for f in own]}
-            write_atomic(file, json.dumps(entry, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+            try:
+                text = json.dumps({"cable": _cable_to(cable), "findings": [dataclasses.asdict(f) for f in own]},
+                                  ensure_ascii=False, separators=(",", ":"))
+            except (TypeError, ValueError):  # a value JSON cannot hold: parse this file every time
+                text = None
+            if text is not None:
+                write_atomic(file, text.encode("utf-8"))
         found.extend(own)
         return cable
 
