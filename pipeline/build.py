@@ -44,7 +44,7 @@ from typing import Any
 import ahocorasick
 import jinja2
 
-from pipeline import buildcache, cables, history, site, yamlfile
+from pipeline import buildcache, history, site
 from pipeline.cables import Cable
 from pipeline.plan import CommunityPlan, Plan
 
@@ -156,22 +156,14 @@ def _version_infos(repo: Any, published: list[Cable], cache: Path) -> dict[str, 
     """Each published cable's version number and last change, from git as of the commit built (a
     content not committed yet is the next version, undated). The digests of the blobs already seen
     are kept in the cache, so a rebuild reads and parses only new blobs."""
-    path = cache / "blob-digests.json"
-    code = hashlib.sha256(Path(cables.__file__).read_bytes() + Path(yamlfile.__file__).read_bytes()).hexdigest()
-    try:
-        saved = json.loads(path.read_text())
-        known = saved["blobs"] if saved.get("code") == code else {}
-    except (OSError, ValueError, KeyError, TypeError):
-        known = {}
-    seen = len(known)
+    known = buildcache.blob_digests(cache)
     for cable in published:  # the blob being built is the cable just parsed: its digest is known
         data = repo.version.tree.read(cable.path)
         blob = hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
         known.setdefault(blob, cable.digest)
     infos = history.version_infos(Path(repo.root), [c.path for c in published], ref=repo.commit,
                                   digests={c.path: c.digest for c in published}, known=known)
-    if len(known) != seen:
-        buildcache.write_atomic(path, json.dumps({"code": code, "blobs": known}, sort_keys=True).encode())
+    known.save()
     return {c.id: infos[c.path] for c in published if c.path in infos}
 
 
@@ -747,19 +739,18 @@ def audit(site_dir: Path, forbidden: Forbidden, *, verbatim_from: Iterable[Path]
         if path.suffix == ".gz":
             data = gzip.decompress(data)
         text = data.decode("utf-8", errors="replace")
-        _search(rel, text, matcher, not _verbatim(rel, data, themes))
+        if not _verbatim(rel, data, themes):
+            _search(rel, text, matcher)
         offsite = find_offsite_assets(text, path.suffix, own_url)
         if offsite:
             raise BuildError(f"off-site asset audit: {rel} loads {offsite[0]} from another host; "
                              "every asset must be served by the site itself")
     for name, text in (texts or {}).items():
-        _search(name, text, matcher, True)
+        _search(name, text, matcher)
 
 
-def _search(rel: str, text: str, matcher: Any, searching: bool) -> None:
+def _search(rel: str, text: str, matcher: Any) -> None:
     """Raise naming ``rel`` at the first forbidden term standing as a word of its own in ``text``."""
-    if not searching:
-        return
     for end, (length, kind, original) in matcher.iter(text):
         start = end - length + 1
         if _word_char(text, start - 1) or _word_char(text, end + 1):

@@ -94,20 +94,36 @@ def _code_version() -> str:
     return h.hexdigest()
 
 
-class FileDigests(dict):
-    """The digests of one built site's files at its last publish, by path: ``[size, mtime_ns,
-    ctime_ns, inode, sha256]`` (see ``publish.scan_site``), kept in ``<cache>/site-files/<community>.json``."""
+class Memory(dict):
+    """A mapping kept in one JSON file of the cache, forgotten when the code that filled it changes."""
 
-    def __init__(self, cache: Path, community: str) -> None:
-        self.path = cache / "site-files" / f"{community}.json"
+    def __init__(self, path: Path, code: str = "") -> None:
+        self.path, self.code = path, code
         try:
-            data = json.loads(self.path.read_bytes())
-        except (OSError, ValueError):
-            data = {}
-        super().__init__(data if isinstance(data, dict) else {})
+            data = json.loads(path.read_bytes())
+            items = data["items"] if data.get("code") == code and isinstance(data["items"], dict) else {}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            items = {}
+        super().__init__(items)
+        self._saved = dict(items)
 
     def save(self) -> None:
-        write_atomic(self.path, json.dumps(self, separators=(",", ":")).encode())
+        """Write the mapping, if it changed since it was read or last saved."""
+        if self != self._saved:
+            write_atomic(self.path, json.dumps({"code": self.code, "items": self}, separators=(",", ":")).encode())
+            self._saved = dict(self)
+
+
+def file_digests(cache: Path, community: str) -> Memory:
+    """The digests of one built site's files at its last publish, by path: ``[size, mtime_ns,
+    ctime_ns, inode, sha256]`` (see ``publish.scan_site``)."""
+    return Memory(cache / "site-files" / f"{community}.json")
+
+
+def blob_digests(cache: Path) -> Memory:
+    """The canonical digest of each git blob of a cable seen so far (None: it does not parse), by
+    blob id: what numbers cable versions (see ``history.version_infos``)."""
+    return Memory(cache / "blob-digests.json", _code_version())
 
 
 class ParsedCables:

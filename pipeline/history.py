@@ -221,21 +221,28 @@ def _body(data: bytes) -> str | None:
 
 # --- versions ------------------------------------------------------------------------------------
 
+def _new_versions(steps: Iterable[tuple[str | None, bool]]) -> Iterator[bool]:
+    """For each (digest, deleted) step in order, whether it starts a version: a content other than
+    the last version's (one that cannot be read always is), or a deletion after a live version."""
+    last: tuple[str | None, bool] | None = None  # (digest, deleted) of the last version
+    for digest, deleted in steps:
+        new = last is None or not ((digest is not None and digest == last[0]) or (deleted and last[1]))
+        if new:
+            last = (digest, deleted)
+        yield new
+
+
 def versions(revs: Iterable[Revision]) -> list[CableVersion]:
     """The distinct contents among ``revs``: a commit that leaves the digest as it was is no version."""
+    revs = list(revs)
     out: list[CableVersion] = []
     previous: Revision | None = None
-    for rev in revs:
-        digest = rev.cable.digest if rev.cable else None
-        deleted = rev.deleted
-        if out and previous is not None and digest == out[-1].digest and digest is not None:
-            previous = rev
-            continue
-        if out and deleted and out[-1].deleted:
-            continue
-        changes, added, removed = _diff(previous, rev)
-        out.append(CableVersion(len(out) + 1, rev.commit, rev.date, rev.author, digest, changes, added,
-                                removed, deleted))
+    for rev, new in zip(revs, _new_versions((r.cable.digest if r.cable else None, r.deleted) for r in revs),
+                        strict=True):
+        if new:
+            changes, added, removed = _diff(previous, rev)
+            out.append(CableVersion(len(out) + 1, rev.commit, rev.date, rev.author,
+                                    rev.cable.digest if rev.cable else None, changes, added, removed, rev.deleted))
         previous = rev
     return out
 
@@ -446,18 +453,14 @@ def _info(revs: list[Revision], digest: str | None) -> VersionInfo | None:
 def _info_of(steps: Iterable[tuple[dt.datetime, str | None, bool]], digest: str | None) -> VersionInfo | None:
     """The last version among ``steps`` (date, digest, deleted), numbered as :func:`versions` does;
     ``digest`` not matching it means an uncommitted edit: the next version, not dated yet."""
+    steps = list(steps)
     number = 0
-    last: tuple[str | None, bool] | None = None  # (digest, deleted) of the last version
     live: tuple[int, dt.datetime, str | None] | None = None  # last version not a deletion
-    for date, step_digest, deleted in steps:
-        if last is not None and step_digest is not None and step_digest == last[0]:
-            continue
-        if last is not None and deleted and last[1]:
-            continue
-        number += 1
-        last = (step_digest, deleted)
-        if not deleted:
-            live = (number, date, step_digest)
+    for (date, step_digest, deleted), new in zip(steps, _new_versions((d, x) for _, d, x in steps), strict=True):
+        if new:
+            number += 1
+            if not deleted:
+                live = (number, date, step_digest)
     if digest is not None and (live is None or live[2] != digest):
         return VersionInfo(number + 1, None)
     if live is None:

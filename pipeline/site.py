@@ -38,7 +38,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import markdown
@@ -47,8 +47,10 @@ from markdown.extensions import Extension
 from markdown.treeprocessors import Treeprocessor
 
 from pipeline.cables import Cable
-from pipeline.history import VersionInfo
 from pipeline.plan import CommunityPlan
+
+if TYPE_CHECKING:  # the history reads git; a site needs only the numbers it found
+    from pipeline.history import VersionInfo
 
 #: Bump when the HTML produced for a cable changes, so cached conversions are not reused.
 RENDER_VERSION = "1"

@@ -51,7 +51,7 @@ def command(root, store_url, endpoint_url, only, out, jobs, fmt, ref, at, tag):
     run publish again to finish."""
     from gate.store import StoreError
     from pipeline.build import BuildError, build_sites
-    from pipeline.buildcache import FileDigests, folder
+    from pipeline.buildcache import file_digests, folder
     from pipeline.communities import membership_snapshot
     from pipeline.history import HistoryError, tag_publication
     from pipeline.plan import make_plan
@@ -80,7 +80,7 @@ def command(root, store_url, endpoint_url, only, out, jobs, fmt, ref, at, tag):
     results, errors = {}, {}
     cache = folder(root)
     for name in sorted(builds):  # one community failing does not hold the others back
-        known = FileDigests(cache, name)
+        known = file_digests(cache, name)
         try:
             results[name] = publish_site(store, builds[name], jobs=jobs, progress=tty, known=known)
             known.save()
