@@ -502,6 +502,10 @@ class Manifest:
     published_at: str
     cables: tuple[str, ...]
     files: dict[str, FileEntry] = field(default_factory=dict)
+    #: CSP sources (``sha256-<base64>``) of the theme's inline scripts and styles: the only inline code
+    #: the gate lets the release's pages run (see gate/csp.py).
+    script_hashes: tuple[str, ...] = ()
+    style_hashes: tuple[str, ...] = ()
     format: int = FORMAT
 
     @property
@@ -517,6 +521,7 @@ class Manifest:
             "format": self.format, "community": self.community, "release": self.release,
             "commit": self.commit, "built_at": self.built_at, "published_at": self.published_at,
             "cables": list(self.cables),
+            "script_hashes": sorted(self.script_hashes), "style_hashes": sorted(self.style_hashes),
             "files": {path: self.files[path].to_dict() for path in sorted(self.files)},
         })
 
@@ -527,7 +532,9 @@ class Manifest:
             files = {p: FileEntry(str(f["sha256"]), int(f["size"]), str(f["type"])) for p, f in obj["files"].items()}
             return cls(community=obj["community"], release=obj["release"], commit=obj.get("commit"),
                        built_at=obj.get("built_at"), published_at=obj["published_at"],
-                       cables=tuple(obj.get("cables", ())), files=files)
+                       cables=tuple(obj.get("cables", ())), files=files,
+                       script_hashes=tuple(obj.get("script_hashes", ())),
+                       style_hashes=tuple(obj.get("style_hashes", ())))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise StoreError(f"manifest: missing or malformed field: {exc}") from exc
 
