@@ -123,8 +123,10 @@ def wrk(url: str, duration: int, connections: int, cookie: str | None = None,
         args = ["taskset", "-c", cpu, *args]
     out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    p50 = re.search(r"50%\s+(\S+)", out).group(1)
-    p99 = re.search(r"99%\s+(\S+)", out).group(1)
+    # Read the "Latency Distribution" lines only: the thread-stats line ends in a "+/- Stdev" column
+    # such as "75.50%", which an unanchored "50%" would take for the median.
+    p50 = re.search(r"^\s*50%\s+(\S+)\s*$", out, re.M).group(1)
+    p99 = re.search(r"^\s*99%\s+(\S+)\s*$", out, re.M).group(1)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if non2xx:
         raise SystemExit(f"{url}: {non2xx.group(1)} error responses\n{out}")

@@ -111,6 +111,9 @@ class FaultProxy:
         class Server(socketserver.ThreadingTCPServer):
             daemon_threads = True
             allow_reuse_address = True
+            # boto3 opens up to its pool size (publish uses 16 threads) at once: a backlog of 5 left
+            # connections waiting past a 1 s connect timeout on a loaded machine.
+            request_queue_size = 128
 
         self._server = Server(("127.0.0.1", 0), Handler)
         self.port = self._server.server_address[1]
