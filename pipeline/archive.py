@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ from pathlib import Path
 import bagit
 import yaml
 
-from pipeline import __version__, communities
+from pipeline import __version__, communities, gitrepo
 from pipeline.plan import Plan, make_plan
 from pipeline.repository import Repository
 from pipeline.sources import WorkingTree
@@ -173,9 +172,7 @@ def archive(repo: Repository, out: Path, community: str, *, now: dt.datetime | N
 
 def _uncommitted(root: Path) -> bool:
     """Whether the files a site is built from differ from the last commit (build caches do not count)."""
-    result = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all", "--", *INPUTS],
-                            cwd=root, capture_output=True, text=True, check=False)
-    return result.returncode == 0 and bool(result.stdout.strip())
+    return gitrepo.uncommitted(root, INPUTS)
 
 
 def validate(path: Path) -> None:

@@ -30,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from pipeline import cables, classification, findings, html_safety, yamlfile
+from pipeline import cables, classification, findings, gitrepo, html_safety, yamlfile
 from pipeline.cables import Approval, Cable
 from pipeline.findings import Finding, Findings
 
@@ -64,13 +64,10 @@ def folder(root: Path, cache_dir: Path | None = None) -> Path:
 
 def _tracked(root: Path, inside: str) -> str | None:
     """The first file git tracks under ``inside`` (None: none, or no git repository)."""
-    import git
-
     try:
-        listed = git.Repo(root, search_parent_directories=False).git.ls_files("--", inside or ".")
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError, git.GitCommandError):
+        return gitrepo.GitRepo(root).first_tracked(inside)
+    except gitrepo.NotARepository:
         return None
-    return listed.splitlines()[0] if listed else None
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -14,39 +14,24 @@ import datetime as dt
 import difflib
 import json
 from collections.abc import Iterable, Iterator, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import git
-
-from pipeline import cables
-from pipeline.cables import Approval, Cable
+from pipeline import cables, communities, signatures
+from pipeline.cables import Approval
 from pipeline.findings import Findings
+from pipeline.gitrepo import GitError, GitRepo, NotARepository, UnknownRef
+from pipeline.revisions import Revision, approval_key, approvals_added, cable_path, file_logs, revisions
+from pipeline.sources import RefError, open_version
 
 #: Cable fields compared between versions, in the order the history lists their changes.
 METADATA = ("id", "title", "date", "post", "author", "classification", "subjects", "language", "summary",
             "ministry", "communities", "embargo", "status", "supersedes")
 
 
-#: Where the cables are: one pathspec for a history walk over all of them.
-CONTENT_SPEC = "content/"
-
-
 class HistoryError(Exception):
     """The history cannot be read (not a git repository, unknown ref or cable); the message says why."""
-
-
-@dataclass(frozen=True)
-class Revision:
-    """One commit that changed a cable's file, with the cable as it stood in that commit."""
-
-    commit: str
-    date: dt.datetime  # committer date, UTC: the moment the change entered the history
-    author: str  # "Name <email>"
-    cable: Cable | None  # None when the file was deleted or could not be parsed
-    body: str | None = None
-    deleted: bool = False
 
 
 @dataclass(frozen=True)
@@ -115,108 +100,18 @@ class VersionInfo:
 
 # --- reading git ---------------------------------------------------------------------------------
 
-def cable_path(cable_id: str) -> str:
-    """Where a cable lives in a content repository."""
-    return f"content/{cable_id[:4]}/{cable_id}.md"
-
-
-def open_git(root: Path) -> git.Repo:
+def open_git(root: Path) -> GitRepo:
     try:
-        return git.Repo(root, search_parent_directories=False)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return GitRepo(root)
+    except NotARepository:
         raise HistoryError(f"{root} is not a git repository: the history of a cable comes from git") from None
 
 
-def _commit(repo: git.Repo, ref: str | None) -> git.Commit | None:
+def _revisions(repo: GitRepo, path: str, ref: str | None) -> list[Revision]:
     try:
-        return repo.commit(ref or "HEAD")
-    except (git.BadName, ValueError, git.GitCommandError):
-        if ref is None:
-            return None  # a repository without any commit yet
-        raise HistoryError(f"no commit named {ref!r} in {repo.working_dir}") from None
-
-
-@dataclass(frozen=True)
-class Touch:
-    """One commit changing one file: the file's new blob (None when the commit deleted it)."""
-
-    commit: str
-    date: dt.datetime
-    author: str
-    blob: str | None
-
-
-def file_log(repo: git.Repo, paths: Iterable[str], ref: str | None = None) -> dict[str, list[Touch]]:
-    """For each file under ``paths`` (files or folders), the commits reachable from ``ref`` (default
-    HEAD) that changed it, oldest first, in one ``git log`` (so a build over thousands of cables reads
-    the history once). Merge commits count where they changed the file against every parent."""
-    head = _commit(repo, ref)
-    if head is None:
-        return {}
-    text = repo.git.log(head.hexsha, "--format=%x00%H%x00%ct%x00%an%x00%ae", "--raw", "-c", "--no-abbrev",
-                        "--no-renames", "--", *paths)
-    out: dict[str, list[Touch]] = {}
-    fields = text.split("\x00")
-    for index in range(1, len(fields) - 3, 4):
-        commit, stamp, name = fields[index:index + 3]
-        email, _, raw = fields[index + 3].partition("\n")
-        date = dt.datetime.fromtimestamp(int(stamp), dt.UTC)
-        for line in raw.splitlines():
-            if not line.startswith(":") or "\t" not in line:
-                continue
-            meta, path = line.split("\t", 1)
-            parents = len(meta) - len(meta.lstrip(":"))
-            shas = meta.lstrip(":").split()[parents + 1: 2 * parents + 2]
-            blob = shas[-1] if shas and set(shas[-1]) != {"0"} else None
-            out.setdefault(path, []).append(Touch(commit, date, f"{name} <{email}>", blob))
-    for touches in out.values():
-        touches.reverse()
-    return out
-
-
-class _Blobs:
-    """Parsed contents of blobs, each parsed once however many files and commits share it."""
-
-    def __init__(self, repo: git.Repo) -> None:
-        self.repo = repo
-        self.parsed: dict[tuple[str, str], tuple[Cable | None, str | None]] = {}
-
-    def read(self, path: str, blob: str) -> tuple[Cable | None, str | None]:
-        key = (path, blob)
-        if key not in self.parsed:
-            data = self.repo.odb.stream(bytes.fromhex(blob)).read()
-            self.parsed[key] = (cables.parse(path, data, Findings()), _body(data))
-        return self.parsed[key]
-
-
-def _revisions(blobs: _Blobs, path: str, touches: Iterable[Touch]) -> list[Revision]:
-    out = []
-    for touch in touches:
-        cable, body = blobs.read(path, touch.blob) if touch.blob else (None, None)
-        out.append(Revision(touch.commit, touch.date, touch.author, cable, body, deleted=touch.blob is None))
-    return out
-
-
-def revisions(repo: git.Repo, path: str, ref: str | None = None) -> list[Revision]:
-    """Every commit reachable from ``ref`` (default HEAD) that changed ``path``, oldest first."""
-    return _revisions(_Blobs(repo), path, file_log(repo, [path], ref).get(path, []))
-
-
-def revisions_of(repo: git.Repo, paths: Iterable[str], ref: str | None = None) -> dict[str, list[Revision]]:
-    """:func:`revisions` of many files, reading the history once."""
-    paths = sorted(set(paths))
-    if not paths:
-        return {}
-    log = file_log(repo, [CONTENT_SPEC] if len(paths) > 50 else paths, ref)
-    blobs = _Blobs(repo)
-    return {path: _revisions(blobs, path, log.get(path, [])) for path in paths}
-
-
-def _body(data: bytes) -> str | None:
-    try:
-        return cables.split(data.decode("utf-8").removeprefix("\ufeff").replace("\r\n", "\n"))[1]
-    except (UnicodeDecodeError, cables.FrontMatterError):
-        return None
+        return revisions(repo, path, ref)
+    except UnknownRef as exc:
+        raise HistoryError(str(exc)) from None
 
 
 # --- versions ------------------------------------------------------------------------------------
@@ -281,22 +176,6 @@ def _plain(value: Any) -> Any:
 
 # --- approvals -----------------------------------------------------------------------------------
 
-def approval_key(approval: Approval) -> tuple[str, str, dt.datetime, str]:
-    """What identifies an approval across versions of the file (its line may move)."""
-    return (approval.community, approval.by, approval.date, approval.digest)
-
-
-def approvals_added(revs: Iterable[Revision]) -> dict[tuple, Revision]:
-    """For each approval ever present, the first revision (oldest first) whose file contains it."""
-    first: dict[tuple, Revision] = {}
-    for rev in revs:
-        if rev.cable is None:
-            continue
-        for approval in rev.cable.approvals:
-            first.setdefault(approval_key(approval), rev)
-    return first
-
-
 def _approval_records(revs: list[Revision], vers: list[CableVersion],
                       present: tuple[Approval, ...]) -> list[ApprovalRecord]:
     added = approvals_added(revs)
@@ -319,11 +198,6 @@ def _approval_records(revs: list[Revision], vers: list[CableVersion],
 def _with_signatures(root: Path, ref: str | None, records: list[ApprovalRecord]) -> list[ApprovalRecord]:
     """Say of each approval whether its commit is signed by the editor's key, where the community of
     that version of ``communities.yaml`` lists one."""
-    from dataclasses import replace
-
-    from pipeline import communities, signatures
-    from pipeline.sources import RefError, open_version
-
     try:
         version = open_version(root, ref or "HEAD")
         known = communities.parse(version.tree.read(communities.PATH), Findings())
@@ -386,7 +260,7 @@ def cable_history(root: Path, cable_id: str, ref: str | None = None, store: Any 
     """The versions, approvals and (with a store) publications of one cable, as of ``ref``."""
     repo = open_git(root)
     path = cable_path(cable_id)
-    revs = revisions(repo, path, ref)
+    revs = _revisions(repo, path, ref)
     if not revs:
         raise HistoryError(f"no commit of {root} (as of {ref or 'HEAD'}) holds {path}")
     vers = versions(revs)
@@ -424,12 +298,15 @@ def version_infos(root: Path, paths: Iterable[str], ref: str | None = None,
     paths = sorted(set(paths))
     if not paths:
         return {}
-    log = file_log(repo, [CONTENT_SPEC] if len(paths) > 50 else paths, ref)
+    try:
+        log = file_logs(repo, paths, ref)
+    except UnknownRef as exc:
+        raise HistoryError(str(exc)) from None
     known = {} if known is None else known
 
     def digest_of(path: str, blob: str) -> str | None:
         if blob not in known:
-            known[blob] = cables.digest(path, repo.odb.stream(bytes.fromhex(blob)).read())
+            known[blob] = cables.digest(path, repo.blob(blob))
         return known[blob]
 
     out = {}
@@ -442,8 +319,8 @@ def version_infos(root: Path, paths: Iterable[str], ref: str | None = None,
     return out
 
 
-def _version_info(repo: git.Repo, path: str, ref: str | None, digest: str | None) -> VersionInfo | None:
-    return _info(revisions(repo, path, ref), digest)
+def _version_info(repo: GitRepo, path: str, ref: str | None, digest: str | None) -> VersionInfo | None:
+    return _info(_revisions(repo, path, ref), digest)
 
 
 def _info(revs: list[Revision], digest: str | None) -> VersionInfo | None:
@@ -547,29 +424,19 @@ def tag_publication(root: Path, community: str, release: str, commit: str, *, ca
     """
     repo = open_git(root)
     name = publication_tag(community, release)
-    if not _valid_ref(repo, name):
+    if not repo.valid_tag_name(name):
         raise HistoryError(f"{name!r} is not a valid tag name")
-    existing = next((t for t in repo.tags if t.path == f"refs/tags/{name}"), None)
+    existing = repo.tag_commit(name)
     if existing is not None:
-        if existing.commit.hexsha == commit:
+        if existing == commit:
             return name
-        raise HistoryError(f"tag {name} already exists on commit {existing.commit.hexsha[:10]}, not {commit[:10]}")
+        raise HistoryError(f"tag {name} already exists on commit {existing[:10]}, not {commit[:10]}")
     lines = [f"Published release {release} of {community}", "", f"Commit: {commit}"]
     if published_at:
         lines.append(f"Published-at: {published_at}")
     lines += [f"Cable: {c}" for c in cables]
-    identity = [] if repo.git.config("user.email", with_exceptions=False) else [
-        "-c", "user.name=Diplomatie", "-c", "user.email=diplomatie@localhost"]
     try:
-        repo.git.execute(["git", *identity, "tag", "-a", name, "-m", "\n".join(lines) + "\n", commit])
-    except git.GitCommandError as exc:
-        raise HistoryError(f"could not create tag {name}: {exc.stderr.strip()}") from None
+        repo.create_tag(name, commit, "\n".join(lines) + "\n")
+    except GitError as exc:
+        raise HistoryError(f"could not create tag {name}: {exc}") from None
     return name
-
-
-def _valid_ref(repo: git.Repo, name: str) -> bool:
-    try:
-        repo.git.check_ref_format(f"refs/tags/{name}")
-    except git.GitCommandError:
-        return False
-    return True

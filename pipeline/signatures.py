@@ -15,17 +15,15 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import os
-import subprocess
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline import history
+from pipeline import gitrepo
 from pipeline.cables import Approval, Cable
 from pipeline.communities import Community
 from pipeline.repository import Repository
+from pipeline.revisions import approval_key, approvals_added, revisions, revisions_of
 
 #: The namespace git signs commits in (``ssh-keygen -Y sign -n git``).
 NAMESPACE = "git"
@@ -108,27 +106,11 @@ class Signature:
 
 def verify_commits(root: Path, commits: Iterable[str], signers: str) -> dict[str, Signature]:
     """Ask git for the signature of each commit, checked against the allowed-signers text ``signers``."""
-    commits = sorted(set(commits))
-    if not commits:
-        return {}
-    fd, path = tempfile.mkstemp(prefix="allowed-signers-", suffix=".txt")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(signers)
-        result = subprocess.run(
-            ["git", "-c", f"gpg.ssh.allowedSignersFile={path}", "log", "--no-walk=unsorted",
-             "--format=%H%x00%G?%x00%GS%x00%GF", *commits, "--"],
-            cwd=root, capture_output=True, text=True, check=False)
-    finally:
-        os.unlink(path)
-    if result.returncode != 0:
-        raise SignatureError(f"git could not check signatures in {root}: {result.stderr.strip()}")
-    out = {}
-    for line in result.stdout.splitlines():
-        parts = line.split("\x00")
-        if len(parts) == 4:
-            out[parts[0]] = Signature(*parts)
-    return out
+        lines = gitrepo.signature_lines(root, commits, signers)
+    except gitrepo.GitError as exc:
+        raise SignatureError(str(exc)) from None
+    return {line[0]: Signature(*line) for line in lines}
 
 
 def signed_by_editor(community: Community, approval: Approval, signature: Signature | None) -> bool:
@@ -161,7 +143,7 @@ class SignedApprovals:
         """The commit that added ``approval`` (None: not committed in this version's history)."""
         self._scan()
         assert self._added is not None
-        return self._added.get(history.approval_key(approval))
+        return self._added.get(approval_key(approval))
 
     def signature(self, approval: Approval) -> Signature | None:
         commit = self.added_in(approval)
@@ -179,13 +161,13 @@ class SignedApprovals:
         if self.repo.commit is None:
             return
         try:
-            gitrepo = history.open_git(self.repo.root)
-        except history.HistoryError:
+            git = gitrepo.GitRepo(self.repo.root)
+        except gitrepo.NotARepository:
             return
         signed = {cid for cid, c in self.repo.communities.items() if c.require_signed_approvals}
         paths = [cable.path for cable in self._cables_to_check(signed)]
-        for revs in history.revisions_of(gitrepo, paths, self.repo.commit).values():
-            for key, rev in history.approvals_added(revs).items():
+        for revs in revisions_of(git, paths, self.repo.commit).values():
+            for key, rev in approvals_added(revs).items():
                 self._added[key] = rev.commit
         self._signatures = verify_commits(self.repo.root, self._added.values(),
                                           allowed_signers(self.repo.communities.values()))
@@ -209,24 +191,18 @@ def uncommitted_approval(root: Path, cable: Cable, community: str, editor: str) 
     if not mine:
         return None
     try:
-        committed = history.revisions(history.open_git(root), cable.path)
-    except history.HistoryError:
+        committed = revisions(gitrepo.GitRepo(root), cable.path)
+    except gitrepo.NotARepository:
         return None
     last = committed[-1].cable if committed else None
-    known = {history.approval_key(a) for a in last.approvals} if last else set()
-    return next((a for a in mine if history.approval_key(a) not in known), None)
+    known = {approval_key(a) for a in last.approvals} if last else set()
+    return next((a for a in mine if approval_key(a) not in known), None)
 
 
 def commit_signed(root: Path, path: str, message: str, key: str | None = None) -> str:
     """Commit the file at ``path`` alone, signed with SSH (``key``: a private key file, or git's
     ``user.signingkey``), and return the commit's id. Other staged changes stay staged, uncommitted."""
-    git = ["git", "-c", "gpg.format=ssh"]
-    if key:
-        git += ["-c", f"user.signingkey={key}"]
-    for args in (["add", "--", path], ["commit", "--quiet", "-S", "-m", message, "--", path]):
-        result = subprocess.run(git + args, cwd=root, capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            raise SignatureError(f"git {args[0]} failed: {result.stderr.strip() or result.stdout.strip()}; "
-                                 "set your SSH signing key with --key or `git config user.signingkey`")
-    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
-    return head.stdout.strip()
+    try:
+        return gitrepo.commit_file_signed(root, path, message, key)
+    except gitrepo.GitError as exc:
+        raise SignatureError(f"{exc}; set your SSH signing key with --key or `git config user.signingkey`") from None

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-import git
+from pipeline import gitrepo
 
 
 @dataclass(frozen=True)
@@ -68,34 +68,23 @@ class WorkingTree:
 class GitTree:
     """The files of one commit, read from git objects."""
 
-    def __init__(self, commit: git.Commit) -> None:
-        self.commit = commit
-
-    def _object(self, path: str) -> git.Object | None:
-        try:
-            return self.commit.tree / path
-        except KeyError:
-            return None
+    def __init__(self, snapshot: gitrepo.Snapshot) -> None:
+        self.snapshot = snapshot
 
     def entry(self, path: str) -> Entry | None:
-        obj = self._object(path)
-        if obj is None or obj.type != "blob":
-            return None
-        return Entry(path, stat.S_ISLNK(obj.mode), obj.size)
+        file = self.snapshot.file(path)
+        return _entry(file) if file is not None else None
 
     def walk(self, top: str) -> Iterator[Entry]:
-        tree = self._object(top)
-        if tree is None or tree.type != "tree":
-            return
-        for obj in sorted(tree.traverse(), key=lambda o: o.path):
-            if obj.type == "blob":
-                yield Entry(obj.path, stat.S_ISLNK(obj.mode), obj.size)
+        for file in self.snapshot.files(top):
+            yield _entry(file)
 
     def read(self, path: str) -> bytes:
-        obj = self._object(path)
-        if obj is None:
-            raise FileNotFoundError(path)
-        return obj.data_stream.read()
+        return self.snapshot.read(path)
+
+
+def _entry(file: gitrepo.TreeFile) -> Entry:
+    return Entry(file.path, stat.S_ISLNK(file.mode), file.size)
 
 
 @dataclass(frozen=True)
@@ -115,29 +104,18 @@ class RefError(Exception):
 def open_version(root: Path, ref: str | None = None, at: dt.datetime | None = None) -> Version:
     """The working tree (default), or the commit named by ``ref`` or last on or before ``at``."""
     try:
-        repo = git.Repo(root, search_parent_directories=False)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        repo = gitrepo.GitRepo(root)
+    except gitrepo.NotARepository:
         repo = None
     if ref is None and at is None:
-        if repo is None or not repo.head.is_valid():
+        head = repo.head() if repo is not None else None
+        if repo is None or head is None:
             return Version(WorkingTree(root), None, None)
-        head = repo.head.commit
-        return Version(WorkingTree(root), head.hexsha, head.committed_datetime.astimezone(dt.UTC),
-                       dirty=repo.is_dirty(untracked_files=True))
+        return Version(WorkingTree(root), head.id, head.time, dirty=repo.is_dirty())
     if repo is None:
         raise RefError(f"{root} is not a git repository: --ref and --at need one")
-    commit = _resolve(repo, ref, at)
-    return Version(GitTree(commit), commit.hexsha, commit.committed_datetime.astimezone(dt.UTC))
-
-
-def _resolve(repo: git.Repo, ref: str | None, at: dt.datetime | None) -> git.Commit:
-    if ref is not None:
-        try:
-            return repo.commit(ref)
-        except (git.BadName, ValueError, git.GitCommandError) as exc:
-            raise RefError(f"no commit named {ref!r} in {repo.working_dir}") from exc
-    assert at is not None
-    for commit in repo.iter_commits("HEAD", first_parent=True):
-        if commit.committed_datetime <= at:
-            return commit
-    raise RefError(f"no commit on or before {at.isoformat()} in {repo.working_dir}")
+    try:
+        commit, snapshot = repo.snapshot(ref, at)
+    except gitrepo.UnknownRef as exc:
+        raise RefError(str(exc)) from exc
+    return Version(GitTree(snapshot), commit.id, commit.time)

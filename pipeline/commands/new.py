@@ -6,16 +6,11 @@ import click
 
 from pipeline.commands.options import load_repository, root_option
 from pipeline.drafting import DraftError, new_cable
+from pipeline.gitrepo import user_email
 
 
 def _default_author() -> str:
-    import subprocess
-
-    try:
-        out = subprocess.run(["git", "config", "user.email"], capture_output=True, text=True, check=False)
-        return out.stdout.strip() or "agent@diplomatie.gouv.fr"
-    except OSError:
-        return "agent@diplomatie.gouv.fr"
+    return user_email() or "agent@diplomatie.gouv.fr"
 
 
 @click.command("new")

@@ -1,0 +1,279 @@
+"""The content repository's git: the one module of the pipeline that talks to git.
+
+Everything the pipeline learns from git goes through here: which commit a ``--ref`` or ``--at``
+names, the files of one commit, the one ``git log`` that lists every change of many cables with
+their blob ids, the bytes of a blob, the signatures git checks, the files git tracks, and the
+publication tags. Callers see plain values (commit ids, UTC dates, bytes), never GitPython's
+objects, so the rest of the pipeline does not depend on how git is read, and a change of that
+library (or a switch to the command line) is made in this file alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+
+
+class GitError(Exception):
+    """Git could not answer; the message says what is missing."""
+
+
+class NotARepository(GitError):
+    """The folder is not (the top of) a git repository."""
+
+
+class UnknownRef(GitError):
+    """No commit of the repository has that name, or none is on or before that date."""
+
+
+@dataclass(frozen=True)
+class Commit:
+    id: str  # the full hexadecimal commit id
+    time: dt.datetime  # committer date, UTC
+
+
+@dataclass(frozen=True)
+class Touch:
+    """One commit changing one file: the file's new blob (None when the commit deleted it)."""
+
+    commit: str
+    date: dt.datetime
+    author: str
+    blob: str | None
+
+
+@dataclass(frozen=True)
+class TreeFile:
+    """A file (a blob: a regular file or a symbolic link) of one commit's tree."""
+
+    path: str  # relative to the repository root, forward slashes
+    mode: int  # the git mode, as ``stat`` reads it (``stat.S_ISLNK`` tells a symbolic link)
+    size: int
+
+
+class Snapshot:
+    """The files of one commit, read from git objects (never from the working tree)."""
+
+    def __init__(self, commit: git.Commit) -> None:
+        self._commit = commit
+
+    def _object(self, path: str) -> git.Object | None:
+        try:
+            return self._commit.tree / path
+        except KeyError:
+            return None
+
+    def file(self, path: str) -> TreeFile | None:
+        """The file at ``path`` (None: absent, or a folder)."""
+        obj = self._object(path)
+        if obj is None or obj.type != "blob":
+            return None
+        return TreeFile(path, obj.mode, obj.size)
+
+    def files(self, top: str) -> Iterator[TreeFile]:
+        """Every file under the folder ``top``, sorted by path (nothing when it is not a folder)."""
+        tree = self._object(top)
+        if tree is None or tree.type != "tree":
+            return
+        for obj in sorted(tree.traverse(), key=lambda o: o.path):
+            if obj.type == "blob":
+                yield TreeFile(obj.path, obj.mode, obj.size)
+
+    def read(self, path: str) -> bytes:
+        obj = self._object(path)
+        if obj is None:
+            raise FileNotFoundError(path)
+        return obj.data_stream.read()
+
+
+class GitRepo:
+    """One content repository's git objects."""
+
+    def __init__(self, root: Path) -> None:
+        """Open the repository whose top folder is ``root`` (its parents are not searched)."""
+        try:
+            self._repo = git.Repo(root, search_parent_directories=False)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            raise NotARepository(f"{root} is not a git repository") from None
+        self.root = Path(root)
+
+    @property
+    def where(self) -> str:
+        """The repository's folder as messages name it."""
+        return str(self._repo.working_dir)
+
+    # --- commits ---------------------------------------------------------------------------------
+
+    def _commit(self, ref: str) -> git.Commit:
+        try:
+            return self._repo.commit(ref)
+        except (git.BadName, ValueError, git.GitCommandError) as exc:
+            raise UnknownRef(f"no commit named {ref!r} in {self.where}") from exc
+
+    def _commit_at(self, at: dt.datetime) -> git.Commit:
+        """The last commit on HEAD's first-parent line committed on or before ``at``."""
+        for commit in self._repo.iter_commits("HEAD", first_parent=True):
+            if commit.committed_datetime <= at:
+                return commit
+        raise UnknownRef(f"no commit on or before {at.isoformat()} in {self.where}")
+
+    def head(self) -> Commit | None:
+        """The commit checked out (None: a repository without any commit yet)."""
+        if not self._repo.head.is_valid():
+            return None
+        return _commit_of(self._repo.head.commit)
+
+    def resolve(self, ref: str | None = None, at: dt.datetime | None = None) -> Commit:
+        """The commit ``ref`` names (a tag, branch or commit id), or else the last one on or before ``at``."""
+        return _commit_of(self._resolve(ref, at))
+
+    def _resolve(self, ref: str | None, at: dt.datetime | None) -> git.Commit:
+        if ref is not None:
+            return self._commit(ref)
+        if at is None:
+            raise ValueError("resolve needs a ref or a date")
+        return self._commit_at(at)
+
+    def snapshot(self, ref: str | None = None, at: dt.datetime | None = None) -> tuple[Commit, Snapshot]:
+        """The commit named by ``ref`` (or last on or before ``at``) and its files."""
+        commit = self._resolve(ref, at)
+        return _commit_of(commit), Snapshot(commit)
+
+    def is_dirty(self) -> bool:
+        """Whether the working tree (untracked files included) differs from HEAD."""
+        return self._repo.is_dirty(untracked_files=True)
+
+    # --- the history of files --------------------------------------------------------------------
+
+    def file_log(self, paths: Iterable[str], ref: str | None = None) -> dict[str, list[Touch]]:
+        """For each file under ``paths`` (files or folders), the commits reachable from ``ref`` (default
+        HEAD) that changed it, oldest first, in one ``git log`` (so a build over thousands of cables
+        reads the history once). Merge commits count where they changed the file against every parent.
+        Nothing for a repository without any commit; :class:`UnknownRef` for a ``ref`` naming none."""
+        if ref is None and self.head() is None:
+            return {}
+        head = self._commit(ref or "HEAD")
+        text = self._repo.git.log(head.hexsha, "--format=%x00%H%x00%ct%x00%an%x00%ae", "--raw", "-c",
+                                  "--no-abbrev", "--no-renames", "--", *paths)
+        out: dict[str, list[Touch]] = {}
+        fields = text.split("\x00")
+        for index in range(1, len(fields) - 3, 4):
+            commit, stamp, name = fields[index:index + 3]
+            email, _, raw = fields[index + 3].partition("\n")
+            date = dt.datetime.fromtimestamp(int(stamp), dt.UTC)
+            for line in raw.splitlines():
+                if not line.startswith(":") or "\t" not in line:
+                    continue
+                meta, path = line.split("\t", 1)
+                parents = len(meta) - len(meta.lstrip(":"))
+                shas = meta.lstrip(":").split()[parents + 1: 2 * parents + 2]
+                blob = shas[-1] if shas and set(shas[-1]) != {"0"} else None
+                out.setdefault(path, []).append(Touch(commit, date, f"{name} <{email}>", blob))
+        for touches in out.values():
+            touches.reverse()
+        return out
+
+    def blob(self, blob_id: str) -> bytes:
+        """The bytes of the blob ``blob_id`` (as :meth:`file_log` names it)."""
+        return self._repo.odb.stream(bytes.fromhex(blob_id)).read()
+
+    def first_tracked(self, inside: str) -> str | None:
+        """The first file git tracks under the folder ``inside`` (None: none)."""
+        try:
+            listed = self._repo.git.ls_files("--", inside or ".")
+        except git.GitCommandError:
+            return None
+        return listed.splitlines()[0] if listed else None
+
+    # --- tags ------------------------------------------------------------------------------------
+
+    def tag_commit(self, name: str) -> str | None:
+        """The commit the tag ``name`` points to (None: no such tag)."""
+        existing = next((t for t in self._repo.tags if t.path == f"refs/tags/{name}"), None)
+        return existing.commit.hexsha if existing is not None else None
+
+    def valid_tag_name(self, name: str) -> bool:
+        try:
+            self._repo.git.check_ref_format(f"refs/tags/{name}")
+        except git.GitCommandError:
+            return False
+        return True
+
+    def create_tag(self, name: str, commit: str, message: str) -> None:
+        """Create the annotated tag ``name`` on ``commit`` (as "Diplomatie" when git knows no user)."""
+        identity = [] if self._repo.git.config("user.email", with_exceptions=False) else [
+            "-c", "user.name=Diplomatie", "-c", "user.email=diplomatie@localhost"]
+        try:
+            self._repo.git.execute(["git", *identity, "tag", "-a", name, "-m", message, commit])
+        except git.GitCommandError as exc:
+            raise GitError(exc.stderr.strip()) from None
+
+
+def _commit_of(commit: git.Commit) -> Commit:
+    return Commit(commit.hexsha, commit.committed_datetime.astimezone(dt.UTC))
+
+
+# --- the git command line: signatures, status, configuration ------------------------------------
+
+def signature_lines(root: Path, commits: Iterable[str], allowed_signers: str) -> list[tuple[str, str, str, str]]:
+    """(commit, %G? status, signer, key fingerprint) of each commit, as ``git log`` checks its signature
+    against the allowed-signers text ``allowed_signers`` (see ssh-keygen(1), ALLOWED SIGNERS)."""
+    commits = sorted(set(commits))
+    if not commits:
+        return []
+    fd, path = tempfile.mkstemp(prefix="allowed-signers-", suffix=".txt")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(allowed_signers)
+        result = subprocess.run(
+            ["git", "-c", f"gpg.ssh.allowedSignersFile={path}", "log", "--no-walk=unsorted",
+             "--format=%H%x00%G?%x00%GS%x00%GF", *commits, "--"],
+            cwd=root, capture_output=True, text=True, check=False)
+    finally:
+        os.unlink(path)
+    if result.returncode != 0:
+        raise GitError(f"git could not check signatures in {root}: {result.stderr.strip()}")
+    out = []
+    for line in result.stdout.splitlines():
+        parts = line.split("\x00")
+        if len(parts) == 4:
+            out.append((parts[0], parts[1], parts[2], parts[3]))
+    return out
+
+
+def commit_file_signed(root: Path, path: str, message: str, key: str | None = None) -> str:
+    """Commit the file at ``path`` alone, signed with SSH (``key``: a private key file, or git's
+    ``user.signingkey``), and return the commit's id. Other staged changes stay staged, uncommitted."""
+    command = ["git", "-c", "gpg.format=ssh"]
+    if key:
+        command += ["-c", f"user.signingkey={key}"]
+    for args in (["add", "--", path], ["commit", "--quiet", "-S", "-m", message, "--", path]):
+        result = subprocess.run(command + args, cwd=root, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise GitError(f"git {args[0]} failed: {result.stderr.strip() or result.stdout.strip()}")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
+    return head.stdout.strip()
+
+
+def uncommitted(root: Path, paths: Iterable[str]) -> bool:
+    """Whether the files under ``paths`` differ from the last commit (untracked ones included);
+    False when git cannot say (not a repository)."""
+    result = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all", "--", *paths],
+                            cwd=root, capture_output=True, text=True, check=False)
+    return result.returncode == 0 and bool(result.stdout.strip())
+
+
+def user_email() -> str | None:
+    """``git config user.email`` where the command runs (None: unset, or git missing)."""
+    try:
+        out = subprocess.run(["git", "config", "user.email"], capture_output=True, text=True, check=False)
+    except OSError:
+        return None
+    return out.stdout.strip() or None

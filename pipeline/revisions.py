@@ -1,0 +1,111 @@
+"""A cable as it stood in each commit that changed it, and the commit that added each approval.
+
+Both the history (``diplomatie history``) and the signed-approval check need them: the history to
+number versions and say which version an approval approved, the signature check to find the commit
+whose signature makes an approval count. They live here, below both, so neither imports the other
+for them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from pipeline import cables
+from pipeline.cables import Approval, Cable
+from pipeline.findings import Findings
+from pipeline.gitrepo import GitRepo, Touch
+
+#: Where the cables are: one pathspec for a history walk over all of them.
+CONTENT_SPEC = "content/"
+
+#: Above this many cables, one ``git log`` over the whole content folder beats a pathspec per cable.
+MANY = 50
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One commit that changed a cable's file, with the cable as it stood in that commit."""
+
+    commit: str
+    date: dt.datetime  # committer date, UTC: the moment the change entered the history
+    author: str  # "Name <email>"
+    cable: Cable | None  # None when the file was deleted or could not be parsed
+    body: str | None = None
+    deleted: bool = False
+
+
+def cable_path(cable_id: str) -> str:
+    """Where a cable lives in a content repository."""
+    return f"content/{cable_id[:4]}/{cable_id}.md"
+
+
+def file_logs(repo: GitRepo, paths: list[str], ref: str | None = None) -> dict[str, list[Touch]]:
+    """The changes of each of ``paths`` (sorted, distinct) in one ``git log``: over the content folder
+    for many cables, over the paths themselves for a few."""
+    return repo.file_log([CONTENT_SPEC] if len(paths) > MANY else paths, ref)
+
+
+class _Blobs:
+    """Parsed contents of blobs, each parsed once however many files and commits share it."""
+
+    def __init__(self, repo: GitRepo) -> None:
+        self.repo = repo
+        self.parsed: dict[tuple[str, str], tuple[Cable | None, str | None]] = {}
+
+    def read(self, path: str, blob: str) -> tuple[Cable | None, str | None]:
+        key = (path, blob)
+        if key not in self.parsed:
+            data = self.repo.blob(blob)
+            self.parsed[key] = (cables.parse(path, data, Findings()), _body(data))
+        return self.parsed[key]
+
+
+def _revisions(blobs: _Blobs, path: str, touches: Iterable[Touch]) -> list[Revision]:
+    out = []
+    for touch in touches:
+        cable, body = blobs.read(path, touch.blob) if touch.blob else (None, None)
+        out.append(Revision(touch.commit, touch.date, touch.author, cable, body, deleted=touch.blob is None))
+    return out
+
+
+def revisions(repo: GitRepo, path: str, ref: str | None = None) -> list[Revision]:
+    """Every commit reachable from ``ref`` (default HEAD) that changed ``path``, oldest first
+    (:class:`pipeline.gitrepo.UnknownRef` when ``ref`` names no commit)."""
+    return _revisions(_Blobs(repo), path, repo.file_log([path], ref).get(path, []))
+
+
+def revisions_of(repo: GitRepo, paths: Iterable[str], ref: str | None = None) -> dict[str, list[Revision]]:
+    """:func:`revisions` of many files, reading the history once."""
+    paths = sorted(set(paths))
+    if not paths:
+        return {}
+    log = file_logs(repo, paths, ref)
+    blobs = _Blobs(repo)
+    return {path: _revisions(blobs, path, log.get(path, [])) for path in paths}
+
+
+def _body(data: bytes) -> str | None:
+    try:
+        return cables.split(data.decode("utf-8").removeprefix("\ufeff").replace("\r\n", "\n"))[1]
+    except (UnicodeDecodeError, cables.FrontMatterError):
+        return None
+
+
+# --- approvals -----------------------------------------------------------------------------------
+
+def approval_key(approval: Approval) -> tuple[str, str, dt.datetime, str]:
+    """What identifies an approval across versions of the file (its line may move)."""
+    return (approval.community, approval.by, approval.date, approval.digest)
+
+
+def approvals_added(revs: Iterable[Revision]) -> dict[tuple, Revision]:
+    """For each approval ever present, the first revision (oldest first) whose file contains it."""
+    first: dict[tuple, Revision] = {}
+    for rev in revs:
+        if rev.cable is None:
+            continue
+        for approval in rev.cable.approvals:
+            first.setdefault(approval_key(approval), rev)
+    return first
