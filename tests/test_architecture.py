@@ -25,6 +25,22 @@ COMMAND_LINE = ("pipeline.commands", "pipeline.cli", "pipeline.__main__")
 #: The one module that talks to git.
 GIT_MODULE = "pipeline.gitrepo"
 
+#: The layers, bottom first (docs/architecture.md): a module imports only from its own layer or below.
+#: Entries are modules or packages (a package covers its submodules; the most specific entry wins).
+LAYERS: list[tuple[str, tuple[str, ...]]] = [
+    ("the gate's contracts", tuple(sorted(CONTRACTS))),
+    ("the rest of the gate", ("gate",)),
+    ("pipeline foundations", ("pipeline", "pipeline.findings", "pipeline.yamlfile", "pipeline.gitrepo",
+                              "pipeline.classification", "pipeline.html_safety")),
+    ("the content model", ("pipeline.cables", "pipeline.communities", "pipeline.approvals")),
+    ("reading a version", ("pipeline.sources", "pipeline.revisions", "pipeline.buildcache", "pipeline.repository")),
+    ("deciding", ("pipeline.check", "pipeline.plan", "pipeline.signatures", "pipeline.history")),
+    ("producing", ("pipeline.site", "pipeline.build", "pipeline.audit", "pipeline.publish", "pipeline.archive",
+                   "pipeline.drafting")),
+    ("the commands", ("pipeline.commands",)),
+    ("the command group", ("pipeline.cli", "pipeline.__main__")),
+]
+
 #: Known violations, each an exact (importer, imported) pair, to be removed when fixed. Keep it short.
 KNOWN: set[tuple[str, str]] = {
     # Issue 14: `diplomatie gate` and `diplomatie demo` start the gate, so these two commands reach
@@ -160,6 +176,34 @@ def test_only_the_git_module_talks_to_git():
     assert not bad, _report(bad, f"A module imports GitPython besides {GIT_MODULE}",
                             f"add what you need to {GIT_MODULE} (returning plain values, never GitPython "
                             "objects) and call it from there")
+
+
+def layer_of(module: str) -> int | None:
+    """The index in :data:`LAYERS` of ``module`` (None: not placed). ``pipeline`` itself (its
+    ``__init__``, which holds only the version) covers no submodule: each must be placed."""
+    matches = [(len(entry), index) for index, (_, entries) in enumerate(LAYERS) for entry in entries
+               if module == entry or (entry != "pipeline" and module.startswith(entry + "."))]
+    return max(matches)[1] if matches else None
+
+
+def test_every_module_has_a_layer():
+    unplaced = sorted(m for m in MODULES if layer_of(m) is None)
+    assert not unplaced, (f"Modules in no layer: {', '.join(unplaced)}\nWhat to do: add each to LAYERS in "
+                          "tests/test_architecture.py and to the list of layers in docs/architecture.md, in the "
+                          "lowest layer whose modules it needs.")
+
+
+def test_nothing_imports_upward():
+    def upward(i: Import) -> bool:
+        low, high = layer_of(i.importer), layer_of(i.imported)
+        return low is not None and high is not None and high > low
+
+    bad = _violations(upward)
+    lines = [f"  {i.where}: {i.importer} ({LAYERS[layer_of(i.importer)][0]}) imports {i.imported} "
+             f"({LAYERS[layer_of(i.imported)][0]})" for i in bad]
+    assert not bad, ("A module imports from a layer above its own:\n" + "\n".join(lines) + "\nWhat to do: move "
+                     "what it needs down to its layer (or the module up, if it belongs there), so dependencies "
+                     "point down (see docs/architecture.md).")
 
 
 def _graph() -> dict[str, set[str]]:
