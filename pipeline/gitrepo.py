@@ -130,10 +130,6 @@ class GitRepo:
             return None
         return _commit_of(self._repo.head.commit)
 
-    def resolve(self, ref: str | None = None, at: dt.datetime | None = None) -> Commit:
-        """The commit ``ref`` names (a tag, branch or commit id), or else the last one on or before ``at``."""
-        return _commit_of(self._resolve(ref, at))
-
     def _resolve(self, ref: str | None, at: dt.datetime | None) -> git.Commit:
         if ref is not None:
             return self._commit(ref)
