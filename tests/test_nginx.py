@@ -20,6 +20,7 @@ from gate import store as storage
 from gate import tokens
 from tests.gatekit import (
     GateProcess,
+    confirm,
     cookie_of,
     free_port,
     publish_site,
@@ -167,9 +168,10 @@ def test_two_gate_processes_behind_nginx_share_only_the_store(tmp_path):
             ring = tokens.load(tmp_path / "keys")
             link = tokens.issue(ring, tokens.INVITATION, "a@press.org", issuer=proxied.base, audience=proxied.base,
                                 ttl=600, community="presse")
-            first = one.get(f"/auth?token={link}")
-            assert first.status == 302
-            assert two.get(f"/auth?token={link}").status == 400  # spent on the other process
+            shown_two = two.get(f"/auth?token={link}")
+            first = confirm(one, proxied.get(f"/auth?token={link}"))  # page through nginx, confirmed on one
+            assert first.status == 303
+            assert confirm(two, shown_two).status == 400  # spent on the other process
             assert proxied.get(f"/auth?token={link}").status == 400
             session = cookie_of(first)
             assert two.get("/c/presse/", cookie=session).status == 200  # issued by one, accepted by two
