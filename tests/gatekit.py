@@ -37,7 +37,8 @@ def content_type(path: str) -> str:
     return f"{guessed}; charset=utf-8" if guessed.startswith("text/") or guessed.endswith("json") else guessed
 
 
-def publish_site(store: storage.Store, community: str, files: dict[str, bytes], release: str) -> storage.Manifest:
+def publish_site(store: storage.Store, community: str, files: dict[str, bytes], release: str,
+                 script_hashes: tuple[str, ...] = (), style_hashes: tuple[str, ...] = ()) -> storage.Manifest:
     """Publish like the pipeline does, through the storage contract: blobs, then manifest, then pointer."""
     entries = {}
     for path, data in files.items():
@@ -46,15 +47,53 @@ def publish_site(store: storage.Store, community: str, files: dict[str, bytes], 
         entries[path] = storage.FileEntry(sha, len(data), content_type(path))
     now = storage.utc_now()
     manifest = storage.Manifest(community=community, release=release, commit=None, built_at=now,
-                                published_at=now, cables=(), files=entries)
+                                published_at=now, cables=(), files=entries, script_hashes=script_hashes,
+                                style_hashes=style_hashes)
     store.put(manifest.key, manifest.to_json(), "application/json")
     storage.write_pointer(store, storage.Pointer(community, release, now))
     return manifest
 
 
-def publish_folder(store: storage.Store, community: str, folder: Path, release: str) -> storage.Manifest:
+def publish_folder(store: storage.Store, community: str, folder: Path, release: str,
+                   *, hashes: bool = False) -> storage.Manifest:
+    """``hashes=True``: record the site's inline blocks in the manifest, as the build does for its theme."""
     files = {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-    return publish_site(store, community, files, release)
+    scripts, styles = inline_hashes(files) if hashes else ((), ())
+    return publish_site(store, community, files, release, scripts, styles)
+
+
+def inline_hashes(files: dict[str, bytes]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The CSP hashes of the inline scripts and styles of a built site's pages (test stand-in for the build)."""
+    from html.parser import HTMLParser
+
+    from gate.csp import inline_hash
+
+    scripts: set[str] = set()
+    styles: set[str] = set()
+
+    class Blocks(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__(convert_charrefs=False)
+            self.open: str | None = None
+            self.text: list[str] = []
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "style" or (tag == "script" and not dict(attrs).get("src")):
+                self.open, self.text = tag, []
+
+        def handle_data(self, data):
+            if self.open:
+                self.text.append(data)
+
+        def handle_endtag(self, tag):
+            if tag == self.open:
+                (scripts if tag == "script" else styles).add(inline_hash("".join(self.text)))
+                self.open = None
+
+    for name, data in files.items():
+        if name.endswith(".html"):
+            Blocks().feed(data.decode("utf-8"))
+    return tuple(sorted(scripts)), tuple(sorted(styles))
 
 
 def write_members(store: storage.Store, communities: dict[str, dict]) -> None:
