@@ -43,7 +43,8 @@ from gate.http import InFlight, Refusal, Request, Response, not_found, unavailab
 from gate.logs import Log
 from gate.mail import Mailer
 from gate.membership import Membership, Snapshot
-from gate.metrics import GateMetrics
+from gate.metrics import GateMetrics, parse_listen
+from gate.metrics import serve as serve_metrics
 from gate.oidc import CALLBACK_PATH, LOGIN_PATH
 from gate.pages import Pages
 from gate.serving import DECIDE_HEADER, Blobs, Release, decision, serve_site
@@ -120,6 +121,7 @@ class Gate:
         self.mail_schedule = MailSchedule(config.mail_interval)
         self.mailer = Mailer(config.smtp, self.log.event)
         self._poller: asyncio.Task | None = None
+        self._metrics_server: asyncio.AbstractServer | None = None
         self._background: set[asyncio.Future] = set()
         self._day: tuple[int, dt.date] = (-1, dt.date.min)
         self.healthy = True
@@ -261,6 +263,7 @@ class Gate:
             return self.releases.get(community)
 
     async def _poll_forever(self) -> None:
+        await self._listen_for_metrics()
         while True:
             await asyncio.sleep(self.config.poll_interval)
             try:
@@ -274,6 +277,17 @@ class Gate:
         if self._poller is None and self.background:
             self.log.loop_thread = threading.get_ident()
             self._poller = asyncio.get_running_loop().create_task(self._poll_forever())
+
+    async def _listen_for_metrics(self) -> None:
+        """/metrics on its own address; with several workers the first to bind it serves it (its own pid)."""
+        if self.config.metrics_listen is None:
+            return
+        host, port = parse_listen(self.config.metrics_listen)
+        try:
+            self._metrics_server = await serve_metrics(host, port, self.metrics_text)
+        except OSError as exc:
+            self.log.event({"event": "metrics listener not started", "listen": self.config.metrics_listen,
+                            "error": str(exc)})
 
     # -- dispatch --------------------------------------------------------------------------------
 

@@ -38,6 +38,7 @@ class GateConfig:
     body_timeout: float = 10.0  # seconds to receive a whole request body (then 408)
     max_inflight: int = 32  # requests one client address may have in progress at once (then 429)
     metrics_token: str | None = None  # /metrics on the main port needs "Authorization: Bearer <token>"
+    metrics_listen: str | None = "127.0.0.1:9108"  # /metrics on its own address (None: not served there)
     accel_redirect: str | None = None  # nginx internal location holding the store's blobs/ (e.g. /_blobs)
     trusted_proxies: tuple[str, ...] = ()  # peers whose X-Forwarded-For names the client
     oidc_issuer: str | None = None  # agents' single sign-on (gate/oidc.py); all three or none
@@ -55,6 +56,10 @@ class GateConfig:
             raise ValueError("--base-url is http://: use https, or --insecure-dev for a local development gate")
         if self.insecure_dev and parts.hostname not in ("localhost", "127.0.0.1", "::1"):
             raise ValueError("--insecure-dev is only allowed with a localhost --base-url")
+        if self.metrics_listen is not None:
+            from gate.metrics import parse_listen
+
+            parse_listen(self.metrics_listen)  # ValueError naming the option
         if self.metrics_token is not None and len(self.metrics_token) < 16:
             raise ValueError("--metrics-token: give at least 16 characters (it is a password)")
         for name in ("max_body", "max_inflight", "login_burst"):

@@ -128,9 +128,10 @@ class GateProcess:
         self.base = base_url or f"http://127.0.0.1:{self.port}"
         self.keys_dir = keys_dir
         self.log = log or Path(store_dir).parent / f"gate-{self.port}.log"
+        self.metrics_port = free_port()
         args = [sys.executable, "-m", "pipeline", "gate", "--store", str(store_dir), "--keys", str(keys_dir),
                 "--base-url", self.base, "--port", str(self.port), "--insecure-dev", "--workers", str(workers),
-                *extra]
+                "--metrics-listen", f"127.0.0.1:{self.metrics_port}", *extra]
         self.handle = open(self.log, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(args, cwd=ROOT, stdout=self.handle, stderr=subprocess.STDOUT,
                                      env={**os.environ, **(env or {})})
@@ -174,6 +175,17 @@ class GateProcess:
 
     def get(self, path: str, **kw) -> Reply:
         return self.request("GET", path, **kw)
+
+    def metrics(self) -> str:
+        """/metrics from the gate's own metrics address (--metrics-listen)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.metrics_port, timeout=15)
+        try:
+            conn.request("GET", "/metrics")
+            resp = conn.getresponse()
+            assert resp.status == 200, resp.status
+            return resp.read().decode()
+        finally:
+            conn.close()
 
     def post_form(self, path: str, fields: dict[str, str], **kw) -> Reply:
         headers = {"Content-Type": "application/x-www-form-urlencoded", **kw.pop("headers", {})}

@@ -374,6 +374,14 @@ def invitation(gate) -> str:
                         community="presse")
 
 
+def test_metrics_are_served_on_their_own_address_not_the_public_port(world):
+    with running_gate(world.base_dir / "store", world.keys_dir) as gate:
+        gate.get("/c/presse/", cookie=gate.session_cookie("a@press.org"))
+        assert gate.get("/metrics").status == 404
+        text = gate.metrics()
+        assert 'diplomatie_gate_requests_total{pid=' in text and 'status="200"' in text
+
+
 def test_asgi_interface_behaves_the_same(tmp_path):
     store = storage.open_store(tmp_path / "store")
     publish_site(store, "presse", site("presse"), "r1")
