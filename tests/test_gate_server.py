@@ -35,7 +35,8 @@ def deployment(tmp_path_factory):
 
 def gate_command(base, port: int, *extra: str) -> list[str]:
     return [sys.executable, "-m", "pipeline", "gate", "--store", str(base / "store"), "--keys", str(base / "keys"),
-            "--base-url", f"http://127.0.0.1:{port}", "--port", str(port), "--insecure-dev", *extra]
+            "--base-url", f"http://127.0.0.1:{port}", "--port", str(port), "--insecure-dev", "--metrics-listen", "off",
+            *extra]
 
 
 def start_refused(base, port: int) -> subprocess.CompletedProcess:
