@@ -141,3 +141,33 @@ def test_no_free_port_is_taken_by_the_refusal_itself(deployment):
         assert start_refused(deployment, port).returncode == 1
     with socket.socket() as again:
         again.bind(("127.0.0.1", port))
+
+
+def test_healthz_answers_within_a_second_while_2000_clients_send_bodies_slowly(deployment):
+    """Headers complete, body never finished: the application's per-client cap (429) and body timeout
+    (408) answer them, and everyone else is served meanwhile."""
+    head = (b"POST /login HTTP/1.1\r\nHost: gate\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+            b"Content-Length: 4000\r\n\r\nemail=")
+    with running_gate(deployment / "store", deployment / "keys", extra=("--body-timeout", "2")) as gate:
+        opened: list[socket.socket] = []
+        try:
+            for _ in range(SLOW_CLIENTS):
+                conn = socket.socket()
+                opened.append(conn)
+                conn.bind(("127.0.0.2", 0))
+                conn.connect(("127.0.0.1", gate.port))
+                conn.sendall(head)
+            for _ in range(3):
+                elapsed, first = healthz(gate.port)
+                assert first.startswith(b"HTTP/1.1 200"), first
+                assert elapsed < 1.0, f"/healthz took {elapsed:.2f} s under {SLOW_CLIENTS} slow bodies"
+            started, statuses = time.monotonic(), set()
+            for conn in opened:
+                conn.settimeout(10)
+                answer = conn.recv(64)
+                statuses.add(answer[9:12])
+            assert statuses <= {b"408", b"429", b""} and statuses & {b"408", b"429"}, statuses
+            assert time.monotonic() - started < 10
+        finally:
+            for conn in opened:
+                conn.close()
