@@ -292,14 +292,21 @@ class Gate:
     # -- dispatch --------------------------------------------------------------------------------
 
     async def handle(self, req: Request) -> Response:
-        """Every request: the per-client cap, the route (or 405 built from it), one place for refusals."""
+        """Every request: the route (or 405 built from it), one place for refusals; the per-client cap.
+
+        The gate waits on a client only while it reads a request body (the server reads the head before
+        calling us, and sends the answer itself), so only requests that may carry a body take one of the
+        client's ``max_inflight`` slots; GET and HEAD, the hot path, skip the bookkeeping.
+        """
+        if req.method == "GET" or req.method == "HEAD":
+            if self.blobs.accel_prefix is not None and req.header(DECIDE_HEADER) == "1" and req.path.startswith("/c/"):
+                return decision(await self.respond(req))
+            return await self.respond(req)
         client = self.client_of(req)
         if not self.inflight.enter(client):
             return self.pages.refusal(Refusal(429, "Too many requests", "<p>Please wait a little.</p>",
                                               extra=[("retry-after", "5")]))
         try:
-            if self.blobs.accel_prefix is not None and req.path.startswith("/c/") and req.header(DECIDE_HEADER) == "1":
-                return decision(await self.respond(req))
             return await self.respond(req)
         finally:
             self.inflight.leave(client)
