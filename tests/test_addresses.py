@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 
@@ -249,3 +250,17 @@ def test_mailer_in_development_mode_refuses_too():
     with pytest.raises(InvalidAddress):
         Mailer(SmtpSettings(), events.append).send(HOSTILE["group syntax"], "link", minutes=15, site="s")
     assert not any("link" in e for e in events)
+
+
+def test_an_editor_at_an_international_domain_approves_in_any_letter_case(tmp_path):
+    spec = copy.deepcopy(COMMUNITIES)
+    spec["communities"]["energie"]["editors"] = ["redaction@société.fr"]
+    repo = make_repo(tmp_path / "repo", spec)
+    path = repo.write("content/2026/2026-BERLIN-0001.md", cable_text())
+    result = repo.run("approve", "2026-BERLIN-0001", "--community", "energie", "--editor", "Redaction@Société.FR")
+    assert result.code == 0, result.output
+    assert "by: redaction@xn--socit-esab.fr" in path.read_text()
+    assert "E403" not in repo.run("check").output
+    hostile = repo.run("approve", "2026-BERLIN-0001", "--community", "energie", "--editor",
+                       "x:redaction@société.fr")
+    assert hostile.code != 0 and "not a plain e-mail address" in hostile.output
