@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import email
+import email.policy
+import email.utils
 import json
 
 import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gate import oidc, tokens
 from gate.addresses import InvalidAddress, is_canonical, parse_address, parse_domain
-from gate.mail import Mailer, SmtpSettings
+from gate.mail import Mailer, SmtpSettings, sign_in_message
 from gate.membership import Snapshot
 from pipeline import cables, communities
 from pipeline.findings import Findings
@@ -264,3 +268,31 @@ def test_an_editor_at_an_international_domain_approves_in_any_letter_case(tmp_pa
     hostile = repo.run("approve", "2026-BERLIN-0001", "--community", "energie", "--editor",
                        "x:redaction@société.fr")
     assert hostile.code != 0 and "not a plain e-mail address" in hostile.output
+
+
+# --- what is accepted is read back as itself by the mail library ----------------------------------------------
+
+_MAIL_CHARS = st.sampled_from(list("aZ09._-+'@%!=?()<>[]:;,\"\\ \t\n.") + ["\u043e", "\uff47", "é", "=?", "?="])
+
+
+def _mail_text(size: int):
+    return st.lists(_MAIL_CHARS, max_size=size).map("".join)
+
+
+def _read_back(canonical: str) -> list[str]:
+    """The recipients Python's mail library reads in a To: header holding ``canonical``."""
+    message = sign_in_message("cables@example.org", canonical, "https://x.example/auth?token=t", 15, "x")
+    parsed = email.message_from_bytes(message.as_bytes(), policy=email.policy.default)
+    return [a.addr_spec for a in parsed["To"].addresses]
+
+
+@settings(EXAMPLES)
+@given(st.one_of(valid_addresses(), hostile_addresses(), _mail_text(40),
+                 st.builds(lambda a, b: a + "@" + b, _mail_text(15), _mail_text(15))))
+def test_whatever_the_grammar_accepts_the_mail_library_reads_as_exactly_that_one_mailbox(text):
+    try:
+        canonical = parse_address(text)
+    except InvalidAddress:
+        return
+    assert _read_back(canonical) == [canonical]
+    assert email.utils.getaddresses([canonical]) == [("", canonical)]
