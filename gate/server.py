@@ -62,7 +62,9 @@ def claim_port(host: str, port: int) -> Iterator[socket.socket]:
     workers silently and links would fail at random. The claim binds first *without*
     ``SO_REUSEPORT``, which fails if anything holds the port, then sets ``SO_REUSEPORT`` on the bound
     socket so that only our own workers can join it; the held socket (never listening, so it takes
-    no connection) makes every later claim on the port fail the same way.
+    no connection) makes every later claim on the port fail the same way. (``SO_REUSEADDR`` lets a
+    restarted gate bind past its predecessor's ``TIME_WAIT`` connections; two gates started within
+    the same second, before either listens, are the one case this cannot tell apart.)
     """
     try:
         family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
