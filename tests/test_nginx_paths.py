@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import http.client
 import itertools
+import socket
+import time
 
 import pytest
 
@@ -97,3 +99,27 @@ def test_a_gate_that_cannot_decide_is_a_bad_gateway_not_an_nginx_error(tmp_path)
         status = conn.getresponse().status
         conn.close()
     assert status == 502
+
+
+def test_healthz_through_nginx_answers_within_a_second_while_2000_clients_send_half_requests(world):  # noqa: F811
+    """nginx in front holds the slow connections itself (worker_connections, client_header_timeout)."""
+    opened: list[socket.socket] = []
+    try:
+        for _ in range(2000):
+            conn = socket.socket()
+            opened.append(conn)
+            conn.bind(("127.0.0.2", 0))
+            conn.connect(("127.0.0.1", world.port))
+            conn.sendall(b"GET /c/presse/ HTTP/1.1\r\nHost: gate\r\nX-Slow: ")
+        for _ in range(3):
+            with socket.create_connection(("127.0.0.1", world.port), timeout=5,
+                                          source_address=("127.0.0.3", 0)) as conn:
+                started = time.monotonic()
+                conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: gate\r\nConnection: close\r\n\r\n")
+                first = conn.recv(64)
+                elapsed = time.monotonic() - started
+            assert first.startswith(b"HTTP/1.1 200"), first
+            assert elapsed < 1.0, f"/healthz through nginx took {elapsed:.2f} s"
+    finally:
+        for conn in opened:
+            conn.close()
