@@ -39,7 +39,7 @@ from urllib.parse import quote, urlsplit
 from gate import store as storage
 from gate import tokens, views
 from gate.config import CONFIG_ENV, GateConfig
-from gate.http import InFlight, Refusal, Request, Response, not_found, unavailable
+from gate.http import MAX_PATH, InFlight, Refusal, Request, Response, bad_request, not_found, unavailable
 from gate.logs import Log
 from gate.mail import Mailer
 from gate.membership import Membership, Snapshot
@@ -316,7 +316,7 @@ class Gate:
         try:
             route = SITE if path.startswith("/c/") else self.routes.get(path)
             if route is None:
-                raise not_found()
+                raise not_found() if path.isprintable() and len(path) <= MAX_PATH else bad_request()
             if req.method not in route.methods:
                 raise Refusal(405, "Method not allowed", "", extra=[("allow", route.allow)])
             return await route.view(self, req)

@@ -181,6 +181,12 @@ def test_405_and_allow_come_from_the_route_table(world):
     assert site.status == 405 and site.header("allow") == "GET, HEAD" and SECRET not in site.body
 
 
+@pytest.mark.parametrize("path", ["/\u202eevil", "/a\x00b", "/\x7f", "/" + "a" * 2000])
+def test_odd_paths_are_bad_requests(world, path):
+    status, body = world.run(asgi(world.gate, "GET", path, b"", [], b""))
+    assert status == 400
+
+
 def test_head_of_a_link_spends_nothing(world):
     token = world.invitation("presse", "a@press.org")
     assert world.request("HEAD", f"/auth?token={token}").status == 200
