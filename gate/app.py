@@ -4,7 +4,7 @@ This module wires the parts and holds the one route table; the parts live in the
 gate/config.py (options), gate/http.py (request, response, limits, refusals), gate/sessions.py
 (cookies, CSRF, session cache, sign-out), gate/serving.py (the hot path: blobs, ranges, conditional
 requests, the nginx decision), gate/views.py (login, link confirmation, single sign-on, sign-out,
-home), gate/pages.py (the gate's own HTML), gate/throttle.py (sign-in budgets), gate/logs.py.
+home), gate/pages.py (the gate's own HTML), gate/throttle.py (sign-in budgets), gate/outbox.py (sign-in e-mails), gate/logs.py.
 
 It is a raw ASGI application *and* a granian RSGI application (``__rsgi__``), with no framework on
 the request path: serving a cached page to a known session is a handful of dictionary look-ups.
@@ -34,22 +34,22 @@ import traceback
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TextIO
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from gate import store as storage
 from gate import tokens, views
 from gate.config import CONFIG_ENV, GateConfig
-from gate.http import InFlight, Refusal, Request, Response, not_found, unavailable
+from gate.http import MAX_PATH, InFlight, Refusal, Request, Response, bad_request, not_found, unavailable
 from gate.logs import Log
-from gate.mail import Mailer
 from gate.membership import Membership, Snapshot
 from gate.metrics import GateMetrics, parse_listen
 from gate.metrics import serve as serve_metrics
 from gate.oidc import CALLBACK_PATH, LOGIN_PATH
+from gate.outbox import Outbox
 from gate.pages import Pages
 from gate.serving import DECIDE_HEADER, Blobs, Release, decision, serve_site
 from gate.sessions import Sessions
-from gate.throttle import MailSchedule, TokenBucket
+from gate.throttle import TokenBucket
 
 __all__ = ["CONFIG_ENV", "Gate", "GateConfig", "Request", "Response", "Route", "from_environment"]
 
@@ -95,7 +95,7 @@ class Gate:
                  clock: Callable[[], float] = time.time, background: bool = True) -> None:
         self.config = config
         self.clock = clock
-        self.background = background  # False (tests): no poller; call refresh() and send_due_mail() yourself
+        self.background = background  # False (tests): no poller; call refresh() and outbox.send_due() yourself
         self.log = Log(log_stream or open(os.dup(sys.stdout.fileno()), "w", buffering=1 << 16,  # noqa: SIM115
                                           encoding="utf-8"), clock)
         self.store = storage.open_store(config.store, endpoint_url=config.endpoint_url)
@@ -118,11 +118,9 @@ class Gate:
         self.routes = route_table(self.oidc is not None)
         self.inflight = InFlight(config.max_inflight)
         self.per_client = TokenBucket(config.login_burst, config.login_refill)
-        self.mail_schedule = MailSchedule(config.mail_interval)
-        self.mailer = Mailer(config.smtp, self.log.event)
+        self.outbox = Outbox(self)
         self._poller: asyncio.Task | None = None
         self._metrics_server: asyncio.AbstractServer | None = None
-        self._background: set[asyncio.Future] = set()
         self._day: tuple[int, dt.date] = (-1, dt.date.min)
         self.healthy = True
         self.refresh()
@@ -168,52 +166,6 @@ class Gate:
     def metrics_text(self) -> bytes:
         self.metrics.blob_cache_bytes = self.blobs.cache.size
         return self.metrics.exposition()
-
-    # -- sign-in e-mail ----------------------------------------------------------------------------
-
-    def request_link(self, address: str, next_path: str | None, now: float) -> None:
-        """Someone asked for a link for ``address``: the same work whatever the address.
-
-        A link is signed now for every request; the send job, run after the answer, drops it unless the
-        address is a current member. Within the recipient's interval the request joins one delayed send
-        (gate/throttle.py), made by the poller.
-        """
-        token = self._sign_in_token(address, now)
-        when = self.mail_schedule.request(address, now)
-        if when is not None and when <= now:
-            self._send_soon(address, token, next_path)
-
-    def _sign_in_token(self, address: str, now: float) -> str:
-        return tokens.issue(self.ring, tokens.MAGIC, address, issuer=self.config.origin,
-                            audience=self.config.origin, ttl=tokens.MAGIC_TTL, now=now)
-
-    def _send_soon(self, address: str, token: str, next_path: str | None) -> None:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # called outside the server (tests, tools): send in this thread
-            self._send_job(address, token, next_path)
-            return
-        future = loop.run_in_executor(None, self._send_job, address, token, next_path)
-        self._background.add(future)
-        future.add_done_callback(self._background.discard)
-
-    def _send_job(self, address: str, token: str, next_path: str | None) -> None:
-        """In a worker thread: mail the link if the address is a member now (else drop it, silently)."""
-        if self.membership.error is not None:
-            self.log.event({"event": "sign-in link not sent: membership unreadable"})
-            return
-        if not self.membership.snapshot.communities_of(address, self.today(self.clock())):
-            return
-        link = f"{self.config.origin}/auth?token={token}"
-        if next_path:
-            link += "&next=" + quote(next_path, safe="/")
-        self.mailer.send(address, link, minutes=tokens.MAGIC_TTL // 60, site=self.config.origin)
-
-    def send_due_mail(self) -> None:
-        """The poller's tick: the delayed sign-in e-mails whose time has come (fresh links, no ``next``)."""
-        now = self.clock()
-        for address in self.mail_schedule.pop_due(now):
-            self._send_soon(address, self._sign_in_token(address, now), None)
 
     # -- background refresh ----------------------------------------------------------------------
 
@@ -268,7 +220,7 @@ class Gate:
             await asyncio.sleep(self.config.poll_interval)
             try:
                 await asyncio.to_thread(self.refresh)
-                self.send_due_mail()
+                self.outbox.send_due()
             except Exception as exc:  # keep polling whatever happens; say what went wrong
                 self.log.event({"event": "refresh failed", "error": f"{type(exc).__name__}: {exc}"})
             self.log.flush()
@@ -316,7 +268,7 @@ class Gate:
         try:
             route = SITE if path.startswith("/c/") else self.routes.get(path)
             if route is None:
-                raise not_found()
+                raise not_found() if path.isprintable() and len(path) <= MAX_PATH else bad_request()
             if req.method not in route.methods:
                 raise Refusal(405, "Method not allowed", "", extra=[("allow", route.allow)])
             return await route.view(self, req)

@@ -96,7 +96,7 @@ async def login(gate: Gate, req: Request) -> Response:
         raise Refusal(429, "Too many requests", "<p>Please wait a little and try again.</p>",
                       extra=[("retry-after", str(math.ceil(wait)))])
     # The same work whether or not the address is a member: who gets mail is decided after the answer.
-    gate.request_link(address, next_path, now)
+    gate.outbox.request(address, next_path, now)
     return gate.pages.page(200, "Check your mail",
                            "<p>If this address belongs to a member, a sign-in link is on its way. "
                            "It works once, within 15 minutes.</p>")

@@ -307,7 +307,7 @@ class GateClient:
     def refresh(self) -> None:
         """What the poller does every poll_interval: re-read the store, send the delayed e-mails."""
         self.gate.refresh()
-        self.gate.send_due_mail()
+        self.gate.outbox.send_due()
 
     def settle(self, predicate) -> bool:
         """``predicate()`` after one poller tick (:class:`GateProcess` waits for its real poller instead)."""
@@ -356,8 +356,8 @@ class GateClient:
         import asyncio
 
         async def drain() -> None:
-            while self.gate._background:
-                await asyncio.gather(*list(self.gate._background))
+            while self.gate.outbox.background:
+                await asyncio.gather(*list(self.gate.outbox.background))
 
         self.run(drain())
         self.gate.log.flush()

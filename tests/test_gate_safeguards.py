@@ -181,6 +181,12 @@ def test_405_and_allow_come_from_the_route_table(world):
     assert site.status == 405 and site.header("allow") == "GET, HEAD" and SECRET not in site.body
 
 
+@pytest.mark.parametrize("path", ["/\u202eevil", "/a\x00b", "/\x7f", "/" + "a" * 2000])
+def test_odd_paths_are_bad_requests(world, path):
+    status, body = world.run(asgi(world.gate, "GET", path, b"", [], b""))
+    assert status == 400
+
+
 def test_head_of_a_link_spends_nothing(world):
     token = world.invitation("presse", "a@press.org")
     assert world.request("HEAD", f"/auth?token={token}").status == 200
@@ -246,3 +252,60 @@ def test_no_input_gets_a_5xx_with_a_valid_session_either(world, method, path, qu
     raw.append((b"cookie", world.session_cookie("a@press.org").encode()))
     status, _ = world.run(asgi(world.gate, method, path, query, raw, b""))
     assert status < 500
+
+
+# -- end to end: the real server ----------------------------------------------------------------
+
+
+def resident_mib(pid: int) -> float:
+    """Resident memory of ``pid`` and its descendants (the gate command, granian, its workers), MiB."""
+    from pathlib import Path
+
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        todo += children.get(p, [])
+        try:
+            status = (Path("/proc") / str(p) / "status").read_text()
+        except OSError:
+            continue
+        total += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+    return total / 1024
+
+
+def test_a_huge_chunked_body_is_refused_by_the_real_server_without_being_read_whole(tmp_path):
+    import http.client
+
+    from tests.gatekit import running_gate
+
+    store = storage.open_store(tmp_path / "store")
+    write_members(store, {"presse": {"members": {"a@press.org": None}}})
+    tokens.init(tmp_path / "keys")
+    with running_gate(tmp_path / "store", tmp_path / "keys") as gate:
+        before = resident_mib(gate.proc.pid)
+        conn = http.client.HTTPConnection("127.0.0.1", gate.port, timeout=30)
+        conn.putrequest("POST", "/login")
+        conn.putheader("Content-Type", "application/x-www-form-urlencoded")
+        conn.putheader("Transfer-Encoding", "chunked")
+        conn.endheaders()
+        chunk = b"%x\r\n%s\r\n" % (1 << 20, b"e" * (1 << 20))
+        sent = 0
+        try:
+            while sent < 400:  # up to 400 MiB, unless the gate answers and closes first
+                conn.send(chunk)
+                sent += 1
+            conn.send(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        assert conn.getresponse().status == 413
+        conn.close()
+        assert resident_mib(gate.proc.pid) - before < 64, (before, resident_mib(gate.proc.pid))
+        assert gate.get("/healthz").status == 200
