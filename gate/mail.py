@@ -1,4 +1,10 @@
-"""Sending the one-time sign-in link: SMTP through the standard library, or the log in development."""
+"""Sending the one-time sign-in link: SMTP through the standard library, or the log in development.
+
+The recipient is the one thing an outsider chooses, so it is checked here again whatever the caller
+did: only a canonical address (gate/addresses.py) is accepted, and both the SMTP envelope recipient
+(``RCPT TO``) and the ``To:`` header are that exact text. The envelope is given explicitly, never
+derived by parsing the header back (a header parser decodes comments and encoded words).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,9 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.utils import parseaddr
+
+from gate.addresses import InvalidAddress, is_canonical
 
 
 @dataclass(frozen=True)
@@ -37,6 +46,8 @@ class SmtpSettings:
 
 
 def sign_in_message(sender: str, to: str, link: str, minutes: int, site: str) -> EmailMessage:
+    """The sign-in e-mail to ``to``, which must be canonical (:class:`InvalidAddress` otherwise)."""
+    _require_canonical(to)
     message = EmailMessage()
     message["From"] = sender
     message["To"] = to
@@ -56,7 +67,13 @@ class Mailer:
         self.log = log
 
     def send(self, to: str, link: str, *, minutes: int, site: str) -> None:
+        """Send the link to ``to``; refuses (logs, raises :class:`InvalidAddress`) a non-canonical address."""
         s = self.settings
+        try:
+            _require_canonical(to)
+        except InvalidAddress:
+            self.log({"event": "mail refused: not a plain address", "to": repr(to)})
+            raise
         if not s.host:
             # Development only: no SMTP configured, so the operator reads the link in the log.
             self.log({"event": "sign-in link (no SMTP configured)", "to": to, "link": link})
@@ -68,6 +85,17 @@ class Mailer:
                     smtp.starttls(context=ssl.create_default_context())
                 if s.username:
                     smtp.login(s.username, s.password or "")
-                smtp.send_message(message)
+                # The envelope is explicit: the validated address, not whatever a parser reads in To:.
+                smtp.send_message(message, from_addr=envelope_sender(s.sender), to_addrs=[to])
         except (OSError, smtplib.SMTPException) as exc:
             self.log({"event": "mail failed", "to": to, "error": f"{type(exc).__name__}: {exc}"})
+
+
+def envelope_sender(sender: str) -> str:
+    """The ``MAIL FROM`` of the operator's ``--smtp-from`` (which may carry a display name)."""
+    return parseaddr(sender)[1] or sender
+
+
+def _require_canonical(to: object) -> None:
+    if not is_canonical(to):
+        raise InvalidAddress(f"refusing to mail {to!r}: not a canonical plain address")

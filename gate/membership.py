@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gate.addresses import InvalidAddress, is_canonical, parse_domain
 from gate.store import MEMBERS_KEY, NotFound, Store, StoreUnavailable
 
 
@@ -34,13 +35,17 @@ class CommunityAccess:
     members: Mapping[str, dt.date | None] = field(default_factory=dict)
 
     def admits(self, email: str, today: dt.date) -> bool:
-        """Listed and not expired (current through the whole ``expires`` day, UTC), or a domain address."""
-        if email in self.members:
+        """Listed and not expired (current through the whole ``expires`` day, UTC), or a domain address.
+
+        Only a canonical address (gate/addresses.py) is ever admitted: anything else a caller passes
+        (``"x:victim@domain"``, ``"=?utf-8?q?…?=(@domain"``) is refused here too.
+        """
+        if email in self.members:  # every key is canonical, so an equal string is too
             last = self.members[email]
             if last is None or today <= last:
                 return True
         domain = email.rpartition("@")[2]
-        return bool(domain) and domain in self.domains
+        return bool(domain) and domain in self.domains and is_canonical(email)
 
 
 @dataclass(frozen=True)
@@ -81,17 +86,28 @@ def _community(cid: str, entry: Any) -> CommunityAccess:
     members: dict[str, dt.date | None] = {}
     for email, last in (entry.get("members") or {}).items():
         try:
-            members[str(email).strip().lower()] = None if last is None else dt.date.fromisoformat(last)
+            expiry = None if last is None else dt.date.fromisoformat(last)
         except (TypeError, ValueError) as exc:
             raise SnapshotError(f"members.json: {cid}: {email}: bad expiry {last!r}") from exc
-    domains = frozenset(str(d).strip().lower().lstrip("@") for d in entry.get("domains") or ())
+        # Fail closed: publish writes canonical addresses only, so any other form is ignored, never
+        # re-parsed into something that might match a different mailbox.
+        if is_canonical(email):
+            members[email] = expiry
     return CommunityAccess(
         id=cid,
         title=str(entry.get("title") or cid),
         language=str(entry.get("language") or "fr"),
-        domains=frozenset(d for d in domains if d),
+        domains=frozenset(d for d in entry.get("domains") or () if _canonical_domain(d)),
         members=members,
     )
+
+
+def _canonical_domain(text: object) -> bool:
+    """True when ``text`` is a domain exactly as gate/addresses.py writes it (others are ignored)."""
+    try:
+        return parse_domain(text) == text
+    except InvalidAddress:
+        return False
 
 
 class Membership:

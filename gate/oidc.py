@@ -18,7 +18,8 @@ The ID token is checked the strict way: algorithm pinned to what the provider ad
 ES256 and EdDSA (never ``none`` nor an HMAC keyed with a public key), key picked by ``kid`` from the
 provider's JWKS, ``iss`` equal to the configured issuer, ``aud`` containing the client id (and ``azp``
 equal to it when there are several audiences), ``exp`` and ``iat`` against ``now`` with a small leeway,
-``nonce`` equal to the one sealed in the cookie. An ``email_verified`` claim, when present, must be true.
+``nonce`` equal to the one sealed in the cookie. The ``email`` claim must be a plain address
+(gate/addresses.py) and ``email_verified`` must be present and exactly ``true``.
 
 HTTP calls go through the standard library with a short timeout; they block, so the gate runs
 ``finish`` (and the first ``start``, which fetches the discovery document) in a worker thread.
@@ -46,6 +47,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from gate.addresses import InvalidAddress, parse_address
 
 #: Signature algorithms accepted for ID tokens, when the provider advertises them.
 ALGORITHMS = ("RS256", "ES256", "EdDSA")
@@ -412,10 +415,19 @@ def _userinfo(config: OIDCConfig, metadata: ProviderMetadata, access_token: str,
 
 
 def _email(claims: Mapping[str, Any]) -> str:
+    """The canonical address of a verified ``email`` claim (gate/addresses.py), or :class:`OIDCError`.
+
+    ``email_verified`` must be exactly ``true``: a provider that lets users type any address without
+    proving it (or says nothing) would let anyone claim a ministry address.
+    """
     email = claims.get("email")
-    if not isinstance(email, str) or "@" not in email or len(email) > 254:
+    if not isinstance(email, str) or not email:
         raise OIDCError("the provider gave no e-mail address (is the 'email' scope allowed for this client?)")
-    if "email_verified" in claims and claims["email_verified"] is not True:
-        raise OIDCError("the provider has not verified this e-mail address")
-    # Lower case: membership lists are stored lower-cased, and providers keep whatever case was typed.
-    return email.strip().lower()
+    if claims.get("email_verified") is not True:
+        raise OIDCError("the provider has not verified this e-mail address (email_verified is not true)")
+    try:
+        # The one grammar: case and IDNA normalised, and nothing that reads as another mailbox
+        # (a second @, a comment, an encoded word).
+        return parse_address(email)
+    except InvalidAddress as exc:
+        raise OIDCError(f"the provider's e-mail claim {email!r} is not a plain address ({exc})") from None

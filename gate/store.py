@@ -226,17 +226,14 @@ class FolderStore:
 
     def create(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> bool:
         path = self._path(key)
-        try:
-            with self._errors(key):
-                tmp = self._write_temp(path, data)
-                try:
-                    os.link(tmp, path)  # fails if the name exists: atomic create-if-absent, complete bytes
-                finally:
-                    tmp.unlink(missing_ok=True)
-        except StoreUnavailable as exc:
-            if isinstance(exc.__cause__, FileExistsError):
+        with self._errors(key):
+            tmp = self._write_temp(path, data)  # a FileExistsError here (a file where a folder should be) is an error
+            try:
+                os.link(tmp, path)  # fails if the name exists: atomic create-if-absent, complete bytes
+            except FileExistsError:
                 return False
-            raise
+            finally:
+                tmp.unlink(missing_ok=True)
         return True
 
     def head(self, key: str) -> ObjectInfo | None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import yaml
 
+from gate.addresses import InvalidAddress, parse_address
 from pipeline import cables
 from pipeline.cables import Approval, Cable
 from pipeline.communities import Community
@@ -53,7 +54,11 @@ def approve(path: Path, community: Community, editor: str, when: dt.datetime | N
     Refuses an editor who is not an editor of the community, a cable that does not parse cleanly,
     and an approval that already exists for this exact version. Writes atomically.
     """
-    editor = editor.strip().lower()
+    try:
+        editor = parse_address(editor.strip())
+    except InvalidAddress as exc:
+        raise ApprovalError(f"{editor!r} is not a plain e-mail address ({exc}); set git's user.email "
+                            "to your address as communities.yaml lists it") from None
     if editor not in community.editor_emails:
         raise ApprovalError(
             f"{editor} is not an editor of community '{community.id}' "

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from gate.addresses import InvalidAddress, parse_address
 from pipeline import classification, html_safety
 from pipeline.findings import Findings
 from pipeline.yamlfile import YamlError, compose, construct, line_of, mapping_pairs
@@ -71,7 +72,6 @@ ID_RE = re.compile(r"^(\d{4})-([A-Z0-9]+(?:-[A-Z0-9]+)*)-(\d{4})$")
 POST_RE = re.compile(r"^[A-Z0-9]+(?:-[A-Z0-9]+)*$")
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MINISTRY_RE = re.compile(r"^[A-Z][A-Z0-9-]*$")
-EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$")
 DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 FENCE = re.compile(r"^---[ \t]*$")
 END_FENCE = re.compile(r"^(?:---|\.\.\.)[ \t]*$")
@@ -299,8 +299,11 @@ class _CableReader:
                            "let 'diplomatie approve' write approvals")
                 continue
             community, by, when, digest = (fields[k][0] for k in APPROVAL_KEYS)
-            if not isinstance(by, str) or not EMAIL_RE.match(by):
-                self.error(fields["by"][1], "E205", f"approval 'by' is {by!r}, not an e-mail address")
+            try:
+                by = parse_address(by)
+            except InvalidAddress as exc:
+                self.error(fields["by"][1], "E205", f"approval 'by' is {by!r}, not a plain e-mail address ({exc})",
+                           "write the editor's address alone, e.g. prenom.nom@diplomatie.gouv.fr")
                 continue
             if not isinstance(when, dt.datetime | dt.date):
                 self.error(fields["date"][1], "E204", f"approval 'date' is {when!r}, not an ISO date-time")
@@ -316,7 +319,7 @@ class _CableReader:
                 when = dt.datetime.combine(when, dt.time(), dt.UTC)
             elif when.tzinfo is None:
                 when = when.replace(tzinfo=dt.UTC)
-            out.append(Approval(community, by.lower(), when.astimezone(dt.UTC), digest, line))
+            out.append(Approval(community, by, when.astimezone(dt.UTC), digest, line))
         return tuple(out)
 
     def scan(self, key: str, text: str, first_line: int) -> None:
@@ -338,9 +341,12 @@ class _CableReader:
             self.error("post", "E206", f"post '{post}' differs from the post in the id '{cable_id}'",
                        "the id is YEAR-POST-NUMBER with this cable's post")
         author = self.text("author")
-        if author and not EMAIL_RE.match(author):
-            self.error("author", "E205", f"'author' is {author!r}, not an e-mail address",
-                       "write the author's address, e.g. prenom.nom@diplomatie.gouv.fr")
+        if author:
+            try:
+                author = parse_address(author)
+            except InvalidAddress as exc:
+                self.error("author", "E205", f"'author' is {author!r}, not a plain e-mail address ({exc})",
+                           "write the author's address alone, e.g. prenom.nom@diplomatie.gouv.fr")
         label = self.values.get("classification")
         if not classification.is_publishable(label):
             shown = "missing" if label is None else repr(label)

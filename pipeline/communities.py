@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
-from pipeline.cables import EMAIL_RE, ID_RE, POST_RE, SLUG_RE, Cable, decode
+from gate.addresses import InvalidAddress, parse_address, parse_domain
+from pipeline.cables import ID_RE, POST_RE, SLUG_RE, Cable, decode
 from pipeline.findings import Findings
 from pipeline.yamlfile import YamlError, col_of, compose, construct, line_of, mapping_pairs
 
@@ -90,8 +90,11 @@ class Community:
         return frozenset(e.email for e in self.editors)
 
     def is_member(self, email: str, today: dt.date) -> bool:
-        """Listed and not expired, or an address of one of the community's domains."""
-        email = email.strip().lower()
+        """Listed and not expired, or an address of one of the community's domains (canonical forms)."""
+        try:
+            email = parse_address(email)
+        except InvalidAddress:
+            return False
         if any(m.email == email and m.is_current(today) for m in self.members):
             return True
         domain = email.rpartition("@")[2]
@@ -108,6 +111,8 @@ SELECT_KEYS = ("subjects", "posts", "from", "until", "cables", "exclude")
 MEMBER_KEYS = ("email", "name", "organisation", "sector", "invited_by", "expires")
 EDITOR_KEYS = ("email", "ssh_key")
 SECTORS = ("media", "business", "association", "research", "agent")
+ADDRESS_HINT = ("write the address alone, e.g. prenom.nom@diplomatie.gouv.fr: letters, digits and . _ - + ' "
+                "before the @, no name, <>, quotes, comments, =?...?= or second @ (README: addresses)")
 
 
 def parse(data: bytes, findings: Findings, path: str = PATH) -> dict[str, Community]:
@@ -194,10 +199,33 @@ class _Reader:
 
     def email(self, fields: dict, key: str, what: str) -> str:
         value = self.text(fields, key, what)
-        if value and not EMAIL_RE.match(value):
-            self.add(fields[key][1], "E205", f"'{key}' of {what} is {value!r}, not an e-mail address")
+        return self.address(fields[key][1], value, f"'{key}' of {what}") if value else ""
+
+    def address(self, node: yaml.Node, value: Any, what: str) -> str:
+        """The canonical address, or "" and an E205 that says why (gate/addresses.py: one grammar)."""
+        try:
+            return parse_address(value)
+        except InvalidAddress as exc:
+            self.add(node, "E205", f"{what} is {value!r}, not a plain e-mail address: {exc}", ADDRESS_HINT)
             return ""
-        return value.lower()
+
+    def domains(self, fields: dict, what: str) -> tuple[str, ...]:
+        if "domains" not in fields:
+            return ()
+        node = fields["domains"][1]
+        value = self.value(node)
+        if not isinstance(value, list):
+            self.add(node, "E203", f"'domains' of {what} must be a list", "write domains: [diplomatie.gouv.fr]")
+            return ()
+        out = []
+        for item, domain in zip(node.value, value, strict=True):
+            try:
+                out.append(parse_domain(domain))
+            except InvalidAddress as exc:
+                self.add(item, "E205", f"'domains' of {what} holds {domain!r}, not a mail domain: {exc}",
+                         "write the domain alone, as its owners write it, e.g. diplomatie.gouv.fr (no @, "
+                         "no trailing dot, no look-alike letters)")
+        return tuple(out)
 
     def strings(self, fields: dict, key: str, what: str, pattern: Any, example: str) -> tuple[str, ...]:
         if key not in fields:
@@ -238,7 +266,6 @@ class _Reader:
             self.add(fields["language"][1], "E206", f"'language' of {what} is {language!r}", "write fr or en")
         editors = self.editors(fields, what)
         select = self.selection(fields, what)
-        domain_re = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+$")
         signed = False
         if "require_signed_approvals" in fields:
             signed = self.value(fields["require_signed_approvals"][1])
@@ -249,8 +276,7 @@ class _Reader:
         return Community(
             id=cid, title=self.text(fields, "title", what), description=self.text(fields, "description", what),
             language=language or "fr", owner=self.email(fields, "owner", what), editors=editors,
-            select=select, domains=tuple(d.lower() for d in self.strings(fields, "domains", what, domain_re,
-                                                                         "diplomatie.gouv.fr")),
+            select=select, domains=self.domains(fields, what),
             members=self.members(fields, what), require_signed_approvals=signed,
             lines={"id": line_of(key_node), **{k: line_of(kn) for k, (kn, _) in fields.items()}},
         )
@@ -265,11 +291,9 @@ class _Reader:
         out = []
         for item in node.value:
             if isinstance(item, yaml.ScalarNode):
-                email = self.value(item)
-                if not isinstance(email, str) or not EMAIL_RE.match(email):
-                    self.add(item, "E205", f"editor {email!r} of {what} is not an e-mail address")
-                    continue
-                out.append(Editor(email.lower()))
+                email = self.address(item, self.value(item), f"an editor of {what}")
+                if email:
+                    out.append(Editor(email))
                 continue
             entry = self.mapping(item, f"an editor of {what}")
             if entry is None:

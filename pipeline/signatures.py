@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from gate.addresses import InvalidAddress, parse_address
 from pipeline import gitrepo
 from pipeline.cables import Approval, Cable
 from pipeline.communities import Community
@@ -186,7 +187,10 @@ def signatures_for(repo: Repository) -> SignedApprovals:
 def uncommitted_approval(root: Path, cable: Cable, community: str, editor: str) -> Approval | None:
     """An approval of ``cable``'s current version by ``editor`` for ``community`` that is written in the
     working tree but not committed yet (``approve`` then ``approve --sign``: sign it, add nothing)."""
-    editor = editor.strip().lower()
+    try:
+        editor = parse_address(editor.strip())  # approvals hold canonical addresses (gate/addresses.py)
+    except InvalidAddress:
+        return None  # approve() then refuses the address with its reason
     mine = [a for a in cable.approvals if a.community == community and a.by == editor and a.digest == cable.digest]
     if not mine:
         return None

@@ -5,10 +5,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import html
 import http.client
 import json
 import mimetypes
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -16,6 +18,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlencode
 
 from gate import store as storage
 from gate import tokens
@@ -34,7 +37,8 @@ def content_type(path: str) -> str:
     return f"{guessed}; charset=utf-8" if guessed.startswith("text/") or guessed.endswith("json") else guessed
 
 
-def publish_site(store: storage.Store, community: str, files: dict[str, bytes], release: str) -> storage.Manifest:
+def publish_site(store: storage.Store, community: str, files: dict[str, bytes], release: str,
+                 script_hashes: tuple[str, ...] = (), style_hashes: tuple[str, ...] = ()) -> storage.Manifest:
     """Publish like the pipeline does, through the storage contract: blobs, then manifest, then pointer."""
     entries = {}
     for path, data in files.items():
@@ -43,15 +47,53 @@ def publish_site(store: storage.Store, community: str, files: dict[str, bytes], 
         entries[path] = storage.FileEntry(sha, len(data), content_type(path))
     now = storage.utc_now()
     manifest = storage.Manifest(community=community, release=release, commit=None, built_at=now,
-                                published_at=now, cables=(), files=entries)
+                                published_at=now, cables=(), files=entries, script_hashes=script_hashes,
+                                style_hashes=style_hashes)
     store.put(manifest.key, manifest.to_json(), "application/json")
     storage.write_pointer(store, storage.Pointer(community, release, now))
     return manifest
 
 
-def publish_folder(store: storage.Store, community: str, folder: Path, release: str) -> storage.Manifest:
+def publish_folder(store: storage.Store, community: str, folder: Path, release: str,
+                   *, hashes: bool = False) -> storage.Manifest:
+    """``hashes=True``: record the site's inline blocks in the manifest, as the build does for its theme."""
     files = {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-    return publish_site(store, community, files, release)
+    scripts, styles = inline_hashes(files) if hashes else ((), ())
+    return publish_site(store, community, files, release, scripts, styles)
+
+
+def inline_hashes(files: dict[str, bytes]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The CSP hashes of the inline scripts and styles of a built site's pages (test stand-in for the build)."""
+    from html.parser import HTMLParser
+
+    from gate.csp import inline_hash
+
+    scripts: set[str] = set()
+    styles: set[str] = set()
+
+    class Blocks(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__(convert_charrefs=False)
+            self.open: str | None = None
+            self.text: list[str] = []
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "style" or (tag == "script" and not dict(attrs).get("src")):
+                self.open, self.text = tag, []
+
+        def handle_data(self, data):
+            if self.open:
+                self.text.append(data)
+
+        def handle_endtag(self, tag):
+            if tag == self.open:
+                (scripts if tag == "script" else styles).add(inline_hash("".join(self.text)))
+                self.open = None
+
+    for name, data in files.items():
+        if name.endswith(".html"):
+            Blocks().feed(data.decode("utf-8"))
+    return tuple(sorted(scripts)), tuple(sorted(styles))
 
 
 def write_members(store: storage.Store, communities: dict[str, dict]) -> None:
@@ -86,9 +128,10 @@ class GateProcess:
         self.base = base_url or f"http://127.0.0.1:{self.port}"
         self.keys_dir = keys_dir
         self.log = log or Path(store_dir).parent / f"gate-{self.port}.log"
+        self.metrics_port = free_port()
         args = [sys.executable, "-m", "pipeline", "gate", "--store", str(store_dir), "--keys", str(keys_dir),
                 "--base-url", self.base, "--port", str(self.port), "--insecure-dev", "--workers", str(workers),
-                *extra]
+                "--metrics-listen", f"127.0.0.1:{self.metrics_port}", *extra]
         self.handle = open(self.log, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(args, cwd=ROOT, stdout=self.handle, stderr=subprocess.STDOUT,
                                      env={**os.environ, **(env or {})})
@@ -133,13 +176,34 @@ class GateProcess:
     def get(self, path: str, **kw) -> Reply:
         return self.request("GET", path, **kw)
 
-    def sign_in(self, community: str, email: str, *, ttl: int = 3600) -> str:
-        """Spend a fresh invitation; returns the ``Cookie`` header value of the session."""
+    def metrics(self) -> str:
+        """/metrics from the gate's own metrics address (--metrics-listen)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.metrics_port, timeout=15)
+        try:
+            conn.request("GET", "/metrics")
+            resp = conn.getresponse()
+            assert resp.status == 200, resp.status
+            return resp.read().decode()
+        finally:
+            conn.close()
+
+    def post_form(self, path: str, fields: dict[str, str], **kw) -> Reply:
+        headers = {"Content-Type": "application/x-www-form-urlencoded", **kw.pop("headers", {})}
+        return self.request("POST", path, body=urlencode(fields).encode(), headers=headers, **kw)
+
+    def settle(self, predicate) -> bool:
+        """True once ``predicate()`` holds after the gate's poller has seen the store (waits up to 12 s)."""
+        return wait_for(predicate, timeout=12)
+
+    def invitation(self, community: str, email: str, *, ttl: int = 3600) -> str:
         ring = tokens.load(self.keys_dir)
-        token = tokens.issue(ring, tokens.INVITATION, email, issuer=self.base, audience=self.base, ttl=ttl,
-                             community=community)
-        reply = self.get(f"/auth?token={token}")
-        assert reply.status == 302, (reply.status, reply.body[:300])
+        return tokens.issue(ring, tokens.INVITATION, email, issuer=self.base, audience=self.base, ttl=ttl,
+                            community=community)
+
+    def sign_in(self, community: str, email: str, *, ttl: int = 3600) -> str:
+        """Open and confirm a fresh invitation; returns the ``Cookie`` header value of the session."""
+        reply = follow_link(self, f"/auth?token={self.invitation(community, email, ttl=ttl)}")
+        assert reply.status == 303, (reply.status, reply.body[:300])
         return cookie_of(reply)
 
     def session_cookie(self, email: str, *, ttl: int = 3600, now: float | None = None) -> str:
@@ -147,6 +211,27 @@ class GateProcess:
         ring = tokens.load(self.keys_dir)
         token = tokens.issue(ring, tokens.SESSION, email, issuer=self.base, audience=self.base, ttl=ttl, now=now)
         return f"diplomatie={token}"
+
+
+def confirmation_form(reply: Reply) -> tuple[dict[str, str], str]:
+    """The hidden fields of a link's confirmation page, and the Cookie header that goes with its POST."""
+    assert reply.status == 200, (reply.status, reply.body[:300])
+    fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', reply.body.decode()))
+    fields = {k: html.unescape(v) for k, v in fields.items()}
+    return fields, cookie_of(reply)
+
+
+def confirm(client, reply: Reply, cookie: str | None = None) -> Reply:
+    """Press the confirmation page's button (POST /auth with its fields and the cookie it set)."""
+    fields, set_cookie = confirmation_form(reply)
+    cookie = "; ".join(c for c in (cookie, set_cookie) if c)
+    return client.request("POST", "/auth", body=urlencode(fields).encode(), cookie=cookie or None,
+                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+
+
+def follow_link(client, path: str, cookie: str | None = None) -> Reply:
+    """What a person does with a link: open it (GET), then confirm (POST)."""
+    return confirm(client, client.request("GET", path, cookie=cookie), cookie)
 
 
 def cookie_of(reply: Reply) -> str:
@@ -170,3 +255,128 @@ def wait_for(predicate, timeout: float = 12.0, interval: float = 0.2) -> bool:
             return True
         time.sleep(interval)
     return predicate()
+
+
+class FakeClock:
+    """The gate's injectable clock: time moves only when a test says so."""
+
+    def __init__(self, now: float | None = None) -> None:
+        self.now = time.time() if now is None else now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class GateClient:
+    """The gate in process: httpx over its ASGI interface, a fake clock, no poller, logs in memory.
+
+    Same methods as :class:`GateProcess` (``request``, ``get``, ``sign_in``, ``session_cookie``), so a
+    test reads the same whichever it uses; call :meth:`refresh` where the real gate's poller would run.
+    """
+
+    def __init__(self, store_dir: Path | str, keys_dir: Path, *, base_url: str = "http://localhost:8000",
+                 clock: FakeClock | None = None, **options) -> None:
+        import asyncio
+        import io
+
+        import httpx
+
+        from gate.app import Gate, GateConfig
+
+        self.base = base_url
+        self.keys_dir = keys_dir
+        self.clock = clock or FakeClock()
+        self.logs = io.StringIO()
+        config = GateConfig(store=str(store_dir), keys=str(keys_dir), base_url=base_url,
+                            insecure_dev=base_url.startswith("http://"), **options)
+        self.gate = Gate(config, log_stream=self.logs, clock=self.clock, background=False)
+        self.loop = asyncio.new_event_loop()
+        self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.gate, client=("192.0.2.7", 4242)),
+                                        base_url=base_url)
+
+    def run(self, coro):
+        return self.loop.run_until_complete(coro)
+
+    def close(self) -> None:
+        self.run(self.client.aclose())
+        self.loop.close()
+
+    def refresh(self) -> None:
+        """What the poller does every poll_interval: re-read the store, send the delayed e-mails."""
+        self.gate.refresh()
+        self.gate.outbox.send_due()
+
+    def settle(self, predicate) -> bool:
+        """``predicate()`` after one poller tick (:class:`GateProcess` waits for its real poller instead)."""
+        self.refresh()
+        return predicate()
+
+    def request(self, method: str, path: str, *, headers: dict[str, str] | None = None, body: bytes | None = None,
+                cookie: str | None = None) -> Reply:
+        hdrs = dict(headers or {})
+        if cookie:
+            hdrs["Cookie"] = cookie
+        resp = self.run(self.client.request(method, path, headers=hdrs, content=body))
+        self.client.cookies.clear()  # cookies travel only as each test says (like GateProcess)
+        merged: dict[str, str] = {}
+        for k, v in resp.headers.multi_items():
+            merged[k.lower()] = f"{merged[k.lower()]}, {v}" if k.lower() in merged else v
+        return Reply(resp.status_code, merged, resp.content)
+
+    def get(self, path: str, **kw) -> Reply:
+        return self.request("GET", path, **kw)
+
+    def post_form(self, path: str, fields: dict[str, str], **kw) -> Reply:
+        headers = {"Content-Type": "application/x-www-form-urlencoded", **kw.pop("headers", {})}
+        return self.request("POST", path, body=urlencode(fields).encode(), headers=headers, **kw)
+
+    def invitation(self, community: str, email: str, *, ttl: int = 3600) -> str:
+        ring = tokens.load(self.keys_dir)
+        return tokens.issue(ring, tokens.INVITATION, email, issuer=self.base, audience=self.base, ttl=ttl,
+                            community=community, now=self.clock())
+
+    def sign_in(self, community: str, email: str, *, ttl: int = 3600) -> str:
+        """Open and confirm a fresh invitation; returns the ``Cookie`` header value of the session."""
+        reply = follow_link(self, f"/auth?token={self.invitation(community, email, ttl=ttl)}")
+        assert reply.status == 303, (reply.status, reply.body[:300])
+        return cookie_of(reply)
+
+    def session_cookie(self, email: str, *, ttl: int = 3600, now: float | None = None) -> str:
+        """A session signed with the gate's keys, without going through /auth."""
+        ring = tokens.load(self.keys_dir)
+        token = tokens.issue(ring, tokens.SESSION, email, issuer=self.base, audience=self.base, ttl=ttl,
+                             now=self.clock() if now is None else now)
+        return f"{self.gate.sessions.cookie_name}={token}"
+
+    def settle_mail(self) -> None:
+        """Wait for the send jobs started so far (they run in worker threads after the answer)."""
+        import asyncio
+
+        async def drain() -> None:
+            while self.gate.outbox.background:
+                await asyncio.gather(*list(self.gate.outbox.background))
+
+        self.run(drain())
+        self.gate.log.flush()
+
+    def mailed_links(self) -> list[tuple[str, str]]:
+        """(recipient, link) of every sign-in e-mail the gate sent so far (no SMTP: they go to its log)."""
+        self.settle_mail()
+        out = []
+        for line in self.logs.getvalue().splitlines():
+            record = json.loads(line)
+            if record.get("event") == "sign-in link (no SMTP configured)":
+                out.append((record["to"], record["link"]))
+        return out
+
+
+@contextlib.contextmanager
+def gate_in_process(store_dir: Path | str, keys_dir: Path, **kw) -> Iterator[GateClient]:
+    client = GateClient(store_dir, keys_dir, **kw)
+    try:
+        yield client
+    finally:
+        client.close()

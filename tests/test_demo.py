@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from tests.gatekit import Reply, cookie_of, follow_link
+
 PROJECT = Path(__file__).resolve().parent.parent
 
 
@@ -20,6 +22,22 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class Demo:
+    """The demo gate as a client of tests/gatekit.py's link helpers (open a link, then confirm)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+
+    def request(self, method: str, path: str, *, headers: dict[str, str] | None = None, body: bytes | None = None,
+                cookie: str | None = None) -> Reply:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        conn.request(method, path, body=body, headers={**(headers or {}), **({"Cookie": cookie} if cookie else {})})
+        response = conn.getresponse()
+        reply = Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
+        conn.close()
+        return reply
 
 
 def get(port: int, path: str, cookie: str | None = None) -> http.client.HTTPResponse:
@@ -64,10 +82,10 @@ def test_demo_publishes_the_sample_and_its_links_open_the_community_site(tmp_pat
             except OSError:
                 time.sleep(0.3)
         target = urlsplit(links["energie-europe"])
-        answer = get(port, f"{target.path}?{target.query}")
-        assert answer.status in (302, 303)
-        cookie = answer.getheader("Set-Cookie").split(";")[0]
-        assert answer.getheader("Location").endswith("/c/energie-europe/")
+        answer = follow_link(Demo(port), f"{target.path}?{target.query}")
+        assert answer.status == 303
+        cookie = cookie_of(answer)
+        assert answer.header("location").endswith("/c/energie-europe/")
         home = get(port, "/c/energie-europe/", cookie)
         assert home.status == 200
         assert "Énergie en Europe" in home.body.decode()

@@ -1,7 +1,8 @@
-"""The gate over HTTP, against a real gate process and a store written through gate.store.
+"""The gate over HTTP, in process (its ASGI interface, a fake clock) and a store written through gate.store.
 
 The access matrix (every community × every kind of visitor), serving (index, types, ETag, ranges,
-404 pages, security headers), storage failures, one-time links across processes, logout, key rotation.
+404 pages, security headers), storage failures, links confirmed then spent, logout, key rotation; and
+end to end against the real server: one-time links across processes, both server interfaces.
 """
 
 from __future__ import annotations
@@ -13,7 +14,18 @@ import pytest
 
 from gate import store as storage
 from gate import tokens
-from tests.gatekit import cookie_of, day, publish_site, running_gate, wait_for, write_members
+from tests.gatekit import (
+    FakeClock,
+    confirm,
+    confirmation_form,
+    cookie_of,
+    day,
+    follow_link,
+    gate_in_process,
+    publish_site,
+    running_gate,
+    write_members,
+)
 
 COMMUNITIES = ("presse", "business")
 
@@ -59,7 +71,7 @@ def world(tmp_path_factory):
         publish_site(store, community, site(community), "r1")
     write_members(store, members())
     tokens.init(base / "keys")
-    with running_gate(base / "store", base / "keys") as gate:
+    with gate_in_process(base / "store", base / "keys", metrics_token="m" * 32) as gate:
         gate.store = store
         gate.base_dir = base
         yield gate
@@ -99,20 +111,44 @@ def test_member_removed_by_a_republish_is_cut_off_without_restart(world):
     write_members(world.store, members(removed=frozenset({"gone@press.org", "gone@biz.org"})))
     try:
         for community in COMMUNITIES:
-            assert wait_for(lambda c=community: world.get(f"/c/{c}/", cookie=cookies[c]).status == 403, timeout=10)
+            assert world.settle(lambda c=community: world.get(f"/c/{c}/", cookie=cookies[c]).status == 403)
         # still in force for everyone else
         assert world.get("/c/presse/", cookie=world.session_cookie("a@press.org")).status == 200
     finally:
         write_members(world.store, members())
-        wait_for(lambda: world.get("/c/presse/", cookie=cookies["presse"]).status == 200)
+        assert world.settle(lambda: world.get("/c/presse/", cookie=cookies["presse"]).status == 200)
+
+
+def test_opening_a_link_spends_nothing_until_the_visitor_confirms(world):
+    token = world.invitation("presse", "a@press.org")
+    for method in ("HEAD", "GET", "GET"):  # a mail scanner, then the person (twice)
+        shown = world.request(method, f"/auth?token={token}")
+        assert shown.status == 200 and "diplomatie=" not in (shown.header("set-cookie") or "")
+    assert "Continuer en tant que a@press.org" in shown.body.decode()
+    assert "Continue as a@press.org" in shown.body.decode()
+    assert "SameSite=Strict" in shown.header("set-cookie")
+    assert confirm(world, shown).status == 303
+
+
+def test_a_confirmation_without_the_pages_token_is_refused(world):
+    """Login CSRF: another site posts its own link to /auth; without this browser's token it spends nothing."""
+    token = world.invitation("presse", "a@press.org")
+    bare = world.post_form("/auth", {"token": token})
+    assert bare.status == 403 and not bare.header("set-cookie")
+    shown = world.get(f"/auth?token={token}")
+    other_browser = world.get(f"/auth?token={world.invitation('presse', 'a@press.org')}")
+    fields, _ = confirmation_form(shown)
+    forged = world.post_form("/auth", fields, cookie=cookie_of(other_browser))  # someone else's cookie
+    assert forged.status == 403 and not forged.header("set-cookie")
+    cross = world.post_form("/auth", fields, cookie=cookie_of(shown), headers={"Origin": "https://evil.example"})
+    assert cross.status == 403
+    assert confirm(world, shown).status == 303  # the link was not spent by any of the above
 
 
 def test_invitation_lands_on_the_community_and_sets_a_strict_cookie(world):
-    ring = tokens.load(world.keys_dir)
-    token = tokens.issue(ring, tokens.INVITATION, "a@press.org", issuer=world.base, audience=world.base,
-                         ttl=600, community="presse")
-    reply = world.get(f"/auth?token={token}")
-    assert reply.status == 302 and reply.header("location") == "/c/presse/"
+    token = world.invitation("presse", "a@press.org")
+    reply = follow_link(world, f"/auth?token={token}")
+    assert reply.status == 303 and reply.header("location") == "/c/presse/"
     set_cookie = reply.header("set-cookie")
     assert "HttpOnly" in set_cookie and "SameSite=Lax" in set_cookie and "Path=/" in set_cookie
     assert f"Max-Age={tokens.SESSION_TTL}" in set_cookie
@@ -121,23 +157,19 @@ def test_invitation_lands_on_the_community_and_sets_a_strict_cookie(world):
     assert home.status == 200 and marker("presse") in home.body
     listing = world.get("/", cookie=cookie_of(reply))
     assert listing.status == 200 and b'href="/c/presse/"' in listing.body and b"/c/business/" not in listing.body
-    # a second use of the same link is refused
+    # a second use of the same link is refused, from its page and from a replayed confirmation
     again = world.get(f"/auth?token={token}")
     assert again.status == 400 and not again.header("set-cookie")
 
 
 def test_invitation_with_a_relative_next_goes_there(world):
-    ring = tokens.load(world.keys_dir)
-    token = tokens.issue(ring, tokens.INVITATION, "a@press.org", issuer=world.base, audience=world.base,
-                         ttl=600, community="presse")
-    reply = world.get(f"/auth?token={token}&next=/c/presse/2026/2026-BERLIN-0042/")
+    token = world.invitation("presse", "a@press.org")
+    reply = follow_link(world, f"/auth?token={token}&next=/c/presse/2026/2026-BERLIN-0042/")
     assert reply.header("location") == "/c/presse/2026/2026-BERLIN-0042/"
 
 
 def test_invitation_for_an_expired_member_is_refused(world):
-    ring = tokens.load(world.keys_dir)
-    token = tokens.issue(ring, tokens.INVITATION, "old@press.org", issuer=world.base, audience=world.base,
-                         ttl=600, community="presse")
+    token = world.invitation("presse", "old@press.org")
     reply = world.get(f"/auth?token={token}")
     assert reply.status == 403 and not reply.header("set-cookie")
 
@@ -219,10 +251,12 @@ def test_jwks_publishes_public_keys_only(world):
     assert all("d" not in k for k in jwks["keys"])
 
 
-def test_healthz_and_metrics(world):
+def test_healthz_and_metrics_behind_a_bearer_token(world):
     assert world.get("/healthz").body == b"ok\n"
     world.get("/c/presse/", cookie=world.session_cookie("a@press.org"))
-    text = world.get("/metrics").body.decode()
+    assert world.get("/metrics").status == 404
+    assert world.get("/metrics", headers={"Authorization": "Bearer " + "x" * 32}).status == 404
+    text = world.get("/metrics", headers={"Authorization": "Bearer " + "m" * 32}).body.decode()
     assert 'diplomatie_gate_requests_total{pid=' in text and 'status="200"' in text
     assert "diplomatie_gate_request_seconds_bucket" in text
     assert 'diplomatie_gate_blob_cache_total{pid=' in text and 'result="hit"' in text
@@ -231,15 +265,15 @@ def test_healthz_and_metrics(world):
 def test_one_json_log_line_per_request_without_tokens(world):
     cookie = world.session_cookie("a@press.org")
     world.get("/c/presse/assets/main.css?probe=log", cookie=cookie)
-    time.sleep(2.5)  # the log is flushed by the poller
-    lines = [json.loads(line) for line in world.log.read_text().splitlines() if line.startswith("{")]
+    world.gate.log.flush()  # what the poller does every poll_interval
+    lines = [json.loads(line) for line in world.logs.getvalue().splitlines() if line.startswith("{")]
     served = [r for r in lines if r.get("path") == "/c/presse/assets/main.css" and r.get("status") == 200]
     assert served
     record = served[-1]
     assert record["subject"] == "a@press.org" and record["community"] == "presse"
     assert record["bytes"] > 0 and record["latency_ms"] >= 0 and record["time"].endswith("Z")
     token = cookie.split("=", 1)[1]
-    assert token not in world.log.read_text()
+    assert token not in world.logs.getvalue()
 
 
 def test_logout_needs_the_csrf_token_and_revokes_the_session(world):
@@ -274,45 +308,52 @@ def test_storage_errors_answer_503_never_a_traceback_nor_other_bytes(world):
     write_members(store, spec)
     cookie = world.session_cookie("a@press.org")
     try:
-        assert wait_for(lambda: world.get("/c/broken/", cookie=cookie).status == 503)
+        assert world.settle(lambda: world.get("/c/broken/", cookie=cookie).status == 503)
         reply = world.get("/c/broken/", cookie=cookie)
         assert b"Traceback" not in reply.body and b"CONTENT-OF" not in reply.body
         assert reply.header("retry-after")
         assert world.get("/c/presse/", cookie=cookie).status == 200  # other communities unaffected
     finally:
         write_members(store, members())
+        world.settle(lambda: True)
 
 
 def test_one_time_link_is_refused_by_a_second_gate_process(world):
     """Two processes behind one address share only the store: a link spent on one fails on the other."""
     ring = tokens.load(world.keys_dir)
-    token = tokens.issue(ring, tokens.INVITATION, "a@press.org", issuer=world.base, audience=world.base,
-                         ttl=600, community="presse")
-    with running_gate(world.base_dir / "store", world.keys_dir, base_url=world.base) as other:
-        first = other.get(f"/auth?token={token}")
-        assert first.status == 302
-        assert world.get(f"/auth?token={token}").status == 400
-        assert other.get(f"/auth?token={token}").status == 400
+    with running_gate(world.base_dir / "store", world.keys_dir) as one, \
+            running_gate(world.base_dir / "store", world.keys_dir, base_url=one.base) as other:
+        token = tokens.issue(ring, tokens.INVITATION, "a@press.org", issuer=one.base, audience=one.base,
+                             ttl=600, community="presse")
+        shown_one = one.get(f"/auth?token={token}")
+        shown_other = other.get(f"/auth?token={token}")
+        first = confirm(other, shown_one)  # the page of one process, confirmed on the other
+        assert first.status == 303
+        assert confirm(one, shown_other).status == 400
+        assert one.get(f"/auth?token={token}").status == 400
         # and a session issued by one is accepted by the other
-        assert world.get("/c/presse/", cookie=cookie_of(first)).status == 200
+        assert one.get("/c/presse/", cookie=cookie_of(first)).status == 200
 
 
 def test_key_rotation_keeps_old_sessions_during_grace_only(tmp_path):
     store = storage.open_store(tmp_path / "store")
     publish_site(store, "presse", site("presse"), "r1")
     write_members(store, members())
-    tokens.init(tmp_path / "keys")
-    with running_gate(tmp_path / "store", tmp_path / "keys") as gate:
+    clock = FakeClock()
+    tokens.init(tmp_path / "keys", now=clock())
+    with gate_in_process(tmp_path / "store", tmp_path / "keys", clock=clock) as gate:
         old = gate.session_cookie("a@press.org")
         assert gate.get("/c/presse/", cookie=old).status == 200
-        ring = tokens.rotate(tmp_path / "keys", grace=4)
-        retires = time.time() + 4
-        assert wait_for(lambda: len(json.loads(gate.get("/.well-known/jwks.json").body)["keys"]) == 2)
+        time.sleep(0.01)  # a new mtime for the key file, which the poller watches
+        ring = tokens.rotate(tmp_path / "keys", now=clock(), grace=60)
+        gate.refresh()
+        assert len(json.loads(gate.get("/.well-known/jwks.json").body)["keys"]) == 2
         new = gate.session_cookie("a@press.org")
         assert gate.get("/c/presse/", cookie=new).status == 200
-        if time.time() < retires - 0.5:
-            assert gate.get("/c/presse/", cookie=old).status == 200  # grace period
-        time.sleep(max(0.0, retires - time.time()) + 0.5)
+        clock.advance(30)
+        assert gate.get("/c/presse/", cookie=old).status == 200  # grace period
+        clock.advance(31)
+        gate.refresh()
         assert gate.get("/c/presse/", cookie=old).status == 302  # retired key: no session
         assert gate.get("/c/presse/", cookie=new).status == 200
         assert [k["kid"] for k in json.loads(gate.get("/.well-known/jwks.json").body)["keys"]] == [ring.current]
@@ -327,6 +368,20 @@ def test_head_has_headers_and_length_but_no_body(world):
     assert head.header("etag") == full.header("etag")
 
 
+def invitation(gate) -> str:
+    ring = tokens.load(gate.keys_dir)
+    return tokens.issue(ring, tokens.INVITATION, "a@press.org", issuer=gate.base, audience=gate.base, ttl=600,
+                        community="presse")
+
+
+def test_metrics_are_served_on_their_own_address_not_the_public_port(world):
+    with running_gate(world.base_dir / "store", world.keys_dir) as gate:
+        gate.get("/c/presse/", cookie=gate.session_cookie("a@press.org"))
+        assert gate.get("/metrics").status == 404
+        text = gate.metrics()
+        assert 'diplomatie_gate_requests_total{pid=' in text and 'status="200"' in text
+
+
 def test_asgi_interface_behaves_the_same(tmp_path):
     store = storage.open_store(tmp_path / "store")
     publish_site(store, "presse", site("presse"), "r1")
@@ -334,6 +389,12 @@ def test_asgi_interface_behaves_the_same(tmp_path):
     tokens.init(tmp_path / "keys")
     with running_gate(tmp_path / "store", tmp_path / "keys", extra=("--interface", "asgi")) as gate:
         assert gate.get("/c/presse/").status == 302
+        euro = gate.get(f"/auth?token={invitation(gate)}&next=/%E2%82%AC")
+        assert euro.status == 200
+        assert confirm(gate, euro).header("location") == "/%E2%82%AC"  # Unicode in next, ASCII on the wire
+        invalid = invitation(gate)
+        assert gate.get(f"/auth?token={invalid}&next=/%FF").status == 400  # not UTF-8
+        assert confirm(gate, gate.get(f"/auth?token={invalid}")).status == 303  # and not spent
         cookie = gate.sign_in("presse", "a@press.org")
         page = gate.get("/c/presse/2026/2026-BERLIN-0042/", cookie=cookie)
         assert page.status == 200 and marker("presse") in page.body

@@ -12,7 +12,7 @@ import pytest
 from gate import store as storage
 from gate import tokens
 from tests import tokenforge as forge
-from tests.gatekit import Reply, publish_site, running_gate, write_members
+from tests.gatekit import Reply, confirm, follow_link, publish_site, running_gate, write_members
 
 SECRET = b"CONTENT-OF-"
 
@@ -74,7 +74,7 @@ def cases(gate) -> list[Case]:
     header = {"alg": "EdDSA", "kid": ring.current, "typ": "JWT"}
     inv = dict(com="presse")
     spent = tok(tokens.INVITATION, community="presse")
-    assert gate.get(f"/auth?token={spent}").status == 302  # spend it once
+    assert follow_link(gate, f"/auth?token={spent}").status == 303  # spend it once
     business_session = tok(tokens.SESSION, sub="b@biz.org")
     presse_session = tok(tokens.SESSION)
 
@@ -157,9 +157,11 @@ def test_next_is_never_an_open_redirect(gate, target):
 
     token = tokens.issue(gate.ring, tokens.INVITATION, "a@press.org", issuer=gate.base, audience=gate.base,
                          ttl=600, community="presse")
-    reply = gate.get(f"/auth?token={token}&next={quote(target, safe='')}")
-    assert reply.status == 302
-    assert reply.header("location") == "/c/presse/"
+    shown = gate.get(f"/auth?token={token}&next={quote(target, safe='')}")
+    if shown.status != 400:  # a control character in next is refused outright
+        reply = confirm(gate, shown)
+        assert reply.status == 303
+        assert reply.header("location") == "/c/presse/"
     login = gate.get(f"/login?next={quote(target, safe='')}")
     assert b'name="next"' not in login.body
 

@@ -32,6 +32,25 @@ from gate import tokens
                    "location serving the store's blobs/), so nginx sends the bytes. See deploy/nginx.conf.")
 @click.option("--trusted-proxy", "trusted_proxies", multiple=True, metavar="IP",
               help="A proxy address whose X-Forwarded-For names the client (rate limits); repeatable.")
+@click.option("--header-timeout", default=5.0, show_default=True, type=click.FloatRange(0.001, 60),
+              help="Seconds a connection may take to send a request's headers (slow or half-sent requests "
+                   "are closed after it).")
+@click.option("--keep-alive/--no-keep-alive", default=True, show_default=True,
+              help="Keep connections open between requests (idle ones are closed after --header-timeout).")
+@click.option("--max-connections", default=16384, show_default=True, type=click.IntRange(1),
+              help="Connections served at once per worker; more wait in the --backlog queue.")
+@click.option("--backlog", default=4096, show_default=True, type=click.IntRange(128),
+              help="Connections the kernel queues before the gate accepts them (capped by net.core.somaxconn).")
+@click.option("--metrics-listen", default="127.0.0.1:9108", show_default=True, metavar="HOST:PORT",
+              help="Where /metrics is served (its own address; 'off' for nowhere).")
+@click.option("--metrics-token", envvar="DIPLOMATIE_METRICS_TOKEN",
+              help="Also serve /metrics on the main port to 'Authorization: Bearer <token>' (16+ characters).")
+@click.option("--max-body", default=8192, show_default=True, type=click.IntRange(1),
+              help="Largest form body in bytes (413 as soon as a request declares or sends more).")
+@click.option("--body-timeout", default=10.0, show_default=True, type=click.FloatRange(0.1),
+              help="Seconds a request body may take to arrive (then 408).")
+@click.option("--max-inflight", default=32, show_default=True, type=click.IntRange(1),
+              help="Requests one client address may have in progress at once (then 429).")
 @click.option("--oidc-issuer", envvar="DIPLOMATIE_OIDC_ISSUER",
               help="State agents' single sign-on: the OpenID Connect provider's issuer URL.")
 @click.option("--oidc-client-id", envvar="DIPLOMATIE_OIDC_CLIENT_ID", help="The gate's client id at the provider.")
@@ -39,13 +58,15 @@ from gate import tokens
               help="The gate's client secret (better given by environment variable).")
 def command(store_url, endpoint_url, keys_dir, base_url, host, port, workers, session_ttl, smtp_host, smtp_port,
             smtp_from, smtp_starttls, cache_size, insecure_dev, interface, accel_redirect, trusted_proxies,
+            header_timeout, keep_alive, max_connections, backlog,
+            metrics_listen, metrics_token, max_body, body_timeout, max_inflight,
             oidc_issuer, oidc_client_id, oidc_client_secret) -> None:
     """Serve /c/<community>/… to members, with /login, /auth, /logout, /healthz and /metrics."""
     import os
 
     from gate.app import GateConfig
     from gate.mail import SmtpSettings
-    from gate.server import serve
+    from gate.server import ServerLimits, serve
 
     try:
         config = GateConfig(
@@ -56,8 +77,12 @@ def command(store_url, endpoint_url, keys_dir, base_url, host, port, workers, se
                               password=os.environ.get("DIPLOMATIE_SMTP_PASSWORD")),
             cache_bytes=int(cache_size) * 1024 * 1024,
             accel_redirect=accel_redirect, trusted_proxies=tuple(trusted_proxies),
+            metrics_listen=None if metrics_listen == "off" else metrics_listen, metrics_token=metrics_token,
+            max_body=max_body, body_timeout=body_timeout, max_inflight=max_inflight,
             oidc_issuer=oidc_issuer, oidc_client_id=oidc_client_id, oidc_client_secret=oidc_client_secret,
         )
-        serve(config, host=host, port=port, workers=workers, interface=interface)
+        limits = ServerLimits(header_timeout=header_timeout, keep_alive=keep_alive,
+                              max_connections=max_connections, backlog=backlog)
+        serve(config, host=host, port=port, workers=workers, interface=interface, limits=limits)
     except (ValueError, tokens.KeysError) as exc:
         raise click.ClickException(str(exc)) from None

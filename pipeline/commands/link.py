@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from gate import tokens
+from gate.addresses import InvalidAddress, parse_address
 from pipeline.commands.options import load_repository, root_option
 
 
@@ -34,6 +35,11 @@ def command(community: str, email: str, keys_dir: Path, base_url: str, ttl: str,
         seconds = tokens.parse_duration(ttl)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--ttl") from None
+    try:
+        # The one grammar (gate/addresses.py): the token names exactly the address the gate compares.
+        email = parse_address(email)
+    except InvalidAddress as exc:
+        raise click.BadParameter(f"{email!r} is not a plain e-mail address: {exc}", param_hint="EMAIL") from None
     repo = load_repository(root)
     broken = [f for f in repo.errors if f.path.endswith("communities.yaml")]
     if broken:
@@ -44,7 +50,6 @@ def command(community: str, email: str, keys_dir: Path, base_url: str, ttl: str,
     if found is None:
         known = ", ".join(sorted(repo.communities)) or "none"
         raise click.ClickException(f"no community {community!r} in {root / 'communities.yaml'} (known: {known})")
-    email = email.strip().lower()
     if not found.is_member(email, dt.datetime.now(dt.UTC).date()):
         raise click.ClickException(f"{email} is not a current member of {community}; add them to "
                                    f"communities.yaml first")
