@@ -250,9 +250,9 @@ class Gate:
         calling us, and sends the answer itself), so only requests that may carry a body take one of the
         client's ``max_inflight`` slots; GET and HEAD, the hot path, skip the bookkeeping.
         """
+        if self.blobs.accel_prefix is not None and req.header(DECIDE_HEADER) == "1" and req.path.startswith("/c/"):
+            return decision(await self.respond(req))  # nginx's subrequest (any method): never a body
         if req.method == "GET" or req.method == "HEAD":
-            if self.blobs.accel_prefix is not None and req.header(DECIDE_HEADER) == "1" and req.path.startswith("/c/"):
-                return decision(await self.respond(req))
             return await self.respond(req)
         client = self.client_of(req)
         if not self.inflight.enter(client):

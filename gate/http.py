@@ -90,7 +90,7 @@ class Request:
         """The body, refused (413) as soon as its declared or received length passes ``limit``, (408) if slow."""
         length = self.header("content-length")
         if length is not None:
-            if not length.isdigit() or len(length) > 12:
+            if not (length.isascii() and length.isdigit()) or len(length) > 12:  # not "²", not "١"
                 raise bad_request("The request's length is not valid.")
             if int(length) > limit:
                 raise Refusal(413, "Too large")

@@ -122,8 +122,8 @@ def byte_range(header: str, size: int) -> tuple[int, int] | None:
     if unit.strip().lower() != "bytes" or "," in spec:
         return None
     first, dash, last = spec.strip().partition("-")
-    if not dash or not (first.isdigit() or first == "") or not (last.isdigit() or last == ""):
-        return None
+    if not dash or not spec.isascii() or not (first.isdigit() or first == "") or not (last.isdigit() or last == ""):
+        return None  # ("²".isdigit() is true, and int() refuses it)
     if first == "":
         if last == "" or int(last) == 0:
             return None
