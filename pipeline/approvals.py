@@ -47,6 +47,14 @@ def verdict(cable: Cable, community: Community, counts: Callable[[Approval], boo
     return Verdict(approved=any(counts(a) for a in current), stale=bool(mine) and not current)
 
 
+def by_former_editor(cable: Cable, community: Community) -> bool:
+    """Whether someone who is not (or no longer) an editor of ``community`` approved this very version
+    for it: such an approval never counts, and the plan says why the cable is held."""
+    editors = community.editor_emails
+    return any(a.community == community.id and a.by not in editors and a.digest == cable.digest
+               for a in cable.approvals)
+
+
 def approve(path: Path, community: Community, editor: str, when: dt.datetime | None = None) -> Approval:
     """Append an approval to the cable file at ``path`` for ``community`` by ``editor``.
 

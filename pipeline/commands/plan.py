@@ -18,7 +18,7 @@ from pipeline.signatures import signatures_for
 def command(root, fmt, now):
     """Per community: the cables it will publish, and each held-back cable with its reason."""
     repo = load_repository(root)
-    plan = make_plan(repo, now=parse_when(now), signatures=signatures_for(repo))
+    plan = make_plan(repo, now=parse_when(now, "--now"), signatures=signatures_for(repo))
     if fmt == "json":
         click.echo(json.dumps(to_json(plan), ensure_ascii=False, indent=2))
         return
