@@ -22,7 +22,7 @@ import socket
 import stat
 import sys
 import uuid
-from collections.abc import Callable, Iterable, Iterator, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -52,6 +52,8 @@ from gate.store import (
     unrestorable_key,
     write_pointer,
 )
+from pipeline import withdrawals
+from pipeline.withdrawals import Register
 
 #: Content types the sites use, with charsets; anything else comes from :mod:`mimetypes`.
 CONTENT_TYPES = {
@@ -331,11 +333,15 @@ class _Upload:
 
 def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datetime | None = None,
                  by: str | None = None, progress: bool = False,
-                 known: MutableMapping[str, list] | None = None) -> PublishResult:
+                 known: MutableMapping[str, list] | None = None, register: Register | None = None,
+                 texts: Mapping[str, str] | None = None) -> PublishResult:
     """Publish one community's built site; see the module docstring for the order of the steps.
-    ``known``: the digests of the site's files at the last publish (see :func:`scan_site`)."""
+    ``known``: the digests of the site's files at the last publish (see :func:`scan_site`).
+    ``register``: the withdrawn register (read from the store when not given); a site holding a cable
+    it lists, by id or (``texts``: cable id -> text digest) by text, is refused before anything is written."""
     community = site.community
     manifest_key(community, "x")  # validates the community id before anything is written
+    _refuse_withdrawn(store, community, site.cables, register, texts)
     local = scan_site(Path(site.path), known)
     files = {path: f.entry for path, f in local.items()}
     blobs_needed = {e.sha256 for e in files.values()}
@@ -395,6 +401,18 @@ def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datet
     return PublishResult(community, release, pointer.release if pointer else None, True, len(upload.uploaded),
                          len(blobs_needed) - len(upload.uploaded), upload.bytes, len(cables), added, removed,
                          marked, deleted)
+
+
+def _refuse_withdrawn(store: Store, community: str, cables: Iterable[str], register: Register | None,
+                      texts: Mapping[str, str] | None = None, what: str = "publication") -> None:
+    """Refuse a release holding a cable of the withdrawn register, whatever version it was built from."""
+    try:
+        register = register if register is not None else withdrawals.read(store)
+    except StoreError as exc:  # fail closed: the register guards what may be served
+        raise PublishError(f"{community}: the withdrawn register cannot be read ({exc}); {what} refused") from exc
+    why = register.refusal(cables, texts)
+    if why:
+        raise PublishError(f"{community}: {what} refused: {why}")
 
 
 def _check_pointer_unchanged(store: Store, community: str, before: Pointer | None) -> None:
@@ -558,9 +576,17 @@ def rollback(store: Store, community: str, to: str | None = None, *, by: str | N
     if not releases:
         raise PublishError(f"{community}: no release in {store.url}")
     current = next((r for r in releases if r.current), None)
+    try:  # fail closed: the register guards what may be served again
+        register = withdrawals.read(store)
+    except StoreError as exc:
+        raise PublishError(f"{community}: the withdrawn register cannot be read ({exc}); rollback refused") from exc
+
+    def refusal(release: str) -> str | None:
+        return register.refusal(read_manifest(store, community, release).cables)
+
     if to is None:
         older = [r for r in releases if current is None or r.release < current.release]
-        target = next((r for r in older if r.restorable), None)
+        target = next((r for r in older if r.restorable and refusal(r.release) is None), None)
         if target is None:
             raise PublishError(f"{community}: no restorable release older than "
                                f"{current.release if current else 'the current one'}")
@@ -568,11 +594,14 @@ def rollback(store: Store, community: str, to: str | None = None, *, by: str | N
         target = next((r for r in releases if r.release == to), None)
         if target is None:
             raise PublishError(f"{community}: no release {to} (see `diplomatie releases {community}`)")
+        why = refusal(to)  # first: the error names the withdrawn cable
+        if why:
+            raise PublishError(f"{community}: rollback to {to} refused: {why}")
         if not target.restorable:
             raise PublishError(f"{community}: release {to} held content that is no longer published; "
                                "it cannot be restored")
-    # the manifest's blobs must all be there: a rollback must not switch to a release with holes
     manifest = read_manifest(store, community, target.release)
+    # the manifest's blobs must all be there: a rollback must not switch to a release with holes
     present = {k[len(BLOBS_PREFIX):] for k in store.list(BLOBS_PREFIX)}
     missing = manifest.blobs() - present
     if missing:
