@@ -8,6 +8,7 @@ text under another id brings it back. Reinstating takes a new commit and a fresh
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from click.testing import CliRunner
@@ -179,3 +180,45 @@ def test_approve_takes_a_fresh_approval_of_a_version_approved_before_its_withdra
     assert "approved for energie" in result.stdout
     again = repo.run("approve", CABLE, "--community", "energie", "--editor", EDITOR)
     assert again.code == 1 and "already approved this version" in again.output
+
+
+# --- embargoes: judged against the real clock; --at names the past only ---------------------------
+
+
+@pytest.fixture
+def embargoed(tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    soon = (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).replace(microsecond=0)
+    repo.cable("2026-BERLIN-0001", "Embargo à venir.\n", embargo=soon)
+    repo.cable("2026-BERLIN-0003", "Embargo levé.\n", embargo=dt.datetime(2026, 2, 1, 9, tzinfo=dt.UTC))
+    for cable_id in ("2026-BERLIN-0001", "2026-BERLIN-0003"):
+        approve(repo, cable_id, dt.datetime(2026, 1, 5, 9, tzinfo=dt.UTC))
+    repo.commit("two embargoed cables", date="2026-01-06T10:00:00Z")
+    return repo
+
+
+@pytest.mark.parametrize("moment", ["+1d", "+400d", "+1s", "2199-12-31"])
+def test_publish_at_a_future_date_is_refused(embargoed, tmp_path, moment):
+    now = dt.datetime.now(dt.UTC)
+    if moment.startswith("+"):
+        amount = int(moment[1:-1])
+        delta = dt.timedelta(days=amount) if moment.endswith("d") else dt.timedelta(seconds=amount + 5)
+        moment = (now + delta).isoformat() if moment.endswith("s") else (now + delta).date().isoformat()
+    result = publish(embargoed, tmp_path, "--at", moment, fmt="text", code=2)
+    assert "is in the future" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "store" / "members.json").exists()  # refused before anything is written
+
+
+def test_publish_at_today_or_a_past_date_judges_embargoes_against_the_real_clock(embargoed, tmp_path):
+    publish(embargoed, tmp_path, "--at", "2026-01-07")
+    # embargo lifted on 2026-02-01 (past at the real clock, future at --at): published
+    assert served(tmp_path) == ("2026-BERLIN-0003",)
+    publish(embargoed, tmp_path, "--at", dt.datetime.now(dt.UTC).date().isoformat())
+    assert served(tmp_path) == ("2026-BERLIN-0003",)
+
+
+def test_build_at_any_date_reproduces_what_the_plan_said_then(embargoed, tmp_path):
+    later = (dt.datetime.now(dt.UTC) + dt.timedelta(days=60)).date().isoformat()
+    result = embargoed.run("build", "--at", later, "--out", str(tmp_path / "b"), "--json")
+    assert result.code == 0, result.output
+    assert json.loads(result.stdout)["energie"]["cables"] == 2
