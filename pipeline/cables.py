@@ -211,6 +211,9 @@ class _CableReader:
             try:
                 self.values[key] = construct(value_node)
             except YamlError as exc:  # e.g. a date YAML reads but Python cannot hold (year 0)
+                if key == "approvals":  # each entry is read on its own, with its own line (approvals())
+                    self.nodes[key] = value_node
+                    continue
                 code, hint = ("E204", dates.HINT) if key in DATE_KEYS else ("E203", "")
                 self.error(key, code, f"'{key}': {exc.message}", hint)
                 continue
