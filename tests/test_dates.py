@@ -192,3 +192,25 @@ def test_out_of_range_options_are_usage_errors(tmp_path, command, value):
     assert command[1] in result.output and "Traceback" not in result.output
     if value != "demain":
         assert "outside the years 1900–2200" in result.output
+
+
+@pytest.fixture(scope="module")
+def small_repo(tmp_path_factory):
+    repo = make_repo(tmp_path_factory.mktemp("dates") / "repo")
+    repo.cable("2026-BERLIN-0001")
+    repo.commit("one cable")
+    return repo
+
+
+@settings(max_examples=40, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(yaml_datetimes())
+def test_plan_now_takes_any_date_time_in_the_bounds_and_refuses_the_others(small_repo, value):
+    text, year, offset = value
+    result = CliRunner().invoke(main, ["plan", "--now", text, "--root", str(small_repo.root)],
+                                catch_exceptions=False)
+    readable = year and readable_offset(offset)
+    if readable and in_bounds(year):
+        assert result.exit_code == 0, result.output
+    else:
+        assert result.exit_code == 2 and "--now" in result.output, result.output

@@ -99,7 +99,8 @@ def refuse_future(at: str | None) -> None:
     if when is None:
         return
     now = dt.datetime.now(dt.UTC)
-    if when.date() > now.date() if len(at.strip()) == 10 else when > now:
+    is_day = len(at.strip()) == 10  # a bare date means the end of that day: today is allowed
+    if (when.date() > now.date()) if is_day else (when > now):
         raise click.BadParameter(f"{at} is in the future; publish publishes what exists now, with embargoes "
                                  "judged against the real clock (diplomatie build --at reproduces any date)",
                                  param_hint="--at")
