@@ -15,7 +15,7 @@ import datetime as dt
 MIN_YEAR = 1900
 MAX_YEAR = 2200
 #: What every out-of-range finding and error says to do.
-HINT = f"dates lie between {MIN_YEAR} and {MAX_YEAR}: check the year (e.g. 2026-03-14)"
+HINT = f"check the year: every date lies between {MIN_YEAR} and {MAX_YEAR} (e.g. 2026-03-14)"
 
 
 class DateError(ValueError):

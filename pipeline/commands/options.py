@@ -21,14 +21,14 @@ def format_option(*choices: str) -> click.Option:
 def parse_when(value: str | None, option: str = "--at") -> dt.datetime | None:
     """An ISO date or date-time; a date means the end of that day (UTC); naive times are UTC.
     Bounded like every date (:mod:`pipeline.dates`): out of range is a usage error, not a traceback."""
-    from pipeline.dates import HINT, DateError, parse_moment
+    from pipeline.dates import DateError, parse_moment
 
     if value is None:
         return None
     try:
         return parse_moment(value)
     except DateError as exc:
-        raise click.BadParameter(f"{exc}; {HINT}" if "outside" in str(exc) else str(exc),
+        raise click.BadParameter(f"{exc}; check the year" if "outside" in str(exc) else str(exc),
                                  param_hint=option) from None
 
 

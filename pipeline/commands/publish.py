@@ -61,10 +61,10 @@ def command(root, store_url, endpoint_url, only, out, jobs, fmt, ref, at, tag):
         raise click.ClickException(f"{root} is not a folder; --root names the content repository")
     # 1. Membership first, from today's communities.yaml alone: whatever else is wrong in the
     #    repository (a broken cable, a site that fails to build), a removed member loses access now.
-    today = publish_membership(store, root)
+    today = todays_membership(root)
     if tag and today.commit is None:
-        raise click.ClickException(f"--tag needs a git repository: {root} has no commit to tag "
-                                   "(members.json was written)")
+        raise click.ClickException(f"--tag needs a git repository: {root} has no commit to tag")
+    write_membership(store, today)
     # 2. The version to publish, planned against the real clock and the store's withdrawn register.
     repo = load_repository(root, ref=ref, at=at, cache=True)
     if repo.errors:
@@ -106,24 +106,29 @@ def refuse_future(at: str | None) -> None:
                                  param_hint="--at")
 
 
-def publish_membership(store, root: Path):
-    """Write ``members.json`` from today's ``communities.yaml`` (read alone); return that repository.
-    When the file has errors or the write fails, nothing is published and the previous snapshot serves."""
-    from gate.store import StoreError
-    from pipeline.communities import membership_snapshot
-    from pipeline.publish import PublishError, write_members
+def todays_membership(root: Path):
+    """Today's ``communities.yaml``, read alone (no cable can stop it); when it has errors, nothing is
+    published and the previous ``members.json`` keeps serving."""
     from pipeline.repository import load_communities
 
     today = load_communities(root)
     if today.errors:  # who may read what is unsure: keep every current release and snapshot as is
         raise click.ClickException("communities.yaml has errors; nothing was published and the previous "
                                    "members.json keeps serving:\n" + "\n".join(map(str, today.errors)))
+    return today
+
+
+def write_membership(store, today) -> None:
+    """Write ``members.json`` from today's communities; when the store refuses, publish nothing."""
+    from gate.store import StoreError
+    from pipeline.communities import membership_snapshot
+    from pipeline.publish import PublishError, write_members
+
     try:
         write_members(store, membership_snapshot(today.communities, today.commit))
     except (PublishError, StoreError) as exc:
         raise click.ClickException(f"members.json could not be written ({exc}); nothing was published and the "
                                    "previous members.json keeps serving; run publish again") from None
-    return today
 
 
 def record_withdrawals(store, repo, signatures, fmt: str):
