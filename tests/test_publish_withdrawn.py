@@ -222,3 +222,16 @@ def test_build_at_any_date_reproduces_what_the_plan_said_then(embargoed, tmp_pat
     result = embargoed.run("build", "--at", later, "--out", str(tmp_path / "b"), "--json")
     assert result.code == 0, result.output
     assert json.loads(result.stdout)["energie"]["cables"] == 2
+
+
+def test_an_unreadable_register_refuses_publication_and_rollback_but_not_revocation(repo, tmp_path):
+    store = FolderStore(tmp_path / "store")
+    store.put(f"withdrawn/{CABLE}/20990101T000000.000000Z-withdrawn-deadbeef.json", b"{not json")
+    data = (repo.root / "communities.yaml").read_text().replace("a.martin@example.org", "b.durand@example.org")
+    repo.communities(data)
+    repo.commit("replace a member")
+    result = publish(repo, tmp_path, fmt="text", code=1)
+    assert "withdrawn register cannot be read" in result.output and "members.json was written" in result.output
+    assert "b.durand@example.org" in json.loads(store.get("members.json"))["communities"]["energie"]["members"]
+    rollback = CliRunner().invoke(main, ["rollback", "energie", "--store", str(tmp_path / "store")])
+    assert rollback.exit_code == 1 and "withdrawn register cannot be read" in rollback.output
