@@ -392,7 +392,8 @@ def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datet
         write_ledger(store, "publish", community, {
             "by": by, "release": release, "previous": pointer.release if pointer else None,
             "commit": site.commit, "cables": list(cables), "added": list(added), "removed": list(removed),
-            "uploaded": len(upload.uploaded), "bytes_uploaded": upload.bytes}, now)
+            "uploaded": len(upload.uploaded), "bytes_uploaded": upload.bytes,
+            "texts": {c: texts[c] for c in cables if c in (texts or {})}}, now)
         marked = _mark_withdrawn(store, community, manifest, by, now)
         deleted = _purge_if_pending(store, community, now)
     except StoreError as exc:  # the next publication, even a no-op, marks and purges what is left
@@ -581,8 +582,10 @@ def rollback(store: Store, community: str, to: str | None = None, *, by: str | N
     except StoreError as exc:
         raise PublishError(f"{community}: the withdrawn register cannot be read ({exc}); rollback refused") from exc
 
+    texts = _published_texts(store, community)
+
     def refusal(release: str) -> str | None:
-        return register.refusal(read_manifest(store, community, release).cables)
+        return register.refusal(read_manifest(store, community, release).cables, texts.get(release))
 
     if to is None:
         older = [r for r in releases if current is None or r.release < current.release]
@@ -612,6 +615,22 @@ def rollback(store: Store, community: str, to: str | None = None, *, by: str | N
     write_ledger(store, "rollback", community, {"by": by or default_publisher(), "release": target.release,
                                                 "previous": current.release if current else None}, now)
     return pointer
+
+
+def _published_texts(store: Store, community: str) -> dict[str, dict[str, str]]:
+    """Release -> cable id -> text digest, as the ledger's publish records hold them (so a rollback
+    recognises a withdrawn text under another id). A record that cannot be read is skipped."""
+    out: dict[str, dict[str, str]] = {}
+    for key in store.list(LEDGER_PREFIX):
+        if f"-{community}-publish-" not in key:
+            continue
+        try:
+            record = json.loads(store.get(key))
+            if record.get("community") == community:
+                out[str(record["release"])] = {str(k): str(v) for k, v in (record.get("texts") or {}).items()}
+        except (NotFound, ValueError, KeyError, TypeError, AttributeError):
+            continue
+    return out
 
 
 @dataclass(frozen=True)

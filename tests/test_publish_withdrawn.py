@@ -235,3 +235,23 @@ def test_an_unreadable_register_refuses_publication_and_rollback_but_not_revocat
     assert "b.durand@example.org" in json.loads(store.get("members.json"))["communities"]["energie"]["members"]
     rollback = CliRunner().invoke(main, ["rollback", "energie", "--store", str(tmp_path / "store")])
     assert rollback.exit_code == 1 and "withdrawn register cannot be read" in rollback.output
+
+
+def test_rollback_recognises_a_withdrawn_text_under_another_id(tmp_path):
+    """Through the store alone: the ledger keeps each release's text digests, the register the
+    withdrawn ones; even without the not-restorable marker, the rollback is refused."""
+    from gate.store import WithdrawalRecord, unrestorable_key, write_withdrawal
+    from pipeline.publish import rollback
+    from pipeline.withdrawals import text_digest
+
+    store = FolderStore(tmp_path / "store")
+    text = "Le texte retiré, publié sous un autre numéro."
+    first = publish_site(store, make_site(tmp_path / "s", "energie", {"2026-BERLIN-0009": text}),
+                         texts={"2026-BERLIN-0009": text_digest(text)})
+    publish_site(store, make_site(tmp_path / "s", "energie", {"2026-BERLIN-0001": "Autre chose."}))
+    write_withdrawal(store, WithdrawalRecord(CABLE, "withdrawn", "2026-11-01T00:00:00Z", None, "test",
+                                             text_digests=(text_digest(text.upper()),)),
+                     dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
+    store.delete([unrestorable_key("energie", first.release)])
+    with pytest.raises(PublishError, match=f"2026-BERLIN-0009, whose text is that of the withdrawn cable {CABLE}"):
+        rollback(store, "energie", first.release)
