@@ -11,7 +11,7 @@ import datetime as dt
 import pytest
 from contentrepo import COMMUNITIES, cable_text, make_repo
 
-from gate.membership import Snapshot
+from gate.membership import Membership
 from gate.store import FolderStore, read_manifest, read_pointer
 
 MEMBER = "a.martin@example.org"
@@ -58,9 +58,11 @@ def publish(repo, tmp_path, *extra):
 
 
 def admits(tmp_path, email: str, community: str = "energie") -> bool:
-    """What the gate decides: it reads only members.json (gate.membership)."""
-    snapshot = Snapshot.from_json(FolderStore(tmp_path / "store").get("members.json"))
-    return snapshot.admits(community, email, dt.datetime.now(dt.UTC).date())
+    """What the gate decides: it reads only members.json, through gate.membership's loader."""
+    membership = Membership(FolderStore(tmp_path / "store"))
+    membership.refresh()
+    assert membership.error is None
+    return membership.snapshot.admits(community, email, dt.datetime.now(dt.UTC).date())
 
 
 def remove_member(repo) -> None:
