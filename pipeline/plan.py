@@ -77,6 +77,11 @@ def _approval_reason(cable: Cable, community: Community, counts: Callable[[Appro
     return "stale approval" if verdict.stale else "not approved"
 
 
+def _unchecked(approval: Approval) -> bool:
+    """The signature check of a plan made without one: nothing is verified, so nothing counts."""
+    return False
+
+
 def _has_marking(cable: Cable) -> bool:
     texts = (cable.title, cable.summary, cable.body)
     return any(classification.find_markings(t) for t in texts)
@@ -92,13 +97,16 @@ def make_plan(repo: Repository, now: dt.datetime | None = None,
     """For each community: the cables it publishes now, and each selected cable it holds, with why.
 
     ``signatures`` gives, per community, a predicate telling whether an approval counts (used when a
-    community requires signed approvals); by default every approval by an editor counts.
+    community requires signed approvals, the default); without it, such a community counts none.
     ``register``: the store's withdrawn register (``publish`` passes it; see pipeline/withdrawals.py).
     """
     now = now or dt.datetime.now(dt.UTC)
     out: dict[str, CommunityPlan] = {}
     for cid, community in sorted(repo.communities.items()):
-        counts = signatures(community) if signatures else None
+        if signatures is not None:
+            counts = signatures(community)
+        else:  # fail closed: where signatures are required and nobody checks them, no approval counts
+            counts = _unchecked if community.require_signed_approvals else None
         publish, held = [], []
         for cable in sorted(repo.cables.values(), key=_order):
             if not community.selects(cable):

@@ -187,3 +187,21 @@ def test_an_embargo_is_graver_than_a_removed_editor_and_a_removed_editor_graver_
     reasons = held(plan(repo), "energie")
     assert reasons["2026-BERLIN-0001"].startswith("embargoed until")
     assert reasons["2026-BERLIN-0002"] == "approver no longer an editor"
+
+
+def test_a_plan_made_without_a_signature_check_counts_no_approval_where_signatures_are_required(repo):
+    """Fail closed: a caller that forgets to pass the signature check does not open the door."""
+    import copy
+
+    from contentrepo import COMMUNITIES
+
+    from pipeline.plan import make_plan
+    from pipeline.repository import load
+
+    data = copy.deepcopy(COMMUNITIES)
+    del data["communities"]["energie"]["require_signed_approvals"]  # the default: required
+    repo.communities(data)
+    repo.cable("2026-BERLIN-0001")
+    repo.approve("2026-BERLIN-0001", "energie")
+    plan_ = make_plan(load(repo.root))
+    assert [h.reason for h in plan_.communities["energie"].held] == ["unsigned approval"]
