@@ -134,7 +134,7 @@ def record(store: Store, repo: Repository, register: Register, *, by: str,
         if cable.status == "withdrawn" and not register.is_withdrawn(cable.id):
             written.append(WithdrawalRecord(cable.id, "withdrawn", _iso(moment), repo.commit, by,
                                             *_digests(repo, cable)))
-        elif cable.status == "active" and register.is_withdrawn(cable.id):
+        elif cable.status == "active" and cable.valid and register.is_withdrawn(cable.id):
             approvals = reinstating_approvals(repo, cable, register, counts)
             if approvals:
                 written.append(WithdrawalRecord(
