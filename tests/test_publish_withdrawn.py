@@ -13,6 +13,8 @@ import json
 import pytest
 from click.testing import CliRunner
 from contentrepo import EDITOR, Result, make_repo
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sitefactory import make_site
 
 from gate.store import FolderStore, read_manifest, read_pointer, read_withdrawals
@@ -255,3 +257,57 @@ def test_rollback_recognises_a_withdrawn_text_under_another_id(tmp_path):
     store.delete([unrestorable_key("energie", first.release)])
     with pytest.raises(PublishError, match=f"2026-BERLIN-0009, whose text is that of the withdrawn cable {CABLE}"):
         rollback(store, "energie", first.release)
+
+
+# --- the class: every release in the store, every disguise of the text -----------------------------
+
+
+def test_no_rollback_to_any_release_serves_the_withdrawn_cable(repo, tmp_path):
+    from pipeline.publish import list_releases
+
+    publish(repo, tmp_path, "--ref", "HEAD~1")  # one more release, from the older version
+    store = FolderStore(tmp_path / "store")
+    for release in list_releases(store, "energie"):
+        result = CliRunner().invoke(main, ["rollback", "energie", "--store", str(tmp_path / "store"),
+                                           "--to", release.release])
+        assert CABLE not in served(tmp_path), release
+        if CABLE in read_manifest(store, "energie", release.release).cables:
+            assert result.exit_code == 1 and CABLE in result.output
+
+
+WITHDRAWN_TEXT = "Le ministre a confirmé, lors de l'entretien du 12 mars, la reprise des livraisons.\n"
+
+
+def spacing(draw_text: str, seps: list[str]) -> str:
+    words = draw_text.split()
+    return "".join(w + seps[i % len(seps)] for i, w in enumerate(words))
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(st.lists(st.sampled_from([" ", "  ", "\n", "\t", " \n", "\u00a0"]), min_size=1, max_size=6),
+       st.sampled_from([str.upper, str.lower, str.title, lambda t: t]),
+       st.sampled_from(["2026-BERLIN-0009", "2025-PARIS-DGM-0001", "2026-NEW-YORK-ONU-0042"]))
+def test_the_same_text_reflowed_recased_or_under_another_id_is_recognised(seps, case, other_id):
+    from gate.store import WithdrawalRecord
+    from pipeline.withdrawals import Register, text_digest
+
+    register = Register((WithdrawalRecord(CABLE, "withdrawn", "2026-11-01T00:00:00Z", None, "t",
+                                          text_digests=(text_digest(WITHDRAWN_TEXT),)),))
+    disguised = case(spacing(WITHDRAWN_TEXT, seps))
+    assert register.same_text(other_id, text_digest(disguised)) == CABLE
+    assert "withdrawn cable" in register.refusal([other_id], {other_id: text_digest(disguised)})
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(st.integers(0, len(WITHDRAWN_TEXT.split()) - 1), st.sampled_from(["avril", "suspension", "x", ""]))
+def test_a_different_text_is_not_mistaken_for_the_withdrawn_one(index, word):
+    from gate.store import WithdrawalRecord
+    from pipeline.withdrawals import Register, text_digest
+
+    words = WITHDRAWN_TEXT.split()
+    if words[index] == word:
+        return
+    words[index] = word
+    register = Register((WithdrawalRecord(CABLE, "withdrawn", "2026-11-01T00:00:00Z", None, "t",
+                                          text_digests=(text_digest(WITHDRAWN_TEXT),)),))
+    assert register.same_text("2026-BERLIN-0009", text_digest(" ".join(words))) is None
