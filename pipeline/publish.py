@@ -7,7 +7,9 @@ running the publication again finishes the job (blobs already uploaded are not s
 
 When a cable stops being published to a community, every older release of that community holding it
 is marked not restorable, and every blob no restorable release uses is deleted, so withdrawn text
-leaves storage at once. The layout and the rules are documented in docs/storage.md.
+leaves storage at once. A release naming a cable of the withdrawn register (pipeline/withdrawals.py)
+is neither published nor restored, whatever version it was built from. The layout and the rules are
+documented in docs/storage.md.
 """
 
 from __future__ import annotations
@@ -572,7 +574,8 @@ def list_releases(store: Store, community: str) -> list[ReleaseInfo]:
 
 def rollback(store: Store, community: str, to: str | None = None, *, by: str | None = None,
              now: dt.datetime | None = None) -> Pointer:
-    """Switch the community back to ``to``, or to the newest restorable release older than the current one."""
+    """Switch the community back to ``to``, or to the newest restorable release older than the current one;
+    never to a release holding a cable the withdrawn register holds (by id, or by text)."""
     releases = list_releases(store, community)
     if not releases:
         raise PublishError(f"{community}: no release in {store.url}")
