@@ -119,8 +119,9 @@ def test_the_same_text_under_another_id_is_held_too(repo, tmp_path):
     repo.commit("the same text again")
     publish(repo, tmp_path)
     assert "2026-BERLIN-0009" not in served(tmp_path)
-    plan = repo.run("plan", "--format", "json")  # plan alone does not read the store
-    assert "2026-BERLIN-0009" in plan.stdout
+    plan = repo.run("plan", "--format", "json", "--store", str(tmp_path / "store"))
+    held = {h["id"]: h["reason"] for h in json.loads(plan.stdout)["communities"]["energie"]["held"]}
+    assert held["2026-BERLIN-0009"] == f"withdrawn (same text as {CABLE})"
 
 
 def set_active(repo) -> None:
@@ -132,6 +133,9 @@ def set_active(repo) -> None:
 def test_a_new_commit_setting_it_active_is_not_enough(repo, tmp_path):
     set_active(repo)
     repo.commit("active again, with the approval of before")
+    plan = repo.run("plan", "--format", "json", "--store", str(tmp_path / "store"))
+    held = {h["id"]: h["reason"] for h in json.loads(plan.stdout)["communities"]["energie"]["held"]}
+    assert held == {CABLE: "withdrawn"}
     publish(repo, tmp_path)
     assert CABLE not in served(tmp_path)
     assert [r.action for r in register(tmp_path)] == ["withdrawn"]
