@@ -146,6 +146,7 @@ def make_communities(k: int, seed: int = 1) -> dict[str, dict]:
                             else f"Cables about {', '.join(subjects)}."),
             "language": lang, "owner": OWNER, "editors": [EDITOR],
             "select": {"subjects": subjects},
+            "require_signed_approvals": False,  # the synthetic approvals are not signed commits
         }
     return out
 

@@ -12,6 +12,8 @@ the same ``/``-separated strings on both, and the layout below is the whole cont
     ledger/<time>-<community>-<action>-<n>.json append-only publication records
     publishing/<community>/<release>.json       lease of a running publication (its files), for gc
     claims/<jti>                                one-time token claims (atomic create-if-absent)
+    withdrawn/<cable>/<time>-<action>-<n>.json  the withdrawn register: one record per withdrawal or
+                                                reinstatement of a cable, never rewritten (WithdrawalRecord)
 
 Errors: :class:`NotFound` for a missing key, :class:`StoreUnavailable` whenever storage cannot answer
 (unreachable, 5xx, permission, full disk). Both derive from :class:`StoreError`. Nothing else escapes.
@@ -43,6 +45,7 @@ POINTERS_PREFIX = "communities/"
 LEDGER_PREFIX = "ledger/"
 LEASES_PREFIX = "publishing/"
 CLAIMS_PREFIX = "claims/"
+WITHDRAWN_PREFIX = "withdrawn/"
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -93,6 +96,18 @@ def pointer_key(community: str) -> str:
 
 def lease_key(community: str, release: str) -> str:
     return f"{LEASES_PREFIX}{_name('community', community)}/{_name('release', release)}.json"
+
+
+WITHDRAWAL_ACTIONS = ("withdrawn", "reinstated")
+
+
+def withdrawal_key(cable: str, moment: dt.datetime, action: str, nonce: str) -> str:
+    """Key of one record of the withdrawn register: the cable, then the time (so a listing reads in
+    order), the action and a nonce (two records of the same second never collide)."""
+    if action not in WITHDRAWAL_ACTIONS:
+        raise ValueError(f"invalid register action {action!r}")
+    stamp = f"{moment.astimezone(dt.UTC):%Y%m%dT%H%M%S}.{moment.microsecond:06d}Z"
+    return f"{WITHDRAWN_PREFIX}{_name('cable', cable)}/{stamp}-{action}-{_name('nonce', nonce)}.json"
 
 
 _JTI = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$")
@@ -594,3 +609,65 @@ def release_ids(store: Store, community: str) -> list[str]:
 def communities(store: Store) -> list[str]:
     """Every community that has at least one release."""
     return sorted({k.split("/")[1] for k in store.list(RELEASES_PREFIX) if k.count("/") == 2})
+
+
+@dataclass(frozen=True)
+class WithdrawalRecord:
+    """One event of the withdrawn register (``withdrawn/<cable>/…``): a cable withdrawn, or reinstated.
+
+    ``digests`` are the canonical digests of the cable's versions, ``text_digests`` those of its text
+    (``pipeline.withdrawals.text_digest``), so the same text under another id is recognised too.
+    A reinstatement names the commit that set the cable active again and the fresh approvals
+    (``{"community", "by", "date"}``) it rests on."""
+
+    cable: str
+    action: str  # "withdrawn" or "reinstated"
+    at: str  # ISO 8601 UTC, when the record was written (the real clock of the publication)
+    commit: str | None
+    by: str
+    digests: tuple[str, ...] = ()
+    text_digests: tuple[str, ...] = ()
+    approvals: tuple[dict[str, str], ...] = ()
+    format: int = FORMAT
+
+    def to_json(self) -> bytes:
+        return _json_bytes({"format": self.format, "cable": self.cable, "action": self.action, "at": self.at,
+                            "commit": self.commit, "by": self.by, "digests": list(self.digests),
+                            "text_digests": list(self.text_digests), "approvals": list(self.approvals)})
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> WithdrawalRecord:
+        obj = _load(data, "withdrawn register record")
+        try:
+            record = cls(cable=str(obj["cable"]), action=str(obj["action"]), at=str(obj["at"]),
+                         commit=obj.get("commit"), by=str(obj.get("by", "")),
+                         digests=tuple(map(str, obj.get("digests", ()))),
+                         text_digests=tuple(map(str, obj.get("text_digests", ()))),
+                         approvals=tuple(dict(a) for a in obj.get("approvals", ())))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StoreError(f"withdrawn register record: missing or malformed field: {exc}") from exc
+        if record.action not in WITHDRAWAL_ACTIONS:
+            raise StoreError(f"withdrawn register record: unknown action {record.action!r}")
+        return record
+
+
+def write_withdrawal(store: Store, record: WithdrawalRecord, moment: dt.datetime) -> str:
+    """Append one record to the register (create-if-absent: records are never rewritten)."""
+    key = withdrawal_key(record.cable, moment, record.action, uuid.uuid4().hex[:8])
+    if not store.create(key, record.to_json(), "application/json") and store.get(key) != record.to_json():
+        raise StoreError(f"withdrawn register record {key} already exists")
+    return key
+
+
+def read_withdrawals(store: Store) -> list[WithdrawalRecord]:
+    """Every record of the withdrawn register, oldest first per cable (by key). A record that cannot be
+    read raises :class:`StoreError`: the register guards publication, so it fails closed."""
+    records = []
+    for key in store.list(WITHDRAWN_PREFIX):
+        if not key.endswith(".json"):
+            continue
+        record = WithdrawalRecord.from_json(store.get(key))
+        if key.split("/")[1] != record.cable:
+            raise StoreError(f"{key}: names cable {record.cable!r}, not the one of its key")
+        records.append(record)
+    return records

@@ -48,11 +48,22 @@ def verdict(cable: Cable, community: Community, counts: Callable[[Approval], boo
     return Verdict(approved=any(counts(a) for a in current), stale=bool(mine) and not current)
 
 
-def approve(path: Path, community: Community, editor: str, when: dt.datetime | None = None) -> Approval:
+def by_former_editor(cable: Cable, community: Community) -> bool:
+    """Whether someone who is not (or no longer) an editor of ``community`` approved this very version
+    for it: such an approval never counts, and the plan says why the cable is held."""
+    editors = community.editor_emails
+    return any(a.community == community.id and a.by not in editors and a.digest == cable.digest
+               for a in cable.approvals)
+
+
+def approve(path: Path, community: Community, editor: str, when: dt.datetime | None = None,
+            withdrawn_since: dt.datetime | None = None) -> Approval:
     """Append an approval to the cable file at ``path`` for ``community`` by ``editor``.
 
     Refuses an editor who is not an editor of the community, a cable that does not parse cleanly,
-    and an approval that already exists for this exact version. Writes atomically.
+    and an approval that already exists for this exact version, unless it predates
+    ``withdrawn_since`` (the cable's last withdrawal: such an approval no longer counts, and
+    reinstating the cable takes a fresh one). Writes atomically.
     """
     try:
         editor = parse_address(editor.strip())
@@ -71,7 +82,8 @@ def approve(path: Path, community: Community, editor: str, when: dt.datetime | N
     errors = [f for f in findings if f.is_error]
     if cable is None or errors:
         raise ApprovalError("the cable has errors; fix them before approving:\n" + "\n".join(map(str, errors)))
-    if any(a.community == community.id and a.by == editor and a.digest == cable.digest for a in cable.approvals):
+    if any(a.community == community.id and a.by == editor and a.digest == cable.digest
+           and (withdrawn_since is None or a.date > withdrawn_since) for a in cable.approvals):
         raise ApprovalError(f"{editor} already approved this version of {cable.id} for '{community.id}'")
     when = (when or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
     approval = Approval(community.id, editor, when, cable.digest)
@@ -80,6 +92,18 @@ def approve(path: Path, community: Community, editor: str, when: dt.datetime | N
     _check_roundtrip(path, new_text, cable, approval)
     _write_atomically(path, new_text.encode("utf-8"))
     return approval
+
+
+def last_withdrawn(root: Path, cable: Cable) -> dt.datetime | None:
+    """When the cable's file was last committed with ``status: withdrawn`` (None: never, or no git)."""
+    from pipeline import history
+
+    try:
+        revs = history.revisions(history.open_git(root), cable.path)
+    except history.HistoryError:
+        return None
+    times = [r.date for r in revs if r.cable is not None and r.cable.status == "withdrawn"]
+    return max(times, default=None)
 
 
 def _entry(approval: Approval, indent: str) -> list[str]:

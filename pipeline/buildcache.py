@@ -30,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from pipeline import cables, classification, findings, gitrepo, html_safety, yamlfile
+from pipeline import cables, classification, dates, findings, gitrepo, html_safety, yamlfile
 from pipeline.cables import Approval, Cable
 from pipeline.findings import Finding, Findings
 
@@ -86,7 +86,7 @@ def write_atomic(path: Path, data: bytes) -> None:
 def _code_version() -> str:
     """What a parse depends on besides the file: the parsing modules' sources and PyYAML."""
     h = hashlib.sha256(yaml.__version__.encode())
-    for module in (cables, classification, findings, html_safety, yamlfile):
+    for module in (cables, classification, dates, findings, html_safety, yamlfile):
         h.update(Path(module.__file__).read_bytes())
     return h.hexdigest()
 

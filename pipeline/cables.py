@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from gate.addresses import InvalidAddress, parse_address
-from pipeline import classification, html_safety
+from pipeline import classification, dates, html_safety
 from pipeline.findings import Findings
 from pipeline.yamlfile import YamlError, compose, construct, line_of, mapping_pairs
 
@@ -64,9 +64,12 @@ class Cable:
 
 
 MAX_BYTES = 1024 * 1024
+#: The embargo of a cable whose embargo cannot be read: never lifted (fail closed).
+FOREVER = dt.datetime(dates.MAX_YEAR, 12, 31, 23, 59, 59, tzinfo=dt.UTC)
 REQUIRED = ("id", "title", "date", "post", "author", "classification", "subjects", "language")
 OPTIONAL = ("summary", "ministry", "communities", "embargo", "status", "supersedes", "approvals")
 APPROVAL_KEYS = ("community", "by", "date", "digest")
+DATE_KEYS = ("date", "embargo")
 
 ID_RE = re.compile(r"^(\d{4})-([A-Z0-9]+(?:-[A-Z0-9]+)*)-(\d{4})$")
 POST_RE = re.compile(r"^[A-Z0-9]+(?:-[A-Z0-9]+)*$")
@@ -207,8 +210,12 @@ class _CableReader:
                 continue
             try:
                 self.values[key] = construct(value_node)
-            except YamlError as exc:
-                self.error(key, "E203", f"'{key}': {exc.message}")
+            except YamlError as exc:  # e.g. a date YAML reads but Python cannot hold (year 0)
+                if key == "approvals":  # each entry is read on its own, with its own line (approvals())
+                    self.nodes[key] = value_node
+                    continue
+                code, hint = ("E204", dates.HINT) if key in DATE_KEYS else ("E203", "")
+                self.error(key, code, f"'{key}': {exc.message}", hint)
                 continue
             self.nodes[key] = value_node
         for key in REQUIRED:
@@ -263,6 +270,10 @@ class _CableReader:
                 self.error("date", "E204", f"'date' is {value!r}, not an ISO date",
                            "write the date as YYYY-MM-DD, e.g. 2026-03-14")
             return dt.date(1970, 1, 1)
+        if not dates.in_bounds(value):
+            self.error("date", "E204", f"'date' {value.isoformat()} lies outside the years "
+                       f"{dates.MIN_YEAR}–{dates.MAX_YEAR}", dates.HINT)
+            return dt.date(1970, 1, 1)
         return value
 
     def embargo(self) -> dt.datetime | None:
@@ -273,8 +284,12 @@ class _CableReader:
             self.error("embargo", "E204", f"'embargo' is {value!r}, not an ISO date-time with a time zone",
                        "write e.g. 2026-12-01T09:00:00+01:00 (Paris, winter) or 2026-12-01T08:00:00Z")
             # Fail closed: an unreadable embargo keeps the cable back for ever.
-            return dt.datetime.max.replace(tzinfo=dt.UTC)
-        return value.astimezone(dt.UTC)
+            return FOREVER
+        try:
+            return dates.to_utc(value, "'embargo'")
+        except dates.DateError as exc:
+            self.error("embargo", "E204", str(exc), dates.HINT)
+            return FOREVER
 
     def approvals(self) -> tuple[Approval, ...]:
         node = self.nodes.get("approvals")
@@ -289,7 +304,9 @@ class _CableReader:
             if not isinstance(item, yaml.MappingNode):
                 self.error(line, "E203", "each approval must be a mapping of community, by, date, digest")
                 continue
-            fields = {k: (construct(v), line_of(kn) + 1) for k, kn, v in mapping_pairs(item)}
+            fields = self._approval_fields(item)
+            if fields is None:
+                continue
             for key in fields.keys() - set(APPROVAL_KEYS):
                 self.error(fields[key][1], "E202", f"unknown key '{key}' in approval",
                            "an approval has exactly: " + ", ".join(APPROVAL_KEYS))
@@ -317,10 +334,26 @@ class _CableReader:
                 continue
             if not isinstance(when, dt.datetime):
                 when = dt.datetime.combine(when, dt.time(), dt.UTC)
-            elif when.tzinfo is None:
-                when = when.replace(tzinfo=dt.UTC)
-            out.append(Approval(community, by, when.astimezone(dt.UTC), digest, line))
+            try:
+                when = dates.to_utc(when, "approval 'date'")
+            except dates.DateError as exc:
+                self.error(fields["date"][1], "E204", str(exc), dates.HINT)
+                continue
+            out.append(Approval(community, by, when, digest, line))
         return tuple(out)
+
+    def _approval_fields(self, item: yaml.MappingNode) -> dict[str, tuple[Any, int]] | None:
+        """key -> (value, line) of one approval entry, or None (with a finding) when a value cannot be
+        read, e.g. a date whose year YAML reads but Python cannot hold (0000-01-01)."""
+        fields = {}
+        for key, key_node, value_node in mapping_pairs(item):
+            try:
+                fields[key] = (construct(value_node), line_of(key_node) + 1)
+            except YamlError as exc:
+                code, hint = ("E204", dates.HINT) if key == "date" else ("E203", "")
+                self.error(line_of(key_node) + 1, code, f"approval '{key}': {exc.message}", hint)
+                return None
+        return fields
 
     def scan(self, key: str, text: str, first_line: int) -> None:
         for marking in classification.find_markings(text):

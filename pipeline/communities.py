@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from gate.addresses import InvalidAddress, parse_address, parse_domain
+from pipeline import dates
 from pipeline.cables import ID_RE, POST_RE, SLUG_RE, Cable, decode
 from pipeline.findings import Findings
 from pipeline.yamlfile import YamlError, col_of, compose, construct, line_of, mapping_pairs
@@ -76,7 +77,7 @@ class Community:
     select: Selection
     domains: tuple[str, ...] = ()
     members: tuple[Member, ...] = ()
-    require_signed_approvals: bool = False
+    require_signed_approvals: bool = True  # signed approvals are the default
     lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     def selects(self, cable: Cable) -> bool:
@@ -245,10 +246,18 @@ class _Reader:
     def date(self, fields: dict, key: str, what: str) -> dt.date | None:
         if key not in fields:
             return None
-        value = self.value(fields[key][1])
+        try:
+            value = construct(fields[key][1])
+        except YamlError as exc:  # a date YAML reads but Python cannot hold (year 0)
+            self.add(fields[key][1], "E204", f"'{key}' of {what}: {exc.message}", dates.HINT)
+            return None
         if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
             self.add(fields[key][1], "E204", f"'{key}' of {what} is {value!r}, not an ISO date",
                      "write YYYY-MM-DD")
+            return None
+        if not dates.in_bounds(value):
+            self.add(fields[key][1], "E204", f"'{key}' of {what}: {value.isoformat()} lies outside the years "
+                     f"{dates.MIN_YEAR}–{dates.MAX_YEAR}", dates.HINT)
             return None
         return value
 
@@ -266,13 +275,7 @@ class _Reader:
             self.add(fields["language"][1], "E206", f"'language' of {what} is {language!r}", "write fr or en")
         editors = self.editors(fields, what)
         select = self.selection(fields, what)
-        signed = False
-        if "require_signed_approvals" in fields:
-            signed = self.value(fields["require_signed_approvals"][1])
-            if not isinstance(signed, bool):
-                self.add(fields["require_signed_approvals"][1], "E203",
-                         f"'require_signed_approvals' of {what} must be true or false")
-                signed = True  # fail closed
+        signed = self.signed_approvals(fields, what)
         return Community(
             id=cid, title=self.text(fields, "title", what), description=self.text(fields, "description", what),
             language=language or "fr", owner=self.email(fields, "owner", what), editors=editors,
@@ -280,6 +283,22 @@ class _Reader:
             members=self.members(fields, what), require_signed_approvals=signed,
             lines={"id": line_of(key_node), **{k: line_of(kn) for k, (kn, _) in fields.items()}},
         )
+
+    def signed_approvals(self, fields: dict, what: str) -> bool:
+        """On unless the community turns it off, and then check says so (W605): without signatures,
+        anyone who can push to the repository can type an approval."""
+        if "require_signed_approvals" not in fields:
+            return True
+        node = fields["require_signed_approvals"][1]
+        signed = self.value(node)
+        if not isinstance(signed, bool):
+            self.add(node, "E203", f"'require_signed_approvals' of {what} must be true or false")
+            return True  # fail closed
+        if not signed:
+            self.add(node, "W605", f"{what} counts unsigned approvals (require_signed_approvals: false)",
+                     "anyone who can push to the repository can then type an approval; list each editor's "
+                     "ssh_key and remove this line so that approvals must be signed (diplomatie approve --sign)")
+        return signed
 
     def editors(self, fields: dict, what: str) -> tuple[Editor, ...]:
         if "editors" not in fields:

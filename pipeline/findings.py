@@ -35,12 +35,14 @@ CODES: dict[str, tuple[Severity, str]] = {
     "E302": (Severity.ERROR, "classification marking in the text"),
     "E401": (Severity.ERROR, "unknown community"),
     "E402": (Severity.ERROR, "unknown cable id"),
-    "E403": (Severity.ERROR, "approval by someone who is not an editor of the community"),
+    "E403": (Severity.ERROR, "approval by someone who is not an editor of the community (retired: now W604)"),
     "E404": (Severity.ERROR, "invitation by someone who is neither owner nor editor"),
     "E501": (Severity.ERROR, "raw HTML that can run script or load content"),
     "W601": (Severity.WARNING, "stale approval"),
     "W602": (Severity.WARNING, "no community selects this cable"),
     "W603": (Severity.WARNING, "expired member"),
+    "W604": (Severity.WARNING, "approval by someone who is not (or no longer) an editor: the cable is held"),
+    "W605": (Severity.WARNING, "community does not require signed approvals"),
 }
 
 

@@ -8,17 +8,21 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pipeline import approvals, classification
 from pipeline.cables import Approval, Cable
 from pipeline.communities import Community
 from pipeline.repository import Repository
 
+if TYPE_CHECKING:
+    from pipeline.withdrawals import Register
+
 
 @dataclass(frozen=True)
 class Held:
     id: str
-    reason: str  # "not approved", "stale approval", "embargoed until …", "withdrawn", "classified", …
+    reason: str  # "not approved", "stale approval", "approver no longer an editor", "withdrawn", "classified", …
 
 
 @dataclass(frozen=True)
@@ -35,23 +39,47 @@ class Plan:
 
 
 def reason_held(cable: Cable, community: Community, now: dt.datetime,
-                counts: Callable[[Approval], bool] | None = None) -> str | None:
+                counts: Callable[[Approval], bool] | None = None, register: Register | None = None) -> str | None:
     """Why ``community`` may not publish ``cable`` now, or None when it may. Fail closed: the checks
-    run from the gravest to the mildest, and a cable with any error is never published."""
+    run from the gravest to the mildest, and a cable with any error is never published. ``register``
+    is the store's withdrawn register: what it holds stays out whatever this version's file says."""
     if not classification.is_publishable(cable.classification) or not cable.valid and _has_marking(cable):
         return "classified"
     if not cable.valid:
         return "invalid (see diplomatie check)"
     if cable.status == "withdrawn":
         return "withdrawn"
+    withdrawn = register.reason(cable) if register is not None else None
+    if withdrawn:
+        return withdrawn
     if cable.embargo is not None and cable.embargo > now:
         return f"embargoed until {cable.embargo.strftime('%Y-%m-%dT%H:%M:%SZ')}"
-    verdict = approvals.verdict(cable, community, counts or (lambda a: True))
+    return _approval_reason(cable, community, counts, register)
+
+
+def _approval_reason(cable: Cable, community: Community, counts: Callable[[Approval], bool] | None,
+                     register: Register | None) -> str | None:
+    """Why the cable's approvals do not let ``community`` publish it, or None when one counts: by a
+    current editor, of this version, signed where required, and given after any withdrawal."""
+    def fresh(approval: Approval) -> bool:
+        return register is None or register.fresh(cable, approval)
+
+    signed = counts or (lambda a: True)
+    verdict = approvals.verdict(cable, community, lambda a: signed(a) and fresh(a))
     if verdict.approved:
         return None
-    if counts is not None and approvals.verdict(cable, community).approved:
+    if approvals.by_former_editor(cable, community):
+        return "approver no longer an editor"
+    if counts is not None and approvals.verdict(cable, community, fresh).approved:
         return "unsigned approval"
+    if approvals.verdict(cable, community).approved:
+        return "approved before its withdrawal"
     return "stale approval" if verdict.stale else "not approved"
+
+
+def _unchecked(approval: Approval) -> bool:
+    """The signature check of a plan made without one: nothing is verified, so nothing counts."""
+    return False
 
 
 def _has_marking(cable: Cable) -> bool:
@@ -64,21 +92,26 @@ def _order(cable: Cable) -> tuple:
 
 
 def make_plan(repo: Repository, now: dt.datetime | None = None,
-              signatures: Callable[[Community], Callable[[Approval], bool] | None] | None = None) -> Plan:
+              signatures: Callable[[Community], Callable[[Approval], bool] | None] | None = None,
+              register: Register | None = None) -> Plan:
     """For each community: the cables it publishes now, and each selected cable it holds, with why.
 
     ``signatures`` gives, per community, a predicate telling whether an approval counts (used when a
-    community requires signed approvals); by default every approval by an editor counts.
+    community requires signed approvals, the default); without it, such a community counts none.
+    ``register``: the store's withdrawn register (``publish`` passes it; see pipeline/withdrawals.py).
     """
     now = now or dt.datetime.now(dt.UTC)
     out: dict[str, CommunityPlan] = {}
     for cid, community in sorted(repo.communities.items()):
-        counts = signatures(community) if signatures else None
+        if signatures is not None:
+            counts = signatures(community)
+        else:  # fail closed: where signatures are required and nobody checks them, no approval counts
+            counts = _unchecked if community.require_signed_approvals else None
         publish, held = [], []
         for cable in sorted(repo.cables.values(), key=_order):
             if not community.selects(cable):
                 continue
-            reason = reason_held(cable, community, now, counts)
+            reason = reason_held(cable, community, now, counts, register)
             if reason is None:
                 publish.append(cable)
             else:

@@ -7,7 +7,9 @@ running the publication again finishes the job (blobs already uploaded are not s
 
 When a cable stops being published to a community, every older release of that community holding it
 is marked not restorable, and every blob no restorable release uses is deleted, so withdrawn text
-leaves storage at once. The layout and the rules are documented in docs/storage.md.
+leaves storage at once. A release naming a cable of the withdrawn register (pipeline/withdrawals.py)
+is neither published nor restored, whatever version it was built from. The layout and the rules are
+documented in docs/storage.md.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import socket
 import stat
 import sys
 import uuid
-from collections.abc import Callable, Iterable, Iterator, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -52,6 +54,8 @@ from gate.store import (
     unrestorable_key,
     write_pointer,
 )
+from pipeline import withdrawals
+from pipeline.withdrawals import Register
 
 #: Content types the sites use, with charsets; anything else comes from :mod:`mimetypes`.
 CONTENT_TYPES = {
@@ -331,11 +335,15 @@ class _Upload:
 
 def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datetime | None = None,
                  by: str | None = None, progress: bool = False,
-                 known: MutableMapping[str, list] | None = None) -> PublishResult:
+                 known: MutableMapping[str, list] | None = None, register: Register | None = None,
+                 texts: Mapping[str, str] | None = None) -> PublishResult:
     """Publish one community's built site; see the module docstring for the order of the steps.
-    ``known``: the digests of the site's files at the last publish (see :func:`scan_site`)."""
+    ``known``: the digests of the site's files at the last publish (see :func:`scan_site`).
+    ``register``: the withdrawn register (read from the store when not given); a site holding a cable
+    it lists, by id or (``texts``: cable id -> text digest) by text, is refused before anything is written."""
     community = site.community
     manifest_key(community, "x")  # validates the community id before anything is written
+    _refuse_withdrawn(store, community, site.cables, register, texts)
     local = scan_site(Path(site.path), known)
     files = {path: f.entry for path, f in local.items()}
     blobs_needed = {e.sha256 for e in files.values()}
@@ -386,7 +394,8 @@ def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datet
         write_ledger(store, "publish", community, {
             "by": by, "release": release, "previous": pointer.release if pointer else None,
             "commit": site.commit, "cables": list(cables), "added": list(added), "removed": list(removed),
-            "uploaded": len(upload.uploaded), "bytes_uploaded": upload.bytes}, now)
+            "uploaded": len(upload.uploaded), "bytes_uploaded": upload.bytes,
+            "texts": {c: texts[c] for c in cables if c in (texts or {})}}, now)
         marked = _mark_withdrawn(store, community, manifest, by, now)
         deleted = _purge_if_pending(store, community, now)
     except StoreError as exc:  # the next publication, even a no-op, marks and purges what is left
@@ -395,6 +404,18 @@ def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datet
     return PublishResult(community, release, pointer.release if pointer else None, True, len(upload.uploaded),
                          len(blobs_needed) - len(upload.uploaded), upload.bytes, len(cables), added, removed,
                          marked, deleted)
+
+
+def _refuse_withdrawn(store: Store, community: str, cables: Iterable[str], register: Register | None,
+                      texts: Mapping[str, str] | None = None, what: str = "publication") -> None:
+    """Refuse a release holding a cable of the withdrawn register, whatever version it was built from."""
+    try:
+        register = register if register is not None else withdrawals.read(store)
+    except StoreError as exc:  # fail closed: the register guards what may be served
+        raise PublishError(f"{community}: the withdrawn register cannot be read ({exc}); {what} refused") from exc
+    why = register.refusal(cables, texts)
+    if why:
+        raise PublishError(f"{community}: {what} refused: {why}")
 
 
 def _check_pointer_unchanged(store: Store, community: str, before: Pointer | None) -> None:
@@ -553,14 +574,25 @@ def list_releases(store: Store, community: str) -> list[ReleaseInfo]:
 
 def rollback(store: Store, community: str, to: str | None = None, *, by: str | None = None,
              now: dt.datetime | None = None) -> Pointer:
-    """Switch the community back to ``to``, or to the newest restorable release older than the current one."""
+    """Switch the community back to ``to``, or to the newest restorable release older than the current one;
+    never to a release holding a cable the withdrawn register holds (by id, or by text)."""
     releases = list_releases(store, community)
     if not releases:
         raise PublishError(f"{community}: no release in {store.url}")
     current = next((r for r in releases if r.current), None)
+    try:  # fail closed: the register guards what may be served again
+        register = withdrawals.read(store)
+    except StoreError as exc:
+        raise PublishError(f"{community}: the withdrawn register cannot be read ({exc}); rollback refused") from exc
+
+    texts = _published_texts(store, community)
+
+    def refusal(release: str) -> str | None:
+        return register.refusal(read_manifest(store, community, release).cables, texts.get(release))
+
     if to is None:
         older = [r for r in releases if current is None or r.release < current.release]
-        target = next((r for r in older if r.restorable), None)
+        target = next((r for r in older if r.restorable and refusal(r.release) is None), None)
         if target is None:
             raise PublishError(f"{community}: no restorable release older than "
                                f"{current.release if current else 'the current one'}")
@@ -568,11 +600,14 @@ def rollback(store: Store, community: str, to: str | None = None, *, by: str | N
         target = next((r for r in releases if r.release == to), None)
         if target is None:
             raise PublishError(f"{community}: no release {to} (see `diplomatie releases {community}`)")
+        why = refusal(to)  # first: the error names the withdrawn cable
+        if why:
+            raise PublishError(f"{community}: rollback to {to} refused: {why}")
         if not target.restorable:
             raise PublishError(f"{community}: release {to} held content that is no longer published; "
                                "it cannot be restored")
-    # the manifest's blobs must all be there: a rollback must not switch to a release with holes
     manifest = read_manifest(store, community, target.release)
+    # the manifest's blobs must all be there: a rollback must not switch to a release with holes
     present = {k[len(BLOBS_PREFIX):] for k in store.list(BLOBS_PREFIX)}
     missing = manifest.blobs() - present
     if missing:
@@ -583,6 +618,22 @@ def rollback(store: Store, community: str, to: str | None = None, *, by: str | N
     write_ledger(store, "rollback", community, {"by": by or default_publisher(), "release": target.release,
                                                 "previous": current.release if current else None}, now)
     return pointer
+
+
+def _published_texts(store: Store, community: str) -> dict[str, dict[str, str]]:
+    """Release -> cable id -> text digest, as the ledger's publish records hold them (so a rollback
+    recognises a withdrawn text under another id). A record that cannot be read is skipped."""
+    out: dict[str, dict[str, str]] = {}
+    for key in store.list(LEDGER_PREFIX):
+        if f"-{community}-publish-" not in key:
+            continue
+        try:
+            record = json.loads(store.get(key))
+            if record.get("community") == community:
+                out[str(record["release"])] = {str(k): str(v) for k, v in (record.get("texts") or {}).items()}
+        except (NotFound, ValueError, KeyError, TypeError, AttributeError):
+            continue
+    return out
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 ``load`` reads one version (the working tree, or a commit with ``ref``/``at``) and runs every
 check that needs more than one file: duplicate ids, references to unknown communities or cables,
-approvals by non-editors, invitations by non-editors, stale approvals, unselected cables.
+approvals by non-editors (a warning: the plan holds the cable), invitations by non-editors, stale approvals, unselected cables.
 """
 
 from __future__ import annotations
@@ -76,6 +76,17 @@ def _load_communities(repo: Repository) -> None:
     repo.communities = communities.parse(tree.read(communities.PATH), repo.findings)
 
 
+def load_communities(root: Path) -> Repository:
+    """Today's ``communities.yaml`` alone (the working tree), without reading a single cable.
+
+    What the membership snapshot needs: ``publish`` writes ``members.json`` from it first, so no
+    cable, however broken, can stop a removed member from losing access."""
+    repo = Repository(root, open_version(root))
+    _load_communities(repo)
+    repo.findings.sort()
+    return repo
+
+
 def _load_cables(repo: Repository, parse: Callable[[str, bytes, Findings], Cable | None]) -> None:
     tree, findings = repo.version.tree, repo.findings
     content = tree.entry(CONTENT)
@@ -137,11 +148,11 @@ def _cross_check(repo: Repository, today: dt.date) -> None:
                 add(cable.path, approval.line, "E401", f"approval for unknown community '{approval.community}'",
                     "known communities: " + (", ".join(sorted(known)) or "none"))
                 ok = False
-            elif approval.by not in community.editor_emails:
-                add(cable.path, approval.line, "E403",
-                    f"{approval.by} is not an editor of '{community.id}'",
-                    "only the community's editors may approve; remove this approval")
-                ok = False
+            elif approval.by not in community.editor_emails:  # held for that community, not an error:
+                add(cable.path, approval.line, "W604",  # removing an editor must not break the repository
+                    f"{approval.by} is not (or no longer) an editor of '{community.id}': this approval "
+                    "does not count", f"an editor of '{community.id}' must approve: "
+                    f"diplomatie approve {cable.id} --community {community.id}")
         approved_for = set() if cable.status == "withdrawn" else {a.community for a in cable.approvals}
         for cid in sorted(approved_for & known.keys()):  # a withdrawn cable needs no new approval
             if approvals.verdict(cable, known[cid]).stale:

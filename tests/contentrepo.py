@@ -25,6 +25,9 @@ COMMUNITIES = {
             "owner": OWNER,
             "editors": [EDITOR],
             "select": {"subjects": ["energie"]},
+            # unsigned approvals, so that tests of other safeguards approve with `diplomatie approve`;
+            # the default (signed approvals) is tested in test_signatures.py
+            "require_signed_approvals": False,
             "members": [
                 {"email": "a.martin@example.org", "name": "Anne Martin", "sector": "research",
                  "invited_by": OWNER, "expires": dt.date(2099, 6, 30)},
@@ -37,6 +40,7 @@ COMMUNITIES = {
             "owner": OWNER,
             "editors": [EDITOR],
             "select": {"posts": ["NEW-YORK-ONU"]},
+            "require_signed_approvals": False,
             "domains": ["diplomatie.gouv.fr"],
         },
     }

@@ -146,3 +146,62 @@ def test_text_plan_names_reasons(repo):
     repo.cable("2026-BERLIN-0001", status="withdrawn")
     out = repo.run("plan").stdout
     assert "energie" in out and "2026-BERLIN-0001  withdrawn" in out
+
+
+def test_approval_by_a_removed_editor_holds_the_cable_for_that_community_only(repo):
+    import copy
+
+    from contentrepo import COMMUNITIES
+
+    repo.cable("2026-NEW-YORK-ONU-0001", subjects=["energie"])
+    repo.approve("2026-NEW-YORK-ONU-0001", "energie")
+    repo.approve("2026-NEW-YORK-ONU-0001", "onu")
+    repo.cable("2026-BERLIN-0001")
+    repo.approve("2026-BERLIN-0001", "energie")
+    data = copy.deepcopy(COMMUNITIES)
+    data["communities"]["energie"]["editors"] = ["nouvelle.redaction@diplomatie.gouv.fr"]
+    repo.communities(data)
+    p = plan(repo)  # the repository stays valid: plan exits 0, every other community goes on
+    assert held(p, "energie") == {"2026-NEW-YORK-ONU-0001": "approver no longer an editor",
+                                  "2026-BERLIN-0001": "approver no longer an editor"}
+    assert p["onu"]["publish"] == ["2026-NEW-YORK-ONU-0001"]
+    check = repo.run("check")
+    assert check.code == 0 and check.stdout.count("W604") == 2, check.output
+    text = repo.run("plan")
+    assert "approver no longer an editor" in text.stdout
+
+
+def test_an_embargo_is_graver_than_a_removed_editor_and_a_removed_editor_graver_than_staleness(repo):
+    import copy
+
+    from contentrepo import COMMUNITIES
+
+    later = (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).replace(microsecond=0)
+    repo.cable("2026-BERLIN-0001", embargo=later)
+    repo.approve("2026-BERLIN-0001", "energie")
+    repo.cable("2026-BERLIN-0002")
+    repo.approve("2026-BERLIN-0002", "energie")
+    data = copy.deepcopy(COMMUNITIES)
+    data["communities"]["energie"]["editors"] = ["nouvelle.redaction@diplomatie.gouv.fr"]
+    repo.communities(data)
+    reasons = held(plan(repo), "energie")
+    assert reasons["2026-BERLIN-0001"].startswith("embargoed until")
+    assert reasons["2026-BERLIN-0002"] == "approver no longer an editor"
+
+
+def test_a_plan_made_without_a_signature_check_counts_no_approval_where_signatures_are_required(repo):
+    """Fail closed: a caller that forgets to pass the signature check does not open the door."""
+    import copy
+
+    from contentrepo import COMMUNITIES
+
+    from pipeline.plan import make_plan
+    from pipeline.repository import load
+
+    data = copy.deepcopy(COMMUNITIES)
+    del data["communities"]["energie"]["require_signed_approvals"]  # the default: required
+    repo.communities(data)
+    repo.cable("2026-BERLIN-0001")
+    repo.approve("2026-BERLIN-0001", "energie")
+    plan_ = make_plan(load(repo.root))
+    assert [h.reason for h in plan_.communities["energie"].held] == ["unsigned approval"]

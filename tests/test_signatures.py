@@ -28,7 +28,7 @@ def keys(tmp_path):
 def signed_communities(keys):
     data = copy.deepcopy(COMMUNITIES)
     energie = data["communities"]["energie"]
-    energie["require_signed_approvals"] = True
+    del energie["require_signed_approvals"]  # the default: signed approvals required
     energie["editors"] = [{"email": EDITOR, "ssh_key": keys["editor"][1]},
                           {"email": OTHER_EDITOR, "ssh_key": keys["other"][1]}]
     return data
@@ -114,6 +114,40 @@ def test_stale_signed_approval_is_reported_as_stale(repo, keys):
     path.write_text(path.read_text().replace("Le texte", "Un autre texte"))
     repo.commit("Edit after approval")
     assert held(repo) == {CABLE: "stale approval"}
+
+
+def test_signed_approvals_are_required_unless_a_community_turns_them_off(tmp_path, keys):
+    data = copy.deepcopy(COMMUNITIES)
+    for community in data["communities"].values():
+        del community["require_signed_approvals"]
+    repo = make_repo(tmp_path / "default", data)
+    repo.cable(CABLE)
+    repo.approve(CABLE, "energie")
+    repo.commit("Approve, unsigned, where nothing was said of signatures")
+    assert held(repo) == {CABLE: "unsigned approval"}
+    check = repo.run("check", "--format", "json")
+    assert "W605" not in check.stdout
+    data["communities"]["energie"]["require_signed_approvals"] = False
+    repo.communities(data)
+    assert plan(repo)["energie"]["publish"] == [CABLE]
+
+
+def test_check_warns_about_each_community_that_turns_signed_approvals_off(tmp_path, keys):
+    repo = make_repo(tmp_path / "plain")  # both test communities turn them off
+    check = repo.run("check", "--format", "json")
+    assert check.code == 0
+    warned = [f for f in json.loads(check.stdout)["findings"] if f["code"] == "W605"]
+    assert sorted(f["message"].split("'")[1] for f in warned) == ["energie", "onu"]
+    assert all(f["path"] == "communities.yaml" and "ssh_key" in f["hint"] for f in warned)
+    assert repo.run("check", "--strict").code == 1
+
+
+def test_require_signed_approvals_that_is_not_a_yes_or_no_is_an_error_and_requires_signatures(tmp_path):
+    data = copy.deepcopy(COMMUNITIES)
+    data["communities"]["energie"]["require_signed_approvals"] = "non"
+    repo = make_repo(tmp_path / "typo", data)
+    check = repo.run("check")
+    assert check.code == 1 and "E203" in check.stdout and "require_signed_approvals" in check.stdout
 
 
 def test_community_without_the_requirement_accepts_unsigned_approvals(tmp_path, keys):

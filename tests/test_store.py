@@ -132,6 +132,35 @@ def test_manifest_and_pointer_round_trip_through_the_store(store):
     assert b'"manifest": "releases/europe/20261128T140000Z-abcd1234.json"' in store.get(pointer_key("europe"))
 
 
+def test_withdrawn_register_records_round_trip_in_order_and_are_never_rewritten(store):
+    import datetime as dt
+
+    from gate.store import WithdrawalRecord, read_withdrawals, withdrawal_key, write_withdrawal
+
+    withdrawn = WithdrawalRecord("2026-BERLIN-0042", "withdrawn", "2026-11-28T14:00:00Z", "f" * 40, "u@h",
+                                 ("sha256:" + "1" * 64,), ("sha256:" + "2" * 64,))
+    back = WithdrawalRecord("2026-BERLIN-0042", "reinstated", "2026-11-29T09:00:00Z", "e" * 40, "u@h",
+                            approvals=({"community": "europe", "by": "r@diplomatie.gouv.fr",
+                                        "date": "2026-11-29T08:00:00Z"},))
+    key = write_withdrawal(store, withdrawn, dt.datetime(2026, 11, 28, 14, tzinfo=dt.UTC))
+    write_withdrawal(store, back, dt.datetime(2026, 11, 29, 9, tzinfo=dt.UTC))
+    assert key.startswith("withdrawn/2026-BERLIN-0042/20261128T140000.000000Z-withdrawn-")
+    assert read_withdrawals(store) == [withdrawn, back]
+    assert not store.create(key, b"{}")  # create-if-absent: a record is never rewritten
+    with pytest.raises(ValueError):
+        withdrawal_key("../x", dt.datetime(2026, 1, 1, tzinfo=dt.UTC), "withdrawn", "n")
+    with pytest.raises(ValueError):
+        withdrawal_key("2026-BERLIN-0042", dt.datetime(2026, 1, 1, tzinfo=dt.UTC), "forgotten", "n")
+
+
+def test_a_register_record_that_cannot_be_read_fails_closed(store):
+    from gate.store import StoreError, read_withdrawals
+
+    store.put("withdrawn/2026-BERLIN-0042/20261128T140000.000000Z-withdrawn-x.json", b'{"format": 1}')
+    with pytest.raises(StoreError):
+        read_withdrawals(store)
+
+
 def test_keys_reject_path_tricks():
     with pytest.raises(ValueError):
         manifest_key("../etc", "r")

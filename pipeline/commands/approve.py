@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from pipeline.approvals import ApprovalError, approve
+from pipeline.approvals import ApprovalError, approve, last_withdrawn
 from pipeline.commands.options import load_repository, root_option
 
 
@@ -33,7 +33,8 @@ def command(root, cable_id, community, editor, sign, key):
 
         pending = uncommitted_approval(root, cable, community, editor)
     try:
-        approval = pending or approve(root / cable.path, target, editor)
+        approval = pending or approve(root / cable.path, target, editor,
+                                      withdrawn_since=last_withdrawn(root, cable))
     except ApprovalError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{cable.path}: {'signing the approval already written' if pending else 'approved'} "

@@ -18,18 +18,18 @@ def format_option(*choices: str) -> click.Option:
                         help="Output format.")
 
 
-def parse_when(value: str | None) -> dt.datetime | None:
-    """An ISO date or date-time; a date means the end of that day (UTC); naive times are UTC."""
+def parse_when(value: str | None, option: str = "--at") -> dt.datetime | None:
+    """An ISO date or date-time; a date means the end of that day (UTC); naive times are UTC.
+    Bounded like every date (:mod:`pipeline.dates`): out of range is a usage error, not a traceback."""
+    from pipeline.dates import DateError, parse_moment
+
     if value is None:
         return None
     try:
-        if len(value) == 10:
-            day = dt.date.fromisoformat(value)
-            return dt.datetime.combine(day, dt.time.max, dt.UTC)
-        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not an ISO date (2026-03-14) or date-time") from None
-    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+        return parse_moment(value)
+    except DateError as exc:
+        raise click.BadParameter(f"{exc}; check the year" if "outside" in str(exc) else str(exc),
+                                 param_hint=option) from None
 
 
 def load_repository(root: Path, ref: str | None = None, at: str | None = None, cache: bool | Path = False):

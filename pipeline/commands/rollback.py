@@ -14,7 +14,8 @@ from pipeline.commands.publish import endpoint_option, open_store_or_exit, store
 @click.option("--to", "to", metavar="RELEASE", default=None,
               help="The release to serve (see diplomatie releases); default: the previous restorable one.")
 def command(community, store_url, endpoint_url, to):
-    """Point COMMUNITY at an earlier release. Releases that held content no longer published are refused."""
+    """Point COMMUNITY at an earlier release. Releases that held content no longer published, or a cable
+    of the withdrawn register, are refused."""
     from gate.store import StoreError, read_pointer
     from pipeline.publish import PublishError, rollback
 
