@@ -94,18 +94,6 @@ def approve(path: Path, community: Community, editor: str, when: dt.datetime | N
     return approval
 
 
-def last_withdrawn(root: Path, cable: Cable) -> dt.datetime | None:
-    """When the cable's file was last committed with ``status: withdrawn`` (None: never, or no git)."""
-    from pipeline import history
-
-    try:
-        revs = history.revisions(history.open_git(root), cable.path)
-    except history.HistoryError:
-        return None
-    times = [r.date for r in revs if r.cable is not None and r.cable.status == "withdrawn"]
-    return max(times, default=None)
-
-
 def _entry(approval: Approval, indent: str) -> list[str]:
     stamp = approval.date.strftime("%Y-%m-%dT%H:%M:%SZ")
     return [

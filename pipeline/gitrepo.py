@@ -266,6 +266,16 @@ def uncommitted(root: Path, paths: Iterable[str]) -> bool:
     return result.returncode == 0 and bool(result.stdout.strip())
 
 
+def is_ancestor(root: Path, ancestor: str, commit: str) -> bool:
+    """Whether ``ancestor`` is ``commit`` or one of its ancestors (False when git cannot say: an unknown
+    commit, or not a repository, counts as not descending)."""
+    if not ancestor or not commit:
+        return False
+    result = subprocess.run(["git", "merge-base", "--is-ancestor", ancestor, commit],
+                            cwd=root, capture_output=True, check=False)
+    return result.returncode == 0
+
+
 def user_email() -> str | None:
     """``git config user.email`` where the command runs (None: unset, or git missing)."""
     try:

@@ -19,17 +19,18 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import subprocess
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from gate.store import Store, WithdrawalRecord, read_withdrawals, write_withdrawal
-from pipeline import cables, history
+from pipeline import cables, gitrepo, history
 from pipeline.cables import Approval, Cable
 from pipeline.communities import Community
 from pipeline.findings import Findings
 from pipeline.repository import Repository
+from pipeline.revisions import revisions
 from pipeline.sources import RefError, open_version
 
 
@@ -197,9 +198,7 @@ def _descends(repo: Repository, withdrawal: WithdrawalRecord) -> bool:
         return repo.commit_time is not None and repo.commit_time > _parse_iso(withdrawal.at)
     if withdrawal.commit == repo.commit:
         return False
-    result = subprocess.run(["git", "merge-base", "--is-ancestor", withdrawal.commit, repo.commit or ""],
-                            cwd=repo.root, capture_output=True, check=False)
-    return result.returncode == 0
+    return gitrepo.is_ancestor(repo.root, withdrawal.commit, repo.commit or "")
 
 
 def _committed(repo: Repository, cable: Cable) -> Cable | None:
@@ -209,3 +208,14 @@ def _committed(repo: Repository, cable: Cable) -> Cable | None:
         return cables.parse(cable.path, tree.read(cable.path), Findings())
     except (OSError, RefError):  # unreadable: not reinstated (fail closed)
         return None
+
+
+def last_withdrawn(root: Path, cable: Cable) -> dt.datetime | None:
+    """When the cable's file was last committed with ``status: withdrawn`` (None: never, or no git):
+    an approval older than that no longer counts (``approve`` takes a fresh one)."""
+    try:
+        revs = revisions(gitrepo.GitRepo(root), cable.path)
+    except gitrepo.GitError:
+        return None
+    times = [r.date for r in revs if r.cable is not None and r.cable.status == "withdrawn"]
+    return max(times, default=None)

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from sitefactory import make_site
 
 from gate.store import FolderStore, read_manifest, read_pointer, read_withdrawals
-from pipeline import approvals, cables, communities
+from pipeline import approvals, cables, communities, withdrawals
 from pipeline.cli import main
 from pipeline.findings import Findings
 from pipeline.publish import PublishError, publish_site
@@ -53,7 +53,7 @@ def approve(repo, cable_id: str, when: dt.datetime, community: str = "energie") 
     path = repo.root / f"content/{cable_id[:4]}/{cable_id}.md"
     cable = cables.parse(path.relative_to(repo.root).as_posix(), path.read_bytes(), Findings())
     approvals.approve(path, communities.parse(data, found)[community], EDITOR, when,
-                      withdrawn_since=approvals.last_withdrawn(repo.root, cable))
+                      withdrawn_since=withdrawals.last_withdrawn(repo.root, cable))
 
 
 def publish(repo, tmp_path, *extra, fmt="json", code=0) -> Result:

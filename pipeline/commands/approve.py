@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
-from pipeline.approvals import ApprovalError, approve, last_withdrawn
+from pipeline.approvals import ApprovalError, approve
 from pipeline.commands.options import load_repository, root_option
+from pipeline.withdrawals import last_withdrawn
 
 
 @click.command("approve")
