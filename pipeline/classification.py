@@ -41,6 +41,7 @@ import functools
 import html
 import json
 import re
+import threading
 import unicodedata
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -302,12 +303,17 @@ def is_banner_words(seq: list[str]) -> bool:
 
 def is_banner(text: str) -> bool:
     """True when ``text`` (one block) is a banner."""
-    head = text.lstrip()[:40]
-    first = words(head[: head.find(" ")] if " " in head else head)
-    if first and first[0] not in _STARTERS:
-        # The first word alone rejects almost every line of prose without folding the whole line.
-        return len(first[0]) == 1 and is_banner_words(words(text))
-    return is_banner_words(words(text))
+    return _is_banner_shaped(shape(text))
+
+
+def _is_banner_shaped(shaped: str) -> bool:
+    first = _WORD.search(shaped)
+    if first is None:
+        return False
+    head = _key(first.group(0).casefold())
+    if head not in _STARTERS and len(head) > 1:
+        return False  # the first word alone rejects almost every block of prose
+    return is_banner_words([_key(w) for w in _WORD.findall(shaped.casefold())])
 
 
 _PORTION = re.compile(r"^[\s*_~]*\(\s*[*_~]*\s*([^()\n]{1,60}?)\s*[*_~]*\s*\)[*_~]*(?=\s|$)")
@@ -344,7 +350,7 @@ def _scan_block(block: str, number: int, col: int, found: list[Marking]) -> None
     text = body.strip()
     if not text:
         return
-    if is_banner(text):
+    if _is_banner_shaped(text):
         found.append(Marking(number, offset + len(body) - len(body.lstrip()), text[:120], "banner"))
         return
     portion = _portion(body)
@@ -485,3 +491,146 @@ def find_markings_in_html(page: str) -> list[Marking]:
                 if len(found) > seen:
                     break
     return found
+
+
+def find_markings_in_markdown(body: str) -> list[Marking]:
+    """The markings of the rendered ``body`` (see :func:`render`), each placed on the source line it
+    comes from: the first line (or run of up to three lines) whose words hold the marking's words,
+    else the body's first line. ``line`` is relative to ``body``; ``col`` is 1 when the line was
+    found by its words."""
+    found = find_markings_in_html(render(body))
+    if not found:
+        return []
+    lines = [words(_TAG.sub("", _COMMENT.sub("", html.unescape(line)))) for line in body.split("\n")]
+    out: list[Marking] = []
+    for marking in found:
+        target = " ".join(words(marking.text))
+        used = {m.line for m in out}
+        line = _source_line(lines, target, used) if target else 1
+        out.append(Marking(line, 1, marking.text, marking.kind))
+    return out
+
+
+def _source_line(lines: list[list[str]], target: str, used: set[int]) -> int:
+    """The first line (not yet used, if there is one) whose words, alone or with the next one or
+    two lines, hold ``target``."""
+    candidates = []
+    for span in (1, 2, 3):
+        for index in range(len(lines)):
+            window = " ".join(w for line in lines[index:index + span] for w in line)
+            if f" {target} " in f" {window} ":
+                if index + 1 not in used:
+                    return index + 1
+                candidates.append(index + 1)
+        if candidates:
+            return candidates[0]
+    return 1
+
+
+#: The Markdown extensions the scan renders with: those the sites use, and the other built-in
+#: ones a content repository may enable, so a marking shows in the scan wherever it shows on a page.
+#: Not ``toc``: it only adds ids, permalinks and copies of the headings, and costs a third of the
+#: rendering.
+SCAN_EXTENSIONS = ("abbr", "admonition", "attr_list", "def_list", "fenced_code", "footnotes", "md_in_html",
+                   "tables", "pymdownx.details")
+_renderers = threading.local()
+
+
+def render(body: str) -> str:
+    """``body`` converted to HTML as the sites would show it (see :data:`SCAN_EXTENSIONS`)."""
+    import markdown
+
+    md = getattr(_renderers, "md", None)
+    if md is None:
+        md = _renderers.md = markdown.Markdown(extensions=list(SCAN_EXTENSIONS))
+    md.reset()
+    return md.convert(body)
+
+
+# --- what only serves to hide --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Disguise:
+    """Something in a text that only serves to hide: ``kind`` is "hidden" (an invisible or control
+    character), "mixed-script" (a word mixing Latin, Greek or Cyrillic letters with another script)
+    or "comment" (an HTML comment). ``line`` and ``col`` are 1-based in the scanned text."""
+
+    line: int
+    col: int
+    kind: str
+    text: str
+
+
+_ASCII_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_LETTERS = re.compile(r"[^\W\d_]+")
+#: Scripts whose letters are confusable with each other: a word may not mix one with another script.
+CONFUSABLE_SCRIPTS = frozenset({"LATIN", "GREEK", "CYRILLIC"})
+#: Below this code point every letter is Latin (Basic Latin to Latin Extended-B; the only other
+#: word characters there, digits, underscore and the micro sign, are Common).
+_LATIN_END = "\u0250"
+
+
+def _position(text: str, index: int) -> tuple[int, int]:
+    line = text.count("\n", 0, index) + 1
+    return line, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
+def hidden_characters(text: str) -> list[Disguise]:
+    """Every character of ``text`` that :func:`is_hidden` refuses, named (``U+200B ZERO WIDTH SPACE``)."""
+    if text.isascii():
+        pattern = _ASCII_CONTROLS
+    else:
+        bad = sorted(c for c in set(text) if is_hidden(c))
+        if not bad:
+            return []
+        pattern = re.compile("[" + "".join(re.escape(c) for c in bad) + "]")
+    out = []
+    for match in pattern.finditer(text):
+        char = match.group(0)
+        name = unicodedata.name(char, "") or {"\r": "CARRIAGE RETURN"}.get(char, "control character")
+        out.append(Disguise(*_position(text, match.start()), "hidden", f"U+{ord(char):04X} {name}"))
+    return out
+
+
+@functools.lru_cache(maxsize=4096)
+def script(char: str) -> str:
+    """The Unicode script of ``char`` (``LATIN``, ``CYRILLIC``, ``COMMON``…), from the data of
+    ``confusable-homoglyphs``."""
+    from confusable_homoglyphs import categories
+
+    return categories.alias(char)
+
+
+def mixed_script_words(text: str) -> list[Disguise]:
+    """Every word of ``text`` whose letters come from Latin, Greek or Cyrillic and another script:
+    ``SЕCRET`` with a Cyrillic Е. Words wholly in one script (``Москва``, ``Ελλάδα``) are text."""
+    if text.isascii() or max(text) < _LATIN_END:
+        return []
+    out = []
+    for match in _LETTERS.finditer(text):
+        word = match.group(0)
+        if max(word) < _LATIN_END:
+            continue  # Basic Latin to Latin Extended-B: French, German, Polish… letters are Latin
+        scripts = {script(c) for c in word} - {"COMMON", "INHERITED", "Unknown"}
+        if len(scripts) > 1 and scripts & CONFUSABLE_SCRIPTS:
+            out.append(Disguise(*_position(text, match.start()), "mixed-script",
+                                f"{word} ({' + '.join(sorted(s.title() for s in scripts))})"))
+    return out
+
+
+def html_comments(text: str) -> list[Disguise]:
+    """Every HTML comment opening in ``text``: invisible on the page, it can split a word the rules
+    read (``SE<!-- -->CRET``) or carry text no reviewer sees."""
+    out = []
+    start = text.find("<!--")
+    while start != -1:
+        out.append(Disguise(*_position(text, start), "comment", text[start:start + 40].split("\n")[0]))
+        start = text.find("<!--", start + 4)
+    return out
+
+
+def find_disguises(text: str) -> list[Disguise]:
+    """Hidden characters, mixed-script words and HTML comments of ``text``, in order."""
+    found = hidden_characters(text) + mixed_script_words(text) + html_comments(text)
+    return sorted(found, key=lambda d: (d.line, d.col))
