@@ -173,6 +173,8 @@ def _shape_char(char: str) -> str:
         return " "
     if is_hidden(char):
         return ""
+    if not char.isascii() and (direct := _latin(char)) != char:
+        return direct  # TR39 first: NFKC would turn a lunate sigma Ϲ into Σ, which has no Latin twin
     out = []
     for c in unicodedata.normalize("NFD", unicodedata.normalize("NFKC", char)):
         category = unicodedata.category(c)
@@ -316,7 +318,7 @@ def _is_banner_shaped(shaped: str) -> bool:
     return is_banner_words([_key(w) for w in _WORD.findall(shaped.casefold())])
 
 
-_PORTION = re.compile(r"^[\s*_~]*\(\s*[*_~]*\s*([^()\n]{1,60}?)\s*[*_~]*\s*\)[*_~]*(?=\s|$)")
+_PORTION = re.compile(r"^[\s*_~\\]*\(\s*[*_~]*\s*([^()\n]{1,60}?)\s*[*_~]*\s*\)[*_~]*(?=\s|$)")
 
 
 def _portion(block: str) -> str | None:
@@ -515,15 +517,17 @@ def _source_line(lines: list[list[str]], target: str, used: set[int]) -> int:
     """The first line (not yet used, if there is one) whose words, alone or with the next one or
     two lines, hold ``target``."""
     candidates = []
-    for span in (1, 2, 3):
-        for index in range(len(lines)):
-            window = " ".join(w for line in lines[index:index + span] for w in line)
-            if f" {target} " in f" {window} ":
-                if index + 1 not in used:
-                    return index + 1
-                candidates.append(index + 1)
-        if candidates:
-            return candidates[0]
+    letters = target.replace(" ", "")
+    for joiner, pattern in ((" ", f" {target} "), ("", letters)):  # then across markup: **SE**CRET
+        for span in (1, 2, 3):
+            for index in range(len(lines)):
+                window = joiner.join(w for line in lines[index:index + span] for w in line)
+                if pattern in f"{joiner}{window}{joiner}":
+                    if index + 1 not in used:
+                        return index + 1
+                    candidates.append(index + 1)
+            if candidates:
+                return candidates[0]
     return 1
 
 
