@@ -287,13 +287,13 @@ def _drop(seq: list[str], phrases: tuple[tuple[str, ...], ...], *, anywhere: boo
 
 def is_banner_words(seq: list[str]) -> bool:
     """True when the (keyed) words of a block make a banner (see the module's rule 1)."""
-    if not seq or len(seq) > 40:
+    if not seq:
         return False
     if all(len(w) == 1 for w in seq) and "".join(seq) in _LEVEL | {"topsecret", "tressecret"}:
         return True  # S E C R E T
     seq = _drop(_drop(seq, _LEAD_INS, anywhere=False), _HANDLING, anywhere=True)
     seq = [w for w in seq if not w.isdigit()]
-    if not seq or len(seq) > 16 or not all(w in _MARKING for w in seq):
+    if not seq or not all(w in _MARKING for w in seq):
         return False
     if any(w in _LEVEL for w in seq):
         return True
@@ -312,10 +312,30 @@ def _is_banner_shaped(shaped: str) -> bool:
     first = _WORD.search(shaped)
     if first is None:
         return False
+    colon = shaped.find(":")
+    if colon > 0 and _is_labelled_banner(shaped[:colon], shaped[colon + 1:]):
+        return True
     head = _key(first.group(0).casefold())
     if head not in _STARTERS and len(head) > 1:
         return False  # the first word alone rejects almost every block of prose
     return is_banner_words([_key(w) for w in _WORD.findall(shaped.casefold())])
+
+
+#: Words that make a short text before a colon a lead-in (``Degré de sécurité du document :``).
+LEAD_IN_WORDS = frozenset({
+    "classification", "classifie", "niveau", "mention", "marking", "markings", "protection", "securite",
+    "security", "level", "degre", "timbre", "statut", "status", "confidentialite", "sensibilite", "caveat",
+    "caveats", "handling", "label", "etiquette", "marquage", "diffusion", "distribution", "sensitivity",
+})
+_LEAD_IN_WORDS = _keys(LEAD_IN_WORDS)
+
+
+def _is_labelled_banner(label: str, value: str) -> bool:
+    """``label: value`` where the label is a short lead-in and the value a banner."""
+    lead = [_key(w) for w in _WORD.findall(label.casefold())]
+    if not lead or len(lead) > 6 or not any(w in _LEAD_IN_WORDS for w in lead):
+        return False
+    return is_banner_words([_key(w) for w in _WORD.findall(value.casefold())])
 
 
 _PORTION = re.compile(r"^[\s*_~\\]*\(\s*[*_~]*\s*([^()\n]{1,60}?)\s*[*_~]*\s*\)[*_~]*(?=\s|$)")
@@ -339,7 +359,9 @@ def _portion(block: str) -> str | None:
 
 
 _PREFIX = re.compile(
-    r"^[ \t]*(?:(?:[-*+]|\d+[.)]|>|#{1,6}|\||:|\[\^[^\]]*\]:|(?:!!!|\?\?\?\+?)[ \t]*[\w-]*)[ \t]*)*"
+    r"^[ \t]*(?:(?:[-*+\u2022\u00b7\u25aa\u25e6\u2023\u2219\u25ba\u25b6\u2192]|\d+[.)]|[a-zA-Z][.)](?=[ \t])|"
+    r"[ivxIVX]+[.)](?=[ \t])|\((?:[a-z]|[ivx]+|\d+)\)(?=[ \t])|>|#{1,6}|\||:|\[\^[^\]]*\]:|"
+    r"(?:!!!|\?\?\?\+?)[ \t]*[\w-]*)[ \t]*)*"
 )
 _ATTR_LIST = re.compile(r"\{[:#.][^}]*\}")
 
@@ -365,6 +387,8 @@ def _scan_block(block: str, number: int, col: int, found: list[Marking]) -> None
 
 _COMMENT = re.compile(r"<!--.*?(?:-->|$)", re.S)
 _TAG = re.compile(r"</?[A-Za-z][^<>]*>")
+_BREAK = re.compile(r"</?(?:br|p|div|h[1-6]|li|td|th|tr|dd|dt|blockquote|center|table|ul|ol|pre|section|hr|"
+                    r"caption|summary|details|figcaption)\b[^<>]*>", re.I)
 _QUOTED = re.compile(r"\"([^\"]*)\"|'([^']*)'")
 
 
@@ -373,11 +397,13 @@ def _source_blocks(line: str) -> list[tuple[int, str]]:
     comments and tags removed, entities decoded, shaped), its table cells, admonition titles."""
     text = line
     if "<" in text:
-        text = _TAG.sub("", _COMMENT.sub("", text))
+        text = _TAG.sub("", _BREAK.sub("\n", _COMMENT.sub("", text)))
     if "&" in text:
         text = html.unescape(text)
     text = shape(text)
     blocks = [(1, text)]
+    if "\n" in text:  # <br>, </p><p>, </td><td>…: each piece shows as a line or block of its own
+        blocks += [(1, piece) for piece in text.split("\n")]
     if "|" in text:
         col = 1
         for cell in text.split("|"):
@@ -623,6 +649,24 @@ def mixed_script_words(text: str) -> list[Disguise]:
     return out
 
 
+_REFERENCE = re.compile(r"&(?:#[0-9]{1,8}|#[xX][0-9A-Fa-f]{1,7}|[A-Za-z][A-Za-z0-9]{1,31});?")
+
+
+def hidden_references(text: str) -> list[Disguise]:
+    """Every character reference (``&#8203;``, ``&shy;``, ``&zwj;``) that the page would show as an
+    invisible or control character: the same disguise as the character itself, spelled in HTML."""
+    if "&" not in text:
+        return []
+    out = []
+    for match in _REFERENCE.finditer(text):
+        decoded = html.unescape(match.group(0))
+        if decoded != match.group(0) and any(is_hidden(c) for c in decoded):
+            char = next(c for c in decoded if is_hidden(c))
+            out.append(Disguise(*_position(text, match.start()), "hidden",
+                                f"{match.group(0)} (U+{ord(char):04X} {unicodedata.name(char, 'control character')})"))
+    return out
+
+
 def html_comments(text: str) -> list[Disguise]:
     """Every HTML comment opening in ``text``: invisible on the page, it can split a word the rules
     read (``SE<!-- -->CRET``) or carry text no reviewer sees."""
@@ -635,6 +679,7 @@ def html_comments(text: str) -> list[Disguise]:
 
 
 def find_disguises(text: str) -> list[Disguise]:
-    """Hidden characters, mixed-script words and HTML comments of ``text``, in order."""
-    found = hidden_characters(text) + mixed_script_words(text) + html_comments(text)
+    """Hidden characters (as themselves or as character references), mixed-script words and HTML
+    comments of ``text``, in order."""
+    found = hidden_characters(text) + hidden_references(text) + mixed_script_words(text) + html_comments(text)
     return sorted(found, key=lambda d: (d.line, d.col))

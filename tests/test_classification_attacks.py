@@ -69,6 +69,11 @@ BANNER_LAYOUTS = {
     "span title": 'Texte <span title="{L}">souligné</span>.\n',
     "abbreviation": "Le rapport NOTE est joint.\n\n*[NOTE]: {L}\n",
     "attribute list": "Paragraphe.\n{{: title=\"{L}\" }}\n",
+    "letter item": "a) Contexte\nb) {L}\n",
+    "bullet character": "• {L}\n",
+    "line break": "<b>{L}</b><br>Texte qui suit.\n",
+    "labelled": "Degré de sécurité du document : {L}\n",
+    "code span": "`{L}`\n",
 }
 PORTION_LAYOUTS = {
     "paragraph": "Introduction.\n\n{P} Ce paragraphe porte une mention.\n",
@@ -153,6 +158,7 @@ DISGUISES = {
     "variation selector": lambda t: _inside_first_word(t, "\ufe0f"),
     "html comment": lambda t: _inside_first_word(t, "<!-- x -->"),
     "entity soft hyphen": lambda t: _inside_first_word(t, "&shy;"),
+    "entity zero-width space": lambda t: _inside_first_word(t, "&#8203;"),
     "combining accent": lambda t: _inside_first_word(t, "\u0301"),
     "nbsp": lambda t: t.replace(" ", "\u00a0"),
     "thin spaces": lambda t: t.replace(" ", "\u2009"),
@@ -285,6 +291,12 @@ def test_words_wholly_in_another_script_are_text():
     assert [str(f) for f in parse(body)] == []
 
 
+@pytest.mark.parametrize("reference", ["&#8203;", "&#x200b;", "&shy;", "&zwj;", "&zwnj;", "&#x202E;", "&#xFE0F;"])
+def test_an_invisible_character_spelled_as_a_reference_is_refused(reference):
+    found = parse(f"Le mi{reference}nistre a parlé.\n")
+    assert "E303" in {f.code for f in found}, [str(f) for f in found]
+
+
 @pytest.mark.parametrize("comment", ["<!-- note -->", "<!--\nSECRET\n-->", "Texte <!-- x --> suite", "<!---->"])
 def test_an_html_comment_in_the_body_is_refused(comment):
     found = parse(f"Texte.\n\n{comment}\n")
@@ -403,6 +415,9 @@ FR = [
     "La défense européenne reste un sujet sensible à {city}.",
     "Restreinte aux membres, la réunion de {city} a duré trois heures.",
     "La diffusion de ce texte est libre depuis {year}.",
+    "Niveau de sécurité : le ministre a jugé la situation stable à {city}.",
+    "Mention de protection : aucune, ce télégramme de {city} est public.",
+    "Le ministre a dit : « secret », puis a souri, à {city}.",
 ]
 EN = [
     "A confidential source told the embassy that talks would resume in {city}.",
