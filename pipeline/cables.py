@@ -333,6 +333,10 @@ class _CableReader:
                          if m.line not in seen]
         for marking, how in markings:
             line, col = self.where(key, first_line, marking.line, marking.col)
+            if marking.kind == "unreadable":
+                self.error(line, "E302", f"{marking.text}, so it cannot be checked for classification markings",
+                           "simplify the Markdown (lists or quotes nested hundreds of levels deep)", col=col)
+                continue
             self.error(line, "E302", f"classification marking {marking.text!r} ({marking.kind}{how}) in the {key}",
                        "only unclassified text may be published: remove the marking, or keep this cable "
                        "out of the repository", col=col)

@@ -235,6 +235,8 @@ _LEAD_INS = tuple(tuple(_key(w) for w in p) for p in LEAD_INS)
 _HANDLING = tuple(tuple(_key(w) for w in p) for p in HANDLING)
 #: The words a banner may start with.
 _STARTERS = _MARKING | {p[0] for p in _LEAD_INS} | {p[0] for p in _HANDLING}
+#: Every word a banner may hold.
+_BANNER_VOCABULARY = _MARKING | {w for p in _LEAD_INS + _HANDLING for w in p}
 
 
 def words(text: str) -> list[str]:
@@ -266,7 +268,7 @@ class Marking:
     line: int
     col: int
     text: str
-    kind: str  # "banner", "portion" or "caveat"
+    kind: str  # "banner", "portion" or "caveat" ("unreadable": the rendered body could not be read)
 
 
 def _drop(seq: list[str], phrases: tuple[tuple[str, ...], ...], *, anywhere: bool) -> list[str]:
@@ -291,6 +293,8 @@ def is_banner_words(seq: list[str]) -> bool:
         return False
     if all(len(w) == 1 for w in seq) and "".join(seq) in _LEVEL | {"topsecret", "tressecret"}:
         return True  # S E C R E T
+    if not all(w in _BANNER_VOCABULARY or w.isdigit() for w in seq):
+        return False  # a word no phrase can remove and no banner holds: prose (most blocks stop here)
     seq = _drop(_drop(seq, _LEAD_INS, anywhere=False), _HANDLING, anywhere=True)
     seq = [w for w in seq if not w.isdigit()]
     if not seq or not all(w in _MARKING for w in seq):
@@ -526,7 +530,14 @@ def find_markings_in_markdown(body: str) -> list[Marking]:
     comes from: the first line (or run of up to three lines) whose words hold the marking's words,
     else the body's first line. ``line`` is relative to ``body``; ``col`` is 1 when the line was
     found by its words."""
-    found = find_markings_in_html(render(body))
+    try:
+        found = find_markings_in_html(render(body))
+    except (RecursionError, ValueError, IndexError, KeyError, AttributeError, TypeError, AssertionError) as exc:
+        # Fail closed: a body the scan cannot render (Python-Markdown recurses once per level of
+        # nesting) cannot be shown to be free of markings.
+        _renderers.md = None
+        return [Marking(1, 1, f"{type(exc).__name__}: the body cannot be rendered to be read as a page",
+                        "unreadable")]
     if not found:
         return []
     lines = [words(_TAG.sub("", _COMMENT.sub("", html.unescape(line)))) for line in body.split("\n")]

@@ -246,6 +246,11 @@ def test_a_marking_only_the_page_shows_is_placed_on_its_source_line():
     assert hit.line == 10 + 5
 
 
+def test_a_body_the_scan_cannot_render_is_refused():
+    found = parse("- " * 2000 + "texte\n")
+    assert any(f.code == "E302" and "cannot be rendered" in f.message for f in found), [str(f) for f in found]
+
+
 # --- what only serves to hide is refused on its own ----------------------------------------------
 
 HIDDEN = ["\u200b", "\u200c", "\u200d", "\u2060", "\u2061", "\u2062", "\u2063", "\u2064", "\ufeff", "\u00ad",
