@@ -327,10 +327,10 @@ class _CableReader:
         if not isinstance(text, str) or not text:
             return
         markings = [(m, "") for m in classification.find_markings(text)]
-        if body:
+        page = classification.read_page(text) if body else None
+        if page is not None:
             seen = {m.line for m, _ in markings}
-            markings += [(m, ", as rendered") for m in classification.find_markings_in_markdown(text)
-                         if m.line not in seen]
+            markings += [(m, ", as rendered") for m in page.markings if m.line not in seen]
         for marking, how in markings:
             line, col = self.where(key, first_line, marking.line, marking.col)
             if marking.kind == "unreadable":
@@ -340,7 +340,7 @@ class _CableReader:
             self.error(line, "E302", f"classification marking {marking.text!r} ({marking.kind}{how}) in the {key}",
                        "only unclassified text may be published: remove the marking, or keep this cable "
                        "out of the repository", col=col)
-        for found in classification.find_disguises(text):
+        for found in classification.find_disguises(text, page):
             line, col = self.where(key, first_line, found.line, found.col)
             code, message, hint = DISGUISES[found.kind]
             self.error(line, code, f"{message} in the {key}: {found.text}", hint, col=col)
@@ -355,7 +355,7 @@ class _CableReader:
         start = line_of(node) + 1 if node is not None else self.lines.get(key, 1)
         if node is None or line > 1 or not isinstance(node, yaml.ScalarNode):
             return start + line - 1 if node is not None else start, col if line > 1 else 1
-        return start, node.start_mark.column + col
+        return start, node.start_mark.column + col + (1 if node.style in ("'", '"') else 0)
 
     def _build(self, digest: str) -> Cable | None:
         stem = self.path.rsplit("/", 1)[-1].removesuffix(".md")

@@ -462,6 +462,7 @@ class _Blocks(HTMLParser):
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
+        self.comments: list[str] = []
         self.blocks: list[list[str]] = [[]]
         self.open: list[tuple[str, int]] = [("", 0)]
         self.hidden = 0
@@ -491,17 +492,24 @@ class _Blocks(HTMLParser):
                 self.open.pop()
             self.open.pop()
 
+    def handle_comment(self, data: str) -> None:
+        self.comments.append(data)
+
     def handle_data(self, data: str) -> None:
         if not self.hidden:
             self.blocks[self.open[-1][1]].append(data)
 
 
-def html_blocks(page: str) -> list[str]:
-    """The text of every block of an HTML page or fragment, entities decoded, in order."""
+def _parse(page: str) -> _Blocks:
     parser = _Blocks()
     parser.feed(page)
     parser.close()
-    return ["".join(b) for b in parser.blocks]
+    return parser
+
+
+def html_blocks(page: str) -> list[str]:
+    """The text of every block of an HTML page or fragment, entities decoded, in order."""
+    return ["".join(b) for b in _parse(page).blocks]
 
 
 def find_markings_in_html(page: str) -> list[Marking]:
@@ -510,8 +518,12 @@ def find_markings_in_html(page: str) -> list[Marking]:
     by line with the three rules on its skeleton. A marking's ``line`` is the block's 1-based
     number in order of appearance (the document's loose text is block 1); its ``text`` is what
     was found."""
+    return _markings_in_blocks(html_blocks(page))
+
+
+def _markings_in_blocks(blocks: list[str]) -> list[Marking]:
     found: list[Marking] = []
-    for number, text in enumerate(html_blocks(page), start=1):
+    for number, text in enumerate(blocks, start=1):
         if not text.strip():
             continue
         seen = len(found)
@@ -525,19 +537,41 @@ def find_markings_in_html(page: str) -> list[Marking]:
     return found
 
 
-def find_markings_in_markdown(body: str) -> list[Marking]:
-    """The markings of the rendered ``body`` (see :func:`render`), each placed on the source line it
-    comes from: the first line (or run of up to three lines) whose words hold the marking's words,
-    else the body's first line. ``line`` is relative to ``body``; ``col`` is 1 when the line was
-    found by its words."""
+@dataclass(frozen=True)
+class Page:
+    """What a cable body shows once rendered: its markings (placed on source lines), its HTML
+    comments, and the invisible characters in its text."""
+
+    markings: tuple[Marking, ...]
+    comments: tuple[str, ...]
+    invisible: frozenset[str]
+
+
+@functools.lru_cache(maxsize=8)
+def read_page(body: str) -> Page:
+    """Render ``body`` (see :func:`render`) and read it as a reader would. Fail closed: a body the
+    scan cannot render (Python-Markdown recurses once per level of nesting) cannot be shown to be
+    free of markings, and gives one marking of kind ``unreadable``."""
     try:
-        found = find_markings_in_html(render(body))
+        parsed = _parse(render(body))
     except (RecursionError, ValueError, IndexError, KeyError, AttributeError, TypeError, AssertionError) as exc:
-        # Fail closed: a body the scan cannot render (Python-Markdown recurses once per level of
-        # nesting) cannot be shown to be free of markings.
         _renderers.md = None
-        return [Marking(1, 1, f"{type(exc).__name__}: the body cannot be rendered to be read as a page",
-                        "unreadable")]
+        unreadable = Marking(1, 1, f"{type(exc).__name__}: the body cannot be rendered to be read as a page",
+                             "unreadable")
+        return Page((unreadable,), (), frozenset())
+    blocks = ["".join(b) for b in parsed.blocks]
+    invisible = frozenset(c for c in set("".join(blocks)) if is_hidden(c))
+    return Page(tuple(_placed(body, _markings_in_blocks(blocks))), tuple(parsed.comments), invisible)
+
+
+def find_markings_in_markdown(body: str) -> list[Marking]:
+    """The markings of the rendered ``body`` (see :func:`read_page`), each placed on the source line
+    it comes from: the first line (or run of up to three lines) whose words hold the marking's
+    words, else the body's first line. ``line`` is relative to ``body``; ``col`` is 1."""
+    return list(read_page(body).markings)
+
+
+def _placed(body: str, found: list[Marking]) -> list[Marking]:
     if not found:
         return []
     lines = [words(_TAG.sub("", _COMMENT.sub("", html.unescape(line)))) for line in body.split("\n")]
@@ -663,34 +697,46 @@ def mixed_script_words(text: str) -> list[Disguise]:
 _REFERENCE = re.compile(r"&(?:#[0-9]{1,8}|#[xX][0-9A-Fa-f]{1,7}|[A-Za-z][A-Za-z0-9]{1,31});?")
 
 
-def hidden_references(text: str) -> list[Disguise]:
-    """Every character reference (``&#8203;``, ``&shy;``, ``&zwj;``) that the page would show as an
-    invisible or control character: the same disguise as the character itself, spelled in HTML."""
+def hidden_references(text: str, shown: frozenset[str] | None = None) -> list[Disguise]:
+    """Every character reference (``&#8203;``, ``&shy;``, ``&zwj;``) that the page shows as an
+    invisible or control character: the same disguise as the character itself, spelled in HTML.
+    ``shown``: the invisible characters the rendered page holds (a reference in a code span shows
+    as typed, and is not counted); None counts every reference."""
     if "&" not in text:
         return []
     out = []
     for match in _REFERENCE.finditer(text):
         decoded = html.unescape(match.group(0))
-        if decoded != match.group(0) and any(is_hidden(c) for c in decoded):
-            char = next(c for c in decoded if is_hidden(c))
+        hidden = [c for c in decoded if is_hidden(c) and (shown is None or c in shown)]
+        if decoded != match.group(0) and hidden:
+            char = hidden[0]
             out.append(Disguise(*_position(text, match.start()), "hidden",
                                 f"{match.group(0)} (U+{ord(char):04X} {unicodedata.name(char, 'control character')})"))
     return out
 
 
-def html_comments(text: str) -> list[Disguise]:
-    """Every HTML comment opening in ``text``: invisible on the page, it can split a word the rules
-    read (``SE<!-- -->CRET``) or carry text no reviewer sees."""
-    out = []
-    start = text.find("<!--")
-    while start != -1:
-        out.append(Disguise(*_position(text, start), "comment", text[start:start + 40].split("\n")[0]))
-        start = text.find("<!--", start + 4)
+def html_comments(body: str, comments: tuple[str, ...]) -> list[Disguise]:
+    """Where in ``body`` the HTML comments its rendered page holds (``comments``) come from: they are
+    invisible on the page, can split a word the rules read (``SE<!-- -->CRET``) or carry text no
+    reviewer sees. ``<!--`` shown as text (in a code span) is not a comment."""
+    out, start = [], 0
+    for comment in comments:
+        at = body.find(f"<!--{comment}", start)
+        if at == -1:
+            at = body.find("<!--")
+        else:
+            start = at + 4
+        shown = f"<!--{comment}-->"
+        out.append(Disguise(*_position(body, max(at, 0)), "comment",
+                            shown if len(shown) <= 60 else shown[:57] + "…"))
     return out
 
 
-def find_disguises(text: str) -> list[Disguise]:
-    """Hidden characters (as themselves or as character references), mixed-script words and HTML
-    comments of ``text``, in order."""
-    found = hidden_characters(text) + hidden_references(text) + mixed_script_words(text) + html_comments(text)
+def find_disguises(text: str, page: Page | None = None) -> list[Disguise]:
+    """What only serves to hide in ``text``: invisible and control characters, words mixing scripts,
+    and for a Markdown body (with its rendered ``page``) invisible characters spelled as references
+    and HTML comments. In order of position."""
+    found = hidden_characters(text) + mixed_script_words(text)
+    if page is not None:
+        found += hidden_references(text, page.invisible) + html_comments(text, page.comments)
     return sorted(found, key=lambda d: (d.line, d.col))

@@ -302,10 +302,21 @@ def test_an_invisible_character_spelled_as_a_reference_is_refused(reference):
     assert "E303" in {f.code for f in found}, [str(f) for f in found]
 
 
-@pytest.mark.parametrize("comment", ["<!-- note -->", "<!--\nSECRET\n-->", "Texte <!-- x --> suite", "<!---->"])
-def test_an_html_comment_in_the_body_is_refused(comment):
+@pytest.mark.parametrize("comment", ["<!-- note -->", "<!--\nSECRET\n-->", "Texte <!-- x --> suite", "<!---->",
+                                     "<div>\n<!-- dans un bloc -->\n</div>", "| a | b <!-- x --> |\n|---|---|\n"])
+def test_an_html_comment_in_the_body_is_refused_at_its_line(comment):
     found = parse(f"Texte.\n\n{comment}\n")
-    assert "E305" in {f.code for f in found}, [str(f) for f in found]
+    hits = [f for f in found if f.code == "E305"]
+    assert hits, [str(f) for f in found]
+    assert hits[0].line == 10 + 3 + comment[:comment.index("<!--")].count("\n")
+
+
+@pytest.mark.parametrize("body", ["Le marqueur `<!--DIPLOMATIE:TOC-->` reste tel quel.\n",
+                                  "```\n<!-- un exemple de commentaire -->\n```\n",
+                                  "Écrire `&#8203;` pour une espace de largeur nulle.\n",
+                                  "Le signe &lt;!-- ouvre un commentaire.\n"])
+def test_comment_and_reference_syntax_shown_as_text_is_text(body):
+    assert [str(f) for f in parse(body)] == []
 
 
 # --- every printed field is read ----------------------------------------------------------------
@@ -373,7 +384,7 @@ def _yaml(value: str) -> str:
     ("Énergie &amp; climat", "Analyses.", "E306"),
     ("Énergie", "a &lt;b&gt;", "E306"),
     ("Énergie", "&#60;img src=x&#62;", "E306"),
-    ("Énergie", "Texte <!-- caché -->", "E305"),
+    ("Énergie", "Texte <!-- caché -->", "E306"),
 ])
 def test_community_title_and_description_are_read(title, description, code):
     found = community_findings(title, description)
