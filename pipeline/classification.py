@@ -30,9 +30,14 @@ then read by three rules:
 Prose that merely uses the words ("le secret des affaires", "a confidential source") is not blocked: a
 banner holds nothing but marking vocabulary.
 
-What only serves to hide is refused on its own (see :func:`hidden_characters`,
-:func:`mixed_script_words`, :func:`html_comments`): the rules cannot be asked to see through
-everything, so the disguises themselves are errors.
+A Markdown body is read twice: line by line as source (:func:`find_markings`), and as the page
+shows it (:func:`read_page`: rendered with Python-Markdown, parsed with the standard library's HTML
+parser, every block read), each finding of the page placed back on a source line. Built pages are
+read with :func:`find_markings_in_html`.
+
+What only serves to hide is refused on its own (:func:`find_disguises`: invisible and control
+characters, typed or as character references, words mixing scripts, HTML comments the page holds):
+the rules cannot be asked to see through everything, so the disguises themselves are errors.
 """
 
 from __future__ import annotations
@@ -413,9 +418,10 @@ def _source_blocks(line: str) -> list[tuple[int, str]]:
         for cell in text.split("|"):
             blocks.append((col, cell))
             col += len(cell) + 1
-    stripped = text.lstrip()
-    if stripped.startswith(("!!!", "???")) or "title=" in line or "alt=" in line:
-        for match in _QUOTED.finditer(text):
+    if text.lstrip().startswith(("!!!", "???")) or "=" in line:
+        # admonition titles, and attribute values (title, alt…) of tags or attribute lists
+        raw = shape(html.unescape(line)) if "&" in line else shape(line)
+        for match in _QUOTED.finditer(raw):
             blocks.append((match.start() + 2, match.group(1) or match.group(2) or ""))
     if "[" in text:  # link text and image alt: [SECRET](#x) reads "SECRET"
         for match in re.finditer(r"!?\[([^\]]*)\]", text):
@@ -574,7 +580,10 @@ def find_markings_in_markdown(body: str) -> list[Marking]:
 def _placed(body: str, found: list[Marking]) -> list[Marking]:
     if not found:
         return []
-    lines = [words(_TAG.sub("", _COMMENT.sub("", html.unescape(line)))) for line in body.split("\n")]
+    # Each line's words as its text shows them (comments and tags removed), then as typed (the
+    # words of attribute values): a marking is placed on the line that holds it either way.
+    lines = [words(_TAG.sub("", _COMMENT.sub("", html.unescape(line)))) + ["\0"] + words(html.unescape(line))
+             for line in body.split("\n")]
     out: list[Marking] = []
     for marking in found:
         target = " ".join(words(marking.text))

@@ -2,7 +2,14 @@
 
 import pytest
 
-from pipeline.classification import find_markings, find_markings_in_html, is_publishable
+from pipeline.classification import (
+    find_markings,
+    find_markings_in_html,
+    hidden_characters,
+    is_publishable,
+    mixed_script_words,
+    skeleton,
+)
 
 PUBLISHABLE = ["NON CLASSIFIÉ", "Non classifié", "non classifie", "NON-CLASSIFIÉ", "NON_CLASSIFIE",
                "  NON   CLASSIFIÉ  ", "NC", "nc", "UNCLASSIFIED", "Unclassified", "non-classifié"]
@@ -131,3 +138,32 @@ def test_html_marking_line_is_the_block_number():
 
 def test_script_content_is_not_read():
     assert find_markings_in_html("<script>var x = 'SECRET';</script><p>Texte.</p>") == []
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("ＳＥＣＲＥＴ", "secret"),  # fullwidth: NFKC
+    ("\U0001d412\U0001d404\U0001d402\U0001d411\U0001d404\U0001d413", "secret"),  # mathematical bold
+    ("\u0405\u0415\u0421RET", "secret"),  # Cyrillic look-alikes: TR39
+    ("\u03a4\u039f\u03a1", "top"),  # Greek look-alikes
+    ("\u03f9ONFIDENTIEL", "confidentiel"),  # lunate sigma: TR39 before NFKC
+    ("Diffusion\u00a0Restreinte", "diffusion restreinte"),  # no-break space
+    ("Confidentiel Dé\u200bfense", "confidentiel defense"),  # zero-width space removed, accent removed
+    ("SE\u00adCRET", "secret"),  # soft hyphen
+    ("A\u2013B\u2014C\u2212D", "a-b-c-d"),  # dashes
+    ("Le\tsecret\ndes affaires", "le secret\ndes affaires"),  # tab to space, lines kept
+])
+def test_skeleton(text, expected):
+    assert skeleton(text) == expected
+
+
+def test_hidden_characters_are_named_and_placed():
+    [found] = hidden_characters("Ligne un.\nLe mi\u200bnistre.")
+    assert (found.line, found.col, found.text) == (2, 6, "U+200B ZERO WIDTH SPACE")
+
+
+@pytest.mark.parametrize(("text", "mixed"), [
+    ("Le S\u0415CRET", True), ("\u0391thens", True), ("Москва", False), ("Ελλάδα", False),
+    ("Le ministre à Besançon", False), ("東京 et Paris", False), ("Łódź, Kraków, Straße", False),
+])
+def test_mixed_script_words(text, mixed):
+    assert bool(mixed_script_words(text)) is mixed

@@ -251,6 +251,18 @@ def test_a_body_the_scan_cannot_render_is_refused():
     assert any(f.code == "E302" and "cannot be rendered" in f.message for f in found), [str(f) for f in found]
 
 
+@pytest.mark.parametrize(("body", "line"), [
+    ("Intro.\n\nTexte <span title=\"SECRET DÉFENSE\">souligné</span>.\n", 3),
+    ("Intro.\n\nLe rapport NOTE est joint.\n\n*[NOTE]: CONFIDENTIEL DÉFENSE\n", 5),
+    ("Intro.\n\nDIFFUSION\nRESTREINTE\n", 4),  # the second line alone is a banner
+    ("Intro.\n\nSPÉCIAL\nFRANCE\n", 3),  # only the rendered paragraph is
+    ("Intro.\n\n| a | b |\n|---|---|\n| x | **SE**CRET |\n", 5),
+])
+def test_every_marking_is_reported_on_the_line_it_comes_from(body, line):
+    hits = [f for f in parse(body) if f.code == "E302"]
+    assert hits and hits[0].line == 10 + line, [str(f) for f in hits]
+
+
 # --- what only serves to hide is refused on its own ----------------------------------------------
 
 HIDDEN = ["\u200b", "\u200c", "\u200d", "\u2060", "\u2061", "\u2062", "\u2063", "\u2064", "\ufeff", "\u00ad",
