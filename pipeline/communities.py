@@ -261,13 +261,16 @@ class _Reader:
                          f"'require_signed_approvals' of {what} must be true or false")
                 signed = True  # fail closed
         title, description = self.text(fields, "title", what), self.text(fields, "description", what)
+        owner = self.email(fields, "owner", what)
+        # What every page, feed and search index of the site prints: the id (in every URL), the
+        # title and description (markup refused too), and the owner ("Community run by …").
         self.printed(key_node, cid, "id", what)
-        for key, value in (("title", title), ("description", description)):
+        for key, value in (("title", title), ("description", description), ("owner", owner)):
             if value:
-                self.printed(fields[key][1], value, key, what, check_markup=True)
+                self.printed(fields[key][1], value, key, what, check_markup=key != "owner")
         return Community(
             id=cid, title=title, description=description,
-            language=language or "fr", owner=self.email(fields, "owner", what), editors=editors,
+            language=language or "fr", owner=owner, editors=editors,
             select=select, domains=tuple(d.lower() for d in self.strings(fields, "domains", what, domain_re,
                                                                          "diplomatie.gouv.fr")),
             members=self.members(fields, what), require_signed_approvals=signed,

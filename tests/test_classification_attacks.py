@@ -405,6 +405,13 @@ def test_community_title_and_description_are_read(title, description, code):
     assert hit.path == "communities.yaml" and hit.line in (3, 4)
 
 
+def test_a_community_id_printed_in_every_url_is_read():
+    found = Findings()
+    communities.parse(COMMUNITY.replace("  energie:", "  diffusion-restreinte:").format(
+        title='"Énergie"', description='"Analyses."').encode("utf-8"), found)
+    assert [(f.code, f.line) for f in found] == [("E302", 2)], [str(f) for f in found]
+
+
 @pytest.mark.parametrize(("title", "description"), [
     ("Énergie en Europe", "Analyses des postes européens sur l'énergie."),
     ("Sécurité & défense", "R&D, AT&T et le secret des affaires."),
