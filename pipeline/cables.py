@@ -324,7 +324,7 @@ class _CableReader:
         The body is read twice: as its source, line by line, and as the page shows it (rendered,
         block by block), each finding of the page placed on the source line it comes from."""
         body = key == "body"
-        if not isinstance(text, str) or not text:
+        if not text:
             return
         markings = [(m, "") for m in classification.find_markings(text)]
         page = classification.read_page(text) if body else None
@@ -352,9 +352,11 @@ class _CableReader:
         if key == "body":
             return first_line + line - 1, col
         node = self.nodes.get(key)
-        start = line_of(node) + 1 if node is not None else self.lines.get(key, 1)
-        if node is None or line > 1 or not isinstance(node, yaml.ScalarNode):
-            return start + line - 1 if node is not None else start, col if line > 1 else 1
+        if node is None:
+            return self.lines.get(key, 1), 1
+        start = line_of(node) + 1
+        if line > 1 or not isinstance(node, yaml.ScalarNode):
+            return start + line - 1, col if line > 1 else 1
         return start, node.start_mark.column + col + (1 if node.style in ("'", '"') else 0)
 
     def _build(self, digest: str) -> Cable | None:
@@ -421,7 +423,7 @@ DISGUISES = {
                      "write the word in one alphabet: a Cyrillic or Greek letter among Latin ones hides words"),
     "comment": ("E305", "HTML comment",
                 "delete the comment: what a reader cannot see does not belong in a published cable "
-                "(to show the characters, write &lt;!--)"),
+                "(to show the characters, put them in a code span: `<!--`)"),
 }
 
 
