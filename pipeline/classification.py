@@ -9,8 +9,8 @@ read the text's **skeleton** (:func:`skeleton`), not its bytes, so that what loo
 the page is one for the rules: Unicode NFKC (fullwidth and styled letters become plain ones), the
 invisible characters removed (zero-width spaces and joiners, soft hyphens, bidi controls, variation
 selectors), accents removed, letters of other scripts that look like Latin ones mapped to them
-(Unicode TR39 confusables, from the ``confusable-homoglyphs`` data), case folded, dashes and spaces
-unified. Each *block* of text (a source line, a table cell, an admonition title; on the rendered
+(Unicode TR39 confusables, from the ``confusable-homoglyphs`` data; then small capitals and letters
+drawn as symbols, by their Unicode names), case folded, dashes and spaces unified. Each *block* of text (a source line, a table cell, an admonition title; on the rendered
 page: a paragraph, list item, quote, heading, cell, footnote, definition, ``title`` or ``alt``) is
 then read by three rules:
 
@@ -178,6 +178,8 @@ def _shape_char(char: str) -> str:
         return " "
     if is_hidden(char):
         return ""
+    if "SMALL CAPITAL" in unicodedata.name(char, ""):
+        return _named_latin(char)  # a capital drawn small: (ᴄ) reads as (C), not as an enumeration
     if not char.isascii() and (direct := _latin(char)) != char:
         return direct  # TR39 first: NFKC would turn a lunate sigma Ϲ into Σ, which has no Latin twin
     out = []
@@ -192,8 +194,23 @@ def _shape_char(char: str) -> str:
         elif category.startswith("Z"):
             out.append(" ")
         else:
-            out.append(_latin(c))
+            latin = _latin(c)
+            out.append(latin if latin != c else _named_latin(c))
     return "".join(out)
+
+
+_LETTER_NAME = re.compile(r"(?:LATIN (CAPITAL|SMALL) LETTER (SMALL CAPITAL )?|LATIN LETTER (SMALL CAPITAL) |"
+                          r"REGIONAL INDICATOR SYMBOL LETTER )([A-Z])(?: WITH .*)?$")
+
+
+def _named_latin(char: str) -> str:
+    """The Latin letter a character's Unicode name says it draws, where TR39 and NFKC have none:
+    small capitals (``ᴛ`` LATIN LETTER SMALL CAPITAL T), negative circled and squared letters,
+    regional indicator letters. Anything else is returned as it is."""
+    match = _LETTER_NAME.search(unicodedata.name(char, ""))
+    if match is None:
+        return char
+    return match.group(4).lower() if match.group(1) == "SMALL" and not match.group(2) else match.group(4)
 
 
 class _ShapeTable(dict):

@@ -140,6 +140,20 @@ def _math_bold(text: str) -> str:
     return "".join(chr(0x1D400 + ord(c) - ord("A")) if "A" <= c <= "Z" else c for c in text)
 
 
+def _small_capitals(text: str) -> str:
+    def small(c: str) -> str:
+        try:
+            return unicodedata.lookup(f"LATIN LETTER SMALL CAPITAL {c}") if "A" <= c <= "Z" else c
+        except KeyError:
+            return c
+
+    return "".join(small(c) for c in text)
+
+
+def _negative_circled(text: str) -> str:
+    return "".join(chr(0x1F150 + ord(c) - ord("A")) if "A" <= c <= "Z" else c for c in text)
+
+
 DISGUISES = {
     "none": lambda t: t,
     "lower case": str.lower,
@@ -165,6 +179,8 @@ DISGUISES = {
     "narrow nbsp": lambda t: t.replace(" ", "\u202f"),
     "fullwidth": _fullwidth,
     "mathematical bold": _math_bold,
+    "small capitals": _small_capitals,
+    "negative circled": _negative_circled,
     "empty tag": lambda t: _inside_first_word(t, "<b></b>"),
 }
 
