@@ -148,6 +148,24 @@ def parse_form(body: bytes) -> dict[str, str]:
     return parse_query(text)
 
 
+def cookie_value(header: str | None, name: str) -> str | None:
+    """The value of the cookie ``name`` in a ``Cookie`` request header; None when absent or empty.
+
+    The one cookie reader of the gate (session, link confirmation, single sign-on attempt). The
+    first match wins; a cookie whose name merely ends with ``name`` is another cookie.
+    """
+    if not header:
+        return None
+    prefix = name + "="
+    if header.startswith(prefix) and ";" not in header:  # the usual case: our one cookie
+        return header[len(prefix):] or None
+    for part in header.split(";"):
+        part = part.strip()
+        if part.startswith(prefix):
+            return part[len(prefix):] or None
+    return None
+
+
 def safe_next(target: str | None) -> str | None:
     """``target`` if it is a relative path on this site (no scheme, host, backslash or control char)."""
     if not target or len(target) > MAX_PATH or not target.startswith("/") or target.startswith("//"):
