@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable
 from json.encoder import encode_basestring as _json_str  # type: ignore[attr-defined]
 from typing import Any, TextIO
 
 from gate.http import MAX_PATH, Request, Response
+from gate.store import utc_text
 
 
 class Log:
@@ -26,7 +26,7 @@ class Log:
     def timestamp(self, now: float) -> str:
         second = int(now)
         if self._stamp[0] != second:
-            self._stamp = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+            self._stamp = (second, utc_text(second).removesuffix("Z"))  # then milliseconds, then Z
         return f"{self._stamp[1]}.{int((now - second) * 1000):03d}Z"
 
     def request(self, req: Request, resp: Response, latency: float, now: float) -> None:
