@@ -69,8 +69,9 @@ class Snapshot:
     digest: str = ""
 
     def admits(self, community: str, email: str, today: dt.date) -> bool:
+        """Whether ``email`` may read ``community`` on ``today`` (asked for every request of a site file)."""
         access = self.communities.get(community)
-        return access is not None and access.admits(email, today)
+        return access is not None and admits(access.members, access.domains, email, today)
 
     def communities_of(self, email: str, today: dt.date) -> list[CommunityAccess]:
         """The communities ``email`` may read today, in id order."""

@@ -52,7 +52,7 @@ class GateState:
         self.store = storage.open_store(config.store, endpoint_url=config.endpoint_url)
         self.keys_dir = Path(config.keys)
         self.ring = tokens.load(self.keys_dir)
-        self._keys_stamp = self._stamp_keys()
+        self._keys_file = self._keys_file_identity()
         self.membership = Membership(self.store)
         self.releases: dict[str, Release] = {}
         self.release_errors: dict[str, str] = {}
@@ -135,7 +135,8 @@ class GateState:
 
     # -- background refresh ----------------------------------------------------------------------
 
-    def _stamp_keys(self) -> tuple[int, int] | None:
+    def _keys_file_identity(self) -> tuple[int, int] | None:
+        """(mtime, size) of the private key file: when it changes, the key set is read again."""
         try:
             st = (self.keys_dir / tokens.PRIVATE_FILE).stat()
         except OSError:
@@ -147,15 +148,15 @@ class GateState:
         if self.membership.refresh():
             self.log.event({"event": "membership loaded", "commit": self.membership.snapshot.commit,
                             "communities": sorted(self.membership.snapshot.communities)})
-        stamp = self._stamp_keys()
-        if stamp != self._keys_stamp:
+        identity = self._keys_file_identity()
+        if identity != self._keys_file:
             try:
                 self.ring = tokens.load(self.keys_dir)
                 self.sessions.set_ring(self.ring)
                 self.log.event({"event": "keys reloaded", "current": self.ring.current})
             except tokens.KeysError as exc:
                 self.log.event({"event": "keys unreadable, keeping the previous set", "error": str(exc)})
-            self._keys_stamp = stamp
+            self._keys_file = identity
         wanted = set(self.membership.snapshot.communities) | set(self.releases)
         for community in sorted(wanted):
             self.refresh_release(community)
