@@ -54,9 +54,12 @@ def unavailable(community: str | None = None, subject: str | None = None) -> Ref
 
 
 class Response:
+    """An answer: status, headers, body; and, for the access log only, who asked (``subject``) about
+    which community (``community``)."""
+
     __slots__ = ("status", "headers", "body", "subject", "community")
 
-    def __init__(self, status: int, headers: list[tuple[str, str]], body: bytes = b"",
+    def __init__(self, status: int, headers: list[tuple[str, str]], body: bytes = b"", *,
                  subject: str | None = None, community: str | None = None) -> None:
         self.status = status
         self.headers = headers

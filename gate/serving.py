@@ -56,10 +56,10 @@ def decision(resp: Response) -> Response:
     """
     accel = [v for k, v in resp.headers if k == "x-accel-redirect"]
     if resp.status != 200 or not accel:
-        return Response(401, [("cache-control", "no-store")], b"", resp.subject, resp.community)
+        return Response(401, [("cache-control", "no-store")], b"", subject=resp.subject, community=resp.community)
     headers = [(k, v) for k, v in resp.headers if k != "x-accel-redirect"]
     headers.append(("x-diplomatie-blob", accel[0].rpartition("/")[2]))
-    return Response(200, headers, b"", resp.subject, resp.community)
+    return Response(200, headers, b"", subject=resp.subject, community=resp.community)
 
 
 async def serve_site(gate: GateState, req: Request) -> Response:
@@ -106,12 +106,12 @@ async def serve_site(gate: GateState, req: Request) -> Response:
         if page is None:
             raise Refusal(404, "Not found", "<p>There is no such page.</p>", subject=subject, community=community)
         served = await blobs.served(page, release.csp)
-        return Response(404, served.headers, served.body, subject, community)
+        return Response(404, served.headers, served.body, subject=subject, community=community)
     if blobs.accel_prefix is not None:
-        return blobs.accel(req, entry, release.csp, subject, community)
+        return blobs.accel(req, entry, release.csp, subject=subject, community=community)
     served = blobs.cache.get((entry.sha256, entry.type, release.csp))
     if served is None:
         served = await blobs.served(entry, release.csp)
     else:
         blobs.metrics.blob_hits += 1
-    return blobs.answer(req, served, subject, community)
+    return blobs.answer(req, served, subject=subject, community=community)

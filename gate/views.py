@@ -266,7 +266,7 @@ async def logout(gate: GateState, req: Request) -> Response:
 async def jwks(gate: GateState, req: Request) -> Response:
     body = json.dumps(gate.ring.jwks(gate.clock())).encode()
     return Response(200, [("content-type", "application/jwk-set+json"), ("cache-control", "public, max-age=300"),
-                          *gate.pages.page_headers[2:]], body)
+                          *gate.pages.policy_and_security], body)
 
 
 async def healthz(gate: GateState, req: Request) -> Response:
