@@ -154,20 +154,20 @@ class Blobs:
     def answer(self, req: Request, served: Served, subject: str, community: str) -> Response:
         """200, 304 or 206/416 for a file served from the cache."""
         if is_not_modified(req.header("if-none-match"), served.etag):
-            return Response(304, served.headers_without_type, b"", subject=subject, community=community)
+            return Response(304, served.headers_without_type, b"", subject, community)
         rng = req.header("range")
         if rng is not None:
             if_range = req.header("if-range")
             span = byte_range(rng, len(served.body)) if if_range is None or if_range.strip() == served.etag else None
             if span == UNSATISFIABLE:
                 return Response(416, [("content-range", f"bytes */{len(served.body)}"),
-                                      *served.headers_without_type], b"", subject=subject, community=community)
+                                      *served.headers_without_type], b"", subject, community)
             if span is not None:
                 start, end = span
                 headers = [served.headers[0], ("content-range", f"bytes {start}-{end}/{len(served.body)}"),
                            *served.headers_without_type]
-                return Response(206, headers, served.body[start:end + 1], subject=subject, community=community)
-        return Response(200, served.headers, served.body, subject=subject, community=community)
+                return Response(206, headers, served.body[start:end + 1], subject, community)
+        return Response(200, served.headers, served.body, subject, community)
 
     def accel(self, req: Request, entry: storage.FileEntry, csp: str, subject: str, community: str) -> Response:
         """Authorised: let nginx send the blob (``X-Accel-Redirect``), with this gate's headers.
@@ -186,9 +186,9 @@ class Blobs:
                 self.accel_headers.clear()
             self.accel_headers[key] = headers
         if is_not_modified(req.header("if-none-match"), f'"{entry.sha256}"'):
-            return Response(304, headers.without_type, b"", subject=subject, community=community)
+            return Response(304, headers.without_type, b"", subject, community)
         rng = req.header("range")
         if rng is not None and byte_range(rng, entry.size) == UNSATISFIABLE:  # else nginx's own error page
             return Response(416, [("content-range", f"bytes */{entry.size}"), *headers.without_type], b"",
                             subject=subject, community=community)
-        return Response(200, headers.full, b"", subject=subject, community=community)
+        return Response(200, headers.full, b"", subject, community)

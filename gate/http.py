@@ -55,11 +55,15 @@ def unavailable(community: str | None = None, subject: str | None = None) -> Ref
 
 class Response:
     """An answer: status, headers, body; and, for the access log only, who asked (``subject``) about
-    which community (``community``)."""
+    which community (``community``).
+
+    Built with keywords for the last two, except on the hot path (gate/blobs.py), where passing them
+    by position saves a keyword dictionary per request (measured: about 0.2 µs of a 4 µs answer).
+    """
 
     __slots__ = ("status", "headers", "body", "subject", "community")
 
-    def __init__(self, status: int, headers: list[tuple[str, str]], body: bytes = b"", *,
+    def __init__(self, status: int, headers: list[tuple[str, str]], body: bytes = b"",
                  subject: str | None = None, community: str | None = None) -> None:
         self.status = status
         self.headers = headers
