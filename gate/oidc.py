@@ -49,6 +49,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from gate.addresses import InvalidAddress, parse_address
+from gate.tokens import b64url, time_claims_problem, unb64url
 
 #: Signature algorithms accepted for ID tokens, when the provider advertises them.
 ALGORITHMS = ("RS256", "ES256", "EdDSA")
@@ -235,20 +236,12 @@ def _key(config: OIDCConfig) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(config.client_secret.encode())
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 def seal(config: OIDCConfig, attempt: _Attempt) -> str:
     """The cookie value for one attempt: AES-GCM under the deployment's derived key."""
     iv = os.urandom(12)
     plain = json.dumps({"s": attempt.state, "n": attempt.nonce, "v": attempt.verifier,
                         "t": attempt.next_path, "e": attempt.expires}, separators=(",", ":")).encode()
-    return _b64(iv + AESGCM(_key(config)).encrypt(iv, plain, config.cookie_name.encode()))
+    return b64url(iv + AESGCM(_key(config)).encrypt(iv, plain, config.cookie_name.encode()))
 
 
 def unseal(config: OIDCConfig, value: str | None, *, now: float) -> _Attempt:
@@ -258,7 +251,7 @@ def unseal(config: OIDCConfig, value: str | None, *, now: float) -> _Attempt:
     if len(value) > MAX_COOKIE:
         raise OIDCError("sign-in attempt cookie too long")
     try:
-        raw = _unb64(value)
+        raw = unb64url(value)
         plain = AESGCM(_key(config)).decrypt(raw[:12], raw[12:], config.cookie_name.encode())
         data = json.loads(plain)
         attempt = _Attempt(state=data["s"], nonce=data["n"], verifier=data["v"], next_path=data["t"],
@@ -274,16 +267,6 @@ def set_cookie(config: OIDCConfig, value: str, max_age: int = ATTEMPT_TTL) -> st
     """A ``Set-Cookie`` header value; Lax so it comes back on the provider's top-level redirect."""
     secure = "; Secure" if config.secure_cookie else ""
     return f"{config.cookie_name}={value}; Max-Age={max_age}; Path=/; HttpOnly; SameSite=Lax{secure}"
-
-
-def cookie_from_header(header: str | None, name: str) -> str | None:
-    """The value of cookie ``name`` in a ``Cookie`` request header, or None."""
-    prefix = name + "="
-    for part in (header or "").split(";"):
-        part = part.strip()
-        if part.startswith(prefix):
-            return part[len(prefix):] or None
-    return None
 
 
 def clear_cookie(config: OIDCConfig) -> str:
@@ -304,7 +287,7 @@ def start(config: OIDCConfig, next_path: str, *, now: float | None = None) -> tu
     metadata = discover(config, now=now)
     attempt = _Attempt(state=secrets.token_urlsafe(32), nonce=secrets.token_urlsafe(32),
                        verifier=secrets.token_urlsafe(48), next_path=next_path, expires=now + ATTEMPT_TTL)
-    challenge = _b64(hashlib.sha256(attempt.verifier.encode()).digest())
+    challenge = b64url(hashlib.sha256(attempt.verifier.encode()).digest())
     query = urllib.parse.urlencode({
         "response_type": "code",
         "client_id": config.client_id,
@@ -387,12 +370,9 @@ def verify_id_token(config: OIDCConfig, metadata: ProviderMetadata, id_token: An
         raise OIDCError(f"ID token key not found in the provider's JWKS ({exc})") from exc
     except jwt.PyJWTError as exc:
         raise OIDCError(f"ID token refused ({exc})") from exc
-    if not isinstance(claims["exp"], int | float) or claims["exp"] + LEEWAY < now:
-        raise OIDCError("ID token expired")
-    if not isinstance(claims["iat"], int | float) or claims["iat"] - LEEWAY > now:
-        raise OIDCError("ID token issued in the future")
-    if isinstance(claims.get("nbf"), int | float) and claims["nbf"] - LEEWAY > now:
-        raise OIDCError("ID token not yet valid")
+    problem = time_claims_problem(claims, now, leeway=LEEWAY, required=("exp", "iat"), whole_seconds=False)
+    if problem is not None:
+        raise OIDCError(f"ID token {problem}")
     audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
     if len(audiences) > 1 and claims.get("azp") != config.client_id:
         raise OIDCError("ID token has several audiences and another authorised party")

@@ -13,8 +13,10 @@ class Pages:
 
     def __init__(self, security: list[tuple[str, str]]) -> None:
         self.security = security
+        self.policy_and_security = [("content-security-policy", GATE_POLICY), *security]
+        """What every answer of the gate's own carries, whatever its type and caching."""
         self.page_headers = [("content-type", "text/html; charset=utf-8"), ("cache-control", "no-store"),
-                             ("content-security-policy", GATE_POLICY), *security]
+                             *self.policy_and_security]
 
     def page(self, status: int, title: str, body_html: str, *, extra: list[tuple[str, str]] | None = None,
              subject: str | None = None, community: str | None = None, lang: str = "en") -> Response:
@@ -22,7 +24,7 @@ class Pages:
                     f'<meta name="viewport" content="width=device-width, initial-scale=1">'
                     f"<title>{html.escape(title)}</title></head><body><main><h1>{html.escape(title)}</h1>"
                     f"{body_html}</main></body></html>").encode()
-        return Response(status, [*self.page_headers, *(extra or [])], document, subject, community)
+        return Response(status, [*self.page_headers, *(extra or [])], document, subject=subject, community=community)
 
     def refusal(self, refusal: Refusal) -> Response:
         """The one place a raised refusal becomes its page."""
@@ -33,7 +35,7 @@ class Pages:
                  subject: str | None = None, community: str | None = None) -> Response:
         headers = [("location", location(target)), ("cache-control", "no-store"),
                    ("content-security-policy", GATE_POLICY), *self.security, *(extra or [])]
-        return Response(status, headers, b"", subject, community)
+        return Response(status, headers, b"", subject=subject, community=community)
 
     def plain(self, status: int, text: str, content_type: str = "text/plain; charset=utf-8") -> Response:
         return Response(status, [("content-type", content_type), ("cache-control", "no-store"),

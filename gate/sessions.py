@@ -25,22 +25,10 @@ from collections import OrderedDict
 from gate import store as storage
 from gate import tokens
 from gate.config import GateConfig
+from gate.http import cookie_value
 from gate.metrics import GateMetrics
 
 CONFIRM_TTL = tokens.MAGIC_TTL
-
-
-def cookie_value(header: str | None, prefix: str) -> str | None:
-    """The value of the cookie ``prefix`` (``name=``) in a Cookie header, or None."""
-    if not header:
-        return None
-    if header.startswith(prefix) and ";" not in header:
-        return header[len(prefix):]
-    for part in header.split(";"):
-        part = part.strip()
-        if part.startswith(prefix):
-            return part[len(prefix):]
-    return None
 
 
 class Sessions:
@@ -52,7 +40,6 @@ class Sessions:
         self.ring = ring
         self.metrics = metrics
         self.cookie_name = "diplomatie" if config.insecure_dev else "__Host-diplomatie"
-        self.cookie_prefix = self.cookie_name + "="
         secure = "" if config.insecure_dev else "; Secure"
         self.cookie_flags = "; HttpOnly; SameSite=Lax; Path=/" + secure
         self.confirm_name = self.cookie_name + "-confirm"
@@ -65,7 +52,7 @@ class Sessions:
         self.cache.clear()
 
     def token(self, cookie_header: str | None) -> str | None:
-        return cookie_value(cookie_header, self.cookie_prefix)
+        return cookie_value(cookie_header, self.cookie_name)
 
     def cached(self, token: str | None, now: float) -> tokens.Claims | None:
         """The hot path: claims verified and checked for sign-out less than revocation_check seconds ago."""
@@ -140,7 +127,7 @@ class Sessions:
     # -- link confirmation ----------------------------------------------------------------------
 
     def confirm_secret(self, cookie_header: str | None) -> str | None:
-        value = cookie_value(cookie_header, self.confirm_name + "=")
+        value = cookie_value(cookie_header, self.confirm_name)
         return value if value and len(value) == 43 else None
 
     def new_confirm_secret(self) -> tuple[str, str]:

@@ -466,9 +466,32 @@ def open_store(url: str | os.PathLike[str], *, endpoint_url: str | None = None) 
 # ----------------------------------------------------------------------------- manifests, pointers
 
 
+def utc_text(moment: float | dt.datetime) -> str:
+    """The one way a moment is written: ISO 8601, UTC, whole seconds, ``Z`` (``2026-11-28T14:05:12Z``).
+
+    Every record in the store, the key set's dates and the gate's log use it. ``moment`` is a Unix
+    time or an aware datetime; a naive datetime is refused (ValueError), since its zone is a guess.
+    """
+    if isinstance(moment, dt.datetime):
+        if moment.tzinfo is None or moment.utcoffset() is None:
+            raise ValueError(f"{moment!r} has no time zone; give an aware datetime (UTC)")
+        moment = moment.astimezone(dt.UTC)
+    else:
+        moment = dt.datetime.fromtimestamp(moment, dt.UTC)
+    return moment.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def parse_utc_text(text: str) -> dt.datetime:
+    """The aware UTC datetime of a text written by :func:`utc_text` (ValueError if it is not one)."""
+    moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError(f"{text!r} names no time zone; expected UTC such as 2026-11-28T14:05:12Z")
+    return moment.astimezone(dt.UTC)
+
+
 def utc_now() -> str:
-    """Now, as the ISO 8601 UTC text every record in the store uses (``2026-11-28T14:05:12Z``)."""
-    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    """Now, as the text every record in the store uses (:func:`utc_text`)."""
+    return utc_text(dt.datetime.now(dt.UTC))
 
 
 @dataclass(frozen=True)

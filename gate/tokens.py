@@ -18,7 +18,6 @@ sleeping.
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import hashlib
 import json
 import os
@@ -33,6 +32,8 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from jwt.algorithms import OKPAlgorithm
+
+from gate.store import parse_utc_text, utc_text
 
 #: The three kinds of token; the ``typ`` claim says which one a token is.
 INVITATION = "invitation"
@@ -65,8 +66,41 @@ class KeysError(Exception):
     """The key directory is missing, unreadable or malformed."""
 
 
-def _b64(data: bytes) -> str:
+def b64url(data: bytes) -> str:
+    """Base64url without padding (RFC 7515 §2), as JOSE writes it: thumbprints, PKCE, sealed cookies."""
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def unb64url(text: str) -> bytes:
+    """The bytes of an unpadded base64url text; ValueError (binascii.Error) when it is not one."""
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def time_claims_problem(claims: Mapping[str, Any], now: float, *, leeway: float = LEEWAY,
+                        required: tuple[str, ...] = ("iat", "nbf", "exp"), whole_seconds: bool = True) -> str | None:
+    """Why a token's time claims refuse it at ``now``, or None when they admit it.
+
+    The one reading of ``exp``, ``nbf`` and ``iat`` (RFC 7519 §4.1), for our tokens and for a provider's
+    ID tokens alike: expired when ``exp <= now - leeway``; not yet valid when ``nbf > now + leeway``;
+    issued in the future when ``iat > now + leeway``. A claim in ``required`` must be present; any of
+    the three, present, must be a number (an integer when ``whole_seconds``; never a boolean).
+    """
+    number = (int,) if whole_seconds else (int, float)
+    for name in ("iat", "nbf", "exp"):
+        if name not in claims:
+            if name in required:
+                return f"has no {name} claim"
+            continue
+        value = claims[name]
+        if not isinstance(value, number) or isinstance(value, bool):
+            return f"claim {name} is not {'an integer' if whole_seconds else 'a number'}"
+    if "exp" in claims and claims["exp"] <= now - leeway:
+        return "expired"
+    if "nbf" in claims and claims["nbf"] > now + leeway:
+        return "not yet valid"
+    if "iat" in claims and claims["iat"] > now + leeway:
+        return "issued in the future"
+    return None
 
 
 def thumbprint(public_jwk: Mapping[str, Any]) -> str:
@@ -76,7 +110,7 @@ def thumbprint(public_jwk: Mapping[str, Any]) -> str:
         separators=(",", ":"),
         sort_keys=True,
     )
-    return _b64(hashlib.sha256(canonical.encode()).digest())
+    return b64url(hashlib.sha256(canonical.encode()).digest())
 
 
 @dataclass(frozen=True)
@@ -164,15 +198,11 @@ class Keyring:
 
 
 def _iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return None if ts is None else utc_text(ts)
 
 
 def _parse_iso(text: str | None) -> float | None:
-    if text is None:
-        return None
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    return None if text is None else parse_utc_text(text).timestamp()
 
 
 def _write_atomic(path: Path, data: bytes, mode: int) -> None:
@@ -343,20 +373,16 @@ def verify(
 
 
 def _check_claims(payload: Mapping[str, Any], *, typ: str, now: float, leeway: float, kid: str) -> Claims:
-    for name in ("iat", "nbf", "exp"):
-        if not isinstance(payload[name], int) or isinstance(payload[name], bool):
-            raise TokenError(f"claim {name} is not an integer")
+    problem = time_claims_problem(payload, now, leeway=leeway)
+    if problem is not None and problem.startswith("claim"):
+        raise TokenError(problem)
     for name in ("sub", "typ", "jti", "iss", "aud"):
         if not isinstance(payload[name], str) or not payload[name]:
             raise TokenError(f"claim {name} is not a string")
     if payload["typ"] != typ:
         raise TokenError(f"a {payload['typ']!r} token is not a {typ!r} token")
-    if payload["exp"] <= now - leeway:
-        raise TokenError("expired")
-    if payload["nbf"] > now + leeway:
-        raise TokenError("not yet valid")
-    if payload["iat"] > now + leeway:
-        raise TokenError("issued in the future")
+    if problem is not None:
+        raise TokenError(problem)
     community = payload.get("com")
     if typ == INVITATION and not isinstance(community, str):
         raise TokenError("invitation without community")

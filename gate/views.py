@@ -17,7 +17,6 @@ import hmac
 import html
 import json
 import math
-from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import jwt
@@ -25,10 +24,8 @@ import jwt
 from gate import oidc, tokens
 from gate import store as storage
 from gate.addresses import InvalidAddress, parse_address
-from gate.http import Refusal, Request, Response, not_found, parse_form, parse_query, safe_next
-
-if TYPE_CHECKING:
-    from gate.app import Gate
+from gate.http import Refusal, Request, Response, cookie_value, not_found, parse_form, parse_query, safe_next
+from gate.state import GateState
 
 LINK_REFUSED = Refusal(400, "This link does not work",
                        "<p>It may have expired or been used already. "
@@ -43,7 +40,7 @@ def cross_site() -> Refusal:
     return Refusal(403, "Refused", "<p>Cross-site request refused.</p>")
 
 
-async def read_form(gate: Gate, req: Request) -> dict[str, str]:
+async def read_form(gate: GateState, req: Request) -> dict[str, str]:
     """The POSTed form of one of our own pages (refused from another site, too large, too slow or not text)."""
     if not gate.same_origin(req):
         raise cross_site()
@@ -53,7 +50,7 @@ async def read_form(gate: Gate, req: Request) -> dict[str, str]:
 # -- my communities ------------------------------------------------------------------------------
 
 
-async def home(gate: Gate, req: Request) -> Response:
+async def home(gate: GateState, req: Request) -> Response:
     now = gate.clock()
     claims = await gate.sessions.session(req.header("cookie"), now)
     if claims is None:
@@ -69,7 +66,7 @@ async def home(gate: Gate, req: Request) -> Response:
 # -- sign-in by e-mail ---------------------------------------------------------------------------
 
 
-def login_form(gate: Gate, next_path: str | None, message: str = "") -> str:
+def login_form(gate: GateState, next_path: str | None, message: str = "") -> str:
     hidden = f'<input type="hidden" name="next" value="{html.escape(next_path)}">' if next_path else ""
     sso = ""
     if gate.oidc is not None:
@@ -80,7 +77,7 @@ def login_form(gate: Gate, next_path: str | None, message: str = "") -> str:
             '<button type="submit">Send me a sign-in link</button></form>')
 
 
-async def login(gate: Gate, req: Request) -> Response:
+async def login(gate: GateState, req: Request) -> Response:
     if req.method != "POST":
         return gate.pages.page(200, "Sign in", login_form(gate, safe_next(parse_query(req.query).get("next"))))
     form = await read_form(gate, req)
@@ -117,7 +114,7 @@ def jwt_kind(token: str) -> str | None:
     return kind if isinstance(kind, str) else None
 
 
-def verified_link(gate: Gate, token: str, now: float) -> tokens.Claims:
+def verified_link(gate: GateState, token: str, now: float) -> tokens.Claims:
     """The claims of a valid invitation or sign-in link (not yet spent), or the 'link does not work' refusal."""
     kind = jwt_kind(token)
     if kind not in (tokens.INVITATION, tokens.MAGIC):
@@ -139,7 +136,7 @@ def verified_link(gate: Gate, token: str, now: float) -> tokens.Claims:
     return claims
 
 
-def confirm_page(gate: Gate, claims: tokens.Claims, token: str, next_path: str | None, csrf: str) -> str:
+def confirm_page(gate: GateState, claims: tokens.Claims, token: str, next_path: str | None, csrf: str) -> str:
     who = html.escape(claims.sub)
     hidden = (f'<input type="hidden" name="token" value="{html.escape(token)}">'
               f'<input type="hidden" name="csrf" value="{csrf}">')
@@ -154,11 +151,11 @@ def confirm_page(gate: Gate, claims: tokens.Claims, token: str, next_path: str |
             "<span lang=\"en\">If this is not you, close this page.</span></p>")
 
 
-async def auth(gate: Gate, req: Request) -> Response:
+async def auth(gate: GateState, req: Request) -> Response:
     return await (spend_link(gate, req) if req.method == "POST" else confirm_link(gate, req))
 
 
-async def confirm_link(gate: Gate, req: Request) -> Response:
+async def confirm_link(gate: GateState, req: Request) -> Response:
     """GET/HEAD: check the link and ask to confirm; spends nothing (mail scanners open links)."""
     query = parse_query(req.query)
     now = gate.clock()
@@ -176,7 +173,7 @@ async def confirm_link(gate: Gate, req: Request) -> Response:
     return gate.pages.page(200, "Continuer / Continue", body, extra=extra, subject=claims.sub, lang="fr")
 
 
-async def spend_link(gate: Gate, req: Request) -> Response:
+async def spend_link(gate: GateState, req: Request) -> Response:
     """POST from the confirmation page: spend the link (once, across processes) and set the session."""
     form = await read_form(gate, req)
     now = gate.clock()
@@ -199,7 +196,7 @@ async def spend_link(gate: Gate, req: Request) -> Response:
 # -- single sign-on ------------------------------------------------------------------------------
 
 
-async def oidc_login(gate: Gate, req: Request) -> Response:
+async def oidc_login(gate: GateState, req: Request) -> Response:
     """Start an agent's single sign-on: off to the provider, with the sealed attempt cookie."""
     assert gate.oidc is not None  # routed only when configured
     next_path = safe_next(parse_query(req.query).get("next")) or "/"
@@ -214,11 +211,11 @@ async def oidc_login(gate: Gate, req: Request) -> Response:
     return gate.pages.redirect(url, 302, extra=[("set-cookie", attempt)])
 
 
-async def oidc_callback(gate: Gate, req: Request) -> Response:
+async def oidc_callback(gate: GateState, req: Request) -> Response:
     """Finish an agent's sign-in: verified e-mail address -> session, like a spent sign-in link."""
     assert gate.oidc is not None
     clear = ("set-cookie", oidc.clear_cookie(gate.oidc))
-    attempt = oidc.cookie_from_header(req.header("cookie"), gate.oidc.cookie_name)
+    attempt = cookie_value(req.header("cookie"), gate.oidc.cookie_name)
     query = parse_query(req.query)
     try:
         signed_in = await asyncio.to_thread(oidc.finish, gate.oidc, query, attempt)
@@ -238,12 +235,12 @@ async def oidc_callback(gate: Gate, req: Request) -> Response:
 # -- sign-out ------------------------------------------------------------------------------------
 
 
-def logout_form(gate: Gate, req: Request) -> str:
+def logout_form(gate: GateState, req: Request) -> str:
     return (f'<form method="post" action="/logout"><input type="hidden" name="csrf" '
             f'value="{gate.sessions.logout_csrf(req.header("cookie"))}"><button type="submit">Sign out</button></form>')
 
 
-async def logout(gate: Gate, req: Request) -> Response:
+async def logout(gate: GateState, req: Request) -> Response:
     cookie = req.header("cookie")
     if req.method != "POST":
         # The sites' sign-out link lands here: a confirmation form that POSTs with the CSRF token.
@@ -266,19 +263,19 @@ async def logout(gate: Gate, req: Request) -> Response:
 # -- machine-readable ----------------------------------------------------------------------------
 
 
-async def jwks(gate: Gate, req: Request) -> Response:
+async def jwks(gate: GateState, req: Request) -> Response:
     body = json.dumps(gate.ring.jwks(gate.clock())).encode()
     return Response(200, [("content-type", "application/jwk-set+json"), ("cache-control", "public, max-age=300"),
-                          *gate.pages.page_headers[2:]], body)
+                          *gate.pages.policy_and_security], body)
 
 
-async def healthz(gate: Gate, req: Request) -> Response:
+async def healthz(gate: GateState, req: Request) -> Response:
     if gate.healthy:
         return gate.pages.plain(200, "ok\n")
     return gate.pages.plain(503, "storage or membership unavailable\n")
 
 
-async def metrics(gate: Gate, req: Request) -> Response:
+async def metrics(gate: GateState, req: Request) -> Response:
     """Only with ``Authorization: Bearer <--metrics-token>``; otherwise it does not exist here (404)."""
     expected = gate.config.metrics_token
     given = req.header("authorization") or ""

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from gate.addresses import InvalidAddress, parse_address, parse_domain
+from gate.membership import admits, is_current
 from pipeline import classification, dates
 from pipeline.cables import DISGUISES, ID_RE, POST_RE, SLUG_RE, Cable, decode
 from pipeline.findings import Findings
@@ -34,8 +35,8 @@ class Member:
     invited_by_line: int = field(default=0, compare=False)
 
     def is_current(self, today: dt.date) -> bool:
-        """A member is current through the whole of their ``expires`` day."""
-        return self.expires is None or today <= self.expires
+        """A member is current through the whole of their ``expires`` day (the gate's rule: gate/membership.py)."""
+        return is_current(self.expires, today)
 
 
 @dataclass(frozen=True)
@@ -92,15 +93,13 @@ class Community:
         return frozenset(e.email for e in self.editors)
 
     def is_member(self, email: str, today: dt.date) -> bool:
-        """Listed and not expired, or an address of one of the community's domains (canonical forms)."""
+        """Listed and not expired, or an address of one of the community's domains: the gate's one rule
+        (gate/membership.py ``admits``), over the same mapping ``members.json`` holds (last listing wins)."""
         try:
             email = parse_address(email)
         except InvalidAddress:
             return False
-        if any(m.email == email and m.is_current(today) for m in self.members):
-            return True
-        domain = email.rpartition("@")[2]
-        return bool(domain) and domain in self.domains
+        return admits({m.email: m.expires for m in self.members}, self.domains, email, today)
 
 
 # --- parsing -------------------------------------------------------------------------------------

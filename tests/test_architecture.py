@@ -29,7 +29,10 @@ GIT_MODULE = "pipeline.gitrepo"
 #: Entries are modules or packages (a package covers its submodules; the most specific entry wins).
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("the gate's contracts", tuple(sorted(CONTRACTS))),
-    ("the rest of the gate", ("gate",)),
+    ("the gate's parts", ("gate",)),
+    ("the gate's state", ("gate.state",)),
+    ("the gate's views", ("gate.views", "gate.serving")),
+    ("the gate's application", ("gate.app", "gate.server")),
     ("pipeline foundations", ("pipeline", "pipeline.findings", "pipeline.dates", "pipeline.yamlfile", "pipeline.gitrepo",
                               "pipeline.classification", "pipeline.html_safety")),
     ("the content model", ("pipeline.cables", "pipeline.communities", "pipeline.approvals")),

@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from gate import oidc
+from gate.http import cookie_value as cookie_in_header
 
 PROVIDER_DIR = Path(__file__).parent / "oidcprovider"
 BASE_URL = "http://127.0.0.1:9"  # the gate's base URL: never contacted, the test reads the callback itself
@@ -89,7 +90,7 @@ def log_in(authorization_url: str, redirect_uri: str = BASE_URL + oidc.CALLBACK_
 def cookie_value(set_cookie: str) -> str:
     """What the browser sends back for this ``Set-Cookie``, read the way the gate reads it."""
     name, _, rest = set_cookie.partition("=")
-    return oidc.cookie_from_header(f"diplomatie=abc; {name}={rest.split(';', 1)[0]}; other=1", name) or ""
+    return cookie_in_header(f"diplomatie=abc; {name}={rest.split(';', 1)[0]}; other=1", name) or ""
 
 
 def begin(config: oidc.OIDCConfig, next_path: str = "/c/eu/") -> tuple[str, str]:
