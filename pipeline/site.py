@@ -46,6 +46,7 @@ import yaml
 from markdown.extensions import Extension
 from markdown.treeprocessors import Treeprocessor
 
+from pipeline import html_safety
 from pipeline.cables import Cable
 from pipeline.plan import CommunityPlan
 
@@ -53,7 +54,7 @@ if TYPE_CHECKING:  # the history reads git; a site needs only the numbers it fou
     from pipeline.history import VersionInfo
 
 #: Bump when the HTML produced for a cable changes, so cached conversions are not reused.
-RENDER_VERSION = "1"
+RENDER_VERSION = "2"  # 2: sanitised (pipeline/html_safety.py)
 
 CABLE_ID = r"\d{4}-[A-Z0-9]+(?:-[A-Z0-9]+)*-\d{4}"
 CABLE_LINK = re.compile(rf"(?:\.\./)*(?:\d{{4}}/)?(?P<id>{CABLE_ID})(?:\.md|/)?(?P<frag>#[^\s\"<>]*)?")
@@ -176,9 +177,11 @@ class RenderedCable:
 
 class CableRenderer:
     """Converts cable bodies with the base configuration's Markdown extensions (one Markdown
-    instance reused: building one per page costs as much as a short page)."""
+    instance reused: building one per page costs as much as a short page), then sanitises them
+    (pipeline/html_safety.py): a site only ever holds the allow-listed HTML."""
 
     def __init__(self, extensions: list[Any], extension_configs: Mapping[str, Any], search_config: dict):
+        extension_configs = html_safety.renderer_configs(extensions, extension_configs)
         self.md = markdown.Markdown(extensions=[*extensions, CableLinkExtension()],
                                     extension_configs=dict(extension_configs))
         self.search_config = search_config
@@ -198,7 +201,7 @@ class CableRenderer:
         from mkdocs.structure.toc import get_toc
 
         self.md.reset()
-        body = self.md.convert(cable.body)
+        body = html_safety.sanitise(self.md.convert(cable.body))
         tokens = getattr(self.md, "toc_tokens", [])
         # What search sees: title, id and summary, then the body, sectioned by its headings.
         head = f'<h1 id="top">{esc(cable.title)}</h1>\n<p>{esc(cable.id)} · {esc(cable.summary)}</p>\n'
@@ -426,19 +429,20 @@ def stage(plan: CommunityPlan, base_dir: Path, work: Path, *, commit: str | None
     published = {c.id: c for c in plan.publish}
     config["extra"]["diplomatie_jinja_cache"] = str(jinja_cache) if jinja_cache else ""
     if plain:
-        config["markdown_extensions"] = [*base.get("markdown_extensions", []), "pipeline.site:CableLinkExtension"]
+        config["markdown_extensions"] = [*base.get("markdown_extensions", []), "pipeline.site:CableLinkExtension",
+                                         {"tables": html_safety.EXTENSION_CONFIGS["tables"]}]
         config["extra"]["diplomatie_published"] = sorted(published)
     pages, fragments = generated_pages(plan, inline=plain)
     for path, text in pages.items():
         _write(docs / path, text)
     if plain:
         language = config["theme"]["language"]
+        # The header is the site's own HTML, put in after the body is sanitised (``on_page_content``).
+        config["extra"]["diplomatie_headers"] = {c.id: cable_header(c, published, language) for c in plan.publish}
         for cable in plan.publish:
-            header = cable_header(cable, published, language)
-            front = yaml.safe_dump({"title": cable.title, "description": cable.summary or cable.title},
-                                   allow_unicode=True, sort_keys=True)
-            _write(docs / f"{cable.id[:4]}/{cable.id}.md",
-                   f"---\n{front}---\n\n{header}\n\n{cable.body}\n")
+            front = yaml.safe_dump({"title": cable.title, "description": cable.summary or cable.title,
+                                    "diplomatie_cable": cable.id}, allow_unicode=True, sort_keys=True)
+            _write(docs / f"{cable.id[:4]}/{cable.id}.md", f"---\n{front}---\n\n{cable.body}\n")
         _write(docs / VERSION_PAGE, _version_page(language, version_fragment(commit, commit_time, language)))
     else:
         _write(docs / VERSION_PAGE, _version_page(config["theme"]["language"], VERSION_MARKER))
@@ -621,6 +625,11 @@ def on_env(env: Any, config: Any, files: Any) -> Any:
 
 
 def on_page_content(html_text: str, page: Any, config: Any, files: Any) -> str:
+    """A cable page of a plain build: its body sanitised (as :class:`CableRenderer` does), its header
+    put before it, its cable links resolved."""
+    cable_id = (page.meta or {}).get("diplomatie_cable")
+    if cable_id:
+        html_text = config["extra"]["diplomatie_headers"][cable_id] + html_safety.sanitise(html_text)
     if LINK_SCHEME not in html_text and ID_OPEN not in html_text:
         return html_text
     published = set(config["extra"].get("diplomatie_published") or ())
