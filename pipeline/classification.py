@@ -1,117 +1,487 @@
-"""The fail-closed classification policy.
+"""The fail-closed classification policy: the publishable labels, and the markings text may not carry.
 
 Only three labels are publishable, after normalisation (case, accents, hyphens, underscores and
 spaces folded): ``NON CLASSIFIÉ`` (canonical), ``NC`` and ``UNCLASSIFIED``. Anything else — another
-level, a typo, an empty value, a non-string — blocks the cable everywhere.
+level, a typo, an empty value, a non-string, a look-alike letter — blocks the cable everywhere.
 
-The title, summary and body are also scanned for *markings*, which block the cable too:
+Every text a reader will read is also scanned for *markings*, which block the cable too. The rules
+read the text's **skeleton** (:func:`skeleton`), not its bytes, so that what looks like a marking on
+the page is one for the rules: Unicode NFKC (fullwidth and styled letters become plain ones), the
+invisible characters removed (zero-width spaces and joiners, soft hyphens, bidi controls, variation
+selectors), accents removed, letters of other scripts that look like Latin ones mapped to them
+(Unicode TR39 confusables, from the ``confusable-homoglyphs`` data), case folded, dashes and spaces
+unified. Each *block* of text (a source line, a table cell, an admonition title; on the rendered
+page: a paragraph, list item, quote, heading, cell, footnote, definition, ``title`` or ``alt``) is
+then read by three rules:
 
-1. a **banner line**: a line made only of marking words and separators that names a level or a
-   caveat (``SECRET``, ``CONFIDENTIEL DÉFENSE — SPÉCIAL FRANCE``, ``EU RESTRICTED``,
-   ``Classification: NATO SECRET``);
-2. a **portion marking** opening a paragraph, list item or quote: ``(DR)``, ``(CD)``, ``(C)``,
-   ``(S)``, ``(TS)``, ``(S//NF)``… — upper case only, so an enumeration ``(c)`` is prose;
+1. a **banner**: a block made only of marking vocabulary that names a level or a caveat, optionally
+   after a lead-in (``Classification :``, ``Mention de protection :``, ``Niveau :``, ``Marking:``) and
+   with handling instructions anywhere in it (``NE PAS DIFFUSER``, ``NOT FOR RELEASE``,
+   ``DESTINATAIRES SEULS``…), whatever the Markdown or HTML around it (``> CONFIDENTIEL DÉFENSE``,
+   ``1. SECRET``, ``## DIFFUSION RESTREINTE``, ``<p align="center"><b>DR</b></p>``). A foreign
+   organisation's label blocks even when it says unclassified (``NATO UNCLASSIFIED``, ``EU
+   UNCLASSIFIED``): it is not ours to open. Our own ``NON CLASSIFIÉ`` / ``UNCLASSIFIED`` alone is not a
+   marking;
+2. a **portion marking** opening a block, in emphasis or not: ``(DR)``, ``(CD)``, ``(C)``, ``(S)``,
+   ``(TS)``, ``(S//NF)``, ``**(C)**``, ``## (S) Contexte`` — the abbreviations in upper case only, so an
+   enumeration ``(c)`` is prose — or spelled out in any case: ``(SECRET)``, ``(Confidentiel Défense)``;
 3. a **caveat** introduced by ``//``: ``//NOFORN``, ``//REL TO``, ``//SPECIAL FRANCE``… (upper case).
 
-Prose that merely uses the words ("le secret des affaires", "a confidential source") is not blocked:
-a banner line must hold nothing but marking vocabulary.
+Prose that merely uses the words ("le secret des affaires", "a confidential source") is not blocked: a
+banner holds nothing but marking vocabulary.
+
+What only serves to hide is refused on its own (see :func:`hidden_characters`,
+:func:`mixed_script_words`, :func:`html_comments`): the rules cannot be asked to see through
+everything, so the disguises themselves are errors.
 """
 
 from __future__ import annotations
 
+import functools
+import html
+import json
 import re
 import unicodedata
 from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
 
 CANONICAL = "NON CLASSIFIÉ"
 PUBLISHABLE = frozenset({"NON CLASSIFIE", "NC", "UNCLASSIFIED"})
 
-#: Words that, alone on a line, name a level or a caveat. Finding one of these makes a line a marking.
+# --- vocabulary (skeleton form: lower case ASCII) ------------------------------------------------
+
+#: Words that name a level or a caveat: a block of marking vocabulary holding one is a banner.
 LEVEL_WORDS = frozenset(
     {
-        "SECRET", "CONFIDENTIEL", "CONFIDENTIAL", "RESTREINT", "RESTREINTE", "RESTRICTED",
-        "NOFORN", "SBU", "FOUO", "CUI", "LIMDIS", "EXDIS", "NODIS", "ORCON", "COSMIC",
-        "CLASSIFIED", "SENSITIVE", "DR", "CD", "SD", "TSD", "NF",
+        "secret", "confidentiel", "confidentielle", "confidential", "restreint", "restreinte", "restricted",
+        "noforn", "sbu", "fouo", "cui", "limdis", "exdis", "nodis", "orcon", "cosmic", "classified",
+        "sensitive", "dr", "cd", "sd", "tsd", "nf", "propin", "nocontract", "relido",
     }
 )
-#: Words that may accompany a level on a banner line without making it prose.
-MARKING_WORDS = LEVEL_WORDS | frozenset(
+#: Foreign organisations: their label blocks even when it says unclassified (not ours to open).
+FOREIGN_WORDS = frozenset({"nato", "otan", "eu", "ue", "weu", "ueo", "cosmic", "oscar", "esa"})
+#: Words that say "unclassified": with a foreign organisation, a foreign banner.
+UNCLASSIFIED_WORDS = frozenset({"unclassified", "classifie", "nc"})
+#: Words that may accompany a level in a banner without making it prose.
+MARKING_WORDS = LEVEL_WORDS | FOREIGN_WORDS | UNCLASSIFIED_WORDS | frozenset(
     {
-        "TRES", "TOP", "DEFENSE", "DIFFUSION", "SPECIAL", "FRANCE", "UE", "EU", "NATO", "OTAN",
-        "CLASSIFICATION", "NIVEAU", "MENTION", "REL", "TO", "USA", "FRA", "FVEY", "GBR", "DEU",
-        "BUT", "UNCLASSIFIED", "OFFICIAL", "ONLY", "USE", "FOR", "CONTROLLED", "C", "S", "TS",
-        "ET", "AND", "PROPRIETARY", "DISTRIBUTION", "LIMITED", "PROTEGE", "PROTECTED",
+        "tres", "top", "defense", "diffusion", "special", "speciale", "france", "classification", "niveau",
+        "mention", "rel", "to", "usa", "fra", "fvey", "gbr", "deu", "aus", "can", "nzl", "but", "official",
+        "only", "use", "for", "controlled", "c", "s", "ts", "et", "and", "proprietary", "distribution",
+        "limited", "limitee", "protege", "protected", "eyes", "releasable", "limite", "usage", "interne",
+        "officiel", "information", "info", "sf", "fr", "nr", "r", "uk", "non", "u",
     }
 )
-#: Two-word mentions that are markings on their own (their words alone might be prose).
-LEVEL_PHRASES = ("DIFFUSION RESTREINTE", "SPECIAL FRANCE", "TOP SECRET", "TRES SECRET")
+#: Multi-word mentions that are markings on their own (their words alone might be prose).
+LEVEL_PHRASES = ("diffusion restreinte", "special france", "speciale france", "top secret", "tres secret",
+                 "official use only", "limited distribution", "distribution limitee", "diffusion limitee",
+                 "eyes only", "usage interne", "diffusion interne", "official sensitive")
+#: Lead-ins a banner may open with (longest first), e.g. ``Mention de protection : DR``.
+LEAD_INS = tuple(sorted((tuple(p.split()) for p in (
+    "classification", "niveau", "mention", "marking", "markings", "mention de protection",
+    "mention de classification", "niveau de classification", "niveau de protection",
+    "niveau de confidentialite", "niveau de sensibilite", "security classification", "classification level",
+    "classification de securite", "protective marking", "protection", "degre de classification",
+    "timbre", "caveat", "caveats", "handling", "statut", "status", "label", "etiquette", "marquage",
+    "protective marking", "security marking", "classification marking", "document", "note",
+)), key=len, reverse=True))
+#: Handling instructions a banner may carry anywhere (they name no level: alone, they are not one).
+HANDLING = tuple(sorted((tuple(p.split()) for p in (
+    "ne pas diffuser", "ne pas reproduire", "ne pas transmettre", "ne pas divulguer", "ne pas copier",
+    "not for release", "not releasable", "not for distribution", "not for public release",
+    "not for public distribution", "do not distribute", "do not forward", "do not copy", "do not release",
+    "destinataires seuls", "destinataire seul", "seuls destinataires", "pour les seuls destinataires",
+    "aux seuls destinataires", "pour le seul destinataire", "destinataires uniquement",
+    "for the addressee only", "addressee only", "addressees only", "recipients only", "eyes only",
+    "strictement personnel", "personnel", "diffusion interdite", "reproduction interdite",
+    "copie interdite", "releasable to", "handle via", "exemplaire", "copie", "copy", "page", "sur", "of",
+    "no", "n", "ex", "par", "orig", "originator", "controlled by", "pour", "la", "les", "de", "du",
+)), key=len, reverse=True))
 
-PORTION_MARK = re.compile(
-    r"^[ \t]*(?:(?:[-*+]|\d+[.)]|>)[ \t]+)*"  # optional list bullet, number or quote
-    r"\((TS|S|C|CD|SD|TSD|DR|SF|R|NS|NC\s*-\s*DR|RUE|CUE|SUE|TSUE|ER|EC|ES|NR|NC//[A-Z]+|"
-    r"(?:TS|S|C|U)//[A-Z][A-Z ,/]*)\)(?=\s|$)",
-    re.MULTILINE,
+PORTION_ABBREVIATIONS = re.compile(
+    r"(?:TS|S|C|CD|SD|TSD|DR|SF|R|NS|NC ?- ?DR|RUE|CUE|SUE|TSUE|ER|EC|ES|NR|NC ?// ?[A-Z]+|"
+    r"(?:TS|S|C|U|R|NC) ?// ?[A-Z][A-Z ,/-]*)"
 )
 CAVEAT = re.compile(
-    r"(?<![:/])//[ \t]?(NOFORN|NF|REL[ \t]+TO|ORCON|FVEY|SPECIAL[ \t]+FRANCE|SPÉCIAL[ \t]+FRANCE|SF|"
+    r"(?<![:/])//[ \t]?(NOFORN|NF|REL[ \t]+TO|ORCON|FVEY|SPECIAL[ \t]+FRANCE|SF|"
     r"LIMDIS|EXDIS|NODIS|FOUO|SBU|NOCONTRACT|PROPIN|RELIDO|DR)\b"
 )
-_COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
-_SEPARATORS = re.compile(r"[\s\-–—_/|:.,;()\[\]*#=~`'\"«»]+")
+
+# --- the skeleton ------------------------------------------------------------------------------
+
+#: Invisible characters that are not of category Cc/Cf (which are all invisible): variation
+#: selectors, the combining grapheme joiner, Hangul and Khmer fillers, Mongolian free variation
+#: selectors, the blank Braille pattern, and the Unicode line and paragraph separators.
+_INVISIBLE_EXTRA = frozenset(
+    [0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180B, 0x180C, 0x180D, 0x180F, 0x2028, 0x2029, 0x2800,
+     0x3164, 0xFFA0, *range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0)]
+)
+_DASHES = frozenset("\u2212\u2043\u2e3a\u2e3b\ufe58\ufe63\uff0d")
+
+
+@functools.lru_cache(maxsize=4096)
+def is_hidden(char: str) -> bool:
+    """True for a character that shows nothing, or controls how others show, and so only serves
+    to hide in a cable: C0/C1 controls but tab and newline, format characters (Cf: zero-width
+    spaces and joiners, soft hyphen, bidi controls, word joiner, invisible operators…), variation
+    selectors and the other invisible fillers of ``_INVISIBLE_EXTRA``."""
+    if char in "\t\n":
+        return False
+    return unicodedata.category(char) in ("Cc", "Cf") or ord(char) in _INVISIBLE_EXTRA
+
+
+@functools.lru_cache(maxsize=1)
+def _confusables() -> dict[str, list[dict[str, str]]]:
+    """TR39 confusables (character -> its look-alikes), from the maintained data of
+    ``confusable-homoglyphs``. Unreadable data is an error, never an empty table (fail closed)."""
+    import confusable_homoglyphs
+
+    data = json.loads((Path(confusable_homoglyphs.__file__).parent / "confusables.json").read_text("utf-8"))
+    if not isinstance(data, dict) or len(data) < 1000:
+        raise RuntimeError("the confusables data of confusable-homoglyphs is unreadable: reinstall it")
+    return data
+
+
+def _latin(char: str) -> str:
+    """The printable ASCII look-alike of ``char`` (following look-alikes of look-alikes, as TR39's
+    prototypes chain), or ``char`` itself when it has none."""
+    data = _confusables()
+    seen, frontier = {char}, [char]
+    for _ in range(3):
+        following = []
+        for c in frontier:
+            for option in data.get(c, ()):
+                target = option.get("c", "")
+                if target and target.isascii() and target.isprintable() and not target.isspace():
+                    if target == "l" and unicodedata.category(char) == "Lu":
+                        return "I"  # TR39 maps capital I to l too; keep the case the eye sees
+                    return target
+                if target and target not in seen:
+                    seen.add(target)
+                    following.append(target)
+        frontier = following
+    return char
+
+
+def _shape_char(char: str) -> str:
+    """One character's skeleton, case kept (see :func:`skeleton`)."""
+    if char == "\n":
+        return "\n"
+    if char == "\t":
+        return " "
+    if is_hidden(char):
+        return ""
+    out = []
+    for c in unicodedata.normalize("NFD", unicodedata.normalize("NFKC", char)):
+        category = unicodedata.category(c)
+        if c.isascii():
+            out.append(c)
+        elif category in ("Mn", "Me") or is_hidden(c):
+            continue  # accents and other combining marks
+        elif category == "Pd" or c in _DASHES:
+            out.append("-")
+        elif category.startswith("Z"):
+            out.append(" ")
+        else:
+            out.append(_latin(c))
+    return "".join(out)
+
+
+class _ShapeTable(dict):
+    """``str.translate`` table of :func:`_shape_char`, filled as characters are met."""
+
+    def __missing__(self, code: int) -> str:
+        value = self[code] = _shape_char(chr(code))
+        return value
+
+
+_SHAPES = _ShapeTable({i: chr(i) for i in range(0x20, 0x7F)} | {0x09: " ", 0x0A: "\n"})
+
+
+def shape(text: str) -> str:
+    """The skeleton of ``text`` with its case kept: what the case-sensitive rules (portion
+    abbreviations, caveats) read."""
+    return text.translate(_SHAPES)
+
+
+def skeleton(text: str) -> str:
+    """The canonical skeleton the marking rules read: NFKC, invisible characters removed, accents
+    removed, look-alike letters of other scripts mapped to Latin (TR39 confusables), case folded,
+    dashes unified to ``-`` and spaces to `` ``. Newlines are kept, so lines still count."""
+    return shape(text).casefold()
+
+
+_WORD = re.compile(r"[^\W_]+")
+_KEY = str.maketrans({"l": "i", "1": "i", "0": "o"})
+
+
+def _key(word: str) -> str:
+    """A word as the eye reads it: ``l``/``1``/``I`` and ``0``/``O`` look alike in most faces."""
+    return word.translate(_KEY)
+
+
+def _keys(words: frozenset[str]) -> frozenset[str]:
+    return frozenset(_key(w) for w in words)
+
+
+_LEVEL, _FOREIGN, _UNCLASSIFIED, _MARKING = (_keys(s) for s in (LEVEL_WORDS, FOREIGN_WORDS,
+                                                               UNCLASSIFIED_WORDS, MARKING_WORDS))
+_PHRASES = tuple(tuple(_key(w) for w in p.split()) for p in LEVEL_PHRASES)
+_LEAD_INS = tuple(tuple(_key(w) for w in p) for p in LEAD_INS)
+_HANDLING = tuple(tuple(_key(w) for w in p) for p in HANDLING)
+#: The words a banner may start with.
+_STARTERS = _MARKING | {p[0] for p in _LEAD_INS} | {p[0] for p in _HANDLING}
+
+
+def words(text: str) -> list[str]:
+    """The words of ``text``'s skeleton, as the rules compare them."""
+    return [_key(w) for w in _WORD.findall(skeleton(text))]
 
 
 def fold(text: str) -> str:
-    """Upper case, no accents, separators folded to single spaces."""
-    text = _COMBINING.sub("", unicodedata.normalize("NFKD", text))
-    return _SEPARATORS.sub(" ", text).strip().upper()
+    """Upper case, no accents, separators folded to single spaces (the label comparison)."""
+    text = re.sub(r"[\u0300-\u036f]", "", unicodedata.normalize("NFKD", text))
+    return re.sub(r"[\s\-–—_/|:.,;()\[\]*#=~`'\"«»]+", " ", text).strip().upper()
 
 
 def is_publishable(label: object) -> bool:
-    """True only for a string that folds to one of the publishable labels."""
+    """True only for a string that folds to one of the publishable labels. No look-alike mapping
+    here: a label with a Cyrillic letter is not one of ours (fail closed)."""
     return isinstance(label, str) and fold(label) in PUBLISHABLE
+
+
+# --- the rules -----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Marking:
-    line: int  # 1-based, relative to the scanned text
+    """A marking found. ``line`` is 1-based: the line in the scanned text for :func:`find_markings`,
+    the block's number (in order of appearance) for :func:`find_markings_in_html`. ``col`` is the
+    1-based column in that line or block (approximate when disguises changed the text's length)."""
+
+    line: int
     col: int
     text: str
     kind: str  # "banner", "portion" or "caveat"
 
 
-def _is_banner(line: str) -> bool:
-    # Every word of a banner is a marking word: the first word alone rejects almost every line of
-    # prose, without folding the whole line.
-    head = line.split(None, 1)
-    if not head:
+def _drop(seq: list[str], phrases: tuple[tuple[str, ...], ...], *, anywhere: bool) -> list[str]:
+    """``seq`` without the given phrases: at its start only, or everywhere."""
+    out, i = [], 0
+    while i < len(seq):
+        for phrase in phrases:
+            if tuple(seq[i:i + len(phrase)]) == phrase:
+                i += len(phrase)
+                break
+        else:
+            if not anywhere:
+                return out + seq[i:]
+            out.append(seq[i])
+            i += 1
+    return out
+
+
+def is_banner_words(seq: list[str]) -> bool:
+    """True when the (keyed) words of a block make a banner (see the module's rule 1)."""
+    if not seq or len(seq) > 40:
         return False
-    first = fold(head[0]).split()
-    if first and not all(w in MARKING_WORDS for w in first):
+    if all(len(w) == 1 for w in seq) and "".join(seq) in _LEVEL | {"topsecret", "tressecret"}:
+        return True  # S E C R E T
+    seq = _drop(_drop(seq, _LEAD_INS, anywhere=False), _HANDLING, anywhere=True)
+    seq = [w for w in seq if not w.isdigit()]
+    if not seq or len(seq) > 16 or not all(w in _MARKING for w in seq):
         return False
-    words = fold(line).split()
-    if not words or len(words) > 12:
-        return False
-    if not all(w in MARKING_WORDS for w in words):
-        return False
-    folded = " ".join(words)
-    if any(w in LEVEL_WORDS for w in words) or any(p in folded for p in LEVEL_PHRASES):
-        # A lone "C", "S" or "TS" is a letter, not a banner; "UNCLASSIFIED" alone is not a marking.
-        return folded not in {"C", "S", "TS", "UNCLASSIFIED"}
-    return False
+    if any(w in _LEVEL for w in seq):
+        return True
+    joined = f" {' '.join(seq)} "
+    if any(f" {' '.join(p)} " in joined for p in _PHRASES):
+        return True
+    return any(w in _FOREIGN for w in seq) and any(w in _UNCLASSIFIED for w in seq)
+
+
+def is_banner(text: str) -> bool:
+    """True when ``text`` (one block) is a banner."""
+    head = text.lstrip()[:40]
+    first = words(head[: head.find(" ")] if " " in head else head)
+    if first and first[0] not in _STARTERS:
+        # The first word alone rejects almost every line of prose without folding the whole line.
+        return len(first[0]) == 1 and is_banner_words(words(text))
+    return is_banner_words(words(text))
+
+
+_PORTION = re.compile(r"^[\s*_~]*\(\s*[*_~]*\s*([^()\n]{1,60}?)\s*[*_~]*\s*\)[*_~]*(?=\s|$)")
+
+
+def _portion(block: str) -> str | None:
+    """The portion marking opening ``block`` (its shape, case kept), or None."""
+    match = _PORTION.match(block)
+    if not match:
+        return None
+    inner = re.sub(r"\s*//\s*", "//", match.group(1).strip())
+    if PORTION_ABBREVIATIONS.fullmatch(inner):
+        return f"({inner})"
+    seq = [_key(w) for w in _WORD.findall(inner.casefold())]
+    long_level = any(w in _LEVEL and len(w) > 3 for w in seq)
+    phrase = any(f" {' '.join(p)} " in f" {' '.join(seq)} " for p in _PHRASES)
+    foreign = any(w in _FOREIGN for w in seq) and any(w in _UNCLASSIFIED and len(w) > 2 for w in seq)
+    if seq and all(w in _MARKING or w.isdigit() for w in seq) and (long_level or phrase or foreign):
+        return f"({inner})"
+    return None
+
+
+_PREFIX = re.compile(
+    r"^[ \t]*(?:(?:[-*+]|\d+[.)]|>|#{1,6}|\||:|\[\^[^\]]*\]:|(?:!!!|\?\?\?\+?)[ \t]*[\w-]*)[ \t]*)*"
+)
+_ATTR_LIST = re.compile(r"\{[:#.][^}]*\}")
+
+
+def _scan_block(block: str, number: int, col: int, found: list[Marking]) -> None:
+    """Apply the three rules to one block (already shaped, case kept)."""
+    body = _PREFIX.sub("", block, count=1)
+    body = _ATTR_LIST.sub(" ", body) if "{" in body else body
+    offset = col + len(block) - len(body)
+    text = body.strip()
+    if not text:
+        return
+    if is_banner(text):
+        found.append(Marking(number, offset + len(body) - len(body.lstrip()), text[:120], "banner"))
+        return
+    portion = _portion(body)
+    if portion:
+        found.append(Marking(number, offset + body.find("("), portion, "portion"))
+    if "//" in body:
+        for match in CAVEAT.finditer(body):
+            found.append(Marking(number, offset + match.start(), match.group(0), "caveat"))
+
+
+_COMMENT = re.compile(r"<!--.*?(?:-->|$)", re.S)
+_TAG = re.compile(r"</?[A-Za-z][^<>]*>")
+_QUOTED = re.compile(r"\"([^\"]*)\"|'([^']*)'")
+
+
+def _source_blocks(line: str) -> list[tuple[int, str]]:
+    """The blocks a source line shows, with their columns: the line read as rendered text (HTML
+    comments and tags removed, entities decoded, shaped), its table cells, admonition titles."""
+    text = line
+    if "<" in text:
+        text = _TAG.sub("", _COMMENT.sub("", text))
+    if "&" in text:
+        text = html.unescape(text)
+    text = shape(text)
+    blocks = [(1, text)]
+    if "|" in text:
+        col = 1
+        for cell in text.split("|"):
+            blocks.append((col, cell))
+            col += len(cell) + 1
+    stripped = text.lstrip()
+    if stripped.startswith(("!!!", "???")) or "title=" in line or "alt=" in line:
+        for match in _QUOTED.finditer(text):
+            blocks.append((match.start() + 2, match.group(1) or match.group(2) or ""))
+    if "[" in text:  # link text and image alt: [SECRET](#x) reads "SECRET"
+        for match in re.finditer(r"!?\[([^\]]*)\]", text):
+            blocks.append((match.start() + 2, match.group(1)))
+    return blocks
 
 
 def find_markings(text: str) -> list[Marking]:
-    """Every classification marking in ``text``, in order of appearance."""
+    """Every classification marking in ``text`` (Markdown source or plain text), line by line."""
     found: list[Marking] = []
-    lines = text.splitlines()
-    for number, line in enumerate(lines, start=1):
-        if _is_banner(line):
-            found.append(Marking(number, len(line) - len(line.lstrip()) + 1, line.strip(), "banner"))
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
             continue
-        for match in CAVEAT.finditer(line) if "//" in line else ():
-            found.append(Marking(number, match.start() + 1, match.group(0), "caveat"))
-    for match in PORTION_MARK.finditer(text):
-        line = text.count("\n", 0, match.start(1)) + 1
-        start = text.rfind("\n", 0, match.start(1)) + 1
-        found.append(Marking(line, match.start(1) - start, f"({match.group(1)})", "portion"))
+        seen = len(found)
+        for col, block in _source_blocks(line):
+            _scan_block(block, number, col, found)
+            if len(found) > seen:
+                break  # one finding per line is enough to block and to point at it
     return sorted(found, key=lambda m: (m.line, m.col))
+
+
+# --- rendered HTML -------------------------------------------------------------------------------
+
+#: Elements whose text a reader sees as a block of its own. Unknown elements are inline, as in a
+#: browser: their text joins the block around them.
+BLOCK_TAGS = frozenset(
+    {
+        "address", "article", "aside", "blockquote", "body", "caption", "center", "dd", "details", "dialog",
+        "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5",
+        "h6", "header", "hgroup", "html", "legend", "li", "main", "menu", "nav", "ol", "option", "p", "pre",
+        "section", "summary", "table", "tbody", "td", "tfoot", "th", "thead", "title", "tr", "ul", "button",
+        "label", "output", "marquee", "noscript", "head",
+    }
+)
+#: Elements whose content no reader sees.
+HIDDEN_TAGS = frozenset({"script", "style", "template"})
+#: Attributes a reader sees (tooltips, alternative text, labels, the page's description).
+TEXT_ATTRIBUTES = frozenset({"title", "alt", "aria-label", "aria-description", "placeholder", "label",
+                             "summary", "abbr", "value"})
+
+
+class _Blocks(HTMLParser):
+    """Collects the text of every block, in order of appearance, entities decoded."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.blocks: list[list[str]] = [[]]
+        self.open: list[tuple[str, int]] = [("", 0)]
+        self.hidden = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if value and (name in TEXT_ATTRIBUTES or (tag == "meta" and name == "content")):
+                self.blocks.append([value])
+        if tag in HIDDEN_TAGS:
+            self.hidden += 1
+        elif tag in BLOCK_TAGS:
+            self.blocks.append([])
+            self.open.append((tag, len(self.blocks) - 1))
+        elif tag in ("br", "hr", "img", "wbr") and not self.hidden:
+            self.blocks[self.open[-1][1]].append("\n" if tag != "wbr" else "")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+        if tag in BLOCK_TAGS or tag in HIDDEN_TAGS:
+            self.handle_endtag(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in HIDDEN_TAGS:
+            self.hidden = max(0, self.hidden - 1)
+        elif tag in BLOCK_TAGS and any(t == tag for t, _ in self.open[1:]):
+            while self.open[-1][0] != tag:
+                self.open.pop()
+            self.open.pop()
+
+    def handle_data(self, data: str) -> None:
+        if not self.hidden:
+            self.blocks[self.open[-1][1]].append(data)
+
+
+def html_blocks(page: str) -> list[str]:
+    """The text of every block of an HTML page or fragment, entities decoded, in order."""
+    parser = _Blocks()
+    parser.feed(page)
+    parser.close()
+    return ["".join(b) for b in parser.blocks]
+
+
+def find_markings_in_html(page: str) -> list[Marking]:
+    """Every classification marking a reader of the rendered ``page`` would see: the text of each
+    block (see :data:`BLOCK_TAGS`, :data:`TEXT_ATTRIBUTES`), entities decoded, read whole and line
+    by line with the three rules on its skeleton. A marking's ``line`` is the block's 1-based
+    number in order of appearance (the document's loose text is block 1); its ``text`` is what
+    was found."""
+    found: list[Marking] = []
+    for number, text in enumerate(html_blocks(page), start=1):
+        if not text.strip():
+            continue
+        seen = len(found)
+        shaped = shape(text)
+        _scan_block(" ".join(shaped.split()), number, 1, found)
+        if len(found) == seen and "\n" in shaped.strip():
+            for line in shaped.split("\n"):
+                _scan_block(line, number, 1, found)
+                if len(found) > seen:
+                    break
+    return found

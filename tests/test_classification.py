@@ -2,7 +2,7 @@
 
 import pytest
 
-from pipeline.classification import find_markings, is_publishable
+from pipeline.classification import find_markings, find_markings_in_html, is_publishable
 
 PUBLISHABLE = ["NON CLASSIFIÉ", "Non classifié", "non classifie", "NON-CLASSIFIÉ", "NON_CLASSIFIE",
                "  NON   CLASSIFIÉ  ", "NC", "nc", "UNCLASSIFIED", "Unclassified", "non-classifié"]
@@ -91,3 +91,43 @@ def test_marking_reports_its_line():
     [marking] = find_markings(text)
     assert marking.line == 5
     assert marking.kind == "portion"
+
+
+HTML_MARKED = [
+    '<p align="center"><b>DIFFUSION RESTREINTE</b></p>',
+    "<blockquote><p>CONFIDENTIEL D&Eacute;FENSE</p></blockquote>",
+    "<h2>(S) Contexte</h2>",
+    "<p><strong>(C)</strong> Texte.</p>",
+    "<p>&#83;ECRET</p>",
+    "<p>SE<!-- x -->CRET</p>",
+    "<p>\u0405\u0415\u0421RET</p>",
+    "<p>NATO UNCLASSIFIED</p>",
+    '<p><img alt="TOP SECRET" src="x.png"></p>',
+    '<p><a href="#x" title="SECRET//NOFORN">lien</a></p>',
+    "<table><tr><td>Objet</td><td>SECRET</td></tr></table>",
+    "<dl><dt>Niveau</dt><dd>CONFIDENTIEL DÉFENSE</dd></dl>",
+    '<div class="admonition"><p class="admonition-title">DIFFUSION RESTREINTE</p><p>Texte.</p></div>',
+    "<p>Mention de protection : DIFFUSION RESTREINTE</p>",
+    "<p>SECRET DÉFENSE – NE PAS DIFFUSER</p>",
+]
+
+
+@pytest.mark.parametrize("page", HTML_MARKED)
+def test_markings_in_rendered_html_are_found(page):
+    assert find_markings_in_html(page), page
+
+
+@pytest.mark.parametrize("text", PROSE)
+def test_prose_in_rendered_html_is_not_a_marking(text):
+    from html import escape
+
+    assert find_markings_in_html(f"<p>{escape(text)}</p>") == [], text
+
+
+def test_html_marking_line_is_the_block_number():
+    [marking] = find_markings_in_html("<h1>Titre</h1><p>Intro.</p><ul><li>(S) point</li></ul>")
+    assert (marking.line, marking.kind, marking.text) == (5, "portion", "(S)")  # 1 loose, h1, p, ul, li
+
+
+def test_script_content_is_not_read():
+    assert find_markings_in_html("<script>var x = 'SECRET';</script><p>Texte.</p>") == []
