@@ -415,10 +415,11 @@ def _plugins_with_search_language(plugins: Any, language: str) -> list[Any]:
 
 def stage(plan: CommunityPlan, base_dir: Path, work: Path, *, commit: str | None,
           commit_time: dt.datetime | None, site_url: str | None = None, plain: bool = False,
-          jinja_cache: Path | None = None) -> SiteSource:
+          jinja_cache: Path | None = None, theme_dir: Path | None = None) -> SiteSource:
     """Write the community's MkDocs project under ``work``: config, home, indexes and either the
     stamp page (cable pages are stamped after the build) or, with ``plain``, one Markdown page per
-    cable (what a plain ``mkdocs build`` of the same site needs)."""
+    cable (what a plain ``mkdocs build`` of the same site needs). ``theme_dir``: this folder in place
+    of the configuration's ``theme.custom_dir``."""
     community = plan.community
     docs, site_dir = work / "docs", work / "site"
     docs.mkdir(parents=True, exist_ok=True)
@@ -426,6 +427,8 @@ def stage(plan: CommunityPlan, base_dir: Path, work: Path, *, commit: str | None
     hooks = [str(Path(__file__).resolve())]
     config = site_config(base, base_dir, plan, docs, site_dir, commit=commit, commit_time=commit_time,
                          site_url=site_url, hooks=hooks)
+    if theme_dir is not None:
+        config["theme"]["custom_dir"] = str(theme_dir)
     published = {c.id: c for c in plan.publish}
     config["extra"]["diplomatie_jinja_cache"] = str(jinja_cache) if jinja_cache else ""
     if plain:

@@ -12,15 +12,8 @@ from pathlib import Path
 import pytest
 from contentrepo import EDITOR, make_repo
 
-from pipeline.build import (
-    PROJECT_DIR,
-    SMALL_AUDIT,
-    BuildError,
-    Forbidden,
-    audit,
-    build_sites,
-    find_offsite_assets,
-)
+from pipeline.audit import SMALL_AUDIT, AuditError, Forbidden, audit, find_offsite_assets
+from pipeline.build import PROJECT_DIR, BuildError, build_sites
 from pipeline.plan import make_plan
 from pipeline.repository import load
 
@@ -398,6 +391,6 @@ def test_the_audit_finds_every_form_of_a_forbidden_term_in_files_and_pieces(tmp_
         if named is None:
             audit(page.parent, forbidden, **kwargs)
             continue
-        with pytest.raises(BuildError, match=named) as caught:
+        with pytest.raises(AuditError, match=named) as caught:
             audit(page.parent, forbidden, **kwargs)
         assert ("page.html" if kwargs["only"] else "search/search_index.json (new entries)") in str(caught.value)
