@@ -49,6 +49,10 @@ MIN_AUDITED_TEXT = 16
 TEXT_SUFFIXES = {".html", ".xml", ".json", ".js", ".css", ".txt", ".svg", ".map", ".webmanifest", ".gz"}
 #: Below this many characters to search, plain ``str.find`` per term beats building the automaton.
 SMALL_AUDIT = 64 * 1024
+#: What the build keeps inside a site's folder but never publishes (see pipeline/publish.py ``scan_site``).
+SITE_DATA = ".diplomatie"
+#: The CSP hashes of the trusted theme's inline scripts and styles (:class:`ThemeCode`), for the manifest.
+CSP_FILE = f"{SITE_DATA}/csp.json"
 
 
 class AuditError(Exception):
@@ -350,6 +354,11 @@ class ThemeCode:
     def from_json(cls, data: bytes) -> ThemeCode:
         obj = json.loads(data)
         return cls(frozenset(obj["script_hashes"]), frozenset(obj["style_hashes"]))
+
+
+def read_code(site_dir: Path) -> ThemeCode:
+    """The theme's CSP hashes a build recorded in the site's folder (raises OSError, ValueError, KeyError)."""
+    return ThemeCode.from_json((Path(site_dir) / CSP_FILE).read_bytes())
 
 
 def find_script_problems(text: str, theme: ThemeCode) -> list[str]:

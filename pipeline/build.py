@@ -48,15 +48,11 @@ import jinja2
 
 from gate.csp import site_policy
 from pipeline import buildcache, history, site
-from pipeline.audit import AuditError, ThemeCode, audit, forbidden_terms
+from pipeline.audit import CSP_FILE, AuditError, ThemeCode, audit, forbidden_terms, read_code
 from pipeline.cables import Cable
 from pipeline.plan import CommunityPlan, Plan
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-#: What the build keeps next to a site's pages, never published (see pipeline/publish.py ``scan_site``).
-SITE_DATA = ".diplomatie"
-#: The CSP hashes of the trusted theme's inline scripts and styles (``ThemeCode``).
-CSP_FILE = f"{SITE_DATA}/csp.json"
 
 
 class BuildError(Exception):
@@ -479,10 +475,6 @@ def _write_code(site_dir: Path, code: ThemeCode) -> None:
     path.unlink(missing_ok=True)  # never write through a hard link to the previous site
     path.write_bytes(code.to_json())
 
-
-def read_code(site_dir: Path) -> ThemeCode:
-    """The theme's CSP hashes a build recorded next to the site (raises OSError/ValueError/KeyError)."""
-    return ThemeCode.from_json((Path(site_dir) / CSP_FILE).read_bytes())
 
 
 class _NeedsFullBuild(Exception):

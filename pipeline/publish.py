@@ -52,6 +52,7 @@ from gate.store import (
     unrestorable_key,
     write_pointer,
 )
+from pipeline.audit import CSP_FILE, SITE_DATA, ThemeCode, read_code
 
 #: Content types the sites use, with charsets; anything else comes from :mod:`mimetypes`.
 CONTENT_TYPES = {
@@ -190,8 +191,10 @@ def scan_site(root: Path, known: MutableMapping[str, list] | None = None) -> dic
 def _walk(root: Path) -> list[str]:
     """Every path under ``root`` but folders, relative, with forward slashes, sorted."""
     out = []
-    for dirpath, _, filenames in os.walk(root, followlinks=True):
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
         rel = os.path.relpath(dirpath, root)
+        if rel == ".":  # what the build keeps for publication, not a page of the site
+            dirnames[:] = [d for d in dirnames if d != SITE_DATA]
         prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
         out += [prefix + name for name in filenames]
     return sorted(out)
@@ -337,6 +340,7 @@ def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datet
     community = site.community
     manifest_key(community, "x")  # validates the community id before anything is written
     local = scan_site(Path(site.path), known)
+    code = _theme_code(Path(site.path))
     files = {path: f.entry for path, f in local.items()}
     blobs_needed = {e.sha256 for e in files.values()}
     cables = tuple(site.cables)
@@ -364,7 +368,8 @@ def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datet
                                 "started_at": iso(moment), "by": by, "blobs": sorted(blobs_needed)}),
                   "application/json")
         upload.send(upload.missing(), community)
-        manifest = Manifest(community, release, site.commit, site.built_at, iso(utc(now)), cables, files)
+        manifest = Manifest(community, release, site.commit, site.built_at, iso(utc(now)), cables, files,
+                            script_hashes=tuple(sorted(code.scripts)), style_hashes=tuple(sorted(code.styles)))
         if not store.create(manifest.key, manifest.to_json(), "application/json") and \
                 store.get(manifest.key) != manifest.to_json():
             raise PublishError(f"release {release} of {community} already exists with other contents; publish again")
@@ -395,6 +400,16 @@ def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datet
     return PublishResult(community, release, pointer.release if pointer else None, True, len(upload.uploaded),
                          len(blobs_needed) - len(upload.uploaded), upload.bytes, len(cables), added, removed,
                          marked, deleted)
+
+
+def _theme_code(site_dir: Path) -> ThemeCode:
+    """The hashes of the theme's inline scripts and styles the build recorded: the gate's CSP for the
+    release. Without them a release could not run its theme, and a guess could allow too much."""
+    try:
+        return read_code(site_dir)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise PublishError(f"{site_dir}: no readable {CSP_FILE} (the theme's script hashes): build the "
+                           f"site again ({exc})") from None
 
 
 def _check_pointer_unchanged(store: Store, community: str, before: Pointer | None) -> None:

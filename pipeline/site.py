@@ -616,6 +616,23 @@ def gzip_bytes(data: bytes, mtime: int) -> bytes:
 # and cable links resolved in plain builds (``stage(..., plain=True)``).
 
 
+#: Configured strings the theme prints into pages (some without ``|e``: MkDocs' Jinja does not
+#: autoescape, and mkdocs-material prints ``config.site_name`` raw in its header).
+ESCAPED_CONFIG = ("site_name", "site_description", "copyright")
+
+
+def on_config(config: Any) -> Any:
+    """A community's title and description, and the copyright line, as escaped markup: printed
+    raw, they read as text; through ``|e`` they are not escaped twice (``Markup`` is already safe)."""
+    from markupsafe import Markup
+
+    for key in ESCAPED_CONFIG:
+        value = config.get(key)
+        if isinstance(value, str) and not isinstance(value, Markup):
+            config[key] = Markup(esc(value))
+    return config
+
+
 def on_env(env: Any, config: Any, files: Any) -> Any:
     """Compiled templates are kept between builds: compiling mkdocs-material's costs ~0.5 s a site."""
     from jinja2 import FileSystemBytecodeCache
