@@ -47,7 +47,7 @@ from typing import Any
 import jinja2
 
 from gate.csp import site_policy
-from pipeline import buildcache, history, site
+from pipeline import buildcache, history, site, siteconfig
 from pipeline.audit import CSP_FILE, AuditError, ThemeCode, audit, forbidden_terms, read_code
 from pipeline.cables import Cable
 from pipeline.plan import CommunityPlan, Plan
@@ -107,6 +107,11 @@ def build_sites(repo: Any, plan: Plan, out: Path, *, communities: list[str] | No
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     base_dir = base_dir_for(Path(repo.root))
+    if base_dir != PROJECT_DIR:  # the repository's own configuration: only what is allowed
+        found = siteconfig.problems((base_dir / siteconfig.PATH).read_text(encoding="utf-8", errors="replace"),
+                                    base_dir)
+        if found:
+            raise BuildError(siteconfig.describe(siteconfig.PATH, found))
     try:
         _renderer_for(base_dir)
     except site.SiteConfigError as exc:
