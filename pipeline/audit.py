@@ -309,19 +309,31 @@ def js_urls(text: str) -> list[str]:
     return found
 
 
-def find_offsite_assets(text: str, suffix: str, own_url: str | None = None) -> list[str]:
-    """URLs in ``text`` (an ``.html``, ``.css`` or ``.js`` file) that load something from another host."""
+def find_offsite_assets(text: str, suffix: str, own_url: str | None = None, page: _Page | None = None) -> list[str]:
+    """URLs in ``text`` (an ``.html``, ``.css`` or ``.js`` file) that load something from another host.
+    ``page``: the HTML already read."""
     if suffix in (".html", ".htm"):
-        page = read_page(text)
-        urls = [*page.loads, *(u for css in page.css for u in css_urls(css)),
+        page = page or read_page(text)
+        urls = [*page.loads, *(u for css in page.css for u in _css_urls(css)),
                 *(u for css in page.css_attrs for u in css_urls(css, declarations=True))]
     elif suffix == ".css":
-        urls = css_urls(text)
+        urls = list(_css_urls(text))
     elif suffix in (".js", ".mjs"):
-        return [u for u in js_urls(text) if not (own_url and u.startswith(own_url))]
+        return [u for u in _js_urls(text) if not (own_url and u.startswith(own_url))]
     else:
         return []
     return [u for u in urls if is_offsite(u, own_url)]
+
+
+# A theme's stylesheets and scripts are the same bytes in every community's site: read once.
+@functools.lru_cache(maxsize=64)
+def _css_urls(text: str) -> tuple[str, ...]:
+    return tuple(css_urls(text))
+
+
+@functools.lru_cache(maxsize=64)
+def _js_urls(text: str) -> tuple[str, ...]:
+    return tuple(js_urls(text))
 
 
 # --------------------------------------------------------------------------------------------
@@ -361,9 +373,9 @@ def read_code(site_dir: Path) -> ThemeCode:
     return ThemeCode.from_json((Path(site_dir) / CSP_FILE).read_bytes())
 
 
-def find_script_problems(text: str, theme: ThemeCode) -> list[str]:
-    """What in an HTML page could run code the theme did not bring."""
-    page = read_page(text)
+def find_script_problems(text: str, theme: ThemeCode, page: _Page | None = None) -> list[str]:
+    """What in an HTML page could run code the theme did not bring. ``page``: the page already read."""
+    page = page or read_page(text)
     problems = list(page.problems)
     data_blocks = 0
     for kind, body, ident in page.scripts:
@@ -393,7 +405,8 @@ def _marking_texts(rel: str, text: str) -> list[str]:
         except ValueError:  # not JSON: read as it is
             return [text]
         docs = data.get("docs", []) if isinstance(data, dict) else data
-        return [f"<h1>{html_mod.escape(d.get('title', ''))}</h1>{d.get('text', '')}" for d in docs]
+        return ["".join(f"<div><h1>{html_mod.escape(d.get('title', ''))}</h1>{d.get('text', '')}</div>"
+                        for d in docs)]
     if rel.endswith(".xml") and "<feed" in text[:400]:
         root = etree.fromstring(text.encode("utf-8"))
         return ["".join(f"<p>{html_mod.escape(e.text or '')}</p>" for e in root.iter()
@@ -402,10 +415,15 @@ def _marking_texts(rel: str, text: str) -> list[str]:
 
 
 def find_markings(rel: str, text: str) -> list[str]:
-    found = []
+    found: list[str] = []
     for fragment in _marking_texts(rel, text):
-        found += [f"{m.kind} {m.text!r}" for m in classification.find_markings_in_html(fragment)]
+        found += _markings_in(fragment)
     return found
+
+
+@functools.lru_cache(maxsize=1024)  # a cable's content is the same in every community publishing it
+def _markings_in(fragment: str) -> list[str]:
+    return [f"{m.kind} {m.text!r}" for m in classification.find_markings_in_html(fragment)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -447,8 +465,12 @@ def audit(site_dir: Path, forbidden: Forbidden, *, theme: ThemeCode | None = Non
             _search(rel, text, matcher)
         if path.suffix == ".js" and _verbatim(rel, data, trusted):
             continue
-        for part in pieces.get(rel, [text]):
-            _check_page(rel, part, path.suffix, theme, own_url, markings=not verbatim)
+        # A cable page's fragments are read together: each is HTML that stands in an element's content.
+        # Its text is that of the first, the page's content (the header holds the title and summary;
+        # the table of contents repeats the headings).
+        part = "\n".join(pieces[rel]) if rel in pieces else text
+        _check_page(rel, part, path.suffix, theme, own_url, markings=not verbatim,
+                    marking_text=pieces[rel][0] if rel in pieces else None)
     for name, text in (texts or {}).items():
         _search(name, text, matcher)
         _check_page(name, text, ".html" if name.endswith(".html") or ".html " in name else "", theme, own_url,
@@ -456,19 +478,20 @@ def audit(site_dir: Path, forbidden: Forbidden, *, theme: ThemeCode | None = Non
 
 
 def _check_page(rel: str, text: str, suffix: str, theme: ThemeCode | None, own_url: str | None, *,
-                markings: bool) -> None:
-    offsite = find_offsite_assets(text, suffix, own_url)
+                markings: bool, marking_text: str | None = None) -> None:
+    page = read_page(text) if suffix == ".html" else None
+    offsite = find_offsite_assets(text, suffix, own_url, page)
     if offsite:
         raise AuditError(f"off-site asset audit: {rel} loads {offsite[0]} from another host; "
                          "every asset must be served by the site itself")
     if suffix == ".html" and theme is not None:
-        problems = find_script_problems(text, theme)
+        problems = find_script_problems(text, theme, page)
         if problems:
             raise AuditError(f"script audit: {rel}: {problems[0]}; a page runs only the inline scripts of "
                              "the project's theme (their hashes are the release's Content-Security-Policy)")
     if markings:
         try:
-            found = find_markings(rel, text)
+            found = find_markings(rel, text if marking_text is None else marking_text)
         except (ValueError, etree.ParseError) as exc:
             raise AuditError(f"marking audit: {rel} cannot be read ({exc})") from None
         if found:

@@ -213,3 +213,28 @@ def test_a_content_repository_with_the_projects_theme_builds(tmp_path):
     root = _repo_with_theme(tmp_path, lambda theme: None)
     results = build(root, tmp_path / "out", jobs=1)
     assert read_code(results["energie"].path).scripts
+
+
+# --------------------------------------------------------------------------------------------
+# Markings: what a reader sees, in pages, the search index and the feed
+
+
+@pytest.mark.parametrize("rel, text", [
+    ("index.html", "<html><body><p><b>CONFIDENTIEL DÉFENSE</b></p></body></html>"),
+    ("2026/page.html", "<html><body><blockquote><p>DIFFUSION RESTREINTE</p></blockquote></body></html>"),
+    ("search/search_index.json", json.dumps({"docs": [{"location": "a.html", "title": "A", "text": "<p>Ok.</p>"},
+                                                      {"location": "b.html", "title": "SECRET DÉFENSE", "text": ""}]}, ensure_ascii=False)),
+    ("feed.xml", '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><entry>'
+                 "<summary>CONFIDENTIEL DÉFENSE</summary></entry></feed>"),
+])
+def test_a_marking_in_any_file_a_reader_sees_fails_the_audit(tmp_path, rel, text):
+    from pipeline.audit import AuditError, Forbidden, audit
+
+    path = tmp_path / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(AuditError, match=f"marking audit: {rel} shows a classification marking"):
+        audit(tmp_path, Forbidden(frozenset(), ()))
+    path.write_text(text.replace("DÉFENSE", "des affaires").replace("DIFFUSION RESTREINTE", "diffusion large"),
+                    encoding="utf-8")
+    audit(tmp_path, Forbidden(frozenset(), ()))
