@@ -26,11 +26,12 @@ from __future__ import annotations
 
 import functools
 import gzip
+import hashlib
 import html as html_mod
 import json
 import re
 import xml.etree.ElementTree as etree
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -433,7 +434,7 @@ def _markings_in(fragment: str) -> list[str]:
 def audit(site_dir: Path, forbidden: Forbidden, *, theme: ThemeCode | None = None,
           verbatim_from: Iterable[Path] = (), trusted_from: Iterable[Path] = (), own_url: str | None = None,
           only: Iterable[Path] | None = None, texts: Mapping[str, str] | None = None,
-          pieces: Mapping[str, list[str]] | None = None) -> None:
+          pieces: Mapping[str, list[str]] | None = None, memo: MutableMapping[str, Any] | None = None) -> None:
     """Fail (naming the file) when a forbidden id or text appears, an asset is off-site, a page could
     run code the theme did not bring (``theme``; without it, scripts are not audited), or a page shows
     a classification marking.
@@ -445,7 +446,9 @@ def audit(site_dir: Path, forbidden: Forbidden, *, theme: ThemeCode | None = Non
     "another host". ``only``: audit these files of the site, not all; ``texts``: and these pieces of a
     file (name -> text), e.g. the entries an update added to the search index. ``pieces``: pages that
     are an audited template with these fragments put in (cable pages): the fragments are read for
-    scripts, off-site URLs and markings instead of the whole page (the template was read whole)."""
+    scripts, off-site URLs and markings instead of the whole page (the template was read whole).
+    ``memo``: what was found before in stylesheets and scripts, by digest (see
+    ``buildcache.audited_assets``); filled in as files are read."""
     themes = [Path(d) for d in verbatim_from]
     trusted = [Path(d) for d in trusted_from]
     paths = sorted(only) if only is not None else sorted(p for p in site_dir.rglob("*") if p.is_file())
@@ -464,6 +467,14 @@ def audit(site_dir: Path, forbidden: Forbidden, *, theme: ThemeCode | None = Non
         if not verbatim:
             _search(rel, text, matcher)
         if path.suffix == ".js" and _verbatim(rel, data, trusted):
+            continue
+        if path.suffix in (".css", ".js") and memo is not None:
+            key = hashlib.sha256(data + b"\0" + (own_url or "").encode()).hexdigest()
+            if key not in memo:
+                memo[key] = find_offsite_assets(text, path.suffix, own_url)
+            if memo[key]:
+                raise AuditError(f"off-site asset audit: {rel} loads {memo[key][0]} from another host; "
+                                 "every asset must be served by the site itself")
             continue
         # A cable page's fragments are read together: each is HTML that stands in an element's content.
         # Its text is that of the first, the page's content (the header holds the title and summary;

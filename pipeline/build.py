@@ -422,9 +422,11 @@ def _build_one(job: _Job, name: str, work: Path) -> tuple[Path, list[str]]:
         path.write_text(text, encoding="utf-8")
     (source.site_dir / "feed.xml").write_bytes(site.feed_xml(cp, job.site_url))
     _write_sitemap(job, cp, source.site_dir, source.pages)
+    memo = buildcache.audited_assets(job.cache)
     audit(source.site_dir, forbidden_terms(job.repo_cables, cp), verbatim_from=config["theme"].dirs,
           trusted_from=[_material_dir()], own_url=_own_url(job), theme=code, pieces=pieces,
-          texts={f"{site.STAMP_URL} (the template of cable pages)": template})
+          texts={f"{site.STAMP_URL} (the template of cable pages)": template}, memo=memo)
+    memo.save()
     _write_code(source.site_dir, code)
     return source.site_dir, warnings
 

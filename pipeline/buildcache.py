@@ -3,8 +3,8 @@
 ``build`` and ``publish`` keep what they computed in ``<root>/.cache/diplomatie`` (or ``--cache``):
 conversions of cables to HTML (``cables/``), compiled templates (``jinja/``), each site's input keys
 and page templates (``sites/``), parsed cables (``parsed/``), the digests of git blobs that number
-cable versions (``blob-digests.json``) and of the built files at the last publish (``site-files/``).
-All of it is used as it is, so it must never come from the repository: a merge request
+cable versions (``blob-digests.json``) and of the built files at the last publish (``site-files/``), and what the off-site audit found in the theme's stylesheets and scripts
+(``audited-assets.json``). All of it is used as it is, so it must never come from the repository: a merge request
 committing ``.cache/diplomatie/`` would put its HTML in every site. :func:`folder` refuses a cache
 that git tracks, and the folder ignores itself (like ``.pytest_cache``) so ``git add -A`` leaves it out.
 
@@ -118,6 +118,15 @@ def file_digests(cache: Path, community: str) -> Memory:
     """The digests of one built site's files at its last publish, by path: ``[size, mtime_ns,
     ctime_ns, inode, sha256]`` (see ``publish.scan_site``)."""
     return Memory(cache / "site-files" / f"{community}.json")
+
+
+def audited_assets(cache: Path) -> Memory:
+    """What the off-site audit found in each stylesheet and script it read (by the SHA-256 of the
+    file's bytes and the site's own address): a theme's files are the same bytes in every build, and
+    tokenising them is most of the audit's fixed cost. Forgotten when the audit's code changes."""
+    from pipeline import audit
+
+    return Memory(cache / "audited-assets.json", hashlib.sha256(Path(audit.__file__).read_bytes()).hexdigest())
 
 
 def blob_digests(cache: Path) -> Memory:

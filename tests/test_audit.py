@@ -204,9 +204,10 @@ def test_a_content_repository_theme_runs_no_script_of_its_own(tmp_path):
 
 def test_a_content_repository_theme_loads_nothing_from_another_host(tmp_path):
     root = _repo_with_theme(tmp_path, _add_offsite_font)
-    with pytest.raises(BuildError, match=r"off-site asset audit: assets/stylesheets/diplomatie.css loads "
-                                         r"https://fonts.example.org/x.woff2"):
-        build(root, tmp_path / "out", jobs=1)
+    for _ in range(2):  # the second time from what the cache remembers of the stylesheet
+        with pytest.raises(BuildError, match=r"off-site asset audit: assets/stylesheets/diplomatie.css loads "
+                                             r"https://fonts.example.org/x.woff2"):
+            build(root, tmp_path / "out", jobs=1)
 
 
 def test_a_content_repository_with_the_projects_theme_builds(tmp_path):
