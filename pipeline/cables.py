@@ -319,12 +319,43 @@ class _CableReader:
             out.append(Approval(community, by.lower(), when.astimezone(dt.UTC), digest, line))
         return tuple(out)
 
-    def scan(self, key: str, text: str, first_line: int) -> None:
-        for marking in classification.find_markings(text):
-            line = first_line + marking.line - 1 if key == "body" else self.lines.get(key, 1)
-            self.error(line, "E302", f"classification marking {marking.text!r} ({marking.kind}) in the {key}",
+    def scan(self, key: str, text: str, first_line: int = 0) -> None:
+        """Refuse markings (E302) and what only serves to hide (E303-E305) in a text a reader sees.
+        The body is read twice: as its source, line by line, and as the page shows it (rendered,
+        block by block), each finding of the page placed on the source line it comes from."""
+        body = key == "body"
+        if not isinstance(text, str) or not text:
+            return
+        markings = [(m, "") for m in classification.find_markings(text)]
+        page = classification.read_page(text) if body else None
+        if page is not None:
+            seen = {m.line for m, _ in markings}
+            markings += [(m, ", as rendered") for m in page.markings if m.line not in seen]
+        for marking, how in markings:
+            line, col = self.where(key, first_line, marking.line, marking.col)
+            if marking.kind == "unreadable":
+                self.error(line, "E302", f"{marking.text}, so it cannot be checked for classification markings",
+                           "simplify the Markdown (lists or quotes nested hundreds of levels deep)", col=col)
+                continue
+            self.error(line, "E302", f"classification marking {marking.text!r} ({marking.kind}{how}) in the {key}",
                        "only unclassified text may be published: remove the marking, or keep this cable "
-                       "out of the repository", col=marking.col)
+                       "out of the repository", col=col)
+        for found in classification.find_disguises(text, page):
+            line, col = self.where(key, first_line, found.line, found.col)
+            code, message, hint = DISGUISES[found.kind]
+            self.error(line, code, f"{message} in the {key}: {found.text}", hint, col=col)
+
+    def where(self, key: str, first_line: int, line: int, col: int) -> tuple[int, int]:
+        """The file line and column of a position in the body (``first_line``: its first line) or in
+        the value of a front matter key (the key's line; the column where the value starts, plus
+        the position, exact for a plain one-line value)."""
+        if key == "body":
+            return first_line + line - 1, col
+        node = self.nodes.get(key)
+        start = line_of(node) + 1 if node is not None else self.lines.get(key, 1)
+        if node is None or line > 1 or not isinstance(node, yaml.ScalarNode):
+            return start + line - 1 if node is not None else start, col if line > 1 else 1
+        return start, node.start_mark.column + col + (1 if node.style in ("'", '"') else 0)
 
     def _build(self, digest: str) -> Cable | None:
         stem = self.path.rsplit("/", 1)[-1].removesuffix(".md")
@@ -361,9 +392,11 @@ class _CableReader:
         if status not in ("active", "withdrawn"):
             self.error("status", "E206", f"'status' is {status!r}", "write active or withdrawn")
         supersedes = self.matching("supersedes", ID_RE, "a cable id", required=False) or None
-        for key, text, first in (("title", title, 0), ("summary", summary, 0), ("body", self.body,
-                                                                                   self.body_line)):
-            self.scan(key, text, first)
+        # Every text a page, feed, search index or sitemap prints is read as a reader would.
+        for key, text in (("title", title), ("summary", summary), ("post", post), ("ministry", ministry),
+                          ("author", author), *(("subjects", s) for s in subjects)):
+            self.scan(key, text)
+        self.scan("body", self.body, self.body_line)
         for unsafe in html_safety.find_unsafe(self.body):
             self.error(self.body_line + unsafe.line - 1, "E501", f"{unsafe.what}: {unsafe.text!r}",
                        "write plain Markdown: the site keeps text, links, tables, lists, code and images "
@@ -380,6 +413,18 @@ class _CableReader:
             embargo=self.embargo(), status=status, supersedes=supersedes, approvals=self.approvals(),
             lines=dict(self.lines), body_line=self.body_line, valid=self.ok,
         )
+
+
+#: The check code, message and hint of each kind of :class:`classification.Disguise`.
+DISGUISES = {
+    "hidden": ("E303", "invisible or control character",
+               "delete it: a cable needs no invisible characters (retype the word if you cannot see it)"),
+    "mixed-script": ("E304", "word mixing scripts",
+                     "write the word in one alphabet: a Cyrillic or Greek letter among Latin ones hides words"),
+    "comment": ("E305", "HTML comment",
+                "delete the comment: what a reader cannot see does not belong in a published cable "
+                "(to show the characters, write &lt;!--)"),
+}
 
 
 def _kind(value: object) -> str:

@@ -41,6 +41,7 @@ import functools
 import html
 import json
 import re
+import threading
 import unicodedata
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -172,6 +173,8 @@ def _shape_char(char: str) -> str:
         return " "
     if is_hidden(char):
         return ""
+    if not char.isascii() and (direct := _latin(char)) != char:
+        return direct  # TR39 first: NFKC would turn a lunate sigma Ϲ into Σ, which has no Latin twin
     out = []
     for c in unicodedata.normalize("NFD", unicodedata.normalize("NFKC", char)):
         category = unicodedata.category(c)
@@ -232,6 +235,8 @@ _LEAD_INS = tuple(tuple(_key(w) for w in p) for p in LEAD_INS)
 _HANDLING = tuple(tuple(_key(w) for w in p) for p in HANDLING)
 #: The words a banner may start with.
 _STARTERS = _MARKING | {p[0] for p in _LEAD_INS} | {p[0] for p in _HANDLING}
+#: Every word a banner may hold.
+_BANNER_VOCABULARY = _MARKING | {w for p in _LEAD_INS + _HANDLING for w in p}
 
 
 def words(text: str) -> list[str]:
@@ -263,7 +268,7 @@ class Marking:
     line: int
     col: int
     text: str
-    kind: str  # "banner", "portion" or "caveat"
+    kind: str  # "banner", "portion" or "caveat" ("unreadable": the rendered body could not be read)
 
 
 def _drop(seq: list[str], phrases: tuple[tuple[str, ...], ...], *, anywhere: bool) -> list[str]:
@@ -284,13 +289,15 @@ def _drop(seq: list[str], phrases: tuple[tuple[str, ...], ...], *, anywhere: boo
 
 def is_banner_words(seq: list[str]) -> bool:
     """True when the (keyed) words of a block make a banner (see the module's rule 1)."""
-    if not seq or len(seq) > 40:
+    if not seq:
         return False
     if all(len(w) == 1 for w in seq) and "".join(seq) in _LEVEL | {"topsecret", "tressecret"}:
         return True  # S E C R E T
+    if not all(w in _BANNER_VOCABULARY or w.isdigit() for w in seq):
+        return False  # a word no phrase can remove and no banner holds: prose (most blocks stop here)
     seq = _drop(_drop(seq, _LEAD_INS, anywhere=False), _HANDLING, anywhere=True)
     seq = [w for w in seq if not w.isdigit()]
-    if not seq or len(seq) > 16 or not all(w in _MARKING for w in seq):
+    if not seq or not all(w in _MARKING for w in seq):
         return False
     if any(w in _LEVEL for w in seq):
         return True
@@ -302,15 +309,40 @@ def is_banner_words(seq: list[str]) -> bool:
 
 def is_banner(text: str) -> bool:
     """True when ``text`` (one block) is a banner."""
-    head = text.lstrip()[:40]
-    first = words(head[: head.find(" ")] if " " in head else head)
-    if first and first[0] not in _STARTERS:
-        # The first word alone rejects almost every line of prose without folding the whole line.
-        return len(first[0]) == 1 and is_banner_words(words(text))
-    return is_banner_words(words(text))
+    return _is_banner_shaped(shape(text))
 
 
-_PORTION = re.compile(r"^[\s*_~]*\(\s*[*_~]*\s*([^()\n]{1,60}?)\s*[*_~]*\s*\)[*_~]*(?=\s|$)")
+def _is_banner_shaped(shaped: str) -> bool:
+    first = _WORD.search(shaped)
+    if first is None:
+        return False
+    colon = shaped.find(":")
+    if colon > 0 and _is_labelled_banner(shaped[:colon], shaped[colon + 1:]):
+        return True
+    head = _key(first.group(0).casefold())
+    if head not in _STARTERS and len(head) > 1:
+        return False  # the first word alone rejects almost every block of prose
+    return is_banner_words([_key(w) for w in _WORD.findall(shaped.casefold())])
+
+
+#: Words that make a short text before a colon a lead-in (``Degré de sécurité du document :``).
+LEAD_IN_WORDS = frozenset({
+    "classification", "classifie", "niveau", "mention", "marking", "markings", "protection", "securite",
+    "security", "level", "degre", "timbre", "statut", "status", "confidentialite", "sensibilite", "caveat",
+    "caveats", "handling", "label", "etiquette", "marquage", "diffusion", "distribution", "sensitivity",
+})
+_LEAD_IN_WORDS = _keys(LEAD_IN_WORDS)
+
+
+def _is_labelled_banner(label: str, value: str) -> bool:
+    """``label: value`` where the label is a short lead-in and the value a banner."""
+    lead = [_key(w) for w in _WORD.findall(label.casefold())]
+    if not lead or len(lead) > 6 or not any(w in _LEAD_IN_WORDS for w in lead):
+        return False
+    return is_banner_words([_key(w) for w in _WORD.findall(value.casefold())])
+
+
+_PORTION = re.compile(r"^[\s*_~\\]*\(\s*[*_~]*\s*([^()\n]{1,60}?)\s*[*_~]*\s*\)[*_~]*(?=\s|$)")
 
 
 def _portion(block: str) -> str | None:
@@ -331,7 +363,9 @@ def _portion(block: str) -> str | None:
 
 
 _PREFIX = re.compile(
-    r"^[ \t]*(?:(?:[-*+]|\d+[.)]|>|#{1,6}|\||:|\[\^[^\]]*\]:|(?:!!!|\?\?\?\+?)[ \t]*[\w-]*)[ \t]*)*"
+    r"^[ \t]*(?:(?:[-*+\u2022\u00b7\u25aa\u25e6\u2023\u2219\u25ba\u25b6\u2192]|\d+[.)]|[a-zA-Z][.)](?=[ \t])|"
+    r"[ivxIVX]+[.)](?=[ \t])|\((?:[a-z]|[ivx]+|\d+)\)(?=[ \t])|>|#{1,6}|\||:|\[\^[^\]]*\]:|"
+    r"(?:!!!|\?\?\?\+?)[ \t]*[\w-]*)[ \t]*)*"
 )
 _ATTR_LIST = re.compile(r"\{[:#.][^}]*\}")
 
@@ -344,7 +378,7 @@ def _scan_block(block: str, number: int, col: int, found: list[Marking]) -> None
     text = body.strip()
     if not text:
         return
-    if is_banner(text):
+    if _is_banner_shaped(text):
         found.append(Marking(number, offset + len(body) - len(body.lstrip()), text[:120], "banner"))
         return
     portion = _portion(body)
@@ -357,6 +391,8 @@ def _scan_block(block: str, number: int, col: int, found: list[Marking]) -> None
 
 _COMMENT = re.compile(r"<!--.*?(?:-->|$)", re.S)
 _TAG = re.compile(r"</?[A-Za-z][^<>]*>")
+_BREAK = re.compile(r"</?(?:br|p|div|h[1-6]|li|td|th|tr|dd|dt|blockquote|center|table|ul|ol|pre|section|hr|"
+                    r"caption|summary|details|figcaption)\b[^<>]*>", re.I)
 _QUOTED = re.compile(r"\"([^\"]*)\"|'([^']*)'")
 
 
@@ -365,11 +401,13 @@ def _source_blocks(line: str) -> list[tuple[int, str]]:
     comments and tags removed, entities decoded, shaped), its table cells, admonition titles."""
     text = line
     if "<" in text:
-        text = _TAG.sub("", _COMMENT.sub("", text))
+        text = _TAG.sub("", _BREAK.sub("\n", _COMMENT.sub("", text)))
     if "&" in text:
         text = html.unescape(text)
     text = shape(text)
     blocks = [(1, text)]
+    if "\n" in text:  # <br>, </p><p>, </td><td>…: each piece shows as a line or block of its own
+        blocks += [(1, piece) for piece in text.split("\n")]
     if "|" in text:
         col = 1
         for cell in text.split("|"):
@@ -424,6 +462,7 @@ class _Blocks(HTMLParser):
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
+        self.comments: list[str] = []
         self.blocks: list[list[str]] = [[]]
         self.open: list[tuple[str, int]] = [("", 0)]
         self.hidden = 0
@@ -453,17 +492,24 @@ class _Blocks(HTMLParser):
                 self.open.pop()
             self.open.pop()
 
+    def handle_comment(self, data: str) -> None:
+        self.comments.append(data)
+
     def handle_data(self, data: str) -> None:
         if not self.hidden:
             self.blocks[self.open[-1][1]].append(data)
 
 
-def html_blocks(page: str) -> list[str]:
-    """The text of every block of an HTML page or fragment, entities decoded, in order."""
+def _parse(page: str) -> _Blocks:
     parser = _Blocks()
     parser.feed(page)
     parser.close()
-    return ["".join(b) for b in parser.blocks]
+    return parser
+
+
+def html_blocks(page: str) -> list[str]:
+    """The text of every block of an HTML page or fragment, entities decoded, in order."""
+    return ["".join(b) for b in _parse(page).blocks]
 
 
 def find_markings_in_html(page: str) -> list[Marking]:
@@ -472,8 +518,12 @@ def find_markings_in_html(page: str) -> list[Marking]:
     by line with the three rules on its skeleton. A marking's ``line`` is the block's 1-based
     number in order of appearance (the document's loose text is block 1); its ``text`` is what
     was found."""
+    return _markings_in_blocks(html_blocks(page))
+
+
+def _markings_in_blocks(blocks: list[str]) -> list[Marking]:
     found: list[Marking] = []
-    for number, text in enumerate(html_blocks(page), start=1):
+    for number, text in enumerate(blocks, start=1):
         if not text.strip():
             continue
         seen = len(found)
@@ -485,3 +535,208 @@ def find_markings_in_html(page: str) -> list[Marking]:
                 if len(found) > seen:
                     break
     return found
+
+
+@dataclass(frozen=True)
+class Page:
+    """What a cable body shows once rendered: its markings (placed on source lines), its HTML
+    comments, and the invisible characters in its text."""
+
+    markings: tuple[Marking, ...]
+    comments: tuple[str, ...]
+    invisible: frozenset[str]
+
+
+@functools.lru_cache(maxsize=8)
+def read_page(body: str) -> Page:
+    """Render ``body`` (see :func:`render`) and read it as a reader would. Fail closed: a body the
+    scan cannot render (Python-Markdown recurses once per level of nesting) cannot be shown to be
+    free of markings, and gives one marking of kind ``unreadable``."""
+    try:
+        parsed = _parse(render(body))
+    except (RecursionError, ValueError, IndexError, KeyError, AttributeError, TypeError, AssertionError) as exc:
+        _renderers.md = None
+        unreadable = Marking(1, 1, f"{type(exc).__name__}: the body cannot be rendered to be read as a page",
+                             "unreadable")
+        return Page((unreadable,), (), frozenset())
+    blocks = ["".join(b) for b in parsed.blocks]
+    invisible = frozenset(c for c in set("".join(blocks)) if is_hidden(c))
+    return Page(tuple(_placed(body, _markings_in_blocks(blocks))), tuple(parsed.comments), invisible)
+
+
+def find_markings_in_markdown(body: str) -> list[Marking]:
+    """The markings of the rendered ``body`` (see :func:`read_page`), each placed on the source line
+    it comes from: the first line (or run of up to three lines) whose words hold the marking's
+    words, else the body's first line. ``line`` is relative to ``body``; ``col`` is 1."""
+    return list(read_page(body).markings)
+
+
+def _placed(body: str, found: list[Marking]) -> list[Marking]:
+    if not found:
+        return []
+    lines = [words(_TAG.sub("", _COMMENT.sub("", html.unescape(line)))) for line in body.split("\n")]
+    out: list[Marking] = []
+    for marking in found:
+        target = " ".join(words(marking.text))
+        used = {m.line for m in out}
+        line = _source_line(lines, target, used) if target else 1
+        out.append(Marking(line, 1, marking.text, marking.kind))
+    return out
+
+
+def _source_line(lines: list[list[str]], target: str, used: set[int]) -> int:
+    """The first line (not yet used, if there is one) whose words, alone or with the next one or
+    two lines, hold ``target``."""
+    candidates = []
+    letters = target.replace(" ", "")
+    for joiner, pattern in ((" ", f" {target} "), ("", letters)):  # then across markup: **SE**CRET
+        for span in (1, 2, 3):
+            for index in range(len(lines)):
+                window = joiner.join(w for line in lines[index:index + span] for w in line)
+                if pattern in f"{joiner}{window}{joiner}":
+                    if index + 1 not in used:
+                        return index + 1
+                    candidates.append(index + 1)
+            if candidates:
+                return candidates[0]
+    return 1
+
+
+#: The Markdown extensions the scan renders with: those the sites use, and the other built-in
+#: ones a content repository may enable, so a marking shows in the scan wherever it shows on a page.
+#: Not ``toc``: it only adds ids, permalinks and copies of the headings, and costs a third of the
+#: rendering.
+SCAN_EXTENSIONS = ("abbr", "admonition", "attr_list", "def_list", "fenced_code", "footnotes", "md_in_html",
+                   "tables", "pymdownx.details")
+_renderers = threading.local()
+
+
+def render(body: str) -> str:
+    """``body`` converted to HTML as the sites would show it (see :data:`SCAN_EXTENSIONS`)."""
+    import markdown
+
+    md = getattr(_renderers, "md", None)
+    if md is None:
+        md = _renderers.md = markdown.Markdown(extensions=list(SCAN_EXTENSIONS))
+    md.reset()
+    return md.convert(body)
+
+
+# --- what only serves to hide --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Disguise:
+    """Something in a text that only serves to hide: ``kind`` is "hidden" (an invisible or control
+    character), "mixed-script" (a word mixing Latin, Greek or Cyrillic letters with another script)
+    or "comment" (an HTML comment). ``line`` and ``col`` are 1-based in the scanned text."""
+
+    line: int
+    col: int
+    kind: str
+    text: str
+
+
+_ASCII_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_LETTERS = re.compile(r"[^\W\d_]+")
+#: Scripts whose letters are confusable with each other: a word may not mix one with another script.
+CONFUSABLE_SCRIPTS = frozenset({"LATIN", "GREEK", "CYRILLIC"})
+#: Below this code point every letter is Latin (Basic Latin to Latin Extended-B; the only other
+#: word characters there, digits, underscore and the micro sign, are Common).
+_LATIN_END = "\u0250"
+
+
+def _position(text: str, index: int) -> tuple[int, int]:
+    line = text.count("\n", 0, index) + 1
+    return line, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
+def hidden_characters(text: str) -> list[Disguise]:
+    """Every character of ``text`` that :func:`is_hidden` refuses, named (``U+200B ZERO WIDTH SPACE``)."""
+    if text.isascii():
+        pattern = _ASCII_CONTROLS
+    else:
+        bad = sorted(c for c in set(text) if is_hidden(c))
+        if not bad:
+            return []
+        pattern = re.compile("[" + "".join(re.escape(c) for c in bad) + "]")
+    out = []
+    for match in pattern.finditer(text):
+        char = match.group(0)
+        name = unicodedata.name(char, "") or {"\r": "CARRIAGE RETURN"}.get(char, "control character")
+        out.append(Disguise(*_position(text, match.start()), "hidden", f"U+{ord(char):04X} {name}"))
+    return out
+
+
+@functools.lru_cache(maxsize=4096)
+def script(char: str) -> str:
+    """The Unicode script of ``char`` (``LATIN``, ``CYRILLIC``, ``COMMON``…), from the data of
+    ``confusable-homoglyphs``."""
+    from confusable_homoglyphs import categories
+
+    return categories.alias(char)
+
+
+def mixed_script_words(text: str) -> list[Disguise]:
+    """Every word of ``text`` whose letters come from Latin, Greek or Cyrillic and another script:
+    ``SЕCRET`` with a Cyrillic Е. Words wholly in one script (``Москва``, ``Ελλάδα``) are text."""
+    if text.isascii() or max(text) < _LATIN_END:
+        return []
+    out = []
+    for match in _LETTERS.finditer(text):
+        word = match.group(0)
+        if max(word) < _LATIN_END:
+            continue  # Basic Latin to Latin Extended-B: French, German, Polish… letters are Latin
+        scripts = {script(c) for c in word} - {"COMMON", "INHERITED", "Unknown"}
+        if len(scripts) > 1 and scripts & CONFUSABLE_SCRIPTS:
+            out.append(Disguise(*_position(text, match.start()), "mixed-script",
+                                f"{word} ({' + '.join(sorted(s.title() for s in scripts))})"))
+    return out
+
+
+_REFERENCE = re.compile(r"&(?:#[0-9]{1,8}|#[xX][0-9A-Fa-f]{1,7}|[A-Za-z][A-Za-z0-9]{1,31});?")
+
+
+def hidden_references(text: str, shown: frozenset[str] | None = None) -> list[Disguise]:
+    """Every character reference (``&#8203;``, ``&shy;``, ``&zwj;``) that the page shows as an
+    invisible or control character: the same disguise as the character itself, spelled in HTML.
+    ``shown``: the invisible characters the rendered page holds (a reference in a code span shows
+    as typed, and is not counted); None counts every reference."""
+    if "&" not in text:
+        return []
+    out = []
+    for match in _REFERENCE.finditer(text):
+        decoded = html.unescape(match.group(0))
+        hidden = [c for c in decoded if is_hidden(c) and (shown is None or c in shown)]
+        if decoded != match.group(0) and hidden:
+            char = hidden[0]
+            out.append(Disguise(*_position(text, match.start()), "hidden",
+                                f"{match.group(0)} (U+{ord(char):04X} {unicodedata.name(char, 'control character')})"))
+    return out
+
+
+def html_comments(body: str, comments: tuple[str, ...]) -> list[Disguise]:
+    """Where in ``body`` the HTML comments its rendered page holds (``comments``) come from: they are
+    invisible on the page, can split a word the rules read (``SE<!-- -->CRET``) or carry text no
+    reviewer sees. ``<!--`` shown as text (in a code span) is not a comment."""
+    out, start = [], 0
+    for comment in comments:
+        at = body.find(f"<!--{comment}", start)
+        if at == -1:
+            at = body.find("<!--")
+        else:
+            start = at + 4
+        shown = f"<!--{comment}-->"
+        out.append(Disguise(*_position(body, max(at, 0)), "comment",
+                            shown if len(shown) <= 60 else shown[:57] + "…"))
+    return out
+
+
+def find_disguises(text: str, page: Page | None = None) -> list[Disguise]:
+    """What only serves to hide in ``text``: invisible and control characters, words mixing scripts,
+    and for a Markdown body (with its rendered ``page``) invisible characters spelled as references
+    and HTML comments. In order of position."""
+    found = hidden_characters(text) + mixed_script_words(text)
+    if page is not None:
+        found += hidden_references(text, page.invisible) + html_comments(text, page.comments)
+    return sorted(found, key=lambda d: (d.line, d.col))

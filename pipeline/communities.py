@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
-from pipeline.cables import EMAIL_RE, ID_RE, POST_RE, SLUG_RE, Cable, decode
+from pipeline import classification
+from pipeline.cables import DISGUISES, EMAIL_RE, ID_RE, POST_RE, SLUG_RE, Cable, decode
 from pipeline.findings import Findings
 from pipeline.yamlfile import YamlError, col_of, compose, construct, line_of, mapping_pairs
 
@@ -108,6 +110,18 @@ SELECT_KEYS = ("subjects", "posts", "from", "until", "cables", "exclude")
 MEMBER_KEYS = ("email", "name", "organisation", "sector", "invited_by", "expires")
 EDITOR_KEYS = ("email", "ssh_key")
 SECTORS = ("media", "business", "association", "research", "agent")
+
+
+def markup(value: str) -> str | None:
+    """The first markup in a printed string, or None: a tag's bracket, or a character reference
+    as HTML5 reads one (``&lt;``, ``&#60;``, ``&amp`` without its semicolon; judged by the standard
+    library's HTML unescaper, so ``AT&T`` and ``R&D`` stay text)."""
+    for index, char in enumerate(value):
+        if char in "<>":
+            return char
+        if char == "&" and html.unescape(value[index:index + 40]) != value[index:index + 40]:
+            return value[index:index + 12].split()[0]
+    return None
 
 
 def parse(data: bytes, findings: Findings, path: str = PATH) -> dict[str, Community]:
@@ -246,14 +260,38 @@ class _Reader:
                 self.add(fields["require_signed_approvals"][1], "E203",
                          f"'require_signed_approvals' of {what} must be true or false")
                 signed = True  # fail closed
+        title, description = self.text(fields, "title", what), self.text(fields, "description", what)
+        self.printed(key_node, cid, "id", what)
+        for key, value in (("title", title), ("description", description)):
+            if value:
+                self.printed(fields[key][1], value, key, what, check_markup=True)
         return Community(
-            id=cid, title=self.text(fields, "title", what), description=self.text(fields, "description", what),
+            id=cid, title=title, description=description,
             language=language or "fr", owner=self.email(fields, "owner", what), editors=editors,
             select=select, domains=tuple(d.lower() for d in self.strings(fields, "domains", what, domain_re,
                                                                          "diplomatie.gouv.fr")),
             members=self.members(fields, what), require_signed_approvals=signed,
             lines={"id": line_of(key_node), **{k: line_of(kn) for k, (kn, _) in fields.items()}},
         )
+
+    def printed(self, node: yaml.Node, value: str, key: str, what: str, check_markup: bool = False) -> None:
+        """Refuse in a string every site prints what cable text may not hold: classification markings
+        (E302), what only serves to hide (E303-E305), and, with ``check_markup``, HTML markup (E306)."""
+        line, col = line_of(node), col_of(node)
+        for marking in classification.find_markings(value):
+            self.findings.add(self.path, line + marking.line - 1, "E302",
+                              f"classification marking {marking.text!r} ({marking.kind}) in '{key}' of {what}",
+                              "every site prints it: only unclassified text may be published", col=col)
+        for found in classification.find_disguises(value):
+            code, message, hint = DISGUISES[found.kind]
+            self.findings.add(self.path, line + found.line - 1, code, f"{message} in '{key}' of {what}: {found.text}",
+                              hint, col=col + found.col if found.line == 1 else found.col)
+        found = markup(value) if check_markup else None
+        if found:
+            self.findings.add(self.path, line, "E306", f"markup {found!r} in '{key}' of {what}",
+                              "write plain text: the sites print it as text, so < > and &…; would show as "
+                              "typed (write « » or ‹ › for quotes, and the character itself for an entity)",
+                              col=col)
 
     def editors(self, fields: dict, what: str) -> tuple[Editor, ...]:
         if "editors" not in fields:
