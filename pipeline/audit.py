@@ -313,7 +313,7 @@ def js_urls(text: str) -> list[str]:
 def find_offsite_assets(text: str, suffix: str, own_url: str | None = None, page: _Page | None = None) -> list[str]:
     """URLs in ``text`` (an ``.html``, ``.css`` or ``.js`` file) that load something from another host.
     ``page``: the HTML already read."""
-    if suffix in (".html", ".htm"):
+    if suffix in (".html", ".htm", ".svg"):  # an SVG file opened on its own is a document too
         page = page or read_page(text)
         urls = [*page.loads, *(u for css in page.css for u in _css_urls(css)),
                 *(u for css in page.css_attrs for u in css_urls(css, declarations=True))]
@@ -490,12 +490,13 @@ def audit(site_dir: Path, forbidden: Forbidden, *, theme: ThemeCode | None = Non
 
 def _check_page(rel: str, text: str, suffix: str, theme: ThemeCode | None, own_url: str | None, *,
                 markings: bool, marking_text: str | None = None) -> None:
-    page = read_page(text) if suffix == ".html" else None
+    document = suffix in (".html", ".svg")
+    page = read_page(text) if document else None
     offsite = find_offsite_assets(text, suffix, own_url, page)
     if offsite:
         raise AuditError(f"off-site asset audit: {rel} loads {offsite[0]} from another host; "
                          "every asset must be served by the site itself")
-    if suffix == ".html" and theme is not None:
+    if document and theme is not None:
         problems = find_script_problems(text, theme, page)
         if problems:
             raise AuditError(f"script audit: {rel}: {problems[0]}; a page runs only the inline scripts of "

@@ -62,9 +62,11 @@ CLASS_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 #: Element ids of the theme (``__config``, ``__search``…): an author's element with one would be
 #: found first by the theme's script (DOM clobbering).
 RESERVED_ID = re.compile(r"^__")
-#: Python-Markdown's built-in extensions MkDocs always adds, and the project's own: what ``check``
-#: renders with (the build renders with the repository's configuration, from the allow-listed set).
-EXTENSIONS: tuple[str, ...] = ("toc", "tables", "fenced_code", "admonition", "footnotes", "attr_list")
+#: What ``check`` renders with: the extensions MkDocs always adds, the project's, and those of the
+#: allow-list (pipeline/siteconfig.py) that change which HTML a text produces, so that a construct is
+#: reported whatever the repository enables. The build renders with the repository's configuration.
+EXTENSIONS: tuple[str, ...] = ("toc", "tables", "fenced_code", "admonition", "footnotes", "attr_list", "abbr",
+                               "def_list", "md_in_html", "pymdownx.details")
 EXTENSION_CONFIGS: dict[str, dict[str, Any]] = {
     "toc": {"permalink": True},
     # Column alignment as the ``align`` attribute, not ``style``: no style attribute is ever allowed.
@@ -322,7 +324,12 @@ def find_unsafe(markdown_text: str, md: markdown.Markdown | None = None) -> list
     standard extensions when omitted."""
     md = md or _markdown()
     md.reset()
-    found = changes(md.convert(markdown_text))
+    try:
+        found = changes(md.convert(markdown_text))
+    except RecursionError as exc:  # Python-Markdown recurses once per level of nesting: fail closed
+        _markdown.cache_clear()  # the converter's state is unknown after it
+        return [Unsafe(1, 1, f"the body cannot be rendered to be checked ({type(exc).__name__}: too deeply "
+                             "nested)", markdown_text.splitlines()[0][:60] if markdown_text.strip() else "")]
     if not found:
         return []
     tags = _source_tags(markdown_text)

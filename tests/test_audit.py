@@ -77,6 +77,12 @@ def test_a_host_in_a_script_is_found(script):
     assert find_offsite_assets(script, ".js")
 
 
+def test_an_svg_file_is_read_as_a_document():
+    svg = '<svg xmlns="http://www.w3.org/2000/svg"><image href="https://evil.example/p.png"/><script>x()</script></svg>'
+    assert find_offsite_assets(svg, ".svg") == ["https://evil.example/p.png"]
+    assert find_script_problems(svg, ThemeCode(frozenset(), frozenset()))
+
+
 @pytest.mark.parametrize("text, suffix", [
     ('<a href="https://www.diplomatie.gouv.fr/">lien</a> <a href="mailto:a@b.fr">m</a>', ".html"),
     ('<link rel="canonical" href="https://x.org/c/energie/"><link rel="alternate" href="https://x.org/feed.xml">', ".html"),

@@ -247,3 +247,9 @@ def test_findings_point_at_the_construct():
     found = html_safety.find_unsafe(body)
     assert [(f.line, f.col) for f in found] == [(3, 13), (6, 4)]
     assert "another host" in found[0].what and "onclick" in found[1].what
+
+
+def test_a_body_too_deeply_nested_to_render_is_refused_not_a_crash():
+    found = html_safety.find_unsafe("- " * 2000 + "texte\n")
+    assert found and "cannot be rendered" in found[0].what
+    assert html_safety.find_unsafe("Texte.\n") == []  # and the next body renders again
