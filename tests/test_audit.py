@@ -245,3 +245,34 @@ def test_a_marking_in_any_file_a_reader_sees_fails_the_audit(tmp_path, rel, text
     path.write_text(text.replace("DÉFENSE", "des affaires").replace("DIFFUSION RESTREINTE", "diffusion large"),
                     encoding="utf-8")
     audit(tmp_path, Forbidden(frozenset(), ()))
+
+
+# --------------------------------------------------------------------------------------------
+# The release manifest carries the theme's hashes
+
+
+def test_the_release_manifest_records_the_hashes_the_build_computed(hostile_titles, tmp_path):
+    from gate.store import FolderStore, Manifest, manifest_key
+    from pipeline.build import SiteBuild
+    from pipeline.publish import publish_site
+
+    store = FolderStore(tmp_path / "store")
+    site = SiteBuild("energie", hostile_titles, ("2026-BERLIN-0001", "2026-PARIS-0002"), None, "", False)
+    result = publish_site(store, site)
+    manifest = Manifest.from_json(store.get(manifest_key("energie", result.release)))
+    code = read_code(hostile_titles)
+    assert manifest.script_hashes and set(manifest.script_hashes) == code.scripts
+    assert set(manifest.style_hashes) == code.styles
+    assert not any(path.startswith(".diplomatie") for path in manifest.files)
+
+
+def test_a_site_without_its_hashes_is_not_published(tmp_path):
+    from sitefactory import corpus, make_site
+
+    from gate.store import FolderStore
+    from pipeline.publish import PublishError, publish_site
+
+    site = make_site(tmp_path / "build", "europe", corpus(2))
+    (site.path / CSP_FILE).unlink()
+    with pytest.raises(PublishError, match=r"no readable \.diplomatie/csp.json .* build the site again"):
+        publish_site(FolderStore(tmp_path / "store"), site)
