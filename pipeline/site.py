@@ -186,7 +186,9 @@ class CableRenderer:
                                     extension_configs=dict(extension_configs))
         self.search_config = search_config
         self.configs = dict(extension_configs)
-        self.key_prefix = json.dumps([RENDER_VERSION, [str(e) for e in extensions], extension_configs],
+        # The sanitiser's rules are part of what a conversion depends on.
+        sanitiser = hashlib.sha256(Path(html_safety.__file__).read_bytes()).hexdigest()
+        self.key_prefix = json.dumps([RENDER_VERSION, sanitiser, [str(e) for e in extensions], extension_configs],
                                      sort_keys=True, default=str)
 
     def key(self, cable: Cable) -> str:
