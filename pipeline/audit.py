@@ -201,6 +201,8 @@ class _Page(HTMLParser):
             elif name == "style":
                 self.css_attrs.append(value)
                 self.problems.append(f"style attribute on <{tag}>")
+            elif name == "srcdoc":  # a document of its own, written in the attribute
+                self.problems.append(f"srcdoc document in <{tag}>")
             if _scheme(value) in _SCRIPT_SCHEMES and (name in _LOAD_ATTRS or name in ("href", "srcset", "content")):
                 self.problems.append(f"{_scheme(value)}: URL in {name} of <{tag}>")
             if name in _LOAD_ATTRS or (name == "href" and tag in _HREF_LOADS and not rels & _NOT_ASSET_RELS):

@@ -123,6 +123,7 @@ def test_theme_code_is_the_hashes_of_its_inline_scripts_and_styles():
     '<script src="data:text/javascript,alert(1)"></script>',
     '<script id="__config" type="application/json">{"search": "evil"}</script>',
     '<script type="text/template"><img src=x onerror=alert(1)></script>', "<script>",
+    '<iframe srcdoc="&lt;script&gt;alert(1)&lt;/script&gt;"></iframe>',
 ])
 def test_a_page_runs_nothing_the_theme_did_not_bring(injected):
     page = THEME_PAGE.replace("<body>", "<body>" + injected)
