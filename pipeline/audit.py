@@ -492,6 +492,8 @@ def audit(site_dir: Path, forbidden: Forbidden, *, theme: ThemeCode | None = Non
 
 def _check_page(rel: str, text: str, suffix: str, theme: ThemeCode | None, own_url: str | None, *,
                 markings: bool, marking_text: str | None = None) -> None:
+    if "search_index.json" in rel:  # its entries are HTML the theme shows in search results
+        text, suffix = "".join(_marking_texts(rel, text)), ".html"
     document = suffix in (".html", ".svg")
     page = read_page(text) if document else None
     offsite = find_offsite_assets(text, suffix, own_url, page)

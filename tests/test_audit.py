@@ -277,3 +277,17 @@ def test_a_site_without_its_hashes_is_not_published(tmp_path):
     (site.path / CSP_FILE).unlink()
     with pytest.raises(PublishError, match=r"no readable \.diplomatie/csp.json .* build the site again"):
         publish_site(FolderStore(tmp_path / "store"), site)
+
+
+def test_search_index_entries_are_read_as_the_html_they_are(tmp_path):
+    from pipeline.audit import AuditError, Forbidden, audit
+
+    index = tmp_path / "search/search_index.json"
+    index.parent.mkdir()
+    for text, named in (('<img src="//evil.example/p.gif">', "off-site asset audit"),
+                        ('<a href="javascript:alert(1)">x</a>', "script audit")):
+        index.write_text(json.dumps({"docs": [{"location": "a.html", "title": "A", "text": text}]}))
+        with pytest.raises(AuditError, match=named):
+            audit(tmp_path, Forbidden(frozenset(), ()), theme=THEME)
+    index.write_text(json.dumps({"docs": [{"location": "a.html", "title": "A", "text": "<p>Du texte.</p>"}]}))
+    audit(tmp_path, Forbidden(frozenset(), ()), theme=THEME)
