@@ -483,7 +483,7 @@ def audit(site_dir: Path, forbidden: Forbidden, *, theme: ThemeCode | None = Non
         # the table of contents repeats the headings).
         part = "\n".join(pieces[rel]) if rel in pieces else text
         _check_page(rel, part, path.suffix, theme, own_url, markings=not verbatim,
-                    marking_text=pieces[rel][0] if rel in pieces else None)
+                    marking_text=pieces[rel][0] if rel in pieces else None, memo=memo)
     for name, text in (texts or {}).items():
         _search(name, text, matcher)
         _check_page(name, text, ".html" if name.endswith(".html") or ".html " in name else "", theme, own_url,
@@ -491,7 +491,8 @@ def audit(site_dir: Path, forbidden: Forbidden, *, theme: ThemeCode | None = Non
 
 
 def _check_page(rel: str, text: str, suffix: str, theme: ThemeCode | None, own_url: str | None, *,
-                markings: bool, marking_text: str | None = None) -> None:
+                markings: bool, marking_text: str | None = None,
+                memo: MutableMapping[str, Any] | None = None) -> None:
     if "search_index.json" in rel:  # its entries are HTML the theme shows in search results
         text, suffix = "".join(_marking_texts(rel, text)), ".html"
     document = suffix in (".html", ".svg")
@@ -507,7 +508,13 @@ def _check_page(rel: str, text: str, suffix: str, theme: ThemeCode | None, own_u
                              "the project's theme (their hashes are the release's Content-Security-Policy)")
     if markings:
         try:
-            found = find_markings(rel, text if marking_text is None else marking_text)
+            if marking_text is not None and memo is not None:  # a cable page's text: often seen before
+                key = "markings:" + hashlib.sha256(marking_text.encode("utf-8")).hexdigest()
+                if key not in memo:
+                    memo[key] = find_markings(rel, marking_text)
+                found = memo[key]
+            else:
+                found = find_markings(rel, text if marking_text is None else marking_text)
         except (ValueError, etree.ParseError) as exc:
             raise AuditError(f"marking audit: {rel} cannot be read ({exc})") from None
         if found:

@@ -427,13 +427,24 @@ def _build_one(job: _Job, name: str, work: Path) -> tuple[Path, list[str]]:
         path.write_text(text, encoding="utf-8")
     (source.site_dir / "feed.xml").write_bytes(site.feed_xml(cp, job.site_url))
     _write_sitemap(job, cp, source.site_dir, source.pages)
-    memo = buildcache.audited_assets(job.cache)
+    memo = _audit_memo(job)
     audit(source.site_dir, forbidden_terms(job.repo_cables, cp), verbatim_from=config["theme"].dirs,
           trusted_from=[_material_dir()], own_url=_own_url(job), theme=code, pieces=pieces,
           texts={f"{site.STAMP_URL} (the template of cable pages)": template}, memo=memo)
     memo.save()
     _write_code(source.site_dir, code)
     return source.site_dir, warnings
+
+
+#: Past this many remembered findings, the audits' memory starts again (it keeps one per page text seen).
+AUDIT_MEMO_LIMIT = 100_000
+
+
+def _audit_memo(job: _Job) -> buildcache.Memory:
+    memo = buildcache.audited_assets(job.cache)
+    if len(memo) > AUDIT_MEMO_LIMIT:
+        memo.clear()
+    return memo
 
 
 def _material_dir() -> Path:
@@ -531,8 +542,10 @@ def _update_one(job: _Job, name: str, work: Path) -> Path:
         # The rest of the search index is the previous build's, audited against the same terms.
         if fresh:
             texts[f"{SEARCH_INDEX} (entries of the changed cables)"] = fresh
+    memo = _audit_memo(job)
     audit(site_dir, forbidden_terms(job.repo_cables, cp), only=written, texts=texts, own_url=_own_url(job),
-          theme=code, pieces=pieces)
+          theme=code, pieces=pieces, memo=memo)
+    memo.save()
     return site_dir
 
 

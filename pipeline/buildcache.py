@@ -3,7 +3,7 @@
 ``build`` and ``publish`` keep what they computed in ``<root>/.cache/diplomatie`` (or ``--cache``):
 conversions of cables to HTML (``cables/``), compiled templates (``jinja/``), each site's input keys
 and page templates (``sites/``), parsed cables (``parsed/``), the digests of git blobs that number
-cable versions (``blob-digests.json``) and of the built files at the last publish (``site-files/``), and what the off-site audit found in the theme's stylesheets and scripts
+cable versions (``blob-digests.json``) and of the built files at the last publish (``site-files/``), and what the audits found in the theme's stylesheets and scripts and in cable pages' texts
 (``audited-assets.json``). All of it is used as it is, so it must never come from the repository: a merge request
 committing ``.cache/diplomatie/`` would put its HTML in every site. :func:`folder` refuses a cache
 that git tracks, and the folder ignores itself (like ``.pytest_cache``) so ``git add -A`` leaves it out.
@@ -121,12 +121,16 @@ def file_digests(cache: Path, community: str) -> Memory:
 
 
 def audited_assets(cache: Path) -> Memory:
-    """What the off-site audit found in each stylesheet and script it read (by the SHA-256 of the
-    file's bytes and the site's own address): a theme's files are the same bytes in every build, and
-    tokenising them is most of the audit's fixed cost. Forgotten when the audit's code changes."""
-    from pipeline import audit
+    """What the audits found in what they read before, by SHA-256: the off-site URLs of each
+    stylesheet and script (with the site's own address), the markings of each cable page's text. A
+    theme's files and most pages' texts are the same in every build, and reading them again is most of
+    the audits' cost. Forgotten when the audit's or the classification's code changes."""
+    from pipeline import audit, classification
 
-    return Memory(cache / "audited-assets.json", hashlib.sha256(Path(audit.__file__).read_bytes()).hexdigest())
+    h = hashlib.sha256()
+    for module in (audit, classification):
+        h.update(Path(module.__file__).read_bytes())
+    return Memory(cache / "audited-assets.json", h.hexdigest())
 
 
 def blob_digests(cache: Path) -> Memory:

@@ -291,3 +291,17 @@ def test_search_index_entries_are_read_as_the_html_they_are(tmp_path):
             audit(tmp_path, Forbidden(frozenset(), ()), theme=THEME)
     index.write_text(json.dumps({"docs": [{"location": "a.html", "title": "A", "text": "<p>Du texte.</p>"}]}))
     audit(tmp_path, Forbidden(frozenset(), ()), theme=THEME)
+
+
+def test_a_remembered_marking_is_refused_again(tmp_path):
+    from pipeline.audit import AuditError, Forbidden, audit
+
+    page = tmp_path / "2026/2026-PARIS-0001.html"
+    page.parent.mkdir()
+    content = "<h1>Titre</h1><p>CONFIDENTIEL DÉFENSE</p>"
+    page.write_text(f"<html><body>{content}</body></html>", encoding="utf-8")
+    memo: dict = {}
+    for _ in range(2):  # the second time from memory
+        with pytest.raises(AuditError, match="marking audit: 2026/2026-PARIS-0001.html"):
+            audit(tmp_path, Forbidden(frozenset(), ()), pieces={"2026/2026-PARIS-0001.html": [content]}, memo=memo)
+    assert any(key.startswith("markings:") for key in memo)
