@@ -11,9 +11,13 @@ How a build goes, and why:
    table of contents (rendered by the theme's own partial) put in: the theme's page, without a
    full MkDocs render per cable. The search index (mkdocs-material's format, entries computed
    once per cable), the Atom feed and the sitemap are completed the same way.
-3. The finished site is audited before it replaces the previous one: no id, title or summary of a
-   cable the community does not publish may appear in any file, and no page may load an asset from
-   another host. A hit fails the build and names the file.
+3. The finished site is audited before it replaces the previous one (pipeline/audit.py): no id,
+   title or summary of a cable the community does not publish may appear in any file, no page may
+   load an asset from another host, run an inline script or style the trusted theme did not bring,
+   or show a classification marking. A hit fails the build and names the file. The hashes of the
+   theme's inline scripts and styles are computed from pages of the trusted theme that hold no
+   content, written into every page as a ``<meta http-equiv="Content-Security-Policy">``, and kept in
+   ``<site>/.diplomatie/csp.json`` for the release manifest (publication does not upload that folder).
 4. A community whose inputs (its cables, configuration, theme, code, commit) hash the same as at
    its last successful build is skipped (``force`` rebuilds it).
 
@@ -26,7 +30,6 @@ import concurrent.futures as cf
 import contextlib
 import datetime as dt
 import functools
-import gzip
 import hashlib
 import json
 import logging
@@ -36,23 +39,20 @@ import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import ahocorasick
 import jinja2
 
-from pipeline import buildcache, history, site
+from gate.csp import site_policy
+from pipeline import buildcache, history, site, siteconfig
+from pipeline.audit import CSP_FILE, AuditError, ThemeCode, audit, forbidden_terms, read_code
 from pipeline.cables import Cable
 from pipeline.plan import CommunityPlan, Plan
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-#: Titles and summaries shorter than this are not searched for by the audit (too common to mean a leak);
-#: ids always are.
-MIN_AUDITED_TEXT = 16
-TEXT_SUFFIXES = {".html", ".xml", ".json", ".js", ".css", ".txt", ".svg", ".map", ".webmanifest", ".gz"}
 
 
 class BuildError(Exception):
@@ -107,6 +107,11 @@ def build_sites(repo: Any, plan: Plan, out: Path, *, communities: list[str] | No
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     base_dir = base_dir_for(Path(repo.root))
+    if base_dir != PROJECT_DIR:  # the repository's own configuration: only what is allowed
+        found = siteconfig.problems((base_dir / siteconfig.PATH).read_text(encoding="utf-8", errors="replace"),
+                                    base_dir)
+        if found:
+            raise BuildError(siteconfig.describe(siteconfig.PATH, found))
     try:
         _renderer_for(base_dir)
     except site.SiteConfigError as exc:
@@ -240,7 +245,12 @@ def _code_fingerprint(base_dir: Path) -> str:
     import mkdocs
 
     h = hashlib.sha256(f"{mkdocs.__version__}/{material.__version__}".encode())
-    for path in (Path(site.__file__), Path(__file__), base_dir / "mkdocs.yml"):
+    # The audits' code too: a site skipped as unchanged must have passed the audits as they are now.
+    from pipeline import audit as audit_module
+    from pipeline import classification, html_safety
+
+    for path in (Path(site.__file__), Path(__file__), base_dir / "mkdocs.yml", Path(audit_module.__file__),
+                 Path(html_safety.__file__), Path(classification.__file__)):
         h.update(path.read_bytes())
     theme = base_dir / "theme"
     if theme.is_dir():
@@ -379,7 +389,7 @@ def _build_or_update(item: tuple[str, bool]) -> tuple[str, list[str]]:
             site_dir, warnings = _build_one(job, name, work / "full")
         _install(site_dir, job.out / name)
         return name, warnings
-    except BuildError as exc:
+    except (BuildError, AuditError) as exc:
         raise BuildError(f"{name}: {exc}") from None
     except jinja2.TemplateError as exc:
         where = f" ({exc.filename}:{exc.lineno})" if isinstance(exc, jinja2.TemplateSyntaxError) else ""
@@ -396,14 +406,18 @@ def _build_one(job: _Job, name: str, work: Path) -> tuple[Path, list[str]]:
     source = site.stage(cp, job.base_dir, work, commit=job.commit, commit_time=job.commit_time,
                         site_url=job.site_url, jinja_cache=job.cache / "jinja")
     config, warnings = _mkdocs_build(source, job.commit_time)
+    code = _trusted_code(job, cp, source, work)
+    _put_policy(source.site_dir, code)
     template = _take_stamp(source.site_dir)
     buildcache.write_atomic(_stamp_file(job, name), template.encode("utf-8"))
     version_template = _take_version_template(source.site_dir)
     buildcache.write_atomic(_version_file(job, name), version_template.encode("utf-8"))
     _write_version(job, cp, source.site_dir, version_template)
     pages = _CablePages(job, cp, template, config["theme"])
+    pieces = {}
     for cable in cp.publish:
-        pages.write(source.site_dir, cable)
+        path = pages.write(source.site_dir, cable)
+        pieces[path.relative_to(source.site_dir).as_posix()] = pages.fragments(cable)
     _complete_search_index(source.site_dir, list(cp.publish), pages.search_entries)
     for url, fragments in source.fragments.items():
         path = source.site_dir / url
@@ -413,9 +427,77 @@ def _build_one(job: _Job, name: str, work: Path) -> tuple[Path, list[str]]:
         path.write_text(text, encoding="utf-8")
     (source.site_dir / "feed.xml").write_bytes(site.feed_xml(cp, job.site_url))
     _write_sitemap(job, cp, source.site_dir, source.pages)
+    memo = _audit_memo(job)
     audit(source.site_dir, forbidden_terms(job.repo_cables, cp), verbatim_from=config["theme"].dirs,
-          own_url=_own_url(job))
+          trusted_from=[_material_dir()], own_url=_own_url(job), theme=code, pieces=pieces,
+          texts={f"{site.STAMP_URL} (the template of cable pages)": template}, memo=memo)
+    memo.save()
+    _write_code(source.site_dir, code)
     return source.site_dir, warnings
+
+
+#: Past this many remembered findings, the audits' memory starts again (it keeps one per page text seen).
+AUDIT_MEMO_LIMIT = 100_000
+
+
+def _audit_memo(job: _Job) -> buildcache.Memory:
+    memo = buildcache.audited_assets(job.cache)
+    if len(memo) > AUDIT_MEMO_LIMIT:
+        memo.clear()
+    return memo
+
+
+def _material_dir() -> Path:
+    """The installed mkdocs-material's templates: the pinned dependency's own files."""
+    import material
+
+    return Path(material.__file__).resolve().parent / "templates"
+
+
+def _trusted_code(job: _Job, cp: CommunityPlan, source: site.SiteSource, work: Path) -> ThemeCode:
+    """The inline scripts and styles the trusted theme (mkdocs-material and the project's theme/)
+    puts in pages that hold no content: the stamp page (one folder deep), the version page (at the
+    root) and the 404 page. With the project's configuration, they are this build's; a content
+    repository's own configuration is built once more with the project's theme in place of its
+    theme/, so that its overrides never add to the list."""
+    site_dir = source.site_dir
+    if job.base_dir != PROJECT_DIR:
+        empty = CommunityPlan(cp.community, (), ())
+        reference = site.stage(empty, job.base_dir, work / "trusted", commit=None, commit_time=None,
+                               site_url=job.site_url, jinja_cache=job.cache / "jinja", theme_dir=PROJECT_DIR / "theme")
+        _mkdocs_build(reference, job.commit_time)
+        site_dir = reference.site_dir
+    texts = []
+    for rel in (site.STAMP_URL, site.VERSION_URL, "404.html"):
+        path = site_dir / rel
+        if path.is_file():
+            texts.append(path.read_text(encoding="utf-8"))
+    return ThemeCode.of_pages(texts)
+
+
+_HEAD = re.compile(r"<head\b[^>]*>", re.I)
+
+
+def _put_policy(site_dir: Path, code: ThemeCode) -> None:
+    """The release's Content-Security-Policy in every page MkDocs wrote (the stamp and version
+    templates among them): a site opened from disk or an archive is held to it too."""
+    meta = (f'<meta http-equiv="Content-Security-Policy" content="'
+            f'{site.esc(site_policy(sorted(code.scripts), sorted(code.styles), http=False))}">')
+    for path in site_dir.rglob("*.html"):
+        text = path.read_text(encoding="utf-8")
+        head = _HEAD.search(text)
+        if head is None:
+            raise BuildError(f"{path.relative_to(site_dir).as_posix()} has no <head> to hold the "
+                             "Content-Security-Policy (the theme's templates must keep mkdocs-material's)")
+        path.write_text(text[:head.end()] + meta + text[head.end():], encoding="utf-8")
+
+
+def _write_code(site_dir: Path, code: ThemeCode) -> None:
+    path = site_dir / CSP_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)  # never write through a hard link to the previous site
+    path.write_bytes(code.to_json())
+
 
 
 class _NeedsFullBuild(Exception):
@@ -434,6 +516,11 @@ def _update_one(job: _Job, name: str, work: Path) -> Path:
     shutil.copytree(job.out / name, site_dir, copy_function=os.link)
     written: list[Path] = []
     texts: dict[str, str] = {}  # new pieces of files whose rest was audited before
+    pieces: dict[str, list[str]] = {}
+    try:
+        code = read_code(site_dir)
+    except (OSError, ValueError, KeyError):
+        raise _NeedsFullBuild() from None
     stamp = site.build_stamp(job.commit, job.commit_time)
     if state.get("commit") != [stamp["build_commit"], stamp["build_time"]]:
         try:
@@ -447,12 +534,18 @@ def _update_one(job: _Job, name: str, work: Path) -> Path:
     if changed:  # else no page, and not the search index, changes: only the version files (a commit)
         template = _stamp_file(job, name).read_text(encoding="utf-8")
         pages = _CablePages(job, cp, template, _theme(job, cp))
-        written += [pages.write(site_dir, cable) for cable in cp.publish if cable.id in changed]
+        for cable in cp.publish:
+            if cable.id in changed:
+                written.append(pages.write(site_dir, cable))
+                pieces[written[-1].relative_to(site_dir).as_posix()] = pages.fragments(cable)
         fresh = _complete_search_index(site_dir, list(cp.publish), pages.search_entries, changed)
         # The rest of the search index is the previous build's, audited against the same terms.
         if fresh:
             texts[f"{SEARCH_INDEX} (entries of the changed cables)"] = fresh
-    audit(site_dir, forbidden_terms(job.repo_cables, cp), only=written, texts=texts, own_url=_own_url(job))
+    memo = _audit_memo(job)
+    audit(site_dir, forbidden_terms(job.repo_cables, cp), only=written, texts=texts, own_url=_own_url(job),
+          theme=code, pieces=pieces, memo=memo)
+    memo.save()
     return site_dir
 
 
@@ -564,12 +657,17 @@ class _CablePages:
         self.context = context
         self.toc_template = env.get_template("partials/toc.html")
         self._rendered: dict[str, site.RenderedCable] = {}
+        self._pieces: dict[str, list[str]] = {}
 
     def rendered(self, cable: Cable) -> site.RenderedCable:
         if cable.id not in self._rendered:
             path = _cable_cache_path(self.job, self.renderer.key(cable))
             self._rendered[cable.id] = site.RenderedCable.from_json(path.read_bytes())
         return self._rendered[cable.id]
+
+    def fragments(self, cable: Cable) -> list[str]:
+        """What :meth:`write` put into the template for ``cable`` (what the audits read of its page)."""
+        return self._pieces.pop(cable.id)
 
     def write(self, site_dir: Path, cable: Cable) -> Path:
         from mkdocs.structure.toc import get_toc
@@ -581,6 +679,7 @@ class _CablePages:
         values = {_CONTENT: content, _TOC: toc, site.STAMP_TITLE: site.esc(cable.title),
                   site.STAMP_DESCRIPTION: site.esc(cable.summary or cable.title),
                   site.STAMP_URL: site.cable_url(cable.id)}
+        self._pieces[cable.id] = list(values.values())
         # One pass over the template's pieces: a cable's text is never searched for markers.
         page = "".join(values.get(part, part) if i % 2 else part for i, part in enumerate(self.pieces))
         path = site_dir / site.cable_url(cable.id)
@@ -644,172 +743,6 @@ def _install(built: Path, target: Path) -> None:
     os.replace(built, target)
     if trash is not None:
         shutil.rmtree(trash, ignore_errors=True)
-
-
-# --------------------------------------------------------------------------------------------
-# Audits
-
-
-@dataclass(frozen=True)
-class Forbidden:
-    """What must not appear in a community's output: the ids, titles and summaries of every
-    cable it does not publish."""
-
-    ids: frozenset[str]
-    texts: tuple[str, ...]
-
-
-def forbidden_terms(cables: dict[str, Cable], cp: CommunityPlan) -> Forbidden:
-    published = {c.id for c in cp.publish}
-    allowed = {t for c in cp.publish for t in (c.title, c.summary)}
-    ids = frozenset(i for i in cables if i not in published)
-    texts = sorted({t.strip() for i in ids for t in (cables[i].title, cables[i].summary)
-                    if len(t.strip()) >= MIN_AUDITED_TEXT and t not in allowed})
-    return Forbidden(ids, tuple(texts))
-
-
-@functools.lru_cache(maxsize=65536)  # the same titles are forbidden in many communities
-def _variants(text: str) -> frozenset[str]:
-    """The forms a text takes in HTML, XML and JSON output."""
-    import html as html_mod
-
-    forms = {text, html_mod.escape(text, quote=False), html_mod.escape(text, quote=True),
-             text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("'", "&#39;")
-             .replace('"', "&#34;")}
-    for form in list(forms):
-        forms.add(json.dumps(form)[1:-1])
-        forms.add(json.dumps(form, ensure_ascii=False)[1:-1])
-    return frozenset(forms)
-
-
-#: Below this many characters to search, plain ``str.find`` per term beats building the automaton.
-SMALL_AUDIT = 64 * 1024
-
-
-class _Finder:
-    """The automaton's ``iter`` with ``str.find``: for a few small files (a version page)."""
-
-    def __init__(self, words: dict[str, tuple[int, str, str]]) -> None:
-        self.words = words
-
-    def iter(self, text: str) -> Iterator[tuple[int, tuple[int, str, str]]]:
-        for word, value in self.words.items():
-            start = text.find(word)
-            while start != -1:
-                yield start + len(word) - 1, value
-                start = text.find(word, start + 1)
-
-
-def _matcher(forbidden: Forbidden, small: bool) -> Any:
-    """What finds the forbidden terms in all their forms: (end, (length, kind, original)) per hit."""
-    words: dict[str, tuple[int, str, str]] = {}
-    for cable_id in forbidden.ids:
-        words[cable_id] = (len(cable_id), "id", cable_id)
-    for text in forbidden.texts:
-        for form in _variants(text):
-            words.setdefault(form, (len(form), "text", text))
-    if small or not words:
-        return _Finder(words)
-    automaton = ahocorasick.Automaton()
-    for word, value in words.items():
-        automaton.add_word(word, value)
-    automaton.make_automaton()
-    return automaton
-
-
-def audit(site_dir: Path, forbidden: Forbidden, *, verbatim_from: Iterable[Path] = (),
-          own_url: str | None = None, only: Iterable[Path] | None = None,
-          texts: Mapping[str, str] | None = None) -> None:
-    """Fail (naming the file) when a forbidden id or text appears, or an asset is off-site.
-
-    Files copied byte for byte from a theme folder (``verbatim_from``: mkdocs-material's scripts,
-    source maps, stylesheets) are built from no cable and are not searched for cable text; their
-    stylesheets are still checked for off-site URLs. ``own_url``: the site's own address, not
-    "another host". ``only``: audit these files of the site, not all; ``texts``: and these pieces
-    of a file (name -> text), e.g. the entries an update added to the search index."""
-    themes = [Path(d) for d in verbatim_from]
-    paths = sorted(only) if only is not None else sorted(p for p in site_dir.rglob("*") if p.is_file())
-    paths = [p for p in paths if p.suffix in TEXT_SUFFIXES]
-    small = only is not None and sum(p.stat().st_size for p in paths) + sum(map(len, (texts or {}).values())) \
-        < SMALL_AUDIT and not any(p.suffix == ".gz" for p in paths)
-    matcher = _matcher(forbidden, small)
-    for path in paths:
-        rel = path.relative_to(site_dir).as_posix()
-        data = path.read_bytes()
-        if path.suffix == ".gz":
-            data = gzip.decompress(data)
-        text = data.decode("utf-8", errors="replace")
-        if not _verbatim(rel, data, themes):
-            _search(rel, text, matcher)
-        offsite = find_offsite_assets(text, path.suffix, own_url)
-        if offsite:
-            raise BuildError(f"off-site asset audit: {rel} loads {offsite[0]} from another host; "
-                             "every asset must be served by the site itself")
-    for name, text in (texts or {}).items():
-        _search(name, text, matcher)
-
-
-def _search(rel: str, text: str, matcher: Any) -> None:
-    """Raise naming ``rel`` at the first forbidden term standing as a word of its own in ``text``."""
-    for end, (length, kind, original) in matcher.iter(text):
-        start = end - length + 1
-        if _word_char(text, start - 1) or _word_char(text, end + 1):
-            continue  # part of a longer word or title: "Accord n° 7" inside "Accord n° 70"
-        what = f"the id of unpublished cable {original}" if kind == "id" else \
-            f"the title or summary of an unpublished cable: {original[:60]!r}"
-        raise BuildError(f"isolation audit: {rel} contains {what}")
-
-
-def _verbatim(rel: str, data: bytes, themes: list[Path]) -> bool:
-    for theme in themes:
-        source = theme / rel
-        try:
-            if source.stat().st_size == len(data) and source.read_bytes() == data:
-                return True
-        except OSError:
-            continue
-    return False
-
-
-def _word_char(text: str, index: int) -> bool:
-    return 0 <= index < len(text) and (text[index].isalnum() or text[index] == "_")
-
-
-_ASSET_TAG = re.compile(r"<(script|img|iframe|frame|source|video|audio|embed|track|input|object|link|image|use)\b"
-                        r"([^>]*)>", re.I)
-_ATTR = re.compile(r"""([a-zA-Z:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
-_CSS_URL = re.compile(r"url\(\s*[\"']?\s*([^\"')\s]+)|@import\s+[\"']([^\"']+)[\"']", re.I)
-_STYLE = re.compile(r"<style\b[^>]*>(.*?)</style>|\sstyle\s*=\s*\"([^\"]*)\"", re.S | re.I)
-#: Namespace names: the only URLs with a host in a page that nothing loads.
-_NAMESPACES = ('"http://www.w3.org/2000/svg"', '"http://www.w3.org/1999/xlink"')
-_OFFSITE = re.compile(r"""(?:(?<!xmlns)(?<!xmlns:xlink)=|,|url\(|@import)\s*["']?\s*"""
-                            r"""(?:[a-zA-Z][a-zA-Z0-9+.-]*:)?//""")
-_OFFSITE = re.compile(r"^\s*(?:[a-z][a-z0-9+.-]*:)?//", re.I)
-#: <link rel=…> values that name a page, not something the browser loads into this one.
-_NOT_ASSET_RELS = {"canonical", "alternate", "prev", "next", "author", "license", "help", "search", "bookmark"}
-_URL_ATTRS = {"src", "data", "poster", "href", "xlink:href"}
-
-
-def find_offsite_assets(text: str, suffix: str, own_url: str | None = None) -> list[str]:
-    """Asset URLs (scripts, styles, fonts, images, frames) in ``text`` that point to another host.
-    Links a reader follows (``<a href>``, ``<link rel=canonical>``) are not assets."""
-    urls: list[str] = []
-    if text.count("//") <= sum(text.count(ns) for ns in _NAMESPACES):
-        return urls  # no URL with a host at all
-    if suffix == ".html":
-        for m in _ASSET_TAG.finditer(text):
-            attrs = {a.lower(): b or c or d for a, b, c, d in _ATTR.findall(m.group(2))}
-            if m.group(1).lower() == "link" and set(attrs.get("rel", "").lower().split()) & _NOT_ASSET_RELS:
-                continue
-            urls += [v for k, v in attrs.items() if k in _URL_ATTRS]
-            if "srcset" in attrs:
-                urls += [part.strip().split()[0] for part in attrs["srcset"].split(",") if part.strip()]
-        if "style" in text:
-            for block, inline in _STYLE.findall(text):
-                urls += [a or b for a, b in _CSS_URL.findall(block or inline)]
-    elif suffix == ".css":
-        urls += [a or b for a, b in _CSS_URL.findall(text)]
-    return [u for u in urls if _OFFSITE.match(u) and not (own_url and u.startswith(own_url))]
 
 
 # --------------------------------------------------------------------------------------------

@@ -3,8 +3,8 @@
 ``build`` and ``publish`` keep what they computed in ``<root>/.cache/diplomatie`` (or ``--cache``):
 conversions of cables to HTML (``cables/``), compiled templates (``jinja/``), each site's input keys
 and page templates (``sites/``), parsed cables (``parsed/``), the digests of git blobs that number
-cable versions (``blob-digests.json``) and of the built files at the last publish (``site-files/``).
-All of it is used as it is, so it must never come from the repository: a merge request
+cable versions (``blob-digests.json``) and of the built files at the last publish (``site-files/``), and what the audits found in the theme's stylesheets and scripts and in cable pages' texts
+(``audited-assets.json``). All of it is used as it is, so it must never come from the repository: a merge request
 committing ``.cache/diplomatie/`` would put its HTML in every site. :func:`folder` refuses a cache
 that git tracks, and the folder ignores itself (like ``.pytest_cache``) so ``git add -A`` leaves it out.
 
@@ -115,6 +115,19 @@ def file_digests(cache: Path, community: str) -> Memory:
     """The digests of one built site's files at its last publish, by path: ``[size, mtime_ns,
     ctime_ns, inode, sha256]`` (see ``publish.scan_site``)."""
     return Memory(cache / "site-files" / f"{community}.json")
+
+
+def audited_assets(cache: Path) -> Memory:
+    """What the audits found in what they read before, by SHA-256: the off-site URLs of each
+    stylesheet and script (with the site's own address), the markings of each cable page's text. A
+    theme's files and most pages' texts are the same in every build, and reading them again is most of
+    the audits' cost. Forgotten when the audit's or the classification's code changes."""
+    from pipeline import audit, classification
+
+    h = hashlib.sha256()
+    for module in (audit, classification):
+        h.update(Path(module.__file__).read_bytes())
+    return Memory(cache / "audited-assets.json", h.hexdigest())
 
 
 def blob_digests(cache: Path) -> Memory:

@@ -440,7 +440,9 @@ class _CableReader:
         self.scan("body", self.body, self.body_line)
         for unsafe in html_safety.find_unsafe(self.body):
             self.error(self.body_line + unsafe.line - 1, "E501", f"{unsafe.what}: {unsafe.text!r}",
-                       "write plain Markdown; scripts, frames, forms and remote content are not allowed",
+                       "write plain Markdown: the site keeps text, links, tables, lists, code and images "
+                       "of the repository; it removes scripts, frames, forms, styles, event handlers and "
+                       "content from other hosts (see README, Raw HTML)",
                        col=unsafe.col)
         if not cable_id or not ID_RE.match(cable_id):
             return None

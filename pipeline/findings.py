@@ -42,6 +42,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "E403": (Severity.ERROR, "approval by someone who is not an editor of the community (retired: now W604)"),
     "E404": (Severity.ERROR, "invitation by someone who is neither owner nor editor"),
     "E501": (Severity.ERROR, "raw HTML that can run script or load content"),
+    "E502": (Severity.ERROR, "mkdocs.yml uses what is not on the allow-list"),
     "W601": (Severity.WARNING, "stale approval"),
     "W602": (Severity.WARNING, "no community selects this cable"),
     "W603": (Severity.WARNING, "expired member"),
@@ -60,6 +61,7 @@ HINTS: dict[str, str] = {
     "E401": "use the id of a community of communities.yaml",
     "E402": "use the id of an existing cable (its file name without .md)",
     "E403": "only the community's editors may approve",
+    "E502": "see README: Raw HTML, scripts and what a content repository's mkdocs.yml may enable",
 }
 
 

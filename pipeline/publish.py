@@ -55,6 +55,7 @@ from gate.store import (
     write_pointer,
 )
 from pipeline import withdrawals
+from pipeline.audit import CSP_FILE, SITE_DATA, ThemeCode, read_code
 from pipeline.withdrawals import Register
 
 #: Content types the sites use, with charsets; anything else comes from :mod:`mimetypes`.
@@ -194,8 +195,10 @@ def scan_site(root: Path, known: MutableMapping[str, list] | None = None) -> dic
 def _walk(root: Path) -> list[str]:
     """Every path under ``root`` but folders, relative, with forward slashes, sorted."""
     out = []
-    for dirpath, _, filenames in os.walk(root, followlinks=True):
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
         rel = os.path.relpath(dirpath, root)
+        if rel == ".":  # what the build keeps for publication, not a page of the site
+            dirnames[:] = [d for d in dirnames if d != SITE_DATA]
         prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
         out += [prefix + name for name in filenames]
     return sorted(out)
@@ -345,6 +348,7 @@ def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datet
     manifest_key(community, "x")  # validates the community id before anything is written
     _refuse_withdrawn(store, community, site.cables, register, texts)
     local = scan_site(Path(site.path), known)
+    code = _theme_code(Path(site.path))
     files = {path: f.entry for path, f in local.items()}
     blobs_needed = {e.sha256 for e in files.values()}
     cables = tuple(site.cables)
@@ -372,7 +376,8 @@ def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datet
                                 "started_at": iso(moment), "by": by, "blobs": sorted(blobs_needed)}),
                   "application/json")
         upload.send(upload.missing(), community)
-        manifest = Manifest(community, release, site.commit, site.built_at, iso(utc(now)), cables, files)
+        manifest = Manifest(community, release, site.commit, site.built_at, iso(utc(now)), cables, files,
+                            script_hashes=tuple(sorted(code.scripts)), style_hashes=tuple(sorted(code.styles)))
         if not store.create(manifest.key, manifest.to_json(), "application/json") and \
                 store.get(manifest.key) != manifest.to_json():
             raise PublishError(f"release {release} of {community} already exists with other contents; publish again")
@@ -416,6 +421,16 @@ def _refuse_withdrawn(store: Store, community: str, cables: Iterable[str], regis
     why = register.refusal(cables, texts)
     if why:
         raise PublishError(f"{community}: {what} refused: {why}")
+
+
+def _theme_code(site_dir: Path) -> ThemeCode:
+    """The hashes of the theme's inline scripts and styles the build recorded: the gate's CSP for the
+    release. Without them a release could not run its theme, and a guess could allow too much."""
+    try:
+        return read_code(site_dir)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise PublishError(f"{site_dir}: no readable {CSP_FILE} (the theme's script hashes): build the "
+                           f"site again ({exc})") from None
 
 
 def _check_pointer_unchanged(store: Store, community: str, before: Pointer | None) -> None:

@@ -51,6 +51,7 @@ def load(root: Path, ref: str | None = None, at: dt.datetime | None = None,
     version = open_version(root, ref, at)
     repo = Repository(root, version)
     _load_communities(repo)
+    _check_site_config(repo)
     if cache is None:
         _load_cables(repo, cables.parse)
     else:
@@ -85,6 +86,21 @@ def load_communities(root: Path) -> Repository:
     _load_communities(repo)
     repo.findings.sort()
     return repo
+
+
+def _check_site_config(repo: Repository) -> None:
+    """A repository's own mkdocs.yml may only enable what pipeline/siteconfig.py allows."""
+    from pipeline import siteconfig
+
+    entry = repo.version.tree.entry(siteconfig.PATH)
+    if entry is None:
+        return
+    if entry.is_symlink:
+        repo.findings.add(siteconfig.PATH, 1, "E103", "mkdocs.yml is a symbolic link", "commit the file itself")
+        return
+    text = repo.version.tree.read(siteconfig.PATH).decode("utf-8", errors="replace")
+    for problem in siteconfig.problems(text, Path(repo.root)):
+        repo.findings.add(siteconfig.PATH, problem.line, "E502", problem.message, col=problem.col)
 
 
 def _load_cables(repo: Repository, parse: Callable[[str, bytes, Findings], Cable | None]) -> None:

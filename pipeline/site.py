@@ -46,6 +46,7 @@ import yaml
 from markdown.extensions import Extension
 from markdown.treeprocessors import Treeprocessor
 
+from pipeline import html_safety
 from pipeline.cables import Cable
 from pipeline.plan import CommunityPlan
 
@@ -53,7 +54,7 @@ if TYPE_CHECKING:  # the history reads git; a site needs only the numbers it fou
     from pipeline.history import VersionInfo
 
 #: Bump when the HTML produced for a cable changes, so cached conversions are not reused.
-RENDER_VERSION = "1"
+RENDER_VERSION = "2"  # 2: sanitised (pipeline/html_safety.py)
 
 CABLE_ID = r"\d{4}-[A-Z0-9]+(?:-[A-Z0-9]+)*-\d{4}"
 CABLE_LINK = re.compile(rf"(?:\.\./)*(?:\d{{4}}/)?(?P<id>{CABLE_ID})(?:\.md|/)?(?P<frag>#[^\s\"<>]*)?")
@@ -176,14 +177,18 @@ class RenderedCable:
 
 class CableRenderer:
     """Converts cable bodies with the base configuration's Markdown extensions (one Markdown
-    instance reused: building one per page costs as much as a short page)."""
+    instance reused: building one per page costs as much as a short page), then sanitises them
+    (pipeline/html_safety.py): a site only ever holds the allow-listed HTML."""
 
     def __init__(self, extensions: list[Any], extension_configs: Mapping[str, Any], search_config: dict):
+        extension_configs = html_safety.renderer_configs(extensions, extension_configs)
         self.md = markdown.Markdown(extensions=[*extensions, CableLinkExtension()],
                                     extension_configs=dict(extension_configs))
         self.search_config = search_config
         self.configs = dict(extension_configs)
-        self.key_prefix = json.dumps([RENDER_VERSION, [str(e) for e in extensions], extension_configs],
+        # The sanitiser's rules are part of what a conversion depends on.
+        sanitiser = hashlib.sha256(Path(html_safety.__file__).read_bytes()).hexdigest()
+        self.key_prefix = json.dumps([RENDER_VERSION, sanitiser, [str(e) for e in extensions], extension_configs],
                                      sort_keys=True, default=str)
 
     def key(self, cable: Cable) -> str:
@@ -198,7 +203,7 @@ class CableRenderer:
         from mkdocs.structure.toc import get_toc
 
         self.md.reset()
-        body = self.md.convert(cable.body)
+        body = html_safety.sanitise(self.md.convert(cable.body))
         tokens = getattr(self.md, "toc_tokens", [])
         # What search sees: title, id and summary, then the body, sectioned by its headings.
         head = f'<h1 id="top">{esc(cable.title)}</h1>\n<p>{esc(cable.id)} · {esc(cable.summary)}</p>\n'
@@ -412,10 +417,11 @@ def _plugins_with_search_language(plugins: Any, language: str) -> list[Any]:
 
 def stage(plan: CommunityPlan, base_dir: Path, work: Path, *, commit: str | None,
           commit_time: dt.datetime | None, site_url: str | None = None, plain: bool = False,
-          jinja_cache: Path | None = None) -> SiteSource:
+          jinja_cache: Path | None = None, theme_dir: Path | None = None) -> SiteSource:
     """Write the community's MkDocs project under ``work``: config, home, indexes and either the
     stamp page (cable pages are stamped after the build) or, with ``plain``, one Markdown page per
-    cable (what a plain ``mkdocs build`` of the same site needs)."""
+    cable (what a plain ``mkdocs build`` of the same site needs). ``theme_dir``: this folder in place
+    of the configuration's ``theme.custom_dir``."""
     community = plan.community
     docs, site_dir = work / "docs", work / "site"
     docs.mkdir(parents=True, exist_ok=True)
@@ -423,22 +429,25 @@ def stage(plan: CommunityPlan, base_dir: Path, work: Path, *, commit: str | None
     hooks = [str(Path(__file__).resolve())]
     config = site_config(base, base_dir, plan, docs, site_dir, commit=commit, commit_time=commit_time,
                          site_url=site_url, hooks=hooks)
+    if theme_dir is not None:
+        config["theme"]["custom_dir"] = str(theme_dir)
     published = {c.id: c for c in plan.publish}
     config["extra"]["diplomatie_jinja_cache"] = str(jinja_cache) if jinja_cache else ""
     if plain:
-        config["markdown_extensions"] = [*base.get("markdown_extensions", []), "pipeline.site:CableLinkExtension"]
+        config["markdown_extensions"] = [*base.get("markdown_extensions", []), "pipeline.site:CableLinkExtension",
+                                         {"tables": html_safety.EXTENSION_CONFIGS["tables"]}]
         config["extra"]["diplomatie_published"] = sorted(published)
     pages, fragments = generated_pages(plan, inline=plain)
     for path, text in pages.items():
         _write(docs / path, text)
     if plain:
         language = config["theme"]["language"]
+        # The header is the site's own HTML, put in after the body is sanitised (``on_page_content``).
+        config["extra"]["diplomatie_headers"] = {c.id: cable_header(c, published, language) for c in plan.publish}
         for cable in plan.publish:
-            header = cable_header(cable, published, language)
-            front = yaml.safe_dump({"title": cable.title, "description": cable.summary or cable.title},
-                                   allow_unicode=True, sort_keys=True)
-            _write(docs / f"{cable.id[:4]}/{cable.id}.md",
-                   f"---\n{front}---\n\n{header}\n\n{cable.body}\n")
+            front = yaml.safe_dump({"title": cable.title, "description": cable.summary or cable.title,
+                                    "diplomatie_cable": cable.id}, allow_unicode=True, sort_keys=True)
+            _write(docs / f"{cable.id[:4]}/{cable.id}.md", f"---\n{front}---\n\n{cable.body}\n")
         _write(docs / VERSION_PAGE, _version_page(language, version_fragment(commit, commit_time, language)))
     else:
         _write(docs / VERSION_PAGE, _version_page(config["theme"]["language"], VERSION_MARKER))
@@ -609,6 +618,23 @@ def gzip_bytes(data: bytes, mtime: int) -> bytes:
 # and cable links resolved in plain builds (``stage(..., plain=True)``).
 
 
+#: Configured strings the theme prints into pages (some without ``|e``: MkDocs' Jinja does not
+#: autoescape, and mkdocs-material prints ``config.site_name`` raw in its header).
+ESCAPED_CONFIG = ("site_name", "site_description", "copyright")
+
+
+def on_config(config: Any) -> Any:
+    """A community's title and description, and the copyright line, as escaped markup: printed
+    raw, they read as text; through ``|e`` they are not escaped twice (``Markup`` is already safe)."""
+    from markupsafe import Markup
+
+    for key in ESCAPED_CONFIG:
+        value = config.get(key)
+        if isinstance(value, str) and not isinstance(value, Markup):
+            config[key] = Markup(esc(value))
+    return config
+
+
 def on_env(env: Any, config: Any, files: Any) -> Any:
     """Compiled templates are kept between builds: compiling mkdocs-material's costs ~0.5 s a site."""
     from jinja2 import FileSystemBytecodeCache
@@ -621,6 +647,11 @@ def on_env(env: Any, config: Any, files: Any) -> Any:
 
 
 def on_page_content(html_text: str, page: Any, config: Any, files: Any) -> str:
+    """A cable page of a plain build: its body sanitised (as :class:`CableRenderer` does), its header
+    put before it, its cable links resolved."""
+    cable_id = (page.meta or {}).get("diplomatie_cable")
+    if cable_id:
+        html_text = config["extra"]["diplomatie_headers"][cable_id] + html_safety.sanitise(html_text)
     if LINK_SCHEME not in html_text and ID_OPEN not in html_text:
         return html_text
     published = set(config["extra"].get("diplomatie_published") or ())
