@@ -30,6 +30,7 @@ import hashlib
 import html as html_mod
 import json
 import re
+import sys
 import xml.etree.ElementTree as etree
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
@@ -530,3 +531,13 @@ def _verbatim(rel: str, data: bytes, themes: list[Path]) -> bool:
         except OSError:
             continue
     return False
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """The SHA-256 of the audits' and the classification's code: what the remembered findings of
+    earlier audits (``buildcache.audited_assets``) depend on."""
+    h = hashlib.sha256()
+    for module in (sys.modules[__name__], classification):
+        h.update(Path(module.__file__).read_bytes())
+    return h.hexdigest()

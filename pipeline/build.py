@@ -48,7 +48,15 @@ import jinja2
 
 from gate.csp import site_policy
 from pipeline import buildcache, history, site, siteconfig
-from pipeline.audit import CSP_FILE, AuditError, ThemeCode, audit, forbidden_terms, read_code
+from pipeline.audit import (
+    CSP_FILE,
+    AuditError,
+    ThemeCode,
+    audit,
+    code_fingerprint,
+    forbidden_terms,
+    read_code,
+)
 from pipeline.cables import Cable
 from pipeline.plan import CommunityPlan, Plan
 
@@ -441,7 +449,7 @@ AUDIT_MEMO_LIMIT = 100_000
 
 
 def _audit_memo(job: _Job) -> buildcache.Memory:
-    memo = buildcache.audited_assets(job.cache)
+    memo = buildcache.audited_assets(job.cache, code_fingerprint())
     if len(memo) > AUDIT_MEMO_LIMIT:
         memo.clear()
     return memo

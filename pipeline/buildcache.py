@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import importlib.metadata
 import json
 import os
 import tempfile
@@ -83,9 +84,20 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
+def _version_of(distribution: str) -> str:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "absent"
+
+
 def _code_version() -> str:
-    """What a parse depends on besides the file: the parsing modules' sources and PyYAML."""
+    """What a parse depends on besides the file: the parsing modules' sources and the versions of the
+    libraries whose output the checks read (PyYAML; Python-Markdown and nh3 render and sanitise the
+    body the classification and HTML checks scan)."""
     h = hashlib.sha256(yaml.__version__.encode())
+    for library in ("markdown", "nh3", "confusable_homoglyphs", "pymdown-extensions"):
+        h.update(f"{library}={_version_of(library)}".encode())
     for module in (cables, classification, dates, findings, html_safety, yamlfile):
         h.update(Path(module.__file__).read_bytes())
     return h.hexdigest()
@@ -117,17 +129,13 @@ def file_digests(cache: Path, community: str) -> Memory:
     return Memory(cache / "site-files" / f"{community}.json")
 
 
-def audited_assets(cache: Path) -> Memory:
+def audited_assets(cache: Path, code: str) -> Memory:
     """What the audits found in what they read before, by SHA-256: the off-site URLs of each
     stylesheet and script (with the site's own address), the markings of each cable page's text. A
     theme's files and most pages' texts are the same in every build, and reading them again is most of
-    the audits' cost. Forgotten when the audit's or the classification's code changes."""
-    from pipeline import audit, classification
-
-    h = hashlib.sha256()
-    for module in (audit, classification):
-        h.update(Path(module.__file__).read_bytes())
-    return Memory(cache / "audited-assets.json", h.hexdigest())
+    the audits' cost. ``code``: the audits' own fingerprint (``audit.code_fingerprint()``), so the
+    memory is forgotten when the audit's or the classification's code changes."""
+    return Memory(cache / "audited-assets.json", code)
 
 
 def blob_digests(cache: Path) -> Memory:
