@@ -119,7 +119,43 @@ class Reply:
         return self.headers.get(name.lower())
 
 
-class GateProcess:
+class _Client:
+    """What both ways of talking to a gate share: requests by method, links and sessions signed with
+    its keys. Subclasses give ``request``, ``keys_dir``, ``base``, ``cookie_name`` and ``now()``."""
+
+    cookie_name = "diplomatie"
+
+    def now(self) -> float | None:
+        """The time tokens are issued at (None: the wall clock)."""
+        return None
+
+    def get(self, path: str, **kw) -> Reply:
+        return self.request("GET", path, **kw)
+
+    def post_form(self, path: str, fields: dict[str, str], **kw) -> Reply:
+        headers = {"Content-Type": "application/x-www-form-urlencoded", **kw.pop("headers", {})}
+        return self.request("POST", path, body=urlencode(fields).encode(), headers=headers, **kw)
+
+    def invitation(self, community: str, email: str, *, ttl: int = 3600) -> str:
+        ring = tokens.load(self.keys_dir)
+        return tokens.issue(ring, tokens.INVITATION, email, issuer=self.base, audience=self.base, ttl=ttl,
+                            community=community, now=self.now())
+
+    def sign_in(self, community: str, email: str, *, ttl: int = 3600) -> str:
+        """Open and confirm a fresh invitation; returns the ``Cookie`` header value of the session."""
+        reply = follow_link(self, f"/auth?token={self.invitation(community, email, ttl=ttl)}")
+        assert reply.status == 303, (reply.status, reply.body[:300])
+        return cookie_of(reply)
+
+    def session_cookie(self, email: str, *, ttl: int = 3600, now: float | None = None) -> str:
+        """A session signed with the gate's keys, without going through /auth."""
+        ring = tokens.load(self.keys_dir)
+        token = tokens.issue(ring, tokens.SESSION, email, issuer=self.base, audience=self.base, ttl=ttl,
+                             now=self.now() if now is None else now)
+        return f"{self.cookie_name}={token}"
+
+
+class GateProcess(_Client):
     """``diplomatie gate`` in a subprocess on a free port (the real server, the real CLI)."""
 
     def __init__(self, store_dir: Path | str, keys_dir: Path, *, workers: int = 1, extra: tuple[str, ...] = (),
@@ -173,9 +209,6 @@ class GateProcess:
         finally:
             conn.close()
 
-    def get(self, path: str, **kw) -> Reply:
-        return self.request("GET", path, **kw)
-
     def metrics(self) -> str:
         """/metrics from the gate's own metrics address (--metrics-listen)."""
         conn = http.client.HTTPConnection("127.0.0.1", self.metrics_port, timeout=15)
@@ -187,31 +220,9 @@ class GateProcess:
         finally:
             conn.close()
 
-    def post_form(self, path: str, fields: dict[str, str], **kw) -> Reply:
-        headers = {"Content-Type": "application/x-www-form-urlencoded", **kw.pop("headers", {})}
-        return self.request("POST", path, body=urlencode(fields).encode(), headers=headers, **kw)
-
     def settle(self, predicate) -> bool:
         """True once ``predicate()`` holds after the gate's poller has seen the store (waits up to 12 s)."""
         return wait_for(predicate, timeout=12)
-
-    def invitation(self, community: str, email: str, *, ttl: int = 3600) -> str:
-        ring = tokens.load(self.keys_dir)
-        return tokens.issue(ring, tokens.INVITATION, email, issuer=self.base, audience=self.base, ttl=ttl,
-                            community=community)
-
-    def sign_in(self, community: str, email: str, *, ttl: int = 3600) -> str:
-        """Open and confirm a fresh invitation; returns the ``Cookie`` header value of the session."""
-        reply = follow_link(self, f"/auth?token={self.invitation(community, email, ttl=ttl)}")
-        assert reply.status == 303, (reply.status, reply.body[:300])
-        return cookie_of(reply)
-
-    def session_cookie(self, email: str, *, ttl: int = 3600, now: float | None = None) -> str:
-        """A session signed with the gate's keys, without going through /auth."""
-        ring = tokens.load(self.keys_dir)
-        token = tokens.issue(ring, tokens.SESSION, email, issuer=self.base, audience=self.base, ttl=ttl, now=now)
-        return f"diplomatie={token}"
-
 
 def confirmation_form(reply: Reply) -> tuple[dict[str, str], str]:
     """The hidden fields of a link's confirmation page, and the Cookie header that goes with its POST."""
@@ -270,7 +281,7 @@ class FakeClock:
         self.now += seconds
 
 
-class GateClient:
+class GateClient(_Client):
     """The gate in process: httpx over its ASGI interface, a fake clock, no poller, logs in memory.
 
     Same methods as :class:`GateProcess` (``request``, ``get``, ``sign_in``, ``session_cookie``), so a
@@ -296,6 +307,13 @@ class GateClient:
         self.loop = asyncio.new_event_loop()
         self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.gate, client=("192.0.2.7", 4242)),
                                         base_url=base_url)
+
+    @property
+    def cookie_name(self) -> str:
+        return self.gate.sessions.cookie_name
+
+    def now(self) -> float:
+        return self.clock()
 
     def run(self, coro):
         return self.loop.run_until_complete(coro)
@@ -325,31 +343,6 @@ class GateClient:
         for k, v in resp.headers.multi_items():
             merged[k.lower()] = f"{merged[k.lower()]}, {v}" if k.lower() in merged else v
         return Reply(resp.status_code, merged, resp.content)
-
-    def get(self, path: str, **kw) -> Reply:
-        return self.request("GET", path, **kw)
-
-    def post_form(self, path: str, fields: dict[str, str], **kw) -> Reply:
-        headers = {"Content-Type": "application/x-www-form-urlencoded", **kw.pop("headers", {})}
-        return self.request("POST", path, body=urlencode(fields).encode(), headers=headers, **kw)
-
-    def invitation(self, community: str, email: str, *, ttl: int = 3600) -> str:
-        ring = tokens.load(self.keys_dir)
-        return tokens.issue(ring, tokens.INVITATION, email, issuer=self.base, audience=self.base, ttl=ttl,
-                            community=community, now=self.clock())
-
-    def sign_in(self, community: str, email: str, *, ttl: int = 3600) -> str:
-        """Open and confirm a fresh invitation; returns the ``Cookie`` header value of the session."""
-        reply = follow_link(self, f"/auth?token={self.invitation(community, email, ttl=ttl)}")
-        assert reply.status == 303, (reply.status, reply.body[:300])
-        return cookie_of(reply)
-
-    def session_cookie(self, email: str, *, ttl: int = 3600, now: float | None = None) -> str:
-        """A session signed with the gate's keys, without going through /auth."""
-        ring = tokens.load(self.keys_dir)
-        token = tokens.issue(ring, tokens.SESSION, email, issuer=self.base, audience=self.base, ttl=ttl,
-                             now=self.clock() if now is None else now)
-        return f"{self.gate.sessions.cookie_name}={token}"
 
     def settle_mail(self) -> None:
         """Wait for the send jobs started so far (they run in worker threads after the answer)."""
