@@ -599,13 +599,18 @@ def _placed(body: str, found: list[Marking]) -> list[Marking]:
         return []
     # Each line's words as its text shows them (comments and tags removed), then as typed (the
     # words of attribute values): a marking is placed on the line that holds it either way.
-    lines = [words(_TAG.sub("", _COMMENT.sub("", html.unescape(line)))) + ["\0"] + words(html.unescape(line))
-             for line in body.split("\n")]
+    texts = [_TAG.sub("", _COMMENT.sub("", html.unescape(line))) for line in body.split("\n")]
+    lines = [words(text) + ["\0"] + words(html.unescape(line)) for text, line in zip(texts, body.split("\n"),
+                                                                                     strict=True)]
     out: list[Marking] = []
     for marking in found:
-        target = " ".join(words(marking.text))
         used = {m.line for m in out}
-        line = _source_line(lines, target, used) if target else 1
+        # The marking as the page shows it, on a line that shows it so, first: a short portion
+        # marking such as "(S)" has one word, "s", which running prose holds too (« s'agit »).
+        line = next((n for n, text in enumerate(texts, 1) if marking.text in text and n not in used), None)
+        if line is None:
+            target = " ".join(words(marking.text))
+            line = _source_line(lines, target, used) if target else 1
         out.append(Marking(line, 1, marking.text, marking.kind))
     return out
 

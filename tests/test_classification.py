@@ -5,6 +5,7 @@ import pytest
 from pipeline.classification import (
     find_markings,
     find_markings_in_html,
+    find_markings_in_markdown,
     hidden_characters,
     is_publishable,
     mixed_script_words,
@@ -167,3 +168,11 @@ def test_hidden_characters_are_named_and_placed():
 ])
 def test_mixed_script_words(text, mixed):
     assert bool(mixed_script_words(text)) is mixed
+
+
+def test_a_rendered_marking_is_placed_on_the_line_that_shows_it_not_on_prose_sharing_a_letter():
+    body = ("Il s'agit d'un texte ordinaire, sans mention.\n"
+            "\n"
+            "<h2>(S) Contexte</h2>\n")
+    placed = find_markings_in_markdown(body)
+    assert [(m.line, m.text) for m in placed] == [(3, "(S)")]
