@@ -30,7 +30,8 @@ GIT_MODULE = "pipeline.gitrepo"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("the gate's contracts", tuple(sorted(CONTRACTS))),
     ("the rest of the gate", ("gate",)),
-    ("pipeline foundations", ("pipeline", "pipeline.findings", "pipeline.dates", "pipeline.yamlfile", "pipeline.gitrepo",
+    ("pipeline foundations", ("pipeline", "pipeline.findings", "pipeline.dates", "pipeline.yamlfile", "pipeline.yamledit",
+                              "pipeline.atomicwrite", "pipeline.gitrepo",
                               "pipeline.classification", "pipeline.html_safety")),
     ("the content model", ("pipeline.cables", "pipeline.communities", "pipeline.approvals")),
     ("reading a version", ("pipeline.sources", "pipeline.revisions", "pipeline.buildcache", "pipeline.repository")),
