@@ -90,16 +90,19 @@ class _Lines:
             self.lines[start - 1] += self.newline  # the last line had no line break
         self.lines[start:end] = [line + self.newline for line in new]
 
-    def end_of_block(self, first: int, column: int, stop: int | None = None) -> int:
+    def end_of_block(self, first: int, column: int, stop: int | None = None, *, key: bool = False) -> int:
         """The index after the last line of the block whose first line is ``first`` and which holds
-        what is indented deeper than ``column``. Blank lines and comments at or left of ``column``
-        that end the block introduce what follows and are left out."""
+        what is indented deeper than ``column`` (for a ``key``, also a block list at its own column,
+        which YAML allows). Blank lines and comments at or left of ``column`` that end the block
+        introduce what follows and are left out."""
         stop = len(self.lines) if stop is None else stop
         end = first + 1
         while end < stop:
             body = _content(self.lines[end])
             stripped = body.lstrip(" ")
-            if stripped and not stripped.startswith("#") and len(body) - len(stripped) <= column:
+            depth = len(body) - len(stripped)
+            if stripped and not stripped.startswith("#") and depth <= column and not (
+                    key and depth == column and (stripped == "-" or stripped.startswith("- "))):
                 break
             end += 1
         while end > first + 1:
@@ -109,6 +112,11 @@ class _Lines:
                 break
             end -= 1
         return end
+
+
+def _is_comment_or_blank(line: str) -> bool:
+    stripped = _content(line).strip()
+    return not stripped or stripped.startswith("#")
 
 
 def _content(line: str) -> str:
@@ -174,7 +182,7 @@ def _append_item(lines: _Lines, mapping: CommentedMap, key: str, entry: dict[str
     if not keys:
         raise YamlEditError(f"{what}: the mapping is empty; add '{key}:' by hand and retry")
     line, column = _key_line(lines, mapping, keys[-1])
-    end = lines.end_of_block(line, column, mapping_end)
+    end = lines.end_of_block(line, column, mapping_end, key=True)
     lines.splice(end, end, [" " * column + f"{key}:", *_emit_item(entry, column + 2, 2)])
 
 
@@ -239,7 +247,7 @@ def community_entry(text: str, community: str) -> str | None:
         return None
     expected = {"communities": {community: _data(lines.plain, "communities.yaml")["communities"][community]}}
     start, column = table.lc.key(community)
-    end = lines.end_of_block(start, column)
+    end = lines.end_of_block(start, column, key=True)
     chunk = "communities:\n" + "".join(lines.lines[start:end])
     if not chunk.endswith(("\n", "\r")):
         chunk += "\n"
@@ -256,7 +264,8 @@ def community_entry(text: str, community: str) -> str | None:
 
 def add_member(text: str, community: str, entry: dict[str, Any]) -> str:
     """``communities.yaml`` with ``entry`` as a member of ``community``: it replaces the member with
-    the same e-mail address (case ignored) or is appended to ``members`` (created if absent)."""
+    the same e-mail address (case ignored) or is appended to ``members`` (created if absent).
+    Renewing rewrites that member's lines (comments after them stay); nothing else changes."""
     what = "communities.yaml"
     if not isinstance(entry.get("email"), str):
         raise YamlEditError("a member entry needs an 'email'")
@@ -277,9 +286,12 @@ def add_member(text: str, community: str, entry: dict[str, Any]) -> str:
         if _content(lines.lines[first])[dash:dash + 1] != "-":
             raise YamlEditError(f"{what}: the members of '{community}' are written in flow style; write them "
                                 "as a block list and retry")
-        lines.splice(first, lines.end_of_block(first, dash), _emit_item(entry, dash, content - dash))
+        end = lines.end_of_block(first, dash)
+        while end > first + 1 and _is_comment_or_blank(lines.lines[end - 1]):
+            end -= 1  # comments after the member's last line stay
+        lines.splice(first, end, _emit_item(entry, dash, content - dash))
     else:
-        _append_item(lines, block, "members", entry, lines.end_of_block(key_line, key_column), what)
+        _append_item(lines, block, "members", entry, lines.end_of_block(key_line, key_column, key=True), what)
 
     def change(data: dict) -> dict:
         target = data["communities"][community]
