@@ -214,9 +214,10 @@ def add_approval(text: str, entry: dict[str, Any], what: str = "the cable") -> s
     """The cable ``text`` with ``entry`` appended to its front matter's ``approvals`` (created if
     absent); the body and every other byte of the front matter are kept."""
     lines = _Lines(text)
-    if not lines.lines or _content(lines.lines[0]).rstrip() != "---":
+    if not lines.lines or _content(lines.lines[0]).rstrip(" \t") != "---":
         raise YamlEditError(f"{what} does not start with a '---' line opening the front matter")
-    closing = next((i for i in range(1, len(lines.lines)) if _content(lines.lines[i]).rstrip() == "---"), None)
+    closing = next((i for i in range(1, len(lines.lines))
+                    if _content(lines.lines[i]).rstrip(" \t") in ("---", "...")), None)
     if closing is None:
         raise YamlEditError(f"{what}: the front matter is never closed by a '---' line")
     front = _Lines("".join(lines.lines[1:closing]))

@@ -323,3 +323,22 @@ def test_a_community_entry_is_its_own_lines(cf, newline):
         assert entry == "communities:\n" + "".join(line + newline for line in lines[start:end])
         assert yaml.safe_load(entry) == {"communities": {cid: data["communities"][cid]}}
     assert yamledit.community_entry(text, "absent") is None
+
+
+def test_approve_keeps_crlf_a_byte_order_mark_and_flow_style_comments(tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    path = repo.cable()
+    text = path.read_text(encoding="utf-8")
+    head, body = text.split("\n---\n", 1)
+    lines = ["# Télégramme « provisoire »", *head.split("\n"), "approvals: []   # aucune encore"]
+    old = "\ufeff" + "\r\n".join(lines[1:2] + lines[:1] + lines[2:]) + "\r\n---\r\n" + body.replace("\n", "\r\n")
+    path.write_bytes(old.encode("utf-8"))
+    repo.approve("2026-BERLIN-0001", "energie")
+    new = path.read_bytes().decode("utf-8")
+    old_lines, new_lines = split_kept(old), split_kept(new)
+    at = old_lines.index("approvals: []   # aucune encore\r\n")
+    assert new.startswith("\ufeff")
+    assert new_lines[:at] == old_lines[:at] and new_lines[at + 5:] == old_lines[at + 1:]
+    assert new_lines[at] == "approvals:  # aucune encore\r\n"
+    assert new_lines[at + 1] == "  - community: energie\r\n"
+    assert new_lines[at + 2] == f"    by: {EDITOR}\r\n"
