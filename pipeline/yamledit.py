@@ -26,9 +26,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError as RuamelError
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from pipeline.atomicwrite import write_atomic
 from pipeline.yamlfile import YamlError, compose, construct
@@ -133,10 +135,32 @@ def _emit_item(entry: dict[str, Any], dash: int, indent: int) -> list[str]:
     yaml.indent(mapping=2, sequence=max(indent, 2), offset=0)
     item = CommentedMap()
     for key, value in entry.items():
-        item[key] = _timestamp(value) if isinstance(value, dt.datetime) else value
+        item[key] = _for_the_reader(value)
     out = io.StringIO()
     yaml.dump(CommentedSeq([item]), out)
     return [" " * dash + line for line in out.getvalue().splitlines()]
+
+
+def _for_the_reader(value: Any) -> Any:
+    """``value`` as ruamel.yaml must write it for the project's reader to read it back the same.
+
+    ruamel.yaml writes YAML 1.2, where ``no``, ``On`` or ``1:20`` are plain strings; PyYAML, the
+    strict reader, reads YAML 1.1, where they are a boolean and a number. A string that YAML 1.1
+    would resolve to anything but a string is therefore double-quoted.
+    """
+    if isinstance(value, dt.datetime):
+        return _timestamp(value)
+    if isinstance(value, str) and _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) != _STR:
+        return DoubleQuotedScalarString(value)
+    if isinstance(value, list):
+        return [_for_the_reader(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _for_the_reader(v) for k, v in value.items()}
+    return value
+
+
+_RESOLVER = yaml.resolver.Resolver()
+_STR = "tag:yaml.org,2002:str"
 
 
 def _timestamp(value: dt.datetime) -> Any:

@@ -342,3 +342,16 @@ def test_approve_keeps_crlf_a_byte_order_mark_and_flow_style_comments(tmp_path):
     assert new_lines[at] == "approvals:  # aucune encore\r\n"
     assert new_lines[at + 1] == "  - community: energie\r\n"
     assert new_lines[at + 2] == f"    by: {EDITOR}\r\n"
+
+
+@SETTINGS
+@given(st.text(max_size=24) | st.sampled_from(["no", "Yes", "ON", "off", "1:20", "~", "null", "0o17", "2027-01-01",
+                                                "- x", "a: b", "#", "'", '"', "{x}", "&a", "*a", "!x", "%", "@"]))
+def test_any_text_in_a_member_entry_reads_back_as_written(value):
+    """ruamel.yaml writes YAML 1.2 and the strict reader reads YAML 1.1: a value such as 'no' or
+    '1:20' must still read back as that text, never a boolean or a number."""
+    old = "communities:\n  a:\n    title: A\n"
+    member = {"email": "x@example.org", "name": value, "organisation": value}
+    new = yamledit.add_member(old, "a", member)
+    assert yaml.safe_load(new)["communities"]["a"]["members"] == [member]
+    assert new.startswith(old)
