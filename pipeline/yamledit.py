@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import io
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -46,10 +47,10 @@ class YamlEditError(Exception):
 
 
 def _round_trip() -> YAML:
-    yaml = YAML(typ="rt")
-    yaml.preserve_quotes = True
-    yaml.width = 1 << 30  # never fold a long value onto a second line
-    return yaml
+    editor = YAML(typ="rt")
+    editor.preserve_quotes = True
+    editor.width = 1 << 30  # never fold a long value onto a second line
+    return editor
 
 
 def _load(text: str, what: str) -> Any:
@@ -74,7 +75,8 @@ class _Lines:
 
     def __init__(self, text: str) -> None:
         self.bom = text.startswith(BOM)
-        self.lines = text.removeprefix(BOM).splitlines(keepends=True)
+        # Lines end at "\n" only (a CRLF line keeps its "\r\n"), as the cable reader splits them.
+        self.lines = [line for line in re.split(r"(?<=\n)", text.removeprefix(BOM)) if line]
         crlf = sum(line.endswith("\r\n") for line in self.lines)
         self.newline = "\r\n" if crlf * 2 > len(self.lines) else "\n"
 
@@ -88,7 +90,7 @@ class _Lines:
 
     def splice(self, start: int, end: int, new: list[str]) -> None:
         """Replace lines ``start:end`` by ``new`` (lines without endings)."""
-        if start > 0 and not self.lines[start - 1].endswith(("\n", "\r")):
+        if start > 0 and not self.lines[start - 1].endswith("\n"):
             self.lines[start - 1] += self.newline  # the last line had no line break
         self.lines[start:end] = [line + self.newline for line in new]
 
@@ -122,7 +124,10 @@ def _is_comment_or_blank(line: str) -> bool:
 
 
 def _content(line: str) -> str:
-    return line.removeprefix(BOM).rstrip("\r\n")
+    """A line without its ending (LF or CRLF)."""
+    line = line.removeprefix(BOM)
+    line = line.removesuffix("\n")
+    return line.removesuffix("\r")
 
 
 # --- writing new entries -----------------------------------------------------------------------
@@ -131,13 +136,13 @@ def _content(line: str) -> str:
 def _emit_item(entry: dict[str, Any], dash: int, indent: int) -> list[str]:
     """``entry`` as one block-sequence item whose dash is at column ``dash`` and content at
     ``dash + indent``, written by ruamel.yaml (which quotes what must be quoted)."""
-    yaml = _round_trip()
-    yaml.indent(mapping=2, sequence=max(indent, 2), offset=0)
+    editor = _round_trip()
+    editor.indent(mapping=2, sequence=max(indent, 2), offset=0)
     item = CommentedMap()
     for key, value in entry.items():
         item[key] = _for_the_reader(value)
     out = io.StringIO()
-    yaml.dump(CommentedSeq([item]), out)
+    editor.dump(CommentedSeq([item]), out)
     return [" " * dash + line for line in out.getvalue().splitlines()]
 
 
@@ -170,11 +175,6 @@ def _timestamp(value: dt.datetime) -> Any:
     return _round_trip().load(value.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
-def _key_line(lines: _Lines, mapping: CommentedMap, key: str) -> tuple[int, int]:
-    line, column = mapping.lc.key(key)
-    return line, column
-
-
 def _append_item(lines: _Lines, mapping: CommentedMap, key: str, entry: dict[str, Any],
                  mapping_end: int, what: str) -> None:
     """Add ``entry`` at the end of the block sequence ``mapping[key]``, created if absent or empty."""
@@ -191,9 +191,9 @@ def _append_item(lines: _Lines, mapping: CommentedMap, key: str, entry: dict[str
     if key in mapping:
         if mapping[key] is not None and not (isinstance(mapping[key], CommentedSeq) and not mapping[key]):
             raise YamlEditError(f"{what}: '{key}' is not a list")
-        line, column = _key_line(lines, mapping, key)
+        line, column = mapping.lc.key(key)
         text = _content(lines.lines[line])
-        colon = text.index(":", column + len(key) - 1) if text[column:].startswith(key) else -1
+        colon = text.find(":", column + len(key)) if text[column:].startswith(key) else -1
         rest = text[colon + 1:].strip() if colon >= 0 else None
         value, _, comment = (rest or "").partition("#")
         if colon < 0 or value.strip() not in ("", "[]", "~", "null", "Null", "NULL"):
@@ -205,7 +205,7 @@ def _append_item(lines: _Lines, mapping: CommentedMap, key: str, entry: dict[str
     keys = list(mapping)
     if not keys:
         raise YamlEditError(f"{what}: the mapping is empty; add '{key}:' by hand and retry")
-    line, column = _key_line(lines, mapping, keys[-1])
+    line, column = mapping.lc.key(keys[-1])
     end = lines.end_of_block(line, column, mapping_end, key=True)
     lines.splice(end, end, [" " * column + f"{key}:", *_emit_item(entry, column + 2, 2)])
 
@@ -252,7 +252,7 @@ def add_approval(text: str, entry: dict[str, Any], what: str = "the cable") -> s
     _append_item(front, document, "approvals", entry, len(front.lines), what)
 
     def change(data: dict) -> dict:
-        data["approvals"] = [*(data.get("approvals") or []), _plain(entry)]
+        data["approvals"] = [*(data.get("approvals") or []), dict(entry)]
         return data
 
     _checked(_Lines("".join(lines.lines[1:closing])).plain, front.text(), change, what)
@@ -322,9 +322,9 @@ def add_member(text: str, community: str, entry: dict[str, Any]) -> str:
         target = data["communities"][community]
         listed = target.get("members") or []
         if index is None:
-            listed.append(_plain(entry))
+            listed.append(dict(entry))
         else:
-            listed[index] = _plain(entry)
+            listed[index] = dict(entry)
         target["members"] = listed
         return data
 
@@ -338,5 +338,3 @@ def _quiet_data(text: str) -> Any:
         return None
 
 
-def _plain(entry: dict[str, Any]) -> dict[str, Any]:
-    return dict(entry)
