@@ -43,6 +43,10 @@ class YamlEditError(Exception):
     """The edit was refused; the message says why and what to do. Nothing was written."""
 
 
+class _Refused(YamlEditError):
+    """The safety net refused the edited text."""
+
+
 # --- reading -----------------------------------------------------------------------------------
 
 
@@ -77,6 +81,7 @@ class _Lines:
         self.bom = text.startswith(BOM)
         # Lines end at "\n" only (a CRLF line keeps its "\r\n"), as the cable reader splits them.
         self.lines = [line for line in re.split(r"(?<=\n)", text.removeprefix(BOM)) if line]
+        self.trim = True  # whether a block ends before its trailing blank lines and comments
         crlf = sum(line.endswith("\r\n") for line in self.lines)
         self.newline = "\r\n" if crlf * 2 > len(self.lines) else "\n"
 
@@ -109,7 +114,7 @@ class _Lines:
                     key and depth == column and (stripped == "-" or stripped.startswith("- "))):
                 break
             end += 1
-        while end > first + 1:
+        while self.trim and end > first + 1:
             body = _content(self.lines[end - 1])
             stripped = body.lstrip(" ")
             if stripped and not (stripped.startswith("#") and len(body) - len(stripped) <= column):
@@ -213,17 +218,32 @@ def _append_item(lines: _Lines, mapping: CommentedMap, key: str, entry: dict[str
 # --- the safety net ----------------------------------------------------------------------------
 
 
-def _checked(old: str, new: str, change: Callable[[Any], Any], what: str) -> str:
+def _checked(old: str, new: str, change: Callable[[Any], Any], what: str,
+             read: Callable[[str, str], Any] = _data) -> str:
     """``new``, if its data equals ``change(old data)``; else refuse (nothing is written)."""
-    expected = change(copy.deepcopy(_data(old, what)))
+    expected = change(copy.deepcopy(read(old, what)))
     try:
-        after = _data(new, what)
+        after = read(new, what)
     except YamlEditError as exc:
-        raise YamlEditError(f"refused: the edit of {what} would not read back ({exc}); nothing was written") from None
+        raise _Refused(f"refused: the edit of {what} would not read back ({exc}); nothing was written") from None
     if after != expected:
-        raise YamlEditError(f"refused: the edit of {what} would change more than intended; nothing was "
+        raise _Refused(f"refused: the edit of {what} would change more than intended; nothing was "
                             "written. Check its layout (block lists, one key per line) and retry")
     return new
+
+
+def _placed(old: str, attempt: Callable[[bool], str], change: Callable[[Any], Any], what: str,
+            read: Callable[[str, str], Any] = _data) -> str:
+    """The text ``attempt`` makes with the new lines placed before the blank lines and comments that
+    end a block (they introduce what follows), or else after them (a ``|+`` block scalar keeps its
+    trailing blank lines), whichever reads back as intended first."""
+    try:
+        return _checked(old, attempt(True), change, what, read)
+    except _Refused as refused:
+        try:
+            return _checked(old, attempt(False), change, what, read)
+        except _Refused:
+            raise refused from None
 
 
 def save(path: Path, text: str) -> None:
@@ -234,31 +254,48 @@ def save(path: Path, text: str) -> None:
 # --- the edits ---------------------------------------------------------------------------------
 
 
-def add_approval(text: str, entry: dict[str, Any], what: str = "the cable") -> str:
-    """The cable ``text`` with ``entry`` appended to its front matter's ``approvals`` (created if
-    absent); the body and every other byte of the front matter are kept."""
-    lines = _Lines(text)
+def _front_matter(lines: _Lines, what: str) -> int:
+    """The index of the line closing the front matter of a cable's ``lines``."""
     if not lines.lines or _content(lines.lines[0]).rstrip(" \t") != "---":
         raise YamlEditError(f"{what} does not start with a '---' line opening the front matter")
     closing = next((i for i in range(1, len(lines.lines))
                     if _content(lines.lines[i]).rstrip(" \t") in ("---", "...")), None)
     if closing is None:
         raise YamlEditError(f"{what}: the front matter is never closed by a '---' line")
-    front = _Lines("".join(lines.lines[1:closing]))
-    front.newline = lines.newline
-    document = _load(front.plain, what)
+    return closing
+
+
+def _cable_data(text: str, what: str) -> dict[str, Any]:
+    """What an edit of a cable's front matter may change: the data of the front matter; and what it
+    may not: every byte outside it."""
+    lines = _Lines(text)
+    closing = _front_matter(lines, what)
+    return {"front matter": _data(_Lines("".join(lines.lines[1:closing])).plain, what),
+            "outside": (lines.bom, lines.lines[0], lines.lines[closing:])}
+
+
+def add_approval(text: str, entry: dict[str, Any], what: str = "the cable") -> str:
+    """The cable ``text`` with ``entry`` appended to its front matter's ``approvals`` (created if
+    absent); the body and every other byte of the front matter are kept."""
+    lines = _Lines(text)
+    closing = _front_matter(lines, what)
+    document = _load(_Lines("".join(lines.lines[1:closing])).plain, what)
     if not isinstance(document, CommentedMap):
         raise YamlEditError(f"{what}: the front matter is not a mapping")
-    _append_item(front, document, "approvals", entry, len(front.lines), what)
+
+    def attempt(trim: bool) -> str:
+        front = _Lines("".join(lines.lines[1:closing]))
+        front.newline, front.trim = lines.newline, trim
+        _append_item(front, document, "approvals", entry, len(front.lines), what)
+        new = _Lines(text)
+        new.lines[1:closing] = front.lines
+        return new.text()
 
     def change(data: dict) -> dict:
-        data["approvals"] = [*(data.get("approvals") or []), dict(entry)]
+        data["front matter"]["approvals"] = [*(data["front matter"].get("approvals") or []), dict(entry)]
         return data
 
-    _checked(_Lines("".join(lines.lines[1:closing])).plain, front.text(), change, what)
-    new = _Lines(text)
-    new.lines[1:closing] = front.lines
-    return new.text()
+    return _placed(text, attempt, change, what, _cable_data)
 
 
 def community_entry(text: str, community: str) -> str | None:
@@ -305,18 +342,23 @@ def add_member(text: str, community: str, entry: dict[str, Any]) -> str:
     email = entry["email"].casefold()
     index = next((i for i, m in enumerate(members or [])
                   if isinstance(m, dict) and str(m.get("email", "")).casefold() == email), None)
-    if index is not None:
+
+    def attempt(trim: bool) -> str:
+        lines = _Lines(text)
+        lines.trim = trim
+        if index is None:
+            _append_item(lines, block, "members", entry, lines.end_of_block(key_line, key_column, key=True), what)
+            return lines.text()
         first, content = members.lc.data[index]
         dash = members.lc.col
         if _content(lines.lines[first])[dash:dash + 1] != "-":
             raise YamlEditError(f"{what}: the members of '{community}' are written in flow style; write them "
                                 "as a block list and retry")
         end = lines.end_of_block(first, dash)
-        while end > first + 1 and _is_comment_or_blank(lines.lines[end - 1]):
+        while trim and end > first + 1 and _is_comment_or_blank(lines.lines[end - 1]):
             end -= 1  # comments after the member's last line stay
         lines.splice(first, end, _emit_item(entry, dash, content - dash))
-    else:
-        _append_item(lines, block, "members", entry, lines.end_of_block(key_line, key_column, key=True), what)
+        return lines.text()
 
     def change(data: dict) -> dict:
         target = data["communities"][community]
@@ -328,7 +370,7 @@ def add_member(text: str, community: str, entry: dict[str, Any]) -> str:
         target["members"] = listed
         return data
 
-    return _checked(_Lines(text).plain, lines.text(), change, what)
+    return _placed(text, attempt, change, what)
 
 
 def _quiet_data(text: str) -> Any:

@@ -75,7 +75,13 @@ def front_matter(draw) -> tuple[list[str], dict, str]:
         lines = []
         if draw(st.booleans()):
             lines.append(draw(st.sampled_from(["# a comment between keys", "", "#: Télégramme"])))
-        if key == "subjects":
+        if key == "summary" and draw(st.booleans()):
+            style = draw(st.sampled_from(["|", ">-", "|+", "|-"]))
+            words = draw(st.lists(WORD, min_size=1, max_size=3))
+            lines.append(f"summary: {style}{eol_comment(draw)}")
+            lines += ["  " + w for w in words] + [""] * draw(st.integers(0, 2))
+            data[key] = None  # read back below
+        elif key == "subjects":
             words = draw(st.lists(WORD, min_size=1, max_size=3))
             data[key] = ["s" + w for w in words]
             lines.append("subjects:" + eol_comment(draw))
@@ -100,12 +106,18 @@ def front_matter(draw) -> tuple[list[str], dict, str]:
                         "digest": "sha256:" + "cd" * 32} for n in range(count)]
             data["approvals"] = entries
             lines.append("approvals:" + eol_comment(draw))
-            lines += draw(block_list([[f"community: {e['community']}", f"by: {e['by']}",
-                                       "date: 2026-03-14T09:30:00Z", f"digest: {e['digest']}"] for e in entries]))
+            fields = [[f"community: {e['community']}", f"by: {e['by']}", "date: 2026-03-14T09:30:00Z",
+                       f"digest: {e['digest']}"] for e in entries]
+            if draw(st.booleans()):  # items as flow mappings
+                fields = [["{" + ", ".join(f) + "}"] for f in fields]
+            lines += draw(block_list(fields))
             if draw(st.booleans()):
                 lines += ["", "# introduces the next key"]
         parts.insert(draw(st.integers(0, len(parts))), lines)
-    return [line for part in parts for line in part], data, kind
+    lines = [line for part in parts for line in part]
+    if data.get("summary", "") is None:
+        data["summary"] = yaml.safe_load("\n".join(lines) + "\n")["summary"]
+    return lines, data, kind
 
 
 def dress(lines: list[str], newline: str, bom: bool) -> str:
@@ -355,3 +367,11 @@ def test_any_text_in_a_member_entry_reads_back_as_written(value):
     new = yamledit.add_member(old, "a", member)
     assert yaml.safe_load(new)["communities"]["a"]["members"] == [member]
     assert new.startswith(old)
+
+
+def test_a_keep_block_scalar_keeps_its_trailing_blank_lines():
+    # The blank lines after a '|+' scalar are part of it: the approval goes after them.
+    text = "---\nid: X\nsummary: |+\n  Une ligne.\n\n\n---\nLe texte.\n"
+    new = yamledit.add_approval(text, APPROVAL)
+    assert new.startswith("---\nid: X\nsummary: |+\n  Une ligne.\n\n\napprovals:\n  - community: energie\n")
+    assert front_data(new)["summary"] == "Une ligne.\n\n\n"
