@@ -15,7 +15,7 @@ import textwrap
 import pytest
 import yaml
 from contentrepo import EDITOR, make_repo
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from pipeline import yamledit
@@ -295,8 +295,7 @@ def test_a_new_member_is_inserted_and_every_other_byte_is_kept(cf, newline, bom,
 def test_a_known_member_is_renewed_in_place(cf, newline, pick):
     lines, data, spans, kinds = cf
     listed = [cid for cid, kind in kinds.items() if kind == "block"]
-    if not listed:
-        return
+    assume(listed)
     cid = pick.draw(st.sampled_from(listed))
     old = dress(lines, newline, False)
     renewed = {"email": "M0@example.org", "name": "Nom0", "expires": dt.date(2028, 1, 1)}
@@ -375,3 +374,43 @@ def test_a_keep_block_scalar_keeps_its_trailing_blank_lines():
     new = yamledit.add_approval(text, APPROVAL)
     assert new.startswith("---\nid: X\nsummary: |+\n  Une ligne.\n\n\napprovals:\n  - community: energie\n")
     assert front_data(new)["summary"] == "Une ligne.\n\n\n"
+
+
+#: Fragments of front matter, hostile and ordinary: values continued on following lines at every
+#: indentation, block scalars, comments at every column, flow collections over several lines.
+FRAGMENTS = [
+    "id: X", "title: 'Un titre'", 'summary: "Sur\ndeux lignes"', 'summary: "Sur\n  deux lignes"',
+    "note: plain\n  continued", "note: plain\ncontinued: 1", "body: |\n  a\n\n  b", "body: |+\n  a\n\n",
+    "body: >-\n  a\n  b", "# a comment", "  # an indented comment", "", "list:\n- a\n- b", "list:\n  - a\n  # c\n  - b",
+    "flow: [a,\n  b]", "map: {a: 1,\n  b: 2}", "approvals: []", "approvals:", "approvals: ~",
+    "approvals:\n- community: c\n  by: b@example.org\n  note: \"x\ny\"",
+    "approvals:\n  - community: c\n    by: b@example.org\n  # after\n",
+    "approvals:\n- {community: c,\n   by: b@example.org}", "key: value # comment", "'quoted key': 1", "? complex\n: 1",
+]
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=6), st.sampled_from(["\n", "\r\n"]))
+def test_an_edit_of_any_front_matter_is_exact_or_refused(fragments, newline):
+    """Whatever the layout, add_approval either refuses or returns the old text plus the approval's
+    lines (the 'approvals' line itself may be rewritten), reading back as the old data plus it."""
+    front = "\n".join(fragments)
+    try:
+        data = yaml.safe_load(front + "\n")
+    except yaml.YAMLError:
+        data = None
+    assume(isinstance(data, dict))
+    old = "---" + newline + (front + "\n").replace("\n", newline) + "---" + newline + "corps" + newline
+    try:
+        new = yamledit.add_approval(old, APPROVAL)
+    except YamlEditError:
+        event("refused")
+        return
+    event("edited")
+    assert front_data(new) == dict(data, approvals=[*(data.get("approvals") or []), APPROVAL])
+    old_lines, new_lines = split_kept(old), split_kept(new)
+    extra = len(new_lines) - len(old_lines)
+    kept = [k for k in range(len(new_lines) - extra + 1) if new_lines[:k] + new_lines[k + extra:] == old_lines]
+    rewritten = [k for k in range(len(old_lines)) if old_lines[k].startswith("approvals:")
+                 and new_lines[:k] == old_lines[:k] and new_lines[k + extra + 1:] == old_lines[k + 1:]]
+    assert kept or rewritten
