@@ -376,6 +376,11 @@ def test_a_keep_block_scalar_keeps_its_trailing_blank_lines():
     assert front_data(new)["summary"] == "Une ligne.\n\n\n"
 
 
+def _key_of(fragment: str) -> str:
+    """The key a fragment writes (duplicate keys are refused by the readers: draw each key once)."""
+    return fragment.split(":")[0] if ":" in fragment else fragment
+
+
 #: Fragments of front matter, hostile and ordinary: values continued on following lines at every
 #: indentation, block scalars, comments at every column, flow collections over several lines.
 FRAGMENTS = [
@@ -390,7 +395,8 @@ FRAGMENTS = [
 
 
 @settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=6), st.sampled_from(["\n", "\r\n"]))
+@given(st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=6, unique_by=_key_of),
+       st.sampled_from(["\n", "\r\n"]))
 def test_an_edit_of_any_front_matter_is_exact_or_refused(fragments, newline):
     """Whatever the layout, add_approval either refuses or returns the old text plus the approval's
     lines (the 'approvals' line itself may be rewritten), reading back as the old data plus it."""
@@ -414,3 +420,51 @@ def test_an_edit_of_any_front_matter_is_exact_or_refused(fragments, newline):
     rewritten = [k for k in range(len(old_lines)) if old_lines[k].startswith("approvals:")
                  and new_lines[:k] == old_lines[:k] and new_lines[k + extra + 1:] == old_lines[k + 1:]]
     assert kept or rewritten
+
+
+#: Fragments of one community's entry (at column 4), hostile and ordinary.
+ENTRY_FRAGMENTS = [
+    "title: A", "title: 'A: B'", 'title: "Sur\n deux lignes"', 'title: "Sur\ndeux lignes"', "# a comment",
+    "  # deeper", "", "editors: [e@example.org]", "editors:\n- e@example.org", "description: |+\n  a\n\n",
+    "description: >-\n  a\n  b", "members: []", "members:", "members:\n- email: m@example.org\n  name: M",
+    "members:\n  - email: m@example.org\n    # note\n  - email: nouvelle@example.org\n    name: Old",
+    "members: [{email: m@example.org}]", "members:\n- email: m@example.org\n  note: \"x\ny\"",
+]
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(ENTRY_FRAGMENTS), min_size=1, max_size=5, unique_by=_key_of), st.booleans(),
+       st.sampled_from(["\n", "\r\n"]))
+def test_an_edit_of_any_communities_file_is_exact_or_refused(fragments, another, newline):
+    """Whatever the layout, add_member either refuses or returns a file that reads as the old data
+    with exactly that member added or renewed, every line outside the community's entry kept."""
+    entry = "\n".join("    " + line if line and not line.startswith(" ") else line
+                      for fragment in fragments for line in fragment.split("\n"))
+    tail = "\n  # the next community\n  b:\n    title: B\n" if another else ""
+    body = "# header\ncommunities:\n  a:\n" + entry + "\n" + tail + "owner: o@example.org\n"
+    try:
+        data = yaml.safe_load(body)
+    except yaml.YAMLError:
+        data = None
+    assume(isinstance(data, dict) and isinstance(data.get("communities"), dict)
+           and isinstance(data["communities"].get("a"), dict))
+    old = body.replace("\n", newline)
+    try:
+        new = yamledit.add_member(old, "a", NEWCOMER)
+    except YamlEditError:
+        event("refused")
+        return
+    event("edited")
+    members = list(data["communities"]["a"].get("members") or [])
+    known = [i for i, m in enumerate(members) if m.get("email") == NEWCOMER["email"]]
+    if known:
+        members[known[0]] = NEWCOMER
+    else:
+        members.append(NEWCOMER)
+    data["communities"]["a"]["members"] = members
+    assert yaml.safe_load(new) == data
+    old_lines, new_lines = split_kept(old), split_kept(new)
+    head = old_lines.index("  a:" + newline) + 1
+    assert new_lines[:head] == old_lines[:head]
+    rest = old_lines[old_lines.index("owner: o@example.org" + newline) - (4 if another else 0):]
+    assert new_lines[-len(rest):] == rest
