@@ -17,13 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import bagit
-import yaml
 
-from pipeline import __version__, communities, gitrepo
+from pipeline import __version__, communities, gitrepo, yamledit
 from pipeline.plan import Plan, make_plan
 from pipeline.repository import Repository
 from pipeline.sources import WorkingTree
-from pipeline.yamlfile import compose, construct, mapping_pairs
 
 #: What a site is built from, in a content repository.
 INPUTS = ("content", "communities.yaml", "mkdocs.yml", "theme")
@@ -48,49 +46,13 @@ class Archive:
 def community_entry(text: str, community: str) -> str:
     """A ``communities.yaml`` holding only ``community``'s entry, with that entry's exact lines
     (comments included), so the archive shows the rules and members as they were written."""
-    lines = text.split("\n")
-    root = compose(text)
-    if isinstance(root, yaml.MappingNode):
-        for key, _, value in mapping_pairs(root):
-            if key != "communities" or not isinstance(value, yaml.MappingNode):
-                continue
-            pairs = list(mapping_pairs(value))
-            for index, (cid, key_node, _) in enumerate(pairs):
-                if cid != community:
-                    continue
-                start = key_node.start_mark.line
-                # A block mapping's node ends where the next key starts: cut at the next sibling key.
-                if index + 1 < len(pairs):
-                    end = pairs[index + 1][1].start_mark.line
-                else:
-                    end = value.end_mark.line + (1 if value.end_mark.column > 0 else 0)
-                indent = key_node.start_mark.column
-                while end > start + 1 and (not lines[end - 1].strip() or (
-                        lines[end - 1].lstrip().startswith("#")
-                        and len(lines[end - 1]) - len(lines[end - 1].lstrip()) <= indent)):
-                    end -= 1  # blank lines and comments that introduce the next entry
-                chunk = "communities:\n" + "\n".join(lines[start:end]) + "\n"
-                return chunk if _same_entry(chunk, value, index) else _dumped(value, index)
-    raise ArchiveError(f"communities.yaml of this version has no community '{community}'")
-
-
-def _same_entry(chunk: str, value: yaml.MappingNode, index: int) -> bool:
-    """Whether ``chunk`` holds exactly the ``index``-th community of ``value`` (a safety net for
-    layouts the line cut does not handle, such as flow style)."""
     try:
-        parsed = yaml.safe_load(chunk)
-    except yaml.YAMLError:
-        return False
-    return parsed == {"communities": _dumped_value(value, index)}
-
-
-def _dumped_value(value: yaml.MappingNode, index: int) -> dict:
-    key_node, entry = value.value[index]
-    return {construct(key_node): construct(entry)}
-
-
-def _dumped(value: yaml.MappingNode, index: int) -> str:
-    return yaml.safe_dump({"communities": _dumped_value(value, index)}, allow_unicode=True, sort_keys=False)
+        entry = yamledit.community_entry(text, community)
+    except yamledit.YamlEditError as exc:
+        raise ArchiveError(f"communities.yaml of this version: {exc}") from None
+    if entry is None:
+        raise ArchiveError(f"communities.yaml of this version has no community '{community}'")
+    return entry
 
 
 def bag_info(repo: Repository, community: str, cables: tuple[str, ...], plan: Plan) -> dict[str, str | list[str]]:
