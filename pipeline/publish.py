@@ -156,10 +156,10 @@ def default_publisher() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
-def scan_site(root: Path, known: MutableMapping[str, list] | None = None) -> dict[str, LocalFile]:
+def scan_site(root: Path, file_digests: MutableMapping[str, list] | None = None) -> dict[str, LocalFile]:
     """Every file of a built site: relative path -> where it is and its content address.
 
-    ``known`` remembers each file's digest with its size, times and inode (as git's index does):
+    ``file_digests`` remembers each file's digest with its size, times and inode (as git's index does):
     a file whose four are unchanged is not read again. It is updated in place. Whatever it says, an
     uploaded blob is hashed again as it is sent (:meth:`_Upload.send`), so a wrong entry can never
     store bytes under another blob's name."""
@@ -175,20 +175,20 @@ def scan_site(root: Path, known: MutableMapping[str, list] | None = None) -> dic
             continue
         if not stat.S_ISREG(st.st_mode):
             continue
-        stamp = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
-        entry = (known or {}).get(rel)
-        if entry is not None and entry[:4] == stamp:
+        identity = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]  # as git's index: unchanged, not read
+        entry = (file_digests or {}).get(rel)
+        if entry is not None and entry[:4] == identity:
             digest = entry[4]
         else:
             with path.open("rb") as f:
                 digest = hashlib.file_digest(f, "sha256").hexdigest()
-        seen[rel] = [*stamp, digest]
+        seen[rel] = [*identity, digest]
         files[rel] = LocalFile(path, FileEntry(digest, st.st_size, content_type(rel)))
     if not files:
         raise PublishError(f"{root}: the built site is empty")
-    if known is not None:
-        known.clear()
-        known.update(seen)
+    if file_digests is not None:
+        file_digests.clear()
+        file_digests.update(seen)
     return files
 
 
@@ -221,8 +221,8 @@ def write_ledger(store: Store, action: str, community: str, record: dict[str, An
                  now: dt.datetime | None = None) -> str:
     """Append one record to the ledger (a new key, created if absent: records are never rewritten)."""
     moment = utc(now)
-    stamp = f"{moment:%Y%m%dT%H%M%S}.{moment.microsecond:06d}Z"
-    key = f"{LEDGER_PREFIX}{stamp}-{community}-{action}-{uuid.uuid4().hex[:8]}.json"
+    sortable_time = f"{moment:%Y%m%dT%H%M%S}.{moment.microsecond:06d}Z"
+    key = f"{LEDGER_PREFIX}{sortable_time}-{community}-{action}-{uuid.uuid4().hex[:8]}.json"
     body = {"format": FORMAT, "action": action, "community": community, "at": iso(moment), **record}
     data = _json(body)
     # the key is unique; finding it means a retried write whose first answer was lost
@@ -338,16 +338,16 @@ class _Upload:
 
 def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datetime | None = None,
                  by: str | None = None, progress: bool = False,
-                 known: MutableMapping[str, list] | None = None, register: Register | None = None,
+                 file_digests: MutableMapping[str, list] | None = None, register: Register | None = None,
                  texts: Mapping[str, str] | None = None) -> PublishResult:
     """Publish one community's built site; see the module docstring for the order of the steps.
-    ``known``: the digests of the site's files at the last publish (see :func:`scan_site`).
+    ``file_digests``: the digests of the site's files at the last publish (see :func:`scan_site`).
     ``register``: the withdrawn register (read from the store when not given); a site holding a cable
     it lists, by id or (``texts``: cable id -> text digest) by text, is refused before anything is written."""
     community = site.community
     manifest_key(community, "x")  # validates the community id before anything is written
     _refuse_withdrawn(store, community, site.cables, register, texts)
-    local = scan_site(Path(site.path), known)
+    local = scan_site(Path(site.path), file_digests)
     code = _theme_code(Path(site.path))
     files = {path: f.entry for path, f in local.items()}
     blobs_needed = {e.sha256 for e in files.values()}
@@ -363,8 +363,9 @@ def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datet
         except StoreError as exc:
             raise PublishError(f"{community}: unchanged, release {current.release} serves; purging withdrawn "
                                f"content failed ({exc}); run publish again to finish") from exc
-        return PublishResult(community, current.release, current.release, False, 0, len(blobs_needed), 0,
-                             len(cables), unrestorable=marked, deleted_blobs=deleted)
+        return PublishResult(community=community, release=current.release, previous=current.release,
+                             changed=False, uploaded=0, skipped=len(blobs_needed), bytes_uploaded=0,
+                             cables=len(cables), unrestorable=marked, deleted_blobs=deleted)
 
     moment = utc(now)
     release = release_id(moment, files)
@@ -376,8 +377,8 @@ def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datet
                                 "started_at": iso(moment), "by": by, "blobs": sorted(blobs_needed)}),
                   "application/json")
         upload.send(upload.missing(), community)
-        manifest = Manifest(community, release, site.commit, site.built_at, iso(utc(now)), cables, files,
-                            script_hashes=tuple(sorted(code.scripts)), style_hashes=tuple(sorted(code.styles)))
+        manifest = Manifest(community=community, release=release, commit=site.commit, built_at=site.built_at,
+                            published_at=iso(utc(now)), cables=cables, files=files, script_hashes=tuple(sorted(code.scripts)), style_hashes=tuple(sorted(code.styles)))
         if not store.create(manifest.key, manifest.to_json(), "application/json") and \
                 store.get(manifest.key) != manifest.to_json():
             raise PublishError(f"release {release} of {community} already exists with other contents; publish again")
@@ -406,9 +407,11 @@ def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datet
     except StoreError as exc:  # the next publication, even a no-op, marks and purges what is left
         raise PublishError(f"{community}: now serves {release}, but recording or purging withdrawn content "
                            f"failed ({exc}); run publish again to finish") from exc
-    return PublishResult(community, release, pointer.release if pointer else None, True, len(upload.uploaded),
-                         len(blobs_needed) - len(upload.uploaded), upload.bytes, len(cables), added, removed,
-                         marked, deleted)
+    return PublishResult(community=community, release=release, previous=pointer.release if pointer else None,
+                         changed=True, uploaded=len(upload.uploaded),
+                         skipped=len(blobs_needed) - len(upload.uploaded), bytes_uploaded=upload.bytes,
+                         cables=len(cables), added=added, removed=removed, unrestorable=marked,
+                         deleted_blobs=deleted)
 
 
 def _refuse_withdrawn(store: Store, community: str, cables: Iterable[str], register: Register | None,
