@@ -35,6 +35,13 @@ class PublicationReport:
     #: community -> the tag ``published/<community>/<release>`` made for its new release
     tags: dict[str, str] = field(default_factory=dict)
 
+    def failure(self) -> str | None:
+        """What to tell when a community failed (its previous release serves), else None."""
+        if not self.errors:
+            return None
+        return (f"{len(self.errors)} publication(s) failed: {', '.join(self.errors)} (see above); "
+                "members.json was written; run publish again")
+
     def to_json(self) -> dict[str, Any]:
         """The object ``diplomatie publish --format json`` prints."""
         report: dict[str, Any] = {"communities": {name: r.summary() for name, r in self.results.items()}}

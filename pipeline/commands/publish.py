@@ -56,9 +56,8 @@ def command(root, store_url, endpoint_url, only, out, jobs, fmt, ref, at, tag):
         raise click.ClickException(str(exc)) from None
     if fmt == "json":
         click.echo(json.dumps(report.to_json(), indent=2))
-    if report.errors:
-        raise click.ClickException(f"{len(report.errors)} publication(s) failed: {', '.join(report.errors)} "
-                                   "(see above); members.json was written; run publish again")
+    if report.failure():
+        raise click.ClickException(report.failure())
 
 
 def refuse_future(at: str | None) -> None:
