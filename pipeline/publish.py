@@ -48,10 +48,12 @@ from gate.store import (
     communities,
     lease_key,
     manifest_key,
+    parse_utc_text,
     read_manifest,
     read_pointer,
     release_ids,
     unrestorable_key,
+    utc_text,
     write_pointer,
 )
 from pipeline import withdrawals
@@ -130,14 +132,6 @@ class PublishResult:
 
 def utc(now: dt.datetime | None = None) -> dt.datetime:
     return (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
-
-
-def iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
-def parse_iso(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def content_type(path: str) -> str:
@@ -223,7 +217,7 @@ def write_ledger(store: Store, action: str, community: str, record: dict[str, An
     moment = utc(now)
     sortable_time = f"{moment:%Y%m%dT%H%M%S}.{moment.microsecond:06d}Z"
     key = f"{LEDGER_PREFIX}{sortable_time}-{community}-{action}-{uuid.uuid4().hex[:8]}.json"
-    body = {"format": FORMAT, "action": action, "community": community, "at": iso(moment), **record}
+    body = {"format": FORMAT, "action": action, "community": community, "at": utc_text(moment), **record}
     data = _json(body)
     # the key is unique; finding it means a retried write whose first answer was lost
     if not store.create(key, data, "application/json") and store.get(key) != data:
@@ -374,17 +368,18 @@ def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datet
     try:
         # the lease tells a concurrent gc which blobs this publication needs, before it looks for them
         store.put(lease, _json({"format": FORMAT, "community": community, "release": release,
-                                "started_at": iso(moment), "by": by, "blobs": sorted(blobs_needed)}),
+                                "started_at": utc_text(moment), "by": by, "blobs": sorted(blobs_needed)}),
                   "application/json")
         upload.send(upload.missing(), community)
         manifest = Manifest(community=community, release=release, commit=site.commit, built_at=site.built_at,
-                            published_at=iso(utc(now)), cables=cables, files=files, script_hashes=tuple(sorted(code.scripts)), style_hashes=tuple(sorted(code.styles)))
+                            published_at=utc_text(utc(now)), cables=cables, files=files,
+                            script_hashes=tuple(sorted(code.scripts)), style_hashes=tuple(sorted(code.styles)))
         if not store.create(manifest.key, manifest.to_json(), "application/json") and \
                 store.get(manifest.key) != manifest.to_json():
             raise PublishError(f"release {release} of {community} already exists with other contents; publish again")
         upload.send(upload.missing(), f"{community} (repair)")  # blobs a concurrent gc removed meanwhile
         _check_pointer_unchanged(store, community, pointer)
-        write_pointer(store, Pointer(community, release, iso(utc(now))))
+        write_pointer(store, Pointer(community=community, release=release, switched_at=utc_text(utc(now))))
     except StoreError as exc:
         previous = f"release {pointer.release} still serves" if pointer else "nothing was published"
         raise PublishError(f"{community}: publication stopped before the switch ({exc}); {previous}; "
@@ -477,10 +472,10 @@ def _mark_withdrawn(store: Store, community: str, serving: Manifest, by: str,
         if not gone:
             continue
         if not marked:
-            store.put(f"{PURGE_PENDING_PREFIX}{community}", _json({"format": FORMAT, "since": iso(utc(now))}))
+            store.put(f"{PURGE_PENDING_PREFIX}{community}", _json({"format": FORMAT, "since": utc_text(utc(now))}))
         store.put(unrestorable_key(community, release), _json({
             "format": FORMAT, "community": community, "release": release, "cables": gone,
-            "marked_at": iso(utc(now)), "by": by, "serving": serving.release}), "application/json")
+            "marked_at": utc_text(utc(now)), "by": by, "serving": serving.release}), "application/json")
         write_ledger(store, "unrestorable", community, {"by": by, "release": release, "cables": gone}, now)
         marked.append(release)
     return tuple(marked)
@@ -510,7 +505,7 @@ def _live_leases(store: Store, now: dt.datetime) -> _Leases:
     for key in store.list(LEASES_PREFIX):
         try:
             lease = json.loads(store.get(key))
-            started = parse_iso(lease["started_at"])
+            started = parse_utc_text(lease["started_at"])
         except (NotFound, ValueError, KeyError):
             continue
         if now - started > LEASE_TTL:
@@ -631,7 +626,7 @@ def rollback(store: Store, community: str, to: str | None = None, *, by: str | N
     if missing:
         raise PublishError(f"{community}: release {target.release} lacks {len(missing)} blob(s) in the store; "
                            "it cannot be restored")
-    pointer = Pointer(community, target.release, iso(utc(now)))
+    pointer = Pointer(community=community, release=target.release, switched_at=utc_text(utc(now)))
     write_pointer(store, pointer)
     write_ledger(store, "rollback", community, {"by": by or default_publisher(), "release": target.release,
                                                 "previous": current.release if current else None}, now)
