@@ -24,8 +24,6 @@ import datetime as dt
 import hashlib
 import importlib.metadata
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +31,7 @@ import yaml
 
 from pipeline import cables, classification, dates, findings, gitrepo, html_safety, yamlfile
 from pipeline.cables import Approval, Cable
+from pipeline.files import write_atomic  # also buildcache.write_atomic, as the build calls it
 from pipeline.findings import Finding, Findings
 
 CACHE = ".cache/diplomatie"
@@ -69,19 +68,6 @@ def _tracked(root: Path, inside: str) -> str | None:
         return gitrepo.GitRepo(root).first_tracked(inside)
     except gitrepo.NotARepository:
         return None
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``path`` whole or not at all (a crash leaves the previous file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _version_of(distribution: str) -> str:

@@ -35,7 +35,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("the gate's application", ("gate.app", "gate.server")),
     ("pipeline foundations", ("pipeline", "pipeline.findings", "pipeline.dates", "pipeline.yamlfile", "pipeline.gitrepo",
                               "pipeline.classification", "pipeline.html_safety", "pipeline.siteconfig",
-                              "pipeline.invitations")),
+                              "pipeline.invitations", "pipeline.files")),
     ("the content model", ("pipeline.cables", "pipeline.communities", "pipeline.approvals")),
     ("reading a version", ("pipeline.sources", "pipeline.revisions", "pipeline.buildcache", "pipeline.repository")),
     ("deciding", ("pipeline.check", "pipeline.plan", "pipeline.signatures", "pipeline.history",
