@@ -252,10 +252,11 @@ def publish_each(store: Store, root: Path, repo, plan, builds: dict, register: R
     cache = folder(root)
     for name in sorted(builds):
         digests_at_last_publish = file_digests(cache, name)
-        texts = {c.id: text_digest(c.body) for c in plan.communities[name].publish}
+        text_digests = {c.id: text_digest(c.body) for c in plan.communities[name].publish}
         try:
             result = publish_site(store, builds[name], jobs=jobs, progress=progress,
-                                  file_digests=digests_at_last_publish, register=register, texts=texts)
+                                  file_digests=digests_at_last_publish, register=register,
+                                  text_digests=text_digests)
             digests_at_last_publish.save()
         except (PublishError, StoreError, ValueError) as exc:
             report.errors[name] = str(exc)

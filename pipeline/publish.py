@@ -333,14 +333,14 @@ class _Upload:
 def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datetime | None = None,
                  by: str | None = None, progress: bool = False,
                  file_digests: MutableMapping[str, list] | None = None, register: Register | None = None,
-                 texts: Mapping[str, str] | None = None) -> PublishResult:
+                 text_digests: Mapping[str, str] | None = None) -> PublishResult:
     """Publish one community's built site; see the module docstring for the order of the steps.
     ``file_digests``: the digests of the site's files at the last publish (see :func:`scan_site`).
     ``register``: the withdrawn register (read from the store when not given); a site holding a cable
-    it lists, by id or (``texts``: cable id -> text digest) by text, is refused before anything is written."""
+    it lists, by id or (``text_digests``: cable id -> text digest) by text, is refused before anything is written."""
     community = site.community
     manifest_key(community, "x")  # validates the community id before anything is written
-    _refuse_withdrawn(store, community, site.cables, register, texts)
+    _refuse_withdrawn(store, community, site.cables, register, text_digests)
     local = scan_site(Path(site.path), file_digests)
     code = _theme_code(Path(site.path))
     files = {path: f.entry for path, f in local.items()}
@@ -396,7 +396,7 @@ def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datet
             "by": by, "release": release, "previous": pointer.release if pointer else None,
             "commit": site.commit, "cables": list(cables), "added": list(added), "removed": list(removed),
             "uploaded": len(upload.uploaded), "bytes_uploaded": upload.bytes,
-            "texts": {c: texts[c] for c in cables if c in (texts or {})}}, now)
+            "texts": {c: text_digests[c] for c in cables if c in (text_digests or {})}}, now)
         marked = _mark_withdrawn(store, community, manifest, by, now)
         deleted = _purge_if_pending(store, community, now)
     except StoreError as exc:  # the next publication, even a no-op, marks and purges what is left
@@ -410,13 +410,13 @@ def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datet
 
 
 def _refuse_withdrawn(store: Store, community: str, cables: Iterable[str], register: Register | None,
-                      texts: Mapping[str, str] | None = None, what: str = "publication") -> None:
+                      text_digests: Mapping[str, str] | None = None, what: str = "publication") -> None:
     """Refuse a release holding a cable of the withdrawn register, whatever version it was built from."""
     try:
         register = register if register is not None else withdrawals.read(store)
     except StoreError as exc:  # fail closed: the register guards what may be served
         raise PublishError(f"{community}: the withdrawn register cannot be read ({exc}); {what} refused") from exc
-    why = register.refusal(cables, texts)
+    why = register.refusal(cables, text_digests)
     if why:
         raise PublishError(f"{community}: {what} refused: {why}")
 
@@ -598,10 +598,10 @@ def rollback(store: Store, community: str, to: str | None = None, *, by: str | N
     except StoreError as exc:
         raise PublishError(f"{community}: the withdrawn register cannot be read ({exc}); rollback refused") from exc
 
-    texts = _published_texts(store, community)
+    digests_by_release = _published_text_digests(store, community)
 
     def refusal(release: str) -> str | None:
-        return register.refusal(read_manifest(store, community, release).cables, texts.get(release))
+        return register.refusal(read_manifest(store, community, release).cables, digests_by_release.get(release))
 
     if to is None:
         older = [r for r in releases if current is None or r.release < current.release]
@@ -633,7 +633,7 @@ def rollback(store: Store, community: str, to: str | None = None, *, by: str | N
     return pointer
 
 
-def _published_texts(store: Store, community: str) -> dict[str, dict[str, str]]:
+def _published_text_digests(store: Store, community: str) -> dict[str, dict[str, str]]:
     """Release -> cable id -> text digest, as the ledger's publish records hold them (so a rollback
     recognises a withdrawn text under another id). A record that cannot be read is skipped."""
     out: dict[str, dict[str, str]] = {}
