@@ -137,8 +137,9 @@ def versions(revs: Iterable[Revision]) -> list[CableVersion]:
                         strict=True):
         if new:
             changes, added, removed = _diff(previous, rev)
-            out.append(CableVersion(len(out) + 1, rev.commit, rev.date, rev.author,
-                                    rev.cable.digest if rev.cable else None, changes, added, removed, rev.deleted))
+            out.append(CableVersion(number=len(out) + 1, commit=rev.commit, date=rev.date, author=rev.author,
+                                    digest=rev.cable.digest if rev.cable else None, changes=changes,
+                                    added=added, removed=removed, deleted=rev.deleted))
         previous = rev
     return out
 

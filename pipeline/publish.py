@@ -580,8 +580,10 @@ def list_releases(store: Store, community: str) -> list[ReleaseInfo]:
             m = read_manifest(store, community, release)
         except NotFound:
             continue
-        infos.append(ReleaseInfo(community, release, m.published_at, m.commit, len(m.cables), len(m.files),
-                                 release not in marked, pointer is not None and pointer.release == release))
+        infos.append(ReleaseInfo(community=community, release=release, published_at=m.published_at,
+                                 commit=m.commit, cables=len(m.cables), files=len(m.files),
+                                 restorable=release not in marked,
+                                 current=pointer is not None and pointer.release == release))
     return infos
 
 
@@ -674,4 +676,4 @@ def gc(store: Store, keep: int = 5, *, now: dt.datetime | None = None, min_age: 
     for community in sorted({c for c, _ in drop}):
         write_ledger(store, "gc", community, {"by": by or default_publisher(), "keep": keep,
                                               "dropped": [r for c, r in drop if c == community]}, now)
-    return GcResult(tuple(drop), deleted)
+    return GcResult(dropped=tuple(drop), deleted_blobs=deleted)

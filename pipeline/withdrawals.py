@@ -125,15 +125,18 @@ def record(store: Store, repo: Repository, register: Register, *, by: str,
     written: list[WithdrawalRecord] = []
     for cable in sorted(repo.cables.values(), key=lambda c: c.id):
         if cable.status == "withdrawn" and not register.is_withdrawn(cable.id):
-            written.append(WithdrawalRecord(cable.id, "withdrawn", utc_text(moment), repo.commit, by,
-                                            *_digests(repo, cable)))
+            digests, text_digests = _digests(repo, cable)
+            written.append(WithdrawalRecord(cable=cable.id, action="withdrawn", at=utc_text(moment),
+                                            commit=repo.commit, by=by, digests=digests,
+                                            text_digests=text_digests))
         elif cable.status == "active" and cable.valid and register.is_withdrawn(cable.id):
             approvals = reinstating_approvals(repo, cable, register, counts)
             if approvals:
                 written.append(WithdrawalRecord(
-                    cable.id, "reinstated", utc_text(moment), repo.commit, by, (cable.digest,),
-                    (text_digest(cable.body),),
-                    tuple({"community": a.community, "by": a.by, "date": utc_text(a.date)} for a in approvals)))
+                    cable=cable.id, action="reinstated", at=utc_text(moment), commit=repo.commit, by=by,
+                    digests=(cable.digest,), text_digests=(text_digest(cable.body),),
+                    approvals=tuple({"community": a.community, "by": a.by, "date": utc_text(a.date)}
+                                    for a in approvals)))
     for entry in written:
         write_withdrawal(store, entry, moment)
     changes = Changes(tuple(r.cable for r in written if r.action == "withdrawn"),
