@@ -340,16 +340,18 @@ def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datet
     it lists, by id or (``text_digests``: cable id -> text digest) by text, is refused before anything is written."""
     community = site.community
     manifest_key(community, "x")  # validates the community id before anything is written
+    # 1. A site holding a withdrawn cable is refused before anything is read or written.
     _refuse_withdrawn(store, community, site.cables, register, text_digests)
+    # 2. What the built site holds: each file's content address, the theme's inline-code hashes.
     local = scan_site(Path(site.path), file_digests)
     code = _theme_code(Path(site.path))
     files = {path: f.entry for path, f in local.items()}
     blobs_needed = {e.sha256 for e in files.values()}
     cables = tuple(site.cables)
+    # 3. What serves now; an unchanged site writes nothing but finishes a pending purge.
     pointer = read_pointer(store, community)
     current = _current_manifest(store, community, pointer)
     by = by or default_publisher()
-
     if current is not None and current.files == files and set(current.cables) == set(cables):
         try:
             marked = _mark_withdrawn(store, community, current, by, now)
@@ -361,6 +363,8 @@ def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datet
                              changed=False, uploaded=0, skipped=len(blobs_needed), bytes_uploaded=0,
                              cables=len(cables), unrestorable=marked, deleted_blobs=deleted)
 
+    # 4. Upload what the store lacks, write the manifest, switch the pointer: a failure on the way
+    #    leaves the previous release serving.
     moment = utc(now)
     release = release_id(moment, files)
     lease = lease_key(community, release)
@@ -388,6 +392,7 @@ def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datet
         with suppress(StoreError):
             store.delete([lease])
 
+    # 5. The ledger's record, then older releases holding what this one dropped made unrestorable.
     before = set(current.cables) if current else set()
     added = tuple(c for c in cables if c not in before)
     removed = tuple(sorted(before - set(cables)))
