@@ -18,6 +18,7 @@ from pathlib import Path
 
 import bagit
 
+from gate.store import utc_text
 from pipeline import __version__, communities, gitrepo, yamledit
 from pipeline.plan import Plan, make_plan
 from pipeline.repository import Repository
@@ -58,7 +59,7 @@ def community_entry(text: str, community: str) -> str:
 def bag_info(repo: Repository, community: str, cables: tuple[str, ...], plan: Plan) -> dict[str, str | list[str]]:
     """The bag-info.txt fields: standard ones, then the ``Diplomatie-*`` fields naming the version."""
     title = repo.communities[community].title
-    commit_date = repo.commit_time.strftime("%Y-%m-%dT%H:%M:%SZ") if repo.commit_time else "uncommitted"
+    commit_date = utc_text(repo.commit_time) if repo.commit_time else "uncommitted"
     return {
         "Source-Organization": "Diplomatie",
         "External-Identifier": f"diplomatie:{community}:{repo.commit or 'working-tree'}",
@@ -68,7 +69,7 @@ def bag_info(repo: Repository, community: str, cables: tuple[str, ...], plan: Pl
         "Bagging-Date": dt.datetime.now(dt.UTC).date().isoformat(),
         "Diplomatie-Commit": repo.commit or "working-tree",
         "Diplomatie-Commit-Date": commit_date,
-        "Diplomatie-Plan-Time": plan.now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "Diplomatie-Plan-Time": utc_text(plan.now),
         "Diplomatie-Community": community,
         "Diplomatie-Cable-Count": str(len(cables)),
         "Diplomatie-Cable": list(cables) or ["(none)"],

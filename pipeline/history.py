@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from gate.store import utc_text
 from pipeline import cables, communities, signatures
 from pipeline.cables import Approval
 from pipeline.findings import Findings
@@ -136,8 +137,9 @@ def versions(revs: Iterable[Revision]) -> list[CableVersion]:
                         strict=True):
         if new:
             changes, added, removed = _diff(previous, rev)
-            out.append(CableVersion(len(out) + 1, rev.commit, rev.date, rev.author,
-                                    rev.cable.digest if rev.cable else None, changes, added, removed, rev.deleted))
+            out.append(CableVersion(number=len(out) + 1, commit=rev.commit, date=rev.date, author=rev.author,
+                                    digest=rev.cable.digest if rev.cable else None, changes=changes,
+                                    added=added, removed=removed, deleted=rev.deleted))
         previous = rev
     return out
 
@@ -168,7 +170,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, tuple):
         return list(value)
     if isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return utc_text(value)
     if isinstance(value, dt.date):
         return value.isoformat()
     return value
@@ -348,7 +350,7 @@ def _info_of(steps: Iterable[tuple[dt.datetime, str | None, bool]], digest: str 
 # --- output --------------------------------------------------------------------------------------
 
 def _stamp(moment: dt.datetime | None) -> str | None:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+    return utc_text(moment) if moment else None
 
 
 def to_json(history: CableHistory) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from gate.store import utc_text
 from pipeline import approvals, classification
 from pipeline.cables import Approval, Cable
 from pipeline.communities import Community
@@ -53,7 +54,7 @@ def reason_held(cable: Cable, community: Community, now: dt.datetime,
     if withdrawn:
         return withdrawn
     if cable.embargo is not None and cable.embargo > now:
-        return f"embargoed until {cable.embargo.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+        return f"embargoed until {utc_text(cable.embargo)}"
     return _approval_reason(cable, community, counts, register)
 
 

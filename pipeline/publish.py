@@ -48,10 +48,12 @@ from gate.store import (
     communities,
     lease_key,
     manifest_key,
+    parse_utc_text,
     read_manifest,
     read_pointer,
     release_ids,
     unrestorable_key,
+    utc_text,
     write_pointer,
 )
 from pipeline import withdrawals
@@ -132,14 +134,6 @@ def utc(now: dt.datetime | None = None) -> dt.datetime:
     return (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
 
 
-def iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
-def parse_iso(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
 def content_type(path: str) -> str:
     suffix = Path(path).suffix.lower()
     if suffix in CONTENT_TYPES:
@@ -156,10 +150,10 @@ def default_publisher() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
-def scan_site(root: Path, known: MutableMapping[str, list] | None = None) -> dict[str, LocalFile]:
+def scan_site(root: Path, file_digests: MutableMapping[str, list] | None = None) -> dict[str, LocalFile]:
     """Every file of a built site: relative path -> where it is and its content address.
 
-    ``known`` remembers each file's digest with its size, times and inode (as git's index does):
+    ``file_digests`` remembers each file's digest with its size, times and inode (as git's index does):
     a file whose four are unchanged is not read again. It is updated in place. Whatever it says, an
     uploaded blob is hashed again as it is sent (:meth:`_Upload.send`), so a wrong entry can never
     store bytes under another blob's name."""
@@ -175,20 +169,20 @@ def scan_site(root: Path, known: MutableMapping[str, list] | None = None) -> dic
             continue
         if not stat.S_ISREG(st.st_mode):
             continue
-        stamp = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
-        entry = (known or {}).get(rel)
-        if entry is not None and entry[:4] == stamp:
+        identity = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]  # as git's index: unchanged, not read
+        entry = (file_digests or {}).get(rel)
+        if entry is not None and entry[:4] == identity:
             digest = entry[4]
         else:
             with path.open("rb") as f:
                 digest = hashlib.file_digest(f, "sha256").hexdigest()
-        seen[rel] = [*stamp, digest]
+        seen[rel] = [*identity, digest]
         files[rel] = LocalFile(path, FileEntry(digest, st.st_size, content_type(rel)))
     if not files:
         raise PublishError(f"{root}: the built site is empty")
-    if known is not None:
-        known.clear()
-        known.update(seen)
+    if file_digests is not None:
+        file_digests.clear()
+        file_digests.update(seen)
     return files
 
 
@@ -221,9 +215,9 @@ def write_ledger(store: Store, action: str, community: str, record: dict[str, An
                  now: dt.datetime | None = None) -> str:
     """Append one record to the ledger (a new key, created if absent: records are never rewritten)."""
     moment = utc(now)
-    stamp = f"{moment:%Y%m%dT%H%M%S}.{moment.microsecond:06d}Z"
-    key = f"{LEDGER_PREFIX}{stamp}-{community}-{action}-{uuid.uuid4().hex[:8]}.json"
-    body = {"format": FORMAT, "action": action, "community": community, "at": iso(moment), **record}
+    sortable_time = f"{moment:%Y%m%dT%H%M%S}.{moment.microsecond:06d}Z"
+    key = f"{LEDGER_PREFIX}{sortable_time}-{community}-{action}-{uuid.uuid4().hex[:8]}.json"
+    body = {"format": FORMAT, "action": action, "community": community, "at": utc_text(moment), **record}
     data = _json(body)
     # the key is unique; finding it means a retried write whose first answer was lost
     if not store.create(key, data, "application/json") and store.get(key) != data:
@@ -338,24 +332,26 @@ class _Upload:
 
 def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datetime | None = None,
                  by: str | None = None, progress: bool = False,
-                 known: MutableMapping[str, list] | None = None, register: Register | None = None,
-                 texts: Mapping[str, str] | None = None) -> PublishResult:
+                 file_digests: MutableMapping[str, list] | None = None, register: Register | None = None,
+                 text_digests: Mapping[str, str] | None = None) -> PublishResult:
     """Publish one community's built site; see the module docstring for the order of the steps.
-    ``known``: the digests of the site's files at the last publish (see :func:`scan_site`).
+    ``file_digests``: the digests of the site's files at the last publish (see :func:`scan_site`).
     ``register``: the withdrawn register (read from the store when not given); a site holding a cable
-    it lists, by id or (``texts``: cable id -> text digest) by text, is refused before anything is written."""
+    it lists, by id or (``text_digests``: cable id -> text digest) by text, is refused before anything is written."""
     community = site.community
     manifest_key(community, "x")  # validates the community id before anything is written
-    _refuse_withdrawn(store, community, site.cables, register, texts)
-    local = scan_site(Path(site.path), known)
+    # 1. A site holding a withdrawn cable is refused before anything is read or written.
+    _refuse_withdrawn(store, community, site.cables, register, text_digests)
+    # 2. What the built site holds: each file's content address, the theme's inline-code hashes.
+    local = scan_site(Path(site.path), file_digests)
     code = _theme_code(Path(site.path))
     files = {path: f.entry for path, f in local.items()}
     blobs_needed = {e.sha256 for e in files.values()}
     cables = tuple(site.cables)
+    # 3. What serves now; an unchanged site writes nothing but finishes a pending purge.
     pointer = read_pointer(store, community)
     current = _current_manifest(store, community, pointer)
     by = by or default_publisher()
-
     if current is not None and current.files == files and set(current.cables) == set(cables):
         try:
             marked = _mark_withdrawn(store, community, current, by, now)
@@ -363,9 +359,12 @@ def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datet
         except StoreError as exc:
             raise PublishError(f"{community}: unchanged, release {current.release} serves; purging withdrawn "
                                f"content failed ({exc}); run publish again to finish") from exc
-        return PublishResult(community, current.release, current.release, False, 0, len(blobs_needed), 0,
-                             len(cables), unrestorable=marked, deleted_blobs=deleted)
+        return PublishResult(community=community, release=current.release, previous=current.release,
+                             changed=False, uploaded=0, skipped=len(blobs_needed), bytes_uploaded=0,
+                             cables=len(cables), unrestorable=marked, deleted_blobs=deleted)
 
+    # 4. Upload what the store lacks, write the manifest, switch the pointer: a failure on the way
+    #    leaves the previous release serving.
     moment = utc(now)
     release = release_id(moment, files)
     lease = lease_key(community, release)
@@ -373,17 +372,18 @@ def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datet
     try:
         # the lease tells a concurrent gc which blobs this publication needs, before it looks for them
         store.put(lease, _json({"format": FORMAT, "community": community, "release": release,
-                                "started_at": iso(moment), "by": by, "blobs": sorted(blobs_needed)}),
+                                "started_at": utc_text(moment), "by": by, "blobs": sorted(blobs_needed)}),
                   "application/json")
         upload.send(upload.missing(), community)
-        manifest = Manifest(community, release, site.commit, site.built_at, iso(utc(now)), cables, files,
+        manifest = Manifest(community=community, release=release, commit=site.commit, built_at=site.built_at,
+                            published_at=utc_text(utc(now)), cables=cables, files=files,
                             script_hashes=tuple(sorted(code.scripts)), style_hashes=tuple(sorted(code.styles)))
         if not store.create(manifest.key, manifest.to_json(), "application/json") and \
                 store.get(manifest.key) != manifest.to_json():
             raise PublishError(f"release {release} of {community} already exists with other contents; publish again")
         upload.send(upload.missing(), f"{community} (repair)")  # blobs a concurrent gc removed meanwhile
         _check_pointer_unchanged(store, community, pointer)
-        write_pointer(store, Pointer(community, release, iso(utc(now))))
+        write_pointer(store, Pointer(community=community, release=release, switched_at=utc_text(utc(now))))
     except StoreError as exc:
         previous = f"release {pointer.release} still serves" if pointer else "nothing was published"
         raise PublishError(f"{community}: publication stopped before the switch ({exc}); {previous}; "
@@ -392,6 +392,7 @@ def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datet
         with suppress(StoreError):
             store.delete([lease])
 
+    # 5. The ledger's record, then older releases holding what this one dropped made unrestorable.
     before = set(current.cables) if current else set()
     added = tuple(c for c in cables if c not in before)
     removed = tuple(sorted(before - set(cables)))
@@ -400,25 +401,27 @@ def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datet
             "by": by, "release": release, "previous": pointer.release if pointer else None,
             "commit": site.commit, "cables": list(cables), "added": list(added), "removed": list(removed),
             "uploaded": len(upload.uploaded), "bytes_uploaded": upload.bytes,
-            "texts": {c: texts[c] for c in cables if c in (texts or {})}}, now)
+            "texts": {c: text_digests[c] for c in cables if c in (text_digests or {})}}, now)
         marked = _mark_withdrawn(store, community, manifest, by, now)
         deleted = _purge_if_pending(store, community, now)
     except StoreError as exc:  # the next publication, even a no-op, marks and purges what is left
         raise PublishError(f"{community}: now serves {release}, but recording or purging withdrawn content "
                            f"failed ({exc}); run publish again to finish") from exc
-    return PublishResult(community, release, pointer.release if pointer else None, True, len(upload.uploaded),
-                         len(blobs_needed) - len(upload.uploaded), upload.bytes, len(cables), added, removed,
-                         marked, deleted)
+    return PublishResult(community=community, release=release, previous=pointer.release if pointer else None,
+                         changed=True, uploaded=len(upload.uploaded),
+                         skipped=len(blobs_needed) - len(upload.uploaded), bytes_uploaded=upload.bytes,
+                         cables=len(cables), added=added, removed=removed, unrestorable=marked,
+                         deleted_blobs=deleted)
 
 
 def _refuse_withdrawn(store: Store, community: str, cables: Iterable[str], register: Register | None,
-                      texts: Mapping[str, str] | None = None, what: str = "publication") -> None:
+                      text_digests: Mapping[str, str] | None = None, what: str = "publication") -> None:
     """Refuse a release holding a cable of the withdrawn register, whatever version it was built from."""
     try:
         register = register if register is not None else withdrawals.read(store)
     except StoreError as exc:  # fail closed: the register guards what may be served
         raise PublishError(f"{community}: the withdrawn register cannot be read ({exc}); {what} refused") from exc
-    why = register.refusal(cables, texts)
+    why = register.refusal(cables, text_digests)
     if why:
         raise PublishError(f"{community}: {what} refused: {why}")
 
@@ -474,10 +477,10 @@ def _mark_withdrawn(store: Store, community: str, serving: Manifest, by: str,
         if not gone:
             continue
         if not marked:
-            store.put(f"{PURGE_PENDING_PREFIX}{community}", _json({"format": FORMAT, "since": iso(utc(now))}))
+            store.put(f"{PURGE_PENDING_PREFIX}{community}", _json({"format": FORMAT, "since": utc_text(utc(now))}))
         store.put(unrestorable_key(community, release), _json({
             "format": FORMAT, "community": community, "release": release, "cables": gone,
-            "marked_at": iso(utc(now)), "by": by, "serving": serving.release}), "application/json")
+            "marked_at": utc_text(utc(now)), "by": by, "serving": serving.release}), "application/json")
         write_ledger(store, "unrestorable", community, {"by": by, "release": release, "cables": gone}, now)
         marked.append(release)
     return tuple(marked)
@@ -507,7 +510,7 @@ def _live_leases(store: Store, now: dt.datetime) -> _Leases:
     for key in store.list(LEASES_PREFIX):
         try:
             lease = json.loads(store.get(key))
-            started = parse_iso(lease["started_at"])
+            started = parse_utc_text(lease["started_at"])
         except (NotFound, ValueError, KeyError):
             continue
         if now - started > LEASE_TTL:
@@ -582,8 +585,10 @@ def list_releases(store: Store, community: str) -> list[ReleaseInfo]:
             m = read_manifest(store, community, release)
         except NotFound:
             continue
-        infos.append(ReleaseInfo(community, release, m.published_at, m.commit, len(m.cables), len(m.files),
-                                 release not in marked, pointer is not None and pointer.release == release))
+        infos.append(ReleaseInfo(community=community, release=release, published_at=m.published_at,
+                                 commit=m.commit, cables=len(m.cables), files=len(m.files),
+                                 restorable=release not in marked,
+                                 current=pointer is not None and pointer.release == release))
     return infos
 
 
@@ -600,10 +605,10 @@ def rollback(store: Store, community: str, to: str | None = None, *, by: str | N
     except StoreError as exc:
         raise PublishError(f"{community}: the withdrawn register cannot be read ({exc}); rollback refused") from exc
 
-    texts = _published_texts(store, community)
+    digests_by_release = _published_text_digests(store, community)
 
     def refusal(release: str) -> str | None:
-        return register.refusal(read_manifest(store, community, release).cables, texts.get(release))
+        return register.refusal(read_manifest(store, community, release).cables, digests_by_release.get(release))
 
     if to is None:
         older = [r for r in releases if current is None or r.release < current.release]
@@ -628,14 +633,14 @@ def rollback(store: Store, community: str, to: str | None = None, *, by: str | N
     if missing:
         raise PublishError(f"{community}: release {target.release} lacks {len(missing)} blob(s) in the store; "
                            "it cannot be restored")
-    pointer = Pointer(community, target.release, iso(utc(now)))
+    pointer = Pointer(community=community, release=target.release, switched_at=utc_text(utc(now)))
     write_pointer(store, pointer)
     write_ledger(store, "rollback", community, {"by": by or default_publisher(), "release": target.release,
                                                 "previous": current.release if current else None}, now)
     return pointer
 
 
-def _published_texts(store: Store, community: str) -> dict[str, dict[str, str]]:
+def _published_text_digests(store: Store, community: str) -> dict[str, dict[str, str]]:
     """Release -> cable id -> text digest, as the ledger's publish records hold them (so a rollback
     recognises a withdrawn text under another id). A record that cannot be read is skipped."""
     out: dict[str, dict[str, str]] = {}
@@ -676,4 +681,4 @@ def gc(store: Store, keep: int = 5, *, now: dt.datetime | None = None, min_age: 
     for community in sorted({c for c, _ in drop}):
         write_ledger(store, "gc", community, {"by": by or default_publisher(), "keep": keep,
                                               "dropped": [r for c, r in drop if c == community]}, now)
-    return GcResult(tuple(drop), deleted)
+    return GcResult(dropped=tuple(drop), deleted_blobs=deleted)

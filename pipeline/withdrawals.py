@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gate.store import Store, WithdrawalRecord, read_withdrawals, write_withdrawal
+from gate.store import Store, WithdrawalRecord, parse_utc_text, read_withdrawals, utc_text, write_withdrawal
 from pipeline import cables, gitrepo, history
 from pipeline.cables import Approval, Cable
 from pipeline.communities import Community
@@ -41,14 +41,6 @@ def text_digest(body: str) -> str:
     return "sha256:" + hashlib.sha256(words.encode("utf-8")).hexdigest()
 
 
-def _parse_iso(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(dt.UTC)
-
-
-def _iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
 @dataclass(frozen=True)
 class Register:
     """The register as read from the store: the last record of each cable decides its state."""
@@ -62,7 +54,7 @@ class Register:
         for record in self.records:
             self._last[record.cable] = record
             if record.action == "withdrawn":
-                self._withdrawn_at[record.cable] = _parse_iso(record.at)
+                self._withdrawn_at[record.cable] = parse_utc_text(record.at)
         for cable_id, record in sorted(self._last.items()):
             if record.action == "withdrawn":
                 for digest in record.text_digests:
@@ -133,15 +125,18 @@ def record(store: Store, repo: Repository, register: Register, *, by: str,
     written: list[WithdrawalRecord] = []
     for cable in sorted(repo.cables.values(), key=lambda c: c.id):
         if cable.status == "withdrawn" and not register.is_withdrawn(cable.id):
-            written.append(WithdrawalRecord(cable.id, "withdrawn", _iso(moment), repo.commit, by,
-                                            *_digests(repo, cable)))
+            digests, text_digests = _digests(repo, cable)
+            written.append(WithdrawalRecord(cable=cable.id, action="withdrawn", at=utc_text(moment),
+                                            commit=repo.commit, by=by, digests=digests,
+                                            text_digests=text_digests))
         elif cable.status == "active" and cable.valid and register.is_withdrawn(cable.id):
             approvals = reinstating_approvals(repo, cable, register, counts)
             if approvals:
                 written.append(WithdrawalRecord(
-                    cable.id, "reinstated", _iso(moment), repo.commit, by, (cable.digest,),
-                    (text_digest(cable.body),),
-                    tuple({"community": a.community, "by": a.by, "date": _iso(a.date)} for a in approvals)))
+                    cable=cable.id, action="reinstated", at=utc_text(moment), commit=repo.commit, by=by,
+                    digests=(cable.digest,), text_digests=(text_digest(cable.body),),
+                    approvals=tuple({"community": a.community, "by": a.by, "date": utc_text(a.date)}
+                                    for a in approvals)))
     for entry in written:
         write_withdrawal(store, entry, moment)
     changes = Changes(tuple(r.cable for r in written if r.action == "withdrawn"),
@@ -179,7 +174,7 @@ def reinstating_approvals(repo: Repository, cable: Cable, register: Register,
     committed = _committed(repo, cable)
     if committed is None or committed.status != "active" or committed.digest != cable.digest:
         return ()
-    since = _parse_iso(withdrawal.at)
+    since = parse_utc_text(withdrawal.at)
     out = []
     for approval in committed.approvals:
         community = repo.communities.get(approval.community)
@@ -195,7 +190,7 @@ def _descends(repo: Repository, withdrawal: WithdrawalRecord) -> bool:
     """Whether the published commit is a new one after the withdrawal: a strict descendant of the
     withdrawing commit (or, when the withdrawal had no commit, a commit made after it)."""
     if withdrawal.commit is None:
-        return repo.commit_time is not None and repo.commit_time > _parse_iso(withdrawal.at)
+        return repo.commit_time is not None and repo.commit_time > parse_utc_text(withdrawal.at)
     if withdrawal.commit == repo.commit:
         return False
     return gitrepo.is_ancestor(repo.root, withdrawal.commit, repo.commit or "")

@@ -17,7 +17,7 @@ import pytest
 
 from gate import store as storage
 from gate import tokens
-from pipeline.commands.link import invitation_url
+from pipeline.invitations import invitation_url
 from tests.browser import browser, screenshot  # noqa: F401 - the fixture
 from tests.gatekit import publish_folder, running_gate, write_members
 

@@ -345,5 +345,5 @@ def test_a_wrong_remembered_digest_never_stores_bytes_under_another_name(store, 
     scan_site(site.path, known)
     known["index.html"][4] = "0" * 64  # a digest that does not match the file
     with pytest.raises(PublishError, match="changed while it was being published"):
-        publish_site(store, site, known=known)
+        publish_site(store, site, file_digests=known)
     assert store.head(blob_key("0" * 64)) is None

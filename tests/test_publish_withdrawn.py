@@ -253,7 +253,7 @@ def test_rollback_recognises_a_withdrawn_text_under_another_id(tmp_path):
     store = FolderStore(tmp_path / "store")
     text = "Le texte retiré, publié sous un autre numéro."
     first = publish_site(store, make_site(tmp_path / "s", "energie", {"2026-BERLIN-0009": text}),
-                         texts={"2026-BERLIN-0009": text_digest(text)})
+                         text_digests={"2026-BERLIN-0009": text_digest(text)})
     publish_site(store, make_site(tmp_path / "s", "energie", {"2026-BERLIN-0001": "Autre chose."}))
     write_withdrawal(store, WithdrawalRecord(CABLE, "withdrawn", "2026-11-01T00:00:00Z", None, "test",
                                              text_digests=(text_digest(text.upper()),)),

@@ -8,6 +8,7 @@ http://127.0.0.1:8000 (local storage, development cookies).
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from pathlib import Path
 
 import click
@@ -21,33 +22,38 @@ from pipeline.commands.options import root_option
               show_default=True, help="Where keys, builds and the store live.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
 @click.option("--serve/--no-serve", default=True, show_default=True, help="Start the gate at the end.")
-@click.pass_context
-def command(ctx: click.Context, root: Path, var: Path, port: int, serve: bool) -> None:
+def command(root: Path, var: Path, port: int, serve: bool) -> None:
     """Build and publish the content to VAR/store, print invitation links, and start the gate."""
     from gate import tokens
     from gate.app import GateConfig
     from gate.server import serve as serve_gate
-    from pipeline.commands import check, publish
-    from pipeline.commands.link import invitation_url
+    from gate.store import open_store
+    from pipeline.check import as_text, exit_code
     from pipeline.commands.options import load_repository
+    from pipeline.invitations import invitation_url
+    from pipeline.publication import EchoListener, publish_all
+    from pipeline.publish import PublishError
 
     base_url = f"http://127.0.0.1:{port}"
     keys, store, build = var / "keys", var / "store", var / "build"
     click.secho("== check", bold=True, err=True)
-    try:
-        ctx.invoke(check.command, root=root, fmt="text", strict=False)
-    except SystemExit as exit_:
-        if exit_.code:
-            raise click.ClickException("the content has errors (above); fix them first") from None
+    repo = load_repository(root)
+    click.echo(as_text(repo.findings))
+    if exit_code(repo.findings):
+        raise click.ClickException("the content has errors (above); fix them first")
     click.secho("== keys", bold=True, err=True)
     if not (keys / "keys.json").exists():
         tokens.init(keys)
     ring = tokens.load(keys)
     click.secho("== build and publish", bold=True, err=True)
-    ctx.invoke(publish.command, root=root, store_url=str(store), endpoint_url=None, only=(), out=build,
-               jobs=16, fmt="text")
+    try:
+        report = publish_all(root, open_store(str(store)), out=build, progress=sys.stderr.isatty(),
+                             listener=EchoListener(click.echo))
+    except PublishError as exc:
+        raise click.ClickException(str(exc)) from None
+    if report.failure():
+        raise click.ClickException(report.failure())
     click.secho("== invitation links (one-time, valid 7 days)", bold=True, err=True)
-    repo = load_repository(root)
     today = dt.datetime.now(dt.UTC).date()
     for cid, community in sorted(repo.communities.items()):
         click.echo(f"{cid} — {community.title}")

@@ -25,7 +25,7 @@ def command(root, cable_id, fmt, ref, store_url, endpoint_url):
 
     store = None
     if store_url:
-        from pipeline.commands.publish import open_store_or_exit
+        from pipeline.commands.options import open_store_or_exit
 
         store = open_store_or_exit(store_url, endpoint_url)
     try:

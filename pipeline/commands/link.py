@@ -10,15 +10,7 @@ import click
 from gate import tokens
 from gate.addresses import InvalidAddress, parse_address
 from pipeline.commands.options import load_repository, root_option
-
-
-def invitation_url(ring: tokens.Keyring, base_url: str, community: str, email: str, ttl: int,
-                   now: float | None = None) -> str:
-    """The ``<base>/auth?token=…`` URL of a fresh one-time invitation (also used by ``demo``)."""
-    origin = base_url.rstrip("/")
-    token = tokens.issue(ring, tokens.INVITATION, email, issuer=origin, audience=origin, ttl=ttl,
-                         now=now, community=community)
-    return f"{origin}/auth?token={token}"
+from pipeline.invitations import invitation_url
 
 
 @click.command("link")

@@ -46,3 +46,21 @@ def load_repository(root: Path, ref: str | None = None, at: str | None = None, c
         return load(root, ref=ref, at=parse_when(at), cache=cache_dir)
     except (RefError, CacheError) as exc:
         raise click.ClickException(str(exc)) from None
+
+
+store_option = click.option(
+    "--store", "store_url", default="var/store", show_default=True, metavar="URL",
+    help="Where sites are published: a folder, file:///abs/path, or s3://bucket/prefix.")
+endpoint_option = click.option(
+    "--endpoint-url", metavar="URL", default=None,
+    help="S3 endpoint of an S3-compatible server (else boto3's configuration, e.g. AWS_ENDPOINT_URL).")
+
+
+def open_store_or_exit(url: str, endpoint_url: str | None):
+    """The store named on the command line, or a clear error."""
+    from gate.store import open_store
+
+    try:
+        return open_store(url, endpoint_url=endpoint_url)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None

@@ -40,7 +40,7 @@ def read_register(store_url: str, endpoint_url: str | None):
     """The withdrawn register of the store named on the command line, or a clear error."""
     from gate.store import StoreError
     from pipeline import withdrawals
-    from pipeline.commands.publish import open_store_or_exit
+    from pipeline.commands.options import open_store_or_exit
 
     try:
         return withdrawals.read(open_store_or_exit(store_url, endpoint_url))

@@ -6,8 +6,7 @@ import json
 
 import click
 
-from pipeline.commands.options import format_option
-from pipeline.commands.publish import endpoint_option, open_store_or_exit, store_option
+from pipeline.commands.options import endpoint_option, format_option, open_store_or_exit, store_option
 
 
 @click.command("releases")

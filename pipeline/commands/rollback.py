@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from pipeline.commands.publish import endpoint_option, open_store_or_exit, store_option
+from pipeline.commands.options import endpoint_option, open_store_or_exit, store_option
 
 
 @click.command("rollback")
