@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from pipeline import site
-from pipeline.build import PROJECT_DIR, _mkdocs_build
+from pipeline.build import PROJECT_DIR
+from pipeline.build.driving import mkdocs_build
 from pipeline.cables import Cable
 from pipeline.communities import Community, Selection
 from pipeline.plan import CommunityPlan
@@ -115,7 +116,7 @@ def test_plain_mkdocs_build_of_the_same_pages(tmp_path):
     plan = plan_of(cable("2026-PARIS-0001", "Voir [B](2026-BERLIN-0002) et [R](2026-ROME-0003).\n"),
                    cable("2026-BERLIN-0002"))
     source = site.stage(plan, PROJECT_DIR, tmp_path, commit=None, commit_time=None, plain=True)
-    _mkdocs_build(source, None)
+    mkdocs_build(source, None)
     page = (source.site_dir / "2026/2026-PARIS-0001.html").read_text()
     assert '<a href="../2026/2026-BERLIN-0002.html">B</a>' in page
     assert '<span class="dip-unpublished">R</span>' in page and "ROME" not in page

@@ -161,10 +161,12 @@ def build_each(repo, plan, out: Path, only: list[str] | None) -> tuple[dict, dic
     """Build every community at once; when that fails, build each alone, so that one site that
     cannot be built (a crash on one cable, a theme error) does not stop the others."""
     from pipeline.build import BuildError, build_sites
+    from pipeline.history import published_versions
 
     tty = sys.stderr.isatty()
+    versions = published_versions(repo, plan.published(only))
     try:
-        return build_sites(repo, plan, out, communities=only, progress=tty), {}
+        return build_sites(repo, plan, out, versions=versions, communities=only, progress=tty), {}
     except BuildError as exc:
         if "unknown community" in str(exc):
             raise click.ClickException(str(exc)) from None
@@ -173,7 +175,8 @@ def build_each(repo, plan, out: Path, only: list[str] | None) -> tuple[dict, dic
     builds, errors = {}, {}
     for name in only or sorted(plan.communities):
         try:
-            builds.update(build_sites(repo, plan, out, communities=[name], progress=False, jobs=1))
+            builds.update(build_sites(repo, plan, out, versions=versions, communities=[name], progress=False,
+                                      jobs=1))
         except BuildError as exc:
             errors[name] = str(exc)
         except Exception as exc:  # noqa: BLE001 - keep the others going; say what broke
