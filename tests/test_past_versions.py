@@ -7,6 +7,7 @@ import json
 
 from contentrepo import make_repo
 
+from pipeline.audit import SITE_DATA
 from pipeline.build import build_sites
 from pipeline.history import published_versions
 from pipeline.plan import make_plan
@@ -24,8 +25,9 @@ def published_files(store, community):
 
 
 def site_files(folder):
+    """What publication uploads of a built site: every file but the build's own data (``.diplomatie/``)."""
     return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+            for p in sorted(folder.rglob("*")) if p.is_file() and p.relative_to(folder).parts[0] != SITE_DATA}
 
 
 def test_build_at_a_past_date_reproduces_the_release_published_then(tmp_path):

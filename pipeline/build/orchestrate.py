@@ -35,42 +35,61 @@ def build_sites(repo: Any, plan: Plan, out: Path, *, versions: Mapping[str, Vers
     out.mkdir(parents=True, exist_ok=True)
     # The configuration and theme: the content repository's own (only what is allowed), or the project's.
     base_dir = _checked_base_dir(Path(repo.root))
-    # What every step reads, made once.
+    # What every step reads, made once and handed to each.
     job = BuildJob(repo_cables=dict(repo.cables), plans=plan.communities, base_dir=base_dir, out=out,
                    cache=_cache_folder(repo, cache_dir), commit=repo.commit, commit_time=repo.commit_time,
                    site_url=site_url, versions=dict(versions))
+    # Which sites are unchanged since their last successful build, which can be updated in place.
+    unchanged, tasks = _sort_out(job, names, force)
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    preload()  # once, before the worker processes are forked
+    # Convert the cables those sites publish that the cache does not hold yet.
+    _convert_missing(job, tasks, jobs, progress)
+    # Build (or update), audit and install each site; remember its keys once it is installed.
+    warnings = _build_each(job, tasks, jobs, progress)
     built_at = utc_text(repo.commit_time) if repo.commit_time else ""
+    return {name: SiteBuild(community=name, path=out / name, cables=tuple(c.id for c in plan.communities[name].publish),
+                            commit=repo.commit, built_at=built_at, cached=name in unchanged,
+                            warnings=tuple(warnings.get(name, ())))
+            for name in names}
 
-    def result(name: str, cached: bool, warnings: tuple[str, ...] = ()) -> SiteBuild:
-        return SiteBuild(community=name, path=out / name, cables=tuple(c.id for c in plan.communities[name].publish),
-                         commit=repo.commit, built_at=built_at, cached=cached, warnings=warnings)
 
-    # Which sites are unchanged since their last build, which can be updated, which need a full build.
-    results: dict[str, SiteBuild] = {}
-    tasks: list[SiteTask] = []
+def _sort_out(job: BuildJob, names: list[str], force: bool) -> tuple[set[str], list[SiteTask]]:
+    """The communities whose inputs are those of their last build, and a task for each other."""
+    unchanged, tasks = set(), []
     for name in names:
         keys = cachekeys.site_keys(job, name)
         last = {} if force else cachekeys.last_build(job, name)
         if last.get("key") == keys.key:
-            results[name] = result(name, cached=True)
+            unchanged.add(name)
         else:
             tasks.append(SiteTask(name=name, keys=keys, update=last.get("structure") == keys.structure))
-    jobs = max(1, jobs or os.cpu_count() or 1)
-    preload()  # once, before the worker processes are forked
-    # Convert the cables those sites publish that the cache does not hold yet.
-    todo = conversions.not_converted(base_dir, job.cache, (c for t in tasks for c in plan.communities[t.name].publish))
+    return unchanged, tasks
+
+
+def _convert_missing(job: BuildJob, tasks: list[SiteTask], jobs: int, progress: bool) -> None:
+    todo = conversions.not_converted(job.base_dir, job.cache, (c for t in tasks for c in job.plans[t.name].publish))
     chunks = [[c.id for c in todo[i:i + CONVERSION_CHUNK]] for i in range(0, len(todo), CONVERSION_CHUNK)]
     for _ in parallel_map(functools.partial(_convert, job), chunks, jobs=jobs, processes=True, weight=len,
                           progress="Converting cables" if progress else None, keep_bar=True):
         pass
-    # Build, audit and install each site; remember its keys once it is installed.
-    keys_of = {t.name: t.keys for t in tasks}
-    for name, warnings in parallel_map(functools.partial(build_site, job, ThemeListing()), tasks, jobs=jobs,
-                                       processes=True, progress="Building sites" if progress else None,
-                                       keep_bar=True):
-        cachekeys.record_build(job, name, keys_of[name])
-        results[name] = result(name, cached=False, warnings=tuple(warnings))
-    return {n: results[n] for n in names}
+
+
+def _convert(job: BuildJob, ids: list[str]) -> int:
+    return conversions.convert(job.base_dir, job.cache, [job.repo_cables[i] for i in ids])
+
+
+def _build_each(job: BuildJob, tasks: list[SiteTask], jobs: int, progress: bool) -> dict[str, list[str]]:
+    """Each site built in a worker process; returns MkDocs' warnings, by community. A site's keys are
+    recorded as soon as it is installed, so a failure of another leaves this one known as built."""
+    keys = {t.name: t.keys for t in tasks}
+    warnings = {}
+    for name, logged in parallel_map(functools.partial(build_site, job, ThemeListing()), tasks, jobs=jobs,
+                                     processes=True, progress="Building sites" if progress else None,
+                                     keep_bar=True):
+        cachekeys.record_build(job, name, keys[name])
+        warnings[name] = logged
+    return warnings
 
 
 def _communities(plan: Plan, communities: list[str] | None) -> list[str]:
@@ -102,6 +121,3 @@ def _cache_folder(repo: Any, cache_dir: Path | None) -> Path:
     except buildcache.CacheError as exc:
         raise BuildError(str(exc)) from None
 
-
-def _convert(job: BuildJob, ids: list[str]) -> int:
-    return conversions.convert(job.base_dir, job.cache, [job.repo_cables[i] for i in ids])
