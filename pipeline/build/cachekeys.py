@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gate.store import utc_text
 from pipeline import buildcache, site
 from pipeline.build.conversions import renderer_for
 from pipeline.build.job import BuildJob
@@ -64,7 +65,7 @@ class SiteKeys:
 def page_key(job: BuildJob, cable: Cable) -> str:
     """What a cable page depends on besides its site's structure: its conversion and its version."""
     info = job.versions.get(cable.id)
-    version = f"{info.number}@{info.date.isoformat() if info.date else ''}" if info else ""
+    version = f"{info.number}@{utc_text(info.date) if info.date else ''}" if info else ""
     return f"{renderer_for(job.base_dir).key(cable)}/{version}"
 
 
