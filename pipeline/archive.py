@@ -85,6 +85,8 @@ def archive(repo: Repository, out: Path, community: str, *, now: dt.datetime | N
     signed approvals where the community requires them, exactly as ``build`` and ``publish`` do.
     """
     from pipeline.build import BuildError, build_sites
+    from pipeline.buildcache import CacheError
+    from pipeline.history import published_versions
     from pipeline.signatures import signatures_for
 
     if community not in repo.communities:
@@ -102,9 +104,10 @@ def archive(repo: Repository, out: Path, community: str, *, now: dt.datetime | N
         bag_dir = staging / "bag"
         bag_dir.mkdir()
         try:
-            built = build_sites(repo, plan, staging / "build", communities=[community], progress=False,
-                                cache_dir=cache_dir)[community]
-        except BuildError as exc:
+            versions = published_versions(repo, plan.published([community]), cache_dir)
+            built = build_sites(repo, plan, staging / "build", versions=versions, communities=[community],
+                                progress=False, cache_dir=cache_dir)[community]
+        except (BuildError, CacheError) as exc:
             raise ArchiveError(f"the site of '{community}' could not be built: {exc}") from None
         shutil.copytree(built.path, bag_dir / SITE, symlinks=False)
         cables = tuple(c.id for c in plan.communities[community].publish)

@@ -353,7 +353,7 @@ class ThemeCode:
 
     @classmethod
     def of_pages(cls, pages: Iterable[str]) -> ThemeCode:
-        """From pages of the trusted theme that hold no content (the stamp, version and 404 pages)."""
+        """From pages of the trusted theme that hold no content (the cable page template, the version and 404 pages)."""
         scripts: set[str] = set()
         styles: set[str] = set()
         for text in pages:

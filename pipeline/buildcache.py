@@ -89,8 +89,9 @@ def _code_version() -> str:
     return h.hexdigest()
 
 
-class Memory(dict):
-    """A mapping kept in one JSON file of the cache, forgotten when the code that filled it changes."""
+class JsonFileDict(dict):
+    """A dict kept in one JSON file of the cache: read when made, written by :meth:`save`; forgotten
+    when the code that filled it changes (``code``)."""
 
     def __init__(self, path: Path, code: str = "") -> None:
         self.path, self.code = path, code
@@ -109,25 +110,25 @@ class Memory(dict):
             self._saved = dict(self)
 
 
-def file_digests(cache: Path, community: str) -> Memory:
+def file_digests(cache: Path, community: str) -> JsonFileDict:
     """The digests of one built site's files at its last publish, by path: ``[size, mtime_ns,
     ctime_ns, inode, sha256]`` (see ``publish.scan_site``)."""
-    return Memory(cache / "site-files" / f"{community}.json")
+    return JsonFileDict(cache / "site-files" / f"{community}.json")
 
 
-def audited_assets(cache: Path, code: str) -> Memory:
+def audited_assets(cache: Path, code: str) -> JsonFileDict:
     """What the audits found in what they read before, by SHA-256: the off-site URLs of each
     stylesheet and script (with the site's own address), the markings of each cable page's text. A
     theme's files and most pages' texts are the same in every build, and reading them again is most of
     the audits' cost. ``code``: the audits' own fingerprint (``audit.code_fingerprint()``), so the
     memory is forgotten when the audit's or the classification's code changes."""
-    return Memory(cache / "audited-assets.json", code)
+    return JsonFileDict(cache / "audited-assets.json", code)
 
 
-def blob_digests(cache: Path) -> Memory:
+def blob_digests(cache: Path) -> JsonFileDict:
     """The canonical digest of each git blob of a cable seen so far (None: it does not parse), by
     blob id: what numbers cable versions (see ``history.version_infos``)."""
-    return Memory(cache / "blob-digests.json", _code_version())
+    return JsonFileDict(cache / "blob-digests.json", _code_version())
 
 
 class ParsedCables:

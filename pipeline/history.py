@@ -12,19 +12,23 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import hashlib
 import json
 from collections.abc import Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gate.store import utc_text
-from pipeline import cables, communities, signatures
-from pipeline.cables import Approval
+from pipeline import buildcache, cables, communities, signatures
+from pipeline.cables import Approval, Cable
 from pipeline.findings import Findings
 from pipeline.gitrepo import GitError, GitRepo, NotARepository, UnknownRef
 from pipeline.revisions import Revision, approval_key, approvals_added, cable_path, file_logs, revisions
 from pipeline.sources import RefError, open_version
+
+if TYPE_CHECKING:
+    from pipeline.repository import Repository
 
 #: Cable fields compared between versions, in the order the history lists their changes.
 METADATA = ("id", "title", "date", "post", "author", "classification", "subjects", "language", "summary",
@@ -319,6 +323,24 @@ def version_infos(root: Path, paths: Iterable[str], ref: str | None = None,
         if info is not None:
             out[path] = info
     return out
+
+
+def published_versions(repo: Repository, published: Iterable[Cable],
+                       cache_dir: Path | None = None) -> dict[str, VersionInfo]:
+    """The version of each cable of ``published`` (``plan.published(communities)``), by cable id: what
+    a build shows on cable pages, read from git as of the commit built (a content not committed yet is
+    the next version, undated) before the build starts. The digests of the blobs already seen are
+    kept in the build cache, so a rebuild reads and parses only new blobs."""
+    published = list(published)
+    known = buildcache.blob_digests(buildcache.folder(Path(repo.root), cache_dir))
+    for cable in published:  # the blob being built is the cable just parsed: its digest is known
+        data = repo.version.tree.read(cable.path)
+        blob = hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+        known.setdefault(blob, cable.digest)
+    infos = version_infos(Path(repo.root), [c.path for c in published], ref=repo.commit,
+                          digests={c.path: c.digest for c in published}, known=known)
+    known.save()
+    return {c.id: infos[c.path] for c in published if c.path in infos}
 
 
 def _version_info(repo: GitRepo, path: str, ref: str | None, digest: str | None) -> VersionInfo | None:

@@ -6,7 +6,7 @@ This is the single source of truth that build, publish and the merge-request che
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -37,6 +37,11 @@ class CommunityPlan:
 class Plan:
     communities: dict[str, CommunityPlan]
     now: dt.datetime
+
+    def published(self, communities: Iterable[str] | None = None) -> list[Cable]:
+        """The cables the named communities (default: all) publish, each once; unknown names are skipped."""
+        names = self.communities if communities is None else [n for n in communities if n in self.communities]
+        return list({c.id: c for n in names for c in self.communities[n].publish}.values())
 
 
 def reason_held(cable: Cable, community: Community, now: dt.datetime,

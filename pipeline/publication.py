@@ -219,9 +219,11 @@ def build_each(repo, plan, out: Path, only: list[str] | None, progress: bool, re
     cannot be built (a crash on one cable, a theme error) does not stop the others. A community
     that fails is recorded in ``report.errors``."""
     from pipeline.build import BuildError, build_sites
+    from pipeline.history import published_versions
 
+    versions = published_versions(repo, plan.published(only))  # read from git before the build
     try:
-        return build_sites(repo, plan, out, communities=only, progress=progress)
+        return build_sites(repo, plan, out, versions=versions, communities=only, progress=progress)
     except BuildError as exc:
         if "unknown community" in str(exc):
             raise PublishError(str(exc)) from None
@@ -230,7 +232,8 @@ def build_each(repo, plan, out: Path, only: list[str] | None, progress: bool, re
     builds = {}
     for name in only or sorted(plan.communities):
         try:
-            builds.update(build_sites(repo, plan, out, communities=[name], progress=False, jobs=1))
+            builds.update(build_sites(repo, plan, out, versions=versions, communities=[name], progress=False,
+                                      jobs=1))
         except BuildError as exc:
             report.errors[name] = str(exc)
         except Exception as exc:  # noqa: BLE001 - keep the others going; say what broke

@@ -22,11 +22,9 @@ import mimetypes
 import os
 import socket
 import stat
-import sys
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, suppress
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -58,6 +56,7 @@ from gate.store import (
 )
 from pipeline import withdrawals
 from pipeline.audit import CSP_FILE, SITE_DATA, ThemeCode, read_code
+from pipeline.parallel import parallel_map
 from pipeline.withdrawals import Register
 
 #: Content types the sites use, with charsets; anything else comes from :mod:`mimetypes`.
@@ -239,40 +238,6 @@ def write_members(store: Store, snapshot: dict[str, Any]) -> None:
               "application/json")
 
 
-@contextmanager
-def _progress(enabled: bool, description: str, total: int) -> Iterator[Callable[[], None]]:
-    """A progress bar on a terminal (stderr), a no-op elsewhere."""
-    if not (enabled and sys.stderr.isatty() and total):
-        yield lambda: None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(description, total=total)
-        yield lambda: bar.advance(task)
-
-
-def _parallel(jobs: int, fn: Callable[[Any], Any], items: Iterable[Any], tick: Callable[[], None]) -> list[Any]:
-    """Run ``fn`` over the items on ``jobs`` threads; the first failure cancels the rest and is raised."""
-    items = list(items)
-    if not items:
-        return []
-    with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(items)))) as pool:
-        futures = [pool.submit(fn, item) for item in items]
-        results = []
-        try:
-            for future in futures:
-                results.append(future.result())
-                tick()
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
-    return results
-
-
 # ------------------------------------------------------------------------------------- publication
 
 
@@ -300,9 +265,9 @@ class _Upload:
         if len(candidates) > self.HEAD_AT_MOST:
             listed = {k[len(BLOBS_PREFIX):] for k in self.store.list(BLOBS_PREFIX)}
             return [sha for sha in candidates if sha not in listed]
-        found = _parallel(self.jobs, lambda sha: self.store.head(blob_key(sha)) is not None, candidates,
-                          lambda: None)
-        return [sha for sha, there in zip(candidates, found, strict=True) if not there]
+        found = parallel_map(lambda sha: (sha, self.store.head(blob_key(sha)) is not None), candidates,
+                             jobs=self.jobs)
+        return sorted(sha for sha, there in found if not there)
 
     def send(self, shas: list[str], label: str) -> None:
         """Upload the blobs, then HEAD each one: the manifest names only blobs seen complete in the store."""
@@ -321,9 +286,8 @@ class _Upload:
                 raise PublishError(f"blob {sha} ({local[sha].path}) is missing or truncated in the store after "
                                    "upload; publish again")
 
-        with _progress(self.progress, f"uploading {label}", len(shas)) as tick:
-            _parallel(self.jobs, put, shas, tick)
-        _parallel(self.jobs, check, shas, lambda: None)
+        list(parallel_map(put, shas, jobs=self.jobs, progress=f"uploading {label}" if self.progress else None))
+        list(parallel_map(check, shas, jobs=self.jobs))
         for sha in shas:
             if sha not in self.uploaded:
                 self.uploaded.add(sha)

@@ -46,6 +46,7 @@ import yaml
 from markdown.extensions import Extension
 from markdown.treeprocessors import Treeprocessor
 
+from gate.store import utc_text
 from pipeline import html_safety
 from pipeline.cables import Cable
 from pipeline.plan import CommunityPlan
@@ -65,13 +66,17 @@ RESOLVED_LINK = re.compile(rf'<a href="{LINK_SCHEME}(?P<id>[^"#]+)(?P<frag>#[^"]
                            r"(?P<text>.*?)</a>", re.S)
 ID_PLACEHOLDER = re.compile(f"{ID_OPEN}([^{ID_CLOSE}]+){ID_CLOSE}")
 
-#: Where the per-cable template page lives while MkDocs renders it (same depth as a cable page).
-STAMP_PAGE = "0000/stamp.md"
-STAMP_URL = "0000/stamp.html"
+#: The cable page template: a page MkDocs renders with markers in place of a cable's title,
+#: description, content and table of contents (same depth as a cable page); every cable page is
+#: this rendered page with the markers replaced. Removed from the site after the build.
+CABLE_TEMPLATE_PAGE = "0000/stamp.md"
+CABLE_TEMPLATE_URL = "0000/stamp.html"
+#: Its front matter key, which the theme's main.html and partials/toc.html read.
+CABLE_TEMPLATE_META = "diplomatie_stamp"
 #: Relative path from a cable page (or any page one folder deep) to the site's root.
 UP = "../"
-STAMP_TITLE = "@@DIPLOMATIE-TITLE@@"
-STAMP_DESCRIPTION = "@@DIPLOMATIE-DESCRIPTION@@"
+TITLE_MARKER = "@@DIPLOMATIE-TITLE@@"
+DESCRIPTION_MARKER = "@@DIPLOMATIE-DESCRIPTION@@"
 HOME_LATEST = 20
 FEED_ENTRIES = 50
 
@@ -172,7 +177,7 @@ class RenderedCable:
     @classmethod
     def from_json(cls, data: bytes) -> RenderedCable:
         d = json.loads(data)
-        return cls(d["id"], d["html"], d["toc"], d["search"])
+        return cls(id=d["id"], html=d["html"], toc=d["toc"], search=d["search"])
 
 
 class CableRenderer:
@@ -209,7 +214,7 @@ class CableRenderer:
         head = f'<h1 id="top">{esc(cable.title)}</h1>\n<p>{esc(cable.id)} · {esc(cable.summary)}</p>\n'
         index = SearchIndex(**self.search_config)
         index.add_entry_from_context(_SearchPage(cable_url(cable.id), cable.title, head + body, get_toc(tokens)))
-        return RenderedCable(cable.id, body, tokens, index.entries)
+        return RenderedCable(id=cable.id, html=body, toc=tokens, search=index.entries)
 
 
 @dataclass
@@ -267,7 +272,7 @@ def cable_header(cable: Cable, published: Mapping[str, Any], language: str, pref
         (t["language"], esc(t.get(cable.language, cable.language))),
     ]
     if version is not None:
-        changed = (f'<time datetime="{version.date.strftime("%Y-%m-%dT%H:%M:%SZ")}">'
+        changed = (f'<time datetime="{utc_text(version.date)}">'
                    f'{esc(long_date(version.date.date(), language))}</time>' if version.date else t["uncommitted"])
         rows += [(t["version"], str(version.number)), (t["changed"], changed)]
     if cable.supersedes and cable.supersedes in published:
@@ -361,8 +366,9 @@ def site_config(base: dict[str, Any], base_dir: Path, plan: CommunityPlan, docs_
     return config
 
 
-def build_stamp(commit: str | None, commit_time: dt.datetime | None) -> dict[str, str]:
-    """When and from which commit the site was built: the commit and its time (never the clock)."""
+def commit_shown(commit: str | None, commit_time: dt.datetime | None) -> dict[str, str]:
+    """The commit a site was built from and its time, as the version page and version.json show
+    them (never the clock)."""
     return {"build_commit": commit or "",
             "build_time": commit_time.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC") if commit_time else ""}
 
@@ -378,20 +384,20 @@ VERSION_MARKER = "<!--DIPLOMATIE:VERSION-->"
 
 def version_json(commit: str | None, commit_time: dt.datetime | None) -> bytes:
     """``version.json``: what the footer script shows (deterministic: from the commit only)."""
-    stamp = build_stamp(commit, commit_time)
-    built_at = commit_time.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if commit_time else ""
-    return json.dumps({"commit": stamp["build_commit"], "built": stamp["build_time"], "built_at": built_at},
+    shown = commit_shown(commit, commit_time)
+    built_at = utc_text(commit_time) if commit_time else ""
+    return json.dumps({"commit": shown["build_commit"], "built": shown["build_time"], "built_at": built_at},
                       sort_keys=True).encode("utf-8") + b"\n"
 
 
 def version_fragment(commit: str | None, commit_time: dt.datetime | None, language: str) -> str:
     """The version page's body."""
-    stamp = build_stamp(commit, commit_time)
+    shown = commit_shown(commit, commit_time)
     fr = language == "fr"
-    if not stamp["build_commit"]:
+    if not shown["build_commit"]:
         return f"<p>{'Site construit hors dépôt git.' if fr else 'Site built outside a git repository.'}</p>"
-    return (f"<p>{'Construit le' if fr else 'Built on'} <time>{esc(stamp['build_time'])}</time> "
-            f"{'depuis le commit' if fr else 'from commit'} <code>{esc(stamp['build_commit'])}</code>.</p>")
+    return (f"<p>{'Construit le' if fr else 'Built on'} <time>{esc(shown['build_time'])}</time> "
+            f"{'depuis le commit' if fr else 'from commit'} <code>{esc(shown['build_commit'])}</code>.</p>")
 
 
 #: Search splits words on white space, hyphens and apostrophes (straight and typographic): with
@@ -419,7 +425,7 @@ def stage(plan: CommunityPlan, base_dir: Path, work: Path, *, commit: str | None
           commit_time: dt.datetime | None, site_url: str | None = None, plain: bool = False,
           jinja_cache: Path | None = None, theme_dir: Path | None = None) -> SiteSource:
     """Write the community's MkDocs project under ``work``: config, home, indexes and either the
-    stamp page (cable pages are stamped after the build) or, with ``plain``, one Markdown page per
+    cable page template (cable pages are written from it after the build) or, with ``plain``, one Markdown page per
     cable (what a plain ``mkdocs build`` of the same site needs). ``theme_dir``: this folder in place
     of the configuration's ``theme.custom_dir``."""
     community = plan.community
@@ -451,14 +457,14 @@ def stage(plan: CommunityPlan, base_dir: Path, work: Path, *, commit: str | None
         _write(docs / VERSION_PAGE, _version_page(language, version_fragment(commit, commit_time, language)))
     else:
         _write(docs / VERSION_PAGE, _version_page(config["theme"]["language"], VERSION_MARKER))
-        _write(docs / STAMP_PAGE, "---\n" + yaml.safe_dump(
-            {"title": STAMP_TITLE, "description": STAMP_DESCRIPTION, "diplomatie_stamp": True},
+        _write(docs / CABLE_TEMPLATE_PAGE, "---\n" + yaml.safe_dump(
+            {"title": TITLE_MARKER, "description": DESCRIPTION_MARKER, CABLE_TEMPLATE_META: True},
             sort_keys=True) + "---\n\n# stamp {#top}\n")
     config_file = work / "mkdocs.yml"
     config_file.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
     urls = tuple(_page_url(p) for p in sorted(pages))
-    return SiteSource(community.id, config_file, docs, site_dir, urls,
-                      {_page_url(p): f for p, f in sorted(fragments.items())})
+    return SiteSource(community=community.id, config_file=config_file, docs_dir=docs, site_dir=site_dir,
+                      pages=urls, fragments={_page_url(p): f for p, f in sorted(fragments.items())})
 
 
 def _version_page(language: str, body: str) -> str:
@@ -567,7 +573,7 @@ def feed_xml(plan: CommunityPlan, site_url: str | None) -> bytes:
     community = plan.community
     base = (site_url.rstrip("/") + f"/c/{community.id}/") if site_url else ""
     latest = plan.publish[:FEED_ENTRIES]
-    updated = _stamp(max((c.date for c in latest), default=dt.date(1970, 1, 1)))
+    updated = _atom_date(max((c.date for c in latest), default=dt.date(1970, 1, 1)))
     out = ['<?xml version="1.0" encoding="utf-8"?>',
            f'<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="{esc(community.language)}">',
            f"  <id>urn:diplomatie:{esc(community.id)}</id>",
@@ -580,7 +586,7 @@ def feed_xml(plan: CommunityPlan, site_url: str | None) -> bytes:
         out += ["  <entry>",
                 f"    <id>urn:diplomatie:{esc(community.id)}:{esc(c.id)}</id>",
                 f"    <title>{esc(c.title)}</title>",
-                f"    <updated>{_stamp(c.date)}</updated>",
+                f"    <updated>{_atom_date(c.date)}</updated>",
                 f'    <link rel="alternate" type="text/html" href="{esc(base + cable_url(c.id))}"/>',
                 f"    <summary>{esc(c.summary or c.title)}</summary>",
                 *[f'    <category term="{esc(s)}"/>' for s in c.subjects],
@@ -589,8 +595,9 @@ def feed_xml(plan: CommunityPlan, site_url: str | None) -> bytes:
     return "\n".join(out).encode("utf-8")
 
 
-def _stamp(date: dt.date) -> str:
-    return f"{date.isoformat()}T00:00:00Z"
+def _atom_date(date: dt.date) -> str:
+    """A day as an Atom date: its midnight, UTC."""
+    return utc_text(dt.datetime.combine(date, dt.time(), dt.UTC))
 
 
 def sitemap_xml(plan: CommunityPlan, pages: Iterable[str], site_url: str | None) -> bytes:

@@ -1,6 +1,6 @@
 """What a content repository's own ``mkdocs.yml`` may say.
 
-A content repository may carry its own ``mkdocs.yml`` and ``theme/`` (see pipeline/build.py
+A content repository may carry its own ``mkdocs.yml`` and ``theme/`` (see pipeline/build/job.py
 ``base_dir_for``). MkDocs configuration is code in disguise: a hook runs Python, a plugin or a
 Markdown extension can read any file (``pymdownx.snippets``, ``markdown_include``), evaluate
 templates (``macros``) or fetch from the network; a YAML tag can name a Python object

@@ -258,7 +258,8 @@ def test_the_release_manifest_records_the_hashes_the_build_computed(hostile_titl
     from pipeline.publish import publish_site
 
     store = FolderStore(tmp_path / "store")
-    site = SiteBuild("energie", hostile_titles, ("2026-BERLIN-0001", "2026-PARIS-0002"), None, "", False)
+    site = SiteBuild(community="energie", path=hostile_titles, cables=("2026-BERLIN-0001", "2026-PARIS-0002"),
+                     commit=None, built_at="", cached=False)
     result = publish_site(store, site)
     manifest = Manifest.from_json(store.get(manifest_key("energie", result.release)))
     code = read_code(hostile_titles)

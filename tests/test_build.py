@@ -14,6 +14,7 @@ from contentrepo import EDITOR, make_repo
 
 from pipeline.audit import SMALL_AUDIT, AuditError, Forbidden, audit, find_offsite_assets
 from pipeline.build import PROJECT_DIR, BuildError, build_sites
+from pipeline.history import published_versions
 from pipeline.plan import make_plan
 from pipeline.repository import load
 
@@ -61,7 +62,9 @@ def sample_repo(root: Path):
 
 def build(root: Path, out: Path, **kwargs):
     repo = load(root)
-    return build_sites(repo, make_plan(repo), out, progress=False, **kwargs)
+    plan = make_plan(repo)
+    versions = published_versions(repo, plan.published(kwargs.get("communities")), kwargs.get("cache_dir"))
+    return build_sites(repo, plan, out, versions=versions, progress=False, **kwargs)
 
 
 def files_text(site: Path) -> dict[str, str]:

@@ -9,6 +9,7 @@ from contentrepo import cli
 
 from bench.corpus import write_corpus
 from pipeline.build import build_sites
+from pipeline.history import published_versions
 from pipeline.plan import make_plan
 from pipeline.repository import load
 
@@ -31,7 +32,8 @@ def test_cable_page_size_is_flat_as_the_corpus_grows(tmp_path):
         root = tmp_path / f"corpus-{n}"
         write_corpus(root, n, 2, git=True)
         repo = load(root)
-        results = build_sites(repo, make_plan(repo), root / "site", progress=False)
+        plan = make_plan(repo)
+        results = build_sites(repo, plan, root / "site", versions=published_versions(repo, plan.published()), progress=False)
         site = results["communaute-1"].path
         assert len(results["communaute-1"].cables) > n // 10
         overheads[n] = page_overhead(site)

@@ -9,6 +9,7 @@ from contentrepo import make_repo
 
 from pipeline.audit import SITE_DATA
 from pipeline.build import build_sites
+from pipeline.history import published_versions
 from pipeline.plan import make_plan
 from pipeline.repository import load
 from pipeline.signatures import signatures_for
@@ -53,8 +54,9 @@ def test_build_at_a_past_date_reproduces_the_release_published_then(tmp_path):
     past = load(repo.root, at=dt.datetime(2026, 3, 3, 23, 59, tzinfo=dt.UTC))
     assert past.commit == published_commit
     plan = make_plan(past, now=dt.datetime(2026, 3, 3, 23, 59, tzinfo=dt.UTC), signatures=signatures_for(past))
-    rebuilt = build_sites(past, plan, tmp_path / "rebuilt", communities=["energie"], progress=False,
-                          cache_dir=tmp_path / "fresh-cache")["energie"]
+    versions = published_versions(past, plan.published(["energie"]), tmp_path / "fresh-cache")
+    rebuilt = build_sites(past, plan, tmp_path / "rebuilt", versions=versions, communities=["energie"],
+                          progress=False, cache_dir=tmp_path / "fresh-cache")["energie"]
     assert rebuilt.commit == published_commit
     assert site_files(rebuilt.path) == published
 

@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from pipeline import site
-from pipeline.build import PROJECT_DIR, _mkdocs_build
+from pipeline.build import PROJECT_DIR
+from pipeline.build.driving import ThemeListing, mkdocs_build
 from pipeline.cables import Cable
 from pipeline.communities import Community, Selection
 from pipeline.plan import CommunityPlan
@@ -115,12 +116,27 @@ def test_plain_mkdocs_build_of_the_same_pages(tmp_path):
     plan = plan_of(cable("2026-PARIS-0001", "Voir [B](2026-BERLIN-0002) et [R](2026-ROME-0003).\n"),
                    cable("2026-BERLIN-0002"))
     source = site.stage(plan, PROJECT_DIR, tmp_path, commit=None, commit_time=None, plain=True)
-    _mkdocs_build(source, None)
+    mkdocs_build(source, None)
     page = (source.site_dir / "2026/2026-PARIS-0001.html").read_text()
     assert '<a href="../2026/2026-BERLIN-0002.html">B</a>' in page
     assert '<span class="dip-unpublished">R</span>' in page and "ROME" not in page
     assert 'href="../version.html" data-dip-version' in page
     assert "Site construit hors dépôt git" in (source.site_dir / "version.html").read_text()
+
+
+def test_the_theme_is_listed_once_for_every_site_a_build_renders(tmp_path):
+    """MkDocs lists every file of the theme (mkdocs-material's ~10,000 icons) on each build; the
+    build's ThemeListing, handed to MkDocs as a plugin, lists it once, and MkDocs copies the same files."""
+    plan = plan_of(cable("2026-PARIS-0001"))
+    listing = ThemeListing()
+    built = []
+    for name, with_listing in (("first", listing), ("second", listing), ("plain", None)):
+        source = site.stage(plan, PROJECT_DIR, tmp_path / name, commit=None, commit_time=None, plain=True)
+        config, _ = mkdocs_build(source, None, with_listing)
+        built.append(sorted(p.relative_to(source.site_dir).as_posix() for p in source.site_dir.rglob("*")))
+    assert list(listing.names) == [tuple(config["theme"].dirs)]
+    assert any(name.startswith(".icons/") for name in next(iter(listing.names.values())))
+    assert built[0] == built[1] == built[2] and "assets/stylesheets/diplomatie.css" in built[0]
 
 
 def test_feed_is_deterministic_and_dated_from_cables():

@@ -69,4 +69,4 @@ def test_check_and_build_refuse_a_plugin_off_the_list(tmp_path):
         and "plugin 'macros'" in result.output and "allowed: material/search, search" in result.output
     loaded = load(repo.root)
     with pytest.raises(BuildError, match=r"mkdocs.yml:\d+:\d+: plugin 'macros' is not on the allow-list"):
-        build_sites(loaded, make_plan(loaded), tmp_path / "out", progress=False, jobs=1)
+        build_sites(loaded, make_plan(loaded), tmp_path / "out", versions={}, progress=False, jobs=1)

@@ -36,6 +36,7 @@ def command(root, communities, out, jobs, force, site_url, cache_dir, as_json, r
     Exits 1 with the reason when a site cannot be built or fails its audits (a cable it does not
     publish appears in it, or an asset would load from another host)."""
     from pipeline.build import BuildError, build_sites
+    from pipeline.history import published_versions
     from pipeline.plan import make_plan
     from pipeline.signatures import signatures_for
 
@@ -45,8 +46,10 @@ def command(root, communities, out, jobs, force, site_url, cache_dir, as_json, r
     if not repo.communities:
         raise click.ClickException("no community to build: communities.yaml defines none (see diplomatie check)")
     plan = make_plan(repo, now=parse_when(at), signatures=signatures_for(repo))
+    only = list(communities) or None
+    versions = published_versions(repo, plan.published(only), cache_dir)
     try:
-        results = build_sites(repo, plan, out or root / "site", communities=list(communities) or None, jobs=jobs,
+        results = build_sites(repo, plan, out or root / "site", versions=versions, communities=only, jobs=jobs,
                               force=force, progress=sys.stderr.isatty() and not as_json, site_url=site_url,
                               cache_dir=cache_dir)
     except BuildError as exc:
