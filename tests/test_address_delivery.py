@@ -7,42 +7,22 @@ address, or that the provider does not say is verified, signs nobody in.
 
 from __future__ import annotations
 
-import email
 from urllib.parse import urlencode
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from gate import oidc, tokens
 from gate import store as storage
 from gate.mail import Mailer, SmtpSettings
 from tests.addresskit import HOSTILE, MEMBER_DOMAIN
-from tests.gatekit import free_port, publish_site, running_gate, wait_for, write_members
+from tests.gatekit import publish_site, running_gate, wait_for, write_members
+from tests.smtpkit import smtp_fixture
 from tests.test_oidc import begin, log_in, provider_factory  # noqa: F401 - the provider fixture
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
-class Envelopes:
-    """aiosmtpd handler that keeps each message's envelope (MAIL FROM, RCPT TO) and headers."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[str, list[str], email.message.Message]] = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
-        self.received.append((envelope.mail_from, list(envelope.rcpt_tos), email.message_from_bytes(envelope.content)))
-        return "250 OK"
-
-
-@pytest.fixture(scope="module")
-def smtp():
-    handler = Envelopes()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        yield controller, handler
-    finally:
-        controller.stop()
+smtp = smtp_fixture()
 
 
 @pytest.mark.parametrize("address", ["prenom.nom+cables@diplomatie.gouv.fr", "o'brien@xn--bcher-kva.de"])

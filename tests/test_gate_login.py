@@ -5,52 +5,28 @@ The budgets and the timing of /login are specified in process, with a fake clock
 
 from __future__ import annotations
 
-import email
 import re
 import time
 from urllib.parse import urlsplit
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from gate import store as storage
 from gate import tokens
 from tests.gatekit import (
     cookie_of,
     follow_link,
-    free_port,
     publish_site,
     running_gate,
     wait_for,
     write_members,
 )
+from tests.smtpkit import smtp_fixture
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
-class Inbox:
-    """aiosmtpd handler that keeps every message it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[email.message.Message] = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
-        self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 OK"
-
-    def to(self, address: str) -> list[email.message.Message]:
-        return [m for m in self.messages if m["To"] == address]
-
-
-@pytest.fixture(scope="module")
-def smtp():
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        yield controller, inbox
-    finally:
-        controller.stop()
+smtp = smtp_fixture()
 
 
 @pytest.fixture(scope="module")
