@@ -39,7 +39,11 @@ def repo(tmp_path):
     assert CABLE in served(tmp_path)
     path = repo.root / f"content/2026/{CABLE}.md"
     path.write_text(path.read_text().replace("language: fr\n", "language: fr\nstatus: withdrawn\n"))
-    repo.commit("withdraw")
+    # A minute ago: git dates commits to the second, and an approval made in the same second as the
+    # withdrawal does not count after it (fail closed), which would make the tests below depend on
+    # how fast the machine runs them.
+    a_minute_ago = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(minutes=1)
+    repo.commit("withdraw", date=a_minute_ago.strftime("%Y-%m-%dT%H:%M:%SZ"))
     out = publish(repo, tmp_path, fmt="text")
     assert f"{CABLE}: withdrawn, recorded in the register" in out.stdout
     assert CABLE not in served(tmp_path)
