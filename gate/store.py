@@ -108,8 +108,8 @@ def withdrawal_key(cable: str, moment: dt.datetime, action: str, nonce: str) -> 
     order), the action and a nonce (two records of the same second never collide)."""
     if action not in WITHDRAWAL_ACTIONS:
         raise ValueError(f"invalid register action {action!r}")
-    stamp = f"{moment.astimezone(dt.UTC):%Y%m%dT%H%M%S}.{moment.microsecond:06d}Z"
-    return f"{WITHDRAWN_PREFIX}{_name('cable', cable)}/{stamp}-{action}-{_name('nonce', nonce)}.json"
+    sortable_time = f"{moment.astimezone(dt.UTC):%Y%m%dT%H%M%S}.{moment.microsecond:06d}Z"
+    return f"{WITHDRAWN_PREFIX}{_name('cable', cable)}/{sortable_time}-{action}-{_name('nonce', nonce)}.json"
 
 
 _JTI = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$")
