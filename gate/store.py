@@ -187,8 +187,6 @@ class Store(Protocol):
 class FolderStore:
     """Objects as files under ``root``, each written whole by gate/files.py (replace, or create if absent)."""
 
-    TEMP_PREFIX = TEMP_PREFIX
-
     def __init__(self, root: Path | str, *, fsync: bool = True) -> None:
         self.root = Path(root).absolute()
         self.url = self.root.as_uri()
@@ -257,7 +255,7 @@ class FolderStore:
                 dirnames[:] = [d for d in dirnames if not d.startswith(".")]
                 rel = Path(dirpath).relative_to(self.root).as_posix()
                 for name in filenames:
-                    if name.startswith(self.TEMP_PREFIX):
+                    if name.startswith(TEMP_PREFIX):  # a write under way (gate/files.py)
                         continue
                     key = name if rel == "." else f"{rel}/{name}"
                     if not key.startswith(prefix):
