@@ -23,7 +23,7 @@ import json
 import secrets
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -135,7 +135,8 @@ def new_key(now: float | None = None) -> SigningKey:
     private = Ed25519PrivateKey.generate()
     public = private.public_key()
     jwk = OKPAlgorithm.to_jwk(public, as_dict=True)
-    return SigningKey(thumbprint(jwk), private, public, time.time() if now is None else now)
+    return SigningKey(kid=thumbprint(jwk), private=private, public=public,
+                      created=time.time() if now is None else now)
 
 
 @dataclass
@@ -185,7 +186,8 @@ class Keyring:
                 kid = thumbprint(OKPAlgorithm.to_jwk(public, as_dict=True))
                 if kid != entry["kid"]:
                     raise KeysError(f"{source}: kid {entry['kid']!r} does not match its key ({kid})")
-                keys[kid] = SigningKey(kid, private, public, _parse_iso(entry["created"]), _parse_iso(entry.get("retires")))
+                keys[kid] = SigningKey(kid=kid, private=private, public=public, created=_parse_iso(entry["created"]),
+                                       retires=_parse_iso(entry.get("retires")))
             ring = cls(current=data["current"], keys=keys)
         except KeysError:
             raise
@@ -243,7 +245,7 @@ def rotate(directory: Path, now: float | None = None, grace: float = GRACE) -> K
     kept: dict[str, SigningKey] = {}
     for kid, key in ring.keys.items():
         if kid == ring.current:
-            key = SigningKey(key.kid, key.private, key.public, key.created, now + grace)
+            key = replace(key, retires=now + grace)
         if key.valid_at(now):
             kept[kid] = key
     fresh = new_key(now)
