@@ -155,10 +155,10 @@ def cable_file(cable: CorpusCable, approve_for: list[str], when: dt.datetime) ->
     """The cable's text with one approval per community, digests computed as ``approve`` would."""
     digest = canonical_digest(cable.front, cable.body)
     front = yaml.safe_dump(cable.front, allow_unicode=True, sort_keys=False, width=10**6)
-    stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    approval_date = when.strftime("%Y-%m-%dT%H:%M:%SZ")
     if approve_for:
         front += "approvals:\n" + "".join(
-            f"- community: {c}\n  by: {EDITOR}\n  date: {stamp}\n  digest: {digest}\n" for c in approve_for)
+            f"- community: {c}\n  by: {EDITOR}\n  date: {approval_date}\n  digest: {digest}\n" for c in approve_for)
     return "---\n" + front + "---\n" + cable.body
 
 

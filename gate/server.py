@@ -1,9 +1,9 @@
 """Running the gate: granian with one or more worker processes, the RSGI interface by default.
 
 :func:`serve` runs in the foreground until interrupted; ``diplomatie gate`` and ``diplomatie demo``
-call it. Workers are separate processes, so the configuration travels to them as JSON in the
-environment and each worker builds its own :class:`gate.app.Gate` (its own caches; shared state lives
-only in the store).
+call it through :func:`gate.launch.launch`. Workers are separate processes, so the configuration
+travels to them as JSON in the environment and each worker builds its own :class:`gate.app.Gate`
+(its own caches; shared state lives only in the store).
 """
 
 from __future__ import annotations

@@ -35,6 +35,8 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
+from gate.files import TEMP_PREFIX, create_atomic, write_atomic
+
 FORMAT = 1
 
 MEMBERS_KEY = "members.json"
@@ -106,8 +108,8 @@ def withdrawal_key(cable: str, moment: dt.datetime, action: str, nonce: str) -> 
     order), the action and a nonce (two records of the same second never collide)."""
     if action not in WITHDRAWAL_ACTIONS:
         raise ValueError(f"invalid register action {action!r}")
-    stamp = f"{moment.astimezone(dt.UTC):%Y%m%dT%H%M%S}.{moment.microsecond:06d}Z"
-    return f"{WITHDRAWN_PREFIX}{_name('cable', cable)}/{stamp}-{action}-{_name('nonce', nonce)}.json"
+    sortable_time = f"{moment.astimezone(dt.UTC):%Y%m%dT%H%M%S}.{moment.microsecond:06d}Z"
+    return f"{WITHDRAWN_PREFIX}{_name('cable', cable)}/{sortable_time}-{action}-{_name('nonce', nonce)}.json"
 
 
 _JTI = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$")
@@ -183,9 +185,7 @@ class Store(Protocol):
 
 
 class FolderStore:
-    """Objects as files under ``root``: atomic writes by temp file + ``os.replace``, create by ``os.link``."""
-
-    TEMP_PREFIX = ".tmp-"
+    """Objects as files under ``root``, each written whole by gate/files.py (replace, or create if absent)."""
 
     def __init__(self, root: Path | str, *, fsync: bool = True) -> None:
         self.root = Path(root).absolute()
@@ -207,20 +207,13 @@ class FolderStore:
         except OSError as exc:
             raise StoreUnavailable(f"{self.root}: {key}: {exc.strerror or exc}") from exc
 
-    def _write_temp(self, path: Path, data: bytes) -> Path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.parent / f"{self.TEMP_PREFIX}{path.name}.{uuid.uuid4().hex}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                if self.fsync:
-                    f.flush()
-                    os.fsync(f.fileno())
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        return tmp
+    def _write(self, path: Path, data: bytes, *, replace: bool) -> bool:
+        """Write one object's file whole (gate/files.py): replace it, or create it only if absent (False
+        if it exists). New files get 0644 less the umask: the gate and nginx may run as other users."""
+        if replace:
+            write_atomic(path, data, new_mode=0o644, fsync=self.fsync)
+            return True
+        return create_atomic(path, data, new_mode=0o644, fsync=self.fsync)
 
     def get(self, key: str) -> bytes:
         path = self._path(key)
@@ -230,26 +223,12 @@ class FolderStore:
             return path.read_bytes()
 
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
-        path = self._path(key)
         with self._errors(key):
-            tmp = self._write_temp(path, data)
-            try:
-                os.replace(tmp, path)
-            except BaseException:
-                tmp.unlink(missing_ok=True)
-                raise
+            self._write(self._path(key), data, replace=True)
 
     def create(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> bool:
-        path = self._path(key)
         with self._errors(key):
-            tmp = self._write_temp(path, data)  # a FileExistsError here (a file where a folder should be) is an error
-            try:
-                os.link(tmp, path)  # fails if the name exists: atomic create-if-absent, complete bytes
-            except FileExistsError:
-                return False
-            finally:
-                tmp.unlink(missing_ok=True)
-        return True
+            return self._write(self._path(key), data, replace=False)
 
     def head(self, key: str) -> ObjectInfo | None:
         path = self._path(key)
@@ -276,7 +255,7 @@ class FolderStore:
                 dirnames[:] = [d for d in dirnames if not d.startswith(".")]
                 rel = Path(dirpath).relative_to(self.root).as_posix()
                 for name in filenames:
-                    if name.startswith(self.TEMP_PREFIX):
+                    if name.startswith(TEMP_PREFIX):  # a write under way (gate/files.py)
                         continue
                     key = name if rel == "." else f"{rel}/{name}"
                     if not key.startswith(prefix):

@@ -20,12 +20,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import secrets
-import tempfile
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +31,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from jwt.algorithms import OKPAlgorithm
 
+from gate.files import write_atomic
 from gate.store import parse_utc_text, utc_text
 
 #: The three kinds of token; the ``typ`` claim says which one a token is.
@@ -136,7 +135,8 @@ def new_key(now: float | None = None) -> SigningKey:
     private = Ed25519PrivateKey.generate()
     public = private.public_key()
     jwk = OKPAlgorithm.to_jwk(public, as_dict=True)
-    return SigningKey(thumbprint(jwk), private, public, time.time() if now is None else now)
+    return SigningKey(kid=thumbprint(jwk), private=private, public=public,
+                      created=time.time() if now is None else now)
 
 
 @dataclass
@@ -186,7 +186,8 @@ class Keyring:
                 kid = thumbprint(OKPAlgorithm.to_jwk(public, as_dict=True))
                 if kid != entry["kid"]:
                     raise KeysError(f"{source}: kid {entry['kid']!r} does not match its key ({kid})")
-                keys[kid] = SigningKey(kid, private, public, _parse_iso(entry["created"]), _parse_iso(entry.get("retires")))
+                keys[kid] = SigningKey(kid=kid, private=private, public=public, created=_parse_iso(entry["created"]),
+                                       retires=_parse_iso(entry.get("retires")))
             ring = cls(current=data["current"], keys=keys)
         except KeysError:
             raise
@@ -205,27 +206,12 @@ def _parse_iso(text: str | None) -> float | None:
     return None if text is None else parse_utc_text(text).timestamp()
 
 
-def _write_atomic(path: Path, data: bytes, mode: int) -> None:
-    """Write ``data`` to ``path`` through a temporary file created with ``mode``, then rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save(ring: Keyring, directory: Path, now: float | None = None) -> None:
     """Write the private set (0600) and the public JWKS (0644) into ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
     private = json.dumps(ring.to_private_json(), indent=2).encode() + b"\n"
-    _write_atomic(directory / PRIVATE_FILE, private, 0o600)
-    _write_atomic(directory / PUBLIC_FILE, json.dumps(ring.jwks(now), indent=2).encode() + b"\n", 0o644)
+    write_atomic(directory / PRIVATE_FILE, private, mode=0o600)
+    write_atomic(directory / PUBLIC_FILE, json.dumps(ring.jwks(now), indent=2).encode() + b"\n", mode=0o644)
 
 
 def load(directory: Path) -> Keyring:
@@ -259,7 +245,7 @@ def rotate(directory: Path, now: float | None = None, grace: float = GRACE) -> K
     kept: dict[str, SigningKey] = {}
     for kid, key in ring.keys.items():
         if kid == ring.current:
-            key = SigningKey(key.kid, key.private, key.public, key.created, now + grace)
+            key = replace(key, retires=now + grace)
         if key.valid_at(now):
             kept[kid] = key
     fresh = new_key(now)

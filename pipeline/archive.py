@@ -133,7 +133,7 @@ def archive(repo: Repository, out: Path, community: str, *, now: dt.datetime | N
         bag_dir.rename(out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return Archive(community, out, repo.commit, cables, files)
+    return Archive(community=community, path=out, commit=repo.commit, cables=cables, files=files)
 
 
 def _uncommitted(root: Path) -> bool:

@@ -29,14 +29,20 @@ from typing import Any
 
 import yaml
 
+from gate.files import write_atomic
 from pipeline import cables, classification, dates, findings, gitrepo, html_safety, yamlfile
-from pipeline.atomicwrite import write_atomic  # also what the build writes its cache with
 from pipeline.cables import Approval, Cable
 from pipeline.findings import Finding, Findings
 
 CACHE = ".cache/diplomatie"
 PARSED = "parsed"
 IGNORE = b"# Created by diplomatie: the build cache is never committed.\n*\n"
+
+
+def write_cache_file(path: Path, data: bytes) -> None:
+    """Write one file of the cache whole or not at all (gate/files.py), with no ``fsync``: a cache
+    entry lost to a crash is recomputed, so the build does not wait for the disk on each of them."""
+    write_atomic(path, data, fsync=False)
 
 
 class CacheError(Exception):
@@ -58,7 +64,7 @@ def folder(root: Path, cache_dir: Path | None = None) -> Path:
                              f"and add it to .gitignore, or pass --cache DIR")
     ignore = cache / ".gitignore"
     if not ignore.is_file():
-        write_atomic(ignore, IGNORE)
+        write_cache_file(ignore, IGNORE)
     return cache
 
 
@@ -106,7 +112,7 @@ class JsonFileDict(dict):
     def save(self) -> None:
         """Write the mapping, if it changed since it was read or last saved."""
         if self != self._saved:
-            write_atomic(self.path, json.dumps({"code": self.code, "items": self}, separators=(",", ":")).encode())
+            write_cache_file(self.path, json.dumps({"code": self.code, "items": self}, separators=(",", ":")).encode())
             self._saved = dict(self)
 
 
@@ -154,7 +160,7 @@ class ParsedCables:
             except (TypeError, ValueError):  # a value JSON cannot hold: parse this file every time
                 text = None
             if text is not None:
-                write_atomic(file, text.encode("utf-8"))
+                write_cache_file(file, text.encode("utf-8"))
         found.extend(own)
         return cable
 

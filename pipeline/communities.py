@@ -411,9 +411,9 @@ class _Reader:
             if "expires" in entry and expires is None:
                 continue  # fail closed: an unreadable expiry must not mean "never expires"
             if email:
-                out.append(Member(email, self.text(entry, "name", "a member", False),
-                                  self.text(entry, "organisation", "a member", False), sector, invited_by,
-                                  expires, line=line_of(item),
+                out.append(Member(email=email, name=self.text(entry, "name", "a member", False),
+                                  organisation=self.text(entry, "organisation", "a member", False),
+                                  sector=sector, invited_by=invited_by, expires=expires, line=line_of(item),
                                   invited_by_line=line_of(entry["invited_by"][1]) if "invited_by" in entry else 0))
         return tuple(out)
 

@@ -92,4 +92,5 @@ class Findings(list[Finding]):
 
     def add(self, path: str, line: int, code: str, message: str, hint: str = "", col: int = 1) -> None:
         assert code in CODES, code
-        self.append(Finding(path, max(line, 1), max(col, 1), code, message, hint or HINTS.get(code, "")))
+        self.append(Finding(path=path, line=max(line, 1), col=max(col, 1), code=code, message=message,
+                            hint=hint or HINTS.get(code, "")))

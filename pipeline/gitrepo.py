@@ -161,9 +161,9 @@ class GitRepo:
         out: dict[str, list[Touch]] = {}
         fields = text.split("\x00")
         for index in range(1, len(fields) - 3, 4):
-            commit, stamp, name = fields[index:index + 3]
+            commit, unix_time, name = fields[index:index + 3]
             email, _, raw = fields[index + 3].partition("\n")
-            date = dt.datetime.fromtimestamp(int(stamp), dt.UTC)
+            date = dt.datetime.fromtimestamp(int(unix_time), dt.UTC)
             for line in raw.splitlines():
                 if not line.startswith(":") or "\t" not in line:
                     continue

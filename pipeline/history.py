@@ -196,8 +196,9 @@ def _approval_records(revs: list[Revision], vers: list[CableVersion],
         for v in vers:  # the last version with that digest not after the commit that added the approval
             if v.digest == approval.digest and (rev is None or position[v.commit] <= position[rev.commit]):
                 version = v.number
-        out.append(ApprovalRecord(approval.community, approval.by, approval.date, approval.digest, commit,
-                                  version, matched, approval.digest == latest))
+        out.append(ApprovalRecord(community=approval.community, by=approval.by, date=approval.date,
+                                  digest=approval.digest, commit=commit, version=version, matched=matched,
+                                  current=approval.digest == latest))
     return out
 
 
@@ -256,7 +257,8 @@ def publications(store: Any, cable_id: str) -> list[Publication]:
             change = "older releases holding it made unrestorable"
         else:
             continue
-        out.append(Publication(action, community, release, record.get("at", ""), record.get("commit"), change))
+        out.append(Publication(action=action, community=community, release=release, at=record.get("at", ""),
+                               commit=record.get("commit"), change=change))
     return out
 
 
@@ -274,7 +276,7 @@ def cable_history(root: Path, cable_id: str, ref: str | None = None, store: Any 
     present = last.approvals if last else ()
     records = _with_signatures(root, ref, _approval_records(revs, vers, present))
     pubs = tuple(publications(store, cable_id)) if store is not None else None
-    return CableHistory(cable_id, path, tuple(vers), tuple(records), pubs)
+    return CableHistory(id=cable_id, path=path, versions=tuple(vers), approvals=tuple(records), publications=pubs)
 
 
 def version_info(root: Path, path: str, ref: str | None = None, digest: str | None = None) -> VersionInfo | None:
@@ -371,7 +373,8 @@ def _info_of(steps: Iterable[tuple[dt.datetime, str | None, bool]], digest: str 
 
 # --- output --------------------------------------------------------------------------------------
 
-def _stamp(moment: dt.datetime | None) -> str | None:
+def _date_text(moment: dt.datetime | None) -> str | None:
+    """A version's or an approval's date as the one UTC text; None when git gave none."""
     return utc_text(moment) if moment else None
 
 
@@ -381,14 +384,14 @@ def to_json(history: CableHistory) -> dict[str, Any]:
         "id": history.id,
         "path": history.path,
         "versions": [
-            {"version": v.number, "commit": v.commit, "date": _stamp(v.date), "author": v.author,
+            {"version": v.number, "commit": v.commit, "date": _date_text(v.date), "author": v.author,
              "digest": v.digest, "deleted": v.deleted,
              "metadata": {c.key: {"before": c.before, "after": c.after} for c in v.changes},
              "body": {"added": v.added, "removed": v.removed}}
             for v in history.versions
         ],
         "approvals": [
-            {"community": a.community, "by": a.by, "date": _stamp(a.date), "digest": a.digest,
+            {"community": a.community, "by": a.by, "date": _date_text(a.date), "digest": a.digest,
              "commit": a.commit, "version": a.version, "matched": a.matched, "current": a.current,
              "signed": a.signed}
             for a in history.approvals
@@ -409,7 +412,7 @@ def to_text(history: CableHistory) -> Iterator[str]:
     yield f"versions ({len(history.versions)}):"
     for v in history.versions:
         what = "deleted" if v.deleted else ("created" if v.number == 1 else _changes(v))
-        yield f"  v{v.number}  {_stamp(v.date)}  {v.commit[:10]}  {v.author}  {what}"
+        yield f"  v{v.number}  {_date_text(v.date)}  {v.commit[:10]}  {v.author}  {what}"
     yield f"approvals ({len(history.approvals)}):"
     for a in history.approvals:
         target = f"v{a.version}" if a.version else "no known version"
@@ -417,7 +420,7 @@ def to_text(history: CableHistory) -> Iterator[str]:
         where = f"added in {a.commit[:10]}" if a.commit else "not committed"
         match = "" if a.matched else ", did not match the version it was added to"
         signed = {True: "  signed by the editor's key", False: "  NOT signed by the editor's key", None: ""}[a.signed]
-        yield f"  {a.community}  by {a.by}  {_stamp(a.date)}  approves {target} ({state}{match})  {where}{signed}"
+        yield f"  {a.community}  by {a.by}  {_date_text(a.date)}  approves {target} ({state}{match})  {where}{signed}"
     if history.publications is not None:
         yield f"publications ({len(history.publications)}):"
         for p in history.publications:

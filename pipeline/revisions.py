@@ -66,7 +66,8 @@ def _revisions(blobs: _Blobs, path: str, touches: Iterable[Touch]) -> list[Revis
     out = []
     for touch in touches:
         cable, body = blobs.read(path, touch.blob) if touch.blob else (None, None)
-        out.append(Revision(touch.commit, touch.date, touch.author, cable, body, deleted=touch.blob is None))
+        out.append(Revision(commit=touch.commit, date=touch.date, author=touch.author, cable=cable, body=body,
+                            deleted=touch.blob is None))
     return out
 
 

@@ -69,10 +69,10 @@ ID_PLACEHOLDER = re.compile(f"{ID_OPEN}([^{ID_CLOSE}]+){ID_CLOSE}")
 #: The cable page template: a page MkDocs renders with markers in place of a cable's title,
 #: description, content and table of contents (same depth as a cable page); every cable page is
 #: this rendered page with the markers replaced. Removed from the site after the build.
-CABLE_TEMPLATE_PAGE = "0000/stamp.md"
-CABLE_TEMPLATE_URL = "0000/stamp.html"
+CABLE_TEMPLATE_PAGE = "0000/cable-template.md"
+CABLE_TEMPLATE_URL = "0000/cable-template.html"
 #: Its front matter key, which the theme's main.html and partials/toc.html read.
-CABLE_TEMPLATE_META = "diplomatie_stamp"
+CABLE_TEMPLATE_META = "diplomatie_cable_template"
 #: Relative path from a cable page (or any page one folder deep) to the site's root.
 UP = "../"
 TITLE_MARKER = "@@DIPLOMATIE-TITLE@@"
@@ -459,7 +459,7 @@ def stage(plan: CommunityPlan, base_dir: Path, work: Path, *, commit: str | None
         _write(docs / VERSION_PAGE, _version_page(config["theme"]["language"], VERSION_MARKER))
         _write(docs / CABLE_TEMPLATE_PAGE, "---\n" + yaml.safe_dump(
             {"title": TITLE_MARKER, "description": DESCRIPTION_MARKER, CABLE_TEMPLATE_META: True},
-            sort_keys=True) + "---\n\n# stamp {#top}\n")
+            sort_keys=True) + "---\n\n# cable template {#top}\n")
     config_file = work / "mkdocs.yml"
     config_file.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
     urls = tuple(_page_url(p) for p in sorted(pages))

@@ -33,7 +33,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError as RuamelError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
-from pipeline.atomicwrite import write_atomic
+from gate.files import write_atomic
 from pipeline.yamlfile import YamlError, compose, construct
 
 BOM = "\ufeff"

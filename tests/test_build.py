@@ -341,11 +341,11 @@ def test_a_cable_quoting_the_template_markers_is_printed_as_written(tmp_path):
     root = tmp_path / "content"
     repo = sample_repo(root)
     repo.cable("2026-ROME-0007", title="Les marqueurs @@DIPLOMATIE-TITLE@@", subjects=["energie"],
-               body="## Texte\n\nLe chemin 0000/stamp/ et `<!--DIPLOMATIE:TOC-->` restent tels quels.\n")
+               body="## Texte\n\nLe chemin 0000/cable-template/ et `<!--DIPLOMATIE:TOC-->` restent tels quels.\n")
     repo.approve("2026-ROME-0007", "energie")
     build(root, tmp_path / "site", communities=["energie"])
     page = (tmp_path / "site/energie/2026/2026-ROME-0007.html").read_text()
-    assert "Le chemin 0000/stamp/ et <code>&lt;!--DIPLOMATIE:TOC--&gt;</code> restent tels quels." in page
+    assert "Le chemin 0000/cable-template/ et <code>&lt;!--DIPLOMATIE:TOC--&gt;</code> restent tels quels." in page
     assert "<title>Les marqueurs @@DIPLOMATIE-TITLE@@ - Énergie en Europe</title>" in page
 
 

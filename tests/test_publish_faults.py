@@ -116,11 +116,11 @@ class DiskFillsUp(FolderStore):
         super().__init__(root)
         self.budget = budget
 
-    def _write_temp(self, path, data):
+    def _write(self, path, data, *, replace):
         self.budget -= 1
         if self.budget < 0:
             raise OSError(errno.ENOSPC, "No space left on device")
-        return super()._write_temp(path, data)
+        return super()._write(path, data, replace=replace)
 
 
 @pytest.mark.parametrize("budget", [0, 1, 7, 44, 45])

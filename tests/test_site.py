@@ -108,7 +108,7 @@ def test_community_config_derives_from_the_base(tmp_path):
     assert "a" * 40 not in source.config_file.read_text()
     assert site.VERSION_MARKER in (source.docs_dir / "version.md").read_text()
     assert sorted(p.relative_to(source.docs_dir).as_posix() for p in source.docs_dir.rglob("*.md"))[:2] == \
-        ["0000/stamp.md", "dates/2026.md"]
+        ["0000/cable-template.md", "dates/2026.md"]
 
 
 def test_plain_mkdocs_build_of_the_same_pages(tmp_path):

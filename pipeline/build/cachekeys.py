@@ -101,7 +101,7 @@ def last_build(job: BuildJob, name: str) -> dict[str, Any]:
 
 
 def record_build(job: BuildJob, name: str, keys: SiteKeys) -> None:
-    buildcache.write_atomic(_keys_file(job, name), json.dumps(
+    buildcache.write_cache_file(_keys_file(job, name), json.dumps(
         {"key": keys.key, "structure": keys.structure, "pages": keys.pages, "commit": keys.commit},
         sort_keys=True).encode())
 

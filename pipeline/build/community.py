@@ -88,9 +88,9 @@ def _build_full(job: BuildJob, listing: ThemeListing, name: str, work: Path) -> 
     put_policy(source.site_dir, code)
     # The two templates out of the site, kept for updates; the version page filled in.
     template = take_cable_template(source.site_dir)
-    buildcache.write_atomic(cachekeys.cable_template_file(job, name), template.encode("utf-8"))
+    buildcache.write_cache_file(cachekeys.cable_template_file(job, name), template.encode("utf-8"))
     version_template = take_version_template(source.site_dir)
-    buildcache.write_atomic(cachekeys.version_template_file(job, name), version_template.encode("utf-8"))
+    buildcache.write_cache_file(cachekeys.version_template_file(job, name), version_template.encode("utf-8"))
     _write_version(job, cp, source.site_dir, version_template)
     # Every cable page, and its entries in the search index.
     pages = CablePages(job, cp, template, config["theme"])

@@ -42,7 +42,7 @@ def convert(base_dir: Path, cache: Path, cables: list[Cable]) -> int:
     """Convert the cables and keep each conversion in the cache; returns how many."""
     renderer = renderer_for(base_dir)
     for cable in cables:
-        buildcache.write_atomic(converted_path(cache, renderer.key(cable)), renderer.render(cable).to_json())
+        buildcache.write_cache_file(converted_path(cache, renderer.key(cable)), renderer.render(cable).to_json())
     return len(cables)
 
 

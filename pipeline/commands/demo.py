@@ -25,8 +25,7 @@ from pipeline.commands.options import root_option
 def command(root: Path, var: Path, port: int, serve: bool) -> None:
     """Build and publish the content to VAR/store, print invitation links, and start the gate."""
     from gate import tokens
-    from gate.app import GateConfig
-    from gate.server import serve as serve_gate
+    from gate.launch import launch
     from gate.store import open_store
     from pipeline.check import as_text, exit_code
     from pipeline.commands.options import load_repository
@@ -67,6 +66,5 @@ def command(root: Path, var: Path, port: int, serve: bool) -> None:
         return
     click.secho(f"== gate on {base_url}  (sign-in links are written to this log; Ctrl-C stops)", bold=True,
                 err=True)
-    config = GateConfig(store=str(store.resolve()), keys=str(keys.resolve()), base_url=base_url,
-                        insecure_dev=True)
-    serve_gate(config, host="127.0.0.1", port=port)
+    launch(host="127.0.0.1", port=port, store=str(store.resolve()), keys=str(keys.resolve()), base_url=base_url,
+           insecure_dev=True)

@@ -64,25 +64,23 @@ def command(store_url, endpoint_url, keys_dir, base_url, host, port, workers, se
     """Serve /c/<community>/… to members, with /login, /auth, /logout, /healthz and /metrics."""
     import os
 
-    from gate.app import GateConfig
-    from gate.mail import SmtpSettings
-    from gate.server import ServerLimits, serve
+    from gate.launch import launch
 
     try:
-        config = GateConfig(
+        launch(
+            host=host, port=port, workers=workers, interface=interface,
+            limits=dict(header_timeout=header_timeout, keep_alive=keep_alive, max_connections=max_connections,
+                        backlog=backlog),
+            smtp=dict(host=smtp_host, port=smtp_port, sender=smtp_from, starttls=smtp_starttls,
+                      username=os.environ.get("DIPLOMATIE_SMTP_USER"),
+                      password=os.environ.get("DIPLOMATIE_SMTP_PASSWORD")),
             store=store_url, keys=str(keys_dir), base_url=base_url, endpoint_url=endpoint_url,
             insecure_dev=insecure_dev, session_ttl=tokens.parse_duration(session_ttl),
-            smtp=SmtpSettings(host=smtp_host, port=smtp_port, sender=smtp_from, starttls=smtp_starttls,
-                              username=os.environ.get("DIPLOMATIE_SMTP_USER"),
-                              password=os.environ.get("DIPLOMATIE_SMTP_PASSWORD")),
             cache_bytes=int(cache_size) * 1024 * 1024,
             accel_redirect=accel_redirect, trusted_proxies=tuple(trusted_proxies),
             metrics_listen=None if metrics_listen == "off" else metrics_listen, metrics_token=metrics_token,
             max_body=max_body, body_timeout=body_timeout, max_inflight=max_inflight,
             oidc_issuer=oidc_issuer, oidc_client_id=oidc_client_id, oidc_client_secret=oidc_client_secret,
         )
-        limits = ServerLimits(header_timeout=header_timeout, keep_alive=keep_alive,
-                              max_connections=max_connections, backlog=backlog)
-        serve(config, host=host, port=port, workers=workers, interface=interface, limits=limits)
     except (ValueError, tokens.KeysError) as exc:
         raise click.ClickException(str(exc)) from None
