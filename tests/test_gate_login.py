@@ -51,7 +51,8 @@ def login(gate, address: str, next_path: str | None = None):
 
 
 def link_in(message) -> str:
-    text = message.get_payload(decode=True).decode()
+    """The link in the text part of the e-mail (multipart: text and HTML)."""
+    text = next(part for part in message.walk() if part.get_content_type() == "text/plain").get_payload(decode=True).decode()
     return re.search(r"(http://\S+/auth\?token=\S+)", text).group(1)
 
 
@@ -63,7 +64,7 @@ def test_member_receives_a_one_time_link_that_signs_in(gate, smtp):
     assert reply.status == 200
     assert wait_for(lambda: inbox.to("c@both.org"), timeout=10)
     message = inbox.to("c@both.org")[-1]
-    assert message["From"] == "cables@example.org"
+    assert message["From"] == "Diplomatie <cables@example.org>"  # the service's name, the operator's address
     link = link_in(message)
     parts = urlsplit(link)
     auth = follow_link(gate, f"{parts.path}?{parts.query}")
