@@ -33,4 +33,4 @@ clean:
 catalogues: install
 	$(VENV)/bin/pybabel extract -F gate/babel.cfg -o gate/locales/gate.pot --no-location --sort-output \
 		--project Diplomatie --omit-header gate
-	$(VENV)/bin/pybabel update -i gate/locales/gate.pot -d gate/locales -D gate --width 110 --ignore-obsolete
+	$(VENV)/bin/pybabel update -i gate/locales/gate.pot -d gate/locales -D gate --width 110 --ignore-obsolete --ignore-pot-creation-date

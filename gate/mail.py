@@ -66,7 +66,6 @@ def sign_in_message(sender: str, to: str, link: str, minutes: int, site: str, *,
     message["To"] = to
     message["Subject"] = (_("Your sign-in link — {community}").format(community=community.title) if community
                           else _("Your sign-in link to {service}").format(service=name))
-    message["Content-Language"] = language
     if community is not None:
         intro = _("To sign in to “{community}”, open this link within {minutes} minutes:").format(
             community=community.title, minutes=minutes)
@@ -85,6 +84,7 @@ def sign_in_message(sender: str, to: str, link: str, minutes: int, site: str, *,
         _("Hello,"), intro, link, once, run_by, f"-- \n{signature}\n{site}") if part) + "\n")
     message.add_alternative(_html_letter(language, intro, link, once, run_by, signature, site,
                                          _("Sign in"), _("Hello,")), subtype="html")
+    message["Content-Language"] = language  # after the parts: set_content clears every Content-* header
     return message
 
 

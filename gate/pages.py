@@ -146,9 +146,9 @@ class Pages:
         title = html.escape(access.title)
         if access.owner_name:
             who = html.escape(access.owner_name + (f", {access.owner_title}" if access.owner_title else ""))
-            run_by = _("Community run by {owner}.").format(owner=who)
+            run_by = html.escape(_("Community run by {owner}.")).format(owner=who)
         else:
-            run_by = _("Community run by the team of “{community}”.").format(community=title)
+            run_by = html.escape(_("Community run by the team of “{community}”.")).format(community=title)
         label = html.escape(_("Community"))
         return (f'<aside class="dip-community" aria-label="{label}">'
                 f'<p class="dip-community__title">{title}</p><p>{run_by}</p></aside>')

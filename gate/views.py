@@ -97,7 +97,7 @@ async def home(gate: GateState, req: Request) -> Response:
         listing = f'<p>{these}</p><ul class="dip-list">{items}</ul>'
     else:
         listing = "<p>" + html.escape(_("You are not a member of any community at the moment.")) + "</p>"
-    signed_in = _("Signed in as {address}.").format(address=address_html(claims.sub))
+    signed_in = html.escape(_("Signed in as {address}.")).format(address=address_html(claims.sub))
     return gate.pages.page(200, reader, _("Your communities"),
                            f"<p>{signed_in}</p>{listing}{logout_form(gate, req, reader)}", subject=claims.sub)
 
@@ -109,10 +109,11 @@ def login_form(gate: GateState, reader: Reader, next_path: str | None, message: 
     _ = reader.gettext
     hidden = f'<input type="hidden" name="next" value="{html.escape(next_path)}">' if next_path else ""
     if reader.community is not None:
-        intro = _("To read “{community}”, give the e-mail address at which you were invited. We will send "
-                  "you a link that signs you in.").format(community=html.escape(reader.community.title))
+        intro = html.escape(_("To read “{community}”, give the e-mail address at which you were invited. We will "
+                              "send you a link that signs you in.")).format(community=html.escape(reader.community.title))
     else:
-        intro = _("Give the e-mail address at which you were invited. We will send you a link that signs you in.")
+        intro = html.escape(_("Give the e-mail address at which you were invited. We will send you a link that "
+                              "signs you in."))
     sso = ""
     if gate.oidc is not None:
         target = oidc.LOGIN_PATH + ("?next=" + quote(next_path, safe="/") if next_path else "")
@@ -208,8 +209,8 @@ def confirm_page(reader: Reader, claims: tokens.Claims, token: str, next_path: s
               f'<input type="hidden" name="csrf" value="{csrf}">')
     if next_path:
         hidden += f'<input type="hidden" name="next" value="{html.escape(next_path)}">'
-    signs_in = _("This link signs you in as {address}.").format(address=who)
-    button = _("Continue as {address}").format(address=html.escape(claims.sub))
+    signs_in = html.escape(_("This link signs you in as {address}.")).format(address=who)
+    button = html.escape(_("Continue as {address}")).format(address=html.escape(claims.sub))
     not_you = html.escape(_("If this is not you, close this page: nothing happens until you continue."))
     return (f'<p>{signs_in}</p><form method="post" action="/auth">{hidden}<button type="submit">{button}</button>'
             f"</form><p>{not_you}</p>")
@@ -318,7 +319,7 @@ async def logout(gate: GateState, req: Request) -> Response:
             again, sign_in = html.escape(_("To read your communities again, sign in.")), html.escape(_("Sign in"))
             return gate.pages.page(200, reader, _("You are signed out"),
                                    f'<p>{again}</p><ul class="dip-next"><li><a href="/login">{sign_in}</a></li></ul>')
-        signed_in = _("Signed in as {address}.").format(address=address_html(claims.sub))
+        signed_in = html.escape(_("Signed in as {address}.")).format(address=address_html(claims.sub))
         question, back = html.escape(_("Sign out on this browser?")), html.escape(_("Back to your communities"))
         return gate.pages.page(200, reader, _("Sign out"),
                                f"<p>{signed_in}</p><p>{question}</p>{logout_form(gate, req, reader)}"
