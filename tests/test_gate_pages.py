@@ -459,3 +459,14 @@ def test_the_owner_label_and_language_are_read_from_the_snapshot():
 def test_today_is_before_the_sample_members_expire():
     """The world adds its own members without expiry, so the sample's dates never matter here."""
     assert dt.date.today().year >= 2026
+
+
+def test_the_operator_names_the_service(tmp_path):
+    storage.open_store(tmp_path / "store")
+    tokens.init(tmp_path / "keys")
+    with gate_in_process(tmp_path / "store", tmp_path / "keys", service_name="Câbles",
+                         service_tagline="Réseau diplomatique") as gate:
+        for lang, title in (("fr", "Se connecter"), ("en", "Sign in")):
+            text = gate.get(f"/login?lang={lang}").body.decode()
+            assert f"<title>{title} — Câbles — Réseau diplomatique</title>" in text
+            assert "Diplomatie" not in text.replace("diplomatie.css", "")
