@@ -124,7 +124,8 @@ class Pages:
             f'<!doctype html><html lang="{reader.lang}" dir="ltr"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{html.escape(title)} — {html.escape(self.service.title(t))}</title>"
-            f'<link rel="stylesheet" href="{identity.stylesheet_href()}"></head><body>'
+            f'<link rel="stylesheet" href="{identity.stylesheet_href()}">'
+            '<link rel="icon" href="data:,"></head><body>'
             f'<a class="dip-skip" href="#contenu">{skip}</a>'
             f"{identity.header(t, self.service, switch=switch)}"
             f'<main class="dip-main" id="contenu"><h1>{html.escape(title)}</h1>'
