@@ -5,6 +5,7 @@ The budgets and the timing of /login are specified in process, with a fake clock
 
 from __future__ import annotations
 
+import email.header
 import re
 import time
 from urllib.parse import urlsplit
@@ -65,6 +66,10 @@ def test_member_receives_a_one_time_link_that_signs_in(gate, smtp):
     assert wait_for(lambda: inbox.to("c@both.org"), timeout=10)
     message = inbox.to("c@both.org")[-1]
     assert message["From"] == "Diplomatie <cables@example.org>"  # the service's name, the operator's address
+    # About the community the member was going to, in its language (French here), text and HTML.
+    subject = str(email.header.make_header(email.header.decode_header(message["Subject"])))
+    assert subject == "Votre lien de connexion — Business" and message["Content-Language"] == "fr"
+    assert [p.get_content_type() for p in message.walk()] == ["multipart/alternative", "text/plain", "text/html"]
     link = link_in(message)
     parts = urlsplit(link)
     auth = follow_link(gate, f"{parts.path}?{parts.query}")
