@@ -104,6 +104,17 @@ def from_accept_language(header: str | None) -> str | None:
     return best[2] if best else None
 
 
+def from_locale(*values: str | None) -> str | None:
+    """The language of the first POSIX locale set among ``values`` (for the command line: ``LC_ALL``,
+    ``LC_MESSAGES``, ``LANG``, in that order), when it is one of ours: ``fr_FR.UTF-8`` -> ``fr``,
+    ``en_GB`` -> ``en``; ``C``, ``POSIX`` or another language -> None (then French, the default)."""
+    for value in values:
+        if value:
+            language = value.split(".", 1)[0].split("@", 1)[0].split("_", 1)[0].lower()
+            return language if language in LANGUAGES else None
+    return None
+
+
 def choose(*, asked: object = None, remembered: object = None, community: object = None,
            accept_language: str | None = None) -> str:
     """The reader's language: the one they just asked for (the page's switch, ``?lang=``), else the one

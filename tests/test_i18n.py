@@ -161,3 +161,13 @@ def test_no_compiled_catalogue_and_no_stray_marker():
             if re.search(r"\{[^{}]*\b(?:_|gettext|ngettext|N_)\(\s*['\"]", line):
                 offenders.append(f"{path.name}:{number}: {line.strip()}")
     assert not offenders, "a marked string inside an f-string expression is never extracted:\n" + "\n".join(offenders)
+
+
+@pytest.mark.parametrize(("values", "expected"), [
+    (("fr_FR.UTF-8",), "fr"), (("en_GB.utf8",), "en"), (("en_US",), "en"), (("fr_CA@euro",), "fr"),
+    (("C",), None), (("POSIX",), None), (("de_DE.UTF-8",), None), ((None, "", "en_US.UTF-8"), "en"),
+    (("de_DE", "en_US"), None),  # the first locale set decides, as LC_ALL over LANG
+    ((), None),
+])
+def test_the_command_line_reads_its_language_from_the_locale(values, expected):
+    assert i18n.from_locale(*values) == expected
