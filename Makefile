@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint clean
+.PHONY: install demo test lint clean catalogues
 
 install: $(STAMP)
 
@@ -27,3 +27,10 @@ lint: install
 
 clean:
 	rm -rf $(VENV) site var .pytest_cache
+
+# The gate's message catalogues: extract every marked string of gate/, then merge it into the French
+# and English catalogues (translate what is new or fuzzy; tests/test_i18n.py fails until each is done).
+catalogues: install
+	$(VENV)/bin/pybabel extract -F gate/babel.cfg -o gate/locales/gate.pot --no-location --sort-output \
+		--project Diplomatie --omit-header gate
+	$(VENV)/bin/pybabel update -i gate/locales/gate.pot -d gate/locales -D gate --width 110 --ignore-obsolete --ignore-pot-creation-date

@@ -39,6 +39,8 @@ from gate import store as storage
 from gate import views
 from gate.config import CONFIG_ENV, GateConfig
 from gate.http import MAX_PATH, Refusal, Request, Response, bad_request, not_found, unavailable
+from gate.i18n import N_
+from gate.identity import STYLESHEET_PATH
 from gate.oidc import CALLBACK_PATH, LOGIN_PATH
 from gate.serving import DECIDE_HEADER, decision, serve_site
 from gate.state import GateState
@@ -74,6 +76,7 @@ def route_table(single_sign_on: bool) -> dict[str, Route]:
         Route("/.well-known/jwks.json", views.jwks, {"GET"}),
         Route("/healthz", views.healthz, {"GET"}),
         Route("/metrics", views.metrics, {"GET"}),
+        Route(STYLESHEET_PATH, views.stylesheet, {"GET"}),
     ]
     if single_sign_on:
         routes += [Route(LOGIN_PATH, views.oidc_login, {"GET"}), Route(CALLBACK_PATH, views.oidc_callback, {"GET"})]
@@ -103,8 +106,8 @@ class Gate(GateState):
             return await self.respond(req)
         client = self.client_of(req)
         if not self.inflight.enter(client):
-            return self.pages.refusal(Refusal(429, "Too many requests", "<p>Please wait a little.</p>",
-                                              extra=[("retry-after", "5")]))
+            return self.pages.refusal(Refusal(429, N_("Too many requests"), N_("Please wait a minute, then try again."),
+                                              extra=[("retry-after", "5")]), req)
         try:
             return await self.respond(req)
         finally:
@@ -117,16 +120,18 @@ class Gate(GateState):
             if route is None:
                 raise not_found() if path.isprintable() and len(path) <= MAX_PATH else bad_request()
             if req.method not in route.methods:
-                raise Refusal(405, "Method not allowed", "", extra=[("allow", route.allow)])
+                raise Refusal(405, N_("Method not allowed"), N_("This address cannot be used this way."),
+                              extra=[("allow", route.allow)])
             return await route.view(self, req)
         except Refusal as refusal:
-            return self.pages.refusal(refusal)
+            return self.pages.refusal(refusal, req)
         except storage.StoreUnavailable as exc:
             self.log.event({"event": "storage unavailable", "path": path, "error": str(exc)})
-            return self.pages.refusal(unavailable())
+            return self.pages.refusal(unavailable(), req)
         except Exception:
             self.log.event({"event": "internal error", "path": path, "traceback": traceback.format_exc()})
-            return self.pages.page(500, "Internal error", "<p>Something went wrong on our side.</p>")
+            return self.pages.refusal(Refusal(500, N_("Internal error"), N_("Something went wrong on our side. "
+                                                                           "Please try again later.")), req)
 
     # -- interfaces ------------------------------------------------------------------------------
 

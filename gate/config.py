@@ -44,6 +44,10 @@ class GateConfig:
     oidc_issuer: str | None = None  # agents' single sign-on (gate/oidc.py); all three or none
     oidc_client_id: str | None = None
     oidc_client_secret: str | None = None
+    # What every page and e-mail names (gate/identity.py); empty: the catalogue's "Diplomatie" and
+    # "Communities of the Ministry for Europe and Foreign Affairs", in the reader's language.
+    service_name: str = ""
+    service_tagline: str = ""
 
     def __post_init__(self) -> None:
         if self.accel_redirect is not None and not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", self.accel_redirect):

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
+from gate.i18n import N_
+
 MAX_PATH = 1024
 MAX_QUERY = 6144
 MAX_FIELDS = 32
@@ -23,34 +25,42 @@ _LOCATION_SAFE = "/:?&=#%;,+@!$'()*~-._"
 
 
 class Refusal(Exception):
-    """A request the gate answers with one of its own pages; raised by views, rendered once (gate/app.py)."""
+    """A request the gate answers with one of its own pages; raised by views, rendered once (gate/app.py).
 
-    def __init__(self, status: int, title: str, message_html: str = "", *,
+    ``title`` and ``message`` are English msgids (plain text, marked with :func:`gate.i18n.N_`), shown
+    in the reader's language by gate/pages.py; ``links`` are what to do next, ``(href, label msgid)``.
+    """
+
+    def __init__(self, status: int, title: str, message: str = "", *,
                  extra: list[tuple[str, str]] | None = None, subject: str | None = None,
-                 community: str | None = None) -> None:
+                 community: str | None = None, links: tuple[tuple[str, str], ...] = ()) -> None:
         super().__init__(f"{status} {title}")
         self.status = status
         self.title = title
-        self.message_html = message_html
+        self.message = message
         self.extra = extra or []
         self.subject = subject
         self.community = community
+        self.links = links
 
 
-def bad_request(what: str = "This address is not valid.") -> Refusal:
-    return Refusal(400, "Bad request", f"<p>{what}</p>")
+def bad_request(what: str = N_("This address is not valid.")) -> Refusal:
+    return Refusal(400, N_("Bad request"), what)
 
 
 def not_found() -> Refusal:
-    return Refusal(404, "Not found", "<p>There is nothing at this address.</p>")
+    return Refusal(404, N_("Page not found"), N_("There is nothing at this address."))
 
 
 def unavailable(community: str | None = None, subject: str | None = None) -> Refusal:
     """503: something the answer depends on cannot be read; the visitor should retry, nothing is served."""
-    return Refusal(503, "Temporarily unavailable / Indisponible",
-                   "<p>Le service ne peut pas vérifier votre accès pour le moment. Réessayez dans une minute.</p>"
-                   "<p>The gate cannot check your access right now. Please try again in a minute.</p>",
+    return Refusal(503, N_("Temporarily unavailable"),
+                   N_("The service cannot check your access right now. Please try again in a minute."),
                    extra=[("retry-after", "30")], subject=subject, community=community)
+
+
+def too_large() -> Refusal:
+    return Refusal(413, N_("Request too large"), N_("What was sent is larger than this service accepts."))
 
 
 class Response:
@@ -98,16 +108,16 @@ class Request:
         length = self.header("content-length")
         if length is not None:
             if not (length.isascii() and length.isdigit()) or len(length) > 12:  # not "²", not "١"
-                raise bad_request("The request's length is not valid.")
+                raise bad_request(N_("The request's length is not valid."))
             if int(length) > limit:
-                raise Refusal(413, "Too large")
+                raise too_large()
         if self.source is None:
             return b""
         try:
             async with asyncio.timeout(timeout):
                 return await self._receive(limit)
         except TimeoutError:
-            raise Refusal(408, "Request timeout") from None
+            raise Refusal(408, N_("Request timeout"), N_("The request took too long to arrive.")) from None
 
     async def _receive(self, limit: int) -> bytes:
         chunks, size = [], 0
@@ -115,17 +125,17 @@ class Request:
             async for chunk in self.source:
                 size += len(chunk)
                 if size > limit:
-                    raise Refusal(413, "Too large")
+                    raise too_large()
                 chunks.append(chunk)
             return b"".join(chunks)
         while True:  # ASGI
             message = await self.source()
             if message.get("type") == "http.disconnect":
-                raise bad_request("The request ended early.")
+                raise bad_request(N_("The request ended early."))
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
-                raise Refusal(413, "Too large")
+                raise too_large()
             chunks.append(chunk)
             if not message.get("more_body"):
                 return b"".join(chunks)
@@ -134,7 +144,7 @@ class Request:
 def parse_query(text: str) -> dict[str, str]:
     """A query string or form as a dict; 400 unless it is short, UTF-8, and printable text."""
     if len(text) > MAX_QUERY:
-        raise bad_request("This address is too long.")
+        raise bad_request(N_("This address is too long."))
     try:
         pairs = parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict",
                           max_num_fields=MAX_FIELDS)
@@ -151,7 +161,7 @@ def parse_form(body: bytes) -> dict[str, str]:
     try:
         text = body.decode("ascii")
     except UnicodeDecodeError:
-        raise bad_request("The form is not valid.") from None
+        raise bad_request(N_("The form is not valid.")) from None
     return parse_query(text)
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gate.addresses import InvalidAddress, is_canonical, parse_domain
+from gate.i18n import LANGUAGES
 from gate.store import MEMBERS_KEY, NotFound, Store, StoreUnavailable
 
 
@@ -47,13 +48,17 @@ class SnapshotError(ValueError):
 
 @dataclass(frozen=True)
 class CommunityAccess:
-    """One community as the gate sees it: title, language, domains, member -> last valid day."""
+    """One community as the gate sees it: title, language, its owner's name and title (shown on the
+    gate's pages instead of the owner's address, which the snapshot never holds), domains, and
+    member -> last valid day."""
 
     id: str
     title: str
     language: str = "fr"
     domains: frozenset[str] = frozenset()
     members: Mapping[str, dt.date | None] = field(default_factory=dict)
+    owner_name: str = ""
+    owner_title: str = ""
 
     def admits(self, email: str, today: dt.date) -> bool:
         """Whether ``email`` may read this community on ``today`` (:func:`admits`, the one rule)."""
@@ -109,10 +114,19 @@ def _community(cid: str, entry: Any) -> CommunityAccess:
     return CommunityAccess(
         id=cid,
         title=str(entry.get("title") or cid),
-        language=str(entry.get("language") or "fr"),
+        language=entry.get("language") if entry.get("language") in LANGUAGES else "fr",
         domains=frozenset(d for d in entry.get("domains") or () if _canonical_domain(d)),
         members=members,
+        owner_name=_label(entry.get("owner_name")),
+        owner_title=_label(entry.get("owner_title")),
     )
+
+
+def _label(value: object) -> str:
+    """A name or title to print as text: a short single line, else nothing (never an address)."""
+    if not isinstance(value, str) or len(value) > 200 or not value.isprintable() or "@" in value:
+        return ""
+    return value.strip()
 
 
 def _canonical_domain(text: object) -> bool:

@@ -6,36 +6,44 @@ gone) drops the link unless the address is a current member. Within the recipien
 (gate/throttle.py) the request joins one delayed send, made with a fresh link by the poller's tick
 (:meth:`Outbox.send_due`).
 
+The e-mail is in the language of the community it is about (the ``next`` the member was going to, or
+their only community), else of all their communities if they share one, else French.
+
 The outbox is given what it uses, not the whole gate: a mailer, a function that signs a link, a
-membership check, a clock and a log; so it sits below the gate's state and depends on nothing above.
+membership look-up, a clock and a log; so it sits below the gate's state and depends on nothing above.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from urllib.parse import quote
 
 from gate import tokens
+from gate.i18n import DEFAULT
+from gate.identity import Service
 from gate.mail import Mailer
+from gate.membership import CommunityAccess
 from gate.throttle import MailSchedule
 
 #: ``sign_link(address, now)``: the full sign-in URL (``…/auth?token=…``) holding a fresh link for ``address``.
 SignLink = Callable[[str, float], str]
 
-#: ``is_member(address, now)``: True when ``address`` may read some community now, False when it may
-#: not, None when the membership cannot be read (then nothing is sent: fail closed).
-MemberCheck = Callable[[str, float], "bool | None"]
+#: ``communities_of(address, now)``: the communities ``address`` may read now (empty when none), None
+#: when the membership cannot be read (then nothing is sent: fail closed).
+MemberCheck = Callable[[str, float], "Sequence[CommunityAccess] | None"]
 
 
 class Outbox:
     """The sign-in e-mails of one gate process."""
 
-    def __init__(self, *, mailer: Mailer, sign_link: SignLink, is_member: MemberCheck,
-                 clock: Callable[[], float], log: Callable[[dict], None], interval: float, site: str) -> None:
+    def __init__(self, *, mailer: Mailer, sign_link: SignLink, communities_of: MemberCheck,
+                 clock: Callable[[], float], log: Callable[[dict], None], interval: float, site: str,
+                 service: Service | None = None) -> None:
         self.mailer = mailer
         self.sign_link = sign_link
-        self.is_member = is_member
+        self.communities_of = communities_of
+        self.service = service or Service()
         self.clock = clock
         self.log = log  # one structured event per call
         self.site = site  # the gate's origin, named in the e-mail
@@ -67,12 +75,31 @@ class Outbox:
 
     def _send(self, address: str, link: str, next_path: str | None) -> None:
         """In a worker thread: mail the link if the address is a member now (else drop it, silently)."""
-        member = self.is_member(address, self.clock())
-        if member is None:
+        communities = self.communities_of(address, self.clock())
+        if communities is None:
             self.log({"event": "sign-in link not sent: membership unreadable"})
             return
-        if not member:
+        if not communities:
             return
         if next_path:
             link += "&next=" + quote(next_path, safe="/")
-        self.mailer.send(address, link, minutes=tokens.MAGIC_TTL // 60, site=self.site)
+        community = addressed_community(communities, next_path)
+        self.mailer.send(address, link, minutes=tokens.MAGIC_TTL // 60, site=self.site, community=community,
+                         language=letter_language(communities, community), service=self.service)
+
+
+def addressed_community(communities: Sequence[CommunityAccess], next_path: str | None) -> CommunityAccess | None:
+    """The community the e-mail is about: the one the member was going to (``next``), or their only one."""
+    wanted = next_path[3:].partition("/")[0] if next_path and next_path.startswith("/c/") else None
+    for community in communities:
+        if community.id == wanted:
+            return community
+    return communities[0] if len(communities) == 1 else None
+
+
+def letter_language(communities: Sequence[CommunityAccess], community: CommunityAccess | None) -> str:
+    """The e-mail's language: its community's; else the one all the member's communities share; else French."""
+    if community is not None:
+        return community.language
+    languages = {c.language for c in communities}
+    return languages.pop() if len(languages) == 1 else DEFAULT

@@ -16,6 +16,7 @@ import re
 from urllib.parse import quote
 
 from gate.http import MAX_PATH, Refusal, Request, Response, bad_request, unavailable
+from gate.i18n import N_
 from gate.state import GateState
 
 DECIDE_HEADER = "x-diplomatie-decide"  # set by nginx's auth_request location only (deploy/nginx.conf)
@@ -83,8 +84,11 @@ async def serve_site(gate: GateState, req: Request) -> Response:
             return gate.pages.redirect("/login?next=" + quote(req.path, safe="/"))
     subject = claims.sub
     if not gate.members().admits(community, subject, gate.today(now)):
-        raise Refusal(403, "Not a member", "<p>You are signed in, but not as a member of this community.</p>"
-                      '<p><a href="/">Your communities</a></p>', subject=subject, community=community)
+        raise Refusal(403, N_("Not a member of this community"),
+                      N_("You are signed in, but not as a member of this community. If you think you should be, "
+                         "write to the person who invited you."),
+                      links=(("/", N_("Go to your communities")), ("/logout", N_("Sign in with another address"))),
+                      subject=subject, community=community)
     if not slash:
         return gate.pages.redirect(f"/c/{community}/", 301, subject=subject)
     release = gate.releases.get(community)
@@ -93,8 +97,8 @@ async def serve_site(gate: GateState, req: Request) -> Response:
         if release is None:
             if community in gate.release_errors:
                 raise unavailable(community, subject)
-            raise Refusal(404, "Not published yet", "<p>This community has no documents yet.</p>",
-                          subject=subject, community=community)
+            raise Refusal(404, N_("Not published yet"), N_("This community has no documents yet. Come back later."),
+                          links=(("/", N_("Go to your communities")),), subject=subject, community=community)
     files = release.manifest.files
     name = rest + "index.html" if rest == "" or rest.endswith("/") else rest
     entry = files.get(name)
@@ -104,7 +108,9 @@ async def serve_site(gate: GateState, req: Request) -> Response:
             return gate.pages.redirect(f"/c/{community}/{name}/", 301, subject=subject)
         page = files.get("404.html")
         if page is None:
-            raise Refusal(404, "Not found", "<p>There is no such page.</p>", subject=subject, community=community)
+            raise Refusal(404, N_("Page not found"), N_("There is no such page in this community."),
+                          links=((f"/c/{community}/", N_("Go to the community's home page")),),
+                          subject=subject, community=community)
         served = await blobs.served(page, release.csp)
         return Response(404, served.headers, served.body, subject=subject, community=community)
     if blobs.accel_prefix is not None:

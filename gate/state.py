@@ -28,9 +28,10 @@ from gate import tokens
 from gate.blobs import Blobs, Release
 from gate.config import GateConfig
 from gate.http import InFlight, Request, unavailable
+from gate.identity import Service
 from gate.logs import Log
 from gate.mail import Mailer
-from gate.membership import Membership, Snapshot
+from gate.membership import CommunityAccess, Membership, Snapshot
 from gate.metrics import GateMetrics, parse_listen
 from gate.metrics import serve as serve_metrics
 from gate.outbox import Outbox
@@ -62,7 +63,9 @@ class GateState:
                          ("x-frame-options", "DENY")]
         if urlsplit(config.base_url).scheme == "https":
             self.security.append(("strict-transport-security", "max-age=31536000; includeSubDomains"))
-        self.pages = Pages(self.security)
+        self.service = Service(config.service_name, config.service_tagline)
+        self.pages = Pages(self.security, service=self.service, community=self.community_shown,
+                           secure_cookies=urlsplit(config.base_url).scheme == "https")
         self.sessions = Sessions(config, self.store, self.ring, self.metrics)
         self.blobs = Blobs(self.store, self.metrics, self.security, cache_bytes=config.cache_bytes,
                            accel_prefix=config.accel_redirect)
@@ -70,8 +73,8 @@ class GateState:
         self.inflight = InFlight(config.max_inflight)
         self.per_client = TokenBucket(config.login_burst, config.login_refill)
         self.outbox = Outbox(mailer=Mailer(config.smtp, self.log.event), sign_link=self.sign_link,
-                             is_member=self.is_member, clock=clock, log=self.log.event,
-                             interval=config.mail_interval, site=config.origin)
+                             communities_of=self.communities_of, clock=clock, log=self.log.event,
+                             interval=config.mail_interval, site=config.origin, service=self.service)
         self._poller: asyncio.Task | None = None
         self._metrics_server: asyncio.AbstractServer | None = None
         self._day: tuple[int, dt.date] = (-1, dt.date.min)
@@ -123,11 +126,15 @@ class GateState:
                              ttl=tokens.MAGIC_TTL, now=now)
         return f"{origin}/auth?token={token}"
 
-    def is_member(self, address: str, now: float) -> bool | None:
-        """Whether ``address`` may read some community now; None while members.json cannot be read."""
+    def communities_of(self, address: str, now: float) -> list[CommunityAccess] | None:
+        """The communities ``address`` may read now; None while members.json cannot be read."""
         if self.membership.error is not None:
             return None
-        return bool(self.membership.snapshot.communities_of(address, self.today(now)))
+        return self.membership.snapshot.communities_of(address, self.today(now))
+
+    def community_shown(self, community: str) -> CommunityAccess | None:
+        """A community's title, language and owner, to show on a page (the last good snapshot's)."""
+        return self.membership.snapshot.communities.get(community)
 
     def metrics_text(self) -> bytes:
         self.metrics.blob_cache_bytes = self.blobs.cache.size

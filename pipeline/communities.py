@@ -80,6 +80,8 @@ class Community:
     domains: tuple[str, ...] = ()
     members: tuple[Member, ...] = ()
     require_signed_approvals: bool = True  # signed approvals are the default
+    owner_name: str = ""  # shown instead of the owner's address (the gate's pages, its e-mails)
+    owner_title: str = ""
     lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     def selects(self, cable: Cable) -> bool:
@@ -105,8 +107,8 @@ class Community:
 # --- parsing -------------------------------------------------------------------------------------
 
 PATH = "communities.yaml"
-COMMUNITY_KEYS = ("title", "description", "language", "owner", "editors", "select", "domains", "members",
-                  "require_signed_approvals")
+COMMUNITY_KEYS = ("title", "description", "language", "owner", "owner_name", "owner_title", "editors", "select",
+                  "domains", "members", "require_signed_approvals")
 REQUIRED_KEYS = ("title", "description", "language", "owner", "editors", "select")
 SELECT_KEYS = ("subjects", "posts", "from", "until", "cables", "exclude")
 MEMBER_KEYS = ("email", "name", "organisation", "sector", "invited_by", "expires")
@@ -290,10 +292,12 @@ class _Reader:
         signed = self.signed_approvals(fields, what)
         title, description = self.text(fields, "title", what), self.text(fields, "description", what)
         owner = self.email(fields, "owner", what)
+        owner_name, owner_title = self.label(fields, "owner_name", what), self.label(fields, "owner_title", what)
         # What every page, feed and search index of the site prints: the id (in every URL), the
         # title and description (markup refused too), and the owner ("Community run by …").
         self.printed(key_node, cid, "id", what)
-        for key, value in (("title", title), ("description", description), ("owner", owner)):
+        for key, value in (("title", title), ("description", description), ("owner", owner),
+                           ("owner_name", owner_name), ("owner_title", owner_title)):
             if value:
                 self.printed(fields[key][1], value, key, what, check_markup=key != "owner")
         return Community(
@@ -301,8 +305,20 @@ class _Reader:
             language=language or "fr", owner=owner, editors=editors,
             select=select, domains=self.domains(fields, what),
             members=self.members(fields, what), require_signed_approvals=signed,
+            owner_name=owner_name, owner_title=owner_title,
             lines={"id": line_of(key_node), **{k: line_of(kn) for k, (kn, _) in fields.items()}},
         )
+
+    def label(self, fields: dict, key: str, what: str) -> str:
+        """``owner_name`` or ``owner_title``: one line of text that the gate shows instead of the owner's
+        address, so it may not be an address itself."""
+        value = self.text(fields, key, what)
+        if value and ("@" in value or "\n" in value.strip() or len(value) > 200):
+            self.add(fields[key][1], "E206", f"'{key}' of {what} is {value!r}",
+                     "write a name or a title on one line, at most 200 characters and no address, e.g. "
+                     "owner_name: Claire Dubois, owner_title: Ambassadrice, représentante permanente")
+            return ""
+        return value.strip()
 
     def signed_approvals(self, fields: dict, what: str) -> bool:
         """On unless the community turns it off, and then check says so (W605): without signatures,
@@ -427,6 +443,8 @@ def membership_snapshot(communities: dict[str, Community], commit: str | None) -
             cid: {
                 "title": c.title,
                 "language": c.language,
+                **({"owner_name": c.owner_name} if c.owner_name else {}),
+                **({"owner_title": c.owner_title} if c.owner_title else {}),
                 "domains": sorted(c.domains),
                 "members": {m.email: (m.expires.isoformat() if m.expires else None)
                             for m in sorted(c.members, key=lambda m: m.email)},

@@ -125,7 +125,8 @@ def test_opening_a_link_spends_nothing_until_the_visitor_confirms(world):
         shown = world.request(method, f"/auth?token={token}")
         assert shown.status == 200 and "diplomatie=" not in (shown.header("set-cookie") or "")
     assert "Continuer en tant que a@press.org" in shown.body.decode()
-    assert "Continue as a@press.org" in shown.body.decode()
+    # The page is in the community's language (French); the switch (?lang=en) gives it in English.
+    assert "Continue as a@press.org" in world.request("GET", f"/auth?token={token}&lang=en").body.decode()
     assert "SameSite=Strict" in shown.header("set-cookie")
     assert confirm(world, shown).status == 303
 
@@ -287,12 +288,13 @@ def test_logout_needs_the_csrf_token_and_revokes_the_session(world):
     assert cross.status == 403
     confirm = world.get("/logout", cookie=cookie)  # the sites' sign-out link: a confirmation form
     assert confirm.status == 200 and f'value="{csrf}"'.encode() in confirm.body and not confirm.header("set-cookie")
-    assert world.get("/logout").header("location") == "/login"
+    signed_out = world.get("/logout")  # no session: the "signed out" page, with the way back in
+    assert signed_out.status == 200 and b'href="/login"' in signed_out.body
     assert world.request("PUT", "/logout", cookie=cookie).status == 405
     assert world.get("/c/presse/", cookie=cookie).status == 200
     out = world.request("POST", "/logout", cookie=cookie, headers={**form, "Origin": world.base},
                         body=f"csrf={csrf}".encode())
-    assert out.status == 303 and out.header("location") == "/login"
+    assert out.status == 303 and out.header("location") == "/logout"
     assert "Max-Age=0" in out.header("set-cookie")
     # the old cookie value no longer works, even if replayed
     assert world.get("/c/presse/", cookie=cookie).status == 302

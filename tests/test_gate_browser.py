@@ -132,8 +132,11 @@ def test_published_sample_content_under_the_gate_in_chromium(browser, tmp_path):
             # the site's sign-out link, then the gate's confirmation form
             page.click("a.dip-logout")
             page.wait_for_url(f"{gate.base}/logout")
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{gate.base}/login")
+            with page.expect_navigation():
+                page.click("button[type=submit]")
+            # signed out: the gate's "signed out" page (in the browser's language: no community here)
+            assert page.url == f"{gate.base}/logout"
+            assert page.locator("h1").inner_text() in ("Vous êtes déconnecté", "You are signed out")
             again = page.goto(f"{gate.base}/c/energie-europe/")
             assert page.url.startswith(f"{gate.base}/login?next=")
             assert again.status == 200  # the login form, after the redirect

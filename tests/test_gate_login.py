@@ -5,6 +5,7 @@ The budgets and the timing of /login are specified in process, with a fake clock
 
 from __future__ import annotations
 
+import email.header
 import re
 import time
 from urllib.parse import urlsplit
@@ -51,7 +52,8 @@ def login(gate, address: str, next_path: str | None = None):
 
 
 def link_in(message) -> str:
-    text = message.get_payload(decode=True).decode()
+    """The link in the text part of the e-mail (multipart: text and HTML)."""
+    text = next(part for part in message.walk() if part.get_content_type() == "text/plain").get_payload(decode=True).decode()
     return re.search(r"(http://\S+/auth\?token=\S+)", text).group(1)
 
 
@@ -63,7 +65,11 @@ def test_member_receives_a_one_time_link_that_signs_in(gate, smtp):
     assert reply.status == 200
     assert wait_for(lambda: inbox.to("c@both.org"), timeout=10)
     message = inbox.to("c@both.org")[-1]
-    assert message["From"] == "cables@example.org"
+    assert message["From"] == "Diplomatie <cables@example.org>"  # the service's name, the operator's address
+    # About the community the member was going to, in its language (French here), text and HTML.
+    subject = str(email.header.make_header(email.header.decode_header(message["Subject"])))
+    assert subject == "Votre lien de connexion — Business" and message["Content-Language"] == "fr"
+    assert [p.get_content_type() for p in message.walk()] == ["multipart/alternative", "text/plain", "text/html"]
     link = link_in(message)
     parts = urlsplit(link)
     auth = follow_link(gate, f"{parts.path}?{parts.query}")

@@ -172,17 +172,18 @@ def test_the_pipeline_and_the_gate_admit_exactly_the_same_addresses(listed, doma
 # -- the outbox, given its collaborators ------------------------------------------------------------
 
 
-def outbox_with(is_member):
+def outbox_with(communities_of):
     events: list[dict] = []
     box = Outbox(mailer=Mailer(SmtpSettings(), events.append),
                  sign_link=lambda address, now: f"https://gate.example/auth?token=for-{address}-at-{int(now)}",
-                 is_member=is_member, clock=lambda: 1000.0, log=events.append, interval=60,
+                 communities_of=communities_of, clock=lambda: 1000.0, log=events.append, interval=60,
                  site="https://gate.example")
     return box, events
 
 
 def test_the_outbox_mails_a_member_and_drops_everyone_else_silently():
-    box, events = outbox_with(lambda address, now: address == "ana@example.org")
+    berlin = CommunityAccess("berlin", "Berlin", members={"ana@example.org": None})
+    box, events = outbox_with(lambda address, now: [berlin] if berlin.admits(address, dt.date(2026, 1, 1)) else [])
     box.request("ana@example.org", "/c/berlin/", 1000.0)
     box.request("eve@example.org", None, 1000.0)
     assert events == [{"event": "sign-in link (no SMTP configured)", "to": "ana@example.org",

@@ -56,11 +56,16 @@ from gate import tokens
 @click.option("--oidc-client-id", envvar="DIPLOMATIE_OIDC_CLIENT_ID", help="The gate's client id at the provider.")
 @click.option("--oidc-client-secret", envvar="DIPLOMATIE_OIDC_CLIENT_SECRET",
               help="The gate's client secret (better given by environment variable).")
+@click.option("--service-name", envvar="DIPLOMATIE_SERVICE_NAME", default="",
+              help="The service's name on every page and e-mail (default: Diplomatie).")
+@click.option("--service-tagline", envvar="DIPLOMATIE_SERVICE_TAGLINE", default="",
+              help="What the service is, under its name (default, in the reader's language: "
+                   "Communities of the Ministry for Europe and Foreign Affairs).")
 def command(store_url, endpoint_url, keys_dir, base_url, host, port, workers, session_ttl, smtp_host, smtp_port,
             smtp_from, smtp_starttls, cache_size, insecure_dev, interface, accel_redirect, trusted_proxies,
             header_timeout, keep_alive, max_connections, backlog,
             metrics_listen, metrics_token, max_body, body_timeout, max_inflight,
-            oidc_issuer, oidc_client_id, oidc_client_secret) -> None:
+            oidc_issuer, oidc_client_id, oidc_client_secret, service_name, service_tagline) -> None:
     """Serve /c/<community>/… to members, with /login, /auth, /logout, /healthz and /metrics."""
     import os
 
@@ -81,6 +86,7 @@ def command(store_url, endpoint_url, keys_dir, base_url, host, port, workers, se
             metrics_listen=None if metrics_listen == "off" else metrics_listen, metrics_token=metrics_token,
             max_body=max_body, body_timeout=body_timeout, max_inflight=max_inflight,
             oidc_issuer=oidc_issuer, oidc_client_id=oidc_client_id, oidc_client_secret=oidc_client_secret,
+            service_name=service_name, service_tagline=service_tagline,
         )
     except (ValueError, tokens.KeysError) as exc:
         raise click.ClickException(str(exc)) from None

@@ -1,0 +1,82 @@
+"""The service's identity: its name, its stylesheet, and the header and footer every page carries.
+
+In the manner of the French state's design system: the "République française" block on two lines
+with the motto "Liberté, Égalité, Fraternité", then the service's name; bleu France for primary
+elements; system fonts only, and nothing fetched from another site. The gate's own pages use it
+(gate/pages.py) and the community sites' theme is meant to include the same stylesheet and header,
+so it is a contract module (with gate/i18n.py, which it speaks through): the pipeline may import it.
+
+The stylesheet is one file, ``gate/static/diplomatie.css``, served by the gate at
+:data:`STYLESHEET_PATH` with a version (the first hex digits of its SHA-256) in the query string, so
+it can be cached as immutable and still change with a new release of the gate.
+"""
+
+from __future__ import annotations
+
+import functools
+import gettext
+import hashlib
+import html
+from dataclasses import dataclass
+from pathlib import Path
+
+from gate.i18n import N_
+
+STYLESHEET_FILE = Path(__file__).resolve().parent / "static" / "diplomatie.css"
+STYLESHEET_PATH = "/_gate/diplomatie.css"
+
+#: The service's name and what it is, as shown in every header (the operator may replace them).
+SERVICE_NAME = N_("Diplomatie")
+SERVICE_TAGLINE = N_("Communities of the Ministry for Europe and Foreign Affairs")
+
+
+@functools.cache
+def stylesheet() -> tuple[bytes, str]:
+    """The stylesheet's bytes and version (12 hex digits of its SHA-256), read once per process."""
+    data = STYLESHEET_FILE.read_bytes()
+    return data, hashlib.sha256(data).hexdigest()[:12]
+
+
+def stylesheet_href() -> str:
+    """The stylesheet's address with its version, for a ``<link rel="stylesheet">``."""
+    return f"{STYLESHEET_PATH}?v={stylesheet()[1]}"
+
+
+@dataclass(frozen=True)
+class Service:
+    """What the header names: the service and its tagline; empty means the catalogue's default."""
+
+    name: str = ""
+    tagline: str = ""
+
+    def title(self, t: gettext.NullTranslations) -> str:
+        """"Diplomatie — Communautés du ministère …": the full name, for a page title or a sender."""
+        name = self.name or t.gettext(SERVICE_NAME)
+        tagline = self.tagline or t.gettext(SERVICE_TAGLINE)
+        return f"{name} — {tagline}"
+
+
+def header(t: gettext.NullTranslations, service: Service, *, home: str = "/", switch: str = "") -> str:
+    """The page header: the "République française" block and motto, the service, and ``switch`` (HTML)."""
+    _ = t.gettext
+    name = html.escape(service.name or _(SERVICE_NAME))
+    tagline = html.escape(service.tagline or _(SERVICE_TAGLINE))
+    home_title = html.escape(_("Home — {service}").format(service=service.title(t)))
+    # The block's text is the Republic's own name: French on every page, whatever the page's language.
+    return (f'<header class="dip-header"><div class="dip-header__body">'
+            f'<p class="dip-marianne" lang="fr"><span class="dip-marianne__name">République<br>française</span>'
+            f'<span class="dip-marianne__motto">Liberté<br>Égalité<br>Fraternité</span></p>'
+            f'<p class="dip-service"><a class="dip-service__name" href="{html.escape(home)}" '
+            f'title="{home_title}">{name}</a>'
+            f'<span class="dip-service__tagline">{tagline}</span></p>'
+            f"{switch}</div></header>")
+
+
+def footer(t: gettext.NullTranslations, service: Service) -> str:
+    """The page footer: whose service this is."""
+    _ = t.gettext
+    whose = html.escape(_("A service of the French Ministry for Europe and Foreign Affairs."))
+    return (f'<footer class="dip-footer"><div class="dip-footer__body">'
+            f"<p>{html.escape(service.title(t))}</p>"
+            f"<p>{whose}</p>"
+            "</div></footer>")

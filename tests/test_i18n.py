@@ -1,0 +1,173 @@
+"""The message catalogues (gate/i18n.py): complete, reviewed, and the language each reader gets."""
+
+from __future__ import annotations
+
+import re
+import string
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gate import i18n
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = settings(max_examples=300, deadline=None, derandomize=True)
+
+
+def extracted() -> dict[str | tuple[str, str], str]:
+    """Every message marked in gate/ (``_``, ``gettext``, ``ngettext``, ``N_``), as Babel extracts it."""
+    found = {}
+    for filename, lineno, message, _comments, _context in extract_from_dir(
+            ROOT / "gate", method_map=[("**.py", "python")]):
+        found[message] = f"gate/{filename}:{lineno}"
+    return found
+
+
+def catalogue(language: str):
+    with (i18n.LOCALES / language / "LC_MESSAGES" / f"{i18n.DOMAIN}.po").open("rb") as po:
+        return read_po(po, locale=language)
+
+
+def fields(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+
+
+def test_the_extraction_finds_the_gate_messages():
+    """The checks below would pass on an empty extraction: make sure it reads the real source."""
+    found = extracted()
+    assert {"Sign in", "Check your mail", "This link has expired", "Your sign-in link — {community}"} <= set(found)
+    assert ("You may read this community:", "You may read these communities:") in found
+
+
+@pytest.mark.parametrize("language", i18n.LANGUAGES)
+def test_every_message_is_translated_reviewed_and_current(language):
+    """Fails on a message with no translation, a fuzzy (unreviewed) one, or one no code uses any more;
+    `make catalogues` brings the catalogues up to date, then a translator fills in what it flags."""
+    cat = catalogue(language)
+    entries = {m.id: m for m in cat if m.id}
+    found = extracted()
+    missing = sorted(f"{where}: {msg!r}" for msg, where in found.items() if msg not in entries)
+    assert not missing, f"{language}: messages not in the catalogue (run `make catalogues`):\n" + "\n".join(missing)
+    untranslated = [m.id for m in entries.values()
+                    if not (all(m.string) if isinstance(m.string, tuple | list) else m.string)]
+    assert not untranslated, f"{language}: messages without a translation: {untranslated}"
+    fuzzy = [m.id for m in entries.values() if m.fuzzy]
+    assert not fuzzy, f"{language}: fuzzy (unreviewed) translations: {fuzzy}"
+    obsolete = sorted(set(entries) - set(found)) + sorted(cat.obsolete)
+    assert not obsolete, f"{language}: messages no code uses any more (run `make catalogues`): {obsolete}"
+
+
+@pytest.mark.parametrize("language", i18n.LANGUAGES)
+def test_translations_keep_the_placeholders_of_their_message(language):
+    """A translation that drops or renames {address} would fail (or lie) at run time."""
+    for m in catalogue(language):
+        if not m.id:
+            continue
+        ids = m.id if isinstance(m.id, tuple) else (m.id,)
+        strings = m.string if isinstance(m.string, tuple | list) else (m.string,)
+        for text in strings:
+            assert fields(text) == fields(ids[0]), (language, m.id, text)
+
+
+def test_the_catalogues_load_compiled_in_memory_and_translate():
+    assert i18n.translations("fr").gettext("Sign in") == "Se connecter"
+    assert i18n.translations("en").gettext("Sign in") == "Sign in"
+    assert i18n.translations("fr").ngettext("You may read this community:", "You may read these communities:", 2) \
+        == "Vous pouvez lire ces communautés :"
+    assert i18n.translations("fr") is i18n.translations("fr")  # compiled once
+    with pytest.raises(ValueError):
+        i18n.translations("de")
+    assert not list(i18n.LOCALES.rglob("*.mo")), "compiled catalogues are made in memory, never kept"
+
+
+def test_an_unreadable_catalogue_stops_everything(tmp_path):
+    (tmp_path / "fr" / "LC_MESSAGES").mkdir(parents=True)
+    with pytest.raises(i18n.CatalogueError, match="cannot read the fr catalogue"):
+        i18n.translations("fr", directory=tmp_path)
+
+
+# -- which language ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("header", "expected"), [
+    ("fr-FR,fr;q=0.9,en-US;q=0.8,en;q=0.7", "fr"),
+    ("en-GB,en;q=0.9,fr;q=0.8", "en"),
+    ("de-DE,de;q=0.9,en;q=0.5,fr;q=0.4", "en"),
+    ("de, fr;q=0.1", "fr"),
+    ("fr;q=0.5, en;q=0.8", "en"),
+    ("en;q=0, fr;q=0.1", "fr"),
+    ("EN", "en"),
+    ("fr-CA", "fr"),
+    ("*", None),
+    ("de, es", None),
+    ("en;q=2, fr;q=0.5", "fr"),  # a weight above 1 is malformed: that range is skipped
+    ("en;q=0.5000, fr;q=0.4", "fr"),  # four decimals: malformed
+    ("en;level=1, fr", "fr"),  # an unknown parameter: skipped
+    ("fr;q=0.5, en;q=0.5", "fr"),  # a tie: the earlier range
+    ("english", None),
+    ("", None),
+    (None, None),
+    ("en" + ", x" * 600, None),  # longer than any browser's: ignored whole
+])
+def test_accept_language_is_read_with_its_weights(header, expected):
+    assert i18n.from_accept_language(header) == expected
+
+
+@EXAMPLES
+@given(st.text(max_size=300))
+def test_any_accept_language_gives_one_of_ours_or_none(header):
+    assert i18n.from_accept_language(header) in (*i18n.LANGUAGES, None)
+    assert i18n.choose(accept_language=header) in i18n.LANGUAGES
+
+
+RANGES = st.sampled_from(["fr", "en", "fr-FR", "en-US", "de", "es", "*", "zh-Hant-TW", "EN-gb"])
+WEIGHTS = st.one_of(st.none(), st.sampled_from(["1", "1.0", "0.9", "0.5", "0.05", "0.001", "0"]))
+
+
+@EXAMPLES
+@given(st.lists(st.tuples(RANGES, WEIGHTS), min_size=1, max_size=6), st.sampled_from([",", ", ", " ,"]))
+def test_the_heaviest_of_our_languages_wins(items, separator):
+    header = separator.join(r if q is None else f"{r};q={q}" for r, q in items)
+    ours = [(float(q or 1), -i, r.lower()[:2]) for i, (r, q) in enumerate(items)
+            if r.lower()[:2] in i18n.LANGUAGES and float(q or 1) > 0]
+    assert i18n.from_accept_language(header) == (max(ours)[2] if ours else None)
+
+
+@EXAMPLES
+@given(st.one_of(st.text(max_size=12), st.sampled_from(["fr", "en", "FR", "en ", "fr-FR", "", "de"])))
+def test_a_language_given_is_exactly_fr_or_en_or_not_given(value):
+    assert i18n.valid(value) == (value if value in ("fr", "en") else None)
+    assert i18n.choose(asked=value, accept_language="en") == (value if value in ("fr", "en") else "en")
+
+
+def test_the_order_of_choice():
+    assert i18n.choose() == "fr"
+    assert i18n.choose(accept_language="en") == "en"
+    assert i18n.choose(community="fr", accept_language="en") == "fr"
+    assert i18n.choose(remembered="en", community="fr") == "en"
+    assert i18n.choose(asked="fr", remembered="en", community="en", accept_language="en") == "fr"
+    assert i18n.choose(asked="xx", remembered="<script>", community="de", accept_language="de") == "fr"
+
+
+def test_no_compiled_catalogue_and_no_stray_marker():
+    """Strings are marked for extraction outside f-string expressions (the extractor does not read those)."""
+    offenders = []
+    for path in (ROOT / "gate").glob("*.py"):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if re.search(r"\{[^{}]*\b(?:_|gettext|ngettext|N_)\(\s*['\"]", line):
+                offenders.append(f"{path.name}:{number}: {line.strip()}")
+    assert not offenders, "a marked string inside an f-string expression is never extracted:\n" + "\n".join(offenders)
+
+
+@pytest.mark.parametrize(("values", "expected"), [
+    (("fr_FR.UTF-8",), "fr"), (("en_GB.utf8",), "en"), (("en_US",), "en"), (("fr_CA@euro",), "fr"),
+    (("C",), None), (("POSIX",), None), (("de_DE.UTF-8",), None), ((None, "", "en_US.UTF-8"), "en"),
+    (("de_DE", "en_US"), None),  # the first locale set decides, as LC_ALL over LANG
+    ((), None),
+])
+def test_the_command_line_reads_its_language_from_the_locale(values, expected):
+    assert i18n.from_locale(*values) == expected
