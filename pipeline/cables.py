@@ -296,7 +296,7 @@ class _CableReader:
         if node is None:
             return ()
         if not isinstance(node, yaml.SequenceNode):
-            self.error("approvals", "E203", "'approvals' must be a list", "let 'diplomatie approve' write it")
+            self.error("approvals", "E203", "'approvals' must be a list", "let the approve command write it")
             return ()
         out = []
         for item in node.value:
@@ -313,7 +313,7 @@ class _CableReader:
             missing = [k for k in APPROVAL_KEYS if k not in fields]
             if missing:
                 self.error(line, "E201", f"approval lacks {', '.join(missing)}",
-                           "let 'diplomatie approve' write approvals")
+                           "let the approve command write approvals")
                 continue
             community, by, when, digest = (fields[k][0] for k in APPROVAL_KEYS)
             try:
@@ -327,7 +327,7 @@ class _CableReader:
                 continue
             if not isinstance(digest, str) or not DIGEST_RE.match(digest):
                 self.error(fields["digest"][1], "E206", f"approval 'digest' is {digest!r}",
-                           "a digest is sha256: and 64 hex digits; let 'diplomatie approve' write it")
+                           "a digest is sha256: and 64 hex digits; let the approve command write it")
                 continue
             if not isinstance(community, str) or not SLUG_RE.match(community):
                 self.error(fields["community"][1], "E206", f"approval 'community' is {community!r}")
