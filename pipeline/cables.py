@@ -64,6 +64,9 @@ class Cable:
 
 
 MAX_BYTES = 1024 * 1024
+#: What ``diplomatie new`` writes for the agent to replace (E210 until replaced).
+PLACEHOLDER_SUBJECT = "a-completer"
+PLACEHOLDER_BODY = "Texte du télégramme."
 #: The embargo of a cable whose embargo cannot be read: never lifted (fail closed).
 FOREVER = dt.datetime(dates.MAX_YEAR, 12, 31, 23, 59, 59, tzinfo=dt.UTC)
 REQUIRED = ("id", "title", "date", "post", "author", "classification", "subjects", "language")
@@ -395,6 +398,19 @@ class _CableReader:
             return start + line - 1, col if line > 1 else 1
         return start, node.start_mark.column + col + (1 if node.style in ("'", '"') else 0)
 
+    def placeholders(self, subjects: tuple[str, ...], summary: str) -> None:
+        """E210: what ``diplomatie new`` writes for the agent to replace must not be published as is."""
+        if PLACEHOLDER_SUBJECT in subjects:
+            self.error("subjects", "E210", f"'subjects' still holds the template's '{PLACEHOLDER_SUBJECT}'",
+                       "replace it with the cable's subjects, e.g. subjects: [energie, climat]")
+        if "summary" in self.values and isinstance(self.values["summary"], str) and not summary.strip():
+            self.error("summary", "E210", "'summary' is empty",
+                       "write a summary of one or two sentences, or delete the 'summary' line")
+        for number, line in enumerate(self.body.splitlines()):
+            if line.strip() == PLACEHOLDER_BODY:
+                self.error(self.body_line + number, "E210", f"the body still holds the template's "
+                           f"'{PLACEHOLDER_BODY}'", "write the cable's text in its place")
+
     def _build(self, digest: str) -> Cable | None:
         stem = self.path.rsplit("/", 1)[-1].removesuffix(".md")
         cable_id = self.matching("id", ID_RE, "an id like 2026-BERLIN-0042 (YYYY-POST-NNNN)")
@@ -427,6 +443,7 @@ class _CableReader:
         if language and language not in ("fr", "en"):
             self.error("language", "E206", f"'language' is {language!r}", "write fr or en")
         summary = self.text("summary", required=False)
+        self.placeholders(subjects, summary)
         ministry = self.matching("ministry", MINISTRY_RE, "an upper-case ministry code like MEAE",
                                  required=False) or "MEAE"
         status = self.text("status", required=False) or "active"
