@@ -213,8 +213,12 @@ def _heading(d: CommunityDiff) -> str:
 
 
 def _against(diff: PlanDiff) -> str:
-    commit = f" ({diff.commit[:10]})" if diff.commit else ""
-    return f"{diff.ref}{commit}"
+    """REF and the commit it names (once, when REF is that commit's id)."""
+    if not diff.commit:
+        return diff.ref
+    if diff.commit.startswith(diff.ref.lower()):
+        return diff.commit[:10]
+    return f"{diff.ref} ({diff.commit[:10]})"
 
 
 def to_text(diff: PlanDiff) -> Iterator[str]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +162,7 @@ class Pending:
     approved_version: int | None = None  # the version last approved (stale)
     current_version: int | None = None
     changes: tuple[str, ...] = ()  # what changed since: front matter keys, "body +a −r"
+    sign: bool = False  # the community counts signed approvals only
 
 
 def _kind(reason: str) -> str | None:
@@ -206,7 +207,8 @@ def pending(repo: Repository, editor: str, now: dt.datetime | None = None, signa
             kind = _kind(held) if held else None
             if kind is None:
                 continue
-            waiting.append(Pending(cid, cable.id, cable.title, kind, held or ""))
+            waiting.append(Pending(cid, cable.id, cable.title, kind, held or "",
+                                   sign=community.require_signed_approvals))
         out[cid] = waiting
         for item in waiting:
             found.setdefault(item.id, []).append(item)
@@ -238,18 +240,18 @@ def _with_changes(repo: Repository, out: dict[str, list[Pending]], stale: list[C
             then = find_version(known[item.id], approval.digest) if approval else None
             now = find_version(known[item.id], cable.digest)
             changes = changes_between(then.cable, cable) if then else ("the approved version is not in git",)
-            items[index] = Pending(item.community, item.id, item.title, item.kind, item.reason,
-                                   then.number if then else None, now.number if now else None, changes)
+            items[index] = replace(item, approved_version=then.number if then else None,
+                                   current_version=now.number if now else None, changes=changes)
     return out
 
 
 def approve_command(item: Pending, editor: str | None) -> str:
     """The command that approves ``item``, as it runs when typed (``editor``: add ``--editor``, when
-    the address is not the one git gives by default)."""
+    the address is not the one git gives by default; ``--sign`` where only signed approvals count)."""
     command = f"diplomatie approve {item.id} --community {item.community}"
     if editor:
         command += f" --editor {editor}"
-    if item.kind == "unsigned":
+    if item.sign or item.kind == "unsigned":
         command += " --sign"
     return command
 

@@ -211,3 +211,22 @@ def test_at_a_terminal_approve_asks_after_the_diff_and_no_writes_nothing(desk):
     code, screen = _at_a_terminal(["approve", CABLE, "--community", "energie"], b"y\n", desk.root)
     assert code == 0 and f"{PATH}: approved for energie by {EDITOR}" in screen
     assert OWNER not in screen
+
+
+def test_where_only_signed_approvals_count_pending_prints_approve_with_sign(tmp_path):
+    import copy
+
+    from contentrepo import COMMUNITIES
+
+    signed = copy.deepcopy(COMMUNITIES)
+    del signed["communities"]["energie"]["require_signed_approvals"]  # the default: signed approvals
+    repo = make_repo(tmp_path / "repo", signed)
+    repo.git("config", "user.email", EDITOR)
+    repo.cable(CABLE)
+    repo.commit("A cable")
+    data = json.loads(repo.run("pending", "--format", "json").stdout)
+    [item] = data["communities"]["energie"]
+    assert item["command"] == f"diplomatie approve {CABLE} --community energie --sign"
+    repo.approve(CABLE, "energie")  # written, not signed: the plan holds it as unsigned
+    [item] = json.loads(repo.run("pending", "--format", "json").stdout)["communities"]["energie"]
+    assert (item["kind"], item["reason"]) == ("unsigned", "unsigned approval")

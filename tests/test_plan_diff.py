@@ -172,3 +172,9 @@ def test_unknown_ref_and_markdown_without_diff_are_clear_errors(branch):
     assert unknown.code == 1 and "no commit named 'nowhere'" in unknown.output
     alone = branch.run("plan", "--format", "markdown")
     assert alone.code == 2 and "--diff REF" in alone.output
+
+
+def test_a_commit_id_as_ref_is_named_once(branch):
+    main = branch.git("rev-parse", "main").strip()
+    result = branch.run("plan", "--diff", main)
+    assert result.stdout.splitlines()[0] == f"Compared with {main[:10]}:"
