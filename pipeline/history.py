@@ -412,9 +412,9 @@ def to_json(history: CableHistory) -> dict[str, Any]:
         "path": history.path,
         "versions": [
             {"version": v.number, "commit": v.commit, "date": _stamp(v.date), "author": v.author,
-             "digest": v.digest, "deleted": v.deleted, "committed": v.commit is not None,
+             "digest": v.digest, "deleted": v.deleted,
              "metadata": {c.key: {"before": c.before, "after": c.after} for c in v.changes},
-             "body": {"added": v.added, "removed": v.removed}}
+             "body": {"added": v.added, "removed": v.removed}, "committed": v.commit is not None}
             for v in history.versions
         ],
         "approvals": [
@@ -438,10 +438,10 @@ def to_text(history: CableHistory) -> Iterator[str]:
     yield f"{history.id} — {history.path}"
     yield f"versions ({len(history.versions)}):"
     for v in history.versions:
-        what = "deleted" if v.deleted else ("created" if v.number == 1 else _changes(v))
-        if v.commit is None:
-            yield f"  v{v.number}  not committed yet (working tree)  {what}"
+        if v.commit is None:  # the working tree's edit
+            yield f"  v{v.number}  not committed yet (working tree)  {'created' if v.number == 1 else _changes(v)}"
             continue
+        what = "deleted" if v.deleted else ("created" if v.number == 1 else _changes(v))
         yield f"  v{v.number}  {_stamp(v.date)}  {v.commit[:10]}  {v.author}  {what}"
     yield f"approvals ({len(history.approvals)}):"
     for a in history.approvals:
