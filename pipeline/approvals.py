@@ -89,3 +89,37 @@ def approve(path: Path, community: Community, editor: str, when: dt.datetime | N
         raise ApprovalError(f"could not add the approval: {exc}") from None
     yamledit.save(path, new_text)
     return approval
+
+
+def revoke(path: Path, community: Community, editor: str) -> int:
+    """Remove every approval of the cable at ``path`` for ``community`` by ``editor`` (of any
+    version: an old one would count again if the text came back to it) and return how many.
+
+    Refuses when ``editor`` has none there, naming who approved instead: an editor removes their
+    own approvals only, never someone else's. Every other byte of the file is kept.
+    """
+    try:
+        editor = parse_address(editor.strip())
+    except InvalidAddress as exc:
+        raise ApprovalError(f"{editor!r} is not a plain e-mail address ({exc})") from None
+    data = path.read_bytes()
+    cable = cables.parse(path.as_posix(), data, Findings())
+    if cable is None:
+        raise ApprovalError(f"{path} cannot be read; run diplomatie check")
+    theirs = sorted({a.by for a in cable.approvals if a.community == community.id})
+    if editor not in theirs:
+        others = f" (approved by {', '.join(theirs)}: only they may remove their approvals)" if theirs else ""
+        raise ApprovalError(f"{editor} has no approval of {cable.id} for '{community.id}' to remove{others}")
+
+    def mine(entry: dict) -> bool:
+        try:
+            return entry.get("community") == community.id and parse_address(str(entry.get("by", ""))) == editor
+        except InvalidAddress:
+            return False
+
+    try:
+        new_text, removed = yamledit.remove_approvals(data.decode("utf-8"), mine, what=path.as_posix())
+    except yamledit.YamlEditError as exc:
+        raise ApprovalError(f"could not remove the approval: {exc}") from None
+    yamledit.save(path, new_text)
+    return removed

@@ -64,6 +64,9 @@ class Cable:
 
 
 MAX_BYTES = 1024 * 1024
+#: What ``diplomatie new`` writes for the agent to replace (E210 until replaced).
+PLACEHOLDER_SUBJECT = "a-completer"
+PLACEHOLDER_BODY = "Texte du télégramme."
 #: The embargo of a cable whose embargo cannot be read: never lifted (fail closed).
 FOREVER = dt.datetime(dates.MAX_YEAR, 12, 31, 23, 59, 59, tzinfo=dt.UTC)
 REQUIRED = ("id", "title", "date", "post", "author", "classification", "subjects", "language")
@@ -296,7 +299,7 @@ class _CableReader:
         if node is None:
             return ()
         if not isinstance(node, yaml.SequenceNode):
-            self.error("approvals", "E203", "'approvals' must be a list", "let 'diplomatie approve' write it")
+            self.error("approvals", "E203", "'approvals' must be a list", "let the approve command write it")
             return ()
         out = []
         for item in node.value:
@@ -313,7 +316,7 @@ class _CableReader:
             missing = [k for k in APPROVAL_KEYS if k not in fields]
             if missing:
                 self.error(line, "E201", f"approval lacks {', '.join(missing)}",
-                           "let 'diplomatie approve' write approvals")
+                           "let the approve command write approvals")
                 continue
             community, by, when, digest = (fields[k][0] for k in APPROVAL_KEYS)
             try:
@@ -327,7 +330,7 @@ class _CableReader:
                 continue
             if not isinstance(digest, str) or not DIGEST_RE.match(digest):
                 self.error(fields["digest"][1], "E206", f"approval 'digest' is {digest!r}",
-                           "a digest is sha256: and 64 hex digits; let 'diplomatie approve' write it")
+                           "a digest is sha256: and 64 hex digits; let the approve command write it")
                 continue
             if not isinstance(community, str) or not SLUG_RE.match(community):
                 self.error(fields["community"][1], "E206", f"approval 'community' is {community!r}")
@@ -395,6 +398,19 @@ class _CableReader:
             return start + line - 1, col if line > 1 else 1
         return start, node.start_mark.column + col + (1 if node.style in ("'", '"') else 0)
 
+    def placeholders(self, subjects: tuple[str, ...], summary: str) -> None:
+        """E210: what ``diplomatie new`` writes for the agent to replace must not be published as is."""
+        if PLACEHOLDER_SUBJECT in subjects:
+            self.error("subjects", "E210", f"'subjects' still holds the template's '{PLACEHOLDER_SUBJECT}'",
+                       "replace it with the cable's subjects, e.g. subjects: [energie, climat]")
+        if "summary" in self.values and isinstance(self.values["summary"], str) and not summary.strip():
+            self.error("summary", "E210", "'summary' is empty",
+                       "write a summary of one or two sentences, or delete the 'summary' line")
+        for number, line in enumerate(self.body.splitlines()):
+            if line.strip() == PLACEHOLDER_BODY:
+                self.error(self.body_line + number, "E210", f"the body still holds the template's "
+                           f"'{PLACEHOLDER_BODY}'", "write the cable's text in its place")
+
     def _build(self, digest: str) -> Cable | None:
         stem = self.path.rsplit("/", 1)[-1].removesuffix(".md")
         cable_id = self.matching("id", ID_RE, "an id like 2026-BERLIN-0042 (YYYY-POST-NNNN)")
@@ -427,6 +443,7 @@ class _CableReader:
         if language and language not in ("fr", "en"):
             self.error("language", "E206", f"'language' is {language!r}", "write fr or en")
         summary = self.text("summary", required=False)
+        self.placeholders(subjects, summary)
         ministry = self.matching("ministry", MINISTRY_RE, "an upper-case ministry code like MEAE",
                                  required=False) or "MEAE"
         status = self.text("status", required=False) or "active"

@@ -15,7 +15,7 @@ from pipeline import __version__
 COMMANDS: dict[str, str] = {
     "check": "check",
     "plan": "plan",
-    "approve": "approve",
+    "approve": "approve", "pending": "pending",
     "new": "new",
     "demo": "demo",
     "publish": "publish", "releases": "releases", "rollback": "rollback", "gc": "gc",

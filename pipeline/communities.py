@@ -333,7 +333,7 @@ class _Reader:
         if not signed:
             self.add(node, "W605", f"{what} counts unsigned approvals (require_signed_approvals: false)",
                      "anyone who can push to the repository can then type an approval; list each editor's "
-                     "ssh_key and remove this line so that approvals must be signed (diplomatie approve --sign)")
+                     "ssh_key and remove this line so that approvals must be signed (the approve command's --sign)")
         return signed
 
     def printed(self, node: yaml.Node, value: str, key: str, what: str, check_markup: bool = False) -> None:

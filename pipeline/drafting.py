@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from pipeline.cables import POST_RE
+from pipeline.cables import PLACEHOLDER_BODY, PLACEHOLDER_SUBJECT, POST_RE
 from pipeline.classification import CANONICAL
 from pipeline.repository import CONTENT, Repository
 
@@ -20,11 +20,11 @@ ministry: {ministry}
 author: {author}
 classification: {classification}
 language: {language}
-subjects: [a-completer]
+subjects: [{subject}]
 summary: ""
 ---
 
-Texte du télégramme.
+{body}
 """
 
 
@@ -57,7 +57,8 @@ def new_cable(repo: Repository, post: str, title: str, author: str, language: st
     path = repo.root / CONTENT / str(today.year) / f"{cable_id}.md"
     path.parent.mkdir(parents=True, exist_ok=True)
     text = TEMPLATE.format(id=cable_id, title=json.dumps(title, ensure_ascii=False),  # valid YAML too
-                           date=today.isoformat(), post=post, ministry=ministry, author=author, classification=CANONICAL, language=language)
+                           date=today.isoformat(), post=post, ministry=ministry, author=author, classification=CANONICAL, language=language,
+                           subject=PLACEHOLDER_SUBJECT, body=PLACEHOLDER_BODY)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)

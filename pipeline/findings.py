@@ -31,6 +31,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "E207": (Severity.ERROR, "id and file name differ"),
     "E208": (Severity.ERROR, "duplicate id"),
     "E209": (Severity.ERROR, "duplicate key"),
+    "E210": (Severity.ERROR, "placeholder of the new-cable template not replaced"),
     "E301": (Severity.ERROR, "classification not publishable"),
     "E302": (Severity.ERROR, "classification marking in the text"),
     "E303": (Severity.ERROR, "invisible or control character"),

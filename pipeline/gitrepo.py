@@ -276,10 +276,12 @@ def is_ancestor(root: Path, ancestor: str, commit: str) -> bool:
     return result.returncode == 0
 
 
-def user_email() -> str | None:
-    """``git config user.email`` where the command runs (None: unset, or git missing)."""
+def user_email(root: Path | None = None) -> str | None:
+    """``git config user.email`` as git reads it in ``root`` (default: where the command runs), so a
+    content repository's own setting wins over the global one (None: unset, or git missing)."""
     try:
-        out = subprocess.run(["git", "config", "user.email"], capture_output=True, text=True, check=False)
+        out = subprocess.run(["git", "config", "user.email"], cwd=root, capture_output=True, text=True,
+                             check=False)
     except OSError:
         return None
     return out.stdout.strip() or None

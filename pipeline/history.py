@@ -49,8 +49,8 @@ class Change:
 @dataclass(frozen=True)
 class CableVersion:
     number: int  # 1 for the first version
-    commit: str
-    date: dt.datetime
+    commit: str | None  # None: the working tree's edit, not committed yet
+    date: dt.datetime | None  # None: not committed yet
     author: str
     digest: str | None  # None for a version that could not be parsed (or a deletion)
     changes: tuple[Change, ...] = ()  # metadata changed since the previous version
@@ -264,11 +264,41 @@ def publications(store: Any, cable_id: str) -> list[Publication]:
 
 # --- the whole history ---------------------------------------------------------------------------
 
+def working_revision(root: Path, path: str, revs: list[Revision]) -> Revision | None:
+    """The working tree's file as one more revision, when it differs from the last commit's (an edit
+    or an approval not committed yet): what ``plan``, ``approve`` and ``pending`` read, so that the
+    history judges an uncommitted edit as they do. None when it is the committed file, or absent."""
+    file = root / path
+    if file.is_symlink() or not file.is_file():
+        return None
+    data = file.read_bytes()
+    committed = revs[-1] if revs else None
+    cable = cables.parse(path, data, Findings())
+    if committed is not None and committed.cable is not None and cable is not None and cable == committed.cable:
+        return None
+    if committed is not None and committed.cable is None and cable is None and committed.body == _body_of(data):
+        return None
+    return Revision(None, None, "", cable, _body_of(data))  # type: ignore[arg-type]
+
+
+def _body_of(data: bytes) -> str | None:
+    try:
+        return cables.split(data.decode("utf-8").removeprefix("\ufeff").replace("\r\n", "\n"))[1]
+    except (UnicodeDecodeError, cables.FrontMatterError):
+        return None
+
+
 def cable_history(root: Path, cable_id: str, ref: str | None = None, store: Any = None) -> CableHistory:
-    """The versions, approvals and (with a store) publications of one cable, as of ``ref``."""
+    """The versions, approvals and (with a store) publications of one cable, as of ``ref``.
+
+    Without ``ref``, an edit of the working tree not committed yet is the last version (undated, no
+    commit) and its approvals are the ones judged, as ``plan`` judges them."""
     repo = open_git(root)
     path = cable_path(cable_id)
     revs = _revisions(repo, path, ref)
+    working = working_revision(root, path, revs) if ref is None else None
+    if working is not None:
+        revs = [*revs, working]
     if not revs:
         raise HistoryError(f"no commit of {root} (as of {ref or 'HEAD'}) holds {path}")
     vers = versions(revs)
@@ -387,7 +417,7 @@ def to_json(history: CableHistory) -> dict[str, Any]:
             {"version": v.number, "commit": v.commit, "date": _date_text(v.date), "author": v.author,
              "digest": v.digest, "deleted": v.deleted,
              "metadata": {c.key: {"before": c.before, "after": c.after} for c in v.changes},
-             "body": {"added": v.added, "removed": v.removed}}
+             "body": {"added": v.added, "removed": v.removed}, "committed": v.commit is not None}
             for v in history.versions
         ],
         "approvals": [
@@ -411,6 +441,9 @@ def to_text(history: CableHistory) -> Iterator[str]:
     yield f"{history.id} — {history.path}"
     yield f"versions ({len(history.versions)}):"
     for v in history.versions:
+        if v.commit is None:  # the working tree's edit
+            yield f"  v{v.number}  not committed yet (working tree)  {'created' if v.number == 1 else _changes(v)}"
+            continue
         what = "deleted" if v.deleted else ("created" if v.number == 1 else _changes(v))
         yield f"  v{v.number}  {_date_text(v.date)}  {v.commit[:10]}  {v.author}  {what}"
     yield f"approvals ({len(history.approvals)}):"

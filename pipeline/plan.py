@@ -60,11 +60,11 @@ def reason_held(cable: Cable, community: Community, now: dt.datetime,
         return withdrawn
     if cable.embargo is not None and cable.embargo > now:
         return f"embargoed until {utc_text(cable.embargo)}"
-    return _approval_reason(cable, community, counts, register)
+    return approval_reason(cable, community, counts, register)
 
 
-def _approval_reason(cable: Cable, community: Community, counts: Callable[[Approval], bool] | None,
-                     register: Register | None) -> str | None:
+def approval_reason(cable: Cable, community: Community, counts: Callable[[Approval], bool] | None,
+                    register: Register | None = None) -> str | None:
     """Why the cable's approvals do not let ``community`` publish it, or None when one counts: by a
     current editor, of this version, signed where required, and given after any withdrawal."""
     def fresh(approval: Approval) -> bool:

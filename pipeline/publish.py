@@ -87,6 +87,10 @@ class PublishError(Exception):
     """A publication, rollback or gc that cannot go on; the message says what to do."""
 
 
+class UnknownRelease(PublishError):
+    """``rollback --to`` names no release of the community (the command says how to list them)."""
+
+
 class BuiltSite(Protocol):
     """What publication needs of a build (pipeline.build.SiteBuild has these fields)."""
 
@@ -583,7 +587,7 @@ def rollback(store: Store, community: str, to: str | None = None, *, by: str | N
     else:
         target = next((r for r in releases if r.release == to), None)
         if target is None:
-            raise PublishError(f"{community}: no release {to} (see `diplomatie releases {community}`)")
+            raise UnknownRelease(f"{community}: no release {to}")
         why = refusal(to)  # first: the error names the withdrawn cable
         if why:
             raise PublishError(f"{community}: rollback to {to} refused: {why}")

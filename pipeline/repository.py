@@ -137,7 +137,7 @@ def _load_cables(repo: Repository, parse: Callable[[str, bytes, Findings], Cable
         if cable.id in seen:
             findings.add(entry.path, cable.lines.get("id", 1), "E208",
                          f"id {cable.id} is already used by {seen[cable.id]}",
-                         "give this cable the next free number (diplomatie new picks one)")
+                         "give this cable the next number of its post that no file of content/ uses")
             repo.cables[cable.id] = replace(repo.cables[cable.id], valid=False)
             continue
         seen[cable.id] = entry.path

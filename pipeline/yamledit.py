@@ -380,3 +380,57 @@ def _quiet_data(text: str) -> Any:
         return None
 
 
+
+
+def remove_approval(text: str, index: int, what: str = "the cable") -> str:
+    """The cable ``text`` without the ``index``-th entry (from 0) of its front matter's ``approvals``:
+    that entry's lines are taken out (the last one leaves ``approvals: []``), every other byte is kept."""
+    lines = _Lines(text)
+    closing = _front_matter(lines, what)
+    document = _load(_Lines("".join(lines.lines[1:closing])).plain, what)
+    if not isinstance(document, CommentedMap) or not isinstance(document.get("approvals"), CommentedSeq):
+        raise YamlEditError(f"{what}: the front matter has no 'approvals' list")
+    seq = document["approvals"]
+    if not 0 <= index < len(seq):
+        raise YamlEditError(f"{what}: no approval number {index + 1}")
+    first, _ = seq.lc.data[index]
+    dash = seq.lc.col
+
+    def attempt(trim: bool) -> str:
+        front = _Lines("".join(lines.lines[1:closing]))
+        front.newline, front.trim = lines.newline, trim
+        if _content(front.lines[first])[dash:dash + 1] != "-":
+            raise YamlEditError(f"{what}: 'approvals' is written in flow style ([…]); write it as a block list "
+                                "(one '- ' item per line) and retry")
+        end = front.end_of_block(first, dash)
+        front.splice(first, end, [])
+        if len(seq) == 1:  # the list would be empty: an empty list, not a null
+            line, column = document.lc.key("approvals")
+            head = _content(front.lines[line])
+            colon = head.find(":", column + len("approvals"))
+            value, _, comment = head[colon + 1:].partition("#")
+            if colon < 0 or value.strip():
+                raise YamlEditError(f"{what}: could not find 'approvals:' on line {line + 2}")
+            front.splice(line, line + 1, [head[:colon + 1] + " []" + (f"  #{comment}" if comment else "")])
+        new = _Lines(text)
+        new.lines[1:closing] = front.lines
+        return new.text()
+
+    def change(data: dict) -> dict:
+        del data["front matter"]["approvals"][index]
+        return data
+
+    return _placed(text, attempt, change, what, _cable_data)
+
+
+def remove_approvals(text: str, drop: Callable[[dict[str, Any]], bool], what: str = "the cable") -> tuple[str, int]:
+    """The cable ``text`` without every entry of ``approvals`` for which ``drop`` (given the entry's
+    data) is true, and how many were removed; each removal passes the safety net."""
+    data = _cable_data(text, what)["front matter"]
+    entries = data.get("approvals") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        return text, 0
+    indexes = [i for i, entry in enumerate(entries) if isinstance(entry, dict) and drop(entry)]
+    for index in reversed(indexes):
+        text = remove_approval(text, index, what)
+    return text, len(indexes)

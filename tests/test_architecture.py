@@ -44,7 +44,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                               "pipeline.invitations", "pipeline.parallel")),
     ("the content model", ("pipeline.cables", "pipeline.communities", "pipeline.approvals")),
     ("reading a version", ("pipeline.sources", "pipeline.revisions", "pipeline.buildcache", "pipeline.repository")),
-    ("deciding", ("pipeline.check", "pipeline.plan", "pipeline.signatures", "pipeline.history",
+    ("deciding", ("pipeline.check", "pipeline.plan", "pipeline.plandiff", "pipeline.review", "pipeline.signatures", "pipeline.history",
                   "pipeline.withdrawals")),
     ("producing", ("pipeline.site", "pipeline.build", "pipeline.audit", "pipeline.publish", "pipeline.publication",
                    "pipeline.archive", "pipeline.drafting")),

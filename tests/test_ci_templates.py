@@ -1,11 +1,14 @@
 """The merge-request workflow templates: .gitlab-ci.yml runs tested commands; the pre-commit hook
 refuses a bad cable at commit time (with the real ``pre-commit`` tool)."""
 
+import http.server
 import json
 import os
 import shlex
 import subprocess
 import sys
+import threading
+import urllib.parse
 from pathlib import Path
 
 import click
@@ -133,12 +136,76 @@ def test_check_job_reports_a_classified_cable_and_fails(content):
     assert SECRET_CABLE in failed.stdout
 
 
-def test_plan_job_prints_the_plan_and_keeps_it_as_json(content):
+@pytest.fixture
+def merge_request(content, tmp_path):
+    """A content repository cloned from its origin, as GitLab's runner checks out a merge request:
+    the branch 'mr' adds an approved cable to the one on the target branch 'main'."""
+    origin = tmp_path / "origin.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(content.root), str(origin)], check=True)
+    content.git("remote", "add", "origin", str(origin))
+    content.git("checkout", "-q", "-b", "mr")
+    content.cable("2026-BERLIN-0002", title="Un nouveau télégramme")
+    content.approve("2026-BERLIN-0002", "energie")
+    content.commit("A new cable, approved")
+    return content
+
+
+MR_ENV = {"CI_MERGE_REQUEST_TARGET_BRANCH_NAME": "main", "CI_PROJECT_ID": "7", "CI_MERGE_REQUEST_IID": "42"}
+
+
+def test_plan_job_prints_the_plan_keeps_it_as_json_and_attaches_the_diff(merge_request):
+    outputs = []
     for line in jobs()["plan"]["script"]:
-        result = run_script(line, content.root)
-        assert result.returncode == 0, result.stderr
-    plan = json.loads((content.root / "plan.json").read_text())
+        result = run_script(line, merge_request.root, DIPLOMATIE_GITLAB_TOKEN="", **MR_ENV)
+        assert result.returncode == 0, (line, result.stderr)
+        outputs.append(result.stdout)
+    plan = json.loads((merge_request.root / "plan.json").read_text())
     assert plan["communities"]["energie"]["held"] == [{"id": "2026-BERLIN-0001", "reason": "not approved"}]
+    comment = (merge_request.root / "plan-diff.md").read_text()
+    assert comment.startswith("### What this merge request changes in what each community publishes")
+    assert "| publishes | 2026-BERLIN-0002 | Un nouveau télégramme |" in comment
+    assert "2026-BERLIN-0001" not in comment  # unchanged by this merge request
+    assert any("publishes      2026-BERLIN-0002" in out for out in outputs)  # the readable log
+    assert "set DIPLOMATIE_GITLAB_TOKEN" in outputs[-1]
+    assert set(jobs()["plan"]["artifacts"]["paths"]) >= {"plan.json", "plan-diff.md"}
+
+
+class _Notes(http.server.BaseHTTPRequestHandler):
+    """GitLab's merge-request notes endpoint, as far as the plan job uses it."""
+
+    received: list[tuple[str, str, dict]] = []
+
+    def do_POST(self):  # noqa: N802 (the name http.server calls)
+        length = int(self.headers["Content-Length"])
+        form = urllib.parse.parse_qs(self.rfile.read(length).decode())
+        self.received.append((self.path, self.headers["PRIVATE-TOKEN"], form))
+        self.send_response(201)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b'{"id": 1}')
+
+    def log_message(self, *args):
+        pass
+
+
+def test_plan_job_posts_the_diff_as_a_merge_request_comment_with_a_token(merge_request):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Notes)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _Notes.received = []
+    try:
+        api = f"http://127.0.0.1:{server.server_address[1]}/api/v4"
+        for line in jobs()["plan"]["script"]:
+            result = run_script(line, merge_request.root, DIPLOMATIE_GITLAB_TOKEN="glpat-test", CI_API_V4_URL=api,
+                                **MR_ENV)
+            assert result.returncode == 0, (line, result.stderr)
+    finally:
+        server.shutdown()
+        server.server_close()
+    [(path, token, form)] = _Notes.received
+    assert path == "/api/v4/projects/7/merge_requests/42/notes"
+    assert token == "glpat-test"
+    assert form["body"] == [(merge_request.root / "plan-diff.md").read_text()]
 
 
 def test_publish_job_publishes_to_the_store_it_is_given(content, tmp_path):

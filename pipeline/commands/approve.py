@@ -1,38 +1,69 @@
-"""``diplomatie approve``: an editor approves the current version of a cable for a community."""
+"""``diplomatie approve``: an editor approves the current version of a cable for a community, after
+seeing what changed since the version last approved there; ``--revoke`` removes their approval."""
 
 from __future__ import annotations
+
+import sys
 
 import click
 
 from pipeline.approvals import ApprovalError, approve
-from pipeline.commands.options import load_repository, root_option
+from pipeline.commands.options import editor_option, load_repository, resolve_editor, root_option
 from pipeline.withdrawals import last_withdrawn
+
+#: What this command tells the user, in one place.
+MESSAGES = {
+    "unknown_community": "unknown community '{community}' (known: {known})",
+    "unknown_cable": "no cable {cable_id} under {content}",
+    "first": "First approval of {cable_id} for {community}: the whole text follows.",
+    "since": "Changes since v{number}, approved for {community} by {by} on {date}:",
+    "unchanged": "No change since v{number}, approved for {community} by {by} on {date}.",
+    "lost": "The version approved for {community} by {by} on {date} is not in git's history; "
+            "the whole current text follows.",
+    "confirm": "Approve this version of {cable_id} for {community} as {editor}?",
+    "revoked": "{path}: {count} approval(s) of {cable_id} for {community} by {editor} removed; "
+               "commit the file so that the plan sees it",
+}
 
 
 @click.command("approve")
 @root_option
 @click.argument("cable_id")
 @click.option("--community", "-c", required=True, help="The community to publish it to.")
-@click.option("--editor", "-e", required=True, metavar="EMAIL", help="The approving editor's address.")
+@editor_option
+@click.option("--yes", "-y", is_flag=True, help="Do not show the changes nor ask to confirm (scripts).")
+@click.option("--revoke", is_flag=True, help="Remove your approval of the cable for the community instead.")
 @click.option("--sign", is_flag=True,
               help="Commit the approval alone, signed with your SSH key (communities requiring signed approvals).")
 @click.option("--key", type=click.Path(dir_okay=False, exists=True), metavar="FILE",
               help="SSH private key to sign with (default: git config user.signingkey).")
-def command(root, cable_id, community, editor, sign, key):
-    """Append an approval of CABLE_ID's current version, keeping the rest of the file byte for byte."""
+def command(root, cable_id, community, editor, yes, revoke, sign, key):
+    """Append an approval of CABLE_ID's current version, keeping the rest of the file byte for byte.
+
+    At a terminal, shows what changed since the version last approved for the community and asks to
+    confirm (--yes: neither)."""
     repo = load_repository(root)
     target = repo.communities.get(community)
     if target is None:
-        raise click.ClickException(
-            f"unknown community '{community}' (known: {', '.join(sorted(repo.communities)) or 'none'})")
+        raise click.ClickException(MESSAGES["unknown_community"].format(
+            community=community, known=", ".join(sorted(repo.communities)) or "none"))
     cable = repo.cables.get(cable_id)
     if cable is None:
-        raise click.ClickException(f"no cable {cable_id} under {root / 'content'}")
+        raise click.ClickException(MESSAGES["unknown_cable"].format(cable_id=cable_id, content=root / "content"))
+    editor = resolve_editor(root, editor)
+    if revoke:
+        _revoke(root, cable, target, editor)
+        return
     pending = None
     if sign or key:
         from pipeline.signatures import uncommitted_approval
 
         pending = uncommitted_approval(root, cable, community, editor)
+    if pending is None and not yes and _may_approve(target, editor):
+        _show_changes(root, cable, target)
+        if _interactive():
+            click.confirm(MESSAGES["confirm"].format(cable_id=cable_id, community=community, editor=editor),
+                          default=False, abort=True)
     try:
         approval = pending or approve(root / cable.path, target, editor,
                                       withdrawn_since=last_withdrawn(root, cable))
@@ -49,3 +80,61 @@ def command(root, cable_id, community, editor, sign, key):
         except SignatureError as exc:
             raise click.ClickException(f"the approval is written to {cable.path} but not committed: {exc}") from None
         click.echo(f"signed commit {commit[:10]}")
+
+
+def _interactive() -> bool:
+    """Whether someone can answer a question: input and output are a terminal."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def _may_approve(community, editor: str) -> bool:
+    """Whether the changes are worth showing: ``approve`` refuses anyone else, with its own message."""
+    from gate.addresses import InvalidAddress, parse_address
+
+    try:
+        return parse_address(editor.strip()) in community.editor_emails
+    except InvalidAddress:
+        return False
+
+
+def _show_changes(root, cable, community) -> None:
+    """The diff from the version last approved for ``community`` to the one about to be approved
+    (coloured at a terminal only: click strips colours from anything else)."""
+    from gate.store import utc_text
+    from pipeline import review
+    from pipeline.history import HistoryError
+
+    try:
+        found = review.cable_versions(root, cable.id)
+    except HistoryError:
+        found = []
+    current = review.find_version(found, cable.digest) or review.Version(len(found) + 1, cable, None)
+    approval = review.last_approval(cable, community)
+    then = review.find_version(found, approval.digest) if approval else None
+    names = {"community": community.id, "by": approval.by if approval else "",
+             "date": utc_text(approval.date) if approval else "", "number": then.number if then else 0}
+    if approval is None:
+        click.echo(MESSAGES["first"].format(cable_id=cable.id, community=community.id))
+    elif then is None:
+        click.echo(MESSAGES["lost"].format(**names))
+    elif then.cable.digest == cable.digest:
+        click.echo(MESSAGES["unchanged"].format(**names))
+        return
+    else:
+        click.echo(MESSAGES["since"].format(**names))
+    before = then.cable if then else None
+    for line in review.unified(before, cable, review.label(cable.id, then, "approved") if then else "/dev/null",
+                               review.label(cable.id, current, "to approve")):
+        text, fg = review.colour(line)
+        click.echo(click.style(text, fg=fg) if fg else text)
+
+
+def _revoke(root, cable, community, editor: str) -> None:
+    from pipeline.approvals import revoke
+
+    try:
+        count = revoke(root / cable.path, community, editor)
+    except ApprovalError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(MESSAGES["revoked"].format(path=cable.path, count=count, cable_id=cable.id,
+                                          community=community.id, editor=editor))

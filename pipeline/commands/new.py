@@ -9,8 +9,8 @@ from pipeline.drafting import DraftError, new_cable
 from pipeline.gitrepo import user_email
 
 
-def _default_author() -> str:
-    return user_email() or "agent@diplomatie.gouv.fr"
+def _default_author(root) -> str:
+    return user_email(root) or "agent@diplomatie.gouv.fr"
 
 
 @click.command("new")
@@ -24,7 +24,7 @@ def command(root, post, title, author, language, ministry):
     """Write content/<year>/<id>.md with the next free id, today's date and every required key."""
     repo = load_repository(root)
     try:
-        path = new_cable(repo, post, title, author or _default_author(), language, ministry)
+        path = new_cable(repo, post, title, author or _default_author(root), language, ministry)
     except DraftError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(path.relative_to(root))

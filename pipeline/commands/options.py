@@ -64,3 +64,27 @@ def open_store_or_exit(url: str, endpoint_url: str | None):
         return open_store(url, endpoint_url=endpoint_url)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+editor_option = click.option(
+    "--editor", "-e", metavar="EMAIL", default=None,
+    help="The editor's address (default: git config user.email, as git reads it in the content repository).")
+
+#: What the editor options tell the user, in one place.
+EDITOR_MESSAGES = {
+    "no_editor": "who is the editor? Pass --editor EMAIL, or set your address once for this repository: "
+                 "git config user.email prenom.nom@diplomatie.gouv.fr",
+}
+
+
+def resolve_editor(root: Path, editor: str | None) -> str:
+    """``--editor``, else git's ``user.email`` in the content repository, else a usage error saying how
+    to set it."""
+    if editor:
+        return editor
+    from pipeline.gitrepo import user_email
+
+    found = user_email(root if root.is_dir() else None)
+    if not found:
+        raise click.UsageError(EDITOR_MESSAGES["no_editor"])
+    return found

@@ -1,7 +1,9 @@
-"""``diplomatie plan``: which cables each community publishes, and why each other selected one is held."""
+"""``diplomatie plan``: which cables each community publishes, and why each other selected one is held;
+with ``--diff REF``, what changes in that compared with another version (a merge request's target)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import click
@@ -10,30 +12,62 @@ from pipeline.commands.options import format_option, load_repository, parse_when
 from pipeline.plan import make_plan, to_json
 from pipeline.signatures import signatures_for
 
+#: What this command tells the user, in one place.
+MESSAGES = {
+    "markdown_needs_diff": "--format markdown describes a change: give --diff REF too",
+    "errors_note": "note: {count} error(s) in the repository; run diplomatie check",
+    "summary": "{cid} — {title}: {publish} to publish, {held} held",
+    "register": "the withdrawn register of {url} cannot be read: {error}",
+}
+
 
 @click.command("plan")
 @root_option
-@format_option("text", "json")
+@format_option("text", "json", "markdown")
 @click.option("--now", "now", metavar="DATETIME", help="Plan as of this time (ISO), e.g. to preview an embargo.")
+@click.option("--diff", "diff_ref", metavar="REF", default=None,
+              help="Show only what changes compared with this tag, branch or commit (read from git objects), "
+                   "e.g. a merge request's target branch.")
 @click.option("--store", "store_url", metavar="URL", default=None,
               help="Also hold what this store's withdrawn register holds, as publish does.")
 @click.option("--endpoint-url", metavar="URL", default=None, help="S3 endpoint of an S3-compatible server.")
-def command(root, fmt, now, store_url, endpoint_url):
+def command(root, fmt, now, diff_ref, store_url, endpoint_url):
     """Per community: the cables it will publish, and each held-back cable with its reason."""
+    if fmt == "markdown" and diff_ref is None:
+        raise click.UsageError(MESSAGES["markdown_needs_diff"])
     repo = load_repository(root)
     register = read_register(store_url, endpoint_url) if store_url else None
-    plan = make_plan(repo, now=parse_when(now, "--now"), signatures=signatures_for(repo), register=register)
+    moment = parse_when(now, "--now") or dt.datetime.now(dt.UTC)
+    plan = make_plan(repo, now=moment, signatures=signatures_for(repo), register=register)
+    if diff_ref is not None:
+        _print_diff(root, diff_ref, fmt, plan, repo, register)
+        return
     if fmt == "json":
         click.echo(json.dumps(to_json(plan), ensure_ascii=False, indent=2))
         return
     for cid, cp in plan.communities.items():
-        click.echo(f"{cid} — {cp.community.title}: {len(cp.publish)} to publish, {len(cp.held)} held")
+        click.echo(MESSAGES["summary"].format(cid=cid, title=cp.community.title, publish=len(cp.publish),
+                                              held=len(cp.held)))
         for cable in cp.publish:
             click.echo(f"  publish  {cable.id}  {cable.title}")
         for held in cp.held:
             click.echo(f"  held     {held.id}  {held.reason}")
     if repo.errors:
-        click.echo(f"note: {len(repo.errors)} error(s) in the repository; run diplomatie check", err=True)
+        click.echo(MESSAGES["errors_note"].format(count=len(repo.errors)), err=True)
+
+
+def _print_diff(root, ref, fmt, plan, repo, register) -> None:
+    """The plan of ``ref`` (from git objects) against ``plan``, made at the same moment."""
+    from pipeline import plandiff
+
+    base = load_repository(root, ref=ref)
+    base_plan = make_plan(base, now=plan.now, signatures=signatures_for(base), register=register)
+    diff = plandiff.diff_plans(base_plan, plan, base.cables, repo.cables, ref, base.commit)
+    if fmt == "json":
+        click.echo(json.dumps(plandiff.to_json(diff), ensure_ascii=False, indent=2))
+        return
+    for line in (plandiff.to_markdown(diff) if fmt == "markdown" else plandiff.to_text(diff)):
+        click.echo(line)
 
 
 def read_register(store_url: str, endpoint_url: str | None):
@@ -45,4 +79,4 @@ def read_register(store_url: str, endpoint_url: str | None):
     try:
         return withdrawals.read(open_store_or_exit(store_url, endpoint_url))
     except StoreError as exc:
-        raise click.ClickException(f"the withdrawn register of {store_url} cannot be read: {exc}") from None
+        raise click.ClickException(MESSAGES["register"].format(url=store_url, error=exc)) from None

@@ -72,5 +72,5 @@ def refuse_future(at: str | None) -> None:
     is_day = len(at.strip()) == 10  # a bare date means the end of that day: today is allowed
     if (when.date() > now.date()) if is_day else (when > now):
         raise click.BadParameter(f"{at} is in the future; publish publishes what exists now, with embargoes "
-                                 "judged against the real clock (diplomatie build --at reproduces any date)",
+                                 "judged against the real clock (a build with --at reproduces any date)",
                                  param_hint="--at")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 import click
 
 from pipeline.commands.options import endpoint_option, open_store_or_exit, store_option
@@ -17,12 +19,16 @@ def command(community, store_url, endpoint_url, to):
     """Point COMMUNITY at an earlier release. Releases that held content no longer published, or a cable
     of the withdrawn register, are refused."""
     from gate.store import StoreError, read_pointer
-    from pipeline.publish import PublishError, rollback
+    from pipeline.publish import PublishError, UnknownRelease, rollback
 
     store = open_store_or_exit(store_url, endpoint_url)
     try:
         before = read_pointer(store, community)
         pointer = rollback(store, community, to)
+    except UnknownRelease as exc:
+        listing = shlex.join(["diplomatie", "releases", community, "--store", store_url]
+                             + (["--endpoint-url", endpoint_url] if endpoint_url else []))
+        raise click.ClickException(f"{exc}; list them with: {listing}") from None
     except (PublishError, StoreError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{community}: now serves {pointer.release}"

@@ -1,0 +1,54 @@
+"""``diplomatie pending``: what awaits an editor's approval, per community they edit."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from pipeline.commands.options import (
+    editor_option,
+    format_option,
+    load_repository,
+    resolve_editor,
+    root_option,
+)
+
+#: What this command tells the user, in one place.
+MESSAGES = {
+    "not_an_editor": "{editor} edits no community (editors are listed in communities.yaml); "
+                     "pass --editor EMAIL to see another editor's list",
+}
+
+
+@click.command("pending")
+@root_option
+@editor_option
+@format_option("text", "json")
+def command(root, editor, fmt):
+    """Per community you edit: the cables waiting for your approval (new: never approved; stale: another
+    version was approved, with what changed since; unsigned: the signed commit is missing), each with
+    the command that approves it."""
+    from gate.addresses import InvalidAddress, parse_address
+    from pipeline import review
+    from pipeline.gitrepo import user_email
+    from pipeline.signatures import signatures_for
+
+    given = editor
+    editor = resolve_editor(root, editor)
+    try:
+        editor = parse_address(editor.strip())
+    except InvalidAddress as exc:
+        raise click.BadParameter(f"{editor!r} is not a plain e-mail address ({exc})", param_hint="--editor") from None
+    repo = load_repository(root)
+    if not any(editor in c.editor_emails for c in repo.communities.values()):
+        raise click.ClickException(MESSAGES["not_an_editor"].format(editor=editor))
+    found = review.pending(repo, editor, signatures=signatures_for(repo))
+    default = user_email(root)
+    explicit = editor if given and (default or "").strip().lower() != editor else None
+    if fmt == "json":
+        click.echo(json.dumps(review.to_json(editor, found, explicit), ensure_ascii=False, indent=2))
+        return
+    titles = {cid: repo.communities[cid].title for cid in found}
+    for line in review.to_text(editor, found, titles, explicit):
+        click.echo(line)
