@@ -25,7 +25,7 @@ import stat
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -36,6 +36,7 @@ from gate.store import (
     LEDGER_PREFIX,
     MEMBERS_KEY,
     UNRESTORABLE_PREFIX,
+    Encoded,
     FileEntry,
     Manifest,
     NotFound,
@@ -57,6 +58,7 @@ from gate.store import (
 from pipeline import withdrawals
 from pipeline.audit import CSP_FILE, SITE_DATA, ThemeCode, read_code
 from pipeline.parallel import parallel_map
+from pipeline.precompress import precompress, worth_compressing
 from pipeline.withdrawals import Register
 
 #: Content types the sites use, with charsets; anything else comes from :mod:`mimetypes`.
@@ -248,6 +250,7 @@ class _Upload:
     jobs: int
     progress: bool
     present: frozenset[str] = frozenset()  # blobs of the serving release: in the store, kept by gc
+    encoded: dict[str, bytes] = field(default_factory=dict)  # new precompressed blobs, by their SHA-256
     uploaded: set[str] = field(default_factory=set)
     bytes: int = 0
 
@@ -257,11 +260,18 @@ class _Upload:
     def by_sha(self) -> dict[str, LocalFile]:
         return {f.entry.sha256: f for f in self.files.values()}
 
+    def all_blobs(self) -> set[str]:
+        """Every blob the release names: its files' and their precompressed representations'."""
+        return {sha for f in self.files.values() for sha in f.entry.blobs()} | set(self.encoded)
+
+    def size_of(self, sha: str, local: dict[str, LocalFile]) -> int:
+        return len(self.encoded[sha]) if sha in self.encoded else local[sha].entry.size
+
     def missing(self) -> list[str]:
         """The blobs of this site the store lacks. Those of the serving release are there (it was
         checked whole when published, and gc keeps it), so only the others are looked for: after a
         small change, a few HEAD requests in place of listing the whole store."""
-        candidates = sorted(set(self.by_sha()) - self.present)
+        candidates = sorted(self.all_blobs() - self.present)
         if len(candidates) > self.HEAD_AT_MOST:
             listed = {k[len(BLOBS_PREFIX):] for k in self.store.list(BLOBS_PREFIX)}
             return [sha for sha in candidates if sha not in listed]
@@ -274,6 +284,9 @@ class _Upload:
         local = self.by_sha()
 
         def put(sha: str) -> None:
+            if sha in self.encoded:  # a precompressed representation, made in memory by this publication
+                self.store.put(blob_key(sha), self.encoded[sha])
+                return
             f = local[sha]
             data = f.path.read_bytes()
             if hashlib.sha256(data).hexdigest() != sha:
@@ -282,16 +295,17 @@ class _Upload:
 
         def check(sha: str) -> None:
             info = self.store.head(blob_key(sha))
-            if info is None or info.size != local[sha].entry.size:
-                raise PublishError(f"blob {sha} ({local[sha].path}) is missing or truncated in the store after "
-                                   "upload; publish again")
+            if info is None or info.size != self.size_of(sha, local):
+                what = "a precompressed file" if sha in self.encoded else local[sha].path
+                raise PublishError(f"blob {sha} ({what}) is missing or truncated in the store after upload; "
+                                   "publish again")
 
         list(parallel_map(put, shas, jobs=self.jobs, progress=f"uploading {label}" if self.progress else None))
         list(parallel_map(check, shas, jobs=self.jobs))
         for sha in shas:
             if sha not in self.uploaded:
                 self.uploaded.add(sha)
-                self.bytes += local[sha].entry.size
+                self.bytes += self.size_of(sha, local)
 
 
 def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datetime | None = None,
@@ -309,12 +323,13 @@ def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datet
     # 2. What the built site holds: each file's content address, the theme's inline-code hashes.
     local = scan_site(Path(site.path), file_digests)
     code = _theme_code(Path(site.path))
-    files = {path: f.entry for path, f in local.items()}
-    blobs_needed = {e.sha256 for e in files.values()}
     cables = tuple(site.cables)
     # 3. What serves now; an unchanged site writes nothing but finishes a pending purge.
     pointer = read_pointer(store, community)
     current = _current_manifest(store, community, pointer)
+    local, encoded = with_encodings(local, current, jobs)  # text files get their gzip and brotli blobs
+    files = {path: f.entry for path, f in local.items()}
+    blobs_needed = {sha for e in files.values() for sha in e.blobs()}
     by = by or default_publisher()
     if current is not None and current.files == files and set(current.cables) == set(cables):
         try:
@@ -332,7 +347,8 @@ def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datet
     moment = utc(now)
     release = release_id(moment, files)
     lease = lease_key(community, release)
-    upload = _Upload(store, local, jobs, progress, frozenset(current.blobs()) if current else frozenset())
+    upload = _Upload(store, local, jobs, progress, frozenset(current.blobs()) if current else frozenset(),
+                     encoded)
     try:
         # the lease tells a concurrent gc which blobs this publication needs, before it looks for them
         store.put(lease, _json({"format": FORMAT, "community": community, "release": release,
@@ -376,6 +392,41 @@ def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datet
                          skipped=len(blobs_needed) - len(upload.uploaded), bytes_uploaded=upload.bytes,
                          cables=len(cables), added=added, removed=removed, unrestorable=marked,
                          deleted_blobs=deleted)
+
+
+def with_encodings(local: dict[str, LocalFile], current: Manifest | None,
+                   jobs: int) -> tuple[dict[str, LocalFile], dict[str, bytes]]:
+    """The site's files with their precompressed representations (``FileEntry.encodings``), and the
+    bytes of those this publication made (SHA-256 -> bytes).
+
+    A file the serving release already holds, by the same hash and type, keeps that release's
+    representations (compressing is the costly part, so an unchanged site compresses nothing);
+    unless that release predates precompression, in which case every text file is compressed once.
+    """
+    known: dict[tuple[str, str], tuple[tuple[str, Encoded], ...]] = {}
+    if current is not None and any(e.encodings for e in current.files.values()):
+        known = {(e.sha256, e.type): e.encodings for e in current.files.values()}
+    todo = sorted({(f.entry.sha256, f.entry.type): f.path for f in local.values()
+                   if (f.entry.sha256, f.entry.type) not in known and worth_compressing(f.entry)}.items())
+
+    def compress(item: tuple[tuple[str, str], Path]) -> tuple[tuple[str, str], dict[str, bytes]]:
+        (sha, kind), path = item
+        data = path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != sha:
+            raise PublishError(f"{path} changed while it was being published; build and publish again")
+        return (sha, kind), precompress(data, kind)
+
+    encoded: dict[str, bytes] = {}
+    for key, representations in parallel_map(compress, todo, jobs=min(jobs, os.cpu_count() or 1)):
+        digests = []
+        for name, data in representations.items():
+            digest = hashlib.sha256(data).hexdigest()
+            encoded[digest] = data
+            digests.append((name, Encoded(digest, len(data))))
+        known[key] = tuple(digests)
+    out = {path: LocalFile(f.path, replace(f.entry, encodings=known.get((f.entry.sha256, f.entry.type), ())))
+           for path, f in local.items()}
+    return out, encoded
 
 
 def _refuse_withdrawn(store: Store, community: str, cables: Iterable[str], register: Register | None,
