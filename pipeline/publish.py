@@ -23,7 +23,7 @@ import os
 import socket
 import stat
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -327,7 +327,7 @@ def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datet
     # 3. What serves now; an unchanged site writes nothing but finishes a pending purge.
     pointer = read_pointer(store, community)
     current = _current_manifest(store, community, pointer)
-    local, encoded = with_encodings(local, current, jobs)  # text files get their gzip and brotli blobs
+    local, encoded = with_encodings(local, current, jobs, lambda: _other_serving(store, community))
     files = {path: f.entry for path, f in local.items()}
     blobs_needed = {sha for e in files.values() for sha in e.blobs()}
     by = by or default_publisher()
@@ -394,20 +394,29 @@ def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datet
                          deleted_blobs=deleted)
 
 
-def with_encodings(local: dict[str, LocalFile], current: Manifest | None,
-                   jobs: int) -> tuple[dict[str, LocalFile], dict[str, bytes]]:
+def with_encodings(local: dict[str, LocalFile], current: Manifest | None, jobs: int,
+                   others: Callable[[], Iterable[Manifest]] = tuple) -> tuple[dict[str, LocalFile], dict[str, bytes]]:
     """The site's files with their precompressed representations (``FileEntry.encodings``), and the
     bytes of those this publication made (SHA-256 -> bytes).
 
     A file the serving release already holds, by the same hash and type, keeps that release's
     representations (compressing is the costly part, so an unchanged site compresses nothing);
     unless that release predates precompression, in which case every text file is compressed once.
+    Before compressing, the serving releases of the other communities (``others``, read only then)
+    are asked too: the theme's stylesheets and scripts are compressed once for all communities.
+    Compression runs in worker processes (brotli's best quality is CPU-bound).
     """
     known: dict[tuple[str, str], tuple[tuple[str, Encoded], ...]] = {}
-    if current is not None and any(e.encodings for e in current.files.values()):
-        known = {(e.sha256, e.type): e.encodings for e in current.files.values()}
-    todo = sorted({(f.entry.sha256, f.entry.type): f.path for f in local.values()
-                   if (f.entry.sha256, f.entry.type) not in known and worth_compressing(f.entry)}.items())
+    for manifest in [current] if current is not None else []:
+        _learn_encodings(known, manifest)
+
+    def todo() -> list[tuple[tuple[str, str], Path]]:
+        return sorted({(f.entry.sha256, f.entry.type): f.path for f in local.values()
+                       if (f.entry.sha256, f.entry.type) not in known and worth_compressing(f.entry)}.items())
+
+    if todo():
+        for manifest in others():
+            _learn_encodings(known, manifest)
 
     def compress(item: tuple[tuple[str, str], Path]) -> tuple[tuple[str, str], dict[str, bytes]]:
         (sha, kind), path = item
@@ -417,7 +426,7 @@ def with_encodings(local: dict[str, LocalFile], current: Manifest | None,
         return (sha, kind), precompress(data, kind)
 
     encoded: dict[str, bytes] = {}
-    for key, representations in parallel_map(compress, todo, jobs=min(jobs, os.cpu_count() or 1)):
+    for key, representations in parallel_map(compress, todo(), jobs=min(jobs, os.cpu_count() or 1), processes=True):
         digests = []
         for name, data in representations.items():
             digest = hashlib.sha256(data).hexdigest()
@@ -427,6 +436,28 @@ def with_encodings(local: dict[str, LocalFile], current: Manifest | None,
     out = {path: LocalFile(f.path, replace(f.entry, encodings=known.get((f.entry.sha256, f.entry.type), ())))
            for path, f in local.items()}
     return out, encoded
+
+
+def _learn_encodings(known: dict[tuple[str, str], tuple[tuple[str, Encoded], ...]], manifest: Manifest) -> None:
+    """Remember the representations of a release written since precompression (an older one has none
+    anywhere, and its files must be compressed, not taken as not worth it)."""
+    if any(e.encodings for e in manifest.files.values()):
+        for e in manifest.files.values():
+            known.setdefault((e.sha256, e.type), e.encodings)
+
+
+def _other_serving(store: Store, community: str) -> Iterator[Manifest]:
+    """The serving release of every other community (their blobs are in the store, kept by gc)."""
+    for other in communities(store):
+        if other == community:
+            continue
+        try:  # only a saving: a community that cannot be read is compressed for again
+            pointer = read_pointer(store, other)
+            manifest = read_manifest(store, other, pointer.release) if pointer else None
+        except StoreError:
+            continue
+        if manifest is not None:
+            yield manifest
 
 
 def _refuse_withdrawn(store: Store, community: str, cables: Iterable[str], register: Register | None,

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import gzip
+import hashlib
 import json
 import os
-import zlib
 from dataclasses import replace
 
 import brotli
 import pytest
-from sitefactory import corpus, make_site
+from sitefactory import corpus, make_site, readable
 
 from gate.store import (
     BLOBS_PREFIX,
@@ -28,6 +27,7 @@ from gate.store import (
     read_pointer,
     write_pointer,
 )
+from pipeline import publish as publish_mod
 from pipeline.publish import (
     PublishError,
     gc,
@@ -47,16 +47,6 @@ def store(request, tmp_path):
     server = request.getfixturevalue("s3_server")
     bucket = request.getfixturevalue("s3_bucket")
     return S3Store(bucket, "pub", client=server.client())
-
-
-def readable(data: bytes) -> bytes:
-    """A blob's bytes, followed by what they decompress to when they are a gzip or brotli stream: a text
-    must be found in the precompressed representations of its files as well as in the files."""
-    with contextlib.suppress(OSError, EOFError, zlib.error):
-        return data + b"\0" + gzip.decompress(data)
-    with contextlib.suppress(brotli.error):
-        return data + b"\0" + brotli.decompress(data)
-    return data
 
 
 def all_blob_bytes(store) -> list[bytes]:
@@ -198,6 +188,26 @@ def test_a_release_published_before_compression_gets_its_compressed_forms_at_the
     assert upgraded.changed and upgraded.uploaded == 0  # the compressed blobs of the first release are there
     assert read_manifest(store, "europe", upgraded.release).files == manifest.files
     assert not publish_site(store, site).changed
+
+
+def test_a_file_another_community_serves_is_not_compressed_again(store, tmp_path, monkeypatch):
+    first = read_manifest(store, "europe", publish_site(store, make_site(tmp_path / "a", "europe", corpus(3))).release)
+    log = tmp_path / "compressed.txt"  # written by the worker processes that compress
+    real = publish_mod.precompress
+
+    def counting(data, kind):
+        with log.open("a") as f:
+            f.write(hashlib.sha256(data).hexdigest() + "\n")
+        return real(data, kind)
+
+    monkeypatch.setattr(publish_mod, "precompress", counting)
+    cables = {**corpus(3), "2026-POST-0777": "Only in Africa: " + "savane " * 60}
+    second = read_manifest(store, "afrique", publish_site(store, make_site(tmp_path / "b", "afrique", cables)).release)
+    compressed = set(log.read_text().split())
+    shared = [p for p, e in first.files.items() if e.encodings and second.files.get(p) == e]
+    assert "2026/2026-POST-0001/index.html" in shared  # same bytes, same compressed copies, taken from europe
+    assert compressed and not compressed & {first.files[p].sha256 for p in shared}
+    assert second.files["2026/2026-POST-0777/index.html"].sha256 in compressed
 
 
 def test_identical_files_are_stored_once_across_communities(store, tmp_path):
