@@ -83,6 +83,8 @@ LEASE_TTL = dt.timedelta(hours=1)
 #: gc keeps blobs no release uses when younger than this (an upload of a running publication).
 MIN_ORPHAN_AGE = dt.timedelta(minutes=10)
 PURGE_PENDING_PREFIX = "purge-pending/"
+#: Up to this many bytes of text to compress, one process does it (see :func:`with_encodings`).
+COMPRESS_ALONE = 1 << 20
 
 
 class PublishError(Exception):
@@ -425,8 +427,11 @@ def with_encodings(local: dict[str, LocalFile], current: Manifest | None, jobs: 
             raise PublishError(f"{path} changed while it was being published; build and publish again")
         return (sha, kind), precompress(data, kind)
 
+    items = todo()
+    # worker processes only when there is enough to do: forking costs more than compressing a few pages
+    workers = min(jobs, os.cpu_count() or 1) if sum(p.stat().st_size for _, p in items) > COMPRESS_ALONE else 1
     encoded: dict[str, bytes] = {}
-    for key, representations in parallel_map(compress, todo(), jobs=min(jobs, os.cpu_count() or 1), processes=True):
+    for key, representations in parallel_map(compress, items, jobs=workers, processes=True):
         digests = []
         for name, data in representations.items():
             digest = hashlib.sha256(data).hexdigest()
