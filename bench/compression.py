@@ -7,8 +7,9 @@ publish`` (first publication, then a no-op), and prints, from the largest commun
 
 - the bytes a browser receives for one cable page and the stylesheets and scripts it names, and for
   the search index, as they are (identity), gzip'd and brotli'd (what the gate and nginx send);
-- the publication's uploads (blobs, bytes) and time, first and no-op, and the time spent compressing
-  (every text file compressed once in this process, one core).
+- the publication's uploads (blobs, bytes) and time: first without compression (the same command
+  with the copies made of nothing, into another store), first, and no-op; and the time spent
+  compressing (every distinct text file compressed once in this process, one core).
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ from gate import store as storage  # noqa: E402
 from pipeline.precompress import precompress, worth_compressing  # noqa: E402
 
 BIN = Path(sys.executable).parent
+#: ``diplomatie`` as it was before precompression, for the baseline: the same command, copies made of nothing.
+WITHOUT = [sys.executable, "-c", "import sys; import pipeline.publish as p; p.precompress = lambda data, kind: {}; "
+           "from pipeline.cli import main; sys.argv[0] = 'diplomatie'; main()"]
 
 
 class Assets(HTMLParser):
@@ -81,8 +85,10 @@ def main() -> None:
         corpus.write_corpus(root, opts.cables, opts.communities, git=True)
         build_s, _ = run([BIN / "diplomatie", "build", "--root", root, "--out", out])
         publishes = []
-        for label in ("first", "no-op"):
-            seconds, stdout = run([BIN / "diplomatie", "publish", "--root", root, "--out", out, "--store", store_dir,
+        for label, command, target in (("first, without compression", WITHOUT, work / "plain"),
+                                       ("first", [BIN / "diplomatie"], store_dir),
+                                       ("no-op", [BIN / "diplomatie"], store_dir)):
+            seconds, stdout = run([*command, "publish", "--root", root, "--out", out, "--store", target,
                                    "--format", "json"])
             report = json.loads(stdout)["communities"]
             publishes.append((label, seconds, sum(c["uploaded"] for c in report.values()),
