@@ -267,7 +267,23 @@ class _Upload:
         return {sha for f in self.files.values() for sha in f.entry.blobs()} | set(self.encoded)
 
     def size_of(self, sha: str, local: dict[str, LocalFile]) -> int:
-        return len(self.encoded[sha]) if sha in self.encoded else local[sha].entry.size
+        if sha in self.encoded:
+            return len(self.encoded[sha])
+        if sha in local:
+            return local[sha].entry.size
+        return next(enc.size for f in self.files.values() for _, enc in f.entry.encodings if enc.sha256 == sha)
+
+    def remake(self, sha: str) -> bytes:
+        """A compressed copy named by a serving release but missing from the store (lost): made again
+        from its file, which works as long as the compressor gives the same bytes (it is deterministic)."""
+        for f in self.files.values():
+            for name, enc in f.entry.encodings:
+                if enc.sha256 == sha:
+                    data = precompress(f.path.read_bytes(), f.entry.type).get(name)
+                    if data is not None and hashlib.sha256(data).hexdigest() == sha:
+                        return data
+        raise PublishError(f"blob {sha}, a compressed copy a serving release names, is missing from the store "
+                           "and this compressor does not make the same bytes; restore it from a backup")
 
     def missing(self) -> list[str]:
         """The blobs of this site the store lacks. Those of the serving release are there (it was
@@ -286,8 +302,8 @@ class _Upload:
         local = self.by_sha()
 
         def put(sha: str) -> None:
-            if sha in self.encoded:  # a precompressed representation, made in memory by this publication
-                self.store.put(blob_key(sha), self.encoded[sha])
+            if sha in self.encoded or sha not in local:  # a compressed copy: made now, or lost and made again
+                self.store.put(blob_key(sha), self.encoded[sha] if sha in self.encoded else self.remake(sha))
                 return
             f = local[sha]
             data = f.path.read_bytes()
@@ -298,7 +314,7 @@ class _Upload:
         def check(sha: str) -> None:
             info = self.store.head(blob_key(sha))
             if info is None or info.size != self.size_of(sha, local):
-                what = "a precompressed file" if sha in self.encoded else local[sha].path
+                what = local[sha].path if sha in local else "a compressed copy"
                 raise PublishError(f"blob {sha} ({what}) is missing or truncated in the store after upload; "
                                    "publish again")
 

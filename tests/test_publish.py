@@ -210,6 +210,17 @@ def test_a_file_another_community_serves_is_not_compressed_again(store, tmp_path
     assert second.files["2026/2026-POST-0777/index.html"].sha256 in compressed
 
 
+def test_a_lost_compressed_copy_is_made_again_by_the_next_publication(store, tmp_path):
+    cables = corpus(4)
+    europe = read_manifest(store, "europe", publish_site(store, make_site(tmp_path / "a", "europe", cables)).release)
+    lost = europe.files["2026/2026-POST-0001/index.html"].encoded("br")
+    store.delete([blob_key(lost.sha256)])
+    # another community with the same page takes europe's copies, finds this one missing, and makes it again
+    publish_site(store, make_site(tmp_path / "b", "afrique", cables))
+    page = (tmp_path / "a/europe/2026/2026-POST-0001/index.html").read_bytes()
+    assert brotli.decompress(store.get(blob_key(lost.sha256))) == page
+
+
 def test_identical_files_are_stored_once_across_communities(store, tmp_path):
     publish_site(store, make_site(tmp_path / "build", "europe", corpus(2), assets=4))
     second = publish_site(store, make_site(tmp_path / "build", "afrique", corpus(2, seed="x"), assets=4))
