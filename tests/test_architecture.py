@@ -41,7 +41,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("pipeline foundations", ("pipeline", "pipeline.findings", "pipeline.dates", "pipeline.yamlfile", "pipeline.yamledit",
                               "pipeline.gitrepo",
                               "pipeline.classification", "pipeline.html_safety", "pipeline.siteconfig",
-                              "pipeline.invitations", "pipeline.parallel")),
+                              "pipeline.invitations", "pipeline.parallel", "pipeline.precompress")),
     ("the content model", ("pipeline.cables", "pipeline.communities", "pipeline.approvals")),
     ("reading a version", ("pipeline.sources", "pipeline.revisions", "pipeline.buildcache", "pipeline.repository")),
     ("deciding", ("pipeline.check", "pipeline.plan", "pipeline.plandiff", "pipeline.review", "pipeline.signatures", "pipeline.history",

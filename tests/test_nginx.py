@@ -10,10 +10,12 @@ gate processes behind one nginx sharing nothing but the store.
 from __future__ import annotations
 
 import copy
+import gzip
 import json
 import time
 from pathlib import Path
 
+import brotli
 import pytest
 
 from gate import store as storage
@@ -46,6 +48,15 @@ from tests.test_gate import (  # noqa: F401 - collected here again, against ngin
     test_security_headers_on_every_kind_of_response,
     test_serving_directories_types_and_redirects,
     test_storage_errors_answer_503_never_a_traceback_nor_other_bytes,
+)
+from tests.test_gate_compression import (  # noqa: F401 - collected here again, against nginx
+    BROWSER,
+    test_a_browser_gets_brotli_that_decompresses_to_the_file,
+    test_a_range_is_a_range_of_the_file_as_it_is,
+    test_binary_and_small_files_are_sent_as_they_are,
+    test_conditional_requests_compare_the_etag_of_the_representation_sent,
+    test_head_of_a_compressed_file_has_its_length_and_no_body,
+    test_the_coding_sent_is_the_one_the_client_rates_best,
 )
 from tests.test_gate_hostile import (  # noqa: F401 - collected here again, against nginx
     test_gate_still_healthy_after_the_table,
@@ -105,6 +116,34 @@ def world(tmp_path_factory):
 def gate(world):
     """The hostile table's fixture: the same gate behind nginx (its tokens name presse and business)."""
     return world
+
+
+def test_nginx_sends_the_precompressed_blob_each_client_accepts(world):
+    """One address, one cookie, three clients in a row: the cached decision never hands one client the
+    coding another accepted; each body (sent by nginx) decompresses to the file."""
+    cookie = world.session_cookie("a@press.org")
+    file = storage.read_manifest(world.store, "presse", "r1").files["2026/2026-BERLIN-0043/index.html"]
+    original = world.store.get(storage.blob_key(file.sha256))
+    path = "/c/presse/2026/2026-BERLIN-0043/?probe=codings"
+    for accept, coding, decode in (("identity", None, bytes), (BROWSER, "br", brotli.decompress),
+                                   ("gzip", "gzip", gzip.decompress), ("identity", None, bytes)):
+        reply = world.get(path, cookie=cookie, headers={"Accept-Encoding": accept})
+        assert reply.status == 200 and reply.header("content-encoding") == coding, accept
+        assert reply.header("last-modified")  # set by nginx's static file module: the blob came from nginx
+        assert decode(reply.body) == original and reply.header("content-length") == str(len(reply.body))
+        assert reply.header("vary") == "Cookie, Accept-Encoding"
+
+
+def test_nginx_gzips_the_gates_own_pages_once(world):
+    plain = world.get("/login", headers={"Accept-Encoding": "identity"})
+    packed = world.get("/login", headers={"Accept-Encoding": BROWSER})
+    assert plain.status == packed.status == 200 and plain.header("content-encoding") is None
+    assert packed.header("content-encoding") == "gzip" and gzip.decompress(packed.body) == plain.body
+    assert "Accept-Encoding" in packed.header("vary")
+    cookie = world.session_cookie("a@press.org")  # the community's 404 page: the gate sends it, maybe compressed
+    missing = world.get("/c/presse/no/such/page", cookie=cookie, headers={"Accept-Encoding": BROWSER})
+    assert missing.status == 404 and b"has no such page" in {None: bytes, "gzip": gzip.decompress}[
+        missing.header("content-encoding")](missing.body)
 
 
 def test_bodies_come_from_nginx_and_the_gate_sends_none(world):
