@@ -1,0 +1,245 @@
+-- Per-community grants, checked by nginx itself (deploy/nginx.conf, location /c/).
+--
+-- The gate sets a grant cookie (format and keys: gate/tokens.py, docs/tokens.md) when it lets a
+-- member read a community. With a valid grant for the community of the address, beside the session
+-- cookie it names, nginx serves the file without asking the gate, if it knows which blob the address
+-- is: that comes from the gate's earlier "yes" for the same address (a decision does not depend on
+-- who asked, once the gate has said yes to a member), kept MAP_TTL seconds in this worker's memory.
+-- Anything else asks the gate (location /_decide), whose answer is used as before; nothing is ever
+-- written to disk per request.
+--
+-- Refusals cost no more than a valid request: a request without a session cookie, with one that is
+-- not even shaped like a token, or with one the gate refused less than REFUSED_TTL seconds ago, gets
+-- the gate's sign-in redirect from here (its headers are in the key file), without asking the gate.
+--
+-- Fail closed: while the key file cannot be read or is malformed, every grant is refused and every
+-- request asks the gate.
+
+local bit = require("bit")
+
+local M = {}
+
+local RELOAD = 1            -- seconds between two reads of the key file (rotation is followed within it)
+local MAP_TTL = 2           -- seconds an address's blob and headers are reused (a new release, a withdrawal)
+local MAP_MAX = 50000       -- addresses remembered per worker (all forgotten when full)
+local REFUSED_TTL = 10      -- seconds a refused session cookie is answered here
+local REFUSED_MAX = 50000
+local HEADER = "diplomatie-grant-keys 1"
+-- Headers of the gate's decision that are not the file's: never copied to the answer.
+local SKIP = {["set-cookie"] = true, ["x-diplomatie-blob"] = true, ["x-diplomatie-session"] = true,
+              ["content-length"] = true, ["connection"] = true, ["keep-alive"] = true, ["date"] = true,
+              ["server"] = true, ["transfer-encoding"] = true}
+
+local key_file = nil
+local conf = nil
+local next_read = 0
+local map, map_count = {}, 0
+local refused, refused_count = {}, 0
+
+function M.configure(path)
+    key_file = path
+end
+
+local function from_hex(text)
+    return (text:gsub("..", function(pair) return string.char(tonumber(pair, 16)) end))
+end
+
+-- The key file (gate/tokens.py GrantKeys.to_text), or nil when it cannot be read or is malformed.
+local function parse(text)
+    local c = {keys = {}, redirect = {}, nkeys = 0}
+    local first = true
+    for line in text:gmatch("[^\n]+") do
+        if first then
+            if line ~= HEADER then return nil end
+            first = false
+        else
+            local name, rest = line:match("^(%a+) (.*)$")
+            if name == "cookies" then
+                c.session, c.grant = rest:match("^(%S+) (%S+)$")
+            elseif name == "ttl" then
+                c.ttl = tonumber(rest:match("^%d+$"))
+            elseif name == "key" then
+                local kid, secret = rest:match("^(%x+) %d+ (%x+)$")
+                if not kid or #kid ~= 8 or #secret ~= 64 then return nil end
+                c.keys[kid] = from_hex(secret)
+                c.nkeys = c.nkeys + 1
+            elseif name == "header" then
+                local header, value = rest:match("^(%S+) (.*)$")
+                if not header then return nil end
+                c.redirect[#c.redirect + 1] = {header, value}
+            elseif name ~= "secure" then
+                return nil
+            end
+        end
+    end
+    if first or not c.session or not c.ttl or c.ttl < 1 or c.ttl > 60 or c.nkeys == 0 then return nil end
+    return c
+end
+
+local function keys()
+    local now = ngx.now()
+    if now >= next_read then
+        next_read = now + RELOAD
+        local text
+        local file = key_file and io.open(key_file, "r")
+        if file then
+            text = file:read("*a")
+            file:close()
+        end
+        conf = text and parse(text) or nil
+    end
+    return conf
+end
+
+-- The value of the cookie `name` in a Cookie header, read exactly as the gate does (gate/http.py
+-- cookie_value): the first `name=` wins; empty is absent.
+local function cookie(header, name)
+    if not header then return nil end
+    local prefix = name .. "="
+    for part in header:gmatch("[^;]+") do
+        part = part:match("^%s*(.-)%s*$")
+        if part:sub(1, #prefix) == prefix then
+            local value = part:sub(#prefix + 1)
+            if value == "" then return nil end
+            return value
+        end
+    end
+    return nil
+end
+
+local function same(a, b)  -- constant time for strings of one length
+    if #a ~= #b then return false end
+    local diff = 0
+    for i = 1, #a do
+        diff = bit.bor(diff, bit.bxor(a:byte(i), b:byte(i)))
+    end
+    return diff == 0
+end
+
+-- gate/tokens.py grant_problem, in the same order: true only for a grant of this community, MACed by
+-- a key of the file, unexpired and not beyond the lifetime, naming this session.
+local function grant_ok(c, grant, community, session)
+    if not grant or #grant > 256 then return false end
+    local named, exp, ref, kid, mac = grant:match("^g1%.([^.]*)%.([^.]*)%.([^.]*)%.([^.]*)%.([^.]*)$")
+    if not named then return false end
+    local secret = c.keys[kid]
+    if not secret then return false end
+    local payload = grant:sub(1, #grant - #mac - 1)
+    if not same(ngx.encode_base64(ngx.hmac_sha1(secret, payload), true), mac) then return false end
+    if named ~= community then return false end
+    if #exp > 12 or not exp:match("^%d+$") then return false end
+    local expiry, now = tonumber(exp), ngx.time()
+    if expiry <= now or expiry > now + c.ttl + 1 then return false end
+    return same(ref, ngx.encode_base64(ngx.sha1_bin(session), true))
+end
+
+-- A compact JWS whose signature is 64 bytes (Ed25519): anything else the gate refuses unread.
+local function token_shaped(session)
+    if #session > 4096 then return false end
+    local signature = session:match("^[%w_-]+%.[%w_-]+%.([%w_-]+)$")
+    return signature ~= nil and #signature == 86
+end
+
+local function remember(cache, count, max, key, value)
+    if count >= max then
+        for k in pairs(cache) do cache[k] = nil end
+        count = 0
+    end
+    if cache[key] == nil then count = count + 1 end
+    cache[key] = value
+    return count
+end
+
+-- The sign-in redirect the gate gives a request without a valid session, for addresses the gate
+-- would not refuse first (its path checks: gate/serving.py); other addresses go to the gate.
+local function sign_in(c, path)
+    local community = path:match("^/c/([a-z0-9][a-z0-9_-]*)/[%w._~/-]*$")
+    if not community or #community > 64 or path:find("//", 1, true) or path:find("/%.") then
+        return ngx.exec("@gate")
+    end
+    ngx.status = 302
+    for _, header in ipairs(c.redirect) do
+        ngx.header[header[1]] = header[2]
+    end
+    ngx.header["Location"] = "/login?next=" .. path
+    ngx.header["Content-Length"] = 0
+    ngx.send_headers()
+    return ngx.exit(ngx.HTTP_OK)
+end
+
+local function serve(entry)
+    ngx.var.d_blob = entry.blob
+    ngx.ctx.headers = entry.headers
+end
+
+local function map_key(path)
+    local encodings = ngx.var.http_accept_encoding or ""
+    if #encodings > 200 or #path > 1200 then return nil end
+    return path .. "\n" .. encodings  -- the decision may depend on the encodings the client takes
+end
+
+-- Ask the gate (location /_decide, the request's own headers) and follow its answer.
+local function decide(c, path, session)
+    local res = ngx.location.capture("/_decide")
+    local answer = {}  -- the decision's headers by lower-case name (a subrequest's table is not)
+    for name, value in pairs(res.header) do
+        answer[name:lower()] = value
+    end
+    local blob = answer["x-diplomatie-blob"]
+    if res.status == 200 and type(blob) == "string" and #blob == 64 and blob:match("^%x+$") then
+        local headers = {}
+        for name, value in pairs(answer) do
+            if not SKIP[name] then
+                headers[#headers + 1] = name
+                headers[#headers + 1] = value
+            end
+        end
+        local entry = {blob = blob, headers = headers, expires = ngx.now() + MAP_TTL}
+        local key = map_key(path)
+        if key then map_count = remember(map, map_count, MAP_MAX, key, entry) end
+        ngx.ctx.set_cookie = answer["set-cookie"]
+        return serve(entry)
+    end
+    if c and session and answer["x-diplomatie-session"] == "none" then
+        refused_count = remember(refused, refused_count, REFUSED_MAX, session, ngx.now() + REFUSED_TTL)
+        return sign_in(c, path)
+    end
+    return ngx.exec("@gate")
+end
+
+-- access_by_lua: serve from a grant, answer a refused session, or ask the gate.
+function M.access()
+    local method = ngx.req.get_method()
+    if method ~= "GET" and method ~= "HEAD" then return ngx.exec("@gate") end  -- the gate's 405
+    local path = ngx.var.request_uri:match("^[^?]*")
+    local c = keys()
+    local community = path:match("^/c/([a-z0-9][a-z0-9_-]*)/")
+    if not c or not community then return decide(nil, path, nil) end
+    local header = ngx.var.http_cookie
+    local session = cookie(header, c.session)
+    if not session or not token_shaped(session) then return sign_in(c, path) end
+    local until_ = refused[session]
+    if until_ and until_ > ngx.now() then return sign_in(c, path) end
+    if grant_ok(c, cookie(header, c.grant), community, session) then
+        local key = map_key(path)
+        local entry = key and map[key]
+        if entry and entry.expires > ngx.now() then return serve(entry) end
+    end
+    return decide(c, path, session)
+end
+
+-- header_filter_by_lua: the decision's headers on the file nginx sends, and a fresh grant if any.
+function M.header_filter()
+    local ctx = ngx.ctx
+    local headers = ctx.headers
+    if headers then
+        for i = 1, #headers, 2 do
+            ngx.header[headers[i]] = headers[i + 1]
+        end
+    end
+    if ctx.set_cookie then
+        ngx.header["Set-Cookie"] = ctx.set_cookie
+    end
+end
+
+return M
