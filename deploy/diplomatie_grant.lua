@@ -167,7 +167,32 @@ local function sign_in(c, path)
     return ngx.exit(ngx.HTTP_OK)
 end
 
+-- gate/blobs.py is_not_modified: "*", or one of the listed tags (weak comparison) is the blob's ETag.
+local function not_modified(if_none_match, etag)
+    if not etag then return false end
+    if if_none_match:match("^%s*%*%s*$") then return true end
+    for tag in if_none_match:gmatch("[^,]+") do
+        tag = tag:match("^%s*(.-)%s*$")
+        if tag:sub(1, 2) == "W/" then tag = tag:sub(3) end
+        if tag == etag then return true end
+    end
+    return false
+end
+
+-- The file nginx sends (try_files names the blob), with the decision's headers; or 304 when the
+-- browser already holds it (the gate's answer to If-None-Match: its headers but the content type).
 local function serve(entry)
+    local if_none_match = ngx.var.http_if_none_match
+    if if_none_match and not_modified(if_none_match, entry.etag) then
+        ngx.status = 304
+        local headers = entry.headers
+        for i = 1, #headers, 2 do
+            if headers[i] ~= "content-type" then ngx.header[headers[i]] = headers[i + 1] end
+        end
+        if ngx.ctx.set_cookie then ngx.header["Set-Cookie"] = ngx.ctx.set_cookie end
+        ngx.send_headers()
+        return ngx.exit(ngx.HTTP_OK)
+    end
     ngx.var.d_blob = entry.blob
     ngx.ctx.headers = entry.headers
 end
@@ -194,7 +219,7 @@ local function decide(c, path, session)
                 headers[#headers + 1] = value
             end
         end
-        local entry = {blob = blob, headers = headers, expires = ngx.now() + MAP_TTL}
+        local entry = {blob = blob, headers = headers, etag = answer["etag"], expires = ngx.now() + MAP_TTL}
         local key = map_key(path)
         if key then map_count = remember(map, map_count, MAP_MAX, key, entry) end
         ngx.ctx.set_cookie = answer["set-cookie"]

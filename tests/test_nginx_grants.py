@@ -130,6 +130,23 @@ def test_a_member_browses_on_a_grant_and_the_gate_is_asked_once_per_lifetime(wor
         assert second.asked <= 1 + elapsed / (TTL - 1)
 
 
+def test_a_returning_browser_revalidates_with_nginx_alone(world):
+    browser = Browser(world, world.session_cookie("a@press.org"))
+    started = time.monotonic()
+    first = browser.get("/c/presse/assets/app.js")
+    etag = first.header("etag")
+    before = gate_requests(world)
+    again = browser.front.get("/c/presse/assets/app.js", cookie=f"{browser.session}; {browser.grants['presse']}",
+                              headers={"If-None-Match": f'W/"x", {etag}'})
+    assert again.status == 304 and again.body == b"" and again.header("etag") == etag
+    assert again.header("content-type") is None and again.header("content-security-policy")
+    changed = browser.front.get("/c/presse/assets/app.js", cookie=f"{browser.session}; {browser.grants['presse']}",
+                                headers={"If-None-Match": '"other"'})
+    assert changed.status == 200 and changed.body == first.body
+    if time.monotonic() - started < MAP_TTL - 0.5:  # nginx still knew the address: the gate was not asked
+        assert gate_requests(world) == before
+
+
 def test_a_grant_for_one_community_opens_nothing_of_another(world):
     b_member = Browser(world, world.session_cookie("b@biz.org"))
     for page in PAGES:  # nginx knows business's addresses now
