@@ -34,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
 from posixpath import normpath
@@ -42,7 +43,7 @@ from urllib.parse import urlsplit
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import corpus  # noqa: E402
-from bench.gate import wrk  # noqa: E402
+from bench.gate import tree, wrk  # noqa: E402
 from gate import store as storage  # noqa: E402
 from gate import tokens  # noqa: E402
 from tests.gatekit import GateProcess, free_port, publish_folder, write_members  # noqa: E402
@@ -164,6 +165,19 @@ def write_script(path: Path, requests: list[tuple[str, dict[str, str]]], fresh_f
     return path
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time of these processes and their descendants (/proc), seconds."""
+    ticks = 0
+    for pid in pids:
+        for p in tree(pid):
+            try:
+                fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def etags(port: int, addresses: set[str], cookie_of: dict[str, str]) -> dict[str, str]:
     """The ETag each address is served with by the server on ``port`` (a GET each, with a member's cookie)."""
     import http.client
@@ -189,6 +203,8 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=8, help="members with distinct cookies")
     parser.add_argument("--views", type=int, default=400, help="page views in the replayed sequence")
     parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs of each setup, alternated; the median is printed (a shared machine is noisy)")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--workers", type=int, default=1, help="nginx workers (both setups)")
     parser.add_argument("--gate-workers", type=int, default=1)
@@ -263,28 +279,46 @@ def main() -> None:
             cookie_of = {c: held[next(m for m, mc in member_of.items() if mc == c)] for c in communities}
             plain_tags = etags(plain_port, addresses, cookie_of)
             gate_tags = etags(front_port, addresses, cookie_of)
-            run(plain_port, requests(member_cookies(), None))
-            print(f"{len(set(a for _, v in sequence for a in v[:1]))} cable pages in {len(communities)} communities, "
+            run(plain_port, requests(member_cookies(), None))  # warm-up: files in the page cache, Lua, the gate
+            run(front_port, requests(member_cookies(), None))
+            print(f"{len({v[0] for _, v in sequence})} cable pages in {len(communities)} communities, "
                   f"{args.members} members, {len(sequence)} page views of {per_view:.1f} requests "
                   f"({view_bytes:.0f} KiB) each; {args.duration} s per run, {args.connections} connections, "
                   f"nginx workers {args.workers}, gate workers {args.gate_workers}; nginx, gate and wrk share "
-                  f"CPUs {','.join(map(str, cpus))}")
-            print(f"{'run':44} {'req/s':>9} {'p50':>9} {'p99':>9} {'views/s':>8} {'gate req/s':>10}")
+                  f"CPUs {','.join(map(str, cpus))}; median of {args.repeat} alternated runs")
+            print(f"{'run':44} {'req/s':>9} {'p50':>9} {'p99':>9} {'views/s':>8} {'gate req/s':>10} "
+                  f"{'CPU µs/req':>10}")
             rows: dict[str, float] = {}
 
-            def line(label: str, result: tuple[float, str, str], asked: float | None = None) -> None:
-                rps, p50, p99 = result
+            def measure(label: str, port: int, make: Callable[[], list], forgery: str | None = None,
+                        gate_side: bool = True) -> tuple[float, str, str, float, float]:
+                """One run of ``label``: wrk's figures, gate requests/s, and the servers' CPU per request."""
+                pids = [front_nginx.proc.pid, gate.proc.pid] if gate_side else [plain.pid]
+                asked, cpu = gate_requests(), cpu_seconds(pids)
+                rps, p50, p99 = run(port, make(), forgery)
+                cpu = cpu_seconds(pids) - cpu
+                return rps, p50, p99, (gate_requests() - asked) / args.duration if gate_side else -1.0, \
+                    cpu / (rps * args.duration) * 1e6
+
+            def line(label: str, results: list[tuple[float, str, str, float, float]]) -> None:
+                rps, p50, p99, asked, cpu = sorted(results)[len(results) // 2]
                 rows[label] = rps
-                extra = f"{asked / args.duration:10.0f}" if asked is not None else f"{'':>10}"
-                print(f"{label:44} {rps:9.0f} {p50:>9} {p99:>9} {rps / per_view:8.0f} {extra}")
+                shown = f"{asked:10.0f}" if asked >= 0 else f"{'':>10}"
+                print(f"{label:44} {rps:9.0f} {p50:>9} {p99:>9} {rps / per_view:8.0f} {shown} {cpu:10.0f}")
 
             for mix, plain_mix, gate_mix in (("first visits", None, None), ("return visits", plain_tags, gate_tags)):
-                line(f"nginx alone, {mix}", run(plain_port, requests(member_cookies(), plain_mix)))
-                before = gate_requests()
-                result = run(front_port, requests(member_cookies(), gate_mix))
-                line(f"nginx + grants + gate, {mix}", result, gate_requests() - before)
+                alone: list = []
+                behind: list = []
+                for _ in range(args.repeat):
+                    alone.append(measure(mix, plain_port, lambda m=plain_mix: requests(member_cookies(), m),
+                                         gate_side=False))
+                    behind.append(measure(mix, front_port, lambda m=gate_mix: requests(member_cookies(), m)))
+                line(f"nginx alone, {mix}", alone)
+                line(f"nginx + grants + gate, {mix}", behind)
+                ratios = sorted(b[0] / a[0] for a, b in zip(alone, behind, strict=True))
                 print(f"  {mix}: (nginx + grants + gate) / nginx alone = "
-                      f"{rows[f'nginx + grants + gate, {mix}'] / rows[f'nginx alone, {mix}']:.2f}")
+                      f"{rows[f'nginx + grants + gate, {mix}'] / rows[f'nginx alone, {mix}']:.2f} "
+                      f"(run by run: {', '.join(f'{r:.2f}' for r in ratios)})")
             forger = tokens.init(tmp / "forger-keys")
             forged = tokens.issue(forger, tokens.SESSION, "reader0@example.org", issuer=gate.base,
                                   audience=gate.base, ttl=3600)
@@ -294,8 +328,8 @@ def main() -> None:
                                           ("forged: one well-shaped token, repeated", repeated, None),
                                           ("forged: a new well-shaped token each time", repeated,
                                            forged.rsplit(".", 1)[0] + ".")):
-                before = gate_requests()
-                line(label, run(front_port, requests(cookies, None), fresh), gate_requests() - before)
+                line(label, [measure(label, front_port, lambda c=cookies: requests(c, None), fresh)
+                             for _ in range(args.repeat)])
             valid = rows["nginx + grants + gate, first visits"]
             for label in [r for r in rows if r.startswith("forged")]:
                 print(f"  {label}: {rows[label] / valid:.2f}x the requests/s of valid first visits")
