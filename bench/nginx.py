@@ -287,24 +287,30 @@ def main() -> None:
                   f"nginx workers {args.workers}, gate workers {args.gate_workers}; nginx, gate and wrk share "
                   f"CPUs {','.join(map(str, cpus))}; median of {args.repeat} alternated runs")
             print(f"{'run':44} {'req/s':>9} {'p50':>9} {'p99':>9} {'views/s':>8} {'gate req/s':>10} "
-                  f"{'CPU µs/req':>10}")
+                  f"{'nginx µs/req':>12} {'gate µs/req':>11}")
             rows: dict[str, float] = {}
 
             def measure(label: str, port: int, make: Callable[[], list], forgery: str | None = None,
-                        gate_side: bool = True) -> tuple[float, str, str, float, float]:
-                """One run of ``label``: wrk's figures, gate requests/s, and the servers' CPU per request."""
-                pids = [front_nginx.proc.pid, gate.proc.pid] if gate_side else [plain.pid]
-                asked, cpu = gate_requests(), cpu_seconds(pids)
+                        gate_side: bool = True) -> tuple[float, str, str, float, float, float]:
+                """One run of ``label``: wrk's figures, gate requests/s, and nginx's and the gate's CPU per
+                request (user + system time of all their processes over the run)."""
+                server = front_nginx.proc.pid if gate_side else plain.pid
+                asked, nginx_cpu, gate_cpu = gate_requests(), cpu_seconds([server]), cpu_seconds([gate.proc.pid])
                 rps, p50, p99 = run(port, make(), forgery)
-                cpu = cpu_seconds(pids) - cpu
-                return rps, p50, p99, (gate_requests() - asked) / args.duration if gate_side else -1.0, \
-                    cpu / (rps * args.duration) * 1e6
+                nginx_cpu, gate_cpu = cpu_seconds([server]) - nginx_cpu, cpu_seconds([gate.proc.pid]) - gate_cpu
+                total = rps * args.duration
+                if not gate_side:
+                    return rps, p50, p99, -1.0, nginx_cpu / total * 1e6, -1.0
+                return rps, p50, p99, (gate_requests() - asked) / args.duration, nginx_cpu / total * 1e6, \
+                    gate_cpu / total * 1e6
 
-            def line(label: str, results: list[tuple[float, str, str, float, float]]) -> None:
-                rps, p50, p99, asked, cpu = sorted(results)[len(results) // 2]
+            def line(label: str, results: list[tuple[float, str, str, float, float, float]]) -> None:
+                rps, p50, p99, asked, nginx_cpu, gate_cpu = sorted(results)[len(results) // 2]
                 rows[label] = rps
                 shown = f"{asked:10.0f}" if asked >= 0 else f"{'':>10}"
-                print(f"{label:44} {rps:9.0f} {p50:>9} {p99:>9} {rps / per_view:8.0f} {shown} {cpu:10.0f}")
+                gate_shown = f"{gate_cpu:11.0f}" if gate_cpu >= 0 else f"{'':>11}"
+                print(f"{label:44} {rps:9.0f} {p50:>9} {p99:>9} {rps / per_view:8.0f} {shown} {nginx_cpu:12.0f} "
+                      f"{gate_shown}")
 
             for mix, plain_mix, gate_mix in (("first visits", None, None), ("return visits", plain_tags, gate_tags)):
                 alone: list = []

@@ -30,9 +30,16 @@ local SKIP = {["set-cookie"] = true, ["x-diplomatie-blob"] = true, ["x-diplomati
               ["content-length"] = true, ["connection"] = true, ["keep-alive"] = true, ["date"] = true,
               ["server"] = true, ["transfer-encoding"] = true}
 
+local VERIFIED_MAX = 50000  -- grants remembered as verified per worker (all forgotten when full)
+
 local key_file = nil
 local conf = nil
+local conf_text = nil
 local next_read = 0
+-- Grants that passed every check, by their exact value: {session, community, expiry}. A later request
+-- with the same grant, beside the same session cookie, for the same community, before the expiry,
+-- needs no hashing. Forgotten whenever the key file changes.
+local verified, verified_count = {}, 0
 local map, map_count = {}, 0
 local refused, refused_count = {}, 0
 
@@ -86,7 +93,11 @@ local function keys()
             text = file:read("*a")
             file:close()
         end
-        conf = text and parse(text) or nil
+        if text ~= conf_text then
+            conf_text = text
+            conf = text and parse(text) or nil
+            verified, verified_count = {}, 0
+        end
     end
     return conf
 end
@@ -161,10 +172,24 @@ local function same(a, b)  -- constant time for strings of one length
     return diff == 0
 end
 
+local function remember(cache, count, max, key, value)
+    if count >= max then
+        for k in pairs(cache) do cache[k] = nil end
+        count = 0
+    end
+    if cache[key] == nil then count = count + 1 end
+    cache[key] = value
+    return count
+end
+
 -- gate/tokens.py grant_problem, in the same order: true only for a grant of this community, MACed by
 -- a key of the file, unexpired and not beyond the lifetime, naming this session.
 local function grant_ok(c, grant, community, session)
     if not grant or #grant > 256 then return false end
+    local known = verified[grant]
+    if known then  -- the same checks, on values already verified (strings compare by identity here)
+        return known[1] == session and known[2] == community and known[3] > ngx.time()
+    end
     if grant:sub(1, 3) ~= "g1." then return false end
     local fields, first = {}, 4
     for i = 1, 5 do
@@ -182,7 +207,9 @@ local function grant_ok(c, grant, community, session)
     if #exp == 0 or #exp > 12 or not all_bytes(exp, 1, #exp, digit) then return false end
     local expiry, now = tonumber(exp), ngx.time()
     if expiry <= now or expiry > now + c.ttl + 1 then return false end
-    return same(ref, ngx.encode_base64(ngx.sha1_bin(session), true))
+    if not same(ref, ngx.encode_base64(ngx.sha1_bin(session), true)) then return false end
+    verified_count = remember(verified, verified_count, VERIFIED_MAX, grant, {session, community, expiry})
+    return true
 end
 
 -- A compact JWS whose signature is 64 bytes (Ed25519): anything else the gate refuses unread.
@@ -196,15 +223,6 @@ local function token_shaped(session)
         and all_bytes(session, two + 1, size, base64url_byte)
 end
 
-local function remember(cache, count, max, key, value)
-    if count >= max then
-        for k in pairs(cache) do cache[k] = nil end
-        count = 0
-    end
-    if cache[key] == nil then count = count + 1 end
-    cache[key] = value
-    return count
-end
 
 -- The sign-in redirect the gate gives a request without a valid session, for addresses the gate
 -- would not refuse first (its path checks: gate/serving.py); other addresses go to the gate.
