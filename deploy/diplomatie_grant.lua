@@ -4,7 +4,11 @@
 -- member read a community. With a valid grant for the community of the address, beside the session
 -- cookie it names, nginx serves the file without asking the gate, if it knows which blob the address
 -- is: that comes from the gate's earlier "yes" for the same address (a decision does not depend on
--- who asked, once the gate has said yes to a member), kept MAP_TTL seconds in this worker's memory.
+-- who asked, once the gate has said yes to a member), kept in this worker's memory with the release
+-- it belongs to. Each decision names the community's current release; once that news is MAP_TTL
+-- seconds old, the next request of the community asks the gate again, so a new release (or a
+-- withdrawal) is followed within MAP_TTL seconds and the gate answers about once per community per
+-- MAP_TTL, not once per address.
 -- Anything else asks the gate (location /_decide), whose answer is used as before; nothing is ever
 -- written to disk per request.
 --
@@ -20,7 +24,7 @@ local bit = require("bit")
 local M = {}
 
 local RELOAD = 1            -- seconds between two reads of the key file (rotation is followed within it)
-local MAP_TTL = 2           -- seconds an address's blob and headers are reused (a new release, a withdrawal)
+local MAP_TTL = 2           -- seconds the news of a community's current release is trusted
 local MAP_MAX = 50000       -- addresses remembered per worker (all forgotten when full)
 local REFUSED_TTL = 10      -- seconds a refused session cookie is answered here
 local REFUSED_MAX = 50000
@@ -28,7 +32,7 @@ local HEADER = "diplomatie-grant-keys 1"
 -- Headers of the gate's decision that are not the file's: never copied to the answer.
 local SKIP = {["set-cookie"] = true, ["x-diplomatie-blob"] = true, ["x-diplomatie-session"] = true,
               ["content-length"] = true, ["connection"] = true, ["keep-alive"] = true, ["date"] = true,
-              ["server"] = true, ["transfer-encoding"] = true}
+              ["server"] = true, ["transfer-encoding"] = true, ["x-diplomatie-release"] = true}
 
 local VERIFIED_MAX = 50000  -- grants remembered as verified per worker (all forgotten when full)
 
@@ -41,6 +45,7 @@ local next_read = 0
 -- needs no hashing. Forgotten whenever the key file changes.
 local verified, verified_count = {}, 0
 local map, map_count = {}, 0
+local releases = {}  -- community -> {current release, when the gate said so}
 local refused, refused_count = {}, 0
 
 function M.configure(path)
@@ -298,7 +303,10 @@ local function decide(c, path, session)
                 headers[#headers + 1] = value
             end
         end
-        local entry = {blob = blob, headers = headers, etag = answer["etag"], expires = ngx.now() + MAP_TTL}
+        local release = answer["x-diplomatie-release"]
+        local entry = {blob = blob, headers = headers, etag = answer["etag"], release = release}
+        local community = community_of(path)
+        if type(release) == "string" and community then releases[community] = {release, ngx.now()} end
         local key = map_key(path)
         if key then map_count = remember(map, map_count, MAP_MAX, key, entry) end
         ngx.ctx.set_cookie = answer["set-cookie"]
@@ -329,7 +337,10 @@ function M.access()
     if grant_ok(c, cookie(header, c.grant), community, session) then
         local key = map_key(path)
         local entry = key and map[key]
-        if entry and entry.expires > ngx.now() then return serve(entry) end
+        local current = releases[community]
+        if entry and current and entry.release == current[1] and ngx.now() - current[2] < MAP_TTL then
+            return serve(entry)
+        end
     end
     return decide(c, path, session)
 end

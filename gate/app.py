@@ -38,7 +38,7 @@ from typing import Any, TextIO
 from gate import store as storage
 from gate import views
 from gate.config import CONFIG_ENV, GateConfig
-from gate.grants import SESSION_HEADER
+from gate.grants import RELEASE_HEADER, SESSION_HEADER
 from gate.http import MAX_PATH, Refusal, Request, Response, bad_request, not_found, unavailable
 from gate.oidc import CALLBACK_PATH, LOGIN_PATH
 from gate.serving import DECIDE_HEADER, decision, serve_site
@@ -112,14 +112,18 @@ class Gate(GateState):
             self.inflight.leave(client)
 
     def decided(self, req: Request, resp: Response) -> Response:
-        """nginx's decision (gate/serving.py), with a fresh grant for the community when it is yes, or the
-        mark of a refused session (no session, or not a valid one) when the answer is the sign-in page."""
+        """nginx's decision (gate/serving.py), with a fresh grant and the community's current release when
+        it is yes, or the mark of a refused session (no session, or not a valid one) when the answer is
+        the sign-in page."""
         answer = decision(resp)
         if answer.status == 200 and resp.community:
             token = self.sessions.token(req.header("cookie"))
             grant = self.grants.cookie(resp.community, token, self.clock()) if token else None
             if grant is not None:
                 answer.headers.append(("set-cookie", grant))
+            release = self.releases.get(resp.community)
+            if release is not None:  # what nginx keeps the address's blob under (deploy/diplomatie_grant.lua)
+                answer.headers.append((RELEASE_HEADER, release.pointer.release))
         elif resp.status == 302 and resp.subject is None and any(k == "location" and v.startswith("/login?") for k, v in resp.headers):
             answer.headers.append((SESSION_HEADER, "none"))
         return answer

@@ -24,6 +24,9 @@ from gate.config import GateConfig
 #: Decisions tell nginx when the session itself was refused, so that it may answer later requests
 #: carrying the same cookie with the sign-in redirect without asking again (deploy/diplomatie_grant.lua).
 SESSION_HEADER = "x-diplomatie-session"
+#: A "yes" names the community's current release: nginx keeps each address's blob under it and asks
+#: again when the news is older than 2 s, so a new release is followed within that.
+RELEASE_HEADER = "x-diplomatie-release"
 
 
 class Grants:

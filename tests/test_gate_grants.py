@@ -35,7 +35,7 @@ def test_a_yes_sets_a_grant_for_that_community_and_session_only(setup):
         cookie = gate.session_cookie("a@press.org")
         token = cookie.split("=", 1)[1]
         yes = gate.get("/c/presse/", cookie=cookie, headers=DECIDE)
-        assert yes.status == 200 and yes.body == b""
+        assert yes.status == 200 and yes.body == b"" and yes.header("x-diplomatie-release") == "r1"
         set_cookie = yes.header("set-cookie")
         assert set_cookie.startswith("__Secure-diplomatie-grant=g1.presse.")
         for flag in ("; Max-Age=20", "; Path=/c/presse/", "; HttpOnly", "; SameSite=Lax", "; Secure"):
