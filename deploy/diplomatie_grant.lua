@@ -6,9 +6,10 @@
 -- is: that comes from the gate's earlier "yes" for the same address (a decision does not depend on
 -- who asked, once the gate has said yes to a member), kept in this worker's memory with the release
 -- it belongs to. Each decision names the community's current release; once that news is MAP_TTL
--- seconds old, the next request of the community asks the gate again, so a new release (or a
--- withdrawal) is followed within MAP_TTL seconds and the gate answers about once per community per
--- MAP_TTL, not once per address.
+-- seconds old, the next request of the community asks the gate again (the others keep serving for
+-- at most ASKING seconds more, so that they do not all ask at once), so a new release (or a
+-- withdrawal) is followed within 2 s and the gate answers about once per community per MAP_TTL, not
+-- once per address.
 -- Anything else asks the gate (location /_decide), whose answer is used as before; nothing is ever
 -- written to disk per request.
 --
@@ -24,7 +25,8 @@ local bit = require("bit")
 local M = {}
 
 local RELOAD = 1            -- seconds between two reads of the key file (rotation is followed within it)
-local MAP_TTL = 2           -- seconds the news of a community's current release is trusted
+local MAP_TTL = 1.5         -- seconds the news of a community's current release is trusted...
+local ASKING = 0.5          -- ...and for how much longer while one request asks the gate (2 s in all)
 local MAP_MAX = 50000       -- addresses remembered per worker (all forgotten when full)
 local REFUSED_TTL = 10      -- seconds a refused session cookie is answered here
 local REFUSED_MAX = 50000
@@ -338,8 +340,10 @@ function M.access()
         local key = map_key(path)
         local entry = key and map[key]
         local current = releases[community]
-        if entry and current and entry.release == current[1] and ngx.now() - current[2] < MAP_TTL then
-            return serve(entry)
+        if entry and current and entry.release == current[1] then
+            local age = ngx.now() - current[2]
+            if age < MAP_TTL or (current[3] and age < MAP_TTL + ASKING) then return serve(entry) end
+            current[3] = true  -- this request asks the gate; the others keep serving meanwhile
         end
     end
     return decide(c, path, session)
