@@ -13,9 +13,10 @@
 -- Anything else asks the gate (location /_decide), whose answer is used as before; nothing is ever
 -- written to disk per request.
 --
--- Refusals cost no more than a valid request: a request without a session cookie, with one that is
--- not even shaped like a token, or with one the gate refused less than REFUSED_TTL seconds ago, gets
--- the gate's sign-in redirect from here (its headers are in the key file), without asking the gate.
+-- Refusals of forged cookies cost less than a valid request: a request without a session cookie,
+-- with one that is not even shaped like a token, or with one the gate refused less than REFUSED_TTL
+-- seconds ago, gets the gate's sign-in redirect from here (its headers are in the key file), without
+-- asking the gate. (A new well-shaped forgery each time costs the gate one signature check.)
 --
 -- Fail closed: while the key file cannot be read or is malformed, every grant is refused and every
 -- request asks the gate.
@@ -30,13 +31,12 @@ local ASKING = 0.5          -- ...and for how much longer while one request asks
 local MAP_MAX = 50000       -- addresses remembered per worker (all forgotten when full)
 local REFUSED_TTL = 10      -- seconds a refused session cookie is answered here
 local REFUSED_MAX = 50000
+local VERIFIED_MAX = 50000  -- grants remembered as verified per worker (all forgotten when full)
 local HEADER = "diplomatie-grant-keys 1"
 -- Headers of the gate's decision that are not the file's: never copied to the answer.
 local SKIP = {["set-cookie"] = true, ["x-diplomatie-blob"] = true, ["x-diplomatie-session"] = true,
               ["content-length"] = true, ["connection"] = true, ["keep-alive"] = true, ["date"] = true,
               ["server"] = true, ["transfer-encoding"] = true, ["x-diplomatie-release"] = true}
-
-local VERIFIED_MAX = 50000  -- grants remembered as verified per worker (all forgotten when full)
 
 local key_file = nil
 local conf = nil
