@@ -13,8 +13,8 @@ replayed by wrk (a generated Lua script holding every request, in view order) ag
 
 - nginx alone, serving the same files from the build folder under the same addresses;
 - nginx with the shipped configuration in front of the gate (``--accel-redirect``, ``--grant-keys``):
-  nginx checks each member's grant itself and asks the gate only for a missing or expired grant and
-  to learn which blob an address is (every 2 s).
+  nginx checks each member's grant itself and asks the gate only for a missing or expired grant, to
+  learn which blob a new address is, and once per community every 1.5 s for its current release.
 
 Two mixes: first visits (every file fetched whole) and return visits (the page fetched whole, the
 files it loads revalidated with ``If-None-Match``, as a browser does under ``Cache-Control:
