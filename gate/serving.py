@@ -20,7 +20,7 @@ from gate.http import MAX_PATH, Refusal, Request, Response, bad_request, unavail
 from gate.i18n import N_
 from gate.state import GateState
 
-DECIDE_HEADER = "x-diplomatie-decide"  # set by nginx's auth_request location only (deploy/nginx.conf)
+DECIDE_HEADER = "x-diplomatie-decide"  # set by nginx's /_decide location only (deploy/nginx.conf)
 _COMMUNITY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
@@ -50,7 +50,7 @@ def split_site_path(path: str) -> tuple[str, str, str] | bool:
 
 
 def decision(resp: Response) -> Response:
-    """For nginx's ``auth_request`` (cached a few seconds per cookie and URI): serve this blob, or ask me.
+    """For nginx's decision subrequest (deploy/diplomatie_grant.lua): serve this blob, or ask me.
 
     200 with the page's headers and ``X-Diplomatie-Blob: <sha256>`` when the answer is that blob;
     401 for anything else (redirect, refusal, 404 page, error), on which nginx sends the request to

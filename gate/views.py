@@ -331,7 +331,9 @@ async def logout(gate: GateState, req: Request) -> Response:
     claims = await gate.sessions.session(cookie, now)
     if claims is not None:
         await gate.sessions.sign_out(claims, cookie, gate.log.timestamp(now))
-    return gate.pages.redirect("/logout", 303, extra=[("set-cookie", gate.sessions.clear())],
+    communities = sorted(set(gate.membership.snapshot.communities) | set(gate.releases))
+    return gate.pages.redirect("/logout", 303, extra=[("set-cookie", gate.sessions.clear()),
+                                                     *gate.grants.clear(communities)],
                                subject=claims.sub if claims else None)
 
 

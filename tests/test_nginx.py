@@ -77,14 +77,18 @@ def front(gate: GateProcess, nginx_port: int) -> GateProcess:
     return proxied
 
 
-def behind_nginx(base: Path, store_dir: Path, gates: int = 1):
-    """Gate processes with --accel-redirect, and nginx in front with base URL = nginx's address."""
+def behind_nginx(base: Path, store_dir: Path, gates: int = 1, extra: tuple[str, ...] = ()):
+    """Gate processes with --accel-redirect and --grant-keys (and ``extra``), and nginx in front with
+    base URL = nginx's address."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    started = [GateProcess(store_dir, base / "keys", base_url=base_url, extra=GATE_FLAGS,
+    grant_keys = base / "grants" / "keys"
+    started = [GateProcess(store_dir, base / "keys", base_url=base_url,
+                           extra=(*GATE_FLAGS, "--grant-keys", str(grant_keys), *extra),
                            log=base / f"gate-{i}.log") for i in range(gates)]
     try:
-        server = running_nginx(base / "nginx", [g.port for g in started], store_dir, port=port)
+        server = running_nginx(base / "nginx", [g.port for g in started], store_dir, port=port,
+                               grant_keys=grant_keys)
         return started, server, port
     except Exception:
         for g in started:
@@ -244,7 +248,8 @@ def test_shipped_configuration_passes_nginx_own_check(tmp_path):
 
 
 def test_signed_out_session_is_refused_through_nginx_within_seconds(world):
-    """nginx keeps the gate's decision 2 s per cookie and address: a replayed cookie stops soon after."""
+    """A replayed cookie (without a grant: asked of the gate each time) stops at once; with a grant, within
+    its lifetime (tests/test_nginx_grants.py)."""
     cookie = world.sign_in("presse", "a@press.org")
     assert world.get("/c/presse/", cookie=cookie).status == 200  # decision now cached by nginx
     home = world.get("/", cookie=cookie).body.decode()
@@ -257,21 +262,16 @@ def test_signed_out_session_is_refused_through_nginx_within_seconds(world):
     assert time.monotonic() - started <= 10
 
 
-def test_gate_decisions_are_cached_by_nginx_and_carry_no_body(world):
+def test_gate_decisions_carry_no_body_and_a_yes_sets_a_grant(world):
     cookie = world.session_cookie("a@press.org")
     decision = world.direct.get("/c/presse/assets/main.css", cookie=cookie, headers={"X-Diplomatie-Decide": "1"})
     assert decision.status == 200 and decision.body == b"" and decision.header("x-diplomatie-blob")
     assert decision.header("x-accel-redirect") is None
+    grant = decision.header("set-cookie")
+    assert grant.startswith("diplomatie-grant=g1.presse.") and "; Path=/c/presse/;" in grant
+    assert "HttpOnly" in grant and "SameSite=Lax" in grant
     refused = world.direct.get("/c/business/", cookie=cookie, headers={"X-Diplomatie-Decide": "1"})
-    assert refused.status == 401 and refused.body == b""
-    def gate_requests() -> float:
-        text = world.direct.metrics()
-        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                   if line.startswith("diplomatie_gate_requests_total{"))
-
-    before = gate_requests()
-    for _ in range(5):
-        assert marker("presse") in world.get("/c/presse/assets/main.css", cookie=cookie).body
-    # 5 pages through nginx: at most one decision asked of the gate, unless the 2-second cache entry
-    # expired in between (then two)
-    assert gate_requests() - before <= 2
+    assert refused.status == 401 and refused.body == b"" and refused.header("set-cookie") is None
+    assert refused.header("x-diplomatie-session") is None  # a valid session, not a member: not a sign-in
+    anonymous = world.direct.get("/c/presse/", headers={"X-Diplomatie-Decide": "1"})
+    assert anonymous.status == 401 and anonymous.header("x-diplomatie-session") == "none"
