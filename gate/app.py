@@ -35,8 +35,8 @@ import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any, TextIO
 
+from gate import preferences, views
 from gate import store as storage
-from gate import views
 from gate.config import CONFIG_ENV, GateConfig
 from gate.http import MAX_PATH, Refusal, Request, Response, bad_request, not_found, unavailable
 from gate.i18n import N_
@@ -73,6 +73,8 @@ def route_table(single_sign_on: bool) -> dict[str, Route]:
         Route("/login", views.login, {"GET", "POST"}),
         Route("/auth", views.auth, {"GET", "POST"}),  # GET shows the confirmation, POST spends the link
         Route("/logout", views.logout, {"GET", "POST"}),
+        Route(preferences.PATH, preferences.preferences, {"GET", "POST"}),  # alert frequencies (signed in)
+        Route(preferences.UNSUBSCRIBE_PATH, preferences.unsubscribe, {"GET", "POST"}),  # RFC 8058: POST, token only
         Route("/.well-known/jwks.json", views.jwks, {"GET"}),
         Route("/healthz", views.healthz, {"GET"}),
         Route("/metrics", views.metrics, {"GET"}),

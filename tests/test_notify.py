@@ -1,0 +1,283 @@
+"""Alerts (pipeline/notify.py): what members are told, exactly once, through a real SMTP server and
+real stores (a folder; S3 for the concurrent claims). Time is an injected clock, never slept on."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import re
+from email.header import decode_header, make_header
+from pathlib import Path
+
+from gate import alerts, tokens
+from gate import store as storage
+from gate.letters import SmtpSettings
+from pipeline.communities import membership_snapshot
+from pipeline.notify import NotifySettings, notify
+from pipeline.repository import load_communities
+from tests.contentrepo import COMMUNITIES, OWNER, make_repo
+from tests.smtpkit import smtp_fixture
+
+smtp = smtp_fixture()
+
+MEMBER = "a.martin@example.org"
+GATE = "https://cables.example.org"
+START = dt.datetime(2026, 12, 1, 8, 0, tzinfo=dt.UTC).timestamp()
+BODY = "Le corps secret du télégramme, jamais dans un courriel.\n"
+HOUR, DAY = 3600, 86400
+
+
+class Clock:
+    """The notifier's clock, moved by the test."""
+
+    def __init__(self, now: float = START) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def communities(**members: str | None) -> dict:
+    """communities.yaml with these members of "energie" (address -> last valid day, ISO, or None)."""
+    data = copy.deepcopy(COMMUNITIES)
+    data["communities"]["energie"]["members"] = [
+        {"email": address, "name": address.split("@")[0], "sector": "research", "invited_by": OWNER,
+         **({"expires": dt.date.fromisoformat(expires)} if expires else {})}
+        for address, expires in members.items()]
+    return data
+
+
+class World:
+    """A content repository, a store, keys and an SMTP server: what ``notify`` reads and writes."""
+
+    def __init__(self, tmp: Path, smtp, store: storage.Store | None = None, members: dict | None = None) -> None:
+        controller, self.mailbox = smtp
+        self.mailbox.received.clear()
+        self.repo = make_repo(tmp / "content", communities(**(members or {MEMBER: "2099-06-30"})))
+        self.store = store or storage.FolderStore(tmp / "store")
+        self.ring = tokens.init(tmp / "keys", START - DAY)
+        self.smtp = SmtpSettings(host="127.0.0.1", port=controller.port, sender="Diplomatie <alertes@example.org>")
+        self.settings = NotifySettings(gate_url=GATE, smtp=self.smtp, ring=self.ring)
+        self.clock = Clock()
+        self.release_number = 0
+
+    def cable(self, cable_id: str, **front) -> None:
+        front.setdefault("summary", f"Résumé de {cable_id}.")
+        self.repo.cable(cable_id, body=BODY, title=f"Titre {cable_id}", **front)
+
+    def publish(self, community: str, cables: list[str]) -> str:
+        """Commit, write members.json from communities.yaml and a release listing ``cables``, as publish
+        does (through the storage contract: manifest, then pointer)."""
+        commit = self.repo.commit()
+        today = load_communities(self.repo.root)
+        self.store.put(storage.MEMBERS_KEY, json.dumps(membership_snapshot(today.communities, commit)).encode())
+        self.release_number += 1
+        release = f"20261201T0800{self.release_number:02d}.000Z-0000000{self.release_number}"
+        manifest = storage.Manifest(community=community, release=release, commit=commit, built_at=None,
+                                    published_at=storage.utc_now(), cables=tuple(cables), files={})
+        self.store.create(manifest.key, manifest.to_json())
+        storage.write_pointer(self.store, storage.Pointer(community, release, storage.utc_now()))
+        return commit
+
+    def notify(self, **kwargs):
+        return notify(self.store, self.repo.root, kwargs.pop("settings", self.settings), clock=self.clock, **kwargs)
+
+    def received(self, address: str = MEMBER):
+        return self.mailbox.to(address)
+
+
+def subject(message) -> str:
+    return str(make_header(decode_header(message["Subject"])))
+
+
+def plain(message) -> str:
+    for part in message.walk():
+        if part.get_content_type() == "text/plain":
+            return part.get_payload(decode=True).decode()
+    raise AssertionError("no text part")
+
+
+def html_part(message) -> str:
+    for part in message.walk():
+        if part.get_content_type() == "text/html":
+            return part.get_payload(decode=True).decode()
+    raise AssertionError("no HTML part")
+
+
+def refs(message) -> set[str]:
+    """The cable references a received alert names."""
+    return set(re.findall(r"2026-[A-Z-]+-[0-9]{4}", plain(message)))
+
+
+def first_run(world: World) -> None:
+    """The first run sees the member: their baseline is what serves now, nothing is sent."""
+    report = world.notify()
+    assert report.baselined == 1 and not report.sent
+
+
+# ------------------------------------------------------------------------------------------ contents
+
+
+def test_a_member_is_told_of_new_cables_with_title_reference_date_post_summary_and_link_never_the_body(
+        tmp_path, smtp):
+    world = World(tmp_path, smtp)
+    world.cable("2026-BERLIN-0001")
+    world.publish("energie", ["2026-BERLIN-0001"])
+    first_run(world)
+    world.cable("2026-BERLIN-0002")
+    world.publish("energie", ["2026-BERLIN-0001", "2026-BERLIN-0002"])
+    report = world.notify()
+    assert [(c, a, ids) for c, a, ids in report.sent] == [("energie", MEMBER, ("2026-BERLIN-0002",))]
+    [message] = world.received()
+    text, page = plain(message), html_part(message)
+    for shown in ("Titre 2026-BERLIN-0002", "2026-BERLIN-0002", "2026-03-14", "BERLIN", "Résumé de 2026-BERLIN-0002.",
+                  f"{GATE}/c/energie/2026/2026-BERLIN-0002.html"):
+        assert shown in text and shown in page
+    assert "2026-BERLIN-0001" not in text  # in the baseline: not new to this member
+    raw = message.as_string()
+    assert "corps secret" not in text and "corps secret" not in page and "corps secret" not in raw
+    # The community's language and name, valid headers, the one-click unsubscribe and the preferences
+    assert subject(message) == "Énergie en Europe : 1 nouveau télégramme"
+    assert message["Content-Language"] == "fr"
+    assert message["Message-ID"].endswith("@cables.example.org>") and message["Date"]
+    assert message["List-Id"] == "<energie.alerts.cables.example.org>"
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    unsubscribe = message["List-Unsubscribe"]
+    assert unsubscribe.startswith(f"<{GATE}/unsubscribe?t=") and unsubscribe.endswith(">")
+    claims = tokens.verify(world.ring, unsubscribe[len(f"<{GATE}/unsubscribe?t="):-1], typ=tokens.UNSUBSCRIBE,
+                           issuer=GATE, audience=GATE, now=world.clock())
+    assert (claims.sub, claims.community) == (MEMBER, "energie")
+    assert f"{GATE}/preferences" in text and f"{GATE}/preferences" in page
+    assert "<img" not in page and "<link" not in page and "http://" not in page
+    assert message.get_content_type() == "multipart/alternative"
+
+
+def test_a_withdrawn_or_embargoed_cable_is_never_announced(tmp_path, smtp):
+    world = World(tmp_path, smtp)
+    world.cable("2026-BERLIN-0001")
+    world.publish("energie", ["2026-BERLIN-0001"])
+    first_run(world)
+    world.cable("2026-BERLIN-0002")
+    world.cable("2026-BERLIN-0003", embargo=dt.datetime(2027, 1, 1, tzinfo=dt.UTC))
+    world.cable("2026-BERLIN-0004")
+    # 0003 is under embargo and 0004 withdrawn: a release never lists them (publish holds them back);
+    # even a release that did (a hand-made manifest) does not get them announced.
+    storage.write_withdrawal(world.store, storage.WithdrawalRecord(
+        cable="2026-BERLIN-0004", action="withdrawn", at=storage.utc_now(), commit=None, by="test"),
+        dt.datetime.now(dt.UTC))
+    world.publish("energie", ["2026-BERLIN-0001", "2026-BERLIN-0002", "2026-BERLIN-0003", "2026-BERLIN-0004"])
+    world.notify()
+    [message] = world.received()
+    assert refs(message) == {"2026-BERLIN-0002"}
+    # A cable dropped from the serving release before the alert goes is not announced either
+    world.clock.now += 2 * DAY
+    world.cable("2026-BERLIN-0005")
+    world.publish("energie", ["2026-BERLIN-0001", "2026-BERLIN-0005"])
+    world.publish("energie", ["2026-BERLIN-0001"])
+    world.notify()
+    assert len(world.received()) == 1
+
+
+def test_an_expired_or_removed_member_gets_nothing(tmp_path, smtp):
+    world = World(tmp_path, smtp, members={MEMBER: "2099-06-30", "b.durand@example.org": "2099-06-30"})
+    world.cable("2026-BERLIN-0001")
+    world.publish("energie", ["2026-BERLIN-0001"])
+    report = world.notify()
+    assert report.baselined == 2
+    # b.durand expires; a.martin is removed from communities.yaml
+    world.repo.communities(communities(**{"b.durand@example.org": "2026-11-30"}))
+    world.cable("2026-BERLIN-0002")
+    world.publish("energie", ["2026-BERLIN-0001", "2026-BERLIN-0002"])
+    report = world.notify()
+    assert report.sent == [] and world.mailbox.messages == []
+
+
+def test_a_member_who_chose_never_gets_nothing_and_the_english_community_is_told_in_english(tmp_path, smtp):
+    world = World(tmp_path, smtp)
+    world.cable("2026-BERLIN-0001")
+    world.cable("2026-NEW-YORK-ONU-0001", subjects=["onu"])
+    world.publish("energie", ["2026-BERLIN-0001"])
+    world.publish("onu", [])
+    # onu admits the whole diplomatie.gouv.fr domain: such a member is known once they chose a frequency
+    agent = "agent.x@diplomatie.gouv.fr"
+    alerts.write_preference(world.store, "onu", agent, alerts.IMMEDIATE, storage.utc_now())
+    alerts.write_preference(world.store, "energie", MEMBER, alerts.NEVER, storage.utc_now())
+    assert world.notify().baselined == 1  # the agent; the member chose never
+    world.cable("2026-BERLIN-0002")
+    world.publish("energie", ["2026-BERLIN-0001", "2026-BERLIN-0002"])
+    world.publish("onu", ["2026-NEW-YORK-ONU-0001"])
+    world.notify()
+    assert world.received(MEMBER) == []
+    [message] = world.received(agent)
+    assert subject(message) == "United Nations: 1 new cable" and message["Content-Language"] == "en"
+    assert "2026-NEW-YORK-ONU-0001" in plain(message) and "Read the cable" in html_part(message)
+
+
+# ---------------------------------------------------------------------------------------- frequencies
+
+
+def test_daily_and_weekly_digests_wait_for_their_period_and_at_once_does_not(tmp_path, smtp):
+    world = World(tmp_path, smtp, members={MEMBER: None, "w@example.org": None, "i@example.org": None})
+    alerts.write_preference(world.store, "energie", "w@example.org", alerts.WEEKLY, storage.utc_now())
+    alerts.write_preference(world.store, "energie", "i@example.org", alerts.IMMEDIATE, storage.utc_now())
+    world.cable("2026-BERLIN-0001")
+    world.publish("energie", ["2026-BERLIN-0001"])
+    assert world.notify().baselined == 3
+    published = ["2026-BERLIN-0001"]
+    counts = {MEMBER: [], "w@example.org": [], "i@example.org": []}
+    for hour in range(1, 8 * 24 + 1, 8):  # a cable every 8 hours for 8 days, notify after each
+        world.clock.now = START + hour * HOUR
+        cable_id = f"2026-BERLIN-{hour + 1:04d}"
+        world.cable(cable_id)
+        published.append(cable_id)
+        world.publish("energie", published)
+        world.notify()
+        for address in counts:
+            counts[address].append(len(world.received(address)))
+    assert counts["i@example.org"][-1] == len(published) - 1  # one e-mail per cable, at once
+    assert counts[MEMBER][-1] == 8  # daily: the first one at once, then one a day
+    assert counts["w@example.org"][-1] == 2  # weekly: the first one, then a week later
+    world.clock.now += 7 * DAY  # every digest is due: every cable reaches every member, once
+    world.notify()
+    for address in counts:
+        seen = [r for m in world.received(address) for r in refs(m)]
+        assert sorted(seen) == sorted(set(published[1:]))
+
+
+# --------------------------------------------------------------------------------------- exactly once
+
+
+def test_a_rerun_sends_nothing_twice(tmp_path, smtp):
+    world = World(tmp_path, smtp)
+    world.cable("2026-BERLIN-0001")
+    world.publish("energie", ["2026-BERLIN-0001"])
+    first_run(world)
+    world.cable("2026-BERLIN-0002")
+    world.publish("energie", ["2026-BERLIN-0001", "2026-BERLIN-0002"])
+    world.notify()
+    for _ in range(3):
+        world.clock.now += 2 * DAY
+        assert world.notify().sent == []
+    assert len(world.received()) == 1
+    assert world.store.exists(storage.alert_sent_key("energie", MEMBER, "2026-BERLIN-0002"))
+
+
+def test_a_failed_delivery_is_retried_at_the_next_run(tmp_path, smtp):
+    world = World(tmp_path, smtp)
+    world.cable("2026-BERLIN-0001")
+    world.publish("energie", ["2026-BERLIN-0001"])
+    first_run(world)
+    world.cable("2026-BERLIN-0002")
+    world.publish("energie", ["2026-BERLIN-0001", "2026-BERLIN-0002"])
+    from tests.gatekit import free_port
+
+    down = NotifySettings(gate_url=GATE, ring=world.ring,
+                          smtp=SmtpSettings(host="127.0.0.1", port=free_port(), timeout=2))
+    report = world.notify(settings=down)
+    assert report.sent == [] and list(report.failed) == [f"energie {MEMBER}"]
+    assert report.failure() and "run notify again" in report.failure()
+    assert world.received() == []
+    report = world.notify()  # the server is back, a minute later
+    assert [ids for _, _, ids in report.sent] == [("2026-BERLIN-0002",)]
+    assert len(world.received()) == 1
