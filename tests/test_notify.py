@@ -7,14 +7,19 @@ import copy
 import datetime as dt
 import json
 import re
+import subprocess
+import sys
+import threading
 from email.header import decode_header, make_header
 from pathlib import Path
+
+import pytest
 
 from gate import alerts, tokens
 from gate import store as storage
 from gate.letters import SmtpSettings
 from pipeline.communities import membership_snapshot
-from pipeline.notify import NotifySettings, notify
+from pipeline.notify import CLAIM_LEASE, NotifySettings, notify
 from pipeline.repository import load_communities
 from tests.contentrepo import COMMUNITIES, OWNER, make_repo
 from tests.smtpkit import smtp_fixture
@@ -281,3 +286,119 @@ def test_a_failed_delivery_is_retried_at_the_next_run(tmp_path, smtp):
     report = world.notify()  # the server is back, a minute later
     assert [ids for _, _, ids in report.sent] == [("2026-BERLIN-0002",)]
     assert len(world.received()) == 1
+
+
+# ------------------------------------------------------------------------------- crash, concurrency
+
+
+class Stalling:
+    """An SMTP handler that takes the message and never answers it: the notifier waits in ``DATA``."""
+
+    def __init__(self) -> None:
+        self.reached = threading.Event()
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+        import asyncio
+
+        self.reached.set()
+        await asyncio.sleep(60)
+        return "451 too late"
+
+
+def test_a_notifier_killed_between_claim_and_send_leaves_the_alert_late_never_lost_nor_doubled(tmp_path, smtp):
+    """The documented outcome (docs/storage.md, Alerts): the killed run's claims stand for the lease,
+    so a rerun at once sends nothing; after the lease the cable is claimed again and sent, once."""
+    from aiosmtpd.controller import Controller
+
+    from tests.gatekit import free_port, wait_for
+
+    world = World(tmp_path, smtp)
+    world.cable("2026-BERLIN-0001")
+    world.publish("energie", ["2026-BERLIN-0001"])
+    first_run(world)
+    world.cable("2026-BERLIN-0002")
+    world.publish("energie", ["2026-BERLIN-0001", "2026-BERLIN-0002"])
+    stalling = Stalling()
+    controller = Controller(stalling, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    args = [sys.executable, "-m", "pipeline", "notify", "--root", str(world.repo.root), "--store",
+            str(tmp_path / "store"), "--smtp", f"127.0.0.1:{controller.port}", "--gate-url", GATE,
+            "--keys", str(tmp_path / "keys")]
+    proc = subprocess.Popen(args, cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        claim = storage.alert_claim_key("energie", MEMBER, "2026-BERLIN-0002", 1)
+        assert wait_for(lambda: stalling.reached.is_set() and world.store.exists(claim), timeout=60), \
+            proc.stderr.read1().decode() if proc.poll() is not None else "the notifier did not reach DATA"
+        proc.kill()  # between claim and send: the server holds the message, unanswered
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        controller.stop()
+    killed_at = json.loads(world.store.get(claim))["claimed_at"]
+    assert not world.store.exists(storage.alert_sent_key("energie", MEMBER, "2026-BERLIN-0002"))
+    world.clock.now = storage.parse_utc_text(killed_at).timestamp() + 60
+    assert world.notify().sent == [] and world.received() == []  # its claim stands: late, not doubled
+    world.clock.now += CLAIM_LEASE
+    report = world.notify()
+    assert [ids for _, _, ids in report.sent] == [("2026-BERLIN-0002",)]
+    assert world.store.exists(storage.alert_claim_key("energie", MEMBER, "2026-BERLIN-0002", 2))
+    world.clock.now += 3 * DAY
+    world.notify()
+    [message] = world.received()
+    assert refs(message) == {"2026-BERLIN-0002"}
+
+
+def concurrent_notifiers(world: World, runs: int) -> None:
+    members = [f"m{n}@example.org" for n in range(6)]
+    barrier = threading.Barrier(runs)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            barrier.wait()
+            world.notify(by=threading.current_thread().name)
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, name=f"notifier-{n}") for n in range(runs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not errors, errors
+    for address in members:
+        seen = [r for m in world.received(address) for r in refs(m)]
+        assert sorted(seen) == ["2026-BERLIN-0002", "2026-BERLIN-0003", "2026-BERLIN-0004"], (address, seen)
+
+
+def prepare_crowd(world: World) -> None:
+    world.cable("2026-BERLIN-0001")
+    world.publish("energie", ["2026-BERLIN-0001"])
+    for n in range(6):
+        alerts.write_preference(world.store, "energie", f"m{n}@example.org", alerts.IMMEDIATE, storage.utc_now())
+    assert world.notify().baselined == 6
+    for cable_id in ("2026-BERLIN-0002", "2026-BERLIN-0003", "2026-BERLIN-0004"):
+        world.cable(cable_id)
+    world.publish("energie", ["2026-BERLIN-0001", "2026-BERLIN-0002", "2026-BERLIN-0003", "2026-BERLIN-0004"])
+
+
+def crowd() -> dict[str, str | None]:
+    return {f"m{n}@example.org": None for n in range(6)}
+
+
+def test_notifiers_running_at_once_on_a_folder_store_send_each_cable_once(tmp_path, smtp):
+    world = World(tmp_path, smtp, members=crowd())
+    prepare_crowd(world)
+    concurrent_notifiers(world, 4)
+
+
+@pytest.mark.s3
+def test_notifiers_running_at_once_on_s3_send_each_cable_once(tmp_path, smtp, s3_server, s3_bucket):
+    store = storage.S3Store(s3_bucket, "pub", client=s3_server.client())
+    world = World(tmp_path, smtp, store=store, members=crowd())
+    prepare_crowd(world)
+    concurrent_notifiers(world, 4)
+    claims = [k for k in store.list("alerts/claims/") if k.endswith(".json")]
+    assert len(claims) == 6 * 3  # one claim per member and cable: the conditional create let one win
