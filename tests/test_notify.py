@@ -402,3 +402,37 @@ def test_notifiers_running_at_once_on_s3_send_each_cable_once(tmp_path, smtp, s3
     concurrent_notifiers(world, 4)
     claims = [k for k in store.list("alerts/claims/") if k.endswith(".json")]
     assert len(claims) == 6 * 3  # one claim per member and cable: the conditional create let one win
+
+
+# ------------------------------------------------------------------------------ at the end of publish
+
+
+def test_publish_with_smtp_tells_members_of_what_it_published_and_nothing_held_back(tmp_path, smtp):
+    """The whole path: a real build and publication, then the alerts read back from the store."""
+    controller, mailbox = smtp
+    mailbox.received.clear()
+    repo = make_repo(tmp_path / "content")
+    repo.cable("2026-BERLIN-0001", BODY)
+    repo.commit("a cable")
+    repo.approve("2026-BERLIN-0001", "energie")
+    repo.commit("approved")
+    tokens.init(tmp_path / "keys")
+    alerts_args = ("--store", str(tmp_path / "store"), "--out", str(tmp_path / "build"), "--format", "json",
+                   "--smtp", f"127.0.0.1:{controller.port}", "--gate-url", GATE, "--keys", str(tmp_path / "keys"))
+    first = repo.run("publish", *alerts_args)
+    assert first.code == 0, first.output
+    assert json.loads(first.stdout)["alerts"]["baselined"] == 1 and mailbox.messages == []
+    repo.cable("2026-BERLIN-0002", BODY, title="Marché du gaz", summary="Le point sur le gaz.")
+    repo.cable("2026-BERLIN-0003", BODY, title="Sous embargo", embargo=dt.datetime(2027, 6, 1, tzinfo=dt.UTC))
+    repo.commit("two more")
+    repo.approve("2026-BERLIN-0002", "energie")
+    repo.approve("2026-BERLIN-0003", "energie")
+    repo.commit("approved")
+    second = repo.run("publish", *alerts_args)
+    assert second.code == 0, second.output
+    assert json.loads(second.stdout)["alerts"]["sent"] == [
+        {"community": "energie", "to": MEMBER, "cables": ["2026-BERLIN-0002"]}]
+    [message] = mailbox.to(MEMBER)
+    assert refs(message) == {"2026-BERLIN-0002"} and "Marché du gaz" in plain(message)
+    assert "corps secret" not in plain(message) + html_part(message) and "Sous embargo" not in plain(message)
+    assert repo.run("publish", *alerts_args).code == 0 and len(mailbox.to(MEMBER)) == 1

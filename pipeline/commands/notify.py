@@ -69,23 +69,24 @@ def settings_from(smtp: str, smtp_from: str, starttls: bool, gate_url: str | Non
         password=os.environ.get("DIPLOMATIE_SMTP_PASSWORD") or None))
 
 
-def run_notify(store, root: Path, settings, only: list[str] | None, fmt: str) -> None:
-    """Send the alerts and say what was done; exits 1 when some could not be sent (retried next run)."""
+def send_alerts(store, root: Path, settings, only: list[str] | None):
+    """Send the alerts; a snapshot or register that cannot be read is a clear error."""
     from pipeline.notify import NotifyError, notify
 
     try:
-        report = notify(store, root, settings, only=only)
+        return notify(store, root, settings, only=only)
     except NotifyError as exc:
         raise click.ClickException(str(exc)) from None
-    if fmt == "json":
-        click.echo(json.dumps(report.to_json(), indent=2))
-    else:
-        for community, address, cables in report.sent:
-            click.echo(f"{community}: told {address} of {len(cables)} cable(s): {', '.join(cables)}")
-        click.echo(f"alerts: {len(report.sent)} e-mail(s) sent, {report.waiting} digest(s) not due yet, "
-                   f"{report.baselined} new member(s) noted")
-    if report.failure():
-        raise click.ClickException(report.failure())
+
+
+def tell_report(report) -> None:
+    """Say, in words, what a notifier did."""
+    for community, address, cables in report.sent:
+        click.echo(f"{community}: told {address} of {len(cables)} cable(s): {', '.join(cables)}")
+    click.echo(f"alerts: {len(report.sent)} e-mail(s) sent, {report.waiting} digest(s) not due yet, "
+               f"{report.baselined} new member(s) noted")
+    for what, why in sorted(report.failed.items()):
+        click.echo(f"error: alert to {what} not sent: {why}", err=True)
 
 
 @click.command("notify")
@@ -102,4 +103,10 @@ def command(root, store_url, endpoint_url, smtp, smtp_from, smtp_starttls, gate_
     once, daily, weekly, never), exactly once (recorded in the store)."""
     settings = settings_from(smtp, smtp_from, smtp_starttls, gate_url, keys_dir)
     store = open_store_or_exit(store_url, endpoint_url)
-    run_notify(store, root, settings, list(only) or None, fmt)
+    report = send_alerts(store, root, settings, list(only) or None)
+    if fmt == "json":
+        click.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        tell_report(report)
+    if report.failure():  # exit 1: the next run retries them
+        raise click.ClickException(report.failure())
