@@ -21,8 +21,8 @@ Speed comes from caches that cannot go stale in a way that matters:
   ``poll_interval`` seconds and swapped in only when they change.
 
 Nothing here reads a store key that is not a pointer, a manifest named by a pointer, a blob listed in
-such a manifest, members.json or a claim: request paths are validated first, then looked up in the
-manifest, never joined to a storage path.
+such a manifest, members.json, a claim or an alert preference (gate/alerts.py): request paths are
+validated first, then looked up in the manifest, never joined to a storage path.
 """
 
 from __future__ import annotations
