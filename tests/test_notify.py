@@ -436,3 +436,35 @@ def test_publish_with_smtp_tells_members_of_what_it_published_and_nothing_held_b
     assert refs(message) == {"2026-BERLIN-0002"} and "Marché du gaz" in plain(message)
     assert "corps secret" not in plain(message) + html_part(message) and "Sous embargo" not in plain(message)
     assert repo.run("publish", *alerts_args).code == 0 and len(mailbox.to(MEMBER)) == 1
+
+
+# ------------------------------------------------------------------------- both sides: gate and notify
+
+
+def test_the_alerts_unsubscribe_link_works_on_the_gate_and_the_notifier_then_stays_silent(tmp_path, smtp):
+    """The pipeline signs the link and reads the preference; the gate checks the link and writes it."""
+    from urllib.parse import urlsplit
+
+    from tests.gatekit import FakeClock, gate_in_process
+
+    world = World(tmp_path, smtp)
+    world.cable("2026-BERLIN-0001")
+    world.publish("energie", ["2026-BERLIN-0001"])
+    first_run(world)
+    world.cable("2026-BERLIN-0002")
+    world.publish("energie", ["2026-BERLIN-0001", "2026-BERLIN-0002"])
+    world.notify()
+    [message] = world.received()
+    link = urlsplit(message["List-Unsubscribe"].strip("<>"))
+    with gate_in_process(tmp_path / "store", tmp_path / "keys", base_url=GATE, clock=FakeClock(world.clock())) as gate:
+        target = f"{link.path}?{link.query}"
+        assert gate.get(target).status == 200  # a mail scanner opens it: nothing changes
+        assert alerts.read_preference(world.store, "energie", MEMBER) == alerts.DAILY
+        reply = gate.request("POST", target, body=b"List-Unsubscribe=One-Click",
+                             headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert reply.status == 200
+    assert alerts.read_preference(world.store, "energie", MEMBER) == alerts.NEVER
+    world.clock.now += 2 * DAY
+    world.cable("2026-BERLIN-0003")
+    world.publish("energie", ["2026-BERLIN-0001", "2026-BERLIN-0002", "2026-BERLIN-0003"])
+    assert world.notify().sent == [] and len(world.received()) == 1
