@@ -75,18 +75,66 @@ def from_header(sender: str, name: str) -> str:
 
 
 def deliver(settings: SmtpSettings, message: EmailMessage, to: str) -> None:
-    """Hand ``message`` to the SMTP server for ``to`` alone; raises ``OSError`` or ``SMTPException``
-    when the server does not accept it (the caller decides what a failure means)."""
-    require_canonical(to)
-    if not settings.host:
-        raise smtplib.SMTPException("no SMTP server configured")
-    with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout) as smtp:
-        if settings.starttls:
-            smtp.starttls(context=ssl.create_default_context())
-        if settings.username:
-            smtp.login(settings.username, settings.password or "")
-        # The envelope is explicit: the validated address, not whatever a parser reads in To:.
-        smtp.send_message(message, from_addr=envelope_sender(settings.sender), to_addrs=[to])
+    """Hand ``message`` to the SMTP server for ``to`` alone, on a connection of its own; raises
+    ``OSError`` or ``SMTPException`` when the server does not accept it (the caller decides what a
+    failure means)."""
+    with Postman(settings) as postman:
+        postman.send(message, to)
+
+
+class Postman:
+    """One SMTP connection for many messages (``diplomatie notify`` sends hundreds in a run: one
+    connection, TLS handshake and login, not one per message). A message the server refuses leaves
+    the connection usable; a connection error drops it, and the next message opens a new one. A
+    failed message is never sent again here: the caller decides (the notifier retries at its next run)."""
+
+    def __init__(self, settings: SmtpSettings) -> None:
+        self.settings = settings
+        self._smtp: smtplib.SMTP | None = None
+
+    def __enter__(self) -> Postman:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _connection(self) -> smtplib.SMTP:
+        s = self.settings
+        if not s.host:
+            raise smtplib.SMTPException("no SMTP server configured")
+        if self._smtp is None:
+            smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+            try:
+                if s.starttls:
+                    smtp.starttls(context=ssl.create_default_context())
+                if s.username:
+                    smtp.login(s.username, s.password or "")
+            except BaseException:
+                smtp.close()
+                raise
+            self._smtp = smtp
+        return self._smtp
+
+    def send(self, message: EmailMessage, to: str) -> None:
+        """Send ``message`` to ``to`` alone (which must be canonical); raises when it was not accepted."""
+        require_canonical(to)
+        smtp = self._connection()
+        try:
+            # The envelope is explicit: the validated address, not whatever a parser reads in To:.
+            smtp.send_message(message, from_addr=envelope_sender(self.settings.sender), to_addrs=[to])
+        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError):
+            raise  # the server said no to this message; the connection goes on
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            try:
+                smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                smtp.close()
 
 
 # -------------------------------------------------------------------------------------- the look

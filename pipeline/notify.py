@@ -45,7 +45,8 @@ CLAIM_LEASE = 3600
 #: A digest due within this many seconds is sent now: a daily run at a fixed hour still sends daily.
 SLACK = 600
 
-Deliver = Callable[[letters.SmtpSettings, EmailMessage, str], None]
+#: Sends one message to one address, raising OSError or SMTPException when it was not accepted.
+Deliver = Callable[[EmailMessage, str], None]
 
 
 class NotifyError(Exception):
@@ -95,10 +96,14 @@ class NotifyReport:
 
 
 def notify(store: Store, root: Path, settings: NotifySettings, *, clock: Callable[[], float] = time.time,
-           only: Iterable[str] | None = None, deliver: Deliver = letters.deliver,
+           only: Iterable[str] | None = None, deliver: Deliver | None = None,
            by: str = "notify") -> NotifyReport:
     """Tell every current member of every published community (or those in ``only``) what is new for
-    them, by the frequency they chose; see the module's docstring for what "exactly once" rests on."""
+    them, by the frequency they chose; see the module's docstring for what "exactly once" rests on.
+    Messages go through one SMTP connection for the run (``deliver`` replaces it)."""
+    if deliver is None:
+        with letters.Postman(settings.smtp) as postman:
+            return notify(store, root, settings, clock=clock, only=only, deliver=postman.send, by=by)
     report = NotifyReport()
     snapshot = read_snapshot(store)
     withdrawn = withdrawn_cables(store)
@@ -178,12 +183,13 @@ def published_catalogue(store: Store, root: Path, community: str, withdrawn: set
 
 def load_content(root: Path, commit: str | None):
     """The content repository as the release saw it: its commit, or the working tree when it had none."""
+    from pipeline.buildcache import CacheError, folder
     from pipeline.repository import load
     from pipeline.sources import RefError
 
-    try:
-        return load(root, ref=commit) if commit else load(root)
-    except RefError as exc:
+    try:  # through the build cache: the publish before this run parsed these cables already
+        return load(root, ref=commit, cache=folder(root))
+    except (RefError, CacheError) as exc:
         raise ValueError(f"the content of its serving release cannot be read ({exc})") from None
 
 
@@ -229,7 +235,7 @@ def tell(store: Store, settings: NotifySettings, access: CommunityAccess, addres
         return
     message = alert_for(settings, access, address, [catalogue.cables[cid] for cid in won], clock())
     try:
-        deliver(settings.smtp, message, address)
+        deliver(message, address)
     except (OSError, smtplib.SMTPException) as exc:
         # Not sent: give the claims back so that the next run sends these cables.
         store.delete(storage.alert_claim_key(community, address, cid, attempt) for cid, attempt in won.items())
@@ -251,12 +257,16 @@ def baseline(store: Store, community: str, address: str, catalogue: Catalogue, n
     """The cables that served when the member was first seen (never announced to them), or None when
     this run is the first to see them: their baseline is recorded and nothing is sent."""
     key = storage.baseline_key(community, address)
-    record = {"format": storage.FORMAT, "community": community, "address": address, "at": utc_text(now),
-              "release": catalogue.release, "cables": list(catalogue.cables)}
-    if store.create(key, _json(record), "application/json"):
-        return None
     try:
-        obj = json.loads(store.get(key))
+        data = store.get(key)  # read first: the member is known at every run but their first
+    except storage.NotFound:
+        record = {"format": storage.FORMAT, "community": community, "address": address, "at": utc_text(now),
+                  "release": catalogue.release, "cables": list(catalogue.cables)}
+        if store.create(key, _json(record), "application/json"):
+            return None
+        data = store.get(key)  # another notifier recorded it a moment ago
+    try:
+        obj = json.loads(data)
         return set(obj["cables"])
     except (ValueError, KeyError, TypeError) as exc:
         raise StoreError(f"{key}: unreadable baseline ({exc})") from None
