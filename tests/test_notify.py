@@ -468,3 +468,18 @@ def test_the_alerts_unsubscribe_link_works_on_the_gate_and_the_notifier_then_sta
     world.cable("2026-BERLIN-0003")
     world.publish("energie", ["2026-BERLIN-0001", "2026-BERLIN-0002", "2026-BERLIN-0003"])
     assert world.notify().sent == [] and len(world.received()) == 1
+
+
+# ------------------------------------------------------------------------------------ the command line
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (("--smtp", "mail.example.org", "--gate-url", GATE), "is not HOST:PORT"),
+    (("--smtp", "127.0.0.1:25", "--gate-url", "cables.example.org"), "gate's public address"),
+    (("--smtp", "127.0.0.1:25", "--gate-url", GATE, "--keys", "nowhere"), "no key set here"),
+])
+def test_notify_refuses_unclear_settings_before_anything_is_read_or_sent(tmp_path, args, said):
+    repo = make_repo(tmp_path / "content")
+    result = repo.run("notify", "--store", str(tmp_path / "store"), *args)
+    assert result.code != 0 and said in result.output, result.output
+    assert not (tmp_path / "store").exists()
