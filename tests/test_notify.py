@@ -3,10 +3,12 @@ real stores (a folder; S3 for the concurrent claims). Time is an injected clock,
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as dt
 import json
 import re
+import smtplib
 import subprocess
 import sys
 import threading
@@ -14,6 +16,8 @@ from email.header import decode_header, make_header
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gate import alerts, tokens
 from gate import store as storage
@@ -483,3 +487,67 @@ def test_notify_refuses_unclear_settings_before_anything_is_read_or_sent(tmp_pat
     result = repo.run("notify", "--store", str(tmp_path / "store"), *args)
     assert result.code != 0 and said in result.output, result.output
     assert not (tmp_path / "store").exists()
+
+
+# -------------------------------------------------------------------- any sequence of runs and faults
+
+
+class Crash(BaseException):
+    """The notifier's process dying while it hands a message over (nothing catches it)."""
+
+
+STEPS = st.lists(st.sampled_from(["publish", "withdraw", "notify", "refused", "crash", "hour", "day"]),
+                 min_size=2, max_size=9)
+
+
+@settings(max_examples=12, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(steps=STEPS)
+def test_whatever_runs_fail_or_crash_each_cable_reaches_each_member_once_and_only_while_published(
+        tmp_path_factory, smtp, steps):
+    world = World(tmp_path_factory.mktemp("any"), smtp, members={MEMBER: None, "i@example.org": None})
+    alerts.write_preference(world.store, "energie", "i@example.org", alerts.IMMEDIATE, storage.utc_now())
+    world.cable("2026-BERLIN-0001")
+    release = ["2026-BERLIN-0001"]
+    world.publish("energie", release)
+    assert world.notify().baselined == 2
+    numbers = iter(range(2, 100))
+
+    def refused(message, to):
+        raise smtplib.SMTPDataError(554, b"refused")
+
+    def crash(message, to):
+        raise Crash
+
+    def run(**kwargs) -> None:
+        before = len(world.mailbox.messages)
+        with contextlib.suppress(Crash):
+            world.notify(**kwargs)
+        for message in world.mailbox.messages[before:]:
+            assert refs(message) <= set(release), "announced a cable the serving release does not hold"
+
+    for step in steps:
+        if step == "publish":
+            cable_id = f"2026-BERLIN-{next(numbers):04d}"
+            world.cable(cable_id)
+            release.append(cable_id)
+            world.publish("energie", release)
+        elif step == "withdraw" and len(release) > 1:
+            release.pop()
+            world.publish("energie", release)
+        elif step == "notify":
+            run()
+        elif step == "refused":
+            run(deliver=refused)
+        elif step == "crash":
+            run(deliver=crash)
+        elif step == "hour":
+            world.clock.now += HOUR
+        elif step == "day":
+            world.clock.now += DAY
+    world.clock.now += CLAIM_LEASE + 8 * DAY  # every claim of a crashed run has lapsed; every digest is due
+    run()
+    for address in (MEMBER, "i@example.org"):
+        seen = [r for m in world.received(address) for r in refs(m)]
+        assert len(seen) == len(set(seen)), f"{address} was told twice: {seen}"
+        assert set(release[1:]) <= set(seen), f"{address} was never told of {set(release[1:]) - set(seen)}"
