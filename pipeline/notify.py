@@ -340,7 +340,7 @@ def alert_for(settings: NotifySettings, access: CommunityAccess, address: str,
                          ttl=tokens.UNSUBSCRIBE_TTL, now=now, community=access.id)
     return letters.alert_message(
         settings.smtp.sender, address, access, linked, site=origin,
-        preferences_url=f"{origin}/preferences?community={quote(access.id)}",
+        preferences_url=f"{origin}/preferences#c-{quote(access.id)}",
         unsubscribe_url=f"{origin}/unsubscribe?t={token}", list_domain=urlsplit(origin).hostname or "localhost",
         now=dt.datetime.fromtimestamp(now, dt.UTC), service=settings.service)
 

@@ -95,7 +95,7 @@ def test_the_alert_e_mail_renders_in_the_services_look_and_fetches_nothing(brows
                            "https://cables.example.org/c/energie/2026/2026-BERLIN-0043.html")]
     message = alert_message("Diplomatie <alertes@example.org>", MEMBER, community, cables,
                             site="https://cables.example.org",
-                            preferences_url="https://cables.example.org/preferences?community=energie",
+                            preferences_url="https://cables.example.org/preferences#c-energie",
                             unsubscribe_url="https://cables.example.org/unsubscribe?t=TOKEN",
                             list_domain="cables.example.org", now=dt.datetime(2026, 12, 1, 9, tzinfo=dt.UTC))
     html_part = next(p for p in message.walk() if p.get_content_type() == "text/html").get_content()

@@ -157,7 +157,7 @@ def test_a_member_is_told_of_new_cables_with_title_reference_date_post_summary_a
     claims = tokens.verify(world.ring, unsubscribe[len(f"<{GATE}/unsubscribe?t="):-1], typ=tokens.UNSUBSCRIBE,
                            issuer=GATE, audience=GATE, now=world.clock())
     assert (claims.sub, claims.community) == (MEMBER, "energie")
-    assert f"{GATE}/preferences" in text and f"{GATE}/preferences" in page
+    assert f"{GATE}/preferences#c-energie" in text and f"{GATE}/preferences#c-energie" in page
     assert "<img" not in page and "<link" not in page and "http://" not in page
     assert message.get_content_type() == "multipart/alternative"
 
