@@ -114,12 +114,13 @@ def notify(store: Store, root: Path, settings: NotifySettings, *, clock: Callabl
             continue
         try:
             catalogue = published_catalogue(store, root, cid, withdrawn, versions, clock())
+            if catalogue is None:
+                continue  # never published: nothing to tell
+            told = recipients(store, access, dt.datetime.fromtimestamp(clock(), dt.UTC).date())
         except (StoreError, ValueError) as exc:
             report.failed[cid] = f"{cid}: {exc}"
             continue
-        if catalogue is None:
-            continue  # never published: nothing to tell
-        for address in recipients(store, access, dt.datetime.fromtimestamp(clock(), dt.UTC).date()):
+        for address in told:
             try:
                 tell(store, settings, access, address, catalogue, clock, deliver, by, report)
             except StoreError as exc:
