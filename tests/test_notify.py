@@ -551,3 +551,27 @@ def test_whatever_runs_fail_or_crash_each_cable_reaches_each_member_once_and_onl
         seen = [r for m in world.received(address) for r in refs(m)]
         assert len(seen) == len(set(seen)), f"{address} was told twice: {seen}"
         assert set(release[1:]) <= set(seen), f"{address} was never told of {set(release[1:]) - set(seen)}"
+
+
+def test_an_unreadable_membership_snapshot_or_register_sends_nothing(tmp_path, smtp):
+    """Fail closed: who may be told, and what was withdrawn, must be sure before any e-mail goes."""
+    from pipeline.notify import NotifyError
+
+    world = World(tmp_path, smtp, members={MEMBER: None, "i@example.org": None})
+    alerts.write_preference(world.store, "energie", "i@example.org", alerts.IMMEDIATE, storage.utc_now())
+    world.cable("2026-BERLIN-0001")
+    world.publish("energie", ["2026-BERLIN-0001"])
+    assert world.notify().baselined == 2
+    world.cable("2026-BERLIN-0002")
+    world.publish("energie", ["2026-BERLIN-0001", "2026-BERLIN-0002"])
+    good = world.store.get(storage.MEMBERS_KEY)
+    world.store.put(storage.MEMBERS_KEY, b'{"format": 1, "communities": []}')
+    with pytest.raises(NotifyError, match="members.json"):
+        world.notify()
+    world.store.put(storage.MEMBERS_KEY, good)
+    world.store.put("withdrawn/2026-BERLIN-0002/20261201T080000.000000Z-withdrawn-x.json", b"{broken")
+    with pytest.raises(NotifyError, match="withdrawn register"):
+        world.notify()
+    assert world.mailbox.messages == []
+    world.store.delete(["withdrawn/2026-BERLIN-0002/20261201T080000.000000Z-withdrawn-x.json"])
+    assert len(world.notify().sent) == 2
