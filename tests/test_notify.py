@@ -575,3 +575,29 @@ def test_an_unreadable_membership_snapshot_or_register_sends_nothing(tmp_path, s
     assert world.mailbox.messages == []
     world.store.delete(["withdrawn/2026-BERLIN-0002/20261201T080000.000000Z-withdrawn-x.json"])
     assert len(world.notify().sent) == 2
+
+
+@pytest.mark.s3
+def test_two_notifier_processes_at_once_on_s3_send_each_cable_once(tmp_path, smtp, s3_server, s3_bucket):
+    """``diplomatie notify`` twice at the same moment, as two cron hosts would run it."""
+    import os
+
+    controller, _ = smtp
+    store = storage.S3Store(s3_bucket, "pub", client=s3_server.client())
+    world = World(tmp_path, smtp, store=store, members=crowd())
+    prepare_crowd(world)
+    args = [sys.executable, "-m", "pipeline", "notify", "--root", str(world.repo.root), "--store",
+            f"s3://{s3_bucket}/pub", "--smtp", f"127.0.0.1:{controller.port}", "--gate-url", GATE,
+            "--keys", str(tmp_path / "keys"), "--format", "json"]
+    env = {**os.environ, **s3_server.env()}
+    root = Path(__file__).resolve().parent.parent
+    runs = [subprocess.Popen(args, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    outputs = [run.communicate(timeout=180) for run in runs]
+    assert all(run.returncode == 0 for run in runs), outputs
+    sent = [entry for out, _ in outputs for entry in json.loads(out)["sent"]]
+    assert sorted(c for entry in sent for c in entry["cables"]) == sorted(
+        ["2026-BERLIN-0002", "2026-BERLIN-0003", "2026-BERLIN-0004"] * 6)
+    for n in range(6):
+        seen = [r for m in world.received(f"m{n}@example.org") for r in refs(m)]
+        assert sorted(seen) == ["2026-BERLIN-0002", "2026-BERLIN-0003", "2026-BERLIN-0004"]
