@@ -21,8 +21,8 @@ Speed comes from caches that cannot go stale in a way that matters:
   ``poll_interval`` seconds and swapped in only when they change.
 
 Nothing here reads a store key that is not a pointer, a manifest named by a pointer, a blob listed in
-such a manifest, members.json or a claim: request paths are validated first, then looked up in the
-manifest, never joined to a storage path.
+such a manifest, members.json, a claim or an alert preference (gate/alerts.py): request paths are
+validated first, then looked up in the manifest, never joined to a storage path.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any, TextIO
 
+from gate import preferences, views
 from gate import store as storage
-from gate import views
 from gate.config import CONFIG_ENV, GateConfig
 from gate.grants import RELEASE_HEADER, SESSION_HEADER
 from gate.http import MAX_PATH, Refusal, Request, Response, bad_request, not_found, unavailable
@@ -74,6 +74,8 @@ def route_table(single_sign_on: bool) -> dict[str, Route]:
         Route("/login", views.login, {"GET", "POST"}),
         Route("/auth", views.auth, {"GET", "POST"}),  # GET shows the confirmation, POST spends the link
         Route("/logout", views.logout, {"GET", "POST"}),
+        Route(preferences.PATH, preferences.preferences, {"GET", "POST"}),  # alert frequencies (signed in)
+        Route(preferences.UNSUBSCRIBE_PATH, preferences.unsubscribe, {"GET", "POST"}),  # RFC 8058: POST, token only
         Route("/.well-known/jwks.json", views.jwks, {"GET"}),
         Route("/healthz", views.healthz, {"GET"}),
         Route("/metrics", views.metrics, {"GET"}),

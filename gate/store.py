@@ -15,6 +15,15 @@ the same ``/``-separated strings on both, and the layout below is the whole cont
     claims/<jti>                                one-time token claims (atomic create-if-absent)
     withdrawn/<cable>/<time>-<action>-<n>.json  the withdrawn register: one record per withdrawal or
                                                 reinstatement of a cable, never rewritten (WithdrawalRecord)
+    alerts/preferences/<community>/<member>.json   a member's alert frequency (gate/alerts.py), replaced
+    alerts/baseline/<community>/<member>.json      the cables serving when notify first saw the member
+                                                   (never announced to them), created once
+    alerts/claims/<community>/<member>/<cable>/<attempt>.json
+                                                   a notifier's claim to announce the cable (create-if-absent)
+    alerts/sent/<community>/<member>/<cable>.json  the cable was announced: the SMTP server took the mail
+    alerts/digests/<community>/<member>.json       when the member's last alert was sent (digest timing)
+
+``<member>`` is :func:`member_id`, the SHA-256 of the canonical address: keys never hold an address.
 
 Errors: :class:`NotFound` for a missing key, :class:`StoreUnavailable` whenever storage cannot answer
 (unreachable, 5xx, permission, full disk). Both derive from :class:`StoreError`. Nothing else escapes.
@@ -49,6 +58,7 @@ LEDGER_PREFIX = "ledger/"
 LEASES_PREFIX = "publishing/"
 CLAIMS_PREFIX = "claims/"
 WITHDRAWN_PREFIX = "withdrawn/"
+ALERTS_PREFIX = "alerts/"
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -121,6 +131,54 @@ def claim_key(jti: str) -> str:
     if not _JTI.match(jti):
         jti = "sha256-" + hashlib.sha256(jti.encode()).hexdigest()
     return f"{CLAIMS_PREFIX}{jti}"
+
+
+def member_id(address: str) -> str:
+    """The name of a member in alert keys: the SHA-256 (hex) of their canonical address."""
+    return hashlib.sha256(address.encode()).hexdigest()
+
+
+def _alert_key(area: str, community: str, address: str) -> str:
+    return f"{ALERTS_PREFIX}{area}/{_name('community', community)}/{member_id(address)}"
+
+
+def preference_key(community: str, address: str) -> str:
+    """Where a member's alert frequency for a community is kept (gate/alerts.py)."""
+    return _alert_key("preferences", community, address) + ".json"
+
+
+def preferences_prefix(community: str) -> str:
+    return f"{ALERTS_PREFIX}preferences/{_name('community', community)}/"
+
+
+def baseline_key(community: str, address: str) -> str:
+    """The cables that served when ``diplomatie notify`` first saw the member: never announced to them."""
+    return _alert_key("baseline", community, address) + ".json"
+
+
+def alert_claims_prefix(community: str, address: str) -> str:
+    return _alert_key("claims", community, address) + "/"
+
+
+def alert_claim_key(community: str, address: str, cable: str, attempt: int) -> str:
+    """One notifier's claim to announce ``cable`` to the member (create-if-absent; attempt 1, 2, …)."""
+    if not 1 <= attempt <= 9999:
+        raise ValueError(f"invalid attempt {attempt}")
+    return f"{alert_claims_prefix(community, address)}{_name('cable', cable)}/{attempt:04d}.json"
+
+
+def alert_sent_prefix(community: str, address: str) -> str:
+    return _alert_key("sent", community, address) + "/"
+
+
+def alert_sent_key(community: str, address: str, cable: str) -> str:
+    """The mark that ``cable`` was announced to the member (create-if-absent, after SMTP accepted it)."""
+    return f"{alert_sent_prefix(community, address)}{_name('cable', cable)}.json"
+
+
+def digest_key(community: str, address: str) -> str:
+    """When the member's last alert of the community was sent: what daily and weekly digests wait on."""
+    return _alert_key("digests", community, address) + ".json"
 
 
 def _check_key(key: str) -> str:

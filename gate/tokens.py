@@ -35,11 +35,15 @@ from jwt.algorithms import OKPAlgorithm
 from gate.files import write_atomic
 from gate.store import parse_utc_text, utc_text
 
-#: The three kinds of token; the ``typ`` claim says which one a token is.
+#: The kinds of token; the ``typ`` claim says which one a token is.
 INVITATION = "invitation"
 MAGIC = "magic"
 SESSION = "session"
-KINDS = (INVITATION, MAGIC, SESSION)
+#: The one-click unsubscribe of an alert e-mail: for one member and one community only.
+UNSUBSCRIBE = "unsubscribe"
+KINDS = (INVITATION, MAGIC, SESSION, UNSUBSCRIBE)
+#: Kinds that always name their community (``com``).
+SCOPED = (INVITATION, UNSUBSCRIBE)
 
 ALGORITHM = "EdDSA"
 #: Clock skew tolerated on ``exp``, ``nbf`` and ``iat`` (seconds).
@@ -48,6 +52,8 @@ LEEWAY = 30
 INVITATION_TTL = 7 * 86400
 MAGIC_TTL = 15 * 60
 SESSION_TTL = 8 * 3600
+#: An unsubscribe link works long after its e-mail arrived (people unsubscribe from old mail).
+UNSUBSCRIBE_TTL = 400 * 86400
 #: How long a key replaced by ``rotate`` still verifies tokens.
 GRACE = 7 * 86400
 #: Longer tokens are refused before any parsing (cookies are limited to about 4 KB anyway).
@@ -295,8 +301,8 @@ def issue(
     """Sign a token of kind ``typ`` for ``subject`` (an e-mail address, lower-cased) with the current key."""
     if typ not in KINDS:
         raise ValueError(f"unknown token kind {typ!r}")
-    if typ == INVITATION and not community:
-        raise ValueError("an invitation names its community")
+    if typ in SCOPED and not community:
+        raise ValueError(f"an {typ} token names its community")
     now = int(time.time() if now is None else now)
     payload: dict[str, Any] = {
         "iss": issuer,
@@ -371,8 +377,8 @@ def _check_claims(payload: Mapping[str, Any], *, typ: str, now: float, leeway: f
     if problem is not None:
         raise TokenError(problem)
     community = payload.get("com")
-    if typ == INVITATION and not isinstance(community, str):
-        raise TokenError("invitation without community")
+    if typ in SCOPED and (not isinstance(community, str) or not community):
+        raise TokenError(f"{typ} without community")
     known = set(_REQUIRED) | {"com"}
     return Claims(
         typ=payload["typ"],
