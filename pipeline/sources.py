@@ -11,7 +11,7 @@ import datetime as dt
 import os
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -23,6 +23,9 @@ class Entry:
     path: str  # relative to the repository root, forward slashes
     is_symlink: bool
     size: int
+    #: (size, mtime_ns, ctime_ns, inode, device) of a working-tree file: what the parse cache compares
+    #: (see pipeline/buildcache.py ParsedIndex); None for a file read from git objects
+    stat: tuple[int, int, int, int, int] | None = field(default=None, compare=False)
 
 
 class Tree(Protocol):
@@ -42,12 +45,12 @@ class WorkingTree:
         self.root = root
 
     def entry(self, path: str) -> Entry | None:
-        full = self.root / path
         try:
-            st = full.lstat()
+            st = os.lstat(os.path.join(self.root, path))
         except OSError:
             return None
-        return Entry(path, stat.S_ISLNK(st.st_mode), st.st_size)
+        return Entry(path, stat.S_ISLNK(st.st_mode), st.st_size,
+                     (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev))
 
     def walk(self, top: str) -> Iterator[Entry]:
         base = self.root / top

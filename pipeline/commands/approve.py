@@ -20,7 +20,7 @@ from pipeline.withdrawals import last_withdrawn
               help="SSH private key to sign with (default: git config user.signingkey).")
 def command(root, cable_id, community, editor, sign, key):
     """Append an approval of CABLE_ID's current version, keeping the rest of the file byte for byte."""
-    repo = load_repository(root)
+    repo = load_repository(root, cache=True)
     target = repo.communities.get(community)
     if target is None:
         raise click.ClickException(

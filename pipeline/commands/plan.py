@@ -20,7 +20,7 @@ from pipeline.signatures import signatures_for
 @click.option("--endpoint-url", metavar="URL", default=None, help="S3 endpoint of an S3-compatible server.")
 def command(root, fmt, now, store_url, endpoint_url):
     """Per community: the cables it will publish, and each held-back cable with its reason."""
-    repo = load_repository(root)
+    repo = load_repository(root, cache=True)
     register = read_register(store_url, endpoint_url) if store_url else None
     plan = make_plan(repo, now=parse_when(now, "--now"), signatures=signatures_for(repo), register=register)
     if fmt == "json":
