@@ -26,12 +26,13 @@ def command(root, fmt, now, store_url, endpoint_url):
     if fmt == "json":
         click.echo(json.dumps(to_json(plan), ensure_ascii=False, indent=2))
         return
+    lines = []  # printed at once: one write per line is a third of the command at 20,000 cables
     for cid, cp in plan.communities.items():
-        click.echo(f"{cid} — {cp.community.title}: {len(cp.publish)} to publish, {len(cp.held)} held")
-        for cable in cp.publish:
-            click.echo(f"  publish  {cable.id}  {cable.title}")
-        for held in cp.held:
-            click.echo(f"  held     {held.id}  {held.reason}")
+        lines.append(f"{cid} — {cp.community.title}: {len(cp.publish)} to publish, {len(cp.held)} held")
+        lines.extend(f"  publish  {cable.id}  {cable.title}" for cable in cp.publish)
+        lines.extend(f"  held     {held.id}  {held.reason}" for held in cp.held)
+    if lines:
+        click.echo("\n".join(lines))
     if repo.errors:
         click.echo(f"note: {len(repo.errors)} error(s) in the repository; run diplomatie check", err=True)
 
