@@ -133,3 +133,11 @@ def test_a_generated_corpus_checks_the_same_with_and_without_the_cache(tmp_path)
     victim = next((root / "content").rglob("*.md"))  # an edit after the cache is warm
     victim.write_text(victim.read_text().replace("\n---\n", "\n---\n\nSECRET\n\n", 1))
     check_both_ways(root)
+
+
+def test_check_works_where_no_cache_can_be_written(repo):
+    """A checkout where the cache folder cannot be made (here ``.cache`` is a file; a read-only
+    checkout alike) is checked by parsing everything."""
+    (repo.root / ".cache").write_text("not a folder\n")
+    result = repo.run("check", "--format", "json", THEIRS)
+    assert result.code == 1 and (THEIRS, "E302") in findings(result)
