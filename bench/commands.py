@@ -45,13 +45,16 @@ from bench.build import commit_all, edit_one_cable  # noqa: E402
 PYTHON = sys.executable
 
 
-def run(code: Path, args: list[str | Path], log: Path | None = None, ok: tuple[int, ...] = (0, 1)) -> tuple[float, float]:
+def run(code: Path, args: list[str | Path], log: Path | None = None, ok: tuple[int, ...] = (0, 1),
+        cwd: Path | None = None) -> tuple[float, float]:
     """One ``diplomatie`` command of the version at ``code``: (wall seconds, CPU seconds)."""
     argv = [PYTHON, "-m", "pipeline", *map(str, args)] if log is None else \
         [PYTHON, str(BENCH / "storecount.py"), str(log), "--", *map(str, args)]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    done = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(code)})
+    # cwd: a folder without a pipeline package (``python -m`` puts the current folder before PYTHONPATH)
+    done = subprocess.run(argv, capture_output=True, text=True, cwd=cwd,
+                          env={**os.environ, "PYTHONPATH": str(code)})
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode not in ok:
@@ -107,7 +110,7 @@ def steps(code: Path, root: Path, work: Path, n: int, k: int, seed: int, build: 
     rows: dict[str, tuple] = {}
 
     def step(label: str, args: list, log: Path | None = None, ok: tuple[int, ...] = (0, 1)) -> None:
-        rows[label] = run(code, [*args, "--root", root], log, ok)
+        rows[label] = run(code, [*args, "--root", root], log, ok, cwd=root)
         print(f"  {code.name}: {label}: {rows[label][0]:.2f} s wall, {rows[label][1]:.2f} s CPU", flush=True)
 
     step("check, everything (cold cache)", ["check"])
@@ -116,7 +119,9 @@ def steps(code: Path, root: Path, work: Path, n: int, k: int, seed: int, build: 
     file = root / path
     file.write_text(file.read_text(encoding="utf-8") + "\nParagraphe ajouté avant approbation.\n", encoding="utf-8")
     supports_paths = "PATHS" in subprocess.run([PYTHON, "-m", "pipeline", "check", "--help"], capture_output=True,
-                                               text=True, env={**os.environ, "PYTHONPATH": str(code)}).stdout
+                                               text=True, cwd=root, env={**os.environ, "PYTHONPATH": str(code)}).stdout
+    assert Path(subprocess.run([PYTHON, "-c", "import pipeline; print(pipeline.__file__)"], capture_output=True, text=True,
+                               cwd=root, env={**os.environ, "PYTHONPATH": str(code)}).stdout.strip()).is_relative_to(code)
     if supports_paths:
         step("check PATH of the edited cable", ["check", path])
     else:
