@@ -19,7 +19,11 @@ import sys
 import threading
 from pathlib import Path
 
-from gate import store
+# This script's folder (bench/, which holds a gate.py of its own) is first on sys.path: take it out,
+# so that ``gate`` is the project's package of the version on PYTHONPATH.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+from gate import store  # noqa: E402
 
 requests: collections.Counter[str] = collections.Counter()
 uploads: list[tuple[str, int]] = []
