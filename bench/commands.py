@@ -180,8 +180,9 @@ def main() -> None:
             root = work / f"corpus-{code.name}"
             shutil.rmtree(root, ignore_errors=True)
             subprocess.run(["git", "clone", "-q", str(base), str(root)], check=True)
-            (work / code.name).mkdir(exist_ok=True)
-            results[name] = steps(code, root, work / code.name, args.cables, args.communities, args.seed,
+            run_dir = work / f"run-{code.name}"  # not inside the baseline's worktree, removed at the end
+            run_dir.mkdir(exist_ok=True)
+            results[name] = steps(code, root, run_dir, args.cables, args.communities, args.seed,
                                   not args.skip_build)
     finally:
         subprocess.run(["git", "-C", str(PROJECT), "worktree", "remove", "--force", str(baseline)], check=False)

@@ -51,7 +51,7 @@ def _plain(cls: type, name: str) -> None:
             if name in ("put", "create"):
                 key, data = args[0], args[1]
                 uploads.append((key, len(data)))
-                if key.startswith("manifests/"):
+                if key.startswith(store.RELEASES_PREFIX):  # a release manifest: path -> blob
                     try:
                         files = json.loads(data)["files"]
                         for path, entry in files.items():
