@@ -62,7 +62,7 @@ def danger(html: str) -> list[str]:
 CABLE = Cable(id="2026-PARIS-0001", title="Titre", date=dt.date(2026, 4, 1), post="PARIS", author="a@diplomatie.gouv.fr",
               classification="NON CLASSIFIÉ", subjects=("energie",), language="fr", body="",
               path="content/2026/2026-PARIS-0001.md", digest="sha256:" + "0" * 64, summary="Résumé.")
-RENDERER = site.CableRenderer(list(html_safety.EXTENSIONS), html_safety.EXTENSION_CONFIGS, {})
+RENDERER = site.CableRenderer(list(html_safety.EXTENSIONS), html_safety.EXTENSION_CONFIGS)
 
 
 def built(body: str) -> str:
