@@ -60,7 +60,7 @@ def test_the_site_ships_pagefinds_library_not_its_ui_bundles(sample):
     _, out, _, _ = sample
     names = sorted(p.name for p in (out / "energie/pagefind").iterdir() if p.is_file())
     assert [n for n in names if not n.endswith(".pf_meta")] == [
-        "pagefind-entry.json", "pagefind-worker.js", "pagefind.js", "wasm.fr.pagefind"]
+        "pagefind-entry.json", "pagefind.js", "wasm.fr.pagefind"]
     assert (out / "onu/pagefind/wasm.en.pagefind").is_file()
 
 

@@ -109,6 +109,7 @@ def open_page(browser, url: str, problems: list[str]):  # noqa: F811
 def results(page, query: str, field: str = "#dip-search-q") -> list[str]:
     page.locator(field).fill(query)
     page.wait_for_function("q => document.querySelector('.dip-search__status').textContent.match(/trouvé|Aucun|found|No cable/)"
+                           " && document.querySelector('.dip-search__results').getAttribute('aria-busy') === 'false'"
                            " && document.querySelector('" + field + "').value === q", arg=query, timeout=10_000)
     return page.locator(".dip-search__results h3").all_inner_texts()
 

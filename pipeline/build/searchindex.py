@@ -12,7 +12,7 @@ spelled out (:func:`search_text`), and the site's search script spells a query o
 The binary is the pinned ``pagefind_bin`` package's, run as ``python -m pagefind``: nothing is fetched
 at build or run time. The site ships Pagefind's search library and its worker (the pinned version's
 files, which the audit compares with a reference build, see :func:`reference_bundle`), never its UI
-bundles: the theme's own script (theme/assets/javascripts/search.js) draws the search.
+bundles nor its worker: the theme's own script (theme/assets/javascripts/search.js) draws the search.
 """
 
 from __future__ import annotations
@@ -34,8 +34,9 @@ from pipeline.site import gzip_bytes
 
 #: The folder of a site that holds its search index.
 SEARCH_DIR = "pagefind"
-#: Pagefind's own files a site ships (the library and its worker); its UI bundles are removed.
-LIBRARY = ("pagefind.js", "pagefind-worker.js", "pagefind-entry.json")
+#: Pagefind's own files a site ships (the library and the index's entry); its UI bundles are removed,
+#: and its worker: search.js runs Pagefind in the page (``noWorker``), which shows first results sooner.
+LIBRARY = ("pagefind.js", "pagefind-entry.json")
 #: Cable pages: ``<year>/<id>.html`` (the only pages with ``data-pagefind-body``).
 CABLE_PAGE = re.compile(r"^\d{4}/[^/]+\.html$")
 #: What Pagefind does not fold or split, spelled out in the indexed copy (and in queries, by

@@ -13,7 +13,7 @@
   // depth, and on the 404 page, which the gate serves at any path.
   var root = new URL("../../", script.src);
   var fr = (document.documentElement.lang || "").slice(0, 2) === "fr";
-  var PAGE = 10;
+  var PAGE = 10, DEBOUNCE = 60;
   var forms = document.querySelectorAll("form[data-dip-search]");
   var status = panel.querySelector(".dip-search__status");
   var list = panel.querySelector(".dip-search__results");
@@ -34,7 +34,11 @@
   function load() {
     if (!loading) {
       loading = import(new URL("pagefind/pagefind.js", root).href).then(function (pagefind) {
-        return pagefind.options({ baseUrl: root.pathname }).then(function () { return pagefind; });
+        // init: the WebAssembly and the index's entry load while the reader types. No worker: a
+        // query over one community's index is a few milliseconds of work, and starting a worker
+        // (its script, its own copy of the WebAssembly) delays the first results by hundreds.
+        return pagefind.options({ baseUrl: root.pathname, noWorker: true }).then(function () { return pagefind.init(); })
+          .then(function () { return pagefind; });
       });
     }
     return loading;
@@ -45,6 +49,14 @@
     item.value = value;
     item.textContent = text;
     select.appendChild(item);
+  }
+
+  // An option, or the label of the page's preset one (added before the choices were loaded).
+  function add(select, value, label) {
+    for (var i = 0; i < select.options.length; i++) {
+      if (select.options[i].value === value) { select.options[i].textContent = label; return; }
+    }
+    option(select, value, label);
   }
 
   function monthName(value) {
@@ -59,46 +71,38 @@
     filled = true;
     return pagefind.filters().then(function (filters) {
       ["post", "subject", "language"].forEach(function (name) {
-        var preset = selects[name].getAttribute("data-dip-preset") || "";
         Object.keys(filters[name] || {}).sort().forEach(function (value) {
-          option(selects[name], value, value + " (" + filters[name][value] + ")");
+          add(selects[name], value, value + " (" + filters[name][value] + ")");
         });
-        if (preset) selects[name].value = preset;
       });
       months = Object.keys(filters.month || {}).sort();
       months.forEach(function (value) {
-        option(selects.from, value, monthName(value));
-        option(selects.until, value, monthName(value));
-      });
-      ["from", "until"].forEach(function (name) {
-        var preset = selects[name].getAttribute("data-dip-preset") || "";
-        if (!preset) return;
-        // A year's index page: its first or last month that has cables.
-        var inYear = months.filter(function (m) { return m.slice(0, 4) === preset; });
-        if (inYear.length) selects[name].value = name === "from" ? inYear[0] : inYear[inYear.length - 1];
+        add(selects.from, value, monthName(value));
+        add(selects.until, value, monthName(value));
       });
     });
   }
 
-  // A select's value; before the choices are loaded, its page's preset (a year for from and until).
-  function chosen(name) {
-    return selects[name].value || (!filled && selects[name].getAttribute("data-dip-preset")) || "";
+  // The date range as the months it holds: from a month (or a year's index page: its year) until a
+  // month (or year), inclusive. Before the months are loaded, a year's twelve.
+  function monthsBetween(from, until) {
+    var known = months.slice();
+    [from, until].forEach(function (bound) {
+      for (var m = 1; bound.length === 4 && m <= 12; m++) known.push(bound + "-" + (m < 10 ? "0" : "") + m);
+    });
+    return known.filter(function (m, i) {
+      return known.indexOf(m) === i && (!from || m >= from) && (!until || m.slice(0, until.length) <= until);
+    });
   }
 
   function chosenFilters() {
     var filters = {};
     ["post", "subject", "language"].forEach(function (name) {
-      if (chosen(name)) filters[name] = chosen(name);
+      if (selects[name].value) filters[name] = selects[name].value;
     });
-    var from = chosen("from"), until = chosen("until");
+    var from = selects.from.value, until = selects.until.value;
     if (from || until) {
-      // The date range as the months it holds (a year preset: its twelve months).
-      var known = months.length ? months : [];
-      if (!known.length && from.length === 4) {
-        for (var m = 1; m <= 12; m++) known.push(from + "-" + (m < 10 ? "0" : "") + m);
-        until = from + "-12";
-      }
-      filters.month = { any: known.filter(function (m) { return (!from || m >= from) && (!until || m <= until); }) };
+      filters.month = { any: monthsBetween(from, until) };
       if (!filters.month.any.length) filters.month.any = ["none"];
     }
     return filters;
@@ -135,13 +139,22 @@
     return item;
   }
 
+  // The next results, each shown as soon as its fragment (and those before it) arrived.
   function showMore(mine) {
     var slice = results.slice(shown, shown + PAGE);
     shown += slice.length;
-    return Promise.all(slice.map(function (result) { return result.data(); })).then(function (pages) {
+    list.setAttribute("aria-busy", "true");
+    var chain = Promise.resolve();
+    slice.forEach(function (result) {
+      var data = result.data();
+      chain = chain.then(function () { return data; }).then(function (page) {
+        if (mine === seq) list.appendChild(render(page));
+      });
+    });
+    return chain.then(function () {
       if (mine !== seq) return;
-      pages.forEach(function (data) { list.appendChild(render(data)); });
       more.hidden = shown >= results.length;
+      list.setAttribute("aria-busy", "false");
     });
   }
 
@@ -166,6 +179,7 @@
     var filters = chosenFilters();
     if (!query && !Object.keys(filters).length) {
       list.textContent = "";
+      list.setAttribute("aria-busy", "false");
       status.textContent = "";
       more.hidden = true;
       return Promise.resolve();
@@ -175,15 +189,15 @@
     return load().then(function (pagefind) {
       var options = { filters: filters };
       if (!query) options.sort = { date: "desc" };
-      return pagefind.search(query || null, options).then(function (found) {
-        if (mine !== seq) return;
+      // Debounced: keys typed in a burst make one search (the pieces of the index are preloaded).
+      return pagefind.debouncedSearch(query || null, options, DEBOUNCE).then(function (found) {
+        if (mine !== seq || !found) return;
         results = found.results;
         shown = 0;
         list.textContent = "";
+        status.textContent = say(results.length);
         return showMore(mine).then(function () {
-          if (mine !== seq) return;
-          status.textContent = say(results.length);
-          return fill(pagefind);
+          if (mine === seq) return fill(pagefind);
         });
       });
     }).catch(function () {
@@ -200,7 +214,10 @@
     // An index page's form (by post, subject, year) starts with its page's filter chosen.
     ["post", "subject", "from", "until"].forEach(function (name) {
       var preset = form.getAttribute("data-dip-preset-" + name);
-      if (preset) selects[name].setAttribute("data-dip-preset", preset);
+      if (preset) {
+        add(selects[name], preset, preset);
+        selects[name].value = preset;
+      }
     });
     form.addEventListener("submit", function (event) { event.preventDefault(); input = field; search(); });
     field.addEventListener("input", function () { input = field; search(); });
