@@ -215,7 +215,9 @@ def main() -> None:
         print(f"| {n:,} | {kind} | {r['community']} ({r['cables']:,}) | {r['seconds']:.2f} s | "
               f"{r['bytes'] / 1e6:.2f} MB ({r['requests']}) | {r['index'] / 1e6:.1f} MB | "
               f"{r['edit'][0] / 1e6:.2f} MB ({r['edit'][1]} files) |")
-    print(f"\nReproduce: .venv/bin/python bench/search.py {shlex.join(sys.argv[1:])}".rstrip())
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"\nLoad average at the end: {load} on {os.cpu_count()} CPUs (a shared machine: times scale with it).")
+    print(f"Reproduce: .venv/bin/python bench/search.py {shlex.join(sys.argv[1:])}".rstrip())
 
 
 if __name__ == "__main__":

@@ -195,3 +195,18 @@ def test_a_marking_in_a_search_result_fails_the_audit(sample, energie):
     _rewrite(path, lambda f: dict(f, meta=dict(f["meta"], title="CONFIDENTIEL DÉFENSE")))
     with pytest.raises(AuditError, match=f"marking audit: pagefind/fragment/{path.name}"):
         _energie_audit(sample, energie)
+
+
+@pytest.mark.parametrize("plugins", [["search"], [{"search": {"lang": "fr"}}], {"material/search": {}}, []])
+def test_a_base_naming_search_still_loads_and_means_the_sites_pagefind_search(tmp_path, plugins):
+    """`search` in a repository's mkdocs.yml is allowed and asks for the site's search, which is
+    Pagefind's: mkdocs-material's plugin is taken out of the configuration MkDocs runs."""
+    import yaml
+    from test_site import cable, plan_of
+
+    from pipeline import site, siteconfig
+
+    assert siteconfig.problems(yaml.safe_dump({"plugins": plugins}), tmp_path) == []
+    config = site.site_config({"plugins": plugins}, tmp_path, plan_of(cable("2026-PARIS-0001")),
+                              tmp_path / "docs", tmp_path / "site", commit=None, commit_time=None)
+    assert config["plugins"] == []
