@@ -210,3 +210,12 @@ def test_a_base_naming_search_still_loads_and_means_the_sites_pagefind_search(tm
     config = site.site_config({"plugins": plugins}, tmp_path, plan_of(cable("2026-PARIS-0001")),
                               tmp_path / "docs", tmp_path / "site", commit=None, commit_time=None)
     assert config["plugins"] == []
+
+
+def test_the_site_policy_allows_search_to_compile_webassembly_and_nothing_broader():
+    from gate.csp import site_policy
+
+    policy = dict(d.strip().split(" ", 1) for d in site_policy(("sha256-" + "A" * 43 + "=",), ()).split(";"))
+    assert policy["script-src"].split() == ["'self'", "'wasm-unsafe-eval'", "'sha256-" + "A" * 43 + "='"]
+    assert policy["connect-src"] == "'self'" and policy["worker-src"] == "'self'"
+    assert not any(word in " ".join(policy.values()) for word in ("'unsafe-eval'", "'unsafe-inline'", "blob:", "*"))
