@@ -219,3 +219,17 @@ def test_the_site_policy_allows_search_to_compile_webassembly_and_nothing_broade
     assert policy["script-src"].split() == ["'self'", "'wasm-unsafe-eval'", "'sha256-" + "A" * 43 + "='"]
     assert policy["connect-src"] == "'self'" and policy["worker-src"] == "'self'"
     assert not any(word in " ".join(policy.values()) for word in ("'unsafe-eval'", "'unsafe-inline'", "blob:", "*"))
+
+
+def test_a_site_without_cables_has_no_index(tmp_path):
+    site = tmp_path / "site"
+    (site / "dates").mkdir(parents=True)
+    (site / "index.html").write_text("<html><body>Aucun télégramme.</body></html>")
+    assert index_site(site, "fr") == [] and not (site / "pagefind").exists()
+
+
+def test_the_reference_bundle_is_built_once_per_cache(tmp_path):
+    first = reference_bundle(tmp_path / "cache", "en")
+    reference_bundle.cache_clear()
+    assert reference_bundle(tmp_path / "cache", "en") == first
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == [first.name]

@@ -137,13 +137,27 @@ def _run_pagefind(site: Path, output: Path, language: str) -> None:
 
 @functools.cache
 def reference_bundle(cache: Path, language: str) -> Path:
-    """A search index of a page holding no cable, built once per process and language by the pinned
-    Pagefind (under the build's cache): its library, worker and WebAssembly files are what every
-    site's must be byte for byte (the audit's ``trusted_from``)."""
+    """A search index of a page holding no cable, built once per cache, Pagefind version and language
+    by the pinned Pagefind: its library and WebAssembly files are what every site's must be byte for
+    byte (the audit's ``trusted_from``)."""
+    import importlib.metadata
+
+    version = importlib.metadata.version("pagefind_bin")
+    bundle = cache / f"pagefind-reference-{version}-{language}"
+    if (bundle / SEARCH_DIR / "pagefind-entry.json").is_file():
+        return bundle
     cache.mkdir(parents=True, exist_ok=True)
-    root = Path(tempfile.mkdtemp(dir=cache, prefix=f"pagefind-reference-{language}-"))
-    (root / "site").mkdir()
-    (root / "site" / "reference.html").write_text(f'<html lang="{language}"><body><div data-pagefind-body>'
-                                                  "reference</div></body></html>", encoding="utf-8")
-    _run_pagefind(root / "site", root / "bundle" / SEARCH_DIR, language)
-    return root / "bundle"
+    work = Path(tempfile.mkdtemp(dir=cache, prefix=".pagefind-reference-"))
+    try:
+        (work / "site").mkdir()
+        (work / "site" / "reference.html").write_text(f'<html lang="{language}"><body><div data-pagefind-body>'
+                                                      "reference</div></body></html>", encoding="utf-8")
+        _run_pagefind(work / "site", work / "bundle" / SEARCH_DIR, language)
+        try:
+            os.rename(work / "bundle", bundle)
+        except OSError:  # another build process put it there first
+            if not (bundle / SEARCH_DIR / "pagefind-entry.json").is_file():
+                raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return bundle
