@@ -19,13 +19,13 @@ names the file.
   mkdocs-material's ``<script id="__config" type="application/json">`` is data, not script (browsers
   never run it and CSP does not apply to it): one per page is allowed; any other data block is refused.
 * **Markings**: no classification marking in the text a reader sees (``classification.find_markings_in_html``),
-  in pages, in the search index's fragments and in the feed's texts.
+  in pages, in what search results show and in the feed's texts.
 * **The search index** (Pagefind's, in ``pagefind/``): every file is read. Fragments (one per page:
   its text, title, metadata and filters) are gzip-compressed JSON after Pagefind's signature; the
   word index, metadata and filter files are gzip-compressed CBOR after it: each is decoded and every
-  string in it searched for forbidden terms (fragments also for markings). Pagefind's library, worker
-  and WebAssembly must be the pinned version's bytes (``trusted_from``). A file that is not one of
-  these kinds, or does not decode, fails the audit.
+  string in it searched for forbidden terms (a fragment's title, metadata and filters also for
+  markings). Pagefind's library, worker and WebAssembly must be the pinned version's bytes
+  (``trusted_from``). A file that is not one of these kinds, or does not decode, fails the audit.
 """
 
 from __future__ import annotations
@@ -527,10 +527,17 @@ def _audit_search_file(rel: str, data: bytes, matcher: Any, trusted: list[Path])
         raise AuditError(f"search index audit: {rel} is not a file Pagefind writes; the audit reads "
                          "fragments, index, filter and metadata files only")
     value = decode_search_file(rel, data)
-    _search(rel, search_file_text(rel, data), matcher)
+    try:
+        strings = _strings(value)
+    except ValueError as exc:
+        raise AuditError(f"search index audit: {rel} cannot be read ({exc}); a file the audit cannot "
+                         "read is refused") from None
+    _search(rel, "\n".join(strings), matcher)
     if name.startswith("fragment/"):
+        # A result shows its title, reference, date and post as lines of their own: each is read
+        # for markings. Its excerpt is the page's text, whose paragraphs were read in the page.
         fragment = value if isinstance(value, dict) else {}
-        shown = [fragment.get("content", ""), *_strings(fragment.get("meta", {})), *_strings(fragment.get("filters", {}))]
+        shown = [*_strings(fragment.get("meta", {})), *_strings(fragment.get("filters", {}))]
         found = _markings_in("".join(f"<p>{html_mod.escape(str(text))}</p>" for text in shown))
         if found:
             raise AuditError(f"marking audit: {rel} (a search result's text) shows a classification marking: {found[0]}")
@@ -558,21 +565,32 @@ def search_file_text(rel: str, data: bytes) -> str:
 
 
 def _strings(value: Any) -> list[str]:
-    """Every string in decoded JSON or CBOR (keys too)."""
+    """Every string in decoded JSON or CBOR (keys too). Word index files are mostly lists of
+    numbers: those are skipped without a call."""
     found: list[str] = []
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
+
+    def walk(item: Any) -> None:
+        kind = type(item)
+        if kind is str:
             found.append(item)
-        elif isinstance(item, bytes):
+        elif kind is list or kind is tuple:
+            for child in item:
+                if type(child) is not int:
+                    walk(child)
+        elif kind is dict:
+            for key, child in item.items():
+                walk(key)
+                walk(child)
+        elif kind is bytes:
             found.append(item.decode("utf-8", errors="replace"))
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list | tuple):
-            stack.extend(item)
+        elif kind not in _SCALARS:  # a CBOR tag or other object: not what Pagefind writes
+            raise ValueError(f"unexpected {kind.__name__} value")
+
+    walk(value)
     return found
+
+
+_SCALARS = {int, float, bool, type(None)}
 
 
 def _check_page(rel: str, text: str, suffix: str, theme: ThemeCode | None, own_url: str | None, *,

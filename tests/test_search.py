@@ -233,3 +233,11 @@ def test_the_reference_bundle_is_built_once_per_cache(tmp_path):
     reference_bundle.cache_clear()
     assert reference_bundle(tmp_path / "cache", "en") == first
     assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == [first.name]
+
+
+def test_a_cbor_value_pagefind_never_writes_fails_the_audit(sample, energie):
+    """A CBOR tag (or any value that is not a string, number, list or map) is not read past: refused."""
+    path = next(iter(sorted(energie.glob("pagefind/index/*.pf_index"))))
+    _rewrite(path, lambda value: [*value, cbor2.CBORTag(4242, "Security Council reform talks")])
+    with pytest.raises(AuditError, match=f"search index audit: pagefind/index/{path.name} cannot be read"):
+        _energie_audit(sample, energie)
