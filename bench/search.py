@@ -141,10 +141,20 @@ def first_search(browser, base: str, community: str, cable: str, kind: str) -> t
     return seconds, size, len(data)
 
 
-def edit_bytes(code: Path, root: Path, out: Path, kind: str, n: int, k: int) -> tuple[int, int]:
-    """Edit one cable, rebuild; (bytes, files) of search data whose content changed, over all sites."""
+def published_by(community: str, n: int, k: int) -> float:
+    """The position (``edit_one_cable``'s ``at``) of the first cable past the middle of the corpus
+    that ``community`` publishes: the edit must change a site."""
+    subjects = set(corpus.make_communities(k, 1)[community]["select"]["subjects"])
+    cables = corpus.make_cables(n, 1)
+    i = next(i for i in range(n // 2, n) if subjects & set(cables[i].front["subjects"]))
+    return (i + 0.5) / n
+
+
+def edit_bytes(code: Path, root: Path, out: Path, kind: str, n: int, k: int, community: str) -> tuple[int, int]:
+    """Edit one cable ``community`` publishes, rebuild; (bytes, files) of search data whose content
+    changed, over all sites."""
     before = {site.name: search_files(site, kind) for site in out.iterdir() if site.is_dir() and not site.name.startswith(".")}
-    edit_one_cable(root, n, k, seed=1)
+    edit_one_cable(root, n, k, seed=1, at=published_by(community, n, k))
     build(code, root, out)
     size = files = 0
     for name, old in before.items():
@@ -167,7 +177,7 @@ def measure(code: Path, kind: str, n: int, k: int, work: Path, browser) -> dict:
         server.shutdown()
         server.server_close()
     index = sum(size for _, size in search_files(out / community, kind).values())
-    edited = edit_bytes(code, root, out, kind, n, k)
+    edited = edit_bytes(code, root, out, kind, n, k, community)
     return {"community": community, "cables": cables, "build": seconds_build, "seconds": first[0],
             "bytes": first[1], "requests": first[2], "index": index, "edit": edited}
 
