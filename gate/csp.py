@@ -20,6 +20,12 @@ _HASH = re.compile(r"^sha256-[A-Za-z0-9+/]{43}=$")
 _REST = ("img-src 'self' data:; font-src 'self' data:; connect-src 'self'; worker-src 'self'; "
          "object-src 'none'; base-uri 'self'; form-action 'self'")
 
+#: Search (Pagefind) compiles its WebAssembly from the site's own ``pagefind/wasm.*.pagefind``:
+#: ``'wasm-unsafe-eval'`` allows compiling WebAssembly, and nothing else (no ``eval`` of JavaScript,
+#: no inline script). Its worker and the index fragments it fetches are the site's own
+#: (``worker-src 'self'``, ``connect-src 'self'``).
+WASM = "'wasm-unsafe-eval'"
+
 #: What the gate adds over HTTP only (a <meta> policy cannot say it).
 FRAME_ANCESTORS = "frame-ancestors 'none'"
 
@@ -44,7 +50,7 @@ def site_policy(script_hashes: tuple[str, ...] | list[str] = (), style_hashes: t
     for value in (*script_hashes, *style_hashes):
         if not _HASH.match(value):
             raise ValueError(f"not a CSP sha256 source: {value!r}")
-    script = " ".join(["'self'", *(f"'{h}'" for h in sorted(set(script_hashes)))])
+    script = " ".join(["'self'", WASM, *(f"'{h}'" for h in sorted(set(script_hashes)))])
     style = " ".join(["'self'", *(f"'{h}'" for h in sorted(set(style_hashes)))])
     policy = f"default-src 'self'; script-src {script}; style-src {style}; {_REST}"
     return f"{policy}; {FRAME_ANCESTORS}" if http else policy

@@ -19,7 +19,13 @@ names the file.
   mkdocs-material's ``<script id="__config" type="application/json">`` is data, not script (browsers
   never run it and CSP does not apply to it): one per page is allowed; any other data block is refused.
 * **Markings**: no classification marking in the text a reader sees (``classification.find_markings_in_html``),
-  in pages, in the search index's entries and in the feed's texts.
+  in pages, in what search results show and in the feed's texts.
+* **The search index** (Pagefind's, in ``pagefind/``): every file is read. Fragments (one per page:
+  its text, title, metadata and filters) are gzip-compressed JSON after Pagefind's signature; the
+  word index, metadata and filter files are gzip-compressed CBOR after it: each is decoded and every
+  string in it searched for forbidden terms (a fragment's title, metadata and filters also for
+  markings). Pagefind's library, worker and WebAssembly must be the pinned version's bytes
+  (``trusted_from``). A file that is not one of these kinds, or does not decode, fails the audit.
 """
 
 from __future__ import annotations
@@ -44,6 +50,11 @@ from gate.csp import inline_hash
 from pipeline import classification
 from pipeline.cables import Cable
 from pipeline.plan import CommunityPlan
+
+#: Pagefind's folder in a site (pipeline/build/searchindex.py) and the signature its binary files
+#: carry after gzip decompression.
+SEARCH_DIR = "pagefind"
+PAGEFIND_SIGNATURE = b"pagefind_dcd"
 
 #: Titles and summaries shorter than this are not searched for by the audit (too common to mean a leak);
 #: ids always are.
@@ -403,14 +414,6 @@ def _marking_texts(rel: str, text: str) -> list[str]:
     """What a reader sees in a file, as HTML fragments for the marking scan."""
     if rel.endswith(".html"):
         return [text]
-    if "search_index.json" in rel:
-        try:
-            data = json.loads(text)
-        except ValueError:  # not JSON: read as it is
-            return [text]
-        docs = data.get("docs", []) if isinstance(data, dict) else data
-        return ["".join(f"<div><h1>{html_mod.escape(d.get('title', ''))}</h1>{d.get('text', '')}</div>"
-                        for d in docs)]
     if rel.endswith(".xml") and "<feed" in text[:400]:
         root = etree.fromstring(text.encode("utf-8"))
         return ["".join(f"<p>{html_mod.escape(e.text or '')}</p>" for e in root.iter()
@@ -455,7 +458,7 @@ def audit(site_dir: Path, forbidden: Forbidden, *, theme: ThemeCode | None = Non
     themes = [Path(d) for d in verbatim_from]
     trusted = [Path(d) for d in trusted_from]
     paths = sorted(only) if only is not None else sorted(p for p in site_dir.rglob("*") if p.is_file())
-    paths = [p for p in paths if p.suffix in TEXT_SUFFIXES]
+    paths = [p for p in paths if p.suffix in TEXT_SUFFIXES or _in_search_index(p.relative_to(site_dir).as_posix())]
     small = only is not None and sum(p.stat().st_size for p in paths) + sum(map(len, (texts or {}).values())) \
         < SMALL_AUDIT and not any(p.suffix == ".gz" for p in paths)
     matcher = _matcher(forbidden, small)
@@ -463,6 +466,9 @@ def audit(site_dir: Path, forbidden: Forbidden, *, theme: ThemeCode | None = Non
     for path in paths:
         rel = path.relative_to(site_dir).as_posix()
         data = path.read_bytes()
+        if _in_search_index(rel):
+            _audit_search_file(rel, data, matcher, trusted)
+            continue
         if path.suffix == ".gz":
             data = gzip.decompress(data)
         text = data.decode("utf-8", errors="replace")
@@ -491,11 +497,105 @@ def audit(site_dir: Path, forbidden: Forbidden, *, theme: ThemeCode | None = Non
                     markings=True)
 
 
+def _in_search_index(rel: str) -> bool:
+    return rel.startswith(SEARCH_DIR + "/")
+
+
+#: The pinned Pagefind's own files: the same bytes in every site (compared with ``trusted_from``).
+_PAGEFIND_CODE = re.compile(r"^pagefind(?:-worker)?\.js$|^wasm\.[a-z_-]+\.pagefind$")
+_PAGEFIND_DATA = re.compile(r"^(?:fragment/[A-Za-z0-9_-]+\.pf_fragment|index/[A-Za-z0-9_-]+\.pf_index|"
+                            r"filter/[A-Za-z0-9_-]+\.pf_filter|pagefind\.[A-Za-z0-9_-]+\.pf_meta)$")
+
+
+def _audit_search_file(rel: str, data: bytes, matcher: Any, trusted: list[Path]) -> None:
+    """One file of the search index: Pagefind's own code must be the pinned version's; every other
+    file is decoded and its strings searched (a fragment's text also for markings)."""
+    name = rel[len(SEARCH_DIR) + 1:]
+    if _PAGEFIND_CODE.match(name):
+        if not _verbatim(rel, data, trusted):
+            raise AuditError(f"search index audit: {rel} is not the pinned Pagefind's file (a site ships "
+                             "Pagefind's library, worker and WebAssembly as its binary writes them)")
+        return
+    if name == "pagefind-entry.json":
+        try:
+            strings = _strings(json.loads(data))
+        except ValueError as exc:
+            raise AuditError(f"search index audit: {rel} cannot be read ({exc})") from None
+        _search(rel, "\n".join(strings), matcher)
+        return
+    if not _PAGEFIND_DATA.match(name):
+        raise AuditError(f"search index audit: {rel} is not a file Pagefind writes; the audit reads "
+                         "fragments, index, filter and metadata files only")
+    value = decode_search_file(rel, data)
+    try:
+        strings = _strings(value)
+    except ValueError as exc:
+        raise AuditError(f"search index audit: {rel} cannot be read ({exc}); a file the audit cannot "
+                         "read is refused") from None
+    _search(rel, "\n".join(strings), matcher)
+    if name.startswith("fragment/"):
+        # A result shows its title, reference, date and post as lines of their own: each is read
+        # for markings. Its excerpt is the page's text, whose paragraphs were read in the page.
+        fragment = value if isinstance(value, dict) else {}
+        shown = [*_strings(fragment.get("meta", {})), *_strings(fragment.get("filters", {}))]
+        found = _markings_in("".join(f"<p>{html_mod.escape(str(text))}</p>" for text in shown))
+        if found:
+            raise AuditError(f"marking audit: {rel} (a search result's text) shows a classification marking: {found[0]}")
+
+
+def decode_search_file(rel: str, data: bytes) -> Any:
+    """A Pagefind data file's content: gzip, Pagefind's signature, then JSON (fragments) or CBOR
+    (index, filter and metadata files). Raises :class:`AuditError` when it does not decode."""
+    import cbor2
+
+    try:
+        raw = gzip.decompress(data)
+        if not raw.startswith(PAGEFIND_SIGNATURE):
+            raise ValueError("no Pagefind signature")
+        body = raw[len(PAGEFIND_SIGNATURE):]
+        return json.loads(body) if rel.endswith(".pf_fragment") else cbor2.loads(body)
+    except (OSError, EOFError, ValueError, cbor2.CBORDecodeError) as exc:
+        raise AuditError(f"search index audit: {rel} cannot be read ({exc}); a file the audit cannot "
+                         "read is refused") from None
+
+
+def search_file_text(rel: str, data: bytes) -> str:
+    """Every string of a Pagefind data file, one a line (what the audit searches)."""
+    return "\n".join(_strings(decode_search_file(rel, data)))
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string in decoded JSON or CBOR (keys too). Word index files are mostly lists of
+    numbers: those are skipped without a call."""
+    found: list[str] = []
+
+    def walk(item: Any) -> None:
+        kind = type(item)
+        if kind is str:
+            found.append(item)
+        elif kind is list or kind is tuple:
+            for child in item:
+                if type(child) is not int:
+                    walk(child)
+        elif kind is dict:
+            for key, child in item.items():
+                walk(key)
+                walk(child)
+        elif kind is bytes:
+            found.append(item.decode("utf-8", errors="replace"))
+        elif kind not in _SCALARS:  # a CBOR tag or other object: not what Pagefind writes
+            raise ValueError(f"unexpected {kind.__name__} value")
+
+    walk(value)
+    return found
+
+
+_SCALARS = {int, float, bool, type(None)}
+
+
 def _check_page(rel: str, text: str, suffix: str, theme: ThemeCode | None, own_url: str | None, *,
                 markings: bool, marking_text: str | None = None,
                 memo: MutableMapping[str, Any] | None = None) -> None:
-    if "search_index.json" in rel:  # its entries are HTML the theme shows in search results
-        text, suffix = "".join(_marking_texts(rel, text)), ".html"
     document = suffix in (".html", ".svg")
     page = read_page(text) if document else None
     offsite = find_offsite_assets(text, suffix, own_url, page)

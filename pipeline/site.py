@@ -55,7 +55,7 @@ if TYPE_CHECKING:  # the history reads git; a site needs only the numbers it fou
     from pipeline.history import VersionInfo
 
 #: Bump when the HTML produced for a cable changes, so cached conversions are not reused.
-RENDER_VERSION = "2"  # 2: sanitised (pipeline/html_safety.py)
+RENDER_VERSION = "3"  # 2: sanitised (pipeline/html_safety.py); 3: no search entries (Pagefind reads the pages)
 
 CABLE_ID = r"\d{4}-[A-Z0-9]+(?:-[A-Z0-9]+)*-\d{4}"
 CABLE_LINK = re.compile(rf"(?:\.\./)*(?:\d{{4}}/)?(?P<id>{CABLE_ID})(?:\.md|/)?(?P<frag>#[^\s\"<>]*)?")
@@ -90,6 +90,7 @@ LABELS: dict[str, dict[str, str]] = {
         "feed": "Flux Atom des derniers télégrammes", "fr": "français", "en": "anglais",
         "cables": "télégrammes", "version": "Version", "changed": "Dernière modification",
         "uncommitted": "pas encore enregistrée dans git",
+        "search_all": "Rechercher dans les télégrammes", "search_these": "Rechercher parmi ces télégrammes",
     },
     "en": {
         "home": "Home", "by_date": "By date", "by_post": "By post", "by_subject": "By subject",
@@ -100,6 +101,7 @@ LABELS: dict[str, dict[str, str]] = {
         "feed": "Atom feed of the latest cables", "fr": "French", "en": "English",
         "cables": "cables", "version": "Version", "changed": "Last changed",
         "uncommitted": "not committed to git yet",
+        "search_all": "Search the cables", "search_these": "Search these cables",
     },
 }
 MONTHS = {
@@ -162,22 +164,21 @@ class CableLinkExtension(Extension):
 
 @dataclass(frozen=True)
 class RenderedCable:
-    """A cable's body converted once: HTML with cable-link placeholders, its table of contents
-    (Python-Markdown toc tokens) and its mkdocs-material search entries."""
+    """A cable's body converted once: HTML with cable-link placeholders and its table of contents
+    (Python-Markdown toc tokens). Search reads the built page (pipeline/build/searchindex.py)."""
 
     id: str
     html: str
     toc: list[dict[str, Any]]
-    search: list[dict[str, Any]]
 
     def to_json(self) -> bytes:
-        return json.dumps({"id": self.id, "html": self.html, "toc": self.toc, "search": self.search},
+        return json.dumps({"id": self.id, "html": self.html, "toc": self.toc},
                           ensure_ascii=False, sort_keys=True).encode("utf-8")
 
     @classmethod
     def from_json(cls, data: bytes) -> RenderedCable:
         d = json.loads(data)
-        return cls(id=d["id"], html=d["html"], toc=d["toc"], search=d["search"])
+        return cls(id=d["id"], html=d["html"], toc=d["toc"])
 
 
 class CableRenderer:
@@ -185,11 +186,10 @@ class CableRenderer:
     instance reused: building one per page costs as much as a short page), then sanitises them
     (pipeline/html_safety.py): a site only ever holds the allow-listed HTML."""
 
-    def __init__(self, extensions: list[Any], extension_configs: Mapping[str, Any], search_config: dict):
+    def __init__(self, extensions: list[Any], extension_configs: Mapping[str, Any]):
         extension_configs = html_safety.renderer_configs(extensions, extension_configs)
         self.md = markdown.Markdown(extensions=[*extensions, CableLinkExtension()],
                                     extension_configs=dict(extension_configs))
-        self.search_config = search_config
         self.configs = dict(extension_configs)
         # The sanitiser's rules are part of what a conversion depends on.
         sanitiser = hashlib.sha256(Path(html_safety.__file__).read_bytes()).hexdigest()
@@ -204,31 +204,9 @@ class CableRenderer:
         return h.hexdigest()
 
     def render(self, cable: Cable) -> RenderedCable:
-        from material.plugins.search.plugin import SearchIndex
-        from mkdocs.structure.toc import get_toc
-
         self.md.reset()
         body = html_safety.sanitise(self.md.convert(cable.body))
-        tokens = getattr(self.md, "toc_tokens", [])
-        # What search sees: title, id and summary, then the body, sectioned by its headings.
-        head = f'<h1 id="top">{esc(cable.title)}</h1>\n<p>{esc(cable.id)} · {esc(cable.summary)}</p>\n'
-        index = SearchIndex(**self.search_config)
-        index.add_entry_from_context(_SearchPage(cable_url(cable.id), cable.title, head + body, get_toc(tokens)))
-        return RenderedCable(id=cable.id, html=body, toc=tokens, search=index.entries)
-
-
-@dataclass
-class _SearchPage:
-    """The few attributes of a MkDocs page that mkdocs-material's search indexer reads."""
-
-    url: str
-    title: str
-    content: str
-    toc: Any
-    meta: dict | None = None
-
-    def __post_init__(self) -> None:
-        self.meta = {}
+        return RenderedCable(id=cable.id, html=body, toc=getattr(self.md, "toc_tokens", []))
 
 
 def resolve_links(text: str, published: Mapping[str, Any], language: str, prefix: str = UP) -> str:
@@ -251,25 +229,26 @@ def resolve_links(text: str, published: Mapping[str, Any], language: str, prefix
     return text
 
 
-def resolve_search_text(text: str, published: Mapping[str, Any], language: str) -> str:
-    if ID_OPEN not in text:
-        return text
-    unpublished = labels(language)["unpublished"]
-    return ID_PLACEHOLDER.sub(lambda m: m.group(1) if m.group(1) in published else unpublished, text)
-
-
 def cable_header(cable: Cable, published: Mapping[str, Any], language: str, prefix: str = UP,
                  version: VersionInfo | None = None) -> str:
-    """The top of a cable page: title, metadata, version (when git knows the cable), summary."""
+    """The top of a cable page: title, metadata, version (when git knows the cable), summary.
+
+    Search (Pagefind, see pipeline/build/searchindex.py) takes from it the result's reference, date
+    and post (``data-pagefind-meta``, the text shown), the filters by post, subject, language and month
+    (``data-pagefind-filter``) and the sort by date (``data-pagefind-sort``)."""
     t = labels(language)
-    subjects = ", ".join(f'<a href="{prefix}subjects/{slug(s)}.html">{esc(s)}</a>' for s in cable.subjects)
+    day = cable.date.isoformat()
+    subjects = ", ".join(f'<a href="{prefix}subjects/{slug(s)}.html" data-pagefind-filter="subject">{esc(s)}</a>'
+                         for s in cable.subjects)
     rows = [
-        (t["id"], f"<code>{esc(cable.id)}</code>"),
-        (t["date"], f'<time datetime="{cable.date.isoformat()}">{esc(long_date(cable.date, language))}</time>'),
-        (t["post"], f'<a href="{prefix}posts/{slug(cable.post)}.html">{esc(cable.post)}</a>'),
+        (t["id"], f'<code data-pagefind-meta="reference">{esc(cable.id)}</code>'),
+        (t["date"], f'<time datetime="{day}" data-pagefind-meta="date" data-pagefind-sort="date:{day}" '
+                    f'data-pagefind-filter="month:{day[:7]}">{esc(long_date(cable.date, language))}</time>'),
+        (t["post"], f'<a href="{prefix}posts/{slug(cable.post)}.html" data-pagefind-meta="post" '
+                    f'data-pagefind-filter="post">{esc(cable.post)}</a>'),
         (t["ministry"], esc(cable.ministry)),
         (t["subjects"], subjects),
-        (t["language"], esc(t.get(cable.language, cable.language))),
+        (t["language"], f'<span data-pagefind-filter="language">{esc(t.get(cable.language, cable.language))}</span>'),
     ]
     if version is not None:
         changed = (f'<time datetime="{utc_text(version.date)}">'
@@ -278,7 +257,10 @@ def cable_header(cable: Cable, published: Mapping[str, Any], language: str, pref
     if cable.supersedes and cable.supersedes in published:
         rows.append((t["supersedes"], f'<a href="{prefix}{cable_url(cable.supersedes)}">'
                                       f"{esc(cable.supersedes)}</a>"))
-    dl = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)
+    # Search reads the values (one word apart), not the labels nor the version rows.
+    unsearched = {t["version"], t["changed"]}
+    dl = "\n".join(f'<dt data-pagefind-ignore>{k}</dt> <dd{" data-pagefind-ignore" if k in unsearched else ""}>{v}</dd>'
+                    for k, v in rows)
     summary = f'<p class="dip-summary">{esc(cable.summary)}</p>\n' if cable.summary else ""
     return f'<h1 id="top">{esc(cable.title)}</h1>\n<dl class="dip-meta">{dl}</dl>\n{summary}'
 
@@ -326,7 +308,8 @@ def load_base_config(path: Path) -> dict[str, Any]:
 def site_config(base: dict[str, Any], base_dir: Path, plan: CommunityPlan, docs_dir: Path, site_dir: Path,
                 *, commit: str | None, commit_time: dt.datetime | None, site_url: str | None = None,
                 hooks: Iterable[str] = ()) -> dict[str, Any]:
-    """The community's configuration: the base with its own title, language, docs and search."""
+    """The community's configuration: the base with its own title, language and docs (its search is
+    Pagefind's, built after MkDocs: a ``search`` plugin named in the base is taken out)."""
     community = plan.community
     language = community.language if community.language in LABELS else "en"
     t = labels(language)
@@ -336,7 +319,7 @@ def site_config(base: dict[str, Any], base_dir: Path, plan: CommunityPlan, docs_
     if theme.get("custom_dir"):
         theme["custom_dir"] = str((base_dir / theme["custom_dir"]).resolve())
     theme["language"] = language
-    plugins = _plugins_with_search_language(base.get("plugins", ["search"]), language)
+    plugins = _plugins_without_search(base.get("plugins", ["search"]))
     extra = dict(base.get("extra") or {})
     # No build data (commit, time) here: pages would change with every commit. The build writes
     # them into version.html and version.json only (see ``version_json``).
@@ -400,24 +383,21 @@ def version_fragment(commit: str | None, commit_time: dt.datetime | None, langua
             f"{'depuis le commit' if fr else 'from commit'} <code>{esc(shown['build_commit'])}</code>.</p>")
 
 
-#: Search splits words on white space, hyphens and apostrophes (straight and typographic): with
-#: mkdocs-material's default (``[\s\-]+``), « l'électricité » is one word, and a search for
-#: « électricité » misses every text that writes it after an elided article (l', d', qu'…).
-SEARCH_SEPARATOR = r"[\s\-'\u2019]+"
+#: The names a base configuration gives the search plugin: they ask for the site's search, which is
+#: Pagefind's (pipeline/build/searchindex.py), built whether or not the base names it.
+SEARCH_PLUGINS = ("search", "material/search")
 
 
-def _plugins_with_search_language(plugins: Any, language: str) -> list[Any]:
-    """The base's plugins, with the search plugin stemming for the site's language and splitting
-    words on apostrophes (unless the base sets its own separator)."""
+def _plugins_without_search(plugins: Any) -> list[Any]:
+    """The base's plugins but mkdocs-material's search (replaced by Pagefind: its lunr index is one
+    file of the whole site's text, tens of megabytes at thousands of cables)."""
     items: list[Any] = []
     entries = plugins.items() if isinstance(plugins, dict) else [
         (p, {}) if isinstance(p, str) else next(iter(p.items())) for p in plugins]
     for name, options in entries:
-        options = dict(options or {})
-        if name in ("search", "material/search"):
-            options["lang"] = [language]
-            options.setdefault("separator", SEARCH_SEPARATOR)
-        items.append({name: options} if options else name)
+        if name not in SEARCH_PLUGINS:
+            options = dict(options or {})
+            items.append({name: options} if options else name)
     return items
 
 
@@ -500,6 +480,16 @@ def generated_pages(plan: CommunityPlan, inline: bool = True) -> tuple[dict[str,
 
     depth_prefix = {0: "", 1: UP}
 
+    def search_form(**presets: str) -> str:
+        """The search of the header (theme/assets/javascripts/search.js), in the page, with its filter
+        chosen: the index pages offer the same search and filters."""
+        attrs = "".join(f' data-dip-preset-{k}="{esc(v)}"' for k, v in presets.items())
+        label = t["search_these"] if presets else t["search_all"]
+        return (f'<form class="dip-search dip-search--inline" role="search" data-dip-search{attrs}>'
+                f'<label for="dip-search-page">{esc(label)}</label>'
+                '<input class="dip-search__input" id="dip-search-page" type="search" name="q" autocomplete="off" '
+                'spellcheck="false" aria-controls="dip-search-panel"></form>\n\n')
+
     def listing(items: Iterable[Cable], depth: int, path: str) -> str:
         html_text = _listing(items, depth)
         if inline:
@@ -550,16 +540,17 @@ def generated_pages(plan: CommunityPlan, inline: bool = True) -> tuple[dict[str,
             in_month = [c for c in by_year[year] if c.date.month == m]
             sections.append(f"## {months[m - 1].capitalize()} {year} {{#{year}-{m:02d}}}\n\n" + listing(in_month, 1, f"dates/{year}.md"))
         page(f"dates/{year}.md", f"{t['by_date']} : {year}" if language == "fr" else f"{t['by_date']}: {year}",
-             "\n\n".join(sections))
-    page("dates/index.md", t["by_date"], '<ul class="dip-counts">' + "".join(year_lines) + "</ul>"
+             search_form(**{"from": str(year), "until": str(year)}) + "\n\n".join(sections))
+    page("dates/index.md", t["by_date"], search_form() + '<ul class="dip-counts">' + "".join(year_lines) + "</ul>"
          if cables else f"<p>{esc(t['none'])}</p>")
 
     for key, groups, title in (("posts", by_post, t["by_post"]), ("subjects", by_subject, t["by_subject"])):
         lines = []
         for name in sorted(groups):
             lines.append(f'<li><a href="{slug(name)}.html">{esc(name)}</a> ({len(groups[name])})</li>')
-            page(f"{key}/{slug(name)}.md", name, listing(groups[name], 1, f"{key}/{slug(name)}.md"))
-        page(f"{key}/index.md", title, '<ul class="dip-counts">' + "".join(lines) + "</ul>"
+            page(f"{key}/{slug(name)}.md", name, search_form(**{key[:-1]: name})
+                 + listing(groups[name], 1, f"{key}/{slug(name)}.md"))
+        page(f"{key}/index.md", title, search_form() + '<ul class="dip-counts">' + "".join(lines) + "</ul>"
              if cables else f"<p>{esc(t['none'])}</p>")
     return pages, dict(fragments)
 

@@ -34,6 +34,9 @@ ALLOWED_EXTENSIONS = frozenset({
     "pymdownx.betterem", "pymdownx.caret", "pymdownx.details", "pymdownx.mark", "pymdownx.tilde",
     "pymdownx.smartsymbols", "pymdownx.saneheaders", "pymdownx.critic", "pymdownx.keys",
 })
+#: ``search`` (or ``material/search``) asks for the site's search, which is always Pagefind's, built
+#: by the pipeline after MkDocs (pipeline/build/searchindex.py): the name is accepted, and taken out
+#: of the configuration MkDocs runs (``site._plugins_without_search``); no other plugin is.
 ALLOWED_PLUGINS = frozenset({"search", "material/search"})
 #: Theme keys that name files: only inside the repository.
 _THEME_PATHS = ("custom_dir",)

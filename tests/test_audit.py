@@ -19,6 +19,7 @@ from gate.csp import inline_hash, site_policy
 from pipeline.audit import (
     CSP_FILE,
     ThemeCode,
+    decode_search_file,
     find_offsite_assets,
     find_script_problems,
     read_code,
@@ -171,11 +172,10 @@ def test_community_strings_are_escaped_in_every_file_type(hostile_titles):
             text = path.read_text(encoding="utf-8")
             assert "<script>alert(" not in text and '" onmouseover=x' not in text, path
             assert "<img src=x onerror" not in text, path
-    # The search index holds HTML strings (the theme shows them as HTML): each reads as text only.
-    for doc in json.loads((hostile_titles / "search/search_index.json").read_text(encoding="utf-8"))["docs"]:
-        for value in (doc["title"], doc["text"]):
-            page = read_page(value)
-            assert page.problems == [] and page.scripts == [] and "<script" not in value and "<img" not in value
+    # The search index holds text (the theme's search.js shows it as text, never as HTML).
+    for path in (hostile_titles / "pagefind/fragment").glob("*.pf_fragment"):
+        fragment = decode_search_file(path.name, path.read_bytes())
+        assert "<script" not in json.dumps(fragment, ensure_ascii=False) and fragment["meta"]["title"]
     home = (hostile_titles / "index.html").read_text(encoding="utf-8")
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in home
     feed = etree.parse(hostile_titles / "feed.xml").getroot()
@@ -230,8 +230,6 @@ def test_a_content_repository_with_the_projects_theme_builds(tmp_path):
 @pytest.mark.parametrize("rel, text", [
     ("index.html", "<html><body><p><b>CONFIDENTIEL DÉFENSE</b></p></body></html>"),
     ("2026/page.html", "<html><body><blockquote><p>DIFFUSION RESTREINTE</p></blockquote></body></html>"),
-    ("search/search_index.json", json.dumps({"docs": [{"location": "a.html", "title": "A", "text": "<p>Ok.</p>"},
-                                                      {"location": "b.html", "title": "SECRET DÉFENSE", "text": ""}]}, ensure_ascii=False)),
     ("feed.xml", '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><entry>'
                  "<summary>CONFIDENTIEL DÉFENSE</summary></entry></feed>"),
 ])
@@ -278,20 +276,6 @@ def test_a_site_without_its_hashes_is_not_published(tmp_path):
     (site.path / CSP_FILE).unlink()
     with pytest.raises(PublishError, match=r"no readable \.diplomatie/csp.json .* build the site again"):
         publish_site(FolderStore(tmp_path / "store"), site)
-
-
-def test_search_index_entries_are_read_as_the_html_they_are(tmp_path):
-    from pipeline.audit import AuditError, Forbidden, audit
-
-    index = tmp_path / "search/search_index.json"
-    index.parent.mkdir()
-    for text, named in (('<img src="//evil.example/p.gif">', "off-site asset audit"),
-                        ('<a href="javascript:alert(1)">x</a>', "script audit")):
-        index.write_text(json.dumps({"docs": [{"location": "a.html", "title": "A", "text": text}]}))
-        with pytest.raises(AuditError, match=named):
-            audit(tmp_path, Forbidden(frozenset(), ()), theme=THEME)
-    index.write_text(json.dumps({"docs": [{"location": "a.html", "title": "A", "text": "<p>Du texte.</p>"}]}))
-    audit(tmp_path, Forbidden(frozenset(), ()), theme=THEME)
 
 
 def test_a_remembered_marking_is_refused_again(tmp_path):

@@ -5,14 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
-import re
 import shutil
 from pathlib import Path
 
 import pytest
 from contentrepo import EDITOR, make_repo
 
-from pipeline.audit import SMALL_AUDIT, AuditError, Forbidden, audit, find_offsite_assets
+from pipeline.audit import SMALL_AUDIT, AuditError, Forbidden, audit, find_offsite_assets, search_file_text
 from pipeline.build import PROJECT_DIR, BuildError, build_sites
 from pipeline.history import published_versions
 from pipeline.plan import make_plan
@@ -74,7 +73,11 @@ def files_text(site: Path) -> dict[str, str]:
             data = path.read_bytes()
             if path.suffix == ".gz":
                 data = gzip.decompress(data)
-            out[path.relative_to(site).as_posix()] = data.decode("utf-8", errors="replace")
+            rel = path.relative_to(site).as_posix()
+            if path.suffix.startswith(".pf_"):  # the search index's compressed JSON and CBOR, decoded
+                out[rel] = search_file_text(rel, data)
+                continue
+            out[rel] = data.decode("utf-8", errors="replace")
     return out
 
 
@@ -94,7 +97,7 @@ def test_each_community_gets_a_complete_site(sample):
     assert results["onu"].cables == ("2026-NEW-YORK-ONU-0001",)
     for name in results:
         site = out / name
-        for rel in ("index.html", "404.html", "search/search_index.json", "feed.xml", "sitemap.xml",
+        for rel in ("index.html", "404.html", "pagefind/pagefind.js", "pagefind/pagefind-entry.json", "feed.xml", "sitemap.xml",
                     "dates/index.html", "dates/2026.html", "posts/index.html", "subjects/index.html",
                     "assets/stylesheets/diplomatie.css"):
             assert (site / rel).is_file(), f"{name}: {rel} missing"
@@ -114,9 +117,9 @@ def test_canary_sentences_stay_in_their_community(sample):
     assert any(CANARY_ONU in t for t in onu.values())
     assert not [f for f, t in onu.items() if "hibou de Berlin" in t]
     assert not [f for f, t in energie.items() if "heron of Turtle Bay" in t or "Turtle Bay" in t]
-    # Search finds the canary only in its own community (search index is a file like any other).
-    index = json.loads((out / "energie/search/search_index.json").read_text())
-    assert any("hibou de Berlin" in d["text"] for d in index["docs"])
+    # Search finds the canary only in its own community: its index's fragments hold it, the other's not.
+    assert any("hibou de Berlin" in t for f, t in energie.items() if f.startswith("pagefind/fragment/"))
+    assert not any("hibou" in t for f, t in onu.items() if f.startswith("pagefind/"))
 
 
 def test_held_back_cables_appear_in_no_file(sample):
@@ -154,7 +157,7 @@ def test_cable_page_has_metadata_banners_sign_out_and_build_footer(sample):
         "commit": commit, "built": "2026-11-20 10:00 UTC", "built_at": "2026-11-20T10:00:00Z"}
     assert (out / "energie/assets/javascripts/version.js").is_file()
     assert results["energie"].built_at == "2026-11-20T10:00:00Z" and results["energie"].commit == commit
-    for text in ("<code>2026-BERLIN-0001</code>", "14 mars 2026", "BERLIN", "MEAE", "Berlin revoit sa stratégie",
+    for text in ('<code data-pagefind-meta="reference">2026-BERLIN-0001</code>', "14 mars 2026", "BERLIN", "MEAE", "Berlin revoit sa stratégie",
                  '<table>', 'class="admonition note"', 'class="headerlink"',
                  "<title>Sécurité énergétique allemande - Énergie en Europe</title>"):
         assert text in page, text
@@ -168,11 +171,9 @@ def test_interface_and_search_follow_the_community_language(sample):
     assert '<html lang="fr"' in (out / "energie/index.html").read_text()
     home = (out / "onu/index.html").read_text()
     assert '<html lang="en"' in home and "Sign out" in home and "Latest cables" in home
-    config = json.loads((out / "energie/search/search_index.json").read_text())["config"]
-    assert config["lang"] == ["fr"]
-    # « l'électricité » must be found by « électricité »: apostrophes separate words.
-    assert re.split(config["separator"], "l'électricité d’électricité") == ["l", "électricité", "d", "électricité"]
-    assert json.loads((out / "onu/search/search_index.json").read_text())["config"]["lang"] == ["en"]
+    # One search index per site, in the site's language (its stemming), whatever a page's own language.
+    assert json.loads((out / "energie/pagefind/pagefind-entry.json").read_text())["languages"].keys() == {"fr"}
+    assert json.loads((out / "onu/pagefind/pagefind-entry.json").read_text())["languages"].keys() == {"en"}
 
 
 def test_navigation_lists_indexes_not_cables(sample):
@@ -289,7 +290,7 @@ def test_editing_one_cable_rewrites_only_its_page_and_matches_a_full_build(tmp_p
     assert not results["energie"].cached and results["onu"].cached
     assert untouched.stat().st_ino == inode  # carried over, not rebuilt
     assert "le loir" in (out / "energie/2026/2026-BERLIN-0001.html").read_text()
-    assert "le loir" in (out / "energie/search/search_index.json").read_text()
+    assert any("le loir" in t for f, t in files_text(out / "energie").items() if f.startswith("pagefind/fragment/"))
     build(root, tmp_path / "full", force=True, cache_dir=tmp_path / "other-cache")
     incremental, full = files_text(out / "energie"), files_text(tmp_path / "full/energie")
     assert incremental.keys() == full.keys()
@@ -360,7 +361,9 @@ def test_a_build_cache_committed_to_the_repository_is_refused(tmp_path):
     repo.commit("approval, and a cache")
     result = repo.run("build", "--out", str(tmp_path / "site"))
     assert result.code == 1
-    assert "holds files tracked by git (.cache/diplomatie/cables/ab/abcdef.json)" in result.output
+    # (the first tracked file named: loading the repository for `approve` made the cache and its
+    # .gitignore, which `git add -f .cache` tracked with the shipped conversion)
+    assert "holds files tracked by git (.cache/diplomatie/" in result.output
     assert "git rm -r --cached .cache/diplomatie" in result.output
     assert not (tmp_path / "site" / "energie").exists()
     # Elsewhere, the same repository builds.
@@ -392,10 +395,10 @@ def test_the_audit_finds_every_form_of_a_forbidden_term_in_files_and_pieces(tmp_
     page = tmp_path / "site" / "page.html"
     page.parent.mkdir()
     page.write_text("<html>" + "x " * (padding // 2) + leak + "</html>")
-    for kwargs in ({"only": [page]}, {"only": [], "texts": {"search/search_index.json (new entries)": leak}}):
+    for kwargs in ({"only": [page]}, {"only": [], "texts": {"version.json (new entries)": leak}}):
         if named is None:
             audit(page.parent, forbidden, **kwargs)
             continue
         with pytest.raises(AuditError, match=named) as caught:
             audit(page.parent, forbidden, **kwargs)
-        assert ("page.html" if kwargs["only"] else "search/search_index.json (new entries)") in str(caught.value)
+        assert ("page.html" if kwargs["only"] else "version.json (new entries)") in str(caught.value)

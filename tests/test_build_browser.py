@@ -66,11 +66,11 @@ def test_cable_page_renders_on_a_phone_and_search_finds_it(served_site, browser)
 
     page.set_viewport_size({"width": 1280, "height": 900})
     page.goto(f"{served_site}/energie/index.html", wait_until="networkidle")
-    page.locator("input.md-search__input").click()
+    page.locator("#dip-search-q").click()
     page.keyboard.type("hibou", delay=30)  # the theme searches on key events
-    result = page.locator(".md-search-result__item").first
+    result = page.locator(".dip-search__results li").first
     result.wait_for(timeout=10_000)
-    assert "Sécurité énergétique allemande" in page.locator(".md-search-result").inner_text()
+    assert "Sécurité énergétique allemande" in page.locator(".dip-search__results").inner_text()
     page.screenshot(path=str(ARTIFACTS / "build-search-desktop.png"))
     assert CANARY_ENERGIE.split()[1] == "hibou"
     assert all(url.startswith(served_site) or url.startswith("data:") for url in requests), requests
@@ -81,8 +81,8 @@ def test_french_search_finds_words_after_an_elided_article(served_site, browser)
     """« l'électricité » is indexed as « électricité »: the apostrophe separates words in search."""
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.goto(f"{served_site}/energie/index.html", wait_until="networkidle")
-    page.locator("input.md-search__input").click()
+    page.locator("#dip-search-q").click()
     page.keyboard.type("électricité", delay=30)
-    page.locator(".md-search-result__item").first.wait_for(timeout=10_000)
-    assert "Marché européen de l'électricité" in page.locator(".md-search-result").inner_text()
+    page.locator(".dip-search__results li").first.wait_for(timeout=10_000)
+    assert "Marché européen de l'électricité" in page.locator(".dip-search__results").inner_text()
     page.close()

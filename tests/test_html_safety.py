@@ -9,6 +9,7 @@ dropped from URLs), independently of the sanitiser's own tables.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 from html.parser import HTMLParser
@@ -62,12 +63,12 @@ def danger(html: str) -> list[str]:
 CABLE = Cable(id="2026-PARIS-0001", title="Titre", date=dt.date(2026, 4, 1), post="PARIS", author="a@diplomatie.gouv.fr",
               classification="NON CLASSIFIÉ", subjects=("energie",), language="fr", body="",
               path="content/2026/2026-PARIS-0001.md", digest="sha256:" + "0" * 64, summary="Résumé.")
-RENDERER = site.CableRenderer(list(html_safety.EXTENSIONS), html_safety.EXTENSION_CONFIGS, {})
+RENDERER = site.CableRenderer(list(html_safety.EXTENSIONS), html_safety.EXTENSION_CONFIGS)
 
 
 def built(body: str) -> str:
     """What the build puts in the cable's page."""
-    return RENDERER.render(CABLE.__class__(**{**CABLE.__dict__, "body": body})).html
+    return RENDERER.render(dataclasses.replace(CABLE, body=body)).html
 
 
 def raw(body: str) -> str:

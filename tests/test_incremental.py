@@ -46,6 +46,14 @@ def served(tmp_path, community: str) -> dict[str, str]:
     return {path: entry.sha256 for path, entry in manifest.files.items()}
 
 
+def blobs(tmp_path, community: str, paths: set[str]) -> set[str]:
+    """The blobs of these files in the community's serving release: each file's own and its gzip and
+    brotli copies (docs/storage.md), which a publication uploads with it."""
+    store = FolderStore(tmp_path / "store")
+    files = read_manifest(store, community, read_pointer(store, community).release).files
+    return {blob for path in paths if path in files for blob in files[path].blobs()}
+
+
 def changed(before: dict[str, str], after: dict[str, str]) -> set[str]:
     return {p for p in before.keys() | after.keys() if before.get(p) != after.get(p)}
 
@@ -65,8 +73,11 @@ def test_an_empty_commit_uploads_only_the_version_files(repo, tmp_path):
     result = publish(repo, tmp_path)
     for community in ("energie", "onu"):
         assert changed(before[community], served(tmp_path, community)) == VERSION
-    # Two version pages (one per site) and one version.json: the same bytes in both, stored once.
-    assert sum(r["uploaded"] for r in result.values()) == 3
+    # Two version pages (one per site) and one version.json, with their compressed copies: version.json
+    # is the same bytes in both sites, stored once.
+    new = blobs(tmp_path, "energie", VERSION) | blobs(tmp_path, "onu", VERSION)
+    assert sum(r["uploaded"] for r in result.values()) == len(new)
+    assert len(new) <= 3 * 3
 
 
 def test_an_edit_in_another_community_uploads_only_its_version_files_here(repo, tmp_path):
@@ -76,7 +87,7 @@ def test_an_edit_in_another_community_uploads_only_its_version_files_here(repo, 
          "2026-11-21T08:00:00Z")
     result = publish(repo, tmp_path)
     assert changed(before, served(tmp_path, "energie")) == VERSION
-    assert result["energie"]["uploaded"] == 2
+    assert result["energie"]["uploaded"] == len(blobs(tmp_path, "energie", VERSION))
 
 
 def test_a_cable_body_edit_uploads_its_page_the_search_index_and_the_version_files(repo, tmp_path):
@@ -84,9 +95,11 @@ def test_a_cable_body_edit_uploads_its_page_the_search_index_and_the_version_fil
     before = served(tmp_path, "energie")
     edit(repo, "2026-BERLIN-0001", "l'électricité.", "l'électricité et du gaz.", "energie", "2026-11-21T08:00:00Z")
     result = publish(repo, tmp_path)
-    paths = {"2026/2026-BERLIN-0001.html", "search/search_index.json", *VERSION}
-    assert changed(before, served(tmp_path, "energie")) == paths
-    assert result["energie"]["uploaded"] == len(paths)
+    after = served(tmp_path, "energie")
+    paths = changed(before, after)
+    assert {p for p in paths if not p.startswith("pagefind/")} == {"2026/2026-BERLIN-0001.html", *VERSION}
+    assert_search_pieces(paths, after)
+    assert result["energie"]["uploaded"] == len(blobs(tmp_path, "energie", paths))
 
 
 def test_a_cable_title_edit_uploads_its_page_the_indexes_listing_it_the_search_index_and_the_feed(repo, tmp_path):
@@ -95,16 +108,31 @@ def test_a_cable_title_edit_uploads_its_page_the_indexes_listing_it_the_search_i
     edit(repo, "2026-BERLIN-0001", "title: Le marché allemand", "title: Le marché allemand en 2026", "energie",
          "2026-11-21T08:00:00Z")
     result = publish(repo, tmp_path)
-    paths = {"2026/2026-BERLIN-0001.html", "index.html", "dates/2026.html", "posts/berlin.html",
-             "subjects/energie.html", "search/search_index.json", "feed.xml", *VERSION}
-    assert changed(before, served(tmp_path, "energie")) == paths
-    assert result["energie"]["uploaded"] == len(paths)
+    after = served(tmp_path, "energie")
+    paths = changed(before, after)
+    assert {p for p in paths if not p.startswith("pagefind/")} == {
+        "2026/2026-BERLIN-0001.html", "index.html", "dates/2026.html", "posts/berlin.html",
+        "subjects/energie.html", "feed.xml", *VERSION}
+    assert_search_pieces(paths, after)
+    assert result["energie"]["uploaded"] == len(blobs(tmp_path, "energie", paths))
+
+
+def assert_search_pieces(paths: set[str], after: dict) -> None:
+    """An edit uploads pieces of the search index, not all of it: the cable's fragment, the word
+    index chunks holding changed words, the metadata file and the entry file naming them."""
+    search = {p for p in paths if p.startswith("pagefind/") and p in after}
+    assert "pagefind/pagefind-entry.json" in search
+    assert any(p.startswith("pagefind/fragment/") for p in search)
+    assert any(p.endswith(".pf_meta") for p in search)
+    assert len([p for p in search if p.startswith("pagefind/fragment/")]) == 1
+    assert not any(p.endswith(".js") or p.endswith(".pagefind") for p in search)  # the library: unchanged
 
 
 def version_rows(tmp_path, cable_id: str) -> tuple[str, str]:
     page = (tmp_path / "build/energie" / f"2026/{cable_id}.html").read_text(encoding="utf-8")
-    number = page.split("<dt>Version</dt><dd>", 1)[1].split("</dd>", 1)[0]
-    changed_on = page.split("<dt>Dernière modification</dt><dd>", 1)[1].split("</dd>", 1)[0]
+    row = '<dt data-pagefind-ignore>{}</dt> <dd data-pagefind-ignore>'
+    number = page.split(row.format("Version"), 1)[1].split("</dd>", 1)[0]
+    changed_on = page.split(row.format("Dernière modification"), 1)[1].split("</dd>", 1)[0]
     return number, changed_on
 
 

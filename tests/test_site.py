@@ -35,7 +35,7 @@ def plan_of(*cables: Cable, language: str = "fr") -> CommunityPlan:
 @pytest.fixture(scope="module")
 def renderer():
     return site.CableRenderer(["toc", "tables", "fenced_code", "admonition", "footnotes", "attr_list"],
-                              {"toc": {"permalink": True}}, {})
+                              {"toc": {"permalink": True}})
 
 
 @pytest.mark.parametrize("target", ["2026-BERLIN-0042", "2026-BERLIN-0042.md", "../2026/2026-BERLIN-0042.md",
@@ -56,8 +56,6 @@ def test_a_link_named_by_its_id_shows_no_id_when_unpublished(renderer):
         '<a href="../2026/2026-ROME-0001.html">2026-ROME-0001</a>.</p>'
     hidden = site.resolve_links(rendered.html, set(), "en")
     assert "2026-" not in hidden and hidden.count("unpublished cable") == 2
-    text = " ".join(e["text"] for e in rendered.search)
-    assert "2026-BERLIN" not in site.resolve_search_text(text, set(), "fr")
 
 
 def test_other_links_are_left_alone(renderer):
@@ -66,12 +64,10 @@ def test_other_links_are_left_alone(renderer):
     assert '<a href="#texte">x</a>' in rendered.html
 
 
-def test_rendered_cable_has_toc_permalinks_and_search_sections(renderer):
+def test_rendered_cable_has_toc_permalinks_and_footnotes(renderer):
     rendered = renderer.render(cable("2026-PARIS-0001", "## Contexte\n\nUn.\n\n## Analyse\n\nDeux[^1].\n\n[^1]: Note.\n"))
     assert [t["id"] for t in rendered.toc] == ["contexte", "analyse"]
     assert 'class="headerlink"' in rendered.html and 'class="footnote"' in rendered.html
-    locations = [e["location"] for e in rendered.search]
-    assert locations[:3] == ["2026/2026-PARIS-0001.html", "2026/2026-PARIS-0001.html#contexte", "2026/2026-PARIS-0001.html#analyse"]
     assert site.RenderedCable.from_json(rendered.to_json()) == rendered
 
 
@@ -103,7 +99,8 @@ def test_community_config_derives_from_the_base(tmp_path):
     assert config["INHERIT"] == str(PROJECT_DIR / "mkdocs.yml")
     assert config["site_name"] == "Énergie" and config["theme"]["language"] == "en"
     assert config["theme"]["custom_dir"] == str(PROJECT_DIR / "theme") and config["theme"]["font"] is False
-    assert config["plugins"] == [{"search": {"lang": ["en"], "separator": site.SEARCH_SEPARATOR}}]
+    # The base's `search` is the site's search, Pagefind's, built after MkDocs: not mkdocs-material's plugin.
+    assert config["plugins"] == []
     # Pages never hold the commit: only the version page does, filled in after MkDocs' build.
     assert "a" * 40 not in source.config_file.read_text()
     assert site.VERSION_MARKER in (source.docs_dir / "version.md").read_text()

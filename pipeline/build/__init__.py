@@ -5,13 +5,13 @@ How a build goes, and why (``orchestrate.build_sites`` reads in this order):
 1. Each cable a community will publish is converted from Markdown once, whatever the number of
    communities publishing it, and cached on disk by a hash of its content (``conversions``).
 2. Each community is built in its own process (``jobs`` in parallel, ``pipeline/parallel.py``):
-   MkDocs with mkdocs-material renders its small site (home, indexes, 404, search, assets) from a
+   MkDocs with mkdocs-material renders its small site (home, indexes, 404, assets) from a
    docs folder that holds only its own pages, plus one *cable page template* carrying markers
    (``driving``). Every cable page has the same depth and the same navigation, so it is that
    rendered template with the cable's title, content and table of contents put in (``cablepages``):
-   the theme's page, without a full MkDocs render per cable. The search index (mkdocs-material's
-   format, entries computed once per cable; ``searchindex``), the Atom feed and the sitemap are
-   completed the same way (``community``).
+   the theme's page, without a full MkDocs render per cable. The Atom feed and the sitemap are
+   completed (``community``), then Pagefind indexes the site's cable pages into its ``pagefind/``
+   folder (``searchindex``).
 3. The finished site is audited before it replaces the previous one (pipeline/audit.py): no id,
    title or summary of a cable the community does not publish may appear in any file, no page may
    load an asset from another host, run an inline script or style the trusted theme did not bring,

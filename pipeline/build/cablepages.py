@@ -32,8 +32,7 @@ class _TocPage:
 
 
 class CablePages:
-    """Writes one community's cable pages from its rendered cable page template, and gathers their
-    search entries."""
+    """Writes one community's cable pages from its rendered cable page template."""
 
     def __init__(self, job: BuildJob, cp: CommunityPlan, template: str, theme: Any) -> None:
         self.job, self.cp = job, cp
@@ -80,8 +79,3 @@ class CablePages:
         path.unlink(missing_ok=True)  # never write through a hard link to the previous site
         path.write_text(page, encoding="utf-8")
         return path
-
-    def search_entries(self, cable: Cable) -> list[dict[str, Any]]:
-        return [dict(entry, text=site.resolve_search_text(entry["text"], self.published, self.language),
-                     title=site.resolve_search_text(entry["title"], self.published, self.language))
-                for entry in self.rendered(cable).search]

@@ -28,7 +28,7 @@ from pipeline.build.driving import (
 )
 from pipeline.build.job import BuildError, BuildJob
 from pipeline.build.policy import put_policy, trusted_code, write_code
-from pipeline.build.searchindex import SEARCH_INDEX, complete_search_index
+from pipeline.build.searchindex import index_site, reference_bundle
 from pipeline.plan import CommunityPlan
 
 #: Past this many remembered findings, the audits' memory starts again (it keeps one per page text seen).
@@ -75,9 +75,10 @@ def build_site(job: BuildJob, listing: ThemeListing, task: SiteTask) -> tuple[st
 
 
 def _build_full(job: BuildJob, listing: ThemeListing, name: str, work: Path) -> tuple[Path, list[str]]:
-    """MkDocs renders the community's small site (home, indexes, 404, search, assets, the cable page
-    and version templates), then every cable page is written from the template; the search index,
-    the lists of the index pages, the feed and the sitemap are completed, and the site audited."""
+    """MkDocs renders the community's small site (home, indexes, 404, assets, the cable page and
+    version templates), then every cable page is written from the template; the lists of the index
+    pages, the feed and the sitemap are completed, Pagefind indexes the cable pages, and the site is
+    audited."""
     cp = job.plans[name]
     # Stage the community's MkDocs project and let MkDocs build it.
     source = site.stage(cp, job.base_dir, work, commit=job.commit, commit_time=job.commit_time,
@@ -92,21 +93,24 @@ def _build_full(job: BuildJob, listing: ThemeListing, name: str, work: Path) -> 
     version_template = take_version_template(source.site_dir)
     buildcache.write_cache_file(cachekeys.version_template_file(job, name), version_template.encode("utf-8"))
     _write_version(job, cp, source.site_dir, version_template)
-    # Every cable page, and its entries in the search index.
+    # Every cable page.
     pages = CablePages(job, cp, template, config["theme"])
     fragments = {}
     for cable in cp.publish:
         path = pages.write(source.site_dir, cable)
         fragments[path.relative_to(source.site_dir).as_posix()] = pages.fragments(cable)
-    complete_search_index(source.site_dir, list(cp.publish), pages.search_entries)
     # The lists of cables in the home and index pages, the feed and the sitemap.
     _put_lists(source)
     (source.site_dir / "feed.xml").write_bytes(site.feed_xml(cp, job.site_url))
     _write_sitemap(job, cp, source.site_dir, source.pages)
+    # The search index of the cable pages (Pagefind's, in pagefind/).
+    language = config["theme"]["language"]
+    index_site(source.site_dir, language)
     # The audits, then the hashes the release manifest carries.
     memo = _audit_memo(job)
     audit(source.site_dir, forbidden_terms(dict(job.repo_cables), cp), verbatim_from=config["theme"].dirs,
-          trusted_from=[material_dir()], own_url=job.own_url, theme=code, pieces=fragments,
+          trusted_from=[material_dir(), reference_bundle(job.cache, language)], own_url=job.own_url,
+          theme=code, pieces=fragments,
           texts={f"{site.CABLE_TEMPLATE_URL} (the template of cable pages)": template}, memo=memo)
     memo.save()
     write_code(source.site_dir, code)
@@ -115,10 +119,11 @@ def _build_full(job: BuildJob, listing: ThemeListing, name: str, work: Path) -> 
 
 def _update(job: BuildJob, task: SiteTask, work: Path) -> Path:
     """Only cable bodies or the commit changed since the last build: start from a hard-linked copy
-    of the previous site, rewrite the changed cable pages and the search index (and, for a new
+    of the previous site, rewrite the changed cable pages and index them again (and, for a new
     commit, version.html and version.json: no other page holds the commit), and audit what is new:
-    the rewritten pages, the search index's new entries, the version page's commit and time (the
-    rest was audited against the same forbidden terms). The result is the full build's, byte for byte."""
+    the rewritten pages, the search index's files that differ from the previous site's, the version
+    page's commit and time (the rest was audited against the same forbidden terms). The result is the
+    full build's, byte for byte."""
     name = task.name
     cp = job.plans[name]
     last = cachekeys.last_build(job, name)
@@ -142,20 +147,30 @@ def _update(job: BuildJob, task: SiteTask, work: Path) -> Path:
     changed = {cable.id for cable in cp.publish if previous.get(cable.id) != task.keys.pages[cable.id]}
     if changed:  # else no page, and not the search index, changes: only the version files (a commit)
         template = cachekeys.cable_template_file(job, name).read_text(encoding="utf-8")
-        pages = CablePages(job, cp, template, theme_for(job, cp))
+        theme = theme_for(job, cp)
+        pages = CablePages(job, cp, template, theme)
         for cable in cp.publish:
             if cable.id in changed:
                 written.append(pages.write(site_dir, cable))
                 fragments[written[-1].relative_to(site_dir).as_posix()] = pages.fragments(cable)
-        fresh = complete_search_index(site_dir, list(cp.publish), pages.search_entries, changed)
-        # The rest of the search index is the previous build's, audited against the same terms.
-        if fresh:
-            texts[f"{SEARCH_INDEX} (entries of the changed cables)"] = fresh
+        # The files of the index that differ from the previous site's are audited; the others are the
+        # previous build's, audited against the same terms.
+        for rel in index_site(site_dir, theme["language"]):
+            if not _same_file(site_dir / rel, job.out / name / rel):
+                written.append(site_dir / rel)
     memo = _audit_memo(job)
+    trusted = [reference_bundle(job.cache, theme["language"])] if changed else []
     audit(site_dir, forbidden_terms(dict(job.repo_cables), cp), only=written, texts=texts, own_url=job.own_url,
-          theme=code, pieces=fragments, memo=memo)
+          theme=code, pieces=fragments, memo=memo, trusted_from=trusted)
     memo.save()
     return site_dir
+
+
+def _same_file(path: Path, previous: Path) -> bool:
+    try:
+        return previous.stat().st_size == path.stat().st_size and previous.read_bytes() == path.read_bytes()
+    except OSError:
+        return False
 
 
 def _put_lists(source: site.SiteSource) -> None:

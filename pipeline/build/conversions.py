@@ -24,7 +24,7 @@ def renderer_for(base_dir: Path) -> site.CableRenderer:
             names.append(name)
         if options:
             configs[name] = options
-    return site.CableRenderer(names, configs, {})
+    return site.CableRenderer(names, configs)
 
 
 def converted_path(cache: Path, key: str) -> Path:

@@ -23,7 +23,6 @@ CONTENT_MARKER, TOC_MARKER = "<!--DIPLOMATIE:CONTENT-->", "<!--DIPLOMATIE:TOC-->
 def preload() -> None:
     """Import MkDocs and mkdocs-material once, before worker processes are forked, instead of once
     per worker."""
-    import material.plugins.search.plugin  # noqa: F401
     import mkdocs.commands.build  # noqa: F401
     import mkdocs.config  # noqa: F401
     import mkdocs.structure.toc  # noqa: F401

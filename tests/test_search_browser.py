@@ -1,0 +1,228 @@
+"""The site's search in real headless Chromium, served as the gate serves it (each site under
+/c/<community>/, its Content-Security-Policy on every response, the 404 page for any missing path):
+accents, case and apostrophes never matter; filters narrow results without leaving the page; it
+works on the 404 page at any depth; it is usable with the keyboard and readable."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import http.server
+import json
+import threading
+from pathlib import Path
+
+import pytest
+from browser import browser  # noqa: F401 (the fixture)
+from contentrepo import make_repo
+from test_build import build
+
+from gate.csp import site_policy
+
+pytestmark = pytest.mark.browser
+
+CABLES = {  # id: (title, date, subjects, language, body)
+    "2026-PARIS-0001": ("Le prix de l'électricité en hausse", dt.date(2026, 1, 12), ["energie"], "fr",
+                        "## Marché\n\nLe prix de l’électricité augmente en Europe.\n"),
+    "2026-BERLIN-0002": ("Énergie : la stratégie allemande", dt.date(2026, 3, 3), ["energie", "climat"], "fr",
+                         "## Contexte\n\nLa filière de l’hydrogène et le parc nucléaire voisin.\n"),
+    "2025-BERLIN-0003": ("Le réseau électrique", dt.date(2025, 6, 20), ["energie"], "fr",
+                         "## Réseau\n\nLes lignes à haute tension et l’œuvre des régulateurs.\n"),
+    "2026-LONDRES-0004": ("UK energy outlook", dt.date(2026, 2, 2), ["energie"], "en",
+                          "## Outlook\n\nThe nation's grid and offshore wind.\n"),
+}
+CANARY_ONU = "The heron of Turtle Bay counts the votes at dawn."
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """Two communities built from a content repository, served on 127.0.0.1 like the gate serves them."""
+    root = tmp_path_factory.mktemp("content")
+    repo = make_repo(root)
+    for cable_id, (title, date, subjects, language, body) in CABLES.items():
+        repo.cable(cable_id, title=title, date=date, subjects=subjects, language=language,
+                   summary=f"Résumé : {title}.", body=body)
+        repo.approve(cable_id, "energie")
+    repo.cable("2026-NEW-YORK-ONU-0001", title="Security Council énergie talks", date=dt.date(2026, 1, 20),
+               subjects=["onu"], language="en", summary="The talks stall.", body="## Background\n\n" + CANARY_ONU + "\n")
+    repo.approve("2026-NEW-YORK-ONU-0001", "onu")
+    repo.commit("sample", date="2026-11-20T10:00:00Z")
+    out = tmp_path_factory.mktemp("site")
+    build(root, out, jobs=1)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_GateLike, out=out))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+class _GateLike(http.server.SimpleHTTPRequestHandler):
+    """/c/<community>/<path> from <out>/<community>/, with the site's policy on every response (the
+    worker's too) and its 404 page for a missing path, as the gate does."""
+
+    def __init__(self, *args, out: Path, **kwargs):
+        self.out = out
+        super().__init__(*args, directory=str(out), **kwargs)
+
+    def log_message(self, *args):
+        pass
+
+    def _community(self) -> str:
+        parts = self.path.split("?")[0].split("/")
+        return parts[2] if len(parts) > 3 and parts[1] == "c" else ""
+
+    def translate_path(self, path):
+        community = self._community()
+        rest = path.split("?")[0].split("/", 3)[3] if community else ""
+        return str(self.out / community / rest) if community else str(self.out / ".none")
+
+    def end_headers(self):
+        community = self._community()
+        if community:
+            code = json.loads((self.out / community / ".diplomatie/csp.json").read_text())
+            self.send_header("Content-Security-Policy", site_policy(code["script_hashes"], code["style_hashes"]))
+        super().end_headers()
+
+    def send_error(self, code, message=None, explain=None):
+        page = self.out / self._community() / "404.html"
+        if code != 404 or not self._community() or not page.is_file():
+            return super().send_error(code, message, explain)
+        body = page.read_bytes()
+        self.send_response(404)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def open_page(browser, url: str, problems: list[str]):  # noqa: F811
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.on("console", lambda m: problems.append(m.text) if "Content Security Policy" in m.text
+            or m.type == "error" and "404" not in m.text else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.on("request", lambda r: problems.append(f"off-site request {r.url}")
+            if not r.url.startswith(url.split("/c/")[0]) and not r.url.startswith("data:") else None)
+    page.goto(url)
+    return page
+
+
+def results(page, query: str, field: str = "#dip-search-q") -> list[str]:
+    page.locator(field).fill(query)
+    page.wait_for_function("q => document.querySelector('.dip-search__status').textContent.match(/trouvé|Aucun|found|No cable/)"
+                           " && document.querySelector('.dip-search__results').getAttribute('aria-busy') === 'false'"
+                           " && document.querySelector('" + field + "').value === q", arg=query, timeout=10_000)
+    return page.locator(".dip-search__results h3").all_inner_texts()
+
+
+def test_accents_case_and_apostrophes_never_matter(site, browser):  # noqa: F811
+    problems: list[str] = []
+    page = open_page(browser, f"{site}/c/energie/2026/2026-PARIS-0001.html", problems)
+    electricite = "Le prix de l'électricité en hausse"
+    expected = {
+        "energie": "Énergie : la stratégie allemande",  # « Énergie », capital and accented, in its title
+        "ENERGIE": "Énergie : la stratégie allemande",
+        "électricité": electricite,
+        "electricite": electricite,  # « l'électricité » and « l’électricité »
+        "Electricite": electricite,
+        "l'electricite": electricite,
+        "l’électricité": electricite,
+        "nucleaire": "Énergie : la stratégie allemande",
+        "hydrogene": "Énergie : la stratégie allemande",  # written « l’hydrogène »
+        "hydrogène": "Énergie : la stratégie allemande",
+        "oeuvre": "Le réseau électrique",  # written « l’œuvre »
+        "œuvre": "Le réseau électrique",
+        "nation": "UK energy outlook",  # « nation's »
+    }
+    for query, title in expected.items():
+        assert title in results(page, query), query
+    # Isolation: the other community's cable is not in this index.
+    assert results(page, "heron") == [] and results(page, "Security Council") == []
+    assert problems == []
+    page.close()
+
+
+def test_filters_narrow_results_without_leaving_the_page(site, browser):  # noqa: F811
+    problems: list[str] = []
+    page = open_page(browser, f"{site}/c/energie/index.html", problems)
+    url = page.url
+    assert len(results(page, "energie")) == 4
+    page.select_option("select[data-dip-filter=post]", "BERLIN")
+    page.wait_for_function("() => document.querySelectorAll('.dip-search__results li').length === 2")
+    page.select_option("select[data-dip-filter=language]", "anglais")
+    page.wait_for_function("() => document.querySelector('.dip-search__status').textContent.startsWith('Aucun')")
+    page.select_option("select[data-dip-filter=post]", "")
+    page.wait_for_function("() => document.querySelectorAll('.dip-search__results li').length === 1")
+    assert page.locator(".dip-search__results h3").all_inner_texts() == ["UK energy outlook"]
+    page.select_option("select[data-dip-filter=language]", "")
+    # A date range: from January 2026 until February 2026.
+    page.select_option("select[data-dip-filter=from]", "2026-01")
+    page.select_option("select[data-dip-filter=until]", "2026-02")
+    page.wait_for_function("() => document.querySelectorAll('.dip-search__results li').length === 2")
+    assert sorted(page.locator(".dip-search__meta").all_inner_texts()) == [
+        "2026-LONDRES-0004 · 2 février 2026 · LONDRES", "2026-PARIS-0001 · 12 janvier 2026 · PARIS"]
+    assert page.url == url
+    # A result leads to its cable page.
+    page.locator(".dip-search__results a").first.click()
+    page.wait_for_url("**/c/energie/2026/*.html")
+    assert problems == []
+    page.close()
+
+
+def test_index_pages_offer_the_search_with_their_filter_chosen(site, browser):  # noqa: F811
+    problems: list[str] = []
+    page = open_page(browser, f"{site}/c/energie/posts/berlin.html", problems)
+    assert sorted(results(page, "energie", "#dip-search-page")) == ["Le réseau électrique", "Énergie : la stratégie allemande"]
+    assert page.locator("select[data-dip-filter=post]").input_value() == "BERLIN"
+    page.goto(f"{site}/c/energie/dates/2025.html")
+    assert results(page, "energie", "#dip-search-page") == ["Le réseau électrique"]
+    assert problems == []
+    page.close()
+
+
+@pytest.mark.parametrize("path", ["nowhere.html", "a/b/c/deep.html"])
+def test_search_works_on_the_404_page_at_any_depth(site, browser, path):  # noqa: F811
+    problems: list[str] = []
+    page = open_page(browser, f"{site}/c/energie/{path}", problems)
+    assert "Page introuvable" in page.locator("h1").inner_text()
+    assert results(page, "hydrogene") == ["Énergie : la stratégie allemande"]
+    assert page.locator(".dip-search__results a").get_attribute("href") == "/c/energie/2026/2026-BERLIN-0002.html"
+    assert problems == []
+    page.close()
+
+
+CONTRAST = """(selector) => {
+  const lum = (c) => { const [r, g, b] = c.match(/\\d+(\\.\\d+)?/g).slice(0, 3).map(Number).map(v => v / 255)
+    .map(v => v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4); return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  const el = document.querySelector(selector);
+  const fg = getComputedStyle(el).color;
+  let node = el, bg = 'rgba(0, 0, 0, 0)';
+  while (node && (bg = getComputedStyle(node).backgroundColor) === 'rgba(0, 0, 0, 0)') node = node.parentElement;
+  const [a, b] = [lum(fg), lum(bg)].sort((x, y) => y - x);
+  return (a + 0.05) / (b + 0.05);
+}"""
+
+
+def test_search_is_usable_with_the_keyboard_and_readable(site, browser):  # noqa: F811
+    problems: list[str] = []
+    page = open_page(browser, f"{site}/c/energie/index.html", problems)
+    field = page.locator("#dip-search-q")
+    assert field.evaluate("el => el.labels.length === 1 && el.labels[0].textContent.trim().length > 0")
+    assert page.locator(".dip-search__status").get_attribute("role") == "status"
+    for select in page.locator(".dip-search__filters select").all():
+        assert select.evaluate("el => el.labels.length === 1")
+    field.focus()
+    page.keyboard.type("electricite")
+    page.wait_for_function("() => document.querySelectorAll('.dip-search__results li').length > 0")
+    # The field and each control show where the focus is.
+    assert field.evaluate("el => getComputedStyle(el).outlineStyle") != "none"
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.dataset.dipFilter") == "post"
+    assert page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle") != "none"
+    for selector in (".dip-search__title", ".dip-search__meta", ".dip-search__excerpt", ".dip-search__status",
+                     ".dip-search__excerpt mark", ".dip-search__filters label"):
+        assert page.evaluate(CONTRAST, selector) >= 4.5, selector
+    page.keyboard.press("Escape")
+    assert page.locator("#dip-search-panel").is_hidden()
+    assert page.evaluate("() => document.activeElement.id") == "dip-search-q"
+    assert problems == []
+    page.close()

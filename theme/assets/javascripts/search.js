@@ -1,0 +1,237 @@
+// The site's search: Pagefind's index of the cable pages (pagefind/, built by the pipeline), drawn
+// by this script in the header's panel (partials/dip-search-panel.html). A query loads only the
+// pieces of the index it needs, then one fragment per result shown.
+// A normal same-origin script (the Content-Security-Policy allows no unhashed inline script;
+// Pagefind's WebAssembly needs 'wasm-unsafe-eval', nothing more). Results are built as DOM nodes,
+// never as HTML: an excerpt keeps only its text and Pagefind's <mark> highlights.
+(function () {
+  "use strict";
+  var script = document.currentScript;
+  var panel = document.getElementById("dip-search-panel");
+  if (!script || !panel) return;
+  // The site's root from this script's own address (assets/javascripts/search.js): right at any
+  // depth, and on the 404 page, which the gate serves at any path.
+  var root = new URL("../../", script.src);
+  var fr = (document.documentElement.lang || "").slice(0, 2) === "fr";
+  var PAGE = 10, DEBOUNCE = 60;
+  var forms = document.querySelectorAll("form[data-dip-search]");
+  var status = panel.querySelector(".dip-search__status");
+  var list = panel.querySelector(".dip-search__results");
+  var more = panel.querySelector(".dip-search__more");
+  var selects = {};
+  Array.prototype.forEach.call(panel.querySelectorAll("select[data-dip-filter]"), function (select) {
+    selects[select.getAttribute("data-dip-filter")] = select;
+  });
+  var loading = null, months = [], filled = false, seq = 0, results = [], shown = 0, input = null;
+
+  // What Pagefind does not fold, spelled out as the index spells it (pipeline/build/searchindex.py
+  // SPELLED_OUT): typographic apostrophes, the oe and ae ligatures.
+  function spell(text) {
+    return text.replace(/[\u2019\u2018\u02bc\u2032]/g, "'").replace(/\u0153/g, "oe").replace(/\u0152/g, "OE")
+      .replace(/\u00e6/g, "ae").replace(/\u00c6/g, "AE");
+  }
+
+  function load() {
+    if (!loading) {
+      loading = import(new URL("pagefind/pagefind.js", root).href).then(function (pagefind) {
+        // init: the WebAssembly and the index's entry load while the reader types. No worker: a
+        // query over one community's index is a few milliseconds of work, and starting a worker
+        // (its script, its own copy of the WebAssembly) delays the first results by hundreds.
+        return pagefind.options({ baseUrl: root.pathname, noWorker: true }).then(function () { return pagefind.init(); })
+          .then(function () { return pagefind; });
+      });
+    }
+    return loading;
+  }
+
+  function option(select, value, text) {
+    var item = document.createElement("option");
+    item.value = value;
+    item.textContent = text;
+    select.appendChild(item);
+  }
+
+  // An option, or the label of the page's preset one (added before the choices were loaded).
+  function add(select, value, label) {
+    for (var i = 0; i < select.options.length; i++) {
+      if (select.options[i].value === value) { select.options[i].textContent = label; return; }
+    }
+    option(select, value, label);
+  }
+
+  function monthName(value) {
+    var parts = value.split("-");
+    var date = new Date(Date.UTC(+parts[0], +parts[1] - 1, 1));
+    return date.toLocaleDateString(fr ? "fr-FR" : "en-GB", { month: "long", year: "numeric", timeZone: "UTC" });
+  }
+
+  // The filters' choices: the values the index holds, with their counts.
+  function fill(pagefind) {
+    if (filled) return Promise.resolve();
+    filled = true;
+    return pagefind.filters().then(function (filters) {
+      ["post", "subject", "language"].forEach(function (name) {
+        Object.keys(filters[name] || {}).sort().forEach(function (value) {
+          add(selects[name], value, value + " (" + filters[name][value] + ")");
+        });
+      });
+      months = Object.keys(filters.month || {}).sort();
+      months.forEach(function (value) {
+        add(selects.from, value, monthName(value));
+        add(selects.until, value, monthName(value));
+      });
+    });
+  }
+
+  // The date range as the months it holds: from a month (or a year's index page: its year) until a
+  // month (or year), inclusive. Before the months are loaded, a year's twelve.
+  function monthsBetween(from, until) {
+    var known = months.slice();
+    [from, until].forEach(function (bound) {
+      for (var m = 1; bound.length === 4 && m <= 12; m++) known.push(bound + "-" + (m < 10 ? "0" : "") + m);
+    });
+    return known.filter(function (m, i) {
+      return known.indexOf(m) === i && (!from || m >= from) && (!until || m.slice(0, until.length) <= until);
+    });
+  }
+
+  function chosenFilters() {
+    var filters = {};
+    ["post", "subject", "language"].forEach(function (name) {
+      if (selects[name].value) filters[name] = selects[name].value;
+    });
+    var from = selects.from.value, until = selects.until.value;
+    if (from || until) {
+      filters.month = { any: monthsBetween(from, until) };
+      if (!filters.month.any.length) filters.month.any = ["none"];
+    }
+    return filters;
+  }
+
+  function text(tag, className, value) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    node.textContent = value;
+    return node;
+  }
+
+  // Pagefind's excerpt is HTML: only its text and its <mark> elements are kept.
+  function excerpt(html) {
+    var template = document.createElement("template");
+    template.innerHTML = html;
+    var out = document.createElement("p");
+    out.className = "dip-search__excerpt";
+    Array.prototype.forEach.call(template.content.childNodes, function (node) {
+      if (node.nodeName === "MARK") out.appendChild(text("mark", "", node.textContent));
+      else out.appendChild(document.createTextNode(node.textContent));
+    });
+    return out;
+  }
+
+  function render(data) {
+    var item = document.createElement("li");
+    var link = text("a", "dip-search__title", data.meta.title || data.url);
+    link.href = data.url;
+    item.appendChild(text("h3", "", "")).appendChild(link);
+    var meta = [data.meta.reference, data.meta.date, data.meta.post].filter(Boolean).join(" · ");
+    if (meta) item.appendChild(text("p", "dip-search__meta", meta));
+    item.appendChild(excerpt(data.excerpt || ""));
+    return item;
+  }
+
+  // The next results, each shown as soon as its fragment (and those before it) arrived.
+  function showMore(mine) {
+    var slice = results.slice(shown, shown + PAGE);
+    shown += slice.length;
+    list.setAttribute("aria-busy", "true");
+    var chain = Promise.resolve();
+    slice.forEach(function (result) {
+      var data = result.data();
+      chain = chain.then(function () { return data; }).then(function (page) {
+        if (mine === seq) list.appendChild(render(page));
+      });
+    });
+    return chain.then(function () {
+      if (mine !== seq) return;
+      more.hidden = shown >= results.length;
+      list.setAttribute("aria-busy", "false");
+    });
+  }
+
+  function say(count) {
+    if (count === 0) return fr ? "Aucun télégramme ne correspond." : "No cable matches.";
+    if (count === 1) return fr ? "1 télégramme trouvé." : "1 cable found.";
+    return count + (fr ? " télégrammes trouvés." : " cables found.");
+  }
+
+  function open() {
+    panel.hidden = false;
+  }
+
+  function close() {
+    panel.hidden = true;
+    if (input) input.focus();
+  }
+
+  function search() {
+    var query = spell((input ? input.value : "").trim());
+    var mine = ++seq;
+    var filters = chosenFilters();
+    if (!query && !Object.keys(filters).length) {
+      list.textContent = "";
+      list.setAttribute("aria-busy", "false");
+      status.textContent = "";
+      more.hidden = true;
+      return Promise.resolve();
+    }
+    open();
+    status.textContent = fr ? "Recherche…" : "Searching…";
+    return load().then(function (pagefind) {
+      var options = { filters: filters };
+      if (!query) options.sort = { date: "desc" };
+      // Debounced: keys typed in a burst make one search (the pieces of the index are preloaded).
+      return pagefind.debouncedSearch(query || null, options, DEBOUNCE).then(function (found) {
+        if (mine !== seq || !found) return;
+        results = found.results;
+        shown = 0;
+        list.textContent = "";
+        status.textContent = say(results.length);
+        return showMore(mine).then(function () {
+          if (mine === seq) return fill(pagefind);
+        });
+      });
+    }).catch(function () {
+      if (mine !== seq) return;
+      status.textContent = fr ? "La recherche n'est pas disponible (aucun télégramme indexé, ou le site est injoignable)."
+        : "Search is not available (no cable indexed, or the site cannot be reached).";
+    });
+  }
+
+  Array.prototype.forEach.call(forms, function (form) {
+    var field = form.querySelector("input[type=search]");
+    if (!field) return;
+    if (!input) input = field;
+    // An index page's form (by post, subject, year) starts with its page's filter chosen.
+    ["post", "subject", "from", "until"].forEach(function (name) {
+      var preset = form.getAttribute("data-dip-preset-" + name);
+      if (preset) {
+        add(selects[name], preset, preset);
+        selects[name].value = preset;
+      }
+    });
+    form.addEventListener("submit", function (event) { event.preventDefault(); input = field; search(); });
+    field.addEventListener("input", function () { input = field; search(); });
+    field.addEventListener("focus", function () { input = field; load(); });
+    field.addEventListener("keydown", function (event) {
+      if (event.key === "Escape") close();
+    });
+  });
+  Object.keys(selects).forEach(function (name) {
+    selects[name].addEventListener("change", search);
+  });
+  panel.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") close();
+  });
+  panel.querySelector(".dip-search__close").addEventListener("click", close);
+  more.addEventListener("click", function () { showMore(seq); });
+})();
