@@ -14,6 +14,9 @@ the same ``/``-separated strings on both, and the layout below is the whole cont
     claims/<jti>                                one-time token claims (atomic create-if-absent)
     withdrawn/<cable>/<time>-<action>-<n>.json  the withdrawn register: one record per withdrawal or
                                                 reinstatement of a cable, never rewritten (WithdrawalRecord)
+    sign-ins/<community>/<address hash>.json    a member's last sign-in to a community (the gate, at sign-in)
+    invitations/<community>/<address hash>.json an invitation waiting to be e-mailed (``invite``)
+    invitations-sent/<community>/<hash>-<id>    marker: that invitation was claimed for sending, once
 
 Errors: :class:`NotFound` for a missing key, :class:`StoreUnavailable` whenever storage cannot answer
 (unreachable, 5xx, permission, full disk). Both derive from :class:`StoreError`. Nothing else escapes.
@@ -48,6 +51,9 @@ LEDGER_PREFIX = "ledger/"
 LEASES_PREFIX = "publishing/"
 CLAIMS_PREFIX = "claims/"
 WITHDRAWN_PREFIX = "withdrawn/"
+SIGN_INS_PREFIX = "sign-ins/"
+INVITATIONS_PREFIX = "invitations/"
+INVITATIONS_SENT_PREFIX = "invitations-sent/"
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -673,3 +679,50 @@ def read_withdrawals(store: Store) -> list[WithdrawalRecord]:
             raise StoreError(f"{key}: names cable {record.cable!r}, not the one of its key")
         records.append(record)
     return records
+
+
+# ------------------------------------------------------------------------- members' records
+
+
+def address_hash(address: str) -> str:
+    """The key segment naming a member: SHA-256 of the canonical address (an address holds ``@``, ``+``
+    or ``'``, which keys do not; the record itself holds the address)."""
+    return hashlib.sha256(address.encode()).hexdigest()
+
+
+def sign_in_key(community: str, address: str) -> str:
+    """Key of ``address``'s last sign-in to ``community``."""
+    return f"{SIGN_INS_PREFIX}{_name('community', community)}/{address_hash(address)}.json"
+
+
+def write_sign_in(store: Store, community: str, address: str, moment: float | dt.datetime) -> None:
+    """Record that ``address`` signed in, able to read ``community``, at ``moment`` (one PUT, rewritten at
+    each sign-in: only the last one is kept)."""
+    record = {"format": FORMAT, "community": community, "email": address, "at": utc_text(moment)}
+    store.put(sign_in_key(community, address), _json_bytes(record), "application/json")
+
+
+def read_sign_ins(store: Store, community: str) -> dict[str, dt.datetime]:
+    """Address -> last sign-in to ``community``. A record that does not read back, or whose key is not
+    its address's, is skipped (it says nothing about anyone)."""
+    found: dict[str, dt.datetime] = {}
+    for key in store.list(f"{SIGN_INS_PREFIX}{_name('community', community)}/"):
+        try:
+            obj = _load(store.get(key), key)
+            address, at = obj["email"], parse_utc_text(obj["at"])
+        except (StoreError, KeyError, TypeError, ValueError, AttributeError):
+            continue
+        if isinstance(address, str) and key == sign_in_key(community, address):
+            found[address] = at
+    return found
+
+
+def invitation_key(community: str, address: str) -> str:
+    """Key of the invitation waiting to be e-mailed to ``address`` for ``community``."""
+    return f"{INVITATIONS_PREFIX}{_name('community', community)}/{address_hash(address)}.json"
+
+
+def invitation_sent_key(community: str, address: str, invitation_id: str) -> str:
+    """Key of the marker claiming one invitation (``invitation_id``, its record's ``id``) for sending."""
+    return (f"{INVITATIONS_SENT_PREFIX}{_name('community', community)}/{address_hash(address)}-"
+            f"{_name('invitation id', invitation_id)}")
