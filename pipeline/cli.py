@@ -23,7 +23,7 @@ COMMANDS: dict[str, str] = {
     "keys": "keys", "link": "link", "gate": "gate",
     "history": "history",
     "archive": "archive",
-    "members": "members",
+    "members": "members", "invite": "invite",
 }
 
 
