@@ -292,3 +292,33 @@ def test_a_queue_record_naming_another_address_is_refused(tmp_path):
 
 
 _ = copy, COMMUNITIES
+
+
+# --- link: who the gate would refuse -----------------------------------------------------------
+
+
+def test_link_warns_when_the_member_is_not_published_and_refuses_an_expired_one(tmp_path):
+    repo = make_repo(tmp_path / "repo", HANDWRITTEN.replace(
+        "        expires: 2099-06-30\n",
+        "        expires: 2099-06-30\n      - email: old@example.org\n        name: Old\n        sector: media\n"
+        f"        invited_by: {OWNER}\n        expires: 2020-01-31\n"))
+    keys = tmp_path / "keys"
+    tokens.init(keys)
+    store = tmp_path / "store"
+    common = ("--keys", str(keys), "--base-url", "https://cables.example.org")
+    invite(repo, store, "energie", "new@example.org", "--name", "New", "--sector", "media", "--by", EDITOR)
+
+    fresh = repo.run("link", "energie", "new@example.org", *common, "--store", str(store))
+    assert fresh.code == 0 and fresh.stdout.startswith("https://cables.example.org/auth?token=")
+    assert "warning: new@example.org is not published yet" in fresh.stderr and "diplomatie publish" in fresh.stderr
+    unchecked = repo.run("link", "energie", "new@example.org", *common)
+    assert unchecked.code == 0 and "was not checked; pass --store" in unchecked.stderr
+
+    expired = repo.run("link", "energie", "old@example.org", *common, "--store", str(store))
+    assert expired.code != 0 and "auth?token" not in expired.output
+    assert "expired on 2020-01-31" in expired.output and "diplomatie invite energie old@example.org" in expired.output
+
+    storage.FolderStore(store).put(storage.MEMBERS_KEY, json.dumps({"format": 1, "communities": {"energie": {
+        "title": "É", "members": {"new@example.org": None}}}}).encode())
+    published = repo.run("link", "energie", "new@example.org", *common, "--store", str(store))
+    assert published.code == 0 and not published.stderr
