@@ -145,3 +145,71 @@ def as_text(community: Community, found: list[Row], checked: bool) -> str:
         by = f"invited by {r.invited_by}" if r.invited_by else "inviter not recorded"
         lines.append(f"  {r.email}" + (f" ({who})" if who else "") + f": {status}; {expires}; {by}; {signed}")
     return "\n".join(lines)
+
+
+# --- what a publication changes ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MemberChanges:
+    """What one ``publish`` changed in a community's membership, and whose access ends soon."""
+
+    added: tuple[str, ...] = ()  # now let in, not before (new, renewed after expiry)
+    removed: tuple[str, ...] = ()  # let in before, no longer listed
+    renewed: tuple[str, ...] = ()  # listed before and now, with another expiry
+    expiring: tuple[tuple[str, dt.date], ...] = ()  # current, last day within SOON
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.removed or self.renewed or self.expiring)
+
+    @property
+    def changed(self) -> bool:
+        """Whether the gate now lets in someone else (or until another day) than before."""
+        return bool(self.added or self.removed or self.renewed)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"added": list(self.added), "removed": list(self.removed), "renewed": list(self.renewed),
+                "expiring": {email: day.isoformat() for email, day in self.expiring}}
+
+
+def membership_changes(before: dict[str, CommunityAccess], after: dict[str, Community],
+                       today: dt.date) -> dict[str, MemberChanges]:
+    """Per community (only those with something to say), the members the new snapshot adds, removes
+    or renews against ``before`` (the previous snapshot's communities), and those expiring soon."""
+    out = {}
+    for cid in sorted(set(before) | set(after)):
+        old = dict(before[cid].members) if cid in before else {}
+        new = {m.email: m.expires for m in after[cid].members} if cid in after else {}
+        expiring = tuple(sorted((email, day) for email, day in new.items()
+                                if day is not None and dated_status(day, today) == EXPIRING))
+        changes = MemberChanges(added=tuple(sorted(set(new) - set(old))), removed=tuple(sorted(set(old) - set(new))),
+                                renewed=tuple(sorted(e for e in set(old) & set(new) if old[e] != new[e])),
+                                expiring=expiring)
+        if changes:
+            out[cid] = changes
+    return out
+
+
+def describe(community: str, changes: MemberChanges) -> list[str]:
+    """The lines ``publish`` prints about one community's members."""
+    lines = []
+    for label, emails in (("added", changes.added), ("removed", changes.removed), ("renewed", changes.renewed)):
+        if emails:
+            lines.append(f"{community}: members {label}: {', '.join(emails)}")
+    if changes.expiring:
+        soon = ", ".join(f"{email} (until {day.isoformat()})" for email, day in changes.expiring)
+        lines.append(f"{community}: access ending within 30 days: {soon}; renew with diplomatie invite "
+                     f"{community} EMAIL … --expires YYYY-MM-DD")
+    return lines
+
+
+def previous_snapshot(store) -> dict[str, CommunityAccess]:
+    """The communities of the store's ``members.json`` before a publication rewrites it (none when
+    there is none yet, or when it does not read: then every member counts as added)."""
+    from gate.membership import Snapshot, SnapshotError
+    from gate.store import MEMBERS_KEY, NotFound
+
+    try:
+        return dict(Snapshot.from_json(store.get(MEMBERS_KEY)).communities)
+    except (NotFound, SnapshotError):
+        return {}

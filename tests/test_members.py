@@ -173,3 +173,35 @@ def test_a_sign_in_record_under_another_address_is_ignored(tmp_path):
         storage.address_hash("a@example.org"), storage.address_hash("c@example.org")), forged)
     store.put("sign-ins/energie/garbage.json", b"not json")
     assert list(storage.read_sign_ins(store, "energie")) == ["a@example.org"]
+
+
+# --- publish's account of the members ---------------------------------------------------------
+
+
+def test_publish_reports_members_added_removed_renewed_and_expiring(tmp_path):
+    repo = make_repo(tmp_path / "repo", communities(member("a.martin@example.org", 400),
+                                                    member("renew@example.org", 100)))
+    repo.commit("members")
+    args = ("publish", "--store", str(tmp_path / "store"), "--out", str(tmp_path / "build"))
+    first = repo.run(*args)
+    assert first.code == 0, first.output
+    assert "energie: members added: a.martin@example.org, renew@example.org" in first.stdout
+
+    repo.communities(communities(member("renew@example.org", 200), member("soon@example.org", 10)))
+    # not committed: the sites (which name the commit) stay the same, only the members change
+    second = repo.run(*args)
+    assert second.code == 0, second.output
+    out = second.stdout
+    assert "energie: members added: soon@example.org" in out
+    assert "energie: members removed: a.martin@example.org" in out
+    assert "energie: members renewed: renew@example.org" in out
+    soon = (TODAY + dt.timedelta(days=10)).isoformat()
+    assert f"energie: access ending within 30 days: soon@example.org (until {soon})" in out
+    assert "energie: site unchanged, members updated" in out and "energie: unchanged" not in out
+    assert "onu: unchanged" in out  # nothing changed there
+
+    third = repo.run(*args, "--format", "json")
+    report = json.loads(third.stdout)
+    assert report["members"] == {"energie": {"added": [], "removed": [], "renewed": [],
+                                             "expiring": {"soon@example.org": soon}}}
+    assert "members updated" not in repo.run(*args).stdout  # only the expiry notice is left
