@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from pipeline.commands.options import endpoint_option, open_store_or_exit, root_option, store_option
+from pipeline.communities import SECTORS
 
 #: What this command tells the user, in one place.
 MESSAGES = {
@@ -55,7 +56,7 @@ def sender_or_exit(keys_dir: Path | None, base_url: str | None):
 @click.argument("email")
 @click.option("--name", required=True, help="The member's name, as the owner's pages show it.")
 @click.option("--organisation", default="", help="Their organisation.")
-@click.option("--sector", required=True, type=click.Choice(["media", "business", "association", "research", "agent"]),
+@click.option("--sector", required=True, type=click.Choice(SECTORS),
               help="Their sector.")
 @click.option("--expires", metavar="DATE", default=None,
               help="Their last valid day (ISO date). Default: one year from today. Renew by inviting again.")
