@@ -36,8 +36,8 @@ MEANING = {
     ACTIVE: "active",
     EXPIRING: "expires within 30 days",
     EXPIRED: "expired",
-    NOT_PUBLISHED: "not yet published: the gate refuses them until `diplomatie publish`",
-    REMOVED: "removed from communities.yaml but still let in until `diplomatie publish`",
+    NOT_PUBLISHED: "not yet published: the gate refuses them until the next publish",
+    REMOVED: "removed from communities.yaml but still let in until the next publish",
 }
 
 #: The fields of one member, in the order of the JSON objects and the CSV columns (README).
@@ -198,8 +198,8 @@ def describe(community: str, changes: MemberChanges) -> list[str]:
             lines.append(f"{community}: members {label}: {', '.join(emails)}")
     if changes.expiring:
         soon = ", ".join(f"{email} (until {day.isoformat()})" for email, day in changes.expiring)
-        lines.append(f"{community}: access ending within 30 days: {soon}; renew with diplomatie invite "
-                     f"{community} EMAIL … --expires YYYY-MM-DD")
+        lines.append(f"{community}: access ending within 30 days: {soon}; to renew, invite them again with "
+                     "a new --expires date")
     return lines
 
 

@@ -79,7 +79,7 @@ def test_invite_adds_the_member_keeping_every_other_byte(tmp_path):
                     "--organisation", "Le Monde", "--sector", "media", "--expires", NEXT_YEAR, "--by", EDITOR)
     assert result.code == 0, result.output
     assert "zoe.ndiaye@example.org is now a member of energie" in result.stdout
-    assert "after the next `diplomatie publish`" in result.stdout
+    assert "after the next publish" in result.stdout
     text = (repo.root / "communities.yaml").read_text(encoding="utf-8")
     added = new_lines(HANDWRITTEN, text)
     assert yaml.safe_load("".join(added).replace("      - ", "- ", 1).replace("        ", "  ")) == [
@@ -310,13 +310,13 @@ def test_link_warns_when_the_member_is_not_published_and_refuses_an_expired_one(
 
     fresh = repo.run("link", "energie", "new@example.org", *common, "--store", str(store))
     assert fresh.code == 0 and fresh.stdout.startswith("https://cables.example.org/auth?token=")
-    assert "warning: new@example.org is not published yet" in fresh.stderr and "diplomatie publish" in fresh.stderr
+    assert "warning: new@example.org is not published yet" in fresh.stderr and "next publish" in fresh.stderr
     unchecked = repo.run("link", "energie", "new@example.org", *common)
     assert unchecked.code == 0 and "was not checked; pass --store" in unchecked.stderr
 
     expired = repo.run("link", "energie", "old@example.org", *common, "--store", str(store))
     assert expired.code != 0 and "auth?token" not in expired.output
-    assert "expired on 2020-01-31" in expired.output and "diplomatie invite energie old@example.org" in expired.output
+    assert "expired on 2020-01-31" in expired.output and "invite old@example.org again" in expired.output
 
     storage.FolderStore(store).put(storage.MEMBERS_KEY, json.dumps({"format": 1, "communities": {"energie": {
         "title": "É", "members": {"new@example.org": None}}}}).encode())

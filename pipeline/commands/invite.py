@@ -13,11 +13,11 @@ from pipeline.communities import SECTORS
 #: What this command tells the user, in one place.
 MESSAGES = {
     "added": "{email} is now a member of {community} until {until} (communities.yaml updated; commit it).",
-    "queued": "The invitation e-mail is queued in the store: it goes out once, after the next `diplomatie publish` "
+    "queued": "The invitation e-mail is queued in the store: it goes out once, after the next publish "
               "(run with --keys and --base-url) lets {email} in.",
     "sent": "Invitation e-mailed to {email}.",
     "not_yet": "{email} is not published yet (or not with this expiry): the invitation stays queued until "
-               "`diplomatie publish` lets them in.",
+               "the next publish lets them in.",
     "send_needs": "--send needs --keys and --base-url (and DIPLOMATIE_SMTP_HOST) to e-mail the invitation",
     "failed": "the invitation could not be e-mailed ({error}); it stays queued: the next publish retries",
     "store": "the member was added to communities.yaml, but the invitation could not be queued in the store "

@@ -14,13 +14,12 @@ from pipeline.invitations import invitation_url
 
 #: What this command tells the user, in one place.
 MESSAGES = {
-    "not_listed": "{email} is not a member of {community}; invite them first: diplomatie invite {community} "
-                  "{email} --name … --sector …, then diplomatie publish",
-    "expired": "the membership of {email} in {community} expired on {expires}; the gate refuses them. Renew it "
-               "with a new date: diplomatie invite {community} {email} --name … --sector … --expires YYYY-MM-DD, "
-               "then diplomatie publish",
+    "not_listed": "{email} is not a member of {community}; invite them first (the invite command, with their "
+                  "name and sector), then publish",
+    "expired": "the membership of {email} in {community} expired on {expires}; the gate refuses them. Renew it: "
+               "invite {email} again with a new --expires date, then publish",
     "not_published": "warning: {email} is not published yet (not let in by the store's members.json, or not "
-                     "until this date): the gate refuses this link until you run diplomatie publish",
+                     "until this date): the gate refuses this link until the next publish",
     "unchecked": "note: whether {email} is published (let in by the gate) was not checked; pass --store to check",
     "store": "the store's members.json cannot be read ({error}); run again, or leave out --store",
 }

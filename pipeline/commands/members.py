@@ -19,7 +19,7 @@ MESSAGES = {
     "broken": "communities.yaml has errors; fix them first (diplomatie check):\n{errors}",
     "unknown": "no community {community!r} in communities.yaml (known: {known})",
     "store": "the store cannot be read ({error}); run again, or leave out --store",
-    "snapshot": "the store's members.json cannot be read ({error}); run diplomatie publish",
+    "snapshot": "the store's members.json cannot be read ({error}); publish again to rewrite it",
 }
 
 
