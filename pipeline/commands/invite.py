@@ -14,11 +14,11 @@ from pipeline.communities import SECTORS
 MESSAGES = {
     "added": "{email} is now a member of {community} until {until} (communities.yaml updated; commit it).",
     "queued": "The invitation e-mail is queued in the store: it goes out once, after the next publish "
-              "(run with --keys and --base-url) lets {email} in.",
+              "(run with --keys and --gate-url) lets {email} in.",
     "sent": "Invitation e-mailed to {email}.",
     "not_yet": "{email} is not published yet (or not with this expiry): the invitation stays queued until "
                "the next publish lets them in.",
-    "send_needs": "--send needs --keys and --base-url (and DIPLOMATIE_SMTP_HOST) to e-mail the invitation",
+    "send_needs": "--send needs --keys and --gate-url (and DIPLOMATIE_SMTP_HOST) to e-mail the invitation",
     "failed": "the invitation could not be e-mailed ({error}); it stays queued: the next publish retries",
     "store": "the member was added to communities.yaml, but the invitation could not be queued in the store "
              "({error}); run invite again once the store answers",
@@ -29,26 +29,28 @@ MESSAGES = {
 
 
 def sending_options(command):
-    """``--keys`` and ``--base-url``: what signing the invitation's link needs (invite, publish)."""
-    command = click.option("--base-url", default=None, metavar="URL",
+    """``--keys`` and ``--gate-url``: what signing the invitation's link needs (invite, publish); the same
+    names and environment variables as the alerts' options of ``notify``."""
+    command = click.option("--gate-url", "gate_url", default=None, metavar="URL", envvar="DIPLOMATIE_GATE_URL",
                            help="The gate's public address, e.g. https://cables.example.org (for the link).")(command)
     return click.option("--keys", "keys_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                        envvar="DIPLOMATIE_KEYS",
                         help="The key directory (diplomatie keys init): signs the invitation's link.")(command)
 
 
-def sender_or_exit(keys_dir: Path | None, base_url: str | None):
+def sender_or_exit(keys_dir: Path | None, gate_url: str | None):
     """The :class:`~pipeline.enrolment.Sender` of these options and the environment's SMTP settings."""
     from gate import tokens
     from gate.mail import SmtpSettings
     from pipeline.enrolment import Sender
 
-    if keys_dir is None or base_url is None:
+    if keys_dir is None or gate_url is None:
         raise click.UsageError(MESSAGES["send_needs"])
     try:
         ring = tokens.load(keys_dir)
     except tokens.KeysError as exc:
         raise click.ClickException(str(exc)) from None
-    return Sender(SmtpSettings.from_environment(), ring, base_url)
+    return Sender(SmtpSettings.from_environment(), ring, gate_url)
 
 
 @click.command("invite")
@@ -67,7 +69,7 @@ def sender_or_exit(keys_dir: Path | None, base_url: str | None):
 @root_option
 @store_option
 @endpoint_option
-def command(community, email, name, organisation, sector, expires, by, send, keys_dir, base_url, root,
+def command(community, email, name, organisation, sector, expires, by, send, keys_dir, gate_url, root,
             store_url, endpoint_url) -> None:
     """Add EMAIL to COMMUNITY in communities.yaml (every other byte kept), validated like check, and
     queue the invitation e-mail; it goes out once, after the next publish (or now, with --send, when
@@ -89,7 +91,7 @@ def command(community, email, name, organisation, sector, expires, by, send, key
     by = by or user_email(root if root.is_dir() else None)
     if not by:
         raise click.UsageError(MESSAGES["no_by"])
-    sender = sender_or_exit(keys_dir, base_url) if send else None
+    sender = sender_or_exit(keys_dir, gate_url) if send else None
     store = open_store_or_exit(store_url, endpoint_url)
     try:
         invitation = enrolment.prepare(community, email, name=name, organisation=organisation, sector=sector,
@@ -119,7 +121,7 @@ def command(community, email, name, organisation, sector, expires, by, send, key
 
 
 PUBLISH_MESSAGES = {
-    "waiting_no_keys": "note: {count} invitation(s) queued; pass --keys and --base-url to publish (with "
+    "waiting_no_keys": "note: {count} invitation(s) queued; pass --keys and --gate-url to publish (with "
                        "DIPLOMATIE_SMTP_HOST set) to e-mail them",
     "sent": "invitation e-mailed to {email} ({community})",
     "waiting": "note: invitation to {email} ({community}) waits: not published with that expiry yet",
@@ -128,7 +130,7 @@ PUBLISH_MESSAGES = {
 }
 
 
-def send_after_publish(root: Path, store, keys_dir: Path | None, base_url: str | None, echo) -> None:
+def send_after_publish(root: Path, store, keys_dir: Path | None, gate_url: str | None, echo) -> None:
     """What ``publish`` does last: e-mail each queued invitation whose member it has just published."""
     from gate.store import StoreError
     from pipeline import enrolment
@@ -138,10 +140,10 @@ def send_after_publish(root: Path, store, keys_dir: Path | None, base_url: str |
         waiting = enrolment.queued(store)
         if not waiting:
             return
-        if keys_dir is None or base_url is None:
+        if keys_dir is None or gate_url is None:
             echo(PUBLISH_MESSAGES["waiting_no_keys"].format(count=len(waiting)), err=True)
             return
-        sender = sender_or_exit(keys_dir, base_url)
+        sender = sender_or_exit(keys_dir, gate_url)
         outcome = enrolment.send_due(store, load_communities(root).communities, sender, dt.datetime.now(dt.UTC))
     except StoreError as exc:
         echo(PUBLISH_MESSAGES["unreadable"].format(error=exc), err=True)

@@ -38,7 +38,7 @@ from pipeline.commands.options import (
 @click.option("--tag", is_flag=True,
               help="Tag the published commit published/<community>/<release> (annotated) for each new release.")
 @sending_options
-def command(root, store_url, endpoint_url, only, out, jobs, fmt, ref, at, tag, keys_dir, base_url):
+def command(root, store_url, endpoint_url, only, out, jobs, fmt, ref, at, tag, keys_dir, gate_url):
     """Write the membership snapshot, then build, upload the blobs the store lacks, write each release
     and switch its pointer. A failure before a switch leaves that community's previous release serving:
     run publish again to finish."""
@@ -58,7 +58,7 @@ def command(root, store_url, endpoint_url, only, out, jobs, fmt, ref, at, tag, k
         raise click.ClickException(str(exc)) from None
     if fmt == "json":
         click.echo(json.dumps(report.to_json(), indent=2))
-    send_after_publish(root, store, keys_dir, base_url, click.echo)  # invitations (diplomatie invite)
+    send_after_publish(root, store, keys_dir, gate_url, click.echo)  # invitations (diplomatie invite)
     if report.failure():
         raise click.ClickException(report.failure())
 
