@@ -205,3 +205,10 @@ def test_publish_reports_members_added_removed_renewed_and_expiring(tmp_path):
     assert report["members"] == {"energie": {"added": [], "removed": [], "renewed": [],
                                              "expiring": {"soon@example.org": soon}}}
     assert "members updated" not in repo.run(*args).stdout  # only the expiry notice is left
+
+
+def test_a_store_never_published_to_is_named(tmp_path):
+    repo = make_repo(tmp_path / "repo", communities(member("a@example.org", 100)))
+    result = repo.run("members", "energie", "--store", str(tmp_path / "empty"))
+    assert result.code == 0 and "has no members.json: nothing was ever published there" in result.stderr
+    assert "not yet published" in result.stdout

@@ -20,6 +20,8 @@ MESSAGES = {
     "unknown": "no community {community!r} in communities.yaml (known: {known})",
     "store": "the store cannot be read ({error}); run again, or leave out --store",
     "snapshot": "the store's members.json cannot be read ({error}); publish again to rewrite it",
+    "no_snapshot": "note: {store} has no members.json: nothing was ever published there (check --store), so "
+                   "nobody is let in yet",
 }
 
 
@@ -53,6 +55,7 @@ def command(community: str, root, store_url, endpoint_url, fmt) -> None:
                 snapshot = Snapshot.from_json(store.get(MEMBERS_KEY))
             except NotFound:
                 snapshot = Snapshot()
+                click.echo(MESSAGES["no_snapshot"].format(store=store_url), err=True)
             sign_ins = read_sign_ins(store, community)
         except SnapshotError as exc:
             raise click.ClickException(MESSAGES["snapshot"].format(error=exc)) from None
