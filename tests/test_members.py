@@ -212,3 +212,25 @@ def test_a_store_never_published_to_is_named(tmp_path):
     result = repo.run("members", "energie", "--store", str(tmp_path / "empty"))
     assert result.code == 0 and "has no members.json: nothing was ever published there" in result.stderr
     assert "not yet published" in result.stdout
+
+
+def test_a_sign_in_the_store_cannot_record_still_signs_in_and_is_logged(tmp_path):
+    repo = make_repo(tmp_path / "repo", communities(member("a.martin@example.org", 100)))
+    store_dir = tmp_path / "store"
+    publish_members(repo, store_dir)
+    (store_dir / "sign-ins").write_text("not a folder")  # every sign-in record fails to be written
+    keys = tmp_path / "keys"
+    tokens.init(keys)
+    with gate_in_process(store_dir, keys) as gate:
+        gate.refresh()
+        cookie = gate.sign_in("energie", "a.martin@example.org")  # asserts the 303 and the session
+
+        async def drain():
+            import asyncio
+
+            from gate import views
+            while views._RECORDING:
+                await asyncio.gather(*list(views._RECORDING))
+        gate.run(drain())
+        gate.gate.log.flush()
+        assert cookie and '"event": "sign-in not recorded"' in gate.logs.getvalue()
