@@ -138,6 +138,19 @@ def test_every_csv_cell_is_safe_whatever_the_names(tmp_path):
         assert not any(cell.startswith(FORMULA_STARTS) for cell in row)
 
 
+def settle_records(gate) -> None:
+    """Wait for the sign-in records the gate writes in worker threads after its answer."""
+    import asyncio
+
+    from gate import views
+
+    async def drain() -> None:
+        while views._RECORDING:
+            await asyncio.gather(*list(views._RECORDING))
+
+    gate.run(drain())
+
+
 def test_the_gate_records_the_last_sign_in_and_members_shows_it(tmp_path):
     repo = make_repo(tmp_path / "repo", communities(member("a.martin@example.org", 100)))
     store_dir = tmp_path / "store"
@@ -149,14 +162,7 @@ def test_the_gate_records_the_last_sign_in_and_members_shows_it(tmp_path):
     with gate_in_process(store_dir, keys) as gate:
         gate.refresh()
         gate.sign_in("energie", "a.martin@example.org")
-
-        async def drain():
-            import asyncio
-
-            from gate import views
-            while views._RECORDING:
-                await asyncio.gather(*list(views._RECORDING))
-        gate.run(drain())
+        settle_records(gate)
         signed_at = storage.utc_text(gate.clock())
     assert storage.read_sign_ins(store, "energie") == {"a.martin@example.org": storage.parse_utc_text(signed_at)}
     data = json.loads(repo.run("members", "energie", "--store", str(store_dir), "--format", "json").stdout)
@@ -224,13 +230,6 @@ def test_a_sign_in_the_store_cannot_record_still_signs_in_and_is_logged(tmp_path
     with gate_in_process(store_dir, keys) as gate:
         gate.refresh()
         cookie = gate.sign_in("energie", "a.martin@example.org")  # asserts the 303 and the session
-
-        async def drain():
-            import asyncio
-
-            from gate import views
-            while views._RECORDING:
-                await asyncio.gather(*list(views._RECORDING))
-        gate.run(drain())
+        settle_records(gate)
         gate.gate.log.flush()
         assert cookie and '"event": "sign-in not recorded"' in gate.logs.getvalue()
