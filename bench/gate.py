@@ -115,10 +115,13 @@ def rss_mib(pid: int) -> float:
 
 
 def wrk(url: str, duration: int, connections: int, cookie: str | None = None,
-        cpu: str | None = None) -> tuple[float, str, str]:
-    args = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", url]
+        cpu: str | None = None, script: Path | None = None, threads: int = 1) -> tuple[float, str, str]:
+    """wrk's requests/s, p50 and p99; ``script``: a wrk Lua script choosing each request (bench/nginx.py)."""
+    args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", url]
     if cookie:
         args[1:1] = ["-H", f"Cookie: {cookie}"]
+    if script is not None:
+        args[1:1] = ["-s", str(script)]
     if cpu is not None:
         args = ["taskset", "-c", cpu, *args]
     out = subprocess.run(args, capture_output=True, text=True, check=True).stdout

@@ -1,83 +1,345 @@
-"""Requests per second for an 8 KB page through nginx + gate (deploy/nginx.conf) against nginx alone, same run.
+"""Real page views through nginx + Lua grants + gate (the shipped deploy/nginx.conf) against nginx alone.
 
-    .venv/bin/python bench/nginx.py [--duration 10] [--connections 64,256] [--workers 1]
+    .venv/bin/python bench/nginx.py [--cables 200] [--communities 2] [--members 8] [--views 400]
+                                    [--duration 10] [--connections 64] [--workers 1] [--gate-workers 1]
+                                    [--site DIR] [--tmp DIR]
 
-Starts the gate with --accel-redirect behind the real nginx configured by the shipped deploy/nginx.conf
-(the gate's decision cached 2 s per cookie and address, nginx sending the blob), and a plain nginx with
-the same number of workers serving the same file from a folder; runs wrk against each in turn, with a
-valid session cookie for the first, and prints one line per server (requests per second, p50, p99,
-resident memory) and their ratio. As in bench/gate.py, on two CPUs or more every server process runs
-on CPU 0 and wrk on CPU 1.
+Builds a real site (bench/corpus.py, then `diplomatie build`: mkdocs-material with its CSS, JavaScript,
+images and search index), or takes one already built (``--site``: the build's output folder), and
+publishes it to a store. A page view is a cable page and everything it loads: its stylesheets,
+scripts and images, and the search index and worker when the site has them. ``--views`` page views
+of members with distinct cookies (each a member of one community, browsing its cable pages) are
+replayed by wrk (a generated Lua script holding every request, in view order) against:
+
+- nginx alone, serving the same files from the build folder under the same addresses;
+- nginx with the shipped configuration in front of the gate (``--accel-redirect``, ``--grant-keys``):
+  nginx checks each member's grant itself and asks the gate only for a missing or expired grant, to
+  learn which blob a new address is, and once per community every 1.5 s for its current release.
+
+Two mixes: first visits (every file fetched whole) and return visits (the page fetched whole, the
+files it loads revalidated with ``If-None-Match``, as a browser does under ``Cache-Control:
+no-cache``). Both setups run on the same CPUs (nothing pinned: nginx, the gate and wrk share every
+CPU of this process's affinity), one after the other. Last, refusals of forged session cookies on the
+same addresses: garbage, one well-shaped forged token repeated, and a new well-shaped token for
+every request, against valid first visits.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import random
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from html.parser import HTMLParser
 from pathlib import Path
+from posixpath import normpath
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.gate import NGINX_CONF, cpus, page, pin, rss_mib, wrk  # noqa: E402
+from bench import corpus  # noqa: E402
+from bench.gate import tree, wrk  # noqa: E402
 from gate import store as storage  # noqa: E402
 from gate import tokens  # noqa: E402
-from tests.gatekit import GateProcess, free_port, publish_site, write_members  # noqa: E402
-from tests.nginxkit import ACCEL_PREFIX, running_nginx  # noqa: E402
+from tests.gatekit import GateProcess, free_port, publish_folder, write_members  # noqa: E402
+from tests.nginxkit import ACCEL_PREFIX, NGINX, running_nginx  # noqa: E402
+
+ACCEPT_ENCODING = "gzip, deflate, br"  # what browsers send
+
+PLAIN_CONF = """worker_processes {workers};
+daemon off;
+pid {tmp}/plain.pid;
+error_log {tmp}/plain-error.log;
+events {{ worker_connections 16384; }}
+http {{
+  access_log off;
+  server_tokens off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 100000;
+  include /etc/nginx/mime.types;
+  client_body_temp_path {tmp}/t; proxy_temp_path {tmp}/t; fastcgi_temp_path {tmp}/t;
+  uwsgi_temp_path {tmp}/t; scgi_temp_path {tmp}/t;
+  server {{
+    listen 127.0.0.1:{port};
+    location /c/ {{
+      alias {site}/;
+      open_file_cache max=10000 inactive=30s;
+      add_header Cache-Control "private, no-cache";
+    }}
+  }}
+}}
+"""
+
+
+class Loads(HTMLParser):
+    """The addresses a page makes the browser fetch: stylesheets, icons, scripts, images."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        rel = (values.get("rel") or "").split()
+        if tag == "link" and ({"stylesheet", "icon", "shortcut"} & set(rel)) and values.get("href"):
+            self.found.append(values["href"] or "")
+        elif tag in ("script", "img") and values.get("src"):
+            self.found.append(values["src"] or "")
+
+
+def page_views(site: Path) -> dict[str, list[list[str]]]:
+    """community -> [[cable page address, then each address it loads], ...], files that exist only."""
+    views: dict[str, list[list[str]]] = {}
+    for folder in sorted(p for p in site.iterdir() if p.is_dir()):
+        community = folder.name
+        search = [f"search/{p.name}" for p in sorted((folder / "search").glob("*.json"))]
+        search += [p.relative_to(folder).as_posix()
+                   for p in sorted((folder / "assets" / "javascripts" / "workers").glob("search*.js"))]
+        for page in sorted(folder.glob("[0-9][0-9][0-9][0-9]/*.html")):
+            rel = page.relative_to(folder).as_posix()
+            parser = Loads()
+            parser.feed(page.read_text(encoding="utf-8"))
+            loads: list[str] = []
+            for ref in parser.found:
+                parts = urlsplit(ref)
+                if parts.scheme or parts.netloc or not parts.path:
+                    continue
+                target = normpath(f"{Path(rel).parent.as_posix()}/{parts.path}")
+                if (folder / target).is_file() and target not in loads:
+                    loads.append(target)
+            loads += [s for s in search if s not in loads]
+            views.setdefault(community, []).append([f"/c/{community}/{p}" for p in [rel, *loads]])
+    if not views:
+        raise SystemExit(f"{site}: no cable pages (<community>/<year>/<id>.html) found; give a build's output")
+    return views
+
+
+def build_site(work: Path, cables: int, communities: int) -> Path:
+    root, out = work / "repo", work / "site"
+    corpus.write_corpus(root, cables, communities, git=True)
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-m", "pipeline", "build", "--root", str(root), "--out", str(out)],
+                   check=True, capture_output=True)
+    print(f"built {cables} cables in {communities} communities in {time.monotonic() - started:.0f} s")
+    return out
+
+
+def lua_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def write_script(path: Path, requests: list[tuple[str, dict[str, str]]], fresh_forgery: str | None = None) -> Path:
+    """A wrk script sending ``requests`` in order, round and round.
+
+    ``fresh_forgery``: a forged token's ``header.payload.``; each request then carries a session cookie
+    with a new random signature (a forgery the gate has never seen).
+    """
+    lines = ["local reqs = {}"]
+    for i, (target, headers) in enumerate(requests, start=1):
+        table = ", ".join(f"[{lua_string(k)}] = {lua_string(v)}" for k, v in headers.items())
+        lines.append(f"reqs[{i}] = {{{lua_string(target)}, {{{table}}}}}")
+    if fresh_forgery is None:
+        lines += ["function init(args)  -- after wrk.init has set the Host header",
+                  "  for i, r in ipairs(reqs) do reqs[i] = wrk.format('GET', r[1], r[2]) end",
+                  "end",
+                  "local i = 0",
+                  "function request() i = i % #reqs + 1; return reqs[i] end"]
+    else:
+        lines += ["local alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'",
+                  "local i = 0",
+                  "function request()",
+                  "  i = i % #reqs + 1",
+                  "  local sig = {}",
+                  "  for k = 1, 86 do local n = math.random(64); sig[k] = alphabet:sub(n, n) end",
+                  "  local r = reqs[i]",
+                  f"  r[2]['Cookie'] = 'diplomatie=' .. {lua_string(fresh_forgery)} .. table.concat(sig)",
+                  "  return wrk.format('GET', r[1], r[2])",
+                  "end"]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time of these processes and their descendants (/proc), seconds."""
+    ticks = 0
+    for pid in pids:
+        for p in tree(pid):
+            try:
+                fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def etags(port: int, addresses: set[str], cookie_of: dict[str, str]) -> dict[str, str]:
+    """The ETag each address is served with by the server on ``port`` (a GET each, with a member's cookie)."""
+    import http.client
+
+    found = {}
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    for address in sorted(addresses):
+        conn.request("GET", address, headers={"Cookie": cookie_of[address.split("/")[2]],
+                                              "Accept-Encoding": ACCEPT_ENCODING})
+        reply = conn.getresponse()
+        reply.read()
+        if reply.status != 200:
+            raise SystemExit(f"{address}: {reply.status} on port {port}")
+        found[address] = reply.headers["etag"]
+    conn.close()
+    return found
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cables", type=int, default=200)
+    parser.add_argument("--communities", type=int, default=2)
+    parser.add_argument("--members", type=int, default=8, help="members with distinct cookies")
+    parser.add_argument("--views", type=int, default=400, help="page views in the replayed sequence")
     parser.add_argument("--duration", type=int, default=10)
-    parser.add_argument("--connections", default="64,256", help="comma-separated: one wrk run per value")
-    parser.add_argument("--workers", type=int, default=1, help="nginx workers (both) and gate workers")
-    parser.add_argument("--tmp", help="where the store and nginx files go (e.g. /dev/shm: a tmpfs)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs of each setup, alternated; the median is printed (a shared machine is noisy)")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--workers", type=int, default=1, help="nginx workers (both setups)")
+    parser.add_argument("--gate-workers", type=int, default=1)
+    parser.add_argument("--site", type=Path, help="a build's output folder (one folder per community)")
+    parser.add_argument("--tmp", help="where the store, site and nginx files go (e.g. /dev/shm)")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="nginx-bench-", dir=args.tmp))
     tmp.chmod(0o755)  # nginx workers may run as another user
     plain = gate = None
     try:
-        body = page()
-        (tmp / "www").mkdir()
-        (tmp / "t").mkdir()
-        (tmp / "www" / "index.html").write_bytes(body)
-        plain_port = free_port()
-        (tmp / "plain.conf").write_text(NGINX_CONF.format(tmp=tmp, port=plain_port, workers=args.workers))
-        plain = subprocess.Popen(["nginx", "-c", str(tmp / "plain.conf"), "-p", str(tmp)])
+        site = args.site.resolve() if args.site else build_site(tmp, args.cables, args.communities)
+        views_of = page_views(site)
         store = storage.open_store(tmp / "store")
-        publish_site(store, "bench", {"index.html": body}, "r1")
-        write_members(store, {"bench": {"members": {"reader@example.org": None}}})
+        for community in views_of:
+            publish_folder(store, community, site / community, "r1", hashes=True)
+        communities = sorted(views_of)
+        member_of = {f"reader{i}@example.org": communities[i % len(communities)] for i in range(args.members)}
+        write_members(store, {c: {"members": {m: None for m, mc in member_of.items() if mc == c}}
+                              for c in communities})
         tokens.init(tmp / "keys")
         front_port = free_port()
-        gate = GateProcess(tmp / "store", tmp / "keys", workers=args.workers,
+        grant_keys = tmp / "grants" / "keys"
+        gate = GateProcess(tmp / "store", tmp / "keys", workers=args.gate_workers,
                            base_url=f"http://127.0.0.1:{front_port}",
-                           extra=("--accel-redirect", ACCEL_PREFIX, "--trusted-proxy", "127.0.0.1"))
-        server_cpu, wrk_cpu = cpus() or (None, None)
-        with running_nginx(tmp / "front", [gate.port], tmp / "store", port=front_port, workers=args.workers) as front_nginx:
-            cookie = gate.session_cookie("reader@example.org")
-            front = f"http://127.0.0.1:{front_port}/c/bench/index.html"
-            gate.port = front_port
-            assert gate.get("/c/bench/index.html", cookie=cookie).body == body
-            for pid in (plain.pid, front_nginx.proc.pid, gate.proc.pid):
-                pin(pid, server_cpu)
-            time.sleep(0.5)
-            plain_url = f"http://127.0.0.1:{plain_port}/index.html"
-            wrk(plain_url, 2, 64, None, wrk_cpu)  # warm-up
-            wrk(front, 2, 64, cookie, wrk_cpu)
-            pinned = f"servers on CPU {server_cpu}, wrk on CPU {wrk_cpu}" if server_cpu else "not pinned (one CPU)"
-            print(f"8 KB page, {args.workers} nginx worker(s), {args.duration} s per run, {pinned}")
-            print(f"{'setup':14} {'conns':>5} {'req/s':>10} {'p50':>9} {'p99':>9} {'RSS MiB':>8}")
-            for connections in (int(c) for c in args.connections.split(",")):
-                n_rps, n_p50, n_p99 = wrk(plain_url, args.duration, connections, None, wrk_cpu)
-                print(f"{'nginx alone':14} {connections:5d} {n_rps:10.0f} {n_p50:>9} {n_p99:>9} "
-                      f"{rss_mib(plain.pid):8.1f}")
-                f_rps, f_p50, f_p99 = wrk(front, args.duration, connections, cookie, wrk_cpu)
-                print(f"{'nginx + gate':14} {connections:5d} {f_rps:10.0f} {f_p50:>9} {f_p99:>9} "
-                      f"{rss_mib(front_nginx.proc.pid) + rss_mib(gate.proc.pid):8.1f}")
-                print(f"  {connections} connections: (nginx + gate)/nginx {f_rps / n_rps:.2f}")
+                           extra=("--accel-redirect", ACCEL_PREFIX, "--trusted-proxy", "127.0.0.1",
+                                  "--grant-keys", str(grant_keys), "--grant-ttl", str(tokens.MAX_GRANT_TTL)))
+        plain_port = free_port()
+        (tmp / "t").mkdir()
+        (tmp / "plain.conf").write_text(PLAIN_CONF.format(tmp=tmp, port=plain_port, workers=args.workers, site=site))
+        plain = subprocess.Popen([NGINX, "-c", str(tmp / "plain.conf"), "-p", str(tmp)])
+        sessions = {m: gate.session_cookie(m) for m in member_of}
+        rng = random.Random(1)
+        sequence = [(m, rng.choice(views_of[c])) for m, c in (rng.choice(list(member_of.items()))
+                                                               for _ in range(args.views))]
+        addresses = {a for _, view in sequence for a in view}
+        per_view = sum(len(view) for _, view in sequence) / len(sequence)
+        view_bytes = sum((site / a[3:]).stat().st_size for _, view in sequence for a in view) / len(sequence) / 1024
+        cpus = sorted(os.sched_getaffinity(0))
+        with running_nginx(tmp / "front", [gate.port], tmp / "store", port=front_port, workers=args.workers,
+                           grant_keys=grant_keys) as front_nginx:
+            gate.port = front_port  # talk to nginx from now on
+
+            def member_cookies() -> dict[str, str]:
+                """Each member's session and a fresh grant for their community (as their browser holds)."""
+                held = {}
+                for member, community in member_of.items():
+                    reply = gate.get(f"/c/{community}/", cookie=sessions[member])
+                    grant = (reply.header("set-cookie") or "").split(";", 1)[0]
+                    assert reply.status == 200 and grant.startswith("diplomatie-grant="), reply.status
+                    held[member] = f"{sessions[member]}; {grant}"
+                return held
+
+            def requests(cookies: dict[str, str], tags: dict[str, str] | None) -> list[tuple[str, dict[str, str]]]:
+                out = []
+                for member, view in sequence:
+                    for n, address in enumerate(view):
+                        headers = {"Cookie": cookies[member], "Accept-Encoding": ACCEPT_ENCODING}
+                        if tags is not None and n > 0:
+                            headers["If-None-Match"] = tags[address]
+                        out.append((address, headers))
+                return out
+
+            def run(port: int, reqs: list, forgery: str | None = None) -> tuple[float, str, str]:
+                script = write_script(tmp / f"{len(os.listdir(tmp))}.lua", reqs, forgery)
+                return wrk(f"http://127.0.0.1:{port}/", args.duration, args.connections, script=script)
+
+            def gate_requests() -> float:
+                return sum(float(line.rsplit(" ", 1)[1]) for line in gate.metrics().splitlines()
+                           if line.startswith("diplomatie_gate_requests_total{"))
+
+            held = member_cookies()
+            cookie_of = {c: held[next(m for m, mc in member_of.items() if mc == c)] for c in communities}
+            plain_tags = etags(plain_port, addresses, cookie_of)
+            gate_tags = etags(front_port, addresses, cookie_of)
+            run(plain_port, requests(member_cookies(), None))  # warm-up: files in the page cache, Lua, the gate
+            run(front_port, requests(member_cookies(), None))
+            print(f"{len({v[0] for _, v in sequence})} cable pages in {len(communities)} communities, "
+                  f"{args.members} members, {len(sequence)} page views of {per_view:.1f} requests "
+                  f"({view_bytes:.0f} KiB) each; {args.duration} s per run, {args.connections} connections, "
+                  f"nginx workers {args.workers}, gate workers {args.gate_workers}; nginx, gate and wrk share "
+                  f"CPUs {','.join(map(str, cpus))}; median of {args.repeat} alternated runs")
+            print(f"{'run':44} {'req/s':>9} {'p50':>9} {'p99':>9} {'views/s':>8} {'gate req/s':>10} "
+                  f"{'nginx µs/req':>12} {'gate µs/req':>11}")
+            rows: dict[str, float] = {}
+
+            def measure(label: str, port: int, make: Callable[[], list], forgery: str | None = None,
+                        gate_side: bool = True) -> tuple[float, str, str, float, float, float]:
+                """One run of ``label``: wrk's figures, gate requests/s, and nginx's and the gate's CPU per
+                request (user + system time of all their processes over the run)."""
+                server = front_nginx.proc.pid if gate_side else plain.pid
+                asked, nginx_cpu, gate_cpu = gate_requests(), cpu_seconds([server]), cpu_seconds([gate.proc.pid])
+                rps, p50, p99 = run(port, make(), forgery)
+                nginx_cpu, gate_cpu = cpu_seconds([server]) - nginx_cpu, cpu_seconds([gate.proc.pid]) - gate_cpu
+                total = rps * args.duration
+                if not gate_side:
+                    return rps, p50, p99, -1.0, nginx_cpu / total * 1e6, -1.0
+                return rps, p50, p99, (gate_requests() - asked) / args.duration, nginx_cpu / total * 1e6, \
+                    gate_cpu / total * 1e6
+
+            def line(label: str, results: list[tuple[float, str, str, float, float, float]]) -> None:
+                rps, p50, p99, asked, nginx_cpu, gate_cpu = sorted(results)[len(results) // 2]
+                rows[label] = rps
+                shown = f"{asked:10.0f}" if asked >= 0 else f"{'':>10}"
+                gate_shown = f"{gate_cpu:11.0f}" if gate_cpu >= 0 else f"{'':>11}"
+                print(f"{label:44} {rps:9.0f} {p50:>9} {p99:>9} {rps / per_view:8.0f} {shown} {nginx_cpu:12.0f} "
+                      f"{gate_shown}")
+
+            for mix, plain_mix, gate_mix in (("first visits", None, None), ("return visits", plain_tags, gate_tags)):
+                alone: list = []
+                behind: list = []
+                for _ in range(args.repeat):
+                    alone.append(measure(mix, plain_port, lambda m=plain_mix: requests(member_cookies(), m),
+                                         gate_side=False))
+                    behind.append(measure(mix, front_port, lambda m=gate_mix: requests(member_cookies(), m)))
+                line(f"nginx alone, {mix}", alone)
+                line(f"nginx + grants + gate, {mix}", behind)
+                ratios = sorted(b[0] / a[0] for a, b in zip(alone, behind, strict=True))
+                print(f"  {mix}: (nginx + grants + gate) / nginx alone = "
+                      f"{rows[f'nginx + grants + gate, {mix}'] / rows[f'nginx alone, {mix}']:.2f} "
+                      f"(run by run: {', '.join(f'{r:.2f}' for r in ratios)})")
+            forger = tokens.init(tmp / "forger-keys")
+            forged = tokens.issue(forger, tokens.SESSION, "reader0@example.org", issuer=gate.base,
+                                  audience=gate.base, ttl=3600)
+            garbage = {m: "diplomatie=garbage" for m in member_of}
+            repeated = {m: f"diplomatie={forged}" for m in member_of}
+            for label, cookies, fresh in (("forged: garbage session cookie", garbage, None),
+                                          ("forged: one well-shaped token, repeated", repeated, None),
+                                          ("forged: a new well-shaped token each time", repeated,
+                                           forged.rsplit(".", 1)[0] + ".")):
+                line(label, [measure(label, front_port, lambda c=cookies: requests(c, None), fresh)
+                             for _ in range(args.repeat)])
+            valid = rows["nginx + grants + gate, first visits"]
+            for label in [r for r in rows if r.startswith("forged")]:
+                print(f"  {label}: {rows[label] / valid:.2f}x the requests/s of valid first visits")
+            assert front_nginx.proc.poll() is None
         print("reproduce: .venv/bin/python bench/nginx.py " + " ".join(sys.argv[1:]))
     finally:
         if gate:

@@ -21,8 +21,8 @@ Speed comes from caches that cannot go stale in a way that matters:
   ``poll_interval`` seconds and swapped in only when they change.
 
 Nothing here reads a store key that is not a pointer, a manifest named by a pointer, a blob listed in
-such a manifest, members.json or a claim: request paths are validated first, then looked up in the
-manifest, never joined to a storage path.
+such a manifest, members.json, a claim or an alert preference (gate/alerts.py): request paths are
+validated first, then looked up in the manifest, never joined to a storage path.
 """
 
 from __future__ import annotations
@@ -35,9 +35,10 @@ import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any, TextIO
 
+from gate import preferences, views
 from gate import store as storage
-from gate import views
 from gate.config import CONFIG_ENV, GateConfig
+from gate.grants import RELEASE_HEADER, SESSION_HEADER
 from gate.http import MAX_PATH, Refusal, Request, Response, bad_request, not_found, unavailable
 from gate.i18n import N_
 from gate.identity import STYLESHEET_PATH
@@ -73,6 +74,8 @@ def route_table(single_sign_on: bool) -> dict[str, Route]:
         Route("/login", views.login, {"GET", "POST"}),
         Route("/auth", views.auth, {"GET", "POST"}),  # GET shows the confirmation, POST spends the link
         Route("/logout", views.logout, {"GET", "POST"}),
+        Route(preferences.PATH, preferences.preferences, {"GET", "POST"}),  # alert frequencies (signed in)
+        Route(preferences.UNSUBSCRIBE_PATH, preferences.unsubscribe, {"GET", "POST"}),  # RFC 8058: POST, token only
         Route("/.well-known/jwks.json", views.jwks, {"GET"}),
         Route("/healthz", views.healthz, {"GET"}),
         Route("/metrics", views.metrics, {"GET"}),
@@ -101,7 +104,7 @@ class Gate(GateState):
         client's ``max_inflight`` slots; GET and HEAD, the hot path, skip the bookkeeping.
         """
         if self.blobs.accel_prefix is not None and req.header(DECIDE_HEADER) == "1" and req.path.startswith("/c/"):
-            return decision(await self.respond(req))  # nginx's subrequest (any method): never a body
+            return self.decided(req, await self.respond(req))  # nginx's subrequest (any method): never a body
         if req.method == "GET" or req.method == "HEAD":
             return await self.respond(req)
         client = self.client_of(req)
@@ -112,6 +115,23 @@ class Gate(GateState):
             return await self.respond(req)
         finally:
             self.inflight.leave(client)
+
+    def decided(self, req: Request, resp: Response) -> Response:
+        """nginx's decision (gate/serving.py), with a fresh grant and the community's current release when
+        it is yes, or the mark of a refused session (no session, or not a valid one) when the answer is
+        the sign-in page."""
+        answer = decision(resp)
+        if answer.status == 200 and resp.community:
+            token = self.sessions.token(req.header("cookie"))
+            grant = self.grants.cookie(resp.community, token, self.clock()) if token else None
+            if grant is not None:
+                answer.headers.append(("set-cookie", grant))
+            release = self.releases.get(resp.community)
+            if release is not None:  # what nginx keeps the address's blob under (deploy/diplomatie_grant.lua)
+                answer.headers.append((RELEASE_HEADER, release.pointer.release))
+        elif resp.status == 302 and resp.subject is None and any(k == "location" and v.startswith("/login?") for k, v in resp.headers):
+            answer.headers.append((SESSION_HEADER, "none"))
+        return answer
 
     async def respond(self, req: Request) -> Response:
         path = req.path

@@ -6,6 +6,11 @@ files, built once from the manifest's theme hashes (gate/csp.py), never from the
 content-addressed, with the response headers built once) or, behind nginx, as an ``X-Accel-Redirect``
 naming the blob. Conditional requests go through ONE check (:func:`is_not_modified`) and ranges
 through ONE parser (:func:`byte_range`), whoever sends the bytes.
+
+A file with precompressed representations (``FileEntry.encodings``) is sent in the one the client
+accepts (:meth:`Blobs.coding`, gate/negotiation.py), each with its own ETag (``"<sha256>-br"``), its
+``Content-Encoding`` and ``Vary: Cookie, Accept-Encoding`` (on every answer for that file, identity
+included). A range is always a range of the file as it is: a request with ``Range`` gets identity.
 """
 
 from __future__ import annotations
@@ -20,8 +25,11 @@ from gate import store as storage
 from gate.csp import site_policy
 from gate.http import Request, Response
 from gate.metrics import GateMetrics
+from gate.negotiation import IDENTITY, choose
 
 UNSATISFIABLE = (-1, -1)
+#: A cache key (:func:`cache_key`): the blob sent, the file's type, the release's CSP, and the coding.
+Key = tuple[str, str, str, str]
 
 
 @dataclass(frozen=True)
@@ -66,15 +74,15 @@ class BlobCache:
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self.size = 0
-        self.items: OrderedDict[tuple[str, str, str], Served] = OrderedDict()
+        self.items: OrderedDict[Key, Served] = OrderedDict()
 
-    def get(self, key: tuple[str, str, str]) -> Served | None:
+    def get(self, key: Key) -> Served | None:
         served = self.items.get(key)
         if served is not None:
             self.items.move_to_end(key)
         return served
 
-    def put(self, key: tuple[str, str, str], served: Served) -> None:
+    def put(self, key: Key, served: Served) -> None:
         if len(served.body) > self.max_bytes // 4:
             return  # too big to be worth caching; served from storage each time
         old = self.items.pop(key, None)
@@ -115,6 +123,39 @@ def byte_range(header: str, size: int) -> tuple[int, int] | None:
     return None if start > end else (start, end)
 
 
+def blob_of(entry: storage.FileEntry, coding: str) -> str:
+    """The SHA-256 of the blob holding ``entry`` in ``coding`` (identity: the file's own)."""
+    if coding == IDENTITY:
+        return entry.sha256
+    encoded = entry.encoded(coding)
+    if encoded is None:  # choose() only picks among the entry's own codings
+        raise ValueError(f"{entry.sha256} has no {coding} representation")
+    return encoded.sha256
+
+
+def cache_key(entry: storage.FileEntry, csp: str, coding: str) -> Key:
+    """What a prebuilt answer depends on: the blob sent, the type, the CSP, and the coding, or "" for a
+    file with no other representation (its answers carry ``Vary: Cookie`` only)."""
+    return (blob_of(entry, coding), entry.type, csp, coding if entry.encodings else "")
+
+
+def etag_of(entry: storage.FileEntry, coding: str) -> str:
+    """One ETag per representation: the file's hash, then the coding (``"<sha256>-br"``)."""
+    return f'"{entry.sha256}"' if coding == IDENTITY else f'"{entry.sha256}-{coding}"'
+
+
+def vary_of(entry: storage.FileEntry) -> str:
+    """``Accept-Encoding`` joins ``Cookie`` for a file sent in several codings, whichever is sent."""
+    return "Cookie, Accept-Encoding" if entry.encodings else "Cookie"
+
+
+def typed(entry: storage.FileEntry, coding: str) -> list[tuple[str, str]]:
+    """The content type, then the ``Content-Encoding`` of a compressed representation."""
+    if coding == IDENTITY:
+        return [("content-type", entry.type)]
+    return [("content-type", entry.type), ("content-encoding", coding)]
+
+
 class Blobs:
     """Loading, caching and answering with blobs (in process) or handing them to nginx (accel-redirect)."""
 
@@ -125,30 +166,40 @@ class Blobs:
         self.security = security  # the headers every answer of the gate carries
         self.cache = BlobCache(cache_bytes)
         self.accel_prefix = accel_prefix  # nginx's internal location of the blobs; None: bytes sent here
-        self.accel_headers: dict[tuple[str, str, str], AccelHeaders] = {}
+        self.accel_headers: dict[Key, AccelHeaders] = {}
 
-    async def served(self, entry: storage.FileEntry, csp: str) -> Served:
-        key = (entry.sha256, entry.type, csp)
+    @staticmethod
+    def coding(req: Request, entry: storage.FileEntry) -> str:
+        """The representation to send: the coding the client accepts best among the file's (brotli first
+        on a tie), or identity: for a file without any, for a client accepting none, for every ``Range``
+        request (a range is one of the file's own bytes, as most servers do)."""
+        if not entry.encodings or req.header("range") is not None:
+            return IDENTITY
+        return choose(req.header("accept-encoding"), [name for name, _ in entry.encodings])
+
+    async def served(self, entry: storage.FileEntry, csp: str, coding: str = IDENTITY) -> Served:
+        key = cache_key(entry, csp, coding)
         served = self.cache.get(key)
         if served is not None:
             self.metrics.blob_hits += 1
             return served
         self.metrics.blob_misses += 1
-        served = await asyncio.to_thread(self._load, entry, csp)
+        served = await asyncio.to_thread(self._load, entry, csp, coding)
         self.cache.put(key, served)
         return served
 
-    def _load(self, entry: storage.FileEntry, csp: str) -> Served:
+    def _load(self, entry: storage.FileEntry, csp: str, coding: str) -> Served:
+        sha = blob_of(entry, coding)
         try:
-            body = self.store.get(storage.blob_key(entry.sha256))
+            body = self.store.get(storage.blob_key(sha))
         except storage.NotFound as exc:
-            raise storage.StoreUnavailable(f"blob {entry.sha256} listed in a manifest is missing") from exc
-        if hashlib.sha256(body).hexdigest() != entry.sha256:
-            raise storage.StoreUnavailable(f"blob {entry.sha256} does not match its hash")
-        etag = f'"{entry.sha256}"'
-        without_type = [("etag", etag), ("cache-control", "private, no-cache"), ("vary", "Cookie"),
+            raise storage.StoreUnavailable(f"blob {sha} listed in a manifest is missing") from exc
+        if hashlib.sha256(body).hexdigest() != sha:
+            raise storage.StoreUnavailable(f"blob {sha} does not match its hash")
+        etag = etag_of(entry, coding)
+        without_type = [("etag", etag), ("cache-control", "private, no-cache"), ("vary", vary_of(entry)),
                         ("accept-ranges", "bytes"), ("content-security-policy", csp), *self.security]
-        return Served(body=body, etag=etag, headers=[("content-type", entry.type), *without_type],
+        return Served(body=body, etag=etag, headers=[*typed(entry, coding), *without_type],
                       headers_without_type=without_type)
 
     def answer(self, req: Request, served: Served, subject: str, community: str) -> Response:
@@ -173,19 +224,22 @@ class Blobs:
         """Authorised: let nginx send the blob (``X-Accel-Redirect``), with this gate's headers.
 
         The gate still answers ``If-None-Match`` itself (its ETag is the blob hash, which nginx does not
-        know); nginx handles ranges and HEAD. No file is read here: the CSP comes from the manifest.
+        know) and picks the representation (the redirect names the compressed blob, with its
+        ``Content-Encoding``); nginx handles ranges and HEAD. No file is read here: the CSP comes from
+        the manifest.
         """
-        key = (entry.sha256, entry.type, csp)
+        coding = self.coding(req, entry)
+        key = cache_key(entry, csp, coding)
         headers = self.accel_headers.get(key)
         if headers is None:
-            without_type = [("etag", f'"{entry.sha256}"'), ("cache-control", "private, no-cache"),
-                            ("vary", "Cookie"), ("content-security-policy", csp), *self.security]
-            headers = AccelHeaders(without_type, [("content-type", entry.type), *without_type,
-                                                  ("x-accel-redirect", f"{self.accel_prefix}/{entry.sha256}")])
+            without_type = [("etag", etag_of(entry, coding)), ("cache-control", "private, no-cache"),
+                            ("vary", vary_of(entry)), ("content-security-policy", csp), *self.security]
+            headers = AccelHeaders(without_type, [*typed(entry, coding), *without_type, (
+                "x-accel-redirect", f"{self.accel_prefix}/{blob_of(entry, coding)}")])
             if len(self.accel_headers) >= 50_000:
                 self.accel_headers.clear()
             self.accel_headers[key] = headers
-        if is_not_modified(req.header("if-none-match"), f'"{entry.sha256}"'):
+        if is_not_modified(req.header("if-none-match"), headers.without_type[0][1]):
             return Response(304, headers.without_type, b"", subject, community)
         rng = req.header("range")
         if rng is not None and byte_range(rng, entry.size) == UNSATISFIABLE:  # else nginx's own error page

@@ -41,6 +41,8 @@ class GateConfig:
     metrics_listen: str | None = "127.0.0.1:9108"  # /metrics on its own address (None: not served there)
     accel_redirect: str | None = None  # nginx internal location holding the store's blobs/ (e.g. /_blobs)
     trusted_proxies: tuple[str, ...] = ()  # peers whose X-Forwarded-For names the client
+    grant_keys: str | None = None  # behind nginx with Lua: the grant key file nginx reads (gate/tokens.py)
+    grant_ttl: int = tokens.GRANT_TTL  # seconds a per-community grant lets nginx serve without asking
     oidc_issuer: str | None = None  # agents' single sign-on (gate/oidc.py); all three or none
     oidc_client_id: str | None = None
     oidc_client_secret: str | None = None
@@ -53,6 +55,11 @@ class GateConfig:
         if self.accel_redirect is not None and not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", self.accel_redirect):
             raise ValueError(f"--accel-redirect {self.accel_redirect!r}: give an nginx location path, e.g. /_blobs")
         object.__setattr__(self, "trusted_proxies", tuple(self.trusted_proxies))
+        if not 1 <= self.grant_ttl <= tokens.MAX_GRANT_TTL:
+            raise ValueError(f"--grant-ttl {self.grant_ttl}: give 1 to {tokens.MAX_GRANT_TTL} seconds "
+                             "(sign-out and removal take effect behind nginx within this bound)")
+        if self.grant_keys is not None and self.accel_redirect is None:
+            raise ValueError("--grant-keys needs --accel-redirect: grants are for nginx in front of the gate")
         parts = urlsplit(self.base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
             raise ValueError(f"--base-url {self.base_url!r}: give scheme and host only, e.g. https://cables.example.org")

@@ -15,11 +15,12 @@ import asyncio
 import re
 from urllib.parse import quote
 
+from gate.blobs import cache_key
 from gate.http import MAX_PATH, Refusal, Request, Response, bad_request, unavailable
 from gate.i18n import N_
 from gate.state import GateState
 
-DECIDE_HEADER = "x-diplomatie-decide"  # set by nginx's auth_request location only (deploy/nginx.conf)
+DECIDE_HEADER = "x-diplomatie-decide"  # set by nginx's /_decide location only (deploy/nginx.conf)
 _COMMUNITY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
@@ -49,7 +50,7 @@ def split_site_path(path: str) -> tuple[str, str, str] | bool:
 
 
 def decision(resp: Response) -> Response:
-    """For nginx's ``auth_request`` (cached a few seconds per cookie and URI): serve this blob, or ask me.
+    """For nginx's decision subrequest (deploy/diplomatie_grant.lua): serve this blob, or ask me.
 
     200 with the page's headers and ``X-Diplomatie-Blob: <sha256>`` when the answer is that blob;
     401 for anything else (redirect, refusal, 404 page, error), on which nginx sends the request to
@@ -111,13 +112,14 @@ async def serve_site(gate: GateState, req: Request) -> Response:
             raise Refusal(404, N_("Page not found"), N_("There is no such page in this community."),
                           links=((f"/c/{community}/", N_("Go to the community's home page")),),
                           subject=subject, community=community)
-        served = await blobs.served(page, release.csp)
+        served = await blobs.served(page, release.csp, blobs.coding(req, page))
         return Response(404, served.headers, served.body, subject=subject, community=community)
     if blobs.accel_prefix is not None:
         return blobs.accel(req, entry, release.csp, subject=subject, community=community)
-    served = blobs.cache.get((entry.sha256, entry.type, release.csp))
+    coding = blobs.coding(req, entry)  # identity, or the gzip or brotli representation the client accepts
+    served = blobs.cache.get(cache_key(entry, release.csp, coding))
     if served is None:
-        served = await blobs.served(entry, release.csp)
+        served = await blobs.served(entry, release.csp, coding)
     else:
         blobs.metrics.blob_hits += 1
     return blobs.answer(req, served, subject=subject, community=community)

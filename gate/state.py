@@ -27,6 +27,7 @@ from gate import store as storage
 from gate import tokens
 from gate.blobs import Blobs, Release
 from gate.config import GateConfig
+from gate.grants import Grants
 from gate.http import InFlight, Request, unavailable
 from gate.identity import Service
 from gate.logs import Log
@@ -67,6 +68,9 @@ class GateState:
         self.pages = Pages(self.security, service=self.service, community=self.community_shown,
                            secure_cookies=urlsplit(config.base_url).scheme == "https")
         self.sessions = Sessions(config, self.store, self.ring, self.metrics)
+        self.grants = Grants(config, self.sessions.cookie_name, self.pages.redirect("/login").headers,
+                             self.log.event)
+        self.grants.start(clock())
         self.blobs = Blobs(self.store, self.metrics, self.security, cache_bytes=config.cache_bytes,
                            accel_prefix=config.accel_redirect)
         self.oidc = config.oidc_settings()
@@ -164,6 +168,7 @@ class GateState:
             except tokens.KeysError as exc:
                 self.log.event({"event": "keys unreadable, keeping the previous set", "error": str(exc)})
             self._keys_file = identity
+        self.grants.refresh(self.clock())
         wanted = set(self.membership.snapshot.communities) | set(self.releases)
         for community in sorted(wanted):
             self.refresh_release(community)

@@ -4,7 +4,8 @@ One small interface, :class:`Store`, with two backends behind it: a folder on di
 served by nginx through X-Accel) and S3-compatible object storage through boto3 (production). Keys are
 the same ``/``-separated strings on both, and the layout below is the whole contract (docs/storage.md)::
 
-    blobs/<sha256 hex>                          immutable file contents, stored once
+    blobs/<sha256 hex>                          immutable file contents, stored once (and their
+                                                gzip and brotli representations, likewise)
     releases/<community>/<release>.json         manifest of one release (Manifest)
     unrestorable/<community>/<release>.json     marker: this release held withdrawn content
     communities/<community>/current.json        pointer to the serving release (Pointer), written last
@@ -17,6 +18,15 @@ the same ``/``-separated strings on both, and the layout below is the whole cont
     sign-ins/<community>/<address hash>.json    a member's last sign-in to a community (the gate, at sign-in)
     invitations/<community>/<address hash>.json an invitation waiting to be e-mailed (``invite``)
     invitations-sent/<community>/<hash>-<id>    marker: that invitation was claimed for sending, once
+    alerts/preferences/<community>/<member>.json   a member's alert frequency (gate/alerts.py), replaced
+    alerts/baseline/<community>/<member>.json      the cables serving when notify first saw the member
+                                                   (never announced to them), created once
+    alerts/claims/<community>/<member>/<cable>/<attempt>.json
+                                                   a notifier's claim to announce the cable (create-if-absent)
+    alerts/sent/<community>/<member>/<cable>.json  the cable was announced: the SMTP server took the mail
+    alerts/digests/<community>/<member>.json       when the member's last alert was sent (digest timing)
+
+``<member>`` is :func:`member_id`, the SHA-256 of the canonical address: keys never hold an address.
 
 Errors: :class:`NotFound` for a missing key, :class:`StoreUnavailable` whenever storage cannot answer
 (unreachable, 5xx, permission, full disk). Both derive from :class:`StoreError`. Nothing else escapes.
@@ -54,6 +64,7 @@ WITHDRAWN_PREFIX = "withdrawn/"
 SIGN_INS_PREFIX = "sign-ins/"
 INVITATIONS_PREFIX = "invitations/"
 INVITATIONS_SENT_PREFIX = "invitations-sent/"
+ALERTS_PREFIX = "alerts/"
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -126,6 +137,54 @@ def claim_key(jti: str) -> str:
     if not _JTI.match(jti):
         jti = "sha256-" + hashlib.sha256(jti.encode()).hexdigest()
     return f"{CLAIMS_PREFIX}{jti}"
+
+
+def member_id(address: str) -> str:
+    """The name of a member in alert keys: the SHA-256 (hex) of their canonical address."""
+    return hashlib.sha256(address.encode()).hexdigest()
+
+
+def _alert_key(area: str, community: str, address: str) -> str:
+    return f"{ALERTS_PREFIX}{area}/{_name('community', community)}/{member_id(address)}"
+
+
+def preference_key(community: str, address: str) -> str:
+    """Where a member's alert frequency for a community is kept (gate/alerts.py)."""
+    return _alert_key("preferences", community, address) + ".json"
+
+
+def preferences_prefix(community: str) -> str:
+    return f"{ALERTS_PREFIX}preferences/{_name('community', community)}/"
+
+
+def baseline_key(community: str, address: str) -> str:
+    """The cables that served when ``diplomatie notify`` first saw the member: never announced to them."""
+    return _alert_key("baseline", community, address) + ".json"
+
+
+def alert_claims_prefix(community: str, address: str) -> str:
+    return _alert_key("claims", community, address) + "/"
+
+
+def alert_claim_key(community: str, address: str, cable: str, attempt: int) -> str:
+    """One notifier's claim to announce ``cable`` to the member (create-if-absent; attempt 1, 2, …)."""
+    if not 1 <= attempt <= 9999:
+        raise ValueError(f"invalid attempt {attempt}")
+    return f"{alert_claims_prefix(community, address)}{_name('cable', cable)}/{attempt:04d}.json"
+
+
+def alert_sent_prefix(community: str, address: str) -> str:
+    return _alert_key("sent", community, address) + "/"
+
+
+def alert_sent_key(community: str, address: str, cable: str) -> str:
+    """The mark that ``cable`` was announced to the member (create-if-absent, after SMTP accepted it)."""
+    return f"{alert_sent_prefix(community, address)}{_name('cable', cable)}.json"
+
+
+def digest_key(community: str, address: str) -> str:
+    """When the member's last alert of the community was sent: what daily and weekly digests wait on."""
+    return _alert_key("digests", community, address) + ".json"
 
 
 def _check_key(key: str) -> str:
@@ -479,13 +538,29 @@ def utc_now() -> str:
     return utc_text(dt.datetime.now(dt.UTC))
 
 
+#: The content codings a release may hold precompressed (``FileEntry.encodings``), in the gate's order
+#: of preference when a client accepts several equally: brotli is smaller, gzip understood everywhere.
+ENCODINGS = ("br", "gzip")
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """One precompressed representation of a file: the blob holding it, and its size."""
+
+    sha256: str
+    size: int
+
+
 @dataclass(frozen=True)
 class FileEntry:
-    """One file of a release: its content address, size and HTTP content type."""
+    """One file of a release: its content address, size and HTTP content type, and the blobs of its
+    precompressed representations (``encodings``: coding name -> :class:`Encoded`, in
+    :data:`ENCODINGS` order; empty for a file not worth compressing, and in manifests of before)."""
 
     sha256: str
     size: int
     type: str
+    encodings: tuple[tuple[str, Encoded], ...] = ()
 
     def __getitem__(self, name: str) -> Any:
         """Mapping-style access, so readers may follow the JSON shape (``entry["sha256"]``)."""
@@ -493,8 +568,38 @@ class FileEntry:
             raise KeyError(name)
         return getattr(self, name)
 
+    def encoded(self, coding: str) -> Encoded | None:
+        """The representation compressed with ``coding`` ("br", "gzip"), or None when there is none."""
+        for name, enc in self.encodings:
+            if name == coding:
+                return enc
+        return None
+
+    def blobs(self) -> tuple[str, ...]:
+        """The SHA-256 of the file's blob and of each of its precompressed representations."""
+        return (self.sha256, *(enc.sha256 for _, enc in self.encodings))
+
     def to_dict(self) -> dict[str, Any]:
-        return {"sha256": self.sha256, "size": self.size, "type": self.type}
+        out: dict[str, Any] = {"sha256": self.sha256, "size": self.size, "type": self.type}
+        if self.encodings:
+            out["encodings"] = {name: {"sha256": enc.sha256, "size": enc.size} for name, enc in self.encodings}
+        return out
+
+    @classmethod
+    def from_dict(cls, obj: dict[str, Any]) -> FileEntry:
+        """A manifest's file entry; codings this version does not know are skipped (a newer publisher's),
+        a malformed one raises ValueError (the manifest is then unreadable)."""
+        listed = obj.get("encodings") or {}
+        if not isinstance(listed, dict):
+            raise ValueError("encodings is not an object")
+        encodings = []
+        for name in ENCODINGS:
+            if name in listed:
+                enc = Encoded(str(listed[name]["sha256"]), int(listed[name]["size"]))
+                if not _SHA256.match(enc.sha256) or enc.size < 0:
+                    raise ValueError(f"encoding {name}: malformed sha256 or size")
+                encodings.append((name, enc))
+        return cls(str(obj["sha256"]), int(obj["size"]), str(obj["type"]), tuple(encodings))
 
 
 def _json_bytes(data: dict[str, Any]) -> bytes:
@@ -533,8 +638,9 @@ class Manifest:
         return manifest_key(self.community, self.release)
 
     def blobs(self) -> set[str]:
-        """The SHA-256 of every blob the release uses."""
-        return {f.sha256 for f in self.files.values()}
+        """The SHA-256 of every blob the release uses, precompressed representations included (so gc,
+        the withdrawal purge and rollback's completeness check cover them as they cover the files)."""
+        return {sha for f in self.files.values() for sha in f.blobs()}
 
     def to_json(self) -> bytes:
         return _json_bytes({
@@ -549,7 +655,7 @@ class Manifest:
     def from_json(cls, data: bytes | str) -> Manifest:
         obj = _load(data, "manifest")
         try:
-            files = {p: FileEntry(str(f["sha256"]), int(f["size"]), str(f["type"])) for p, f in obj["files"].items()}
+            files = {p: FileEntry.from_dict(f) for p, f in obj["files"].items()}
             return cls(community=obj["community"], release=obj["release"], commit=obj.get("commit"),
                        built_at=obj.get("built_at"), published_at=obj["published_at"],
                        cables=tuple(obj.get("cables", ())), files=files,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import secrets
 import time
@@ -34,11 +35,15 @@ from jwt.algorithms import OKPAlgorithm
 from gate.files import write_atomic
 from gate.store import parse_utc_text, utc_text
 
-#: The three kinds of token; the ``typ`` claim says which one a token is.
+#: The kinds of token; the ``typ`` claim says which one a token is.
 INVITATION = "invitation"
 MAGIC = "magic"
 SESSION = "session"
-KINDS = (INVITATION, MAGIC, SESSION)
+#: The one-click unsubscribe of an alert e-mail: for one member and one community only.
+UNSUBSCRIBE = "unsubscribe"
+KINDS = (INVITATION, MAGIC, SESSION, UNSUBSCRIBE)
+#: Kinds that always name their community (``com``).
+SCOPED = (INVITATION, UNSUBSCRIBE)
 
 ALGORITHM = "EdDSA"
 #: Clock skew tolerated on ``exp``, ``nbf`` and ``iat`` (seconds).
@@ -47,6 +52,8 @@ LEEWAY = 30
 INVITATION_TTL = 7 * 86400
 MAGIC_TTL = 15 * 60
 SESSION_TTL = 8 * 3600
+#: An unsubscribe link works long after its e-mail arrived (people unsubscribe from old mail).
+UNSUBSCRIBE_TTL = 400 * 86400
 #: How long a key replaced by ``rotate`` still verifies tokens.
 GRACE = 7 * 86400
 #: Longer tokens are refused before any parsing (cookies are limited to about 4 KB anyway).
@@ -294,8 +301,8 @@ def issue(
     """Sign a token of kind ``typ`` for ``subject`` (an e-mail address, lower-cased) with the current key."""
     if typ not in KINDS:
         raise ValueError(f"unknown token kind {typ!r}")
-    if typ == INVITATION and not community:
-        raise ValueError("an invitation names its community")
+    if typ in SCOPED and not community:
+        raise ValueError(f"an {typ} token names its community")
     now = int(time.time() if now is None else now)
     payload: dict[str, Any] = {
         "iss": issuer,
@@ -370,8 +377,8 @@ def _check_claims(payload: Mapping[str, Any], *, typ: str, now: float, leeway: f
     if problem is not None:
         raise TokenError(problem)
     community = payload.get("com")
-    if typ == INVITATION and not isinstance(community, str):
-        raise TokenError("invitation without community")
+    if typ in SCOPED and (not isinstance(community, str) or not community):
+        raise TokenError(f"{typ} without community")
     known = set(_REQUIRED) | {"com"}
     return Claims(
         typ=payload["typ"],
@@ -396,3 +403,188 @@ def parse_duration(text: str) -> int:
     if not number.isdigit() or int(number) <= 0:
         raise ValueError(f"not a duration: {text!r} (use e.g. 90s, 15m, 8h, 7d)")
     return int(number) * units[unit]
+
+
+# -- per-community grants (verified by nginx, deploy/diplomatie_grant.lua) -------------------------
+#
+# A grant is a short-lived cookie, scoped to ``Path=/c/<community>/``, that lets nginx serve that
+# community's files to a browser without asking the gate each time. It is MACed, not signed: nginx
+# holds the same secret, read from a key file the gate writes (mode 0640) and rotates. Its value:
+#
+#     g1.<community>.<exp>.<ref>.<kid>.<mac>
+#
+# ``exp`` is the expiry (integer seconds since the epoch); ``ref`` the session it was issued to (the
+# unpadded base64 of SHA-1 of the session cookie's value: nginx accepts the grant only beside that
+# session cookie); ``kid`` names the grant key; ``mac`` is the unpadded base64 of
+# HMAC-SHA1(key, "g1.<community>.<exp>.<ref>.<kid>"), the MAC nginx's Lua module computes natively.
+
+GRANT_VERSION = "g1"
+#: Default and largest grant lifetimes (seconds): sign-out and removal take effect within this bound.
+GRANT_TTL = 30
+MAX_GRANT_TTL = 60
+#: A grant key is replaced after this long; the previous key still verifies (grants outlive it by a TTL).
+GRANT_ROTATE = 3600
+GRANT_KEYS_HEADER = "diplomatie-grant-keys 1"
+_GRANT_KID = 8  # hex characters
+_GRANT_SECRET = 32  # bytes
+
+
+@dataclass(frozen=True)
+class GrantKey:
+    """One HMAC key for grants: ``kid`` (8 hex digits), its creation time and its secret."""
+
+    kid: str
+    created: int
+    secret: bytes
+
+
+@dataclass(frozen=True)
+class GrantKeys:
+    """The grant key file: the names of the two cookies nginx reads, the lifetime, and the keys (current first).
+
+    ``secure`` says the gate runs over https (cookies with ``Secure``). ``redirect_headers`` are the
+    headers of the gate's own sign-in redirect (but its ``Location``), which nginx copies when it
+    answers that redirect itself (a request without a valid session).
+    """
+
+    session_cookie: str
+    grant_cookie: str
+    ttl: int
+    secure: bool
+    keys: tuple[GrantKey, ...]
+    redirect_headers: tuple[tuple[str, str], ...] = ()
+
+    def settings(self) -> tuple:
+        """Everything but the keys: a file whose settings differ from the gate's is rewritten."""
+        return (self.session_cookie, self.grant_cookie, self.ttl, self.secure, self.redirect_headers)
+
+    @property
+    def current(self) -> GrantKey:
+        return self.keys[0]
+
+    def to_text(self) -> str:
+        lines = [GRANT_KEYS_HEADER, f"cookies {self.session_cookie} {self.grant_cookie}",
+                 f"ttl {self.ttl}", f"secure {int(self.secure)}"]
+        lines += [f"header {name} {value}" for name, value in self.redirect_headers]
+        lines += [f"key {k.kid} {k.created} {k.secret.hex()}" for k in self.keys]
+        return "\n".join(lines) + "\n"
+
+    @classmethod
+    def from_text(cls, text: str, source: str) -> GrantKeys:
+        lines = text.splitlines()
+        if not lines or lines[0] != GRANT_KEYS_HEADER:
+            raise KeysError(f"{source}: not a grant key file (first line must be {GRANT_KEYS_HEADER!r})")
+        fields: dict[str, list[str]] = {}
+        keys: list[GrantKey] = []
+        headers: list[tuple[str, str]] = []
+        try:
+            for number, line in enumerate(lines[1:], start=2):
+                name, *values = line.split(" ")
+                if name == "key":
+                    kid, created, secret = values
+                    if len(kid) != _GRANT_KID or len(secret) != 2 * _GRANT_SECRET:
+                        raise ValueError(f"line {number}: malformed key")
+                    keys.append(GrantKey(kid, int(created), bytes.fromhex(secret)))
+                elif name == "header":
+                    header, value = line.split(" ", 2)[1:]
+                    headers.append((header, value))
+                elif name in ("cookies", "ttl", "secure"):
+                    fields[name] = values
+                else:
+                    raise ValueError(f"line {number}: unknown field {name!r}")
+            (session_cookie, grant_cookie), (ttl,), (secure,) = fields["cookies"], fields["ttl"], fields["secure"]
+            ttl_seconds = int(ttl)
+        except (KeyError, ValueError) as exc:
+            raise KeysError(f"{source}: malformed grant key file ({exc})") from exc
+        if not keys or not 1 <= ttl_seconds <= MAX_GRANT_TTL:
+            raise KeysError(f"{source}: no key, or a lifetime outside 1..{MAX_GRANT_TTL} s")
+        return cls(session_cookie, grant_cookie, ttl_seconds, secure == "1", tuple(keys), tuple(headers))
+
+
+def new_grant_key(now: float) -> GrantKey:
+    return GrantKey(secrets.token_hex(_GRANT_KID // 2), int(now), secrets.token_bytes(_GRANT_SECRET))
+
+
+def read_grant_keys(path: Path) -> GrantKeys:
+    try:
+        text = path.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KeysError(f"{path}: cannot read the grant key file ({exc})") from exc
+    return GrantKeys.from_text(text, str(path))
+
+
+def write_grant_keys(path: Path, keys: GrantKeys) -> None:
+    """Replace the file atomically, mode 0640: the gate's user writes it, nginx's group reads it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, keys.to_text().encode("ascii"), mode=0o640)
+
+
+def ensure_grant_keys(path: Path, wanted: GrantKeys, now: float, rotate_after: float = GRANT_ROTATE) -> GrantKeys:
+    """The grant keys to use: the file's when it matches ``wanted``'s settings and its key is fresh; else
+    a new file whose current key is fresh and whose previous current key still verifies.
+
+    Called at start and at each poll by every gate process sharing the file: one of them rotates, the
+    others read its key at their next poll (grants any of them signed with a key that lost a race of
+    two simultaneous rotations are refused by nginx, which then asks the gate: a request, not a hole).
+    ``wanted`` supplies the settings (its keys are ignored).
+    """
+    try:
+        found: GrantKeys | None = read_grant_keys(path)
+    except KeysError:
+        found = None  # absent or unreadable: write a fresh one (fails loudly if the folder is not writable)
+    if found is not None and found.settings() == wanted.settings() and now - found.current.created < rotate_after:
+        return found
+    previous = found.keys[:1] if found is not None else ()
+    fresh = GrantKeys(wanted.session_cookie, wanted.grant_cookie, wanted.ttl, wanted.secure,
+                      (new_grant_key(now), *previous), wanted.redirect_headers)
+    write_grant_keys(path, fresh)
+    return fresh
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def session_reference(session_token: str) -> str:
+    """The opaque reference a grant carries to the session it belongs to (nginx computes the same)."""
+    return _b64(hashlib.sha1(session_token.encode("ascii", "replace")).digest())  # noqa: S324 - not a MAC
+
+
+def grant_mac(key: GrantKey, payload: str) -> str:
+    return _b64(hmac.new(key.secret, payload.encode("ascii"), hashlib.sha1).digest())
+
+
+def issue_grant(keys: GrantKeys, community: str, session_token: str, now: float) -> str:
+    """The value of a grant cookie for ``community`` beside ``session_token``, valid ``keys.ttl`` seconds."""
+    key = keys.current
+    payload = f"{GRANT_VERSION}.{community}.{int(now) + keys.ttl}.{session_reference(session_token)}.{key.kid}"
+    return f"{payload}.{grant_mac(key, payload)}"
+
+
+def grant_problem(keys: GrantKeys, grant: str, community: str, session_token: str | None, now: float) -> str | None:
+    """Why ``grant`` does not let nginx serve ``community`` to ``session_token`` at ``now``; None when it does.
+
+    The reference implementation of what deploy/diplomatie_grant.lua checks, in the same order.
+    """
+    if not grant or len(grant) > 256 or not grant.isascii():
+        return "missing or oversized"
+    parts = grant.split(".")
+    if len(parts) != 6 or parts[0] != GRANT_VERSION:
+        return "malformed"
+    _, named, exp, ref, kid, mac = parts
+    key = next((k for k in keys.keys if k.kid == kid), None)
+    if key is None:
+        return "unknown key"
+    if not hmac.compare_digest(grant_mac(key, grant.rpartition(".")[0]), mac):
+        return "bad MAC"
+    if named != community:
+        return "another community"
+    if not (exp.isascii() and exp.isdigit()) or len(exp) > 12:
+        return "malformed expiry"
+    if int(exp) <= now:
+        return "expired"
+    if int(exp) > now + keys.ttl + 1:
+        return "expiry beyond the lifetime"
+    if session_token is None or not hmac.compare_digest(ref, session_reference(session_token)):
+        return "another session"
+    return None

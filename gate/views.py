@@ -98,8 +98,10 @@ async def home(gate: GateState, req: Request) -> Response:
     else:
         listing = "<p>" + html.escape(_("You are not a member of any community at the moment.")) + "</p>"
     signed_in = html.escape(_("Signed in as {address}.")).format(address=address_html(claims.sub))
+    alerts_link = html.escape(_("Your alert preferences"))  # how often new cables are e-mailed (gate/preferences.py)
     return gate.pages.page(200, reader, _("Your communities"),
-                           f"<p>{signed_in}</p>{listing}{logout_form(gate, req, reader)}", subject=claims.sub)
+                           f'<p>{signed_in}</p>{listing}<p><a href="/preferences">{alerts_link}</a></p>'
+                           f"{logout_form(gate, req, reader)}", subject=claims.sub)
 
 
 # -- sign-in by e-mail ---------------------------------------------------------------------------
@@ -354,7 +356,9 @@ async def logout(gate: GateState, req: Request) -> Response:
     claims = await gate.sessions.session(cookie, now)
     if claims is not None:
         await gate.sessions.sign_out(claims, cookie, gate.log.timestamp(now))
-    return gate.pages.redirect("/logout", 303, extra=[("set-cookie", gate.sessions.clear())],
+    communities = sorted(set(gate.membership.snapshot.communities) | set(gate.releases))
+    return gate.pages.redirect("/logout", 303, extra=[("set-cookie", gate.sessions.clear()),
+                                                     *gate.grants.clear(communities)],
                                subject=claims.sub if claims else None)
 
 

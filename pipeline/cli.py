@@ -18,7 +18,7 @@ COMMANDS: dict[str, str] = {
     "approve": "approve", "pending": "pending",
     "new": "new",
     "demo": "demo",
-    "publish": "publish", "releases": "releases", "rollback": "rollback", "gc": "gc",
+    "publish": "publish", "releases": "releases", "rollback": "rollback", "gc": "gc", "notify": "notify",
     "build": "build",
     "keys": "keys", "link": "link", "gate": "gate",
     "history": "history",

@@ -23,9 +23,9 @@ import os
 import socket
 import stat
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -36,6 +36,7 @@ from gate.store import (
     LEDGER_PREFIX,
     MEMBERS_KEY,
     UNRESTORABLE_PREFIX,
+    Encoded,
     FileEntry,
     Manifest,
     NotFound,
@@ -57,6 +58,7 @@ from gate.store import (
 from pipeline import withdrawals
 from pipeline.audit import CSP_FILE, SITE_DATA, ThemeCode, read_code
 from pipeline.parallel import parallel_map
+from pipeline.precompress import precompress, worth_compressing
 from pipeline.withdrawals import Register
 
 #: Content types the sites use, with charsets; anything else comes from :mod:`mimetypes`.
@@ -81,6 +83,8 @@ LEASE_TTL = dt.timedelta(hours=1)
 #: gc keeps blobs no release uses when younger than this (an upload of a running publication).
 MIN_ORPHAN_AGE = dt.timedelta(minutes=10)
 PURGE_PENDING_PREFIX = "purge-pending/"
+#: Up to this many bytes of text to compress, one process does it (see :func:`with_encodings`).
+COMPRESS_ALONE = 1 << 20
 
 
 class PublishError(Exception):
@@ -252,6 +256,7 @@ class _Upload:
     jobs: int
     progress: bool
     present: frozenset[str] = frozenset()  # blobs of the serving release: in the store, kept by gc
+    encoded: dict[str, bytes] = field(default_factory=dict)  # new precompressed blobs, by their SHA-256
     uploaded: set[str] = field(default_factory=set)
     bytes: int = 0
 
@@ -261,11 +266,34 @@ class _Upload:
     def by_sha(self) -> dict[str, LocalFile]:
         return {f.entry.sha256: f for f in self.files.values()}
 
+    def all_blobs(self) -> set[str]:
+        """Every blob the release names: its files' and their precompressed representations'."""
+        return {sha for f in self.files.values() for sha in f.entry.blobs()} | set(self.encoded)
+
+    def size_of(self, sha: str, local: dict[str, LocalFile]) -> int:
+        if sha in self.encoded:
+            return len(self.encoded[sha])
+        if sha in local:
+            return local[sha].entry.size
+        return next(enc.size for f in self.files.values() for _, enc in f.entry.encodings if enc.sha256 == sha)
+
+    def remake(self, sha: str) -> bytes:
+        """A compressed copy named by a serving release but missing from the store (lost): made again
+        from its file, which works as long as the compressor gives the same bytes (it is deterministic)."""
+        for f in self.files.values():
+            for name, enc in f.entry.encodings:
+                if enc.sha256 == sha:
+                    data = precompress(f.path.read_bytes(), f.entry.type).get(name)
+                    if data is not None and hashlib.sha256(data).hexdigest() == sha:
+                        return data
+        raise PublishError(f"blob {sha}, a compressed copy a serving release names, is missing from the store "
+                           "and this compressor does not make the same bytes; restore it from a backup")
+
     def missing(self) -> list[str]:
         """The blobs of this site the store lacks. Those of the serving release are there (it was
         checked whole when published, and gc keeps it), so only the others are looked for: after a
         small change, a few HEAD requests in place of listing the whole store."""
-        candidates = sorted(set(self.by_sha()) - self.present)
+        candidates = sorted(self.all_blobs() - self.present)
         if len(candidates) > self.HEAD_AT_MOST:
             listed = {k[len(BLOBS_PREFIX):] for k in self.store.list(BLOBS_PREFIX)}
             return [sha for sha in candidates if sha not in listed]
@@ -278,6 +306,9 @@ class _Upload:
         local = self.by_sha()
 
         def put(sha: str) -> None:
+            if sha in self.encoded or sha not in local:  # a compressed copy: made now, or lost and made again
+                self.store.put(blob_key(sha), self.encoded[sha] if sha in self.encoded else self.remake(sha))
+                return
             f = local[sha]
             data = f.path.read_bytes()
             if hashlib.sha256(data).hexdigest() != sha:
@@ -286,16 +317,17 @@ class _Upload:
 
         def check(sha: str) -> None:
             info = self.store.head(blob_key(sha))
-            if info is None or info.size != local[sha].entry.size:
-                raise PublishError(f"blob {sha} ({local[sha].path}) is missing or truncated in the store after "
-                                   "upload; publish again")
+            if info is None or info.size != self.size_of(sha, local):
+                what = local[sha].path if sha in local else "a compressed copy"
+                raise PublishError(f"blob {sha} ({what}) is missing or truncated in the store after upload; "
+                                   "publish again")
 
         list(parallel_map(put, shas, jobs=self.jobs, progress=f"uploading {label}" if self.progress else None))
         list(parallel_map(check, shas, jobs=self.jobs))
         for sha in shas:
             if sha not in self.uploaded:
                 self.uploaded.add(sha)
-                self.bytes += local[sha].entry.size
+                self.bytes += self.size_of(sha, local)
 
 
 def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datetime | None = None,
@@ -313,12 +345,13 @@ def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datet
     # 2. What the built site holds: each file's content address, the theme's inline-code hashes.
     local = scan_site(Path(site.path), file_digests)
     code = _theme_code(Path(site.path))
-    files = {path: f.entry for path, f in local.items()}
-    blobs_needed = {e.sha256 for e in files.values()}
     cables = tuple(site.cables)
     # 3. What serves now; an unchanged site writes nothing but finishes a pending purge.
     pointer = read_pointer(store, community)
     current = _current_manifest(store, community, pointer)
+    local, encoded = with_encodings(local, current, jobs, lambda: _other_serving(store, community))
+    files = {path: f.entry for path, f in local.items()}
+    blobs_needed = {sha for e in files.values() for sha in e.blobs()}
     by = by or default_publisher()
     if current is not None and current.files == files and set(current.cables) == set(cables):
         try:
@@ -336,7 +369,8 @@ def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datet
     moment = utc(now)
     release = release_id(moment, files)
     lease = lease_key(community, release)
-    upload = _Upload(store, local, jobs, progress, frozenset(current.blobs()) if current else frozenset())
+    upload = _Upload(store, local, jobs, progress, frozenset(current.blobs()) if current else frozenset(),
+                     encoded)
     try:
         # the lease tells a concurrent gc which blobs this publication needs, before it looks for them
         store.put(lease, _json({"format": FORMAT, "community": community, "release": release,
@@ -380,6 +414,75 @@ def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datet
                          skipped=len(blobs_needed) - len(upload.uploaded), bytes_uploaded=upload.bytes,
                          cables=len(cables), added=added, removed=removed, unrestorable=marked,
                          deleted_blobs=deleted)
+
+
+def with_encodings(local: dict[str, LocalFile], current: Manifest | None, jobs: int,
+                   others: Callable[[], Iterable[Manifest]] = tuple) -> tuple[dict[str, LocalFile], dict[str, bytes]]:
+    """The site's files with their precompressed representations (``FileEntry.encodings``), and the
+    bytes of those this publication made (SHA-256 -> bytes).
+
+    A file the serving release already holds, by the same hash and type, keeps that release's
+    representations (compressing is the costly part, so an unchanged site compresses nothing);
+    unless that release predates precompression, in which case every text file is compressed once.
+    Before compressing, the serving releases of the other communities (``others``, read only then)
+    are asked too: the theme's stylesheets and scripts are compressed once for all communities.
+    Compression runs in worker processes (brotli's best quality is CPU-bound).
+    """
+    known: dict[tuple[str, str], tuple[tuple[str, Encoded], ...]] = {}
+    for manifest in [current] if current is not None else []:
+        _learn_encodings(known, manifest)
+
+    def todo() -> list[tuple[tuple[str, str], Path]]:
+        return sorted({(f.entry.sha256, f.entry.type): f.path for f in local.values()
+                       if (f.entry.sha256, f.entry.type) not in known and worth_compressing(f.entry)}.items())
+
+    if todo():
+        for manifest in others():
+            _learn_encodings(known, manifest)
+
+    def compress(item: tuple[tuple[str, str], Path]) -> tuple[tuple[str, str], dict[str, bytes]]:
+        (sha, kind), path = item
+        data = path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != sha:
+            raise PublishError(f"{path} changed while it was being published; build and publish again")
+        return (sha, kind), precompress(data, kind)
+
+    items = todo()
+    # worker processes only when there is enough to do: forking costs more than compressing a few pages
+    workers = min(jobs, os.cpu_count() or 1) if sum(p.stat().st_size for _, p in items) > COMPRESS_ALONE else 1
+    encoded: dict[str, bytes] = {}
+    for key, representations in parallel_map(compress, items, jobs=workers, processes=True):
+        digests = []
+        for name, data in representations.items():
+            digest = hashlib.sha256(data).hexdigest()
+            encoded[digest] = data
+            digests.append((name, Encoded(digest, len(data))))
+        known[key] = tuple(digests)
+    out = {path: LocalFile(f.path, replace(f.entry, encodings=known.get((f.entry.sha256, f.entry.type), ())))
+           for path, f in local.items()}
+    return out, encoded
+
+
+def _learn_encodings(known: dict[tuple[str, str], tuple[tuple[str, Encoded], ...]], manifest: Manifest) -> None:
+    """Remember the representations of a release written since precompression (an older one has none
+    anywhere, and its files must be compressed, not taken as not worth it)."""
+    if any(e.encodings for e in manifest.files.values()):
+        for e in manifest.files.values():
+            known.setdefault((e.sha256, e.type), e.encodings)
+
+
+def _other_serving(store: Store, community: str) -> Iterator[Manifest]:
+    """The serving release of every other community (their blobs are in the store, kept by gc)."""
+    for other in communities(store):
+        if other == community:
+            continue
+        try:  # only a saving: a community that cannot be read is compressed for again
+            pointer = read_pointer(store, other)
+            manifest = read_manifest(store, other, pointer.release) if pointer else None
+        except StoreError:
+            continue
+        if manifest is not None:
+            yield manifest
 
 
 def _refuse_withdrawn(store: Store, community: str, cables: Iterable[str], register: Register | None,

@@ -38,13 +38,23 @@ def content_type(path: str) -> str:
 
 
 def publish_site(store: storage.Store, community: str, files: dict[str, bytes], release: str,
-                 script_hashes: tuple[str, ...] = (), style_hashes: tuple[str, ...] = ()) -> storage.Manifest:
-    """Publish like the pipeline does, through the storage contract: blobs, then manifest, then pointer."""
+                 script_hashes: tuple[str, ...] = (), style_hashes: tuple[str, ...] = (),
+                 *, precompressed: bool = True) -> storage.Manifest:
+    """Publish like the pipeline does, through the storage contract: blobs (with the gzip and brotli
+    forms of text files, unless ``precompressed`` is False, as in manifests of before), then manifest,
+    then pointer."""
+    from pipeline.precompress import precompress
+
     entries = {}
     for path, data in files.items():
         sha = hashlib.sha256(data).hexdigest()
         store.create(storage.blob_key(sha), data)
-        entries[path] = storage.FileEntry(sha, len(data), content_type(path))
+        encodings = []
+        for coding, packed in (precompress(data, content_type(path)) if precompressed else {}).items():
+            digest = hashlib.sha256(packed).hexdigest()
+            store.create(storage.blob_key(digest), packed)
+            encodings.append((coding, storage.Encoded(digest, len(packed))))
+        entries[path] = storage.FileEntry(sha, len(data), content_type(path), tuple(encodings))
     now = storage.utc_now()
     manifest = storage.Manifest(community=community, release=release, commit=None, built_at=now,
                                 published_at=now, cables=(), files=entries, script_hashes=script_hashes,
@@ -306,8 +316,9 @@ class GateClient(_Client):
                             insecure_dev=base_url.startswith("http://"), **options)
         self.gate = Gate(config, log_stream=self.logs, clock=self.clock, background=False)
         self.loop = asyncio.new_event_loop()
+        # Accept-Encoding: identity unless a test asks otherwise, as http.client sends (GateProcess)
         self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.gate, client=("192.0.2.7", 4242)),
-                                        base_url=base_url)
+                                        base_url=base_url, headers={"accept-encoding": "identity"})
 
     @property
     def cookie_name(self) -> str:
@@ -338,12 +349,21 @@ class GateClient(_Client):
         hdrs = dict(headers or {})
         if cookie:
             hdrs["Cookie"] = cookie
-        resp = self.run(self.client.request(method, path, headers=hdrs, content=body))
+        async def send() -> tuple[httpx.Response, bytes]:
+            resp = await self.client.send(self.client.build_request(method, path, headers=hdrs, content=body),
+                                          stream=True)
+            raw = b"".join([chunk async for chunk in resp.aiter_raw()])  # the bytes sent, never decoded
+            await resp.aclose()
+            return resp, raw
+
+        import httpx
+
+        resp, raw = self.run(send())
         self.client.cookies.clear()  # cookies travel only as each test says (like GateProcess)
         merged: dict[str, str] = {}
         for k, v in resp.headers.multi_items():
             merged[k.lower()] = f"{merged[k.lower()]}, {v}" if k.lower() in merged else v
-        return Reply(resp.status_code, merged, resp.content)
+        return Reply(resp.status_code, merged, raw)
 
     def settle_mail(self) -> None:
         """Wait for the send jobs started so far (they run in worker threads after the answer)."""

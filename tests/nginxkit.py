@@ -14,15 +14,22 @@ from pathlib import Path
 from tests.gatekit import ROOT, free_port
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-TEMPLATE = ROOT / "deploy" / "nginx.conf"
+DEPLOY = ROOT / "deploy"
+TEMPLATE = DEPLOY / "nginx.conf"
 ACCEL_PREFIX = "/_blobs"
 
 
-def render(runtime: Path, port: int, gate_ports: list[int], store: Path, workers: int = 1) -> str:
-    """deploy/nginx.conf with its placeholders filled, exactly as an operator's sed would."""
+def render(runtime: Path, port: int, gate_ports: list[int], store: Path, workers: int = 1,
+           grant_keys: Path | None = None) -> str:
+    """deploy/nginx.conf with its placeholders filled, exactly as an operator's sed would.
+
+    ``grant_keys``: the file the gates write (``--grant-keys``); without it, a path nobody writes, so
+    that nginx refuses every grant and asks the gate for every page (what it does when the file is lost).
+    """
     gates = "\n        ".join(f"server 127.0.0.1:{p};" for p in gate_ports)
     values = {"RUNTIME": str(runtime), "LISTEN": f"127.0.0.1:{port}", "GATES": gates,
-              "STORE": str(Path(store).absolute()), "WORKERS": str(workers)}
+              "STORE": str(Path(store).absolute()), "WORKERS": str(workers), "DEPLOY": str(DEPLOY),
+              "GRANT_KEYS": str(Path(grant_keys or runtime / "no-grant-keys").absolute())}
     lines = []
     for line in TEMPLATE.read_text().splitlines():
         if not line.lstrip().startswith("#"):  # the comments document the placeholders themselves
@@ -39,12 +46,13 @@ class Nginx:
     """nginx in the foreground on a free port, all its files in ``runtime`` (no root paths touched)."""
 
     def __init__(self, runtime: Path, gate_ports: list[int], store: Path, *, workers: int = 1,
-                 port: int | None = None, conf_text: str | None = None) -> None:
+                 port: int | None = None, conf_text: str | None = None, grant_keys: Path | None = None) -> None:
         runtime.mkdir(parents=True, exist_ok=True)
         self.runtime = runtime
         self.port = port or free_port()
         self.conf = runtime / "nginx.conf"
-        self.conf.write_text(conf_text or render(runtime, self.port, gate_ports, store, workers))
+        self.conf.write_text(conf_text or render(runtime, self.port, gate_ports, store, workers,
+                                                     grant_keys))
         directives = "daemon off;" + (" user root;" if os.geteuid() == 0 else "")  # tmp dirs are 0700
         self.proc = subprocess.Popen([NGINX, "-p", str(runtime), "-c", str(self.conf), "-e",
                                       str(runtime / "error.log"), "-g", directives],

@@ -6,10 +6,15 @@ assets are the same bytes for every community, as in a real build.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gzip
 import json
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
+
+import brotli
 
 
 @dataclass(frozen=True)
@@ -54,3 +59,20 @@ def make_site(out: Path, community: str, cables: dict[str, str], *, assets: int 
 def corpus(n: int, *, seed: str = "") -> dict[str, str]:
     """``n`` synthetic cables with distinct bodies."""
     return {f"2026-POST-{i:04d}": f"Analyse {seed}{i}: " + ("lorem ipsum dolor " * 30) for i in range(n)}
+
+
+def readable(data: bytes) -> bytes:
+    """A blob's bytes, followed by what they decompress to when they are a gzip or brotli stream: a text
+    must be looked for in the precompressed copies of the files as well as in the files."""
+    with contextlib.suppress(OSError, EOFError, zlib.error):
+        return data + b"\0" + gzip.decompress(data)
+    with contextlib.suppress(brotli.error):
+        return data + b"\0" + brotli.decompress(data)
+    return data
+
+
+def stored_text(store) -> bytes:
+    """Every blob of the store, each readable (:func:`readable`), joined: what a text search must cover."""
+    from gate.store import BLOBS_PREFIX
+
+    return b"".join(readable(store.get(k)) for k in store.list(BLOBS_PREFIX))

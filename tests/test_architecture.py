@@ -18,7 +18,7 @@ PACKAGES = ("pipeline", "gate")
 
 #: The gate's contract modules: the only part of the gate the pipeline may import.
 CONTRACTS = {"gate.store", "gate.tokens", "gate.csp", "gate.addresses", "gate.membership", "gate.files",
-             "gate.i18n", "gate.identity", "gate.mail", "gate.welcome"}
+             "gate.i18n", "gate.identity", "gate.letters", "gate.alerts", "gate.mail", "gate.welcome"}
 
 #: The command line: the only modules that may import pipeline.commands.
 COMMAND_LINE = ("pipeline.commands", "pipeline.cli", "pipeline.__main__")
@@ -36,18 +36,18 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("the gate's contracts", tuple(sorted(CONTRACTS))),
     ("the gate's parts", ("gate",)),
     ("the gate's state", ("gate.state",)),
-    ("the gate's views", ("gate.views", "gate.serving")),
+    ("the gate's views", ("gate.views", "gate.serving", "gate.preferences")),
     ("the gate's application", ("gate.app", "gate.server", "gate.launch")),
     ("pipeline foundations", ("pipeline", "pipeline.findings", "pipeline.dates", "pipeline.yamlfile", "pipeline.yamledit",
                               "pipeline.gitrepo",
                               "pipeline.classification", "pipeline.html_safety", "pipeline.siteconfig",
-                              "pipeline.invitations", "pipeline.parallel")),
+                              "pipeline.invitations", "pipeline.parallel", "pipeline.precompress")),
     ("the content model", ("pipeline.cables", "pipeline.communities", "pipeline.approvals")),
     ("reading a version", ("pipeline.sources", "pipeline.revisions", "pipeline.buildcache", "pipeline.repository")),
     ("deciding", ("pipeline.check", "pipeline.plan", "pipeline.plandiff", "pipeline.review", "pipeline.signatures", "pipeline.history",
                   "pipeline.withdrawals")),
     ("producing", ("pipeline.site", "pipeline.build", "pipeline.audit", "pipeline.publish", "pipeline.publication",
-                   "pipeline.archive", "pipeline.drafting",
+                   "pipeline.archive", "pipeline.drafting", "pipeline.notify",
                    "pipeline.roster", "pipeline.enrolment")),
     ("the commands", ("pipeline.commands",)),
     ("the command group", ("pipeline.cli", "pipeline.__main__")),

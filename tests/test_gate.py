@@ -7,6 +7,7 @@ end to end against the real server: one-time links across processes, both server
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 
@@ -38,6 +39,22 @@ def site(community: str) -> dict[str, bytes]:
         "2026/2026-BERLIN-0042/index.html": f"<html><body>{marker} cable</body></html>".encode(),
         "assets/main.css": f"/* {marker} */ body {{ color: black }}".encode(),
         "search/search_index.json": json.dumps({"docs": [{"text": marker}]}).encode(),
+        **compressible(community),
+    }
+
+
+def compressible(community: str) -> dict[str, bytes]:
+    """Files large enough to be stored precompressed (gzip, brotli), and one that is not text."""
+    marker = f"CONTENT-OF-{community.upper()}"
+    paras = "".join(f"<p>{marker} paragraph {i}: l'électricité, énergie, réseau {i * 7919 % 1000}.</p>\n"
+                    for i in range(60))
+    return {
+        "2026/2026-BERLIN-0043/index.html": f"<html><body><h1>{marker}</h1>\n{paras}</body></html>\n".encode(),
+        "assets/app.js": "".join(f"function f{i}(x) {{ return x * {i} + '{marker}'; }}\n"
+                                 for i in range(80)).encode(),
+        "search/pages.json": json.dumps({"docs": [{"location": f"2026/{i}/", "text": f"{marker} {i} " * 20}
+                                                  for i in range(100)]}).encode(),
+        "assets/logo.png": b"".join(hashlib.sha256(f"{community}{i}".encode()).digest() for i in range(64)),
     }
 
 

@@ -10,10 +10,12 @@ gate processes behind one nginx sharing nothing but the store.
 from __future__ import annotations
 
 import copy
+import gzip
 import json
 import time
 from pathlib import Path
 
+import brotli
 import pytest
 
 from gate import store as storage
@@ -47,6 +49,15 @@ from tests.test_gate import (  # noqa: F401 - collected here again, against ngin
     test_serving_directories_types_and_redirects,
     test_storage_errors_answer_503_never_a_traceback_nor_other_bytes,
 )
+from tests.test_gate_compression import (  # noqa: F401 - collected here again, against nginx
+    BROWSER,
+    test_a_browser_gets_brotli_that_decompresses_to_the_file,
+    test_a_range_is_a_range_of_the_file_as_it_is,
+    test_binary_and_small_files_are_sent_as_they_are,
+    test_conditional_requests_compare_the_etag_of_the_representation_sent,
+    test_head_of_a_compressed_file_has_its_length_and_no_body,
+    test_the_coding_sent_is_the_one_the_client_rates_best,
+)
 from tests.test_gate_hostile import (  # noqa: F401 - collected here again, against nginx
     test_gate_still_healthy_after_the_table,
     test_hostile_table_is_refused_without_content,
@@ -66,14 +77,18 @@ def front(gate: GateProcess, nginx_port: int) -> GateProcess:
     return proxied
 
 
-def behind_nginx(base: Path, store_dir: Path, gates: int = 1):
-    """Gate processes with --accel-redirect, and nginx in front with base URL = nginx's address."""
+def behind_nginx(base: Path, store_dir: Path, gates: int = 1, extra: tuple[str, ...] = ()):
+    """Gate processes with --accel-redirect and --grant-keys (and ``extra``), and nginx in front with
+    base URL = nginx's address."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    started = [GateProcess(store_dir, base / "keys", base_url=base_url, extra=GATE_FLAGS,
+    grant_keys = base / "grants" / "keys"
+    started = [GateProcess(store_dir, base / "keys", base_url=base_url,
+                           extra=(*GATE_FLAGS, "--grant-keys", str(grant_keys), *extra),
                            log=base / f"gate-{i}.log") for i in range(gates)]
     try:
-        server = running_nginx(base / "nginx", [g.port for g in started], store_dir, port=port)
+        server = running_nginx(base / "nginx", [g.port for g in started], store_dir, port=port,
+                               grant_keys=grant_keys)
         return started, server, port
     except Exception:
         for g in started:
@@ -105,6 +120,34 @@ def world(tmp_path_factory):
 def gate(world):
     """The hostile table's fixture: the same gate behind nginx (its tokens name presse and business)."""
     return world
+
+
+def test_nginx_sends_the_precompressed_blob_each_client_accepts(world):
+    """One address, one cookie, three clients in a row: the cached decision never hands one client the
+    coding another accepted; each body (sent by nginx) decompresses to the file."""
+    cookie = world.session_cookie("a@press.org")
+    file = storage.read_manifest(world.store, "presse", "r1").files["2026/2026-BERLIN-0043/index.html"]
+    original = world.store.get(storage.blob_key(file.sha256))
+    path = "/c/presse/2026/2026-BERLIN-0043/?probe=codings"
+    for accept, coding, decode in (("identity", None, bytes), (BROWSER, "br", brotli.decompress),
+                                   ("gzip", "gzip", gzip.decompress), ("identity", None, bytes)):
+        reply = world.get(path, cookie=cookie, headers={"Accept-Encoding": accept})
+        assert reply.status == 200 and reply.header("content-encoding") == coding, accept
+        assert reply.header("last-modified")  # set by nginx's static file module: the blob came from nginx
+        assert decode(reply.body) == original and reply.header("content-length") == str(len(reply.body))
+        assert reply.header("vary") == "Cookie, Accept-Encoding"
+
+
+def test_nginx_gzips_the_gates_own_pages_once(world):
+    plain = world.get("/login", headers={"Accept-Encoding": "identity"})
+    packed = world.get("/login", headers={"Accept-Encoding": BROWSER})
+    assert plain.status == packed.status == 200 and plain.header("content-encoding") is None
+    assert packed.header("content-encoding") == "gzip" and gzip.decompress(packed.body) == plain.body
+    assert "Accept-Encoding" in packed.header("vary")
+    cookie = world.session_cookie("a@press.org")  # the community's 404 page: the gate sends it, maybe compressed
+    missing = world.get("/c/presse/no/such/page", cookie=cookie, headers={"Accept-Encoding": BROWSER})
+    assert missing.status == 404 and b"has no such page" in {None: bytes, "gzip": gzip.decompress}[
+        missing.header("content-encoding")](missing.body)
 
 
 def test_bodies_come_from_nginx_and_the_gate_sends_none(world):
@@ -205,7 +248,8 @@ def test_shipped_configuration_passes_nginx_own_check(tmp_path):
 
 
 def test_signed_out_session_is_refused_through_nginx_within_seconds(world):
-    """nginx keeps the gate's decision 2 s per cookie and address: a replayed cookie stops soon after."""
+    """A replayed cookie (without a grant: asked of the gate each time) stops at once; with a grant, within
+    its lifetime (tests/test_nginx_grants.py)."""
     cookie = world.sign_in("presse", "a@press.org")
     assert world.get("/c/presse/", cookie=cookie).status == 200  # decision now cached by nginx
     home = world.get("/", cookie=cookie).body.decode()
@@ -218,21 +262,16 @@ def test_signed_out_session_is_refused_through_nginx_within_seconds(world):
     assert time.monotonic() - started <= 10
 
 
-def test_gate_decisions_are_cached_by_nginx_and_carry_no_body(world):
+def test_gate_decisions_carry_no_body_and_a_yes_sets_a_grant(world):
     cookie = world.session_cookie("a@press.org")
     decision = world.direct.get("/c/presse/assets/main.css", cookie=cookie, headers={"X-Diplomatie-Decide": "1"})
     assert decision.status == 200 and decision.body == b"" and decision.header("x-diplomatie-blob")
     assert decision.header("x-accel-redirect") is None
+    grant = decision.header("set-cookie")
+    assert grant.startswith("diplomatie-grant=g1.presse.") and "; Path=/c/presse/;" in grant
+    assert "HttpOnly" in grant and "SameSite=Lax" in grant
     refused = world.direct.get("/c/business/", cookie=cookie, headers={"X-Diplomatie-Decide": "1"})
-    assert refused.status == 401 and refused.body == b""
-    def gate_requests() -> float:
-        text = world.direct.metrics()
-        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                   if line.startswith("diplomatie_gate_requests_total{"))
-
-    before = gate_requests()
-    for _ in range(5):
-        assert marker("presse") in world.get("/c/presse/assets/main.css", cookie=cookie).body
-    # 5 pages through nginx: at most one decision asked of the gate, unless the 2-second cache entry
-    # expired in between (then two)
-    assert gate_requests() - before <= 2
+    assert refused.status == 401 and refused.body == b"" and refused.header("set-cookie") is None
+    assert refused.header("x-diplomatie-session") is None  # a valid session, not a member: not a sign-in
+    anonymous = world.direct.get("/c/presse/", headers={"X-Diplomatie-Decide": "1"})
+    assert anonymous.status == 401 and anonymous.header("x-diplomatie-session") == "none"

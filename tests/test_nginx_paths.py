@@ -90,8 +90,8 @@ def test_percent_encoded_paths_never_answer_5xx(world, path):  # noqa: F811
 
 
 def test_a_gate_that_cannot_decide_is_a_bad_gateway_not_an_nginx_error(tmp_path):
-    """auth_request turns any answer but 2xx/401/403 into a 500; the shipped config hands such requests
-    to the gate location instead, so a gate that is down reads as 502 (and a gate that answers, its own)."""
+    """Any decision answer but 200 (here none: the gate is down) hands the request to the gate location,
+    so a gate that is down reads as 502 (and a gate that answers, its own), never an nginx 500."""
     nobody = free_port()  # no gate listens here
     with running_nginx(tmp_path / "nginx", [nobody], tmp_path / "store") as nginx:
         conn = http.client.HTTPConnection("127.0.0.1", nginx.port, timeout=10)

@@ -3,23 +3,31 @@
 from __future__ import annotations
 
 import datetime as dt
+import gzip
+import hashlib
 import json
 import os
+from dataclasses import replace
 
+import brotli
 import pytest
-from sitefactory import corpus, make_site
+from sitefactory import corpus, make_site, readable
 
 from gate.store import (
     BLOBS_PREFIX,
     MEMBERS_KEY,
+    FileEntry,
     FolderStore,
+    Pointer,
     S3Store,
     StoreUnavailable,
     blob_key,
     lease_key,
     read_manifest,
     read_pointer,
+    write_pointer,
 )
+from pipeline import publish as publish_mod
 from pipeline.publish import (
     PublishError,
     gc,
@@ -42,7 +50,7 @@ def store(request, tmp_path):
 
 
 def all_blob_bytes(store) -> list[bytes]:
-    return [store.get(k) for k in store.list(BLOBS_PREFIX)]
+    return [readable(store.get(k)) for k in store.list(BLOBS_PREFIX)]
 
 
 def test_first_publication_uploads_every_file_and_switches_the_pointer(store, tmp_path):
@@ -50,11 +58,14 @@ def test_first_publication_uploads_every_file_and_switches_the_pointer(store, tm
     result = publish_site(store, site)
     files = sorted(p for p in site.path.rglob("*") if p.is_file() and ".diplomatie" not in p.parts)  # never a page
     assert result.changed and result.previous is None
-    assert result.uploaded == len(files) and result.skipped == 0 and result.cables == 5
-    assert result.bytes_uploaded == sum(p.stat().st_size for p in files)
+    manifest = read_manifest(store, "europe", result.release)
+    # every file, and the gzip and brotli representations of its text files (docs/storage.md)
+    encoded = [enc for e in manifest.files.values() for _, enc in e.encodings]
+    assert len(manifest.files) == len(files) and encoded
+    assert result.uploaded == len(files) + len(encoded) and result.skipped == 0 and result.cables == 5
+    assert result.bytes_uploaded == sum(p.stat().st_size for p in files) + sum(enc.size for enc in encoded)
     pointer = read_pointer(store, "europe")
     assert pointer is not None and pointer.release == result.release
-    manifest = read_manifest(store, "europe", result.release)
     assert manifest.cables == site.cables and manifest.commit == site.commit
     assert manifest.files["index.html"].type == "text/html; charset=utf-8"
     for rel, entry in manifest.files.items():
@@ -72,11 +83,14 @@ def test_unchanged_site_publishes_with_zero_uploads_and_no_new_release(store, tm
 
 def test_one_cable_edit_uploads_only_the_pages_whose_bytes_changed(store, tmp_path):
     cables = corpus(6)
-    publish_site(store, make_site(tmp_path / "build", "europe", cables))
+    first = publish_site(store, make_site(tmp_path / "build", "europe", cables))
     cables["2026-POST-0003"] = "Corrected analysis."
     result = publish_site(store, make_site(tmp_path / "build", "europe", cables))
-    # the cable's page, the index, the search index and the feed
-    assert result.uploaded == 4 and result.changed
+    before, after = read_manifest(store, "europe", first.release), read_manifest(store, "europe", result.release)
+    changed = sorted(p for p in after.files if after.files[p].sha256 != before.files[p].sha256)
+    assert changed == ["2026/2026-POST-0003/index.html", "feed.xml", "index.html", "search/search_index.json"]
+    # those four files, each with its gzip and brotli forms (the short corrected page has none)
+    assert result.uploaded == len(after.blobs() - before.blobs()) == 3 * 3 + 1 and result.changed
     assert result.added == () and result.removed == ()
     assert len(list_releases(store, "europe")) == 2
 
@@ -108,9 +122,9 @@ def test_one_cable_edit_looks_up_only_the_new_blobs_not_the_whole_store(store, t
     cables["2026-POST-0003"] = "Corrected analysis."
     counting.calls = {"list": 0, "head": 0}
     result = publish_site(counting, make_site(tmp_path / "build", "europe", cables))
-    assert result.uploaded == 4 and counting.calls["list"] == 0
+    assert result.uploaded == 3 * 3 + 1 and counting.calls["list"] == 0  # 4 files, 3 with gzip and brotli
     # each new blob looked for before and after the manifest, and checked once after its upload
-    assert counting.calls["head"] == 3 * 4
+    assert counting.calls["head"] == 3 * (3 * 3 + 1)
 
 
 def test_a_blob_lost_from_the_store_is_uploaded_again(store, tmp_path):
@@ -127,6 +141,86 @@ def test_a_blob_lost_from_the_store_is_uploaded_again(store, tmp_path):
     assert again.uploaded >= 1
 
 
+def test_text_files_are_stored_with_gzip_and_brotli_forms_that_decompress_to_their_bytes(store, tmp_path):
+    site = make_site(tmp_path / "build", "europe", corpus(5))
+    (site.path / "assets/logo.png").write_bytes(os.urandom(2000))  # compressed already: never compressed again
+    (site.path / "pagefind/fragment/en_1.pf_fragment").parent.mkdir(parents=True)
+    (site.path / "pagefind/fragment/en_1.pf_fragment").write_bytes(gzip.compress(b"fragment " * 300))
+    manifest = read_manifest(store, "europe", publish_site(store, site).release)
+    for path in ("index.html", "search/search_index.json", "feed.xml", "2026/2026-POST-0001/index.html"):
+        entry = manifest.files[path]
+        identity = (site.path / path).read_bytes()
+        assert [name for name, _ in entry.encodings] == ["br", "gzip"], path
+        br, gz = store.get(blob_key(entry.encoded("br").sha256)), store.get(blob_key(entry.encoded("gzip").sha256))
+        assert brotli.decompress(br) == identity and gzip.decompress(gz) == identity
+        assert entry.encoded("br").size == len(br) < entry.encoded("gzip").size == len(gz) < entry.size
+    for path in ("assets/logo.png", "pagefind/fragment/en_1.pf_fragment", "assets/stylesheets/main0.css", "404.html"):
+        assert manifest.files[path].encodings == (), path  # not text, or too small to gain anything
+    # the manifest says so in JSON, next to each file's own blob (docs/storage.md)
+    raw = json.loads(store.get(f"releases/europe/{manifest.release}.json"))["files"]["index.html"]
+    assert set(raw["encodings"]) == {"br", "gzip"} and set(raw["encodings"]["br"]) == {"sha256", "size"}
+    assert "encodings" not in json.loads(store.get(f"releases/europe/{manifest.release}.json"))["files"]["404.html"]
+
+
+def test_compressed_forms_are_the_same_bytes_whoever_publishes_them(tmp_path):
+    """gzip without a name or a time, brotli without either: a fresh store gets the same blobs, so a site
+    published again (or the same page in another community) finds its compressed forms already there."""
+    site = make_site(tmp_path / "build", "europe", corpus(5))
+    first = FolderStore(tmp_path / "one")
+    second = FolderStore(tmp_path / "two")
+    a = read_manifest(first, "europe", publish_site(first, site).release)
+    b = read_manifest(second, "europe", publish_site(second, site, now=dt.datetime(2030, 1, 1, tzinfo=dt.UTC)).release)
+    assert a.files == b.files and any(e.encodings for e in a.files.values())
+    again = make_site(tmp_path / "build", "afrique", corpus(5))
+    assert publish_site(first, again).uploaded == 0  # every blob, compressed ones included, is there
+
+
+def test_a_release_published_before_compression_gets_its_compressed_forms_at_the_next_publish(store, tmp_path):
+    site = make_site(tmp_path / "build", "europe", corpus(3))
+    first = publish_site(store, site)
+    manifest = read_manifest(store, "europe", first.release)
+    plain = {p: FileEntry(e.sha256, e.size, e.type) for p, e in manifest.files.items()}
+    old = replace(manifest, release="20200101T000000.000Z-00000000", files=plain)
+    store.put(old.key, old.to_json(), "application/json")
+    write_pointer(store, Pointer("europe", old.release, "2020-01-01T00:00:00Z"))
+    assert b"encodings" not in store.get(old.key)
+    upgraded = publish_site(store, site)
+    assert upgraded.changed and upgraded.uploaded == 0  # the compressed blobs of the first release are there
+    assert read_manifest(store, "europe", upgraded.release).files == manifest.files
+    assert not publish_site(store, site).changed
+
+
+def test_a_file_another_community_serves_is_not_compressed_again(store, tmp_path, monkeypatch):
+    first = read_manifest(store, "europe", publish_site(store, make_site(tmp_path / "a", "europe", corpus(3))).release)
+    log = tmp_path / "compressed.txt"  # written by the worker processes that compress
+    real = publish_mod.precompress
+
+    def counting(data, kind):
+        with log.open("a") as f:
+            f.write(hashlib.sha256(data).hexdigest() + "\n")
+        return real(data, kind)
+
+    monkeypatch.setattr(publish_mod, "precompress", counting)
+    cables = {**corpus(3), "2026-POST-0777": "Only in Africa: " + "savane " * 60}
+    second = read_manifest(store, "afrique", publish_site(store, make_site(tmp_path / "b", "afrique", cables)).release)
+    compressed = set(log.read_text().split())
+    shared = [p for p, e in first.files.items() if e.encodings and second.files.get(p) == e]
+    assert "2026/2026-POST-0001/index.html" in shared  # same bytes, same compressed copies, taken from europe
+    assert compressed and not compressed & {first.files[p].sha256 for p in shared}
+    assert second.files["2026/2026-POST-0777/index.html"].sha256 in compressed
+
+
+def test_a_lost_compressed_copy_is_made_again_by_the_next_publication(store, tmp_path):
+    cables = corpus(4)
+    europe = read_manifest(store, "europe", publish_site(store, make_site(tmp_path / "a", "europe", cables)).release)
+    lost = europe.files["2026/2026-POST-0001/index.html"].encoded("br")
+    store.delete([blob_key(lost.sha256)])
+    # another community with the same page takes europe's copies, finds this one missing, and makes it again
+    publish_site(store, make_site(tmp_path / "b", "afrique", cables))
+    page = (tmp_path / "a/europe/2026/2026-POST-0001/index.html").read_bytes()
+    assert brotli.decompress(store.get(blob_key(lost.sha256))) == page
+
+
 def test_identical_files_are_stored_once_across_communities(store, tmp_path):
     publish_site(store, make_site(tmp_path / "build", "europe", corpus(2), assets=4))
     second = publish_site(store, make_site(tmp_path / "build", "afrique", corpus(2, seed="x"), assets=4))
@@ -141,6 +235,9 @@ def test_withdrawn_cable_text_is_in_no_blob_after_the_next_publication(store, tm
     cables["2026-POST-0001"] = "An edit, so there are two releases holding the canary."
     r2 = publish_site(store, make_site(tmp_path / "build", "europe", cables))
     assert any(canary.encode() in b for b in all_blob_bytes(store))
+    compressed = [store.get(blob_key(enc.sha256)) for e in read_manifest(store, "europe", r2.release).files.values()
+                  for _, enc in e.encodings]
+    assert any(canary.encode() in readable(b) and canary.encode() not in b for b in compressed)
 
     del cables["2026-POST-0099"]
     r3 = publish_site(store, make_site(tmp_path / "build", "europe", cables))
@@ -148,9 +245,9 @@ def test_withdrawn_cable_text_is_in_no_blob_after_the_next_publication(store, tm
     assert set(r3.unrestorable) == {r1.release, r2.release}
     assert r3.deleted_blobs > 0
     assert not any(canary.encode() in b for b in all_blob_bytes(store))
-    # the serving release is complete
-    for entry in read_manifest(store, "europe", r3.release).files.values():
-        assert store.exists(blob_key(entry.sha256))
+    # the serving release is complete, compressed representations included
+    for sha in read_manifest(store, "europe", r3.release).blobs():
+        assert store.exists(blob_key(sha))
     restorable = {r.release: r.restorable for r in list_releases(store, "europe")}
     assert restorable == {r1.release: False, r2.release: False, r3.release: True}
     with pytest.raises(PublishError, match="cannot be restored"):
@@ -242,8 +339,8 @@ def test_gc_always_keeps_the_serving_release(store, tmp_path):
         first = first or r
     rollback(store, "europe", to=first.release)
     gc(store, keep=1, min_age=dt.timedelta(0))
-    for entry in read_manifest(store, "europe", first.release).files.values():
-        assert store.exists(blob_key(entry.sha256))
+    for sha in read_manifest(store, "europe", first.release).blobs():
+        assert store.exists(blob_key(sha))
 
 
 class Hooked:
@@ -276,8 +373,8 @@ def test_gc_keeps_the_blobs_a_running_publication_needs(store, tmp_path):
 
     result = publish_site(Hooked(store, gc_after_first_blob), site)
     assert seen["gc"].deleted_blobs == 0
-    for entry in read_manifest(store, "europe", result.release).files.values():
-        assert store.exists(blob_key(entry.sha256))
+    for sha in read_manifest(store, "europe", result.release).blobs():
+        assert store.exists(blob_key(sha))
 
 
 def test_a_switch_by_someone_else_during_publication_is_not_overwritten(store, tmp_path):

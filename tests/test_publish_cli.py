@@ -7,8 +7,9 @@ import json
 import pytest
 from click.testing import CliRunner
 from contentrepo import Result, make_repo
+from sitefactory import stored_text
 
-from gate.store import BLOBS_PREFIX, FolderStore, read_pointer
+from gate.store import FolderStore, read_pointer
 from pipeline.cli import main
 
 CANARY = "CANARY-d41d8c-withdrawn-paragraph"
@@ -41,7 +42,7 @@ def publish(repo, tmp_path, *extra):
 
 def blob_text(tmp_path) -> bytes:
     store = FolderStore(tmp_path / "store")
-    return b"".join(store.get(k) for k in store.list(BLOBS_PREFIX))
+    return stored_text(store)  # compressed copies read too
 
 
 def test_publish_prints_per_community_counts_and_a_rerun_uploads_nothing(repo, tmp_path):

@@ -148,3 +148,17 @@ def test_parse_duration():
     for bad in ("", "0d", "-1h", "7x", "d"):
         with pytest.raises(ValueError):
             tokens.parse_duration(bad)
+
+
+def test_an_unsubscribe_token_names_its_community_and_is_no_other_kind(tmp_path):
+    """The alerts' one-click unsubscribe (docs/tokens.md): scoped to one member and one community."""
+    ring = tokens.init(tmp_path / "unsubscribe-keys", 1_000_000)
+    with pytest.raises(ValueError):
+        tokens.issue(ring, tokens.UNSUBSCRIBE, "a@example.org", issuer=ISS, audience=ISS, ttl=60, now=1_000_000)
+    token = tokens.issue(ring, tokens.UNSUBSCRIBE, "A@Example.org", issuer=ISS, audience=ISS,
+                         ttl=tokens.UNSUBSCRIBE_TTL, now=1_000_000, community="energie")
+    claims = tokens.verify(ring, token, typ=tokens.UNSUBSCRIBE, issuer=ISS, audience=ISS, now=1_000_000 + 86400 * 300)
+    assert (claims.sub, claims.community) == ("a@example.org", "energie")
+    for kind in (tokens.SESSION, tokens.MAGIC, tokens.INVITATION):
+        with pytest.raises(tokens.TokenError):
+            tokens.verify(ring, token, typ=kind, issuer=ISS, audience=ISS, now=1_000_000)

@@ -32,6 +32,13 @@ from gate import tokens
                    "location serving the store's blobs/), so nginx sends the bytes. See deploy/nginx.conf.")
 @click.option("--trusted-proxy", "trusted_proxies", multiple=True, metavar="IP",
               help="A proxy address whose X-Forwarded-For names the client (rate limits); repeatable.")
+@click.option("--grant-keys", "grant_keys", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Behind nginx with Lua: the grant key file the gate writes (0640) and rotates, and nginx "
+                   "reads to check per-community grants itself. See deploy/README.md.")
+@click.option("--grant-ttl", default=tokens.GRANT_TTL, show_default=True,
+              type=click.IntRange(1, tokens.MAX_GRANT_TTL),
+              help="Seconds a grant lets nginx serve a member without asking the gate (sign-out and removal "
+                   "take effect within it).")
 @click.option("--header-timeout", default=5.0, show_default=True, type=click.FloatRange(0.001, 60),
               help="Seconds a connection may take to send a request's headers (slow or half-sent requests "
                    "are closed after it).")
@@ -63,7 +70,7 @@ from gate import tokens
                    "Communities of the Ministry for Europe and Foreign Affairs).")
 def command(store_url, endpoint_url, keys_dir, base_url, host, port, workers, session_ttl, smtp_host, smtp_port,
             smtp_from, smtp_starttls, cache_size, insecure_dev, interface, accel_redirect, trusted_proxies,
-            header_timeout, keep_alive, max_connections, backlog,
+            grant_keys, grant_ttl, header_timeout, keep_alive, max_connections, backlog,
             metrics_listen, metrics_token, max_body, body_timeout, max_inflight,
             oidc_issuer, oidc_client_id, oidc_client_secret, service_name, service_tagline) -> None:
     """Serve /c/<community>/… to members, with /login, /auth, /logout, /healthz and /metrics."""
@@ -83,6 +90,7 @@ def command(store_url, endpoint_url, keys_dir, base_url, host, port, workers, se
             insecure_dev=insecure_dev, session_ttl=tokens.parse_duration(session_ttl),
             cache_bytes=int(cache_size) * 1024 * 1024,
             accel_redirect=accel_redirect, trusted_proxies=tuple(trusted_proxies),
+            grant_keys=str(grant_keys) if grant_keys else None, grant_ttl=grant_ttl,
             metrics_listen=None if metrics_listen == "off" else metrics_listen, metrics_token=metrics_token,
             max_body=max_body, body_timeout=body_timeout, max_inflight=max_inflight,
             oidc_issuer=oidc_issuer, oidc_client_id=oidc_client_id, oidc_client_secret=oidc_client_secret,

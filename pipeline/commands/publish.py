@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from pipeline.commands.invite import send_after_publish, sending_options
+from pipeline.commands.invite import send_after_publish
+from pipeline.commands.notify import alert_options, send_alerts, settings_from, tell_report
 from pipeline.commands.options import (
     endpoint_option,
     format_option,
@@ -37,8 +38,9 @@ from pipeline.commands.options import (
                    "embargoes are judged against the real clock).")
 @click.option("--tag", is_flag=True,
               help="Tag the published commit published/<community>/<release> (annotated) for each new release.")
-@sending_options
-def command(root, store_url, endpoint_url, only, out, jobs, fmt, ref, at, tag, keys_dir, gate_url):
+@alert_options(required=False)
+def command(root, store_url, endpoint_url, only, out, jobs, fmt, ref, at, tag, smtp, smtp_from, smtp_starttls,
+            gate_url, keys_dir):
     """Write the membership snapshot, then build, upload the blobs the store lacks, write each release
     and switch its pointer. A failure before a switch leaves that community's previous release serving:
     run publish again to finish."""
@@ -46,6 +48,8 @@ def command(root, store_url, endpoint_url, only, out, jobs, fmt, ref, at, tag, k
     from pipeline.publish import PublishError
 
     store = open_store_or_exit(store_url, endpoint_url)
+    # Alerts are checked before anything is published: a mistyped option must not stop them after it.
+    alerts = settings_from(smtp, smtp_from, smtp_starttls, gate_url, keys_dir) if smtp else None
     if ref and at:
         raise click.UsageError("give --ref or --at, not both")
     refuse_future(at)
@@ -56,11 +60,16 @@ def command(root, store_url, endpoint_url, only, out, jobs, fmt, ref, at, tag, k
                              tag=tag, progress=sys.stderr.isatty(), listener=EchoListener(click.echo, text=fmt == "text"))
     except PublishError as exc:
         raise click.ClickException(str(exc)) from None
+    # Alerts last, from what now serves as the store says (diplomatie notify), whatever failed above.
+    told = send_alerts(store, root, alerts, list(only) or None) if alerts is not None else None
     if fmt == "json":
-        click.echo(json.dumps(report.to_json(), indent=2))
+        click.echo(json.dumps({**report.to_json(), **({"alerts": told.to_json()} if told else {})}, indent=2))
+    elif told is not None:
+        tell_report(told)
     send_after_publish(root, store, keys_dir, gate_url, click.echo)  # invitations (diplomatie invite)
-    if report.failure():
-        raise click.ClickException(report.failure())
+    problems = [p for p in (report.failure(), told.failure() if told else None) if p]
+    if problems:
+        raise click.ClickException("; ".join(problems))
 
 
 def refuse_future(at: str | None) -> None:

@@ -1,0 +1,366 @@
+-- Per-community grants, checked by nginx itself (deploy/nginx.conf, location /c/).
+--
+-- The gate sets a grant cookie (format and keys: gate/tokens.py, docs/tokens.md) when it lets a
+-- member read a community. With a valid grant for the community of the address, beside the session
+-- cookie it names, nginx serves the file without asking the gate, if it knows which blob the address
+-- is: that comes from the gate's earlier "yes" for the same address (a decision does not depend on
+-- who asked, once the gate has said yes to a member), kept in this worker's memory with the release
+-- it belongs to. Each decision names the community's current release; once that news is MAP_TTL
+-- seconds old, the next request of the community asks the gate again (the others keep serving for
+-- at most ASKING seconds more, so that they do not all ask at once), so a new release (or a
+-- withdrawal) is followed within 2 s and the gate answers about once per community per MAP_TTL, not
+-- once per address.
+-- Anything else asks the gate (location /_decide), whose answer is used as before; nothing is ever
+-- written to disk per request.
+--
+-- Refusals of forged cookies cost less than a valid request: a request without a session cookie,
+-- with one that is not even shaped like a token, or with one the gate refused less than REFUSED_TTL
+-- seconds ago, gets the gate's sign-in redirect from here (its headers are in the key file), without
+-- asking the gate. (A new well-shaped forgery each time costs the gate one signature check.)
+--
+-- Fail closed: while the key file cannot be read or is malformed, every grant is refused and every
+-- request asks the gate.
+
+local bit = require("bit")
+
+local M = {}
+
+local RELOAD = 1            -- seconds between two reads of the key file (rotation is followed within it)
+local MAP_TTL = 1.5         -- seconds the news of a community's current release is trusted...
+local ASKING = 0.5          -- ...and for how much longer while one request asks the gate (2 s in all)
+local MAP_MAX = 50000       -- addresses remembered per worker (all forgotten when full)
+local REFUSED_TTL = 10      -- seconds a refused session cookie is answered here
+local REFUSED_MAX = 50000
+local VERIFIED_MAX = 50000  -- grants remembered as verified per worker (all forgotten when full)
+local HEADER = "diplomatie-grant-keys 1"
+-- Headers of the gate's decision that are not the file's: never copied to the answer.
+local SKIP = {["set-cookie"] = true, ["x-diplomatie-blob"] = true, ["x-diplomatie-session"] = true,
+              ["content-length"] = true, ["connection"] = true, ["keep-alive"] = true, ["date"] = true,
+              ["server"] = true, ["transfer-encoding"] = true, ["x-diplomatie-release"] = true}
+
+local key_file = nil
+local conf = nil
+local conf_text = nil
+local next_read = 0
+-- Grants that passed every check, by their exact value: {session, community, expiry}. A later request
+-- with the same grant, beside the same session cookie, for the same community, before the expiry,
+-- needs no hashing. Forgotten whenever the key file changes.
+local verified, verified_count = {}, 0
+local map, map_count = {}, 0
+local releases = {}  -- community -> {current release, when the gate said so}
+local refused, refused_count = {}, 0
+
+function M.configure(path)
+    key_file = path
+end
+
+local function from_hex(text)
+    return (text:gsub("..", function(pair) return string.char(tonumber(pair, 16)) end))
+end
+
+-- The key file (gate/tokens.py GrantKeys.to_text), or nil when it cannot be read or is malformed.
+local function parse(text)
+    local c = {keys = {}, redirect = {}, nkeys = 0}
+    local first = true
+    for line in text:gmatch("[^\n]+") do
+        if first then
+            if line ~= HEADER then return nil end
+            first = false
+        else
+            local name, rest = line:match("^(%a+) (.*)$")
+            if name == "cookies" then
+                c.session, c.grant = rest:match("^(%S+) (%S+)$")
+            elseif name == "ttl" then
+                c.ttl = tonumber(rest:match("^%d+$"))
+            elseif name == "key" then
+                local kid, secret = rest:match("^(%x+) %d+ (%x+)$")
+                if not kid or #kid ~= 8 or #secret ~= 64 then return nil end
+                c.keys[kid] = from_hex(secret)
+                c.nkeys = c.nkeys + 1
+            elseif name == "header" then
+                local header, value = rest:match("^(%S+) (.*)$")
+                if not header then return nil end
+                c.redirect[#c.redirect + 1] = {header, value}
+            elseif name ~= "secure" then
+                return nil
+            end
+        end
+    end
+    if first or not c.session or not c.ttl or c.ttl < 1 or c.ttl > 60 or c.nkeys == 0 then return nil end
+    return c
+end
+
+local function keys()
+    local now = ngx.now()
+    if now >= next_read then
+        next_read = now + RELOAD
+        local text
+        local file = key_file and io.open(key_file, "r")
+        if file then
+            text = file:read("*a")
+            file:close()
+        end
+        if text ~= conf_text then
+            conf_text = text
+            conf = text and parse(text) or nil
+            verified, verified_count = {}, 0
+        end
+    end
+    return conf
+end
+
+-- The request path runs no Lua pattern (string.match and friends stop LuaJIT's compiler, and the
+-- interpreted path costs tens of microseconds a request): plain finds and byte loops only.
+
+local function all_bytes(text, first, last, ok)
+    for i = first, last do
+        if not ok(text:byte(i)) then return false end
+    end
+    return true
+end
+
+local function digit(b) return b >= 48 and b <= 57 end
+local function lower_or_digit(b) return digit(b) or (b >= 97 and b <= 122) end
+local function community_byte(b) return lower_or_digit(b) or b == 45 or b == 95 end  -- - _
+local function base64url_byte(b)
+    return lower_or_digit(b) or (b >= 65 and b <= 90) or b == 45 or b == 95
+end
+local function simple_path_byte(b)  -- letters, digits and - . _ ~ /
+    return base64url_byte(b) or b == 46 or b == 126 or b == 47
+end
+
+-- The community of "/c/<community>/…", or nil (gate/serving.py: [a-z0-9][a-z0-9_-]{0,63}).
+local function community_of(path)
+    if path:sub(1, 3) ~= "/c/" then return nil end
+    local slash = path:find("/", 4, true)
+    if not slash or slash == 4 or slash > 68 or not lower_or_digit(path:byte(4)) then return nil end
+    if not all_bytes(path, 5, slash - 1, community_byte) then return nil end
+    return path:sub(4, slash - 1), slash
+end
+
+local function is_space(byte)
+    return byte == 32 or (byte ~= nil and byte >= 9 and byte <= 13)
+end
+
+-- text:sub(first, last) without the white space at either end (plain byte loops: a pattern such as
+-- "^%s*(.-)%s*$" is quadratic in the length, and session cookies are hundreds of bytes long).
+local function trimmed(text, first, last)
+    while first <= last and is_space(text:byte(first)) do first = first + 1 end
+    while last >= first and is_space(text:byte(last)) do last = last - 1 end
+    return text:sub(first, last)
+end
+
+-- The value of the cookie `name` in a Cookie header, read as the gate does (gate/http.py
+-- cookie_value): the first `name=` wins; empty is absent. Should the two ever read a header
+-- differently, nginx only refuses more: a grant names the session the gate read.
+local function cookie(header, name)
+    if not header then return nil end
+    local prefix = name .. "="
+    local first, size = 1, #header
+    while first <= size do
+        local semicolon = header:find(";", first, true) or size + 1
+        local part = trimmed(header, first, semicolon - 1)
+        if part:sub(1, #prefix) == prefix then
+            local value = part:sub(#prefix + 1)
+            if value == "" then return nil end
+            return value
+        end
+        first = semicolon + 1
+    end
+    return nil
+end
+
+local function same(a, b)  -- constant time for strings of one length
+    if #a ~= #b then return false end
+    local diff = 0
+    for i = 1, #a do
+        diff = bit.bor(diff, bit.bxor(a:byte(i), b:byte(i)))
+    end
+    return diff == 0
+end
+
+local function remember(cache, count, max, key, value)
+    if count >= max then
+        for k in pairs(cache) do cache[k] = nil end
+        count = 0
+    end
+    if cache[key] == nil then count = count + 1 end
+    cache[key] = value
+    return count
+end
+
+-- gate/tokens.py grant_problem, in the same order: true only for a grant of this community, MACed by
+-- a key of the file, unexpired and not beyond the lifetime, naming this session.
+local function grant_ok(c, grant, community, session)
+    if not grant or #grant > 256 then return false end
+    local known = verified[grant]
+    if known then  -- the same checks, on values already verified (strings compare by identity here)
+        return known[1] == session and known[2] == community and known[3] > ngx.time()
+    end
+    if grant:sub(1, 3) ~= "g1." then return false end
+    local fields, first = {}, 4
+    for i = 1, 5 do
+        local dot = grant:find(".", first, true)
+        if (dot == nil) ~= (i == 5) then return false end  -- exactly five fields after "g1"
+        fields[i] = grant:sub(first, (dot or #grant + 1) - 1)
+        first = (dot or 0) + 1
+    end
+    local named, exp, ref, kid, mac = fields[1], fields[2], fields[3], fields[4], fields[5]
+    local secret = c.keys[kid]
+    if not secret then return false end
+    local payload = grant:sub(1, #grant - #mac - 1)
+    if not same(ngx.encode_base64(ngx.hmac_sha1(secret, payload), true), mac) then return false end
+    if named ~= community then return false end
+    if #exp == 0 or #exp > 12 or not all_bytes(exp, 1, #exp, digit) then return false end
+    local expiry, now = tonumber(exp), ngx.time()
+    if expiry <= now or expiry > now + c.ttl + 1 then return false end
+    if not same(ref, ngx.encode_base64(ngx.sha1_bin(session), true)) then return false end
+    verified_count = remember(verified, verified_count, VERIFIED_MAX, grant, {session, community, expiry})
+    return true
+end
+
+-- A compact JWS whose signature is 64 bytes (Ed25519): anything else the gate refuses unread.
+local function token_shaped(session)
+    local size = #session
+    if size > 4096 or size < 90 then return false end
+    local one = session:find(".", 1, true)
+    local two = one and session:find(".", one + 1, true)
+    if not two or one == 1 or two == one + 1 or size - two ~= 86 then return false end
+    return all_bytes(session, 1, one - 1, base64url_byte) and all_bytes(session, one + 1, two - 1, base64url_byte)
+        and all_bytes(session, two + 1, size, base64url_byte)
+end
+
+
+-- The sign-in redirect the gate gives a request without a valid session, for addresses the gate
+-- would not refuse first (its path checks: gate/serving.py); other addresses go to the gate.
+local function sign_in(c, path)
+    local community, slash = community_of(path)
+    if not community or not all_bytes(path, slash, #path, simple_path_byte) or path:find("//", 1, true)
+            or path:find("/.", 1, true) then
+        return ngx.exec("@gate")
+    end
+    ngx.status = 302
+    for _, header in ipairs(c.redirect) do
+        ngx.header[header[1]] = header[2]
+    end
+    ngx.header["Location"] = "/login?next=" .. path
+    ngx.header["Content-Length"] = 0
+    ngx.send_headers()
+    return ngx.exit(ngx.HTTP_OK)
+end
+
+-- gate/blobs.py is_not_modified: "*", or one of the listed tags (weak comparison) is the blob's ETag.
+local function not_modified(if_none_match, etag)
+    if not etag then return false end
+    if #if_none_match > 4096 then return false end  -- the gate answers (a full 200 is always correct)
+    if trimmed(if_none_match, 1, #if_none_match) == "*" then return true end
+    local first, size = 1, #if_none_match
+    while first <= size do
+        local comma = if_none_match:find(",", first, true) or size + 1
+        local tag = trimmed(if_none_match, first, comma - 1)
+        if tag:sub(1, 2) == "W/" then tag = tag:sub(3) end
+        if tag == etag then return true end
+        first = comma + 1
+    end
+    return false
+end
+
+-- The file nginx sends (try_files names the blob), with the decision's headers; or 304 when the
+-- browser already holds it (the gate's answer to If-None-Match: its headers but the content type).
+local function serve(entry)
+    local if_none_match = ngx.var.http_if_none_match
+    if if_none_match and not_modified(if_none_match, entry.etag) then
+        ngx.status = 304
+        local headers = entry.headers
+        for i = 1, #headers, 2 do
+            if headers[i] ~= "content-type" then ngx.header[headers[i]] = headers[i + 1] end
+        end
+        if ngx.ctx.set_cookie then ngx.header["Set-Cookie"] = ngx.ctx.set_cookie end
+        ngx.send_headers()
+        return ngx.exit(ngx.HTTP_OK)
+    end
+    ngx.var.d_blob = entry.blob
+    ngx.ctx.headers = entry.headers
+end
+
+local function map_key(path)
+    local encodings = ngx.var.http_accept_encoding or ""
+    if #encodings > 200 or #path > 1200 then return nil end
+    return path .. "\n" .. encodings  -- the decision may depend on the encodings the client takes
+end
+
+-- Ask the gate (location /_decide, the request's own headers) and follow its answer.
+local function decide(c, path, session)
+    local res = ngx.location.capture("/_decide")
+    local answer = {}  -- the decision's headers by lower-case name (a subrequest's table is not)
+    for name, value in pairs(res.header) do
+        answer[name:lower()] = value
+    end
+    local blob = answer["x-diplomatie-blob"]
+    if res.status == 200 and type(blob) == "string" and #blob == 64 and blob:match("^%x+$") then
+        local headers = {}
+        for name, value in pairs(answer) do
+            if not SKIP[name] then
+                headers[#headers + 1] = name
+                headers[#headers + 1] = value
+            end
+        end
+        local release = answer["x-diplomatie-release"]
+        local entry = {blob = blob, headers = headers, etag = answer["etag"], release = release}
+        local community = community_of(path)
+        if type(release) == "string" and community then releases[community] = {release, ngx.now()} end
+        local key = map_key(path)
+        if key then map_count = remember(map, map_count, MAP_MAX, key, entry) end
+        ngx.ctx.set_cookie = answer["set-cookie"]
+        return serve(entry)
+    end
+    if c and session and answer["x-diplomatie-session"] == "none" then
+        refused_count = remember(refused, refused_count, REFUSED_MAX, session, ngx.now() + REFUSED_TTL)
+        return sign_in(c, path)
+    end
+    return ngx.exec("@gate")
+end
+
+-- access_by_lua: serve from a grant, answer a refused session, or ask the gate.
+function M.access()
+    local method = ngx.req.get_method()
+    if method ~= "GET" and method ~= "HEAD" then return ngx.exec("@gate") end  -- the gate's 405
+    local uri = ngx.var.request_uri
+    local query = uri:find("?", 1, true)
+    local path = query and uri:sub(1, query - 1) or uri
+    local c = keys()
+    local community = community_of(path)
+    if not c or not community then return decide(nil, path, nil) end
+    local header = ngx.var.http_cookie
+    local session = cookie(header, c.session)
+    if not session or not token_shaped(session) then return sign_in(c, path) end
+    local until_ = refused[session]
+    if until_ and until_ > ngx.now() then return sign_in(c, path) end
+    if grant_ok(c, cookie(header, c.grant), community, session) then
+        local key = map_key(path)
+        local entry = key and map[key]
+        local current = releases[community]
+        if entry and current and entry.release == current[1] then
+            local age = ngx.now() - current[2]
+            if age < MAP_TTL or (current[3] and age < MAP_TTL + ASKING) then return serve(entry) end
+            current[3] = true  -- this request asks the gate; the others keep serving meanwhile
+        end
+    end
+    return decide(c, path, session)
+end
+
+-- header_filter_by_lua: the decision's headers on the file nginx sends, and a fresh grant if any.
+function M.header_filter()
+    local ctx = ngx.ctx
+    local headers = ctx.headers
+    if headers then
+        for i = 1, #headers, 2 do
+            ngx.header[headers[i]] = headers[i + 1]
+        end
+    end
+    if ctx.set_cookie then
+        ngx.header["Set-Cookie"] = ctx.set_cookie
+    end
+end
+
+return M

@@ -1,0 +1,85 @@
+"""Per-community grants: the cookies that let nginx serve a member without asking the gate each time.
+
+When nginx asks for a decision (gate/serving.py ``decision``) and the answer is yes, the session is
+valid and its subject a current member of the community; the gate then also sets a grant cookie
+scoped to ``Path=/c/<community>/``, valid ``grant_ttl`` seconds (gate/tokens.py holds its format and
+its keys). nginx checks the grant itself (deploy/diplomatie_grant.lua) and asks again only when it is
+missing, invalid or expired, so sign-out and removal of a member take effect behind nginx within the
+grant lifetime plus the gate's own delays (docs/gate.md).
+
+The grant key file is shared with nginx: every gate process reads it at each poll and the first to
+find its current key older than ``tokens.GRANT_ROTATE`` replaces it (the previous key still verifies).
+When the file cannot be read or written, no grant is issued: nginx then asks the gate for every page
+(slower, never more open).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from gate import tokens
+from gate.config import GateConfig
+
+#: Decisions tell nginx when the session itself was refused, so that it may answer later requests
+#: carrying the same cookie with the sign-in redirect without asking again (deploy/diplomatie_grant.lua).
+SESSION_HEADER = "x-diplomatie-session"
+#: A "yes" names the community's current release: nginx keeps each address's blob under it and asks
+#: again when the news is older than 2 s, so a new release is followed within that.
+RELEASE_HEADER = "x-diplomatie-release"
+
+
+class Grants:
+    """The grant key file of one gate process, and the cookies it sets and clears."""
+
+    def __init__(self, config: GateConfig, session_cookie: str, redirect_headers: list[tuple[str, str]],
+                 log: Callable[[dict], None]) -> None:
+        self.path = Path(config.grant_keys) if config.grant_keys else None
+        self.log = log
+        self.cookie_name = "diplomatie-grant" if config.insecure_dev else "__Secure-diplomatie-grant"
+        self.flags = "; HttpOnly; SameSite=Lax" + ("" if config.insecure_dev else "; Secure")
+        self.wanted = tokens.GrantKeys(session_cookie, self.cookie_name, config.grant_ttl,
+                                       not config.insecure_dev, (),
+                                       tuple((k, v) for k, v in redirect_headers if k != "location"))
+        self.keys: tokens.GrantKeys | None = None
+
+    def start(self, now: float) -> None:
+        """At start: the key file must be writable or readable, else the gate refuses to start."""
+        if self.path is None:
+            return
+        try:
+            self.keys = tokens.ensure_grant_keys(self.path, self.wanted, now)
+        except OSError as exc:
+            raise tokens.KeysError(f"--grant-keys {self.path}: cannot write the grant key file ({exc})") from exc
+
+    def refresh(self, now: float) -> None:
+        """At each poll: follow another process's rotation, or rotate; on failure issue no grant."""
+        if self.path is None:
+            return
+        before = self.keys.current.kid if self.keys else None
+        try:
+            self.keys = tokens.ensure_grant_keys(self.path, self.wanted, now)
+        except OSError as exc:
+            self.keys = None
+            self.log({"event": "grant keys unavailable, no grants issued", "error": str(exc)})
+            return
+        if self.keys.current.kid != before:
+            self.log({"event": "grant key in use", "kid": self.keys.current.kid})
+
+    def cookie(self, community: str, session_token: str, now: float) -> str | None:
+        """The Set-Cookie value of a fresh grant, or None when grants are off or their keys unavailable."""
+        keys = self.keys
+        if keys is None:
+            return None
+        value = tokens.issue_grant(keys, community, session_token, now)
+        return f"{self.cookie_name}={value}; Max-Age={keys.ttl}; Path=/c/{community}/{self.flags}"
+
+    def clear(self, communities: list[str]) -> list[tuple[str, str]]:
+        """Set-Cookie headers deleting the grants of these communities (at sign-out).
+
+        A grant left in the browser is useless anyway once the session cookie is gone: nginx accepts a
+        grant only beside the session it names.
+        """
+        if self.path is None:
+            return []
+        return [("set-cookie", f"{self.cookie_name}=; Max-Age=0; Path=/c/{c}/{self.flags}") for c in communities]

@@ -1,0 +1,112 @@
+"""``diplomatie notify``: e-mail each member what their communities published since they were last told."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from pipeline.commands.options import (
+    endpoint_option,
+    format_option,
+    open_store_or_exit,
+    root_option,
+    store_option,
+)
+
+
+def alert_options(required: bool) -> Callable:
+    """The options that configure alerts, for ``notify`` (required) and ``publish`` (alerts only when
+    ``--smtp`` is given)."""
+
+    def decorate(function: Callable) -> Callable:
+        for option in reversed((
+            click.option("--smtp", "smtp", metavar="HOST:PORT", required=required, envvar="DIPLOMATIE_ALERTS_SMTP",
+                         help="The SMTP server alerts go through" + ("" if required else
+                                                                     "; with it, publish sends alerts at the end")
+                         + " (user and password: DIPLOMATIE_SMTP_USER, DIPLOMATIE_SMTP_PASSWORD)."),
+            click.option("--smtp-from", envvar="DIPLOMATIE_SMTP_FROM", default="diplomatie@localhost",
+                         show_default=True, help="The sender of alerts."),
+            click.option("--smtp-starttls/--no-smtp-starttls", envvar="DIPLOMATIE_SMTP_STARTTLS", default=False),
+            click.option("--gate-url", envvar="DIPLOMATIE_GATE_URL", metavar="URL",
+                         help="The gate's public address, e.g. https://cables.example.org: links in alerts, and "
+                              "the issuer of their unsubscribe links."),
+            click.option("--keys", "keys_dir", type=click.Path(file_okay=False, path_type=Path),
+                         envvar="DIPLOMATIE_KEYS", help="The gate's key directory (signs unsubscribe links)."),
+        )):
+            function = option(function)
+        return function
+
+    return decorate
+
+
+def settings_from(smtp: str, smtp_from: str, starttls: bool, gate_url: str | None, keys_dir: Path | None):
+    """The notifier's settings from the command line, or a usage error that says what is missing."""
+    import os
+
+    from gate import tokens
+    from gate.letters import SmtpSettings
+    from pipeline.notify import NotifySettings
+
+    host, colon, port = smtp.rpartition(":")
+    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise click.BadParameter(f"{smtp!r} is not HOST:PORT (e.g. smtp.example.org:587)", param_hint="--smtp")
+    if not gate_url or not gate_url.startswith(("https://", "http://")):
+        raise click.BadParameter("give the gate's public address, e.g. https://cables.example.org",
+                                 param_hint="--gate-url")
+    if keys_dir is None:
+        raise click.BadParameter("give the gate's key directory (made by `diplomatie keys init`)",
+                                 param_hint="--keys")
+    try:
+        ring = tokens.load(keys_dir)
+    except tokens.KeysError as exc:
+        raise click.ClickException(str(exc)) from None
+    return NotifySettings(gate_url=gate_url, ring=ring, smtp=SmtpSettings(
+        host=host.strip("[]"), port=int(port), sender=smtp_from, starttls=starttls,
+        username=os.environ.get("DIPLOMATIE_SMTP_USER") or None,
+        password=os.environ.get("DIPLOMATIE_SMTP_PASSWORD") or None))
+
+
+def send_alerts(store, root: Path, settings, only: list[str] | None):
+    """Send the alerts; a snapshot or register that cannot be read is a clear error."""
+    from pipeline.notify import NotifyError, notify
+
+    try:
+        return notify(store, root, settings, only=only)
+    except NotifyError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def tell_report(report) -> None:
+    """Say, in words, what a notifier did."""
+    for community, address, cables in report.sent:
+        click.echo(f"{community}: told {address} of {len(cables)} cable(s): {', '.join(cables)}")
+    click.echo(f"alerts: {len(report.sent)} e-mail(s) sent, {report.waiting} digest(s) not due yet, "
+               f"{report.baselined} new member(s) noted")
+    for what, why in sorted(report.failed.items()):
+        click.echo(f"error: alert to {what} not sent: {why}", err=True)
+
+
+@click.command("notify")
+@root_option
+@store_option
+@endpoint_option
+@alert_options(required=True)
+@click.option("--community", "-c", "only", multiple=True, metavar="ID",
+              help="Tell only this community's members (repeatable); default: all.")
+@format_option("text", "json")
+def command(root, store_url, endpoint_url, smtp, smtp_from, smtp_starttls, gate_url, keys_dir, only, fmt):
+    """E-mail each member what their communities published since they were last told: per cable its
+    title, reference, date, post, summary and a link, never its text; by each member's frequency (at
+    once, daily, weekly, never), exactly once (recorded in the store)."""
+    settings = settings_from(smtp, smtp_from, smtp_starttls, gate_url, keys_dir)
+    store = open_store_or_exit(store_url, endpoint_url)
+    report = send_alerts(store, root, settings, list(only) or None)
+    if fmt == "json":
+        click.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        tell_report(report)
+    if report.failure():  # exit 1: the next run retries them
+        raise click.ClickException(report.failure())

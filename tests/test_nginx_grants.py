@@ -1,0 +1,349 @@
+"""Per-community grants through the real nginx and its Lua module (deploy/diplomatie_grant.lua).
+
+A grant lets nginx serve a member without asking the gate: what a member sees, whether nginx asked the
+gate (a decision sets a fresh grant cookie, and the gate counts its requests), and how long sign-out,
+removal and a new release take behind nginx. The gates here run with ``--grant-ttl 2`` so that the
+bounds are measured in seconds; the measured bound is the one docs/gate.md states for the default.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gate import store as storage
+from gate import tokens
+from tests.gatekit import GateProcess, Reply, publish_site, wait_for, write_members
+from tests.test_nginx import behind_nginx, front
+
+pytestmark = pytest.mark.nginx
+
+TTL = 2  # --grant-ttl of these gates (seconds)
+POLL = 2.0  # the gate's poll interval (members.json, pointers)
+MAP_TTL = 2.0  # how long nginx reuses an address's blob (deploy/diplomatie_grant.lua)
+
+
+def site(community: str, version: str = "r1") -> dict[str, bytes]:
+    marker = f"CONTENT-OF-{community.upper()}-{version}"
+    return {
+        "index.html": f"<html><body>{marker} home</body></html>".encode(),
+        "404.html": b"<html><body>no such page</body></html>",
+        "2026/2026-BERLIN-0042/index.html": f"<html><body>{marker} cable</body></html>".encode(),
+        "assets/main.css": f"/* {marker} */".encode(),
+        "assets/app.js": f"// {marker}".encode(),
+    }
+
+
+PAGES = ("/c/{c}/", "/c/{c}/2026/2026-BERLIN-0042/", "/c/{c}/assets/main.css", "/c/{c}/assets/app.js")
+
+
+def members(removed: frozenset[str] = frozenset()) -> dict[str, dict]:
+    spec = {"presse": {"members": {"a@press.org": None, "both@x.org": None, "gone@press.org": None}},
+            "business": {"members": {"b@biz.org": None, "both@x.org": None}}}
+    for community in spec.values():
+        community["members"] = {k: v for k, v in community["members"].items() if k not in removed}
+    return spec
+
+
+class Browser:
+    """One member's cookies, kept per path as a browser does (the session on /, grants on /c/<c>/)."""
+
+    def __init__(self, front: GateProcess, session: str) -> None:
+        self.front = front
+        self.session = session  # "diplomatie=<token>"
+        self.grants: dict[str, str] = {}  # community -> "diplomatie-grant=<value>"
+        self.asked = 0  # answers that carried a fresh grant: nginx asked the gate
+
+    def get(self, path: str, grant: str | None = None) -> Reply:
+        community = path.split("/")[2]
+        held = grant if grant is not None else self.grants.get(community)
+        cookie = self.session + (f"; {held}" if held else "")
+        reply = self.front.get(path, cookie=cookie)
+        fresh = reply.header("set-cookie")
+        if fresh and fresh.startswith("diplomatie-grant="):
+            self.asked += 1
+            self.grants[community] = fresh.split(";", 1)[0]
+        return reply
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    base = tmp_path_factory.mktemp("grants")
+    store = storage.open_store(base / "store")
+    for community in ("presse", "business"):
+        publish_site(store, community, site(community), "r1")
+    write_members(store, members())
+    tokens.init(base / "keys")
+    gates, server, port = behind_nginx(base, base / "store", extra=("--grant-ttl", str(TTL)))
+    try:
+        with server as nginx:
+            proxied = front(gates[0], port)
+            proxied.store, proxied.base_dir, proxied.nginx = store, base, nginx
+            yield proxied
+    finally:
+        for g in gates:
+            g.stop()
+
+
+def gate_requests(world) -> float:
+    return sum(float(line.rsplit(" ", 1)[1]) for line in world.direct.metrics().splitlines()
+               if line.startswith("diplomatie_gate_requests_total{"))
+
+
+def grant_keys(world) -> tokens.GrantKeys:
+    return tokens.read_grant_keys(world.base_dir / "grants" / "keys")
+
+
+def marker(community: str) -> bytes:
+    return f"CONTENT-OF-{community.upper()}".encode()
+
+
+def test_the_grant_key_file_is_readable_by_nginx_only_through_its_group(world):
+    path = world.base_dir / "grants" / "keys"
+    assert path.stat().st_mode & 0o777 == 0o640
+    keys = grant_keys(world)
+    assert keys.ttl == TTL and keys.session_cookie == "diplomatie" and keys.grant_cookie == "diplomatie-grant"
+    redirect = dict(keys.redirect_headers)
+    assert redirect["cache-control"] == "no-store" and "location" not in redirect
+
+
+def test_a_member_browses_on_a_grant_and_the_gate_is_asked_once_per_lifetime(world):
+    first = Browser(world, world.session_cookie("a@press.org"))
+    for page in PAGES:  # nginx learns each address's blob from the gate's yes
+        assert marker("presse") in first.get(page.format(c="presse")).body
+    second = Browser(world, world.session_cookie("both@x.org"))
+    before, started = gate_requests(world), time.monotonic()
+    replies = [second.get(page.format(c="presse")) for _ in range(5) for page in PAGES]
+    elapsed = time.monotonic() - started
+    assert all(r.status == 200 and marker("presse") in r.body for r in replies)
+    assert replies[1].header("content-type").startswith("text/html") and replies[1].header("etag")
+    assert replies[1].header("content-security-policy") and replies[1].header("vary") == "Cookie"
+    if elapsed < 1:  # within one grant lifetime (and the map's 2 s): the gate answered once, for the grant
+        assert second.asked == 1 and gate_requests(world) - before == 1
+    else:  # a loaded machine: still once per lifetime at most
+        assert second.asked <= 1 + elapsed / (TTL - 1)
+
+
+def test_a_returning_browser_revalidates_with_nginx_alone(world):
+    browser = Browser(world, world.session_cookie("a@press.org"))
+    started = time.monotonic()
+    first = browser.get("/c/presse/assets/app.js")
+    etag = first.header("etag")
+    before = gate_requests(world)
+    again = browser.front.get("/c/presse/assets/app.js", cookie=f"{browser.session}; {browser.grants['presse']}",
+                              headers={"If-None-Match": f'W/"x", {etag}'})
+    assert again.status == 304 and again.body == b"" and again.header("etag") == etag
+    assert again.header("content-type") is None and again.header("content-security-policy")
+    changed = browser.front.get("/c/presse/assets/app.js", cookie=f"{browser.session}; {browser.grants['presse']}",
+                                headers={"If-None-Match": '"other"'})
+    assert changed.status == 200 and changed.body == first.body
+    if time.monotonic() - started < MAP_TTL - 0.5:  # nginx still knew the address: the gate was not asked
+        assert gate_requests(world) == before
+
+
+def test_a_grant_for_one_community_opens_nothing_of_another(world):
+    b_member = Browser(world, world.session_cookie("b@biz.org"))
+    for page in PAGES:  # nginx knows business's addresses now
+        assert marker("business") in b_member.get(page.format(c="business")).body
+    a_member = Browser(world, world.session_cookie("a@press.org"))
+    assert a_member.get("/c/presse/").status == 200
+    presse_grant = a_member.grants["presse"]
+    for page in PAGES:
+        reply = a_member.get(page.format(c="business"), grant=presse_grant)
+        assert reply.status == 403 and marker("business") not in reply.body
+        reply = a_member.get(page.format(c="business"), grant=b_member.grants["business"])  # stolen grant
+        assert reply.status == 403 and marker("business") not in reply.body  # bound to b's session
+    assert a_member.asked == 1
+
+
+def test_a_grant_of_another_community_or_expired_or_tampered_asks_the_gate(world):
+    both = Browser(world, world.session_cookie("both@x.org"))
+    assert both.get("/c/presse/").status == 200 and both.get("/c/business/").status == 200
+    keys = grant_keys(world)
+    token = both.session.split("=", 1)[1]
+    now = time.time()
+    wrong = {
+        "another community's": both.grants["business"],
+        "expired": "diplomatie-grant=" + tokens.issue_grant(keys, "presse", token, now - 3 * TTL),
+        "far-future": "diplomatie-grant=" + tokens.issue_grant(dataclasses.replace(keys, ttl=60), "presse", token,
+                                                               now + 3600),
+        "tampered": both.grants["presse"][:-2] + ("AA" if not both.grants["presse"].endswith("AA") else "BB"),
+    }
+    for why, grant in wrong.items():
+        asked = both.asked
+        reply = both.get("/c/presse/", grant=grant)
+        assert reply.status == 200 and marker("presse") in reply.body, why
+        assert both.asked == asked + 1, f"{why} grant was accepted by nginx"
+    stranger = Browser(world, "diplomatie=not-a-session")
+    for why, grant in wrong.items():  # no valid session: refused whatever the grant
+        reply = stranger.get("/c/presse/", grant=grant)
+        assert reply.status == 302 and reply.header("location") == "/login?next=/c/presse/", why
+        assert marker("presse") not in reply.body
+
+
+def test_refusals_of_forged_cookies_are_answered_by_nginx(world):
+    """Garbage is refused by Lua; a well-shaped forgery once by the gate, then from nginx's memory."""
+    before = gate_requests(world)
+    for cookie in ("diplomatie=garbage", "diplomatie=a.b.c", "other=1", None):
+        reply = world.get("/c/presse/assets/main.css", cookie=cookie)
+        assert reply.status == 302 and reply.header("location") == "/login?next=/c/presse/assets/main.css"
+        assert reply.header("cache-control") == "no-store" and reply.header("x-frame-options") == "DENY"
+        assert reply.header("content-security-policy") and reply.body == b""
+    assert gate_requests(world) == before
+    other_ring = tokens.init(world.base_dir / "forger-keys")
+    forged = tokens.issue(other_ring, tokens.SESSION, "a@press.org", issuer=world.base, audience=world.base, ttl=600)
+    for page in PAGES:
+        reply = world.get(page.format(c="presse"), cookie=f"diplomatie={forged}")
+        assert reply.status == 302 and marker("presse") not in reply.body
+    assert gate_requests(world) - before == 1  # the first one; the gate's "no session" is remembered
+
+
+def sign_out(world, cookie: str) -> Reply:
+    home = world.get("/", cookie=cookie).body.decode()
+    csrf = home.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    return world.request("POST", "/logout", cookie=cookie, body=f"csrf={csrf}".encode(),
+                         headers={"Content-Type": "application/x-www-form-urlencoded", "Origin": world.base})
+
+
+def refused_within(browser: Browser, path: str, refused: int, bound: float) -> float:
+    """Seconds until ``path`` is refused (``refused`` status) to the browser's cookies and last grant."""
+    grant = browser.grants[path.split("/")[2]]
+    started = time.monotonic()
+    assert wait_for(lambda: browser.get(path, grant=grant).status == refused, timeout=bound + 3, interval=0.1)
+    return time.monotonic() - started
+
+
+def test_sign_out_takes_effect_behind_nginx_within_the_grant_lifetime(world):
+    cookie = world.sign_in("presse", "a@press.org")
+    browser = Browser(world, cookie)
+    for page in PAGES:
+        assert browser.get(page.format(c="presse")).status == 200
+    assert sign_out(world, cookie).status == 303
+    waited = refused_within(browser, "/c/presse/assets/main.css", 302, TTL)
+    print(f"sign-out refused behind nginx after {waited:.2f} s (grant lifetime {TTL} s)")
+    assert waited <= TTL + 0.5, waited
+
+
+def test_sign_out_clears_the_grant_cookies(world):
+    cookie = world.sign_in("presse", "a@press.org")
+    home = world.get("/", cookie=cookie).body.decode()
+    csrf = home.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", world.port, timeout=15)
+    conn.request("POST", "/logout", body=f"csrf={csrf}", headers={
+        "Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded", "Origin": world.base})
+    cookies = conn.getresponse().headers.get_all("set-cookie")
+    conn.close()
+    assert any(c.startswith("diplomatie=;") for c in cookies)
+    for community in ("presse", "business"):
+        assert any(c.startswith("diplomatie-grant=; Max-Age=0; Path=/c/" + community + "/;") for c in cookies)
+
+
+def test_removal_takes_effect_behind_nginx_within_the_grant_lifetime_and_a_poll(world):
+    browser = Browser(world, world.session_cookie("gone@press.org"))
+    for page in PAGES:
+        assert browser.get(page.format(c="presse")).status == 200
+    write_members(world.store, members(removed=frozenset({"gone@press.org"})))
+    try:
+        waited = refused_within(browser, "/c/presse/assets/main.css", 403, TTL + POLL)
+        print(f"removal refused behind nginx after {waited:.2f} s (grant lifetime {TTL} s, poll {POLL} s)")
+        assert waited <= TTL + POLL + 0.5, waited
+    finally:
+        write_members(world.store, members())
+
+
+def test_a_new_release_is_served_within_the_map_lifetime_and_a_poll(world):
+    browser = Browser(world, world.session_cookie("b@biz.org"))
+    assert b"-r1 home" in browser.get("/c/business/").body
+    publish_site(world.store, "business", site("business", "r2"), "r2")
+    started = time.monotonic()
+    assert wait_for(lambda: b"-r2 home" in browser.get("/c/business/").body, timeout=MAP_TTL + POLL + 3,
+                    interval=0.1)
+    assert time.monotonic() - started <= MAP_TTL + POLL + 0.5
+
+
+# -- tampered grants, generated ------------------------------------------------------------------
+
+
+def _mutations(grant: str) -> st.SearchStrategy[str]:
+    raw = grant.encode()
+    flips = st.tuples(st.integers(0, len(raw) - 1), st.integers(0, 7)).map(
+        lambda p: bytes(b ^ (1 << p[1]) if i == p[0] else b for i, b in enumerate(raw)).decode("latin-1"))
+    cuts = st.integers(0, len(grant) - 1).map(lambda n: grant[:n])
+    parts = grant.split(".")
+
+    def with_part(index: int, value: str) -> str:
+        return ".".join(parts[:index] + [value] + parts[index + 1:])
+
+    swapped = st.sampled_from(["business", "presse2", "PRESSE", "", "presse/"]).map(lambda c: with_part(1, c))
+    expiries = st.integers(-10**6, 10**9).map(lambda d: with_part(2, str(int(parts[2]) + d if d else 0)))
+    return st.one_of(flips, cuts, swapped, expiries)
+
+
+def test_generated_tampered_grants_are_refused_by_the_reference_check(world):
+    keys = grant_keys(world)
+    token = "x.y.z"
+    grant = tokens.issue_grant(keys, "presse", token, time.time())
+    assert tokens.grant_problem(keys, grant, "presse", token, time.time()) is None
+
+    @settings(max_examples=300, deadline=None, derandomize=True)
+    @given(_mutations(grant))
+    def check(variant: str) -> None:
+        if variant != grant:
+            assert tokens.grant_problem(keys, variant, "presse", token, time.time()) is not None
+
+    check()
+
+
+def test_generated_tampered_grants_are_refused_by_nginx(world):
+    both = Browser(world, world.session_cookie("both@x.org"))
+    assert both.get("/c/presse/").status == 200
+    grant_value = both.grants["presse"].split("=", 1)[1]
+    stranger = Browser(world, world.session_cookie("b@biz.org"))  # a valid session, not of presse
+
+    @settings(max_examples=40, deadline=None, derandomize=True,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(_mutations(grant_value))
+    def check(variant: str) -> None:
+        if variant == grant_value or not variant.isprintable() or ";" in variant or not variant.isascii():
+            return  # not a cookie value a browser would send
+        asked = both.asked
+        reply = both.get("/c/presse/", grant=f"diplomatie-grant={variant}")
+        assert reply.status == 200 and both.asked == asked + 1  # nginx refused it: the gate was asked
+        reply = stranger.get("/c/presse/", grant=f"diplomatie-grant={variant}")
+        assert reply.status == 403 and marker("presse") not in reply.body
+
+    check()
+
+
+def test_grant_keys_file_is_kept_fresh_rotated_and_rewritten_for_new_settings(tmp_path):
+    path = tmp_path / "grants" / "keys"
+    wanted = tokens.GrantKeys("diplomatie", "diplomatie-grant", 30, False, (), (("cache-control", "no-store"),))
+    first = tokens.ensure_grant_keys(path, wanted, 1000)
+    assert path.stat().st_mode & 0o777 == 0o640 and len(first.keys) == 1
+    assert tokens.ensure_grant_keys(path, wanted, 1000 + tokens.GRANT_ROTATE - 1) == first
+    rotated = tokens.ensure_grant_keys(path, wanted, 1000 + tokens.GRANT_ROTATE)
+    assert rotated.current != first.current and rotated.keys[1] == first.current  # old grants still verify
+    grant = tokens.issue_grant(first, "presse", "s", 1000 + tokens.GRANT_ROTATE)
+    assert tokens.grant_problem(rotated, grant, "presse", "s", 1000 + tokens.GRANT_ROTATE) is None
+    shorter = tokens.ensure_grant_keys(path, tokens.GrantKeys("diplomatie", "diplomatie-grant", 5, False, ()),
+                                       1000 + tokens.GRANT_ROTATE)
+    assert shorter.ttl == 5 and shorter.current != rotated.current
+    path.write_text("nonsense\n")
+    assert tokens.ensure_grant_keys(path, wanted, 5000).ttl == 30  # a bad file is replaced, not trusted
+    with pytest.raises(tokens.KeysError):
+        tokens.GrantKeys.from_text("diplomatie-grant-keys 1\ncookies a b\nttl 600\nsecure 0\n", "x")
+
+
+def test_grant_parts_are_unpadded_standard_base64_as_nginx_computes_them():
+    """ngx.encode_base64(…, true) is standard base64 without padding, not base64url."""
+    ref = tokens.session_reference("token")
+    assert "=" not in ref and len(ref) == 27
+    assert base64.b64decode(ref + "=") == hashlib.sha1(b"token").digest()  # noqa: S324
