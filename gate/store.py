@@ -15,9 +15,9 @@ the same ``/``-separated strings on both, and the layout below is the whole cont
     claims/<jti>                                one-time token claims (atomic create-if-absent)
     withdrawn/<cable>/<time>-<action>-<n>.json  the withdrawn register: one record per withdrawal or
                                                 reinstatement of a cable, never rewritten (WithdrawalRecord)
-    sign-ins/<community>/<address hash>.json    a member's last sign-in to a community (the gate, at sign-in)
-    invitations/<community>/<address hash>.json an invitation waiting to be e-mailed (``invite``)
-    invitations-sent/<community>/<hash>-<id>    marker: that invitation was claimed for sending, once
+    sign-ins/<community>/<member>.json          a member's last sign-in to a community (the gate, at sign-in)
+    invitations/<community>/<member>.json       an invitation waiting to be e-mailed (``invite``)
+    invitations-sent/<community>/<member>-<id>  marker: that invitation was claimed for sending, once
     alerts/preferences/<community>/<member>.json   a member's alert frequency (gate/alerts.py), replaced
     alerts/baseline/<community>/<member>.json      the cables serving when notify first saw the member
                                                    (never announced to them), created once
@@ -26,7 +26,8 @@ the same ``/``-separated strings on both, and the layout below is the whole cont
     alerts/sent/<community>/<member>/<cable>.json  the cable was announced: the SMTP server took the mail
     alerts/digests/<community>/<member>.json       when the member's last alert was sent (digest timing)
 
-``<member>`` is :func:`member_id`, the SHA-256 of the canonical address: keys never hold an address.
+``<member>`` is :func:`member_id`, the SHA-256 of the canonical address: keys never hold an address
+(an address holds ``@``, ``+`` or ``'``, which keys do not; a record that needs it holds it).
 
 Errors: :class:`NotFound` for a missing key, :class:`StoreUnavailable` whenever storage cannot answer
 (unreachable, 5xx, permission, full disk). Both derive from :class:`StoreError`. Nothing else escapes.
@@ -140,7 +141,9 @@ def claim_key(jti: str) -> str:
 
 
 def member_id(address: str) -> str:
-    """The name of a member in alert keys: the SHA-256 (hex) of their canonical address."""
+    """The key segment naming a member (alerts, sign-ins, invitations): the SHA-256 (hex) of their
+    canonical address. An address holds ``@``, ``+`` or ``'``, which keys do not; a record that needs
+    the address holds it."""
     return hashlib.sha256(address.encode()).hexdigest()
 
 
@@ -790,15 +793,9 @@ def read_withdrawals(store: Store) -> list[WithdrawalRecord]:
 # ------------------------------------------------------------------------- members' records
 
 
-def address_hash(address: str) -> str:
-    """The key segment naming a member: SHA-256 of the canonical address (an address holds ``@``, ``+``
-    or ``'``, which keys do not; the record itself holds the address)."""
-    return hashlib.sha256(address.encode()).hexdigest()
-
-
 def sign_in_key(community: str, address: str) -> str:
     """Key of ``address``'s last sign-in to ``community``."""
-    return f"{SIGN_INS_PREFIX}{_name('community', community)}/{address_hash(address)}.json"
+    return f"{SIGN_INS_PREFIX}{_name('community', community)}/{member_id(address)}.json"
 
 
 def write_sign_in(store: Store, community: str, address: str, moment: float | dt.datetime) -> None:
@@ -825,10 +822,10 @@ def read_sign_ins(store: Store, community: str) -> dict[str, dt.datetime]:
 
 def invitation_key(community: str, address: str) -> str:
     """Key of the invitation waiting to be e-mailed to ``address`` for ``community``."""
-    return f"{INVITATIONS_PREFIX}{_name('community', community)}/{address_hash(address)}.json"
+    return f"{INVITATIONS_PREFIX}{_name('community', community)}/{member_id(address)}.json"
 
 
 def invitation_sent_key(community: str, address: str, invitation_id: str) -> str:
     """Key of the marker claiming one invitation (``invitation_id``, its record's ``id``) for sending."""
-    return (f"{INVITATIONS_SENT_PREFIX}{_name('community', community)}/{address_hash(address)}-"
+    return (f"{INVITATIONS_SENT_PREFIX}{_name('community', community)}/{member_id(address)}-"
             f"{_name('invitation id', invitation_id)}")

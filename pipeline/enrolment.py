@@ -5,7 +5,7 @@ every other byte of the file, then validates the result as ``check`` does; on an
 invalid address, an unknown sector, a past expiry, an inviter who is neither owner nor editor of
 the community, a file that would not check) nothing is written.
 
-The invitation is **queued in the store** (``invitations/<community>/<address hash>.json``,
+The invitation is **queued in the store** (``invitations/<community>/<member>.json``,
 docs/storage.md) rather than sent at once, because the gate refuses a member until ``publish``
 writes them into ``members.json``: an e-mail sent before would hold a link that does not work. The
 store is where ``publish`` runs against, wherever it runs (an editor's machine, CI), so the queue

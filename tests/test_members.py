@@ -176,7 +176,7 @@ def test_a_sign_in_record_under_another_address_is_ignored(tmp_path):
     forged = json.dumps({"format": 1, "community": "energie", "email": "b@example.org",
                          "at": "2030-01-01T00:00:00Z"}).encode()
     store.put(storage.sign_in_key("energie", "a@example.org").replace(
-        storage.address_hash("a@example.org"), storage.address_hash("c@example.org")), forged)
+        storage.member_id("a@example.org"), storage.member_id("c@example.org")), forged)
     store.put("sign-ins/energie/garbage.json", b"not json")
     assert list(storage.read_sign_ins(store, "energie")) == ["a@example.org"]
 
