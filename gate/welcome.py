@@ -7,24 +7,22 @@ name* (the display name of ``From:``; the address is the service's sender, so SP
 says what the community is (its description, as ``communities.yaml`` writes it), until when the
 access runs, and holds a one-time sign-in link.
 
-The recipient is checked again here, whatever the caller did: only a canonical address
-(gate/addresses.py), given explicitly as the envelope recipient, never parsed back from ``To:``.
+It is a letter like the others (gate/letters.py): the service's look, and handed to SMTP by
+:func:`gate.letters.deliver`, which checks the recipient again (only a canonical address, given
+explicitly as the envelope recipient, never parsed back from ``To:``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import html
-import smtplib
-import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formataddr
 
-from gate.addresses import InvalidAddress, is_canonical
 from gate.i18n import DEFAULT, translations, valid
 from gate.identity import SERVICE_NAME, Service
-from gate.mail import SmtpSettings, envelope_sender
+from gate.letters import FONT, LINK, PARA, button_html, envelope_sender, letter_html, require_canonical
 
 
 @dataclass(frozen=True)
@@ -44,9 +42,8 @@ class Welcome:
 def invitation_message(sender: str, to: str, link: str, welcome: Welcome, *, days: int, site: str,
                        service: Service | None = None) -> EmailMessage:
     """The invitation to ``to`` (canonical, else :class:`InvalidAddress`), text and HTML, in the
-    community's language."""
-    if not is_canonical(to):
-        raise InvalidAddress(f"refusing to mail {to!r}: not a canonical plain address")
+    community's language, in the service's look (gate/letters.py)."""
+    require_canonical(to)
     service = service or Service()
     language = valid(welcome.language) or DEFAULT
     t = translations(language)
@@ -70,28 +67,12 @@ def invitation_message(sender: str, to: str, link: str, welcome: Welcome, *, day
     parts = (hello, intro, welcome.description.strip(), open_link, link, afterwards, until)
     message.set_content("\n\n".join(p for p in parts if p) + f"\n\n-- \n{signature}\n{site}\n")
     e = html.escape
-    body = "".join(f"<p>{e(p)}</p>" for p in (hello, intro, welcome.description.strip(), open_link) if p)
-    button = _("Sign in")
-    body += f'<p><a href="{e(link)}">{e(button)}</a></p><p>{e(link)}</p>'
-    body += "".join(f"<p>{e(p)}</p>" for p in (afterwards, until) if p)
-    message.add_alternative(f'<!doctype html><html lang="{language}"><head><meta charset="utf-8">'
-                            f"<title>{e(signature)}</title></head><body>{body}"
-                            f"<p>{e(signature)}<br>{e(site)}</p></body></html>", subtype="html")
+    body = "".join(f"{PARA}{e(p)}</p>" for p in (hello, intro, welcome.description.strip(), open_link) if p)
+    body += button_html(link, _("Sign in"))
+    body += (f'<p style="margin:0 0 16px;{FONT}font-size:13px;line-height:20px;color:#3a3a3a;word-break:break-all">'
+             f'<a href="{e(link)}" style="{LINK}">{e(link)}</a></p>')
+    body += "".join(f"{PARA}{e(p)}</p>" for p in (afterwards, until) if p)
+    message.add_alternative(letter_html(language, signature, site, body), subtype="html")
     message["Content-Language"] = language  # after the parts: set_content clears every Content-* header
     return message
 
-
-def deliver(settings: SmtpSettings, message: EmailMessage, to: str) -> None:
-    """Hand ``message`` to the SMTP server for ``to`` (the explicit envelope); raises ``OSError`` or
-    ``smtplib.SMTPException`` when it is not accepted, and ``ValueError`` when no server is set."""
-    if not is_canonical(to):
-        raise InvalidAddress(f"refusing to mail {to!r}: not a canonical plain address")
-    if not settings.host:
-        raise ValueError("no SMTP server: set DIPLOMATIE_SMTP_HOST (and _PORT, _FROM, _USER, _PASSWORD, "
-                         "_STARTTLS as needed)")
-    with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout) as smtp:
-        if settings.starttls:
-            smtp.starttls(context=ssl.create_default_context())
-        if settings.username:
-            smtp.login(settings.username, settings.password or "")
-        smtp.send_message(message, from_addr=envelope_sender(settings.sender), to_addrs=[to])

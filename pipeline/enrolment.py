@@ -30,10 +30,10 @@ from typing import Any
 from gate import store as storage
 from gate import tokens
 from gate.addresses import InvalidAddress, parse_address
-from gate.mail import SmtpSettings
+from gate.letters import SmtpSettings, deliver
 from gate.membership import Snapshot, SnapshotError, is_current
 from gate.store import Store, StoreError, utc_text
-from gate.welcome import Welcome, deliver, invitation_message
+from gate.welcome import Welcome, invitation_message
 from pipeline import yamledit
 from pipeline.communities import PATH, SECTORS, Community, parse
 from pipeline.findings import Findings

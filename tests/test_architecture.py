@@ -18,7 +18,7 @@ PACKAGES = ("pipeline", "gate")
 
 #: The gate's contract modules: the only part of the gate the pipeline may import.
 CONTRACTS = {"gate.store", "gate.tokens", "gate.csp", "gate.addresses", "gate.membership", "gate.files",
-             "gate.i18n", "gate.identity", "gate.letters", "gate.alerts", "gate.mail", "gate.welcome"}
+             "gate.i18n", "gate.identity", "gate.letters", "gate.alerts", "gate.welcome"}
 
 #: The command line: the only modules that may import pipeline.commands.
 COMMAND_LINE = ("pipeline.commands", "pipeline.cli", "pipeline.__main__")

@@ -41,7 +41,7 @@ def sending_options(command):
 def sender_or_exit(keys_dir: Path | None, gate_url: str | None):
     """The :class:`~pipeline.enrolment.Sender` of these options and the environment's SMTP settings."""
     from gate import tokens
-    from gate.mail import SmtpSettings
+    from gate.letters import SmtpSettings
     from pipeline.enrolment import Sender
 
     if keys_dir is None or gate_url is None:
