@@ -207,13 +207,12 @@ def decoded(value: str) -> str:
 
 def test_the_queued_invitation_goes_out_once_after_publish(tmp_path, smtp, monkeypatch):
     controller, mailbox = smtp
-    monkeypatch.setenv("DIPLOMATIE_SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("DIPLOMATIE_SMTP_PORT", str(controller.port))
     monkeypatch.setenv("DIPLOMATIE_SMTP_FROM", "cables@example.org")
     repo = make_repo(tmp_path / "repo", HANDWRITTEN)
     keys = tmp_path / "keys"
     tokens.init(keys)
-    sending = ("--keys", str(keys), "--gate-url", "https://cables.example.org")
+    # publish's and invite's mail options are notify's: --smtp, --gate-url, --keys
+    sending = ("--smtp", f"127.0.0.1:{controller.port}", "--keys", str(keys), "--gate-url", "https://cables.example.org")
     result = invite(repo, tmp_path / "store", "energie", "once@example.org", "--name", "Zoé Ndiaye", "--sector",
                     "media", "--expires", NEXT_YEAR, "--by", EDITOR, "--send", *sending)
     assert result.code == 0, result.output
@@ -224,7 +223,7 @@ def test_the_queued_invitation_goes_out_once_after_publish(tmp_path, smtp, monke
     repo.commit("two invitations")
 
     without_keys = publish(repo, tmp_path)
-    assert "2 invitation(s) queued; pass --keys and --gate-url" in without_keys.stderr
+    assert "2 invitation(s) queued; pass --smtp, --gate-url and --keys" in without_keys.stderr
     assert not mailbox.to("once@example.org")
     first = publish(repo, tmp_path, *sending)
     assert "invitation e-mailed to once@example.org (energie)" in first.stderr
@@ -250,8 +249,7 @@ def test_the_queued_invitation_goes_out_once_after_publish(tmp_path, smtp, monke
 
 def test_send_mails_at_once_when_the_member_is_published_and_renewal_waits(tmp_path, smtp, monkeypatch):
     controller, mailbox = smtp
-    monkeypatch.setenv("DIPLOMATIE_SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("DIPLOMATIE_SMTP_PORT", str(controller.port))
+    monkeypatch.setenv("DIPLOMATIE_ALERTS_SMTP", f"127.0.0.1:{controller.port}")  # --smtp, from the environment
     repo = make_repo(tmp_path / "repo", HANDWRITTEN)
     keys = tmp_path / "keys"
     tokens.init(keys)
@@ -271,11 +269,11 @@ def test_send_mails_at_once_when_the_member_is_published_and_renewal_waits(tmp_p
     assert "not published yet" in result.stdout and len(mailbox.to("a.martin@example.org")) == 1
 
 
-def test_send_needs_keys_and_the_gate_url(tmp_path):
+def test_send_needs_the_smtp_server_the_keys_and_the_gate_url(tmp_path):
     repo = make_repo(tmp_path / "repo", HANDWRITTEN)
     result = invite(repo, tmp_path / "store", "energie", "z@example.org", "--name", "Zoé", "--sector", "media",
                     "--by", EDITOR, "--send")
-    assert result.code != 0 and "--send needs --keys and --gate-url" in result.output
+    assert result.code != 0 and "--send needs --smtp, --gate-url and --keys" in result.output
     assert (repo.root / "communities.yaml").read_text(encoding="utf-8") == HANDWRITTEN
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from pipeline.commands.notify import alert_options, settings_from
 from pipeline.commands.options import endpoint_option, open_store_or_exit, root_option, store_option
 from pipeline.communities import SECTORS
 
@@ -14,11 +15,11 @@ from pipeline.communities import SECTORS
 MESSAGES = {
     "added": "{email} is now a member of {community} until {until} (communities.yaml updated; commit it).",
     "queued": "The invitation e-mail is queued in the store: it goes out once, after the next publish "
-              "(run with --keys and --gate-url) lets {email} in.",
+              "(run with --smtp, --gate-url and --keys) lets {email} in.",
     "sent": "Invitation e-mailed to {email}.",
     "not_yet": "{email} is not published yet (or not with this expiry): the invitation stays queued until "
                "the next publish lets them in.",
-    "send_needs": "--send needs --keys and --gate-url (and DIPLOMATIE_SMTP_HOST) to e-mail the invitation",
+    "send_needs": "--send needs --smtp, --gate-url and --keys to e-mail the invitation",
     "failed": "the invitation could not be e-mailed ({error}); it stays queued: the next publish retries",
     "store": "the member was added to communities.yaml, but the invitation could not be queued in the store "
              "({error}); run invite again once the store answers",
@@ -28,29 +29,11 @@ MESSAGES = {
 }
 
 
-def sending_options(command):
-    """``--keys`` and ``--gate-url``: what signing the invitation's link needs (invite, publish); the same
-    names and environment variables as the alerts' options of ``notify``."""
-    command = click.option("--gate-url", "gate_url", default=None, metavar="URL", envvar="DIPLOMATIE_GATE_URL",
-                           help="The gate's public address, e.g. https://cables.example.org (for the link).")(command)
-    return click.option("--keys", "keys_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-                        envvar="DIPLOMATIE_KEYS",
-                        help="The key directory (diplomatie keys init): signs the invitation's link.")(command)
-
-
-def sender_or_exit(keys_dir: Path | None, gate_url: str | None):
-    """The :class:`~pipeline.enrolment.Sender` of these options and the environment's SMTP settings."""
-    from gate import tokens
-    from gate.letters import SmtpSettings
+def sender_of(settings):
+    """The :class:`~pipeline.enrolment.Sender` of the mail options' settings (what notify also uses)."""
     from pipeline.enrolment import Sender
 
-    if keys_dir is None or gate_url is None:
-        raise click.UsageError(MESSAGES["send_needs"])
-    try:
-        ring = tokens.load(keys_dir)
-    except tokens.KeysError as exc:
-        raise click.ClickException(str(exc)) from None
-    return Sender(SmtpSettings.from_environment(), ring, gate_url)
+    return Sender(settings.smtp, settings.ring, settings.gate_url)
 
 
 @click.command("invite")
@@ -65,12 +48,12 @@ def sender_or_exit(keys_dir: Path | None, gate_url: str | None):
 @click.option("--by", metavar="EMAIL", default=None,
               help="Who invites (the owner or an editor). Default: git config user.email.")
 @click.option("--send", is_flag=True, help="E-mail the invitation now if the member is already published.")
-@sending_options
+@alert_options(required=False, with_it="--send e-mails the invitation")
 @root_option
 @store_option
 @endpoint_option
-def command(community, email, name, organisation, sector, expires, by, send, keys_dir, gate_url, root,
-            store_url, endpoint_url) -> None:
+def command(community, email, name, organisation, sector, expires, by, send, smtp, smtp_from, smtp_starttls,
+            gate_url, keys_dir, root, store_url, endpoint_url) -> None:
     """Add EMAIL to COMMUNITY in communities.yaml (every other byte kept), validated like check, and
     queue the invitation e-mail; it goes out once, after the next publish (or now, with --send, when
     the member is already published)."""
@@ -91,7 +74,11 @@ def command(community, email, name, organisation, sector, expires, by, send, key
     by = by or user_email(root if root.is_dir() else None)
     if not by:
         raise click.UsageError(MESSAGES["no_by"])
-    sender = sender_or_exit(keys_dir, gate_url) if send else None
+    sender = None
+    if send:
+        if not (smtp and gate_url and keys_dir):
+            raise click.UsageError(MESSAGES["send_needs"])
+        sender = sender_of(settings_from(smtp, smtp_from, smtp_starttls, gate_url, keys_dir))
     store = open_store_or_exit(store_url, endpoint_url)
     try:
         invitation = enrolment.prepare(community, email, name=name, organisation=organisation, sector=sector,
@@ -121,8 +108,8 @@ def command(community, email, name, organisation, sector, expires, by, send, key
 
 
 PUBLISH_MESSAGES = {
-    "waiting_no_keys": "note: {count} invitation(s) queued; pass --keys and --gate-url to publish (with "
-                       "DIPLOMATIE_SMTP_HOST set) to e-mail them",
+    "waiting_no_keys": "note: {count} invitation(s) queued; pass --smtp, --gate-url and --keys to publish to "
+                       "e-mail them",
     "sent": "invitation e-mailed to {email} ({community})",
     "waiting": "note: invitation to {email} ({community}) waits: not published with that expiry yet",
     "failed": "error: invitation to {email} ({community}) not sent ({error}); the next publish retries",
@@ -130,8 +117,10 @@ PUBLISH_MESSAGES = {
 }
 
 
-def send_after_publish(root: Path, store, keys_dir: Path | None, gate_url: str | None, echo) -> None:
-    """What ``publish`` does last: e-mail each queued invitation whose member it has just published."""
+def send_after_publish(root: Path, store, settings, echo) -> None:
+    """What ``publish`` does last: e-mail each queued invitation whose member it has just published,
+    with the mail options' ``settings`` (:func:`pipeline.commands.notify.settings_from`; None: no
+    ``--smtp``, so it only says how many wait)."""
     from gate.store import StoreError
     from pipeline import enrolment
     from pipeline.repository import load_communities
@@ -140,11 +129,11 @@ def send_after_publish(root: Path, store, keys_dir: Path | None, gate_url: str |
         waiting = enrolment.queued(store)
         if not waiting:
             return
-        if keys_dir is None or gate_url is None:
+        if settings is None:
             echo(PUBLISH_MESSAGES["waiting_no_keys"].format(count=len(waiting)), err=True)
             return
-        sender = sender_or_exit(keys_dir, gate_url)
-        outcome = enrolment.send_due(store, load_communities(root).communities, sender, dt.datetime.now(dt.UTC))
+        outcome = enrolment.send_due(store, load_communities(root).communities, sender_of(settings),
+                                     dt.datetime.now(dt.UTC))
     except StoreError as exc:
         echo(PUBLISH_MESSAGES["unreadable"].format(error=exc), err=True)
         return
