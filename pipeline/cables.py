@@ -10,6 +10,7 @@ import difflib
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,31 @@ class Approval:
     line: int = 0  # line of this entry in the cable file (0: unknown)
 
 
+class DeferredText:
+    """A text field that may be given as a function returning the text, called on first read.
+
+    The parse cache (:mod:`pipeline.buildcache`) knows everything about a cable it has seen except
+    its body, which is most of its bytes and which ``check`` and ``plan`` never read: the body is read
+    from the file only when something asks for it (the reader checks it is the text that was
+    parsed). A dataclass field whose default is a descriptor goes through it; ``__get__`` on the class
+    raises AttributeError so the field has no default."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = f"_{name}_text"
+
+    def __get__(self, obj: object, owner: type | None = None) -> str:
+        if obj is None:
+            raise AttributeError(self.slot)
+        value = obj.__dict__[self.slot]
+        if not isinstance(value, str):
+            value = value()
+            obj.__dict__[self.slot] = value
+        return value
+
+    def __set__(self, obj: object, value: str | Callable[[], str]) -> None:
+        obj.__dict__[self.slot] = value
+
+
 @dataclass(frozen=True)
 class Cable:
     """A parsed cable. ``digest`` is the canonical digest approvals must match."""
@@ -44,7 +70,7 @@ class Cable:
     classification: str
     subjects: tuple[str, ...]
     language: str  # "fr" or "en"
-    body: str
+    body: str = DeferredText()  # type: ignore[assignment]  # a str, or a function giving it (read once)
     path: str  # relative to the content repository root, with forward slashes
     digest: str  # "sha256:<hex>" over front matter without approvals, and body
     summary: str = ""

@@ -4,8 +4,41 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
+from pathlib import PurePosixPath
 
 from pipeline.findings import CODES, Finding, Severity
+
+#: Findings of communities.yaml that stop it being read at all: every cable depends on them.
+UNREADABLE = {"E101", "E102", "E103", "E105", "E106", "E201"}
+
+
+def concerning(findings: Iterable[Finding], paths: Iterable[str]) -> list[Finding]:
+    """The findings ``check PATH…`` reports for the cable files ``paths`` (repository-relative): each
+    file's own, another file claiming the same id (E208 names the file it clashes with), what
+    communities.yaml says of these cables (an entry naming one of their ids), and communities.yaml
+    itself being unreadable (then no cable's communities can be known)."""
+    paths = set(paths)
+    ids = {PurePosixPath(p).stem for p in paths}
+
+    def concerns(f: Finding) -> bool:
+        if f.path in paths:
+            return True
+        if f.code == "E208":
+            return any(f.message.endswith(f"already used by {p}") for p in paths)
+        return f.path == "communities.yaml" and (f.code in UNREADABLE or any(_names(f.message, i) for i in ids))
+    return [f for f in findings if concerns(f)]
+
+
+def _names(message: str, cable_id: str) -> bool:
+    """Whether ``message`` names ``cable_id`` as a whole word (2026-PARIS-0001 is not 2026-PARIS-00012)."""
+    at = message.find(cable_id)
+    while at >= 0:
+        end = at + len(cable_id)
+        if (at == 0 or not message[at - 1].isalnum()) and (end == len(message) or not message[end].isalnum()):
+            return True
+        at = message.find(cable_id, end)
+    return False
 
 
 def exit_code(findings: list[Finding], strict: bool = False) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import html
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,17 +52,25 @@ class Selection:
     exclude: tuple[str, ...] = ()
     lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
+    # Computed once per selection: the plan asks every cable of the repository.
+    @functools.cached_property
+    def _subject_set(self) -> frozenset[str]:
+        return frozenset(self.subjects)
+
+    @functools.cached_property
+    def _filtered(self) -> bool:
+        return any(f for f in (self.subjects, self.posts, self.from_, self.until))
+
     def selects(self, cable: Cable) -> bool:
         """Listed, or matching every filter given (at least one); never when excluded."""
         if cable.id in self.exclude:
             return False
         if cable.id in self.cables:
             return True
-        filters = (self.subjects, self.posts, self.from_, self.until)
-        if not any(f for f in filters):
+        if not self._filtered:
             return False
         return (
-            (not self.subjects or bool(set(self.subjects) & set(cable.subjects)))
+            (not self.subjects or not self._subject_set.isdisjoint(cable.subjects))
             and (not self.posts or cable.post in self.posts)
             and (self.from_ is None or cable.date >= self.from_)
             and (self.until is None or cable.date <= self.until)
@@ -90,7 +99,7 @@ class Community:
             return False
         return self.id in cable.communities or self.select.selects(cable)
 
-    @property
+    @functools.cached_property
     def editor_emails(self) -> frozenset[str]:
         return frozenset(e.email for e in self.editors)
 

@@ -6,6 +6,7 @@ This is the single source of truth that build, publish and the merge-request che
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -49,7 +50,7 @@ def reason_held(cable: Cable, community: Community, now: dt.datetime,
     """Why ``community`` may not publish ``cable`` now, or None when it may. Fail closed: the checks
     run from the gravest to the mildest, and a cable with any error is never published. ``register``
     is the store's withdrawn register: what it holds stays out whatever this version's file says."""
-    if not classification.is_publishable(cable.classification) or not cable.valid and _has_marking(cable):
+    if not _publishable(cable.classification) or not cable.valid and _has_marking(cable):
         return "classified"
     if not cable.valid:
         return "invalid (see diplomatie check)"
@@ -61,6 +62,13 @@ def reason_held(cable: Cable, community: Community, now: dt.datetime,
     if cable.embargo is not None and cable.embargo > now:
         return f"embargoed until {utc_text(cable.embargo)}"
     return approval_reason(cable, community, counts, register)
+
+
+@functools.lru_cache(maxsize=1024)
+def _publishable(label: str) -> bool:
+    """``classification.is_publishable``, once per label (a repository has a handful; the plan asks
+    for every cable and community)."""
+    return classification.is_publishable(label)
 
 
 def approval_reason(cable: Cable, community: Community, counts: Callable[[Approval], bool] | None,
@@ -108,13 +116,14 @@ def make_plan(repo: Repository, now: dt.datetime | None = None,
     """
     now = now or dt.datetime.now(dt.UTC)
     out: dict[str, CommunityPlan] = {}
+    ordered = sorted(repo.cables.values(), key=_order)
     for cid, community in sorted(repo.communities.items()):
         if signatures is not None:
             counts = signatures(community)
         else:  # fail closed: where signatures are required and nobody checks them, no approval counts
             counts = _unchecked if community.require_signed_approvals else None
         publish, held = [], []
-        for cable in sorted(repo.cables.values(), key=_order):
+        for cable in ordered:
             if not community.selects(cable):
                 continue
             reason = reason_held(cable, community, now, counts, register)

@@ -17,7 +17,7 @@ from pipeline import approvals, cables, communities
 from pipeline.cables import Cable
 from pipeline.communities import Community
 from pipeline.findings import Finding, Findings
-from pipeline.sources import Version, open_version
+from pipeline.sources import Entry, Version, WorkingTree, open_version
 
 CONTENT = "content"
 CABLE_PATH = re.compile(r"^content/(\d{4})/([^/]+)\.md$")
@@ -53,11 +53,18 @@ def load(root: Path, ref: str | None = None, at: dt.datetime | None = None,
     _load_communities(repo)
     _check_site_config(repo)
     if cache is None:
-        _load_cables(repo, cables.parse)
+        _load_cables(repo, lambda entry, read, found: cables.parse(entry.path, read(), found))
+    elif isinstance(version.tree, WorkingTree):
+        from pipeline.buildcache import ParsedIndex
+
+        index = ParsedIndex(cache, root)
+        _load_cables(repo, index.parse)
+        index.save()
     else:
         from pipeline.buildcache import ParsedCables
 
-        _load_cables(repo, ParsedCables(cache).parse)
+        parsed = ParsedCables(cache)
+        _load_cables(repo, lambda entry, read, found: parsed.parse(entry.path, read(), found))
     _cross_check(repo, today or dt.datetime.now(dt.UTC).date())
     repo.findings.sort()
     return repo
@@ -103,7 +110,9 @@ def _check_site_config(repo: Repository) -> None:
         repo.findings.add(siteconfig.PATH, problem.line, "E502", problem.message, col=problem.col)
 
 
-def _load_cables(repo: Repository, parse: Callable[[str, bytes, Findings], Cable | None]) -> None:
+def _load_cables(repo: Repository, parse: Callable[[Entry, Callable[[], bytes], Findings], Cable | None]) -> None:
+    """Every cable of the version, parsed by ``parse(entry, read, findings)`` (``read`` gives the file's
+    bytes: a cache may not need them)."""
     tree, findings = repo.version.tree, repo.findings
     content = tree.entry(CONTENT)
     if content is not None and content.is_symlink:
@@ -126,7 +135,7 @@ def _load_cables(repo: Repository, parse: Callable[[str, bytes, Findings], Cable
             findings.add(entry.path, 1, "E102", f"file is {entry.size} bytes, over the 1 MiB limit",
                          "split the cable, or move long annexes out of it")
             continue
-        cable = parse(entry.path, tree.read(entry.path), findings)
+        cable = parse(entry, lambda path=entry.path: tree.read(path), findings)
         if cable is None:
             continue
         if match.group(1) != cable.id[:4]:

@@ -11,7 +11,7 @@ import datetime as dt
 import os
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -23,6 +23,9 @@ class Entry:
     path: str  # relative to the repository root, forward slashes
     is_symlink: bool
     size: int
+    #: (size, mtime_ns, ctime_ns, inode, device) of a working-tree file: what the parse cache compares
+    #: (see pipeline/buildcache.py ParsedIndex); None for a file read from git objects
+    stat: tuple[int, int, int, int, int] | None = field(default=None, compare=False)
 
 
 class Tree(Protocol):
@@ -42,24 +45,39 @@ class WorkingTree:
         self.root = root
 
     def entry(self, path: str) -> Entry | None:
-        full = self.root / path
         try:
-            st = full.lstat()
+            st = os.lstat(os.path.join(self.root, path))
         except OSError:
             return None
-        return Entry(path, stat.S_ISLNK(st.st_mode), st.st_size)
+        return Entry(path, stat.S_ISLNK(st.st_mode), st.st_size,
+                     (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev))
 
     def walk(self, top: str) -> Iterator[Entry]:
+        """Every file under ``top`` (and every symbolic link, to a folder too), sorted, each with its
+        stat signature from the one ``lstat`` the walk makes."""
         base = self.root / top
         if not base.is_dir() or base.is_symlink():
             return
-        for dirpath, dirnames, filenames in os.walk(base):
-            dirnames.sort()
-            rel = Path(dirpath).relative_to(self.root).as_posix()
-            for name in sorted(filenames) + [d for d in dirnames if (Path(dirpath) / d).is_symlink()]:
-                entry = self.entry(f"{rel}/{name}")
-                if entry is not None:
-                    yield entry
+        yield from self._walk(base, Path(top).as_posix())
+
+    def _walk(self, folder: Path, rel: str) -> Iterator[Entry]:
+        try:
+            with os.scandir(folder) as it:
+                children = sorted(it, key=lambda e: e.name)
+        except OSError:
+            return
+        files, folders = [], []
+        for child in children:
+            try:
+                st = child.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            entry = Entry(f"{rel}/{child.name}", stat.S_ISLNK(st.st_mode), st.st_size,
+                          (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev))
+            (folders if stat.S_ISDIR(st.st_mode) else files).append((child, entry))
+        yield from (entry for _, entry in files)
+        for child, entry in folders:  # os.walk's order: a folder's files, then its subfolders
+            yield from self._walk(Path(child.path), entry.path)
 
     def read(self, path: str) -> bytes:
         return (self.root / path).read_bytes()

@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -41,12 +43,26 @@ def troubled(tmp_path):
     return repo
 
 
+def index_of(cache: Path) -> Path:
+    [index] = (cache / PARSED).glob("index-*.json")
+    return index
+
+
 def test_a_load_through_the_cache_tells_exactly_what_a_parse_tells(troubled, tmp_path):
     plain = seen(load(troubled.root))
     cache = tmp_path / "cache"
     assert seen(load(troubled.root, cache=cache)) == plain  # cold: every cable parsed and saved
-    assert len(list((cache / PARSED).rglob("*.json"))) == len(list(troubled.root.rglob("*.md")))
+    entries = json.loads(index_of(cache).read_text())["entries"]
+    assert sorted(entries) == sorted(p.relative_to(troubled.root).as_posix() for p in troubled.root.rglob("*.md"))
     assert seen(load(troubled.root, cache=cache)) == plain  # warm: nothing parsed
+
+
+def test_a_past_version_is_parsed_through_one_entry_per_file(troubled, tmp_path):
+    cache = tmp_path / "cache"
+    plain = seen(load(troubled.root, ref="HEAD"))
+    assert seen(load(troubled.root, ref="HEAD", cache=cache)) == plain
+    assert len(list((cache / PARSED).rglob("*.json"))) == len(list(troubled.root.rglob("*.md")))
+    assert seen(load(troubled.root, ref="HEAD", cache=cache)) == plain
 
 
 def test_the_sample_content_loads_the_same_through_the_cache(tmp_path):
@@ -71,16 +87,53 @@ def test_only_files_never_seen_are_parsed(troubled, tmp_path, monkeypatch):
     assert parsed == ["content/2026/2026-BERLIN-0001.md"]
 
 
-def test_a_damaged_cache_entry_is_parsed_again_and_replaced(troubled, tmp_path):
+def test_a_damaged_cache_is_parsed_again_and_replaced(troubled, tmp_path):
     cache = tmp_path / "cache"
     plain = seen(load(troubled.root))
     load(troubled.root, cache=cache)
-    entries = sorted((cache / PARSED).rglob("*.json"))
-    for damage in ("{not json", "[]", json.dumps({"cable": 3, "findings": []}), ""):
-        for entry in entries:
-            entry.write_text(damage)
+    index = index_of(cache)
+    code = json.loads(index.read_text())["code"]
+    for damage in ("{not json", "[]", json.dumps({"code": code, "entries": []}), "",
+                   json.dumps({"code": code, "entries": {p: [] for p in json.loads(index.read_text())["entries"]}})):
+        index.write_text(damage)
         assert seen(load(troubled.root, cache=cache)) == plain
-        assert all(json.loads(entry.read_text())["findings"] is not None for entry in entries)
+        assert all(e["findings"] is not None for e in json.loads(index.read_text())["entries"].values())
+
+
+def damaged(entry: dict, how: str) -> dict:
+    """One cache entry spoilt in one way: each must make the load parse the file again."""
+    entry = json.loads(json.dumps(entry))
+    if how == "no cable":
+        entry.pop("cable")
+    elif how == "cable not a mapping":
+        entry["cable"] = 3
+    elif how == "findings not a list":
+        entry["findings"] = {"x": 1}
+    elif how == "finding with an unknown field":
+        entry["findings"] = [{"path": "x", "spoilt": 1}]
+    elif how == "stat not a list":
+        entry["stat"] = "x"
+    elif how == "seen not a number":
+        entry["seen"] = "later"
+    elif how == "sha not text":
+        entry["sha"] = 5
+    elif how == "date not a date" and entry["cable"]:
+        entry["cable"]["date"] = "yesterday"
+    return entry
+
+
+@pytest.mark.parametrize("how", ["no cable", "cable not a mapping", "findings not a list", "stat not a list",
+                                 "finding with an unknown field", "seen not a number", "sha not text",
+                                 "date not a date"])
+def test_a_damaged_entry_is_parsed_again(troubled, tmp_path, how):
+    cache = tmp_path / "cache"
+    plain = seen(load(troubled.root))
+    load(troubled.root, cache=cache)
+    index = index_of(cache)
+    data = json.loads(index.read_text())
+    data["entries"] = {path: damaged(entry, how) for path, entry in data["entries"].items()}
+    index.write_text(json.dumps(data))
+    assert seen(load(troubled.root, cache=cache)) == plain
 
 
 def test_other_parsing_code_uses_other_entries(troubled, tmp_path, monkeypatch):
@@ -90,7 +143,7 @@ def test_other_parsing_code_uses_other_entries(troubled, tmp_path, monkeypatch):
     load(troubled.root, cache=cache)
     monkeypatch.setattr(buildcache, "_code_version", lambda: "another version of the parsing code")
     load(troubled.root, cache=cache)
-    assert len([d for d in (cache / PARSED).iterdir() if d.is_dir()]) == 2
+    assert len(list((cache / PARSED).glob("index-*.json"))) == 2
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -104,3 +157,58 @@ def test_any_file_loads_the_same_through_the_cache(tmp_path_factory, front, body
     plain = seen(load(repo.root))
     assert seen(load(repo.root, cache=cache)) == plain
     assert seen(load(repo.root, cache=cache)) == plain
+
+
+def settled(path: Path, racy_ns: int) -> None:
+    """Wait (a few milliseconds) until the file's times are older than ``racy_ns``: from then on a
+    load may trust its stat signature instead of reading it."""
+    st = path.stat()
+    while time.time_ns() <= max(st.st_mtime_ns, st.st_ctime_ns) + racy_ns:
+        time.sleep(0.005)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_edit_is_seen_even_keeping_size_and_modification_time(tmp_path_factory, monkeypatch, data):
+    """The stale-cache class: a cable edited in place (same inode), to the same size, with its
+    modification time put back, after the cache trusted its stat signature. The edit is seen (its
+    ctime moved), and the load tells what a parse tells."""
+    from pipeline import buildcache
+
+    monkeypatch.setattr(buildcache, "RACY_NS", 30_000_000)  # 30 ms, well above the kernel's tick
+    repo = make_repo(tmp_path_factory.mktemp("stale") / "repo")
+    path = repo.cable("2026-BERLIN-0001", "Premier paragraphe.\n\nSecond paragraphe, plus long.\n",
+                      title="Titre", summary="Résumé.")
+    cache = tmp_path_factory.mktemp("cache")
+    load(repo.root, cache=cache)
+    settled(path, buildcache.RACY_NS)
+    load(repo.root, cache=cache)  # hashed again, now old enough: the next load trusts the signature
+    entry = json.loads(index_of(cache).read_text())["entries"]["content/2026/2026-BERLIN-0001.md"]
+    before = path.stat()
+    assert entry["stat"][2] + buildcache.RACY_NS < entry["seen"] and entry["stat"][2] == before.st_ctime_ns
+    original = path.read_bytes()
+    start = data.draw(st.integers(0, len(original) - 1), label="start")
+    new = data.draw(st.binary(min_size=1, max_size=min(12, len(original) - start)), label="bytes")
+    edited = original[:start] + new + original[start + len(new):]
+    with path.open("r+b") as f:  # in place: same inode
+        f.write(edited)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = path.stat()
+    assert (after.st_size, after.st_mtime_ns, after.st_ino) == (before.st_size, before.st_mtime_ns, before.st_ino)
+    assert seen(load(repo.root, cache=cache)) == seen(load(repo.root))
+
+
+def test_a_cable_changed_after_the_load_stops_its_body_being_read(troubled, tmp_path, monkeypatch):
+    from pipeline import buildcache
+
+    monkeypatch.setattr(buildcache, "RACY_NS", 30_000_000)
+    cache = tmp_path / "cache"
+    load(troubled.root, cache=cache)
+    path = troubled.root / "content/2026/2026-BERLIN-0002.md"
+    settled(path, buildcache.RACY_NS)
+    load(troubled.root, cache=cache)
+    repo = load(troubled.root, cache=cache)  # the body is read when asked for
+    path.write_text(path.read_text().replace("Texte.", "Autre texte."))
+    with pytest.raises(buildcache.ContentChanged, match="2026-BERLIN-0002.md changed"):
+        assert repo.cables["2026-BERLIN-0002"].body

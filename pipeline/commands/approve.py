@@ -42,7 +42,7 @@ def command(root, cable_id, community, editor, yes, revoke, sign, key):
 
     At a terminal, shows what changed since the version last approved for the community and asks to
     confirm (--yes: neither)."""
-    repo = load_repository(root)
+    repo = load_repository(root, cache=True)
     target = repo.communities.get(community)
     if target is None:
         raise click.ClickException(MESSAGES["unknown_community"].format(

@@ -1,10 +1,12 @@
-"""``diplomatie check``: validate every cable and communities.yaml, report all problems at once."""
+"""``diplomatie check [PATH…]``: validate cables and communities.yaml, report all problems at once."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-from pipeline.check import FORMATS, exit_code
+from pipeline.check import FORMATS, concerning, exit_code
 from pipeline.commands.options import format_option, load_repository, root_option
 
 
@@ -12,8 +14,34 @@ from pipeline.commands.options import format_option, load_repository, root_optio
 @root_option
 @format_option("text", "json", "codequality")
 @click.option("--strict", is_flag=True, help="Fail on warnings too (stale approval, unselected cable, expired member).")
-def command(root, fmt, strict):
-    """Check cables and communities.yaml: path:line:col, a stable code, a hint. Exit 1 on errors."""
-    repo = load_repository(root)
-    click.echo(FORMATS[fmt](repo.findings))
-    raise SystemExit(exit_code(repo.findings, strict))
+@click.option("--no-cache", is_flag=True,
+              help="Parse every cable again instead of reusing what an earlier run parsed (same findings, slower).")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+def command(root, fmt, strict, no_cache, paths):
+    """Check cables and communities.yaml: path:line:col, a stable code, a hint. Exit 1 on errors.
+
+    With PATHs (cable files, content/<year>/<id>.md), report only the problems of those cables: their
+    own, an id another file also uses, and what communities.yaml says of them. Without, everything."""
+    wanted = [cable_path(root, p) for p in paths]
+    repo = load_repository(root, cache=not no_cache)
+    findings = concerning(repo.findings, wanted) if wanted else repo.findings
+    click.echo(FORMATS[fmt](findings))
+    raise SystemExit(exit_code(findings, strict))
+
+
+def cable_path(root: Path, path: Path) -> str:
+    """``path`` (as typed: relative to the current folder, or to ``--root``) as the repository names
+    it, or a usage error when it is not a cable file of the repository."""
+    from pipeline.repository import CABLE_PATH
+
+    base = root.resolve()
+    candidates = [path] if path.is_absolute() else [Path.cwd() / path, base / path]
+    for candidate in candidates:
+        try:
+            relative = candidate.resolve().relative_to(base).as_posix()
+        except (ValueError, OSError):
+            continue
+        if candidate.is_file() and CABLE_PATH.match(relative):
+            return relative
+    raise click.UsageError(f"{path} is not a cable file of {root}: give files content/<year>/<id>.md "
+                           "(or no path, to check everything)")

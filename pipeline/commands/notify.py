@@ -60,7 +60,7 @@ def settings_from(smtp: str, smtp_from: str, starttls: bool, gate_url: str | Non
         raise click.BadParameter("give the gate's public address, e.g. https://cables.example.org",
                                  param_hint="--gate-url")
     if keys_dir is None:
-        raise click.BadParameter("give the gate's key directory (made by `diplomatie keys init`)",
+        raise click.BadParameter("give the gate's key directory (the folder holding its keys.json)",
                                  param_hint="--keys")
     try:
         ring = tokens.load(keys_dir)

@@ -42,7 +42,10 @@ def load_repository(root: Path, ref: str | None = None, at: str | None = None, c
     if not root.is_dir():
         raise click.ClickException(f"{root} is not a folder; --root names the content repository")
     try:
-        cache_dir = None if cache is False else folder(root, None if cache is True else cache)
+        try:
+            cache_dir = None if cache is False else folder(root, None if cache is True else cache)
+        except OSError:  # a read-only checkout: parse everything, as without a cache
+            cache_dir = None
         return load(root, ref=ref, at=parse_when(at), cache=cache_dir)
     except (RefError, CacheError) as exc:
         raise click.ClickException(str(exc)) from None

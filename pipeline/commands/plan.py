@@ -35,7 +35,7 @@ def command(root, fmt, now, diff_ref, store_url, endpoint_url):
     """Per community: the cables it will publish, and each held-back cable with its reason."""
     if fmt == "markdown" and diff_ref is None:
         raise click.UsageError(MESSAGES["markdown_needs_diff"])
-    repo = load_repository(root)
+    repo = load_repository(root, cache=True)
     register = read_register(store_url, endpoint_url) if store_url else None
     moment = parse_when(now, "--now") or dt.datetime.now(dt.UTC)
     plan = make_plan(repo, now=moment, signatures=signatures_for(repo), register=register)
@@ -45,13 +45,14 @@ def command(root, fmt, now, diff_ref, store_url, endpoint_url):
     if fmt == "json":
         click.echo(json.dumps(to_json(plan), ensure_ascii=False, indent=2))
         return
+    lines = []  # printed at once: one write per line is a third of the command at 20,000 cables
     for cid, cp in plan.communities.items():
-        click.echo(MESSAGES["summary"].format(cid=cid, title=cp.community.title, publish=len(cp.publish),
-                                              held=len(cp.held)))
-        for cable in cp.publish:
-            click.echo(f"  publish  {cable.id}  {cable.title}")
-        for held in cp.held:
-            click.echo(f"  held     {held.id}  {held.reason}")
+        lines.append(MESSAGES["summary"].format(cid=cid, title=cp.community.title, publish=len(cp.publish),
+                                                held=len(cp.held)))
+        lines.extend(f"  publish  {cable.id}  {cable.title}" for cable in cp.publish)
+        lines.extend(f"  held     {held.id}  {held.reason}" for held in cp.held)
+    if lines:
+        click.echo("\n".join(lines))
     if repo.errors:
         click.echo(MESSAGES["errors_note"].format(count=len(repo.errors)), err=True)
 

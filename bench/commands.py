@@ -1,0 +1,208 @@
+"""What an agent and an editor wait for at scale: today's code (a git ref, default ``main``) side by
+side with this checkout's, on the same corpus, in one run.
+
+    .venv/bin/python bench/commands.py [--cables 2000] [--communities 8] [--baseline main] [--skip-build]
+
+Generates a corpus (bench/corpus.py), clones it once per version (so each keeps its own caches), and
+runs each version's ``diplomatie`` (its source first on PYTHONPATH; the baseline from a temporary
+``git worktree``) through the same steps:
+
+- ``check`` of everything (cold cache, then warm);
+- after editing one cable (uncommitted): ``check PATH`` of that cable (the baseline has no PATH:
+  ``check`` of everything), ``plan``, ``approve`` of it for one community;
+- unless ``--skip-build``: ``build`` (cold), ``build`` with nothing changed, ``publish`` to a folder
+  store (first, then nothing changed), then one cable edited, re-approved and committed, rebuilt and
+  published. Every store request is counted (bench/storecount.py: one per call, one per 1,000 keys
+  listed) and the one-cable publication's uploads are split by kind.
+
+Times are wall clock of the whole command, process start included, and CPU (user + system) of the
+command and its children: the machine is shared, and CPU time is what load does not inflate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import re
+import resource
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+PROJECT = BENCH.parent
+sys.path.insert(0, str(PROJECT))
+
+from bench import corpus  # noqa: E402
+from bench.build import commit_all, edit_one_cable  # noqa: E402
+
+PYTHON = sys.executable
+
+
+def run(code: Path, args: list[str | Path], log: Path | None = None, ok: tuple[int, ...] = (0, 1),
+        cwd: Path | None = None) -> tuple[float, float]:
+    """One ``diplomatie`` command of the version at ``code``: (wall seconds, CPU seconds)."""
+    argv = [PYTHON, "-m", "pipeline", *map(str, args)] if log is None else \
+        [PYTHON, str(BENCH / "storecount.py"), str(log), "--", *map(str, args)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    # cwd: a folder without a pipeline package (``python -m`` puts the current folder before PYTHONPATH)
+    done = subprocess.run(argv, capture_output=True, text=True, cwd=cwd,
+                          env={**os.environ, "PYTHONPATH": str(code)})
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode not in ok:
+        raise SystemExit(f"failed ({done.returncode}): {shlex.join(map(str, args))}\n"
+                         f"{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def kind(path: str) -> str:
+    """What a site file is, for the upload split of a one-cable publication."""
+    if path.startswith(("search/", "pagefind/")) or "search_index" in path:
+        return "search data"
+    if "sitemap" in path:
+        return "sitemaps"
+    if path.endswith(("feed.xml", ".rss", "atom.xml")):
+        return "feeds"
+    if re.match(r"^\d{4}/[^/]+(\.html|/index\.html)$", path):
+        return "cable pages"
+    if path.endswith(".html"):
+        return "listing and index pages"
+    return "other files (version, assets)"
+
+
+def uploads_by_kind(log: Path) -> dict[str, int]:
+    data = json.loads(log.read_text())
+    out: collections.Counter[str] = collections.Counter()
+    for key, size in data["uploads"]:
+        if key.startswith("blobs/"):
+            paths = data["manifests"].get(key.rsplit("/", 1)[-1], [])
+            out[kind(paths[0]) if paths else "blobs of no manifest"] += size
+        else:
+            out["records (manifests, pointers, ledger, members)"] += size
+    return dict(out)
+
+
+def requests_of(log: Path) -> int:
+    return sum(json.loads(log.read_text())["requests"].values())
+
+
+def cable_to_edit(n: int, k: int, seed: int, at: float) -> tuple[str, str, str]:
+    """(id, path, a community that selects it) of the cable at fraction ``at`` of the corpus."""
+    cables = corpus.make_cables(n, seed)
+    communities = corpus.make_communities(k, seed)
+    cable = cables[int(n * at)]
+    community = next(c for c, spec in communities.items()
+                     if set(spec["select"]["subjects"]) & set(cable.front["subjects"]))
+    return cable.id, f"content/{cable.id[:4]}/{cable.id}.md", community
+
+
+def steps(code: Path, root: Path, work: Path, n: int, k: int, seed: int, build: bool) -> dict[str, tuple]:
+    """Every timed step of one version; label -> (wall, cpu[, extra])."""
+    out, store = work / "site", work / "store"
+    rows: dict[str, tuple] = {}
+
+    def step(label: str, args: list, log: Path | None = None, ok: tuple[int, ...] = (0, 1)) -> None:
+        rows[label] = run(code, [*args, "--root", root], log, ok, cwd=root)
+        print(f"  {code.name}: {label}: {rows[label][0]:.2f} s wall, {rows[label][1]:.2f} s CPU", flush=True)
+
+    step("check, everything (cold cache)", ["check"])
+    step("check, everything (warm cache)", ["check"])
+    cable_id, path, community = cable_to_edit(n, k, seed, 0.3)
+    file = root / path
+    file.write_text(file.read_text(encoding="utf-8") + "\nParagraphe ajouté avant approbation.\n", encoding="utf-8")
+    supports_paths = "PATHS" in subprocess.run([PYTHON, "-m", "pipeline", "check", "--help"], capture_output=True,
+                                               text=True, cwd=root, env={**os.environ, "PYTHONPATH": str(code)}).stdout
+    assert Path(subprocess.run([PYTHON, "-c", "import pipeline; print(pipeline.__file__)"], capture_output=True, text=True,
+                               cwd=root, env={**os.environ, "PYTHONPATH": str(code)}).stdout.strip()).is_relative_to(code)
+    if supports_paths:
+        step("check PATH of the edited cable", ["check", path])
+    else:
+        step("check PATH of the edited cable", ["check"])
+        rows["check PATH of the edited cable"] += ("no PATH: check of everything",)
+    step("plan after a one-cable edit", ["plan"])
+    step("approve of one cable", ["approve", cable_id, "--community", community, "--editor", corpus.EDITOR], ok=(0,))
+    commit_all(root, f"approve {cable_id}")
+    if not build:
+        return rows
+    step("build (cold)", ["build", "--out", out], ok=(0,))
+    step("build, nothing changed", ["build", "--out", out], ok=(0,))
+    first = work / "publish-first.json"
+    step("publish (first)", ["publish", "--out", out, "--store", store, "--jobs", "8"], first, ok=(0,))
+    rows["publish (first)"] += (f"{requests_of(first)} store requests",)
+    noop = work / "publish-noop.json"
+    step("publish, nothing changed", ["publish", "--out", out, "--store", store, "--jobs", "8"], noop, ok=(0,))
+    rows["publish, nothing changed"] += (f"{requests_of(noop)} store requests",)
+    edited = edit_one_cable(root, n, k, seed, commit=True, at=0.6)
+    step(f"build after one cable edited, re-approved, committed ({edited})", ["build", "--out", out], ok=(0,))
+    one = work / "publish-one.json"
+    step("publish of that edit", ["publish", "--out", out, "--store", store, "--jobs", "8"], one, ok=(0,))
+    split = uploads_by_kind(one)
+    total = sum(split.values())
+    rows["publish of that edit"] += (f"{requests_of(one)} store requests, {total / 1e6:.2f} MB uploaded: " +
+                                     ", ".join(f"{k} {v / 1e3:.0f} KB" for k, v in sorted(split.items())),)
+    return rows
+
+
+def baseline_worktree(ref: str, where: Path) -> Path:
+    subprocess.run(["git", "-C", str(PROJECT), "worktree", "add", "-q", "--detach", str(where), ref], check=True)
+    return where
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cables", type=int, default=2000)
+    parser.add_argument("--communities", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--baseline", default="main", help="git ref of today's code (default: main)")
+    parser.add_argument("--corpus", type=Path, default=None,
+                        help="an existing corpus made by bench/corpus.py with the same --cables/--communities/--seed")
+    parser.add_argument("--skip-build", action="store_true", help="time only check, plan and approve")
+    parser.add_argument("--workdir", type=Path, default=None, help="work here and keep it (default: a temp dir, removed)")
+    args = parser.parse_args()
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-commands-"))
+    work.mkdir(parents=True, exist_ok=True)
+    base = args.corpus or work / "corpus"
+    if args.corpus is None:
+        print(f"generating {args.cables} cables…", flush=True)
+        corpus.write_corpus(base, args.cables, args.communities, args.seed, git=True)
+    baseline = baseline_worktree(args.baseline, work / "baseline-code")
+    results = {}
+    try:
+        for name, code in ((f"{args.baseline} ({_short(baseline)})", baseline), (f"ours ({_short(PROJECT)})", PROJECT)):
+            root = work / f"corpus-{code.name}"
+            shutil.rmtree(root, ignore_errors=True)
+            subprocess.run(["git", "clone", "-q", str(base), str(root)], check=True)
+            run_dir = work / f"run-{code.name}"  # not inside the baseline's worktree, removed at the end
+            run_dir.mkdir(exist_ok=True)
+            results[name] = steps(code, root, run_dir, args.cables, args.communities, args.seed,
+                                  not args.skip_build)
+    finally:
+        subprocess.run(["git", "-C", str(PROJECT), "worktree", "remove", "--force", str(baseline)], check=False)
+    (a, ra), (b, rb) = results.items()
+    print(f"\n### Commands at {args.cables} cables, {args.communities} communities\n")
+    print(f"| step | {a} wall (s) | {a} CPU (s) | {b} wall (s) | {b} CPU (s) | notes |")
+    print("|---|---:|---:|---:|---:|---|")
+    for label in rb:
+        x, y = ra.get(label, (float("nan"),) * 2), rb[label]
+        notes = "; ".join(f"{who}: {extra}" for who, r in ((a, x), (b, y)) for extra in r[2:])
+        print(f"| {label} | {x[0]:.2f} | {x[1]:.2f} | {y[0]:.2f} | {y[1]:.2f} | {notes} |")
+    print(f"\nReproduce: .venv/bin/python bench/commands.py {shlex.join(sys.argv[1:])}".rstrip())
+    if args.workdir is None:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _short(code: Path) -> str:
+    return subprocess.run(["git", "-C", str(code), "rev-parse", "--short", "HEAD"], capture_output=True,
+                          text=True).stdout.strip()
+
+
+if __name__ == "__main__":
+    main()
