@@ -235,6 +235,8 @@ def test_the_queued_invitation_goes_out_once_after_publish(tmp_path, smtp, monke
     assert "Analyses des postes européens sur l'énergie." in body
     assert f"jusqu'au {NEXT_YEAR} inclus" in body and "https://cables.example.org/auth?token=" in body
     token = body.split("auth?token=")[1].split()[0]
+    page = letter.get_payload()[1].get_payload(decode=True).decode()  # the letters' look (gate/letters.py)
+    assert "République<br>française" in page and f'href="https://cables.example.org/auth?token={token}"' in page
     claims = tokens.verify(tokens.load(keys), token, typ=tokens.INVITATION, issuer="https://cables.example.org",
                            audience="https://cables.example.org")
     assert claims.sub == "once@example.org" and claims.community == "energie"
