@@ -1,7 +1,8 @@
 """The service's e-mails: the SMTP settings and delivery, the letter's look, and the alert digest.
 
 A contract module, because two programs send mail: the gate (the sign-in link, gate/mail.py) and the
-pipeline (``diplomatie notify``, pipeline/notify.py). Both build their messages here, so there is one
+pipeline (``diplomatie notify``, pipeline/notify.py; the invitation of ``diplomatie invite``,
+gate/welcome.py). Both build their messages here, so there is one
 look (the header block of the service, inline styles only: mail clients ignore stylesheets; no
 image, nothing fetched from elsewhere) and one way to hand a message to SMTP.
 

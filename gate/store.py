@@ -15,6 +15,9 @@ the same ``/``-separated strings on both, and the layout below is the whole cont
     claims/<jti>                                one-time token claims (atomic create-if-absent)
     withdrawn/<cable>/<time>-<action>-<n>.json  the withdrawn register: one record per withdrawal or
                                                 reinstatement of a cable, never rewritten (WithdrawalRecord)
+    sign-ins/<community>/<member>.json          a member's last sign-in to a community (the gate, at sign-in)
+    invitations/<community>/<member>.json       an invitation waiting to be e-mailed (``invite``)
+    invitations-sent/<community>/<member>-<id>  marker: that invitation was claimed for sending, once
     alerts/preferences/<community>/<member>.json   a member's alert frequency (gate/alerts.py), replaced
     alerts/baseline/<community>/<member>.json      the cables serving when notify first saw the member
                                                    (never announced to them), created once
@@ -23,7 +26,8 @@ the same ``/``-separated strings on both, and the layout below is the whole cont
     alerts/sent/<community>/<member>/<cable>.json  the cable was announced: the SMTP server took the mail
     alerts/digests/<community>/<member>.json       when the member's last alert was sent (digest timing)
 
-``<member>`` is :func:`member_id`, the SHA-256 of the canonical address: keys never hold an address.
+``<member>`` is :func:`member_id`, the SHA-256 of the canonical address: keys never hold an address
+(an address holds ``@``, ``+`` or ``'``, which keys do not; a record that needs it holds it).
 
 Errors: :class:`NotFound` for a missing key, :class:`StoreUnavailable` whenever storage cannot answer
 (unreachable, 5xx, permission, full disk). Both derive from :class:`StoreError`. Nothing else escapes.
@@ -58,6 +62,9 @@ LEDGER_PREFIX = "ledger/"
 LEASES_PREFIX = "publishing/"
 CLAIMS_PREFIX = "claims/"
 WITHDRAWN_PREFIX = "withdrawn/"
+SIGN_INS_PREFIX = "sign-ins/"
+INVITATIONS_PREFIX = "invitations/"
+INVITATIONS_SENT_PREFIX = "invitations-sent/"
 ALERTS_PREFIX = "alerts/"
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -134,7 +141,9 @@ def claim_key(jti: str) -> str:
 
 
 def member_id(address: str) -> str:
-    """The name of a member in alert keys: the SHA-256 (hex) of their canonical address."""
+    """The key segment naming a member (alerts, sign-ins, invitations): the SHA-256 (hex) of their
+    canonical address. An address holds ``@``, ``+`` or ``'``, which keys do not; a record that needs
+    the address holds it."""
     return hashlib.sha256(address.encode()).hexdigest()
 
 
@@ -779,3 +788,44 @@ def read_withdrawals(store: Store) -> list[WithdrawalRecord]:
             raise StoreError(f"{key}: names cable {record.cable!r}, not the one of its key")
         records.append(record)
     return records
+
+
+# ------------------------------------------------------------------------- members' records
+
+
+def sign_in_key(community: str, address: str) -> str:
+    """Key of ``address``'s last sign-in to ``community``."""
+    return f"{SIGN_INS_PREFIX}{_name('community', community)}/{member_id(address)}.json"
+
+
+def write_sign_in(store: Store, community: str, address: str, moment: float | dt.datetime) -> None:
+    """Record that ``address`` signed in, able to read ``community``, at ``moment`` (one PUT, rewritten at
+    each sign-in: only the last one is kept)."""
+    record = {"format": FORMAT, "community": community, "email": address, "at": utc_text(moment)}
+    store.put(sign_in_key(community, address), _json_bytes(record), "application/json")
+
+
+def read_sign_ins(store: Store, community: str) -> dict[str, dt.datetime]:
+    """Address -> last sign-in to ``community``. A record that does not read back, or whose key is not
+    its address's, is skipped (it says nothing about anyone)."""
+    found: dict[str, dt.datetime] = {}
+    for key in store.list(f"{SIGN_INS_PREFIX}{_name('community', community)}/"):
+        try:
+            obj = _load(store.get(key), key)
+            address, at = obj["email"], parse_utc_text(obj["at"])
+        except (StoreError, KeyError, TypeError, ValueError, AttributeError):
+            continue
+        if isinstance(address, str) and key == sign_in_key(community, address):
+            found[address] = at
+    return found
+
+
+def invitation_key(community: str, address: str) -> str:
+    """Key of the invitation waiting to be e-mailed to ``address`` for ``community``."""
+    return f"{INVITATIONS_PREFIX}{_name('community', community)}/{member_id(address)}.json"
+
+
+def invitation_sent_key(community: str, address: str, invitation_id: str) -> str:
+    """Key of the marker claiming one invitation (``invitation_id``, its record's ``id``) for sending."""
+    return (f"{INVITATIONS_SENT_PREFIX}{_name('community', community)}/{member_id(address)}-"
+            f"{_name('invitation id', invitation_id)}")

@@ -255,11 +255,33 @@ async def spend_link(gate: GateState, req: Request) -> Response:
     record = json.dumps({"typ": claims.typ, "sub": claims.sub, "used_at": gate.log.timestamp(now)}).encode()
     if not await asyncio.to_thread(gate.store.create, storage.claim_key(claims.jti), record, "application/json"):
         raise link_used(claims.community)
+    remember_sign_in(gate, claims.sub, now)
     target = safe_next(form.get("next"))
     if target is None:
         target = f"/c/{claims.community}/" if claims.typ == tokens.INVITATION else "/"
     return gate.pages.redirect(target, 303, extra=[("set-cookie", gate.sessions.issue(claims.sub, now))],
                                subject=claims.sub)
+
+
+_RECORDING: set[asyncio.Future] = set()  # sign-in records being written (kept so none is collected)
+
+
+def remember_sign_in(gate: GateState, address: str, now: float) -> None:
+    """Record ``address``'s sign-in to each community it may read (``sign-ins/`` in the store, read by
+    ``diplomatie members``), in a worker thread after the answer: only sign-in pays for it, never a
+    page, and a store that refuses costs the member nothing (the failure is logged)."""
+    communities = [c.id for c in gate.members().communities_of(address, gate.today(now))]
+
+    def write() -> None:
+        for community in communities:
+            try:
+                storage.write_sign_in(gate.store, community, address, now)
+            except (storage.StoreError, ValueError) as exc:
+                gate.log.event({"event": "sign-in not recorded", "community": community, "error": str(exc)})
+
+    future = asyncio.get_running_loop().run_in_executor(None, write)
+    _RECORDING.add(future)
+    future.add_done_callback(_RECORDING.discard)
 
 
 # -- single sign-on ------------------------------------------------------------------------------
@@ -295,6 +317,7 @@ async def oidc_callback(gate: GateState, req: Request) -> Response:
     now = gate.clock()
     if not gate.members().communities_of(signed_in.email, gate.today(now)):
         raise not_a_member(signed_in.email, extra=[clear])
+    remember_sign_in(gate, signed_in.email, now)
     cookie = gate.sessions.issue(signed_in.email, now)
     return gate.pages.redirect(safe_next(signed_in.next_path) or "/", 302, extra=[clear, ("set-cookie", cookie)],
                                subject=signed_in.email)

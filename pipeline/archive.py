@@ -77,11 +77,21 @@ def bag_info(repo: Repository, community: str, cables: tuple[str, ...], plan: Pl
     }
 
 
+def without_members(entry: str, community: str) -> str:
+    """The extract of ``communities.yaml`` without the community's members (their names and addresses
+    are personal data): ``archive --without-members``."""
+    try:
+        return yamledit.remove_members(entry, community)
+    except yamledit.YamlEditError as exc:
+        raise ArchiveError(f"communities.yaml of this version: {exc}") from None
+
+
 def archive(repo: Repository, out: Path, community: str, *, now: dt.datetime | None = None,
-            cache_dir: Path | None = None) -> Archive:
+            cache_dir: Path | None = None, members: bool = True) -> Archive:
     """Write the BagIt package of ``community`` at the version ``repo`` was loaded from to ``out``.
 
-    ``out`` must not exist yet. The plan is made as of ``now`` (default: the current time), counting
+    ``out`` must not exist yet. With ``members`` False, the package's ``communities.yaml`` holds no
+    member entry (:func:`without_members`). The plan is made as of ``now`` (default: the current time), counting
     signed approvals where the community requires them, exactly as ``build`` and ``publish`` do.
     """
     from pipeline.build import BuildError, build_sites
@@ -117,6 +127,7 @@ def archive(repo: Repository, out: Path, community: str, *, now: dt.datetime | N
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(tree.read(cable.path))
         entry = community_entry(tree.read(communities.PATH).decode("utf-8"), community)
+        entry = entry if members else without_members(entry, community)
         (bag_dir / SOURCE / communities.PATH).parent.mkdir(parents=True, exist_ok=True)
         (bag_dir / SOURCE / communities.PATH).write_text(entry, encoding="utf-8")
         bagit.make_bag(str(bag_dir), bag_info(repo, community, cables, plan), checksums=["sha256"])

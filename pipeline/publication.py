@@ -34,6 +34,8 @@ class PublicationReport:
     errors: dict[str, str] = field(default_factory=dict)
     #: community -> the tag ``published/<community>/<release>`` made for its new release
     tags: dict[str, str] = field(default_factory=dict)
+    #: community -> what this publication changed in its members (pipeline/roster.py)
+    members: dict[str, Any] = field(default_factory=dict)
 
     def failure(self) -> str | None:
         """What to tell when a community failed (its previous release serves), else None."""
@@ -45,6 +47,8 @@ class PublicationReport:
     def to_json(self) -> dict[str, Any]:
         """The object ``diplomatie publish --format json`` prints."""
         report: dict[str, Any] = {"communities": {name: r.summary() for name, r in self.results.items()}}
+        if self.members:
+            report["members"] = {name: changes.to_json() for name, changes in self.members.items()}
         return {**report, "errors": self.errors} if self.errors else report
 
 
@@ -53,6 +57,9 @@ class Listener:
 
     def repository_errors(self, count: int) -> None:
         """The version published has ``count`` errors: those cables are held."""
+
+    def members_written(self, changes: dict) -> None:
+        """members.json is written: per community, the members added, removed, renewed, expiring soon."""
 
     def withdrawals_recorded(self, changes: Changes, commit: str | None) -> None:
         """The register now holds what this version withdraws, and no longer what it reinstates."""
@@ -77,6 +84,15 @@ class EchoListener(Listener):
     def __init__(self, echo: Callable[..., None], *, text: bool = True) -> None:
         self.echo = echo
         self.text = text
+        self.members: dict = {}
+
+    def members_written(self, changes: dict) -> None:
+        from pipeline.roster import describe
+
+        self.members = changes
+        for community, change in changes.items():
+            for line in describe(community, change) if self.text else ():
+                self.echo(line)
 
     def repository_errors(self, count: int) -> None:
         self.echo(f"note: {count} error(s) in the repository (those cables are held); run diplomatie check",
@@ -101,7 +117,9 @@ class EchoListener(Listener):
     def published(self, result: PublishResult) -> None:
         if not self.text:
             return
-        state = "unchanged" if not result.changed else f"now serves {result.release}"
+        state = f"now serves {result.release}" if result.changed else (
+            "site unchanged, members updated" if getattr(self.members.get(result.community), "changed", False)
+            else "unchanged")
         self.echo(f"{result.community}: {state} ({result.cables} cables; {result.uploaded} uploaded, "
                   f"{result.skipped} already stored, {result.bytes_uploaded} bytes)")
         if result.unrestorable:
@@ -129,7 +147,9 @@ def publish_all(root: Path, store: Store, *, out: Path, ref: str | None = None, 
     today = todays_membership(root)
     if tag and today.commit is None:
         raise PublishError(f"--tag needs a git repository: {root} has no commit to tag")
-    write_membership(store, today)
+    report = PublicationReport()
+    report.members.update(write_membership(store, today))
+    listener.members_written(report.members)
     # 2. The version to publish, whose rules must be sure before any site is.
     repo = load_version(root, ref, at)
     if repo.errors:
@@ -141,7 +161,6 @@ def publish_all(root: Path, store: Store, *, out: Path, ref: str | None = None, 
     register = record_withdrawals(store, repo, signatures, listener)
     plan = make_plan(repo, signatures=signatures, register=register)
     # 4. Build every community; one that fails to build does not hold the others back.
-    report = PublicationReport()
     builds = build_each(repo, plan, out, only, progress, report, listener)
     # 5. Publish each built site (upload, manifest, pointer switch), and tag what is new.
     publish_each(store, root, repo, plan, builds, register, jobs=jobs, tag=tag, progress=progress,
@@ -161,12 +180,16 @@ def todays_membership(root: Path):
     return today
 
 
-def write_membership(store: Store, today) -> None:
-    """Write ``members.json`` from today's communities; when the store refuses, publish nothing."""
+def write_membership(store: Store, today) -> dict:
+    """Write ``members.json`` from today's communities; when the store refuses, publish nothing.
+    Returns what changed per community against the previous snapshot (pipeline/roster.py)."""
     from pipeline.communities import membership_snapshot
+    from pipeline.roster import membership_changes, previous_snapshot
 
     try:
+        before = previous_snapshot(store)
         write_members(store, membership_snapshot(today.communities, today.commit))
+        return membership_changes(before, today.communities, dt.datetime.now(dt.UTC).date())
     except (PublishError, StoreError) as exc:
         raise PublishError(f"members.json could not be written ({exc}); nothing was published and the "
                            "previous members.json keeps serving; run publish again") from None

@@ -373,6 +373,39 @@ def add_member(text: str, community: str, entry: dict[str, Any]) -> str:
     return _placed(text, attempt, change, what)
 
 
+def remove_members(text: str, community: str) -> str:
+    """``communities.yaml`` without ``community``'s ``members`` (its key and every member's lines, the
+    comments inside them too): what an archive made ``--without-members`` holds. Every other byte is
+    kept; a community without members is returned as it is."""
+    what = "communities.yaml"
+    lines = _Lines(text)
+    document = _load(lines.plain, what)
+    table = document.get("communities") if isinstance(document, CommentedMap) else None
+    if not isinstance(table, CommentedMap) or not isinstance(table.get(community), CommentedMap):
+        raise YamlEditError(f"{what} has no community '{community}'")
+    block = table[community]
+    if "members" not in block:
+        return text
+    keys = list(block)
+    if keys == ["members"]:
+        raise YamlEditError(f"{what}: '{community}' holds nothing but its members")
+    line, column = block.lc.key("members")
+    key_line, key_column = table.lc.key(community)
+
+    def attempt(trim: bool) -> str:
+        edited = _Lines(text)
+        edited.trim = trim
+        end = edited.end_of_block(line, column, edited.end_of_block(key_line, key_column, key=True), key=True)
+        edited.splice(line, end, [])
+        return edited.text()
+
+    def change(data: dict) -> dict:
+        del data["communities"][community]["members"]
+        return data
+
+    return _placed(text, attempt, change, what)
+
+
 def _quiet_data(text: str) -> Any:
     try:
         return _data(text, "extract")

@@ -18,7 +18,7 @@ PACKAGES = ("pipeline", "gate")
 
 #: The gate's contract modules: the only part of the gate the pipeline may import.
 CONTRACTS = {"gate.store", "gate.tokens", "gate.csp", "gate.addresses", "gate.membership", "gate.files",
-             "gate.i18n", "gate.identity", "gate.letters", "gate.alerts"}
+             "gate.i18n", "gate.identity", "gate.letters", "gate.alerts", "gate.welcome"}
 
 #: The command line: the only modules that may import pipeline.commands.
 COMMAND_LINE = ("pipeline.commands", "pipeline.cli", "pipeline.__main__")
@@ -47,7 +47,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("deciding", ("pipeline.check", "pipeline.plan", "pipeline.plandiff", "pipeline.review", "pipeline.signatures", "pipeline.history",
                   "pipeline.withdrawals")),
     ("producing", ("pipeline.site", "pipeline.build", "pipeline.audit", "pipeline.publish", "pipeline.publication",
-                   "pipeline.archive", "pipeline.drafting", "pipeline.notify")),
+                   "pipeline.archive", "pipeline.drafting", "pipeline.notify",
+                   "pipeline.roster", "pipeline.enrolment")),
     ("the commands", ("pipeline.commands",)),
     ("the command group", ("pipeline.cli", "pipeline.__main__")),
 ]

@@ -129,3 +129,45 @@ def test_community_entry_of_other_layouts_is_still_exactly_that_community():
     assert yaml.safe_load(community_entry(flow, "b")) == {"communities": {"b": {"title": "B"}}}
     last = "communities:\n  a:\n    title: A\n  b:\n    title: B\n# trailing\nversion: 2\n"
     assert community_entry(last, "b") == "communities:\n  b:\n    title: B\n"
+
+
+def test_archive_warns_of_personal_data_and_can_leave_the_members_out(repo, tmp_path):
+    with_members = repo.run("archive", "--community", "energie", "--out", str(tmp_path / "full"))
+    assert with_members.code == 0, with_members.output
+    assert "personal data" in with_members.stderr and "--without-members" in with_members.stderr
+    full = (tmp_path / "full/data/source/communities.yaml").read_text(encoding="utf-8")
+    assert "a.martin@example.org" in full
+
+    out = tmp_path / "no-members"
+    result = repo.run("archive", "--community", "energie", "--out", str(out), "--without-members")
+    assert result.code == 0, result.output
+    assert "personal data" not in result.stderr
+    validate(out)  # the package stays a valid BagIt
+    text = (out / "data/source/communities.yaml").read_text(encoding="utf-8")
+    assert "example.org" not in text and "Anne Martin" not in text
+    expected = yaml.safe_load(full)
+    del expected["communities"]["energie"]["members"]
+    assert yaml.safe_load(text) == expected
+    # every other line of the extract is kept as it was
+    assert [line for line in full.splitlines() if line in text.splitlines()] == text.splitlines()
+
+
+@pytest.mark.parametrize("members", [
+    "    members:\n    - email: a@example.org   # first\n      name: A\n    # the rest after review\n",
+    "    members: [{email: a@example.org}]\n",
+    "    members:\n      - email: a@example.org\n\n      - email: b@example.org\n",
+    "    members: []\n",
+])
+@pytest.mark.parametrize("after", ["", "    require_signed_approvals: false\n"])
+def test_remove_members_takes_out_exactly_the_members(members, after):
+    from pipeline.yamledit import remove_members
+
+    head = "# header\ncommunities:\n  a:\n    title: A   # kept\n    editors: [e@example.org]\n"
+    tail = "  b:\n    title: B\n"
+    text = head + members + after + tail
+    new = remove_members(text, "a")
+    assert "example.org}" not in new and "a@example.org" not in new and "b@example.org" not in new
+    assert new.startswith(head) and new.endswith(after + tail)
+    data = yaml.safe_load(text)
+    del data["communities"]["a"]["members"]
+    assert yaml.safe_load(new) == data

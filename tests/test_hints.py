@@ -20,7 +20,7 @@ TESTED = {
     ("pipeline/commands/build.py", "check"), ("pipeline/commands/link.py", "check"),
     ("pipeline/commands/plan.py", "check"), ("pipeline/plan.py", "check"), ("pipeline/publication.py", "check"),
     ("pipeline/commands/history.py", "history"), ("pipeline/repository.py", "approve"),
-    ("pipeline/review.py", "approve"),
+    ("pipeline/review.py", "approve"), ("pipeline/commands/members.py", "check"), ("pipeline/enrolment.py", "check"),
 }
 USAGE_FAILURES = ("Missing option", "Missing argument", "No such option", "No such command", "Usage:")
 
@@ -133,3 +133,18 @@ def test_rollback_to_an_unknown_release_names_the_command_that_lists_them(repo, 
     listing = refused.stderr.split("list them with: ", 1)[1].strip()
     assert listing == f"diplomatie releases energie --store '{store}'"
     assert assert_runs(listing, repo.root).returncode == 0
+
+
+def test_members_and_invite_on_a_broken_communities_file_name_check_which_runs(tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    text = (repo.root / "communities.yaml").read_text(encoding="utf-8")
+    repo.write("communities.yaml", text.replace("sector: research", "sector: army"))
+    said = ""
+    for args in (["members", "energie"], ["invite", "energie", "z@example.org", "--name", "Z", "--sector", "media",
+                                          "--by", EDITOR, "--store", str(tmp_path / "store")]):
+        result = subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=repo.root, capture_output=True,
+                                text=True)
+        assert result.returncode == 1
+        said += result.stderr
+    assert printed(said) == ["diplomatie check"] and said.count("diplomatie check") == 2
+    assert assert_runs("diplomatie check", repo.root).returncode == 1  # it lists the error

@@ -49,7 +49,9 @@ def test_publish_all_publishes_every_community_tags_each_new_release_and_tells_e
     assert heard.events == [("published", "energie"), ("tagged", report.tags["energie"]),
                             ("published", "onu"), ("tagged", report.tags["onu"])]
     assert json.loads(store.get(MEMBERS_KEY))["communities"]["energie"]["members"]
-    assert report.to_json() == {"communities": {n: r.summary() for n, r in report.results.items()}}
+    assert report.to_json() == {"communities": {n: r.summary() for n, r in report.results.items()},
+                                "members": {"energie": {"added": ["a.martin@example.org"], "removed": [],
+                                                        "renewed": [], "expiring": {}}}}
 
     again = publish_all(repo.root, store, out=tmp_path / "build", tag=True)
     assert not any(r.changed for r in again.results.values()) and again.tags == {}

@@ -468,3 +468,36 @@ def test_an_edit_of_any_communities_file_is_exact_or_refused(fragments, another,
     assert new_lines[:head] == old_lines[:head]
     rest = old_lines[old_lines.index("owner: o@example.org" + newline) - (4 if another else 0):]
     assert new_lines[-len(rest):] == rest
+
+
+@settings(max_examples=120, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(ENTRY_FRAGMENTS), min_size=1, max_size=5, unique_by=_key_of), st.booleans(),
+       st.sampled_from(["\n", "\r\n"]))
+def test_removing_the_members_of_any_layout_is_exact_or_refused(fragments, another, newline):
+    """Whatever the layout, remove_members either refuses or returns a file that reads as the old data
+    without that community's members, every line before them and after the community kept."""
+    entry = "\n".join("    " + line if line and not line.startswith(" ") else line
+                      for fragment in fragments for line in fragment.split("\n"))
+    tail = "\n  # the next community\n  b:\n    title: B\n" if another else ""
+    body = "# header\ncommunities:\n  a:\n    title: A\n" + entry + "\n" + tail + "owner: o@example.org\n"
+    try:
+        data = yaml.safe_load(body)
+    except yaml.YAMLError:
+        data = None
+    assume(isinstance(data, dict) and isinstance(data.get("communities"), dict)
+           and isinstance(data["communities"].get("a"), dict))
+    old = body.replace("\n", newline)
+    try:
+        new = yamledit.remove_members(old, "a")
+    except YamlEditError:
+        event("refused")
+        return
+    event("edited" if "members" in data["communities"]["a"] else "nothing to remove")
+    data["communities"]["a"].pop("members", None)
+    assert yaml.safe_load(new) == data
+    old_lines, new_lines = split_kept(old), split_kept(new)
+    assert [line for line in old_lines if line in new_lines] == new_lines  # only lines taken out
+    head = old_lines.index("  a:" + newline) + 1
+    assert new_lines[:head] == old_lines[:head]
+    rest = old_lines[old_lines.index("owner: o@example.org" + newline) - (4 if another else 0):]
+    assert new_lines[-len(rest):] == rest

@@ -8,6 +8,12 @@ import click
 
 from pipeline.commands.options import load_repository, parse_when, root_option
 
+#: What this command tells the user, in one place.
+MESSAGES = {
+    "personal_data": "note: the package's communities.yaml holds the members' names, organisations and addresses "
+                     "(personal data: keep the package accordingly); pass --without-members to leave them out",
+}
+
 
 @click.command("archive")
 @root_option
@@ -19,7 +25,9 @@ from pipeline.commands.options import load_repository, parse_when, root_option
 @click.option("--out", type=click.Path(path_type=Path), required=True,
               help="Where the package goes (a new folder). With several communities, one package per "
                    "community in <out>/<id>/.")
-def command(root, only, ref, at, out):
+@click.option("--without-members", is_flag=True,
+              help="Leave the members (names, addresses: personal data) out of the package's communities.yaml.")
+def command(root, only, ref, at, out, without_members):
     """Write a BagIt package (RFC 8493): the site as built from that version, its source cables and
     communities.yaml entry, manifest-sha256.txt, and bag-info.txt naming commit, date, community, cable
     ids and tool version. The package is validated before it is put in place."""
@@ -38,9 +46,11 @@ def command(root, only, ref, at, out):
     if not single and out.exists():
         raise click.ClickException(f"{out} already exists; choose a new folder for the packages")
     now = parse_when(at)
+    if not without_members:
+        click.echo(MESSAGES["personal_data"], err=True)
     for name in names:
         try:
-            result = archive(repo, out if single else out / name, name, now=now)
+            result = archive(repo, out if single else out / name, name, now=now, members=not without_members)
         except ArchiveError as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(f"{result.path}: {name}, commit {result.commit or 'working tree'}, "

@@ -9,8 +9,20 @@ import click
 
 from gate import tokens
 from gate.addresses import InvalidAddress, parse_address
-from pipeline.commands.options import load_repository, root_option
+from pipeline.commands.options import endpoint_option, load_repository, open_store_or_exit, root_option
 from pipeline.invitations import invitation_url
+
+#: What this command tells the user, in one place.
+MESSAGES = {
+    "not_listed": "{email} is not a member of {community}; invite them first (the invite command, with their "
+                  "name and sector), then publish",
+    "expired": "the membership of {email} in {community} expired on {expires}; the gate refuses them. Renew it: "
+               "invite {email} again with a new --expires date, then publish",
+    "not_published": "warning: {email} is not published yet (not let in by the store's members.json, or not "
+                     "until this date): the gate refuses this link until the next publish",
+    "unchecked": "note: whether {email} is published (let in by the gate) was not checked; pass --store to check",
+    "store": "the store's members.json cannot be read ({error}); run again, or leave out --store",
+}
 
 
 @click.command("link")
@@ -20,8 +32,12 @@ from pipeline.invitations import invitation_url
               help="The key directory made by `diplomatie keys init`.")
 @click.option("--base-url", required=True, help="The gate's public address, e.g. https://cables.example.org")
 @click.option("--ttl", default="7d", show_default=True, help="How long the link stays valid (e.g. 7d, 12h).")
+@click.option("--store", "store_url", default=None, metavar="URL",
+              help="The store publish writes to: warns when the member is not published yet.")
+@endpoint_option
 @root_option
-def command(community: str, email: str, keys_dir: Path, base_url: str, ttl: str, root: Path) -> None:
+def command(community: str, email: str, keys_dir: Path, base_url: str, ttl: str, store_url: str | None,
+            endpoint_url: str | None, root: Path) -> None:
     """Print a one-time invitation link to COMMUNITY for EMAIL, who must be a current member."""
     try:
         seconds = tokens.parse_duration(ttl)
@@ -42,11 +58,32 @@ def command(community: str, email: str, keys_dir: Path, base_url: str, ttl: str,
     if found is None:
         known = ", ".join(sorted(repo.communities)) or "none"
         raise click.ClickException(f"no community {community!r} in {root / 'communities.yaml'} (known: {known})")
-    if not found.is_member(email, dt.datetime.now(dt.UTC).date()):
-        raise click.ClickException(f"{email} is not a current member of {community}; add them to "
-                                   f"communities.yaml first")
+    today = dt.datetime.now(dt.UTC).date()
+    if not found.is_member(email, today):
+        listed = {m.email: m for m in found.members}.get(email)
+        if listed is not None and listed.expires is not None:
+            raise click.ClickException(MESSAGES["expired"].format(email=email, community=community,
+                                                                  expires=listed.expires.isoformat()))
+        raise click.ClickException(MESSAGES["not_listed"].format(email=email, community=community))
+    if store_url is None:
+        click.echo(MESSAGES["unchecked"].format(email=email), err=True)
+    elif not published(open_store_or_exit(store_url, endpoint_url), community, email, today):
+        click.echo(MESSAGES["not_published"].format(email=email), err=True)
     try:
         ring = tokens.load(keys_dir)
     except tokens.KeysError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(invitation_url(ring, base_url, community, email, seconds))
+
+
+def published(store, community: str, email: str, today: dt.date) -> bool:
+    """Whether the gate lets ``email`` into ``community`` today, by the store's ``members.json``."""
+    from gate.membership import Snapshot, SnapshotError
+    from gate.store import MEMBERS_KEY, NotFound, StoreError
+
+    try:
+        return Snapshot.from_json(store.get(MEMBERS_KEY)).admits(community, email, today)
+    except NotFound:
+        return False
+    except (SnapshotError, StoreError) as exc:
+        raise click.ClickException(MESSAGES["store"].format(error=exc)) from None

@@ -16,25 +16,28 @@ from pipeline.commands.options import (
     store_option,
 )
 
+#: What ``--smtp`` does when it is optional, by default (``publish``).
+PUBLISH_SENDS = "publish sends alerts and the queued invitations at the end"
 
-def alert_options(required: bool) -> Callable:
-    """The options that configure alerts, for ``notify`` (required) and ``publish`` (alerts only when
-    ``--smtp`` is given)."""
+
+def alert_options(required: bool, with_it: str = PUBLISH_SENDS) -> Callable:
+    """The options for sending mail, one set for every command that does: ``notify`` (required),
+    ``publish`` (alerts and invitations only when ``--smtp`` is given) and ``invite --send``."""
 
     def decorate(function: Callable) -> Callable:
         for option in reversed((
             click.option("--smtp", "smtp", metavar="HOST:PORT", required=required, envvar="DIPLOMATIE_ALERTS_SMTP",
-                         help="The SMTP server alerts go through" + ("" if required else
-                                                                     "; with it, publish sends alerts at the end")
+                         help="The SMTP server alerts and invitations go through"
+                              + ("" if required else f"; with it, {with_it}")
                          + " (user and password: DIPLOMATIE_SMTP_USER, DIPLOMATIE_SMTP_PASSWORD)."),
             click.option("--smtp-from", envvar="DIPLOMATIE_SMTP_FROM", default="diplomatie@localhost",
-                         show_default=True, help="The sender of alerts."),
+                         show_default=True, help="The sender of alerts and invitations."),
             click.option("--smtp-starttls/--no-smtp-starttls", envvar="DIPLOMATIE_SMTP_STARTTLS", default=False),
             click.option("--gate-url", envvar="DIPLOMATIE_GATE_URL", metavar="URL",
-                         help="The gate's public address, e.g. https://cables.example.org: links in alerts, and "
-                              "the issuer of their unsubscribe links."),
+                         help="The gate's public address, e.g. https://cables.example.org: links in alerts and "
+                              "invitations, and the issuer of their signed links."),
             click.option("--keys", "keys_dir", type=click.Path(file_okay=False, path_type=Path),
-                         envvar="DIPLOMATIE_KEYS", help="The gate's key directory (signs unsubscribe links)."),
+                         envvar="DIPLOMATIE_KEYS", help="The gate's key directory (signs unsubscribe and invitation links)."),
         )):
             function = option(function)
         return function

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from pipeline.commands.invite import send_after_publish
 from pipeline.commands.notify import alert_options, send_alerts, settings_from, tell_report
 from pipeline.commands.options import (
     endpoint_option,
@@ -65,6 +66,7 @@ def command(root, store_url, endpoint_url, only, out, jobs, fmt, ref, at, tag, s
         click.echo(json.dumps({**report.to_json(), **({"alerts": told.to_json()} if told else {})}, indent=2))
     elif told is not None:
         tell_report(told)
+    send_after_publish(root, store, alerts, click.echo)  # invitations (diplomatie invite), same mail options
     problems = [p for p in (report.failure(), told.failure() if told else None) if p]
     if problems:
         raise click.ClickException("; ".join(problems))
