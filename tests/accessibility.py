@@ -16,12 +16,13 @@ their way (every piece of content inside a landmark, one main, one banner, a pag
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from pipeline.accessibility import Audit, Violation
 
 AXE = Path(__file__).resolve().parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 WCAG_TAGS = ("wcag2a", "wcag2aa", "wcag21a", "wcag21aa")
@@ -31,33 +32,6 @@ BEST_PRACTICE_RULES = ("region", "landmark-one-main", "landmark-unique", "landma
                        "landmark-main-is-top-level", "landmark-complementary-is-top-level",
                        "page-has-heading-one", "heading-order", "empty-heading", "skip-link")
 SIZES = {"desktop": {"width": 1280, "height": 800}, "mobile": {"width": 390, "height": 844}}
-
-
-@dataclass(frozen=True)
-class Violation:
-    """One axe rule failed on one page at one size, with the elements it failed on."""
-
-    page: str
-    size: str
-    rule: str
-    impact: str
-    help: str
-    targets: tuple[str, ...]
-
-    def __str__(self) -> str:
-        shown = ", ".join(self.targets[:4]) + (f" (+{len(self.targets) - 4})" if len(self.targets) > 4 else "")
-        return f"{self.page} [{self.size}] {self.rule} ({self.impact}): {self.help} — {shown}"
-
-
-@dataclass(frozen=True)
-class Audit:
-    """What was audited and what was found: the facts an accessibility statement is made of."""
-
-    pages: tuple[str, ...]
-    sizes: tuple[str, ...]
-    rules: tuple[str, ...]
-    axe_version: str
-    violations: tuple[Violation, ...]
 
 
 def require_axe() -> str:
@@ -110,6 +84,15 @@ def audit_pages(browser, pages: Iterable[str], load: Callable[[object, str], Non
     return Audit(names, tuple(sizes), rules, version, tuple(violations))
 
 
+def grouped(violations: Iterable[Violation]) -> list[str]:
+    """One line per rule and element, naming the pages and sizes it fails on (for reports)."""
+    where: dict[tuple[str, str, tuple[str, ...]], list[str]] = {}
+    for v in violations:
+        where.setdefault((v.rule, v.impact, v.targets), []).append(f"{v.page} [{v.size}]")
+    return [f"{rule} ({impact}) on {', '.join(targets)}: {'; '.join(pages)}"
+            for (rule, impact, targets), pages in sorted(where.items())]
+
+
 def readable(violations: Iterable[Violation]) -> str:
     """One line per violation, for an assertion message a person can act on."""
     lines = [str(v) for v in violations]
@@ -147,6 +130,15 @@ _DESCRIBE = """e => e.tagName.toLowerCase() + (e.className ? '.' + String(e.clas
   ' "' + (e.innerText || e.value || e.getAttribute('aria-label') || '').trim().slice(0, 30) + '"'"""
 
 
+#: Transitions off while walking (the context must bypass CSP to add it: see :func:`keyboard_context`).
+STILL = "*, *::before, *::after { transition: none !important; animation: none !important; }"
+
+
+def keyboard_context(browser):
+    """A desktop-sized context for :func:`walk_with_tab` (CSP bypassed only to switch transitions off)."""
+    return browser.new_context(viewport=SIZES["desktop"], bypass_csp=True)
+
+
 @dataclass(frozen=True)
 class TabStop:
     """One press of Tab: which control got the focus and whether a sighted user could see that."""
@@ -170,8 +162,9 @@ def walk_with_tab(page) -> tuple[list[str], list[TabStop]]:
     focus changed; an outline of style ``none`` counts as no outline whatever its width.
     """
     controls = page.evaluate(f"""() => Array.from(document.querySelectorAll("{FOCUSABLE}"))
-        .filter(e => e.getClientRects().length > 0)
+        .filter(e => e.tabIndex >= 0 && e.checkVisibility({{visibilityProperty: true}}) && !e.closest('[inert]'))
         .map((e, i) => {{ e.dataset.tabIndexInDocument = i; return ({_DESCRIBE})(e); }})""")
+    page.add_style_tag(content=STILL)  # the looks compared are the settled ones, not mid-transition
     page.evaluate("() => { window.__tabPrevious = null; document.activeElement && document.activeElement.blur(); }")
     step = _STEP.replace("DESCRIBE", f"({_DESCRIBE})")
     stops: list[TabStop] = []
@@ -199,11 +192,3 @@ def keyboard_problems(name: str, controls: list[str], stops: list[TabStop]) -> l
     problems += [f"{name}: no visible focus on {s.what}" + ("" if s.on_screen else " (off screen)")
                  for s in stops if not s.visible_focus]
     return problems
-
-
-def to_json(audit: Audit) -> str:
-    """The audit's facts as JSON (for the accessibility statement, generated from it)."""
-    return json.dumps({"pages": list(audit.pages), "sizes": list(audit.sizes), "rules": list(audit.rules),
-                       "axe_version": audit.axe_version,
-                       "violations": [v.__dict__ | {"targets": list(v.targets)} for v in audit.violations]},
-                      ensure_ascii=False, indent=1)

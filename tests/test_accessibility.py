@@ -14,8 +14,16 @@ import re
 import pytest
 
 from gate import i18n
-from tests.accessibility import audit_pages, keyboard_problems, readable, require_axe, walk_with_tab
-from tests.browser import browser  # noqa: F401 - the fixture
+from pipeline.accessibility import statement, to_json
+from tests.accessibility import (
+    audit_pages,
+    keyboard_context,
+    keyboard_problems,
+    readable,
+    require_axe,
+    walk_with_tab,
+)
+from tests.browser import ARTIFACTS, browser  # noqa: F401 - the fixture
 from tests.test_gate_pages import every_page, world  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.browser
@@ -55,25 +63,30 @@ def serve(context, base: str, served: dict) -> None:
     context.route(f"{base}/**", answer)
 
 
-@pytest.mark.parametrize("lang", i18n.LANGUAGES)
-def test_every_gate_page_passes_axe_at_desktop_and_phone_sizes(gate_pages, browser, lang):  # noqa: F811
+def test_every_gate_page_passes_axe_at_desktop_and_phone_sizes_and_the_statement_says_so(gate_pages, browser):  # noqa: F811
     base, served, names = gate_pages
+    pages = {f"{lang}: {name}": f"{base}{AUDIT_PREFIX}{lang}/{slug(name)}" for lang in names for name in names[lang]}
 
     def load(page, name):
         if not getattr(page.context, "_served", False):
             serve(page.context, base, served)
             page.context._served = True
-        page.goto(f"{base}{AUDIT_PREFIX}{lang}/{slug(name)}")
+        page.goto(pages[name])
 
-    audit = audit_pages(browser, names[lang], load)
-    assert len(audit.pages) == len(names[lang]) >= 20 and len(audit.rules) > 50, audit
+    audit = audit_pages(browser, pages, load)
+    assert len(audit.pages) == len(pages) >= 40 and len(audit.rules) > 50, audit
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "accessibility-gate.json").write_text(to_json(audit), encoding="utf-8")
     assert not audit.violations, readable(audit.violations)
+    text = statement(audit, service="Diplomatie", lang="fr")
+    (ARTIFACTS / "accessibility-statement-gate.md").write_text(text, encoding="utf-8")
+    assert "**totalement conforme**" in text and f"{len(pages)} pages auditées" in text
 
 
 @pytest.mark.parametrize("lang", i18n.LANGUAGES)
 def test_every_gate_page_is_walked_by_keyboard_with_a_visible_focus(gate_pages, browser, lang):  # noqa: F811
     base, served, names = gate_pages
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context = keyboard_context(browser)
     serve(context, base, served)
     problems: list[str] = []
     try:
