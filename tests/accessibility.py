@@ -30,7 +30,8 @@ BEST_PRACTICE_RULES = ("region", "landmark-one-main", "landmark-unique", "landma
                        "landmark-no-duplicate-contentinfo", "landmark-no-duplicate-main",
                        "landmark-banner-is-top-level", "landmark-contentinfo-is-top-level",
                        "landmark-main-is-top-level", "landmark-complementary-is-top-level",
-                       "page-has-heading-one", "heading-order", "empty-heading", "skip-link")
+                       "page-has-heading-one", "heading-order", "empty-heading", "skip-link",
+                       "aria-dialog-name")
 SIZES = {"desktop": {"width": 1280, "height": 800}, "mobile": {"width": 390, "height": 844}}
 
 
@@ -105,7 +106,9 @@ def readable(violations: Iterable[Violation]) -> str:
 FOCUSABLE = ("a[href], area[href], button:not([disabled]), input:not([type=hidden]):not([disabled]), "
              "select:not([disabled]), textarea:not([disabled]), summary, [tabindex]:not([tabindex='-1'])")
 
-_STEP = """() => {
+_STEP = """async () => {
+  // Two frames: what a page's own script does on focus (opening a search box...) has then been drawn.
+  await new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)));
   const look = e => { const s = getComputedStyle(e);
     const outline = s.outlineStyle === 'none' || parseFloat(s.outlineWidth) === 0 ? 'none'
                     : [s.outlineStyle, s.outlineWidth, s.outlineColor, s.outlineOffset].join(' ');
