@@ -112,7 +112,10 @@ _STEP = """async () => {
   const look = e => { const s = getComputedStyle(e);
     const outline = s.outlineStyle === 'none' || parseFloat(s.outlineWidth) === 0 ? 'none'
                     : [s.outlineStyle, s.outlineWidth, s.outlineColor, s.outlineOffset].join(' ');
-    return [outline, s.boxShadow, s.borderColor, s.backgroundColor, s.color, s.textDecorationLine].join(' | '); };
+    const r = e.getBoundingClientRect();  // a skip link shows itself: on screen only when focused
+    const shown = r.width > 0 && r.height > 0 && r.bottom > 0 && r.right > 0 && r.left < innerWidth && r.top < innerHeight;
+    return [outline, s.boxShadow, s.borderColor, s.backgroundColor, s.color, s.textDecorationLine,
+            shown ? 'shown' : 'hidden'].join(' | '); };
   const previous = window.__tabPrevious;
   const before = previous ? {facts: previous.facts, focused: previous.look, unfocused: look(previous.element)} : null;
   const e = document.activeElement;
@@ -130,7 +133,7 @@ _STEP = """async () => {
 }"""
 
 _DESCRIBE = """e => e.tagName.toLowerCase() + (e.className ? '.' + String(e.className).split(' ')[0] : '') +
-  ' "' + (e.innerText || e.value || e.getAttribute('aria-label') || '').trim().slice(0, 30) + '"'"""
+  ' "' + (e.innerText || e.value || e.getAttribute('aria-label') || (e.labels && e.labels[0] ? e.labels[0].innerText : '')).trim().slice(0, 30) + '"'"""
 
 
 #: Transitions off while walking (the context must bypass CSP to add it: see :func:`keyboard_context`).
@@ -160,7 +163,7 @@ class TabStop:
 def walk_with_tab(page) -> tuple[list[str], list[TabStop]]:
     """Press Tab through the page from its top: the document's focusable controls, and each stop.
 
-    Each control's look (outline, shadow, border, colours, underline) is read while focused, then
+    Each control's look (outline, shadow, border, colours, underline, on screen or not) is read while focused, then
     again once Tab has moved on (the same element, unfocused), so the comparison is exactly what the
     focus changed; an outline of style ``none`` counts as no outline whatever its width.
     """
