@@ -91,7 +91,10 @@ def site_keyboard(browser, built) -> list[str]:  # noqa: F811 - the fixture
             if name in SEARCHES:
                 continue  # the walk starts from the top of a page, search closed
             page.goto(BASE + path, wait_until="networkidle")
-            problems += keyboard_problems(name, *walk_with_tab(page))
+            controls, stops = walk_with_tab(page)
+            problems += keyboard_problems(name, controls, stops)
+            if not stops or "skip" not in stops[0].what:
+                problems.append(f"{name}: the first Tab stop is not a skip link but {stops[0].what if stops else None}")
     finally:
         context.close()
     return problems
