@@ -7,12 +7,13 @@ STAMP  := $(VENV)/.installed
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml tools/install-system-packages.sh tests/oidcprovider/package-lock.json
+$(STAMP): pyproject.toml tools/install-system-packages.sh tests/oidcprovider/package-lock.json tests/axe/package-lock.json
 	bash tools/install-system-packages.sh
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -e '.[test]'
 	bash tests/oidcprovider/install.sh
+	bash tests/axe/install.sh
 	touch $(STAMP)
 
 demo: install
