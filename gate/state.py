@@ -80,6 +80,9 @@ class GateState:
                              communities_of=self.communities_of, clock=clock, log=self.log.event,
                              interval=config.mail_interval, site=config.origin, service=self.service)
         self._poller: asyncio.Task | None = None
+        #: Writes started after an answer (sign-in records), kept so none is collected before it ends
+        #: and so a test can wait for them; this process's own, never shared between gates or loops.
+        self.after_answer: set[asyncio.Future] = set()
         self._metrics_server: asyncio.AbstractServer | None = None
         self._day: tuple[int, dt.date] = (-1, dt.date.min)
         self.healthy = True

@@ -263,9 +263,6 @@ async def spend_link(gate: GateState, req: Request) -> Response:
                                subject=claims.sub)
 
 
-_RECORDING: set[asyncio.Future] = set()  # sign-in records being written (kept so none is collected)
-
-
 def remember_sign_in(gate: GateState, address: str, now: float) -> None:
     """Record ``address``'s sign-in to each community it may read (``sign-ins/`` in the store, read by
     ``diplomatie members``), in a worker thread after the answer: only sign-in pays for it, never a
@@ -280,8 +277,8 @@ def remember_sign_in(gate: GateState, address: str, now: float) -> None:
                 gate.log.event({"event": "sign-in not recorded", "community": community, "error": str(exc)})
 
     future = asyncio.get_running_loop().run_in_executor(None, write)
-    _RECORDING.add(future)
-    future.add_done_callback(_RECORDING.discard)
+    gate.after_answer.add(future)
+    future.add_done_callback(gate.after_answer.discard)
 
 
 # -- single sign-on ------------------------------------------------------------------------------

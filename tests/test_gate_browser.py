@@ -121,9 +121,9 @@ def test_published_sample_content_under_the_gate_in_chromium(browser, tmp_path):
             page.goto(link)
             page.click("button[type=submit]")  # "Continuer en tant que …"
             page.wait_for_url(f"{gate.base}/c/energie-europe/")
-            page.click("input.md-search__input")
+            page.click("input.dip-search__input")  # the site's search (Pagefind), through the gate
             page.keyboard.type("gaz")
-            result = page.locator(".md-search-result__item a").first
+            result = page.locator(".dip-search__results a").first
             result.wait_for(timeout=15_000)
             result.click()
             page.wait_for_load_state()

@@ -142,11 +142,9 @@ def settle_records(gate) -> None:
     """Wait for the sign-in records the gate writes in worker threads after its answer."""
     import asyncio
 
-    from gate import views
-
     async def drain() -> None:
-        while views._RECORDING:
-            await asyncio.gather(*list(views._RECORDING))
+        while gate.gate.after_answer:
+            await asyncio.gather(*list(gate.gate.after_answer))
 
     gate.run(drain())
 
