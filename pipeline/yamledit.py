@@ -324,6 +324,16 @@ def community_entry(text: str, community: str) -> str | None:
     return out.getvalue()
 
 
+def _community(text: str, community: str, what: str) -> tuple[CommentedMap, CommentedMap]:
+    """The ``communities`` table of ``communities.yaml`` and ``community``'s entry in it, as parsed
+    with their line numbers; refused when the community is not there."""
+    document = _load(_Lines(text).plain, what)
+    table = document.get("communities") if isinstance(document, CommentedMap) else None
+    if not isinstance(table, CommentedMap) or not isinstance(table.get(community), CommentedMap):
+        raise YamlEditError(f"{what} has no community '{community}'")
+    return table, table[community]
+
+
 def add_member(text: str, community: str, entry: dict[str, Any]) -> str:
     """``communities.yaml`` with ``entry`` as a member of ``community``: it replaces the member with
     the same e-mail address (case ignored) or is appended to ``members`` (created if absent).
@@ -331,12 +341,7 @@ def add_member(text: str, community: str, entry: dict[str, Any]) -> str:
     what = "communities.yaml"
     if not isinstance(entry.get("email"), str):
         raise YamlEditError("a member entry needs an 'email'")
-    lines = _Lines(text)
-    document = _load(lines.plain, what)
-    table = document.get("communities") if isinstance(document, CommentedMap) else None
-    if not isinstance(table, CommentedMap) or not isinstance(table.get(community), CommentedMap):
-        raise YamlEditError(f"{what} has no community '{community}'")
-    block = table[community]
+    table, block = _community(text, community, what)
     key_line, key_column = table.lc.key(community)
     members = block.get("members")
     email = entry["email"].casefold()
@@ -378,12 +383,7 @@ def remove_members(text: str, community: str) -> str:
     comments inside them too): what an archive made ``--without-members`` holds. Every other byte is
     kept; a community without members is returned as it is."""
     what = "communities.yaml"
-    lines = _Lines(text)
-    document = _load(lines.plain, what)
-    table = document.get("communities") if isinstance(document, CommentedMap) else None
-    if not isinstance(table, CommentedMap) or not isinstance(table.get(community), CommentedMap):
-        raise YamlEditError(f"{what} has no community '{community}'")
-    block = table[community]
+    table, block = _community(text, community, what)
     if "members" not in block:
         return text
     keys = list(block)
