@@ -7,13 +7,12 @@ STAMP  := $(VENV)/.installed
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml tools/install-system-packages.sh tests/oidcprovider/package-lock.json tests/axe/package-lock.json
+$(STAMP): pyproject.toml tools/install-system-packages.sh tools/npm-ci.sh tests/oidcprovider/package-lock.json tests/axe/package-lock.json
 	bash tools/install-system-packages.sh
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -e '.[test]'
-	bash tests/oidcprovider/install.sh
-	bash tests/axe/install.sh
+	bash tools/npm-ci.sh tests/oidcprovider tests/axe
 	touch $(STAMP)
 
 demo: install

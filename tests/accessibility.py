@@ -1,7 +1,7 @@
 """Accessibility as a test: axe-core and a keyboard walk in real headless Chromium.
 
 axe-core (Deque's rule engine, the one RGAA audits and browser extensions use) is installed from npm
-by ``make install`` (tests/axe/install.sh, version pinned by tests/axe/package-lock.json); nothing is
+by ``make install`` (tools/npm-ci.sh, version pinned by tests/axe/package-lock.json); nothing is
 fetched while the tests run: without it they skip, naming the command that installs it.
 
 The engine is injected into each document with ``add_init_script``. Pages served under a strict CSP
@@ -38,7 +38,7 @@ SIZES = {"desktop": {"width": 1280, "height": 800}, "mobile": {"width": 390, "he
 def require_axe() -> str:
     """The engine's source; skips (naming the installer) when ``make install`` has not been run."""
     if not AXE.is_file():
-        pytest.skip("axe-core is not installed: run `make install` (tests/axe/install.sh)")
+        pytest.skip("axe-core is not installed: run `make install` (tools/npm-ci.sh tests/axe)")
     return AXE.read_text(encoding="utf-8")
 
 

@@ -40,7 +40,7 @@ class Provider:
 
 @pytest.fixture(scope="module")
 def provider_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
-    subprocess.run(["bash", str(PROVIDER_DIR / "install.sh")], check=True)
+    subprocess.run(["bash", str(PROVIDER_DIR.parent.parent / "tools" / "npm-ci.sh"), str(PROVIDER_DIR)], check=True)
     started: list[Provider] = []
 
     def launch(**options: object) -> Provider:
