@@ -41,18 +41,23 @@ def build_site(folder: Path, title: str, pages: dict[str, str], language: str = 
     return folder / "site"
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    base = tmp_path_factory.mktemp("browser")
-    store = storage.open_store(base / "store")
+def publish_press_site(base: Path, store: storage.Store) -> None:
+    """The press community's site both browser tests read: a home page and two cables, one holding WORD."""
     presse = build_site(base / "presse", "Presse", {
         "index.md": "# Presse\n\nCables shared with the press.\n",
         "2026/2026-BERLIN-0042.md": f"# 2026-BERLIN-0042\n\nL'exposition {WORD} ouvre à Berlin.\n",
         "2026/2026-PARIS-0007.md": "# 2026-PARIS-0007\n\nUn télégramme ordinaire sur le commerce.\n",
     })
+    publish_folder(store, "presse", presse, "r1", hashes=True)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    base = tmp_path_factory.mktemp("browser")
+    store = storage.open_store(base / "store")
     business = build_site(base / "business", "Business", {"index.md": "# Business\n\nCONTENT-OF-BUSINESS\n"},
                           language="en")
-    publish_folder(store, "presse", presse, "r1", hashes=True)
+    publish_press_site(base, store)
     publish_folder(store, "business", business, "r1", hashes=True)
     write_members(store, {"presse": {"members": {"a@press.org": None}},
                           "business": {"members": {"b@biz.org": None}}})

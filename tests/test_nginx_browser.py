@@ -12,8 +12,8 @@ from gate import store as storage
 from gate import tokens
 from pipeline.invitations import invitation_url
 from tests.browser import browser, screenshot  # noqa: F401 - the fixture
-from tests.gatekit import publish_folder, write_members
-from tests.test_gate_browser import WORD, build_site
+from tests.gatekit import write_members
+from tests.test_gate_browser import WORD, publish_press_site
 from tests.test_nginx import behind_nginx, front
 
 pytestmark = [pytest.mark.browser, pytest.mark.nginx]
@@ -23,12 +23,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.nginx]
 def world(tmp_path_factory):
     base = tmp_path_factory.mktemp("nginx-browser")
     store = storage.open_store(base / "store")
-    presse = build_site(base / "presse", "Presse", {
-        "index.md": "# Presse\n\nCables shared with the press.\n",
-        "2026/2026-BERLIN-0042.md": f"# 2026-BERLIN-0042\n\nL'exposition {WORD} ouvre à Berlin.\n",
-        "2026/2026-PARIS-0007.md": "# 2026-PARIS-0007\n\nUn télégramme ordinaire sur le commerce.\n",
-    })
-    publish_folder(store, "presse", presse, "r1", hashes=True)
+    publish_press_site(base, store)
     write_members(store, {"presse": {"members": {"a@press.org": None}}, "business": {"members": {}}})
     tokens.init(base / "keys")
     gates, server, port = behind_nginx(base, base / "store", extra=("--grant-ttl", "60"))
