@@ -21,7 +21,8 @@ Speed comes from caches that cannot go stale in a way that matters:
   ``poll_interval`` seconds and swapped in only when they change.
 
 Nothing here reads a store key that is not a pointer, a manifest named by a pointer, a blob listed in
-such a manifest, members.json, a claim or an alert preference (gate/alerts.py): request paths are
+such a manifest, members.json, a claim, an alert preference (gate/alerts.py) or a member's own replies
+(gate/replies.py): request paths are
 validated first, then looked up in the manifest, never joined to a storage path.
 """
 
@@ -35,7 +36,7 @@ import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any, TextIO
 
-from gate import preferences, views
+from gate import preferences, replypage, views
 from gate import store as storage
 from gate.config import CONFIG_ENV, GateConfig
 from gate.grants import RELEASE_HEADER, SESSION_HEADER
@@ -65,6 +66,8 @@ class Route:
 
 #: Every file of a community site: /c/<community>/<path>.
 SITE = Route("/c/", serve_site, {"GET"})
+#: A member's reply to a cable: /replies/<community>/<year>/<cable>.html (gate/replypage.py).
+REPLIES = Route(replypage.PREFIX, replypage.reply, {"GET", "POST"})
 
 
 def route_table(single_sign_on: bool) -> dict[str, Route]:
@@ -136,7 +139,8 @@ class Gate(GateState):
     async def respond(self, req: Request) -> Response:
         path = req.path
         try:
-            route = SITE if path.startswith("/c/") else self.routes.get(path)
+            route = (SITE if path.startswith("/c/") else REPLIES if path.startswith(replypage.PREFIX)
+                     else self.routes.get(path))
             if route is None:
                 raise not_found() if path.isprintable() and len(path) <= MAX_PATH else bad_request()
             if req.method not in route.methods:

@@ -38,7 +38,7 @@ from gate.metrics import serve as serve_metrics
 from gate.outbox import Outbox
 from gate.pages import Pages
 from gate.sessions import Sessions
-from gate.throttle import TokenBucket
+from gate.throttle import REPLY_BURST, REPLY_REFILL, TokenBucket
 
 
 class GateState:
@@ -76,6 +76,7 @@ class GateState:
         self.oidc = config.oidc_settings()
         self.inflight = InFlight(config.max_inflight)
         self.per_client = TokenBucket(config.login_burst, config.login_refill)
+        self.per_member = TokenBucket(REPLY_BURST, REPLY_REFILL)  # replies sent (gate/replypage.py)
         self.outbox = Outbox(mailer=Mailer(config.smtp, self.log.event), sign_link=self.sign_link,
                              communities_of=self.communities_of, clock=clock, log=self.log.event,
                              interval=config.mail_interval, site=config.origin, service=self.service)

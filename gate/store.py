@@ -25,6 +25,9 @@ the same ``/``-separated strings on both, and the layout below is the whole cont
                                                    a notifier's claim to announce the cable (create-if-absent)
     alerts/sent/<community>/<member>/<cable>.json  the cable was announced: the SMTP server took the mail
     alerts/digests/<community>/<member>.json       when the member's last alert was sent (digest timing)
+    replies/<community>/<cable>/<time>-<member>-<nonce>.json
+                                                   one member's reply to a cable (gate/replies.py), created
+                                                   once, never rewritten
 
 ``<member>`` is :func:`member_id`, the SHA-256 of the canonical address: keys never hold an address
 (an address holds ``@``, ``+`` or ``'``, which keys do not; a record that needs it holds it).
@@ -66,6 +69,7 @@ SIGN_INS_PREFIX = "sign-ins/"
 INVITATIONS_PREFIX = "invitations/"
 INVITATIONS_SENT_PREFIX = "invitations-sent/"
 ALERTS_PREFIX = "alerts/"
+REPLIES_PREFIX = "replies/"
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -188,6 +192,19 @@ def alert_sent_key(community: str, address: str, cable: str) -> str:
 def digest_key(community: str, address: str) -> str:
     """When the member's last alert of the community was sent: what daily and weekly digests wait on."""
     return _alert_key("digests", community, address) + ".json"
+
+
+def replies_prefix(community: str, cable: str | None = None) -> str:
+    """Where the replies to the community's cables are kept: all of them, or those to one cable."""
+    prefix = f"{REPLIES_PREFIX}{_name('community', community)}/"
+    return prefix if cable is None else f"{prefix}{_name('cable', cable)}/"
+
+
+def reply_key(community: str, cable: str, moment: dt.datetime, address: str, nonce: str) -> str:
+    """Key of one reply (gate/replies.py): the cable, then the time (a listing reads in order), the
+    member (so their own replies are found without reading anyone else's) and a nonce."""
+    sortable_time = f"{moment.astimezone(dt.UTC):%Y%m%dT%H%M%S}.{moment.microsecond:06d}Z"
+    return f"{replies_prefix(community, cable)}{sortable_time}-{member_id(address)}-{_name('nonce', nonce)}.json"
 
 
 def _check_key(key: str) -> str:

@@ -18,6 +18,9 @@ import heapq
 from collections import OrderedDict
 
 MAX_KEYS = 100_000
+#: Replies a member may send at once (gate/replypage.py), then one more every REPLY_REFILL seconds.
+REPLY_BURST = 5
+REPLY_REFILL = 120.0
 
 
 class MailSchedule:

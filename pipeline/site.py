@@ -327,6 +327,8 @@ def site_config(base: dict[str, Any], base_dir: Path, plan: CommunityPlan, docs_
         "community": community.id,
         # Where the gate serves this site: the 404 page's links are absolute (see theme/404.html).
         "site_path": (urlsplit(site_url).path.rstrip("/") if site_url else "") + f"/c/{community.id}/",
+        # The gate's reply page of a cable page is its path under /replies/ (theme/partials/dip-reply.html).
+        "reply_path": (urlsplit(site_url).path.rstrip("/") if site_url else "") + f"/replies/{community.id}/",
     })
     config = {
         "INHERIT": str((base_dir / "mkdocs.yml").resolve()),

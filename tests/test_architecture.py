@@ -18,7 +18,7 @@ PACKAGES = ("pipeline", "gate")
 
 #: The gate's contract modules: the only part of the gate the pipeline may import.
 CONTRACTS = {"gate.store", "gate.tokens", "gate.csp", "gate.addresses", "gate.membership", "gate.files",
-             "gate.i18n", "gate.identity", "gate.letters", "gate.alerts", "gate.welcome"}
+             "gate.i18n", "gate.identity", "gate.letters", "gate.alerts", "gate.welcome", "gate.replies"}
 
 #: The command line: the only modules that may import pipeline.commands.
 COMMAND_LINE = ("pipeline.commands", "pipeline.cli", "pipeline.__main__")
@@ -36,7 +36,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("the gate's contracts", tuple(sorted(CONTRACTS))),
     ("the gate's parts", ("gate",)),
     ("the gate's state", ("gate.state",)),
-    ("the gate's views", ("gate.views", "gate.serving", "gate.preferences")),
+    ("the gate's views", ("gate.views", "gate.serving", "gate.preferences", "gate.replypage")),
     ("the gate's application", ("gate.app", "gate.server", "gate.launch")),
     ("pipeline foundations", ("pipeline", "pipeline.findings", "pipeline.dates", "pipeline.yamlfile", "pipeline.yamledit",
                               "pipeline.gitrepo",
