@@ -285,3 +285,45 @@ def user_email(root: Path | None = None) -> str | None:
     except OSError:
         return None
     return out.stdout.strip() or None
+
+
+def _git(root: Path, *args: str, env: dict[str, str] | None = None, data: bytes | None = None) -> str:
+    """Run ``git args`` in ``root``; its output, or :class:`GitError` with git's own words."""
+    result = subprocess.run(["git", *args], cwd=root, input=data, capture_output=True, check=False,
+                            env={**os.environ, **env} if env else None)
+    if result.returncode != 0:
+        raise GitError(f"git {args[0]} failed: {(result.stderr or result.stdout).decode(errors='replace').strip()}")
+    return result.stdout.decode().strip()
+
+
+def branch_commit(root: Path, branch: str) -> str | None:
+    """The commit the local branch ``branch`` points at (None: no such branch)."""
+    result = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}"],
+                            cwd=root, capture_output=True, text=True, check=False)
+    return result.stdout.strip() or None
+
+
+def commit_files_to_branch(root: Path, branch: str, files: dict[str, bytes], message: str,
+                           base: str = "HEAD") -> str:
+    """Commit ``files`` (repository path -> bytes) on the local branch ``branch`` (created from ``base``
+    when absent) and return the new commit's id, without touching the working tree, the index or the
+    branch checked out: the tree is built in an index of its own, and the branch moves only if it
+    still points where it did (``update-ref`` with the old value), so two runs at once never lose one's
+    commit. The branch checked out is refused: its working tree would no longer match it."""
+    _git(root, "check-ref-format", "--branch", branch)
+    checked_out = subprocess.run(["git", "symbolic-ref", "--quiet", "HEAD"], cwd=root, capture_output=True,
+                                 text=True, check=False).stdout.strip()
+    if checked_out == f"refs/heads/{branch}":
+        raise GitError(f"{branch} is the branch checked out in {root}: name another one (--branch)")
+    old = branch_commit(root, branch)
+    parent = old or _git(root, "rev-parse", "--verify", f"{base}^{{commit}}")
+    with tempfile.TemporaryDirectory(prefix="diplomatie-index-") as scratch:
+        env = {"GIT_INDEX_FILE": str(Path(scratch) / "index")}
+        _git(root, "read-tree", parent, env=env)
+        for path, data in sorted(files.items()):
+            blob = _git(root, "hash-object", "-w", "--stdin", data=data)
+            _git(root, "update-index", "--add", "--cacheinfo", f"100644,{blob},{path}", env=env)
+        tree = _git(root, "write-tree", env=env)
+    commit = _git(root, "commit-tree", tree, "-p", parent, "-m", message)
+    _git(root, "update-ref", "-m", message, f"refs/heads/{branch}", commit, old or "0" * 40)
+    return commit

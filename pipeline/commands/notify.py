@@ -45,17 +45,27 @@ def alert_options(required: bool, with_it: str = PUBLISH_SENDS) -> Callable:
     return decorate
 
 
-def settings_from(smtp: str, smtp_from: str, starttls: bool, gate_url: str | None, keys_dir: Path | None):
-    """The notifier's settings from the command line, or a usage error that says what is missing."""
+def smtp_settings(smtp: str, smtp_from: str, starttls: bool):
+    """The SMTP settings of ``--smtp HOST:PORT``, ``--smtp-from`` and ``--smtp-starttls`` (user and
+    password from the environment), or a usage error."""
     import os
 
-    from gate import tokens
     from gate.letters import SmtpSettings
-    from pipeline.notify import NotifySettings
 
     host, colon, port = smtp.rpartition(":")
     if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise click.BadParameter(f"{smtp!r} is not HOST:PORT (e.g. smtp.example.org:587)", param_hint="--smtp")
+    return SmtpSettings(host=host.strip("[]"), port=int(port), sender=smtp_from, starttls=starttls,
+                        username=os.environ.get("DIPLOMATIE_SMTP_USER") or None,
+                        password=os.environ.get("DIPLOMATIE_SMTP_PASSWORD") or None)
+
+
+def settings_from(smtp: str, smtp_from: str, starttls: bool, gate_url: str | None, keys_dir: Path | None):
+    """The notifier's settings from the command line, or a usage error that says what is missing."""
+    from gate import tokens
+    from pipeline.notify import NotifySettings
+
+    mail = smtp_settings(smtp, smtp_from, starttls)
     if not gate_url or not gate_url.startswith(("https://", "http://")):
         raise click.BadParameter("give the gate's public address, e.g. https://cables.example.org",
                                  param_hint="--gate-url")
@@ -66,10 +76,7 @@ def settings_from(smtp: str, smtp_from: str, starttls: bool, gate_url: str | Non
         ring = tokens.load(keys_dir)
     except tokens.KeysError as exc:
         raise click.ClickException(str(exc)) from None
-    return NotifySettings(gate_url=gate_url, ring=ring, smtp=SmtpSettings(
-        host=host.strip("[]"), port=int(port), sender=smtp_from, starttls=starttls,
-        username=os.environ.get("DIPLOMATIE_SMTP_USER") or None,
-        password=os.environ.get("DIPLOMATIE_SMTP_PASSWORD") or None))
+    return NotifySettings(gate_url=gate_url, ring=ring, smtp=mail)
 
 
 def send_alerts(store, root: Path, settings, only: list[str] | None):

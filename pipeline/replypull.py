@@ -1,0 +1,189 @@
+"""``replies pull``: the members' replies, from the store into the content repository, checked.
+
+Each reply the gate stored (gate/replies.py) becomes one file, ``replies/<community>/<cable>/<time>-
+<n>.md`` (front matter, then the text as the member typed it; ``<time>`` and ``<n>`` come from its
+store key, so the same reply always lands at the same path), committed on a branch of the content
+repository (pipeline/gitrepo.py ``commit_files_to_branch``), ready for a merge request: the replies
+are then versioned with the correspondence.
+
+Idempotent: a reply whose file is already on the branch (or on the base it starts from, once the
+branch was merged) is not written again; a second pull adds nothing.
+
+Checked like a cable's body before anything is written (the same rules as ``check``, the same codes):
+classification markings as typed and as rendered (E302), what only serves to hide (E303-E305) and
+raw HTML the sanitiser would remove (E501). A reply with an error is **never written** to the
+repository: it is reported (``path:line:col``, as ``check`` reports, the path being where it would
+have gone) and stays in the store for the operator. A stored object that is not a reply (unreadable,
+or naming another community, cable or author than its key) is reported too, and skipped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import smtplib
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import yaml
+
+from gate import replies
+from gate import store as storage
+from gate.addresses import InvalidAddress, is_canonical
+from gate.letters import Postman, SmtpSettings
+from gate.replynotice import Arrival, reply_notice
+from pipeline import classification, gitrepo, html_safety
+from pipeline.cables import DISGUISES
+from pipeline.findings import Finding
+from pipeline.repository import Repository
+
+FOLDER = "replies"
+DEFAULT_BRANCH = "replies"
+#: The front matter's keys, in the order written.
+KEYS = ("community", "cable", "author", "at", "visibility", "release", "digest", "store_key")
+
+
+@dataclass(frozen=True)
+class Pulled:
+    """One reply written to the repository."""
+
+    path: str
+    reply: replies.Reply
+
+
+@dataclass
+class PullReport:
+    """What a pull did: the replies written (and the commit), those already there, those held back."""
+
+    branch: str
+    written: list[Pulled] = field(default_factory=list)
+    already: int = 0
+    findings: list[Finding] = field(default_factory=list)
+    commit: str | None = None
+
+    def held(self) -> set[str]:
+        return {f.path for f in self.findings}
+
+
+def reply_file(key: str, reply: replies.Reply) -> str:
+    """Where the reply stored under ``key`` goes: ``replies/<community>/<cable>/<time>-<nonce>.md``."""
+    time, _member, nonce = key.rsplit("/", 1)[1].removesuffix(".json").split("-")
+    return f"{FOLDER}/{reply.community}/{reply.cable}/{time}-{nonce}.md"
+
+
+def render(key: str, reply: replies.Reply) -> tuple[str, int]:
+    """The file's text (front matter, then the reply's text) and the line its text starts on."""
+    meta = {"community": reply.community, "cable": reply.cable, "author": reply.author, "at": reply.at,
+            "visibility": reply.visibility, "release": reply.release, "digest": reply.digest, "store_key": key}
+    front = yaml.safe_dump({k: meta[k] for k in KEYS}, allow_unicode=True, sort_keys=False, width=1000)
+    head = f"---\n{front}---\n"
+    return head + reply.text + "\n", head.count("\n") + 1
+
+
+def scan(path: str, text: str, first_line: int) -> list[Finding]:
+    """What ``check`` would refuse in a cable body holding ``text``, at ``path``'s lines."""
+    found: list[Finding] = []
+    markings = list(classification.find_markings(text))
+    page = classification.read_page(text)
+    seen = {m.line for m in markings}
+    markings += [m for m in page.markings if m.line not in seen]
+    for marking in markings:
+        found.append(Finding(path, first_line + marking.line - 1, marking.col, "E302",
+                             f"classification marking {marking.text!r} ({marking.kind}) in the reply",
+                             "only unclassified text may be passed on: this reply stays out of the repository"))
+    for disguise in classification.find_disguises(text, page):
+        code, message, hint = DISGUISES[disguise.kind]
+        found.append(Finding(path, first_line + disguise.line - 1, disguise.col, code,
+                             f"{message} in the reply: {disguise.text}", hint))
+    for unsafe in html_safety.find_unsafe(text):
+        found.append(Finding(path, first_line + unsafe.line - 1, unsafe.col, "E501",
+                             f"{unsafe.what}: {unsafe.text!r}", "this reply stays out of the repository"))
+    return sorted(found)
+
+
+def present(repo: gitrepo.GitRepo, ref: str) -> set[str]:
+    """The reply files on ``ref``."""
+    _commit, snapshot = repo.snapshot(ref)
+    return {f.path for f in snapshot.files(FOLDER)}
+
+
+def pull(store: storage.Store, root, branch: str = DEFAULT_BRANCH, *, base: str = "HEAD",
+         now: dt.datetime | None = None) -> PullReport:
+    """Bring the store's new replies onto ``branch``; nothing is committed when nothing is new."""
+    report = PullReport(branch)
+    git = gitrepo.GitRepo(root)
+    on_branch = gitrepo.branch_commit(root, branch)
+    known = present(git, on_branch or base) | (present(git, base) if on_branch else set())
+    new: dict[str, bytes] = {}
+    for community in communities(store):
+        for key, data in replies.every_reply(store, community):
+            try:
+                reply = replies.reply_at(key, data)
+                path = reply_file(key, reply)
+            except (storage.StoreError, ValueError) as exc:
+                report.findings.append(Finding(key, 1, 1, "E206", f"not a reply: {exc}",
+                                               "left in the store; look at it, then delete it"))
+                continue
+            if path in known:
+                report.already += 1
+                continue
+            text, first_line = render(key, reply)
+            problems = scan(path, reply.text, first_line)
+            if replies.text_problem(reply.text) is not None or not is_canonical(reply.author):
+                problems.append(Finding(path, first_line, 1, "E206", "the stored reply breaks the gate's limits",
+                                        "left in the store; look at it, then delete it"))
+            if problems:
+                report.findings += problems
+                continue
+            new[path] = text.encode()
+            report.written.append(Pulled(path, reply))
+    if new:
+        message = f"Replies from the store: {len(new)} new\n\n" + "\n".join(sorted(new))
+        report.commit = gitrepo.commit_files_to_branch(root, branch, new, message, base=base)
+    return report
+
+
+def communities(store: storage.Store) -> list[str]:
+    """Every community with at least one reply in the store."""
+    return sorted({key.split("/")[1] for key in store.list(storage.REPLIES_PREFIX) if key.count("/") >= 3})
+
+
+def recipients(repository: Repository, written: list[Pulled]) -> dict[str, dict[str, list[Arrival]]]:
+    """Who is told of which new replies: recipient -> community -> arrivals. The cable's author (when the
+    cable is in the repository) and the community's owner and editors (communities.yaml)."""
+    told: dict[str, dict[str, list[Arrival]]] = defaultdict(lambda: defaultdict(list))
+    for pulled in written:
+        reply = pulled.reply
+        arrival = Arrival(reply.cable, reply.at, reply.visibility == replies.COMMUNITY, pulled.path)
+        people: set[str] = set()
+        cable = repository.cables.get(reply.cable)
+        if cable is not None:
+            people.add(cable.author)
+        community = repository.communities.get(reply.community)
+        if community is not None:
+            people.add(community.owner)
+            people |= {editor.email for editor in community.editors}
+        for person in sorted(p for p in people if is_canonical(p)):
+            told[person][reply.community].append(arrival)
+    return told
+
+
+def tell(repository: Repository, report: PullReport, smtp: SmtpSettings,
+         now: dt.datetime) -> tuple[list[str], dict[str, str]]:
+    """E-mail each recipient (:func:`recipients`) one notice per community of the replies just written,
+    without their text; (addresses told, {recipient (community): why not})."""
+    sent: list[str] = []
+    failed: dict[str, str] = {}
+    with Postman(smtp) as postman:
+        for person, by_community in sorted(recipients(repository, report.written).items()):
+            for community_id, arrivals in sorted(by_community.items()):
+                community = repository.communities.get(community_id)
+                title, language = (community.title, community.language) if community else (community_id, "fr")
+                try:
+                    message = reply_notice(smtp.sender, person, title, language, arrivals, branch=report.branch,
+                                           now=now)
+                    postman.send(message, person)
+                except (OSError, smtplib.SMTPException, InvalidAddress) as exc:
+                    failed[f"{person} ({community_id})"] = str(exc) or type(exc).__name__
+                    continue
+                sent.append(person)
+    return sent, failed
