@@ -185,3 +185,33 @@ def test_two_pulls_at_once_never_lose_a_commit(repo, tmp_path):
     assert 0 in outcomes, errors  # one wins; the other either finds it done or is refused, never overwrites
     assert len(on_branch(repo)) == 3
     assert replypull.pull(store, repo.root).written == []
+
+
+def test_what_a_member_sends_through_the_gate_is_what_lands_in_the_repository(repo, tmp_path):
+    """Both sides of the contract at once: the gate's form writes, the pull reads."""
+    import dataclasses
+    import html
+    import re
+
+    from gate import tokens
+    from tests.gatekit import FakeClock, gate_in_process, publish_site, write_members
+
+    store = storage.FolderStore(tmp_path / "store")
+    write_members(store, {"energie": {"title": "Énergie en Europe", "members": {MEMBER: None}}})
+    manifest = publish_site(store, "energie", {f"2026/{CABLE}.html": b"<p>cable</p>"}, "r1")
+    store.put(manifest.key, dataclasses.replace(manifest, cables=(CABLE,)).to_json(), "application/json")
+    tokens.init(tmp_path / "keys")
+    page_path = f"/replies/energie/2026/{CABLE}.html"
+    typed = "Merci.\r\n\r\n| a | b |\r\n|---|---|\r\n| 1 | 2 |"
+    with gate_in_process(tmp_path / "store", tmp_path / "keys", clock=FakeClock()) as gate:
+        cookie = gate.session_cookie(MEMBER)
+        form = gate.get(page_path, cookie=cookie).body.decode()
+        csrf = html.unescape(re.search(r'name="csrf" value="([^"]+)"', form).group(1))
+        sent = gate.post_form(page_path, {"csrf": csrf, "text": typed, "visibility": "community"}, cookie=cookie,
+                              headers={"Sec-Fetch-Site": "same-origin"})
+        assert sent.status == 303
+    report = replypull.pull(store, repo.root)
+    [(path, text)] = on_branch(repo).items()
+    assert [p.path for p in report.written] == [path] and report.findings == []
+    assert text.endswith("---\nMerci.\n\n| a | b |\n|---|---|\n| 1 | 2 |\n")
+    assert "visibility: community\n" in text and f"author: {MEMBER}\n" in text and "release: r1\n" in text
