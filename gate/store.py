@@ -26,6 +26,9 @@ the same ``/``-separated strings on both, and the layout below is the whole cont
     alerts/sent/<community>/<member>/<cable>.json  the cable was announced: the SMTP server took the mail
     alerts/digests/<community>/<member>.json       when the member's last alert was sent (digest timing)
 
+Every key kind that holds one person's record is in :data:`PERSONAL_PREFIXES` (what ``diplomatie
+forget`` removes); every other prefix is in :data:`IMPERSONAL_PREFIXES`, with why it names nobody.
+
 ``<member>`` is :func:`member_id`, the SHA-256 of the canonical address: keys never hold an address
 (an address holds ``@``, ``+`` or ``'``, which keys do not; a record that needs it holds it).
 
@@ -66,6 +69,19 @@ SIGN_INS_PREFIX = "sign-ins/"
 INVITATIONS_PREFIX = "invitations/"
 INVITATIONS_SENT_PREFIX = "invitations-sent/"
 ALERTS_PREFIX = "alerts/"
+
+#: Every key kind that holds a record of one person, named by their :func:`member_id` (a whole segment,
+#: ``<member>.json`` or ``<member>-<id>``): ``diplomatie forget`` removes each of them; a new kind of
+#: per-person record is added here, or forget would leave it behind (tests/test_forget.py writes one
+#: of each and looks for anything of the person left in the store).
+PERSONAL_PREFIXES = (SIGN_INS_PREFIX, INVITATIONS_PREFIX, INVITATIONS_SENT_PREFIX, ALERTS_PREFIX)
+
+#: The other prefixes, and why none names a person: the published sites and their records (blobs,
+#: manifests, pointers, leases, the withdrawal register and its markers), the ledger (``by`` is the
+#: publisher's ``user@host``). ``claims/`` holds one-time tokens' subjects: forget rewrites the
+#: person's claims without the address, since deleting one would let its link or session work again.
+IMPERSONAL_PREFIXES = (BLOBS_PREFIX, RELEASES_PREFIX, UNRESTORABLE_PREFIX, POINTERS_PREFIX, LEDGER_PREFIX,
+                       LEASES_PREFIX, WITHDRAWN_PREFIX, "purge-pending/")
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")

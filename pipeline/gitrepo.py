@@ -285,3 +285,19 @@ def user_email(root: Path | None = None) -> str | None:
     except OSError:
         return None
     return out.stdout.strip() or None
+
+
+def commits_naming(root: Path, text: str, paths: Iterable[str]) -> list[tuple[str, dt.date]]:
+    """The commits (short id, committer date in UTC), newest first, whose changes to ``paths`` add or
+    remove ``text`` (``git log -S``, case ignored, every branch): where a person's address stays in the
+    history after it left the working tree. Empty when git cannot say (not a repository, no commit)."""
+    result = subprocess.run(["git", "log", "--all", "-i", f"-S{text}", "--format=%h %ct", "--", *paths],
+                            cwd=root, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        return []
+    found = []
+    for line in result.stdout.splitlines():
+        short, _, unix_time = line.partition(" ")
+        if short and unix_time.isdigit():
+            found.append((short, dt.datetime.fromtimestamp(int(unix_time), dt.UTC).date()))
+    return found

@@ -49,7 +49,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                   "pipeline.withdrawals")),
     ("producing", ("pipeline.site", "pipeline.build", "pipeline.audit", "pipeline.publish", "pipeline.publication",
                    "pipeline.archive", "pipeline.drafting", "pipeline.notify",
-                   "pipeline.roster", "pipeline.enrolment")),
+                   "pipeline.roster", "pipeline.enrolment", "pipeline.forgetting")),
     ("the commands", ("pipeline.commands",)),
     ("the command group", ("pipeline.cli", "pipeline.__main__")),
 ]
