@@ -35,7 +35,7 @@ import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any, TextIO
 
-from gate import preferences, views
+from gate import legal, preferences, views
 from gate import store as storage
 from gate.config import CONFIG_ENV, GateConfig
 from gate.grants import RELEASE_HEADER, SESSION_HEADER
@@ -43,6 +43,7 @@ from gate.http import MAX_PATH, Refusal, Request, Response, bad_request, not_fou
 from gate.i18n import N_
 from gate.identity import STYLESHEET_PATH
 from gate.oidc import CALLBACK_PATH, LOGIN_PATH
+from gate.readership import Readership
 from gate.serving import DECIDE_HEADER, decision, serve_site
 from gate.state import GateState
 
@@ -77,6 +78,7 @@ def route_table(single_sign_on: bool) -> dict[str, Route]:
         Route(preferences.PATH, preferences.preferences, {"GET", "POST"}),  # alert frequencies (signed in)
         Route(preferences.UNSUBSCRIBE_PATH, preferences.unsubscribe, {"GET", "POST"}),  # RFC 8058: POST, token only
         Route("/.well-known/jwks.json", views.jwks, {"GET"}),
+        Route(legal.PATH, legal.legal, {"GET"}),  # what is recorded about members, why, how long
         Route("/healthz", views.healthz, {"GET"}),
         Route("/metrics", views.metrics, {"GET"}),
         Route(STYLESHEET_PATH, views.stylesheet, {"GET"}),
@@ -93,6 +95,11 @@ class Gate(GateState):
                  clock: Callable[[], float] = time.time, background: bool = True) -> None:
         super().__init__(config, log_stream=log_stream, clock=clock, background=background)
         self.routes = route_table(self.oidc is not None)
+        self.readership = Readership(self.store, self._serving_cables, self.log.event, self.after_answer)
+
+    def _serving_cables(self, community: str) -> tuple[str, tuple[str, ...]] | None:
+        release = self.releases.get(community)
+        return (release.pointer.release, release.manifest.cables) if release is not None else None
 
     # -- dispatch --------------------------------------------------------------------------------
 
@@ -207,7 +214,9 @@ class Gate(GateState):
     def observe(self, req: Request, resp: Response, started: float) -> None:
         latency = time.perf_counter() - started
         self.metrics.observe(resp.status, latency)
-        self.log.request(req, resp, latency, self.clock())
+        now = self.clock()
+        self.log.request(req, resp, latency, now)
+        self.readership.observe(req.method, req.path, resp, now)  # a member's cable page: gate/readership.py
 
 
 def from_environment() -> Gate:

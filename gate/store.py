@@ -25,6 +25,11 @@ the same ``/``-separated strings on both, and the layout below is the whole cont
                                                    a notifier's claim to announce the cable (create-if-absent)
     alerts/sent/<community>/<member>/<cable>.json  the cable was announced: the SMTP server took the mail
     alerts/digests/<community>/<member>.json       when the member's last alert was sent (digest timing)
+    reads/<community>/<week>/<cable>/<member>.json a member read the cable's page that ISO week (the
+                                                   gate, create-if-absent); reduced to counts after the
+                                                   retention period
+    activity/<community>/<week>.json               how many distinct members read each cable that week
+                                                   (the counts a week's reads are reduced to), no person
 
 Every key kind that holds one person's record is in :data:`PERSONAL_PREFIXES` (what ``diplomatie
 forget`` removes); every other prefix is in :data:`IMPERSONAL_PREFIXES`, with why it names nobody.
@@ -69,19 +74,21 @@ SIGN_INS_PREFIX = "sign-ins/"
 INVITATIONS_PREFIX = "invitations/"
 INVITATIONS_SENT_PREFIX = "invitations-sent/"
 ALERTS_PREFIX = "alerts/"
+READS_PREFIX = "reads/"
+ACTIVITY_PREFIX = "activity/"
 
 #: Every key kind that holds a record of one person, named by their :func:`member_id` (a whole segment,
 #: ``<member>.json`` or ``<member>-<id>``): ``diplomatie forget`` removes each of them; a new kind of
 #: per-person record is added here, or forget would leave it behind (tests/test_forget.py writes one
 #: of each and looks for anything of the person left in the store).
-PERSONAL_PREFIXES = (SIGN_INS_PREFIX, INVITATIONS_PREFIX, INVITATIONS_SENT_PREFIX, ALERTS_PREFIX)
+PERSONAL_PREFIXES = (SIGN_INS_PREFIX, INVITATIONS_PREFIX, INVITATIONS_SENT_PREFIX, ALERTS_PREFIX, READS_PREFIX)
 
 #: The other prefixes, and why none names a person: the published sites and their records (blobs,
 #: manifests, pointers, leases, the withdrawal register and its markers), the ledger (``by`` is the
-#: publisher's ``user@host``). ``claims/`` holds one-time tokens' subjects: forget rewrites the
+#: publisher's ``user@host``), the weekly readership counts (numbers per cable). ``claims/`` holds one-time tokens' subjects: forget rewrites the
 #: person's claims without the address, since deleting one would let its link or session work again.
 IMPERSONAL_PREFIXES = (BLOBS_PREFIX, RELEASES_PREFIX, UNRESTORABLE_PREFIX, POINTERS_PREFIX, LEDGER_PREFIX,
-                       LEASES_PREFIX, WITHDRAWN_PREFIX, "purge-pending/")
+                       LEASES_PREFIX, WITHDRAWN_PREFIX, "purge-pending/", ACTIVITY_PREFIX)
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -845,3 +852,46 @@ def invitation_sent_key(community: str, address: str, invitation_id: str) -> str
     """Key of the marker claiming one invitation (``invitation_id``, its record's ``id``) for sending."""
     return (f"{INVITATIONS_SENT_PREFIX}{_name('community', community)}/{member_id(address)}-"
             f"{_name('invitation id', invitation_id)}")
+
+
+# ------------------------------------------------------------------------------------- readership
+
+_WEEK = re.compile(r"^[0-9]{4}-W[0-9]{2}$")
+
+
+def week_of(moment: float | dt.datetime) -> str:
+    """The ISO week (``2026-W49``, UTC) ``moment`` falls in: the unit readership is counted in."""
+    if not isinstance(moment, dt.datetime):
+        moment = dt.datetime.fromtimestamp(moment, dt.UTC)
+    year, week, _ = moment.astimezone(dt.UTC).isocalendar()
+    return f"{year:04d}-W{week:02d}"
+
+
+def week_start(week: str) -> dt.date:
+    """The Monday of an ISO week written by :func:`week_of` (ValueError for anything else)."""
+    if not _WEEK.match(week):
+        raise ValueError(f"invalid week {week!r}")
+    return dt.date.fromisocalendar(int(week[:4]), int(week[6:]), 1)
+
+
+def reads_prefix(community: str) -> str:
+    return f"{READS_PREFIX}{_name('community', community)}/"
+
+
+def read_key(community: str, week: str, cable: str, address: str) -> str:
+    """Key of the mark that ``address`` read ``cable``'s page in ``community`` during ``week``."""
+    week_start(week)
+    return f"{reads_prefix(community)}{week}/{_name('cable', cable)}/{member_id(address)}.json"
+
+
+def write_read(store: Store, community: str, cable: str, address: str, moment: float | dt.datetime) -> bool:
+    """Mark the read (create-if-absent: one record per member, cable and week, holding no address)."""
+    record = {"format": FORMAT, "at": utc_text(moment)}
+    return store.create(read_key(community, week_of(moment), cable, address), _json_bytes(record),
+                        "application/json")
+
+
+def activity_key(community: str, week: str) -> str:
+    """Key of a week's readership counts once its per-member reads are reduced (``{"cables": {id: n}}``)."""
+    week_start(week)
+    return f"{ACTIVITY_PREFIX}{_name('community', community)}/{week}.json"

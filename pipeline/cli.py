@@ -23,7 +23,7 @@ COMMANDS: dict[str, str] = {
     "keys": "keys", "link": "link", "gate": "gate",
     "history": "history",
     "archive": "archive",
-    "members": "members", "invite": "invite", "forget": "forget",
+    "members": "members", "invite": "invite", "forget": "forget", "activity": "activity",
 }
 
 

@@ -165,7 +165,21 @@ def publish_all(root: Path, store: Store, *, out: Path, ref: str | None = None, 
     # 5. Publish each built site (upload, manifest, pointer switch), and tag what is new.
     publish_each(store, root, repo, plan, builds, register, jobs=jobs, tag=tag, progress=progress,
                  report=report, listener=listener)
+    # 6. Readership records past the retention period reduced to counts (pipeline/activity.py).
+    reduce_readership(root, store, report)
     return report
+
+
+def reduce_readership(root: Path, store: Store, report: PublicationReport) -> None:
+    """Reduce the per-person readership records older than ``communities.yaml``'s retention period; a
+    store that refuses is reported like a failed publication (the next publish tries again)."""
+    from pipeline.activity import reduce_all
+    from pipeline.communities import PATH, retention_months
+
+    try:
+        reduce_all(store, dt.datetime.now(dt.UTC), retention_months((root / PATH).read_bytes()))
+    except (StoreError, OSError) as exc:
+        report.errors["readership retention"] = str(exc)
 
 
 def todays_membership(root: Path):

@@ -36,7 +36,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("the gate's contracts", tuple(sorted(CONTRACTS))),
     ("the gate's parts", ("gate",)),
     ("the gate's state", ("gate.state",)),
-    ("the gate's views", ("gate.views", "gate.serving", "gate.preferences")),
+    ("the gate's views", ("gate.views", "gate.serving", "gate.preferences", "gate.legal")),
     ("the gate's application", ("gate.app", "gate.server", "gate.launch")),
     ("pipeline foundations", ("pipeline", "pipeline.findings", "pipeline.dates", "pipeline.yamlfile", "pipeline.yamledit",
                               "pipeline.gitrepo",
@@ -49,7 +49,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                   "pipeline.withdrawals")),
     ("producing", ("pipeline.site", "pipeline.build", "pipeline.audit", "pipeline.publish", "pipeline.publication",
                    "pipeline.archive", "pipeline.drafting", "pipeline.notify",
-                   "pipeline.roster", "pipeline.enrolment", "pipeline.forgetting")),
+                   "pipeline.roster", "pipeline.enrolment", "pipeline.forgetting",
+                   "pipeline.activity")),
     ("the commands", ("pipeline.commands",)),
     ("the command group", ("pipeline.cli", "pipeline.__main__")),
 ]

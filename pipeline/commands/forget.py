@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import click
 
 from pipeline.commands.options import (
@@ -12,6 +10,7 @@ from pipeline.commands.options import (
     open_store_or_exit,
     root_option,
     store_option,
+    user_language,
 )
 
 #: What this command tells the user on failure (its report is pipeline/forgetting.py's MESSAGES).
@@ -27,14 +26,6 @@ MESSAGES = {
         "broken": "communities.yaml has errors; fix them first (diplomatie check):\n{errors}",
     },
 }
-
-
-def user_language() -> str:
-    """The user's language from the POSIX locale (LC_ALL, LC_MESSAGES, LANG); French by default."""
-    from gate.i18n import DEFAULT, from_locale
-
-    env = os.environ
-    return from_locale(env.get("LC_ALL"), env.get("LC_MESSAGES"), env.get("LANG")) or DEFAULT
 
 
 @click.command("forget")
