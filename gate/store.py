@@ -28,6 +28,10 @@ the same ``/``-separated strings on both, and the layout below is the whole cont
     reads/<community>/<week>/<cable>/<member>.json a member read the cable's page that ISO week (the
                                                    gate, create-if-absent); reduced to counts after the
                                                    retention period
+    reminders/<community>/<member>-<expires>-<recipient>
+                                                   marker: the reminder that the member's access ends on
+                                                   <expires> was claimed for the member, or for the
+                                                   owner's digest (create-if-absent, once)
     activity/<community>/<week>.json               how many distinct members read each cable that week
                                                    (the counts a week's reads are reduced to), no person
 
@@ -75,13 +79,15 @@ INVITATIONS_PREFIX = "invitations/"
 INVITATIONS_SENT_PREFIX = "invitations-sent/"
 ALERTS_PREFIX = "alerts/"
 READS_PREFIX = "reads/"
+REMINDERS_PREFIX = "reminders/"
 ACTIVITY_PREFIX = "activity/"
 
 #: Every key kind that holds a record of one person, named by their :func:`member_id` (a whole segment,
 #: ``<member>.json`` or ``<member>-<id>``): ``diplomatie forget`` removes each of them; a new kind of
 #: per-person record is added here, or forget would leave it behind (tests/test_forget.py writes one
 #: of each and looks for anything of the person left in the store).
-PERSONAL_PREFIXES = (SIGN_INS_PREFIX, INVITATIONS_PREFIX, INVITATIONS_SENT_PREFIX, ALERTS_PREFIX, READS_PREFIX)
+PERSONAL_PREFIXES = (SIGN_INS_PREFIX, INVITATIONS_PREFIX, INVITATIONS_SENT_PREFIX, ALERTS_PREFIX, READS_PREFIX,
+                     REMINDERS_PREFIX)
 
 #: The other prefixes, and why none names a person: the published sites and their records (blobs,
 #: manifests, pointers, leases, the withdrawal register and its markers), the ledger (``by`` is the
@@ -895,3 +901,17 @@ def activity_key(community: str, week: str) -> str:
     """Key of a week's readership counts once its per-member reads are reduced (``{"cables": {id: n}}``)."""
     week_start(week)
     return f"{ACTIVITY_PREFIX}{_name('community', community)}/{week}.json"
+
+
+# -------------------------------------------------------------------------------------- reminders
+
+REMINDER_RECIPIENTS = ("member", "owner")
+
+
+def reminder_key(community: str, address: str, expires: dt.date, recipient: str) -> str:
+    """Marker claiming the reminder that ``address``'s access to ``community`` ends on ``expires``, for
+    the member themself or for the owner's digest (``recipient``): created once, before sending; a
+    renewal (another date) is reminded again."""
+    if recipient not in REMINDER_RECIPIENTS:
+        raise ValueError(f"invalid reminder recipient {recipient!r}")
+    return f"{REMINDERS_PREFIX}{_name('community', community)}/{member_id(address)}-{expires.isoformat()}-{recipient}"

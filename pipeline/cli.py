@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "history": "history",
     "archive": "archive",
     "members": "members", "invite": "invite", "forget": "forget", "activity": "activity",
+    "remind": "remind",
 }
 
 

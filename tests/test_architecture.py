@@ -18,7 +18,7 @@ PACKAGES = ("pipeline", "gate")
 
 #: The gate's contract modules: the only part of the gate the pipeline may import.
 CONTRACTS = {"gate.store", "gate.tokens", "gate.csp", "gate.addresses", "gate.membership", "gate.files",
-             "gate.i18n", "gate.identity", "gate.letters", "gate.alerts", "gate.welcome"}
+             "gate.i18n", "gate.identity", "gate.letters", "gate.alerts", "gate.welcome", "gate.reminders"}
 
 #: The command line: the only modules that may import pipeline.commands.
 COMMAND_LINE = ("pipeline.commands", "pipeline.cli", "pipeline.__main__")
@@ -50,7 +50,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("producing", ("pipeline.site", "pipeline.build", "pipeline.audit", "pipeline.publish", "pipeline.publication",
                    "pipeline.archive", "pipeline.drafting", "pipeline.notify",
                    "pipeline.roster", "pipeline.enrolment", "pipeline.forgetting",
-                   "pipeline.activity")),
+                   "pipeline.activity", "pipeline.reminders")),
     ("the commands", ("pipeline.commands",)),
     ("the command group", ("pipeline.cli", "pipeline.__main__")),
 ]
