@@ -35,7 +35,7 @@ import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any, TextIO
 
-from gate import legal, preferences, views
+from gate import legal, preferences, terms, views
 from gate import store as storage
 from gate.config import CONFIG_ENV, GateConfig
 from gate.grants import RELEASE_HEADER, SESSION_HEADER
@@ -65,7 +65,7 @@ class Route:
 
 
 #: Every file of a community site: /c/<community>/<path>.
-SITE = Route("/c/", serve_site, {"GET"})
+SITE = Route("/c/", terms.guarded(serve_site), {"GET"})  # a community's terms first (gate/terms.py)
 
 
 def route_table(single_sign_on: bool) -> dict[str, Route]:
@@ -79,6 +79,7 @@ def route_table(single_sign_on: bool) -> dict[str, Route]:
         Route(preferences.UNSUBSCRIBE_PATH, preferences.unsubscribe, {"GET", "POST"}),  # RFC 8058: POST, token only
         Route("/.well-known/jwks.json", views.jwks, {"GET"}),
         Route(legal.PATH, legal.legal, {"GET"}),  # what is recorded about members, why, how long
+        Route(terms.PATH, terms.page, {"GET", "POST"}),  # a community's terms of use, accepted once per version
         Route("/healthz", views.healthz, {"GET"}),
         Route("/metrics", views.metrics, {"GET"}),
         Route(STYLESHEET_PATH, views.stylesheet, {"GET"}),
@@ -95,6 +96,7 @@ class Gate(GateState):
                  clock: Callable[[], float] = time.time, background: bool = True) -> None:
         super().__init__(config, log_stream=log_stream, clock=clock, background=background)
         self.routes = route_table(self.oidc is not None)
+        self.terms = terms.Terms()
         self.readership = Readership(self.store, self._serving_cables, self.log.event, self.after_answer)
 
     def _serving_cables(self, community: str) -> tuple[str, tuple[str, ...]] | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import html
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,6 +93,7 @@ class Community:
     require_signed_approvals: bool = True  # signed approvals are the default
     owner_name: str = ""  # shown instead of the owner's address (the gate's pages, its e-mails)
     owner_title: str = ""
+    terms: str = ""  # the terms of use: a Markdown file of the content repository (e.g. terms/energie.md)
     lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     def selects(self, cable: Cable) -> bool:
@@ -117,8 +119,12 @@ class Community:
 # --- parsing -------------------------------------------------------------------------------------
 
 PATH = "communities.yaml"
+#: A community's terms of use: a relative path of letters, digits, ``._-`` segments, ending in ``.md``.
+TERMS_PATH_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*\.md$")
+#: The largest terms file published (the gate shows it whole).
+MAX_TERMS_BYTES = 100_000
 COMMUNITY_KEYS = ("title", "description", "language", "owner", "owner_name", "owner_title", "editors", "select",
-                  "domains", "members", "require_signed_approvals")
+                  "domains", "members", "require_signed_approvals", "terms")
 REQUIRED_KEYS = ("title", "description", "language", "owner", "editors", "select")
 SELECT_KEYS = ("subjects", "posts", "from", "until", "cables", "exclude")
 MEMBER_KEYS = ("email", "name", "organisation", "sector", "invited_by", "expires", "language")
@@ -344,9 +350,18 @@ class _Reader:
             language=language or "fr", owner=owner, editors=editors,
             select=select, domains=self.domains(fields, what),
             members=self.members(fields, what), require_signed_approvals=signed,
-            owner_name=owner_name, owner_title=owner_title,
+            owner_name=owner_name, owner_title=owner_title, terms=self.terms_path(fields, what),
             lines={"id": line_of(key_node), **{k: line_of(kn) for k, (kn, _) in fields.items()}},
         )
+
+    def terms_path(self, fields: dict, what: str) -> str:
+        """``terms``: the path, in the content repository, of the community's terms of use (Markdown)."""
+        value = self.text(fields, "terms", what, required=False) if "terms" in fields else ""
+        if value and not TERMS_PATH_RE.match(value) or ".." in value.split("/"):
+            self.add(fields["terms"][1], "E206", f"terms {value!r} of {what}",
+                     "a relative path to a Markdown file of the repository, e.g. terms/energie.md")
+            return ""
+        return value
 
     def label(self, fields: dict, key: str, what: str) -> str:
         """``owner_name`` or ``owner_title``: one line of text that the gate shows instead of the owner's
@@ -478,8 +493,11 @@ class _Reader:
         return tuple(out)
 
 
-def membership_snapshot(communities: dict[str, Community], commit: str | None) -> dict[str, Any]:
-    """The ``members.json`` the gate reads (format in docs/storage.md): who may enter which site."""
+def membership_snapshot(communities: dict[str, Community], commit: str | None,
+                        terms: dict[str, str] | None = None) -> dict[str, Any]:
+    """The ``members.json`` the gate reads (format in docs/storage.md): who may enter which site;
+    ``terms`` gives the version of each community's terms of use (``sha256:<hex>``) where it has some."""
+    terms = terms or {}
     return {
         "format": 1,
         "commit": commit,
@@ -489,6 +507,7 @@ def membership_snapshot(communities: dict[str, Community], commit: str | None) -
                 "language": c.language,
                 **({"owner_name": c.owner_name} if c.owner_name else {}),
                 **({"owner_title": c.owner_title} if c.owner_title else {}),
+                **({"terms": terms[cid]} if terms.get(cid) else {}),
                 "domains": sorted(c.domains),
                 "members": {m.email: (m.expires.isoformat() if m.expires else None)
                             for m in sorted(c.members, key=lambda m: m.email)},

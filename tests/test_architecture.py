@@ -36,7 +36,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("the gate's contracts", tuple(sorted(CONTRACTS))),
     ("the gate's parts", ("gate",)),
     ("the gate's state", ("gate.state",)),
-    ("the gate's views", ("gate.views", "gate.serving", "gate.preferences", "gate.legal")),
+    ("the gate's views", ("gate.views", "gate.serving", "gate.preferences", "gate.legal", "gate.terms")),
     ("the gate's application", ("gate.app", "gate.server", "gate.launch")),
     ("pipeline foundations", ("pipeline", "pipeline.findings", "pipeline.dates", "pipeline.yamlfile", "pipeline.yamledit",
                               "pipeline.gitrepo",
