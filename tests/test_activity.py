@@ -184,3 +184,21 @@ def test_the_legal_notice_states_what_is_recorded_and_every_page_links_it(tmp_pa
     text = english.body.decode()
     assert "which cables you read, once per cable and per week" in text and "six months" in text
     assert '<a href="/legal">' in login.body.decode()
+
+
+def test_publish_reduces_readership_by_the_period_communities_yaml_sets(tmp_path):
+    from pipeline.publication import PublicationReport, reduce_readership
+
+    repo = make_repo(tmp_path / "repo")
+    store = storage.FolderStore(tmp_path / "store")
+    old = dt.datetime.now(dt.UTC) - dt.timedelta(days=300)
+    storage.write_read(store, "energie", CABLE, ANNE, old)
+    text = (repo.root / "communities.yaml").read_text()
+    repo.write("communities.yaml", "retention_months: 12\n" + text)
+    report = PublicationReport()
+    reduce_readership(repo.root, store, report)
+    assert list(store.list("reads/")) != [] and not report.errors  # 300 days < 12 months: kept
+    repo.write("communities.yaml", text)  # the default, 6 months
+    reduce_readership(repo.root, store, report)
+    assert list(store.list("reads/")) == [] and not report.errors
+    assert json.loads(store.get(storage.activity_key("energie", storage.week_of(old))))["cables"] == {CABLE: 1}
