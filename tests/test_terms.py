@@ -145,3 +145,18 @@ def test_check_refuses_terms_that_are_not_a_file_of_the_repository(tmp_path, pat
     repo = make_repo(tmp_path / "repo", with_terms(path))
     result = repo.run("check")
     assert result.code == 1 and code in result.output and "terms" in result.output
+
+
+@pytest.mark.parametrize(("language", "sentence"), [
+    ("fr", "« Énergie » a des conditions d'utilisation : il vous sera demandé de les accepter à votre première connexion."),
+    ("en", "“Énergie” has terms of use: you will be asked to accept them when you first sign in.")])
+def test_the_invitation_says_the_community_has_terms(language, sentence):
+    from gate.welcome import Welcome, invitation_message
+
+    def texts(terms: bool) -> list[str]:
+        welcome = Welcome("Énergie", "Analyses.", language=language, terms=terms)
+        message = invitation_message("d@example.org", ANNE, "https://x/auth?token=t", welcome, days=14, site="https://x")
+        return [html.unescape(part.get_content()) for part in message.iter_parts()]
+
+    assert all(sentence in text for text in texts(True))
+    assert not any(sentence in text for text in texts(False))
