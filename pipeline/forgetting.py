@@ -1,8 +1,8 @@
 """Forgetting a person (``diplomatie forget EMAIL``): their records leave the store; what git keeps is said.
 
 The store's per-person records are the key kinds of ``gate.store.PERSONAL_PREFIXES`` (sign-ins,
-queued and sent invitations, alert preferences, baselines, claims, marks and digests, and whatever
-later kinds are added there); each names the person by ``gate.store.member_id`` as a whole key
+weekly reads, queued and sent invitations, reminders, acceptances of terms of use, alert preferences,
+baselines, claims, marks and digests, and whatever later kinds are added there); each names the person by ``gate.store.member_id`` as a whole key
 segment, ``<member>.json`` or ``<member>-<id>``. :func:`forget` lists each kind and deletes every key
 of the person, whatever the community (a community since removed from ``communities.yaml`` too).
 
