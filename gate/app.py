@@ -36,7 +36,7 @@ import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any, TextIO
 
-from gate import preferences, replypage, views
+from gate import legal, preferences, replypage, terms, views
 from gate import store as storage
 from gate.config import CONFIG_ENV, GateConfig
 from gate.grants import RELEASE_HEADER, SESSION_HEADER
@@ -44,6 +44,7 @@ from gate.http import MAX_PATH, Refusal, Request, Response, bad_request, not_fou
 from gate.i18n import N_
 from gate.identity import STYLESHEET_PATH
 from gate.oidc import CALLBACK_PATH, LOGIN_PATH
+from gate.readership import Readership
 from gate.serving import DECIDE_HEADER, decision, serve_site
 from gate.state import GateState
 
@@ -64,10 +65,10 @@ class Route:
         self.allow = ", ".join(sorted(self.methods))
 
 
-#: Every file of a community site: /c/<community>/<path>.
-SITE = Route("/c/", serve_site, {"GET"})
 #: A member's reply to a cable: /replies/<community>/<year>/<cable>.html (gate/replypage.py).
-REPLIES = Route(replypage.PREFIX, replypage.reply, {"GET", "POST"})
+REPLIES = Route(replypage.PREFIX, terms.guarded(replypage.reply, replypage.community_of), {"GET", "POST"})
+#: Every file of a community site: /c/<community>/<path>.
+SITE = Route("/c/", terms.guarded(serve_site), {"GET"})  # a community's terms first (gate/terms.py)
 
 
 def route_table(single_sign_on: bool) -> dict[str, Route]:
@@ -80,6 +81,8 @@ def route_table(single_sign_on: bool) -> dict[str, Route]:
         Route(preferences.PATH, preferences.preferences, {"GET", "POST"}),  # alert frequencies (signed in)
         Route(preferences.UNSUBSCRIBE_PATH, preferences.unsubscribe, {"GET", "POST"}),  # RFC 8058: POST, token only
         Route("/.well-known/jwks.json", views.jwks, {"GET"}),
+        Route(legal.PATH, legal.legal, {"GET"}),  # what is recorded about members, why, how long
+        Route(terms.PATH, terms.page, {"GET", "POST"}),  # a community's terms of use, accepted once per version
         Route("/healthz", views.healthz, {"GET"}),
         Route("/metrics", views.metrics, {"GET"}),
         Route(STYLESHEET_PATH, views.stylesheet, {"GET"}),
@@ -96,6 +99,12 @@ class Gate(GateState):
                  clock: Callable[[], float] = time.time, background: bool = True) -> None:
         super().__init__(config, log_stream=log_stream, clock=clock, background=background)
         self.routes = route_table(self.oidc is not None)
+        self.terms = terms.Terms()
+        self.readership = Readership(self.store, self._serving_cables, self.log.event, self.after_answer)
+
+    def _serving_cables(self, community: str) -> tuple[str, tuple[str, ...]] | None:
+        release = self.releases.get(community)
+        return (release.pointer.release, release.manifest.cables) if release is not None else None
 
     # -- dispatch --------------------------------------------------------------------------------
 
@@ -211,7 +220,9 @@ class Gate(GateState):
     def observe(self, req: Request, resp: Response, started: float) -> None:
         latency = time.perf_counter() - started
         self.metrics.observe(resp.status, latency)
-        self.log.request(req, resp, latency, self.clock())
+        now = self.clock()
+        self.log.request(req, resp, latency, now)
+        self.readership.observe(req.method, req.path, resp, now)  # a member's cable page: gate/readership.py
 
 
 def from_environment() -> Gate:

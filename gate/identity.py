@@ -76,7 +76,9 @@ def footer(t: gettext.NullTranslations, service: Service) -> str:
     """The page footer: whose service this is."""
     _ = t.gettext
     whose = html.escape(_("A service of the French Ministry for Europe and Foreign Affairs."))
+    legal = html.escape(_("Legal notice and personal data"))  # the gate's /legal (gate/legal.py)
     return (f'<footer class="dip-footer"><div class="dip-footer__body">'
             f"<p>{html.escape(service.title(t))}</p>"
             f"<p>{whose}</p>"
+            f'<p><a href="/legal">{legal}</a></p>'
             "</div></footer>")

@@ -18,7 +18,7 @@ from typing import Any
 
 from gate.addresses import InvalidAddress, is_canonical, parse_domain
 from gate.i18n import LANGUAGES
-from gate.store import MEMBERS_KEY, NotFound, Store, StoreUnavailable
+from gate.store import MEMBERS_KEY, TERMS_VERSION, NotFound, Store, StoreUnavailable
 
 
 def is_current(expires: dt.date | None, today: dt.date) -> bool:
@@ -59,6 +59,9 @@ class CommunityAccess:
     members: Mapping[str, dt.date | None] = field(default_factory=dict)
     owner_name: str = ""
     owner_title: str = ""
+    #: The version (``sha256:<hex>`` of the file) of the community's terms of use a member must accept
+    #: before reading any page; empty: no terms. Its text is at ``gate.store.terms_key``.
+    terms: str = ""
 
     def admits(self, email: str, today: dt.date) -> bool:
         """Whether ``email`` may read this community on ``today`` (:func:`admits`, the one rule)."""
@@ -119,7 +122,18 @@ def _community(cid: str, entry: Any) -> CommunityAccess:
         members=members,
         owner_name=_label(entry.get("owner_name")),
         owner_title=_label(entry.get("owner_title")),
+        terms=_terms(cid, entry.get("terms")),
     )
+
+
+def _terms(cid: str, value: object) -> str:
+    """The terms' version, or "" for none. Anything else fails the whole snapshot (the previous one stays
+    in force): a community whose terms cannot be known must not be served without them."""
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, str) or not TERMS_VERSION.match(value):
+        raise SnapshotError(f"members.json: {cid}: terms {value!r} is not sha256:<64 hex digits>")
+    return value
 
 
 def _label(value: object) -> str:

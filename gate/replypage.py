@@ -63,6 +63,12 @@ def reply_path(community: str, cable: str) -> str:
     return f"{PREFIX}{community}/{cable[:4]}/{cable}.html"
 
 
+def community_of(gate: GateState, path: str) -> str | None:
+    """The community a reply page's path names (None: not a reply page), for the terms' guard."""
+    match = _PATH.fullmatch(path)
+    return None if match is None else match["community"]
+
+
 def target(path: str) -> tuple[str, str]:
     """(community, cable) named by a reply page's path; 404 for any other path."""
     match = _PATH.fullmatch(path)

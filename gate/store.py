@@ -28,6 +28,23 @@ the same ``/``-separated strings on both, and the layout below is the whole cont
     replies/<community>/<cable>/<time>-<member>-<nonce>.json
                                                    one member's reply to a cable (gate/replies.py), created
                                                    once, never rewritten
+    reads/<community>/<week>/<cable>/<member>.json a member read the cable's page that ISO week (the
+                                                   gate, create-if-absent); reduced to counts after the
+                                                   retention period
+    reminders/<community>/<member>-<expires>-<recipient>
+                                                   marker: the reminder that the member's access ends on
+                                                   <expires> was claimed for the member, or for the
+                                                   owner's digest (create-if-absent, once)
+    terms/<community>/<sha256 hex>.md              the text of a version of the community's terms of use
+                                                   (publish, create-if-absent, before members.json names it)
+    acceptances/<community>/<member>-<sha256 hex>.json
+                                                   the member accepted that version of the terms (the
+                                                   gate, create-if-absent)
+    activity/<community>/<week>.json               how many distinct members read each cable that week
+                                                   (the counts a week's reads are reduced to), no person
+
+Every key kind that holds one person's record is in :data:`PERSONAL_PREFIXES` (what ``diplomatie
+forget`` removes); every other prefix is in :data:`IMPERSONAL_PREFIXES`, with why it names nobody.
 
 ``<member>`` is :func:`member_id`, the SHA-256 of the canonical address: keys never hold an address
 (an address holds ``@``, ``+`` or ``'``, which keys do not; a record that needs it holds it).
@@ -70,6 +87,26 @@ INVITATIONS_PREFIX = "invitations/"
 INVITATIONS_SENT_PREFIX = "invitations-sent/"
 ALERTS_PREFIX = "alerts/"
 REPLIES_PREFIX = "replies/"
+READS_PREFIX = "reads/"
+REMINDERS_PREFIX = "reminders/"
+TERMS_PREFIX = "terms/"
+ACCEPTANCES_PREFIX = "acceptances/"
+ACTIVITY_PREFIX = "activity/"
+
+#: Every key kind that holds a record of one person, named by their :func:`member_id` (a whole segment,
+#: ``<member>.json`` or ``<member>-<id>``, or between dashes in a reply's ``<time>-<member>-<nonce>.json``): ``diplomatie forget`` removes each of them; a new kind of
+#: per-person record is added here, or forget would leave it behind (tests/test_forget.py writes one
+#: of each and looks for anything of the person left in the store).
+PERSONAL_PREFIXES = (SIGN_INS_PREFIX, INVITATIONS_PREFIX, INVITATIONS_SENT_PREFIX, ALERTS_PREFIX, READS_PREFIX,
+                     REMINDERS_PREFIX, ACCEPTANCES_PREFIX, REPLIES_PREFIX)
+
+#: The other prefixes, and why none names a person: the published sites and their records (blobs,
+#: manifests, pointers, leases, the withdrawal register and its markers), the ledger (``by`` is the
+#: publisher's ``user@host``), the weekly readership counts (numbers per cable), the terms' texts. ``claims/`` holds one-time tokens' subjects: forget rewrites the
+#: person's claims without the address, since deleting one would let its link or session work again.
+IMPERSONAL_PREFIXES = (BLOBS_PREFIX, RELEASES_PREFIX, UNRESTORABLE_PREFIX, POINTERS_PREFIX, LEDGER_PREFIX,
+                       LEASES_PREFIX, WITHDRAWN_PREFIX, "purge-pending/", ACTIVITY_PREFIX,
+                       TERMS_PREFIX)
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -846,3 +883,114 @@ def invitation_sent_key(community: str, address: str, invitation_id: str) -> str
     """Key of the marker claiming one invitation (``invitation_id``, its record's ``id``) for sending."""
     return (f"{INVITATIONS_SENT_PREFIX}{_name('community', community)}/{member_id(address)}-"
             f"{_name('invitation id', invitation_id)}")
+
+
+# ------------------------------------------------------------------------------------- readership
+
+_WEEK = re.compile(r"^[0-9]{4}-W[0-9]{2}$")
+
+
+def week_of(moment: float | dt.datetime) -> str:
+    """The ISO week (``2026-W49``, UTC) ``moment`` falls in: the unit readership is counted in."""
+    if not isinstance(moment, dt.datetime):
+        moment = dt.datetime.fromtimestamp(moment, dt.UTC)
+    year, week, _ = moment.astimezone(dt.UTC).isocalendar()
+    return f"{year:04d}-W{week:02d}"
+
+
+def week_start(week: str) -> dt.date:
+    """The Monday of an ISO week written by :func:`week_of` (ValueError for anything else)."""
+    if not _WEEK.match(week):
+        raise ValueError(f"invalid week {week!r}")
+    return dt.date.fromisocalendar(int(week[:4]), int(week[6:]), 1)
+
+
+def reads_prefix(community: str) -> str:
+    return f"{READS_PREFIX}{_name('community', community)}/"
+
+
+def read_key(community: str, week: str, cable: str, address: str) -> str:
+    """Key of the mark that ``address`` read ``cable``'s page in ``community`` during ``week``."""
+    week_start(week)
+    return f"{reads_prefix(community)}{week}/{_name('cable', cable)}/{member_id(address)}.json"
+
+
+def write_read(store: Store, community: str, cable: str, address: str, moment: float | dt.datetime) -> bool:
+    """Mark the read (create-if-absent: one record per member, cable and week, holding no address)."""
+    record = {"format": FORMAT, "at": utc_text(moment)}
+    return store.create(read_key(community, week_of(moment), cable, address), _json_bytes(record),
+                        "application/json")
+
+
+def activity_key(community: str, week: str) -> str:
+    """Key of a week's readership counts once its per-member reads are reduced (``{"cables": {id: n}}``)."""
+    week_start(week)
+    return f"{ACTIVITY_PREFIX}{_name('community', community)}/{week}.json"
+
+
+# -------------------------------------------------------------------------------------- reminders
+
+REMINDER_RECIPIENTS = ("member", "owner")
+
+
+def reminder_key(community: str, address: str, expires: dt.date, recipient: str) -> str:
+    """Marker claiming the reminder that ``address``'s access to ``community`` ends on ``expires``, for
+    the member themself or for the owner's digest (``recipient``): created once, before sending; a
+    renewal (another date) is reminded again."""
+    if recipient not in REMINDER_RECIPIENTS:
+        raise ValueError(f"invalid reminder recipient {recipient!r}")
+    return f"{REMINDERS_PREFIX}{_name('community', community)}/{member_id(address)}-{expires.isoformat()}-{recipient}"
+
+
+# ---------------------------------------------------------------------------------- terms of use
+
+#: A version of a community's terms of use: the SHA-256 of the file's bytes.
+TERMS_VERSION = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+def terms_version(text: bytes) -> str:
+    """The version of terms whose file holds ``text``."""
+    return "sha256:" + hashlib.sha256(text).hexdigest()
+
+
+def _terms_hex(version: str) -> str:
+    if not TERMS_VERSION.match(version):
+        raise ValueError(f"invalid terms version {version!r}")
+    return version.removeprefix("sha256:")
+
+
+def terms_key(community: str, version: str) -> str:
+    """Where the text of that version of the community's terms is (written by publish)."""
+    return f"{TERMS_PREFIX}{_name('community', community)}/{_terms_hex(version)}.md"
+
+
+def acceptances_prefix(community: str) -> str:
+    return f"{ACCEPTANCES_PREFIX}{_name('community', community)}/"
+
+
+def acceptance_key(community: str, address: str, version: str) -> str:
+    """The mark that ``address`` accepted that version of the community's terms."""
+    return f"{acceptances_prefix(community)}{member_id(address)}-{_terms_hex(version)}.json"
+
+
+def write_acceptance(store: Store, community: str, address: str, version: str, moment: float | dt.datetime) -> bool:
+    """Record the acceptance, once (create-if-absent; False when it was already recorded)."""
+    record = {"format": FORMAT, "community": community, "version": version, "at": utc_text(moment)}
+    return store.create(acceptance_key(community, address, version), _json_bytes(record), "application/json")
+
+
+def accepted(store: Store, community: str, addresses: Iterable[str], version: str) -> dict[str, dt.datetime | None]:
+    """For each of ``addresses``, when they accepted that version of the community's terms (None: not)."""
+    wanted = {member_id(a): a for a in addresses}
+    found: dict[str, dt.datetime | None] = dict.fromkeys(wanted.values())
+    suffix = f"-{_terms_hex(version)}.json"
+    for key in store.list(acceptances_prefix(community)):
+        name = key.rpartition("/")[2]
+        address = wanted.get(name.removesuffix(suffix)) if name.endswith(suffix) else None
+        if address is None:
+            continue
+        try:
+            found[address] = parse_utc_text(json.loads(store.get(key))["at"])
+        except (StoreError, KeyError, TypeError, ValueError):
+            continue  # unreadable: not known to be accepted
+    return found

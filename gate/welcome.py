@@ -37,6 +37,7 @@ class Welcome:
     owner_title: str = ""
     member_name: str = ""
     expires: dt.date | None = None
+    terms: bool = False  # the community has terms of use, accepted at the first sign-in (gate/terms.py)
 
 
 def invitation_message(sender: str, to: str, link: str, welcome: Welcome, *, days: int, site: str,
@@ -64,10 +65,12 @@ def invitation_message(sender: str, to: str, link: str, welcome: Welcome, *, day
     until = (_("Your access runs until {date} included.").format(date=welcome.expires.isoformat())
              if welcome.expires else "")
     signature = service.title(t)
-    parts = (hello, intro, welcome.description.strip(), open_link, link, afterwards, until)
+    terms = (_("“{community}” has terms of use: you will be asked to accept them when you first sign in.").format(
+        community=welcome.community_title) if welcome.terms else "")
+    parts = (hello, intro, welcome.description.strip(), terms, open_link, link, afterwards, until)
     message.set_content("\n\n".join(p for p in parts if p) + f"\n\n-- \n{signature}\n{site}\n")
     e = html.escape
-    body = "".join(f"{PARA}{e(p)}</p>" for p in (hello, intro, welcome.description.strip(), open_link) if p)
+    body = "".join(f"{PARA}{e(p)}</p>" for p in (hello, intro, welcome.description.strip(), terms, open_link) if p)
     body += button_html(link, _("Sign in"))
     body += (f'<p style="margin:0 0 16px;{FONT}font-size:13px;line-height:20px;color:#3a3a3a;word-break:break-all">'
              f'<a href="{e(link)}" style="{LINK}">{e(link)}</a></p>')

@@ -23,8 +23,8 @@ COMMANDS: dict[str, str] = {
     "keys": "keys", "link": "link", "gate": "gate",
     "history": "history",
     "archive": "archive",
-    "members": "members", "invite": "invite",
-    "replies": "replies",
+    "members": "members", "invite": "invite", "forget": "forget", "activity": "activity",
+    "remind": "remind", "replies": "replies",
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import html
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,7 @@ class Member:
     sector: str = ""  # media, business, association, research or agent
     invited_by: str = ""
     expires: dt.date | None = None
+    language: str = ""  # "fr" or "en": the member's e-mails (reminders); empty: the community's
     line: int = field(default=0, compare=False)
     invited_by_line: int = field(default=0, compare=False)
 
@@ -91,6 +93,7 @@ class Community:
     require_signed_approvals: bool = True  # signed approvals are the default
     owner_name: str = ""  # shown instead of the owner's address (the gate's pages, its e-mails)
     owner_title: str = ""
+    terms: str = ""  # the terms of use: a Markdown file of the content repository (e.g. terms/energie.md)
     lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     def selects(self, cable: Cable) -> bool:
@@ -116,11 +119,15 @@ class Community:
 # --- parsing -------------------------------------------------------------------------------------
 
 PATH = "communities.yaml"
+#: A community's terms of use: a relative path of letters, digits, ``._-`` segments, ending in ``.md``.
+TERMS_PATH_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*\.md$")
+#: The largest terms file published (the gate shows it whole).
+MAX_TERMS_BYTES = 100_000
 COMMUNITY_KEYS = ("title", "description", "language", "owner", "owner_name", "owner_title", "editors", "select",
-                  "domains", "members", "require_signed_approvals")
+                  "domains", "members", "require_signed_approvals", "terms")
 REQUIRED_KEYS = ("title", "description", "language", "owner", "editors", "select")
 SELECT_KEYS = ("subjects", "posts", "from", "until", "cables", "exclude")
-MEMBER_KEYS = ("email", "name", "organisation", "sector", "invited_by", "expires")
+MEMBER_KEYS = ("email", "name", "organisation", "sector", "invited_by", "expires", "language")
 EDITOR_KEYS = ("email", "ssh_key")
 SECTORS = ("media", "business", "association", "research", "agent")
 ADDRESS_HINT = ("write the address alone, e.g. prenom.nom@diplomatie.gouv.fr: letters, digits and . _ - + ' "
@@ -137,6 +144,31 @@ def markup(value: str) -> str | None:
         if char == "&" and html.unescape(value[index:index + 40]) != value[index:index + 40]:
             return value[index:index + 12].split()[0]
     return None
+
+
+#: How long per-person readership records (reads, sign-ins) are kept before they are reduced to counts,
+#: unless ``communities.yaml`` says otherwise (top-level ``retention_months``): six months, the CNIL's
+#: usual recommendation for audience measurement data.
+DEFAULT_RETENTION_MONTHS = 6
+MAX_RETENTION_MONTHS = 25
+
+
+def _retention(value: object) -> int | None:
+    text = str(value).strip() if isinstance(value, str | int) else ""
+    if not text.isdigit() or not 1 <= int(text) <= MAX_RETENTION_MONTHS:
+        return None
+    return int(text)
+
+
+def retention_months(data: bytes) -> int:
+    """The retention period ``communities.yaml`` sets (``retention_months``), or the default; a value
+    ``check`` refuses (E206) also reads as the default here, the shorter of the two being no promise."""
+    try:
+        document = yaml.safe_load(data)
+    except yaml.YAMLError:
+        return DEFAULT_RETENTION_MONTHS
+    value = document.get("retention_months") if isinstance(document, dict) else None
+    return _retention(value) or DEFAULT_RETENTION_MONTHS
 
 
 def parse(data: bytes, findings: Findings, path: str = PATH) -> dict[str, Community]:
@@ -158,10 +190,14 @@ def parse(data: bytes, findings: Findings, path: str = PATH) -> dict[str, Commun
     top = reader.mapping(root, "the file")
     if top is None:
         return {}
-    for key, key_node, _ in mapping_pairs(root):
-        if key != "communities":
+    for key, key_node, value_node in mapping_pairs(root):
+        if key == "retention_months":
+            if _retention(value_node.value if isinstance(value_node, yaml.ScalarNode) else None) is None:
+                findings.add(path, line_of(value_node), "E206", "retention_months must be a whole number of months "
+                             f"from 1 to {MAX_RETENTION_MONTHS}", f"e.g. retention_months: {DEFAULT_RETENTION_MONTHS}")
+        elif key != "communities":
             findings.add(path, line_of(key_node), "E202", f"unknown top-level key '{key}'",
-                         "the file holds one key: communities")
+                         "the file holds the key communities, and optionally retention_months")
     node = top.get("communities")
     if node is None:
         findings.add(path, 1, "E201", "missing key 'communities'", "start with 'communities:'")
@@ -314,9 +350,18 @@ class _Reader:
             language=language or "fr", owner=owner, editors=editors,
             select=select, domains=self.domains(fields, what),
             members=self.members(fields, what), require_signed_approvals=signed,
-            owner_name=owner_name, owner_title=owner_title,
+            owner_name=owner_name, owner_title=owner_title, terms=self.terms_path(fields, what),
             lines={"id": line_of(key_node), **{k: line_of(kn) for k, (kn, _) in fields.items()}},
         )
+
+    def terms_path(self, fields: dict, what: str) -> str:
+        """``terms``: the path, in the content repository, of the community's terms of use (Markdown)."""
+        value = self.text(fields, "terms", what, required=False) if "terms" in fields else ""
+        if value and not TERMS_PATH_RE.match(value) or ".." in value.split("/"):
+            self.add(fields["terms"][1], "E206", f"terms {value!r} of {what}",
+                     "a relative path to a Markdown file of the repository, e.g. terms/energie.md")
+            return ""
+        return value
 
     def label(self, fields: dict, key: str, what: str) -> str:
         """``owner_name`` or ``owner_title``: one line of text that the gate shows instead of the owner's
@@ -435,16 +480,24 @@ class _Reader:
             expires = self.date(entry, "expires", f"member {email}")
             if "expires" in entry and expires is None:
                 continue  # fail closed: an unreadable expiry must not mean "never expires"
+            language = self.text(entry, "language", "a member", required=False)
+            if language and language not in ("fr", "en"):
+                self.add(entry["language"][1], "E206", f"language {language!r} of {email}", "fr or en")
+                language = ""
             if email:
                 out.append(Member(email=email, name=self.text(entry, "name", "a member", False),
                                   organisation=self.text(entry, "organisation", "a member", False),
-                                  sector=sector, invited_by=invited_by, expires=expires, line=line_of(item),
+                                  sector=sector, invited_by=invited_by, expires=expires, language=language,
+                                  line=line_of(item),
                                   invited_by_line=line_of(entry["invited_by"][1]) if "invited_by" in entry else 0))
         return tuple(out)
 
 
-def membership_snapshot(communities: dict[str, Community], commit: str | None) -> dict[str, Any]:
-    """The ``members.json`` the gate reads (format in docs/storage.md): who may enter which site."""
+def membership_snapshot(communities: dict[str, Community], commit: str | None,
+                        terms: dict[str, str] | None = None) -> dict[str, Any]:
+    """The ``members.json`` the gate reads (format in docs/storage.md): who may enter which site;
+    ``terms`` gives the version of each community's terms of use (``sha256:<hex>``) where it has some."""
+    terms = terms or {}
     return {
         "format": 1,
         "commit": commit,
@@ -454,6 +507,7 @@ def membership_snapshot(communities: dict[str, Community], commit: str | None) -
                 "language": c.language,
                 **({"owner_name": c.owner_name} if c.owner_name else {}),
                 **({"owner_title": c.owner_title} if c.owner_title else {}),
+                **({"terms": terms[cid]} if terms.get(cid) else {}),
                 "domains": sorted(c.domains),
                 "members": {m.email: (m.expires.isoformat() if m.expires else None)
                             for m in sorted(c.members, key=lambda m: m.email)},

@@ -230,7 +230,7 @@ def send(sender: Sender, community: Community, item: Queued, now: dt.datetime) -
     welcome = Welcome(community_title=community.title, description=community.description,
                       language=community.language, owner_name=community.owner_name,
                       owner_title=community.owner_title, member_name=member.name if member else "",
-                      expires=item.expires)
+                      expires=item.expires, terms=bool(community.terms))
     message = invitation_message(sender.smtp.sender, item.email, link, welcome, days=LINK_DAYS,
                                  site=sender.base_url.rstrip("/"))
     deliver(sender.smtp, message, item.email)

@@ -327,3 +327,19 @@ def commit_files_to_branch(root: Path, branch: str, files: dict[str, bytes], mes
     commit = _git(root, "commit-tree", tree, "-p", parent, "-m", message)
     _git(root, "update-ref", "-m", message, f"refs/heads/{branch}", commit, old or "0" * 40)
     return commit
+
+
+def commits_naming(root: Path, text: str, paths: Iterable[str]) -> list[tuple[str, dt.date]]:
+    """The commits (short id, committer date in UTC), newest first, whose changes to ``paths`` add or
+    remove ``text`` (``git log -S``, case ignored, every branch): where a person's address stays in the
+    history after it left the working tree. Empty when git cannot say (not a repository, no commit)."""
+    result = subprocess.run(["git", "log", "--all", "-i", f"-S{text}", "--format=%h %ct", "--", *paths],
+                            cwd=root, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        return []
+    found = []
+    for line in result.stdout.splitlines():
+        short, _, unix_time = line.partition(" ")
+        if short and unix_time.isdigit():
+            found.append((short, dt.datetime.fromtimestamp(int(unix_time), dt.UTC).date()))
+    return found

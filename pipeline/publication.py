@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gate.store import Store, StoreError
+from gate.store import Store, StoreError, terms_key
+from gate.store import terms_version as storage_terms_version
 from pipeline.publish import PublishError, PublishResult, default_publisher, publish_site, write_members
 from pipeline.withdrawals import Changes, Register
 
@@ -165,7 +166,21 @@ def publish_all(root: Path, store: Store, *, out: Path, ref: str | None = None, 
     # 5. Publish each built site (upload, manifest, pointer switch), and tag what is new.
     publish_each(store, root, repo, plan, builds, register, jobs=jobs, tag=tag, progress=progress,
                  report=report, listener=listener)
+    # 6. Readership records past the retention period reduced to counts (pipeline/activity.py).
+    reduce_readership(root, store, report)
     return report
+
+
+def reduce_readership(root: Path, store: Store, report: PublicationReport) -> None:
+    """Reduce the per-person readership records older than ``communities.yaml``'s retention period; a
+    store that refuses is reported like a failed publication (the next publish tries again)."""
+    from pipeline.activity import reduce_all
+    from pipeline.communities import PATH, retention_months
+
+    try:
+        reduce_all(store, dt.datetime.now(dt.UTC), retention_months((root / PATH).read_bytes()))
+    except (StoreError, OSError) as exc:
+        report.errors["readership retention"] = str(exc)
 
 
 def todays_membership(root: Path):
@@ -188,11 +203,28 @@ def write_membership(store: Store, today) -> dict:
 
     try:
         before = previous_snapshot(store)
-        write_members(store, membership_snapshot(today.communities, today.commit))
+        terms = publish_terms(store, today)
+        write_members(store, membership_snapshot(today.communities, today.commit, terms))
         return membership_changes(before, today.communities, dt.datetime.now(dt.UTC).date())
     except (PublishError, StoreError) as exc:
         raise PublishError(f"members.json could not be written ({exc}); nothing was published and the "
                            "previous members.json keeps serving; run publish again") from None
+
+
+def publish_terms(store: Store, today) -> dict[str, str]:
+    """Store each community's terms of use (``terms/<community>/<hex>.md``, create-if-absent) before
+    ``members.json`` names their version, so the gate never asks a member to accept a text it cannot
+    show. Returns community -> version."""
+    from pipeline.repository import terms_text
+
+    versions = {}
+    for cid, community in sorted(today.communities.items()):
+        if community.terms:
+            text = terms_text(today, community)
+            version = storage_terms_version(text)
+            store.create(terms_key(cid, version), text, "text/markdown; charset=utf-8")
+            versions[cid] = version
+    return versions
 
 
 def load_version(root: Path, ref: str | None, at: dt.datetime | None):

@@ -82,6 +82,37 @@ def _load_communities(repo: Repository) -> None:
                           "commit the file itself")
         return
     repo.communities = communities.parse(tree.read(communities.PATH), repo.findings)
+    for community in repo.communities.values():
+        if community.terms:
+            _check_terms(repo, community)
+
+
+def _check_terms(repo: Repository, community) -> None:
+    """A community's terms of use must be a file of this version: UTF-8, at most 100 kB, not a link."""
+    tree, path, line = repo.version.tree, community.terms, community.lines.get("terms", 1)
+    entry = tree.entry(path)
+    where = f"terms of use of '{community.id}'"
+    if entry is None:
+        repo.findings.add(communities.PATH, line, "E201", f"{where}: {path} does not exist",
+                          "add the file (Markdown) or fix the path")
+    elif entry.is_symlink:
+        repo.findings.add(communities.PATH, line, "E103", f"{where}: {path} is a symbolic link", "commit the file itself")
+    else:
+        data = tree.read(path)
+        if len(data) > communities.MAX_TERMS_BYTES:
+            repo.findings.add(communities.PATH, line, "E102", f"{where}: {path} is larger than 100 kB",
+                              "shorten the terms")
+        else:
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError:
+                repo.findings.add(communities.PATH, line, "E101", f"{where}: {path} is not valid UTF-8",
+                                  "save it as UTF-8")
+
+
+def terms_text(repo: Repository, community) -> bytes:
+    """The bytes of the community's terms of use in this version (checked by :func:`_check_terms`)."""
+    return repo.version.tree.read(community.terms)
 
 
 def load_communities(root: Path) -> Repository:

@@ -42,7 +42,7 @@ MEANING = {
 
 #: The fields of one member, in the order of the JSON objects and the CSV columns (README).
 FIELDS = ("email", "name", "organisation", "sector", "invited_by", "expires", "status", "published",
-          "last_sign_in")
+          "last_sign_in", "terms_accepted")
 
 
 @dataclass(frozen=True)
@@ -58,12 +58,14 @@ class Row:
     status: str = ACTIVE
     published: bool | None = None  # None: not checked (no store given)
     last_sign_in: dt.datetime | None = None
+    terms_accepted: dt.datetime | None = None  # when they accepted the current terms of use (None: not, or none)
 
     def to_json(self) -> dict[str, Any]:
         return {"email": self.email, "name": self.name, "organisation": self.organisation, "sector": self.sector,
                 "invited_by": self.invited_by, "expires": self.expires.isoformat() if self.expires else None,
                 "status": self.status, "published": self.published,
-                "last_sign_in": utc_text(self.last_sign_in) if self.last_sign_in else None}
+                "last_sign_in": utc_text(self.last_sign_in) if self.last_sign_in else None,
+                "terms_accepted": utc_text(self.terms_accepted) if self.terms_accepted else None}
 
 
 def dated_status(expires: dt.date | None, today: dt.date) -> str:
@@ -81,32 +83,33 @@ def is_published(email: str, expires: dt.date | None, access: CommunityAccess | 
 
 
 def rows(community: Community, today: dt.date, *, published: CommunityAccess | None = None,
-         checked: bool = False, sign_ins: dict[str, dt.datetime] | None = None) -> list[Row]:
+         checked: bool = False, sign_ins: dict[str, dt.datetime] | None = None,
+         accepted: dict[str, dt.datetime | None] | None = None) -> list[Row]:
     """Every member of ``community`` (as listed; the last listing of an address wins, as in
     ``members.json``), sorted by address. With ``checked``, ``published`` is the community in the
     store's snapshot (None: not there at all) and members it lists that the file no longer does are
     added as :data:`REMOVED`."""
-    sign_ins = sign_ins or {}
+    sign_ins, accepted = sign_ins or {}, accepted or {}
     listed = {m.email: m for m in community.members}
     out = []
     for email, m in sorted(listed.items()):
         known = is_published(email, m.expires, published) if checked else None
         status = NOT_PUBLISHED if known is False else dated_status(m.expires, today)
         out.append(Row(email, m.name, m.organisation, m.sector, m.invited_by, m.expires, status, known,
-                       sign_ins.get(email)))
+                       sign_ins.get(email), accepted.get(email)))
     if checked and published is not None:
         for email in sorted(set(published.members) - set(listed)):
             if is_current(published.members[email], today):
                 out.append(Row(email, expires=published.members[email], status=REMOVED, published=True,
-                               last_sign_in=sign_ins.get(email)))
+                               last_sign_in=sign_ins.get(email), terms_accepted=accepted.get(email)))
     return out
 
 
 # --- output ------------------------------------------------------------------------------------
 
 
-def as_json(community: str, found: list[Row], checked: bool) -> str:
-    return json.dumps({"community": community, "published_checked": checked,
+def as_json(community: str, found: list[Row], checked: bool, terms: str | None = None) -> str:
+    return json.dumps({"community": community, "published_checked": checked, "terms": terms,
                        "members": [r.to_json() for r in found]}, indent=2, ensure_ascii=False)
 
 
@@ -131,7 +134,7 @@ def as_csv(found: list[Row]) -> str:
     return out.getvalue()
 
 
-def as_text(community: Community, found: list[Row], checked: bool) -> str:
+def as_text(community: Community, found: list[Row], checked: bool, terms: str | None = None) -> str:
     lines = [f"{community.id}: {community.title} — {len(found)} member(s)"]
     if not checked:
         lines.append("note: no --store given, so whether each member is published (let in by the gate) "
@@ -143,7 +146,9 @@ def as_text(community: Community, found: list[Row], checked: bool) -> str:
         signed = (f"last sign-in {utc_text(r.last_sign_in)}" if r.last_sign_in
                   else "never signed in" if checked else "last sign-in unknown (no --store)")
         by = f"invited by {r.invited_by}" if r.invited_by else "inviter not recorded"
-        lines.append(f"  {r.email}" + (f" ({who})" if who else "") + f": {status}; {expires}; {by}; {signed}")
+        accepted = ("" if not terms or not checked else f"; terms accepted {utc_text(r.terms_accepted)}"
+                    if r.terms_accepted else "; terms not accepted yet")
+        lines.append(f"  {r.email}" + (f" ({who})" if who else "") + f": {status}; {expires}; {by}; {signed}{accepted}")
     return "\n".join(lines)
 
 

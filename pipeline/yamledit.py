@@ -406,6 +406,48 @@ def remove_members(text: str, community: str) -> str:
     return _placed(text, attempt, change, what)
 
 
+def remove_member(text: str, community: str, email: str) -> str:
+    """``communities.yaml`` without the member of ``community`` whose address is ``email`` (case
+    ignored): that member's lines are taken out (the last one leaves ``members: []``), comments after
+    them stay, every other byte is kept. Refused when the community does not list them."""
+    what = "communities.yaml"
+    _, block = _community(text, community, what)
+    members = block.get("members")
+    wanted = email.casefold()
+    index = next((i for i, m in enumerate(members or [])
+                  if isinstance(m, dict) and str(m.get("email", "")).casefold() == wanted), None)
+    if index is None:
+        raise YamlEditError(f"{what}: '{community}' has no member {email}")
+    first, _ = members.lc.data[index]
+    dash = members.lc.col
+
+    def attempt(trim: bool) -> str:
+        lines = _Lines(text)
+        lines.trim = trim
+        if _content(lines.lines[first])[dash:dash + 1] != "-":
+            raise YamlEditError(f"{what}: the members of '{community}' are written in flow style; write them "
+                                "as a block list and retry")
+        end = lines.end_of_block(first, dash)
+        while trim and end > first + 1 and _is_comment_or_blank(lines.lines[end - 1]):
+            end -= 1  # comments after the member's last line stay
+        lines.splice(first, end, [])
+        if len(members) == 1:  # the list would be empty: an empty list, not a null
+            line, column = block.lc.key("members")
+            head = _content(lines.lines[line])
+            colon = head.find(":", column + len("members"))
+            value, _, comment = head[colon + 1:].partition("#")
+            if colon < 0 or value.strip():
+                raise YamlEditError(f"{what}: could not find 'members:' on line {line + 1}")
+            lines.splice(line, line + 1, [head[:colon + 1] + " []" + (f"  #{comment}" if comment else "")])
+        return lines.text()
+
+    def change(data: dict) -> dict:
+        del data["communities"][community]["members"][index]
+        return data
+
+    return _placed(text, attempt, change, what)
+
+
 def _quiet_data(text: str) -> Any:
     try:
         return _data(text, "extract")

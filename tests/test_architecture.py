@@ -19,7 +19,7 @@ PACKAGES = ("pipeline", "gate")
 #: The gate's contract modules: the only part of the gate the pipeline may import.
 CONTRACTS = {"gate.store", "gate.tokens", "gate.csp", "gate.addresses", "gate.membership", "gate.files",
              "gate.i18n", "gate.identity", "gate.letters", "gate.alerts", "gate.welcome", "gate.replies",
-             "gate.replynotice"}
+             "gate.replynotice", "gate.reminders"}
 
 #: The command line: the only modules that may import pipeline.commands.
 COMMAND_LINE = ("pipeline.commands", "pipeline.cli", "pipeline.__main__")
@@ -37,7 +37,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("the gate's contracts", tuple(sorted(CONTRACTS))),
     ("the gate's parts", ("gate",)),
     ("the gate's state", ("gate.state",)),
-    ("the gate's views", ("gate.views", "gate.serving", "gate.preferences", "gate.replypage")),
+    ("the gate's views", ("gate.views", "gate.serving", "gate.preferences", "gate.replypage", "gate.legal",
+                          "gate.terms")),
     ("the gate's application", ("gate.app", "gate.server", "gate.launch")),
     ("pipeline foundations", ("pipeline", "pipeline.findings", "pipeline.dates", "pipeline.yamlfile", "pipeline.yamledit",
                               "pipeline.gitrepo",
@@ -50,7 +51,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                   "pipeline.withdrawals")),
     ("producing", ("pipeline.site", "pipeline.build", "pipeline.audit", "pipeline.publish", "pipeline.publication",
                    "pipeline.archive", "pipeline.drafting", "pipeline.notify",
-                   "pipeline.roster", "pipeline.enrolment", "pipeline.replypull")),
+                   "pipeline.roster", "pipeline.enrolment", "pipeline.replypull", "pipeline.forgetting",
+                   "pipeline.activity", "pipeline.reminders")),
     ("the commands", ("pipeline.commands",)),
     ("the command group", ("pipeline.cli", "pipeline.__main__")),
 ]

@@ -64,6 +64,10 @@ def world(tmp_path_factory):
     # A community whose owner has no name in communities.yaml: the pages name its team instead.
     communities["afrique-developpement"].pop("owner_name")
     communities["afrique-developpement"].pop("owner_title")
+    # A community with terms of use: its members accept them first (gate/terms.py).
+    terms = "# Conditions d'utilisation\n\nLes télégrammes ne sont pas diffusés hors de la communauté.\n".encode()
+    communities["un-multilateral"]["terms"] = storage.terms_version(terms)
+    store.create(storage.terms_key("un-multilateral", storage.terms_version(terms)), terms)
     store.put(storage.MEMBERS_KEY, json.dumps(snapshot).encode(), "application/json")
     publish_site(store, "energie-europe", {"index.html": b"<html>energie</html>"}, "r1")  # no 404.html
     publish_site(store, "un-multilateral", {"index.html": b"<html>onu</html>"}, "r1")
@@ -123,6 +127,9 @@ def every_page(world, headers: dict[str, str]) -> dict[str, tuple[str | None, ob
                               get("/c/afrique-developpement/",
                                   session=world.session_cookie("x@diplomatie.gouv.fr", ttl=30 * 86400))),
         "page not found in a community": ("energie-europe", get("/c/energie-europe/nowhere", session=member)),
+        "legal notice": (None, get("/legal")),
+        "terms of use": ("un-multilateral", get("/terms?c=un-multilateral&next=/c/un-multilateral/",
+                                               session=world.session_cookie(READER, ttl=30 * 86400))),
         "bad request": (None, get("/login?next=%ff")),
         "cross-site request": (None, world.request("POST", "/login", body=b"email=a%40b.org",
                                                    headers={**FORM, **headers, "Origin": "https://evil.example"})),
@@ -147,6 +154,7 @@ STATUS = {"sign-in": 200, "sign-in for a community": 200, "sign-in, invalid addr
           "link expired": 400, "link already used": 400, "not a member": 403, "your communities": 200,
           "your communities, none": 200, "sign-out confirmation": 200, "signed out": 200,
           "not a member of this community": 403, "not published yet": 404, "page not found in a community": 404,
+          "legal notice": 200, "terms of use": 200,
           "bad request": 400, "cross-site request": 403, "not found": 404, "method not allowed": 405,
           "too large": 413, "temporarily unavailable": 503}
 

@@ -67,7 +67,7 @@ def test_members_shows_status_from_the_store_and_dates(tmp_path):
     assert data["published_checked"] is True
     first = data["members"][0]
     assert set(first) == {"email", "name", "organisation", "sector", "invited_by", "expires", "status",
-                          "published", "last_sign_in"}
+                          "published", "last_sign_in", "terms_accepted"}
     assert first["invited_by"] == OWNER and first["last_sign_in"] is None
 
     text = repo.run("members", "energie", "--store", str(store)).stdout
@@ -109,7 +109,7 @@ def test_csv_has_a_header_and_neutralises_formulas(tmp_path):
     assert result.code == 0, result.output
     table = list(csv.reader(io.StringIO(result.stdout)))
     assert table[0] == ["email", "name", "organisation", "sector", "invited_by", "expires", "status",
-                        "published", "last_sign_in"]
+                        "published", "last_sign_in", "terms_accepted"]
     assert table[1][1] == "'=HYPERLINK(\"x\")" and table[2][1] == "'-2+3"
     assert table[1][0] == "a@example.org"
 

@@ -36,8 +36,9 @@ def command(community: str, root, store_url, endpoint_url, fmt) -> None:
     """List every member of COMMUNITY: name, organisation, sector, who invited them, expiry, status
     (active, expiring within 30 days, expired, not yet published) and last sign-in."""
     from gate.membership import Snapshot, SnapshotError
-    from gate.store import MEMBERS_KEY, NotFound, StoreError, read_sign_ins
+    from gate.store import MEMBERS_KEY, NotFound, StoreError, accepted, read_sign_ins, terms_version
     from pipeline import roster
+    from pipeline.repository import terms_text
 
     repo = load_repository(root)
     broken = [f for f in repo.errors if f.path.endswith("communities.yaml")]
@@ -47,7 +48,8 @@ def command(community: str, root, store_url, endpoint_url, fmt) -> None:
     if found is None:
         raise click.ClickException(MESSAGES["unknown"].format(community=community,
                                                               known=", ".join(sorted(repo.communities)) or "none"))
-    published, sign_ins, checked = None, {}, store_url is not None
+    published, sign_ins, checked, acceptances = None, {}, store_url is not None, {}
+    terms = terms_version(terms_text(repo, found)) if found.terms else None
     if checked:
         store = open_store_or_exit(store_url, endpoint_url)
         try:
@@ -57,16 +59,18 @@ def command(community: str, root, store_url, endpoint_url, fmt) -> None:
                 snapshot = Snapshot()
                 click.echo(MESSAGES["no_snapshot"].format(store=store_url), err=True)
             sign_ins = read_sign_ins(store, community)
+            if terms:
+                acceptances = accepted(store, community, [m.email for m in found.members], terms)
         except SnapshotError as exc:
             raise click.ClickException(MESSAGES["snapshot"].format(error=exc)) from None
         except StoreError as exc:
             raise click.ClickException(MESSAGES["store"].format(error=exc)) from None
         published = snapshot.communities.get(community)
     rows = roster.rows(found, dt.datetime.now(dt.UTC).date(), published=published, checked=checked,
-                       sign_ins=sign_ins)
+                       sign_ins=sign_ins, accepted=acceptances)
     if fmt == "json":
-        click.echo(roster.as_json(community, rows, checked))
+        click.echo(roster.as_json(community, rows, checked, terms))
     elif fmt == "csv":
         click.echo(roster.as_csv(rows), nl=False)
     else:
-        click.echo(roster.as_text(found, rows, checked))
+        click.echo(roster.as_text(found, rows, checked, terms))

@@ -91,3 +91,14 @@ def resolve_editor(root: Path, editor: str | None) -> str:
     if not found:
         raise click.UsageError(EDITOR_MESSAGES["no_editor"])
     return found
+
+
+def user_language() -> str:
+    """The user's language from the POSIX locale (``LC_ALL``, ``LC_MESSAGES``, ``LANG``, as gettext
+    reads them); French, the service's language, by default."""
+    import os
+
+    from gate.i18n import DEFAULT, from_locale
+
+    env = os.environ
+    return from_locale(env.get("LC_ALL"), env.get("LC_MESSAGES"), env.get("LANG")) or DEFAULT
