@@ -2,7 +2,7 @@
 side by side with mkdocs-material's lunr search (the same corpus built by a commit that had it).
 
     .venv/bin/python bench/search.py [--sizes 1000,4000] [--communities 8] [--baseline REF] [--runs 5]
-                                     [--all-sites] [--no-edit] [--workdir DIR]
+                                     [--all-sites] [--no-edit] [--workdir DIR] [--script-from REF]
 
 For each size, a corpus (bench/corpus.py) is built twice: by this tree, and by ``--baseline`` (a
 commit of this repository with the lunr search, checked out in a temporary git worktree and run
@@ -18,7 +18,8 @@ shown, and the bytes of search data the page fetched by then (index, fragments, 
 filters; for lunr, its index, worker and language scripts). It does so ``--runs`` times, each in a
 fresh context, and prints the median, beside the median CPU time the browser's processes spent from
 the click in the field to the first result (on a shared machine, wall time grows with the load; CPU
-time much less).
+time much less). ``--script-from REF`` also times, interleaved run by run, the same site with the
+search script (theme/assets/javascripts/search.js) of commit REF: what the script alone changes.
 
 Then one cable is edited (a paragraph appended, approved, committed) and the sites rebuilt: it
 prints the bytes of search data whose content changed (what a publication uploads for the edit); a
@@ -35,6 +36,7 @@ import http.server
 import json
 import os
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -216,12 +218,20 @@ def measure(code: Path, kind: str, n: int, k: int, work: Path, browser, options:
     seconds_build = build(code, root, out, built)
     cable = sorted(p.relative_to(out / community).as_posix() for p in (out / community).glob("[0-9]*/*.html"))[cables // 2]
     server, base = serve(out)
+    before = script_of(options.script_from, out, work, community) if kind == "pagefind" and options.script_from else None
+    runs, runs_before = [], []
     try:
-        runs = [first_search(browser, base, community, cable, kind) for _ in range(options.runs)]
+        for _ in range(options.runs):  # interleaved: both scripts see the same load
+            runs.append(first_search(browser, base, community, cable, kind))
+            if before:
+                runs_before.append(first_search(browser, before[1], community, cable, kind))
     finally:
-        server.shutdown()
-        server.server_close()
+        for one in (server, before[0] if before else None):
+            if one:
+                one.shutdown()
+                one.server_close()
     index = sum(size for _, size in search_files(out / community, kind).values())
+    extra: dict = {}
     edited: tuple[int, int] | None = None
     record = work / f"edit-{kind}.json"
     if record.is_file():  # the corpus already holds the edit: the figure of the run that made it
@@ -229,18 +239,41 @@ def measure(code: Path, kind: str, n: int, k: int, work: Path, browser, options:
     elif options.edit:
         edited = edit_bytes(code, root, out, kind, n, k, community, built)
         record.write_text(json.dumps({"edit": edited, "sites": built or "all"}))
-    return {"community": community, "cables": cables, "build": seconds_build, "runs": len(runs),
+    if runs_before:
+        extra["before"] = {"seconds": statistics.median(r[0] for r in runs_before),
+                           "cpu": statistics.median(r[3] for r in runs_before),
+                           "all_seconds": [round(r[0], 3) for r in runs_before],
+                           "bytes": statistics.median(r[1] for r in runs_before),
+                           "requests": statistics.median(r[2] for r in runs_before)}
+    return {**extra, "community": community, "cables": cables, "build": seconds_build, "runs": len(runs),
             "seconds": statistics.median(r[0] for r in runs), "cpu": statistics.median(r[3] for r in runs),
             "all_seconds": [round(r[0], 3) for r in runs],
             "bytes": statistics.median(r[1] for r in runs), "requests": statistics.median(r[2] for r in runs),
             "index": index, "edit": edited}
 
 
+def script_of(ref: str, out: Path, work: Path, community: str) -> tuple[http.server.ThreadingHTTPServer, str]:
+    """A copy of ``community``'s built site whose search script is the one of commit ``ref`` (the same
+    index, the same pages: what the script alone changes), served like the site."""
+    copy = work / f"out-pagefind-script-{ref}"
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(out / community, copy / community, copy_function=os.link)  # hard links: nothing is written through
+    script = copy / community / "assets/javascripts/search.js"
+    script.unlink()
+    script.write_bytes(subprocess.run(["git", "show", f"{ref}:theme/assets/javascripts/search.js"], cwd=PROJECT,
+                                      capture_output=True, check=True).stdout)
+    return serve(copy)
+
+
 def baseline_tree(ref: str, work: Path) -> Path:
     """``ref`` checked out in ``<work>/baseline`` (the same place in every run: its sites' build cache
     stays valid)."""
     tree = work / "baseline"
-    if tree.exists():  # left by a run that was interrupted
+    if tree.exists():
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tree, capture_output=True, text=True).stdout
+        wanted = subprocess.run(["git", "rev-parse", f"{ref}^{{commit}}"], cwd=PROJECT, capture_output=True, text=True).stdout
+        if head and head == wanted:
+            return tree  # kept by an earlier run with the same --workdir
         subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=PROJECT, check=False)
     subprocess.run(["git", "worktree", "add", "-q", "--detach", str(tree), ref], cwd=PROJECT, check=True)
     return tree
@@ -257,6 +290,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="cold first searches per site (the median is printed)")
     parser.add_argument("--all-sites", action="store_true",
                         help="build every community's site, not only the largest one's")
+    parser.add_argument("--script-from", default="", metavar="REF",
+                        help="also time the Pagefind site with the search script of commit REF (same index), interleaved")
     parser.add_argument("--no-edit", dest="edit", action="store_false",
                         help="skip the one-cable edit and its rebuild")
     args = parser.parse_args()
@@ -280,7 +315,7 @@ def main() -> None:
                     print(f"{n} cables, {kind}: {json.dumps(result)}", file=sys.stderr, flush=True)
             browser.close()
     finally:
-        if "lunr" in trees:
+        if "lunr" in trees and args.workdir is None:  # a kept --workdir keeps it for the next run
             subprocess.run(["git", "worktree", "remove", "--force", str(trees["lunr"])], cwd=PROJECT, check=False)
     print("| cables | search | largest community (cables) | first results after typing (median) | browser CPU "
           "meanwhile | search data fetched (requests) | whole index on disk | one-cable edit changes |")
@@ -289,6 +324,10 @@ def main() -> None:
         edit = f"{r['edit'][0] / 1e6:.2f} MB ({r['edit'][1]} files)" if r["edit"] else "—"
         print(f"| {n:,} | {kind} | {r['community']} ({r['cables']:,}) | {r['seconds']:.2f} s | {r['cpu']:.2f} s | "
               f"{r['bytes'] / 1e6:.2f} MB ({r['requests']:g}) | {r['index'] / 1e6:.1f} MB | {edit} |")
+        if "before" in r:
+            b = r["before"]
+            print(f"| {n:,} | pagefind, search.js of {args.script_from} | {r['community']} ({r['cables']:,}) | "
+                  f"{b['seconds']:.2f} s | {b['cpu']:.2f} s | {b['bytes'] / 1e6:.2f} MB ({b['requests']:g}) | — | — |")
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"\nLoad average at the end: {load} on {os.cpu_count()} CPUs (a shared machine: times scale with it).")
     print(f"Reproduce: .venv/bin/python bench/search.py {shlex.join(sys.argv[1:])}".rstrip())
