@@ -38,7 +38,10 @@
       loading = import(new URL("pagefind/pagefind.js", root).href).then(function (pagefind) {
         // No worker: a query over one community's index is a few milliseconds of work, and starting
         // a worker (its script, its own copy of the WebAssembly) delays the first results by hundreds.
+        // An empty preload returns once the metadata and the WebAssembly are loaded and compiled
+        // (init() returns before), and fetches nothing more.
         return pagefind.options({ baseUrl: root.pathname, noWorker: true }).then(function () { return pagefind.init(); })
+          .then(function () { return pagefind.preload(""); })
           .then(function () { ready = true; return pagefind; });
       });
     }
