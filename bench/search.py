@@ -1,20 +1,29 @@
 """The first search of a reader, in real headless Chromium with a cold cache: Pagefind (this tree)
 side by side with mkdocs-material's lunr search (the same corpus built by a commit that had it).
 
-    .venv/bin/python bench/search.py [--sizes 1000,4000] [--communities 8] [--baseline REF]
+    .venv/bin/python bench/search.py [--sizes 1000,4000] [--communities 8] [--baseline REF] [--runs 5]
+                                     [--all-sites] [--no-edit] [--workdir DIR] [--script-from REF]
 
 For each size, a corpus (bench/corpus.py) is built twice: by this tree, and by ``--baseline`` (a
 commit of this repository with the lunr search, checked out in a temporary git worktree and run
-with the same Python environment; ``--baseline ''`` skips it). The sites are served like the gate
+with the same Python environment; ``--baseline ''`` skips it). Only the site of the community with
+the most cables is built (``--community``: its site is the same whatever else is built), unless
+``--all-sites``. With ``--workdir``, corpora and sites are kept there and reused by the next run (the
+build is then incremental: a no-op when neither the corpus nor the code changed). The sites are served like the gate
 serves them (``/c/<community>/``, each site's Content-Security-Policy on every response, no
 compression: neither the gate nor the shipped nginx compresses yet). For the community with the
 most cables, a reader opens a cable page in a fresh browser context (empty cache) and types a query
 as soon as the page is parsed; the benchmark prints the time from the first key to the first result
 shown, and the bytes of search data the page fetched by then (index, fragments, worker, WebAssembly,
-filters; for lunr, its index, worker and language scripts).
+filters; for lunr, its index, worker and language scripts). It does so ``--runs`` times, each in a
+fresh context, and prints the median, beside the median CPU time the browser's processes spent from
+the click in the field to the first result (on a shared machine, wall time grows with the load; CPU
+time much less). ``--script-from REF`` also times, interleaved run by run, the same site with the
+search script (theme/assets/javascripts/search.js) of commit REF: what the script alone changes.
 
 Then one cable is edited (a paragraph appended, approved, committed) and the sites rebuilt: it
-prints the bytes of search data whose content changed (what a publication uploads for the edit).
+prints the bytes of search data whose content changed (what a publication uploads for the edit); a
+reused corpus already holds the edit, and the figure of the run that made it is printed again.
 Prints a Markdown table and the command that reproduces it.
 """
 
@@ -27,6 +36,8 @@ import http.server
 import json
 import os
 import shlex
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -84,21 +95,49 @@ def serve(out: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
-def build(code: Path, root: Path, out: Path) -> float:
-    """``python -m pipeline build`` of the tree at ``code``; returns its wall time."""
+def build(code: Path, root: Path, out: Path, communities: list[str]) -> float:
+    """``python -m pipeline build`` of the tree at ``code`` (only ``communities``' sites, if given);
+    returns its wall time."""
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "pipeline", "build", "--root", str(root), "--out", str(out)],
+    only = [arg for c in communities for arg in ("--community", c)]
+    done = subprocess.run([sys.executable, "-m", "pipeline", "build", "--root", str(root), "--out", str(out), *only],
                           cwd=code, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(code)})
     if done.returncode != 0:
         raise SystemExit(f"build failed with {code}:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
     return time.perf_counter() - start
 
 
-def largest(out: Path) -> tuple[str, int]:
-    counts = {site.name: sum(1 for p in site.glob("[0-9][0-9][0-9][0-9]/*.html")) for site in out.iterdir()
-              if site.is_dir() and not site.name.startswith(".")}
+def largest(n: int, k: int) -> tuple[str, int]:
+    """The community of the corpus that publishes the most cables, and how many (known from the
+    corpus generator, before anything is built)."""
+    cables = corpus.make_cables(n, 1)
+    counts = {name: sum(1 for c in cables if set(spec["select"]["subjects"]) & set(c.front["subjects"]))
+              for name, spec in corpus.make_communities(k, 1).items()}
     name = max(counts, key=counts.get)
     return name, counts[name]
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of ``pid`` and every process under it, from /proc (Linux)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    children: dict[int, list[int]] = {}
+    times: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue  # ended meanwhile
+        fields = stat[stat.rindex(")") + 2:].split()
+        children.setdefault(int(fields[1]), []).append(int(entry))
+        times[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += times.get(current, 0.0)
+        todo.extend(children.get(current, []))
+    return total
 
 
 def search_files(site: Path, kind: str) -> dict[str, tuple[str, int]]:
@@ -118,9 +157,10 @@ _WATCH = """(selector) => {
 }"""
 
 
-def first_search(browser, base: str, community: str, cable: str, kind: str) -> tuple[float, int, int]:
+def first_search(browser, base: str, community: str, cable: str, kind: str) -> tuple[float, int, int, float]:
     """A reader opens ``cable``'s page and types at once: (seconds from the first key to the first
-    result shown, bytes of search data fetched by then, requests of search data)."""
+    result shown, bytes of search data fetched by then, requests of search data, CPU seconds the
+    browser spent from the click in the field to the first result)."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})  # a fresh context: cold cache
     page = context.new_page()
     requests = []
@@ -131,14 +171,16 @@ def first_search(browser, base: str, community: str, cable: str, kind: str) -> t
     else:
         field, result = "input.md-search__input", ".md-search-result__item"
     page.evaluate(_WATCH, result)
+    cpu = cpu_seconds(os.getpid())
     page.locator(field).click()
     page.keyboard.type(QUERY)
     page.wait_for_function("() => window.__bench.shown", timeout=120_000, polling=20)
+    cpu = cpu_seconds(os.getpid()) - cpu
     seconds = page.evaluate("() => (window.__bench.shown - window.__bench.key) / 1000")
     data = [r for r in requests if any(part in r.url for part in SEARCH_DATA[kind])]
     size = sum(r.sizes()["responseBodySize"] for r in data)
     context.close()
-    return seconds, size, len(data)
+    return seconds, size, len(data), cpu
 
 
 def published_by(community: str, n: int, k: int) -> float:
@@ -150,12 +192,13 @@ def published_by(community: str, n: int, k: int) -> float:
     return (i + 0.5) / n
 
 
-def edit_bytes(code: Path, root: Path, out: Path, kind: str, n: int, k: int, community: str) -> tuple[int, int]:
+def edit_bytes(code: Path, root: Path, out: Path, kind: str, n: int, k: int, community: str,
+               built: list[str]) -> tuple[int, int]:
     """Edit one cable ``community`` publishes, rebuild; (bytes, files) of search data whose content
-    changed, over all sites."""
+    changed, over the sites built."""
     before = {site.name: search_files(site, kind) for site in out.iterdir() if site.is_dir() and not site.name.startswith(".")}
     edit_one_cable(root, n, k, seed=1, at=published_by(community, n, k))
-    build(code, root, out)
+    build(code, root, out, built)
     size = files = 0
     for name, old in before.items():
         for rel, (digest, length) in search_files(out / name, kind).items():
@@ -164,26 +207,74 @@ def edit_bytes(code: Path, root: Path, out: Path, kind: str, n: int, k: int, com
     return size, files
 
 
-def measure(code: Path, kind: str, n: int, k: int, work: Path, browser) -> dict:
+def measure(code: Path, kind: str, n: int, k: int, work: Path, browser, options: argparse.Namespace) -> dict:
+    """Build (or reuse) the sites, time ``options.runs`` cold first searches in the largest
+    community's site (medians), then edit one cable and count what changed in the search data."""
     root, out = work / f"corpus-{kind}", work / f"out-{kind}"
-    corpus.write_corpus(root, n, k, seed=1, git=True)
-    seconds_build = build(code, root, out)
-    community, cables = largest(out)
+    if not (root / ".git").is_dir():
+        corpus.write_corpus(root, n, k, seed=1, git=True)
+    community, cables = largest(n, k)
+    built = [] if options.all_sites else [community]
+    seconds_build = build(code, root, out, built)
     cable = sorted(p.relative_to(out / community).as_posix() for p in (out / community).glob("[0-9]*/*.html"))[cables // 2]
     server, base = serve(out)
+    before = script_of(options.script_from, out, work, community) if kind == "pagefind" and options.script_from else None
+    runs, runs_before = [], []
     try:
-        first = first_search(browser, base, community, cable, kind)
+        for _ in range(options.runs):  # interleaved: both scripts see the same load
+            runs.append(first_search(browser, base, community, cable, kind))
+            if before:
+                runs_before.append(first_search(browser, before[1], community, cable, kind))
     finally:
-        server.shutdown()
-        server.server_close()
+        for one in (server, before[0] if before else None):
+            if one:
+                one.shutdown()
+                one.server_close()
     index = sum(size for _, size in search_files(out / community, kind).values())
-    edited = edit_bytes(code, root, out, kind, n, k, community)
-    return {"community": community, "cables": cables, "build": seconds_build, "seconds": first[0],
-            "bytes": first[1], "requests": first[2], "index": index, "edit": edited}
+    extra: dict = {}
+    edited: tuple[int, int] | None = None
+    record = work / f"edit-{kind}.json"
+    if record.is_file():  # the corpus already holds the edit: the figure of the run that made it
+        edited = tuple(json.loads(record.read_text())["edit"])
+    elif options.edit:
+        edited = edit_bytes(code, root, out, kind, n, k, community, built)
+        record.write_text(json.dumps({"edit": edited, "sites": built or "all"}))
+    if runs_before:
+        extra["before"] = {"seconds": statistics.median(r[0] for r in runs_before),
+                           "cpu": statistics.median(r[3] for r in runs_before),
+                           "all_seconds": [round(r[0], 3) for r in runs_before],
+                           "bytes": statistics.median(r[1] for r in runs_before),
+                           "requests": statistics.median(r[2] for r in runs_before)}
+    return {**extra, "community": community, "cables": cables, "build": seconds_build, "runs": len(runs),
+            "seconds": statistics.median(r[0] for r in runs), "cpu": statistics.median(r[3] for r in runs),
+            "all_seconds": [round(r[0], 3) for r in runs],
+            "bytes": statistics.median(r[1] for r in runs), "requests": statistics.median(r[2] for r in runs),
+            "index": index, "edit": edited}
+
+
+def script_of(ref: str, out: Path, work: Path, community: str) -> tuple[http.server.ThreadingHTTPServer, str]:
+    """A copy of ``community``'s built site whose search script is the one of commit ``ref`` (the same
+    index, the same pages: what the script alone changes), served like the site."""
+    copy = work / f"out-pagefind-script-{ref}"
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(out / community, copy / community, copy_function=os.link)  # hard links: nothing is written through
+    script = copy / community / "assets/javascripts/search.js"
+    script.unlink()
+    script.write_bytes(subprocess.run(["git", "show", f"{ref}:theme/assets/javascripts/search.js"], cwd=PROJECT,
+                                      capture_output=True, check=True).stdout)
+    return serve(copy)
 
 
 def baseline_tree(ref: str, work: Path) -> Path:
+    """``ref`` checked out in ``<work>/baseline`` (the same place in every run: its sites' build cache
+    stays valid)."""
     tree = work / "baseline"
+    if tree.exists():
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tree, capture_output=True, text=True).stdout
+        wanted = subprocess.run(["git", "rev-parse", f"{ref}^{{commit}}"], cwd=PROJECT, capture_output=True, text=True).stdout
+        if head and head == wanted:
+            return tree  # kept by an earlier run with the same --workdir
+        subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=PROJECT, check=False)
     subprocess.run(["git", "worktree", "add", "-q", "--detach", str(tree), ref], cwd=PROJECT, check=True)
     return tree
 
@@ -194,7 +285,15 @@ def main() -> None:
     parser.add_argument("--communities", type=int, default=8)
     parser.add_argument("--baseline", default=DEFAULT_BASELINE,
                         help="a commit with mkdocs-material's lunr search ('' to measure Pagefind only)")
-    parser.add_argument("--workdir", type=Path, default=None, help="keep everything here (default: a temp dir)")
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="keep corpora and sites here and reuse them in the next run (default: a temp dir)")
+    parser.add_argument("--runs", type=int, default=5, help="cold first searches per site (the median is printed)")
+    parser.add_argument("--all-sites", action="store_true",
+                        help="build every community's site, not only the largest one's")
+    parser.add_argument("--script-from", default="", metavar="REF",
+                        help="also time the Pagefind site with the search script of commit REF (same index), interleaved")
+    parser.add_argument("--no-edit", dest="edit", action="store_false",
+                        help="skip the one-cable edit and its rebuild")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -211,20 +310,24 @@ def main() -> None:
                 "--disable-component-update", "--disable-sync", "--no-first-run"])
             for n in [int(s) for s in args.sizes.split(",") if s]:
                 for kind, code in trees.items():
-                    result = measure(code, kind, n, args.communities, work / f"{n}", browser)
+                    result = measure(code, kind, n, args.communities, work / f"{n}", browser, args)
                     rows.append((n, kind, result))
                     print(f"{n} cables, {kind}: {json.dumps(result)}", file=sys.stderr, flush=True)
             browser.close()
     finally:
-        if "lunr" in trees:
+        if "lunr" in trees and args.workdir is None:  # a kept --workdir keeps it for the next run
             subprocess.run(["git", "worktree", "remove", "--force", str(trees["lunr"])], cwd=PROJECT, check=False)
-    print("| cables | search | largest community (cables) | first results after typing | search data fetched "
-          "(requests) | whole index on disk | one-cable edit changes |")
-    print("|---:|---|---|---:|---:|---:|---:|")
+    print("| cables | search | largest community (cables) | first results after typing (median) | browser CPU "
+          "meanwhile | search data fetched (requests) | whole index on disk | one-cable edit changes |")
+    print("|---:|---|---|---:|---:|---:|---:|---:|")
     for n, kind, r in rows:
-        print(f"| {n:,} | {kind} | {r['community']} ({r['cables']:,}) | {r['seconds']:.2f} s | "
-              f"{r['bytes'] / 1e6:.2f} MB ({r['requests']}) | {r['index'] / 1e6:.1f} MB | "
-              f"{r['edit'][0] / 1e6:.2f} MB ({r['edit'][1]} files) |")
+        edit = f"{r['edit'][0] / 1e6:.2f} MB ({r['edit'][1]} files)" if r["edit"] else "—"
+        print(f"| {n:,} | {kind} | {r['community']} ({r['cables']:,}) | {r['seconds']:.2f} s | {r['cpu']:.2f} s | "
+              f"{r['bytes'] / 1e6:.2f} MB ({r['requests']:g}) | {r['index'] / 1e6:.1f} MB | {edit} |")
+        if "before" in r:
+            b = r["before"]
+            print(f"| {n:,} | pagefind, search.js of {args.script_from} | {r['community']} ({r['cables']:,}) | "
+                  f"{b['seconds']:.2f} s | {b['cpu']:.2f} s | {b['bytes'] / 1e6:.2f} MB ({b['requests']:g}) | — | — |")
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"\nLoad average at the end: {load} on {os.cpu_count()} CPUs (a shared machine: times scale with it).")
     print(f"Reproduce: .venv/bin/python bench/search.py {shlex.join(sys.argv[1:])}".rstrip())

@@ -226,3 +226,37 @@ def test_search_is_usable_with_the_keyboard_and_readable(site, browser):  # noqa
     assert page.evaluate("() => document.activeElement.id") == "dip-search-q"
     assert problems == []
     page.close()
+
+
+def test_the_search_library_loads_when_the_page_is_idle_before_any_key(site, browser):  # noqa: F811
+    """A reader who opens a page and types at once does not wait for the library and the WebAssembly
+    after the first key: they are fetched once the page has loaded; index chunks and fragments are
+    not (they load for a query)."""
+    problems: list[str] = []
+    page = browser.new_page()
+    fetched: list[str] = []
+    page.on("requestfinished", lambda r: fetched.append(r.url.split("/pagefind/")[1]) if "/pagefind/" in r.url else None)
+    page.goto(f"{site}/c/energie/2026/2026-PARIS-0001.html")
+    page.wait_for_function("() => performance.getEntriesByType('resource').some(e => /wasm\\.fr\\.pagefind$/.test(e.name))",
+                           timeout=10_000)
+    page.wait_for_timeout(200)
+    assert "pagefind.js" in fetched and any(name.endswith(".pf_meta") for name in fetched)
+    assert not any(name.startswith(("index/", "fragment/", "filter/")) for name in fetched), fetched
+    page.close()
+    assert problems == []
+
+
+def test_a_reader_who_types_at_once_sees_the_results_of_the_whole_word(site, browser):  # noqa: F811
+    """Keys typed before the library is loaded make one search, for what the field holds when it is."""
+    problems: list[str] = []
+    page = browser.new_page()
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.goto(f"{site}/c/energie/2026/2026-PARIS-0001.html", wait_until="domcontentloaded")
+    page.locator("#dip-search-q").click()
+    page.keyboard.type("hydrogene")
+    page.wait_for_function("() => document.querySelector('.dip-search__status').textContent.match(/trouvé|Aucun/)"
+                           " && document.querySelector('.dip-search__results').getAttribute('aria-busy') === 'false'",
+                           timeout=10_000)
+    assert page.locator(".dip-search__results h3").all_inner_texts() == ["Énergie : la stratégie allemande"]
+    page.close()
+    assert problems == []

@@ -22,7 +22,7 @@
   Array.prototype.forEach.call(panel.querySelectorAll("select[data-dip-filter]"), function (select) {
     selects[select.getAttribute("data-dip-filter")] = select;
   });
-  var loading = null, months = [], filled = false, seq = 0, results = [], shown = 0, input = null;
+  var loading = null, ready = false, months = [], filled = false, seq = 0, results = [], shown = 0, input = null;
 
   // What Pagefind does not fold, spelled out as the index spells it (pipeline/build/searchindex.py
   // SPELLED_OUT): typographic apostrophes, the oe and ae ligatures.
@@ -31,14 +31,18 @@
       .replace(/\u00e6/g, "ae").replace(/\u00c6/g, "AE");
   }
 
+  // The library, the index's entry and metadata, and the WebAssembly: fetched once, when the page is
+  // idle or on the first sign that the reader may search, whichever comes first (see the end).
   function load() {
     if (!loading) {
       loading = import(new URL("pagefind/pagefind.js", root).href).then(function (pagefind) {
-        // init: the WebAssembly and the index's entry load while the reader types. No worker: a
-        // query over one community's index is a few milliseconds of work, and starting a worker
-        // (its script, its own copy of the WebAssembly) delays the first results by hundreds.
+        // No worker: a query over one community's index is a few milliseconds of work, and starting
+        // a worker (its script, its own copy of the WebAssembly) delays the first results by hundreds.
+        // An empty preload returns once the metadata and the WebAssembly are loaded and compiled
+        // (init() returns before), and fetches nothing more.
         return pagefind.options({ baseUrl: root.pathname, noWorker: true }).then(function () { return pagefind.init(); })
-          .then(function () { return pagefind; });
+          .then(function () { return pagefind.preload(""); })
+          .then(function () { ready = true; return pagefind; });
       });
     }
     return loading;
@@ -59,10 +63,12 @@
     option(select, value, label);
   }
 
+  var monthFormat = null;
+  // One formatter for every month (toLocaleDateString would build one per call: ~1 ms each).
   function monthName(value) {
     var parts = value.split("-");
-    var date = new Date(Date.UTC(+parts[0], +parts[1] - 1, 1));
-    return date.toLocaleDateString(fr ? "fr-FR" : "en-GB", { month: "long", year: "numeric", timeZone: "UTC" });
+    if (!monthFormat) monthFormat = new Intl.DateTimeFormat(fr ? "fr-FR" : "en-GB", { month: "long", year: "numeric", timeZone: "UTC" });
+    return monthFormat.format(new Date(Date.UTC(+parts[0], +parts[1] - 1, 1)));
   }
 
   // The filters' choices: the values the index holds, with their counts.
@@ -139,17 +145,26 @@
     return item;
   }
 
-  // The next results, each shown as soon as its fragment (and those before it) arrived.
+  // The next results, each shown as soon as its fragment (and those before it) arrived. The very
+  // first result's fragment is fetched alone, then the rest of the page's together: the first result
+  // is not kept waiting while the browser decodes nine other fragments and their excerpts.
   function showMore(mine) {
     var slice = results.slice(shown, shown + PAGE);
+    var first = shown === 0 ? 1 : slice.length;
     shown += slice.length;
     list.setAttribute("aria-busy", "true");
+    function append(data) {
+      return data.then(function (page) { if (mine === seq) list.appendChild(render(page)); });
+    }
     var chain = Promise.resolve();
-    slice.forEach(function (result) {
+    slice.slice(0, first).forEach(function (result) {
       var data = result.data();
-      chain = chain.then(function () { return data; }).then(function (page) {
-        if (mine === seq) list.appendChild(render(page));
-      });
+      chain = chain.then(function () { return append(data); });
+    });
+    chain = chain.then(function () {
+      if (mine !== seq) return;
+      var rest = slice.slice(first).map(function (result) { return result.data(); });
+      return rest.reduce(function (done, data) { return done.then(function () { return append(data); }); }, Promise.resolve());
     });
     return chain.then(function () {
       if (mine !== seq) return;
@@ -186,11 +201,18 @@
     }
     open();
     status.textContent = fr ? "Recherche…" : "Searching…";
+    var waited = !ready;
     return load().then(function (pagefind) {
+      // Only the latest query is searched: the keys typed while the library loaded are not searched
+      // one by one (each would fetch the index pieces of its prefix: « b », « bu »…).
+      if (mine !== seq) return;
       var options = { filters: filters };
       if (!query) options.sort = { date: "desc" };
-      // Debounced: keys typed in a burst make one search (the pieces of the index are preloaded).
-      return pagefind.debouncedSearch(query || null, options, DEBOUNCE).then(function (found) {
+      // Keys typed in a burst make one search: the first query, once the library is loaded, runs at
+      // once (the burst typed meanwhile is behind it); later ones are debounced (Pagefind fetches
+      // their index pieces during the pause).
+      var found = waited ? pagefind.search(query || null, options) : pagefind.debouncedSearch(query || null, options, DEBOUNCE);
+      return found.then(function (found) {
         if (mine !== seq || !found) return;
         results = found.results;
         shown = 0;
@@ -221,7 +243,11 @@
     });
     form.addEventListener("submit", function (event) { event.preventDefault(); input = field; search(); });
     field.addEventListener("input", function () { input = field; search(); });
-    field.addEventListener("focus", function () { input = field; load(); });
+    field.addEventListener("focus", function () { input = field; load().catch(function () {}); });
+    // The reader on the way to the field: the pointer over the form, a finger or a click on it.
+    ["pointerenter", "pointerdown", "touchstart"].forEach(function (name) {
+      form.addEventListener(name, function () { load().catch(function () {}); }, { passive: true, once: true });
+    });
     field.addEventListener("keydown", function (event) {
       if (event.key === "Escape") close();
     });
@@ -234,4 +260,18 @@
   });
   panel.querySelector(".dip-search__close").addEventListener("click", close);
   more.addEventListener("click", function () { showMore(seq); });
+
+  // A reader who opens a page and types at once should not wait for the library, the index's
+  // metadata and the WebAssembly to load and compile after the first key: they load as soon as the
+  // page is idle after loading (about 130 KB and the metadata, kept by the browser's cache for the
+  // next pages), unless the reader asked to save data, in which case they load on the first sign of a
+  // search (above). Index chunks and fragments, which grow with the site, load only for a query.
+  function preload() {
+    var connection = navigator.connection;
+    if (connection && connection.saveData) return;
+    if (window.requestIdleCallback) window.requestIdleCallback(function () { load().catch(function () {}); }, { timeout: 2000 });
+    else setTimeout(function () { load().catch(function () {}); }, 200);
+  }
+  if (document.readyState === "complete") preload();
+  else window.addEventListener("load", preload, { once: true });
 })();
