@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gate.store import Store, StoreError
+from gate.store import BlobReader, Store, StoreError
 from pipeline.publish import PublishError, PublishResult, default_publisher, publish_site, write_members
 from pipeline.withdrawals import Changes, Register
 
@@ -276,13 +276,15 @@ def publish_each(store: Store, root: Path, repo, plan, builds: dict, register: R
     from pipeline.withdrawals import text_digest
 
     cache = folder(root)
+    # manifests' nodes read or written once are kept here: a no-op publication reads none from the store
+    reader = BlobReader(store, cache_dir=cache / "manifest-nodes")
     for name in sorted(builds):
         digests_at_last_publish = file_digests(cache, name)
         text_digests = {c.id: text_digest(c.body) for c in plan.communities[name].publish}
         try:
             result = publish_site(store, builds[name], jobs=jobs, progress=progress,
                                   file_digests=digests_at_last_publish, register=register,
-                                  text_digests=text_digests)
+                                  text_digests=text_digests, reader=reader)
             digests_at_last_publish.save()
         except (PublishError, StoreError, ValueError) as exc:
             report.errors[name] = str(exc)
