@@ -15,7 +15,7 @@ everything raises :class:`~pipeline.publish.PublishError` whose message says wha
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -267,6 +267,30 @@ def build_each(repo, plan, out: Path, only: list[str] | None, progress: bool, re
     return builds
 
 
+class TextDigests(Mapping[str, str]):
+    """Cable id -> digest of its text, each computed when first asked: reading a cable's body costs a
+    file read, and a no-op publication (nothing changed, no register text to compare) asks for none."""
+
+    def __init__(self, cables, digest: Callable[[str], str]) -> None:
+        self._cables = {c.id: c for c in cables}
+        self._digest = digest
+        self._known: dict[str, str] = {}
+
+    def __getitem__(self, cable_id: str) -> str:
+        if cable_id not in self._known:
+            self._known[cable_id] = self._digest(self._cables[cable_id].body)
+        return self._known[cable_id]
+
+    def __contains__(self, cable_id: object) -> bool:
+        return cable_id in self._cables
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._cables)
+
+    def __len__(self) -> int:
+        return len(self._cables)
+
+
 def publish_each(store: Store, root: Path, repo, plan, builds: dict, register: Register, *, jobs: int,
                  tag: bool, progress: bool, report: PublicationReport, listener: Listener) -> None:
     """Publish each built site in turn, then tag its commit when asked; a failure is recorded in
@@ -280,7 +304,7 @@ def publish_each(store: Store, root: Path, repo, plan, builds: dict, register: R
     reader = BlobReader(store, cache_dir=cache / "manifest-nodes")
     for name in sorted(builds):
         digests_at_last_publish = file_digests(cache, name)
-        text_digests = {c.id: text_digest(c.body) for c in plan.communities[name].publish}
+        text_digests = TextDigests(plan.communities[name].publish, text_digest)
         try:
             result = publish_site(store, builds[name], jobs=jobs, progress=progress,
                                   file_digests=digests_at_last_publish, register=register,
