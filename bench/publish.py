@@ -339,7 +339,34 @@ def edit_shaped(folder: Path, cable: corpus.CorpusCable, holds: bool, version: s
     (folder / "pagefind/pagefind.fr_0000000000.pf_meta").write_bytes(_noise(f"meta-{version}", 300))
 
 
-def shaped_bench(n: int, k: int, at: float, jobs: int, work: Path, server: Server | None, csp: Path) -> None:
+def _corpus_cables(n: int, written: Path | None) -> list[dict]:
+    """Id, date, subjects and a text digest of each cable of the corpus: read from a corpus already
+    written by bench/corpus.py (its front matter's lines, much faster than making the cables again),
+    else made."""
+    import hashlib
+
+    if written is None:
+        return [{"id": c.id, "front": {"date": str(c.front["date"]), "subjects": c.front["subjects"]},
+                 "text": "sha256:" + hashlib.sha256(c.body.encode()).hexdigest()} for c in corpus.make_cables(n)]
+    out = []
+    for path in sorted((written / "content").glob("*/*.md")):
+        data = path.read_bytes()
+        lines = data.decode("utf-8").split("\n---\n", 1)[0].splitlines()
+        front: dict = {"subjects": []}
+        for i, line in enumerate(lines):
+            if line.startswith(("id: ", "date: ")):
+                front[line.split(":")[0]] = line.split(": ", 1)[1]
+            elif line == "subjects:":
+                front["subjects"] = [x[2:] for x in lines[i + 1:i + 3]]
+        out.append({"id": front["id"], "front": {"date": front["date"], "subjects": front["subjects"]},
+                    "text": "sha256:" + hashlib.sha256(data).hexdigest()})
+    if len(out) != n:
+        raise SystemExit(f"{written}: {len(out)} cables, not {n}")
+    return out
+
+
+def shaped_bench(n: int, k: int, at: float, jobs: int, work: Path, server: Server | None, csp: Path,
+                 written: Path | None = None) -> None:
     """Sites shaped as a build of ``n`` cables would be, published in process by ``publish_site`` (the
     store's side of ``diplomatie publish``, without loading and building the repository): a first
     publication, a no-op, one cable edited, a no-op again, counted by bench/storecount.py. Beside it,
@@ -356,18 +383,23 @@ def shaped_bench(n: int, k: int, at: float, jobs: int, work: Path, server: Serve
             storecount._plain(cls, name)
         for name in ("scan", "list"):
             storecount._listing(cls, name)
-    cables = corpus.make_cables(n)
-    communities = corpus.make_communities(k)
-    held = {cid: [c for c in cables if set(spec["select"]["subjects"]) & set(c.front["subjects"])]
-            for cid, spec in communities.items()}
-    edited = cables[int(n * at)]
     sites = work / f"shaped-{n}"
+    if not (sites / "corpus.json").exists():  # the corpus's ids and selections, kept: making 20,000 cables is slow
+        communities = corpus.make_communities(k)
+        sites.mkdir(parents=True, exist_ok=True)
+        (sites / "corpus.json").write_text(json.dumps({
+            "cables": _corpus_cables(n, written),
+            "communities": {cid: spec["select"]["subjects"] for cid, spec in communities.items()}}))
+    saved = json.loads((sites / "corpus.json").read_text())
+    cables = [corpus.CorpusCable(c["id"], c["front"], "") for c in saved["cables"]]
+    held = {cid: [c for c in cables if set(subjects) & set(c.front["subjects"])]
+            for cid, subjects in saved["communities"].items()}
+    texts = {c["id"]: c["text"] for c in saved["cables"]}
+    edited = cables[int(n * at)]
     if not (sites / "done").exists():
-        shutil.rmtree(sites, ignore_errors=True)
         for cid, chosen in held.items():
             shape_site(sites / cid, cid, chosen, csp, "v1")
         (sites / "done").write_text("")
-    texts = {c.id: "sha256:" + __import__("hashlib").sha256(c.body.encode()).hexdigest() for c in cables}
     stores = {"folder": storage.FolderStore(work / f"shaped-store-{n}")}
     if server is not None:
         import boto3
@@ -410,11 +442,16 @@ def shaped_bench(n: int, k: int, at: float, jobs: int, work: Path, server: Serve
 
     rows = {}
     for name in stores:
-        publish_all(name, "first publication")
+        if name == "folder":  # the first publication only fills the store: no fsync (it is not measured)
+            stores[name] = storage.FolderStore(work / f"shaped-store-{n}", fsync=False)
+            publish_all(name, "first publication (not measured)")
+            stores[name] = storage.FolderStore(work / f"shaped-store-{n}")
+        else:
+            publish_all(name, "first publication (not measured)")
         rows[(name, "no-op")] = publish_all(name, "no-op")
     for cid in held:
         edit_shaped(sites / cid, edited, edited in held[cid], "v2")
-    texts[edited.id] = "sha256:" + "e" * 64
+    texts[edited.id] = "sha256:" + "e" * 64  # its text changed
     for name in stores:
         rows[(name, "one cable edited")] = publish_all(name, "one cable edited")
         rows[(name, "no-op after")] = publish_all(name, "no-op after")
@@ -463,6 +500,8 @@ def main() -> None:
     parser.add_argument("--shaped", type=Path, default=None, metavar="CSP_JSON",
                         help="shaped mode: sites shaped as a build of --cables would be, published in process "
                              "(the store's side only); CSP_JSON: a built site's .diplomatie/csp.json")
+    parser.add_argument("--written", type=Path, default=None,
+                        help="shaped mode: a corpus bench/corpus.py wrote with the same --cables (read, not made)")
     args = parser.parse_args()
     if args.shaped is not None:
         work = args.workdir or Path(tempfile.mkdtemp(prefix="diplomatie-bench-shaped-"))
@@ -473,7 +512,7 @@ def main() -> None:
             server, s3_env = start_s3(work)
         try:
             shaped_bench(int(args.cables.split(",")[0]), args.communities, args.at, args.jobs, work, server,
-                         args.shaped)
+                         args.shaped, args.written)
         finally:
             if s3_env is not None:
                 stop_s3(s3_env)
