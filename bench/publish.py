@@ -484,6 +484,84 @@ def shaped_bench(n: int, k: int, at: float, jobs: int, work: Path, server: Serve
           f"{v1_lease / 1e6:.2f} MB")
 
 
+def model_bench(n: int, k: int, at: float, work: Path) -> None:
+    """What the manifests and records of a one-cable edit weigh at ``n`` cables, computed with the
+    publisher's own encoding (``Manifest.encode``) on the files a build makes (the sites shaped by
+    ``--shaped``, listed, not hashed: their entries get made-up hashes of the real shape, with gzip
+    and brotli copies for pages), and the changes a one-cable edit makes (``edit_shaped``). No store
+    is involved: this is the byte count of what publish_site writes for the manifest, ledger, lease
+    and pointer, beside what format 1 wrote."""
+    import hashlib
+
+    from gate import store as storage
+
+    sites = work / f"shaped-{n}"
+    saved = json.loads((sites / "corpus.json").read_text())
+    cables = [c["id"] for c in saved["cables"]]
+    edited = cables[int(n * at)]
+    texts = {c["id"]: c["text"] for c in saved["cables"]}
+
+    def fake(seed: str) -> str:
+        return hashlib.sha256(seed.encode()).hexdigest()
+
+    def entry(path: str, version: str) -> storage.FileEntry:
+        seed = path + version
+        if path.endswith((".html", ".xml", ".json", ".js", ".css")):
+            return storage.FileEntry(fake(seed), 20000, "text/html; charset=utf-8",
+                                     (("br", storage.Encoded(fake(seed + "br"), 4000)),
+                                      ("gzip", storage.Encoded(fake(seed + "gz"), 5000))))
+        return storage.FileEntry(fake(seed), 2000, "application/octet-stream")
+
+    rows = []
+    for cid, subjects in saved["communities"].items():
+        folder = sites / cid
+        paths = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                       if p.is_file() and ".diplomatie" not in p.parts)
+        held = [c["id"] for c in saved["cables"] if set(subjects) & set(c["front"]["subjects"])]
+        holds = edited in held
+        files = {p: entry(p, "v1") for p in paths}
+        before = storage.Manifest(cid, "r1", "f" * 40, None, "2026-12-01T00:00:00Z", tuple(held), files,
+                                  texts={c: texts[c] for c in held})
+        changed = dict(files)
+        for p in ("version.html", "version.json"):
+            changed[p] = entry(p, "v2")
+        if holds:
+            page = f"{edited[:4]}/{edited}.html"
+            changed[page] = entry(page, "v2")
+            gone = [p for p in paths if p.startswith("pagefind/index/")][:3] + \
+                [f"pagefind/fragment/fr_{fake(edited)[:7]}.pf_fragment"]
+            for p in gone:
+                changed.pop(p, None)
+                changed[p.replace(".pf_", "-v2.pf_")] = entry(p, "v2")
+            for p in ("pagefind/pagefind-entry.json", "pagefind/pagefind.fr_0000000000.pf_meta"):
+                changed[p] = entry(p, "v2")
+        after = storage.Manifest(cid, "r2", "f" * 40, None, "2026-12-01T00:00:00Z", tuple(held), changed,
+                                 texts={**{c: texts[c] for c in held}, **({edited: "sha256:" + "e" * 64} if holds else {})})
+        b_enc, _, b_nodes = before.encode()
+        a_enc, root, a_nodes = after.encode()
+        new_nodes = {sha: data for sha, data in a_nodes.items() if sha not in b_nodes}
+        new_blobs = (a_enc.blobs() - b_enc.blobs())
+        lease = len(json.dumps({"format": 1, "community": cid, "release": "r2", "started_at": "x", "by": "u@h",
+                                "base": "r1", "blobs": sorted(new_blobs)}, indent=1))
+        v1_lease = len(json.dumps({"blobs": sorted(a_enc.blobs() - a_enc.nodes)}, indent=1))
+        v1_ledger = len(json.dumps({"cables": list(held), "texts": {c: texts[c] for c in held}}, indent=1))
+        rows.append((cid, len(held), len(paths), json.loads(root)["table"]["depth"], holds, len(root),
+                     len(new_nodes), sum(map(len, new_nodes.values())), lease, len(after.to_json()), v1_lease,
+                     v1_ledger))
+    print(f"\n### Manifests and records of a one-cable edit at {n} cables ({edited}), computed\n")
+    print("| community | cables | files | depth | holds the cable | root | nodes uploaded | lease "
+          "| format 1: manifest | lease | ledger's cables and texts |")
+    print("|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|")
+    for cid, nc, nf, depth, holds, root_b, nn, nb, lease, v1m, v1l, v1g in rows:
+        print(f"| {cid} | {nc} | {nf} | {depth} | {'yes' if holds else 'no'} | {root_b} B | {nn} ({nb / 1e3:.1f} KB) "
+              f"| {lease / 1e3:.1f} KB | {v1m / 1e6:.2f} MB | {v1l / 1e6:.2f} MB | {v1g / 1e6:.2f} MB |")
+    total = sum(r[5] + r[7] + r[8] for r in rows)
+    v1_total = sum(r[9] + r[10] + r[11] for r in rows)
+    print(f"\nFormat 2, all communities: roots, nodes and leases {total / 1e3:.1f} KB; format 1: manifests, "
+          f"leases and ledger lists {v1_total / 1e6:.2f} MB (pointers, ledger records' other fields and "
+          f"members.json, about 2 KB per community, in both)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cables", default="130,3600",
@@ -502,7 +580,13 @@ def main() -> None:
                              "(the store's side only); CSP_JSON: a built site's .diplomatie/csp.json")
     parser.add_argument("--written", type=Path, default=None,
                         help="shaped mode: a corpus bench/corpus.py wrote with the same --cables (read, not made)")
+    parser.add_argument("--model", action="store_true",
+                        help="with --shaped, after a first run made the sites: only compute what the manifests "
+                             "and records of an edit weigh (no store)")
     args = parser.parse_args()
+    if args.shaped is not None and args.model:
+        model_bench(int(args.cables.split(",")[0]), args.communities, args.at, args.workdir)
+        return
     if args.shaped is not None:
         work = args.workdir or Path(tempfile.mkdtemp(prefix="diplomatie-bench-shaped-"))
         work.mkdir(parents=True, exist_ok=True)
