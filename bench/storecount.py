@@ -7,8 +7,9 @@ Wraps the folder and S3 stores of ``gate/store.py`` (whichever version of the pr
 ``create``, ``head``, ``exists`` and ``delete`` call, and one per 1,000 keys listed (S3's
 ListObjectsV2 page) for ``scan``/``list``; a call made inside another counted call (the folder
 store's ``list`` reads ``scan``) is not counted twice. Writes to LOG the requests by method, each
-upload's key and size, and the path → blob map of every manifest uploaded (to tell what each
-uploaded blob is).
+upload's key and size, the path → blob map of every manifest uploaded (to tell what each uploaded
+blob is: a format 2 manifest's leaves uploaded name every changed file), and which uploaded blobs
+are manifest nodes.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from gate import store  # noqa: E402
 requests: collections.Counter[str] = collections.Counter()
 uploads: list[tuple[str, int]] = []
 manifests: dict[str, list[str]] = collections.defaultdict(list)  # blob sha256 -> site paths
+nodes: list[str] = []  # blobs uploaded that are manifest nodes (format 2), not site files
 _depth = threading.local()
 
 
@@ -51,15 +53,38 @@ def _plain(cls: type, name: str) -> None:
             if name in ("put", "create"):
                 key, data = args[0], args[1]
                 uploads.append((key, len(data)))
-                if key.startswith(store.RELEASES_PREFIX):  # a release manifest: path -> blob
-                    try:
-                        files = json.loads(data)["files"]
-                        for path, entry in files.items():
-                            manifests[entry["sha256"]].append(path)
-                    except (ValueError, KeyError, TypeError):
-                        pass
+                _learn_paths(key, data)
         return result
     setattr(cls, name, counted)
+
+
+def _file_entry(path: str, entry: dict) -> None:
+    manifests[entry["sha256"]].append(path)
+    for encoded in (entry.get("encodings") or {}).values():  # a precompressed copy counts as its file
+        manifests[encoded["sha256"]].append(path)
+
+
+def _learn_paths(key: str, data: bytes) -> None:
+    """Which site path each uploaded blob is, from the manifests uploaded: a format 1 manifest's
+    ``files``, a format 2 table's leaves (a changed file's entry is always in a leaf uploaded with it).
+    A format 2 manifest's own nodes are marked as such (``nodes``)."""
+    try:
+        obj = json.loads(data)
+    except ValueError:
+        return
+    if not isinstance(obj, dict):
+        return
+    try:
+        if key.startswith(store.RELEASES_PREFIX) and isinstance(obj.get("files"), dict):
+            for path, entry in obj["files"].items():
+                _file_entry(path, entry)
+        elif key.startswith(store.BLOBS_PREFIX) and obj.get("kind") in ("leaf", "node", "cables"):
+            nodes.append(key[len(store.BLOBS_PREFIX):])
+            for name, entry in (obj.get("entries") or {}).items():
+                if name.startswith("f:"):
+                    _file_entry(name[2:], entry)
+    except (KeyError, TypeError, AttributeError):
+        pass
 
 
 def _listing(cls: type, name: str) -> None:
@@ -92,7 +117,8 @@ def main() -> None:
     try:
         diplomatie(args, prog_name="diplomatie")
     finally:
-        log.write_text(json.dumps({"requests": requests, "uploads": uploads, "manifests": manifests}))
+        log.write_text(json.dumps({"requests": requests, "uploads": uploads, "manifests": manifests,
+                                   "nodes": nodes}))
 
 
 if __name__ == "__main__":

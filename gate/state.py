@@ -57,6 +57,8 @@ class GateState:
         self._keys_file = self._keys_file_identity()
         self.membership = Membership(self.store)
         self.releases: dict[str, Release] = {}
+        # the nodes of the releases in use, by hash: a release switch reads only the nodes that changed
+        self.manifest_nodes = storage.BlobReader(self.store)
         self.release_errors: dict[str, str] = {}
         self.site_paths: dict[str, tuple[str, str, str] | bool] = {}
         self.metrics = GateMetrics()
@@ -176,6 +178,7 @@ class GateState:
         wanted = set(self.membership.snapshot.communities) | set(self.releases)
         for community in sorted(wanted):
             self.refresh_release(community)
+        self.manifest_nodes.keep_only({sha for r in list(self.releases.values()) for sha in r.manifest.nodes})
         self.healthy = self.membership.error is None and not self.release_errors
 
     def refresh_release(self, community: str) -> Release | None:
@@ -188,7 +191,8 @@ class GateState:
                 return None
             current = self.releases.get(community)
             if current is None or current.pointer.release != pointer.release:
-                manifest = storage.read_manifest(self.store, community, pointer.release)
+                # read whole, every node checked against its hash, before it serves (else the previous stays)
+                manifest = storage.read_manifest(self.store, community, pointer.release, self.manifest_nodes)
                 current = self.releases[community] = Release.of(pointer, manifest)
                 self.log.event({"event": "release loaded", "community": community, "release": pointer.release})
             self.release_errors.pop(community, None)

@@ -64,7 +64,7 @@ import re
 import threading
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
@@ -673,9 +673,199 @@ def _load(data: bytes | str, what: str) -> dict[str, Any]:
     return obj
 
 
+#: The manifest formats this version reads; it writes :data:`MANIFEST_FORMAT`. Format 1 is one JSON
+#: object listing every file; format 2 a small root naming content-addressed table nodes (below).
+MANIFEST_FORMATS = (1, 2)
+MANIFEST_FORMAT = 2
+#: A table's leaves hold at most about this many entries: the depth is the smallest that gives it.
+LEAF_TARGET = 16
+#: Table node fetches in flight at once (a release read cold, by the gate or the publisher).
+NODE_JOBS = 16
+
+
+class ManifestUnreadable(StoreError):
+    """A manifest that exists but cannot be read whole: a node missing or not matching its hash, a
+    malformed field, or a format this version does not know. Nothing of the release is served."""
+
+
+def _slot(key: str) -> str:
+    """Where a table key lives: the hex SHA-256 of the key (its first ``depth`` digits name its leaf)."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def table_depth(count: int) -> int:
+    """The smallest depth whose 16**depth leaves hold ``count`` entries at about :data:`LEAF_TARGET` each."""
+    depth = 0
+    while count > LEAF_TARGET * 16 ** depth:
+        depth += 1
+    return depth
+
+
+def _node_bytes(obj: dict[str, Any]) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
+
+
+def build_table(entries: dict[str, Any]) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """A map of text keys to JSON values as a tree of content-addressed nodes (a hash trie, fanout 16).
+
+    Returns the table's reference (``{"sha256": <top node>, "depth": d, "count": n}``) and every node,
+    SHA-256 -> bytes. A key's leaf is named by the first ``d`` hex digits of the SHA-256 of the key, so
+    one changed entry changes its leaf and the ``d`` nodes above it, nothing else: that is what makes
+    an edit's upload small. Same entries, same bytes, same reference.
+    """
+    depth = table_depth(len(entries))
+    nodes: dict[str, bytes] = {}
+
+    def make(level: int, keys: list[tuple[str, str]]) -> str:
+        if level == depth:
+            body: dict[str, Any] = {"format": MANIFEST_FORMAT, "kind": "leaf",
+                                    "entries": {k: entries[k] for _, k in keys}}
+        else:
+            groups: dict[str, list[tuple[str, str]]] = {}
+            for slot, key in keys:
+                groups.setdefault(slot[level], []).append((slot, key))
+            body = {"format": MANIFEST_FORMAT, "kind": "node",
+                    "children": {digit: make(level + 1, group) for digit, group in sorted(groups.items())}}
+        data = _node_bytes(body)
+        sha = hashlib.sha256(data).hexdigest()
+        nodes[sha] = data
+        return sha
+
+    top = make(0, sorted((_slot(k), k) for k in entries))
+    return {"sha256": top, "depth": depth, "count": len(entries)}, nodes
+
+
+class BlobReader:
+    """Reads content-addressed blobs (table nodes, cable lists) for manifests, each checked against its
+    hash, several at once, remembered in ``memory`` (and in ``cache_dir`` on disk, when given: a blob's
+    bytes never change, so a copy checked once is good forever, and a publisher reads a release it
+    published before without asking the store). A blob missing, or not matching its hash, raises
+    :class:`ManifestUnreadable`: a release is read whole or not at all."""
+
+    def __init__(self, store: Store, *, cache_dir: Path | None = None, jobs: int = NODE_JOBS) -> None:
+        self.store = store
+        self.cache_dir = cache_dir
+        self.jobs = jobs
+        self.memory: dict[str, bytes] = {}
+        self.fetched = 0  # blobs asked of the store (not found in memory or on disk)
+
+    def _local(self, sha: str) -> bytes | None:
+        if self.cache_dir is None:
+            return None
+        try:
+            data = (self.cache_dir / sha[:2] / sha).read_bytes()
+        except OSError:
+            return None
+        return data if hashlib.sha256(data).hexdigest() == sha else None
+
+    def _keep(self, sha: str, data: bytes) -> None:
+        if self.cache_dir is not None:
+            with contextlib.suppress(OSError):
+                write_atomic(self.cache_dir / sha[:2] / sha, data, fsync=False)
+
+    def remember(self, blobs: dict[str, bytes]) -> None:
+        """Keep blobs just written (a publication's nodes), so reading them back asks nothing of the store."""
+        for sha, data in blobs.items():
+            if hashlib.sha256(data).hexdigest() == sha:
+                self.memory[sha] = data
+                self._keep(sha, data)
+
+    def _remote(self, sha: str) -> bytes:
+        try:
+            data = self.store.get(blob_key(sha))
+        except NotFound:
+            raise ManifestUnreadable(f"manifest blob {sha} is missing from the store") from None
+        if hashlib.sha256(data).hexdigest() != sha:
+            raise ManifestUnreadable(f"manifest blob {sha} does not match its hash")
+        self._keep(sha, data)
+        return data
+
+    def read(self, shas: Iterable[str]) -> dict[str, bytes]:
+        """The bytes of each blob, checked."""
+        out: dict[str, bytes] = {}
+        wanted = []
+        for sha in dict.fromkeys(shas):
+            if not _SHA256.match(sha):
+                raise ManifestUnreadable(f"malformed blob reference {sha!r}")
+            data = self.memory.get(sha)
+            if data is None:
+                data = self._local(sha)
+            if data is None:
+                wanted.append(sha)
+            else:
+                out[sha] = data
+        if len(wanted) == 1:
+            out[wanted[0]] = self._remote(wanted[0])
+        elif wanted:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=min(self.jobs, len(wanted))) as pool:
+                out.update(zip(wanted, pool.map(self._remote, wanted), strict=True))
+        self.fetched += len(wanted)
+        self.memory.update(out)
+        return out
+
+    def keep_only(self, shas: set[str]) -> None:
+        """Forget from memory every blob but these (what the releases in use need)."""
+        for sha in [s for s in self.memory if s not in shas]:
+            del self.memory[sha]
+
+
+def read_table(ref: Any, reader: BlobReader) -> tuple[dict[str, Any], set[str]]:
+    """The entries of a table (:func:`build_table`) and the SHA-256 of its nodes, read level by level
+    (one batch of fetches per level). Fails closed (:class:`ManifestUnreadable`) on a node missing or
+    not matching its hash, of an unknown format or kind, holding a key outside its place in the tree,
+    or when the count differs from the reference's."""
+    try:
+        top, depth, count = str(ref["sha256"]), int(ref["depth"]), int(ref["count"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ManifestUnreadable(f"malformed table reference: {exc}") from None
+    if not 0 <= depth <= 16:
+        raise ManifestUnreadable(f"table depth {depth} out of range")
+    entries: dict[str, Any] = {}
+    seen: set[str] = set()
+    level: dict[str, str] = {top: ""}  # node -> the hex digits leading to it
+    for at in range(depth + 1):
+        data = reader.read(level)
+        seen.update(level)
+        below: dict[str, str] = {}
+        for sha, prefix in level.items():
+            try:
+                node = json.loads(data[sha])
+            except ValueError:
+                raise ManifestUnreadable(f"manifest node {sha} is not JSON") from None
+            kind = "leaf" if at == depth else "node"
+            if not isinstance(node, dict) or node.get("format") != MANIFEST_FORMAT or node.get("kind") != kind:
+                raise ManifestUnreadable(f"manifest node {sha}: expected a format {MANIFEST_FORMAT} {kind}")
+            if kind == "leaf":
+                held = node.get("entries")
+                if not isinstance(held, dict) or any(not _slot(k).startswith(prefix) for k in held):
+                    raise ManifestUnreadable(f"manifest node {sha}: entries malformed or out of place")
+                entries.update(held)
+                continue
+            children = node.get("children")
+            if not isinstance(children, dict) or any(
+                    not (isinstance(d, str) and len(d) == 1 and d in "0123456789abcdef") or
+                    not (isinstance(c, str) and _SHA256.match(c)) for d, c in children.items()):
+                raise ManifestUnreadable(f"manifest node {sha}: children malformed")
+            for digit, child in children.items():
+                if child in below:  # two places cannot hold the same node (their keys would differ)
+                    raise ManifestUnreadable(f"manifest node {child} is named twice")
+                below[child] = prefix + digit
+        level = below
+    if len(entries) != count:
+        raise ManifestUnreadable(f"table holds {len(entries)} entries, its reference says {count}")
+    return entries, seen
+
+
 @dataclass(frozen=True)
 class Manifest:
-    """Everything one release serves: site path -> content address, plus where it came from."""
+    """Everything one release serves: site path -> content address, plus where it came from.
+
+    Stored as format 2 (docs/storage.md): a small root at ``releases/<community>/<release>.json``
+    naming a table (:func:`build_table`) of the files and the cables' text digests, and a blob listing
+    the cables, all content-addressed blobs; format 1 (one JSON object with every file) is still read.
+    """
 
     community: str
     release: str
@@ -688,38 +878,96 @@ class Manifest:
     #: the gate lets the release's pages run (see gate/csp.py).
     script_hashes: tuple[str, ...] = ()
     style_hashes: tuple[str, ...] = ()
-    format: int = FORMAT
+    format: int = MANIFEST_FORMAT
+    #: Cable id -> digest of its text (pipeline.withdrawals.text_digest), when the publisher knew it
+    #: (format 2; format 1 kept them in the ledger).
+    texts: dict[str, str] = field(default_factory=dict)
+    #: The blobs holding the manifest's table and cable list (format 2), set by :meth:`encode` and
+    #: :func:`read_manifest`: gc, leases and rollback keep them as they keep the files' blobs.
+    nodes: frozenset[str] = frozenset()
 
     @property
     def key(self) -> str:
         return manifest_key(self.community, self.release)
 
     def blobs(self) -> set[str]:
-        """The SHA-256 of every blob the release uses, precompressed representations included (so gc,
-        the withdrawal purge and rollback's completeness check cover them as they cover the files)."""
-        return {sha for f in self.files.values() for sha in f.blobs()}
+        """The SHA-256 of every blob the release uses, precompressed representations and manifest
+        nodes included (so gc, the withdrawal purge and rollback's completeness check cover them as
+        they cover the files)."""
+        return {sha for f in self.files.values() for sha in f.blobs()} | set(self.nodes)
+
+    def _head(self) -> dict[str, Any]:
+        return {"format": self.format, "community": self.community, "release": self.release,
+                "commit": self.commit, "built_at": self.built_at, "published_at": self.published_at}
 
     def to_json(self) -> bytes:
+        """Format 1: the whole manifest in one object (what releases before format 2 hold)."""
         return _json_bytes({
-            "format": self.format, "community": self.community, "release": self.release,
-            "commit": self.commit, "built_at": self.built_at, "published_at": self.published_at,
-            "cables": list(self.cables),
+            **self._head(), "format": 1, "cables": list(self.cables),
             "script_hashes": sorted(self.script_hashes), "style_hashes": sorted(self.style_hashes),
             "files": {path: self.files[path].to_dict() for path in sorted(self.files)},
         })
 
+    def encode(self) -> tuple[Manifest, bytes, dict[str, bytes]]:
+        """Format 2: this manifest with its ``nodes`` set, the root's bytes, and the blobs (SHA-256 ->
+        bytes) the root names: the table's nodes and the cable list. Same manifest, same bytes."""
+        entries: dict[str, Any] = {f"f:{p}": e.to_dict() for p, e in self.files.items()}
+        entries.update({f"t:{c}": d for c, d in self.texts.items()})
+        table, blobs = build_table(entries)
+        cables = _node_bytes({"format": MANIFEST_FORMAT, "kind": "cables", "cables": list(self.cables)})
+        cables_sha = hashlib.sha256(cables).hexdigest()
+        blobs[cables_sha] = cables
+        root = _json_bytes({
+            **self._head(), "format": MANIFEST_FORMAT,
+            "script_hashes": sorted(self.script_hashes), "style_hashes": sorted(self.style_hashes),
+            "files": len(self.files), "cables": {"sha256": cables_sha, "count": len(self.cables)},
+            "table": table})
+        return replace(self, format=MANIFEST_FORMAT, nodes=frozenset(blobs)), root, blobs
+
     @classmethod
-    def from_json(cls, data: bytes | str) -> Manifest:
-        obj = _load(data, "manifest")
+    def from_json(cls, data: bytes | str, reader: BlobReader | None = None) -> Manifest:
+        """A manifest from its root's bytes; format 2 reads its nodes through ``reader``."""
         try:
-            files = {p: FileEntry.from_dict(f) for p, f in obj["files"].items()}
-            return cls(community=obj["community"], release=obj["release"], commit=obj.get("commit"),
-                       built_at=obj.get("built_at"), published_at=obj["published_at"],
-                       cables=tuple(obj.get("cables", ())), files=files,
-                       script_hashes=tuple(obj.get("script_hashes", ())),
-                       style_hashes=tuple(obj.get("style_hashes", ())))
+            obj = json.loads(data)
+        except ValueError as exc:
+            raise ManifestUnreadable(f"manifest: not valid JSON: {exc}") from exc
+        version = obj.get("format") if isinstance(obj, dict) else None
+        if version not in MANIFEST_FORMATS:
+            raise ManifestUnreadable(f"manifest: format {version!r} is not one this version reads "
+                                     f"({', '.join(map(str, MANIFEST_FORMATS))}); upgrade the gate and the pipeline")
+        try:
+            head = dict(community=obj["community"], release=obj["release"], commit=obj.get("commit"),
+                        built_at=obj.get("built_at"), published_at=obj["published_at"],
+                        script_hashes=tuple(obj.get("script_hashes", ())),
+                        style_hashes=tuple(obj.get("style_hashes", ())), format=version)
+            if version == 1:
+                files = {p: FileEntry.from_dict(f) for p, f in obj["files"].items()}
+                return cls(cables=tuple(obj.get("cables", ())), files=files, **head)
+            if reader is None:
+                raise ManifestUnreadable("manifest: format 2 needs its nodes read (give a BlobReader)")
+            entries, nodes = read_table(obj["table"], reader)
+            cables_sha = str(obj["cables"]["sha256"])
+            listed = json.loads(reader.read([cables_sha])[cables_sha])
+            if not isinstance(listed, dict) or listed.get("kind") != "cables" or \
+                    len(listed["cables"]) != int(obj["cables"]["count"]):
+                raise ManifestUnreadable(f"manifest: cable list {cables_sha} malformed")
+            files, texts = {}, {}
+            for key, value in entries.items():
+                kind, _, name = key.partition(":")
+                if kind == "f":
+                    files[name] = FileEntry.from_dict(value)
+                elif kind == "t" and isinstance(value, str):
+                    texts[name] = value
+                else:
+                    raise ManifestUnreadable(f"manifest: table entry {key!r} of unknown kind")
+            if len(files) != int(obj["files"]):
+                raise ManifestUnreadable(f"manifest: {len(files)} files in the table, the root says {obj['files']}")
+            return cls(cables=tuple(map(str, listed["cables"])), files=files, texts=texts,
+                       nodes=frozenset(nodes | {cables_sha}), **head)
+        except ManifestUnreadable:
+            raise
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise StoreError(f"manifest: missing or malformed field: {exc}") from exc
+            raise ManifestUnreadable(f"manifest: missing or malformed field: {exc}") from exc
 
 
 @dataclass(frozen=True)
@@ -756,9 +1004,86 @@ def read_pointer(store: Store, community: str) -> Pointer | None:
         return None
 
 
-def read_manifest(store: Store, community: str, release: str) -> Manifest:
-    """One release's manifest; :class:`NotFound` when it does not exist."""
-    return Manifest.from_json(store.get(manifest_key(community, release)))
+def read_manifest(store: Store, community: str, release: str, reader: BlobReader | None = None) -> Manifest:
+    """One release's manifest, whole; :class:`NotFound` when it does not exist, :class:`ManifestUnreadable`
+    when it cannot be read whole. ``reader`` reads its nodes (a new one, with no cache, when not given:
+    pass one to share what was read between releases)."""
+    data = store.get(manifest_key(community, release))
+    try:
+        manifest = Manifest.from_json(data, reader or BlobReader(store))
+    except ManifestUnreadable as exc:
+        raise ManifestUnreadable(f"{manifest_key(community, release)}: {exc}") from None
+    if (manifest.community, manifest.release) != (community, release):
+        raise ManifestUnreadable(f"{manifest_key(community, release)}: names release {manifest.release} "
+                                 f"of {manifest.community}")
+    return manifest
+
+
+@dataclass(frozen=True)
+class ReleaseHead:
+    """What a release's root says of it, read without its table: for listings."""
+
+    community: str
+    release: str
+    commit: str | None
+    published_at: str
+    cables: int
+    files: int
+    format: int
+
+
+def read_release_head(store: Store, community: str, release: str) -> ReleaseHead:
+    """One GET: the release's commit, time and counts. :class:`NotFound`, :class:`ManifestUnreadable`."""
+    key = manifest_key(community, release)
+    try:
+        obj = json.loads(store.get(key))
+        version = obj.get("format") if isinstance(obj, dict) else None
+        if version not in MANIFEST_FORMATS:
+            raise ManifestUnreadable(f"{key}: format {version!r} is not one this version reads "
+                                     f"({', '.join(map(str, MANIFEST_FORMATS))}); upgrade")
+        cables = len(obj.get("cables", ())) if version == 1 else int(obj["cables"]["count"])
+        files = len(obj["files"]) if version == 1 else int(obj["files"])
+        return ReleaseHead(community=str(obj["community"]), release=str(obj["release"]), commit=obj.get("commit"),
+                           published_at=str(obj["published_at"]), cables=cables, files=files, format=version)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ManifestUnreadable(f"{key}: missing or malformed field: {exc}") from None
+
+
+def write_manifest(store: Store, manifest: Manifest) -> Manifest:
+    """Write a release's manifest in format 2: its nodes (blobs, create-if-absent), then its root
+    (create-if-absent), so a reader that finds the root finds every node. Returns the manifest with
+    its ``nodes``. (``diplomatie publish`` does the same with its uploads checked, pipeline/publish.py.)"""
+    encoded, root, blobs = manifest.encode()
+    for sha, data in blobs.items():
+        store.create(blob_key(sha), data, "application/json")
+    if not store.create(encoded.key, root, "application/json") and store.get(encoded.key) != root:
+        raise StoreError(f"{encoded.key} already exists with other contents")
+    return encoded
+
+
+def read_release_cables(store: Store, community: str, release: str,
+                        reader: BlobReader | None = None) -> tuple[str, ...]:
+    """The cables a release holds, without reading its files' table: the root and, in format 2, the
+    cable list it names (two GETs, the second shared by releases holding the same cables)."""
+    data = store.get(manifest_key(community, release))
+    try:
+        obj = json.loads(data)
+        version = obj.get("format") if isinstance(obj, dict) else None
+        if version == 1:
+            return tuple(map(str, obj.get("cables", ())))
+        if version != 2:
+            raise ManifestUnreadable(f"format {version!r} is not one this version reads "
+                                     f"({', '.join(map(str, MANIFEST_FORMATS))}); upgrade")
+        sha = str(obj["cables"]["sha256"])
+        listed = json.loads((reader or BlobReader(store)).read([sha])[sha])
+        cables = tuple(map(str, listed["cables"]))
+        if listed.get("kind") != "cables" or len(cables) != int(obj["cables"]["count"]):
+            raise ManifestUnreadable(f"cable list {sha} malformed")
+        return cables
+    except ManifestUnreadable as exc:
+        raise ManifestUnreadable(f"{manifest_key(community, release)}: {exc}") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ManifestUnreadable(f"{manifest_key(community, release)}: missing or malformed field: {exc}") from None
 
 
 def write_pointer(store: Store, pointer: Pointer) -> None:

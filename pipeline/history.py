@@ -229,7 +229,9 @@ def _with_signatures(root: Path, ref: str | None, records: list[ApprovalRecord])
 
 def publications(store: Any, cable_id: str) -> list[Publication]:
     """Every ledger record of the store about a release that holds or dropped ``cable_id``, oldest first."""
-    from gate.store import LEDGER_PREFIX, NotFound, read_manifest
+    from gate.store import LEDGER_PREFIX, BlobReader, NotFound, read_release_cables
+
+    reader = BlobReader(store)
 
     out = []
     for key in sorted(store.list(LEDGER_PREFIX)):
@@ -241,13 +243,21 @@ def publications(store: Any, cable_id: str) -> list[Publication]:
                 change = "added"
             elif cable_id in record.get("removed", ()):
                 change = "removed"
-            elif cable_id in record.get("cables", ()):
+            elif "cables" in record:  # a record of before format 2 manifests lists every cable
+                if cable_id not in record["cables"]:
+                    continue
                 change = "kept"
             else:
-                continue
+                try:
+                    held = bool(release) and cable_id in read_release_cables(store, community, release, reader)
+                except NotFound:  # the release was collected: its record says only what it changed
+                    held = False
+                if not held:
+                    continue
+                change = "kept"
         elif action == "rollback" and release:
             try:
-                held = cable_id in read_manifest(store, community, release).cables
+                held = cable_id in read_release_cables(store, community, release, reader)
             except NotFound:
                 held = False
             if not held:

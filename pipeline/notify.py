@@ -165,13 +165,13 @@ def published_catalogue(store: Store, root: Path, community: str, withdrawn: set
     pointer = storage.read_pointer(store, community)
     if pointer is None:
         return None
-    manifest = storage.read_manifest(store, community, pointer.release)
-    repo = versions.get(manifest.commit)
+    head = storage.read_release_head(store, community, pointer.release)  # its files are not needed
+    repo = versions.get(head.commit)
     if repo is None:
-        repo = versions[manifest.commit] = load_content(root, manifest.commit)
+        repo = versions[head.commit] = load_content(root, head.commit)
     moment = dt.datetime.fromtimestamp(now, dt.UTC)
     entries = {}
-    for cable_id in manifest.cables:
+    for cable_id in storage.read_release_cables(store, community, pointer.release):
         cable = repo.cables.get(cable_id)
         if cable is None or cable_id in withdrawn or cable.status != "active":
             continue

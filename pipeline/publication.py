@@ -15,12 +15,12 @@ everything raises :class:`~pipeline.publish.PublishError` whose message says wha
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gate.store import Store, StoreError, terms_key
+from gate.store import BlobReader, Store, StoreError, terms_key
 from gate.store import terms_version as storage_terms_version
 from pipeline.publish import PublishError, PublishResult, default_publisher, publish_site, write_members
 from pipeline.withdrawals import Changes, Register
@@ -299,6 +299,30 @@ def build_each(repo, plan, out: Path, only: list[str] | None, progress: bool, re
     return builds
 
 
+class TextDigests(Mapping[str, str]):
+    """Cable id -> digest of its text, each computed when first asked: reading a cable's body costs a
+    file read, and a no-op publication (nothing changed, no register text to compare) asks for none."""
+
+    def __init__(self, cables, digest: Callable[[str], str]) -> None:
+        self._cables = {c.id: c for c in cables}
+        self._digest = digest
+        self._known: dict[str, str] = {}
+
+    def __getitem__(self, cable_id: str) -> str:
+        if cable_id not in self._known:
+            self._known[cable_id] = self._digest(self._cables[cable_id].body)
+        return self._known[cable_id]
+
+    def __contains__(self, cable_id: object) -> bool:
+        return cable_id in self._cables
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._cables)
+
+    def __len__(self) -> int:
+        return len(self._cables)
+
+
 def publish_each(store: Store, root: Path, repo, plan, builds: dict, register: Register, *, jobs: int,
                  tag: bool, progress: bool, report: PublicationReport, listener: Listener) -> None:
     """Publish each built site in turn, then tag its commit when asked; a failure is recorded in
@@ -308,13 +332,15 @@ def publish_each(store: Store, root: Path, repo, plan, builds: dict, register: R
     from pipeline.withdrawals import text_digest
 
     cache = folder(root)
+    # manifests' nodes read or written once are kept here: a no-op publication reads none from the store
+    reader = BlobReader(store, cache_dir=cache / "manifest-nodes")
     for name in sorted(builds):
         digests_at_last_publish = file_digests(cache, name)
-        text_digests = {c.id: text_digest(c.body) for c in plan.communities[name].publish}
+        text_digests = TextDigests(plan.communities[name].publish, text_digest)
         try:
             result = publish_site(store, builds[name], jobs=jobs, progress=progress,
                                   file_digests=digests_at_last_publish, register=register,
-                                  text_digests=text_digests)
+                                  text_digests=text_digests, reader=reader)
             digests_at_last_publish.save()
         except (PublishError, StoreError, ValueError) as exc:
             report.errors[name] = str(exc)

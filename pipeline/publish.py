@@ -36,9 +36,11 @@ from gate.store import (
     LEDGER_PREFIX,
     MEMBERS_KEY,
     UNRESTORABLE_PREFIX,
+    BlobReader,
     Encoded,
     FileEntry,
     Manifest,
+    ManifestUnreadable,
     NotFound,
     Pointer,
     Store,
@@ -50,6 +52,8 @@ from gate.store import (
     parse_utc_text,
     read_manifest,
     read_pointer,
+    read_release_cables,
+    read_release_head,
     release_ids,
     unrestorable_key,
     utc_text,
@@ -127,11 +131,12 @@ class PublishResult:
     removed: tuple[str, ...] = ()
     unrestorable: tuple[str, ...] = ()  # older releases marked not restorable by this publication
     deleted_blobs: int = 0
+    manifest_bytes: int = 0  # the manifest's root and the nodes it uploaded (not in ``bytes_uploaded``)
 
     def summary(self) -> dict[str, Any]:
         """The per-community object of ``diplomatie publish --format json``."""
         return {"release": self.release, "uploaded": self.uploaded, "skipped": self.skipped,
-                "bytes_uploaded": self.bytes_uploaded, "cables": self.cables}
+                "bytes_uploaded": self.bytes_uploaded, "manifest_bytes": self.manifest_bytes, "cables": self.cables}
 
 
 # ------------------------------------------------------------------------------------ small pieces
@@ -257,8 +262,11 @@ class _Upload:
     progress: bool
     present: frozenset[str] = frozenset()  # blobs of the serving release: in the store, kept by gc
     encoded: dict[str, bytes] = field(default_factory=dict)  # new precompressed blobs, by their SHA-256
+    nodes: frozenset[str] = frozenset()  # of those, the manifest's nodes (counted apart from the files)
     uploaded: set[str] = field(default_factory=set)
     bytes: int = 0
+    nodes_uploaded: set[str] = field(default_factory=set)
+    node_bytes: int = 0
 
     #: Up to this many blobs to look for, one HEAD each; above, one listing of every blob is cheaper.
     HEAD_AT_MOST = 256
@@ -325,7 +333,11 @@ class _Upload:
         list(parallel_map(put, shas, jobs=self.jobs, progress=f"uploading {label}" if self.progress else None))
         list(parallel_map(check, shas, jobs=self.jobs))
         for sha in shas:
-            if sha not in self.uploaded:
+            if sha in self.nodes:
+                if sha not in self.nodes_uploaded:
+                    self.nodes_uploaded.add(sha)
+                    self.node_bytes += len(self.encoded[sha])
+            elif sha not in self.uploaded:
                 self.uploaded.add(sha)
                 self.bytes += self.size_of(sha, local)
 
@@ -333,12 +345,15 @@ class _Upload:
 def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datetime | None = None,
                  by: str | None = None, progress: bool = False,
                  file_digests: MutableMapping[str, list] | None = None, register: Register | None = None,
-                 text_digests: Mapping[str, str] | None = None) -> PublishResult:
+                 text_digests: Mapping[str, str] | None = None, reader: BlobReader | None = None) -> PublishResult:
     """Publish one community's built site; see the module docstring for the order of the steps.
     ``file_digests``: the digests of the site's files at the last publish (see :func:`scan_site`).
     ``register``: the withdrawn register (read from the store when not given); a site holding a cable
-    it lists, by id or (``text_digests``: cable id -> text digest) by text, is refused before anything is written."""
+    it lists, by id or (``text_digests``: cable id -> text digest) by text, is refused before anything is written.
+    ``reader``: reads manifests' nodes (give one with a cache folder, so a release published from here
+    is not read from the store again)."""
     community = site.community
+    reader = reader or BlobReader(store)
     manifest_key(community, "x")  # validates the community id before anything is written
     # 1. A site holding a withdrawn cable is refused before anything is read or written.
     _refuse_withdrawn(store, community, site.cables, register, text_digests)
@@ -348,14 +363,14 @@ def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datet
     cables = tuple(site.cables)
     # 3. What serves now; an unchanged site writes nothing but finishes a pending purge.
     pointer = read_pointer(store, community)
-    current = _current_manifest(store, community, pointer)
-    local, encoded = with_encodings(local, current, jobs, lambda: _other_serving(store, community))
+    current = _current_manifest(store, community, pointer, reader)
+    local, encoded = with_encodings(local, current, jobs, lambda: _other_serving(store, community, reader))
     files = {path: f.entry for path, f in local.items()}
     blobs_needed = {sha for e in files.values() for sha in e.blobs()}
     by = by or default_publisher()
     if current is not None and current.files == files and set(current.cables) == set(cables):
         try:
-            marked = _mark_withdrawn(store, community, current, by, now)
+            marked = _mark_withdrawn(store, community, current, by, now, reader)
             deleted = _purge_if_pending(store, community, now)
         except StoreError as exc:
             raise PublishError(f"{community}: unchanged, release {current.release} serves; purging withdrawn "
@@ -369,21 +384,26 @@ def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datet
     moment = utc(now)
     release = release_id(moment, files)
     lease = lease_key(community, release)
-    upload = _Upload(store, local, jobs, progress, frozenset(current.blobs()) if current else frozenset(),
-                     encoded)
+    manifest, root, nodes = Manifest(
+        community=community, release=release, commit=site.commit, built_at=site.built_at,
+        published_at=utc_text(moment), cables=cables, files=files,
+        script_hashes=tuple(sorted(code.scripts)), style_hashes=tuple(sorted(code.styles)),
+        texts={c: text_digests[c] for c in cables if c in (text_digests or {})}).encode()
+    present = frozenset(current.blobs()) if current else frozenset()
+    upload = _Upload(store, local, jobs, progress, present, {**encoded, **nodes}, frozenset(nodes))
     try:
-        # the lease tells a concurrent gc which blobs this publication needs, before it looks for them
+        # the lease tells a concurrent gc which blobs this publication needs, before it looks for them:
+        # those of the serving release it builds on (``base``, kept while the lease lives), and the others
+        new_blobs = (blobs_needed | set(nodes)) - present
         store.put(lease, _json({"format": FORMAT, "community": community, "release": release,
-                                "started_at": utc_text(moment), "by": by, "blobs": sorted(blobs_needed)}),
+                                "started_at": utc_text(moment), "by": by,
+                                "base": current.release if current else None, "blobs": sorted(new_blobs)}),
                   "application/json")
         upload.send(upload.missing(), community)
-        manifest = Manifest(community=community, release=release, commit=site.commit, built_at=site.built_at,
-                            published_at=utc_text(utc(now)), cables=cables, files=files,
-                            script_hashes=tuple(sorted(code.scripts)), style_hashes=tuple(sorted(code.styles)))
-        if not store.create(manifest.key, manifest.to_json(), "application/json") and \
-                store.get(manifest.key) != manifest.to_json():
+        if not store.create(manifest.key, root, "application/json") and store.get(manifest.key) != root:
             raise PublishError(f"release {release} of {community} already exists with other contents; publish again")
         upload.send(upload.missing(), f"{community} (repair)")  # blobs a concurrent gc removed meanwhile
+        reader.remember(nodes)
         _check_pointer_unchanged(store, community, pointer)
         write_pointer(store, Pointer(community=community, release=release, switched_at=utc_text(utc(now))))
     except StoreError as exc:
@@ -398,13 +418,13 @@ def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datet
     before = set(current.cables) if current else set()
     added = tuple(c for c in cables if c not in before)
     removed = tuple(sorted(before - set(cables)))
-    try:
+    try:  # the cables and their texts are in the manifest: the record says what changed
         write_ledger(store, "publish", community, {
             "by": by, "release": release, "previous": pointer.release if pointer else None,
-            "commit": site.commit, "cables": list(cables), "added": list(added), "removed": list(removed),
+            "commit": site.commit, "cable_count": len(cables), "added": list(added), "removed": list(removed),
             "uploaded": len(upload.uploaded), "bytes_uploaded": upload.bytes,
-            "texts": {c: text_digests[c] for c in cables if c in (text_digests or {})}}, now)
-        marked = _mark_withdrawn(store, community, manifest, by, now)
+            "manifest_bytes": len(root) + upload.node_bytes}, now)
+        marked = _mark_withdrawn(store, community, manifest, by, now, reader)
         deleted = _purge_if_pending(store, community, now)
     except StoreError as exc:  # the next publication, even a no-op, marks and purges what is left
         raise PublishError(f"{community}: now serves {release}, but recording or purging withdrawn content "
@@ -413,7 +433,7 @@ def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datet
                          changed=True, uploaded=len(upload.uploaded),
                          skipped=len(blobs_needed) - len(upload.uploaded), bytes_uploaded=upload.bytes,
                          cables=len(cables), added=added, removed=removed, unrestorable=marked,
-                         deleted_blobs=deleted)
+                         deleted_blobs=deleted, manifest_bytes=len(root) + upload.node_bytes)
 
 
 def with_encodings(local: dict[str, LocalFile], current: Manifest | None, jobs: int,
@@ -471,14 +491,14 @@ def _learn_encodings(known: dict[tuple[str, str], tuple[tuple[str, Encoded], ...
             known.setdefault((e.sha256, e.type), e.encodings)
 
 
-def _other_serving(store: Store, community: str) -> Iterator[Manifest]:
+def _other_serving(store: Store, community: str, reader: BlobReader | None = None) -> Iterator[Manifest]:
     """The serving release of every other community (their blobs are in the store, kept by gc)."""
     for other in communities(store):
         if other == community:
             continue
         try:  # only a saving: a community that cannot be read is compressed for again
             pointer = read_pointer(store, other)
-            manifest = read_manifest(store, other, pointer.release) if pointer else None
+            manifest = read_manifest(store, other, pointer.release, reader) if pointer else None
         except StoreError:
             continue
         if manifest is not None:
@@ -520,17 +540,21 @@ def _check_pointer_unchanged(store: Store, community: str, before: Pointer | Non
                            f"{now_serving.release if now_serving else 'nothing'} still serves; run publish again")
 
 
-def _current_manifest(store: Store, community: str, pointer: Pointer | None) -> Manifest | None:
+def _current_manifest(store: Store, community: str, pointer: Pointer | None,
+                      reader: BlobReader | None = None) -> Manifest | None:
+    """The serving release's manifest; None when there is none, or when it cannot be read whole (a
+    node lost): the publication then looks for every blob it needs, as a first one does, and writes
+    a whole new release."""
     if pointer is None:
         return None
     try:
-        return read_manifest(store, community, pointer.release)
-    except NotFound:
+        return read_manifest(store, community, pointer.release, reader)
+    except (NotFound, ManifestUnreadable):
         return None
 
 
 def _mark_withdrawn(store: Store, community: str, serving: Manifest, by: str,
-                    now: dt.datetime | None) -> tuple[str, ...]:
+                    now: dt.datetime | None, reader: BlobReader | None = None) -> tuple[str, ...]:
     """Mark every restorable release holding a cable that ``serving`` no longer publishes.
 
     The purge-pending key is written first, so a purge that fails after the marking is finished by
@@ -538,11 +562,12 @@ def _mark_withdrawn(store: Store, community: str, serving: Manifest, by: str,
     """
     published = set(serving.cables)
     marked: list[str] = []
+    reader = reader or BlobReader(store)
     for release in release_ids(store, community):
         if release == serving.release or store.exists(unrestorable_key(community, release)):
             continue
         try:
-            gone = sorted(set(read_manifest(store, community, release).cables) - published)
+            gone = sorted(set(read_release_cables(store, community, release, reader)) - published)
         except NotFound:
             continue
         if not gone:
@@ -575,7 +600,9 @@ class _Leases:
     oldest: dt.datetime | None
 
 
-def _live_leases(store: Store, now: dt.datetime) -> _Leases:
+def _live_leases(store: Store, now: dt.datetime, reader: BlobReader | None = None) -> _Leases:
+    """The blobs running publications need: those their leases list, and those of the release each
+    builds on (``base``). A base that cannot be read whole stops the sweep (fail closed)."""
     blobs: set[str] = set()
     oldest: dt.datetime | None = None
     for key in store.list(LEASES_PREFIX):
@@ -587,6 +614,9 @@ def _live_leases(store: Store, now: dt.datetime) -> _Leases:
         if now - started > LEASE_TTL:
             continue  # its publisher died; its blobs are orphans now
         blobs.update(lease.get("blobs", ()))
+        if lease.get("base"):
+            with suppress(NotFound):  # a base collected since: nothing of it to keep
+                blobs |= read_manifest(store, str(lease["community"]), str(lease["base"]), reader).blobs()
         oldest = started if oldest is None or started < oldest else oldest
     return _Leases(blobs, oldest)
 
@@ -602,28 +632,42 @@ def sweep(store: Store, *, drop: Iterable[tuple[str, str]] = (), now: dt.datetim
     """
     moment = utc(now)
     dropped = set(drop)
+    reader = BlobReader(store)
     present = {o.key[len(BLOBS_PREFIX):]: o for o in store.scan(BLOBS_PREFIX)}
     live: set[str] = set()
     dead: set[str] = set()
+    nodes: set[str] = set()
     for community in communities(store):
         pointer = read_pointer(store, community)
         marked = {k.rsplit("/", 1)[1][:-len(".json")] for k in store.list(f"{UNRESTORABLE_PREFIX}{community}/")}
         for release in release_ids(store, community):
+            serving = pointer is not None and pointer.release == release
+            kept = serving or (release not in marked and (community, release) not in dropped)
             try:
-                used = read_manifest(store, community, release).blobs()
+                manifest = read_manifest(store, community, release, reader)
             except NotFound:
                 continue
-            serving = pointer is not None and pointer.release == release
-            if serving or (release not in marked and (community, release) not in dropped):
+            except ManifestUnreadable:
+                if kept:  # what it uses is unknown: deleting anything could leave it with holes
+                    raise
+                continue  # a purge cut short: its remaining blobs are orphans, collected by age
+            used = manifest.blobs()
+            nodes |= manifest.nodes
+            if kept:
                 live |= used
-            else:
+            elif (community, release) in dropped:
                 dead |= used
-    leases = _live_leases(store, moment)
+            else:  # unrestorable: its files go, its manifest stays the record of what it served
+                dead |= used - manifest.nodes
+                live |= manifest.nodes
+    leases = _live_leases(store, moment, reader)
     cutoff = min(moment, leases.oldest or moment) - min_age
     doomed = {sha for sha, info in present.items()
               if sha not in live and sha not in leases.blobs and (sha in dead or info.modified < cutoff)}
-    doomed -= _live_leases(store, moment).blobs  # a publication that started meanwhile
-    store.delete(blob_key(sha) for sha in sorted(doomed))
+    doomed -= _live_leases(store, moment, reader).blobs  # a publication that started meanwhile
+    # the files' blobs first, the manifests' nodes last: a sweep cut short leaves no release whose
+    # nodes are gone while blobs only they name remain
+    store.delete(blob_key(sha) for sha in sorted(doomed, key=lambda sha: (sha in nodes, sha)))
     return len(doomed)
 
 
@@ -653,11 +697,11 @@ def list_releases(store: Store, community: str) -> list[ReleaseInfo]:
     infos = []
     for release in reversed(release_ids(store, community)):
         try:
-            m = read_manifest(store, community, release)
+            m = read_release_head(store, community, release)
         except NotFound:
             continue
         infos.append(ReleaseInfo(community=community, release=release, published_at=m.published_at,
-                                 commit=m.commit, cables=len(m.cables), files=len(m.files),
+                                 commit=m.commit, cables=m.cables, files=m.files,
                                  restorable=release not in marked,
                                  current=pointer is not None and pointer.release == release))
     return infos
@@ -677,9 +721,11 @@ def rollback(store: Store, community: str, to: str | None = None, *, by: str | N
         raise PublishError(f"{community}: the withdrawn register cannot be read ({exc}); rollback refused") from exc
 
     digests_by_release = _published_text_digests(store, community)
+    reader = BlobReader(store)
 
     def refusal(release: str) -> str | None:
-        return register.refusal(read_manifest(store, community, release).cables, digests_by_release.get(release))
+        manifest = read_manifest(store, community, release, reader)
+        return register.refusal(manifest.cables, manifest.texts or digests_by_release.get(release))
 
     if to is None:
         older = [r for r in releases if current is None or r.release < current.release]
@@ -697,7 +743,7 @@ def rollback(store: Store, community: str, to: str | None = None, *, by: str | N
         if not target.restorable:
             raise PublishError(f"{community}: release {to} held content that is no longer published; "
                                "it cannot be restored")
-    manifest = read_manifest(store, community, target.release)
+    manifest = read_manifest(store, community, target.release, reader)
     # the manifest's blobs must all be there: a rollback must not switch to a release with holes
     present = {k[len(BLOBS_PREFIX):] for k in store.list(BLOBS_PREFIX)}
     missing = manifest.blobs() - present
@@ -712,8 +758,9 @@ def rollback(store: Store, community: str, to: str | None = None, *, by: str | N
 
 
 def _published_text_digests(store: Store, community: str) -> dict[str, dict[str, str]]:
-    """Release -> cable id -> text digest, as the ledger's publish records hold them (so a rollback
-    recognises a withdrawn text under another id). A record that cannot be read is skipped."""
+    """Release -> cable id -> text digest, as the ledger's publish records of format 1 releases hold
+    them (so a rollback recognises a withdrawn text under another id; format 2 manifests hold them
+    themselves). A record that cannot be read is skipped."""
     out: dict[str, dict[str, str]] = {}
     for key in store.list(LEDGER_PREFIX):
         if f"-{community}-publish-" not in key:

@@ -98,7 +98,7 @@ class Register:
                 return (f"it holds {cable_id}, withdrawn on {record.at} (commit {record.commit or 'unknown'}); "
                         "a withdrawn cable is published again only after a new commit sets it active and "
                         "an editor approves it afresh")
-            other = self.same_text(cable_id, (texts or {}).get(cable_id, ""))
+            other = self.same_text(cable_id, (texts or {}).get(cable_id, "")) if self._texts else None
             if other:
                 return f"it holds {cable_id}, whose text is that of the withdrawn cable {other}"
         return None

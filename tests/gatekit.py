@@ -59,7 +59,7 @@ def publish_site(store: storage.Store, community: str, files: dict[str, bytes], 
     manifest = storage.Manifest(community=community, release=release, commit=None, built_at=now,
                                 published_at=now, cables=(), files=entries, script_hashes=script_hashes,
                                 style_hashes=style_hashes)
-    store.put(manifest.key, manifest.to_json(), "application/json")
+    manifest = storage.write_manifest(store, manifest)
     storage.write_pointer(store, storage.Pointer(community, release, now))
     return manifest
 

@@ -85,7 +85,7 @@ class World:
         release = f"20261201T0800{self.release_number:02d}.000Z-0000000{self.release_number}"
         manifest = storage.Manifest(community=community, release=release, commit=commit, built_at=None,
                                     published_at=storage.utc_now(), cables=tuple(cables), files={})
-        self.store.create(manifest.key, manifest.to_json())
+        storage.write_manifest(self.store, manifest)
         storage.write_pointer(self.store, storage.Pointer(community, release, storage.utc_now()))
         return commit
 

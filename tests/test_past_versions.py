@@ -7,6 +7,7 @@ import json
 
 from contentrepo import make_repo
 
+from gate.store import FolderStore, read_manifest
 from pipeline.audit import SITE_DATA
 from pipeline.build import build_sites
 from pipeline.history import published_versions
@@ -20,8 +21,8 @@ PATH = f"content/2026/{CABLE}.md"
 
 def published_files(store, community):
     pointer = json.loads((store / "communities" / community / "current.json").read_text())
-    manifest = json.loads((store / pointer["manifest"]).read_text())
-    return manifest, {path: entry["sha256"] for path, entry in manifest["files"].items()}
+    manifest = read_manifest(FolderStore(store), community, pointer["release"])
+    return manifest, {path: entry.sha256 for path, entry in manifest.files.items()}
 
 
 def site_files(folder):
@@ -39,7 +40,7 @@ def test_build_at_a_past_date_reproduces_the_release_published_then(tmp_path):
     result = repo.run("publish", "--store", str(store), "--out", str(tmp_path / "published-build"))
     assert result.code == 0, result.output
     manifest, published = published_files(store, "energie")
-    assert manifest["commit"] == published_commit
+    assert manifest.commit == published_commit
 
     # Later: the cable is revised and approved again, another cable arrives, and the working tree
     # holds an uncommitted edit. None of it may leak into the rebuild of March 3rd.
@@ -74,7 +75,7 @@ def test_build_and_publish_take_a_past_version_and_tag_what_they_publish(tmp_pat
     result = repo.run("publish", "--store", str(store), "--out", str(tmp_path / "b1"), "--tag")
     assert result.code == 0, result.output
     manifest, published = published_files(store, "energie")
-    tag = f"published/energie/{manifest['release']}"
+    tag = f"published/energie/{manifest.release}"
     assert f"tagged {tag}" in result.stdout
     assert repo.git("rev-parse", f"{tag}^{{commit}}").strip() == first
     assert repo.git("cat-file", "-t", tag).strip() == "tag"
@@ -107,4 +108,4 @@ def test_publishing_a_past_version_keeps_todays_members(tmp_path):
     members = json.loads((store / "members.json").read_text())
     assert list(members["communities"]["energie"]["members"]) == ["b.durand@example.org"]
     manifest, _ = published_files(store, "energie")
-    assert manifest["commit"] == repo.git("rev-parse", "HEAD~1").strip()
+    assert manifest.commit == repo.git("rev-parse", "HEAD~1").strip()

@@ -16,6 +16,7 @@ from sitefactory import corpus, make_site, readable
 from gate.store import (
     BLOBS_PREFIX,
     MEMBERS_KEY,
+    BlobReader,
     FileEntry,
     FolderStore,
     Pointer,
@@ -25,6 +26,7 @@ from gate.store import (
     lease_key,
     read_manifest,
     read_pointer,
+    read_table,
     write_pointer,
 )
 from pipeline import publish as publish_mod
@@ -89,8 +91,10 @@ def test_one_cable_edit_uploads_only_the_pages_whose_bytes_changed(store, tmp_pa
     before, after = read_manifest(store, "europe", first.release), read_manifest(store, "europe", result.release)
     changed = sorted(p for p in after.files if after.files[p].sha256 != before.files[p].sha256)
     assert changed == ["2026/2026-POST-0003/index.html", "feed.xml", "index.html", "search/search_index.json"]
-    # those four files, each with its gzip and brotli forms (the short corrected page has none)
-    assert result.uploaded == len(after.blobs() - before.blobs()) == 3 * 3 + 1 and result.changed
+    # those four files, each with its gzip and brotli forms (the short corrected page has none), and
+    # the manifest's one leaf (a site this small has a table of one node; its cable list is unchanged)
+    assert result.uploaded == len(after.blobs() - after.nodes - before.blobs()) == 3 * 3 + 1 and result.changed
+    assert len(after.nodes - before.nodes) == 1 and result.manifest_bytes < 6 * 1024
     assert result.added == () and result.removed == ()
     assert len(list_releases(store, "europe")) == 2
 
@@ -121,10 +125,17 @@ def test_one_cable_edit_looks_up_only_the_new_blobs_not_the_whole_store(store, t
     assert counting.calls["list"] == 2  # first publication: 300+ blobs, one listing before and one after
     cables["2026-POST-0003"] = "Corrected analysis."
     counting.calls = {"list": 0, "head": 0}
+    before = read_manifest(store, "europe", read_pointer(store, "europe").release)
     result = publish_site(counting, make_site(tmp_path / "build", "europe", cables))
     assert result.uploaded == 3 * 3 + 1 and counting.calls["list"] == 0  # 4 files, 3 with gzip and brotli
+    # the manifest's nodes that changed: per changed file, its leaf and the nodes above it, no more
+    after = read_manifest(store, "europe", result.release)
+    depth = json.loads(store.get(after.key))["table"]["depth"]
+    new_nodes = after.nodes - before.nodes
+    assert depth == 2 and 1 <= len(new_nodes) <= 1 + 4 * depth
+    assert result.manifest_bytes < sum(len(store.get(blob_key(n))) for n in before.nodes) / 3
     # each new blob looked for before and after the manifest, and checked once after its upload
-    assert counting.calls["head"] == 3 * (3 * 3 + 1)
+    assert counting.calls["head"] == 3 * (3 * 3 + 1 + len(new_nodes))
 
 
 def test_a_blob_lost_from_the_store_is_uploaded_again(store, tmp_path):
@@ -156,10 +167,12 @@ def test_text_files_are_stored_with_gzip_and_brotli_forms_that_decompress_to_the
         assert entry.encoded("br").size == len(br) < entry.encoded("gzip").size == len(gz) < entry.size
     for path in ("assets/logo.png", "pagefind/fragment/en_1.pf_fragment", "assets/stylesheets/main0.css", "404.html"):
         assert manifest.files[path].encodings == (), path  # not text, or too small to gain anything
-    # the manifest says so in JSON, next to each file's own blob (docs/storage.md)
-    raw = json.loads(store.get(f"releases/europe/{manifest.release}.json"))["files"]["index.html"]
+    # the manifest's table says so in JSON, next to each file's own blob (docs/storage.md)
+    root = json.loads(store.get(f"releases/europe/{manifest.release}.json"))
+    entries, _ = read_table(root["table"], BlobReader(store))
+    raw = entries["f:index.html"]
     assert set(raw["encodings"]) == {"br", "gzip"} and set(raw["encodings"]["br"]) == {"sha256", "size"}
-    assert "encodings" not in json.loads(store.get(f"releases/europe/{manifest.release}.json"))["files"]["404.html"]
+    assert "encodings" not in entries["f:404.html"]
 
 
 def test_compressed_forms_are_the_same_bytes_whoever_publishes_them(tmp_path):

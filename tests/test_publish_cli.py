@@ -49,7 +49,7 @@ def test_publish_prints_per_community_counts_and_a_rerun_uploads_nothing(repo, t
     first = publish(repo, tmp_path)
     assert set(first) == {"energie", "onu"}
     assert first["energie"]["cables"] == 2 and first["energie"]["uploaded"] > 0
-    assert set(first["energie"]) == {"release", "uploaded", "skipped", "bytes_uploaded", "cables"}
+    assert set(first["energie"]) == {"release", "uploaded", "skipped", "bytes_uploaded", "manifest_bytes", "cables"}
     store = FolderStore(tmp_path / "store")
     assert read_pointer(store, "energie").release == first["energie"]["release"]
     members = json.loads(store.get("members.json"))

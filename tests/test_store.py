@@ -7,12 +7,18 @@ import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gate.store import (
+    MANIFEST_FORMAT,
     MEMBERS_KEY,
+    BlobReader,
+    Encoded,
     FileEntry,
     FolderStore,
     Manifest,
+    ManifestUnreadable,
     NotFound,
     Pointer,
     S3Store,
@@ -24,7 +30,10 @@ from gate.store import (
     pointer_key,
     read_manifest,
     read_pointer,
+    read_release_cables,
+    read_release_head,
     s3_config,
+    write_manifest,
     write_pointer,
 )
 
@@ -116,14 +125,22 @@ def test_delete_removes_keys_and_ignores_absent_ones(store):
     assert list(store.list("claims/")) == ["claims/b"]
 
 
-def test_manifest_and_pointer_round_trip_through_the_store(store):
+def _manifest(n_files: int = 2, release: str = "20261128T140000Z-abcd1234") -> Manifest:
     files = {"index.html": FileEntry(sha(b"i"), 1, "text/html; charset=utf-8"),
-             "assets/app.css": FileEntry(sha(b"c"), 1, "text/css")}
-    m = Manifest("europe", "20261128T140000Z-abcd1234", "f" * 40, "2026-11-28T13:59:00Z",
-                 "2026-11-28T14:00:00Z", ("2026-BERLIN-0042",), files)
-    store.put(m.key, m.to_json(), "application/json")
+             "assets/app.css": FileEntry(sha(b"c"), 1, "text/css", (("gzip", Encoded(sha(b"z"), 9)),))}
+    files.update({f"2026/c{i}.html": FileEntry(sha(b"%d" % i), i, "text/html; charset=utf-8")
+                  for i in range(n_files - 2)})
+    return Manifest("europe", release, "f" * 40, "2026-11-28T13:59:00Z", "2026-11-28T14:00:00Z",
+                    ("2026-BERLIN-0042", "2026-ROME-0001"), files, script_hashes=("sha256-AAAA",),
+                    texts={"2026-BERLIN-0042": "sha256:" + sha(b"t")})
+
+
+def test_manifest_and_pointer_round_trip_through_the_store(store):
+    m = write_manifest(store, _manifest())
+    assert m.format == MANIFEST_FORMAT and m.nodes
     assert read_manifest(store, "europe", m.release) == m
     assert read_manifest(store, "europe", m.release).files["index.html"]["sha256"] == sha(b"i")
+    assert m.nodes <= read_manifest(store, "europe", m.release).blobs()  # gc keeps the nodes with the files
     assert read_pointer(store, "europe") is None
     write_pointer(store, Pointer("europe", m.release, "2026-11-28T14:00:01Z"))
     pointer = read_pointer(store, "europe")
@@ -233,3 +250,115 @@ def test_s3_store_writes_under_its_prefix_only(s3_server, s3_bucket):
     keys = [o["Key"] for o in client.list_objects_v2(Bucket=s3_bucket)["Contents"]]
     assert keys == ["deep/prefix/members.json"]
     assert list(store.list("")) == ["members.json"]
+
+
+# ------------------------------------------------------------------ manifests: format 2, shared tables
+
+
+def test_a_format_1_manifest_is_still_read_whole(store):
+    m = _manifest()
+    store.put(m.key, m.to_json(), "application/json")
+    read = read_manifest(store, "europe", m.release)
+    assert read.format == 1 and read.files == m.files and read.cables == m.cables and not read.nodes
+    assert read_release_cables(store, "europe", m.release) == m.cables
+    assert read_release_head(store, "europe", m.release).files == 2
+
+
+def test_the_root_is_small_and_names_its_table_cables_and_counts(store):
+    m = write_manifest(store, _manifest(3000))
+    root = store.get(m.key)
+    assert len(root) < 1500, "the root must not grow with the site"
+    head = read_release_head(store, "europe", m.release)
+    assert (head.files, head.cables, head.format) == (3000, 2, MANIFEST_FORMAT)
+    assert read_release_cables(store, "europe", m.release) == m.cables
+    assert read_manifest(store, "europe", m.release).files == m.files
+
+
+def test_a_manifest_of_an_unknown_format_is_refused_naming_the_formats_read(store):
+    m = write_manifest(store, _manifest())
+    newer = store.get(m.key).replace(b'"format": 2', b'"format": 3')
+    store.delete([m.key])
+    store.put(m.key, newer)
+    for read in (read_manifest, read_release_cables, read_release_head):
+        with pytest.raises(ManifestUnreadable, match=r"format 3 is not one this version reads \(1, 2\)"):
+            read(store, "europe", m.release)
+
+
+@pytest.mark.parametrize("damage", ["missing", "corrupt", "swapped"])
+def test_a_release_with_a_node_missing_or_damaged_is_not_read_at_all(store, damage):
+    m = write_manifest(store, _manifest(400))
+    other = write_manifest(store, _manifest(401, "20261128T150000Z-abcd1234"))
+    victim = sorted(m.nodes - other.nodes)[0]
+    if damage == "missing":
+        store.delete([blob_key(victim)])
+    elif damage == "corrupt":
+        data = bytearray(store.get(blob_key(victim)))
+        data[len(data) // 2] ^= 1
+        store.put(blob_key(victim), bytes(data))
+    else:  # another node's bytes under this name
+        store.put(blob_key(victim), store.get(blob_key(sorted(other.nodes - m.nodes)[0])))
+    with pytest.raises(ManifestUnreadable, match=victim):
+        read_manifest(store, "europe", m.release)
+    assert read_manifest(store, "europe", other.release).files == other.files  # the other release reads
+
+
+def test_nodes_read_once_are_read_from_the_cache_folder_not_the_store(store, tmp_path):
+    m = write_manifest(store, _manifest(600))
+    first = BlobReader(store, cache_dir=tmp_path / "nodes")
+    assert read_manifest(store, "europe", m.release, first) == m and first.fetched == len(m.nodes)
+    again = BlobReader(store, cache_dir=tmp_path / "nodes")
+    assert read_manifest(store, "europe", m.release, again) == m and again.fetched == 0
+    # a damaged copy in the cache is not trusted: the store's is read again
+    victim = sorted(m.nodes)[0]
+    (tmp_path / "nodes" / victim[:2] / victim).write_bytes(b"{}")
+    third = BlobReader(store, cache_dir=tmp_path / "nodes")
+    assert read_manifest(store, "europe", m.release, third) == m and third.fetched == 1
+
+
+_keys = st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=0x2FF), min_size=1, max_size=30)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(entries=st.dictionaries(_keys, st.integers(0, 10**6), max_size=300), key=_keys, value=st.integers(-5, -1))
+def test_a_table_reads_back_whole_and_one_changed_entry_changes_one_node_per_level(entries, key, value):
+    import tempfile
+
+    from gate.store import build_table, read_table
+
+    with tempfile.TemporaryDirectory() as folder:
+        store = FolderStore(folder, fsync=False)
+        ref, nodes = build_table(entries)
+        for sha_, data in nodes.items():
+            store.put(blob_key(sha_), data)
+        read, seen = read_table(ref, BlobReader(store))
+        assert read == entries and seen == set(nodes)
+        assert build_table(dict(reversed(list(entries.items()))))[0] == ref  # order does not matter
+        changed = {**entries, key: value}
+        ref2, nodes2 = build_table(changed)
+        if ref2["depth"] == ref["depth"]:
+            assert len(set(nodes2) - set(nodes)) <= ref["depth"] + 1
+
+
+def test_a_node_holding_an_entry_out_of_its_place_is_refused(tmp_path):
+    import json as _json
+
+    from gate.store import build_table, read_table
+
+    store = FolderStore(tmp_path / "s", fsync=False)
+    entries = {f"f:page{i}.html": i for i in range(100)}
+    ref, nodes = build_table(entries)
+    assert ref["depth"] == 1
+    leaves = {s_: _json.loads(d) for s_, d in nodes.items() if _json.loads(d)["kind"] == "leaf"}
+    # a leaf given an extra entry that belongs elsewhere, re-hashed and named by a forged parent
+    first, second = sorted(leaves)[:2]
+    moved = dict(leaves[first])
+    moved["entries"] = {**moved["entries"], **leaves[second]["entries"]}
+    data = _json.dumps(moved, separators=(",", ":"), sort_keys=True).encode()
+    forged = hashlib.sha256(data).hexdigest()
+    top = _json.loads(nodes[ref["sha256"]])
+    top["children"] = {d: (forged if c == first else c) for d, c in top["children"].items()}
+    top_data = _json.dumps(top, separators=(",", ":"), sort_keys=True).encode()
+    for s_, d in {**nodes, forged: data, hashlib.sha256(top_data).hexdigest(): top_data}.items():
+        store.put(blob_key(s_), d)
+    with pytest.raises(ManifestUnreadable, match="out of place"):
+        read_table({**ref, "sha256": hashlib.sha256(top_data).hexdigest()}, BlobReader(store))
