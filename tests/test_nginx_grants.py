@@ -347,3 +347,23 @@ def test_grant_parts_are_unpadded_standard_base64_as_nginx_computes_them():
     ref = tokens.session_reference("token")
     assert "=" not in ref and len(ref) == 27
     assert base64.b64decode(ref + "=") == hashlib.sha1(b"token").digest()  # noqa: S324
+
+
+def test_a_blob_missing_from_the_store_answers_the_fault_without_the_files_headers(world):
+    """Lua sets the file's headers before nginx looks for the blob: the fault's answer carries none of them."""
+    publish_site(world.store, "fault", {"index.html": b"<html>CONTENT-OF-FAULT</html>"}, "r1")
+    manifest = storage.read_manifest(world.store, "fault", "r1")
+    world.store.delete([storage.blob_key(manifest.files["index.html"].sha256)])
+    spec = members()
+    spec["fault"] = {"members": {"a@press.org": None}}
+    write_members(world.store, spec)
+    cookie = world.session_cookie("a@press.org")
+    try:
+        assert wait_for(lambda: world.get("/c/fault/", cookie=cookie).status == 503, timeout=POLL + 3, interval=0.1)
+        reply = world.get("/c/fault/", cookie=cookie)
+        assert reply.header("content-type") == "text/plain" and reply.header("retry-after") == "30"
+        assert reply.header("etag") is None and reply.header("vary") is None
+        assert reply.header("content-security-policy") == "default-src 'none'; frame-ancestors 'none'"
+        assert reply.header("cache-control") == "no-store" and b"cannot be read" in reply.body
+    finally:
+        write_members(world.store, members())
