@@ -20,8 +20,8 @@ Two mixes: first visits (every file fetched whole) and return visits (the page f
 files it loads revalidated with ``If-None-Match``, as a browser does under ``Cache-Control:
 no-cache``). Both setups run on the same CPUs (nothing pinned: nginx, the gate and wrk share every
 CPU of this process's affinity), one after the other. Last, refusals of forged session cookies on the
-same addresses: garbage, one well-shaped forged token repeated, and a new well-shaped token for
-every request, against valid first visits.
+same addresses: garbage, one well-shaped forged token repeated, and a new well-shaped token with a
+seal under the real key id but a made-up MAC for every request, against valid first visits.
 """
 
 from __future__ import annotations
@@ -134,11 +134,14 @@ def lua_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def write_script(path: Path, requests: list[tuple[str, dict[str, str]]], fresh_forgery: str | None = None) -> Path:
+def write_script(path: Path, requests: list[tuple[str, dict[str, str]]], fresh_forgery: str | None = None,
+                 seal: str = "") -> Path:
     """A wrk script sending ``requests`` in order, round and round.
 
     ``fresh_forgery``: a forged token's ``header.payload.``; each request then carries a session cookie
-    with a new random signature (a forgery the gate has never seen).
+    with a new random signature (a forgery the gate has never seen) and, when ``seal`` is given
+    (``<seal cookie name>=s1.<a real key id>.``), a seal with a new random MAC (so that nginx computes
+    the HMAC: the dearest forgery for it).
     """
     lines = ["local reqs = {}"]
     for i, (target, headers) in enumerate(requests, start=1):
@@ -157,8 +160,11 @@ def write_script(path: Path, requests: list[tuple[str, dict[str, str]]], fresh_f
                   "  i = i % #reqs + 1",
                   "  local sig = {}",
                   "  for k = 1, 86 do local n = math.random(64); sig[k] = alphabet:sub(n, n) end",
+                  "  local mac = {}",
+                  "  for k = 1, 27 do local n = math.random(62); mac[k] = alphabet:sub(n, n) end",
                   "  local r = reqs[i]",
-                  f"  r[2]['Cookie'] = 'diplomatie=' .. {lua_string(fresh_forgery)} .. table.concat(sig)",
+                  f"  r[2]['Cookie'] = 'diplomatie=' .. {lua_string(fresh_forgery)} .. table.concat(sig)"
+                  + (f" .. '; ' .. {lua_string(seal)} .. table.concat(mac)" if seal else ""),
                   "  return wrk.format('GET', r[1], r[2])",
                   "end"]
     path.write_text("\n".join(lines) + "\n")
@@ -268,7 +274,11 @@ def main() -> None:
                 return out
 
             def run(port: int, reqs: list, forgery: str | None = None) -> tuple[float, str, str]:
-                script = write_script(tmp / f"{len(os.listdir(tmp))}.lua", reqs, forgery)
+                seal = ""
+                if forgery is not None:
+                    keys = tokens.read_grant_keys(grant_keys)
+                    seal = f"{keys.seal_cookie}={tokens.SEAL_VERSION}.{keys.current.kid}."
+                script = write_script(tmp / f"{len(os.listdir(tmp))}.lua", reqs, forgery, seal)
                 return wrk(f"http://127.0.0.1:{port}/", args.duration, args.connections, script=script)
 
             def gate_requests() -> float:
@@ -332,7 +342,7 @@ def main() -> None:
             repeated = {m: f"diplomatie={forged}" for m in member_of}
             for label, cookies, fresh in (("forged: garbage session cookie", garbage, None),
                                           ("forged: one well-shaped token, repeated", repeated, None),
-                                          ("forged: a new well-shaped token each time", repeated,
+                                          ("forged: a new token and seal each time", repeated,
                                            forged.rsplit(".", 1)[0] + ".")):
                 line(label, [measure(label, front_port, lambda c=cookies: requests(c, None), fresh)
                              for _ in range(args.repeat)])
