@@ -350,7 +350,7 @@ def test_grant_keys_file_is_kept_fresh_rotated_and_rewritten_for_new_settings(tm
     path.write_text("nonsense\n")
     assert tokens.ensure_grant_keys(path, wanted, 5000).ttl == 30  # a bad file is replaced, not trusted
     with pytest.raises(tokens.KeysError):
-        tokens.GrantKeys.from_text("diplomatie-grant-keys 1\ncookies a b\nttl 600\nsecure 0\n", "x")
+        tokens.GrantKeys.from_text("diplomatie-grant-keys 2\ncookies a b c\nttl 600\nsecure 0\n", "x")
 
 
 def test_grant_parts_are_unpadded_standard_base64_as_nginx_computes_them():
