@@ -14,9 +14,11 @@
 -- written to disk per request.
 --
 -- Refusals of forged cookies cost less than a valid request: a request without a session cookie,
--- with one that is not even shaped like a token, or with one the gate refused less than REFUSED_TTL
--- seconds ago, gets the gate's sign-in redirect from here (its headers are in the key file), without
--- asking the gate. (A new well-shaped forgery each time costs the gate one signature check.)
+-- with one that is not even shaped like a token, with one the gate refused less than REFUSED_TTL
+-- seconds ago, or, without a valid grant, with a session whose seal (an HMAC the gate made for that
+-- session with a key of the file) is missing or wrong, gets the gate's sign-in redirect from here
+-- (its headers are in the key file), without asking the gate: a new forged session each time costs
+-- one HMAC here, never a signature check (about 200 µs) in the gate.
 --
 -- Fail closed: while the key file cannot be read or is malformed, every grant is refused and every
 -- request asks the gate.
@@ -31,21 +33,29 @@ local ASKING = 0.5          -- ...and for how much longer while one request asks
 local MAP_MAX = 50000       -- addresses remembered per worker (all forgotten when full)
 local REFUSED_TTL = 10      -- seconds a refused session cookie is answered here
 local REFUSED_MAX = 50000
-local VERIFIED_MAX = 50000  -- grants remembered as verified per worker (all forgotten when full)
-local HEADER = "diplomatie-grant-keys 1"
+local ADMITTED_MAX = 20000  -- Cookie headers remembered as admitted per worker (all forgotten when full)
+local HEADER = "diplomatie-grant-keys 2"
 -- Headers of the gate's decision that are not the file's: never copied to the answer.
 local SKIP = {["set-cookie"] = true, ["x-diplomatie-blob"] = true, ["x-diplomatie-session"] = true,
               ["content-length"] = true, ["connection"] = true, ["keep-alive"] = true, ["date"] = true,
               ["server"] = true, ["transfer-encoding"] = true, ["x-diplomatie-release"] = true}
+-- The headers a decision may set on a file (gate/blobs.py accel): cleared from a storage fault.
+local FILE_HEADERS = {["etag"] = true, ["content-encoding"] = true, ["cache-control"] = true, ["vary"] = true,
+                      ["content-security-policy"] = true, ["x-content-type-options"] = true,
+                      ["referrer-policy"] = true, ["x-frame-options"] = true, ["strict-transport-security"] = true,
+                      ["permissions-policy"] = true, ["cross-origin-opener-policy"] = true,
+                      ["cross-origin-resource-policy"] = true, ["set-cookie"] = true}
 
 local key_file = nil
 local conf = nil
 local conf_text = nil
 local next_read = 0
--- Grants that passed every check, by their exact value: {session, community, expiry}. A later request
--- with the same grant, beside the same session cookie, for the same community, before the expiry,
--- needs no hashing. Forgotten whenever the key file changes.
-local verified, verified_count = {}, 0
+-- Cookie headers whose grant passed every check: {community, expiry, session}. A later request with
+-- the same Cookie header (the same session and grant, read the same way), for the same community,
+-- before the expiry, needs no parsing and no hashing: one table look-up. Forgotten whenever the key
+-- file changes.
+local admitted, admitted_count = {}, 0
+-- path -> Accept-Encoding -> {blob, headers, release}: what the gate said each address is.
 local map, map_count = {}, 0
 local releases = {}  -- community -> {current release, when the gate said so}
 local refused, refused_count = {}, 0
@@ -69,7 +79,7 @@ local function parse(text)
         else
             local name, rest = line:match("^(%a+) (.*)$")
             if name == "cookies" then
-                c.session, c.grant = rest:match("^(%S+) (%S+)$")
+                c.session, c.grant, c.seal = rest:match("^(%S+) (%S+) (%S+)$")
             elseif name == "ttl" then
                 c.ttl = tonumber(rest:match("^%d+$"))
             elseif name == "key" then
@@ -86,7 +96,7 @@ local function parse(text)
             end
         end
     end
-    if first or not c.session or not c.ttl or c.ttl < 1 or c.ttl > 60 or c.nkeys == 0 then return nil end
+    if first or not c.session or not c.seal or not c.ttl or c.ttl < 1 or c.ttl > 60 or c.nkeys == 0 then return nil end
     return c
 end
 
@@ -103,7 +113,7 @@ local function keys()
         if text ~= conf_text then
             conf_text = text
             conf = text and parse(text) or nil
-            verified, verified_count = {}, 0
+            admitted, admitted_count = {}, 0
         end
     end
     return conf
@@ -192,12 +202,7 @@ end
 -- gate/tokens.py grant_problem, in the same order: true only for a grant of this community, MACed by
 -- a key of the file, unexpired and not beyond the lifetime, naming this session.
 local function grant_ok(c, grant, community, session)
-    if not grant or #grant > 256 then return false end
-    local known = verified[grant]
-    if known then  -- the same checks, on values already verified (strings compare by identity here)
-        return known[1] == session and known[2] == community and known[3] > ngx.time()
-    end
-    if grant:sub(1, 3) ~= "g1." then return false end
+    if not grant or #grant > 256 or grant:sub(1, 3) ~= "g1." then return false end
     local fields, first = {}, 4
     for i = 1, 5 do
         local dot = grant:find(".", first, true)
@@ -215,8 +220,17 @@ local function grant_ok(c, grant, community, session)
     local expiry, now = tonumber(exp), ngx.time()
     if expiry <= now or expiry > now + c.ttl + 1 then return false end
     if not same(ref, ngx.encode_base64(ngx.sha1_bin(session), true)) then return false end
-    verified_count = remember(verified, verified_count, VERIFIED_MAX, grant, {session, community, expiry})
-    return true
+    return expiry
+end
+
+-- gate/tokens.py seal_problem: "s1.<kid>.<mac>", MACed by a key of the file over this session. The
+-- gate made it when it issued or accepted the session: without it, nginx never asks the gate.
+local function seal_ok(c, seal, session)
+    if not seal or #seal ~= 39 or seal:sub(1, 3) ~= "s1." or seal:byte(12) ~= 46 then return false end
+    local kid = seal:sub(4, 11)
+    local secret = c.keys[kid]
+    if not secret then return false end
+    return same(ngx.encode_base64(ngx.hmac_sha1(secret, "s1." .. kid .. "." .. session), true), seal:sub(13))
 end
 
 -- A compact JWS whose signature is 64 bytes (Ed25519): anything else the gate refuses unread.
@@ -249,44 +263,39 @@ local function sign_in(c, path)
     return ngx.exit(ngx.HTTP_OK)
 end
 
--- gate/blobs.py is_not_modified: "*", or one of the listed tags (weak comparison) is the blob's ETag.
-local function not_modified(if_none_match, etag)
-    if not etag then return false end
-    if #if_none_match > 4096 then return false end  -- the gate answers (a full 200 is always correct)
-    if trimmed(if_none_match, 1, #if_none_match) == "*" then return true end
-    local first, size = 1, #if_none_match
-    while first <= size do
-        local comma = if_none_match:find(",", first, true) or size + 1
-        local tag = trimmed(if_none_match, first, comma - 1)
-        if tag:sub(1, 2) == "W/" then tag = tag:sub(3) end
-        if tag == etag then return true end
-        first = comma + 1
-    end
-    return false
-end
-
--- The file nginx sends (try_files names the blob), with the decision's headers; or 304 when the
--- browser already holds it (the gate's answer to If-None-Match: its headers but the content type).
-local function serve(entry)
-    local if_none_match = ngx.var.http_if_none_match
-    if if_none_match and not_modified(if_none_match, entry.etag) then
-        ngx.status = 304
-        local headers = entry.headers
-        for i = 1, #headers, 2 do
-            if headers[i] ~= "content-type" then ngx.header[headers[i]] = headers[i + 1] end
-        end
-        if ngx.ctx.set_cookie then ngx.header["Set-Cookie"] = ngx.ctx.set_cookie end
-        ngx.send_headers()
-        return ngx.exit(ngx.HTTP_OK)
-    end
+-- The file nginx sends (try_files names the blob) with the decision's headers, set here, before
+-- nginx's static module runs: nginx itself then answers If-None-Match with a 304 (its not-modified
+-- filter compares the request's tags with the ETag set here, as gate/blobs.py is_not_modified does:
+-- "*" or one tag, weak comparison) and drops the content type and encoding from it, as the gate does.
+local function serve(entry, set_cookie)
     ngx.var.d_blob = entry.blob
-    ngx.ctx.headers = entry.headers
+    local header, headers = ngx.header, entry.headers
+    for i = 1, #headers, 2 do
+        header[headers[i]] = headers[i + 1]
+    end
+    if set_cookie then header["Set-Cookie"] = set_cookie end
 end
 
-local function map_key(path)
+-- What the gate said the address is, for the request's Accept-Encoding (the decision may depend on
+-- the encodings the client takes), or nil.
+local function learned(path)
+    local by_encoding = map[path]
+    return by_encoding and by_encoding[ngx.var.http_accept_encoding or ""]
+end
+
+local function learn(path, entry)
     local encodings = ngx.var.http_accept_encoding or ""
-    if #encodings > 200 or #path > 1200 then return nil end
-    return path .. "\n" .. encodings  -- the decision may depend on the encodings the client takes
+    if #encodings > 200 or #path > 1200 then return end
+    if map_count >= MAP_MAX then
+        map, map_count = {}, 0
+    end
+    local by_encoding = map[path]
+    if not by_encoding then
+        by_encoding = {}
+        map[path] = by_encoding
+    end
+    if by_encoding[encodings] == nil then map_count = map_count + 1 end
+    by_encoding[encodings] = entry
 end
 
 -- Ask the gate (location /_decide, the request's own headers) and follow its answer.
@@ -306,19 +315,38 @@ local function decide(c, path, session)
             end
         end
         local release = answer["x-diplomatie-release"]
-        local entry = {blob = blob, headers = headers, etag = answer["etag"], release = release}
+        local entry = {blob = blob, headers = headers, release = release}
         local community = community_of(path)
         if type(release) == "string" and community then releases[community] = {release, ngx.now()} end
-        local key = map_key(path)
-        if key then map_count = remember(map, map_count, MAP_MAX, key, entry) end
-        ngx.ctx.set_cookie = answer["set-cookie"]
-        return serve(entry)
+        learn(path, entry)
+        return serve(entry, answer["set-cookie"])
     end
     if c and session and answer["x-diplomatie-session"] == "none" then
         refused_count = remember(refused, refused_count, REFUSED_MAX, session, ngx.now() + REFUSED_TTL)
         return sign_in(c, path)
     end
     return ngx.exec("@gate")
+end
+
+-- Serve from what the gate said this address is, while the news of the community's release is fresh;
+-- false when the gate must be asked.
+local function serve_learned(community, path)
+    local entry = learned(path)
+    local current = releases[community]
+    if entry and current and entry.release == current[1] then
+        local age = ngx.now() - current[2]
+        if age < MAP_TTL or (current[3] and age < MAP_TTL + ASKING) then
+            serve(entry)
+            return true
+        end
+        current[3] = true  -- this request asks the gate; the others keep serving meanwhile
+    end
+    return false
+end
+
+local function refused_now(session)
+    local until_ = refused[session]
+    return until_ ~= nil and until_ > ngx.now()
 end
 
 -- access_by_lua: serve from a grant, answer a refused session, or ask the gate.
@@ -332,35 +360,41 @@ function M.access()
     local community = community_of(path)
     if not c or not community then return decide(nil, path, nil) end
     local header = ngx.var.http_cookie
+    local known = header and admitted[header]
+    if known and known[1] == community and known[2] > ngx.time() then  -- the usual request: one look-up
+        local session = known[3]
+        if refused_now(session) then return sign_in(c, path) end
+        if serve_learned(community, path) then return end
+        return decide(c, path, session)
+    end
     local session = cookie(header, c.session)
     if not session or not token_shaped(session) then return sign_in(c, path) end
-    local until_ = refused[session]
-    if until_ and until_ > ngx.now() then return sign_in(c, path) end
-    if grant_ok(c, cookie(header, c.grant), community, session) then
-        local key = map_key(path)
-        local entry = key and map[key]
-        local current = releases[community]
-        if entry and current and entry.release == current[1] then
-            local age = ngx.now() - current[2]
-            if age < MAP_TTL or (current[3] and age < MAP_TTL + ASKING) then return serve(entry) end
-            current[3] = true  -- this request asks the gate; the others keep serving meanwhile
+    if refused_now(session) then return sign_in(c, path) end
+    local expiry = grant_ok(c, cookie(header, c.grant), community, session)
+    if expiry then
+        if #header <= 8192 then
+            if admitted_count >= ADMITTED_MAX then
+                admitted, admitted_count = {}, 0
+            end
+            if admitted[header] == nil then admitted_count = admitted_count + 1 end
+            admitted[header] = {community, expiry, session}
         end
+        if serve_learned(community, path) then return end
+        return decide(c, path, session)
     end
+    -- No valid grant: the gate is asked about a session only when it carries the seal the gate made.
+    if not seal_ok(c, cookie(header, c.seal), session) then return sign_in(c, path) end
     return decide(c, path, session)
 end
 
--- header_filter_by_lua: the decision's headers on the file nginx sends, and a fresh grant if any.
-function M.header_filter()
-    local ctx = ngx.ctx
-    local headers = ctx.headers
-    if headers then
-        for i = 1, #headers, 2 do
-            ngx.header[headers[i]] = headers[i + 1]
-        end
+-- header_filter_by_lua of the storage fault (a blob named by the gate is missing): none of the file's
+-- headers, which Lua set before nginx looked for the blob; nginx adds the fault's own.
+function M.fault_headers()
+    local header = ngx.header
+    for name in pairs(FILE_HEADERS) do
+        header[name] = nil
     end
-    if ctx.set_cookie then
-        ngx.header["Set-Cookie"] = ctx.set_cookie
-    end
+    header["Content-Type"] = "text/plain"
 end
 
 return M

@@ -138,6 +138,9 @@ class Gate(GateState):
             grant = self.grants.cookie(resp.community, token, self.clock()) if token else None
             if grant is not None:
                 answer.headers.append(("set-cookie", grant))
+                seal = self.grants.seal(token, self.clock()) if token else None
+                if seal is not None:  # kept fresh while the member browses (the key rotates hourly)
+                    answer.headers.append(("set-cookie", seal))
             release = self.releases.get(resp.community)
             if release is not None:  # what nginx keeps the address's blob under (deploy/diplomatie_grant.lua)
                 answer.headers.append((RELEASE_HEADER, release.pointer.release))

@@ -11,6 +11,10 @@ The grant key file is shared with nginx: every gate process reads it at each pol
 find its current key older than ``tokens.GRANT_ROTATE`` replaces it (the previous key still verifies).
 When the file cannot be read or written, no grant is issued: nginx then asks the gate for every page
 (slower, never more open).
+
+Beside the grants, every session the gate issues or accepts for nginx gets a seal (gate/tokens.py
+``issue_seal``): nginx asks the gate about a session only when its seal is valid, so a forged session
+costs nginx one HMAC, never the gate a signature check.
 """
 
 from __future__ import annotations
@@ -37,10 +41,12 @@ class Grants:
         self.path = Path(config.grant_keys) if config.grant_keys else None
         self.log = log
         self.cookie_name = "diplomatie-grant" if config.insecure_dev else "__Secure-diplomatie-grant"
+        self.seal_name = "diplomatie-seal" if config.insecure_dev else "__Secure-diplomatie-seal"
+        self.session_ttl = config.session_ttl
         self.flags = "; HttpOnly; SameSite=Lax" + ("" if config.insecure_dev else "; Secure")
         self.wanted = tokens.GrantKeys(session_cookie, self.cookie_name, config.grant_ttl,
                                        not config.insecure_dev, (),
-                                       tuple((k, v) for k, v in redirect_headers if k != "location"))
+                                       tuple((k, v) for k, v in redirect_headers if k != "location"), self.seal_name)
         self.keys: tokens.GrantKeys | None = None
 
     def start(self, now: float) -> None:
@@ -74,6 +80,15 @@ class Grants:
         value = tokens.issue_grant(keys, community, session_token, now)
         return f"{self.cookie_name}={value}; Max-Age={keys.ttl}; Path=/c/{community}/{self.flags}"
 
+    def seal(self, session_token: str, now: float) -> str | None:
+        """The Set-Cookie value of the session's seal (tokens.issue_seal), for every community's pages; None
+        when grants are off or their keys unavailable (nginx then asks the gate about every session)."""
+        keys = self.keys
+        if keys is None:
+            return None
+        value = tokens.issue_seal(keys, session_token, now)
+        return f"{self.seal_name}={value}; Max-Age={self.session_ttl}; Path=/c/{self.flags}"
+
     def clear(self, communities: list[str]) -> list[tuple[str, str]]:
         """Set-Cookie headers deleting the grants of these communities (at sign-out).
 
@@ -82,4 +97,5 @@ class Grants:
         """
         if self.path is None:
             return []
-        return [("set-cookie", f"{self.cookie_name}=; Max-Age=0; Path=/c/{c}/{self.flags}") for c in communities]
+        return [("set-cookie", f"{self.cookie_name}=; Max-Age=0; Path=/c/{c}/{self.flags}") for c in communities] + [
+            ("set-cookie", f"{self.seal_name}=; Max-Age=0; Path=/c/{self.flags}")]

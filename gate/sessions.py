@@ -111,10 +111,13 @@ class Sessions:
         await asyncio.to_thread(self.store.create, storage.claim_key(claims.jti), record, "application/json")
         self.cache.pop(self.token(cookie_header) or "", None)
 
-    def issue(self, subject: str, now: float) -> str:
-        """A Set-Cookie value holding a new session for ``subject``."""
-        session = tokens.issue(self.ring, tokens.SESSION, subject, issuer=self.config.origin,
-                               audience=self.config.origin, ttl=self.config.session_ttl, now=now)
+    def new_token(self, subject: str, now: float) -> str:
+        """A new session token for ``subject``."""
+        return tokens.issue(self.ring, tokens.SESSION, subject, issuer=self.config.origin,
+                            audience=self.config.origin, ttl=self.config.session_ttl, now=now)
+
+    def cookie(self, session: str) -> str:
+        """The Set-Cookie value holding the session token ``session``."""
         return f"{self.cookie_name}={session}; Max-Age={self.config.session_ttl}{self.cookie_flags}"
 
     def clear(self) -> str:

@@ -424,7 +424,10 @@ GRANT_TTL = 30
 MAX_GRANT_TTL = 60
 #: A grant key is replaced after this long; the previous key still verifies (grants outlive it by a TTL).
 GRANT_ROTATE = 3600
-GRANT_KEYS_HEADER = "diplomatie-grant-keys 1"
+#: A new grant key signs only once it is this old (the previous one signs meanwhile): nginx re-reads the
+#: key file every second, so it never meets a grant or seal of a key it has not read yet.
+GRANT_KEY_SETTLE = 2
+GRANT_KEYS_HEADER = "diplomatie-grant-keys 2"
 _GRANT_KID = 8  # hex characters
 _GRANT_SECRET = 32  # bytes
 
@@ -440,11 +443,12 @@ class GrantKey:
 
 @dataclass(frozen=True)
 class GrantKeys:
-    """The grant key file: the names of the two cookies nginx reads, the lifetime, and the keys (current first).
+    """The grant key file: the names of the three cookies nginx reads, the lifetime, and the keys (current first).
 
     ``secure`` says the gate runs over https (cookies with ``Secure``). ``redirect_headers`` are the
     headers of the gate's own sign-in redirect (but its ``Location``), which nginx copies when it
-    answers that redirect itself (a request without a valid session).
+    answers that redirect itself (a request without a valid session). ``seal_cookie`` names the
+    session's seal (see ``issue_seal``).
     """
 
     session_cookie: str
@@ -453,17 +457,24 @@ class GrantKeys:
     secure: bool
     keys: tuple[GrantKey, ...]
     redirect_headers: tuple[tuple[str, str], ...] = ()
+    seal_cookie: str = "diplomatie-seal"
 
     def settings(self) -> tuple:
         """Everything but the keys: a file whose settings differ from the gate's is rewritten."""
-        return (self.session_cookie, self.grant_cookie, self.ttl, self.secure, self.redirect_headers)
+        return (self.session_cookie, self.grant_cookie, self.seal_cookie, self.ttl, self.secure, self.redirect_headers)
 
     @property
     def current(self) -> GrantKey:
         return self.keys[0]
 
+    def signing_key(self, now: float) -> GrantKey:
+        """The key grants and seals are made with: the current one once GRANT_KEY_SETTLE old, else the previous."""
+        if len(self.keys) > 1 and now - self.current.created < GRANT_KEY_SETTLE:
+            return self.keys[1]
+        return self.current
+
     def to_text(self) -> str:
-        lines = [GRANT_KEYS_HEADER, f"cookies {self.session_cookie} {self.grant_cookie}",
+        lines = [GRANT_KEYS_HEADER, f"cookies {self.session_cookie} {self.grant_cookie} {self.seal_cookie}",
                  f"ttl {self.ttl}", f"secure {int(self.secure)}"]
         lines += [f"header {name} {value}" for name, value in self.redirect_headers]
         lines += [f"key {k.kid} {k.created} {k.secret.hex()}" for k in self.keys]
@@ -492,13 +503,14 @@ class GrantKeys:
                     fields[name] = values
                 else:
                     raise ValueError(f"line {number}: unknown field {name!r}")
-            (session_cookie, grant_cookie), (ttl,), (secure,) = fields["cookies"], fields["ttl"], fields["secure"]
+            (session_cookie, grant_cookie, seal_cookie), (ttl,), (secure,) = (fields["cookies"], fields["ttl"],
+                                                                              fields["secure"])
             ttl_seconds = int(ttl)
         except (KeyError, ValueError) as exc:
             raise KeysError(f"{source}: malformed grant key file ({exc})") from exc
         if not keys or not 1 <= ttl_seconds <= MAX_GRANT_TTL:
             raise KeysError(f"{source}: no key, or a lifetime outside 1..{MAX_GRANT_TTL} s")
-        return cls(session_cookie, grant_cookie, ttl_seconds, secure == "1", tuple(keys), tuple(headers))
+        return cls(session_cookie, grant_cookie, ttl_seconds, secure == "1", tuple(keys), tuple(headers), seal_cookie)
 
 
 def new_grant_key(now: float) -> GrantKey:
@@ -535,8 +547,7 @@ def ensure_grant_keys(path: Path, wanted: GrantKeys, now: float, rotate_after: f
     if found is not None and found.settings() == wanted.settings() and now - found.current.created < rotate_after:
         return found
     previous = found.keys[:1] if found is not None else ()
-    fresh = GrantKeys(wanted.session_cookie, wanted.grant_cookie, wanted.ttl, wanted.secure,
-                      (new_grant_key(now), *previous), wanted.redirect_headers)
+    fresh = replace(wanted, keys=(new_grant_key(now), *previous))
     write_grant_keys(path, fresh)
     return fresh
 
@@ -556,7 +567,7 @@ def grant_mac(key: GrantKey, payload: str) -> str:
 
 def issue_grant(keys: GrantKeys, community: str, session_token: str, now: float) -> str:
     """The value of a grant cookie for ``community`` beside ``session_token``, valid ``keys.ttl`` seconds."""
-    key = keys.current
+    key = keys.signing_key(now)
     payload = f"{GRANT_VERSION}.{community}.{int(now) + keys.ttl}.{session_reference(session_token)}.{key.kid}"
     return f"{payload}.{grant_mac(key, payload)}"
 
@@ -587,4 +598,52 @@ def grant_problem(keys: GrantKeys, grant: str, community: str, session_token: st
         return "expiry beyond the lifetime"
     if session_token is None or not hmac.compare_digest(ref, session_reference(session_token)):
         return "another session"
+    return None
+
+
+# -- session seals (checked by nginx before it asks the gate about a session) --------------------
+#
+# Checking a session's Ed25519 signature costs about 200 µs of CPU (in OpenSSL, 5,000 verifications a
+# second on the reference machine): a new forged session on every request would cost the gate, or
+# nginx, far more than a valid request. So the gate gives every session it issues or accepts a seal,
+# a cookie nginx checks with one HMAC under the grant keys:
+#
+#     s1.<kid>.<mac>       mac = unpadded base64 of HMAC-SHA1(key, "s1.<kid>.<session token>")
+#
+# nginx asks the gate about a session without a valid grant only when its seal is valid; any other
+# request gets the sign-in redirect from nginx. A seal proves only that the gate issued or accepted
+# this exact session while its key was in the file: the gate still checks the session (signature,
+# expiry, sign-out) and the membership, and nothing is served on a seal alone.
+
+SEAL_VERSION = "s1"
+SEAL_LENGTH = len(SEAL_VERSION) + 1 + _GRANT_KID + 1 + 27
+
+
+def seal_mac(key: GrantKey, session_token: str) -> str:
+    message = f"{SEAL_VERSION}.{key.kid}.{session_token}".encode("ascii", "replace")
+    return _b64(hmac.new(key.secret, message, hashlib.sha1).digest())
+
+
+def issue_seal(keys: GrantKeys, session_token: str, now: float) -> str:
+    """The value of the seal cookie of ``session_token``."""
+    key = keys.signing_key(now)
+    return f"{SEAL_VERSION}.{key.kid}.{seal_mac(key, session_token)}"
+
+
+def seal_problem(keys: GrantKeys, seal: str | None, session_token: str) -> str | None:
+    """Why ``seal`` does not let nginx ask the gate about ``session_token``; None when it does.
+
+    The reference implementation of what deploy/diplomatie_grant.lua checks.
+    """
+    if not seal or len(seal) != SEAL_LENGTH or not seal.isascii():
+        return "missing or malformed"
+    parts = seal.split(".")
+    if len(parts) != 3 or parts[0] != SEAL_VERSION or len(parts[1]) != _GRANT_KID:
+        return "malformed"
+    _, kid, mac = parts
+    key = next((k for k in keys.keys if k.kid == kid), None)
+    if key is None:
+        return "unknown key"
+    if not hmac.compare_digest(seal_mac(key, session_token), mac):
+        return "bad MAC"
     return None

@@ -133,9 +133,51 @@ def login_form(gate: GateState, reader: Reader, next_path: str | None, message: 
             f'<button type="submit">{button}</button></form>{sso}')
 
 
+#: How long after sending a signed-in member back with a fresh seal the sign-in page is shown instead of
+#: sending them back again (nginx refusing a seal the gate just made: a key file nginx does not read).
+RESEAL_GUARD = 10
+
+
+def session_cookies(gate: GateState, subject: str, now: float) -> list[tuple[str, str]]:
+    """The Set-Cookie headers of a new session for ``subject``: the session, then its seal (behind nginx)."""
+    token = gate.sessions.new_token(subject, now)
+    seal = gate.grants.seal(token, now)
+    return [("set-cookie", gate.sessions.cookie(token)), *([("set-cookie", seal)] if seal else [])]
+
+
+async def resealed(gate: GateState, req: Request, next_path: str | None) -> Response | None:
+    """A signed-in member sent to sign in by nginx (a session without a valid seal: issued before seals,
+    or its seal's key rotated out while they were away): back to the page with a fresh seal; None when
+    the sign-in page is the answer."""
+    if not next_path or not next_path.startswith("/c/") or gate.grants.path is None:
+        return None
+    cookie = req.header("cookie")
+    guard = gate.grants.seal_name + "-sent"
+    if cookie_value(cookie, guard):  # sent back a moment ago and refused again: do not loop
+        gate.log.event({"event": "seal refused by nginx just after it was made; check that nginx reads the "
+                                 "gate's --grant-keys file"})
+        return None
+    now = gate.clock()
+    try:
+        claims = await gate.sessions.session(cookie, now)
+    except storage.StoreUnavailable:
+        return None
+    token = gate.sessions.token(cookie)
+    seal = gate.grants.seal(token, now) if claims is not None and token else None
+    if seal is None:
+        return None
+    flags = gate.grants.flags
+    return gate.pages.redirect(next_path, 302, extra=[
+        ("set-cookie", seal), ("set-cookie", f"{guard}=1; Max-Age={RESEAL_GUARD}; Path=/login{flags}")],
+        subject=claims.sub)
+
+
 async def login(gate: GateState, req: Request) -> Response:
     if req.method != "POST":
         next_path = safe_next(parse_query(req.query).get("next"))
+        back = await resealed(gate, req, next_path)
+        if back is not None:
+            return back
         reader = gate.pages.reader(req, next_path=next_path)
         return gate.pages.page(200, reader, reader.gettext("Sign in"), login_form(gate, reader, next_path))
     form = await read_form(gate, req)
@@ -259,8 +301,7 @@ async def spend_link(gate: GateState, req: Request) -> Response:
     target = safe_next(form.get("next"))
     if target is None:
         target = f"/c/{claims.community}/" if claims.typ == tokens.INVITATION else "/"
-    return gate.pages.redirect(target, 303, extra=[("set-cookie", gate.sessions.issue(claims.sub, now))],
-                               subject=claims.sub)
+    return gate.pages.redirect(target, 303, extra=session_cookies(gate, claims.sub, now), subject=claims.sub)
 
 
 def remember_sign_in(gate: GateState, address: str, now: float) -> None:
@@ -315,9 +356,8 @@ async def oidc_callback(gate: GateState, req: Request) -> Response:
     if not gate.members().communities_of(signed_in.email, gate.today(now)):
         raise not_a_member(signed_in.email, extra=[clear])
     remember_sign_in(gate, signed_in.email, now)
-    cookie = gate.sessions.issue(signed_in.email, now)
-    return gate.pages.redirect(safe_next(signed_in.next_path) or "/", 302, extra=[clear, ("set-cookie", cookie)],
-                               subject=signed_in.email)
+    return gate.pages.redirect(safe_next(signed_in.next_path) or "/", 302,
+                               extra=[clear, *session_cookies(gate, signed_in.email, now)], subject=signed_in.email)
 
 
 # -- sign-out ------------------------------------------------------------------------------------

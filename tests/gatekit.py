@@ -135,6 +135,7 @@ class _Client:
     its keys. Subclasses give ``request``, ``keys_dir``, ``base``, ``cookie_name`` and ``now()``."""
 
     cookie_name = "diplomatie"
+    grant_keys: Path | None = None  # the gate's --grant-keys file: sessions then carry their seal
 
     def now(self) -> float | None:
         """The time tokens are issued at (None: the wall clock)."""
@@ -156,14 +157,23 @@ class _Client:
         """Open and confirm a fresh invitation; returns the ``Cookie`` header value of the session."""
         reply = follow_link(self, f"/auth?token={self.invitation(community, email, ttl=ttl)}")
         assert reply.status == 303, (reply.status, reply.body[:300])
-        return cookie_of(reply)
+        return self.sealed(cookie_of(reply))
 
     def session_cookie(self, email: str, *, ttl: int = 3600, now: float | None = None) -> str:
-        """A session signed with the gate's keys, without going through /auth."""
+        """A session signed with the gate's keys, without going through /auth (with its seal, as the gate
+        sets it beside every session when it has grant keys)."""
         ring = tokens.load(self.keys_dir)
         token = tokens.issue(ring, tokens.SESSION, email, issuer=self.base, audience=self.base, ttl=ttl,
                              now=self.now() if now is None else now)
-        return f"{self.cookie_name}={token}"
+        return self.sealed(f"{self.cookie_name}={token}")
+
+    def sealed(self, cookie: str) -> str:
+        """``name=<session>`` and, when the gate has grant keys, the session's seal (what a browser holds)."""
+        if self.grant_keys is None:
+            return cookie
+        keys = tokens.read_grant_keys(self.grant_keys)
+        seal = tokens.issue_seal(keys, cookie.split("=", 1)[1], time.time())
+        return f"{cookie}; {keys.seal_cookie}={seal}"
 
 
 class GateProcess(_Client):
@@ -174,6 +184,8 @@ class GateProcess(_Client):
         self.port = free_port()
         self.base = base_url or f"http://127.0.0.1:{self.port}"
         self.keys_dir = keys_dir
+        if "--grant-keys" in extra:
+            self.grant_keys = Path(extra[extra.index("--grant-keys") + 1])
         self.log = log or Path(store_dir).parent / f"gate-{self.port}.log"
         self.metrics_port = free_port()
         args = [sys.executable, "-m", "pipeline", "gate", "--store", str(store_dir), "--keys", str(keys_dir),
@@ -257,8 +269,12 @@ def follow_link(client, path: str, cookie: str | None = None) -> Reply:
 
 
 def cookie_of(reply: Reply) -> str:
-    set_cookie = reply.header("set-cookie") or ""
-    return set_cookie.split(";", 1)[0]
+    """The ``Cookie`` header a browser sends after ``reply``: each cookie it set (the session first, then,
+    behind nginx, the session's seal), those it deleted left out. (Our cookies use Max-Age, never
+    Expires, so the merged header splits on ", ".)"""
+    pairs = [c.split(";", 1)[0] for c in (reply.header("set-cookie") or "").split(", ")]
+    kept = [p for p in pairs if not p.endswith("=")]
+    return "; ".join(kept) if kept else pairs[0]
 
 
 @contextlib.contextmanager

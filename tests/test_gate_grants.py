@@ -70,6 +70,9 @@ def test_the_key_file_is_written_at_start_and_rotated_by_the_poll(setup):
         rotated = tokens.read_grant_keys(keys_file)
         assert rotated.current != first.current and rotated.keys[1] == first.current
         cookie = gate.session_cookie("a@press.org")  # the first one expired meanwhile
+        settling = grant_of(gate.get("/c/presse/", cookie=cookie, headers=DECIDE))
+        assert settling.split(".")[4] == first.current.kid  # nginx may not have read the new key yet
+        gate.clock.advance(tokens.GRANT_KEY_SETTLE)
         after = grant_of(gate.get("/c/presse/", cookie=cookie, headers=DECIDE))
         assert after.split(".")[4] == rotated.current.kid and before.split(".")[4] == first.current.kid
         keys_file.unlink()  # a leaked file: deleting it rotates at once, the old keys are gone
@@ -94,3 +97,29 @@ def test_a_gate_that_cannot_write_its_grant_key_file_does_not_start(setup):
 def test_grant_options_that_would_break_the_bound_are_refused(tmp_path, options, message):
     with pytest.raises(ValueError, match=message):
         GateConfig(store=str(tmp_path), keys=str(tmp_path), base_url="https://cables.example.org", **options)
+
+
+def test_a_yes_sets_the_sessions_seal_and_a_signed_in_member_without_one_is_sent_back(setup):
+    keys_file = setup / "grants" / "keys"
+    with gate_in_process(setup / "store", setup / "keys", base_url="https://cables.example.org",
+                         accel_redirect="/_blobs", grant_keys=str(keys_file)) as gate:
+        cookie = gate.session_cookie("a@press.org")
+        token = cookie.split("=", 1)[1]
+        yes = gate.get("/c/presse/", cookie=cookie, headers=DECIDE)
+        seal_cookie = yes.header("set-cookie").split(", ")[1]
+        assert seal_cookie.startswith("__Secure-diplomatie-seal=s1.")
+        for flag in (f"; Max-Age={tokens.SESSION_TTL}", "; Path=/c/;", "; HttpOnly", "; SameSite=Lax", "; Secure"):
+            assert flag in seal_cookie
+        keys = tokens.read_grant_keys(keys_file)
+        seal = seal_cookie.split(";", 1)[0].split("=", 1)[1]
+        assert tokens.seal_problem(keys, seal, token) is None
+        assert tokens.seal_problem(keys, seal, token[:-1] + ("A" if token[-1] != "A" else "B")) == "bad MAC"
+        no = gate.get("/c/business/", cookie=cookie, headers=DECIDE)  # not a member: no grant, no seal
+        assert no.status == 401 and no.header("set-cookie") is None
+        bounced = gate.get("/login?next=/c/presse/", cookie=cookie)  # nginx found no valid seal
+        assert bounced.status == 302 and bounced.header("location") == "/c/presse/"
+        assert bounced.header("set-cookie").startswith("__Secure-diplomatie-seal=s1.")
+        assert gate.get("/login?next=/", cookie=cookie).status == 200  # not a community's page: the form
+        assert gate.get("/login?next=/c/presse/").status == 200  # no session: the form
+    with gate_in_process(setup / "store", setup / "keys", accel_redirect="/_blobs") as plain:  # no grants
+        assert plain.get("/login?next=/c/presse/", cookie=plain.session_cookie("a@press.org")).status == 200

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from gate import store as storage
 from gate import tokens
-from tests.gatekit import GateProcess, Reply, publish_site, wait_for, write_members
+from tests.gatekit import GateProcess, Reply, follow_link, publish_site, wait_for, write_members
 from tests.test_nginx import behind_nginx, front
 
 pytestmark = pytest.mark.nginx
@@ -166,7 +166,7 @@ def test_a_grant_of_another_community_or_expired_or_tampered_asks_the_gate(world
     both = Browser(world, world.session_cookie("both@x.org"))
     assert both.get("/c/presse/").status == 200 and both.get("/c/business/").status == 200
     keys = grant_keys(world)
-    token = both.session.split("=", 1)[1]
+    token = both.session.split(";", 1)[0].split("=", 1)[1]
     now = time.time()
     wrong = {
         "another community's": both.grants["business"],
@@ -188,7 +188,7 @@ def test_a_grant_of_another_community_or_expired_or_tampered_asks_the_gate(world
 
 
 def test_refusals_of_forged_cookies_are_answered_by_nginx(world):
-    """Garbage is refused by Lua; a well-shaped forgery once by the gate, then from nginx's memory."""
+    """Garbage is refused by Lua; so is a well-shaped forgery, which has no seal the gate made."""
     before = gate_requests(world)
     for cookie in ("diplomatie=garbage", "diplomatie=a.b.c", "other=1", None):
         reply = world.get("/c/presse/assets/main.css", cookie=cookie)
@@ -201,7 +201,7 @@ def test_refusals_of_forged_cookies_are_answered_by_nginx(world):
     for page in PAGES:
         reply = world.get(page.format(c="presse"), cookie=f"diplomatie={forged}")
         assert reply.status == 302 and marker("presse") not in reply.body
-    assert gate_requests(world) - before == 1  # the first one; the gate's "no session" is remembered
+    assert gate_requests(world) == before  # no seal: nginx never asks the gate about it
 
 
 def sign_out(world, cookie: str) -> Reply:
@@ -244,6 +244,17 @@ def test_sign_out_clears_the_grant_cookies(world):
     assert any(c.startswith("diplomatie=;") for c in cookies)
     for community in ("presse", "business"):
         assert any(c.startswith("diplomatie-grant=; Max-Age=0; Path=/c/" + community + "/;") for c in cookies)
+    assert any(c.startswith("diplomatie-seal=; Max-Age=0; Path=/c/;") for c in cookies)
+
+
+def test_sign_in_sets_the_session_and_its_seal(world):
+    token = world.invitation("presse", "a@press.org")
+    reply = follow_link(world, f"/auth?token={token}")
+    session, seal = [c.split(";", 1)[0] for c in reply.header("set-cookie").split(", ")]
+    assert session.startswith("diplomatie=") and seal.startswith("diplomatie-seal=s1.")
+    assert tokens.seal_problem(grant_keys(world), seal.split("=", 1)[1], session.split("=", 1)[1]) is None
+    page = world.get("/c/presse/", cookie=f"{session}; {seal}")  # what the browser sends next
+    assert page.status == 200 and marker("presse") in page.body
 
 
 def test_removal_takes_effect_behind_nginx_within_the_grant_lifetime_and_a_poll(world):
@@ -339,7 +350,7 @@ def test_grant_keys_file_is_kept_fresh_rotated_and_rewritten_for_new_settings(tm
     path.write_text("nonsense\n")
     assert tokens.ensure_grant_keys(path, wanted, 5000).ttl == 30  # a bad file is replaced, not trusted
     with pytest.raises(tokens.KeysError):
-        tokens.GrantKeys.from_text("diplomatie-grant-keys 1\ncookies a b\nttl 600\nsecure 0\n", "x")
+        tokens.GrantKeys.from_text("diplomatie-grant-keys 2\ncookies a b c\nttl 600\nsecure 0\n", "x")
 
 
 def test_grant_parts_are_unpadded_standard_base64_as_nginx_computes_them():
@@ -347,3 +358,119 @@ def test_grant_parts_are_unpadded_standard_base64_as_nginx_computes_them():
     ref = tokens.session_reference("token")
     assert "=" not in ref and len(ref) == 27
     assert base64.b64decode(ref + "=") == hashlib.sha1(b"token").digest()  # noqa: S324
+
+
+def test_a_blob_missing_from_the_store_answers_the_fault_without_the_files_headers(world):
+    """Lua sets the file's headers before nginx looks for the blob: the fault's answer carries none of them."""
+    publish_site(world.store, "fault", {"index.html": b"<html>CONTENT-OF-FAULT</html>"}, "r1")
+    manifest = storage.read_manifest(world.store, "fault", "r1")
+    world.store.delete([storage.blob_key(manifest.files["index.html"].sha256)])
+    spec = members()
+    spec["fault"] = {"members": {"a@press.org": None}}
+    write_members(world.store, spec)
+    cookie = world.session_cookie("a@press.org")
+    try:
+        assert wait_for(lambda: world.get("/c/fault/", cookie=cookie).status == 503, timeout=POLL + 3, interval=0.1)
+        reply = world.get("/c/fault/", cookie=cookie)
+        assert reply.header("content-type") == "text/plain" and reply.header("retry-after") == "30"
+        assert reply.header("etag") is None and reply.header("vary") is None
+        assert reply.header("content-security-policy") == "default-src 'none'; frame-ancestors 'none'"
+        assert reply.header("cache-control") == "no-store" and b"cannot be read" in reply.body
+    finally:
+        write_members(world.store, members())
+
+
+# -- forged sessions and seals, generated --------------------------------------------------------
+
+
+def _forged_sessions(world) -> st.SearchStrategy[str]:
+    """Session tokens the gate never issued: signed with another key, or a real one altered."""
+    forger = tokens.init(world.base_dir / "forger-keys-generated", force=True)
+    real = world.session_cookie("a@press.org").split(";", 1)[0].split("=", 1)[1]
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    signed_elsewhere = st.emails().map(lambda e: tokens.issue(forger, tokens.SESSION, e.lower(), issuer=world.base,
+                                                              audience=world.base, ttl=600))
+    altered = st.tuples(st.integers(0, len(real) - 1), st.sampled_from(alphabet)).map(
+        lambda p: real[:p[0]] + p[1] + real[p[0] + 1:]).filter(lambda t: t != real)
+    return st.one_of(signed_elsewhere, altered)
+
+
+def _seal_for(world, keys: tokens.GrantKeys) -> st.SearchStrategy[str | None]:
+    """What a forger may put beside a forged session: nothing, a real seal of another session, a seal
+    under a made-up key, or a real session's seal altered."""
+    other = world.session_cookie("b@biz.org").split("; ", 1)[1].split("=", 1)[1]
+    made_up = tokens.GrantKeys(keys.session_cookie, keys.grant_cookie, keys.ttl, keys.secure,
+                               (tokens.new_grant_key(time.time()),), seal_cookie=keys.seal_cookie)
+    return st.one_of(st.none(), st.just(other), st.text(st.sampled_from("s1.abcdef0123456789+/"), max_size=45),
+                     st.integers(0, len(other) - 1).map(lambda n: other[:n] + ("A" if other[n] != "A" else "B")
+                                                        + other[n + 1:]),
+                     st.builds(lambda: tokens.issue_seal(made_up, "anything", time.time())))
+
+
+def test_generated_forged_sessions_are_refused_by_nginx_without_asking_the_gate(world):
+    """Every forged session, whatever seal it carries, gets the gate's own sign-in redirect from nginx."""
+    keys = grant_keys(world)
+    before = gate_requests(world)
+    forged_seals: list[str] = []
+
+    @settings(max_examples=40, deadline=None, derandomize=True,
+              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @given(_forged_sessions(world), _seal_for(world, keys), st.sampled_from(PAGES))
+    def check(session: str, seal: str | None, page: str) -> None:
+        path = page.format(c="presse")
+        cookie = f"diplomatie={session}" + (f"; {keys.seal_cookie}={seal}" if seal else "")
+        if seal:
+            forged_seals.append(seal)
+        reply = world.get(path, cookie=cookie)
+        assert reply.status == 302 and reply.header("location") == f"/login?next={path}"
+        assert reply.body == b"" and reply.header("cache-control") == "no-store"
+
+    check()
+    assert forged_seals  # the generated cases did carry seals
+    assert gate_requests(world) == before  # not one of them reached the gate
+
+
+def test_a_sealed_session_without_a_grant_is_asked_about_and_served(world):
+    """The legitimate side: a session with its seal and no grant gets the page (the gate is asked once)."""
+    before = gate_requests(world)
+    browser = Browser(world, world.session_cookie("a@press.org"))
+    reply = browser.get("/c/presse/assets/app.js")
+    assert reply.status == 200 and marker("presse") in reply.body and browser.asked == 1
+    assert gate_requests(world) - before == 1
+
+
+def test_a_session_without_its_seal_is_sent_back_with_one_by_the_sign_in_page(world):
+    """A valid session whose seal is missing (issued before seals, or its key rotated out): nginx sends
+    it to sign in, and the sign-in page sends it straight back with a fresh seal, once."""
+    session = world.session_cookie("a@press.org").split(";", 1)[0]
+    refused = world.get("/c/presse/assets/app.js", cookie=session)
+    assert refused.status == 302 and refused.header("location") == "/login?next=/c/presse/assets/app.js"
+    back = world.get(refused.header("location"), cookie=session)
+    assert back.status == 302 and back.header("location") == "/c/presse/assets/app.js"
+    seal = back.header("set-cookie").split(", ")[0].split(";", 1)[0]
+    assert seal.startswith("diplomatie-seal=") and "Path=/c/" in back.header("set-cookie")
+    reply = world.get("/c/presse/assets/app.js", cookie=f"{session}; {seal}")
+    assert reply.status == 200 and marker("presse") in reply.body
+    guarded = world.get(refused.header("location"), cookie=f"{session}; diplomatie-seal-sent=1")
+    assert guarded.status == 200 and b"<form" in guarded.body  # refused again right away: no loop
+    forged = world.get(refused.header("location"), cookie="diplomatie=" + "x" * 40)
+    assert forged.status == 200 and b"<form" in forged.body  # no valid session: the sign-in page
+
+
+def test_generated_tampered_seals_are_refused_by_the_reference_check(world):
+    keys = grant_keys(world)
+    token = world.session_cookie("a@press.org").split(";", 1)[0].split("=", 1)[1]
+    seal = tokens.issue_seal(keys, token, time.time())
+    assert tokens.seal_problem(keys, seal, token) is None and len(seal) == tokens.SEAL_LENGTH
+    assert tokens.seal_problem(keys, seal, token[:-1] + ("A" if token[-1] != "A" else "B")) is not None
+
+    @settings(max_examples=300, deadline=None, derandomize=True)
+    @given(st.tuples(st.integers(0, len(seal) - 1), st.integers(0, 7)), st.integers(0, len(seal)))
+    def check(flip: tuple[int, int], cut: int) -> None:
+        raw = bytearray(seal.encode())
+        raw[flip[0]] ^= 1 << flip[1]
+        for variant in (raw.decode("latin-1"), seal[:cut]):
+            if variant != seal:
+                assert tokens.seal_problem(keys, variant, token) is not None
+
+    check()
