@@ -11,6 +11,8 @@ from typing import Any
 
 import yaml
 
+from pipeline.messages import _
+
 
 @dataclass
 class YamlError(Exception):
@@ -46,7 +48,7 @@ def _refuse_aliases(node: yaml.Node | None) -> None:
         current = stack.pop()
         if id(current) in seen:
             mark = current.start_mark
-            raise YamlError(mark.line + 1, mark.column + 1, "anchors and aliases are not allowed")
+            raise YamlError(mark.line + 1, mark.column + 1, _("anchors and aliases are not allowed"))
         seen.add(id(current))
         if isinstance(current, yaml.MappingNode):
             for key, value in current.value:
@@ -63,7 +65,7 @@ def construct(node: yaml.Node) -> Any:
         return yaml.constructor.SafeConstructor().construct_object(node, deep=True)
     except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
         mark = node.start_mark
-        raise YamlError(mark.line + 1, mark.column + 1, f"cannot read value: {exc}") from None
+        raise YamlError(mark.line + 1, mark.column + 1, _("cannot read value: {error}").format(error=exc)) from None
 
 
 def line_of(node: yaml.Node) -> int:

@@ -7,15 +7,17 @@ from pathlib import Path
 
 import click
 
+from pipeline.messages import N_, _
+
 root_option = click.option(
     "--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True,
-    help="The content repository: the folder holding content/ and communities.yaml.",
+    help=N_("The content repository: the folder holding content/ and communities.yaml."),
 )
 
 
 def format_option(*choices: str) -> click.Option:
     return click.option("--format", "fmt", type=click.Choice(choices), default=choices[0], show_default=True,
-                        help="Output format.")
+                        help=N_("Output format."))
 
 
 def parse_when(value: str | None, option: str = "--at") -> dt.datetime | None:
@@ -28,7 +30,7 @@ def parse_when(value: str | None, option: str = "--at") -> dt.datetime | None:
     try:
         return parse_moment(value)
     except DateError as exc:
-        raise click.BadParameter(f"{exc}; check the year" if "outside" in str(exc) else str(exc),
+        raise click.BadParameter(_("{exc}; check the year").format(exc=exc) if "outside" in str(exc) else str(exc),
                                  param_hint=option) from None
 
 
@@ -40,7 +42,7 @@ def load_repository(root: Path, ref: str | None = None, at: str | None = None, c
     from pipeline.sources import RefError
 
     if not root.is_dir():
-        raise click.ClickException(f"{root} is not a folder; --root names the content repository")
+        raise click.ClickException(_("{root} is not a folder; --root names the content repository").format(root=root))
     try:
         try:
             cache_dir = None if cache is False else folder(root, None if cache is True else cache)
@@ -53,10 +55,10 @@ def load_repository(root: Path, ref: str | None = None, at: str | None = None, c
 
 store_option = click.option(
     "--store", "store_url", default="var/store", show_default=True, metavar="URL",
-    help="Where sites are published: a folder, file:///abs/path, or s3://bucket/prefix.")
+    help=N_("Where sites are published: a folder, file:///abs/path, or s3://bucket/prefix."))
 endpoint_option = click.option(
     "--endpoint-url", metavar="URL", default=None,
-    help="S3 endpoint of an S3-compatible server (else boto3's configuration, e.g. AWS_ENDPOINT_URL).")
+    help=N_("S3 endpoint of an S3-compatible server (else boto3's configuration, e.g. AWS_ENDPOINT_URL)."))
 
 
 def open_store_or_exit(url: str, endpoint_url: str | None):
@@ -71,12 +73,12 @@ def open_store_or_exit(url: str, endpoint_url: str | None):
 
 editor_option = click.option(
     "--editor", "-e", metavar="EMAIL", default=None,
-    help="The editor's address (default: git config user.email, as git reads it in the content repository).")
+    help=N_("The editor's address (default: git config user.email, as git reads it in the content repository)."))
 
 #: What the editor options tell the user, in one place.
 EDITOR_MESSAGES = {
-    "no_editor": "who is the editor? Pass --editor EMAIL, or set your address once for this repository: "
-                 "git config user.email prenom.nom@diplomatie.gouv.fr",
+    "no_editor": N_("who is the editor? Pass --editor EMAIL, or set your address once for this repository: "
+                 "git config user.email prenom.nom@diplomatie.gouv.fr"),
 }
 
 
@@ -89,5 +91,5 @@ def resolve_editor(root: Path, editor: str | None) -> str:
 
     found = user_email(root if root.is_dir() else None)
     if not found:
-        raise click.UsageError(EDITOR_MESSAGES["no_editor"])
+        raise click.UsageError(_(EDITOR_MESSAGES["no_editor"]))
     return found
