@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from gate.files import write_atomic
-from pipeline import cables, classification, dates, findings, gitrepo, html_safety, yamlfile
+from pipeline import cables, classification, dates, findings, gitrepo, html_safety, messages, yamlfile
 from pipeline.cables import Approval, Cable
 from pipeline.findings import Finding, Findings
 from pipeline.messages import _
@@ -190,8 +190,9 @@ class ParsedIndex:
     signature may stand for the content). Use :meth:`parse` for every file of a load, then :meth:`save`."""
 
     def __init__(self, cache: Path, root: Path) -> None:
-        self.code = _code_version()
-        self.file = cache / PARSED / f"index-{self.code[:16]}.json"
+        language = messages.language()  # findings are kept as worded: one index per language
+        self.code = f"{_code_version()}-{language}"
+        self.file = cache / PARSED / f"index-{self.code[:16]}-{language}.json"
         self.root = Path(root)
         self.stamp = time.time_ns()  # before any file is read: a later change has a later ctime
         self.entries = self._read()
@@ -286,7 +287,7 @@ class ParsedCables:
     those it parsed."""
 
     def __init__(self, cache: Path) -> None:
-        self.folder = cache / PARSED / _code_version()[:16]
+        self.folder = cache / PARSED / f"{_code_version()[:16]}-{messages.language()}"  # findings as worded
 
     def parse(self, path: str, data: bytes, found: Findings) -> Cable | None:
         key = hashlib.sha256(f"{path}\0".encode() + data).hexdigest()

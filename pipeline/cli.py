@@ -43,6 +43,7 @@ def localized(command: click.Command) -> click.Command:
     for param, text in source["params"]:
         if text:
             param.help = _(text)
+    command._help_option = None  # click keeps its --help option once made: make it again, in this language
     if isinstance(command, click.Group) and not isinstance(command, LazyGroup):
         for sub in command.commands.values():
             localized(sub)

@@ -207,8 +207,8 @@ def _lines(d: CommunityDiff) -> Iterator[tuple[str, str, str]]:
     for m in d.members_removed:
         yield _("removes member"), m.email, _("loses access at the next publication")
     for e in d.expiry_changed:
-        yield (_("member expiry"), e.email,
-               f"{_date(e.expires_before) or _('none')} → {_date(e.expires_after) or _('none')}")
+        none = _("none")
+        yield _("member expiry"), e.email, f"{_date(e.expires_before) or none} → {_date(e.expires_after) or none}"
 
 
 def _heading(d: CommunityDiff) -> str:
