@@ -10,6 +10,7 @@ import difflib
 import hashlib
 import json
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -191,8 +192,8 @@ def _reader(path: str, data: bytes, findings: Findings) -> _CableReader | None:
     try:
         node = compose(fm_text)
     except YamlError as exc:
-        findings.add(path, exc.line + 1, "E106", _("YAML syntax error: {message}").format(message=exc.message),
-                     _("fix the front matter's YAML (indentation, quotes, colons)"), col=exc.col)
+        findings.add(path, exc.line + 1, "E106", exc.message,
+                     exc.hint or _("fix the front matter's YAML (indentation, quotes, colons)"), col=exc.col)
         return None
     if not isinstance(node, yaml.MappingNode):
         findings.add(path, 2, "E105", _("the front matter is not a mapping of keys to values"),
@@ -245,7 +246,7 @@ class _CableReader:
                     self.nodes[key] = value_node
                     continue
                 code, hint = ("E204", dates.hint()) if key in DATE_KEYS else ("E203", "")
-                self.error(key, code, f"'{key}': {exc.message}", hint)
+                self.error(key, code, _("'{key}': {message}").format(key=key, message=exc.message), exc.hint or hint)
                 continue
             self.nodes[key] = value_node
         for key in REQUIRED:
@@ -278,16 +279,22 @@ class _CableReader:
         value = self.values.get(key)
         if value is None:
             return ()
-        if isinstance(value, str):
-            value = [value]
-            self.error(key, "E203", _("'{key}' must be a list").format(key=key), _("write {key}: [{value}]").format(key=key, value=value[0]))
+        if isinstance(value, str):  # "energie, climat": one problem, the missing brackets; reported once
+            items = [item.strip() for item in value.split(",") if item.strip()]
+            fixed = ", ".join(slug_of(item) or item for item in items)
+            self.error(key, "E203", _("'{key}' must be a list").format(key=key),
+                       _("write {key}: [{value}]").format(key=key, value=fixed))
+            return tuple(item for item in items if SLUG_RE.match(item))
         if not isinstance(value, list):
             self.error(key, "E203", _("'{key}' must be a list of slugs, not {kind_value}").format(key=key, kind_value=_kind(value)))
             return ()
         out = []
         for item in value:
             if not isinstance(item, str) or not SLUG_RE.match(item):
+                slug = slug_of(item) if isinstance(item, str) else ""
                 self.error(key, "E206", _("'{key}' holds {item!r}, not a lower-case slug").format(key=key, item=item),
+                           _("write {slug!r} instead: lower-case letters without accents, digits and hyphens").format(
+                               slug=slug) if slug else
                            _("use lower-case letters, digits and hyphens, e.g. securite-energetique"))
             else:
                 out.append(item)
@@ -380,7 +387,8 @@ class _CableReader:
                 fields[key] = (construct(value_node), line_of(key_node) + 1)
             except YamlError as exc:
                 code, hint = ("E204", dates.hint()) if key == "date" else ("E203", "")
-                self.error(line_of(key_node) + 1, code, f"approval '{key}': {exc.message}", hint)
+                self.error(line_of(key_node) + 1, code, _("approval '{key}': {message}").format(key=key, message=exc.message),
+                           exc.hint or hint)
                 return None
         return fields
 
@@ -511,6 +519,14 @@ def _kind(value: object) -> str:
     names = {bool: N_("a yes/no value"), int: N_("a number"), float: N_("a number"), list: N_("a list"),
              dict: N_("a mapping"), dt.date: N_("a date"), dt.datetime: N_("a date-time")}
     return _(names[type(value)]) if type(value) in names else type(value).__name__
+
+
+def slug_of(text: str) -> str:
+    """The slug ``text`` most likely means (``Énergie`` -> ``energie``, ``cœur de l'UE`` ->
+    ``coeur-de-l-ue``): accents and capitals dropped, any other run of characters a hyphen."""
+    text = text.replace("œ", "oe").replace("Œ", "oe").replace("æ", "ae").replace("Æ", "ae").replace("ß", "ss")
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
+    return re.sub(r"[^a-z0-9]+", "-", plain).strip("-")
 
 
 def _similar(a: str, b: str) -> bool:

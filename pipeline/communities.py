@@ -149,8 +149,8 @@ def parse(data: bytes, findings: Findings, path: str = PATH) -> dict[str, Commun
     try:
         root = compose(text)
     except YamlError as exc:
-        findings.add(path, exc.line, "E106", _("YAML syntax error: {message}").format(message=exc.message),
-                     _("fix the YAML (indentation, quotes, colons)"), col=exc.col)
+        findings.add(path, exc.line, "E106", exc.message, exc.hint or _("fix the YAML (indentation, quotes, colons)"),
+                     col=exc.col)
         return {}
     if root is None:
         findings.add(path, 1, "E201", _("the file is empty"), _("start with 'communities:'"))

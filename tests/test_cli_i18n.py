@@ -231,3 +231,38 @@ def test_a_held_reason_keeps_its_msgid_across_processes():
         assert messages.shown(copy) == "sous embargo jusqu'au 2026-12-01T09:00:00Z"
     finally:
         messages.use(None)
+
+
+# --- YAML mistakes in plain words, each once ------------------------------------------------------
+
+PLAIN_YAML = [
+    # (what the agent typed in place of a line of the template, code, French message, French hint)
+    (("title: Sécurité énergétique", "title: Énergie : la transition"), "E106",
+     "un deux-points suivi d'une espace dans une valeur : YAML le lit comme une seconde clé sur la même ligne",
+     'mettez toute la valeur entre guillemets droits doubles, p. ex. title: "Énergie : la transition"'),
+    (("post: BERLIN", "\tpost: BERLIN"), "E106", "une tabulation : YAML n'indente qu'avec des espaces",
+     "remplacez la tabulation par des espaces"),
+    (("title: Sécurité énergétique", 'title: "Sécurité énergétique'), "E106",
+     "un guillemet est ouvert et jamais fermé", "fermez le guillemet à la fin de la valeur, ou retirez-le"),
+    (("date: 2026-03-14", "date: 2026-02-30"), "E204", "« date » : 2026-02-30 n'est pas une date du calendrier",
+     "vérifiez le jour et le mois : le 2026-02-30 n'existe pas"),
+    (("subjects: [energie]", "subjects: [Énergie]"), "E206",
+     "« subjects » contient 'Énergie', qui n'est pas un identifiant en minuscules",
+     "écrivez plutôt 'energie' : lettres minuscules sans accent, chiffres et tirets"),
+    (("subjects: [energie]", "subjects: energie, hydrogène"), "E203", "« subjects » doit être une liste",
+     "écrivez subjects: [energie, hydrogene]"),
+]
+
+
+@pytest.mark.parametrize(("edit", "code", "message", "hint"), PLAIN_YAML)
+def test_a_yaml_mistake_is_explained_in_plain_words_and_reported_once(repo, no_language_chosen, edit, code,
+                                                                      message, hint):
+    path = repo.root / "content/2026/2026-BERLIN-0001.md"
+    text = path.read_text(encoding="utf-8")
+    assert edit[0] in text
+    path.write_text(text.replace(edit[0], edit[1]), encoding="utf-8")
+    findings = json.loads(repo.run("check", "--format", "json").stdout)["findings"]
+    errors = [f for f in findings if f["severity"] == "error"]
+    assert [(f["code"], f["message"], f["hint"]) for f in errors] == [(code, message, hint)]
+    english = json.loads(repo.run("--lang", "en", "check", "--format", "json").stdout)["findings"]
+    assert [f["code"] for f in english if f["severity"] == "error"] == [code]
