@@ -239,15 +239,14 @@ def build_each(repo, plan, out: Path, only: list[str] | None, progress: bool, re
     """Build every community at once; when that fails, build each alone, so that one site that
     cannot be built (a crash on one cable, a theme error) does not stop the others. A community
     that fails is recorded in ``report.errors``."""
-    from pipeline.build import BuildError, build_sites
+    from pipeline.build import BuildError, UnknownCommunity, build_sites
     from pipeline.history import published_versions
 
     versions = published_versions(repo, plan.published(only))  # read from git before the build
     try:
         return build_sites(repo, plan, out, versions=versions, communities=only, progress=progress)
-    except BuildError as exc:
-        if "unknown community" in str(exc):
-            raise PublishError(str(exc)) from None
+    except UnknownCommunity as exc:
+        raise PublishError(str(exc)) from None
     except Exception:  # noqa: BLE001 - a crash in one community's build is reported with it, below
         pass
     builds = {}
