@@ -266,3 +266,37 @@ def test_a_yaml_mistake_is_explained_in_plain_words_and_reported_once(repo, no_l
     assert [(f["code"], f["message"], f["hint"]) for f in errors] == [(code, message, hint)]
     english = json.loads(repo.run("--lang", "en", "check", "--format", "json").stdout)["findings"]
     assert [f["code"] for f in english if f["severity"] == "error"] == [code]
+
+
+@pytest.mark.parametrize(("language", "answer", "asked", "goes_on"), [
+    ("fr", "o\n", "Approuver ? [o/N] ", True),
+    ("fr", "oui\n", "Approuver ? [o/N] ", True),
+    ("fr", "\n", "Approuver ? [o/N] ", False),
+    ("fr", "non\n", "Approuver ? [o/N] ", False),
+    ("en", "y\n", "Approve? [y/N] ", True),
+    ("en", "n\n", "Approve? [y/N] ", False),
+])
+def test_a_confirmation_is_asked_and_answered_in_the_language_of_the_run(no_language_chosen, language, answer,
+                                                                         asked, goes_on):
+    """approve's question at a terminal: a French agent answers o or oui; no answer is no."""
+    import click
+    from click.testing import CliRunner
+
+    from pipeline.commands import clicktext
+    from pipeline.commands.options import confirm
+
+    clicktext.install()  # as the diplomatie group does at every run: click's own words from our catalogue
+
+    @click.command()
+    def ask() -> None:
+        messages.use(language)
+        confirm("Approuver ?" if language == "fr" else "Approve?")
+        click.echo("approved")
+
+    result = CliRunner().invoke(ask, input=answer)
+    messages.use(None)
+    assert result.stdout.startswith(asked)
+    assert ("approved" in result.stdout) is goes_on
+    assert result.exit_code == (0 if goes_on else 1)
+    if not goes_on:
+        assert ("Abandon !" if language == "fr" else "Aborted!") in result.output

@@ -8,7 +8,7 @@ import sys
 import click
 
 from pipeline.approvals import ApprovalError, approve
-from pipeline.commands.options import editor_option, load_repository, resolve_editor, root_option
+from pipeline.commands.options import confirm, editor_option, load_repository, resolve_editor, root_option
 from pipeline.messages import N_, _
 from pipeline.withdrawals import last_withdrawn
 
@@ -59,8 +59,7 @@ def command(root, cable_id, community, editor, yes, revoke, sign, key):
     if pending is None and not yes and _may_approve(target, editor):
         _show_changes(root, cable, target)
         if _interactive():
-            click.confirm(_(MESSAGES["confirm"]).format(cable_id=cable_id, community=community, editor=editor),
-                          default=False, abort=True)
+            confirm(_(MESSAGES["confirm"]).format(cable_id=cable_id, community=community, editor=editor))
     try:
         approval = pending or approve(root / cable.path, target, editor,
                                       withdrawn_since=last_withdrawn(root, cable))

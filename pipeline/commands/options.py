@@ -93,3 +93,16 @@ def resolve_editor(root: Path, editor: str | None) -> str:
     if not found:
         raise click.UsageError(_(EDITOR_MESSAGES["no_editor"]))
     return found
+
+
+#: The answers that mean yes, in either language (French: o, oui; English: y, yes); anything else is no.
+YES = frozenset({"o", "oui", "y", "yes"})
+
+
+def confirm(question: str) -> None:
+    """Ask ``question`` at the terminal, in the run's language ("[o/N]" in French, "[y/N]" in English);
+    any answer but yes, or none, aborts (click prints "Aborted!", in the same language)."""
+    answer = click.prompt(_("{question} [y/N]").format(question=question), default="", show_default=False,
+                          prompt_suffix=" ")
+    if answer.strip().lower() not in YES:
+        raise click.Abort()
