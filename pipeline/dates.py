@@ -28,6 +28,10 @@ class DateError(ValueError):
     """A date or date-time that cannot be read or lies outside the bounds; the message says which."""
 
 
+class OutOfBounds(DateError):
+    """A date whose year lies outside the bounds (a typo in the year, most likely)."""
+
+
 def in_bounds(value: dt.date) -> bool:
     """Whether the value's own year (before any time-zone conversion) is within the bounds."""
     return MIN_YEAR <= value.year <= MAX_YEAR
@@ -36,7 +40,7 @@ def in_bounds(value: dt.date) -> bool:
 def bounded_date(value: dt.date, what: str) -> dt.date:
     """``value`` itself, or :class:`DateError` when its year is out of bounds."""
     if not in_bounds(value):
-        raise DateError(_("{what} {value} lies outside the years {low}–{high}").format(
+        raise OutOfBounds(_("{what} {value} lies outside the years {low}–{high}").format(
             what=what, value=value.isoformat(), low=MIN_YEAR, high=MAX_YEAR).lstrip())
     return value
 

@@ -23,14 +23,14 @@ def format_option(*choices: str) -> click.Option:
 def parse_when(value: str | None, option: str = "--at") -> dt.datetime | None:
     """An ISO date or date-time; a date means the end of that day (UTC); naive times are UTC.
     Bounded like every date (:mod:`pipeline.dates`): out of range is a usage error, not a traceback."""
-    from pipeline.dates import DateError, parse_moment
+    from pipeline.dates import DateError, OutOfBounds, parse_moment
 
     if value is None:
         return None
     try:
         return parse_moment(value)
     except DateError as exc:
-        raise click.BadParameter(_("{exc}; check the year").format(exc=exc) if "outside" in str(exc) else str(exc),
+        raise click.BadParameter(_("{exc}; check the year").format(exc=exc) if isinstance(exc, OutOfBounds) else str(exc),
                                  param_hint=option) from None
 
 
