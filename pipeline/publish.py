@@ -321,7 +321,7 @@ class _Upload:
                 what = local[sha].path if sha in local else _("a compressed copy")
                 raise PublishError(_("blob {sha} ({what}) is missing or truncated in the store after upload; publish again").format(sha=sha, what=what))
 
-        list(parallel_map(put, shas, jobs=self.jobs, progress=f"uploading {label}" if self.progress else None))
+        list(parallel_map(put, shas, jobs=self.jobs, progress=_("uploading {label}").format(label=label) if self.progress else None))
         list(parallel_map(check, shas, jobs=self.jobs))
         for sha in shas:
             if sha not in self.uploaded:
