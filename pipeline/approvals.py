@@ -67,7 +67,7 @@ def approve(path: Path, community: Community, editor: str, when: dt.datetime | N
         raise ApprovalError(_("{editor!r} is not a plain e-mail address ({exc}); set git's user.email to your address as communities.yaml lists it").format(editor=editor, exc=exc)) from None
     if editor not in community.editor_emails:
         raise ApprovalError(
-            _("{editor} is not an editor of community '{id}' (editors: {community_editor_emails}); ask its owner {owner} to add you in communities.yaml").format(editor=editor, id=community.id, community_editor_emails=', '.join(sorted(community.editor_emails)) or 'none', owner=community.owner)
+            _("{editor} is not an editor of community '{id}' (editors: {editors}); ask its owner {owner} to add you in communities.yaml").format(editor=editor, id=community.id, editors=', '.join(sorted(community.editor_emails)) or _('none'), owner=community.owner)
         )
     data = path.read_bytes()
     findings = Findings()
@@ -78,7 +78,7 @@ def approve(path: Path, community: Community, editor: str, when: dt.datetime | N
             errors="\n".join(map(str, errors))))
     if any(a.community == community.id and a.by == editor and a.digest == cable.digest
            and (withdrawn_since is None or a.date > withdrawn_since) for a in cable.approvals):
-        raise ApprovalError(_("{editor} already approved this version of {id} for '{id2}'").format(editor=editor, id=cable.id, id2=community.id))
+        raise ApprovalError(_("{editor} already approved this version of {id} for '{community}'").format(editor=editor, id=cable.id, community=community.id))
     when = (when or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
     approval = Approval(community.id, editor, when, cable.digest)
     entry = {"community": approval.community, "by": approval.by, "date": approval.date, "digest": approval.digest}

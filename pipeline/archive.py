@@ -101,7 +101,7 @@ def archive(repo: Repository, out: Path, community: str, *, now: dt.datetime | N
     from pipeline.signatures import signatures_for
 
     if community not in repo.communities:
-        raise ArchiveError(_("unknown community '{community}' (known: {repo_communities})").format(community=community, repo_communities=', '.join(sorted(repo.communities)) or 'none'))
+        raise ArchiveError(_("unknown community '{community}' (known: {known})").format(community=community, known=', '.join(sorted(repo.communities)) or _('none')))
     if isinstance(repo.version.tree, WorkingTree) and _uncommitted(repo.root):
         raise ArchiveError(_("the working tree has uncommitted changes: commit them, or archive a commit with --ref or --at (an archive must name the version it comes from)"))
     out = Path(out)

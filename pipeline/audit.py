@@ -483,7 +483,7 @@ def audit(site_dir: Path, forbidden: Forbidden, *, theme: ThemeCode | None = Non
             if key not in memo:
                 memo[key] = find_offsite_assets(text, path.suffix, own_url)
             if memo[key]:
-                raise AuditError(_("off-site asset audit: {rel} loads {memo_key} from another host; every asset must be served by the site itself").format(rel=rel, memo_key=memo[key][0]))
+                raise AuditError(_("off-site asset audit: {rel} loads {url} from another host; every asset must be served by the site itself").format(rel=rel, url=memo[key][0]))
             continue
         # A cable page's fragments are read together: each is HTML that stands in an element's content.
         # Its text is that of the first, the page's content (the header holds the title and summary;

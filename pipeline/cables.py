@@ -147,7 +147,7 @@ def _iso(value: object) -> str:
 def decode(path: str, data: bytes, findings: Findings) -> str | None:
     """The text of a file, or None with a finding when it is too large or not UTF-8."""
     if len(data) > MAX_BYTES:
-        findings.add(path, 1, "E102", _("file is {n_data} bytes, over the 1 MiB limit").format(n_data=len(data)),
+        findings.add(path, 1, "E102", _("file is {size} bytes, over the 1 MiB limit").format(size=len(data)),
                      _("split the cable, or move long annexes out of it"))
         return None
     try:
@@ -155,7 +155,7 @@ def decode(path: str, data: bytes, findings: Findings) -> str | None:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        findings.add(path, line, "E101", _("byte 0x{exc_start:02x} is not valid UTF-8").format(exc_start=data[exc.start]),
+        findings.add(path, line, "E101", _("byte 0x{byte:02x} is not valid UTF-8").format(byte=data[exc.start]),
                      _("save the file as UTF-8"), col=col)
         return None
     return text.removeprefix("\ufeff").replace("\r\n", "\n")
@@ -263,7 +263,7 @@ class _CableReader:
                 self.error(key, "E203", _("'{key}' is empty").format(key=key), _("give '{key}' a value").format(key=key))
             return ""
         if not isinstance(value, str):
-            self.error(key, "E203", _("'{key}' must be text, not {kind_value}").format(key=key, kind_value=_kind(value)), _("quote the value"))
+            self.error(key, "E203", _("'{key}' must be text, not {kind}").format(key=key, kind=_kind(value)), _("quote the value"))
             return str(value)
         if required and not value.strip():
             self.error(key, "E203", _("'{key}' is empty").format(key=key), _("give '{key}' a value").format(key=key))
@@ -286,7 +286,7 @@ class _CableReader:
                        _("write {key}: [{value}]").format(key=key, value=fixed))
             return tuple(item for item in items if SLUG_RE.match(item))
         if not isinstance(value, list):
-            self.error(key, "E203", _("'{key}' must be a list of slugs, not {kind_value}").format(key=key, kind_value=_kind(value)))
+            self.error(key, "E203", _("'{key}' must be a list of slugs, not {kind}").format(key=key, kind=_kind(value)))
             return ()
         out = []
         for item in value:

@@ -91,7 +91,7 @@ def prepare(community: str, email: str, *, name: str, organisation: str, sector:
     if not name.strip():
         raise InviteError(_("give the member's name (--name)"))
     if expires is not None and expires < today:
-        raise InviteError(_("--expires {expires_isoformat} is in the past; give a future date").format(expires_isoformat=expires.isoformat()))
+        raise InviteError(_("--expires {expires} is in the past; give a future date").format(expires=expires.isoformat()))
     return Invitation(community, email, name.strip(), organisation.strip(), sector, by, expires)
 
 

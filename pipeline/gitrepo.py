@@ -124,7 +124,7 @@ class GitRepo:
         for commit in self._repo.iter_commits("HEAD", first_parent=True):
             if commit.committed_datetime <= at:
                 return commit
-        raise UnknownRef(_("no commit on or before {at_isoformat} in {where}").format(at_isoformat=at.isoformat(), where=self.where))
+        raise UnknownRef(_("no commit on or before {at} in {where}").format(at=at.isoformat(), where=self.where))
 
     def head(self) -> Commit | None:
         """The commit checked out (None: a repository without any commit yet)."""
@@ -237,7 +237,7 @@ def signature_lines(root: Path, commits: Iterable[str], allowed_signers: str) ->
     finally:
         os.unlink(path)
     if result.returncode != 0:
-        raise GitError(_("git could not check signatures in {root}: {result_stderr}").format(root=root, result_stderr=result.stderr.strip()))
+        raise GitError(_("git could not check signatures in {root}: {error}").format(root=root, error=result.stderr.strip()))
     out = []
     for line in result.stdout.splitlines():
         parts = line.split("\x00")
@@ -255,7 +255,7 @@ def commit_file_signed(root: Path, path: str, message: str, key: str | None = No
     for args in (["add", "--", path], ["commit", "--quiet", "-S", "-m", message, "--", path]):
         result = subprocess.run(command + args, cwd=root, capture_output=True, text=True, check=False)
         if result.returncode != 0:
-            raise GitError(_("git {args} failed: {result_stdout}").format(args=args[0], result_stdout=result.stderr.strip() or result.stdout.strip()))
+            raise GitError(_("git {args} failed: {error}").format(args=args[0], error=result.stderr.strip() or result.stdout.strip()))
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
     return head.stdout.strip()
 

@@ -511,7 +511,7 @@ def _check_pointer_unchanged(store: Store, community: str, before: Pointer | Non
     """
     now_serving = read_pointer(store, community)
     if (now_serving.release if now_serving else None) != (before.release if before else None):
-        raise PublishError(_("{community}: switched to {release_now_serving} by another publication or rollback while this one ran; {release_now_serving} still serves; run publish again").format(community=community, release_now_serving=now_serving.release if now_serving else 'nothing'))
+        raise PublishError(_("{community}: switched to {release} by another publication or rollback while this one ran; {release} still serves; run publish again").format(community=community, release=now_serving.release if now_serving else _('nothing')))
 
 
 def _current_manifest(store: Store, community: str, pointer: Pointer | None) -> Manifest | None:
@@ -679,7 +679,7 @@ def rollback(store: Store, community: str, to: str | None = None, *, by: str | N
         older = [r for r in releases if current is None or r.release < current.release]
         target = next((r for r in older if r.restorable and refusal(r.release) is None), None)
         if target is None:
-            raise PublishError(_("{community}: no restorable release older than {release_current}").format(community=community, release_current=current.release if current else _('the current one')))
+            raise PublishError(_("{community}: no restorable release older than {release}").format(community=community, release=current.release if current else _('the current one')))
     else:
         target = next((r for r in releases if r.release == to), None)
         if target is None:

@@ -141,7 +141,7 @@ def _load_cables(repo: Repository, parse: Callable[[Entry, Callable[[], bytes], 
             continue
         if match.group(1) != cable.id[:4]:
             findings.add(entry.path, cable.lines.get("id", 1), "E104",
-                         _("cable {id} is in the folder of year {match_group}").format(id=cable.id, match_group=match.group(1)),
+                         _("cable {id} is in the folder of year {year}").format(id=cable.id, year=match.group(1)),
                          _("move it to content/{cable_id}/").format(cable_id=cable.id[:4]))
             cable = replace(cable, valid=False)
         if cable.id in seen:
@@ -176,7 +176,7 @@ def _cross_check(repo: Repository, today: dt.date) -> None:
                 ok = False
             elif approval.by not in community.editor_emails:  # held for that community, not an error:
                 add(cable.path, approval.line, "W604",  # removing an editor must not break the repository
-                    _("{by} is not (or no longer) an editor of '{id}': this approval does not count").format(by=approval.by, id=community.id), _("an editor of '{id}' must approve: diplomatie approve {id2} --community {id}").format(id=community.id, id2=cable.id))
+                    _("{by} is not (or no longer) an editor of '{id}': this approval does not count").format(by=approval.by, id=community.id), _("an editor of '{id}' must approve: diplomatie approve {cable} --community {id}").format(id=community.id, cable=cable.id))
         approved_for = set() if cable.status == "withdrawn" else {a.community for a in cable.approvals}
         for cid in sorted(approved_for & known.keys()):  # a withdrawn cable needs no new approval
             if approvals.verdict(cable, known[cid]).stale:

@@ -49,7 +49,7 @@ def put_policy(site_dir: Path, code: ThemeCode) -> None:
         text = path.read_text(encoding="utf-8")
         head = _HEAD.search(text)
         if head is None:
-            raise BuildError(_("{site_dir_as_posix} has no <head> to hold the Content-Security-Policy (the theme's templates must keep mkdocs-material's)").format(site_dir_as_posix=path.relative_to(site_dir).as_posix()))
+            raise BuildError(_("{path} has no <head> to hold the Content-Security-Policy (the theme's templates must keep mkdocs-material's)").format(path=path.relative_to(site_dir).as_posix()))
         path.write_text(text[:head.end()] + meta + text[head.end():], encoding="utf-8")
 
 

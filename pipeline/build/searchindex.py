@@ -132,7 +132,7 @@ def _run_pagefind(site: Path, output: Path, language: str) -> None:
                "--force-language", language, "--silent"]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0 or not (output / "pagefind-entry.json").is_file():
-        raise BuildError(_("the search index could not be built (pagefind exited with {returncode}): {done_stdout}").format(returncode=done.returncode, done_stdout=(done.stderr or done.stdout).strip()[-400:]))
+        raise BuildError(_("the search index could not be built (pagefind exited with {returncode}): {output}").format(returncode=done.returncode, output=(done.stderr or done.stdout).strip()[-400:]))
 
 
 @functools.cache
