@@ -85,6 +85,27 @@ def test_translations_keep_the_placeholders_of_their_message(language):
             assert fields(text) == fields(ids[-1]), (language, m.id, text)
 
 
+def test_every_message_formatted_in_code_is_given_exactly_its_placeholders():
+    """``_("… {path} …").format(path=…)``: a placeholder the call does not give is a KeyError at run
+    time, on the error path a test may never take; one given but not in the message is a lost detail."""
+    import ast
+
+    wrong = []
+    for path in sorted((ROOT / "pipeline").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "format"):
+                continue
+            message = node.func.value
+            if not (isinstance(message, ast.Call) and isinstance(message.func, ast.Name)
+                    and message.func.id in ("_", "ngettext")) or any(k.arg is None for k in node.keywords):
+                continue
+            given = {k.arg for k in node.keywords}
+            for text in message.args[:2]:
+                if isinstance(text, ast.Constant) and fields(text.value) != given:
+                    wrong.append(f"{path.relative_to(ROOT)}:{node.lineno}: {fields(text.value)} != {given}")
+    assert not wrong, "\n".join(wrong)
+
+
 def test_every_check_code_has_a_french_title_and_hint():
     """The findings are what an agent reads most: each code's title and default hint exists in French,
     and is not the English text left in place."""
