@@ -104,11 +104,18 @@ def construct(node: yaml.Node) -> Any:
         return yaml.constructor.SafeConstructor().construct_object(node, deep=True)
     except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
         mark = node.start_mark
-        if isinstance(node, yaml.ScalarNode) and node.tag.endswith(":timestamp") and isinstance(exc, ValueError):
+        if isinstance(node, yaml.ScalarNode) and node.tag.endswith(":timestamp") and isinstance(exc, ValueError) \
+                and _year_in_bounds(node.value):  # else the year is the mistake: the caller says the bounds
             raise YamlError(mark.line + 1, mark.column + 1, _("{value} is not a date of the calendar").format(
                 value=node.value), _("check the day and the month: {value} does not exist").format(
                 value=node.value)) from None
         raise YamlError(mark.line + 1, mark.column + 1, _("cannot read value: {error}").format(error=exc)) from None
+
+
+def _year_in_bounds(text: str) -> bool:
+    from pipeline.dates import MAX_YEAR, MIN_YEAR
+
+    return text[:4].isdigit() and MIN_YEAR <= int(text[:4]) <= MAX_YEAR
 
 
 def line_of(node: yaml.Node) -> int:
