@@ -28,9 +28,13 @@ lint: install
 clean:
 	rm -rf $(VENV) site var .pytest_cache
 
-# The gate's message catalogues: extract every marked string of gate/, then merge it into the French
-# and English catalogues (translate what is new or fuzzy; tests/test_i18n.py fails until each is done).
+# The message catalogues of the gate (domain gate) and of the command line (domain pipeline): extract
+# every marked string, then merge it into the French and English catalogues (translate what is new or
+# fuzzy; tests/test_i18n.py and tests/test_cli_i18n.py fail until each is done).
 catalogues: install
 	$(VENV)/bin/pybabel extract -F gate/babel.cfg -o gate/locales/gate.pot --no-location --sort-output \
 		--project Diplomatie --omit-header gate
 	$(VENV)/bin/pybabel update -i gate/locales/gate.pot -d gate/locales -D gate --width 110 --ignore-obsolete --ignore-pot-creation-date
+	$(VENV)/bin/pybabel extract -F pipeline/babel.cfg -o pipeline/locales/pipeline.pot --no-location --sort-output \
+		--project Diplomatie --omit-header pipeline
+	$(VENV)/bin/pybabel update -i pipeline/locales/pipeline.pot -d pipeline/locales -D pipeline --width 110 --ignore-obsolete --ignore-pot-creation-date

@@ -15,6 +15,8 @@ import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
+from pipeline.messages import _
+
 FULL = {"fr": "totalement conforme", "en": "fully compliant"}
 PARTIAL = {"fr": "partiellement conforme", "en": "partially compliant"}
 
@@ -57,8 +59,7 @@ def merge(audits: Iterable[Audit]) -> Audit:
 def conformity(audit: Audit, lang: str = "fr") -> str:
     """The RGAA level the audit supports; refuses an audit that looked at nothing (it proves nothing)."""
     if not audit.pages or not audit.sizes or not audit.rules:
-        raise ValueError("an audit with no page, size or rule supports no conformity claim: run the "
-                         "accessibility tests (tests/test_accessibility.py) and give their results")
+        raise ValueError(_("an audit with no page, size or rule supports no conformity claim: run the accessibility tests (tests/test_accessibility.py) and give their results"))
     return FULL[lang] if not audit.violations else PARTIAL[lang]
 
 
@@ -120,4 +121,4 @@ def from_json(text: str) -> Audit:
                      tuple(Violation(v["page"], v["size"], v["rule"], v["impact"], v["help"], tuple(v["targets"]))
                            for v in data["violations"]))
     except (KeyError, TypeError) as error:
-        raise ValueError(f"not an accessibility audit record: {error!r}") from error
+        raise ValueError(_("not an accessibility audit record: {error!r}").format(error=error)) from error

@@ -17,6 +17,7 @@ from pipeline import cables, yamledit
 from pipeline.cables import Approval, Cable
 from pipeline.communities import Community
 from pipeline.findings import Findings
+from pipeline.messages import _
 
 
 class ApprovalError(Exception):
@@ -63,30 +64,28 @@ def approve(path: Path, community: Community, editor: str, when: dt.datetime | N
     try:
         editor = parse_address(editor.strip())
     except InvalidAddress as exc:
-        raise ApprovalError(f"{editor!r} is not a plain e-mail address ({exc}); set git's user.email "
-                            "to your address as communities.yaml lists it") from None
+        raise ApprovalError(_("{editor!r} is not a plain e-mail address ({exc}); set git's user.email to your address as communities.yaml lists it").format(editor=editor, exc=exc)) from None
     if editor not in community.editor_emails:
         raise ApprovalError(
-            f"{editor} is not an editor of community '{community.id}' "
-            f"(editors: {', '.join(sorted(community.editor_emails)) or 'none'}); "
-            f"ask its owner {community.owner} to add you in communities.yaml"
+            _("{editor} is not an editor of community '{id}' (editors: {editors}); ask its owner {owner} to add you in communities.yaml").format(editor=editor, id=community.id, editors=', '.join(sorted(community.editor_emails)) or _('none'), owner=community.owner)
         )
     data = path.read_bytes()
     findings = Findings()
     cable = cables.parse(path.as_posix(), data, findings)
     errors = [f for f in findings if f.is_error]
     if cable is None or errors:
-        raise ApprovalError("the cable has errors; fix them before approving:\n" + "\n".join(map(str, errors)))
+        raise ApprovalError(_("the cable has errors; fix them before approving:\n{errors}").format(
+            errors="\n".join(map(str, errors))))
     if any(a.community == community.id and a.by == editor and a.digest == cable.digest
            and (withdrawn_since is None or a.date > withdrawn_since) for a in cable.approvals):
-        raise ApprovalError(f"{editor} already approved this version of {cable.id} for '{community.id}'")
+        raise ApprovalError(_("{editor} already approved this version of {id} for '{community}'").format(editor=editor, id=cable.id, community=community.id))
     when = (when or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
     approval = Approval(community.id, editor, when, cable.digest)
     entry = {"community": approval.community, "by": approval.by, "date": approval.date, "digest": approval.digest}
     try:
         new_text = yamledit.add_approval(data.decode("utf-8"), entry, what=path.as_posix())
     except yamledit.YamlEditError as exc:
-        raise ApprovalError(f"could not add the approval: {exc}") from None
+        raise ApprovalError(_("could not add the approval: {exc}").format(exc=exc)) from None
     yamledit.save(path, new_text)
     return approval
 
@@ -101,15 +100,17 @@ def revoke(path: Path, community: Community, editor: str) -> int:
     try:
         editor = parse_address(editor.strip())
     except InvalidAddress as exc:
-        raise ApprovalError(f"{editor!r} is not a plain e-mail address ({exc})") from None
+        raise ApprovalError(_("{editor!r} is not a plain e-mail address ({exc})").format(editor=editor, exc=exc)) from None
     data = path.read_bytes()
     cable = cables.parse(path.as_posix(), data, Findings())
     if cable is None:
-        raise ApprovalError(f"{path} cannot be read; run diplomatie check")
+        raise ApprovalError(_("{path} cannot be read; run diplomatie check").format(path=path))
     theirs = sorted({a.by for a in cable.approvals if a.community == community.id})
     if editor not in theirs:
-        others = f" (approved by {', '.join(theirs)}: only they may remove their approvals)" if theirs else ""
-        raise ApprovalError(f"{editor} has no approval of {cable.id} for '{community.id}' to remove{others}")
+        names = {"editor": editor, "id": cable.id, "community": community.id, "others": ", ".join(theirs)}
+        raise ApprovalError((_("{editor} has no approval of {id} for '{community}' to remove (approved by {others}: "
+                               "only they may remove their approvals)") if theirs else
+                             _("{editor} has no approval of {id} for '{community}' to remove")).format(**names))
 
     def mine(entry: dict) -> bool:
         try:
@@ -120,6 +121,6 @@ def revoke(path: Path, community: Community, editor: str) -> int:
     try:
         new_text, removed = yamledit.remove_approvals(data.decode("utf-8"), mine, what=path.as_posix())
     except yamledit.YamlEditError as exc:
-        raise ApprovalError(f"could not remove the approval: {exc}") from None
+        raise ApprovalError(_("could not remove the approval: {exc}").format(exc=exc)) from None
     yamledit.save(path, new_text)
     return removed

@@ -20,6 +20,7 @@ import bagit
 
 from gate.store import utc_text
 from pipeline import __version__, communities, gitrepo, yamledit
+from pipeline.messages import _
 from pipeline.plan import Plan, make_plan
 from pipeline.repository import Repository
 from pipeline.sources import WorkingTree
@@ -50,9 +51,9 @@ def community_entry(text: str, community: str) -> str:
     try:
         entry = yamledit.community_entry(text, community)
     except yamledit.YamlEditError as exc:
-        raise ArchiveError(f"communities.yaml of this version: {exc}") from None
+        raise ArchiveError(_("communities.yaml of this version: {exc}").format(exc=exc)) from None
     if entry is None:
-        raise ArchiveError(f"communities.yaml of this version has no community '{community}'")
+        raise ArchiveError(_("communities.yaml of this version has no community '{community}'").format(community=community))
     return entry
 
 
@@ -83,7 +84,7 @@ def without_members(entry: str, community: str) -> str:
     try:
         return yamledit.remove_members(entry, community)
     except yamledit.YamlEditError as exc:
-        raise ArchiveError(f"communities.yaml of this version: {exc}") from None
+        raise ArchiveError(_("communities.yaml of this version: {exc}").format(exc=exc)) from None
 
 
 def archive(repo: Repository, out: Path, community: str, *, now: dt.datetime | None = None,
@@ -100,13 +101,12 @@ def archive(repo: Repository, out: Path, community: str, *, now: dt.datetime | N
     from pipeline.signatures import signatures_for
 
     if community not in repo.communities:
-        raise ArchiveError(f"unknown community '{community}' (known: {', '.join(sorted(repo.communities)) or 'none'})")
+        raise ArchiveError(_("unknown community '{community}' (known: {known})").format(community=community, known=', '.join(sorted(repo.communities)) or _('none')))
     if isinstance(repo.version.tree, WorkingTree) and _uncommitted(repo.root):
-        raise ArchiveError("the working tree has uncommitted changes: commit them, or archive a commit with "
-                           "--ref or --at (an archive must name the version it comes from)")
+        raise ArchiveError(_("the working tree has uncommitted changes: commit them, or archive a commit with --ref or --at (an archive must name the version it comes from)"))
     out = Path(out)
     if out.exists():
-        raise ArchiveError(f"{out} already exists; choose a new folder for the package")
+        raise ArchiveError(_("{out} already exists; choose a new folder for the package").format(out=out))
     out.parent.mkdir(parents=True, exist_ok=True)
     plan = make_plan(repo, now=now, signatures=signatures_for(repo))
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
@@ -118,7 +118,7 @@ def archive(repo: Repository, out: Path, community: str, *, now: dt.datetime | N
             built = build_sites(repo, plan, staging / "build", versions=versions, communities=[community],
                                 progress=False, cache_dir=cache_dir)[community]
         except (BuildError, CacheError) as exc:
-            raise ArchiveError(f"the site of '{community}' could not be built: {exc}") from None
+            raise ArchiveError(_("the site of '{community}' could not be built: {exc}").format(community=community, exc=exc)) from None
         shutil.copytree(built.path, bag_dir / SITE, symlinks=False)
         cables = tuple(c.id for c in plan.communities[community].publish)
         tree = repo.version.tree
@@ -139,7 +139,7 @@ def archive(repo: Repository, out: Path, community: str, *, now: dt.datetime | N
         try:
             bag.validate()
         except bagit.BagError as exc:
-            raise ArchiveError(f"the package does not validate: {exc}") from None
+            raise ArchiveError(_("the package does not validate: {exc}").format(exc=exc)) from None
         files = sum(1 for _ in bag.payload_files())
         bag_dir.rename(out)
     finally:

@@ -49,6 +49,7 @@ import ahocorasick
 from gate.csp import inline_hash
 from pipeline import classification
 from pipeline.cables import Cable
+from pipeline.messages import _
 from pipeline.plan import CommunityPlan
 
 #: Pagefind's folder in a site (pipeline/build/searchindex.py) and the signature its binary files
@@ -145,7 +146,7 @@ def _search(rel: str, text: str, matcher: Any) -> None:
             continue  # part of a longer word or title: "Accord n° 7" inside "Accord n° 70"
         what = f"the id of unpublished cable {original}" if kind == "id" else \
             f"the title or summary of an unpublished cable: {original[:60]!r}"
-        raise AuditError(f"isolation audit: {rel} contains {what}")
+        raise AuditError(_("isolation audit: {rel} contains {what}").format(rel=rel, what=what))
 
 
 def _word_char(text: str, index: int) -> bool:
@@ -482,8 +483,7 @@ def audit(site_dir: Path, forbidden: Forbidden, *, theme: ThemeCode | None = Non
             if key not in memo:
                 memo[key] = find_offsite_assets(text, path.suffix, own_url)
             if memo[key]:
-                raise AuditError(f"off-site asset audit: {rel} loads {memo[key][0]} from another host; "
-                                 "every asset must be served by the site itself")
+                raise AuditError(_("off-site asset audit: {rel} loads {url} from another host; every asset must be served by the site itself").format(rel=rel, url=memo[key][0]))
             continue
         # A cable page's fragments are read together: each is HTML that stands in an element's content.
         # Its text is that of the first, the page's content (the header holds the title and summary;
@@ -513,25 +513,22 @@ def _audit_search_file(rel: str, data: bytes, matcher: Any, trusted: list[Path])
     name = rel[len(SEARCH_DIR) + 1:]
     if _PAGEFIND_CODE.match(name):
         if not _verbatim(rel, data, trusted):
-            raise AuditError(f"search index audit: {rel} is not the pinned Pagefind's file (a site ships "
-                             "Pagefind's library, worker and WebAssembly as its binary writes them)")
+            raise AuditError(_("search index audit: {rel} is not the pinned Pagefind's file (a site ships Pagefind's library, worker and WebAssembly as its binary writes them)").format(rel=rel))
         return
     if name == "pagefind-entry.json":
         try:
             strings = _strings(json.loads(data))
         except ValueError as exc:
-            raise AuditError(f"search index audit: {rel} cannot be read ({exc})") from None
+            raise AuditError(_("search index audit: {rel} cannot be read ({exc})").format(rel=rel, exc=exc)) from None
         _search(rel, "\n".join(strings), matcher)
         return
     if not _PAGEFIND_DATA.match(name):
-        raise AuditError(f"search index audit: {rel} is not a file Pagefind writes; the audit reads "
-                         "fragments, index, filter and metadata files only")
+        raise AuditError(_("search index audit: {rel} is not a file Pagefind writes; the audit reads fragments, index, filter and metadata files only").format(rel=rel))
     value = decode_search_file(rel, data)
     try:
         strings = _strings(value)
     except ValueError as exc:
-        raise AuditError(f"search index audit: {rel} cannot be read ({exc}); a file the audit cannot "
-                         "read is refused") from None
+        raise AuditError(_("search index audit: {rel} cannot be read ({exc}); a file the audit cannot read is refused").format(rel=rel, exc=exc)) from None
     _search(rel, "\n".join(strings), matcher)
     if name.startswith("fragment/"):
         # A result shows its title, reference, date and post as lines of their own: each is read
@@ -540,7 +537,7 @@ def _audit_search_file(rel: str, data: bytes, matcher: Any, trusted: list[Path])
         shown = [*_strings(fragment.get("meta", {})), *_strings(fragment.get("filters", {}))]
         found = _markings_in("".join(f"<p>{html_mod.escape(str(text))}</p>" for text in shown))
         if found:
-            raise AuditError(f"marking audit: {rel} (a search result's text) shows a classification marking: {found[0]}")
+            raise AuditError(_("marking audit: {rel} (a search result's text) shows a classification marking: {found}").format(rel=rel, found=found[0]))
 
 
 def decode_search_file(rel: str, data: bytes) -> Any:
@@ -551,12 +548,11 @@ def decode_search_file(rel: str, data: bytes) -> Any:
     try:
         raw = gzip.decompress(data)
         if not raw.startswith(PAGEFIND_SIGNATURE):
-            raise ValueError("no Pagefind signature")
+            raise ValueError(_("no Pagefind signature"))
         body = raw[len(PAGEFIND_SIGNATURE):]
         return json.loads(body) if rel.endswith(".pf_fragment") else cbor2.loads(body)
     except (OSError, EOFError, ValueError, cbor2.CBORDecodeError) as exc:
-        raise AuditError(f"search index audit: {rel} cannot be read ({exc}); a file the audit cannot "
-                         "read is refused") from None
+        raise AuditError(_("search index audit: {rel} cannot be read ({exc}); a file the audit cannot read is refused").format(rel=rel, exc=exc)) from None
 
 
 def search_file_text(rel: str, data: bytes) -> str:
@@ -584,7 +580,7 @@ def _strings(value: Any) -> list[str]:
         elif kind is bytes:
             found.append(item.decode("utf-8", errors="replace"))
         elif kind not in _SCALARS:  # a CBOR tag or other object: not what Pagefind writes
-            raise ValueError(f"unexpected {kind.__name__} value")
+            raise ValueError(_("unexpected {name} value").format(name=kind.__name__))
 
     walk(value)
     return found
@@ -600,13 +596,11 @@ def _check_page(rel: str, text: str, suffix: str, theme: ThemeCode | None, own_u
     page = read_page(text) if document else None
     offsite = find_offsite_assets(text, suffix, own_url, page)
     if offsite:
-        raise AuditError(f"off-site asset audit: {rel} loads {offsite[0]} from another host; "
-                         "every asset must be served by the site itself")
+        raise AuditError(_("off-site asset audit: {rel} loads {offsite} from another host; every asset must be served by the site itself").format(rel=rel, offsite=offsite[0]))
     if document and theme is not None:
         problems = find_script_problems(text, theme, page)
         if problems:
-            raise AuditError(f"script audit: {rel}: {problems[0]}; a page runs only the inline scripts of "
-                             "the project's theme (their hashes are the release's Content-Security-Policy)")
+            raise AuditError(_("script audit: {rel}: {problems}; a page runs only the inline scripts of the project's theme (their hashes are the release's Content-Security-Policy)").format(rel=rel, problems=problems[0]))
     if markings:
         try:
             if marking_text is not None and memo is not None:  # a cable page's text: often seen before
@@ -617,9 +611,9 @@ def _check_page(rel: str, text: str, suffix: str, theme: ThemeCode | None, own_u
             else:
                 found = find_markings(rel, text if marking_text is None else marking_text)
         except (ValueError, etree.ParseError) as exc:
-            raise AuditError(f"marking audit: {rel} cannot be read ({exc})") from None
+            raise AuditError(_("marking audit: {rel} cannot be read ({exc})").format(rel=rel, exc=exc)) from None
         if found:
-            raise AuditError(f"marking audit: {rel} shows a classification marking: {found[0]}")
+            raise AuditError(_("marking audit: {rel} shows a classification marking: {found}").format(rel=rel, found=found[0]))
 
 
 def _verbatim(rel: str, data: bytes, themes: list[Path]) -> bool:

@@ -53,9 +53,10 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from gate.files import write_atomic
-from pipeline import cables, classification, dates, findings, gitrepo, html_safety, yamlfile
+from pipeline import cables, classification, dates, findings, gitrepo, html_safety, messages, yamlfile
 from pipeline.cables import Approval, Cable
 from pipeline.findings import Finding, Findings
+from pipeline.messages import _
 
 if TYPE_CHECKING:
     from pipeline.sources import Entry
@@ -85,9 +86,7 @@ def folder(root: Path, cache_dir: Path | None = None) -> Path:
     if inside is not None:
         tracked = _tracked(Path(root), inside)
         if tracked:
-            raise CacheError(f"the build cache {cache} holds files tracked by git ({tracked}): a cache must never "
-                             f"come from the repository; remove it from git (git rm -r --cached {inside}) "
-                             f"and add it to .gitignore, or pass --cache DIR")
+            raise CacheError(_("the build cache {cache} holds files tracked by git ({tracked}): a cache must never come from the repository; remove it from git (git rm -r --cached {inside}) and add it to .gitignore, or pass --cache DIR").format(cache=cache, tracked=tracked, inside=inside))
     ignore = cache / ".gitignore"
     if not ignore.is_file():
         write_cache_file(ignore, IGNORE)
@@ -191,8 +190,9 @@ class ParsedIndex:
     signature may stand for the content). Use :meth:`parse` for every file of a load, then :meth:`save`."""
 
     def __init__(self, cache: Path, root: Path) -> None:
-        self.code = _code_version()
-        self.file = cache / PARSED / f"index-{self.code[:16]}.json"
+        language = messages.language()  # findings are kept as worded: one index per language
+        self.code = f"{_code_version()}-{language}"
+        self.file = cache / PARSED / f"index-{self.code[:16]}-{language}.json"
         self.root = Path(root)
         self.stamp = time.time_ns()  # before any file is read: a later change has a later ctime
         self.entries = self._read()
@@ -261,12 +261,12 @@ class ParsedIndex:
         root, key = self.root, item["sha"]
         line = item["cable"]["body_line"] if item["cable"] is not None else 1
         if not isinstance(key, str) or not isinstance(line, int):
-            raise TypeError("not a cache entry")
+            raise TypeError(_("not a cache entry"))
 
         def read_body() -> str:
             data = (root / path).read_bytes()
             if content_key(path, data) != key:
-                raise ContentChanged(f"{path} changed while it was being read; run the command again")
+                raise ContentChanged(_("{path} changed while it was being read; run the command again").format(path=path))
             return body_of(data, line)
         return read_body
 
@@ -287,7 +287,7 @@ class ParsedCables:
     those it parsed."""
 
     def __init__(self, cache: Path) -> None:
-        self.folder = cache / PARSED / _code_version()[:16]
+        self.folder = cache / PARSED / f"{_code_version()[:16]}-{messages.language()}"  # findings as worded
 
     def parse(self, path: str, data: bytes, found: Findings) -> Cable | None:
         key = hashlib.sha256(f"{path}\0".encode() + data).hexdigest()

@@ -10,6 +10,7 @@ import difflib
 import hashlib
 import json
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,7 @@ import yaml
 from gate.addresses import InvalidAddress, parse_address
 from pipeline import classification, dates, html_safety
 from pipeline.findings import Findings
+from pipeline.messages import N_, _
 from pipeline.yamlfile import YamlError, compose, construct, line_of, mapping_pairs
 
 
@@ -117,11 +119,11 @@ def split(text: str) -> tuple[str, str, int]:
     """(front matter text, body, line number of the body's first line) of a cable's text."""
     lines = text.split("\n")
     if not lines or not FENCE.match(lines[0]):
-        raise FrontMatterError("the file must start with a '---' line opening the YAML front matter")
+        raise FrontMatterError(_("the file must start with a '---' line opening the YAML front matter"))
     for index in range(1, len(lines)):
         if END_FENCE.match(lines[index]):
             return "\n".join(lines[1:index]) + "\n", "\n".join(lines[index + 1 :]), index + 2
-    raise FrontMatterError("the YAML front matter is never closed by a '---' line")
+    raise FrontMatterError(_("the YAML front matter is never closed by a '---' line"))
 
 
 def canonical_digest(front_matter: dict[str, Any], body: str) -> str:
@@ -145,16 +147,16 @@ def _iso(value: object) -> str:
 def decode(path: str, data: bytes, findings: Findings) -> str | None:
     """The text of a file, or None with a finding when it is too large or not UTF-8."""
     if len(data) > MAX_BYTES:
-        findings.add(path, 1, "E102", f"file is {len(data)} bytes, over the 1 MiB limit",
-                     "split the cable, or move long annexes out of it")
+        findings.add(path, 1, "E102", _("file is {size} bytes, over the 1 MiB limit").format(size=len(data)),
+                     _("split the cable, or move long annexes out of it"))
         return None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        findings.add(path, line, "E101", f"byte 0x{data[exc.start]:02x} is not valid UTF-8",
-                     "save the file as UTF-8", col=col)
+        findings.add(path, line, "E101", _("byte 0x{byte:02x} is not valid UTF-8").format(byte=data[exc.start]),
+                     _("save the file as UTF-8"), col=col)
         return None
     return text.removeprefix("\ufeff").replace("\r\n", "\n")
 
@@ -185,17 +187,17 @@ def _reader(path: str, data: bytes, findings: Findings) -> _CableReader | None:
     try:
         fm_text, body, body_line = split(text)
     except FrontMatterError as exc:
-        findings.add(path, 1, "E105", str(exc), "start the file with ---, the YAML keys, then ---")
+        findings.add(path, 1, "E105", str(exc), _("start the file with ---, the YAML keys, then ---"))
         return None
     try:
         node = compose(fm_text)
     except YamlError as exc:
-        findings.add(path, exc.line + 1, "E106", f"YAML syntax error: {exc.message}",
-                     "fix the front matter's YAML (indentation, quotes, colons)", col=exc.col)
+        findings.add(path, exc.line + 1, "E106", exc.message,
+                     exc.hint or _("fix the front matter's YAML (indentation, quotes, colons)"), col=exc.col)
         return None
     if not isinstance(node, yaml.MappingNode):
-        findings.add(path, 2, "E105", "the front matter is not a mapping of keys to values",
-                     "write one 'key: value' per line between the --- lines")
+        findings.add(path, 2, "E105", _("the front matter is not a mapping of keys to values"),
+                     _("write one 'key: value' per line between the --- lines"))
         return None
     return _CableReader(path, node, body, body_line, findings)
 
@@ -227,15 +229,15 @@ class _CableReader:
             line = line_of(key_node) + 1
             if key in self.values:
                 self.lines[key] = line
-                self.error(key, "E209", f"key '{key}' appears twice",
-                           "keep one; a duplicate could silently replace a safeguard")
+                self.error(key, "E209", _("key '{key}' appears twice").format(key=key),
+                           _("keep one; a duplicate could silently replace a safeguard"))
                 continue
             self.lines[key] = line
             if key not in REQUIRED and key not in OPTIONAL:
                 close = [k for k in REQUIRED + OPTIONAL if _similar(k, key)]
-                self.error(key, "E202", f"unknown key '{key}'",
-                           f"did you mean '{close[0]}'?" if close else
-                           "allowed keys: " + ", ".join(REQUIRED + OPTIONAL))
+                self.error(key, "E202", _("unknown key '{key}'").format(key=key),
+                           _("did you mean '{close}'?").format(close=close[0]) if close else
+                           _("allowed keys: {keys}").format(keys=", ".join(REQUIRED + OPTIONAL)))
                 continue
             try:
                 self.values[key] = construct(value_node)
@@ -243,14 +245,14 @@ class _CableReader:
                 if key == "approvals":  # each entry is read on its own, with its own line (approvals())
                     self.nodes[key] = value_node
                     continue
-                code, hint = ("E204", dates.HINT) if key in DATE_KEYS else ("E203", "")
-                self.error(key, code, f"'{key}': {exc.message}", hint)
+                code, hint = ("E204", dates.hint()) if key in DATE_KEYS else ("E203", "")
+                self.error(key, code, _("'{key}': {message}").format(key=key, message=exc.message), exc.hint or hint)
                 continue
             self.nodes[key] = value_node
         for key in REQUIRED:
             if key not in self.values and key not in self.lines:
-                self.error(1, "E201", f"missing required key '{key}'",
-                           "every cable needs: " + ", ".join(REQUIRED))
+                self.error(1, "E201", _("missing required key '{key}'").format(key=key),
+                           _("every cable needs: {keys}").format(keys=", ".join(REQUIRED)))
 
     # -- per key ------------------------------------------------------------------------------------
 
@@ -258,36 +260,42 @@ class _CableReader:
         value = self.values.get(key)
         if value is None:
             if required and key in self.values:
-                self.error(key, "E203", f"'{key}' is empty", f"give '{key}' a value")
+                self.error(key, "E203", _("'{key}' is empty").format(key=key), _("give '{key}' a value").format(key=key))
             return ""
         if not isinstance(value, str):
-            self.error(key, "E203", f"'{key}' must be text, not {_kind(value)}", "quote the value")
+            self.error(key, "E203", _("'{key}' must be text, not {kind}").format(key=key, kind=_kind(value)), _("quote the value"))
             return str(value)
         if required and not value.strip():
-            self.error(key, "E203", f"'{key}' is empty", f"give '{key}' a value")
+            self.error(key, "E203", _("'{key}' is empty").format(key=key), _("give '{key}' a value").format(key=key))
         return value
 
     def matching(self, key: str, pattern: re.Pattern[str], what: str, required: bool = True) -> str:
         value = self.text(key, required)
         if value and not pattern.match(value):
-            self.error(key, "E206", f"'{key}' is {value!r}, not {what}", f"write {what}")
+            self.error(key, "E206", _("'{key}' is {value!r}, not {what}").format(key=key, value=value, what=what), _("write {what}").format(what=what))
         return value
 
     def slugs(self, key: str) -> tuple[str, ...]:
         value = self.values.get(key)
         if value is None:
             return ()
-        if isinstance(value, str):
-            value = [value]
-            self.error(key, "E203", f"'{key}' must be a list", f"write {key}: [{value[0]}]")
+        if isinstance(value, str):  # "energie, climat": one problem, the missing brackets; reported once
+            items = [item.strip() for item in value.split(",") if item.strip()]
+            fixed = ", ".join(slug_of(item) or item for item in items)
+            self.error(key, "E203", _("'{key}' must be a list").format(key=key),
+                       _("write {key}: [{value}]").format(key=key, value=fixed))
+            return tuple(item for item in items if SLUG_RE.match(item))
         if not isinstance(value, list):
-            self.error(key, "E203", f"'{key}' must be a list of slugs, not {_kind(value)}")
+            self.error(key, "E203", _("'{key}' must be a list of slugs, not {kind}").format(key=key, kind=_kind(value)))
             return ()
         out = []
         for item in value:
             if not isinstance(item, str) or not SLUG_RE.match(item):
-                self.error(key, "E206", f"'{key}' holds {item!r}, not a lower-case slug",
-                           "use lower-case letters, digits and hyphens, e.g. securite-energetique")
+                slug = slug_of(item) if isinstance(item, str) else ""
+                self.error(key, "E206", _("'{key}' holds {item!r}, not a lower-case slug").format(key=key, item=item),
+                           _("write {slug!r} instead: lower-case letters without accents, digits and hyphens").format(
+                               slug=slug) if slug else
+                           _("use lower-case letters, digits and hyphens, e.g. securite-energetique"))
             else:
                 out.append(item)
         return tuple(out)
@@ -296,12 +304,11 @@ class _CableReader:
         value = self.values.get("date")
         if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
             if "date" in self.values:
-                self.error("date", "E204", f"'date' is {value!r}, not an ISO date",
-                           "write the date as YYYY-MM-DD, e.g. 2026-03-14")
+                self.error("date", "E204", _("'date' is {value!r}, not an ISO date").format(value=value),
+                           _("write the date as YYYY-MM-DD, e.g. 2026-03-14"))
             return dt.date(1970, 1, 1)
         if not dates.in_bounds(value):
-            self.error("date", "E204", f"'date' {value.isoformat()} lies outside the years "
-                       f"{dates.MIN_YEAR}–{dates.MAX_YEAR}", dates.HINT)
+            self.error("date", "E204", _("'date' {value} lies outside the years {low}–{high}").format(value=value.isoformat(), low=dates.MIN_YEAR, high=dates.MAX_YEAR), dates.hint())
             return dt.date(1970, 1, 1)
         return value
 
@@ -310,14 +317,14 @@ class _CableReader:
         if value is None:
             return None
         if not isinstance(value, dt.datetime) or value.tzinfo is None:
-            self.error("embargo", "E204", f"'embargo' is {value!r}, not an ISO date-time with a time zone",
-                       "write e.g. 2026-12-01T09:00:00+01:00 (Paris, winter) or 2026-12-01T08:00:00Z")
+            self.error("embargo", "E204", _("'embargo' is {value!r}, not an ISO date-time with a time zone").format(value=value),
+                       _("write e.g. 2026-12-01T09:00:00+01:00 (Paris, winter) or 2026-12-01T08:00:00Z"))
             # Fail closed: an unreadable embargo keeps the cable back for ever.
             return FOREVER
         try:
             return dates.to_utc(value, "'embargo'")
         except dates.DateError as exc:
-            self.error("embargo", "E204", str(exc), dates.HINT)
+            self.error("embargo", "E204", str(exc), dates.hint())
             return FOREVER
 
     def approvals(self) -> tuple[Approval, ...]:
@@ -325,48 +332,48 @@ class _CableReader:
         if node is None:
             return ()
         if not isinstance(node, yaml.SequenceNode):
-            self.error("approvals", "E203", "'approvals' must be a list", "let the approve command write it")
+            self.error("approvals", "E203", _("'approvals' must be a list"), _("let the approve command write it"))
             return ()
         out = []
         for item in node.value:
             line = line_of(item) + 1
             if not isinstance(item, yaml.MappingNode):
-                self.error(line, "E203", "each approval must be a mapping of community, by, date, digest")
+                self.error(line, "E203", _("each approval must be a mapping of community, by, date, digest"))
                 continue
             fields = self._approval_fields(item)
             if fields is None:
                 continue
             for key in fields.keys() - set(APPROVAL_KEYS):
-                self.error(fields[key][1], "E202", f"unknown key '{key}' in approval",
-                           "an approval has exactly: " + ", ".join(APPROVAL_KEYS))
+                self.error(fields[key][1], "E202", _("unknown key '{key}' in approval").format(key=key),
+                           _("an approval has exactly: {keys}").format(keys=", ".join(APPROVAL_KEYS)))
             missing = [k for k in APPROVAL_KEYS if k not in fields]
             if missing:
-                self.error(line, "E201", f"approval lacks {', '.join(missing)}",
-                           "let the approve command write approvals")
+                self.error(line, "E201", _("approval lacks {missing}").format(missing=', '.join(missing)),
+                           _("let the approve command write approvals"))
                 continue
             community, by, when, digest = (fields[k][0] for k in APPROVAL_KEYS)
             try:
                 by = parse_address(by)
             except InvalidAddress as exc:
-                self.error(fields["by"][1], "E205", f"approval 'by' is {by!r}, not a plain e-mail address ({exc})",
-                           "write the editor's address alone, e.g. prenom.nom@diplomatie.gouv.fr")
+                self.error(fields["by"][1], "E205", _("approval 'by' is {by!r}, not a plain e-mail address ({exc})").format(by=by, exc=exc),
+                           _("write the editor's address alone, e.g. prenom.nom@diplomatie.gouv.fr"))
                 continue
             if not isinstance(when, dt.datetime | dt.date):
-                self.error(fields["date"][1], "E204", f"approval 'date' is {when!r}, not an ISO date-time")
+                self.error(fields["date"][1], "E204", _("approval 'date' is {when!r}, not an ISO date-time").format(when=when))
                 continue
             if not isinstance(digest, str) or not DIGEST_RE.match(digest):
-                self.error(fields["digest"][1], "E206", f"approval 'digest' is {digest!r}",
-                           "a digest is sha256: and 64 hex digits; let the approve command write it")
+                self.error(fields["digest"][1], "E206", _("approval 'digest' is {digest!r}").format(digest=digest),
+                           _("a digest is sha256: and 64 hex digits; let the approve command write it"))
                 continue
             if not isinstance(community, str) or not SLUG_RE.match(community):
-                self.error(fields["community"][1], "E206", f"approval 'community' is {community!r}")
+                self.error(fields["community"][1], "E206", _("approval 'community' is {community!r}").format(community=community))
                 continue
             if not isinstance(when, dt.datetime):
                 when = dt.datetime.combine(when, dt.time(), dt.UTC)
             try:
                 when = dates.to_utc(when, "approval 'date'")
             except dates.DateError as exc:
-                self.error(fields["date"][1], "E204", str(exc), dates.HINT)
+                self.error(fields["date"][1], "E204", str(exc), dates.hint())
                 continue
             out.append(Approval(community, by, when, digest, line))
         return tuple(out)
@@ -379,8 +386,9 @@ class _CableReader:
             try:
                 fields[key] = (construct(value_node), line_of(key_node) + 1)
             except YamlError as exc:
-                code, hint = ("E204", dates.HINT) if key == "date" else ("E203", "")
-                self.error(line_of(key_node) + 1, code, f"approval '{key}': {exc.message}", hint)
+                code, hint = ("E204", dates.hint()) if key == "date" else ("E203", "")
+                self.error(line_of(key_node) + 1, code, _("approval '{key}': {message}").format(key=key, message=exc.message),
+                           exc.hint or hint)
                 return None
         return fields
 
@@ -395,20 +403,20 @@ class _CableReader:
         page = classification.read_page(text) if body else None
         if page is not None:
             seen = {m.line for m, _ in markings}
-            markings += [(m, ", as rendered") for m in page.markings if m.line not in seen]
+            markings += [(m, _(", as rendered")) for m in page.markings if m.line not in seen]
         for marking, how in markings:
             line, col = self.where(key, first_line, marking.line, marking.col)
             if marking.kind == "unreadable":
-                self.error(line, "E302", f"{marking.text}, so it cannot be checked for classification markings",
-                           "simplify the Markdown (lists or quotes nested hundreds of levels deep)", col=col)
+                self.error(line, "E302", _("{text}, so it cannot be checked for classification markings").format(text=marking.text),
+                           _("simplify the Markdown (lists or quotes nested hundreds of levels deep)"), col=col)
                 continue
-            self.error(line, "E302", f"classification marking {marking.text!r} ({marking.kind}{how}) in the {key}",
-                       "only unclassified text may be published: remove the marking, or keep this cable "
-                       "out of the repository", col=col)
+            self.error(line, "E302", _("classification marking {text!r} ({kind}{how}) in the {key}").format(text=marking.text, kind=marking.kind, how=how, key=key),
+                       _("only unclassified text may be published: remove the marking, or keep this cable out of the repository"), col=col)
         for found in classification.find_disguises(text, page):
             line, col = self.where(key, first_line, found.line, found.col)
             code, message, hint = DISGUISES[found.kind]
-            self.error(line, code, f"{message} in the {key}: {found.text}", hint, col=col)
+            self.error(line, code, _("{problem} in the {key}: {text}").format(problem=_(message), key=key, text=found.text),
+                       _(hint), col=col)
 
     def where(self, key: str, first_line: int, line: int, col: int) -> tuple[int, int]:
         """The file line and column of a position in the body (``first_line``: its first line) or in
@@ -427,55 +435,53 @@ class _CableReader:
     def placeholders(self, subjects: tuple[str, ...], summary: str) -> None:
         """E210: what ``diplomatie new`` writes for the agent to replace must not be published as is."""
         if PLACEHOLDER_SUBJECT in subjects:
-            self.error("subjects", "E210", f"'subjects' still holds the template's '{PLACEHOLDER_SUBJECT}'",
-                       "replace it with the cable's subjects, e.g. subjects: [energie, climat]")
+            self.error("subjects", "E210", _("'subjects' still holds the template's '{PLACEHOLDER_SUBJECT}'").format(PLACEHOLDER_SUBJECT=PLACEHOLDER_SUBJECT),
+                       _("replace it with the cable's subjects, e.g. subjects: [energie, climat]"))
         if "summary" in self.values and isinstance(self.values["summary"], str) and not summary.strip():
-            self.error("summary", "E210", "'summary' is empty",
-                       "write a summary of one or two sentences, or delete the 'summary' line")
+            self.error("summary", "E210", _("'summary' is empty"),
+                       _("write a summary of one or two sentences, or delete the 'summary' line"))
         for number, line in enumerate(self.body.splitlines()):
             if line.strip() == PLACEHOLDER_BODY:
-                self.error(self.body_line + number, "E210", f"the body still holds the template's "
-                           f"'{PLACEHOLDER_BODY}'", "write the cable's text in its place")
+                self.error(self.body_line + number, "E210", _("the body still holds the template's '{PLACEHOLDER_BODY}'").format(PLACEHOLDER_BODY=PLACEHOLDER_BODY), _("write the cable's text in its place"))
 
     def _build(self, digest: str) -> Cable | None:
         stem = self.path.rsplit("/", 1)[-1].removesuffix(".md")
-        cable_id = self.matching("id", ID_RE, "an id like 2026-BERLIN-0042 (YYYY-POST-NNNN)")
+        cable_id = self.matching("id", ID_RE, _("an id like 2026-BERLIN-0042 (YYYY-POST-NNNN)"))
         if cable_id and cable_id != stem:
-            self.error("id", "E207", f"id '{cable_id}' differs from the file name '{stem}.md'",
-                       f"rename the file to {cable_id}.md or fix the id")
+            self.error("id", "E207", _("id '{cable_id}' differs from the file name '{stem}.md'").format(cable_id=cable_id, stem=stem),
+                       _("rename the file to {cable_id}.md or fix the id").format(cable_id=cable_id))
         title = self.text("title")
-        post = self.matching("post", POST_RE, "an upper-case post code like BERLIN or NEW-YORK-ONU")
+        post = self.matching("post", POST_RE, _("an upper-case post code like BERLIN or NEW-YORK-ONU"))
         if cable_id and post and ID_RE.match(cable_id) and ID_RE.match(cable_id).group(2) != post:
-            self.error("post", "E206", f"post '{post}' differs from the post in the id '{cable_id}'",
-                       "the id is YEAR-POST-NUMBER with this cable's post")
+            self.error("post", "E206", _("post '{post}' differs from the post in the id '{cable_id}'").format(post=post, cable_id=cable_id),
+                       _("the id is YEAR-POST-NUMBER with this cable's post"))
         author = self.text("author")
         if author:
             try:
                 author = parse_address(author)
             except InvalidAddress as exc:
-                self.error("author", "E205", f"'author' is {author!r}, not a plain e-mail address ({exc})",
-                           "write the author's address alone, e.g. prenom.nom@diplomatie.gouv.fr")
+                self.error("author", "E205", _("'author' is {author!r}, not a plain e-mail address ({exc})").format(author=author, exc=exc),
+                           _("write the author's address alone, e.g. prenom.nom@diplomatie.gouv.fr"))
         label = self.values.get("classification")
         if not classification.is_publishable(label):
             shown = "missing" if label is None else repr(label)
             self.error("classification" if "classification" in self.lines else 1, "E301",
-                       f"classification is {shown}: only unclassified cables may be published",
-                       f"write classification: {classification.CANONICAL} — a classified cable never "
-                       "belongs in this repository")
+                       _("classification is {shown}: only unclassified cables may be published").format(shown=shown),
+                       _("write classification: {CANONICAL} — a classified cable never belongs in this repository").format(CANONICAL=classification.CANONICAL))
         subjects = self.slugs("subjects")
         if "subjects" in self.values and not subjects and self.ok:
-            self.error("subjects", "E203", "'subjects' is empty", "give at least one subject slug")
+            self.error("subjects", "E203", _("'subjects' is empty"), _("give at least one subject slug"))
         language = self.text("language")
         if language and language not in ("fr", "en"):
-            self.error("language", "E206", f"'language' is {language!r}", "write fr or en")
+            self.error("language", "E206", _("'language' is {language!r}").format(language=language), _("write fr or en"))
         summary = self.text("summary", required=False)
         self.placeholders(subjects, summary)
-        ministry = self.matching("ministry", MINISTRY_RE, "an upper-case ministry code like MEAE",
+        ministry = self.matching("ministry", MINISTRY_RE, _("an upper-case ministry code like MEAE"),
                                  required=False) or "MEAE"
         status = self.text("status", required=False) or "active"
         if status not in ("active", "withdrawn"):
-            self.error("status", "E206", f"'status' is {status!r}", "write active or withdrawn")
-        supersedes = self.matching("supersedes", ID_RE, "a cable id", required=False) or None
+            self.error("status", "E206", _("'status' is {status!r}").format(status=status), _("write active or withdrawn"))
+        supersedes = self.matching("supersedes", ID_RE, _("a cable id"), required=False) or None
         # Every text a page, feed, search index or sitemap prints is read as a reader would.
         for key, text in (("title", title), ("summary", summary), ("post", post), ("ministry", ministry),
                           ("author", author), *(("subjects", s) for s in subjects)):
@@ -483,9 +489,7 @@ class _CableReader:
         self.scan("body", self.body, self.body_line)
         for unsafe in html_safety.find_unsafe(self.body):
             self.error(self.body_line + unsafe.line - 1, "E501", f"{unsafe.what}: {unsafe.text!r}",
-                       "write plain Markdown: the site keeps text, links, tables, lists, code and images "
-                       "of the repository; it removes scripts, frames, forms, styles, event handlers and "
-                       "content from other hosts (see README, Raw HTML)",
+                       _("write plain Markdown: the site keeps text, links, tables, lists, code and images of the repository; it removes scripts, frames, forms, styles, event handlers and content from other hosts (see README, Raw HTML)"),
                        col=unsafe.col)
         if not cable_id or not ID_RE.match(cable_id):
             return None
@@ -501,19 +505,28 @@ class _CableReader:
 
 #: The check code, message and hint of each kind of :class:`classification.Disguise`.
 DISGUISES = {
-    "hidden": ("E303", "invisible or control character",
-               "delete it: a cable needs no invisible characters (retype the word if you cannot see it)"),
-    "mixed-script": ("E304", "word mixing scripts",
-                     "write the word in one alphabet: a Cyrillic or Greek letter among Latin ones hides words"),
-    "comment": ("E305", "HTML comment",
-                "delete the comment: what a reader cannot see does not belong in a published cable "
-                "(to show the characters, put them in a code span: `<!--`)"),
+    "hidden": ("E303", N_("invisible or control character"),
+               N_("delete it: a cable needs no invisible characters (retype the word if you cannot see it)")),
+    "mixed-script": ("E304", N_("word mixing scripts"),
+                     N_("write the word in one alphabet: a Cyrillic or Greek letter among Latin ones hides words")),
+    "comment": ("E305", N_("HTML comment"),
+                N_("delete the comment: what a reader cannot see does not belong in a published cable "
+                   "(to show the characters, put them in a code span: `<!--`)")),
 }
 
 
 def _kind(value: object) -> str:
-    return {bool: "a yes/no value", int: "a number", float: "a number", list: "a list", dict: "a mapping",
-            dt.date: "a date", dt.datetime: "a date-time"}.get(type(value), type(value).__name__)
+    names = {bool: N_("a yes/no value"), int: N_("a number"), float: N_("a number"), list: N_("a list"),
+             dict: N_("a mapping"), dt.date: N_("a date"), dt.datetime: N_("a date-time")}
+    return _(names[type(value)]) if type(value) in names else type(value).__name__
+
+
+def slug_of(text: str) -> str:
+    """The slug ``text`` most likely means (``Énergie`` -> ``energie``, ``cœur de l'UE`` ->
+    ``coeur-de-l-ue``): accents and capitals dropped, any other run of characters a hyphen."""
+    text = text.replace("œ", "oe").replace("Œ", "oe").replace("æ", "ae").replace("Æ", "ae").replace("ß", "ss")
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
+    return re.sub(r"[^a-z0-9]+", "-", plain).strip("-")
 
 
 def _similar(a: str, b: str) -> bool:

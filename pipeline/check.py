@@ -7,7 +7,8 @@ import json
 from collections.abc import Iterable
 from pathlib import PurePosixPath
 
-from pipeline.findings import CODES, Finding, Severity
+from pipeline.findings import CODES, Finding, Severity, title
+from pipeline.messages import ngettext
 
 #: Findings of communities.yaml that stop it being read at all: every cable depends on them.
 UNREADABLE = {"E101", "E102", "E103", "E105", "E106", "E201"}
@@ -25,7 +26,7 @@ def concerning(findings: Iterable[Finding], paths: Iterable[str]) -> list[Findin
         if f.path in paths:
             return True
         if f.code == "E208":
-            return any(f.message.endswith(f"already used by {p}") for p in paths)
+            return any(f.message.endswith(p) for p in paths)  # "… already used by <path>", in either language
         return f.path == "communities.yaml" and (f.code in UNREADABLE or any(_names(f.message, i) for i in ids))
     return [f for f in findings if concerns(f)]
 
@@ -52,7 +53,8 @@ def as_text(findings: list[Finding]) -> str:
     errors = sum(f.is_error for f in findings)
     warnings = len(findings) - errors
     lines = [str(f) for f in findings]
-    lines.append(f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}")
+    lines.append(ngettext("{n} error", "{n} errors", errors).format(n=errors) + ", "
+                 + ngettext("{n} warning", "{n} warnings", warnings).format(n=warnings))
     return "\n".join(lines)
 
 
@@ -78,7 +80,7 @@ def as_codequality(findings: list[Finding]) -> str:
         fingerprint = hashlib.sha256(f"{f.path}:{f.code}:{f.message}".encode()).hexdigest()
         report.append({
             "description": f"{f.code} {f.message}" + (f" — {f.hint}" if f.hint else ""),
-            "check_name": f"{f.code} {CODES[f.code][1]}",
+            "check_name": f"{f.code} {title(CODES[f.code][1])}",
             "fingerprint": fingerprint,
             "severity": "blocker" if f.severity is Severity.ERROR else "minor",
             "location": {"path": f.path, "lines": {"begin": f.line}},

@@ -52,6 +52,8 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
+from pipeline.messages import _
+
 CANONICAL = "NON CLASSIFIÉ"
 PUBLISHABLE = frozenset({"NON CLASSIFIE", "NC", "UNCLASSIFIED"})
 
@@ -145,7 +147,7 @@ def _confusables() -> dict[str, list[dict[str, str]]]:
 
     data = json.loads((Path(confusable_homoglyphs.__file__).parent / "confusables.json").read_text("utf-8"))
     if not isinstance(data, dict) or len(data) < 1000:
-        raise RuntimeError("the confusables data of confusable-homoglyphs is unreadable: reinstall it")
+        raise RuntimeError(_("the confusables data of confusable-homoglyphs is unreadable: reinstall it"))
     return data
 
 
@@ -154,7 +156,7 @@ def _latin(char: str) -> str:
     prototypes chain), or ``char`` itself when it has none."""
     data = _confusables()
     seen, frontier = {char}, [char]
-    for _ in range(3):
+    for _attempt in range(3):
         following = []
         for c in frontier:
             for option in data.get(c, ()):

@@ -16,6 +16,7 @@ from gate.membership import admits, is_current
 from pipeline import classification, dates
 from pipeline.cables import DISGUISES, ID_RE, POST_RE, SLUG_RE, Cable, decode
 from pipeline.findings import Findings
+from pipeline.messages import N_, _
 from pipeline.yamlfile import YamlError, col_of, compose, construct, line_of, mapping_pairs
 
 
@@ -130,7 +131,7 @@ SELECT_KEYS = ("subjects", "posts", "from", "until", "cables", "exclude")
 MEMBER_KEYS = ("email", "name", "organisation", "sector", "invited_by", "expires", "language")
 EDITOR_KEYS = ("email", "ssh_key")
 SECTORS = ("media", "business", "association", "research", "agent")
-ADDRESS_HINT = ("write the address alone, e.g. prenom.nom@diplomatie.gouv.fr: letters, digits and . _ - + ' "
+ADDRESS_HINT = N_("write the address alone, e.g. prenom.nom@diplomatie.gouv.fr: letters, digits and . _ - + ' "
                 "before the @, no name, <>, quotes, comments, =?...?= or second @ (README: addresses)")
 
 
@@ -180,27 +181,29 @@ def parse(data: bytes, findings: Findings, path: str = PATH) -> dict[str, Commun
     try:
         root = compose(text)
     except YamlError as exc:
-        findings.add(path, exc.line, "E106", f"YAML syntax error: {exc.message}",
-                     "fix the YAML (indentation, quotes, colons)", col=exc.col)
+        findings.add(path, exc.line, "E106", exc.message, exc.hint or _("fix the YAML (indentation, quotes, colons)"),
+                     col=exc.col)
         return {}
     if root is None:
-        findings.add(path, 1, "E201", "the file is empty", "start with 'communities:'")
+        findings.add(path, 1, "E201", _("the file is empty"), _("start with 'communities:'"))
         return {}
     reader = _Reader(path, findings)
-    top = reader.mapping(root, "the file")
+    top = reader.mapping(root, _("the file"))
     if top is None:
         return {}
     for key, key_node, value_node in mapping_pairs(root):
         if key == "retention_months":
             if _retention(value_node.value if isinstance(value_node, yaml.ScalarNode) else None) is None:
-                findings.add(path, line_of(value_node), "E206", "retention_months must be a whole number of months "
-                             f"from 1 to {MAX_RETENTION_MONTHS}", f"e.g. retention_months: {DEFAULT_RETENTION_MONTHS}")
+                findings.add(path, line_of(value_node), "E206",
+                             _("retention_months must be a whole number of months from 1 to {most}").format(
+                                 most=MAX_RETENTION_MONTHS),
+                             _("e.g. retention_months: {months}").format(months=DEFAULT_RETENTION_MONTHS))
         elif key != "communities":
-            findings.add(path, line_of(key_node), "E202", f"unknown top-level key '{key}'",
-                         "the file holds the key communities, and optionally retention_months")
+            findings.add(path, line_of(key_node), "E202", _("unknown top-level key '{key}'").format(key=key),
+                         _("the file holds the key communities, and optionally retention_months"))
     node = top.get("communities")
     if node is None:
-        findings.add(path, 1, "E201", "missing key 'communities'", "start with 'communities:'")
+        findings.add(path, 1, "E201", _("missing key 'communities'"), _("start with 'communities:'"))
         return {}
     communities = reader.mapping(node[1], "communities")
     if communities is None:
@@ -208,8 +211,8 @@ def parse(data: bytes, findings: Findings, path: str = PATH) -> dict[str, Commun
     out = {}
     for cid, (key_node, value) in communities.items():
         if not SLUG_RE.match(cid):
-            findings.add(path, line_of(key_node), "E206", f"community id {cid!r} is not a lower-case slug",
-                         "use lower-case letters, digits and hyphens: it becomes the site's URL")
+            findings.add(path, line_of(key_node), "E206", _("community id {cid!r} is not a lower-case slug").format(cid=cid),
+                         _("use lower-case letters, digits and hyphens: it becomes the site's URL"))
             continue
         community = reader.community(cid, key_node, value)
         if community is not None:
@@ -226,12 +229,12 @@ class _Reader:
 
     def mapping(self, node: yaml.Node, what: str) -> dict[str, tuple[yaml.Node, yaml.Node]] | None:
         if not isinstance(node, yaml.MappingNode):
-            self.add(node, "E203", f"{what} must be a mapping of keys to values")
+            self.add(node, "E203", _("{what} must be a mapping of keys to values").format(what=what))
             return None
         out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
         for key, key_node, value_node in mapping_pairs(node):
             if key in out:
-                self.add(key_node, "E209", f"key '{key}' appears twice in {what}", "keep one")
+                self.add(key_node, "E209", _("key '{key}' appears twice in {what}").format(key=key, what=what), _("keep one"))
                 continue
             out[key] = (key_node, value_node)
         return out
@@ -244,29 +247,29 @@ class _Reader:
             return None
 
     def known(self, fields: dict[str, tuple[yaml.Node, yaml.Node]], allowed: tuple[str, ...], what: str) -> None:
-        for key, (key_node, _) in fields.items():
+        for key, (key_node, _value) in fields.items():
             if key not in allowed:
-                self.add(key_node, "E202", f"unknown key '{key}' in {what}", "allowed: " + ", ".join(allowed))
+                self.add(key_node, "E202", _("unknown key '{key}' in {what}").format(key=key, what=what), "allowed: " + ", ".join(allowed))
 
     def text(self, fields: dict, key: str, what: str, required: bool = True) -> str:
         if key not in fields:
             return ""
         value = self.value(fields[key][1])
         if not isinstance(value, str) or (required and not value.strip()):
-            self.add(fields[key][1], "E203", f"'{key}' of {what} must be non-empty text")
+            self.add(fields[key][1], "E203", _("'{key}' of {what} must be non-empty text").format(key=key, what=what))
             return ""
         return value
 
     def email(self, fields: dict, key: str, what: str) -> str:
         value = self.text(fields, key, what)
-        return self.address(fields[key][1], value, f"'{key}' of {what}") if value else ""
+        return self.address(fields[key][1], value, _("'{key}' of {what}").format(key=key, what=what)) if value else ""
 
     def address(self, node: yaml.Node, value: Any, what: str) -> str:
         """The canonical address, or "" and an E205 that says why (gate/addresses.py: one grammar)."""
         try:
             return parse_address(value)
         except InvalidAddress as exc:
-            self.add(node, "E205", f"{what} is {value!r}, not a plain e-mail address: {exc}", ADDRESS_HINT)
+            self.add(node, "E205", _("{what} is {value!r}, not a plain e-mail address: {exc}").format(what=what, value=value, exc=exc), _(ADDRESS_HINT))
             return ""
 
     def domains(self, fields: dict, what: str) -> tuple[str, ...]:
@@ -275,16 +278,15 @@ class _Reader:
         node = fields["domains"][1]
         value = self.value(node)
         if not isinstance(value, list):
-            self.add(node, "E203", f"'domains' of {what} must be a list", "write domains: [diplomatie.gouv.fr]")
+            self.add(node, "E203", _("'domains' of {what} must be a list").format(what=what), _("write domains: [diplomatie.gouv.fr]"))
             return ()
         out = []
         for item, domain in zip(node.value, value, strict=True):
             try:
                 out.append(parse_domain(domain))
             except InvalidAddress as exc:
-                self.add(item, "E205", f"'domains' of {what} holds {domain!r}, not a mail domain: {exc}",
-                         "write the domain alone, as its owners write it, e.g. diplomatie.gouv.fr (no @, "
-                         "no trailing dot, no look-alike letters)")
+                self.add(item, "E205", _("'domains' of {what} holds {domain!r}, not a mail domain: {exc}").format(what=what, domain=domain, exc=exc),
+                         _("write the domain alone, as its owners write it, e.g. diplomatie.gouv.fr (no @, no trailing dot, no look-alike letters)"))
         return tuple(out)
 
     def strings(self, fields: dict, key: str, what: str, pattern: Any, example: str) -> tuple[str, ...]:
@@ -292,12 +294,12 @@ class _Reader:
             return ()
         value = self.value(fields[key][1])
         if not isinstance(value, list):
-            self.add(fields[key][1], "E203", f"'{key}' of {what} must be a list", f"write {key}: [{example}]")
+            self.add(fields[key][1], "E203", _("'{key}' of {what} must be a list").format(key=key, what=what), _("write {key}: [{example}]").format(key=key, example=example))
             return ()
         out = []
         for item in value:
             if not isinstance(item, str) or not pattern.match(item):
-                self.add(fields[key][1], "E206", f"'{key}' of {what} holds {item!r}", f"write e.g. {example}")
+                self.add(fields[key][1], "E206", _("'{key}' of {what} holds {item!r}").format(key=key, what=what, item=item), _("write e.g. {example}").format(example=example))
             else:
                 out.append(item)
         return tuple(out)
@@ -308,30 +310,29 @@ class _Reader:
         try:
             value = construct(fields[key][1])
         except YamlError as exc:  # a date YAML reads but Python cannot hold (year 0)
-            self.add(fields[key][1], "E204", f"'{key}' of {what}: {exc.message}", dates.HINT)
+            self.add(fields[key][1], "E204", _("'{key}' of {what}: {message}").format(key=key, what=what, message=exc.message), dates.hint())
             return None
         if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
-            self.add(fields[key][1], "E204", f"'{key}' of {what} is {value!r}, not an ISO date",
-                     "write YYYY-MM-DD")
+            self.add(fields[key][1], "E204", _("'{key}' of {what} is {value!r}, not an ISO date").format(key=key, what=what, value=value),
+                     _("write YYYY-MM-DD"))
             return None
         if not dates.in_bounds(value):
-            self.add(fields[key][1], "E204", f"'{key}' of {what}: {value.isoformat()} lies outside the years "
-                     f"{dates.MIN_YEAR}–{dates.MAX_YEAR}", dates.HINT)
+            self.add(fields[key][1], "E204", _("'{key}' of {what}: {value} lies outside the years {low}–{high}").format(key=key, what=what, value=value.isoformat(), low=dates.MIN_YEAR, high=dates.MAX_YEAR), dates.hint())
             return None
         return value
 
     def community(self, cid: str, key_node: yaml.Node, node: yaml.Node) -> Community | None:
-        what = f"community '{cid}'"
+        what = _("community '{cid}'").format(cid=cid)
         fields = self.mapping(node, what)
         if fields is None:
             return None
         self.known(fields, COMMUNITY_KEYS, what)
         for key in REQUIRED_KEYS:
             if key not in fields:
-                self.add(key_node, "E201", f"{what} lacks '{key}'", "required: " + ", ".join(REQUIRED_KEYS))
+                self.add(key_node, "E201", _("{what} lacks '{key}'").format(what=what, key=key), "required: " + ", ".join(REQUIRED_KEYS))
         language = self.text(fields, "language", what)
         if language and language not in ("fr", "en"):
-            self.add(fields["language"][1], "E206", f"'language' of {what} is {language!r}", "write fr or en")
+            self.add(fields["language"][1], "E206", _("'language' of {what} is {language!r}").format(what=what, language=language), _("write fr or en"))
         editors = self.editors(fields, what)
         select = self.selection(fields, what)
         signed = self.signed_approvals(fields, what)
@@ -368,9 +369,8 @@ class _Reader:
         address, so it may not be an address itself."""
         value = self.text(fields, key, what)
         if value and ("@" in value or "\n" in value.strip() or len(value) > 200):
-            self.add(fields[key][1], "E206", f"'{key}' of {what} is {value!r}",
-                     "write a name or a title on one line, at most 200 characters and no address, e.g. "
-                     "owner_name: Claire Dubois, owner_title: Ambassadrice, représentante permanente")
+            self.add(fields[key][1], "E206", _("'{key}' of {what} is {value!r}").format(key=key, what=what, value=value),
+                     _("write a name or a title on one line, at most 200 characters and no address, e.g. owner_name: Claire Dubois, owner_title: Ambassadrice, représentante permanente"))
             return ""
         return value.strip()
 
@@ -382,12 +382,11 @@ class _Reader:
         node = fields["require_signed_approvals"][1]
         signed = self.value(node)
         if not isinstance(signed, bool):
-            self.add(node, "E203", f"'require_signed_approvals' of {what} must be true or false")
+            self.add(node, "E203", _("'require_signed_approvals' of {what} must be true or false").format(what=what))
             return True  # fail closed
         if not signed:
-            self.add(node, "W605", f"{what} counts unsigned approvals (require_signed_approvals: false)",
-                     "anyone who can push to the repository can then type an approval; list each editor's "
-                     "ssh_key and remove this line so that approvals must be signed (the approve command's --sign)")
+            self.add(node, "W605", _("{what} counts unsigned approvals (require_signed_approvals: false)").format(what=what),
+                     _("anyone who can push to the repository can then type an approval; list each editor's ssh_key and remove this line so that approvals must be signed (the approve command's --sign)"))
         return signed
 
     def printed(self, node: yaml.Node, value: str, key: str, what: str, check_markup: bool = False) -> None:
@@ -396,17 +395,18 @@ class _Reader:
         line, col = line_of(node), col_of(node)
         for marking in classification.find_markings(value):
             self.findings.add(self.path, line + marking.line - 1, "E302",
-                              f"classification marking {marking.text!r} ({marking.kind}) in '{key}' of {what}",
-                              "every site prints it: only unclassified text may be published", col=col)
+                              _("classification marking {text!r} ({kind}) in '{key}' of {what}").format(text=marking.text, kind=marking.kind, key=key, what=what),
+                              _("every site prints it: only unclassified text may be published"), col=col)
         for found in classification.find_disguises(value):
             code, message, hint = DISGUISES[found.kind]
-            self.findings.add(self.path, line + found.line - 1, code, f"{message} in '{key}' of {what}: {found.text}",
-                              hint, col=col + found.col if found.line == 1 else found.col)
+            self.findings.add(self.path, line + found.line - 1, code,
+                              _("{problem} in '{key}' of {what}: {text}").format(problem=_(message), key=key, what=what,
+                                                                               text=found.text),
+                              _(hint), col=col + found.col if found.line == 1 else found.col)
         found = markup(value) if check_markup else None
         if found:
-            self.findings.add(self.path, line, "E306", f"markup {found!r} in '{key}' of {what}",
-                              "write plain text: the sites print it as text, so < > and &…; would show as "
-                              "typed (write « » or ‹ › for quotes, and the character itself for an entity)",
+            self.findings.add(self.path, line, "E306", _("markup {found!r} in '{key}' of {what}").format(found=found, key=key, what=what),
+                              _("write plain text: the sites print it as text, so < > and &…; would show as typed (write « » or ‹ › for quotes, and the character itself for an entity)"),
                               col=col)
 
     def editors(self, fields: dict, what: str) -> tuple[Editor, ...]:
@@ -414,24 +414,24 @@ class _Reader:
             return ()
         node = fields["editors"][1]
         if not isinstance(node, yaml.SequenceNode):
-            self.add(node, "E203", f"'editors' of {what} must be a list of e-mail addresses")
+            self.add(node, "E203", _("'editors' of {what} must be a list of e-mail addresses").format(what=what))
             return ()
         out = []
         for item in node.value:
             if isinstance(item, yaml.ScalarNode):
-                email = self.address(item, self.value(item), f"an editor of {what}")
+                email = self.address(item, self.value(item), _("an editor of {what}").format(what=what))
                 if email:
                     out.append(Editor(email))
                 continue
-            entry = self.mapping(item, f"an editor of {what}")
+            entry = self.mapping(item, _("an editor of {what}").format(what=what))
             if entry is None:
                 continue
-            self.known(entry, EDITOR_KEYS, f"an editor of {what}")
-            email = self.email(entry, "email", f"an editor of {what}")
-            key = self.text(entry, "ssh_key", f"an editor of {what}") if "ssh_key" in entry else None
+            self.known(entry, EDITOR_KEYS, _("an editor of {what}").format(what=what))
+            email = self.email(entry, "email", _("an editor of {what}").format(what=what))
+            key = self.text(entry, "ssh_key", _("an editor of {what}").format(what=what)) if "ssh_key" in entry else None
             if key and not key.startswith(("ssh-ed25519 ", "ssh-rsa ", "ecdsa-sha2-", "sk-ssh-ed25519")):
-                self.add(entry["ssh_key"][1], "E206", f"'ssh_key' of an editor of {what} is not an SSH public key",
-                         "paste the line of the editor's id_ed25519.pub")
+                self.add(entry["ssh_key"][1], "E206", _("'ssh_key' of an editor of {what} is not an SSH public key").format(what=what),
+                         _("paste the line of the editor's id_ed25519.pub"))
                 key = None
             if email:
                 out.append(Editor(email, key or None))
@@ -440,13 +440,13 @@ class _Reader:
     def selection(self, fields: dict, what: str) -> Selection:
         if "select" not in fields:
             return Selection()
-        sel = self.mapping(fields["select"][1], f"'select' of {what}")
+        sel = self.mapping(fields["select"][1], _("'select' of {what}").format(what=what))
         if sel is None:
             return Selection()
-        self.known(sel, SELECT_KEYS, f"'select' of {what}")
+        self.known(sel, SELECT_KEYS, _("'select' of {what}").format(what=what))
         if not sel:
-            self.add(fields["select"][1], "E201", f"'select' of {what} is empty",
-                     "give at least one of: " + ", ".join(SELECT_KEYS))
+            self.add(fields["select"][1], "E201", _("'select' of {what} is empty").format(what=what),
+                     _("give at least one of: {keys}").format(keys=", ".join(SELECT_KEYS)))
         return Selection(
             subjects=self.strings(sel, "subjects", what, SLUG_RE, "energie"),
             posts=self.strings(sel, "posts", what, POST_RE, "BERLIN"),
@@ -461,22 +461,22 @@ class _Reader:
             return ()
         node = fields["members"][1]
         if not isinstance(node, yaml.SequenceNode):
-            self.add(node, "E203", f"'members' of {what} must be a list")
+            self.add(node, "E203", _("'members' of {what} must be a list").format(what=what))
             return ()
         out = []
         for item in node.value:
-            entry = self.mapping(item, f"a member of {what}")
+            entry = self.mapping(item, _("a member of {what}").format(what=what))
             if entry is None:
                 continue
-            self.known(entry, MEMBER_KEYS, f"a member of {what}")
+            self.known(entry, MEMBER_KEYS, _("a member of {what}").format(what=what))
             if "email" not in entry:
-                self.add(item, "E201", f"a member of {what} lacks 'email'")
+                self.add(item, "E201", _("a member of {what} lacks 'email'").format(what=what))
                 continue
-            email = self.email(entry, "email", f"a member of {what}")
+            email = self.email(entry, "email", _("a member of {what}").format(what=what))
             sector = self.text(entry, "sector", "a member", required=False)
             if sector and sector not in SECTORS:
-                self.add(entry["sector"][1], "E206", f"sector {sector!r} of {email}", "one of " + ", ".join(SECTORS))
-            invited_by = self.email(entry, "invited_by", f"a member of {what}") if "invited_by" in entry else ""
+                self.add(entry["sector"][1], "E206", _("sector {sector!r} of {email}").format(sector=sector, email=email), _("one of {values}").format(values=", ".join(SECTORS)))
+            invited_by = self.email(entry, "invited_by", _("a member of {what}").format(what=what)) if "invited_by" in entry else ""
             expires = self.date(entry, "expires", f"member {email}")
             if "expires" in entry and expires is None:
                 continue  # fail closed: an unreadable expiry must not mean "never expires"

@@ -12,14 +12,24 @@ from __future__ import annotations
 
 import datetime as dt
 
+from pipeline.messages import _
+
 MIN_YEAR = 1900
 MAX_YEAR = 2200
-#: What every out-of-range finding and error says to do.
-HINT = f"check the year: every date lies between {MIN_YEAR} and {MAX_YEAR} (e.g. 2026-03-14)"
+
+
+def hint() -> str:
+    """What every out-of-range finding and error says to do, in the run's language."""
+    return _("check the year: every date lies between {low} and {high} (e.g. 2026-03-14)").format(
+        low=MIN_YEAR, high=MAX_YEAR)
 
 
 class DateError(ValueError):
     """A date or date-time that cannot be read or lies outside the bounds; the message says which."""
+
+
+class OutOfBounds(DateError):
+    """A date whose year lies outside the bounds (a typo in the year, most likely)."""
 
 
 def in_bounds(value: dt.date) -> bool:
@@ -30,7 +40,8 @@ def in_bounds(value: dt.date) -> bool:
 def bounded_date(value: dt.date, what: str) -> dt.date:
     """``value`` itself, or :class:`DateError` when its year is out of bounds."""
     if not in_bounds(value):
-        raise DateError(f"{what} {value.isoformat()} lies outside the years {MIN_YEAR}–{MAX_YEAR}".lstrip())
+        raise OutOfBounds(_("{what} {value} lies outside the years {low}–{high}").format(
+            what=what, value=value.isoformat(), low=MIN_YEAR, high=MAX_YEAR).lstrip())
     return value
 
 
@@ -40,7 +51,7 @@ def to_utc(value: dt.datetime, what: str, *, naive_is_utc: bool = True) -> dt.da
     bounded_date(value, what)
     if value.tzinfo is None or value.utcoffset() is None:
         if not naive_is_utc:
-            raise DateError(f"{what} {value.isoformat()} has no time zone".lstrip())
+            raise DateError(_("{what} {value} has no time zone").format(what=what, value=value.isoformat()).lstrip())
         value = value.replace(tzinfo=dt.UTC)
     return value.astimezone(dt.UTC)
 
@@ -58,6 +69,6 @@ def parse_moment(text: str, what: str = "") -> dt.datetime:
     except DateError:
         raise
     except (ValueError, OverflowError):
-        raise DateError(f"{what} {text!r} is not an ISO date (2026-03-14) or date-time "
-                        "(2026-03-14T09:00:00+01:00)".lstrip()) from None
+        raise DateError(_("{what} {text!r} is not an ISO date (2026-03-14) or date-time (2026-03-14T09:00:00+01:00)")
+                        .format(what=what, text=text).lstrip()) from None
     return to_utc(moment, what)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pipeline.cables import PLACEHOLDER_BODY, PLACEHOLDER_SUBJECT, POST_RE
 from pipeline.classification import CANONICAL
+from pipeline.messages import _
 from pipeline.repository import CONTENT, Repository
 
 TEMPLATE = """---
@@ -41,7 +42,7 @@ def next_id(repo: Repository, post: str, year: int) -> str:
         used += [int(p.stem[len(prefix):]) for p in folder.glob(f"{prefix}[0-9][0-9][0-9][0-9].md")]
     number = max(used, default=0) + 1
     if number > 9999:
-        raise DraftError(f"{post} has used every number of {year}")
+        raise DraftError(_("{post} has used every number of {year}").format(post=post, year=year))
     return f"{prefix}{number:04d}"
 
 
@@ -49,9 +50,9 @@ def new_cable(repo: Repository, post: str, title: str, author: str, language: st
               ministry: str = "MEAE", today: dt.date | None = None) -> Path:
     """Write the new cable file and return its path. Never overwrites a file."""
     if not POST_RE.match(post):
-        raise DraftError(f"post {post!r} is not an upper-case post code like BERLIN or NEW-YORK-ONU")
+        raise DraftError(_("post {post!r} is not an upper-case post code like BERLIN or NEW-YORK-ONU").format(post=post))
     if not title.strip():
-        raise DraftError("the title is empty")
+        raise DraftError(_("the title is empty"))
     today = today or dt.date.today()
     cable_id = next_id(repo, post, today.year)
     path = repo.root / CONTENT / str(today.year) / f"{cable_id}.md"

@@ -38,6 +38,7 @@ from pipeline import yamledit
 from pipeline.communities import PATH, SECTORS, Community, parse
 from pipeline.findings import Findings
 from pipeline.invitations import invitation_url
+from pipeline.messages import _
 from pipeline.roster import is_published
 
 #: How long the sign-in link of an invitation stays valid.
@@ -80,17 +81,17 @@ def prepare(community: str, email: str, *, name: str, organisation: str, sector:
     try:
         email = parse_address(email)
     except InvalidAddress as exc:
-        raise InviteError(f"{email!r} is not a plain e-mail address: {exc}") from None
+        raise InviteError(_("{email!r} is not a plain e-mail address: {exc}").format(email=email, exc=exc)) from None
     try:
         by = parse_address(by)
     except InvalidAddress as exc:
-        raise InviteError(f"the inviter {by!r} is not a plain e-mail address: {exc}") from None
+        raise InviteError(_("the inviter {by!r} is not a plain e-mail address: {exc}").format(by=by, exc=exc)) from None
     if sector not in SECTORS:
-        raise InviteError(f"unknown sector {sector!r}: one of {', '.join(SECTORS)}")
+        raise InviteError(_("unknown sector {sector!r}: one of {SECTORS}").format(sector=sector, SECTORS=', '.join(SECTORS)))
     if not name.strip():
-        raise InviteError("give the member's name (--name)")
+        raise InviteError(_("give the member's name (--name)"))
     if expires is not None and expires < today:
-        raise InviteError(f"--expires {expires.isoformat()} is in the past; give a future date")
+        raise InviteError(_("--expires {expires} is in the past; give a future date").format(expires=expires.isoformat()))
     return Invitation(community, email, name.strip(), organisation.strip(), sector, by, expires)
 
 
@@ -101,19 +102,18 @@ def enrol(root: Path, invitation: Invitation) -> Community:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise InviteError(f"{path} cannot be read: {exc}") from None
+        raise InviteError(_("{path} cannot be read: {exc}").format(path=path, exc=exc)) from None
     before = Findings()
     known = parse(raw, before)
     errors = [f for f in before if f.is_error]
     if errors:
-        raise InviteError(f"{PATH} has errors; fix them first (diplomatie check):\n" + "\n".join(map(str, errors)))
+        raise InviteError(_("{path} has errors; fix them first (diplomatie check):\n{errors}").format(
+            path=PATH, errors="\n".join(map(str, errors))))
     community = known.get(invitation.community)
     if community is None:
-        raise InviteError(f"no community {invitation.community!r} in {PATH} (known: "
-                          f"{', '.join(sorted(known)) or 'none'})")
+        raise InviteError(_("no community {community!r} in {PATH} (known: {known})").format(community=invitation.community, PATH=PATH, known=', '.join(sorted(known)) or _('none')))
     if invitation.by not in community.editor_emails | {community.owner}:
-        raise InviteError(f"{invitation.by} is neither the owner nor an editor of '{community.id}': only they may "
-                          "invite members (pass --by, or set git config user.email)")
+        raise InviteError(_("{by} is neither the owner nor an editor of '{id}': only they may invite members (pass --by, or set git config user.email)").format(by=invitation.by, id=community.id))
     try:
         text = yamledit.add_member(raw.decode("utf-8"), invitation.community, invitation.entry())
     except (yamledit.YamlEditError, UnicodeDecodeError) as exc:
@@ -122,7 +122,8 @@ def enrol(root: Path, invitation: Invitation) -> Community:
     result = parse(text.encode("utf-8"), after)
     errors = [f for f in after if f.is_error]
     if errors:
-        raise InviteError(f"refused, nothing was written: {PATH} would not check:\n" + "\n".join(map(str, errors)))
+        raise InviteError(_("refused, nothing was written: {path} would not check:\n{errors}").format(
+            path=PATH, errors="\n".join(map(str, errors))))
     yamledit.save(path, text)
     return result[invitation.community]
 
@@ -162,9 +163,9 @@ def queued(store: Store) -> list[Queued]:
             item = Queued(key, str(obj["id"]), str(obj["community"]), str(obj["email"]),
                           dt.date.fromisoformat(obj["expires"]) if obj.get("expires") else None)
         except (ValueError, KeyError, TypeError) as exc:
-            raise StoreError(f"{key}: not a valid invitation record ({exc})") from None
+            raise StoreError(_("{key}: not a valid invitation record ({exc})").format(key=key, exc=exc)) from None
         if key != storage.invitation_key(item.community, item.email):
-            raise StoreError(f"{key}: names {item.email} of {item.community}, not the member of its key")
+            raise StoreError(_("{key}: names {email} of {community}, not the member of its key").format(key=key, email=item.email, community=item.community))
         out.append(item)
     return out
 
@@ -196,7 +197,7 @@ def send_due(store: Store, communities: Mapping[str, Community], sender: Sender,
     except storage.NotFound:
         snapshot = Snapshot()
     except SnapshotError as exc:
-        raise StoreError(f"members.json cannot be read: {exc}") from None
+        raise StoreError(_("members.json cannot be read: {exc}").format(exc=exc)) from None
     outcome = Outcome([], [], {})
     for item in queued(store):
         if not only(item):

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import git
 
+from pipeline.messages import _
+
 
 class GitError(Exception):
     """Git could not answer; the message says what is missing."""
@@ -101,7 +103,7 @@ class GitRepo:
         try:
             self._repo = git.Repo(root, search_parent_directories=False)
         except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-            raise NotARepository(f"{root} is not a git repository") from None
+            raise NotARepository(_("{root} is not a git repository").format(root=root)) from None
         self.root = Path(root)
 
     @property
@@ -115,14 +117,14 @@ class GitRepo:
         try:
             return self._repo.commit(ref)
         except (git.BadName, ValueError, git.GitCommandError) as exc:
-            raise UnknownRef(f"no commit named {ref!r} in {self.where}") from exc
+            raise UnknownRef(_("no commit named {ref!r} in {where}").format(ref=ref, where=self.where)) from exc
 
     def _commit_at(self, at: dt.datetime) -> git.Commit:
         """The last commit on HEAD's first-parent line committed on or before ``at``."""
         for commit in self._repo.iter_commits("HEAD", first_parent=True):
             if commit.committed_datetime <= at:
                 return commit
-        raise UnknownRef(f"no commit on or before {at.isoformat()} in {self.where}")
+        raise UnknownRef(_("no commit on or before {at} in {where}").format(at=at.isoformat(), where=self.where))
 
     def head(self) -> Commit | None:
         """The commit checked out (None: a repository without any commit yet)."""
@@ -134,7 +136,7 @@ class GitRepo:
         if ref is not None:
             return self._commit(ref)
         if at is None:
-            raise ValueError("resolve needs a ref or a date")
+            raise ValueError(_("resolve needs a ref or a date"))
         return self._commit_at(at)
 
     def snapshot(self, ref: str | None = None, at: dt.datetime | None = None) -> tuple[Commit, Snapshot]:
@@ -235,7 +237,7 @@ def signature_lines(root: Path, commits: Iterable[str], allowed_signers: str) ->
     finally:
         os.unlink(path)
     if result.returncode != 0:
-        raise GitError(f"git could not check signatures in {root}: {result.stderr.strip()}")
+        raise GitError(_("git could not check signatures in {root}: {error}").format(root=root, error=result.stderr.strip()))
     out = []
     for line in result.stdout.splitlines():
         parts = line.split("\x00")
@@ -253,7 +255,7 @@ def commit_file_signed(root: Path, path: str, message: str, key: str | None = No
     for args in (["add", "--", path], ["commit", "--quiet", "-S", "-m", message, "--", path]):
         result = subprocess.run(command + args, cwd=root, capture_output=True, text=True, check=False)
         if result.returncode != 0:
-            raise GitError(f"git {args[0]} failed: {result.stderr.strip() or result.stdout.strip()}")
+            raise GitError(_("git {args} failed: {error}").format(args=args[0], error=result.stderr.strip() or result.stdout.strip()))
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
     return head.stdout.strip()
 

@@ -24,6 +24,7 @@ from pipeline import buildcache, cables, communities, signatures
 from pipeline.cables import Approval, Cable
 from pipeline.findings import Findings
 from pipeline.gitrepo import GitError, GitRepo, NotARepository, UnknownRef
+from pipeline.messages import N_, Message, _, shown
 from pipeline.revisions import Revision, approval_key, approvals_added, cable_path, file_logs, revisions
 from pipeline.sources import RefError, open_version
 
@@ -109,7 +110,7 @@ def open_git(root: Path) -> GitRepo:
     try:
         return GitRepo(root)
     except NotARepository:
-        raise HistoryError(f"{root} is not a git repository: the history of a cable comes from git") from None
+        raise HistoryError(_("{root} is not a git repository: the history of a cable comes from git").format(root=root)) from None
 
 
 def _revisions(repo: GitRepo, path: str, ref: str | None) -> list[Revision]:
@@ -240,13 +241,13 @@ def publications(store: Any, cable_id: str) -> list[Publication]:
         release = record.get("release")
         if action == "publish":
             if cable_id in record.get("added", ()):
-                change = "added"
+                change = Message(N_("added"))
             elif cable_id in record.get("removed", ()):
-                change = "removed"
+                change = Message(N_("removed"))
             elif "cables" in record:  # a record of before format 2 manifests lists every cable
                 if cable_id not in record["cables"]:
                     continue
-                change = "kept"
+                change = Message(N_("kept"))
             else:
                 try:
                     held = bool(release) and cable_id in read_release_cables(store, community, release, reader)
@@ -262,9 +263,9 @@ def publications(store: Any, cable_id: str) -> list[Publication]:
                 held = False
             if not held:
                 continue
-            change = "rolled back to a release holding it"
+            change = Message(N_("rolled back to a release holding it"))
         elif action == "unrestorable" and cable_id in record.get("cables", ()):
-            change = "older releases holding it made unrestorable"
+            change = Message(N_("older releases holding it made unrestorable"))
         else:
             continue
         out.append(Publication(action=action, community=community, release=release, at=record.get("at", ""),
@@ -310,7 +311,7 @@ def cable_history(root: Path, cable_id: str, ref: str | None = None, store: Any 
     if working is not None:
         revs = [*revs, working]
     if not revs:
-        raise HistoryError(f"no commit of {root} (as of {ref or 'HEAD'}) holds {path}")
+        raise HistoryError(_("no commit of {root} (as of {ref}) holds {path}").format(root=root, ref=ref or 'HEAD', path=path))
     vers = versions(revs)
     last = next((r.cable for r in reversed(revs) if r.cable is not None), None)
     present = last.approvals if last else ()
@@ -399,7 +400,7 @@ def _info_of(steps: Iterable[tuple[dt.datetime, str | None, bool]], digest: str 
     steps = list(steps)
     number = 0
     live: tuple[int, dt.datetime, str | None] | None = None  # last version not a deletion
-    for (date, step_digest, deleted), new in zip(steps, _new_versions((d, x) for _, d, x in steps), strict=True):
+    for (date, step_digest, deleted), new in zip(steps, _new_versions((d, x) for _when, d, x in steps), strict=True):
         if new:
             number += 1
             if not deleted:
@@ -449,33 +450,37 @@ def to_json(history: CableHistory) -> dict[str, Any]:
 def to_text(history: CableHistory) -> Iterator[str]:
     """The history for a terminal, one line per version, approval and publication."""
     yield f"{history.id} — {history.path}"
-    yield f"versions ({len(history.versions)}):"
+    yield _("versions ({count}):").format(count=len(history.versions))
     for v in history.versions:
         if v.commit is None:  # the working tree's edit
-            yield f"  v{v.number}  not committed yet (working tree)  {'created' if v.number == 1 else _changes(v)}"
+            yield _("  v{number}  not committed yet (working tree)  {what}").format(
+                number=v.number, what=_("created") if v.number == 1 else _changes(v))
             continue
-        what = "deleted" if v.deleted else ("created" if v.number == 1 else _changes(v))
+        what = _("deleted") if v.deleted else (_("created") if v.number == 1 else _changes(v))
         yield f"  v{v.number}  {_date_text(v.date)}  {v.commit[:10]}  {v.author}  {what}"
-    yield f"approvals ({len(history.approvals)}):"
+    yield _("approvals ({count}):").format(count=len(history.approvals))
     for a in history.approvals:
-        target = f"v{a.version}" if a.version else "no known version"
-        state = "current" if a.current else "stale"
-        where = f"added in {a.commit[:10]}" if a.commit else "not committed"
-        match = "" if a.matched else ", did not match the version it was added to"
-        signed = {True: "  signed by the editor's key", False: "  NOT signed by the editor's key", None: ""}[a.signed]
-        yield f"  {a.community}  by {a.by}  {_date_text(a.date)}  approves {target} ({state}{match})  {where}{signed}"
+        target = f"v{a.version}" if a.version else _("no known version")
+        state = _("current") if a.current else _("stale")
+        where = _("added in {commit}").format(commit=a.commit[:10]) if a.commit else _("not committed")
+        match = "" if a.matched else _(", did not match the version it was added to")
+        signed = {True: _("  signed by the editor's key"), False: _("  NOT signed by the editor's key"),
+                  None: ""}[a.signed]
+        yield _("  {community}  by {by}  {date}  approves {target} ({state}{match})  {where}{signed}").format(
+            community=a.community, by=a.by, date=_date_text(a.date), target=target, state=state, match=match,
+            where=where, signed=signed)
     if history.publications is not None:
-        yield f"publications ({len(history.publications)}):"
+        yield _("publications ({count}):").format(count=len(history.publications))
         for p in history.publications:
-            commit = f"  commit {p.commit[:10]}" if p.commit else ""
-            yield f"  {p.at}  {p.community}  {p.action} {p.release or ''}  {p.change}{commit}"
+            commit = _("  commit {commit}").format(commit=p.commit[:10]) if p.commit else ""
+            yield f"  {p.at}  {p.community}  {p.action} {p.release or ''}  {shown(p.change)}{commit}"
 
 
 def _changes(version: CableVersion) -> str:
     parts = [f"{c.key}: {c.before!r} → {c.after!r}" for c in version.changes]
     if version.added or version.removed:
-        parts.append(f"body +{version.added} −{version.removed}")
-    return "; ".join(parts) or "formatting only"
+        parts.append(_("body +{added} −{removed}").format(added=version.added, removed=version.removed))
+    return "; ".join(parts) or _("formatting only")
 
 
 # --- publication tags ----------------------------------------------------------------------------
@@ -495,12 +500,12 @@ def tag_publication(root: Path, community: str, release: str, commit: str, *, ca
     repo = open_git(root)
     name = publication_tag(community, release)
     if not repo.valid_tag_name(name):
-        raise HistoryError(f"{name!r} is not a valid tag name")
+        raise HistoryError(_("{name!r} is not a valid tag name").format(name=name))
     existing = repo.tag_commit(name)
     if existing is not None:
         if existing == commit:
             return name
-        raise HistoryError(f"tag {name} already exists on commit {existing[:10]}, not {commit[:10]}")
+        raise HistoryError(_("tag {name} already exists on commit {existing}, not {commit}").format(name=name, existing=existing[:10], commit=commit[:10]))
     lines = [f"Published release {release} of {community}", "", f"Commit: {commit}"]
     if published_at:
         lines.append(f"Published-at: {published_at}")
@@ -508,5 +513,5 @@ def tag_publication(root: Path, community: str, release: str, commit: str, *, ca
     try:
         repo.create_tag(name, commit, "\n".join(lines) + "\n")
     except GitError as exc:
-        raise HistoryError(f"could not create tag {name}: {exc}") from None
+        raise HistoryError(_("could not create tag {name}: {exc}").format(name=name, exc=exc)) from None
     return name

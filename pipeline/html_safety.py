@@ -35,6 +35,8 @@ from typing import Any
 import markdown
 import nh3
 
+from pipeline.messages import _
+
 #: Tags Python-Markdown and the allowed extensions produce for text (no media but same-site images,
 #: no forms, frames, scripts, styles, SVG or MathML).
 TAGS = frozenset({
@@ -174,19 +176,20 @@ class Change:
 
     @property
     def what(self) -> str:
+        names = {"tag": self.tag, "attr": self.attr, "value": self.value[:60], "short": self.value[:40]}
         if self.attr is None:
-            return f"HTML element <{self.tag}> is not allowed"
+            return _("HTML element <{tag}> is not allowed").format(**names)
         if self.attr == "structure":
-            return f"misnested or unclosed HTML tags around <{self.tag}> (a browser would rebuild them)"
+            return _("misnested or unclosed HTML tags around <{tag}> (a browser would rebuild them)").format(**names)
         if self.attr == "src" and self.tag == "img" and not same_site(self.value):
-            return f"image from another host or scheme: {self.value[:60]!r}"
+            return _("image from another host or scheme: {value!r}").format(**names)
         if self.attr in ("href", "src"):
-            return f"URL not allowed in {self.attr} of <{self.tag}>: {self.value[:60]!r}"
+            return _("URL not allowed in {attr} of <{tag}>: {value!r}").format(**names)
         if self.attr == "class":
-            return f"class {self.value!r} on <{self.tag}> belongs to the site's theme"
+            return _("class {value!r} on <{tag}> belongs to the site's theme").format(value=self.value, tag=self.tag)
         if self.attr == "id":
-            return f"id {self.value!r} on <{self.tag}> belongs to the site's theme"
-        return f"attribute {self.attr}={self.value[:40]!r} on <{self.tag}> is not allowed"
+            return _("id {value!r} on <{tag}> belongs to the site's theme").format(value=self.value, tag=self.tag)
+        return _("attribute {attr}={short!r} on <{tag}> is not allowed").format(**names)
 
 
 #: How Python-Markdown and nh3 write the same thing differently (meaning-preserving: HTML ignores the
@@ -328,8 +331,8 @@ def find_unsafe(markdown_text: str, md: markdown.Markdown | None = None) -> list
         found = changes(md.convert(markdown_text))
     except RecursionError as exc:  # Python-Markdown recurses once per level of nesting: fail closed
         _markdown.cache_clear()  # the converter's state is unknown after it
-        return [Unsafe(1, 1, f"the body cannot be rendered to be checked ({type(exc).__name__}: too deeply "
-                             "nested)", markdown_text.splitlines()[0][:60] if markdown_text.strip() else "")]
+        return [Unsafe(1, 1, _("the body cannot be rendered to be checked ({error}: too deeply nested)").format(
+                             error=type(exc).__name__), markdown_text.splitlines()[0][:60] if markdown_text.strip() else "")]
     if not found:
         return []
     tags = _source_tags(markdown_text)

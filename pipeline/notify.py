@@ -37,6 +37,7 @@ from gate import store as storage
 from gate.identity import Service
 from gate.membership import CommunityAccess, Snapshot, SnapshotError, is_current
 from gate.store import Store, StoreError, parse_utc_text, utc_text
+from pipeline.messages import _, ngettext
 from pipeline.site import cable_url
 
 #: How long a claim without a "sent" mark belongs to the notifier that wrote it (seconds). After it,
@@ -85,7 +86,9 @@ class NotifyReport:
     def failure(self) -> str | None:
         if not self.failed:
             return None
-        return f"{len(self.failed)} alert(s) not sent: {', '.join(sorted(self.failed))}; run notify again to retry"
+        return ngettext("{count} alert not sent: {which}; run notify again to retry",
+                        "{count} alerts not sent: {which}; run notify again to retry", len(self.failed)).format(
+            count=len(self.failed), which=", ".join(sorted(self.failed)))
 
     def to_json(self) -> dict[str, Any]:
         return {"sent": [{"community": c, "to": a, "cables": list(ids)} for c, a, ids in self.sent],
@@ -124,7 +127,7 @@ def notify(store: Store, root: Path, settings: NotifySettings, *, clock: Callabl
             try:
                 tell(store, settings, access, address, catalogue, clock, deliver, by, report)
             except StoreError as exc:
-                report.failed[f"{cid} {address}"] = f"the store cannot answer: {exc}"
+                report.failed[f"{cid} {address}"] = _("the store cannot answer: {error}").format(error=exc)
     return report
 
 
@@ -135,7 +138,7 @@ def read_snapshot(store: Store) -> Snapshot:
     except storage.NotFound:
         return Snapshot()
     except (StoreError, SnapshotError) as exc:
-        raise NotifyError(f"members.json cannot be read ({exc}); nothing was sent") from None
+        raise NotifyError(_("members.json cannot be read ({exc}); nothing was sent").format(exc=exc)) from None
 
 
 def withdrawn_cables(store: Store) -> set[str]:
@@ -145,7 +148,7 @@ def withdrawn_cables(store: Store) -> set[str]:
         for record in storage.read_withdrawals(store):
             last[record.cable] = record.action
     except StoreError as exc:
-        raise NotifyError(f"the withdrawn register cannot be read ({exc}); nothing was sent") from None
+        raise NotifyError(_("the withdrawn register cannot be read ({exc}); nothing was sent").format(exc=exc)) from None
     return {cable for cable, action in last.items() if action == "withdrawn"}
 
 
@@ -191,7 +194,7 @@ def load_content(root: Path, commit: str | None):
     try:  # through the build cache: the publish before this run parsed these cables already
         return load(root, ref=commit, cache=folder(root))
     except (RefError, CacheError) as exc:
-        raise ValueError(f"the content of its serving release cannot be read ({exc})") from None
+        raise ValueError(_("the content of its serving release cannot be read ({exc})").format(exc=exc)) from None
 
 
 def recipients(store: Store, access: CommunityAccess, today: dt.date) -> list[str]:
@@ -270,7 +273,7 @@ def baseline(store: Store, community: str, address: str, catalogue: Catalogue, n
         obj = json.loads(data)
         return set(obj["cables"])
     except (ValueError, KeyError, TypeError) as exc:
-        raise StoreError(f"{key}: unreadable baseline ({exc})") from None
+        raise StoreError(_("{key}: unreadable baseline ({exc})").format(key=key, exc=exc)) from None
 
 
 def due(store: Store, community: str, address: str, frequency: str, now: float) -> bool:

@@ -15,6 +15,7 @@ from gate.store import utc_text
 from pipeline import approvals, classification
 from pipeline.cables import Approval, Cable
 from pipeline.communities import Community
+from pipeline.messages import N_, Message
 from pipeline.repository import Repository
 
 if TYPE_CHECKING:
@@ -51,16 +52,16 @@ def reason_held(cable: Cable, community: Community, now: dt.datetime,
     run from the gravest to the mildest, and a cable with any error is never published. ``register``
     is the store's withdrawn register: what it holds stays out whatever this version's file says."""
     if not _publishable(cable.classification) or not cable.valid and _has_marking(cable):
-        return "classified"
+        return Message(N_("classified"))
     if not cable.valid:
-        return "invalid (see diplomatie check)"
+        return Message(N_("invalid (see diplomatie check)"))
     if cable.status == "withdrawn":
-        return "withdrawn"
+        return Message(N_("withdrawn"))
     withdrawn = register.reason(cable) if register is not None else None
     if withdrawn:
         return withdrawn
     if cable.embargo is not None and cable.embargo > now:
-        return f"embargoed until {utc_text(cable.embargo)}"
+        return Message(N_("embargoed until {when}"), when=utc_text(cable.embargo))
     return approval_reason(cable, community, counts, register)
 
 
@@ -83,12 +84,12 @@ def approval_reason(cable: Cable, community: Community, counts: Callable[[Approv
     if verdict.approved:
         return None
     if approvals.by_former_editor(cable, community):
-        return "approver no longer an editor"
+        return Message(N_("approver no longer an editor"))
     if counts is not None and approvals.verdict(cable, community, fresh).approved:
-        return "unsigned approval"
+        return Message(N_("unsigned approval"))
     if approvals.verdict(cable, community).approved:
-        return "approved before its withdrawal"
-    return "stale approval" if verdict.stale else "not approved"
+        return Message(N_("approved before its withdrawal"))
+    return Message(N_("stale approval")) if verdict.stale else Message(N_("not approved"))
 
 
 def _unchecked(approval: Approval) -> bool:

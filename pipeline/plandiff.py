@@ -17,6 +17,7 @@ from typing import Any
 
 from pipeline.cables import Cable
 from pipeline.communities import Community, Member
+from pipeline.messages import _, shown
 from pipeline.plan import CommunityPlan, Plan
 
 #: The words every output uses for the state of a cable in one plan (None: not selected, or absent).
@@ -185,30 +186,33 @@ def _short(digest: str | None) -> str:
 
 def _was(state: str | None) -> str:
     if state is None:
-        return "new to this community"
-    return "was published" if state == PUBLISHED else f"was held: {state}"
+        return _("new to this community")
+    return _("was published") if state == PUBLISHED else _("was held: {reason}").format(reason=shown(state))
 
 
 def _lines(d: CommunityDiff) -> Iterator[tuple[str, str, str]]:
     """(verb, subject, detail) of each change of one community, in the order every format prints them."""
     for c in d.published:
-        yield "publishes", c.id, c.title
+        yield _("publishes"), c.id, c.title
     for c in d.changed:
-        yield "changes", c.id, f"{c.title} (text {_short(c.digest_before)} → {_short(c.digest_after)})"
+        yield _("changes"), c.id, _("{title} (text {before} → {after})").format(
+            title=c.title, before=_short(c.digest_before), after=_short(c.digest_after))
     for c in d.held:
-        yield "holds", c.id, f"{c.after} ({_was(c.before)})"
+        yield _("holds"), c.id, f"{shown(c.after)} ({_was(c.before)})"
     for c in d.removed:
-        yield "removes", c.id, f"no longer selected ({_was(c.before)})"
+        yield _("removes"), c.id, _("no longer selected ({was})").format(was=_was(c.before))
     for m in d.members_added:
-        yield "adds member", m.email, f"until {_date(m.expires)}" if m.expires else "no expiry"
+        yield (_("adds member"), m.email,
+               _("until {date}").format(date=_date(m.expires)) if m.expires else _("no expiry"))
     for m in d.members_removed:
-        yield "removes member", m.email, "loses access at the next publication"
+        yield _("removes member"), m.email, _("loses access at the next publication")
     for e in d.expiry_changed:
-        yield "member expiry", e.email, f"{_date(e.expires_before) or 'none'} → {_date(e.expires_after) or 'none'}"
+        none = _("none")
+        yield _("member expiry"), e.email, f"{_date(e.expires_before) or none} → {_date(e.expires_after) or none}"
 
 
 def _heading(d: CommunityDiff) -> str:
-    extra = {"added": " (new community)", "removed": " (community removed)"}.get(d.status, "")
+    extra = {"added": _(" (new community)"), "removed": _(" (community removed)")}.get(d.status, "")
     return f"{d.id} — {d.title}{extra}"
 
 
@@ -224,9 +228,9 @@ def _against(diff: PlanDiff) -> str:
 def to_text(diff: PlanDiff) -> Iterator[str]:
     """The diff for a terminal or a CI log."""
     if diff.empty:
-        yield f"No change to what any community publishes, compared with {_against(diff)}."
+        yield _("No change to what any community publishes, compared with {ref}.").format(ref=_against(diff))
         return
-    yield f"Compared with {_against(diff)}:"
+    yield _("Compared with {ref}:").format(ref=_against(diff))
     for d in diff.communities:
         yield _heading(d)
         for verb, subject, detail in _lines(d):
@@ -245,17 +249,17 @@ def markdown_cell(text: str) -> str:
 
 def to_markdown(diff: PlanDiff) -> Iterator[str]:
     """The diff as a merge-request comment: one table per community that changes."""
-    yield "### What this merge request changes in what each community publishes"
+    yield "### " + _("What this merge request changes in what each community publishes")
     yield ""
     if diff.empty:
-        yield f"No change to what any community publishes, compared with `{_against(diff)}`."
+        yield _("No change to what any community publishes, compared with {ref}.").format(ref=f"`{_against(diff)}`")
         return
-    yield f"Compared with `{_against(diff)}`."
+    yield _("Compared with {ref}.").format(ref=f"`{_against(diff)}`")
     for d in diff.communities:
         yield ""
         yield f"#### {markdown_cell(_heading(d))}"
         yield ""
-        yield "| change | cable or member | detail |"
+        yield "| " + " | ".join((_("change"), _("cable or member"), _("detail"))) + " |"
         yield "|---|---|---|"
         for verb, subject, detail in _lines(d):
             yield f"| {verb} | {markdown_cell(subject)} | {markdown_cell(detail)} |"

@@ -22,6 +22,7 @@ from typing import Any
 
 from gate.store import BlobReader, Store, StoreError, terms_key
 from gate.store import terms_version as storage_terms_version
+from pipeline.messages import _, ngettext
 from pipeline.publish import PublishError, PublishResult, default_publisher, publish_site, write_members
 from pipeline.withdrawals import Changes, Register
 
@@ -42,8 +43,9 @@ class PublicationReport:
         """What to tell when a community failed (its previous release serves), else None."""
         if not self.errors:
             return None
-        return (f"{len(self.errors)} publication(s) failed: {', '.join(self.errors)} (see above); "
-                "members.json was written; run publish again")
+        return ngettext("{count} publication failed: {names} (see above); members.json was written; run publish again",
+                        "{count} publications failed: {names} (see above); members.json was written; run publish again",
+                        len(self.errors)).format(count=len(self.errors), names=", ".join(self.errors))
 
     def to_json(self) -> dict[str, Any]:
         """The object ``diplomatie publish --format json`` prints."""
@@ -96,40 +98,37 @@ class EchoListener(Listener):
                 self.echo(line)
 
     def repository_errors(self, count: int) -> None:
-        self.echo(f"note: {count} error(s) in the repository (those cables are held); run diplomatie check",
+        self.echo(_("note: {count} error(s) in the repository (those cables are held); run diplomatie check").format(count=count),
                   err=True)
 
     def withdrawals_recorded(self, changes: Changes, commit: str | None) -> None:
         if not self.text:
             return
         for cable_id in changes.withdrawn:
-            self.echo(f"{cable_id}: withdrawn, recorded in the register: no publication brings it back")
+            self.echo(_("{cable_id}: withdrawn, recorded in the register: no publication brings it back").format(cable_id=cable_id))
         for cable_id in changes.reinstated:
-            self.echo(f"{cable_id}: reinstated (new commit {(commit or '')[:12]} and a fresh approval)")
+            self.echo(_("{cable_id}: reinstated (new commit {commit} and a fresh approval)").format(cable_id=cable_id, commit=(commit or '')[:12]))
 
     def held_by_register(self, cable_id: str) -> None:
         if self.text:
-            self.echo(f"note: {cable_id} is active in this version but withdrawn in the register: held "
-                      "(reinstating takes a new commit and a fresh approval)", err=True)
+            self.echo(_("note: {cable_id} is active in this version but withdrawn in the register: held (reinstating takes a new commit and a fresh approval)").format(cable_id=cable_id), err=True)
 
     def failed(self, message: str) -> None:
-        self.echo(f"error: {message}", err=True)
+        self.echo(_("error: {message}").format(message=message), err=True)
 
     def published(self, result: PublishResult) -> None:
         if not self.text:
             return
-        state = f"now serves {result.release}" if result.changed else (
-            "site unchanged, members updated" if getattr(self.members.get(result.community), "changed", False)
-            else "unchanged")
-        self.echo(f"{result.community}: {state} ({result.cables} cables; {result.uploaded} uploaded, "
-                  f"{result.skipped} already stored, {result.bytes_uploaded} bytes)")
+        state = _("now serves {release}").format(release=result.release) if result.changed else (
+            _("site unchanged, members updated") if getattr(self.members.get(result.community), "changed", False)
+            else _("unchanged"))
+        self.echo(_("{community}: {state} ({cables} cables; {uploaded} uploaded, {skipped} already stored, {bytes_uploaded} bytes)").format(community=result.community, state=state, cables=result.cables, uploaded=result.uploaded, skipped=result.skipped, bytes_uploaded=result.bytes_uploaded))
         if result.unrestorable:
-            self.echo(f"  withdrawn content: {len(result.unrestorable)} older release(s) made not restorable, "
-                      f"{result.deleted_blobs} blob(s) deleted")
+            self.echo(_("  withdrawn content: {n_unrestorable} older release(s) made not restorable, {deleted_blobs} blob(s) deleted").format(n_unrestorable=len(result.unrestorable), deleted_blobs=result.deleted_blobs))
 
     def tagged(self, tag: str) -> None:
         if self.text:
-            self.echo(f"  tagged {tag}")
+            self.echo(_("  tagged {tag}").format(tag=tag))
 
 
 def publish_all(root: Path, store: Store, *, out: Path, ref: str | None = None, at: dt.datetime | None = None,
@@ -147,7 +146,7 @@ def publish_all(root: Path, store: Store, *, out: Path, ref: str | None = None, 
     #    repository (a broken cable, a site that fails to build), a removed member loses access now.
     today = todays_membership(root)
     if tag and today.commit is None:
-        raise PublishError(f"--tag needs a git repository: {root} has no commit to tag")
+        raise PublishError(_("--tag needs a git repository: {root} has no commit to tag").format(root=root))
     report = PublicationReport()
     report.members.update(write_membership(store, today))
     listener.members_written(report.members)
@@ -190,8 +189,8 @@ def todays_membership(root: Path):
 
     today = load_communities(root)
     if today.errors:  # who may read what is unsure: keep every current release and snapshot as is
-        raise PublishError("communities.yaml has errors; nothing was published and the previous "
-                           "members.json keeps serving:\n" + "\n".join(map(str, today.errors)))
+        raise PublishError(_("communities.yaml has errors; nothing was published and the previous members.json "
+                             "keeps serving:\n{errors}").format(errors="\n".join(map(str, today.errors))))
     return today
 
 
@@ -207,8 +206,7 @@ def write_membership(store: Store, today) -> dict:
         write_members(store, membership_snapshot(today.communities, today.commit, terms))
         return membership_changes(before, today.communities, dt.datetime.now(dt.UTC).date())
     except (PublishError, StoreError) as exc:
-        raise PublishError(f"members.json could not be written ({exc}); nothing was published and the "
-                           "previous members.json keeps serving; run publish again") from None
+        raise PublishError(_("members.json could not be written ({exc}); nothing was published and the previous members.json keeps serving; run publish again").format(exc=exc)) from None
 
 
 def publish_terms(store: Store, today) -> dict[str, str]:
@@ -245,8 +243,9 @@ def refuse_unsure_rules(repo) -> None:
     current release stays as it is."""
     broken = [f for f in repo.errors if f.path == "communities.yaml"]
     if broken:
-        raise PublishError("communities.yaml of the version published has errors; no site was published "
-                           "(members.json was written from today's):\n" + "\n".join(map(str, broken)))
+        raise PublishError(_("communities.yaml of the version published has errors; no site was published "
+                             "(members.json was written from today's):\n{errors}").format(
+                                 errors="\n".join(map(str, broken))))
 
 
 def record_withdrawals(store: Store, repo, signatures, listener: Listener) -> Register:
@@ -258,8 +257,7 @@ def record_withdrawals(store: Store, repo, signatures, listener: Listener) -> Re
         register = withdrawals.read(store)
         register, changes = withdrawals.record(store, repo, register, by=default_publisher(), counts=signatures)
     except StoreError as exc:
-        raise PublishError(f"the withdrawn register cannot be read or written ({exc}); no site was "
-                           "published (members.json was written); run publish again") from None
+        raise PublishError(_("the withdrawn register cannot be read or written ({exc}); no site was published (members.json was written); run publish again").format(exc=exc)) from None
     listener.withdrawals_recorded(changes, repo.commit)
     for cable_id in sorted(register.withdrawn()):
         cable = repo.cables.get(cable_id)
@@ -273,15 +271,14 @@ def build_each(repo, plan, out: Path, only: list[str] | None, progress: bool, re
     """Build every community at once; when that fails, build each alone, so that one site that
     cannot be built (a crash on one cable, a theme error) does not stop the others. A community
     that fails is recorded in ``report.errors``."""
-    from pipeline.build import BuildError, build_sites
+    from pipeline.build import BuildError, UnknownCommunity, build_sites
     from pipeline.history import published_versions
 
     versions = published_versions(repo, plan.published(only))  # read from git before the build
     try:
         return build_sites(repo, plan, out, versions=versions, communities=only, progress=progress)
-    except BuildError as exc:
-        if "unknown community" in str(exc):
-            raise PublishError(str(exc)) from None
+    except UnknownCommunity as exc:
+        raise PublishError(str(exc)) from None
     except Exception:  # noqa: BLE001 - a crash in one community's build is reported with it, below
         pass
     builds = {}
@@ -292,8 +289,8 @@ def build_each(repo, plan, out: Path, only: list[str] | None, progress: bool, re
         except BuildError as exc:
             report.errors[name] = str(exc)
         except Exception as exc:  # noqa: BLE001 - keep the others going; say what broke
-            report.errors[name] = (f"{name}: the build crashed ({type(exc).__name__}: {exc}); "
-                                   "its previous release serves")
+            report.errors[name] = _("{name}: the build crashed ({error}: {exc}); its previous release serves").format(
+                name=name, error=type(exc).__name__, exc=exc)
         if name in report.errors:
             listener.failed(report.errors[name])
     return builds

@@ -61,6 +61,7 @@ from gate.store import (
 )
 from pipeline import withdrawals
 from pipeline.audit import CSP_FILE, SITE_DATA, ThemeCode, read_code
+from pipeline.messages import _
 from pipeline.parallel import parallel_map
 from pipeline.precompress import precompress, worth_compressing
 from pipeline.withdrawals import Register
@@ -170,7 +171,7 @@ def scan_site(root: Path, file_digests: MutableMapping[str, list] | None = None)
     uploaded blob is hashed again as it is sent (:meth:`_Upload.send`), so a wrong entry can never
     store bytes under another blob's name."""
     if not root.is_dir():
-        raise PublishError(f"{root}: no built site here (build it first)")
+        raise PublishError(_("{root}: no built site here (build it first)").format(root=root))
     files: dict[str, LocalFile] = {}
     seen: dict[str, list] = {}
     for rel in _walk(root):
@@ -191,7 +192,7 @@ def scan_site(root: Path, file_digests: MutableMapping[str, list] | None = None)
         seen[rel] = [*identity, digest]
         files[rel] = LocalFile(path, FileEntry(digest, st.st_size, content_type(rel)))
     if not files:
-        raise PublishError(f"{root}: the built site is empty")
+        raise PublishError(_("{root}: the built site is empty").format(root=root))
     if file_digests is not None:
         file_digests.clear()
         file_digests.update(seen)
@@ -233,7 +234,7 @@ def write_ledger(store: Store, action: str, community: str, record: dict[str, An
     data = _json(body)
     # the key is unique; finding it means a retried write whose first answer was lost
     if not store.create(key, data, "application/json") and store.get(key) != data:
-        raise PublishError(f"ledger record {key} already exists")
+        raise PublishError(_("ledger record {key} already exists").format(key=key))
     return key
 
 
@@ -246,7 +247,7 @@ def ledger(store: Store) -> Iterator[dict[str, Any]]:
 def write_members(store: Store, snapshot: dict[str, Any]) -> None:
     """Write the membership snapshot the gate reads (one PUT: the gate sees old or new)."""
     if snapshot.get("format") != FORMAT or not isinstance(snapshot.get("communities"), dict):
-        raise PublishError("membership snapshot: not a format 1 snapshot with communities")
+        raise PublishError(_("membership snapshot: not a format 1 snapshot with communities"))
     store.put(MEMBERS_KEY, (json.dumps(snapshot, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode(),
               "application/json")
 
@@ -294,8 +295,7 @@ class _Upload:
                     data = precompress(f.path.read_bytes(), f.entry.type).get(name)
                     if data is not None and hashlib.sha256(data).hexdigest() == sha:
                         return data
-        raise PublishError(f"blob {sha}, a compressed copy a serving release names, is missing from the store "
-                           "and this compressor does not make the same bytes; restore it from a backup")
+        raise PublishError(_("blob {sha}, a compressed copy a serving release names, is missing from the store and this compressor does not make the same bytes; restore it from a backup").format(sha=sha))
 
     def missing(self) -> list[str]:
         """The blobs of this site the store lacks. Those of the serving release are there (it was
@@ -320,17 +320,16 @@ class _Upload:
             f = local[sha]
             data = f.path.read_bytes()
             if hashlib.sha256(data).hexdigest() != sha:
-                raise PublishError(f"{f.path} changed while it was being published; build and publish again")
+                raise PublishError(_("{path} changed while it was being published; build and publish again").format(path=f.path))
             self.store.put(blob_key(sha), data, f.entry.type)
 
         def check(sha: str) -> None:
             info = self.store.head(blob_key(sha))
             if info is None or info.size != self.size_of(sha, local):
-                what = local[sha].path if sha in local else "a compressed copy"
-                raise PublishError(f"blob {sha} ({what}) is missing or truncated in the store after upload; "
-                                   "publish again")
+                what = local[sha].path if sha in local else _("a compressed copy")
+                raise PublishError(_("blob {sha} ({what}) is missing or truncated in the store after upload; publish again").format(sha=sha, what=what))
 
-        list(parallel_map(put, shas, jobs=self.jobs, progress=f"uploading {label}" if self.progress else None))
+        list(parallel_map(put, shas, jobs=self.jobs, progress=_("uploading {label}").format(label=label) if self.progress else None))
         list(parallel_map(check, shas, jobs=self.jobs))
         for sha in shas:
             if sha in self.nodes:
@@ -373,8 +372,7 @@ def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datet
             marked = _mark_withdrawn(store, community, current, by, now, reader)
             deleted = _purge_if_pending(store, community, now)
         except StoreError as exc:
-            raise PublishError(f"{community}: unchanged, release {current.release} serves; purging withdrawn "
-                               f"content failed ({exc}); run publish again to finish") from exc
+            raise PublishError(_("{community}: unchanged, release {release} serves; purging withdrawn content failed ({exc}); run publish again to finish").format(community=community, release=current.release, exc=exc)) from exc
         return PublishResult(community=community, release=current.release, previous=current.release,
                              changed=False, uploaded=0, skipped=len(blobs_needed), bytes_uploaded=0,
                              cables=len(cables), unrestorable=marked, deleted_blobs=deleted)
@@ -401,15 +399,15 @@ def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datet
                   "application/json")
         upload.send(upload.missing(), community)
         if not store.create(manifest.key, root, "application/json") and store.get(manifest.key) != root:
-            raise PublishError(f"release {release} of {community} already exists with other contents; publish again")
+            raise PublishError(_("release {release} of {community} already exists with other contents; publish again").format(release=release, community=community))
         upload.send(upload.missing(), f"{community} (repair)")  # blobs a concurrent gc removed meanwhile
         reader.remember(nodes)
         _check_pointer_unchanged(store, community, pointer)
         write_pointer(store, Pointer(community=community, release=release, switched_at=utc_text(utc(now))))
     except StoreError as exc:
-        previous = f"release {pointer.release} still serves" if pointer else "nothing was published"
-        raise PublishError(f"{community}: publication stopped before the switch ({exc}); {previous}; "
-                           "run publish again to finish") from exc
+        previous = (_("release {release} still serves").format(release=pointer.release) if pointer
+                    else _("nothing was published"))
+        raise PublishError(_("{community}: publication stopped before the switch ({exc}); {previous}; run publish again to finish").format(community=community, exc=exc, previous=previous)) from exc
     finally:
         with suppress(StoreError):
             store.delete([lease])
@@ -427,8 +425,7 @@ def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datet
         marked = _mark_withdrawn(store, community, manifest, by, now, reader)
         deleted = _purge_if_pending(store, community, now)
     except StoreError as exc:  # the next publication, even a no-op, marks and purges what is left
-        raise PublishError(f"{community}: now serves {release}, but recording or purging withdrawn content "
-                           f"failed ({exc}); run publish again to finish") from exc
+        raise PublishError(_("{community}: now serves {release}, but recording or purging withdrawn content failed ({exc}); run publish again to finish").format(community=community, release=release, exc=exc)) from exc
     return PublishResult(community=community, release=release, previous=pointer.release if pointer else None,
                          changed=True, uploaded=len(upload.uploaded),
                          skipped=len(blobs_needed) - len(upload.uploaded), bytes_uploaded=upload.bytes,
@@ -464,7 +461,7 @@ def with_encodings(local: dict[str, LocalFile], current: Manifest | None, jobs: 
         (sha, kind), path = item
         data = path.read_bytes()
         if hashlib.sha256(data).hexdigest() != sha:
-            raise PublishError(f"{path} changed while it was being published; build and publish again")
+            raise PublishError(_("{path} changed while it was being published; build and publish again").format(path=path))
         return (sha, kind), precompress(data, kind)
 
     items = todo()
@@ -511,10 +508,10 @@ def _refuse_withdrawn(store: Store, community: str, cables: Iterable[str], regis
     try:
         register = register if register is not None else withdrawals.read(store)
     except StoreError as exc:  # fail closed: the register guards what may be served
-        raise PublishError(f"{community}: the withdrawn register cannot be read ({exc}); {what} refused") from exc
+        raise PublishError(_("{community}: the withdrawn register cannot be read ({exc}); {what} refused").format(community=community, exc=exc, what=what)) from exc
     why = register.refusal(cables, text_digests)
     if why:
-        raise PublishError(f"{community}: {what} refused: {why}")
+        raise PublishError(_("{community}: {what} refused: {why}").format(community=community, what=what, why=why))
 
 
 def _theme_code(site_dir: Path) -> ThemeCode:
@@ -523,8 +520,7 @@ def _theme_code(site_dir: Path) -> ThemeCode:
     try:
         return read_code(site_dir)
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise PublishError(f"{site_dir}: no readable {CSP_FILE} (the theme's script hashes): build the "
-                           f"site again ({exc})") from None
+        raise PublishError(_("{site_dir}: no readable {CSP_FILE} (the theme's script hashes): build the site again ({exc})").format(site_dir=site_dir, CSP_FILE=CSP_FILE, exc=exc)) from None
 
 
 def _check_pointer_unchanged(store: Store, community: str, before: Pointer | None) -> None:
@@ -535,9 +531,7 @@ def _check_pointer_unchanged(store: Store, community: str, before: Pointer | Non
     """
     now_serving = read_pointer(store, community)
     if (now_serving.release if now_serving else None) != (before.release if before else None):
-        raise PublishError(f"{community}: switched to {now_serving.release if now_serving else 'nothing'} by "
-                           f"another publication or rollback while this one ran; "
-                           f"{now_serving.release if now_serving else 'nothing'} still serves; run publish again")
+        raise PublishError(_("{community}: switched to {release} by another publication or rollback while this one ran; {release} still serves; run publish again").format(community=community, release=now_serving.release if now_serving else _('nothing')))
 
 
 def _current_manifest(store: Store, community: str, pointer: Pointer | None,
@@ -713,12 +707,12 @@ def rollback(store: Store, community: str, to: str | None = None, *, by: str | N
     never to a release holding a cable the withdrawn register holds (by id, or by text)."""
     releases = list_releases(store, community)
     if not releases:
-        raise PublishError(f"{community}: no release in {store.url}")
+        raise PublishError(_("{community}: no release in {url}").format(community=community, url=store.url))
     current = next((r for r in releases if r.current), None)
     try:  # fail closed: the register guards what may be served again
         register = withdrawals.read(store)
     except StoreError as exc:
-        raise PublishError(f"{community}: the withdrawn register cannot be read ({exc}); rollback refused") from exc
+        raise PublishError(_("{community}: the withdrawn register cannot be read ({exc}); rollback refused").format(community=community, exc=exc)) from exc
 
     digests_by_release = _published_text_digests(store, community)
     reader = BlobReader(store)
@@ -731,25 +725,22 @@ def rollback(store: Store, community: str, to: str | None = None, *, by: str | N
         older = [r for r in releases if current is None or r.release < current.release]
         target = next((r for r in older if r.restorable and refusal(r.release) is None), None)
         if target is None:
-            raise PublishError(f"{community}: no restorable release older than "
-                               f"{current.release if current else 'the current one'}")
+            raise PublishError(_("{community}: no restorable release older than {release}").format(community=community, release=current.release if current else _('the current one')))
     else:
         target = next((r for r in releases if r.release == to), None)
         if target is None:
-            raise UnknownRelease(f"{community}: no release {to}")
+            raise UnknownRelease(_("{community}: no release {to}").format(community=community, to=to))
         why = refusal(to)  # first: the error names the withdrawn cable
         if why:
-            raise PublishError(f"{community}: rollback to {to} refused: {why}")
+            raise PublishError(_("{community}: rollback to {to} refused: {why}").format(community=community, to=to, why=why))
         if not target.restorable:
-            raise PublishError(f"{community}: release {to} held content that is no longer published; "
-                               "it cannot be restored")
+            raise PublishError(_("{community}: release {to} held content that is no longer published; it cannot be restored").format(community=community, to=to))
     manifest = read_manifest(store, community, target.release, reader)
     # the manifest's blobs must all be there: a rollback must not switch to a release with holes
     present = {k[len(BLOBS_PREFIX):] for k in store.list(BLOBS_PREFIX)}
     missing = manifest.blobs() - present
     if missing:
-        raise PublishError(f"{community}: release {target.release} lacks {len(missing)} blob(s) in the store; "
-                           "it cannot be restored")
+        raise PublishError(_("{community}: release {release} lacks {n_missing} blob(s) in the store; it cannot be restored").format(community=community, release=target.release, n_missing=len(missing)))
     pointer = Pointer(community=community, release=target.release, switched_at=utc_text(utc(now)))
     write_pointer(store, pointer)
     write_ledger(store, "rollback", community, {"by": by or default_publisher(), "release": target.release,
@@ -787,7 +778,7 @@ def gc(store: Store, keep: int = 5, *, now: dt.datetime | None = None, min_age: 
     Safe while a publication runs: its lease lists the blobs it needs, and blobs younger than it are kept.
     """
     if keep < 1:
-        raise PublishError("--keep must be at least 1 (the serving release is always kept)")
+        raise PublishError(_("--keep must be at least 1 (the serving release is always kept)"))
     drop: list[tuple[str, str]] = []
     for community in communities(store):
         pointer = read_pointer(store, community)
@@ -796,7 +787,7 @@ def gc(store: Store, keep: int = 5, *, now: dt.datetime | None = None, min_age: 
         drop += [(community, r) for r in ids if r not in kept]
     deleted = sweep(store, drop=drop, now=now, min_age=min_age)
     store.delete(k for c, r in drop for k in (manifest_key(c, r), unrestorable_key(c, r)))
-    for community in sorted({c for c, _ in drop}):
+    for community in sorted({c for c, _member in drop}):
         write_ledger(store, "gc", community, {"by": by or default_publisher(), "keep": keep,
                                               "dropped": [r for c, r in drop if c == community]}, now)
     return GcResult(dropped=tuple(drop), deleted_blobs=deleted)

@@ -17,6 +17,7 @@ from pipeline import approvals, cables, communities
 from pipeline.cables import Cable
 from pipeline.communities import Community
 from pipeline.findings import Finding, Findings
+from pipeline.messages import _
 from pipeline.sources import Entry, Version, WorkingTree, open_version
 
 CONTENT = "content"
@@ -74,12 +75,12 @@ def _load_communities(repo: Repository) -> None:
     tree = repo.version.tree
     entry = tree.entry(communities.PATH)
     if entry is None:
-        repo.findings.add(communities.PATH, 1, "E201", "communities.yaml is missing",
-                          "create it at the repository root (see README: communities.yaml)")
+        repo.findings.add(communities.PATH, 1, "E201", _("communities.yaml is missing"),
+                          _("create it at the repository root (see README: communities.yaml)"))
         return
     if entry.is_symlink:
-        repo.findings.add(communities.PATH, 1, "E103", "communities.yaml is a symbolic link",
-                          "commit the file itself")
+        repo.findings.add(communities.PATH, 1, "E103", _("communities.yaml is a symbolic link"),
+                          _("commit the file itself"))
         return
     repo.communities = communities.parse(tree.read(communities.PATH), repo.findings)
     for community in repo.communities.values():
@@ -134,7 +135,7 @@ def _check_site_config(repo: Repository) -> None:
     if entry is None:
         return
     if entry.is_symlink:
-        repo.findings.add(siteconfig.PATH, 1, "E103", "mkdocs.yml is a symbolic link", "commit the file itself")
+        repo.findings.add(siteconfig.PATH, 1, "E103", _("mkdocs.yml is a symbolic link"), _("commit the file itself"))
         return
     text = repo.version.tree.read(siteconfig.PATH).decode("utf-8", errors="replace")
     for problem in siteconfig.problems(text, Path(repo.root)):
@@ -147,37 +148,37 @@ def _load_cables(repo: Repository, parse: Callable[[Entry, Callable[[], bytes], 
     tree, findings = repo.version.tree, repo.findings
     content = tree.entry(CONTENT)
     if content is not None and content.is_symlink:
-        findings.add(CONTENT, 1, "E103", "content/ is a symbolic link", "commit the cables themselves")
+        findings.add(CONTENT, 1, "E103", _("content/ is a symbolic link"), _("commit the cables themselves"))
         return
     seen: dict[str, str] = {}
     for entry in tree.walk(CONTENT):
         if entry.is_symlink:
-            findings.add(entry.path, 1, "E103", "symbolic link in content/",
-                         "replace the link by the file itself; links could reach outside the repository")
+            findings.add(entry.path, 1, "E103", _("symbolic link in content/"),
+                         _("replace the link by the file itself; links could reach outside the repository"))
             continue
         match = CABLE_PATH.match(entry.path)
         if not match:
             if entry.path.rsplit("/", 1)[-1] in (".gitkeep", ".gitignore"):
                 continue
-            findings.add(entry.path, 1, "E104", "file outside the cable layout",
-                         "cables live at content/<year>/<id>.md; other files do not belong in content/")
+            findings.add(entry.path, 1, "E104", _("file outside the cable layout"),
+                         _("cables live at content/<year>/<id>.md; other files do not belong in content/"))
             continue
         if entry.size > cables.MAX_BYTES:
-            findings.add(entry.path, 1, "E102", f"file is {entry.size} bytes, over the 1 MiB limit",
-                         "split the cable, or move long annexes out of it")
+            findings.add(entry.path, 1, "E102", _("file is {size} bytes, over the 1 MiB limit").format(size=entry.size),
+                         _("split the cable, or move long annexes out of it"))
             continue
         cable = parse(entry, lambda path=entry.path: tree.read(path), findings)
         if cable is None:
             continue
         if match.group(1) != cable.id[:4]:
             findings.add(entry.path, cable.lines.get("id", 1), "E104",
-                         f"cable {cable.id} is in the folder of year {match.group(1)}",
-                         f"move it to content/{cable.id[:4]}/")
+                         _("cable {id} is in the folder of year {year}").format(id=cable.id, year=match.group(1)),
+                         _("move it to content/{cable_id}/").format(cable_id=cable.id[:4]))
             cable = replace(cable, valid=False)
         if cable.id in seen:
             findings.add(entry.path, cable.lines.get("id", 1), "E208",
-                         f"id {cable.id} is already used by {seen[cable.id]}",
-                         "give this cable the next number of its post that no file of content/ uses")
+                         _("id {id} is already used by {path}").format(id=cable.id, path=seen[cable.id]),
+                         _("give this cable the next number of its post that no file of content/ uses"))
             repo.cables[cable.id] = replace(repo.cables[cable.id], valid=False)
             continue
         seen[cable.id] = entry.path
@@ -191,49 +192,46 @@ def _cross_check(repo: Repository, today: dt.date) -> None:
         ok = True
         for cid in cable.communities:
             if cid not in known:
-                add(cable.path, cable.lines.get("communities", 1), "E401", f"unknown community '{cid}'",
-                    "known communities: " + (", ".join(sorted(known)) or "none"))
+                add(cable.path, cable.lines.get("communities", 1), "E401", _("unknown community '{cid}'").format(cid=cid),
+                    _("known communities: {known}").format(known=", ".join(sorted(known)) or _("none")))
                 ok = False
         if cable.supersedes and cable.supersedes not in repo.cables:
             add(cable.path, cable.lines.get("supersedes", 1), "E402",
-                f"supersedes unknown cable {cable.supersedes}", "name an existing cable id")
+                _("supersedes unknown cable {supersedes}").format(supersedes=cable.supersedes), _("name an existing cable id"))
             ok = False
         for approval in cable.approvals:
             community = known.get(approval.community)
             if community is None:
-                add(cable.path, approval.line, "E401", f"approval for unknown community '{approval.community}'",
-                    "known communities: " + (", ".join(sorted(known)) or "none"))
+                add(cable.path, approval.line, "E401", _("approval for unknown community '{community}'").format(community=approval.community),
+                    _("known communities: {known}").format(known=", ".join(sorted(known)) or _("none")))
                 ok = False
             elif approval.by not in community.editor_emails:  # held for that community, not an error:
                 add(cable.path, approval.line, "W604",  # removing an editor must not break the repository
-                    f"{approval.by} is not (or no longer) an editor of '{community.id}': this approval "
-                    "does not count", f"an editor of '{community.id}' must approve: "
-                    f"diplomatie approve {cable.id} --community {community.id}")
+                    _("{by} is not (or no longer) an editor of '{id}': this approval does not count").format(by=approval.by, id=community.id), _("an editor of '{id}' must approve: diplomatie approve {cable} --community {id}").format(id=community.id, cable=cable.id))
         approved_for = set() if cable.status == "withdrawn" else {a.community for a in cable.approvals}
         for cid in sorted(approved_for & known.keys()):  # a withdrawn cable needs no new approval
             if approvals.verdict(cable, known[cid]).stale:
                 add(cable.path, cable.lines.get("approvals", 1), "W601",
-                    f"approval for '{cid}' is stale: the cable changed after it was approved",
-                    f"an editor must approve this version: diplomatie approve {cable.id} --community {cid}")
+                    _("approval for '{cid}' is stale: the cable changed after it was approved").format(cid=cid),
+                    _("an editor must approve this version: diplomatie approve {id} --community {cid}").format(id=cable.id, cid=cid))
         if not ok:
             repo.cables[cable.id] = replace(cable, valid=False)
         if not any(c.selects(cable) for c in known.values()):
-            add(cable.path, cable.lines.get("id", 1), "W602", f"no community selects {cable.id}",
-                "target a community with 'communities:' or ask an owner to widen its rules")
+            add(cable.path, cable.lines.get("id", 1), "W602", _("no community selects {id}").format(id=cable.id),
+                _("target a community with 'communities:' or ask an owner to widen its rules"))
     for community in known.values():
         for key in ("cables", "exclude"):
             for cid in getattr(community.select, key):
                 if cid not in repo.cables:
                     add(communities.PATH, community.select.lines.get(key, community.lines.get("id", 1)), "E402",
-                        f"'{key}' of community '{community.id}' names unknown cable {cid}",
-                        "check the id (content/<year>/<id>.md)")
+                        _("'{key}' of community '{id}' names unknown cable {cid}").format(key=key, id=community.id, cid=cid),
+                        _("check the id (content/<year>/<id>.md)"))
         allowed = community.editor_emails | {community.owner}
         for member in community.members:
             if member.invited_by and member.invited_by not in allowed:
                 add(communities.PATH, member.invited_by_line or member.line, "E404",
-                    f"{member.email} was invited by {member.invited_by}, who is neither owner nor editor "
-                    f"of '{community.id}'", "the owner or an editor must invite members")
+                    _("{email} was invited by {invited_by}, who is neither owner nor editor of '{id}'").format(email=member.email, invited_by=member.invited_by, id=community.id), _("the owner or an editor must invite members"))
             if member.expires and member.expires < today:
                 add(communities.PATH, member.line, "W603",
-                    f"membership of {member.email} in '{community.id}' expired on {member.expires}",
-                    "renew 'expires' or remove the member")
+                    _("membership of {email} in '{id}' expired on {expires}").format(email=member.email, id=community.id, expires=member.expires),
+                    _("renew 'expires' or remove the member"))

@@ -27,6 +27,7 @@ from pipeline.cables import Approval, Cable
 from pipeline.communities import Community
 from pipeline.gitrepo import GitRepo, NotARepository, UnknownRef
 from pipeline.history import METADATA, HistoryError, versions, working_revision
+from pipeline.messages import N_, Message, _, ngettext, shown
 from pipeline.plan import approval_reason, reason_held
 from pipeline.repository import Repository
 from pipeline.revisions import Revision, cable_path, revisions, revisions_of
@@ -125,7 +126,7 @@ def last_approval(cable: Cable, community: Community) -> Approval | None:
 def pick_range(found: list[Version], spec: str) -> tuple[Version, Version]:
     """The two versions of ``vA..vB`` (``current`` names the last; ``vA`` alone means ``vA..current``)."""
     if not found:
-        raise ReviewError("the cable has no version with a text to compare")
+        raise ReviewError(_("the cable has no version with a text to compare"))
     by_number = {v.number: v for v in found}
     ends = spec.split("..", 1) if ".." in spec else [spec, "current"]
 
@@ -137,14 +138,13 @@ def pick_range(found: list[Version], spec: str) -> tuple[Version, Version]:
         if number.isdigit() and int(number) in by_number:
             return by_number[int(number)]
         known = ", ".join(f"v{v.number}" for v in found)
-        raise ReviewError(f"no version {name!r} of this cable (versions: {known}, or current); "
-                          "write the range as v1..v2")
+        raise ReviewError(_("no version {name!r} of this cable (versions: {known}, or current); write the range as v1..v2").format(name=name, known=known))
 
     return one(ends[0]), one(ends[1])
 
 
 def label(cable_id: str, version: Version, note: str = "") -> str:
-    where = "not committed yet" if version.commit is None else version.commit[:10]
+    where = _("not committed yet") if version.commit is None else version.commit[:10]
     return f"{cable_id} v{version.number} ({where}{', ' + note if note else ''})"
 
 
@@ -165,6 +165,10 @@ class Pending:
     sign: bool = False  # the community counts signed approvals only
 
 
+#: How each kind reads in the text of ``pending`` (the JSON keeps the kind itself).
+KINDS = {"new": N_("new"), "stale": N_("stale"), "unsigned": N_("unsigned")}
+
+
 def _kind(reason: str) -> str | None:
     return {"not approved": "new", "approver no longer an editor": "new", "approved before its withdrawal": "new",
             "stale approval": "stale", "unsigned approval": "unsigned"}.get(reason)
@@ -180,7 +184,7 @@ def changes_between(before: Cable, after: Cable) -> tuple[str, ...]:
         elif line.startswith("-") and not line.startswith("---"):
             removed += 1
     if added or removed:
-        out.append(f"body +{added} −{removed}")
+        out.append(Message(N_("body +{added} −{removed}"), added=added, removed=removed))
     return tuple(out)
 
 
@@ -239,7 +243,7 @@ def _with_changes(repo: Repository, out: dict[str, list[Pending]], stale: list[C
             approval = last_approval(cable, community)
             then = find_version(known[item.id], approval.digest) if approval else None
             now = find_version(known[item.id], cable.digest)
-            changes = changes_between(then.cable, cable) if then else ("the approved version is not in git",)
+            changes = changes_between(then.cable, cable) if then else (Message(N_("the approved version is not in git")),)
             items[index] = replace(item, approved_version=then.number if then else None,
                                    current_version=now.number if now else None, changes=changes)
     return out
@@ -272,16 +276,18 @@ def to_json(editor: str, found: dict[str, list[Pending]], explicit: str | None =
 def to_text(editor: str, found: dict[str, list[Pending]], titles: dict[str, str],
             explicit: str | None = None) -> Iterator[str]:
     total = sum(len(items) for items in found.values())
-    yield f"{total} cable(s) await approval by {editor}"
+    yield ngettext("{count} cable awaits approval by {editor}", "{count} cables await approval by {editor}",
+                   total).format(count=total, editor=editor)
     for cid, items in found.items():
-        yield f"{cid} — {titles[cid]}: {len(items)} waiting"
+        yield _("{community} — {title}: {count} waiting").format(community=cid, title=titles[cid], count=len(items))
         for p in items:
             if p.kind == "stale":
-                versions_text = f"v{p.approved_version or '?'} approved, now v{p.current_version or '?'}"
-                detail = f"{versions_text}; changed: {', '.join(p.changes) or 'formatting only'}"
+                detail = _("v{approved} approved, now v{current}; changed: {changes}").format(
+                    approved=p.approved_version or "?", current=p.current_version or "?",
+                    changes=", ".join(map(shown, p.changes)) or _("formatting only"))
             elif p.kind == "unsigned":
-                detail = "approved without the signed commit this community requires"
+                detail = _("approved without the signed commit this community requires")
             else:
-                detail = "never approved" if p.reason == "not approved" else p.reason
-            yield f"  {p.kind:<9}{p.id}  {p.title}  ({detail})"
+                detail = _("never approved") if p.reason == "not approved" else shown(p.reason)
+            yield f"  {shown(KINDS[p.kind]):<9}{p.id}  {p.title}  ({detail})"
             yield f"           {approve_command(p, explicit)}"

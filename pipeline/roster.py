@@ -20,6 +20,7 @@ from typing import Any
 from gate.membership import CommunityAccess, is_current
 from gate.store import utc_text
 from pipeline.communities import Community
+from pipeline.messages import N_, _, ngettext
 
 #: How far ahead an expiry counts as "expires soon" (``members``, ``publish``'s report).
 SOON = dt.timedelta(days=30)
@@ -33,11 +34,11 @@ REMOVED = "removed-not-published"  # in members.json, no longer in communities.y
 
 #: What each status means, for the text output and the README.
 MEANING = {
-    ACTIVE: "active",
-    EXPIRING: "expires within 30 days",
-    EXPIRED: "expired",
-    NOT_PUBLISHED: "not yet published: the gate refuses them until the next publish",
-    REMOVED: "removed from communities.yaml but still let in until the next publish",
+    ACTIVE: N_("active"),
+    EXPIRING: N_("expires within 30 days"),
+    EXPIRED: N_("expired"),
+    NOT_PUBLISHED: N_("not yet published: the gate refuses them until the next publish"),
+    REMOVED: N_("removed from communities.yaml but still let in until the next publish"),
 }
 
 #: The fields of one member, in the order of the JSON objects and the CSV columns (README).
@@ -135,19 +136,21 @@ def as_csv(found: list[Row]) -> str:
 
 
 def as_text(community: Community, found: list[Row], checked: bool, terms: str | None = None) -> str:
-    lines = [f"{community.id}: {community.title} — {len(found)} member(s)"]
+    lines = [ngettext("{id}: {title} — {count} member", "{id}: {title} — {count} members", len(found)).format(
+        id=community.id, title=community.title, count=len(found))]
     if not checked:
-        lines.append("note: no --store given, so whether each member is published (let in by the gate) "
-                     "cannot be told; statuses below are from the dates alone")
+        lines.append(_("note: no --store given, so whether each member is published (let in by the gate) "
+                       "cannot be told; statuses below are from the dates alone"))
     for r in found:
         who = ", ".join(part for part in (r.name, r.organisation, r.sector) if part)
-        status = MEANING[r.status] + ("" if checked else " (publication not checked)")
-        expires = f"until {r.expires.isoformat()}" if r.expires else "no expiry"
-        signed = (f"last sign-in {utc_text(r.last_sign_in)}" if r.last_sign_in
-                  else "never signed in" if checked else "last sign-in unknown (no --store)")
-        by = f"invited by {r.invited_by}" if r.invited_by else "inviter not recorded"
-        accepted = ("" if not terms or not checked else f"; terms accepted {utc_text(r.terms_accepted)}"
-                    if r.terms_accepted else "; terms not accepted yet")
+        status = _(MEANING[r.status]) + ("" if checked else _(" (publication not checked)"))
+        expires = _("until {date}").format(date=r.expires.isoformat()) if r.expires else _("no expiry")
+        signed = (_("last sign-in {when}").format(when=utc_text(r.last_sign_in)) if r.last_sign_in
+                  else _("never signed in") if checked else _("last sign-in unknown (no --store)"))
+        by = _("invited by {email}").format(email=r.invited_by) if r.invited_by else _("inviter not recorded")
+        accepted = ("" if not terms or not checked else
+                    _("; terms accepted {when}").format(when=utc_text(r.terms_accepted)) if r.terms_accepted
+                    else _("; terms not accepted yet"))
         lines.append(f"  {r.email}" + (f" ({who})" if who else "") + f": {status}; {expires}; {by}; {signed}{accepted}")
     return "\n".join(lines)
 
@@ -202,9 +205,10 @@ def describe(community: str, changes: MemberChanges) -> list[str]:
         if emails:
             lines.append(f"{community}: members {label}: {', '.join(emails)}")
     if changes.expiring:
-        soon = ", ".join(f"{email} (until {day.isoformat()})" for email, day in changes.expiring)
-        lines.append(f"{community}: access ending within 30 days: {soon}; to renew, invite them again with "
-                     "a new --expires date")
+        soon = ", ".join(_("{email} (until {date})").format(email=email, date=day.isoformat())
+                         for email, day in changes.expiring)
+        lines.append(_("{community}: access ending within 30 days: {members}; to renew, invite them again with a "
+                       "new --expires date").format(community=community, members=soon))
     return lines
 
 

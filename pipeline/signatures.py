@@ -23,6 +23,7 @@ from gate.addresses import InvalidAddress, parse_address
 from pipeline import gitrepo
 from pipeline.cables import Approval, Cable
 from pipeline.communities import Community
+from pipeline.messages import _
 from pipeline.repository import Repository
 from pipeline.revisions import approval_key, approvals_added, revisions, revisions_of
 
@@ -209,4 +210,4 @@ def commit_signed(root: Path, path: str, message: str, key: str | None = None) -
     try:
         return gitrepo.commit_file_signed(root, path, message, key)
     except gitrepo.GitError as exc:
-        raise SignatureError(f"{exc}; set your SSH signing key with --key or `git config user.signingkey`") from None
+        raise SignatureError(_("{exc}; set your SSH signing key with --key or `git config user.signingkey`").format(exc=exc)) from None

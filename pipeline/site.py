@@ -49,6 +49,7 @@ from markdown.treeprocessors import Treeprocessor
 from gate.store import utc_text
 from pipeline import html_safety
 from pipeline.cables import Cable
+from pipeline.messages import _
 from pipeline.plan import CommunityPlan
 
 if TYPE_CHECKING:  # the history reads git; a site needs only the numbers it found
@@ -301,7 +302,7 @@ def load_base_config(path: Path) -> dict[str, Any]:
     except (OSError, yaml.YAMLError, ConfigurationError) as exc:
         raise SiteConfigError(f"{path}: {exc}".replace("\n", " ")) from None
     if data is not None and not isinstance(data, dict):
-        raise SiteConfigError(f"{path}: the configuration must be a mapping of keys to values")
+        raise SiteConfigError(_("{path}: the configuration must be a mapping of keys to values").format(path=path))
     return data or {}
 
 

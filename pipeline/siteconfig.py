@@ -19,6 +19,8 @@ from pathlib import Path
 
 import yaml
 
+from pipeline.messages import _
+
 PATH = "mkdocs.yml"
 #: Top-level keys: what a site's look and Markdown need (``nav``, ``docs_dir``, ``site_dir`` and the
 #: like are ignored: the build sets them).
@@ -60,7 +62,7 @@ def problems(text: str, root: Path) -> list[Problem]:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        return [Problem(mark.line + 1 if mark else 1, mark.column + 1 if mark else 1, f"YAML syntax error: {exc}")]
+        return [Problem(mark.line + 1 if mark else 1, mark.column + 1 if mark else 1, _("YAML syntax error: {error}").format(error=exc))]
     if node is None:
         return []
     found: list[Problem] = []
@@ -70,7 +72,7 @@ def problems(text: str, root: Path) -> list[Problem]:
 
     def tags(n: yaml.Node) -> None:
         if not _CORE_TAG.match(n.tag):
-            at(n, f"YAML tag {n.tag} (it can run code or read the environment)")
+            at(n, _("YAML tag {tag} (it can run code or read the environment)").format(tag=n.tag))
         children = n.value if isinstance(n, yaml.SequenceNode) else \
             [x for pair in n.value for x in pair] if isinstance(n, yaml.MappingNode) else []
         for child in children:
@@ -82,22 +84,22 @@ def problems(text: str, root: Path) -> list[Problem]:
     for key, value in node.value:
         name = key.value if isinstance(key, yaml.ScalarNode) else "?"
         if name not in ALLOWED_KEYS:
-            at(key, f"key {name!r} is not allowed (allowed: {', '.join(sorted(ALLOWED_KEYS))})")
+            at(key, _("key {name!r} is not allowed (allowed: {allowed})").format(name=name, allowed=", ".join(sorted(ALLOWED_KEYS))))
         elif name == "markdown_extensions":
-            _listed(value, ALLOWED_EXTENSIONS, "Markdown extension", at, _name)
+            _listed(value, ALLOWED_EXTENSIONS, _("Markdown extension"), at, _name)
         elif name == "plugins":
-            _listed(value, ALLOWED_PLUGINS, "plugin", at, str)
+            _listed(value, ALLOWED_PLUGINS, _("plugin"), at, str)
         elif name == "theme" and isinstance(value, yaml.MappingNode):
             for k, v in value.value:
                 if k.value in _THEME_PATHS and isinstance(v, yaml.ScalarNode) and not _inside(root, v.value):
-                    at(v, f"theme.{k.value} {v.value!r} is outside the repository")
+                    at(v, _("theme.{key} {value!r} is outside the repository").format(key=k.value, value=v.value))
         elif name in ("extra_css", "extra_javascript") and isinstance(value, yaml.SequenceNode):
             for item in value.value:
                 url = item.value if isinstance(item, yaml.ScalarNode) else \
                     next((v.value for k, v in item.value if k.value == "path"), "") \
                     if isinstance(item, yaml.MappingNode) else ""
                 if re.match(r"^\s*(?:[A-Za-z][A-Za-z0-9+.-]*:|//|\\\\)", url or ""):
-                    at(item, f"{name} entry {url!r} is on another host (every asset is served by the site)")
+                    at(item, _("{name} entry {url!r} is on another host (every asset is served by the site)").format(name=name, url=url))
     return sorted(found, key=lambda p: (p.line, p.col))
 
 
@@ -114,8 +116,8 @@ def _listed(value: yaml.Node, allowed: frozenset[str], what: str, at: object, na
         items = [(k, k.value) for k, _ in value.value]
     for node, item in items:
         if name(item) not in allowed:  # type: ignore[operator]
-            at(node, f"{what} {item!r} is not on the allow-list of those that read no file and run no "  # type: ignore[operator]
-                     f"code (allowed: {', '.join(sorted(allowed))})")
+            at(node, _("{what} {item!r} is not on the allow-list of those that read no file and run no code "
+                       "(allowed: {allowed})").format(what=what, item=item, allowed=", ".join(sorted(allowed))))
 
 
 def _inside(root: Path, path: str) -> bool:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from pipeline import gitrepo
+from pipeline.messages import _
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,7 @@ def open_version(root: Path, ref: str | None = None, at: dt.datetime | None = No
             return Version(WorkingTree(root), None, None)
         return Version(WorkingTree(root), head.id, head.time, dirty=repo.is_dirty())
     if repo is None:
-        raise RefError(f"{root} is not a git repository: --ref and --at need one")
+        raise RefError(_("{root} is not a git repository: --ref and --at need one").format(root=root))
     try:
         commit, snapshot = repo.snapshot(ref, at)
     except gitrepo.UnknownRef as exc:

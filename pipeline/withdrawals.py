@@ -29,6 +29,7 @@ from pipeline import cables, gitrepo, history
 from pipeline.cables import Approval, Cable
 from pipeline.communities import Community
 from pipeline.findings import Findings
+from pipeline.messages import N_, Message, _
 from pipeline.repository import Repository
 from pipeline.revisions import revisions
 from pipeline.sources import RefError, open_version
@@ -80,9 +81,9 @@ class Register:
     def reason(self, cable: Cable) -> str | None:
         """Why the plan must hold ``cable`` whatever its own file says, or None."""
         if self.is_withdrawn(cable.id):
-            return "withdrawn"
+            return Message(N_("withdrawn"))
         other = self.same_text(cable.id, text_digest(cable.body))
-        return f"withdrawn (same text as {other})" if other else None
+        return Message(N_("withdrawn (same text as {other})"), other=other) if other else None
 
     def fresh(self, cable: Cable, approval: Approval) -> bool:
         """Whether ``approval`` was given after the cable's last withdrawal (always, if it never was)."""
@@ -95,12 +96,13 @@ class Register:
         for cable_id in sorted(cable_ids):
             if self.is_withdrawn(cable_id):
                 record = self._last[cable_id]
-                return (f"it holds {cable_id}, withdrawn on {record.at} (commit {record.commit or 'unknown'}); "
-                        "a withdrawn cable is published again only after a new commit sets it active and "
-                        "an editor approves it afresh")
+                return _("it holds {cable_id}, withdrawn on {at} (commit {commit}); a withdrawn cable is published "
+                         "again only after a new commit sets it active and an editor approves it afresh").format(
+                    cable_id=cable_id, at=record.at, commit=record.commit or _("unknown"))
             other = self.same_text(cable_id, (texts or {}).get(cable_id, "")) if self._texts else None
             if other:
-                return f"it holds {cable_id}, whose text is that of the withdrawn cable {other}"
+                return _("it holds {cable_id}, whose text is that of the withdrawn cable {other}").format(
+                    cable_id=cable_id, other=other)
         return None
 
 

@@ -34,6 +34,7 @@ from ruamel.yaml.error import YAMLError as RuamelError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from gate.files import write_atomic
+from pipeline.messages import _
 from pipeline.yamlfile import YamlError, compose, construct
 
 BOM = "\ufeff"
@@ -62,7 +63,7 @@ def _load(text: str, what: str) -> Any:
     try:
         return _round_trip().load(text)
     except RuamelError as exc:
-        raise YamlEditError(f"{what} is not valid YAML: {exc}") from None
+        raise YamlEditError(_("{what} is not valid YAML: {exc}").format(what=what, exc=exc)) from None
 
 
 def _data(text: str, what: str) -> Any:
@@ -70,7 +71,7 @@ def _data(text: str, what: str) -> Any:
     try:
         node = compose(text)
     except YamlError as exc:
-        raise YamlEditError(f"{what}, line {exc.line}: {exc.message}") from None
+        raise YamlEditError(_("{what}, line {line}: {message}").format(what=what, line=exc.line, message=exc.message)) from None
     return None if node is None else construct(node)
 
 
@@ -176,7 +177,7 @@ _STR = "tag:yaml.org,2002:str"
 def _timestamp(value: dt.datetime) -> Any:
     """A UTC moment written as ``2026-01-31T09:30:00Z``, the form the project writes by hand."""
     if value.utcoffset() != dt.timedelta(0):
-        raise YamlEditError(f"{value} is not in UTC")
+        raise YamlEditError(_("{value} is not in UTC").format(value=value))
     return _round_trip().load(value.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
@@ -188,28 +189,26 @@ def _append_item(lines: _Lines, mapping: CommentedMap, key: str, entry: dict[str
         first, content = seq.lc.data[len(seq) - 1]
         dash = seq.lc.col
         if _content(lines.lines[first])[dash:dash + 1] != "-":
-            raise YamlEditError(f"{what}: '{key}' is written in flow style ([…]); write it as a block list "
-                                "(one '- ' item per line) and retry")
+            raise YamlEditError(_("{what}: '{key}' is written in flow style ([…]); write it as a block list (one '- ' item per line) and retry").format(what=what, key=key))
         end = lines.end_of_block(first, dash)
         lines.splice(end, end, _emit_item(entry, dash, content - dash))
         return
     if key in mapping:
         if mapping[key] is not None and not (isinstance(mapping[key], CommentedSeq) and not mapping[key]):
-            raise YamlEditError(f"{what}: '{key}' is not a list")
+            raise YamlEditError(_("{what}: '{key}' is not a list").format(what=what, key=key))
         line, column = mapping.lc.key(key)
         text = _content(lines.lines[line])
         colon = text.find(":", column + len(key)) if text[column:].startswith(key) else -1
         rest = text[colon + 1:].strip() if colon >= 0 else None
-        value, _, comment = (rest or "").partition("#")
+        value, _sep, comment = (rest or "").partition("#")
         if colon < 0 or value.strip() not in ("", "[]", "~", "null", "Null", "NULL"):
-            raise YamlEditError(f"{what}: could not find the empty '{key}' on line {line + 1}; write it as "
-                                f"'{key}:' followed by a block list and retry")
+            raise YamlEditError(_("{what}: could not find the empty '{key}' on line {line}; write it as '{key}:' followed by a block list and retry").format(what=what, key=key, line=line + 1))
         head = text[:colon + 1] + (f"  #{comment}" if comment else "")
         lines.splice(line, line + 1, [head, *_emit_item(entry, column + 2, 2)])
         return
     keys = list(mapping)
     if not keys:
-        raise YamlEditError(f"{what}: the mapping is empty; add '{key}:' by hand and retry")
+        raise YamlEditError(_("{what}: the mapping is empty; add '{key}:' by hand and retry").format(what=what, key=key))
     line, column = mapping.lc.key(keys[-1])
     end = lines.end_of_block(line, column, mapping_end, key=True)
     lines.splice(end, end, [" " * column + f"{key}:", *_emit_item(entry, column + 2, 2)])
@@ -225,10 +224,9 @@ def _checked(old: str, new: str, change: Callable[[Any], Any], what: str,
     try:
         after = read(new, what)
     except YamlEditError as exc:
-        raise _Refused(f"refused: the edit of {what} would not read back ({exc}); nothing was written") from None
+        raise _Refused(_("refused: the edit of {what} would not read back ({exc}); nothing was written").format(what=what, exc=exc)) from None
     if after != expected:
-        raise _Refused(f"refused: the edit of {what} would change more than intended; nothing was "
-                            "written. Check its layout (block lists, one key per line) and retry")
+        raise _Refused(_("refused: the edit of {what} would change more than intended; nothing was written. Check its layout (block lists, one key per line) and retry").format(what=what))
     return new
 
 
@@ -257,11 +255,11 @@ def save(path: Path, text: str) -> None:
 def _front_matter(lines: _Lines, what: str) -> int:
     """The index of the line closing the front matter of a cable's ``lines``."""
     if not lines.lines or _content(lines.lines[0]).rstrip(" \t") != "---":
-        raise YamlEditError(f"{what} does not start with a '---' line opening the front matter")
+        raise YamlEditError(_("{what} does not start with a '---' line opening the front matter").format(what=what))
     closing = next((i for i in range(1, len(lines.lines))
                     if _content(lines.lines[i]).rstrip(" \t") in ("---", "...")), None)
     if closing is None:
-        raise YamlEditError(f"{what}: the front matter is never closed by a '---' line")
+        raise YamlEditError(_("{what}: the front matter is never closed by a '---' line").format(what=what))
     return closing
 
 
@@ -281,7 +279,7 @@ def add_approval(text: str, entry: dict[str, Any], what: str = "the cable") -> s
     closing = _front_matter(lines, what)
     document = _load(_Lines("".join(lines.lines[1:closing])).plain, what)
     if not isinstance(document, CommentedMap):
-        raise YamlEditError(f"{what}: the front matter is not a mapping")
+        raise YamlEditError(_("{what}: the front matter is not a mapping").format(what=what))
 
     def attempt(trim: bool) -> str:
         front = _Lines("".join(lines.lines[1:closing]))
@@ -320,7 +318,7 @@ def community_entry(text: str, community: str) -> str | None:
     out = io.StringIO()
     _round_trip().dump(single, out)
     if _quiet_data(out.getvalue()) != expected:
-        raise YamlEditError(f"could not extract the entry of '{community}' from communities.yaml")
+        raise YamlEditError(_("could not extract the entry of '{community}' from communities.yaml").format(community=community))
     return out.getvalue()
 
 
@@ -330,7 +328,7 @@ def _community(text: str, community: str, what: str) -> tuple[CommentedMap, Comm
     document = _load(_Lines(text).plain, what)
     table = document.get("communities") if isinstance(document, CommentedMap) else None
     if not isinstance(table, CommentedMap) or not isinstance(table.get(community), CommentedMap):
-        raise YamlEditError(f"{what} has no community '{community}'")
+        raise YamlEditError(_("{what} has no community '{community}'").format(what=what, community=community))
     return table, table[community]
 
 
@@ -340,7 +338,7 @@ def add_member(text: str, community: str, entry: dict[str, Any]) -> str:
     Renewing rewrites that member's lines (comments after them stay); nothing else changes."""
     what = "communities.yaml"
     if not isinstance(entry.get("email"), str):
-        raise YamlEditError("a member entry needs an 'email'")
+        raise YamlEditError(_("a member entry needs an 'email'"))
     table, block = _community(text, community, what)
     key_line, key_column = table.lc.key(community)
     members = block.get("members")
@@ -357,8 +355,7 @@ def add_member(text: str, community: str, entry: dict[str, Any]) -> str:
         first, content = members.lc.data[index]
         dash = members.lc.col
         if _content(lines.lines[first])[dash:dash + 1] != "-":
-            raise YamlEditError(f"{what}: the members of '{community}' are written in flow style; write them "
-                                "as a block list and retry")
+            raise YamlEditError(_("{what}: the members of '{community}' are written in flow style; write them as a block list and retry").format(what=what, community=community))
         end = lines.end_of_block(first, dash)
         while trim and end > first + 1 and _is_comment_or_blank(lines.lines[end - 1]):
             end -= 1  # comments after the member's last line stay
@@ -388,7 +385,7 @@ def remove_members(text: str, community: str) -> str:
         return text
     keys = list(block)
     if keys == ["members"]:
-        raise YamlEditError(f"{what}: '{community}' holds nothing but its members")
+        raise YamlEditError(_("{what}: '{community}' holds nothing but its members").format(what=what, community=community))
     line, column = block.lc.key("members")
     key_line, key_column = table.lc.key(community)
 
@@ -464,28 +461,27 @@ def remove_approval(text: str, index: int, what: str = "the cable") -> str:
     closing = _front_matter(lines, what)
     document = _load(_Lines("".join(lines.lines[1:closing])).plain, what)
     if not isinstance(document, CommentedMap) or not isinstance(document.get("approvals"), CommentedSeq):
-        raise YamlEditError(f"{what}: the front matter has no 'approvals' list")
+        raise YamlEditError(_("{what}: the front matter has no 'approvals' list").format(what=what))
     seq = document["approvals"]
     if not 0 <= index < len(seq):
-        raise YamlEditError(f"{what}: no approval number {index + 1}")
-    first, _ = seq.lc.data[index]
+        raise YamlEditError(_("{what}: no approval number {index}").format(what=what, index=index + 1))
+    first, _col = seq.lc.data[index]
     dash = seq.lc.col
 
     def attempt(trim: bool) -> str:
         front = _Lines("".join(lines.lines[1:closing]))
         front.newline, front.trim = lines.newline, trim
         if _content(front.lines[first])[dash:dash + 1] != "-":
-            raise YamlEditError(f"{what}: 'approvals' is written in flow style ([…]); write it as a block list "
-                                "(one '- ' item per line) and retry")
+            raise YamlEditError(_("{what}: 'approvals' is written in flow style ([…]); write it as a block list (one '- ' item per line) and retry").format(what=what))
         end = front.end_of_block(first, dash)
         front.splice(first, end, [])
         if len(seq) == 1:  # the list would be empty: an empty list, not a null
             line, column = document.lc.key("approvals")
             head = _content(front.lines[line])
             colon = head.find(":", column + len("approvals"))
-            value, _, comment = head[colon + 1:].partition("#")
+            value, _sep, comment = head[colon + 1:].partition("#")
             if colon < 0 or value.strip():
-                raise YamlEditError(f"{what}: could not find 'approvals:' on line {line + 2}")
+                raise YamlEditError(_("{what}: could not find 'approvals:' on line {line}").format(what=what, line=line + 2))
             front.splice(line, line + 1, [head[:colon + 1] + " []" + (f"  #{comment}" if comment else "")])
         new = _Lines(text)
         new.lines[1:closing] = front.lines

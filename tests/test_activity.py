@@ -165,6 +165,7 @@ def test_activity_command_shows_counts_and_last_sign_ins(tmp_path, monkeypatch):
     text = repo.run("activity", "energie", "--store", str(tmp_path / "store")).stdout
     assert f"  {CABLE}  {old}: 1  {storage.week_of(now)}: 2" in text
     assert f"{ANNE} (Anne Martin): {storage.utc_text(now)}" in text
+    monkeypatch.delenv("DIPLOMATIE_LANG", raising=False)
     monkeypatch.setenv("LC_ALL", "fr_FR.UTF-8")
     assert "Dernière connexion" in repo.run("activity", "energie", "--store", str(tmp_path / "store")).stdout
 

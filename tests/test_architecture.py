@@ -40,7 +40,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("the gate's views", ("gate.views", "gate.serving", "gate.preferences", "gate.replypage", "gate.legal",
                           "gate.terms")),
     ("the gate's application", ("gate.app", "gate.server", "gate.launch")),
-    ("pipeline foundations", ("pipeline", "pipeline.findings", "pipeline.dates", "pipeline.yamlfile", "pipeline.yamledit",
+    ("pipeline foundations", ("pipeline", "pipeline.messages", "pipeline.findings", "pipeline.dates", "pipeline.yamlfile", "pipeline.yamledit",
                               "pipeline.gitrepo",
                               "pipeline.classification", "pipeline.html_safety", "pipeline.siteconfig",
                               "pipeline.invitations", "pipeline.parallel", "pipeline.precompress",

@@ -37,7 +37,7 @@ def test_pending_lists_new_and_stale_cables_with_what_changed(desk):
     result = desk.run("pending")  # --editor from git config user.email
     assert result.code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0] == f"2 cable(s) await approval by {EDITOR}"
+    assert lines[0] == f"2 cables await approval by {EDITOR}"
     assert "energie — Énergie en Europe: 2 waiting" in lines
     text = result.stdout
     assert f"stale    {CABLE}  Sécurité énergétique de l'Europe  (v1 approved, now v2; changed: title, body +1 −1)" in text
@@ -59,7 +59,7 @@ def test_pending_json_and_after_approval(desk):
         assert desk.run(*item["command"].split()[1:]).code == 0
     after = json.loads(desk.run("pending", "--format", "json").stdout)
     assert after["communities"]["energie"] == []
-    assert "0 cable(s) await approval" in desk.run("pending").stdout
+    assert "0 cables await approval" in desk.run("pending").stdout
 
 
 def test_pending_for_another_editor_prints_commands_naming_them(desk):

@@ -136,7 +136,7 @@ def _repo(tmp_path):
 
 
 def test_forget_command_in_french_by_default_names_the_history_and_the_yaml(tmp_path, monkeypatch):
-    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+    for name in ("DIPLOMATIE_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):
         monkeypatch.delenv(name, raising=False)
     repo = _repo(tmp_path)
     store = tmp_path / "store"

@@ -28,7 +28,7 @@ The build reads no git: the version of each cable is computed before (``history.
 and handed to it. Output is deterministic: the only times in it come from the cables and the commit.
 """
 
-from pipeline.build.job import PROJECT_DIR, BuildError, SiteBuild, base_dir_for
+from pipeline.build.job import PROJECT_DIR, BuildError, SiteBuild, UnknownCommunity, base_dir_for
 from pipeline.build.orchestrate import build_sites
 
-__all__ = ["PROJECT_DIR", "BuildError", "SiteBuild", "base_dir_for", "build_sites"]
+__all__ = ["PROJECT_DIR", "BuildError", "SiteBuild", "UnknownCommunity", "base_dir_for", "build_sites"]

@@ -29,6 +29,7 @@ from pipeline.build.driving import (
 from pipeline.build.job import BuildError, BuildJob
 from pipeline.build.policy import put_policy, trusted_code, write_code
 from pipeline.build.searchindex import index_site, reference_bundle
+from pipeline.messages import _
 from pipeline.plan import CommunityPlan
 
 #: Past this many remembered findings, the audits' memory starts again (it keeps one per page text seen).
@@ -67,7 +68,7 @@ def build_site(job: BuildJob, listing: ThemeListing, task: SiteTask) -> tuple[st
         raise BuildError(f"{name}: {exc}") from None
     except jinja2.TemplateError as exc:
         where = f" ({exc.filename}:{exc.lineno})" if isinstance(exc, jinja2.TemplateSyntaxError) else ""
-        raise BuildError(f"{name}: theme template error{where}: {exc}") from None
+        raise BuildError(_("{name}: theme template error{where}: {exc}").format(name=name, where=where, exc=exc)) from None
     except site.SiteConfigError as exc:
         raise BuildError(f"{name}: {exc}") from None
     finally:

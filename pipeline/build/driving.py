@@ -14,6 +14,7 @@ import jinja2
 
 from pipeline import site
 from pipeline.build.job import BuildError, BuildJob
+from pipeline.messages import _
 from pipeline.plan import CommunityPlan
 
 #: The markers the theme's templates put in the cable page template (theme/main.html, theme/partials/toc.html).
@@ -101,7 +102,7 @@ def mkdocs_build(source: site.SiteSource, commit_time: dt.datetime | None,
         finally:
             config.plugins.on_shutdown()
     except MkDocsException as exc:
-        raise BuildError(f"mkdocs: {exc}") from None
+        raise BuildError(_("mkdocs: {exc}").format(exc=exc)) from None
     finally:
         logger.removeHandler(handler)
     return config, handler.messages
@@ -129,8 +130,7 @@ def take_cable_template(site_dir: Path) -> str:
     shutil.rmtree(site_dir / site.CABLE_TEMPLATE_URL.split("/")[0])
     for marker in (CONTENT_MARKER, TOC_MARKER, site.TITLE_MARKER):
         if marker not in template:
-            raise BuildError(f"the theme's page template lost the marker {marker} (theme/main.html, "
-                             "theme/partials/toc.html must keep them)")
+            raise BuildError(_("the theme's page template lost the marker {marker} (theme/main.html, theme/partials/toc.html must keep them)").format(marker=marker))
     return template
 
 
@@ -138,6 +138,5 @@ def take_version_template(site_dir: Path) -> str:
     """The rendered version page, with the marker its body replaces."""
     template = (site_dir / site.VERSION_URL).read_text(encoding="utf-8")
     if template.count(site.VERSION_MARKER) != 1:
-        raise BuildError(f"the theme's page template lost the marker {site.VERSION_MARKER} of "
-                         f"{site.VERSION_URL} (theme/main.html must render the page's content)")
+        raise BuildError(_("the theme's page template lost the marker {VERSION_MARKER} of {VERSION_URL} (theme/main.html must render the page's content)").format(VERSION_MARKER=site.VERSION_MARKER, VERSION_URL=site.VERSION_URL))
     return template

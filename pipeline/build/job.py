@@ -25,6 +25,10 @@ class BuildError(Exception):
     """A build failed: the message names the community and, for an audit, the file."""
 
 
+class UnknownCommunity(BuildError):
+    """A community asked for is not in the plan (the message says which, in the run's language)."""
+
+
 @dataclass(frozen=True)
 class SiteBuild:
     """One community's built site."""

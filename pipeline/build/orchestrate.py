@@ -13,7 +13,8 @@ from pipeline import buildcache, site, siteconfig
 from pipeline.build import cachekeys, conversions
 from pipeline.build.community import SiteTask, build_site
 from pipeline.build.driving import ThemeListing, preload
-from pipeline.build.job import PROJECT_DIR, BuildError, BuildJob, SiteBuild, base_dir_for
+from pipeline.build.job import PROJECT_DIR, BuildError, BuildJob, SiteBuild, UnknownCommunity, base_dir_for
+from pipeline.messages import _
 from pipeline.parallel import parallel_map
 from pipeline.plan import Plan
 
@@ -70,8 +71,8 @@ def _sort_out(job: BuildJob, names: list[str], force: bool) -> tuple[set[str], l
 def _convert_missing(job: BuildJob, tasks: list[SiteTask], jobs: int, progress: bool) -> None:
     todo = conversions.not_converted(job.base_dir, job.cache, (c for t in tasks for c in job.plans[t.name].publish))
     chunks = [[c.id for c in todo[i:i + CONVERSION_CHUNK]] for i in range(0, len(todo), CONVERSION_CHUNK)]
-    for _ in parallel_map(functools.partial(_convert, job), chunks, jobs=jobs, processes=True, weight=len,
-                          progress="Converting cables" if progress else None, keep_bar=True):
+    for _converted in parallel_map(functools.partial(_convert, job), chunks, jobs=jobs, processes=True, weight=len,
+                                   progress=_("Converting cables") if progress else None, keep_bar=True):
         pass
 
 
@@ -85,7 +86,7 @@ def _build_each(job: BuildJob, tasks: list[SiteTask], jobs: int, progress: bool)
     keys = {t.name: t.keys for t in tasks}
     warnings = {}
     for name, logged in parallel_map(functools.partial(build_site, job, ThemeListing()), tasks, jobs=jobs,
-                                     processes=True, progress="Building sites" if progress else None,
+                                     processes=True, progress=_("Building sites") if progress else None,
                                      keep_bar=True):
         cachekeys.record_build(job, name, keys[name])
         warnings[name] = logged
@@ -96,8 +97,8 @@ def _communities(plan: Plan, communities: list[str] | None) -> list[str]:
     names = sorted(plan.communities) if not communities else list(dict.fromkeys(communities))
     unknown = [n for n in names if n not in plan.communities]
     if unknown:
-        raise BuildError(f"unknown community: {', '.join(unknown)} "
-                         f"(known: {', '.join(sorted(plan.communities)) or 'none'})")
+        raise UnknownCommunity(_("unknown community: {names} (known: {known})").format(
+            names=", ".join(unknown), known=", ".join(sorted(plan.communities)) or _("none")))
     return names
 
 

@@ -11,6 +11,7 @@ from pipeline import site
 from pipeline.audit import CSP_FILE, ThemeCode
 from pipeline.build.driving import ThemeListing, mkdocs_build
 from pipeline.build.job import PROJECT_DIR, BuildError, BuildJob
+from pipeline.messages import _
 from pipeline.plan import CommunityPlan
 
 
@@ -48,8 +49,7 @@ def put_policy(site_dir: Path, code: ThemeCode) -> None:
         text = path.read_text(encoding="utf-8")
         head = _HEAD.search(text)
         if head is None:
-            raise BuildError(f"{path.relative_to(site_dir).as_posix()} has no <head> to hold the "
-                             "Content-Security-Policy (the theme's templates must keep mkdocs-material's)")
+            raise BuildError(_("{path} has no <head> to hold the Content-Security-Policy (the theme's templates must keep mkdocs-material's)").format(path=path.relative_to(site_dir).as_posix()))
         path.write_text(text[:head.end()] + meta + text[head.end():], encoding="utf-8")
 
 

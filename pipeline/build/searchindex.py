@@ -30,6 +30,7 @@ import tempfile
 from pathlib import Path
 
 from pipeline.build.job import BuildError
+from pipeline.messages import _
 from pipeline.site import gzip_bytes
 
 #: The folder of a site that holds its search index.
@@ -131,8 +132,7 @@ def _run_pagefind(site: Path, output: Path, language: str) -> None:
                "--force-language", language, "--silent"]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0 or not (output / "pagefind-entry.json").is_file():
-        raise BuildError(f"the search index could not be built (pagefind exited with {done.returncode}): "
-                         f"{(done.stderr or done.stdout).strip()[-400:]}")
+        raise BuildError(_("the search index could not be built (pagefind exited with {returncode}): {output}").format(returncode=done.returncode, output=(done.stderr or done.stdout).strip()[-400:]))
 
 
 @functools.cache

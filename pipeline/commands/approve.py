@@ -8,48 +8,45 @@ import sys
 import click
 
 from pipeline.approvals import ApprovalError, approve
-from pipeline.commands.options import editor_option, load_repository, resolve_editor, root_option
+from pipeline.commands.options import confirm, editor_option, load_repository, resolve_editor, root_option
+from pipeline.messages import N_, _
 from pipeline.withdrawals import last_withdrawn
 
 #: What this command tells the user, in one place.
 MESSAGES = {
-    "unknown_community": "unknown community '{community}' (known: {known})",
-    "unknown_cable": "no cable {cable_id} under {content}",
-    "first": "First approval of {cable_id} for {community}: the whole text follows.",
-    "since": "Changes since v{number}, approved for {community} by {by} on {date}:",
-    "unchanged": "No change since v{number}, approved for {community} by {by} on {date}.",
-    "lost": "The version approved for {community} by {by} on {date} is not in git's history; "
-            "the whole current text follows.",
-    "confirm": "Approve this version of {cable_id} for {community} as {editor}?",
-    "revoked": "{path}: {count} approval(s) of {cable_id} for {community} by {editor} removed; "
-               "commit the file so that the plan sees it",
+    "unknown_community": N_("unknown community '{community}' (known: {known})"),
+    "unknown_cable": N_("no cable {cable_id} under {content}"),
+    "first": N_("First approval of {cable_id} for {community}: the whole text follows."),
+    "since": N_("Changes since v{number}, approved for {community} by {by} on {date}:"),
+    "unchanged": N_("No change since v{number}, approved for {community} by {by} on {date}."),
+    "lost": N_("The version approved for {community} by {by} on {date} is not in git's history; "
+            "the whole current text follows."),
+    "confirm": N_("Approve this version of {cable_id} for {community} as {editor}?"),
+    "revoked": N_("{path}: {count} approval(s) of {cable_id} for {community} by {editor} removed; "
+               "commit the file so that the plan sees it"),
 }
 
 
-@click.command("approve")
+@click.command("approve", help=N_("Append an approval of CABLE_ID's current version, keeping the rest of the file byte for byte.\n\nAt a terminal, shows what changed since the version last approved for the community and asks to confirm (--yes: neither)."))
 @root_option
 @click.argument("cable_id")
-@click.option("--community", "-c", required=True, help="The community to publish it to.")
+@click.option("--community", "-c", required=True, help=N_("The community to publish it to."))
 @editor_option
-@click.option("--yes", "-y", is_flag=True, help="Do not show the changes nor ask to confirm (scripts).")
-@click.option("--revoke", is_flag=True, help="Remove your approval of the cable for the community instead.")
+@click.option("--yes", "-y", is_flag=True, help=N_("Do not show the changes nor ask to confirm (scripts)."))
+@click.option("--revoke", is_flag=True, help=N_("Remove your approval of the cable for the community instead."))
 @click.option("--sign", is_flag=True,
-              help="Commit the approval alone, signed with your SSH key (communities requiring signed approvals).")
+              help=N_("Commit the approval alone, signed with your SSH key (communities requiring signed approvals)."))
 @click.option("--key", type=click.Path(dir_okay=False, exists=True), metavar="FILE",
-              help="SSH private key to sign with (default: git config user.signingkey).")
+              help=N_("SSH private key to sign with (default: git config user.signingkey)."))
 def command(root, cable_id, community, editor, yes, revoke, sign, key):
-    """Append an approval of CABLE_ID's current version, keeping the rest of the file byte for byte.
-
-    At a terminal, shows what changed since the version last approved for the community and asks to
-    confirm (--yes: neither)."""
     repo = load_repository(root, cache=True)
     target = repo.communities.get(community)
     if target is None:
-        raise click.ClickException(MESSAGES["unknown_community"].format(
+        raise click.ClickException(_(MESSAGES["unknown_community"]).format(
             community=community, known=", ".join(sorted(repo.communities)) or "none"))
     cable = repo.cables.get(cable_id)
     if cable is None:
-        raise click.ClickException(MESSAGES["unknown_cable"].format(cable_id=cable_id, content=root / "content"))
+        raise click.ClickException(_(MESSAGES["unknown_cable"]).format(cable_id=cable_id, content=root / "content"))
     editor = resolve_editor(root, editor)
     if revoke:
         _revoke(root, cable, target, editor)
@@ -62,15 +59,15 @@ def command(root, cable_id, community, editor, yes, revoke, sign, key):
     if pending is None and not yes and _may_approve(target, editor):
         _show_changes(root, cable, target)
         if _interactive():
-            click.confirm(MESSAGES["confirm"].format(cable_id=cable_id, community=community, editor=editor),
-                          default=False, abort=True)
+            confirm(_(MESSAGES["confirm"]).format(cable_id=cable_id, community=community, editor=editor))
     try:
         approval = pending or approve(root / cable.path, target, editor,
                                       withdrawn_since=last_withdrawn(root, cable))
     except ApprovalError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"{cable.path}: {'signing the approval already written' if pending else 'approved'} "
-               f"for {community} by {approval.by} ({approval.digest[:19]}…)")
+    done = (_("{path}: signing the approval already written for {community} by {by} ({digest}…)") if pending
+            else _("{path}: approved for {community} by {by} ({digest}…)"))
+    click.echo(done.format(path=cable.path, community=community, by=approval.by, digest=approval.digest[:19]))
     if sign or key:
         from pipeline.signatures import SignatureError, commit_signed
 
@@ -78,8 +75,8 @@ def command(root, cable_id, community, editor, yes, revoke, sign, key):
         try:
             commit = commit_signed(root, cable.path, message, key)
         except SignatureError as exc:
-            raise click.ClickException(f"the approval is written to {cable.path} but not committed: {exc}") from None
-        click.echo(f"signed commit {commit[:10]}")
+            raise click.ClickException(_("the approval is written to {path} but not committed: {exc}").format(path=cable.path, exc=exc)) from None
+        click.echo(_("signed commit {commit}").format(commit=commit[:10]))
 
 
 def _interactive() -> bool:
@@ -114,17 +111,17 @@ def _show_changes(root, cable, community) -> None:
     names = {"community": community.id, "by": approval.by if approval else "",
              "date": utc_text(approval.date) if approval else "", "number": then.number if then else 0}
     if approval is None:
-        click.echo(MESSAGES["first"].format(cable_id=cable.id, community=community.id))
+        click.echo(_(MESSAGES["first"]).format(cable_id=cable.id, community=community.id))
     elif then is None:
-        click.echo(MESSAGES["lost"].format(**names))
+        click.echo(_(MESSAGES["lost"]).format(**names))
     elif then.cable.digest == cable.digest:
-        click.echo(MESSAGES["unchanged"].format(**names))
+        click.echo(_(MESSAGES["unchanged"]).format(**names))
         return
     else:
-        click.echo(MESSAGES["since"].format(**names))
+        click.echo(_(MESSAGES["since"]).format(**names))
     before = then.cable if then else None
-    for line in review.unified(before, cable, review.label(cable.id, then, "approved") if then else "/dev/null",
-                               review.label(cable.id, current, "to approve")):
+    for line in review.unified(before, cable, review.label(cable.id, then, _("approved")) if then else "/dev/null",
+                               review.label(cable.id, current, _("to approve"))):
         text, fg = review.colour(line)
         click.echo(click.style(text, fg=fg) if fg else text)
 
@@ -136,5 +133,5 @@ def _revoke(root, cable, community, editor: str) -> None:
         count = revoke(root / cable.path, community, editor)
     except ApprovalError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(MESSAGES["revoked"].format(path=cable.path, count=count, cable_id=cable.id,
+    click.echo(_(MESSAGES["revoked"]).format(path=cable.path, count=count, cable_id=cable.id,
                                           community=community.id, editor=editor))

@@ -8,40 +8,35 @@ import json
 import click
 
 from pipeline.commands.options import format_option, root_option
+from pipeline.messages import N_, _
 
 #: What this command tells the user, in one place.
 MESSAGES = {
-    "diff_options": "--diff shows the working tree's history: leave out --ref, --store and --format json",
-    "approved_for": "{community}: last approved v{number} ({by}, {date})",
-    "approved_lost": "{community}: the version approved by {by} on {date} is not in git's history",
-    "approved_current": "{community}: the current version v{number} is approved ({by}, {date})",
-    "no_previous": "v{number} is the only version: nothing to compare it with",
+    "diff_options": N_("--diff shows the working tree's history: leave out --ref, --store and --format json"),
+    "approved_for": N_("{community}: last approved v{number} ({by}, {date})"),
+    "approved_lost": N_("{community}: the version approved by {by} on {date} is not in git's history"),
+    "approved_current": N_("{community}: the current version v{number} is approved ({by}, {date})"),
+    "no_previous": N_("v{number} is the only version: nothing to compare it with"),
 }
 
 
-@click.command("history")
+@click.command("history", help=N_("Versions of CABLE_ID (commit, date, author, metadata changed, body lines added and removed), its approvals (who, when, for which community, which version), and with --store its publications.\n\nAn edit of the working tree not committed yet is the last version, as plan and approve see it."))
 @root_option
 @click.argument("cable_id")
 @format_option("text", "json")
-@click.option("--ref", metavar="REF", default=None, help="Read the history as of this tag, branch or commit.")
+@click.option("--ref", metavar="REF", default=None, help=N_("Read the history as of this tag, branch or commit."))
 @click.option("--store", "store_url", metavar="URL", default=None,
-              help="Also list the publications recorded in this store's ledger (folder or s3://bucket/prefix).")
-@click.option("--endpoint-url", metavar="URL", default=None, help="S3 endpoint of an S3-compatible server.")
+              help=N_("Also list the publications recorded in this store's ledger (folder or s3://bucket/prefix)."))
+@click.option("--endpoint-url", metavar="URL", default=None, help=N_("S3 endpoint of an S3-compatible server."))
 @click.option("--diff", "diff_range", metavar="[vA..vB]", is_flag=False, flag_value="", default=None,
-              help="Show the text diff (front matter and body) between two versions, e.g. v1..v3 or v2 "
-                   "(v2..current); alone: since the version last approved for each community, or else "
-                   "the previous version. Write it after the cable id.")
+              help=N_("Show the text diff (front matter and body) between two versions, e.g. v1..v3 or v2 (v2..current); alone: since the version last approved for each community, or else the previous version. Write it after the cable id."))
 def command(root, cable_id, fmt, ref, store_url, endpoint_url, diff_range):
-    """Versions of CABLE_ID (commit, date, author, metadata changed, body lines added and removed), its
-    approvals (who, when, for which community, which version), and with --store its publications.
-
-    An edit of the working tree not committed yet is the last version, as plan and approve see it."""
     from gate.store import StoreError
     from pipeline.history import HistoryError, cable_history, to_json, to_text
 
     if diff_range is not None:
         if ref or store_url or fmt == "json":
-            raise click.UsageError(MESSAGES["diff_options"])
+            raise click.UsageError(_(MESSAGES["diff_options"]))
         _print_diff(root, cable_id, diff_range)
         return
     store = None
@@ -71,7 +66,7 @@ def _print_diff(root, cable_id: str, spec: str) -> None:
     except HistoryError as exc:
         raise click.ClickException(str(exc)) from None
     if not found:
-        raise click.ClickException(f"no version of {cable_id} has a text to show (see diplomatie history {cable_id})")
+        raise click.ClickException(_("no version of {cable_id} has a text to show (see diplomatie history {cable_id})").format(cable_id=cable_id))
     if spec:
         try:
             before, after = review.pick_range(found, spec)
@@ -84,7 +79,7 @@ def _print_diff(root, cable_id: str, spec: str) -> None:
     pairs = _approved_versions(root, cable_id, found)
     if not pairs:
         if len(found) < 2:
-            click.echo(MESSAGES["no_previous"].format(number=current.number))
+            click.echo(_(MESSAGES["no_previous"]).format(number=current.number))
             return
         previous = found[-2]
         _echo_diff(review.unified(previous.cable, current.cable, review.label(cable_id, previous),
@@ -122,11 +117,11 @@ def _approved_versions(root, cable_id: str, found: list) -> list[tuple[str, obje
         names = {"community": cid, "by": approval.by, "date": utc_text(approval.date),
                  "number": version.number if version else 0}
         if version is None:
-            out.append((MESSAGES["approved_lost"].format(**names), None))
+            out.append((_(MESSAGES["approved_lost"]).format(**names), None))
         elif version.number == found[-1].number:
-            out.append((MESSAGES["approved_current"].format(**names), version))
+            out.append((_(MESSAGES["approved_current"]).format(**names), version))
         else:
-            out.append((MESSAGES["approved_for"].format(**names), version))
+            out.append((_(MESSAGES["approved_for"]).format(**names), version))
     return out
 
 

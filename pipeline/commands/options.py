@@ -7,28 +7,30 @@ from pathlib import Path
 
 import click
 
+from pipeline.messages import N_, _
+
 root_option = click.option(
     "--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True,
-    help="The content repository: the folder holding content/ and communities.yaml.",
+    help=N_("The content repository: the folder holding content/ and communities.yaml."),
 )
 
 
 def format_option(*choices: str) -> click.Option:
     return click.option("--format", "fmt", type=click.Choice(choices), default=choices[0], show_default=True,
-                        help="Output format.")
+                        help=N_("Output format."))
 
 
 def parse_when(value: str | None, option: str = "--at") -> dt.datetime | None:
     """An ISO date or date-time; a date means the end of that day (UTC); naive times are UTC.
     Bounded like every date (:mod:`pipeline.dates`): out of range is a usage error, not a traceback."""
-    from pipeline.dates import DateError, parse_moment
+    from pipeline.dates import DateError, OutOfBounds, parse_moment
 
     if value is None:
         return None
     try:
         return parse_moment(value)
     except DateError as exc:
-        raise click.BadParameter(f"{exc}; check the year" if "outside" in str(exc) else str(exc),
+        raise click.BadParameter(_("{exc}; check the year").format(exc=exc) if isinstance(exc, OutOfBounds) else str(exc),
                                  param_hint=option) from None
 
 
@@ -40,7 +42,7 @@ def load_repository(root: Path, ref: str | None = None, at: str | None = None, c
     from pipeline.sources import RefError
 
     if not root.is_dir():
-        raise click.ClickException(f"{root} is not a folder; --root names the content repository")
+        raise click.ClickException(_("{root} is not a folder; --root names the content repository").format(root=root))
     try:
         try:
             cache_dir = None if cache is False else folder(root, None if cache is True else cache)
@@ -53,10 +55,10 @@ def load_repository(root: Path, ref: str | None = None, at: str | None = None, c
 
 store_option = click.option(
     "--store", "store_url", default="var/store", show_default=True, metavar="URL",
-    help="Where sites are published: a folder, file:///abs/path, or s3://bucket/prefix.")
+    help=N_("Where sites are published: a folder, file:///abs/path, or s3://bucket/prefix."))
 endpoint_option = click.option(
     "--endpoint-url", metavar="URL", default=None,
-    help="S3 endpoint of an S3-compatible server (else boto3's configuration, e.g. AWS_ENDPOINT_URL).")
+    help=N_("S3 endpoint of an S3-compatible server (else boto3's configuration, e.g. AWS_ENDPOINT_URL)."))
 
 
 def open_store_or_exit(url: str, endpoint_url: str | None):
@@ -71,12 +73,12 @@ def open_store_or_exit(url: str, endpoint_url: str | None):
 
 editor_option = click.option(
     "--editor", "-e", metavar="EMAIL", default=None,
-    help="The editor's address (default: git config user.email, as git reads it in the content repository).")
+    help=N_("The editor's address (default: git config user.email, as git reads it in the content repository)."))
 
 #: What the editor options tell the user, in one place.
 EDITOR_MESSAGES = {
-    "no_editor": "who is the editor? Pass --editor EMAIL, or set your address once for this repository: "
-                 "git config user.email prenom.nom@diplomatie.gouv.fr",
+    "no_editor": N_("who is the editor? Pass --editor EMAIL, or set your address once for this repository: "
+                 "git config user.email prenom.nom@diplomatie.gouv.fr"),
 }
 
 
@@ -89,16 +91,26 @@ def resolve_editor(root: Path, editor: str | None) -> str:
 
     found = user_email(root if root.is_dir() else None)
     if not found:
-        raise click.UsageError(EDITOR_MESSAGES["no_editor"])
+        raise click.UsageError(_(EDITOR_MESSAGES["no_editor"]))
     return found
 
 
 def user_language() -> str:
-    """The user's language from the POSIX locale (``LC_ALL``, ``LC_MESSAGES``, ``LANG``, as gettext
-    reads them); French, the service's language, by default."""
-    import os
+    """This run's language (``--lang``, ``DIPLOMATIE_LANG``, the POSIX locale; French by default), by
+    the one rule of pipeline/messages.py."""
+    from pipeline.messages import language
 
-    from gate.i18n import DEFAULT, from_locale
+    return language()
 
-    env = os.environ
-    return from_locale(env.get("LC_ALL"), env.get("LC_MESSAGES"), env.get("LANG")) or DEFAULT
+
+#: The answers that mean yes, in either language (French: o, oui; English: y, yes); anything else is no.
+YES = frozenset({"o", "oui", "y", "yes"})
+
+
+def confirm(question: str) -> None:
+    """Ask ``question`` at the terminal, in the run's language ("[o/N]" in French, "[y/N]" in English);
+    any answer but yes, or none, aborts (click prints "Aborted!", in the same language)."""
+    answer = click.prompt(_("{question} [y/N]").format(question=question), default="", show_default=False,
+                          prompt_suffix=" ")
+    if answer.strip().lower() not in YES:
+        raise click.Abort()

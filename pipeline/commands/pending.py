@@ -13,22 +13,20 @@ from pipeline.commands.options import (
     resolve_editor,
     root_option,
 )
+from pipeline.messages import N_, _
 
 #: What this command tells the user, in one place.
 MESSAGES = {
-    "not_an_editor": "{editor} edits no community (editors are listed in communities.yaml); "
-                     "pass --editor EMAIL to see another editor's list",
+    "not_an_editor": N_("{editor} edits no community (editors are listed in communities.yaml); "
+                     "pass --editor EMAIL to see another editor's list"),
 }
 
 
-@click.command("pending")
+@click.command("pending", help=N_("Per community you edit: the cables waiting for your approval (new: never approved; stale: another version was approved, with what changed since; unsigned: the signed commit is missing), each with the command that approves it."))
 @root_option
 @editor_option
 @format_option("text", "json")
 def command(root, editor, fmt):
-    """Per community you edit: the cables waiting for your approval (new: never approved; stale: another
-    version was approved, with what changed since; unsigned: the signed commit is missing), each with
-    the command that approves it."""
     from gate.addresses import InvalidAddress, parse_address
     from pipeline import review
     from pipeline.gitrepo import user_email
@@ -39,10 +37,10 @@ def command(root, editor, fmt):
     try:
         editor = parse_address(editor.strip())
     except InvalidAddress as exc:
-        raise click.BadParameter(f"{editor!r} is not a plain e-mail address ({exc})", param_hint="--editor") from None
+        raise click.BadParameter(_("{editor!r} is not a plain e-mail address ({exc})").format(editor=editor, exc=exc), param_hint="--editor") from None
     repo = load_repository(root)
     if not any(editor in c.editor_emails for c in repo.communities.values()):
-        raise click.ClickException(MESSAGES["not_an_editor"].format(editor=editor))
+        raise click.ClickException(_(MESSAGES["not_an_editor"]).format(editor=editor))
     found = review.pending(repo, editor, signatures=signatures_for(repo))
     default = user_email(root)
     explicit = editor if given and (default or "").strip().lower() != editor else None

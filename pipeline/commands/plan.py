@@ -9,32 +9,31 @@ import json
 import click
 
 from pipeline.commands.options import format_option, load_repository, parse_when, root_option
+from pipeline.messages import N_, _, shown
 from pipeline.plan import make_plan, to_json
 from pipeline.signatures import signatures_for
 
 #: What this command tells the user, in one place.
 MESSAGES = {
-    "markdown_needs_diff": "--format markdown describes a change: give --diff REF too",
-    "errors_note": "note: {count} error(s) in the repository; run diplomatie check",
-    "summary": "{cid} — {title}: {publish} to publish, {held} held",
-    "register": "the withdrawn register of {url} cannot be read: {error}",
+    "markdown_needs_diff": N_("--format markdown describes a change: give --diff REF too"),
+    "errors_note": N_("note: {count} error(s) in the repository; run diplomatie check"),
+    "summary": N_("{cid} — {title}: {publish} to publish, {held} held"),
+    "register": N_("the withdrawn register of {url} cannot be read: {error}"),
 }
 
 
-@click.command("plan")
+@click.command("plan", help=N_("Per community: the cables it will publish, and each held-back cable with its reason."))
 @root_option
 @format_option("text", "json", "markdown")
-@click.option("--now", "now", metavar="DATETIME", help="Plan as of this time (ISO), e.g. to preview an embargo.")
+@click.option("--now", "now", metavar="DATETIME", help=N_("Plan as of this time (ISO), e.g. to preview an embargo."))
 @click.option("--diff", "diff_ref", metavar="REF", default=None,
-              help="Show only what changes compared with this tag, branch or commit (read from git objects), "
-                   "e.g. a merge request's target branch.")
+              help=N_("Show only what changes compared with this tag, branch or commit (read from git objects), e.g. a merge request's target branch."))
 @click.option("--store", "store_url", metavar="URL", default=None,
-              help="Also hold what this store's withdrawn register holds, as publish does.")
-@click.option("--endpoint-url", metavar="URL", default=None, help="S3 endpoint of an S3-compatible server.")
+              help=N_("Also hold what this store's withdrawn register holds, as publish does."))
+@click.option("--endpoint-url", metavar="URL", default=None, help=N_("S3 endpoint of an S3-compatible server."))
 def command(root, fmt, now, diff_ref, store_url, endpoint_url):
-    """Per community: the cables it will publish, and each held-back cable with its reason."""
     if fmt == "markdown" and diff_ref is None:
-        raise click.UsageError(MESSAGES["markdown_needs_diff"])
+        raise click.UsageError(_(MESSAGES["markdown_needs_diff"]))
     repo = load_repository(root, cache=True)
     register = read_register(store_url, endpoint_url) if store_url else None
     moment = parse_when(now, "--now") or dt.datetime.now(dt.UTC)
@@ -46,15 +45,16 @@ def command(root, fmt, now, diff_ref, store_url, endpoint_url):
         click.echo(json.dumps(to_json(plan), ensure_ascii=False, indent=2))
         return
     lines = []  # printed at once: one write per line is a third of the command at 20,000 cables
+    publish, held_word = _("publish").ljust(9), _("held").ljust(9)
     for cid, cp in plan.communities.items():
-        lines.append(MESSAGES["summary"].format(cid=cid, title=cp.community.title, publish=len(cp.publish),
+        lines.append(_(MESSAGES["summary"]).format(cid=cid, title=cp.community.title, publish=len(cp.publish),
                                                 held=len(cp.held)))
-        lines.extend(f"  publish  {cable.id}  {cable.title}" for cable in cp.publish)
-        lines.extend(f"  held     {held.id}  {held.reason}" for held in cp.held)
+        lines.extend(f"  {publish}{cable.id}  {cable.title}" for cable in cp.publish)
+        lines.extend(f"  {held_word}{held.id}  {shown(held.reason)}" for held in cp.held)
     if lines:
         click.echo("\n".join(lines))
     if repo.errors:
-        click.echo(MESSAGES["errors_note"].format(count=len(repo.errors)), err=True)
+        click.echo(_(MESSAGES["errors_note"]).format(count=len(repo.errors)), err=True)
 
 
 def _print_diff(root, ref, fmt, plan, repo, register) -> None:
@@ -80,4 +80,4 @@ def read_register(store_url: str, endpoint_url: str | None):
     try:
         return withdrawals.read(open_store_or_exit(store_url, endpoint_url))
     except StoreError as exc:
-        raise click.ClickException(MESSAGES["register"].format(url=store_url, error=exc)) from None
+        raise click.ClickException(_(MESSAGES["register"]).format(url=store_url, error=exc)) from None

@@ -18,32 +18,29 @@ from pipeline.commands.options import (
     root_option,
     store_option,
 )
+from pipeline.messages import N_, _
 
 
-@click.command("publish")
+@click.command("publish", help=N_("Write the membership snapshot, then build, upload the blobs the store lacks, write each release and switch its pointer. A failure before a switch leaves that community's previous release serving: run publish again to finish."))
 @root_option
 @store_option
 @endpoint_option
 @click.option("--community", "-c", "only", multiple=True, metavar="ID",
-              help="Publish only this community (repeatable); default: all.")
+              help=N_("Publish only this community (repeatable); default: all."))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("var/build"),
-              show_default=True, help="Where the sites are built (the build cache makes rebuilds cheap).")
+              show_default=True, help=N_("Where the sites are built (the build cache makes rebuilds cheap)."))
 @click.option("--jobs", "-j", type=click.IntRange(1, 256), default=16, show_default=True,
-              help="Concurrent uploads.")
+              help=N_("Concurrent uploads."))
 @format_option("text", "json")
 @click.option("--ref", metavar="REF", default=None,
-              help="Publish this version (a tag, branch or commit) from git objects, not the working tree.")
+              help=N_("Publish this version (a tag, branch or commit) from git objects, not the working tree."))
 @click.option("--at", metavar="DATE", default=None,
-              help="Publish the last commit on or before this ISO date or date-time (not in the future; "
-                   "embargoes are judged against the real clock).")
+              help=N_("Publish the last commit on or before this ISO date or date-time (not in the future; embargoes are judged against the real clock)."))
 @click.option("--tag", is_flag=True,
-              help="Tag the published commit published/<community>/<release> (annotated) for each new release.")
+              help=N_("Tag the published commit published/<community>/<release> (annotated) for each new release."))
 @alert_options(required=False)
 def command(root, store_url, endpoint_url, only, out, jobs, fmt, ref, at, tag, smtp, smtp_from, smtp_starttls,
             gate_url, keys_dir):
-    """Write the membership snapshot, then build, upload the blobs the store lacks, write each release
-    and switch its pointer. A failure before a switch leaves that community's previous release serving:
-    run publish again to finish."""
     from pipeline.publication import EchoListener, publish_all
     from pipeline.publish import PublishError
 
@@ -51,10 +48,10 @@ def command(root, store_url, endpoint_url, only, out, jobs, fmt, ref, at, tag, s
     # Alerts are checked before anything is published: a mistyped option must not stop them after it.
     alerts = settings_from(smtp, smtp_from, smtp_starttls, gate_url, keys_dir) if smtp else None
     if ref and at:
-        raise click.UsageError("give --ref or --at, not both")
+        raise click.UsageError(_("give --ref or --at, not both"))
     refuse_future(at)
     if not root.is_dir():
-        raise click.ClickException(f"{root} is not a folder; --root names the content repository")
+        raise click.ClickException(_("{root} is not a folder; --root names the content repository").format(root=root))
     try:
         report = publish_all(root, store, out=out, ref=ref, at=parse_when(at), only=list(only) or None, jobs=jobs,
                              tag=tag, progress=sys.stderr.isatty(), listener=EchoListener(click.echo, text=fmt == "text"))
@@ -83,6 +80,5 @@ def refuse_future(at: str | None) -> None:
     now = dt.datetime.now(dt.UTC)
     is_day = len(at.strip()) == 10  # a bare date means the end of that day: today is allowed
     if (when.date() > now.date()) if is_day else (when > now):
-        raise click.BadParameter(f"{at} is in the future; publish publishes what exists now, with embargoes "
-                                 "judged against the real clock (a build with --at reproduces any date)",
+        raise click.BadParameter(_("{at} is in the future; publish publishes what exists now, with embargoes judged against the real clock (a build with --at reproduces any date)").format(at=at),
                                  param_hint="--at")
