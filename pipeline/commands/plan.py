@@ -9,7 +9,7 @@ import json
 import click
 
 from pipeline.commands.options import format_option, load_repository, parse_when, root_option
-from pipeline.plan import make_plan, to_json
+from pipeline.plan import make_plan, outline, to_json
 from pipeline.signatures import signatures_for
 
 #: What this command tells the user, in one place.
@@ -38,10 +38,11 @@ def command(root, fmt, now, diff_ref, store_url, endpoint_url):
     repo = load_repository(root, cache=True)
     register = read_register(store_url, endpoint_url) if store_url else None
     moment = parse_when(now, "--now") or dt.datetime.now(dt.UTC)
-    plan = make_plan(repo, now=moment, signatures=signatures_for(repo), register=register)
     if diff_ref is not None:
+        plan = make_plan(repo, now=moment, signatures=signatures_for(repo), register=register)
         _print_diff(root, diff_ref, fmt, plan, repo, register)
         return
+    plan = outline(repo, now=moment, signatures=signatures_for(repo), register=register)
     if fmt == "json":
         click.echo(json.dumps(to_json(plan), ensure_ascii=False, indent=2))
         return
@@ -49,7 +50,7 @@ def command(root, fmt, now, diff_ref, store_url, endpoint_url):
     for cid, cp in plan.communities.items():
         lines.append(MESSAGES["summary"].format(cid=cid, title=cp.community.title, publish=len(cp.publish),
                                                 held=len(cp.held)))
-        lines.extend(f"  publish  {cable.id}  {cable.title}" for cable in cp.publish)
+        lines.extend(f"  publish  {cable_id}  {title}" for cable_id, title in cp.publish)
         lines.extend(f"  held     {held.id}  {held.reason}" for held in cp.held)
     if lines:
         click.echo("\n".join(lines))
