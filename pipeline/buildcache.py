@@ -48,7 +48,8 @@ import importlib.util
 import json
 import sqlite3
 import time
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -100,13 +101,11 @@ def _tracked(root: Path, inside: str) -> str | None:
     """The first file git tracks under ``inside`` (None: none, or no git repository)."""
     from pipeline import gitrepo
 
-    try:
-        return gitrepo.GitRepo(root).first_tracked(inside)
-    except gitrepo.NotARepository:
-        return None
+    return gitrepo.tracked_file(root, inside)
 
 
-def _version_of(distribution: str) -> str:
+def version_of(distribution: str) -> str:
+    """The installed version of ``distribution`` ("absent": not installed)."""
     try:
         return importlib.metadata.version(distribution)
     except importlib.metadata.PackageNotFoundError:
@@ -119,7 +118,7 @@ def _code_version() -> str:
     body the classification and HTML checks scan)."""
     h = hashlib.sha256(yaml.__version__.encode())
     for library in ("markdown", "nh3", "confusable_homoglyphs", "pymdown-extensions"):
-        h.update(f"{library}={_version_of(library)}".encode())
+        h.update(f"{library}={version_of(library)}".encode())
     for module in ("cables", "classification", "dates", "findings", "html_safety", "yamlfile"):
         h.update(source_of(f"pipeline.{module}"))
     return h.hexdigest()
@@ -200,10 +199,19 @@ def body_of(data: bytes, body_line: int) -> str:
 
 
 #: What one row of the working tree's index holds (see :class:`ParsedIndex`).
+#: Every row carries a check (``chk``) of its other values, and the cable's JSON its own (``csum``): a
+#: row damaged on disk is not read, its file is parsed again (a CRC detects damage, not forgery: the
+#: cache is this machine's, never the repository's, see :func:`folder`).
 SCHEMA = ("CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, sig TEXT NOT NULL, seen INTEGER NOT NULL, "
-          "sha TEXT NOT NULL, id TEXT, idline INTEGER, own TEXT, cable TEXT)",
+          "sha TEXT NOT NULL, id TEXT, idline INTEGER, own TEXT, cable TEXT, csum INTEGER, chk INTEGER)",
           "CREATE TABLE IF NOT EXISTS facts (path TEXT NOT NULL, name TEXT NOT NULL, sha TEXT NOT NULL, "
-          "fkey TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (path, name))")
+          "fkey TEXT NOT NULL, data TEXT NOT NULL, chk INTEGER, PRIMARY KEY (path, name))",
+          "CREATE TABLE IF NOT EXISTS memos (name TEXT PRIMARY KEY, key TEXT NOT NULL, data TEXT NOT NULL, chk INTEGER)")
+
+
+def row_check(*values: object) -> int:
+    """The check of one row's values (see :data:`SCHEMA`)."""
+    return zlib.crc32("\0".join(map(repr, values)).encode("utf-8", "surrogatepass"))
 
 
 class ParsedIndex:
@@ -225,7 +233,7 @@ class ParsedIndex:
         self.file = cache / PARSED / f"index-{self.code[:16]}.sqlite"
         self.root = Path(root)
         self.stamp = time.time_ns()  # before any file is read: a later change has a later ctime
-        self.rows: dict[str, tuple] = {}  # path -> (sig, seen, sha, id, idline, own)
+        self.rows: dict[str, tuple] = {}  # path -> (sig, seen, sha, id, idline, own, csum), checked
         self.kept_facts: dict[tuple[str, str], tuple] = {}  # (path, name) -> (sha, fkey, data)
         self.db = self._open()
         self.visited: set[str] = set()
@@ -234,6 +242,7 @@ class ParsedIndex:
         self.new_rows: dict[str, tuple] = {}  # path -> a whole row to write
         self.reseen: dict[str, tuple[str, int]] = {}  # path -> (sig, seen): hashed again, same content
         self.new_facts: dict[tuple[str, str], tuple[str, str, str]] = {}  # (path, name) -> (sha, fkey, JSON)
+        self.new_memos: dict[str, tuple[str, str]] = {}  # name -> (key, JSON)
         self._cables: dict[str, str | None] | None = None  # path -> cable JSON, once read in bulk
         self._fetched = 0
 
@@ -248,10 +257,11 @@ class ParsedIndex:
                 db.execute("PRAGMA synchronous=NORMAL")
                 for table in SCHEMA:
                     db.execute(table)
-                rows = db.execute("SELECT path, sig, seen, sha, id, idline, own FROM files").fetchall()
-                self.rows = {r[0]: r[1:] for r in rows}
-                self.kept_facts = {(p, n): (sha, k, d) for p, n, sha, k, d in
-                                   db.execute("SELECT path, name, sha, fkey, data FROM facts")}
+                rows = db.execute("SELECT path, sig, seen, sha, id, idline, own, csum, chk FROM files").fetchall()
+                self.rows = {r[0]: r[1:8] for r in rows if r[8] == row_check(r[0], *r[3:8])}
+                self.kept_facts = {(p, n): (sha, k, d) for p, n, sha, k, d, chk in
+                                   db.execute("SELECT path, name, sha, fkey, data, chk FROM facts")
+                                   if chk == row_check(p, n, sha, k, d)}
                 return db
             except (sqlite3.Error, OSError, ValueError):
                 self.rows, self.kept_facts = {}, {}
@@ -296,9 +306,11 @@ class ParsedIndex:
         except (TypeError, ValueError):  # a value JSON cannot hold: parse this file every time
             pass
         else:
-            self.new_rows[path] = (path, _sig(entry.stat), self.stamp, key, cable.id if cable else None,
-                                   cable.lines.get("id", 1) if cable else None, own_json if own else None,
-                                   cable_json)
+            values = (key, cable.id if cable else None, cable.lines.get("id", 1) if cable else None,
+                      own_json if own else None)
+            csum = row_check(cable_json)
+            self.new_rows[path] = (path, _sig(entry.stat), self.stamp, *values, cable_json, csum,
+                                   row_check(path, *values, csum))
         found.extend(own)
         return (cable.id, cable.lines.get("id", 1)) if cable is not None else None
 
@@ -307,7 +319,7 @@ class ParsedIndex:
         """((id, id line) or None,) from a row, its own findings added to ``found``; None when the row
         cannot be read by this code."""
         try:
-            _, _, sha, cid, line, own = row
+            _, _, sha, cid, line, own, _ = row
             findings = [Finding(**f) for f in json.loads(own)] if own is not None else []
             if not isinstance(sha, str) or (cid is not None and not (isinstance(cid, str) and isinstance(line, int))):
                 return None
@@ -351,16 +363,20 @@ class ParsedIndex:
             return _MISSING
         try:
             if self._cables is None and self._fetched >= 64:
-                self._cables = {p: (s, c) for p, s, c in self.db.execute("SELECT path, sha, cable FROM files")}
+                self._cables = {p: (s, c, k) for p, s, c, k in self.db.execute("SELECT path, sha, cable, csum FROM files")}
             if self._cables is not None:
-                sha, text = self._cables.get(path, (None, None))
+                sha, text, csum = self._cables.get(path, (None, None, None))
             else:
                 self._fetched += 1
-                found = self.db.execute("SELECT sha, cable FROM files WHERE path = ?", (path,)).fetchone()
-                sha, text = found if found else (None, None)
+                found = self.db.execute("SELECT sha, cable, csum FROM files WHERE path = ?", (path,)).fetchone()
+                sha, text, csum = found if found else (None, None, None)
         except sqlite3.Error:
             return _MISSING
-        return text if sha == key and (text is None or isinstance(text, str)) else _MISSING
+        row = self.rows.get(path)
+        if (sha != key or not isinstance(text, str) or row is None or row[2] != key or row[6] != csum
+                or row_check(text) != csum):
+            return _MISSING  # another content, or damaged: parse the file
+        return text
 
     def _deferred_body(self, path: str, key: str, line: Any) -> Callable[[], str]:
         root = self.root
@@ -385,6 +401,22 @@ class ParsedIndex:
         except ValueError:
             return None
 
+    def facts_of(self, paths: Iterable[str], name: str, fkey: str) -> dict[str, Any]:
+        """:meth:`facts` of many files at once, by path (files without are left out): decoded in one
+        go, as decoding them one by one costs more than the rest of a command."""
+        texts = {}
+        for path in paths:
+            sha, key, text = self.new_facts.get((path, name)) or self.kept_facts.get((path, name)) or (None,) * 3
+            if key == fkey and sha is not None and sha == self.valid.get(path) and isinstance(text, str):
+                texts[path] = text
+        try:
+            decoded = json.loads("[" + ",".join(texts.values()) + "]")
+            if len(decoded) != len(texts):
+                raise ValueError("a text holding more than one value")
+            return dict(zip(texts, decoded, strict=True))
+        except ValueError:  # one is damaged: decode each, leaving out what does not decode
+            return {path: data for path in texts if (data := self.facts(path, name, fkey)) is not None}
+
     def keep_facts(self, path: str, name: str, fkey: str, facts: Any) -> None:
         """Keep ``facts`` (JSON data) computed from ``path``'s content and what ``fkey`` stands for, as
         ``name``: written by the next :meth:`save`."""
@@ -392,27 +424,54 @@ class ParsedIndex:
             text = json.dumps(facts, ensure_ascii=False, separators=(",", ":"))
             self.new_facts[(path, name)] = (self.valid[path], fkey, text)
 
+    def memo(self, name: str, key: str) -> Any:
+        """What :meth:`keep_memo` kept as ``name`` under ``key`` (None: nothing, another key, unreadable)."""
+        if name in self.new_memos:
+            found: tuple | None = self.new_memos[name]
+        else:
+            try:
+                found = self.db.execute("SELECT key, data, chk FROM memos WHERE name = ?", (name,)).fetchone() \
+                    if self.db is not None else None
+            except sqlite3.Error:
+                found = None
+            if found and found[2] != row_check(name, found[0], found[1]):
+                found = None
+        if not found or found[0] != key or not isinstance(found[1], str):
+            return None
+        try:
+            return json.loads(found[1])
+        except ValueError:
+            return None
+
+    def keep_memo(self, name: str, key: str, data: Any) -> None:
+        """Keep ``data`` (JSON data) computed from what ``key`` stands for, as ``name``."""
+        with contextlib.suppress(TypeError, ValueError):
+            self.new_memos[name] = (key, json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+
     def save(self) -> None:
         """Write what changed: rows of files parsed or hashed again, facts, rows of files gone (best
         effort: a cache that cannot be written costs time, never correctness)."""
         gone = [(p,) for p in self.rows.keys() - self.visited]
-        if self.db is None or not (gone or self.new_rows or self.reseen or self.new_facts):
+        if self.db is None or not (gone or self.new_rows or self.reseen or self.new_facts or self.new_memos):
             return
         try:
             with self.db:
                 self.db.execute("BEGIN IMMEDIATE")
                 self.db.executemany("DELETE FROM files WHERE path = ?", gone)
-                self.db.executemany("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?)", self.new_rows.values())
+                self.db.executemany("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?)", self.new_rows.values())
                 self.db.executemany("UPDATE files SET sig = ?, seen = ? WHERE path = ? AND sha = ?",
                                     [(sig, seen, p, self.valid[p]) for p, (sig, seen) in self.reseen.items()])
                 self.db.executemany("DELETE FROM facts WHERE path = ?", gone)
-                self.db.executemany("INSERT OR REPLACE INTO facts VALUES (?,?,?,?,?)",
-                                    [(p, n, sha, k, t) for (p, n), (sha, k, t) in self.new_facts.items()])
+                self.db.executemany("INSERT OR REPLACE INTO facts VALUES (?,?,?,?,?,?)",
+                                    [(p, n, sha, k, t, row_check(p, n, sha, k, t))
+                                     for (p, n), (sha, k, t) in self.new_facts.items()])
+                self.db.executemany("INSERT OR REPLACE INTO memos VALUES (?,?,?,?)",
+                                    [(n, k, d, row_check(n, k, d)) for n, (k, d) in self.new_memos.items()])
         except sqlite3.Error:
             return
         self.rows = {p: r for p, r in self.rows.items() if p in self.visited}
         self.kept_facts.update(self.new_facts)
-        self.new_rows, self.reseen, self.new_facts = {}, {}, {}
+        self.new_rows, self.reseen, self.new_facts, self.new_memos = {}, {}, {}, {}
 
 
 _MISSING = object()

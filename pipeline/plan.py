@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from gate.store import utc_text
-from pipeline import approvals, classification
+from pipeline import approvals
 from pipeline.cables import Approval, Cable
 from pipeline.communities import Community
 from pipeline.repository import Repository
@@ -80,6 +80,8 @@ def embargo_reason(embargo: dt.datetime | None, now: dt.datetime) -> str | None:
 def _publishable(label: str) -> bool:
     """``classification.is_publishable``, once per label (a repository has a handful; the plan asks
     for every cable and community)."""
+    from pipeline import classification
+
     return classification.is_publishable(label)
 
 
@@ -109,6 +111,8 @@ def _unchecked(approval: Approval) -> bool:
 
 
 def _has_marking(cable: Cable) -> bool:
+    from pipeline import classification
+
     texts = (cable.title, cable.summary, cable.body)
     return any(classification.find_markings(t) for t in texts)
 
@@ -201,9 +205,10 @@ def outline(repo: Repository, now: dt.datetime,
         return outline_of(make_plan(repo, now, signatures, register))
     communities = sorted(repo.communities.items())
     rows = []
+    kept = repo.memo.facts_of(map(repo.cables.path, repo.cables), FACTS, repo.facts_key)
     for cable_id in repo.cables:
         path = repo.cables.path(cable_id)
-        facts = repo.memo.facts(path, FACTS, repo.facts_key)
+        facts = kept.get(path)
         if not _facts_hold(facts, repo.validity[cable_id]):
             facts = _facts_of(repo.cables[cable_id], communities)
             repo.memo.keep_facts(path, FACTS, repo.facts_key, facts)

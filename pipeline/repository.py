@@ -148,17 +148,18 @@ def load(root: Path, ref: str | None = None, at: dt.datetime | None = None,
     cache folder, see :mod:`pipeline.buildcache`), cables parsed before are not parsed again."""
     version = open_version(root, ref, at)
     repo = Repository(root, version)
-    _load_communities(repo)
+    index = None
+    if cache is not None and isinstance(version.tree, WorkingTree):
+        from pipeline.buildcache import ParsedIndex
+
+        index = ParsedIndex(cache, root)
+    _load_communities(repo, index)
     _check_site_config(repo)
     today = today or dt.datetime.now(dt.UTC).date()
     if cache is None:
         _load_cables(repo, _eager(lambda entry, read, found: cables.parse(entry.path, read(), found)))
         _cross_check(repo, today)
-    elif isinstance(version.tree, WorkingTree):
-        from pipeline.buildcache import ParsedIndex
-
-        index = ParsedIndex(cache, root)
-
+    elif index is not None:
         def head(entry: Entry, read: Callable[[], bytes], found: Findings) -> tuple[str, int, Callable[[], Cable]] | None:
             got = index.head(entry, read, found)
             return (*got, lambda path=entry.path: index.cable(path)) if got is not None else None
@@ -183,7 +184,12 @@ def _eager(parse: Callable[[Entry, Callable[[], bytes], Findings], Cable | None]
     return head
 
 
-def _load_communities(repo: Repository) -> None:
+#: The modules whose code the parse of communities.yaml depends on (besides the parser's, in the
+#: index's own version).
+COMMUNITY_MODULES = ("pipeline.communities", "gate.addresses", "gate.membership")
+
+
+def _load_communities(repo: Repository, index: ParsedIndex | None = None) -> None:
     tree = repo.version.tree
     entry = tree.entry(communities.PATH)
     if entry is None:
@@ -196,7 +202,35 @@ def _load_communities(repo: Repository) -> None:
         return
     data = tree.read(communities.PATH)
     repo.communities_sha = hashlib.sha256(data).hexdigest()
-    repo.communities = communities.parse(data, repo.findings)
+    if index is None:
+        repo.communities = communities.parse(data, repo.findings)
+        return
+    # Through the parse cache: the file parsed once per content (the address checks it needs are
+    # much of a command's start-up time).
+    key = _key(index.code, repo.communities_sha, COMMUNITY_MODULES, ("email-validator", "idna"))
+    kept = index.memo("communities", key)
+    try:
+        parsed, found = communities.from_data(kept["communities"]), [Finding(**f) for f in kept["findings"]]
+    except (TypeError, KeyError, ValueError, AttributeError):
+        found = Findings()
+        parsed = communities.parse(data, found)
+        index.keep_memo("communities", key, {"communities": communities.to_data(parsed),
+                                             "findings": [dataclasses.asdict(f) for f in found]})
+    repo.communities = parsed
+    repo.findings.extend(found)
+
+
+def _key(code: str, sha: str | None, modules: tuple[str, ...], distributions: tuple[str, ...] = ()) -> str:
+    """What something kept in the parse cache depends on: the parser's code (``code``), the file it
+    was computed from (``sha``), and the code of ``modules`` and versions of ``distributions``."""
+    from pipeline.buildcache import source_of, version_of
+
+    h = hashlib.sha256(f"{code}\0{sha}\0".encode())
+    for module in modules:
+        h.update(source_of(module))
+    for distribution in distributions:
+        h.update(f"{distribution}={version_of(distribution)}\0".encode())
+    return h.hexdigest()
 
 
 def load_communities(root: Path) -> Repository:
@@ -284,12 +318,7 @@ FACT_MODULES = ("pipeline.repository", "pipeline.communities", "pipeline.approva
 def facts_key(repo: Repository, index: ParsedIndex) -> str:
     """What the facts kept per cable depend on besides the cable's file: the parsing code, the code
     of the cross-file checks and of the plan, and communities.yaml."""
-    from pipeline.buildcache import source_of
-
-    h = hashlib.sha256(f"{index.code}\0{repo.communities_sha}\0".encode())
-    for module in FACT_MODULES:
-        h.update(source_of(module))
-    return h.hexdigest()
+    return _key(index.code, repo.communities_sha, FACT_MODULES + COMMUNITY_MODULES, ("email-validator", "idna"))
 
 
 def _cross_check(repo: Repository, today: dt.date, index: ParsedIndex | None = None) -> None:
@@ -301,9 +330,10 @@ def _cross_check(repo: Repository, today: dt.date, index: ParsedIndex | None = N
     known = repo.communities
     if index is not None:
         repo.memo, repo.facts_key, repo.validity = index, facts_key(repo, index), {}
+    kept = index.facts_of(map(repo.cables.path, repo.cables), "checks", repo.facts_key) if index is not None else {}
     for cable_id in list(repo.cables):
         path = repo.cables.path(cable_id)
-        facts = index.facts(path, "checks", repo.facts_key) if index is not None else None
+        facts = kept.get(path)
         try:
             own, valid, supersedes = [Finding(**f) for f in facts["found"]], facts["valid"], facts["supersedes"]
             if not isinstance(valid, bool) or not (supersedes is None or isinstance(supersedes[0], str)

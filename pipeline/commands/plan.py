@@ -10,7 +10,6 @@ import click
 
 from pipeline.commands.options import format_option, load_repository, parse_when, root_option
 from pipeline.plan import make_plan, outline, to_json
-from pipeline.signatures import signatures_for
 
 #: What this command tells the user, in one place.
 MESSAGES = {
@@ -39,10 +38,10 @@ def command(root, fmt, now, diff_ref, store_url, endpoint_url):
     register = read_register(store_url, endpoint_url) if store_url else None
     moment = parse_when(now, "--now") or dt.datetime.now(dt.UTC)
     if diff_ref is not None:
-        plan = make_plan(repo, now=moment, signatures=signatures_for(repo), register=register)
+        plan = make_plan(repo, now=moment, signatures=_signatures(repo), register=register)
         _print_diff(root, diff_ref, fmt, plan, repo, register)
         return
-    plan = outline(repo, now=moment, signatures=signatures_for(repo), register=register)
+    plan = outline(repo, now=moment, signatures=_signatures(repo), register=register)
     if fmt == "json":
         click.echo(json.dumps(to_json(plan), ensure_ascii=False, indent=2))
         return
@@ -58,9 +57,20 @@ def command(root, fmt, now, diff_ref, store_url, endpoint_url):
         click.echo(MESSAGES["errors_note"].format(count=len(repo.errors)), err=True)
 
 
+def _signatures(repo):
+    """Which approvals count where a community requires signed ones (None: none requires them, so
+    the signature check, which reads git's history, is not even imported)."""
+    if not any(c.require_signed_approvals for c in repo.communities.values()):
+        return None
+    from pipeline.signatures import signatures_for
+
+    return signatures_for(repo)
+
+
 def _print_diff(root, ref, fmt, plan, repo, register) -> None:
     """The plan of ``ref`` (from git objects) against ``plan``, made at the same moment."""
     from pipeline import plandiff
+    from pipeline.signatures import signatures_for
 
     base = load_repository(root, ref=ref)
     base_plan = make_plan(base, now=plan.now, signatures=signatures_for(base), register=register)
