@@ -203,13 +203,23 @@ def outline(repo: Repository, now: dt.datetime,
     if (repo.memo is None or repo.validity is None or register is not None
             or any(c.require_signed_approvals for c in repo.communities.values())):
         return outline_of(make_plan(repo, now, signatures, register))
+    try:
+        return _outline(repo, now)
+    except (KeyError, TypeError, ValueError, AttributeError):  # facts this code did not write: plan every cable
+        return outline_of(make_plan(repo, now, signatures, register))
+
+
+def _outline(repo: Repository, now: dt.datetime) -> Outline:
+    """:func:`outline` through the parse cache. Facts are read as :func:`_facts_of` wrote them (each
+    row of the cache is checked on reading, and the facts' key names this code), so a shape this
+    code did not write raises, and :func:`outline` plans every cable instead."""
     communities = sorted(repo.communities.items())
     rows = []
     kept = repo.memo.facts_of(map(repo.cables.path, repo.cables), FACTS, repo.facts_key)
     for cable_id in repo.cables:
         path = repo.cables.path(cable_id)
         facts = kept.get(path)
-        if not _facts_hold(facts, repo.validity[cable_id]):
+        if facts is None or facts["valid"] is not repo.validity[cable_id]:
             facts = _facts_of(repo.cables[cable_id], communities)
             repo.memo.keep_facts(path, FACTS, repo.facts_key, facts)
         rows.append((facts["order"], cable_id, facts))
@@ -241,15 +251,3 @@ def _facts_of(cable: Cable, communities: list[tuple[str, Community]]) -> dict:
             "standing": standing_reason(cable),
             "communities": {cid: approval_reason(cable, community, None)
                             for cid, community in communities if community.selects(cable)}}
-
-
-def _facts_hold(facts: object, valid: bool) -> bool:
-    """Whether ``facts`` read from the cache are what :func:`_facts_of` makes, for a cable of this validity."""
-    try:
-        return (isinstance(facts, dict) and facts["valid"] is valid and isinstance(facts["order"], int)
-                and isinstance(facts["title"], str) and isinstance(facts["communities"], dict)
-                and all(r is None or isinstance(r, str) for r in facts["communities"].values())
-                and (facts["standing"] is None or isinstance(facts["standing"], str))
-                and (facts["embargo"] is None or dt.datetime.fromisoformat(facts["embargo"]).tzinfo is not None))
-    except (KeyError, TypeError, ValueError):
-        return False
