@@ -168,10 +168,11 @@ def material_assets() -> Path:
     return Path(material.__file__).parent / "templates" / "assets"
 
 
-def edit_one_cable(root: Path, n: int, k: int, seed: int, commit: bool = True, at: float = 0.5) -> str:
+def edit_one_cable(root: Path, n: int, k: int, seed: int, commit: bool = True, at: float = 0.5,
+                   words: int | None = None) -> str:
     """Append a paragraph to the cable at fraction ``at`` of the corpus, re-approve it, commit (unless
-    told not to). Returns its id."""
-    cables = corpus.make_cables(n, seed)
+    told not to). Returns its id. ``words``: as the corpus was made (bench/corpus.py)."""
+    cables = corpus.make_cables(n, seed, words)
     communities = corpus.make_communities(k, seed)
     cable = cables[int(n * at)]
     edited = corpus.CorpusCable(cable.id, cable.front, cable.body + "\nParagraphe ajouté lors d'une relecture.\n")

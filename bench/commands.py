@@ -1,15 +1,20 @@
-"""What an agent and an editor wait for at scale: today's code (a git ref, default ``main``) side by
-side with this checkout's, on the same corpus, in one run.
+"""What an agent and an editor wait for at scale: each command's wall clock and CPU time, at several
+corpus sizes side by side in one run (and, with ``--baseline REF``, another version of the code beside
+this checkout's, on the same corpora).
 
-    .venv/bin/python bench/commands.py [--cables 2000] [--communities 8] [--baseline main] [--skip-build]
+    .venv/bin/python bench/commands.py [--cables 200 2000] [--communities 8] [--baseline main] [--skip-build]
+    .venv/bin/python bench/commands.py --cables 20000 --skip-build --corpora /tmp/commands-bench --words 60
 
-Generates a corpus (bench/corpus.py), clones it once per version (so each keeps its own caches), and
-runs each version's ``diplomatie`` (its source first on PYTHONPATH; the baseline from a temporary
-``git worktree``) through the same steps:
+For each size, a corpus is generated (bench/corpus.py; with ``--corpora DIR`` it is kept there and
+reused, with the parse cache its first run filled), copied once per version (so each keeps its own
+caches), and each version's ``diplomatie`` (its source first on PYTHONPATH; a baseline from a
+temporary ``git worktree``) runs the same steps:
 
-- ``check`` of everything (cold cache, then warm);
-- after editing one cable (uncommitted): ``check PATH`` of that cable (the baseline has no PATH:
-  ``check`` of everything), ``plan``, ``approve`` of it for one community;
+- ``check`` of everything (the first: cold cache, unless the kept corpus holds one), then again;
+- ``plan`` with nothing changed;
+- after editing one cable (uncommitted): ``check PATH`` of that cable (a version without PATH:
+  ``check`` of everything), ``plan``, ``approve`` of it for one community (no ``--yes``: the
+  changes since the last approval are shown, as to an editor);
 - unless ``--skip-build``: ``build`` (cold), ``build`` with nothing changed, ``publish`` to a folder
   store (first, then nothing changed), then one cable edited, re-approved and committed, rebuilt and
   published. Every store request is counted (bench/storecount.py: one per call, one per 1,000 keys
@@ -17,6 +22,12 @@ runs each version's ``diplomatie`` (its source first on PYTHONPATH; the baseline
 
 Times are wall clock of the whole command, process start included, and CPU (user + system) of the
 command and its children: the machine is shared, and CPU time is what load does not inflate.
+Commands run with compiled bytecode, as an installed copy does (kept under the work folder; the
+first command of each version compiles it).
+
+``--words N`` makes every cable's body about N words (default: 600–1,500, as bench/corpus.py): the
+first parse of 20,000 full cables takes about 8 minutes of CPU, and nothing the measured commands do
+through a warm cache reads a body, so short bodies change the cold step only.
 """
 
 from __future__ import annotations
@@ -46,15 +57,18 @@ PYTHON = sys.executable
 
 
 def run(code: Path, args: list[str | Path], log: Path | None = None, ok: tuple[int, ...] = (0, 1),
-        cwd: Path | None = None) -> tuple[float, float]:
+        cwd: Path | None = None, pycache: Path | None = None) -> tuple[float, float]:
     """One ``diplomatie`` command of the version at ``code``: (wall seconds, CPU seconds)."""
     argv = [PYTHON, "-m", "pipeline", *map(str, args)] if log is None else \
         [PYTHON, str(BENCH / "storecount.py"), str(log), "--", *map(str, args)]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPATH"] = str(code)
+    if pycache is not None:
+        env["PYTHONPYCACHEPREFIX"] = str(pycache)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     # cwd: a folder without a pipeline package (``python -m`` puts the current folder before PYTHONPATH)
-    done = subprocess.run(argv, capture_output=True, text=True, cwd=cwd,
-                          env={**os.environ, "PYTHONPATH": str(code)})
+    done = subprocess.run(argv, capture_output=True, text=True, cwd=cwd, env=env)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode not in ok:
@@ -94,9 +108,9 @@ def requests_of(log: Path) -> int:
     return sum(json.loads(log.read_text())["requests"].values())
 
 
-def cable_to_edit(n: int, k: int, seed: int, at: float) -> tuple[str, str, str]:
+def cable_to_edit(n: int, k: int, seed: int, at: float, words: int | None = None) -> tuple[str, str, str]:
     """(id, path, a community that selects it) of the cable at fraction ``at`` of the corpus."""
-    cables = corpus.make_cables(n, seed)
+    cables = corpus.make_cables(n, seed, words)
     communities = corpus.make_communities(k, seed)
     cable = cables[int(n * at)]
     community = next(c for c, spec in communities.items()
@@ -104,24 +118,29 @@ def cable_to_edit(n: int, k: int, seed: int, at: float) -> tuple[str, str, str]:
     return cable.id, f"content/{cable.id[:4]}/{cable.id}.md", community
 
 
-def steps(code: Path, root: Path, work: Path, n: int, k: int, seed: int, build: bool) -> dict[str, tuple]:
-    """Every timed step of one version; label -> (wall, cpu[, extra])."""
+def steps(code: Path, root: Path, work: Path, n: int, k: int, seed: int, build: bool,
+          words: int | None = None) -> dict[str, tuple]:
+    """Every timed step of one version on one corpus; label -> (wall, cpu[, extra])."""
     out, store = work / "site", work / "store"
     rows: dict[str, tuple] = {}
+    pycache = work.parent / f"pycache-{code.name}"
 
     def step(label: str, args: list, log: Path | None = None, ok: tuple[int, ...] = (0, 1)) -> None:
-        rows[label] = run(code, [*args, "--root", root], log, ok, cwd=root)
-        print(f"  {code.name}: {label}: {rows[label][0]:.2f} s wall, {rows[label][1]:.2f} s CPU", flush=True)
+        rows[label] = run(code, [*args, "--root", root], log, ok, cwd=root, pycache=pycache)
+        print(f"  {code.name}, {n} cables: {label}: {rows[label][0]:.2f} s wall, {rows[label][1]:.2f} s CPU",
+              flush=True)
 
-    step("check, everything (cold cache)", ["check"])
+    step("check, everything (first run)", ["check"])
     step("check, everything (warm cache)", ["check"])
-    cable_id, path, community = cable_to_edit(n, k, seed, 0.3)
+    step("plan, nothing changed", ["plan"])
+    cable_id, path, community = cable_to_edit(n, k, seed, 0.3, words)
     file = root / path
     file.write_text(file.read_text(encoding="utf-8") + "\nParagraphe ajouté avant approbation.\n", encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(code)}
     supports_paths = "PATHS" in subprocess.run([PYTHON, "-m", "pipeline", "check", "--help"], capture_output=True,
-                                               text=True, cwd=root, env={**os.environ, "PYTHONPATH": str(code)}).stdout
+                                               text=True, cwd=root, env=env).stdout
     assert Path(subprocess.run([PYTHON, "-c", "import pipeline; print(pipeline.__file__)"], capture_output=True, text=True,
-                               cwd=root, env={**os.environ, "PYTHONPATH": str(code)}).stdout.strip()).is_relative_to(code)
+                               cwd=root, env=env).stdout.strip()).is_relative_to(code)
     if supports_paths:
         step("check PATH of the edited cable", ["check", path])
     else:
@@ -140,7 +159,7 @@ def steps(code: Path, root: Path, work: Path, n: int, k: int, seed: int, build: 
     noop = work / "publish-noop.json"
     step("publish, nothing changed", ["publish", "--out", out, "--store", store, "--jobs", "8"], noop, ok=(0,))
     rows["publish, nothing changed"] += (f"{requests_of(noop)} store requests",)
-    edited = edit_one_cable(root, n, k, seed, commit=True, at=0.6)
+    edited = edit_one_cable(root, n, k, seed, commit=True, at=0.6, words=words)
     step(f"build after one cable edited, re-approved, committed ({edited})", ["build", "--out", out], ok=(0,))
     one = work / "publish-one.json"
     step("publish of that edit", ["publish", "--out", out, "--store", store, "--jobs", "8"], one, ok=(0,))
@@ -156,44 +175,63 @@ def baseline_worktree(ref: str, where: Path) -> Path:
     return where
 
 
+def corpus_for(args: argparse.Namespace, n: int, work: Path) -> Path:
+    """The corpus of ``n`` cables: kept under ``--corpora`` (made once), else made in ``work``."""
+    name = f"c{n}-k{args.communities}-s{args.seed}" + (f"-w{args.words}" if args.words else "")
+    base = (args.corpora or work) / name
+    if not (base / "communities.yaml").exists():
+        print(f"generating {n} cables in {base}…", flush=True)
+        corpus.write_corpus(base, n, args.communities, args.seed, git=True, words=args.words)
+    return base
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cables", type=int, default=2000)
+    parser.add_argument("--cables", type=int, nargs="+", default=[200, 1000], help="corpus sizes, side by side")
     parser.add_argument("--communities", type=int, default=8)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--baseline", default="main", help="git ref of today's code (default: main)")
-    parser.add_argument("--corpus", type=Path, default=None,
-                        help="an existing corpus made by bench/corpus.py with the same --cables/--communities/--seed")
+    parser.add_argument("--words", type=int, default=None, help="words per cable body (default: 600-1,500)")
+    parser.add_argument("--baseline", default=None, help="also time this git ref (e.g. main), side by side")
+    parser.add_argument("--corpora", type=Path, default=None,
+                        help="keep the generated corpora here and reuse them (with their parse cache)")
     parser.add_argument("--skip-build", action="store_true", help="time only check, plan and approve")
     parser.add_argument("--workdir", type=Path, default=None, help="work here and keep it (default: a temp dir, removed)")
     args = parser.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-commands-"))
     work.mkdir(parents=True, exist_ok=True)
-    base = args.corpus or work / "corpus"
-    if args.corpus is None:
-        print(f"generating {args.cables} cables…", flush=True)
-        corpus.write_corpus(base, args.cables, args.communities, args.seed, git=True)
-    baseline = baseline_worktree(args.baseline, work / "baseline-code")
-    results = {}
+    versions = [(f"ours ({_short(PROJECT)})", PROJECT)]
+    if args.baseline:
+        baseline = baseline_worktree(args.baseline, work / "baseline-code")
+        versions.insert(0, (f"{args.baseline} ({_short(baseline)})", baseline))
+    results: dict[tuple[str, int], dict[str, tuple]] = {}
     try:
-        for name, code in ((f"{args.baseline} ({_short(baseline)})", baseline), (f"ours ({_short(PROJECT)})", PROJECT)):
-            root = work / f"corpus-{code.name}"
-            shutil.rmtree(root, ignore_errors=True)
-            subprocess.run(["git", "clone", "-q", str(base), str(root)], check=True)
-            run_dir = work / f"run-{code.name}"  # not inside the baseline's worktree, removed at the end
-            run_dir.mkdir(exist_ok=True)
-            results[name] = steps(code, root, run_dir, args.cables, args.communities, args.seed,
-                                  not args.skip_build)
+        for n in args.cables:
+            base = corpus_for(args, n, work)
+            for name, code in versions:
+                root = work / f"corpus-{n}-{code.name}"
+                shutil.rmtree(root, ignore_errors=True)
+                shutil.copytree(base, root, symlinks=True)  # its parse cache too, when the kept corpus has one
+                run_dir = work / f"run-{n}-{code.name}"  # not inside the baseline's worktree, removed at the end
+                run_dir.mkdir(exist_ok=True)
+                results[(name, n)] = steps(code, root, run_dir, n, args.communities, args.seed,
+                                           not args.skip_build, args.words)
+                shutil.rmtree(root, ignore_errors=True)
     finally:
-        subprocess.run(["git", "-C", str(PROJECT), "worktree", "remove", "--force", str(baseline)], check=False)
-    (a, ra), (b, rb) = results.items()
-    print(f"\n### Commands at {args.cables} cables, {args.communities} communities\n")
-    print(f"| step | {a} wall (s) | {a} CPU (s) | {b} wall (s) | {b} CPU (s) | notes |")
-    print("|---|---:|---:|---:|---:|---|")
-    for label in rb:
-        x, y = ra.get(label, (float("nan"),) * 2), rb[label]
-        notes = "; ".join(f"{who}: {extra}" for who, r in ((a, x), (b, y)) for extra in r[2:])
-        print(f"| {label} | {x[0]:.2f} | {x[1]:.2f} | {y[0]:.2f} | {y[1]:.2f} | {notes} |")
+        if args.baseline:
+            subprocess.run(["git", "-C", str(PROJECT), "worktree", "remove", "--force", str(work / "baseline-code")],
+                           check=False)
+    columns = list(results)
+    words = f", bodies of about {args.words} words" if args.words else ""
+    print(f"\n### Commands, {args.communities} communities{words}: wall clock / CPU (s)\n")
+    print("| step | " + " | ".join(f"{name}, {n:,} cables" for name, n in columns) + " | notes |")
+    print("|---|" + "---:|" * len(columns) + "---|")
+    for label in results[columns[-1]]:
+        cells, notes = [], []
+        for column in columns:
+            row = results[column].get(label)
+            cells.append(f"{row[0]:.2f} / {row[1]:.2f}" if row else "")
+            notes += [f"{column[0]}, {column[1]:,}: {extra}" for extra in (row or ())[2:]]
+        print(f"| {label} | " + " | ".join(cells) + f" | {'; '.join(notes)} |")
     print(f"\nReproduce: .venv/bin/python bench/commands.py {shlex.join(sys.argv[1:])}".rstrip())
     if args.workdir is None:
         shutil.rmtree(work, ignore_errors=True)

@@ -105,7 +105,8 @@ def _body(rng: random.Random, lang: str, target: int, others: list[str]) -> str:
     return "\n".join(parts)
 
 
-def make_cables(n: int, seed: int = 1) -> list[CorpusCable]:
+def make_cables(n: int, seed: int = 1, words: int | None = None) -> list[CorpusCable]:
+    """``words``: the length of every body (about; default 600–1,500 words each)."""
     rng = random.Random(seed)
     start = dt.date(2024, 1, 1)
     numbers: dict[tuple[int, str], int] = {}
@@ -122,7 +123,8 @@ def make_cables(n: int, seed: int = 1) -> list[CorpusCable]:
             f"{rng.choice(TITLE_WORDS[lang])}: {post.title()} no. {i + 1}"
         summary = _sentence(rng, lang, rng.randint(15, 25)) + f" ({cable_id[-4:]}/{i + 1})"
         others = [c.id for c in cables[-50:]]
-        body = _body(rng, lang, rng.randint(600, 1500), others)
+        length = rng.randint(600, 1500)
+        body = _body(rng, lang, length if words is None else words, others)
         front = {
             "id": cable_id, "title": title, "date": date, "post": post,
             "author": "agent@diplomatie.gouv.fr", "classification": "NON CLASSIFIÉ",
@@ -162,13 +164,13 @@ def cable_file(cable: CorpusCable, approve_for: list[str], when: dt.datetime) ->
     return "---\n" + front + "---\n" + cable.body
 
 
-def write_corpus(root: Path, n: int, k: int, seed: int = 1, git: bool = False) -> None:
+def write_corpus(root: Path, n: int, k: int, seed: int = 1, git: bool = False, words: int | None = None) -> None:
     root.mkdir(parents=True, exist_ok=True)
     communities = make_communities(k, seed)
     (root / "communities.yaml").write_text(
         yaml.safe_dump({"communities": communities}, allow_unicode=True, sort_keys=False), encoding="utf-8")
     when = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.UTC)
-    for cable in make_cables(n, seed):
+    for cable in make_cables(n, seed, words):
         approve_for = [cid for cid, c in communities.items()
                        if set(c["select"]["subjects"]) & set(cable.front["subjects"])]
         path = root / "content" / cable.id[:4] / f"{cable.id}.md"
@@ -189,8 +191,11 @@ def main() -> None:
     parser.add_argument("--communities", type=int, default=4)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--git", action="store_true", help="make it a git repository with one commit")
+    parser.add_argument("--words", type=int, default=None,
+                        help="words per body, about (default 600-1,500): short bodies make the first parse "
+                             "of a large corpus quicker, and change nothing a command reads through the parse cache")
     args = parser.parse_args()
-    write_corpus(args.out, args.cables, args.communities, args.seed, args.git)
+    write_corpus(args.out, args.cables, args.communities, args.seed, args.git, args.words)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gate.addresses import InvalidAddress, is_canonical, parse_domain
-from gate.i18n import LANGUAGES
 from gate.store import MEMBERS_KEY, TERMS_VERSION, NotFound, Store, StoreUnavailable
 
 
@@ -114,6 +113,8 @@ def _community(cid: str, entry: Any) -> CommunityAccess:
         # re-parsed into something that might match a different mailbox.
         if is_canonical(email):
             members[email] = expiry
+    from gate.i18n import LANGUAGES  # here: the pipeline's commands import this module for its rules alone
+
     return CommunityAccess(
         id=cid,
         title=str(entry.get("title") or cid),

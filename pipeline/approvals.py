@@ -12,8 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from gate.addresses import InvalidAddress, parse_address
-from pipeline import cables, yamledit
+from pipeline import cables
 from pipeline.cables import Approval, Cable
 from pipeline.communities import Community
 from pipeline.findings import Findings
@@ -61,6 +60,8 @@ def approve(path: Path, community: Community, editor: str, when: dt.datetime | N
     ``withdrawn_since`` (the cable's last withdrawal: such an approval no longer counts, and
     reinstating the cable takes a fresh one). Writes atomically.
     """
+    from gate.addresses import InvalidAddress, parse_address
+    from pipeline import yamledit
     try:
         editor = parse_address(editor.strip())
     except InvalidAddress as exc:
@@ -97,6 +98,8 @@ def revoke(path: Path, community: Community, editor: str) -> int:
     Refuses when ``editor`` has none there, naming who approved instead: an editor removes their
     own approvals only, never someone else's. Every other byte of the file is kept.
     """
+    from gate.addresses import InvalidAddress, parse_address
+    from pipeline import yamledit
     try:
         editor = parse_address(editor.strip())
     except InvalidAddress as exc:

@@ -15,12 +15,15 @@ Loading a repository parses every cable: YAML, digest, the classification and HT
 bytes and on the parsing code, so the result (the cable and its findings) is kept as JSON (never
 pickle: the cache is data, not code), and a load parses only the files it has never seen.
 
-- The working tree (every command by default): :class:`ParsedIndex`, one file for the whole
-  repository, ``parsed/index-<code>.json``, holding per path the file's ``stat`` signature, the
-  ``sha256(path, bytes)`` it was parsed from, the cable without its body and the findings. A file
-  whose signature is unchanged is not even read; its body is read when something asks for it (and
-  checked against the hash). Reading 20,000 small JSON files, or hashing 20,000 files, was most of
-  the time of ``check`` and ``plan``.
+- The working tree (every command by default): :class:`ParsedIndex`, one SQLite database for the
+  whole repository, ``parsed/index-<code>.sqlite``, holding per path the file's ``stat`` signature,
+  the ``sha256(path, bytes)`` it was parsed from, the cable's id, its findings and the cable without
+  its body; and, per file, what the cross-file checks and the plan computed from it and
+  ``communities.yaml`` (``facts``), and the parsed ``communities.yaml`` (``memos``). A file whose
+  signature is unchanged is not even read; a command reads the small columns of every row and the
+  cable of a file only when it asks for that cable, and the body from the file when something asks
+  for it (checked against the hash). At 20,000 cables, decoding one 30 MB JSON index and making every
+  cable was most of the time of ``check``, ``plan`` and ``approve``.
 - A commit's git objects (``--ref``, ``--at``): :class:`ParsedCables`, one small file per parsed
   file under ``parsed/<code>/``, named by ``sha256(path, bytes)`` (the blobs are read anyway).
 
@@ -44,16 +47,19 @@ import dataclasses
 import datetime as dt
 import hashlib
 import importlib.metadata
+import importlib.util
 import json
+import sqlite3
 import time
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from gate.files import write_atomic
-from pipeline import cables, classification, dates, findings, gitrepo, html_safety, messages, yamlfile
+from pipeline import cables, messages
 from pipeline.cables import Approval, Cable
 from pipeline.findings import Finding, Findings
 from pipeline.messages import _
@@ -95,13 +101,13 @@ def folder(root: Path, cache_dir: Path | None = None) -> Path:
 
 def _tracked(root: Path, inside: str) -> str | None:
     """The first file git tracks under ``inside`` (None: none, or no git repository)."""
-    try:
-        return gitrepo.GitRepo(root).first_tracked(inside)
-    except gitrepo.NotARepository:
-        return None
+    from pipeline import gitrepo
+
+    return gitrepo.tracked_file(root, inside)
 
 
-def _version_of(distribution: str) -> str:
+def version_of(distribution: str) -> str:
+    """The installed version of ``distribution`` ("absent": not installed)."""
     try:
         return importlib.metadata.version(distribution)
     except importlib.metadata.PackageNotFoundError:
@@ -114,10 +120,19 @@ def _code_version() -> str:
     body the classification and HTML checks scan)."""
     h = hashlib.sha256(yaml.__version__.encode())
     for library in ("markdown", "nh3", "confusable_homoglyphs", "pymdown-extensions"):
-        h.update(f"{library}={_version_of(library)}".encode())
-    for module in (cables, classification, dates, findings, html_safety, yamlfile):
-        h.update(Path(module.__file__).read_bytes())
+        h.update(f"{library}={version_of(library)}".encode())
+    for module in ("cables", "classification", "dates", "findings", "html_safety", "yamlfile"):
+        h.update(source_of(f"pipeline.{module}"))
     return h.hexdigest()
+
+
+def source_of(module: str) -> bytes:
+    """The source of ``module``, found without importing it (the parse cache exists so that a command
+    need not import the parser)."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:
+        raise ImportError(module)
+    return Path(spec.origin).read_bytes()
 
 
 class JsonFileDict(dict):
@@ -185,83 +200,191 @@ def body_of(data: bytes, body_line: int) -> str:
     return parts[body_line - 1] if len(parts) >= body_line else ""
 
 
+#: What one row of the working tree's index holds (see :class:`ParsedIndex`).
+#: Every row carries a check (``chk``) of its other values, and the cable's JSON its own (``csum``): a
+#: row damaged on disk is not read, its file is parsed again (a CRC detects damage, not forgery: the
+#: cache is this machine's, never the repository's, see :func:`folder`).
+SCHEMA = ("CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, sig TEXT NOT NULL, seen INTEGER NOT NULL, "
+          "sha TEXT NOT NULL, id TEXT, idline INTEGER, own TEXT, cable TEXT, csum INTEGER, chk INTEGER)",
+          "CREATE TABLE IF NOT EXISTS facts (path TEXT NOT NULL, name TEXT NOT NULL, sha TEXT NOT NULL, "
+          "fkey TEXT NOT NULL, data TEXT NOT NULL, chk INTEGER, PRIMARY KEY (path, name))",
+          "CREATE TABLE IF NOT EXISTS memos (name TEXT PRIMARY KEY, key TEXT NOT NULL, data TEXT NOT NULL, chk INTEGER)")
+
+
+def row_check(*values: object) -> int:
+    """The check of one row's values (see :data:`SCHEMA`)."""
+    return zlib.crc32(repr(values).encode())  # repr: the type of each value counts (None is not "None")
+
+
 class ParsedIndex:
-    """The parsed cables of a working tree, in one file (see the module's docstring: why a stat
-    signature may stand for the content). Use :meth:`parse` for every file of a load, then :meth:`save`."""
+    """The parsed cables of a working tree, in one SQLite database (see the module's docstring: why a
+    stat signature may stand for the content).
+
+    One row per file: its stat signature, when its content was last hashed (``seen``), the
+    ``sha256(path, bytes)`` it was parsed from, the cable's id and the line of its id, its own
+    findings, the cable without its body (JSON), and the facts computed from it and
+    ``communities.yaml`` (``fkey`` says which ``communities.yaml`` and which code: see
+    :func:`pipeline.repository.load`). A load reads the small columns of every row, and the cable of a
+    file only when something asks for it: a command about one cable pays for that one.
+
+    Use :meth:`head` (or :meth:`parse`) for every file of a load, then :meth:`save`. A database that
+    cannot be read, or a row this code cannot read, is ignored: the file is parsed (fail closed)."""
 
     def __init__(self, cache: Path, root: Path) -> None:
         language = messages.language()  # findings are kept as worded: one index per language
         self.code = f"{_code_version()}-{language}"
-        self.file = cache / PARSED / f"index-{self.code[:16]}-{language}.json"
+        self.file = cache / PARSED / f"index-{self.code[:16]}-{language}.sqlite"
         self.root = Path(root)
         self.stamp = time.time_ns()  # before any file is read: a later change has a later ctime
-        self.entries = self._read()
-        self.kept: dict[str, dict[str, Any]] = {}
-        self.changed = False
+        self.rows: dict[str, tuple] = {}  # path -> (sig, seen, sha, id, idline, own, csum), checked
+        self.kept_facts: dict[tuple[str, str], tuple] = {}  # (path, name) -> (sha, fkey, data)
+        self.db = self._open()
+        self.visited: set[str] = set()
+        self.valid: dict[str, str] = {}  # path -> the sha its row (or its fresh parse) stands for
+        self.parsed: dict[str, Cable | None] = {}  # parsed by this load (body included)
+        self.new_rows: dict[str, tuple] = {}  # path -> a whole row to write
+        self.reseen: dict[str, tuple[str, int]] = {}  # path -> (sig, seen): hashed again, same content
+        self.new_facts: dict[tuple[str, str], tuple[str, str, str]] = {}  # (path, name) -> (sha, fkey, JSON)
+        self.new_memos: dict[str, tuple[str, str]] = {}  # name -> (key, JSON)
+        self._cables: dict[str, str | None] | None = None  # path -> cable JSON, once read in bulk
+        self._fetched = 0
 
-    def _read(self) -> dict[str, Any]:
-        try:
-            data = json.loads(self.file.read_bytes())
-            if data.get("code") == self.code and isinstance(data.get("entries"), dict):
-                return data["entries"]
-        except (OSError, ValueError, AttributeError):
-            pass
-        return {}  # none yet, unreadable or from other code: parse everything
+    def _open(self) -> sqlite3.Connection | None:
+        """The database, its rows read; a fresh one when it is missing or damaged; None when none
+        can be made here (then every file is parsed and nothing is kept)."""
+        for attempt in range(2):
+            try:
+                self.file.parent.mkdir(parents=True, exist_ok=True)
+                db = sqlite3.connect(self.file, timeout=10, isolation_level=None)
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+                for table in SCHEMA:
+                    db.execute(table)
+                rows = db.execute("SELECT path, sig, seen, sha, id, idline, own, csum, chk FROM files").fetchall()
+                self.rows = {r[0]: r[1:8] for r in rows if r[8] == row_check(r[0], *r[3:8])}
+                self.kept_facts = {(p, n): (sha, k, d) for p, n, sha, k, d, chk in
+                                   db.execute("SELECT path, name, sha, fkey, data, chk FROM facts")
+                                   if chk == row_check(p, n, sha, k, d)}
+                return db
+            except (sqlite3.Error, OSError, ValueError):
+                self.rows, self.kept_facts = {}, {}
+                with contextlib.suppress(NameError, sqlite3.Error):
+                    db.close()
+                if attempt == 0:  # damaged (not a database, a table of another shape): start afresh
+                    for leftover in (self.file, Path(f"{self.file}-wal"), Path(f"{self.file}-shm")):
+                        with contextlib.suppress(OSError):
+                            leftover.unlink()
+        return None
 
     def parse(self, entry: Entry, read: Callable[[], bytes], found: Findings) -> Cable | None:
         """The cable in the file ``entry`` (``read`` gives its bytes), its findings added to ``found``."""
-        old = self.entries.get(entry.path)
-        if not isinstance(old, dict):
-            old = None
-        if old is not None and self._trusted(old, entry.stat):
-            try:
-                cable, own = self._restore(old, self._deferred_body(entry.path, old))
-            except (KeyError, TypeError, ValueError, AttributeError):
-                pass  # an entry this code cannot read: parse the file
-            else:
-                self.kept[entry.path] = old
-                found.extend(own)
-                return cable
+        return self.cable(entry.path) if self.head(entry, read, found) is not None else None
+
+    def head(self, entry: Entry, read: Callable[[], bytes], found: Findings) -> tuple[str, int] | None:
+        """(id, line of the id) of the cable in the file ``entry`` (None: the file holds none), its
+        findings added to ``found``; the cable itself is made by :meth:`cable` when asked for."""
+        path = entry.path
+        self.visited.add(path)
+        row = self.rows.get(path)
+        if row is not None and self._trusted(row, entry.stat):
+            restored = self._head_of(row, found)
+            if restored is not None:
+                self.valid[path] = row[2]
+                return restored[0]
         data = read()
-        key = content_key(entry.path, data)
-        if old is not None and old.get("sha") == key:
-            try:
-                cable, own = self._restore(old, lambda: body_of(data, old["cable"]["body_line"]))
-            except (KeyError, TypeError, ValueError, AttributeError, UnicodeDecodeError):
-                pass
-            else:
-                self._keep(entry, dict(old), key)
-                found.extend(own)
-                return cable
+        key = content_key(path, data)
+        if row is not None and row[2] == key and self._cable_json(path, key) is not _MISSING:
+            restored = self._head_of(row, found)
+            if restored is not None:
+                self.valid[path] = key
+                self.reseen[path] = (_sig(entry.stat), self.stamp)
+                return restored[0]
         own = Findings()
-        cable = cables.parse(entry.path, data, own)
-        self._keep(entry, {"cable": _cable_to(cable, body=False),
-                           "findings": [dataclasses.asdict(f) for f in own]}, key)
-        found.extend(own)
-        return cable
-
-    def _trusted(self, old: Any, signature: tuple[int, ...] | None) -> bool:
+        cable = cables.parse(path, data, own)
+        self.parsed[path] = cable
+        self.valid[path] = key
         try:
-            return (signature is not None and old["stat"] == list(signature)
-                    and max(signature[1], signature[2]) + RACY_NS < old["seen"])
-        except (KeyError, TypeError, IndexError):
-            return False
-
-    def _keep(self, entry: Entry, item: dict[str, Any], key: str) -> None:
-        item.update(sha=key, stat=list(entry.stat) if entry.stat else None, seen=self.stamp)
-        self.kept[entry.path] = item
-        self.changed = True
+            cable_json = json.dumps(_cable_to(cable, body=False), ensure_ascii=False, separators=(",", ":"))
+            own_json = json.dumps([dataclasses.asdict(f) for f in own], ensure_ascii=False, separators=(",", ":"))
+        except (TypeError, ValueError):  # a value JSON cannot hold: parse this file every time
+            pass
+        else:
+            values = (key, cable.id if cable else None, cable.lines.get("id", 1) if cable else None,
+                      own_json if own else None)
+            csum = row_check(cable_json)
+            self.new_rows[path] = (path, _sig(entry.stat), self.stamp, *values, cable_json, csum,
+                                   row_check(path, *values, csum))
+        found.extend(own)
+        return (cable.id, cable.lines.get("id", 1)) if cable is not None else None
 
     @staticmethod
-    def _restore(item: dict[str, Any], body: Callable[[], str]) -> tuple[Cable | None, list[Finding]]:
-        own = [Finding(**f) for f in item["findings"]]
-        return _cable_from(item["cable"], body), own
+    def _head_of(row: tuple, found: Findings) -> tuple[tuple[str, int] | None] | None:
+        """((id, id line) or None,) from a row, its own findings added to ``found``; None when the row
+        cannot be read by this code."""
+        try:
+            _, _, sha, cid, line, own, _ = row
+            findings = [Finding(**f) for f in json.loads(own)] if own is not None else []
+            if not isinstance(sha, str) or (cid is not None and not (isinstance(cid, str) and isinstance(line, int))):
+                return None
+        except (TypeError, ValueError, AttributeError):
+            return None
+        found.extend(findings)
+        return ((cid, line) if cid is not None else None,)
 
-    def _deferred_body(self, path: str, item: dict[str, Any]) -> Callable[[], str]:
-        root, key = self.root, item["sha"]
-        line = item["cable"]["body_line"] if item["cable"] is not None else 1
-        if not isinstance(key, str) or not isinstance(line, int):
-            raise TypeError(_("not a cache entry"))
+    def _trusted(self, row: tuple, signature: tuple[int, ...] | None) -> bool:
+        try:
+            return (signature is not None and row[0] == _sig(signature)
+                    and max(signature[1], signature[2]) + RACY_NS < row[1])
+        except (TypeError, IndexError):
+            return False
+
+    def cable(self, path: str) -> Cable | None:
+        """The cable of a file :meth:`head` saw (its body read from the file when asked for, and
+        checked against the hash the index holds); ``ContentChanged`` when the row no longer stands for it."""
+        if path in self.parsed:
+            return self.parsed[path]
+        key = self.valid[path]
+        text = self._cable_json(path, key)
+        try:
+            if text is _MISSING:
+                raise ValueError("row gone")
+            data = json.loads(text) if text is not None else None
+            return _cable_from(data, self._deferred_body(path, key, data["body_line"]) if data else None)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            # A row this code cannot read: parse the file, which must still be what was checked.
+            data = (self.root / path).read_bytes()
+            if content_key(path, data) != key:
+                raise ContentChanged(f"{path} changed while it was being read; run the command again") from None
+            cable = cables.parse(path, data, Findings())
+            self.parsed[path] = cable
+            return cable
+
+    def _cable_json(self, path: str, key: str) -> object:
+        """The cable column of ``path``'s row if the row still holds the content ``key`` (else _MISSING):
+        one query per cable, or all of them at once when a load asks for many."""
+        if self.db is None:
+            return _MISSING
+        try:
+            if self._cables is None and self._fetched >= 64:
+                self._cables = {p: (s, c, k) for p, s, c, k in self.db.execute("SELECT path, sha, cable, csum FROM files")}
+            if self._cables is not None:
+                sha, text, csum = self._cables.get(path, (None, None, None))
+            else:
+                self._fetched += 1
+                found = self.db.execute("SELECT sha, cable, csum FROM files WHERE path = ?", (path,)).fetchone()
+                sha, text, csum = found if found else (None, None, None)
+        except sqlite3.Error:
+            return _MISSING
+        row = self.rows.get(path)
+        if (sha != key or not isinstance(text, str) or row is None or row[2] != key or row[6] != csum
+                or row_check(text) != csum):
+            return _MISSING  # another content, or damaged: parse the file
+        return text
+
+    def _deferred_body(self, path: str, key: str, line: Any) -> Callable[[], str]:
+        root = self.root
+        if not isinstance(line, int):
+            raise TypeError("not a cache entry")
 
         def read_body() -> str:
             data = (root / path).read_bytes()
@@ -270,15 +393,98 @@ class ParsedIndex:
             return body_of(data, line)
         return read_body
 
+    def facts(self, path: str, name: str, fkey: str) -> Any:
+        """What :meth:`keep_facts` kept as ``name`` for ``path``'s content under ``fkey`` (None: nothing,
+        kept for other content or another ``fkey``, or unreadable)."""
+        sha, key, text = self.new_facts.get((path, name)) or self.kept_facts.get((path, name)) or (None,) * 3
+        if key != fkey or sha is None or sha != self.valid.get(path) or not isinstance(text, str):
+            return None
+        try:
+            return json.loads(text)
+        except ValueError:
+            return None
+
+    def facts_of(self, paths: Iterable[str], name: str, fkey: str) -> dict[str, Any]:
+        """:meth:`facts` of many files at once, by path (files without are left out): decoded in one
+        go, as decoding them one by one costs more than the rest of a command."""
+        texts = {}
+        for path in paths:
+            sha, key, text = self.new_facts.get((path, name)) or self.kept_facts.get((path, name)) or (None,) * 3
+            if key == fkey and sha is not None and sha == self.valid.get(path) and isinstance(text, str):
+                texts[path] = text
+        try:
+            decoded = json.loads("[" + ",".join(texts.values()) + "]")
+            if len(decoded) != len(texts):
+                raise ValueError("a text holding more than one value")
+            return dict(zip(texts, decoded, strict=True))
+        except ValueError:  # one is damaged: decode each, leaving out what does not decode
+            return {path: data for path in texts if (data := self.facts(path, name, fkey)) is not None}
+
+    def keep_facts(self, path: str, name: str, fkey: str, facts: Any) -> None:
+        """Keep ``facts`` (JSON data) computed from ``path``'s content and what ``fkey`` stands for, as
+        ``name``: written by the next :meth:`save`."""
+        with contextlib.suppress(TypeError, ValueError):
+            text = json.dumps(facts, ensure_ascii=False, separators=(",", ":"))
+            self.new_facts[(path, name)] = (self.valid[path], fkey, text)
+
+    def memo(self, name: str, key: str) -> Any:
+        """What :meth:`keep_memo` kept as ``name`` under ``key`` (None: nothing, another key, unreadable)."""
+        if name in self.new_memos:
+            found: tuple | None = self.new_memos[name]
+        else:
+            try:
+                found = self.db.execute("SELECT key, data, chk FROM memos WHERE name = ?", (name,)).fetchone() \
+                    if self.db is not None else None
+            except sqlite3.Error:
+                found = None
+            if found and found[2] != row_check(name, found[0], found[1]):
+                found = None
+        if not found or found[0] != key or not isinstance(found[1], str):
+            return None
+        try:
+            return json.loads(found[1])
+        except ValueError:
+            return None
+
+    def keep_memo(self, name: str, key: str, data: Any) -> None:
+        """Keep ``data`` (JSON data) computed from what ``key`` stands for, as ``name``."""
+        with contextlib.suppress(TypeError, ValueError):
+            self.new_memos[name] = (key, json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+
     def save(self) -> None:
-        """Write the index if a file was parsed, hashed again or is gone (best effort: a cache that
-        cannot be written costs time, never correctness)."""
-        if not self.changed and self.kept.keys() == self.entries.keys():
+        """Write what changed: rows of files parsed or hashed again, facts, rows of files gone (best
+        effort: a cache that cannot be written costs time, never correctness)."""
+        gone = [(p,) for p in self.rows.keys() - self.visited]
+        if self.db is None or not (gone or self.new_rows or self.reseen or self.new_facts or self.new_memos):
             return
-        text = json.dumps({"code": self.code, "entries": self.kept}, ensure_ascii=False, separators=(",", ":"))
-        with contextlib.suppress(OSError):
-            write_atomic(self.file, text.encode("utf-8"))
-        self.entries, self.changed = dict(self.kept), False
+        try:
+            with self.db:
+                self.db.execute("BEGIN IMMEDIATE")
+                self.db.executemany("DELETE FROM files WHERE path = ?", gone)
+                self.db.executemany("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?)", self.new_rows.values())
+                self.db.executemany("UPDATE files SET sig = ?, seen = ? WHERE path = ? AND sha = ?",
+                                    [(sig, seen, p, self.valid[p]) for p, (sig, seen) in self.reseen.items()])
+                self.db.executemany("DELETE FROM facts WHERE path = ?", gone)
+                self.db.executemany("INSERT OR REPLACE INTO facts VALUES (?,?,?,?,?,?)",
+                                    [(p, n, sha, k, t, row_check(p, n, sha, k, t))
+                                     for (p, n), (sha, k, t) in self.new_facts.items()])
+                self.db.executemany("INSERT OR REPLACE INTO memos VALUES (?,?,?,?)",
+                                    [(n, k, d, row_check(n, k, d)) for n, (k, d) in self.new_memos.items()])
+        except sqlite3.Error:
+            return
+        self.rows = {p: r for p, r in self.rows.items() if p in self.visited}
+        self.kept_facts.update(self.new_facts)
+        self.new_rows, self.reseen, self.new_facts, self.new_memos = {}, {}, {}, {}
+
+
+_MISSING = object()
+
+
+def _sig(signature: tuple[int, ...] | None) -> str:
+    if signature is None:
+        return ""
+    size, mtime, ctime, inode, device = signature
+    return f"{size},{mtime},{ctime},{inode},{device}"
 
 
 class ParsedCables:

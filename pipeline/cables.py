@@ -6,7 +6,6 @@ Parsing keeps the line of every key so that each finding points at ``path:line:c
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import hashlib
 import json
 import re
@@ -17,8 +16,7 @@ from typing import Any
 
 import yaml
 
-from gate.addresses import InvalidAddress, parse_address
-from pipeline import classification, dates, html_safety
+from pipeline import dates
 from pipeline.findings import Findings
 from pipeline.messages import N_, _
 from pipeline.yamlfile import YamlError, compose, construct, line_of, mapping_pairs
@@ -328,6 +326,8 @@ class _CableReader:
             return FOREVER
 
     def approvals(self) -> tuple[Approval, ...]:
+        from gate.addresses import InvalidAddress, parse_address
+
         node = self.nodes.get("approvals")
         if node is None:
             return ()
@@ -396,6 +396,8 @@ class _CableReader:
         """Refuse markings (E302) and what only serves to hide (E303-E305) in a text a reader sees.
         The body is read twice: as its source, line by line, and as the page shows it (rendered,
         block by block), each finding of the page placed on the source line it comes from."""
+        from pipeline import classification
+
         body = key == "body"
         if not text:
             return
@@ -445,6 +447,11 @@ class _CableReader:
                 self.error(self.body_line + number, "E210", _("the body still holds the template's '{PLACEHOLDER_BODY}'").format(PLACEHOLDER_BODY=PLACEHOLDER_BODY), _("write the cable's text in its place"))
 
     def _build(self, digest: str) -> Cable | None:
+        # Here, not at the top: a command that reads cables through the parse cache never parses one,
+        # and these (Markdown, nh3, the address and confusables data) are much of its start-up time.
+        from gate.addresses import InvalidAddress, parse_address
+        from pipeline import classification, html_safety
+
         stem = self.path.rsplit("/", 1)[-1].removesuffix(".md")
         cable_id = self.matching("id", ID_RE, _("an id like 2026-BERLIN-0042 (YYYY-POST-NNNN)"))
         if cable_id and cable_id != stem:
@@ -530,4 +537,6 @@ def slug_of(text: str) -> str:
 
 
 def _similar(a: str, b: str) -> bool:
+    import difflib
+
     return difflib.SequenceMatcher(None, a, b).ratio() >= 0.75

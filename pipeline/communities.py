@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import html
@@ -11,9 +12,7 @@ from typing import Any
 
 import yaml
 
-from gate.addresses import InvalidAddress, parse_address, parse_domain
-from gate.membership import admits, is_current
-from pipeline import classification, dates
+from pipeline import dates
 from pipeline.cables import DISGUISES, ID_RE, POST_RE, SLUG_RE, Cable, decode
 from pipeline.findings import Findings
 from pipeline.messages import N_, _
@@ -40,6 +39,8 @@ class Member:
 
     def is_current(self, today: dt.date) -> bool:
         """A member is current through the whole of their ``expires`` day (the gate's rule: gate/membership.py)."""
+        from gate.membership import is_current
+
         return is_current(self.expires, today)
 
 
@@ -110,11 +111,51 @@ class Community:
     def is_member(self, email: str, today: dt.date) -> bool:
         """Listed and not expired, or an address of one of the community's domains: the gate's one rule
         (gate/membership.py ``admits``), over the same mapping ``members.json`` holds (last listing wins)."""
+        from gate.addresses import InvalidAddress, parse_address
+        from gate.membership import admits
+
         try:
             email = parse_address(email)
         except InvalidAddress:
             return False
         return admits({m.email: m.expires for m in self.members}, self.domains, email, today)
+
+
+# --- as data, for the parse cache -----------------------------------------------------------------
+
+def to_data(communities: dict[str, Community]) -> dict[str, Any]:
+    """The parsed communities as JSON data (:func:`from_data` makes them again, equal field by field)."""
+    return {cid: _data(c) for cid, c in communities.items()}
+
+
+def _data(value: Any) -> Any:
+    if dataclasses.is_dataclass(value):
+        return {f.name: _data(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, tuple | list):
+        return [_data(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _data(v) for k, v in value.items()}
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def from_data(data: dict[str, Any]) -> dict[str, Community]:
+    """The communities :func:`to_data` gave; TypeError, KeyError or ValueError for data it did not give."""
+    def day(value: str | None) -> dt.date | None:
+        return dt.date.fromisoformat(value) if value is not None else None
+
+    def selection(d: dict[str, Any]) -> Selection:
+        return Selection(**{**d, **{k: tuple(d[k]) for k in ("subjects", "posts", "cables", "exclude")},
+                            "from_": day(d["from_"]), "until": day(d["until"]), "lines": dict(d["lines"])})
+
+    def community(d: dict[str, Any]) -> Community:
+        return Community(**{**d, "editors": tuple(Editor(**e) for e in d["editors"]), "select": selection(d["select"]),
+                            "domains": tuple(d["domains"]), "lines": dict(d["lines"]),
+                            "members": tuple(Member(**{**m, "expires": day(m["expires"])}) for m in d["members"])})
+    if not isinstance(data, dict):
+        raise TypeError("not communities")
+    return {cid: community(d) for cid, d in data.items()}
 
 
 # --- parsing -------------------------------------------------------------------------------------
@@ -266,6 +307,8 @@ class _Reader:
 
     def address(self, node: yaml.Node, value: Any, what: str) -> str:
         """The canonical address, or "" and an E205 that says why (gate/addresses.py: one grammar)."""
+        from gate.addresses import InvalidAddress, parse_address
+
         try:
             return parse_address(value)
         except InvalidAddress as exc:
@@ -273,6 +316,8 @@ class _Reader:
             return ""
 
     def domains(self, fields: dict, what: str) -> tuple[str, ...]:
+        from gate.addresses import InvalidAddress, parse_domain
+
         if "domains" not in fields:
             return ()
         node = fields["domains"][1]
@@ -392,6 +437,8 @@ class _Reader:
     def printed(self, node: yaml.Node, value: str, key: str, what: str, check_markup: bool = False) -> None:
         """Refuse in a string every site prints what cable text may not hold: classification markings
         (E302), what only serves to hide (E303-E305), and, with ``check_markup``, HTML markup (E306)."""
+        from pipeline import classification
+
         line, col = line_of(node), col_of(node)
         for marking in classification.find_markings(value):
             self.findings.add(self.path, line + marking.line - 1, "E302",

@@ -17,8 +17,21 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import git
+if TYPE_CHECKING:
+    import git
+else:
+    class _GitPython:
+        """GitPython, imported on first use: most commands never read git's objects, and importing the
+        library is a noticeable part of their time."""
+
+        def __getattr__(self, name: str) -> Any:
+            import git as module
+
+            return getattr(module, name)
+
+    git = _GitPython()
 
 from pipeline.messages import _
 
@@ -219,6 +232,24 @@ def _commit_of(commit: git.Commit) -> Commit:
 
 
 # --- the git command line: signatures, status, configuration ------------------------------------
+
+def tracked_file(root: Path, inside: str) -> str | None:
+    """The first file git tracks under the folder ``inside`` of the repository whose top folder is
+    ``root`` (None: none, or ``root`` is not the top of a git repository; its parents are not
+    searched). :meth:`GitRepo.first_tracked` without opening the repository through GitPython."""
+    root = Path(root)
+    if not (root / ".git").exists():
+        return None
+    env = {**os.environ, "GIT_CEILING_DIRECTORIES": str(root.resolve().parent)}
+    try:
+        result = subprocess.run(["git", "ls-files", "-z", "--", inside or "."], cwd=root, env=env,
+                                capture_output=True, check=False)
+    except OSError:
+        return None
+    if result.returncode != 0 or not result.stdout:
+        return None
+    return result.stdout.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+
 
 def signature_lines(root: Path, commits: Iterable[str], allowed_signers: str) -> list[tuple[str, str, str, str]]:
     """(commit, %G? status, signer, key fingerprint) of each commit, as ``git log`` checks its signature

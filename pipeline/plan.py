@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from gate.store import utc_text
-from pipeline import approvals, classification
+from pipeline import approvals
 from pipeline.cables import Approval, Cable
 from pipeline.communities import Community
 from pipeline.messages import N_, Message
@@ -51,6 +51,13 @@ def reason_held(cable: Cable, community: Community, now: dt.datetime,
     """Why ``community`` may not publish ``cable`` now, or None when it may. Fail closed: the checks
     run from the gravest to the mildest, and a cable with any error is never published. ``register``
     is the store's withdrawn register: what it holds stays out whatever this version's file says."""
+    return (standing_reason(cable, register) or embargo_reason(cable.embargo, now)
+            or approval_reason(cable, community, counts, register))
+
+
+def standing_reason(cable: Cable, register: Register | None = None) -> str | None:
+    """Why no community may publish ``cable`` at any moment, or None: the checks of
+    :func:`reason_held` that come before the embargo."""
     if not _publishable(cable.classification) or not cable.valid and _has_marking(cable):
         return Message(N_("classified"))
     if not cable.valid:
@@ -60,15 +67,22 @@ def reason_held(cable: Cable, community: Community, now: dt.datetime,
     withdrawn = register.reason(cable) if register is not None else None
     if withdrawn:
         return withdrawn
-    if cable.embargo is not None and cable.embargo > now:
-        return Message(N_("embargoed until {when}"), when=utc_text(cable.embargo))
-    return approval_reason(cable, community, counts, register)
+    return None
+
+
+def embargo_reason(embargo: dt.datetime | None, now: dt.datetime) -> str | None:
+    """Why a cable under this embargo may not be published at ``now``, or None."""
+    if embargo is not None and embargo > now:
+        return Message(N_("embargoed until {when}"), when=utc_text(embargo))
+    return None
 
 
 @functools.lru_cache(maxsize=1024)
 def _publishable(label: str) -> bool:
     """``classification.is_publishable``, once per label (a repository has a handful; the plan asks
     for every cable and community)."""
+    from pipeline import classification
+
     return classification.is_publishable(label)
 
 
@@ -98,6 +112,8 @@ def _unchecked(approval: Approval) -> bool:
 
 
 def _has_marking(cable: Cable) -> bool:
+    from pipeline import classification
+
     texts = (cable.title, cable.summary, cable.body)
     return any(classification.find_markings(t) for t in texts)
 
@@ -136,12 +152,103 @@ def make_plan(repo: Repository, now: dt.datetime | None = None,
     return Plan(out, now)
 
 
-def to_json(plan: Plan) -> dict:
+def to_json(plan: Plan | Outline) -> dict:
     """The plan as ``plan --format json`` prints it."""
+    plan = plan if isinstance(plan, Outline) else outline_of(plan)
     return {
         "communities": {
-            cid: {"publish": [c.id for c in cp.publish],
-                  "held": [{"id": h.id, "reason": h.reason} for h in cp.held]}
-            for cid, cp in plan.communities.items()
+            cid: {"publish": [cable_id for cable_id, _ in op.publish],
+                  "held": [{"id": h.id, "reason": h.reason} for h in op.held]}
+            for cid, op in plan.communities.items()
         }
     }
+
+
+# --- the plan as the plan command prints it, from what the parse cache keeps --------------------
+
+@dataclass(frozen=True)
+class CommunityOutline:
+    community: Community
+    publish: tuple[tuple[str, str], ...]  # (id, title), in the plan's order
+    held: tuple[Held, ...]
+
+
+@dataclass(frozen=True)
+class Outline:
+    """What the plan command prints of a :class:`Plan`: ids, titles and reasons, not the cables."""
+
+    communities: dict[str, CommunityOutline]
+
+
+def outline_of(plan: Plan) -> Outline:
+    return Outline({cid: CommunityOutline(cp.community, tuple((c.id, c.title) for c in cp.publish), cp.held)
+                    for cid, cp in plan.communities.items()})
+
+
+#: The name of the plan's facts in the parse cache (see :func:`outline`).
+FACTS = "plan"
+
+
+def outline(repo: Repository, now: dt.datetime,
+            signatures: Callable[[Community], Callable[[Approval], bool] | None] | None = None,
+            register: Register | None = None) -> Outline:
+    """The outline of :func:`make_plan`'s plan, the same in every respect, without making every cable.
+
+    Through the parse cache (``repo.memo``), what the plan needs of each cable is kept with the
+    cable's file, computed from the cable as the load made it (its validity after every check) and
+    from communities.yaml: its order, title and embargo, why no community may publish it if so, and,
+    per community selecting it, why its approvals do not let that community publish it. Only the
+    embargo depends on the moment, so it is compared at each plan. Facts are computed again when the
+    file, communities.yaml, the code or the cable's validity changed. A store's withdrawn register,
+    or a community requiring signed approvals (whose check reads git's history), plan every cable."""
+    if (repo.memo is None or repo.validity is None or register is not None
+            or any(c.require_signed_approvals for c in repo.communities.values())):
+        return outline_of(make_plan(repo, now, signatures, register))
+    try:
+        return _outline(repo, now)
+    except (KeyError, TypeError, ValueError, AttributeError):  # facts this code did not write: plan every cable
+        return outline_of(make_plan(repo, now, signatures, register))
+
+
+def _outline(repo: Repository, now: dt.datetime) -> Outline:
+    """:func:`outline` through the parse cache. Facts are read as :func:`_facts_of` wrote them (each
+    row of the cache is checked on reading, and the facts' key names this code), so a shape this
+    code did not write raises, and :func:`outline` plans every cable instead."""
+    communities = sorted(repo.communities.items())
+    rows = []
+    kept = repo.memo.facts_of(map(repo.cables.path, repo.cables), FACTS, repo.facts_key)
+    for cable_id in repo.cables:
+        path = repo.cables.path(cable_id)
+        facts = kept.get(path)
+        if facts is None or facts["valid"] is not repo.validity[cable_id]:
+            facts = _facts_of(repo.cables[cable_id], communities)
+            repo.memo.keep_facts(path, FACTS, repo.facts_key, facts)
+        rows.append((facts["order"], cable_id, facts))
+    rows.sort(key=lambda row: (row[0], row[1]))
+    out = {}
+    for cid, community in communities:
+        publish, held = [], []
+        for _, cable_id, facts in rows:
+            selected = facts["communities"]
+            if cid not in selected:
+                continue
+            embargo = facts["embargo"]
+            reason = (facts["standing"]
+                      or (embargo_reason(dt.datetime.fromisoformat(embargo), now) if embargo is not None else None)
+                      or selected[cid])
+            if reason is None:
+                publish.append((cable_id, facts["title"]))
+            else:
+                held.append(Held(cable_id, reason))
+        out[cid] = CommunityOutline(community, tuple(publish), tuple(held))
+    repo.memo.save()
+    return Outline(out)
+
+
+def _facts_of(cable: Cable, communities: list[tuple[str, Community]]) -> dict:
+    """What :func:`outline` keeps of one cable (see there)."""
+    return {"valid": cable.valid, "order": -cable.date.toordinal(), "title": cable.title,
+            "embargo": cable.embargo.isoformat() if cable.embargo is not None else None,
+            "standing": standing_reason(cable),
+            "communities": {cid: approval_reason(cable, community, None)
+                            for cid, community in communities if community.selects(cable)}}

@@ -7,11 +7,15 @@ approvals by non-editors (a warning: the plan holds the cable), invitations by n
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import datetime as dt
+import hashlib
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterator, MutableMapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline import approvals, cables, communities
 from pipeline.cables import Cable
@@ -20,17 +24,111 @@ from pipeline.findings import Finding, Findings
 from pipeline.messages import _
 from pipeline.sources import Entry, Version, WorkingTree, open_version
 
+if TYPE_CHECKING:
+    from pipeline.buildcache import ParsedIndex
+
 CONTENT = "content"
 CABLE_PATH = re.compile(r"^content/(\d{4})/([^/]+)\.md$")
+
+
+class Cables(MutableMapping[str, Cable]):
+    """The cables of a loaded version by id, each made when first asked for.
+
+    A load through the parse cache knows every cable's id without making the cable (see
+    :class:`pipeline.buildcache.ParsedIndex`); a command about one cable makes that one, and one that
+    reads every cable (``build``) makes them all. A cable found invalid by the load (by its own file,
+    or by an error another file or communities.yaml shows) is made invalid when it is made."""
+
+    def __init__(self) -> None:
+        self._make: dict[str, Callable[[], Cable]] = {}
+        self._paths: dict[str, str] = {}
+        self._base: dict[str, Cable] = {}
+        self._final: dict[str, Cable] = {}
+        self._local: set[str] = set()  # invalid by its own file (its year folder)
+        self._invalid: set[str] = set()  # invalid by what the whole repository shows
+
+    def add(self, cable_id: str, path: str, make: Callable[[], Cable], valid: bool = True) -> None:
+        """The cable ``cable_id`` of the file ``path``, made by ``make`` when first asked for."""
+        self._make[cable_id], self._paths[cable_id] = make, path
+        if not valid:
+            self._local.add(cable_id)
+
+    def path(self, cable_id: str) -> str:
+        """The file of ``cable_id``, without making the cable."""
+        return self._paths[cable_id]
+
+    def invalidate(self, cable_id: str) -> None:
+        """Mark the cable invalid: an error in it, or about it in another file."""
+        self._invalid.add(cable_id)
+        self._final.pop(cable_id, None)
+
+    def invalidated(self, cable_id: str) -> bool:
+        """Whether :meth:`invalidate` marked the cable."""
+        return cable_id in self._invalid
+
+    def base(self, cable_id: str) -> Cable:
+        """The cable as its own file makes it, before what other files show."""
+        cable = self._base.get(cable_id)
+        if cable is None:
+            cable = self._make[cable_id]()
+            self._base[cable_id] = cable = _invalid(cable) if cable_id in self._local else cable
+        return cable
+
+    def __getitem__(self, cable_id: str) -> Cable:
+        cable = self._final.get(cable_id)
+        if cable is None:
+            cable = self.base(cable_id)
+            self._final[cable_id] = cable = _invalid(cable) if cable_id in self._invalid else cable
+        return cable
+
+    def __setitem__(self, cable_id: str, cable: Cable) -> None:
+        self._make[cable_id], self._paths[cable_id] = (lambda: cable), cable.path
+        self._base[cable_id] = self._final[cable_id] = cable
+        self._local.discard(cable_id)
+        self._invalid.discard(cable_id)
+
+    def __delitem__(self, cable_id: str) -> None:
+        del self._make[cable_id], self._paths[cable_id]
+        for memo in (self._base, self._final):
+            memo.pop(cable_id, None)
+        self._local.discard(cable_id)
+        self._invalid.discard(cable_id)
+
+    def __contains__(self, cable_id: object) -> bool:
+        return cable_id in self._make
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._make)
+
+    def __len__(self) -> int:
+        return len(self._make)
+
+
+def _invalid(cable: Cable) -> Cable:
+    """``cable`` marked invalid, its body still unread (``dataclasses.replace`` would read it)."""
+    if not cable.valid:
+        return cable
+    out = copy.copy(cable)
+    object.__setattr__(out, "valid", False)
+    return out
 
 
 @dataclass
 class Repository:
     root: Path
     version: Version
-    cables: dict[str, Cable] = field(default_factory=dict)
+    cables: Cables = field(default_factory=Cables)
     communities: dict[str, Community] = field(default_factory=dict)
     findings: Findings = field(default_factory=Findings)
+    #: the SHA-256 of ``communities.yaml`` as read (None: missing or a link)
+    communities_sha: str | None = None
+    #: the parse cache the working tree was loaded through (None: none), where the deciding layer
+    #: keeps what it computes per cable too (the plan), under :attr:`facts_key`
+    memo: ParsedIndex | None = None
+    facts_key: str = ""
+    #: whether each cable is valid after every check, by id, known without making the cable (only
+    #: through the parse cache)
+    validity: dict[str, bool] | None = None
 
     @property
     def commit(self) -> str | None:
@@ -51,27 +149,48 @@ def load(root: Path, ref: str | None = None, at: dt.datetime | None = None,
     cache folder, see :mod:`pipeline.buildcache`), cables parsed before are not parsed again."""
     version = open_version(root, ref, at)
     repo = Repository(root, version)
-    _load_communities(repo)
-    _check_site_config(repo)
-    if cache is None:
-        _load_cables(repo, lambda entry, read, found: cables.parse(entry.path, read(), found))
-    elif isinstance(version.tree, WorkingTree):
+    index = None
+    if cache is not None and isinstance(version.tree, WorkingTree):
         from pipeline.buildcache import ParsedIndex
 
         index = ParsedIndex(cache, root)
-        _load_cables(repo, index.parse)
+    _load_communities(repo, index)
+    _check_site_config(repo)
+    today = today or dt.datetime.now(dt.UTC).date()
+    if cache is None:
+        _load_cables(repo, _eager(lambda entry, read, found: cables.parse(entry.path, read(), found)))
+        _cross_check(repo, today)
+    elif index is not None:
+        def head(entry: Entry, read: Callable[[], bytes], found: Findings) -> tuple[str, int, Callable[[], Cable]] | None:
+            got = index.head(entry, read, found)
+            return (*got, lambda path=entry.path: index.cable(path)) if got is not None else None
+        _load_cables(repo, head)
+        _cross_check(repo, today, index)
         index.save()
     else:
         from pipeline.buildcache import ParsedCables
 
         parsed = ParsedCables(cache)
-        _load_cables(repo, lambda entry, read, found: parsed.parse(entry.path, read(), found))
-    _cross_check(repo, today or dt.datetime.now(dt.UTC).date())
+        _load_cables(repo, _eager(lambda entry, read, found: parsed.parse(entry.path, read(), found)))
+        _cross_check(repo, today)
     repo.findings.sort()
     return repo
 
 
-def _load_communities(repo: Repository) -> None:
+def _eager(parse: Callable[[Entry, Callable[[], bytes], Findings], Cable | None]) -> Head:
+    """A :data:`Head` for a parse that makes the cable at once."""
+    def head(entry: Entry, read: Callable[[], bytes], found: Findings) -> tuple[str, int, Callable[[], Cable]] | None:
+        cable = parse(entry, read, found)
+        return (cable.id, cable.lines.get("id", 1), lambda: cable) if cable is not None else None
+    return head
+
+
+#: The modules whose code the parse of communities.yaml depends on (besides the parser's, in the
+#: index's own version).
+COMMUNITY_MODULES = ("pipeline.communities", "gate.addresses", "gate.membership")
+
+
+def _load_communities(repo: Repository, index: ParsedIndex | None = None) -> None:
     tree = repo.version.tree
     entry = tree.entry(communities.PATH)
     if entry is None:
@@ -82,7 +201,42 @@ def _load_communities(repo: Repository) -> None:
         repo.findings.add(communities.PATH, 1, "E103", _("communities.yaml is a symbolic link"),
                           _("commit the file itself"))
         return
-    repo.communities = communities.parse(tree.read(communities.PATH), repo.findings)
+    data = tree.read(communities.PATH)
+    repo.communities_sha = hashlib.sha256(data).hexdigest()
+    if index is None:
+        repo.communities = communities.parse(data, repo.findings)
+        _check_every_terms(repo)
+        return
+    # Through the parse cache: the file parsed once per content (the address checks it needs are
+    # much of a command's start-up time).
+    key = _key(index.code, repo.communities_sha, COMMUNITY_MODULES, ("email-validator", "idna"))
+    kept = index.memo("communities", key)
+    try:
+        parsed, found = communities.from_data(kept["communities"]), [Finding(**f) for f in kept["findings"]]
+    except (TypeError, KeyError, ValueError, AttributeError):
+        found = Findings()
+        parsed = communities.parse(data, found)
+        index.keep_memo("communities", key, {"communities": communities.to_data(parsed),
+                                             "findings": [dataclasses.asdict(f) for f in found]})
+    repo.communities = parsed
+    repo.findings.extend(found)
+    _check_every_terms(repo)
+
+
+def _key(code: str, sha: str | None, modules: tuple[str, ...], distributions: tuple[str, ...] = ()) -> str:
+    """What something kept in the parse cache depends on: the parser's code (``code``), the file it
+    was computed from (``sha``), and the code of ``modules`` and versions of ``distributions``."""
+    from pipeline.buildcache import source_of, version_of
+
+    h = hashlib.sha256(f"{code}\0{sha}\0".encode())
+    for module in modules:
+        h.update(source_of(module))
+    for distribution in distributions:
+        h.update(f"{distribution}={version_of(distribution)}\0".encode())
+    return h.hexdigest()
+
+
+def _check_every_terms(repo: Repository) -> None:
     for community in repo.communities.values():
         if community.terms:
             _check_terms(repo, community)
@@ -92,23 +246,24 @@ def _check_terms(repo: Repository, community) -> None:
     """A community's terms of use must be a file of this version: UTF-8, at most 100 kB, not a link."""
     tree, path, line = repo.version.tree, community.terms, community.lines.get("terms", 1)
     entry = tree.entry(path)
-    where = f"terms of use of '{community.id}'"
+    where = _("terms of use of '{id}'").format(id=community.id)
     if entry is None:
-        repo.findings.add(communities.PATH, line, "E201", f"{where}: {path} does not exist",
-                          "add the file (Markdown) or fix the path")
+        repo.findings.add(communities.PATH, line, "E201", _("{where}: {path} does not exist").format(where=where, path=path),
+                          _("add the file (Markdown) or fix the path"))
     elif entry.is_symlink:
-        repo.findings.add(communities.PATH, line, "E103", f"{where}: {path} is a symbolic link", "commit the file itself")
+        repo.findings.add(communities.PATH, line, "E103", _("{where}: {path} is a symbolic link").format(where=where, path=path),
+                          _("commit the file itself"))
     else:
         data = tree.read(path)
         if len(data) > communities.MAX_TERMS_BYTES:
-            repo.findings.add(communities.PATH, line, "E102", f"{where}: {path} is larger than 100 kB",
-                              "shorten the terms")
+            repo.findings.add(communities.PATH, line, "E102", _("{where}: {path} is larger than 100 kB").format(where=where, path=path),
+                              _("shorten the terms"))
         else:
             try:
                 data.decode("utf-8")
             except UnicodeDecodeError:
-                repo.findings.add(communities.PATH, line, "E101", f"{where}: {path} is not valid UTF-8",
-                                  "save it as UTF-8")
+                repo.findings.add(communities.PATH, line, "E101", _("{where}: {path} is not valid UTF-8").format(where=where, path=path),
+                                  _("save it as UTF-8"))
 
 
 def terms_text(repo: Repository, community) -> bytes:
@@ -142,9 +297,14 @@ def _check_site_config(repo: Repository) -> None:
         repo.findings.add(siteconfig.PATH, problem.line, "E502", problem.message, col=problem.col)
 
 
-def _load_cables(repo: Repository, parse: Callable[[Entry, Callable[[], bytes], Findings], Cable | None]) -> None:
-    """Every cable of the version, parsed by ``parse(entry, read, findings)`` (``read`` gives the file's
-    bytes: a cache may not need them)."""
+#: How a load reads one file: ``head(entry, read, findings)`` gives (id, line of the id, a function
+#: making the cable) or None when the file holds no cable, its own findings added to ``findings``
+#: (``read`` gives the file's bytes: a cache may not need them).
+Head = Callable[[Entry, Callable[[], bytes], Findings], "tuple[str, int, Callable[[], Cable]] | None"]
+
+
+def _load_cables(repo: Repository, head: Head) -> None:
+    """Every cable of the version, read by ``head`` (see :data:`Head`)."""
     tree, findings = repo.version.tree, repo.findings
     content = tree.entry(CONTENT)
     if content is not None and content.is_symlink:
@@ -167,58 +327,73 @@ def _load_cables(repo: Repository, parse: Callable[[Entry, Callable[[], bytes], 
             findings.add(entry.path, 1, "E102", _("file is {size} bytes, over the 1 MiB limit").format(size=entry.size),
                          _("split the cable, or move long annexes out of it"))
             continue
-        cable = parse(entry, lambda path=entry.path: tree.read(path), findings)
-        if cable is None:
+        got = head(entry, lambda path=entry.path: tree.read(path), findings)
+        if got is None:
             continue
-        if match.group(1) != cable.id[:4]:
-            findings.add(entry.path, cable.lines.get("id", 1), "E104",
-                         _("cable {id} is in the folder of year {year}").format(id=cable.id, year=match.group(1)),
-                         _("move it to content/{cable_id}/").format(cable_id=cable.id[:4]))
-            cable = replace(cable, valid=False)
-        if cable.id in seen:
-            findings.add(entry.path, cable.lines.get("id", 1), "E208",
-                         _("id {id} is already used by {path}").format(id=cable.id, path=seen[cable.id]),
+        cable_id, id_line, make = got
+        valid = True
+        if match.group(1) != cable_id[:4]:
+            findings.add(entry.path, id_line, "E104",
+                         _("cable {id} is in the folder of year {year}").format(id=cable_id, year=match.group(1)),
+                         _("move it to content/{cable_id}/").format(cable_id=cable_id[:4]))
+            valid = False
+        if cable_id in seen:
+            findings.add(entry.path, id_line, "E208",
+                         _("id {id} is already used by {path}").format(id=cable_id, path=seen[cable_id]),
                          _("give this cable the next number of its post that no file of content/ uses"))
-            repo.cables[cable.id] = replace(repo.cables[cable.id], valid=False)
+            repo.cables.invalidate(cable_id)
             continue
-        seen[cable.id] = entry.path
-        repo.cables[cable.id] = cable
+        seen[cable_id] = entry.path
+        repo.cables.add(cable_id, entry.path, make, valid)
 
 
-def _cross_check(repo: Repository, today: dt.date) -> None:
+#: The modules whose code the facts kept per cable depend on (besides the parser's, in the index's
+#: own version, and communities.yaml).
+FACT_MODULES = ("pipeline.repository", "pipeline.communities", "pipeline.approvals", "pipeline.plan",
+                "gate.addresses", "gate.membership", "gate.store")
+
+
+def facts_key(repo: Repository, index: ParsedIndex) -> str:
+    """What the facts kept per cable depend on besides the cable's file: the parsing code, the code
+    of the cross-file checks and of the plan, and communities.yaml."""
+    return _key(index.code, repo.communities_sha, FACT_MODULES + COMMUNITY_MODULES, ("email-validator", "idna"))
+
+
+def _cross_check(repo: Repository, today: dt.date, index: ParsedIndex | None = None) -> None:
+    """The checks that need more than one file. Through the parse cache (``index``), what a cable's
+    checks found is kept with its file (:meth:`~pipeline.buildcache.ParsedIndex.keep_facts`) and
+    computed again only when the file or communities.yaml changed; the one check of a cable that
+    depends on other cables (the cable it supersedes exists) runs every time."""
     add = repo.findings.add
     known = repo.communities
-    for cable in list(repo.cables.values()):
-        ok = True
-        for cid in cable.communities:
-            if cid not in known:
-                add(cable.path, cable.lines.get("communities", 1), "E401", _("unknown community '{cid}'").format(cid=cid),
-                    _("known communities: {known}").format(known=", ".join(sorted(known)) or _("none")))
-                ok = False
-        if cable.supersedes and cable.supersedes not in repo.cables:
-            add(cable.path, cable.lines.get("supersedes", 1), "E402",
-                _("supersedes unknown cable {supersedes}").format(supersedes=cable.supersedes), _("name an existing cable id"))
-            ok = False
-        for approval in cable.approvals:
-            community = known.get(approval.community)
-            if community is None:
-                add(cable.path, approval.line, "E401", _("approval for unknown community '{community}'").format(community=approval.community),
-                    _("known communities: {known}").format(known=", ".join(sorted(known)) or _("none")))
-                ok = False
-            elif approval.by not in community.editor_emails:  # held for that community, not an error:
-                add(cable.path, approval.line, "W604",  # removing an editor must not break the repository
-                    _("{by} is not (or no longer) an editor of '{id}': this approval does not count").format(by=approval.by, id=community.id), _("an editor of '{id}' must approve: diplomatie approve {cable} --community {id}").format(id=community.id, cable=cable.id))
-        approved_for = set() if cable.status == "withdrawn" else {a.community for a in cable.approvals}
-        for cid in sorted(approved_for & known.keys()):  # a withdrawn cable needs no new approval
-            if approvals.verdict(cable, known[cid]).stale:
-                add(cable.path, cable.lines.get("approvals", 1), "W601",
-                    _("approval for '{cid}' is stale: the cable changed after it was approved").format(cid=cid),
-                    _("an editor must approve this version: diplomatie approve {id} --community {cid}").format(id=cable.id, cid=cid))
-        if not ok:
-            repo.cables[cable.id] = replace(cable, valid=False)
-        if not any(c.selects(cable) for c in known.values()):
-            add(cable.path, cable.lines.get("id", 1), "W602", _("no community selects {id}").format(id=cable.id),
-                _("target a community with 'communities:' or ask an owner to widen its rules"))
+    if index is not None:
+        repo.memo, repo.facts_key, repo.validity = index, facts_key(repo, index), {}
+    kept = index.facts_of(map(repo.cables.path, repo.cables), "checks", repo.facts_key) if index is not None else {}
+    for cable_id in list(repo.cables):
+        path = repo.cables.path(cable_id)
+        facts = kept.get(path)
+        try:
+            own, valid, supersedes = [Finding(**f) for f in facts["found"]], facts["valid"], facts["supersedes"]
+            if not isinstance(valid, bool) or not (supersedes is None or isinstance(supersedes[0], str)
+                                                   and isinstance(supersedes[1], int)):
+                raise TypeError("not facts")
+        except (TypeError, KeyError, IndexError, AttributeError):
+            cable = repo.cables.base(cable_id)
+            own = Findings()
+            valid = _check_cable(cable, known, own.add) and cable.valid
+            supersedes = [cable.supersedes, cable.lines.get("supersedes", 1)] if cable.supersedes else None
+            if index is not None:
+                index.keep_facts(path, "checks", repo.facts_key, {
+                    "found": [dataclasses.asdict(f) for f in own], "valid": valid, "supersedes": supersedes})
+        repo.findings.extend(own)
+        if supersedes is not None and supersedes[0] not in repo.cables:
+            add(path, supersedes[1], "E402", _("supersedes unknown cable {supersedes}").format(supersedes=supersedes[0]),
+                _("name an existing cable id"))
+            valid = False
+        if not valid:
+            repo.cables.invalidate(cable_id)
+        if repo.validity is not None:
+            repo.validity[cable_id] = not repo.cables.invalidated(cable_id)
     for community in known.values():
         for key in ("cables", "exclude"):
             for cid in getattr(community.select, key):
@@ -235,3 +410,38 @@ def _cross_check(repo: Repository, today: dt.date) -> None:
                 add(communities.PATH, member.line, "W603",
                     _("membership of {email} in '{id}' expired on {expires}").format(email=member.email, id=community.id, expires=member.expires),
                     _("renew 'expires' or remove the member"))
+
+
+def _check_cable(cable: Cable, known: dict[str, Community], add: Callable[..., None]) -> bool:
+    """The checks of one cable against communities.yaml (findings given to ``add``); False when one
+    is an error. (Whether the cable it supersedes exists is checked by :func:`_cross_check`.)"""
+    ok = True
+    for cid in cable.communities:
+        if cid not in known:
+            add(cable.path, cable.lines.get("communities", 1), "E401", _("unknown community '{cid}'").format(cid=cid),
+                _("known communities: {known}").format(known=", ".join(sorted(known)) or _("none")))
+            ok = False
+    for approval in cable.approvals:
+        community = known.get(approval.community)
+        if community is None:
+            add(cable.path, approval.line, "E401",
+                _("approval for unknown community '{community}'").format(community=approval.community),
+                _("known communities: {known}").format(known=", ".join(sorted(known)) or _("none")))
+            ok = False
+        elif approval.by not in community.editor_emails:  # held for that community, not an error:
+            add(cable.path, approval.line, "W604",  # removing an editor must not break the repository
+                _("{by} is not (or no longer) an editor of '{id}': this approval does not count").format(
+                    by=approval.by, id=community.id),
+                _("an editor of '{id}' must approve: diplomatie approve {cable} --community {id}").format(
+                    id=community.id, cable=cable.id))
+    approved_for = set() if cable.status == "withdrawn" else {a.community for a in cable.approvals}
+    for cid in sorted(approved_for & known.keys()):  # a withdrawn cable needs no new approval
+        if approvals.verdict(cable, known[cid]).stale:
+            add(cable.path, cable.lines.get("approvals", 1), "W601",
+                _("approval for '{cid}' is stale: the cable changed after it was approved").format(cid=cid),
+                _("an editor must approve this version: diplomatie approve {id} --community {cid}").format(
+                    id=cable.id, cid=cid))
+    if not any(c.selects(cable) for c in known.values()):
+        add(cable.path, cable.lines.get("id", 1), "W602", _("no community selects {id}").format(id=cable.id),
+            _("target a community with 'communities:' or ask an owner to widen its rules"))
+    return ok

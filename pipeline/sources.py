@@ -106,14 +106,48 @@ def _entry(file: gitrepo.TreeFile) -> Entry:
     return Entry(file.path, stat.S_ISLNK(file.mode), file.size)
 
 
-@dataclass(frozen=True)
 class Version:
-    """Which version of the repository is read, and the commit it comes from (if any)."""
+    """Which version of the repository is read, and the commit it comes from (if any).
 
-    tree: Tree
-    commit: str | None
-    commit_time: dt.datetime | None
-    dirty: bool = False
+    For the working tree, the commit checked out (and whether the tree differs from it) is asked of
+    git when first wanted: ``check``, ``plan`` and ``approve`` never want it, and opening git is a
+    noticeable part of their time."""
+
+    def __init__(self, tree: Tree, commit: str | None, commit_time: dt.datetime | None, dirty: bool = False,
+                 root: Path | None = None) -> None:
+        self.tree = tree
+        self._root = root  # set: the working tree of ``root``, whose commit is read when first asked for
+        self._head: tuple[str | None, dt.datetime | None] | None = None if root is not None else (commit, commit_time)
+        self._dirty: bool | None = None if root is not None else dirty
+
+    def _repo(self) -> gitrepo.GitRepo | None:
+        try:
+            return gitrepo.GitRepo(self._root)
+        except gitrepo.NotARepository:
+            return None
+
+    def _read_head(self) -> tuple[str | None, dt.datetime | None]:
+        if self._head is None:
+            repo = self._repo()
+            head = repo.head() if repo is not None else None
+            self._head = (head.id, head.time) if head is not None else (None, None)
+        return self._head
+
+    @property
+    def commit(self) -> str | None:
+        return self._read_head()[0]
+
+    @property
+    def commit_time(self) -> dt.datetime | None:
+        return self._read_head()[1]
+
+    @property
+    def dirty(self) -> bool:
+        """Whether the working tree (untracked files included) differs from its commit."""
+        if self._dirty is None:
+            repo = self._repo() if self.commit is not None else None
+            self._dirty = repo.is_dirty() if repo is not None else False
+        return self._dirty
 
 
 class RefError(Exception):
@@ -122,15 +156,12 @@ class RefError(Exception):
 
 def open_version(root: Path, ref: str | None = None, at: dt.datetime | None = None) -> Version:
     """The working tree (default), or the commit named by ``ref`` or last on or before ``at``."""
+    if ref is None and at is None:
+        return Version(WorkingTree(root), None, None, root=root)
     try:
         repo = gitrepo.GitRepo(root)
     except gitrepo.NotARepository:
         repo = None
-    if ref is None and at is None:
-        head = repo.head() if repo is not None else None
-        if repo is None or head is None:
-            return Version(WorkingTree(root), None, None)
-        return Version(WorkingTree(root), head.id, head.time, dirty=repo.is_dirty())
     if repo is None:
         raise RefError(_("{root} is not a git repository: --ref and --at need one").format(root=root))
     try:

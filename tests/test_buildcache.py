@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
 import os
 import shutil
+import sqlite3
 import time
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from contentrepo import cable_text, make_repo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.buildcache import PARSED
+from pipeline.buildcache import PARSED, row_check
 from pipeline.repository import load
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -44,15 +46,22 @@ def troubled(tmp_path):
 
 
 def index_of(cache: Path) -> Path:
-    [index] = (cache / PARSED).glob("index-*.json")
+    [index] = (cache / PARSED).glob("index-*.sqlite")
     return index
+
+
+def rows(cache: Path) -> dict[str, dict]:
+    """The index's rows by path, each as a mapping of its columns."""
+    with contextlib.closing(sqlite3.connect(index_of(cache))) as db:
+        db.row_factory = sqlite3.Row
+        return {r["path"]: dict(r) for r in db.execute("SELECT * FROM files")}
 
 
 def test_a_load_through_the_cache_tells_exactly_what_a_parse_tells(troubled, tmp_path):
     plain = seen(load(troubled.root))
     cache = tmp_path / "cache"
     assert seen(load(troubled.root, cache=cache)) == plain  # cold: every cable parsed and saved
-    entries = json.loads(index_of(cache).read_text())["entries"]
+    entries = rows(cache)
     assert sorted(entries) == sorted(p.relative_to(troubled.root).as_posix() for p in troubled.root.rglob("*.md"))
     assert seen(load(troubled.root, cache=cache)) == plain  # warm: nothing parsed
 
@@ -92,47 +101,55 @@ def test_a_damaged_cache_is_parsed_again_and_replaced(troubled, tmp_path):
     plain = seen(load(troubled.root))
     load(troubled.root, cache=cache)
     index = index_of(cache)
-    code = json.loads(index.read_text())["code"]
-    for damage in ("{not json", "[]", json.dumps({"code": code, "entries": []}), "",
-                   json.dumps({"code": code, "entries": {p: [] for p in json.loads(index.read_text())["entries"]}})):
-        index.write_text(damage)
+    whole = index.read_bytes()
+    for damage in (b"{not json", b"", whole[:2048], b"SQLite format 3\0" + b"\0" * 200, whole[:100] + b"\xff" * 300):
+        for leftover in index.parent.glob(index.name + "-*"):
+            leftover.unlink()
+        index.write_bytes(damage)
         assert seen(load(troubled.root, cache=cache)) == plain
-        assert all(e["findings"] is not None for e in json.loads(index.read_text())["entries"].values())
+        assert len(rows(cache)) == len(list(troubled.root.rglob("*.md")))
 
 
-def damaged(entry: dict, how: str) -> dict:
-    """One cache entry spoilt in one way: each must make the load parse the file again."""
-    entry = json.loads(json.dumps(entry))
+def damaged(row: dict, how: str) -> dict:
+    """One cache row spoilt in one way, its check made again to match (as a bug of this code could
+    write it): each must make the load parse the file again."""
+    row = dict(row)
+    cable = json.loads(row["cable"])
     if how == "no cable":
-        entry.pop("cable")
+        row["cable"] = None
     elif how == "cable not a mapping":
-        entry["cable"] = 3
+        row["cable"] = "3"
     elif how == "findings not a list":
-        entry["findings"] = {"x": 1}
+        row["own"] = '{"x": 1}'
     elif how == "finding with an unknown field":
-        entry["findings"] = [{"path": "x", "spoilt": 1}]
-    elif how == "stat not a list":
-        entry["stat"] = "x"
+        row["own"] = '[{"path": "x", "spoilt": 1}]'
+    elif how == "sig not text":
+        row["sig"] = 5
     elif how == "seen not a number":
-        entry["seen"] = "later"
+        row["seen"] = "later"
     elif how == "sha not text":
-        entry["sha"] = 5
-    elif how == "date not a date" and entry["cable"]:
-        entry["cable"]["date"] = "yesterday"
-    return entry
+        row["sha"] = 5
+    elif how == "date not a date" and cable:
+        row["cable"] = json.dumps(dict(cable, date="yesterday"))
+    row["csum"] = row_check(row["cable"])
+    row["chk"] = row_check(row["path"], row["sha"], row["id"], row["idline"], row["own"], row["csum"])
+    return row
 
 
-@pytest.mark.parametrize("how", ["no cable", "cable not a mapping", "findings not a list", "stat not a list",
+@pytest.mark.parametrize("how", ["no cable", "cable not a mapping", "findings not a list", "sig not text",
                                  "finding with an unknown field", "seen not a number", "sha not text",
                                  "date not a date"])
 def test_a_damaged_entry_is_parsed_again(troubled, tmp_path, how):
     cache = tmp_path / "cache"
     plain = seen(load(troubled.root))
     load(troubled.root, cache=cache)
-    index = index_of(cache)
-    data = json.loads(index.read_text())
-    data["entries"] = {path: damaged(entry, how) for path, entry in data["entries"].items()}
-    index.write_text(json.dumps(data))
+    with contextlib.closing(sqlite3.connect(index_of(cache))) as db, db:
+        for row in rows(cache).values():
+            if row["cable"] is not None:
+                spoilt = damaged(row, how)
+                db.execute("DELETE FROM files WHERE path = ?", (row["path"],))
+                db.execute(f"INSERT INTO files ({', '.join(spoilt)}) VALUES ({', '.join('?' * len(spoilt))})",
+                           tuple(spoilt.values()))
     assert seen(load(troubled.root, cache=cache)) == plain
 
 
@@ -143,7 +160,7 @@ def test_other_parsing_code_uses_other_entries(troubled, tmp_path, monkeypatch):
     load(troubled.root, cache=cache)
     monkeypatch.setattr(buildcache, "_code_version", lambda: "another version of the parsing code")
     load(troubled.root, cache=cache)
-    assert len(list((cache / PARSED).glob("index-*.json"))) == 2
+    assert len(list((cache / PARSED).glob("index-*.sqlite"))) == 2
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -184,9 +201,10 @@ def test_any_edit_is_seen_even_keeping_size_and_modification_time(tmp_path_facto
     load(repo.root, cache=cache)
     settled(path, buildcache.RACY_NS)
     load(repo.root, cache=cache)  # hashed again, now old enough: the next load trusts the signature
-    entry = json.loads(index_of(cache).read_text())["entries"]["content/2026/2026-BERLIN-0001.md"]
+    entry = rows(cache)["content/2026/2026-BERLIN-0001.md"]
     before = path.stat()
-    assert entry["stat"][2] + buildcache.RACY_NS < entry["seen"] and entry["stat"][2] == before.st_ctime_ns
+    ctime = int(entry["sig"].split(",")[2])
+    assert ctime + buildcache.RACY_NS < entry["seen"] and ctime == before.st_ctime_ns
     original = path.read_bytes()
     start = data.draw(st.integers(0, len(original) - 1), label="start")
     new = data.draw(st.binary(min_size=1, max_size=min(12, len(original) - start)), label="bytes")

@@ -10,8 +10,7 @@ import click
 
 from pipeline.commands.options import format_option, load_repository, parse_when, root_option
 from pipeline.messages import N_, _, shown
-from pipeline.plan import make_plan, to_json
-from pipeline.signatures import signatures_for
+from pipeline.plan import make_plan, outline, to_json
 
 #: What this command tells the user, in one place.
 MESSAGES = {
@@ -37,10 +36,11 @@ def command(root, fmt, now, diff_ref, store_url, endpoint_url):
     repo = load_repository(root, cache=True)
     register = read_register(store_url, endpoint_url) if store_url else None
     moment = parse_when(now, "--now") or dt.datetime.now(dt.UTC)
-    plan = make_plan(repo, now=moment, signatures=signatures_for(repo), register=register)
     if diff_ref is not None:
+        plan = make_plan(repo, now=moment, signatures=_signatures(repo), register=register)
         _print_diff(root, diff_ref, fmt, plan, repo, register)
         return
+    plan = outline(repo, now=moment, signatures=_signatures(repo), register=register)
     if fmt == "json":
         click.echo(json.dumps(to_json(plan), ensure_ascii=False, indent=2))
         return
@@ -49,7 +49,7 @@ def command(root, fmt, now, diff_ref, store_url, endpoint_url):
     for cid, cp in plan.communities.items():
         lines.append(_(MESSAGES["summary"]).format(cid=cid, title=cp.community.title, publish=len(cp.publish),
                                                 held=len(cp.held)))
-        lines.extend(f"  {publish}{cable.id}  {cable.title}" for cable in cp.publish)
+        lines.extend(f"  {publish}{cable_id}  {title}" for cable_id, title in cp.publish)
         lines.extend(f"  {held_word}{held.id}  {shown(held.reason)}" for held in cp.held)
     if lines:
         click.echo("\n".join(lines))
@@ -57,9 +57,20 @@ def command(root, fmt, now, diff_ref, store_url, endpoint_url):
         click.echo(_(MESSAGES["errors_note"]).format(count=len(repo.errors)), err=True)
 
 
+def _signatures(repo):
+    """Which approvals count where a community requires signed ones (None: none requires them, so
+    the signature check, which reads git's history, is not even imported)."""
+    if not any(c.require_signed_approvals for c in repo.communities.values()):
+        return None
+    from pipeline.signatures import signatures_for
+
+    return signatures_for(repo)
+
+
 def _print_diff(root, ref, fmt, plan, repo, register) -> None:
     """The plan of ``ref`` (from git objects) against ``plan``, made at the same moment."""
     from pipeline import plandiff
+    from pipeline.signatures import signatures_for
 
     base = load_repository(root, ref=ref)
     base_plan = make_plan(base, now=plan.now, signatures=signatures_for(base), register=register)
