@@ -12,6 +12,7 @@ into the main content), and search is used from the keyboard alone.
 
 from __future__ import annotations
 
+import contextlib
 import mimetypes
 from pathlib import Path
 
@@ -27,9 +28,10 @@ from tests.accessibility import (
     require_axe,
     walk_with_tab,
 )
-from tests.browser import ARTIFACTS, browser  # noqa: F401 - the fixture
+from tests.browser import ARTIFACTS, browser, screenshot  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.browser
+PlaywrightTimeout = pytest.importorskip("playwright.sync_api").TimeoutError
 
 BASE = "http://localhost:8000"
 #: Each kind of page of a site, for the French (energie) and the English (onu) sample communities.
@@ -46,6 +48,8 @@ PAGES = {f"{site}: {kind}": f"/c/{site}/{path}" for site, own in KINDS.items()
                             ("legal notice", "legal.html"))}
 #: What is typed in the search box for the "search results" pages (results shown in the header's panel).
 SEARCHES = {"energie: search results": "allemande", "onu: search results": "Council"}
+#: The pages whose screenshots (both sizes) the audit leaves in test-artifacts/.
+SCREENSHOTS = ("energie: home", "energie: cable", "energie: search results", "onu: cable", "onu: not found")
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +75,15 @@ def serve(context, out: Path) -> None:
     context.route("**/*", answer)
 
 
+def goto(page, url: str) -> None:
+    """Open ``url`` and wait until it is the page a reader sees: parsed and loaded to the end (under a
+    heavy load, Playwright's ``networkidle`` was seen to return on a document still parsing), its
+    heading shown in its main content."""
+    page.goto(url, wait_until="networkidle")
+    page.wait_for_function("() => document.readyState === 'complete'", timeout=15_000)
+    page.locator("main h1").first.wait_for(state="visible", timeout=15_000)
+
+
 def search(page, words: str) -> None:
     """Type ``words`` in the header's search field as a reader would, until results show."""
     page.locator("#dip-search-q").focus()
@@ -83,9 +96,12 @@ def site_audit(browser, built):  # noqa: F811 - the fixture
         if not getattr(page.context, "_served", False):
             serve(page.context, built)
             page.context._served = True
-        page.goto(BASE + PAGES[name], wait_until="networkidle")
+        goto(page, BASE + PAGES[name])
         if name in SEARCHES:
             search(page, SEARCHES[name])
+        if name in SCREENSHOTS:  # for docs/screenshots (the look reviewed without running anything)
+            width = page.viewport_size["width"]
+            screenshot(page, f"site-{name.replace(': ', '-').replace(' ', '-')}-{'mobile' if width < 600 else 'desktop'}")
 
     return audit_pages(browser, PAGES, load)
 
@@ -116,16 +132,20 @@ def test_every_site_page_is_walked_by_keyboard_from_a_skip_link_that_reaches_the
         for name, path in PAGES.items():
             if name in SEARCHES:
                 continue  # the walk starts from the top of a page, search closed
-            page.goto(BASE + path, wait_until="networkidle")
+            goto(page, BASE + path)
             controls, stops = walk_with_tab(page)
             problems += keyboard_problems(name, controls, stops)
             if not stops or not stops[0].what.startswith("a.dip-skip"):
                 problems.append(f"{name}: the first Tab stop is not the skip link but {stops[0].what if stops else None}")
                 continue
             # The skip link, followed from the keyboard, takes the focus into the main content.
-            page.goto(BASE + path, wait_until="networkidle")
+            goto(page, BASE + path)
             page.keyboard.press("Tab")
             page.keyboard.press("Enter")
+            # Following a link to a fragment moves the focus as the navigation completes: wait for it.
+            with contextlib.suppress(PlaywrightTimeout):
+                page.wait_for_function("() => document.activeElement && document.activeElement.closest('main')",
+                                       timeout=5_000)
             where = page.evaluate("() => { const e = document.activeElement;"
                                   " return e && e.closest('main') ? e.id || e.tagName : null; }")
             if where != "contenu":
@@ -144,7 +164,7 @@ def test_search_is_usable_from_the_keyboard_alone(browser, built, site, words, c
     serve(context, built)
     try:
         page = context.new_page()
-        page.goto(f"{BASE}/c/{site}/index.html", wait_until="networkidle")
+        goto(page, f"{BASE}/c/{site}/index.html")
         for _ in range(30):
             page.keyboard.press("Tab")
             if page.evaluate("() => document.activeElement.id") == "dip-search-q":
@@ -182,7 +202,7 @@ def test_a_printed_cable_page_is_its_text_with_the_banner_and_reference_and_full
     serve(context, built)
     try:
         page = context.new_page()
-        page.goto(f"{BASE}/c/energie/2026/2026-BERLIN-0001.html", wait_until="networkidle")
+        goto(page, f"{BASE}/c/energie/2026/2026-BERLIN-0001.html")
         page.emulate_media(media="print")
         shown = page.evaluate("""() => {
           const display = selector => getComputedStyle(document.querySelector(selector)).display;
