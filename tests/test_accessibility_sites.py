@@ -79,8 +79,14 @@ def goto(page, url: str) -> None:
     """Open ``url`` and wait until it is the page a reader sees: parsed and loaded to the end (under a
     heavy load, Playwright's ``networkidle`` was seen to return on a document still parsing), its
     heading shown in its main content."""
-    page.goto(url, wait_until="networkidle")
-    page.wait_for_function("() => document.readyState === 'complete'", timeout=15_000)
+    for attempt in (1, 2):  # a document stuck parsing (seen once under load) is opened once more
+        page.goto(url, wait_until="networkidle")
+        try:
+            page.wait_for_function("() => document.readyState === 'complete'", timeout=30_000)
+            break
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
     page.locator("main h1").first.wait_for(state="visible", timeout=15_000)
 
 
