@@ -7,6 +7,11 @@ statement's facts are derived here from that audit: which pages, which sizes, wh
 violations, and the conformity level, "totalement conforme" only when nothing failed on any audited
 page at any size, else "partiellement conforme" with the list of what failed. An automated audit
 checks part of the criteria only; the statement says so rather than claim more.
+
+The audit of the community sites is recorded in the project (:data:`RECORD`): every site's build
+makes its statement page from it, and the sites' accessibility test
+(tests/test_accessibility_sites.py) fails when what it measures differs from the record, so the
+published statement cannot drift from the pages it describes.
 """
 
 from __future__ import annotations
@@ -14,8 +19,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from pipeline.messages import _
+
+#: The recorded audit of the community sites (written from the sites' accessibility test's results).
+RECORD = Path(__file__).resolve().parent / "defaults" / "accessibility-audit.json"
 
 FULL = {"fr": "totalement conforme", "en": "fully compliant"}
 PARTIAL = {"fr": "partiellement conforme", "en": "partially compliant"}
@@ -122,3 +131,15 @@ def from_json(text: str) -> Audit:
                            for v in data["violations"]))
     except (KeyError, TypeError) as error:
         raise ValueError(_("not an accessibility audit record: {error!r}").format(error=error)) from error
+
+
+def recorded(path: Path | None = None) -> Audit:
+    """The recorded audit of the sites (:data:`RECORD` unless ``path``); an unreadable or malformed
+    record is an error that says what to do."""
+    path = path or RECORD
+    try:
+        return from_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{path}: the recorded accessibility audit cannot be read ({error}); run "
+                         "tests/test_accessibility_sites.py and copy the record it writes "
+                         "(test-artifacts/accessibility-audit.json) there") from None

@@ -46,8 +46,9 @@ import yaml
 from markdown.extensions import Extension
 from markdown.treeprocessors import Treeprocessor
 
+from gate import i18n, identity
 from gate.store import utc_text
-from pipeline import html_safety
+from pipeline import accessibility, html_safety
 from pipeline.cables import Cable
 from pipeline.messages import _
 from pipeline.plan import CommunityPlan
@@ -77,6 +78,8 @@ CABLE_TEMPLATE_META = "diplomatie_cable_template"
 #: Relative path from a cable page (or any page one folder deep) to the site's root.
 UP = "../"
 TITLE_MARKER = "@@DIPLOMATIE-TITLE@@"
+#: The cable's language, on the page's article (theme/main.html): a cable may be in another language than its site.
+LANG_MARKER = "@@DIPLOMATIE-LANG@@"
 DESCRIPTION_MARKER = "@@DIPLOMATIE-DESCRIPTION@@"
 HOME_LATEST = 20
 FEED_ENTRIES = 50
@@ -111,6 +114,15 @@ MONTHS = {
     "en": ["January", "February", "March", "April", "May", "June", "July", "August", "September",
            "October", "November", "December"],
 }
+
+
+#: The pages of every site a French public service must have, linked from every footer
+#: (theme/partials/footer.html): the legal notice and the accessibility statement.
+LEGAL_PAGE, ACCESSIBILITY_PAGE = "legal.md", "accessibility.md"
+#: Their texts by default (the legal notice's ``{service}``, ``{community}``, ``{owner}`` are filled in).
+DEFAULTS = Path(__file__).resolve().parent / "defaults"
+#: Copied from the gate into every site: the service's identity (colours, header block, footer).
+IDENTITY_CSS = "assets/stylesheets/identity.css"
 
 
 def labels(language: str) -> dict[str, str]:
@@ -210,6 +222,11 @@ class CableRenderer:
         return RenderedCable(id=cable.id, html=body, toc=getattr(self.md, "toc_tokens", []))
 
 
+def ref(cable_id: str) -> str:
+    """A cable's reference as HTML that never wraps mid-id (``.dip-ref``, theme's diplomatie.css)."""
+    return f'<span class="dip-ref">{esc(cable_id)}</span>'
+
+
 def resolve_links(text: str, published: Mapping[str, Any], language: str, prefix: str = UP) -> str:
     """Turn cable-link placeholders into links (target published here) or plain text (not)."""
     unpublished = esc(labels(language)["unpublished"])
@@ -221,7 +238,7 @@ def resolve_links(text: str, published: Mapping[str, Any], language: str, prefix
         return f'<span class="dip-unpublished">{m.group("text")}</span>'
 
     def ident(m: re.Match[str]) -> str:
-        return m.group(1) if m.group(1) in published else unpublished
+        return ref(m.group(1)) if m.group(1) in published else unpublished
 
     if LINK_SCHEME in text:
         text = RESOLVED_LINK.sub(link, text)
@@ -242,7 +259,7 @@ def cable_header(cable: Cable, published: Mapping[str, Any], language: str, pref
     subjects = ", ".join(f'<a href="{prefix}subjects/{slug(s)}.html" data-pagefind-filter="subject">{esc(s)}</a>'
                          for s in cable.subjects)
     rows = [
-        (t["id"], f'<code data-pagefind-meta="reference">{esc(cable.id)}</code>'),
+        (t["id"], f'<code class="dip-ref" data-pagefind-meta="reference">{esc(cable.id)}</code>'),
         (t["date"], f'<time datetime="{day}" data-pagefind-meta="date" data-pagefind-sort="date:{day}" '
                     f'data-pagefind-filter="month:{day[:7]}">{esc(long_date(cable.date, language))}</time>'),
         (t["post"], f'<a href="{prefix}posts/{slug(cable.post)}.html" data-pagefind-meta="post" '
@@ -257,7 +274,7 @@ def cable_header(cable: Cable, published: Mapping[str, Any], language: str, pref
         rows += [(t["version"], str(version.number)), (t["changed"], changed)]
     if cable.supersedes and cable.supersedes in published:
         rows.append((t["supersedes"], f'<a href="{prefix}{cable_url(cable.supersedes)}">'
-                                      f"{esc(cable.supersedes)}</a>"))
+                                      f"{ref(cable.supersedes)}</a>"))
     # Search reads the values (one word apart), not the labels nor the version rows.
     unsearched = {t["version"], t["changed"]}
     dl = "\n".join(f'<dt data-pagefind-ignore>{k}</dt> <dd{" data-pagefind-ignore" if k in unsearched else ""}>{v}</dd>'
@@ -330,6 +347,13 @@ def site_config(base: dict[str, Any], base_dir: Path, plan: CommunityPlan, docs_
         "site_path": (urlsplit(site_url).path.rstrip("/") if site_url else "") + f"/c/{community.id}/",
         # The gate's reply page of a cable page is its path under /replies/ (theme/partials/dip-reply.html).
         "reply_path": (urlsplit(site_url).path.rstrip("/") if site_url else "") + f"/replies/{community.id}/",
+        # The header's and footer's texts: the gate's own (gate/identity.py), in the site's language.
+        "identity": {k: list(v) if isinstance(v, tuple) else v
+                     for k, v in identity.texts(i18n.translations(language)).items()},
+        # The footer's pages, with the accessibility statement's conformity status.
+        "dip_pages": {"legal": _page_url(LEGAL_PAGE), "accessibility": _page_url(ACCESSIBILITY_PAGE),
+                      "accessibility_status": _conformity(language)},
+        "contact": community.owner,
     })
     config = {
         "INHERIT": str((base_dir / "mkdocs.yml").resolve()),
@@ -350,6 +374,42 @@ def site_config(base: dict[str, Any], base_dir: Path, plan: CommunityPlan, docs_
     if hooks:
         config["hooks"] = list(hooks)
     return config
+
+
+def _conformity(language: str) -> str:
+    """The sites' conformity status, from the recorded audit (pipeline/accessibility.py)."""
+    try:
+        return accessibility.conformity(accessibility.recorded(), language)
+    except ValueError as error:
+        raise SiteConfigError(str(error)) from None
+
+
+def statement_page(language: str) -> str:
+    """The accessibility statement (RGAA) of a site, from the recorded audit of the sites."""
+    try:
+        audit = accessibility.recorded()
+        text = accessibility.statement(audit, service=str(identity.texts(i18n.translations(language))["name"]),
+                                       lang=language)
+    except ValueError as error:
+        raise SiteConfigError(str(error)) from None
+    title = text.splitlines()[0].removeprefix("# ")
+    return f"---\ntitle: {json.dumps(title, ensure_ascii=False)}\n---\n\n{text}"
+
+
+def legal_page(plan: CommunityPlan, language: str) -> str:
+    """The legal notice of a site: the project's text (pipeline/defaults/legal.<language>.md) with the
+    service, the community and its contact filled in (escaped: the page is Markdown)."""
+    community = plan.community
+    owner = community.owner_name or community.owner
+    if community.owner_name and community.owner_title:
+        owner = f"{community.owner_name}, {community.owner_title}"
+    values = {"service": identity.texts(i18n.translations(language))["name"], "community": community.title,
+              "owner": f"{owner} ({community.owner})" if owner != community.owner else owner}
+    text = (DEFAULTS / f"legal.{language}.md").read_text(encoding="utf-8")
+    for key, value in values.items():
+        text = text.replace("{" + key + "}", esc(str(value)))
+    title = text.splitlines()[0].removeprefix("# ")
+    return f"---\ntitle: {json.dumps(title, ensure_ascii=False)}\n---\n\n{text}"
 
 
 def commit_shown(commit: str | None, commit_time: dt.datetime | None) -> dict[str, str]:
@@ -427,19 +487,24 @@ def stage(plan: CommunityPlan, base_dir: Path, work: Path, *, commit: str | None
                                          {"tables": html_safety.EXTENSION_CONFIGS["tables"]}]
         config["extra"]["diplomatie_published"] = sorted(published)
     pages, fragments = generated_pages(plan, inline=plain)
+    language = config["theme"]["language"]
+    pages[LEGAL_PAGE] = legal_page(plan, language)
+    pages[ACCESSIBILITY_PAGE] = statement_page(language)
     for path, text in pages.items():
         _write(docs / path, text)
+    # The service's identity stylesheet, the gate's own file (the theme links it).
+    _write(docs / IDENTITY_CSS, identity.IDENTITY_STYLESHEET_FILE.read_text(encoding="utf-8"))
     if plain:
-        language = config["theme"]["language"]
         # The header is the site's own HTML, put in after the body is sanitised (``on_page_content``).
         config["extra"]["diplomatie_headers"] = {c.id: cable_header(c, published, language) for c in plan.publish}
         for cable in plan.publish:
             front = yaml.safe_dump({"title": cable.title, "description": cable.summary or cable.title,
-                                    "diplomatie_cable": cable.id}, allow_unicode=True, sort_keys=True)
+                                    "diplomatie_cable": cable.id, "diplomatie_lang": cable.language},
+                                   allow_unicode=True, sort_keys=True)
             _write(docs / f"{cable.id[:4]}/{cable.id}.md", f"---\n{front}---\n\n{cable.body}\n")
         _write(docs / VERSION_PAGE, _version_page(language, version_fragment(commit, commit_time, language)))
     else:
-        _write(docs / VERSION_PAGE, _version_page(config["theme"]["language"], VERSION_MARKER))
+        _write(docs / VERSION_PAGE, _version_page(language, VERSION_MARKER))
         _write(docs / CABLE_TEMPLATE_PAGE, "---\n" + yaml.safe_dump(
             {"title": TITLE_MARKER, "description": DESCRIPTION_MARKER, CABLE_TEMPLATE_META: True},
             sort_keys=True) + "---\n\n# cable template {#top}\n")
@@ -508,7 +573,7 @@ def generated_pages(plan: CommunityPlan, inline: bool = True) -> tuple[dict[str,
             summary = f'<span class="dip-list__summary">{esc(c.summary)}</span>' if c.summary else ""
             out.append(
                 f'<li><a href="{prefix}{cable_url(c.id)}">{esc(c.title)}</a>'
-                f'<span class="dip-list__meta">{esc(c.id)} · {esc(long_date(c.date, language))} · '
+                f'<span class="dip-list__meta">{ref(c.id)} · {esc(long_date(c.date, language))} · '
                 f"{esc(c.post)}</span>{summary}</li>")
         out.append("</ul>")
         return "\n".join(out) if cables else f"<p>{esc(t['none'])}</p>"

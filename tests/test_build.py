@@ -157,7 +157,7 @@ def test_cable_page_has_metadata_banners_sign_out_and_build_footer(sample):
         "commit": commit, "built": "2026-11-20 10:00 UTC", "built_at": "2026-11-20T10:00:00Z"}
     assert (out / "energie/assets/javascripts/version.js").is_file()
     assert results["energie"].built_at == "2026-11-20T10:00:00Z" and results["energie"].commit == commit
-    for text in ('<code data-pagefind-meta="reference">2026-BERLIN-0001</code>', "14 mars 2026", "BERLIN", "MEAE", "Berlin revoit sa stratégie",
+    for text in ('<code class="dip-ref" data-pagefind-meta="reference">2026-BERLIN-0001</code>', "14 mars 2026", "BERLIN", "MEAE", "Berlin revoit sa stratégie",
                  '<table>', 'class="admonition note"', 'class="headerlink"',
                  "<title>Sécurité énergétique allemande - Énergie en Europe</title>"):
         assert text in page, text

@@ -19,7 +19,7 @@ def page_overhead(site: Path) -> list[int]:
     sizes = []
     for page in site.glob("2*/*.html"):
         text = page.read_text(encoding="utf-8")
-        article = re.search(r'<article class="md-content__inner md-typeset">.*?</article>', text, re.S).group(0)
+        article = re.search(r'<article class="md-content__inner md-typeset"[^>]*>.*?</article>', text, re.S).group(0)
         toc = re.search(r'<nav class="md-nav md-nav--secondary".*?</nav>\s*</div>', text, re.S).group(0)
         title = re.search(r"<title>(.*?)</title>", text).group(1)
         sizes.append(len(text) - len(article) - len(toc) - 3 * len(title))

@@ -345,7 +345,8 @@ def test_the_stylesheet_is_served_as_css_cached_immutable_under_its_version(worl
     reply = world.get(href)
     assert reply.status == 200 and reply.header("content-type") == "text/css; charset=utf-8"
     assert reply.header("cache-control") == "public, max-age=31536000, immutable"
-    assert reply.body == identity.STYLESHEET_FILE.read_bytes()
+    # The identity the sites share (identity.css), then the gate pages' own rules, as one stylesheet.
+    assert reply.body == identity.IDENTITY_STYLESHEET_FILE.read_bytes() + b"\n" + identity.STYLESHEET_FILE.read_bytes()
     assert reply.header("x-content-type-options") == "nosniff"
     unversioned = world.get(identity.STYLESHEET_PATH)
     assert unversioned.status == 200 and "immutable" not in unversioned.header("cache-control")
@@ -355,7 +356,7 @@ def test_the_stylesheet_is_served_as_css_cached_immutable_under_its_version(worl
 
 
 def test_the_stylesheet_fetches_nothing_and_keeps_the_colours_readable():
-    css = identity.STYLESHEET_FILE.read_text()
+    css = identity.stylesheet()[0].decode("utf-8")
     assert "url(" not in css and "@import" not in css and "@font-face" not in css
     assert "#000091" in css
 

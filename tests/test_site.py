@@ -52,8 +52,8 @@ def test_every_form_of_cable_link_resolves_to_the_cable_page(renderer, target):
 def test_a_link_named_by_its_id_shows_no_id_when_unpublished(renderer):
     rendered = renderer.render(cable("2026-PARIS-0001", "Voir [2026-BERLIN-0042](2026-BERLIN-0042) et [](2026-ROME-0001).\n"))
     assert site.resolve_links(rendered.html, {"2026-BERLIN-0042", "2026-ROME-0001"}, "en") == \
-        '<p>Voir <a href="../2026/2026-BERLIN-0042.html">2026-BERLIN-0042</a> et ' \
-        '<a href="../2026/2026-ROME-0001.html">2026-ROME-0001</a>.</p>'
+        '<p>Voir <a href="../2026/2026-BERLIN-0042.html"><span class="dip-ref">2026-BERLIN-0042</span></a> et ' \
+        '<a href="../2026/2026-ROME-0001.html"><span class="dip-ref">2026-ROME-0001</span></a>.</p>'
     hidden = site.resolve_links(rendered.html, set(), "en")
     assert "2026-" not in hidden and hidden.count("unpublished cable") == 2
 
@@ -104,8 +104,9 @@ def test_community_config_derives_from_the_base(tmp_path):
     # Pages never hold the commit: only the version page does, filled in after MkDocs' build.
     assert "a" * 40 not in source.config_file.read_text()
     assert site.VERSION_MARKER in (source.docs_dir / "version.md").read_text()
-    assert sorted(p.relative_to(source.docs_dir).as_posix() for p in source.docs_dir.rglob("*.md"))[:2] == \
-        ["0000/cable-template.md", "dates/2026.md"]
+    assert sorted(p.relative_to(source.docs_dir).as_posix() for p in source.docs_dir.rglob("*.md"))[:3] == \
+        ["0000/cable-template.md", "accessibility.md", "dates/2026.md"]
+    assert (source.docs_dir / "legal.md").is_file()
 
 
 def test_plain_mkdocs_build_of_the_same_pages(tmp_path):

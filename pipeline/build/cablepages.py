@@ -1,6 +1,7 @@
 """Cable pages, written from the rendered cable page template: every cable page has the same depth
 and navigation, so it is that page with the cable's title, description, content and table of
-contents (rendered by the theme's own partial) put in place of the markers. The theme's page,
+contents (rendered by the theme's own partial) and language (on the page's article) put in place of
+the markers. The theme's page,
 without a full MkDocs render per cable."""
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from pipeline.cables import Cable
 from pipeline.plan import CommunityPlan
 
 _MARKERS = re.compile("(" + "|".join(re.escape(m) for m in (
-    CONTENT_MARKER, TOC_MARKER, site.TITLE_MARKER, site.DESCRIPTION_MARKER, site.CABLE_TEMPLATE_URL)) + ")")
+    CONTENT_MARKER, TOC_MARKER, site.TITLE_MARKER, site.DESCRIPTION_MARKER, site.LANG_MARKER,
+    site.CABLE_TEMPLATE_URL)) + ")")
 
 
 @dataclass
@@ -69,7 +71,7 @@ class CablePages:
                    + site.resolve_links(rendered.html, self.published, self.language))
         toc = self.toc_template.render(page=_TocPage(get_toc(rendered.toc)), config=self.context, lang=self.lang)
         values = {CONTENT_MARKER: content, TOC_MARKER: toc, site.TITLE_MARKER: site.esc(cable.title),
-                  site.DESCRIPTION_MARKER: site.esc(cable.summary or cable.title),
+                  site.DESCRIPTION_MARKER: site.esc(cable.summary or cable.title), site.LANG_MARKER: site.esc(cable.language),
                   site.CABLE_TEMPLATE_URL: site.cable_url(cable.id)}
         self._fragments[cable.id] = list(values.values())
         # One pass over the template's pieces: a cable's text is never searched for markers.

@@ -31,11 +31,17 @@ def code_fingerprint(base_dir: Path) -> str:
 
     h = hashlib.sha256(f"{mkdocs.__version__}/{material.__version__}".encode())
     # The audits' code too: a site skipped as unchanged must have passed the audits as they are now.
-    from pipeline import audit, classification, html_safety
+    from gate import i18n, identity
+    from pipeline import accessibility, audit, classification, html_safety
 
     package = sorted(Path(__file__).parent.glob("*.py"))
+    # Every site's legal notice and accessibility statement (site.DEFAULTS: their texts, the recorded
+    # audit), and the state's identity: the gate's stylesheet and texts (its catalogues).
+    shared = sorted(p for p in site.DEFAULTS.rglob("*") if p.is_file())
+    catalogues = sorted(i18n.LOCALES.rglob("*.po"))
     for path in (Path(site.__file__), *package, base_dir / "mkdocs.yml", Path(audit.__file__),
-                 Path(html_safety.__file__), Path(classification.__file__)):
+                 Path(html_safety.__file__), Path(classification.__file__), Path(accessibility.__file__),
+                 Path(identity.__file__), identity.IDENTITY_STYLESHEET_FILE, *shared, *catalogues):
         h.update(path.read_bytes())
     theme = base_dir / "theme"
     if theme.is_dir():
@@ -73,7 +79,7 @@ def site_keys(job: BuildJob, name: str) -> SiteKeys:
     cp = job.plans[name]
     c = cp.community
     h = hashlib.sha256(code_fingerprint(job.base_dir).encode())
-    h.update(repr((c.id, c.title, c.description, c.language, c.owner)).encode())
+    h.update(repr((c.id, c.title, c.description, c.language, c.owner, c.owner_name, c.owner_title)).encode())
     h.update(repr(job.site_url).encode())
     for cable in cp.publish:
         h.update(repr((cable.id, cable.title, cable.date, cable.post, cable.ministry, cable.subjects,
