@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from gate import store as storage
 from gate.store import Store, utc_text
 from pipeline.communities import Community
+from pipeline.messages import N_, _
 
 
 def cutoff(now: dt.datetime, months: int) -> dt.datetime:
@@ -78,13 +79,13 @@ def reduce_all(store: Store, now: dt.datetime, months: int) -> Reduced:
             weeks[(community, week)].append((key, cable))
     for (community, week), records in sorted(weeks.items()):
         counts: dict[str, int] = defaultdict(int)
-        for _, cable in records:
+        for _key, cable in records:
             counts[cable] += 1
         record = {"format": storage.FORMAT, "community": community, "week": week,
                   "cables": dict(sorted(counts.items())), "reduced_at": utc_text(now)}
         store.create(storage.activity_key(community, week), json.dumps(record, indent=1).encode() + b"\n",
                      "application/json")  # False: counted by an earlier run that stopped before deleting
-        store.delete(key for key, _ in records)
+        store.delete(key for key, _cable in records)
         done.weeks.setdefault(community, []).append(week)
         done.reads_deleted += len(records)
     old = []
@@ -161,28 +162,24 @@ def activity(store: Store, community: Community, months: int) -> Activity:
     return Activity(community.id, months, {c: dict(w) for c, w in cables.items()}, members)
 
 
-#: What ``activity`` says, in French (the default) and English.
+#: What ``activity`` says (English msgids, translated where shown: pipeline/messages.py).
 TEXT = {
-    "fr": {"title": "Lecture de {community} : membres distincts par télégramme et par semaine ISO "
-                    "(au-delà de {months} mois, seuls les nombres restent)",
-           "none": "  aucune lecture enregistrée",
-           "members": "Dernière connexion :",
-           "never": "aucune (ou avant la durée de conservation)"},
-    "en": {"title": "Readership of {community}: distinct members per cable and ISO week (beyond {months} "
-                    "months, only the counts remain)",
-           "none": "  no reads recorded",
-           "members": "Last sign-in:",
-           "never": "none (or before the retention period)"},
+    "title": N_("Readership of {community}: distinct members per cable and ISO week (beyond {months} "
+                "months, only the counts remain)"),
+    "none": N_("no reads recorded"),
+    "members": N_("Last sign-in:"),
+    "never": N_("none (or before the retention period)"),
 }
 
 
-def as_text(found: Activity, language: str) -> str:
-    text = TEXT[language]
+def as_text(found: Activity) -> str:
+    """The readership of :func:`activity` as a person reads it, in the run's language."""
+    text = {key: _(msgid) for key, msgid in TEXT.items()}
     lines = [text["title"].format(community=found.community, months=found.retention_months)]
     for cable, by_week in sorted(found.cables.items()):
         lines.append(f"  {cable}  " + "  ".join(f"{week}: {n}" for week, n in sorted(by_week.items())))
     if not found.cables:
-        lines.append(text["none"])
+        lines.append("  " + text["none"])
     lines.append(text["members"])
     for m in found.members:
         who = f"{m.email} ({m.name})" if m.name else m.email

@@ -35,6 +35,7 @@ from gate.store import Store
 from pipeline import gitrepo
 from pipeline.cables import Cable
 from pipeline.communities import Community
+from pipeline.messages import N_, _
 
 #: The keys of the claims that are rewritten: the token's kind and its time stay (the refusal needs them).
 _CLAIM_KEPT = ("typ", "at", "used_at")
@@ -60,7 +61,7 @@ def canonical(email: str) -> str:
     try:
         return parse_address(email)
     except InvalidAddress as exc:
-        raise ForgetError(f"{email!r} is not a valid e-mail address: {exc}") from None
+        raise ForgetError(_("{email!r} is not a valid e-mail address: {error}").format(email=email, error=exc)) from None
 
 
 def names(key: str, member: str) -> bool:
@@ -158,59 +159,35 @@ def remaining(root: Path, communities: Mapping[str, Community], cables: Iterable
     return Remaining(tuple(member_of), tuple(mentions), commits)
 
 
-#: What ``forget`` tells, in French (the default) and English, by the user's locale.
+#: What ``forget`` tells (English msgids, translated where shown: pipeline/messages.py).
 MESSAGES = {
-    "fr": {
-        "deleted": "{count} enregistrement(s) de {address} supprimé(s) du magasin {store}.",
-        "claims": "{count} jeton(s) à usage unique réécrit(s) sans l'adresse (ils restent refusés).",
-        "unpublished": "Retiré(e) de members.json (accès fermé dès maintenant) : {communities}.",
-        "still_published": "Encore membre dans members.json : {communities}. L'accès continue jusqu'à ce que "
-                           "communities.yaml ne le ou la liste plus et que publish soit relancé ; relancez "
-                           "avec --remove-member pour le faire maintenant.",
-        "removed_yaml": "Retiré(e) des membres de {communities} dans communities.yaml (à committer).",
-        "member_of": "communities.yaml le ou la liste encore comme membre de : {communities} "
-                     "(relancez avec --remove-member, ou retirez l'entrée à la main, puis committez).",
-        "mention": {"owner": "communities.yaml : propriétaire de {where}",
-                    "editor": "communities.yaml : rédacteur de {where}",
-                    "inviter": "communities.yaml : a invité des membres de {where}",
-                    "approval": "content/ : approbation du télégramme {where}"},
-        "mentions": "L'adresse est encore nommée ici (rôles, non des données de lecture ; à changer par "
-                    "le responsable du contenu s'il le faut) :",
-        "history": "L'historique git garde l'adresse dans {count} commit(s) ({commits}) : communities.yaml "
-                   "et les approbations telles qu'elles étaient. Le réécrire (git filter-repo) est une "
-                   "décision du propriétaire du dépôt, à prendre avec tous ceux qui en ont une copie.",
-        "no_history": "L'historique git ne nomme pas cette adresse.",
-        "logs": "Les journaux du gate (sécurité) gardent l'adresse jusqu'à la fin de leur propre durée de "
-                "conservation.",
-    },
-    "en": {
-        "deleted": "{count} record(s) of {address} deleted from the store {store}.",
-        "claims": "{count} one-time token claim(s) rewritten without the address (still refused).",
-        "unpublished": "Removed from members.json (access ended now): {communities}.",
-        "still_published": "Still a member in members.json: {communities}. Access continues until "
-                           "communities.yaml no longer lists them and publish runs again; run again with "
-                           "--remove-member to do it now.",
-        "removed_yaml": "Removed from the members of {communities} in communities.yaml (commit it).",
-        "member_of": "communities.yaml still lists them as a member of: {communities} (run again with "
-                     "--remove-member, or remove the entry by hand, then commit).",
-        "mention": {"owner": "communities.yaml: owner of {where}",
-                    "editor": "communities.yaml: editor of {where}",
-                    "inviter": "communities.yaml: invited members of {where}",
-                    "approval": "content/: approval of cable {where}"},
-        "mentions": "The address is still named here (roles, not reading records; the content's owner "
-                    "changes them if need be):",
-        "history": "Git history keeps the address in {count} commit(s) ({commits}): communities.yaml and "
-                   "the approvals as they were. Rewriting it (git filter-repo) is the repository owner's "
-                   "decision, to be taken with everyone who holds a copy.",
-        "no_history": "Git history does not name this address.",
-        "logs": "The gate's logs (security) keep the address until the end of their own retention.",
-    },
+    "deleted": N_("{count} record(s) of {address} deleted from the store {store}."),
+    "claims": N_("{count} one-time token claim(s) rewritten without the address (still refused)."),
+    "unpublished": N_("Removed from members.json (access ended now): {communities}."),
+    "still_published": N_("Still a member in members.json: {communities}. Access continues until "
+                          "communities.yaml no longer lists them and publish runs again; run again with "
+                          "--remove-member to do it now."),
+    "removed_yaml": N_("Removed from the members of {communities} in communities.yaml (commit it)."),
+    "member_of": N_("communities.yaml still lists them as a member of: {communities} (run again with "
+                    "--remove-member, or remove the entry by hand, then commit)."),
+    "mention": {"owner": N_("communities.yaml: owner of {where}"),
+                "editor": N_("communities.yaml: editor of {where}"),
+                "inviter": N_("communities.yaml: invited members of {where}"),
+                "approval": N_("content/: approval of cable {where}")},
+    "mentions": N_("The address is still named here (roles, not reading records; the content's owner "
+                   "changes them if need be):"),
+    "history": N_("Git history keeps the address in {count} commit(s) ({commits}): communities.yaml and "
+                  "the approvals as they were. Rewriting it (git filter-repo) is the repository owner's "
+                  "decision, to be taken with everyone who holds a copy."),
+    "no_history": N_("Git history does not name this address."),
+    "logs": N_("The gate's logs (security) keep the address until the end of their own retention."),
 }
 
 
-def report(done: Forgotten, left: Remaining, store_url: str, removed_from: list[str], language: str) -> str:
-    """What was done and what remains, in ``language`` ("fr" or "en")."""
-    text = MESSAGES[language]
+def report(done: Forgotten, left: Remaining, store_url: str, removed_from: list[str]) -> str:
+    """What was done and what remains, in the run's language."""
+    text = {key: _(msgid) for key, msgid in MESSAGES.items() if key != "mention"}
+    mention = {what: _(msgid) for what, msgid in MESSAGES["mention"].items()}
     lines = [text["deleted"].format(count=len(done.deleted), address=done.address, store=store_url)]
     if done.claims_rewritten:
         lines.append(text["claims"].format(count=done.claims_rewritten))
@@ -224,7 +201,7 @@ def report(done: Forgotten, left: Remaining, store_url: str, removed_from: list[
         lines.append(text["member_of"].format(communities=", ".join(left.member_of)))
     if left.mentions:
         lines.append(text["mentions"])
-        lines += ["  - " + text["mention"][what].format(where=where) for what, where in left.mentions]
+        lines += ["  - " + mention[what].format(where=where) for what, where in left.mentions]
     if left.commits:
         shown = ", ".join(f"{short} {day.isoformat()}" for short, day in left.commits[:10])
         more = "…" if len(left.commits) > 10 else ""

@@ -31,6 +31,7 @@ from gate.membership import Snapshot, SnapshotError
 from gate.reminders import Expiry, expiries_message, reminder_message
 from gate.store import Store, StoreError, utc_text
 from pipeline.communities import Community, Member
+from pipeline.messages import _
 from pipeline.roster import is_published
 
 #: Members whose last day is within this many days from today are reminded.
@@ -75,7 +76,7 @@ def remind(store: Store, communities: Mapping[str, Community], smtp: SmtpSetting
     except storage.NotFound:
         return Reminded()
     except SnapshotError as exc:
-        raise StoreError(f"members.json cannot be read: {exc}") from None
+        raise StoreError(_("members.json cannot be read: {exc}").format(exc=exc)) from None
     done = Reminded()
     today = now.date()
     with Postman(smtp) as postman:
@@ -100,13 +101,13 @@ def remind(store: Store, communities: Mapping[str, Community], smtp: SmtpSetting
                 if owner_key is not None:
                     for_owner.append((member, owner_key))
             if for_owner:
-                expiries = [Expiry(m.email, m.name, m.expires) for m, _ in for_owner if m.expires]
+                expiries = [Expiry(m.email, m.name, m.expires) for m, _key in for_owner if m.expires]
                 try:
                     postman.send(expiries_message(smtp.sender, community.owner, community_title=community.title,
                                                   community_id=cid, language=community.language,
                                                   expiries=expiries, site=site), community.owner)
                     done.owners.append((cid, community.owner, len(expiries)))
                 except (OSError, smtplib.SMTPException, ValueError) as exc:
-                    store.delete([key for _, key in for_owner])
+                    store.delete([key for _member, key in for_owner])
                     done.failed[f"{cid} {community.owner}"] = f"{type(exc).__name__}: {exc}"
     return done

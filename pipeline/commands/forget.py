@@ -10,43 +10,34 @@ from pipeline.commands.options import (
     open_store_or_exit,
     root_option,
     store_option,
-    user_language,
 )
+from pipeline.messages import N_, _
 
 #: What this command tells the user on failure (its report is pipeline/forgetting.py's MESSAGES).
 MESSAGES = {
-    "fr": {
-        "store": "le magasin ne répond pas ({error}) ; rien n'est perdu : relancez forget quand il répond",
-        "yaml": "communities.yaml n'a pas pu être modifié ({error}) ; rien n'a été changé",
-        "broken": "communities.yaml a des erreurs ; corrigez-les d'abord (diplomatie check) :\n{errors}",
-    },
-    "en": {
-        "store": "the store does not answer ({error}); nothing is lost: run forget again once it answers",
-        "yaml": "communities.yaml could not be edited ({error}); nothing was changed",
-        "broken": "communities.yaml has errors; fix them first (diplomatie check):\n{errors}",
-    },
+    "store": N_("the store does not answer ({error}); nothing is lost: run forget again once it answers"),
+    "yaml": N_("communities.yaml could not be edited ({error}); nothing was changed"),
+    "broken": N_("communities.yaml has errors; fix them first (diplomatie check):\n{errors}"),
 }
 
 
-@click.command("forget")
+@click.command("forget", help=N_(
+    "Remove EMAIL's records from the store (sign-ins, claims, alert preferences and marks, invitations, and "
+    "every other per-person record), then say what still names them: communities.yaml, approvals, and the "
+    "commits of git history."))
 @click.argument("email")
 @click.option("--remove-member", is_flag=True,
-              help="Also remove them from every community's members in communities.yaml (every other byte "
-                   "kept) and from the store's members.json: their access ends now.")
+              help=N_("Also remove them from every community's members in communities.yaml (every other byte "
+                      "kept) and from the store's members.json: their access ends now."))
 @root_option
 @store_option
 @endpoint_option
 def command(email, remove_member, root, store_url, endpoint_url) -> None:
-    """Remove EMAIL's records from the store (sign-ins, claims, alert preferences and marks, invitations,
-    and every other per-person record), then say what still names them: communities.yaml, approvals, and
-    the commits of git history."""
     from gate.store import StoreError
     from pipeline import yamledit
     from pipeline.communities import PATH
     from pipeline.forgetting import ForgetError, canonical, forget, remaining, report
 
-    language = user_language()
-    messages = MESSAGES[language]
     try:
         address = canonical(email)
     except ForgetError as exc:
@@ -54,7 +45,7 @@ def command(email, remove_member, root, store_url, endpoint_url) -> None:
     repo = load_repository(root)
     broken = [f for f in repo.errors if f.path.endswith("communities.yaml")]
     if broken:
-        raise click.ClickException(messages["broken"].format(errors="\n".join(map(str, broken))))
+        raise click.ClickException(_(MESSAGES["broken"]).format(errors="\n".join(map(str, broken))))
     edited, removed_from = None, []
     if remove_member:
         path = root / PATH
@@ -65,15 +56,15 @@ def command(email, remove_member, root, store_url, endpoint_url) -> None:
                     text = yamledit.remove_member(text, cid, address)
                     removed_from.append(cid)
         except yamledit.YamlEditError as exc:
-            raise click.ClickException(messages["yaml"].format(error=exc)) from None
+            raise click.ClickException(_(MESSAGES["yaml"]).format(error=exc)) from None
         edited = text if removed_from else None
     store = open_store_or_exit(store_url, endpoint_url)
     try:
         done = forget(store, address, unpublish=remove_member)
     except StoreError as exc:
-        raise click.ClickException(messages["store"].format(error=exc)) from None
+        raise click.ClickException(_(MESSAGES["store"]).format(error=exc)) from None
     if edited is not None:
         yamledit.save(root / PATH, edited)
         repo = load_repository(root)
     left = remaining(root, repo.communities, repo.cables.values(), address)
-    click.echo(report(done, left, store_url, removed_from, language))
+    click.echo(report(done, left, store_url, removed_from))

@@ -95,14 +95,6 @@ def resolve_editor(root: Path, editor: str | None) -> str:
     return found
 
 
-def user_language() -> str:
-    """This run's language (``--lang``, ``DIPLOMATIE_LANG``, the POSIX locale; French by default), by
-    the one rule of pipeline/messages.py."""
-    from pipeline.messages import language
-
-    return language()
-
-
 #: The answers that mean yes, in either language (French: o, oui; English: y, yes); anything else is no.
 YES = frozenset({"o", "oui", "y", "yes"})
 

@@ -16,28 +16,29 @@ from pipeline.commands.options import (
     root_option,
     store_option,
 )
+from pipeline.messages import N_, _
 
 #: What this command tells the user, in one place.
 MESSAGES = {
-    "broken": "communities.yaml has errors; fix them first (diplomatie check):\n{errors}",
-    "store": "the store cannot be read ({error}); run remind again once it answers",
-    "member": "{community}: reminded {email} that their access ends on {date}",
-    "owner": "{community}: told the owner {email} of {count} access(es) ending soon",
-    "summary": "reminders: {members} member(s) and {owners} owner digest(s) sent",
-    "failed": "error: reminder to {what} not sent ({why}); the next run retries",
-    "exit": "{count} reminder(s) could not be sent; run remind again",
+    "broken": N_("communities.yaml has errors; fix them first (diplomatie check):\n{errors}"),
+    "store": N_("the store cannot be read ({error}); run remind again once it answers"),
+    "member": N_("{community}: reminded {email} that their access ends on {date}"),
+    "owner": N_("{community}: told the owner {email} of {count} access(es) ending soon"),
+    "summary": N_("reminders: {members} member(s) and {owners} owner digest(s) sent"),
+    "failed": N_("error: reminder to {what} not sent ({why}); the next run retries"),
+    "exit": N_("{count} reminder(s) could not be sent; run remind again"),
 }
 
 
-@click.command("remind")
+@click.command("remind", help=N_(
+    "E-mail, once, each member whose access ends within 14 days (whom to ask for a renewal: the owner's "
+    "name), and each community's owner one digest of those accesses. Run it daily, beside notify."))
 @root_option
 @store_option
 @endpoint_option
 @alert_options(required=True)
 @format_option("text", "json")
 def command(root, store_url, endpoint_url, smtp, smtp_from, smtp_starttls, gate_url, keys_dir, fmt) -> None:
-    """E-mail, once, each member whose access ends within 14 days (whom to ask for a renewal: the
-    owner's name), and each community's owner one digest of those accesses. Run it daily, beside notify."""
     from gate.store import StoreError
     from pipeline.reminders import remind
 
@@ -45,21 +46,21 @@ def command(root, store_url, endpoint_url, smtp, smtp_from, smtp_starttls, gate_
     repo = load_repository(root)
     broken = [f for f in repo.errors if f.path.endswith("communities.yaml")]
     if broken:
-        raise click.ClickException(MESSAGES["broken"].format(errors="\n".join(map(str, broken))))
+        raise click.ClickException(_(MESSAGES["broken"]).format(errors="\n".join(map(str, broken))))
     store = open_store_or_exit(store_url, endpoint_url)
     try:
         done = remind(store, repo.communities, settings.smtp, dt.datetime.now(dt.UTC), settings.gate_url.rstrip("/"))
     except StoreError as exc:
-        raise click.ClickException(MESSAGES["store"].format(error=exc)) from None
+        raise click.ClickException(_(MESSAGES["store"]).format(error=exc)) from None
     if fmt == "json":
         click.echo(json.dumps(done.to_json(), indent=2))
     else:
         for community, email, date in done.members:
-            click.echo(MESSAGES["member"].format(community=community, email=email, date=date.isoformat()))
+            click.echo(_(MESSAGES["member"]).format(community=community, email=email, date=date.isoformat()))
         for community, email, count in done.owners:
-            click.echo(MESSAGES["owner"].format(community=community, email=email, count=count))
-        click.echo(MESSAGES["summary"].format(members=len(done.members), owners=len(done.owners)))
+            click.echo(_(MESSAGES["owner"]).format(community=community, email=email, count=count))
+        click.echo(_(MESSAGES["summary"]).format(members=len(done.members), owners=len(done.owners)))
         for what, why in sorted(done.failed.items()):
-            click.echo(MESSAGES["failed"].format(what=what, why=why), err=True)
+            click.echo(_(MESSAGES["failed"]).format(what=what, why=why), err=True)
     if done.failed:
-        raise click.ClickException(MESSAGES["exit"].format(count=len(done.failed)))
+        raise click.ClickException(_(MESSAGES["exit"]).format(count=len(done.failed)))

@@ -16,31 +16,34 @@ from pipeline.commands.options import (
     root_option,
     store_option,
 )
+from pipeline.messages import N_, _, ngettext
 
 
-@click.group("replies")
+@click.group("replies", help=N_("Members' replies to cables (taken by the gate on each cable page)."))
 def command() -> None:
-    """Members' replies to cables (taken by the gate on each cable page)."""
+    pass
 
 
-@command.command("pull")
+@command.command("pull", help=N_(
+    "Write each new reply as replies/<community>/<cable>/<time>-<n>.md on BRANCH, checked like a cable (a reply "
+    "with a classification marking, a hidden character or unsafe HTML is reported and never written). A second "
+    "pull adds nothing. Exit 1 when a reply was held back or an e-mail not sent."))
 @root_option
 @store_option
 @endpoint_option
 @click.option("--branch", default="replies", show_default=True, metavar="NAME",
-              help="The branch the replies are committed on (created from --base when absent; never the one "
-                   "checked out).")
-@click.option("--base", default="HEAD", show_default=True, metavar="REF", help="Where a new branch starts.")
+              help=N_("The branch the replies are committed on (created from --base when absent; never the one "
+                      "checked out)."))
+@click.option("--base", default="HEAD", show_default=True, metavar="REF", help=N_("Where a new branch starts."))
 @click.option("--smtp", metavar="HOST:PORT", envvar="DIPLOMATIE_ALERTS_SMTP",
-              help="With it, the cable's author and the community's owner and editors are e-mailed that replies "
-                   "arrived (never their text).")
-@click.option("--smtp-from", envvar="DIPLOMATIE_SMTP_FROM", default="diplomatie@localhost", show_default=True)
-@click.option("--smtp-starttls/--no-smtp-starttls", envvar="DIPLOMATIE_SMTP_STARTTLS", default=False)
+              help=N_("With it, the cable's author and the community's owner and editors are e-mailed that "
+                      "replies arrived (never their text)."))
+@click.option("--smtp-from", envvar="DIPLOMATIE_SMTP_FROM", default="diplomatie@localhost", show_default=True,
+              help=N_("The sender of alerts and invitations."))
+@click.option("--smtp-starttls/--no-smtp-starttls", envvar="DIPLOMATIE_SMTP_STARTTLS", default=False,
+              help=N_("Talk to the SMTP server over STARTTLS."))
 @format_option("text", "json")
 def pull_command(root, store_url, endpoint_url, branch, base, smtp, smtp_from, smtp_starttls, fmt):
-    """Write each new reply as replies/<community>/<cable>/<time>-<n>.md on BRANCH, checked like a cable
-    (a reply with a classification marking, a hidden character or unsafe HTML is reported and never
-    written). A second pull adds nothing. Exit 1 when a reply was held back or an e-mail not sent."""
     from pipeline.check import as_text
     from pipeline.gitrepo import GitError
     from pipeline.replypull import pull, tell
@@ -63,13 +66,13 @@ def pull_command(root, store_url, endpoint_url, branch, base, smtp, smtp_from, s
         if report.findings:
             click.echo(as_text(report.findings))
         for pulled in report.written:
-            click.echo(f"new: {pulled.path}")
-        commit = f" (commit {report.commit[:12]})" if report.commit else ""
-        click.echo(f"replies: {len(report.written)} new on {branch}{commit}, {report.already} already there, "
-                   f"{len(report.held())} held back")
+            click.echo(_("new: {path}").format(path=pulled.path))
+        commit = _(" (commit {commit})").format(commit=report.commit[:12]) if report.commit else ""
+        click.echo(_("replies: {new} new on {branch}{commit}, {already} already there, {held} held back").format(
+            new=len(report.written), branch=branch, commit=commit, already=report.already, held=len(report.held())))
         if sent:
-            click.echo(f"told: {len(sent)} e-mail(s) sent")
+            click.echo(ngettext("told: {n} e-mail sent", "told: {n} e-mails sent", len(sent)).format(n=len(sent)))
         for who, why in sorted(failed.items()):
-            click.echo(f"error: notice to {who} not sent: {why}", err=True)
+            click.echo(_("error: notice to {who} not sent: {why}").format(who=who, why=why), err=True)
     if report.findings or failed:
         raise SystemExit(1)
