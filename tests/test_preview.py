@@ -48,7 +48,7 @@ def test_an_unapproved_cable_is_previewed_marked_and_said_to_be_held(repo, tmp_p
     assert NEW_YORK not in "".join(p.read_text(errors="replace") for p in out.rglob("*.html"))
     assert repo.git("status", "--porcelain", "--ignored") == ""
     # A second preview into the same folder replaces the first (it is a previous preview), in French.
-    again = repo.run("preview", BERLIN, "--out", str(out))
+    again = repo.run("--lang", "fr", "preview", BERLIN, "--out", str(out))
     assert again.code == 0, again.output
     assert _rows(again.stdout)["energie"][0] == "serait retenu : non approuvé"
 
