@@ -24,7 +24,7 @@ COMMANDS: dict[str, str] = {
     "new": "new",
     "demo": "demo",
     "publish": "publish", "releases": "releases", "rollback": "rollback", "gc": "gc", "notify": "notify",
-    "build": "build",
+    "build": "build", "preview": "preview",
     "keys": "keys", "link": "link", "gate": "gate",
     "history": "history",
     "archive": "archive",

@@ -147,6 +147,12 @@ def esc(text: str) -> str:
     return html.escape(text, quote=True)
 
 
+def preview_banner(mark: str) -> str:
+    """The notice at the top of a previewed cable page: the theme's warning admonition (its own
+    stylesheet, no inline style), with a role that screen readers announce."""
+    return (f'<div class="admonition warning" role="note"><p class="admonition-title">{esc(mark)}</p></div>\n')
+
+
 # --------------------------------------------------------------------------------------------
 # Cable conversion (shared by every community publishing the cable)
 

@@ -69,8 +69,12 @@ class CablePages:
         rendered = self.rendered(cable)
         content = (site.cable_header(cable, self.published, self.language, version=self.job.versions.get(cable.id))
                    + site.resolve_links(rendered.html, self.published, self.language))
+        title = cable.title
+        if self.job.preview_mark:  # a preview: said at the top of the page and in its title
+            content = site.preview_banner(self.job.preview_mark) + content
+            title = f"{self.job.preview_mark} · {title}"
         toc = self.toc_template.render(page=_TocPage(get_toc(rendered.toc)), config=self.context, lang=self.lang)
-        values = {CONTENT_MARKER: content, TOC_MARKER: toc, site.TITLE_MARKER: site.esc(cable.title),
+        values = {CONTENT_MARKER: content, TOC_MARKER: toc, site.TITLE_MARKER: site.esc(title),
                   site.DESCRIPTION_MARKER: site.esc(cable.summary or cable.title), site.LANG_MARKER: site.esc(cable.language),
                   site.CABLE_TEMPLATE_URL: site.cable_url(cable.id)}
         self._fragments[cable.id] = list(values.values())

@@ -62,6 +62,7 @@ class BuildJob:
     commit_time: dt.datetime | None
     site_url: str | None
     versions: Mapping[str, VersionInfo] = field(default_factory=dict)  # by cable id
+    preview_mark: str | None = None  # a preview's mark, at the top and in the title of every cable page
 
     @property
     def own_url(self) -> str | None:

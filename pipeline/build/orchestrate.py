@@ -28,9 +28,10 @@ CONVERSION_CHUNK = 40
 def build_sites(repo: Any, plan: Plan, out: Path, *, versions: Mapping[str, VersionInfo],
                 communities: list[str] | None = None, jobs: int | None = None, force: bool = False,
                 progress: bool = True, site_url: str | None = None,
-                cache_dir: Path | None = None) -> dict[str, SiteBuild]:
+                cache_dir: Path | None = None, preview_mark: str | None = None) -> dict[str, SiteBuild]:
     """Build ``<out>/<community>/`` for each community of ``plan`` (or those named). ``versions``:
-    each published cable's version, by id (``history.published_versions``, read before the build)."""
+    each published cable's version, by id (``history.published_versions``, read before the build).
+    ``preview_mark``: put at the top and in the title of every cable page (``diplomatie preview``)."""
     names = _communities(plan, communities)
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -39,7 +40,8 @@ def build_sites(repo: Any, plan: Plan, out: Path, *, versions: Mapping[str, Vers
     # What every step reads, made once and handed to each.
     job = BuildJob(repo_cables=dict(repo.cables), plans=plan.communities, base_dir=base_dir, out=out,
                    cache=_cache_folder(repo, cache_dir), commit=repo.commit, commit_time=repo.commit_time,
-                   site_url=site_url, versions=dict(versions))
+                   site_url=site_url, versions=dict(versions),
+                   preview_mark=preview_mark)
     # Which sites are unchanged since their last successful build, which can be updated in place.
     unchanged, tasks = _sort_out(job, names, force)
     jobs = max(1, jobs or os.cpu_count() or 1)
