@@ -59,7 +59,10 @@ class LazyGroup(click.Group):
         messages.use(None)
         clicktext.install()
         localized(self)
-        return super().main(*args, **kwargs)
+        try:
+            return super().main(*args, **kwargs)
+        finally:  # --lang chose the language of this run only (a process may run several: tests do)
+            messages.use(None)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
