@@ -410,3 +410,10 @@ def gate_in_process(store_dir: Path | str, keys_dir: Path, **kw) -> Iterator[Gat
         yield client
     finally:
         client.close()
+
+
+def published_cables(store: Path, community: str) -> tuple[str, ...]:
+    """The cables of the community's current release, read as the gate reads them (the root, its
+    cable list checked against its hash)."""
+    folder = storage.open_store(store)
+    return storage.read_manifest(folder, community, storage.read_pointer(folder, community).release).cables

@@ -251,7 +251,7 @@ def test_a_marking_in_any_file_a_reader_sees_fails_the_audit(tmp_path, rel, text
 
 
 def test_the_release_manifest_records_the_hashes_the_build_computed(hostile_titles, tmp_path):
-    from gate.store import FolderStore, Manifest, manifest_key
+    from gate.store import FolderStore, read_manifest
     from pipeline.build import SiteBuild
     from pipeline.publish import publish_site
 
@@ -259,7 +259,7 @@ def test_the_release_manifest_records_the_hashes_the_build_computed(hostile_titl
     site = SiteBuild(community="energie", path=hostile_titles, cables=("2026-BERLIN-0001", "2026-PARIS-0002"),
                      commit=None, built_at="", cached=False)
     result = publish_site(store, site)
-    manifest = Manifest.from_json(store.get(manifest_key("energie", result.release)))
+    manifest = read_manifest(store, "energie", result.release)
     code = read_code(hostile_titles)
     assert manifest.script_hashes and set(manifest.script_hashes) == code.scripts
     assert set(manifest.style_hashes) == code.styles

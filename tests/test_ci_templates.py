@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from contentrepo import COMMUNITIES, make_repo
 
 from pipeline.cli import main
+from tests.gatekit import published_cables
 
 PROJECT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent  # the venv's bin: diplomatie and pre-commit live there
@@ -215,9 +216,7 @@ def test_publish_job_publishes_to_the_store_it_is_given(content, tmp_path):
     for line in jobs()["publish"]["script"]:
         result = run_script(line, content.root, DIPLOMATIE_STORE=str(store))
         assert result.returncode == 0, result.stderr
-    pointer = json.loads((store / "communities" / "energie" / "current.json").read_text())
-    manifest = json.loads((store / pointer["manifest"]).read_text())
-    assert manifest["cables"] == ["2026-BERLIN-0001"]
+    assert published_cables(store, "energie") == ("2026-BERLIN-0001",)
 
 
 # --- .pre-commit-hooks.yaml ----------------------------------------------------------------------

@@ -24,7 +24,7 @@ from pipeline.plan import CommunityPlan, Plan, make_plan
 #: may read either).
 MARK = "APERÇU — non publié / PREVIEW — not published"
 #: The file that says a folder holds a preview, so that a later preview may replace it.
-STAMP = ".diplomatie-preview"
+MARKER = ".diplomatie-preview"
 
 
 class PreviewError(Exception):
@@ -41,7 +41,7 @@ class CommunityPreview:
 
 
 def output_folder(out: Path | None) -> Path:
-    """``out`` when it is empty, missing or a previous preview (stamped); else a new temporary folder.
+    """``out`` when it is empty, missing or a previous preview (it holds the MARKER file); else a new temporary folder.
     Refuses any other folder, so that nothing is overwritten by surprise."""
     if out is None:
         folder = Path(tempfile.mkdtemp(prefix="diplomatie-preview-"))
@@ -49,11 +49,11 @@ def output_folder(out: Path | None) -> Path:
         folder = Path(out)
         if folder.exists() and not folder.is_dir():
             raise PreviewError(_("{out} is a file, not a folder; give an empty folder to --out").format(out=folder))
-        if folder.is_dir() and any(folder.iterdir()) and not (folder / STAMP).is_file():
+        if folder.is_dir() and any(folder.iterdir()) and not (folder / MARKER).is_file():
             raise PreviewError(_("{out} is not empty and holds no previous preview: give an empty or new folder to --out, "
                                  "so nothing is overwritten").format(out=folder))
         folder.mkdir(parents=True, exist_ok=True)
-    (folder / STAMP).write_text("diplomatie preview\n", encoding="utf-8")
+    (folder / MARKER).write_text("A preview made by Diplomatie: it may be replaced by the next one.\n", encoding="utf-8")
     return folder.resolve()
 
 
@@ -87,4 +87,4 @@ def preview(repo: Any, cable_id: str, out: Path, *, communities: list[str] | Non
     return [CommunityPreview(name, out / name / site.cable_url(cable_id), held[name]) for name in names]
 
 
-__all__ = ["MARK", "STAMP", "BuildError", "CommunityPreview", "PreviewError", "output_folder", "preview"]
+__all__ = ["MARK", "MARKER", "BuildError", "CommunityPreview", "PreviewError", "output_folder", "preview"]
