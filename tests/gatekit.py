@@ -32,6 +32,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@contextlib.contextmanager
+def refusing_port() -> Iterator[int]:
+    """A local port that refuses connections for as long as the block runs: bound here and never
+    listening, so no other process (another test suite starting a server on port 0) can take it.
+    A port merely found free and released may be someone's by the time it is dialled."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        yield s.getsockname()[1]
+
+
 def content_type(path: str) -> str:
     guessed = mimetypes.guess_type(path)[0] or "application/octet-stream"
     return f"{guessed}; charset=utf-8" if guessed.startswith("text/") or guessed.endswith("json") else guessed

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from tests.gatekit import free_port
+from tests.gatekit import refusing_port
 from tests.nginxkit import running_nginx
 from tests.test_gate import marker
 from tests.test_nginx import world  # noqa: F401 - the gate behind nginx
@@ -92,8 +92,7 @@ def test_percent_encoded_paths_never_answer_5xx(world, path):  # noqa: F811
 def test_a_gate_that_cannot_decide_is_a_bad_gateway_not_an_nginx_error(tmp_path):
     """Any decision answer but 200 (here none: the gate is down) hands the request to the gate location,
     so a gate that is down reads as 502 (and a gate that answers, its own), never an nginx 500."""
-    nobody = free_port()  # no gate listens here
-    with running_nginx(tmp_path / "nginx", [nobody], tmp_path / "store") as nginx:
+    with refusing_port() as nobody, running_nginx(tmp_path / "nginx", [nobody], tmp_path / "store") as nginx:
         conn = http.client.HTTPConnection("127.0.0.1", nginx.port, timeout=10)
         conn.request("GET", "/c/presse/")
         status = conn.getresponse().status

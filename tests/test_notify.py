@@ -279,11 +279,11 @@ def test_a_failed_delivery_is_retried_at_the_next_run(tmp_path, smtp):
     first_run(world)
     world.cable("2026-BERLIN-0002")
     world.publish("energie", ["2026-BERLIN-0001", "2026-BERLIN-0002"])
-    from tests.gatekit import free_port
+    from tests.gatekit import refusing_port
 
-    down = NotifySettings(gate_url=GATE, ring=world.ring,
-                          smtp=SmtpSettings(host="127.0.0.1", port=free_port(), timeout=2))
-    report = world.notify(settings=down)
+    with refusing_port() as port:
+        down = NotifySettings(gate_url=GATE, ring=world.ring, smtp=SmtpSettings(host="127.0.0.1", port=port, timeout=2))
+        report = world.notify(settings=down)
     assert report.sent == [] and list(report.failed) == [f"energie {MEMBER}"]
     assert report.failure() and "run notify again" in report.failure()
     assert world.received() == []

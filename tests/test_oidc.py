@@ -267,14 +267,12 @@ def test_provider_error_in_callback_is_refused(provider: Provider) -> None:
 
 
 def test_unreachable_provider_is_a_clear_error(tmp_path: Path) -> None:
-    import socket
+    from tests.gatekit import refusing_port
 
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = oidc.OIDCConfig.from_options(f"http://127.0.0.1:{port}", CLIENT_ID, CLIENT_SECRET, BASE_URL)
-    with pytest.raises(oidc.OIDCError, match="unreachable"):
-        oidc.start(config, "/")
+    with refusing_port() as port:
+        config = oidc.OIDCConfig.from_options(f"http://127.0.0.1:{port}", CLIENT_ID, CLIENT_SECRET, BASE_URL)
+        with pytest.raises(oidc.OIDCError, match="unreachable"):
+            oidc.start(config, "/")
 
 
 def test_config_from_gate_options() -> None:

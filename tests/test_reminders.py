@@ -17,7 +17,7 @@ from pipeline.communities import membership_snapshot, parse
 from pipeline.findings import Findings
 from pipeline.reminders import remind
 from tests.contentrepo import COMMUNITIES, OWNER, make_repo
-from tests.gatekit import free_port
+from tests.gatekit import refusing_port
 from tests.smtpkit import smtp_fixture
 
 smtp = smtp_fixture()
@@ -127,8 +127,9 @@ def test_a_refused_delivery_is_retried_at_the_next_run(tmp_path, smtp):
     store = storage.FolderStore(tmp_path / "store")
     data = communities(member("soon@example.org", 3))
     publish_members(store, data)
-    nowhere = SmtpSettings(host="127.0.0.1", port=free_port(), sender="diplomatie@example.org", timeout=2)
-    failed = remind(store, parsed(data), nowhere, NOW, SITE)
+    with refusing_port() as port:
+        nowhere = SmtpSettings(host="127.0.0.1", port=port, sender="diplomatie@example.org", timeout=2)
+        failed = remind(store, parsed(data), nowhere, NOW, SITE)
     assert set(failed.failed) == {"energie soon@example.org", f"energie {OWNER}"} and not failed.members
     assert list(store.list(storage.REMINDERS_PREFIX)) == []
     start = len(mailbox.received)

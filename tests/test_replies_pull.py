@@ -164,11 +164,12 @@ def test_the_command_reports_tells_the_author_and_editors_without_the_text_and_t
 
 
 def test_an_smtp_server_that_is_down_is_an_error_but_the_replies_are_committed(repo, tmp_path):
-    from tests.gatekit import free_port
+    from tests.gatekit import refusing_port
 
     store = storage.FolderStore(tmp_path / "store")
     answer(store)
-    result = repo.run("replies", "pull", "--store", str(tmp_path / "store"), "--smtp", f"127.0.0.1:{free_port()}")
+    with refusing_port() as port:
+        result = repo.run("replies", "pull", "--store", str(tmp_path / "store"), "--smtp", f"127.0.0.1:{port}")
     assert result.code == 1 and "not sent" in result.output
     assert len(on_branch(repo)) == 1
 
