@@ -34,6 +34,7 @@ from gate.replynotice import Arrival, reply_notice
 from pipeline import classification, gitrepo, html_safety
 from pipeline.cables import DISGUISES
 from pipeline.findings import Finding
+from pipeline.messages import _
 from pipeline.repository import Repository
 
 FOLDER = "replies"
@@ -88,15 +89,16 @@ def scan(path: str, text: str, first_line: int) -> list[Finding]:
     markings += [m for m in page.markings if m.line not in seen]
     for marking in markings:
         found.append(Finding(path, first_line + marking.line - 1, marking.col, "E302",
-                             f"classification marking {marking.text!r} ({marking.kind}) in the reply",
-                             "only unclassified text may be passed on: this reply stays out of the repository"))
+                             _("classification marking {text!r} ({kind}) in the reply").format(
+                                 text=marking.text, kind=marking.kind),
+                             _("only unclassified text may be passed on: this reply stays out of the repository")))
     for disguise in classification.find_disguises(text, page):
         code, message, hint = DISGUISES[disguise.kind]
         found.append(Finding(path, first_line + disguise.line - 1, disguise.col, code,
-                             f"{message} in the reply: {disguise.text}", hint))
+                             _("{what} in the reply: {text}").format(what=_(message), text=disguise.text), _(hint)))
     for unsafe in html_safety.find_unsafe(text):
         found.append(Finding(path, first_line + unsafe.line - 1, unsafe.col, "E501",
-                             f"{unsafe.what}: {unsafe.text!r}", "this reply stays out of the repository"))
+                             f"{unsafe.what}: {unsafe.text!r}", _("this reply stays out of the repository")))
     return sorted(found)
 
 
@@ -120,8 +122,8 @@ def pull(store: storage.Store, root, branch: str = DEFAULT_BRANCH, *, base: str 
                 reply = replies.reply_at(key, data)
                 path = reply_file(key, reply)
             except (storage.StoreError, ValueError) as exc:
-                report.findings.append(Finding(key, 1, 1, "E206", f"not a reply: {exc}",
-                                               "left in the store; look at it, then delete it"))
+                report.findings.append(Finding(key, 1, 1, "E206", _("not a reply: {error}").format(error=exc),
+                                               _("left in the store; look at it, then delete it")))
                 continue
             if path in known:
                 report.already += 1
@@ -129,8 +131,8 @@ def pull(store: storage.Store, root, branch: str = DEFAULT_BRANCH, *, base: str 
             text, first_line = render(key, reply)
             problems = scan(path, reply.text, first_line)
             if replies.text_problem(reply.text) is not None or not is_canonical(reply.author):
-                problems.append(Finding(path, first_line, 1, "E206", "the stored reply breaks the gate's limits",
-                                        "left in the store; look at it, then delete it"))
+                problems.append(Finding(path, first_line, 1, "E206", _("the stored reply breaks the gate's limits"),
+                                        _("left in the store; look at it, then delete it")))
             if problems:
                 report.findings += problems
                 continue
