@@ -105,3 +105,16 @@ def s3_bucket(s3_server: S3Server) -> Iterator[str]:
         yield name
     finally:
         empty_bucket(client, name)
+
+
+@pytest.fixture(params=["folder", pytest.param("s3", marks=pytest.mark.s3)])
+def store(request: pytest.FixtureRequest, tmp_path):
+    """The store on both backends a test asks for by this name: a folder, and the real S3 server
+    (marked ``s3``). A test module may define its own ``store``; that one wins there."""
+    from gate.store import FolderStore, S3Store
+
+    if request.param == "folder":
+        return FolderStore(tmp_path / "store")
+    server = request.getfixturevalue("s3_server")
+    bucket = request.getfixturevalue("s3_bucket")
+    return S3Store(bucket, "site-store", client=server.client())

@@ -8,8 +8,6 @@ import dataclasses
 import datetime as dt
 import json
 
-import pytest
-
 from gate import store as storage
 from gate import tokens
 from pipeline.activity import activity, cutoff, reduce_all
@@ -24,14 +22,6 @@ CABLE = "2026-BERLIN-0001"
 OTHER_CABLE = "2026-BERLIN-0002"
 RELEASE = "20261130T000000.000Z-00000000"
 
-
-@pytest.fixture(params=["folder", pytest.param("s3", marks=pytest.mark.s3)])
-def store(request, tmp_path):
-    if request.param == "folder":
-        return storage.FolderStore(tmp_path / "store")
-    server = request.getfixturevalue("s3_server")
-    bucket = request.getfixturevalue("s3_bucket")
-    return storage.S3Store(bucket, "site-store", client=server.client())
 
 
 def at(text: str) -> dt.datetime:

@@ -10,14 +10,6 @@ from gate import store as storage
 MEMBER = "a.martin@example.org"
 
 
-@pytest.fixture(params=["folder", pytest.param("s3", marks=pytest.mark.s3)])
-def store(request, tmp_path):
-    if request.param == "folder":
-        return storage.FolderStore(tmp_path / "store")
-    server = request.getfixturevalue("s3_server")
-    bucket = request.getfixturevalue("s3_bucket")
-    return storage.S3Store(bucket, "site-store", client=server.client())
-
 
 def test_alert_keys_name_members_by_a_hash_never_by_their_address():
     keys = [storage.preference_key("energie", MEMBER), storage.baseline_key("energie", MEMBER),

@@ -23,14 +23,6 @@ NOW = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
 CABLE = "2026-BERLIN-0001"
 
 
-@pytest.fixture(params=["folder", pytest.param("s3", marks=pytest.mark.s3)])
-def store(request, tmp_path):
-    if request.param == "folder":
-        return storage.FolderStore(tmp_path / "store")
-    server = request.getfixturevalue("s3_server")
-    bucket = request.getfixturevalue("s3_bucket")
-    return storage.S3Store(bucket, "site-store", client=server.client())
-
 
 def _json(record: dict) -> bytes:
     return json.dumps(record).encode()

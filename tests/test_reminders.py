@@ -8,8 +8,6 @@ import copy
 import datetime as dt
 import json
 
-import pytest
-
 from gate import store as storage
 from gate import tokens
 from gate.letters import SmtpSettings
@@ -26,14 +24,6 @@ NOW = dt.datetime(2026, 12, 1, 8, 0, tzinfo=dt.UTC)
 TODAY = NOW.date()
 SITE = "https://cables.example.org"
 
-
-@pytest.fixture(params=["folder", pytest.param("s3", marks=pytest.mark.s3)])
-def store(request, tmp_path):
-    if request.param == "folder":
-        return storage.FolderStore(tmp_path / "store")
-    server = request.getfixturevalue("s3_server")
-    bucket = request.getfixturevalue("s3_bucket")
-    return storage.S3Store(bucket, "site-store", client=server.client())
 
 
 def member(email: str, days: int | None, **extra) -> dict:

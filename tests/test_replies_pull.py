@@ -24,14 +24,6 @@ MOMENT = dt.datetime(2026, 12, 1, 9, 30, 5, 123456, tzinfo=dt.UTC)
 smtp = smtp_fixture()
 
 
-@pytest.fixture(params=["folder", pytest.param("s3", marks=pytest.mark.s3)])
-def store(request, tmp_path):
-    if request.param == "folder":
-        return storage.FolderStore(tmp_path / "store")
-    server = request.getfixturevalue("s3_server")
-    bucket = request.getfixturevalue("s3_bucket")
-    return storage.S3Store(bucket, "site-store", client=server.client())
-
 
 @pytest.fixture
 def repo(tmp_path):

@@ -19,14 +19,6 @@ MOMENT = dt.datetime(2026, 12, 1, 9, 30, 5, 123456, tzinfo=dt.UTC)
 EXAMPLES = settings(max_examples=150, deadline=None, derandomize=True)
 
 
-@pytest.fixture(params=["folder", pytest.param("s3", marks=pytest.mark.s3)])
-def store(request, tmp_path):
-    if request.param == "folder":
-        return storage.FolderStore(tmp_path / "store")
-    server = request.getfixturevalue("s3_server")
-    bucket = request.getfixturevalue("s3_bucket")
-    return storage.S3Store(bucket, "site-store", client=server.client())
-
 
 def a_reply(text: str = "Merci pour ce télégramme.\n\nDeux remarques :\n- une\n- deux", *, author: str = MEMBER,
             cable: str = CABLE, visibility: str = replies.EDITORS) -> replies.Reply:

@@ -38,15 +38,6 @@ from gate.store import (
 )
 
 
-@pytest.fixture(params=["folder", pytest.param("s3", marks=pytest.mark.s3)])
-def store(request, tmp_path):
-    if request.param == "folder":
-        return FolderStore(tmp_path / "store")
-    server = request.getfixturevalue("s3_server")
-    bucket = request.getfixturevalue("s3_bucket")
-    return S3Store(bucket, "site-store", client=server.client())
-
-
 def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
