@@ -26,10 +26,30 @@ from gate import tokens
 ROOT = Path(__file__).resolve().parent.parent
 
 
+_RESERVED: dict[int, socket.socket] = {}
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A local port kept for the server a test is about to start, until :func:`release_port`.
+
+    A port found free and closed at once can be taken by another process (another suite's server
+    bound on port 0, or any outgoing connection) before the test's server binds it. So the port stays
+    bound here, with ``SO_REUSEADDR`` and never listening: the kernel gives it to nobody else, and the
+    servers the tests start (the gate, nginx, asyncio's SMTP server, radosgw), which all bind with
+    ``SO_REUSEADDR``, can still listen on it. Connections to it are refused until one does."""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    _RESERVED[port] = s
+    return port
+
+
+def release_port(port: int) -> None:
+    """Give back a port from :func:`free_port` (its server has stopped)."""
+    held = _RESERVED.pop(port, None)
+    if held is not None:
+        held.close()
 
 
 @contextlib.contextmanager
@@ -224,6 +244,8 @@ class GateProcess(_Client):
                 self.proc.kill()
                 self.proc.wait()
         self.handle.close()
+        release_port(self.port)
+        release_port(self.metrics_port)
 
     def request(self, method: str, path: str, *, headers: dict[str, str] | None = None, body: bytes | None = None,
                 cookie: str | None = None) -> Reply:

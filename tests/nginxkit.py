@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.gatekit import ROOT, free_port
+from tests.gatekit import ROOT, free_port, release_port
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 DEPLOY = ROOT / "deploy"
@@ -82,6 +82,7 @@ class Nginx:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        release_port(self.port)
 
 
 @contextlib.contextmanager

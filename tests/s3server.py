@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import random
-import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -20,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.gatekit import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "tools" / "s3-server.sh"
@@ -48,12 +49,6 @@ class S3Server:
                 "AWS_SECRET_ACCESS_KEY": self.secret_key, "AWS_DEFAULT_REGION": self.region}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _parse_exports(text: str) -> dict[str, str]:
     env = {}
     for line in text.splitlines():
@@ -69,7 +64,7 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
         pytest.skip("DIPLOMATIE_SKIP_S3=1: tests that need the S3 server are skipped")
     base = random.randrange(20000, 30000, 100)
     env = dict(os.environ, S3_RGW_DIR=str(tmp_path_factory.mktemp("rgw") / "cluster"),
-               S3_RGW_PORT=str(_free_port()), S3_RGW_MON_PORT=str(_free_port()),
+               S3_RGW_PORT=str(free_port()), S3_RGW_MON_PORT=str(free_port()),
                S3_RGW_OSD_PORTS=f"{base}-{base + 99}", S3_RGW_MEM_GB="2")
     try:
         started = subprocess.run(["bash", str(SCRIPT), "start"], env=env, capture_output=True, text=True,

@@ -6,22 +6,15 @@ import http.client
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tests.gatekit import Reply, cookie_of, follow_link
+from tests.gatekit import Reply, cookie_of, follow_link, free_port
 
 PROJECT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Demo:

@@ -20,7 +20,7 @@ from gate import store as storage
 from gate import tokens
 from gate.server import ServerLimits
 from pipeline.cli import main
-from tests.gatekit import ROOT, free_port, running_gate
+from tests.gatekit import ROOT, running_gate
 
 SLOW_CLIENTS = 2000
 
@@ -134,10 +134,10 @@ def test_half_sent_and_idle_connections_are_closed_after_the_header_timeout(depl
 
 def test_no_free_port_is_taken_by_the_refusal_itself(deployment):
     """A refused start leaves nothing behind: the port is free again once the other server is gone."""
-    port = free_port()
     with socket.socket() as other:
-        other.bind(("127.0.0.1", port))
+        other.bind(("127.0.0.1", 0))
         other.listen()
+        port = other.getsockname()[1]
         assert start_refused(deployment, port).returncode == 1
     with socket.socket() as again:
         again.bind(("127.0.0.1", port))
