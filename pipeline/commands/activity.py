@@ -10,7 +10,7 @@ import click
 from pipeline.commands.options import (
     endpoint_option,
     format_option,
-    load_repository,
+    load_with_communities,
     open_store_or_exit,
     root_option,
     store_option,
@@ -19,7 +19,6 @@ from pipeline.messages import N_, _
 
 #: What this command tells the user on failure.
 MESSAGES = {
-    "broken": N_("communities.yaml has errors; fix them first (diplomatie check):\n{errors}"),
     "unknown": N_("no community {community!r} in communities.yaml (known: {known})"),
     "store": N_("the store does not answer ({error}); run again once it answers"),
 }
@@ -39,10 +38,7 @@ def command(community, root, store_url, endpoint_url, fmt) -> None:
     from pipeline.activity import activity, as_text, reduce_all
     from pipeline.communities import PATH, retention_months
 
-    repo = load_repository(root)
-    broken = [f for f in repo.errors if f.path.endswith("communities.yaml")]
-    if broken:
-        raise click.ClickException(_(MESSAGES["broken"]).format(errors="\n".join(map(str, broken))))
+    repo = load_with_communities(root)
     found = repo.communities.get(community)
     if found is None:
         raise click.ClickException(_(MESSAGES["unknown"]).format(community=community,

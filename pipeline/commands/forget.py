@@ -7,6 +7,7 @@ import click
 from pipeline.commands.options import (
     endpoint_option,
     load_repository,
+    load_with_communities,
     open_store_or_exit,
     root_option,
     store_option,
@@ -17,7 +18,6 @@ from pipeline.messages import N_, _
 MESSAGES = {
     "store": N_("the store does not answer ({error}); nothing is lost: run forget again once it answers"),
     "yaml": N_("communities.yaml could not be edited ({error}); nothing was changed"),
-    "broken": N_("communities.yaml has errors; fix them first (diplomatie check):\n{errors}"),
 }
 
 
@@ -42,10 +42,7 @@ def command(email, remove_member, root, store_url, endpoint_url) -> None:
         address = canonical(email)
     except ForgetError as exc:
         raise click.BadParameter(str(exc), param_hint="EMAIL") from None
-    repo = load_repository(root)
-    broken = [f for f in repo.errors if f.path.endswith("communities.yaml")]
-    if broken:
-        raise click.ClickException(_(MESSAGES["broken"]).format(errors="\n".join(map(str, broken))))
+    repo = load_with_communities(root)
     edited, removed_from = None, []
     if remove_member:
         path = root / PATH

@@ -9,7 +9,7 @@ import click
 from pipeline.commands.options import (
     endpoint_option,
     format_option,
-    load_repository,
+    load_with_communities,
     open_store_or_exit,
     root_option,
 )
@@ -17,7 +17,6 @@ from pipeline.messages import N_, _
 
 #: What this command tells the user, in one place.
 MESSAGES = {
-    "broken": N_("communities.yaml has errors; fix them first (diplomatie check):\n{errors}"),
     "unknown": N_("no community {community!r} in communities.yaml (known: {known})"),
     "store": N_("the store cannot be read ({error}); run again, or leave out --store"),
     "snapshot": N_("the store's members.json cannot be read ({error}); publish again to rewrite it"),
@@ -39,10 +38,7 @@ def command(community: str, root, store_url, endpoint_url, fmt) -> None:
     from pipeline import roster
     from pipeline.repository import terms_text
 
-    repo = load_repository(root)
-    broken = [f for f in repo.errors if f.path.endswith("communities.yaml")]
-    if broken:
-        raise click.ClickException(_(MESSAGES["broken"]).format(errors="\n".join(map(str, broken))))
+    repo = load_with_communities(root)
     found = repo.communities.get(community)
     if found is None:
         raise click.ClickException(_(MESSAGES["unknown"]).format(community=community,

@@ -53,6 +53,17 @@ def load_repository(root: Path, ref: str | None = None, at: str | None = None, c
         raise click.ClickException(str(exc)) from None
 
 
+
+def load_with_communities(root: Path):
+    """The content repository, for a command that acts on communities.yaml (members, activity, forget,
+    remind): exit with the file's errors if it has any, since acting on half a file would be wrong."""
+    repo = load_repository(root)
+    broken = [f for f in repo.errors if f.path.endswith("communities.yaml")]
+    if broken:
+        raise click.ClickException(_("communities.yaml has errors; fix them first (diplomatie check):\n{errors}")
+                                   .format(errors="\n".join(map(str, broken))))
+    return repo
+
 store_option = click.option(
     "--store", "store_url", default="var/store", show_default=True, metavar="URL",
     help=N_("Where sites are published: a folder, file:///abs/path, or s3://bucket/prefix."))

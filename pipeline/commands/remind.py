@@ -11,7 +11,7 @@ from pipeline.commands.notify import alert_options, settings_from
 from pipeline.commands.options import (
     endpoint_option,
     format_option,
-    load_repository,
+    load_with_communities,
     open_store_or_exit,
     root_option,
     store_option,
@@ -20,7 +20,6 @@ from pipeline.messages import N_, _
 
 #: What this command tells the user, in one place.
 MESSAGES = {
-    "broken": N_("communities.yaml has errors; fix them first (diplomatie check):\n{errors}"),
     "store": N_("the store cannot be read ({error}); run remind again once it answers"),
     "member": N_("{community}: reminded {email} that their access ends on {date}"),
     "owner": N_("{community}: told the owner {email} of {count} access(es) ending soon"),
@@ -43,10 +42,7 @@ def command(root, store_url, endpoint_url, smtp, smtp_from, smtp_starttls, gate_
     from pipeline.reminders import remind
 
     settings = settings_from(smtp, smtp_from, smtp_starttls, gate_url, keys_dir)
-    repo = load_repository(root)
-    broken = [f for f in repo.errors if f.path.endswith("communities.yaml")]
-    if broken:
-        raise click.ClickException(_(MESSAGES["broken"]).format(errors="\n".join(map(str, broken))))
+    repo = load_with_communities(root)
     store = open_store_or_exit(store_url, endpoint_url)
     try:
         done = remind(store, repo.communities, settings.smtp, dt.datetime.now(dt.UTC), settings.gate_url.rstrip("/"))
