@@ -6,13 +6,11 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import string
 import subprocess
 import sys
 
 import pytest
-from babel.messages.extract import extract_from_dir
-from babel.messages.pofile import read_po
+from catalogkit import Catalogues, fields
 from contentrepo import EDITOR, make_repo
 
 from gate.i18n import translations
@@ -22,22 +20,8 @@ from pipeline.findings import CODES, HINTS
 ROOT = messages.LOCALES.parent.parent
 
 
-def extracted() -> dict[str | tuple[str, ...], str]:
-    """Every message marked in pipeline/ (``_``, ``ngettext``, ``N_``), as Babel extracts it."""
-    found = {}
-    for filename, lineno, message, _comments, _context in extract_from_dir(
-            ROOT / "pipeline", method_map=[("**.py", "python")]):
-        found[message] = f"pipeline/{filename}:{lineno}"
-    return found
-
-
-def catalogue(language: str):
-    with (messages.LOCALES / language / "LC_MESSAGES" / f"{messages.DOMAIN}.po").open("rb") as po:
-        return read_po(po, locale=language)
-
-
-def fields(text: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+CATALOGUES = Catalogues("pipeline", messages.LOCALES, messages.DOMAIN)
+extracted = CATALOGUES.extracted
 
 
 def say(language: str, msgid: str) -> str:
@@ -56,33 +40,12 @@ def test_the_extraction_finds_the_command_line_messages():
 
 @pytest.mark.parametrize("language", messages.LANGUAGES)
 def test_every_message_is_translated_reviewed_and_current(language):
-    """Fails on a message added without a translation in this language, a fuzzy (unreviewed) one, or
-    one no code uses any more; `make catalogues` brings the catalogues up to date, then a translator
-    fills in what it flags."""
-    cat = catalogue(language)
-    entries = {m.id: m for m in cat if m.id}
-    found = extracted()
-    missing = sorted(f"{where}: {msg!r}" for msg, where in found.items() if msg not in entries)
-    assert not missing, f"{language}: messages not in the catalogue (run `make catalogues`):\n" + "\n".join(missing)
-    untranslated = [m.id for m in entries.values()
-                    if not (all(m.string) if isinstance(m.string, tuple | list) else m.string)]
-    assert not untranslated, f"{language}: messages without a translation: {untranslated}"
-    fuzzy = [m.id for m in entries.values() if m.fuzzy]
-    assert not fuzzy, f"{language}: fuzzy (unreviewed) translations: {fuzzy}"
-    obsolete = sorted(map(str, set(entries) - set(found))) + sorted(map(str, cat.obsolete))
-    assert not obsolete, f"{language}: messages no code uses any more (run `make catalogues`): {obsolete}"
+    CATALOGUES.assert_complete(language)
 
 
 @pytest.mark.parametrize("language", messages.LANGUAGES)
 def test_translations_keep_the_placeholders_of_their_message(language):
-    """A translation that drops or renames {path} would fail (or lie) at run time."""
-    for m in catalogue(language):
-        if not m.id:
-            continue
-        ids = m.id if isinstance(m.id, tuple) else (m.id,)
-        strings = m.string if isinstance(m.string, tuple | list) else (m.string,)
-        for text in strings:
-            assert fields(text) == fields(ids[-1]), (language, m.id, text)
+    CATALOGUES.assert_placeholders_kept(language)
 
 
 def test_every_message_formatted_in_code_is_given_exactly_its_placeholders():

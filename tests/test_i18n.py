@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import re
-import string
 from pathlib import Path
 
 import pytest
-from babel.messages.extract import extract_from_dir
-from babel.messages.pofile import read_po
+from catalogkit import Catalogues
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,22 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = settings(max_examples=300, deadline=None, derandomize=True)
 
 
-def extracted() -> dict[str | tuple[str, str], str]:
-    """Every message marked in gate/ (``_``, ``gettext``, ``ngettext``, ``N_``), as Babel extracts it."""
-    found = {}
-    for filename, lineno, message, _comments, _context in extract_from_dir(
-            ROOT / "gate", method_map=[("**.py", "python")]):
-        found[message] = f"gate/{filename}:{lineno}"
-    return found
-
-
-def catalogue(language: str):
-    with (i18n.LOCALES / language / "LC_MESSAGES" / f"{i18n.DOMAIN}.po").open("rb") as po:
-        return read_po(po, locale=language)
-
-
-def fields(text: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+CATALOGUES = Catalogues("gate", i18n.LOCALES, i18n.DOMAIN)
+extracted = CATALOGUES.extracted
 
 
 def test_the_extraction_finds_the_gate_messages():
@@ -45,32 +29,12 @@ def test_the_extraction_finds_the_gate_messages():
 
 @pytest.mark.parametrize("language", i18n.LANGUAGES)
 def test_every_message_is_translated_reviewed_and_current(language):
-    """Fails on a message with no translation, a fuzzy (unreviewed) one, or one no code uses any more;
-    `make catalogues` brings the catalogues up to date, then a translator fills in what it flags."""
-    cat = catalogue(language)
-    entries = {m.id: m for m in cat if m.id}
-    found = extracted()
-    missing = sorted(f"{where}: {msg!r}" for msg, where in found.items() if msg not in entries)
-    assert not missing, f"{language}: messages not in the catalogue (run `make catalogues`):\n" + "\n".join(missing)
-    untranslated = [m.id for m in entries.values()
-                    if not (all(m.string) if isinstance(m.string, tuple | list) else m.string)]
-    assert not untranslated, f"{language}: messages without a translation: {untranslated}"
-    fuzzy = [m.id for m in entries.values() if m.fuzzy]
-    assert not fuzzy, f"{language}: fuzzy (unreviewed) translations: {fuzzy}"
-    obsolete = sorted(set(entries) - set(found)) + sorted(cat.obsolete)
-    assert not obsolete, f"{language}: messages no code uses any more (run `make catalogues`): {obsolete}"
+    CATALOGUES.assert_complete(language)
 
 
 @pytest.mark.parametrize("language", i18n.LANGUAGES)
 def test_translations_keep_the_placeholders_of_their_message(language):
-    """A translation that drops or renames {address} would fail (or lie) at run time."""
-    for m in catalogue(language):
-        if not m.id:
-            continue
-        ids = m.id if isinstance(m.id, tuple) else (m.id,)
-        strings = m.string if isinstance(m.string, tuple | list) else (m.string,)
-        for text in strings:
-            assert fields(text) == fields(ids[0]), (language, m.id, text)
+    CATALOGUES.assert_placeholders_kept(language)
 
 
 def test_the_catalogues_load_compiled_in_memory_and_translate():
