@@ -30,9 +30,8 @@ Prints a Markdown table and the command that reproduces it.
 from __future__ import annotations
 
 import argparse
-import functools
+import contextlib
 import hashlib
-import http.server
 import json
 import os
 import shlex
@@ -41,7 +40,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -51,7 +49,7 @@ sys.path.insert(0, str(PROJECT))
 
 from bench import corpus  # noqa: E402
 from bench.build import edit_one_cable  # noqa: E402
-from gate.csp import site_policy  # noqa: E402
+from tests.siteserver import serving  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 #: A word of both languages of the corpus (bench/corpus.py WORDS).
@@ -60,39 +58,6 @@ QUERY = "budget"
 DEFAULT_BASELINE = "e9fa672"
 #: What counts as search data, by build: URL parts.
 SEARCH_DATA = {"pagefind": ("/pagefind/",), "lunr": ("/search/", "/lunr/", "/workers/search")}
-
-
-class _GateLike(http.server.SimpleHTTPRequestHandler):
-    """/c/<community>/<path> from <out>/<community>/ with the site's policy, as the gate serves it."""
-
-    def __init__(self, *args, out: Path, **kwargs):
-        self.out = out
-        super().__init__(*args, directory=str(out), **kwargs)
-
-    def log_message(self, *args):
-        pass
-
-    def _community(self) -> str:
-        parts = self.path.split("?")[0].split("/")
-        return parts[2] if len(parts) > 3 and parts[1] == "c" else ""
-
-    def translate_path(self, path):
-        community = self._community()
-        return str(self.out / community / path.split("?")[0].split("/", 3)[3]) if community else str(self.out / ".none")
-
-    def end_headers(self):
-        community = self._community()
-        csp = self.out / community / ".diplomatie/csp.json"
-        if community and csp.is_file():
-            code = json.loads(csp.read_text())
-            self.send_header("Content-Security-Policy", site_policy(code["script_hashes"], code["style_hashes"]))
-        super().end_headers()
-
-
-def serve(out: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_GateLike, out=out))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
 def build(code: Path, root: Path, out: Path, communities: list[str]) -> float:
@@ -217,19 +182,15 @@ def measure(code: Path, kind: str, n: int, k: int, work: Path, browser, options:
     built = [] if options.all_sites else [community]
     seconds_build = build(code, root, out, built)
     cable = sorted(p.relative_to(out / community).as_posix() for p in (out / community).glob("[0-9]*/*.html"))[cables // 2]
-    server, base = serve(out)
-    before = script_of(options.script_from, out, work, community) if kind == "pagefind" and options.script_from else None
     runs, runs_before = [], []
-    try:
+    with contextlib.ExitStack() as servers:
+        base = servers.enter_context(serving(out))
+        before = (servers.enter_context(serving(script_of(options.script_from, out, work, community)))
+                  if kind == "pagefind" and options.script_from else None)
         for _ in range(options.runs):  # interleaved: both scripts see the same load
             runs.append(first_search(browser, base, community, cable, kind))
             if before:
-                runs_before.append(first_search(browser, before[1], community, cable, kind))
-    finally:
-        for one in (server, before[0] if before else None):
-            if one:
-                one.shutdown()
-                one.server_close()
+                runs_before.append(first_search(browser, before, community, cable, kind))
     index = sum(size for _, size in search_files(out / community, kind).values())
     extra: dict = {}
     edited: tuple[int, int] | None = None
@@ -252,9 +213,9 @@ def measure(code: Path, kind: str, n: int, k: int, work: Path, browser, options:
             "index": index, "edit": edited}
 
 
-def script_of(ref: str, out: Path, work: Path, community: str) -> tuple[http.server.ThreadingHTTPServer, str]:
+def script_of(ref: str, out: Path, work: Path, community: str) -> Path:
     """A copy of ``community``'s built site whose search script is the one of commit ``ref`` (the same
-    index, the same pages: what the script alone changes), served like the site."""
+    index, the same pages: what the script alone changes), to be served like the site."""
     copy = work / f"out-pagefind-script-{ref}"
     shutil.rmtree(copy, ignore_errors=True)
     shutil.copytree(out / community, copy / community, copy_function=os.link)  # hard links: nothing is written through
@@ -262,7 +223,7 @@ def script_of(ref: str, out: Path, work: Path, community: str) -> tuple[http.ser
     script.unlink()
     script.write_bytes(subprocess.run(["git", "show", f"{ref}:theme/assets/javascripts/search.js"], cwd=PROJECT,
                                       capture_output=True, check=True).stdout)
-    return serve(copy)
+    return copy
 
 
 def baseline_tree(ref: str, work: Path) -> Path:

@@ -6,18 +6,12 @@ works on the 404 page at any depth; it is usable with the keyboard and readable.
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import http.server
-import json
-import threading
-from pathlib import Path
 
 import pytest
 from browser import browser  # noqa: F401 (the fixture)
 from contentrepo import make_repo
+from siteserver import serving
 from test_build import build
-
-from gate.csp import site_policy
 
 pytestmark = pytest.mark.browser
 
@@ -49,50 +43,8 @@ def site(tmp_path_factory):
     repo.commit("sample", date="2026-11-20T10:00:00Z")
     out = tmp_path_factory.mktemp("site")
     build(root, out, jobs=1)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_GateLike, out=out))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-
-
-class _GateLike(http.server.SimpleHTTPRequestHandler):
-    """/c/<community>/<path> from <out>/<community>/, with the site's policy on every response (the
-    worker's too) and its 404 page for a missing path, as the gate does."""
-
-    def __init__(self, *args, out: Path, **kwargs):
-        self.out = out
-        super().__init__(*args, directory=str(out), **kwargs)
-
-    def log_message(self, *args):
-        pass
-
-    def _community(self) -> str:
-        parts = self.path.split("?")[0].split("/")
-        return parts[2] if len(parts) > 3 and parts[1] == "c" else ""
-
-    def translate_path(self, path):
-        community = self._community()
-        rest = path.split("?")[0].split("/", 3)[3] if community else ""
-        return str(self.out / community / rest) if community else str(self.out / ".none")
-
-    def end_headers(self):
-        community = self._community()
-        if community:
-            code = json.loads((self.out / community / ".diplomatie/csp.json").read_text())
-            self.send_header("Content-Security-Policy", site_policy(code["script_hashes"], code["style_hashes"]))
-        super().end_headers()
-
-    def send_error(self, code, message=None, explain=None):
-        page = self.out / self._community() / "404.html"
-        if code != 404 or not self._community() or not page.is_file():
-            return super().send_error(code, message, explain)
-        body = page.read_bytes()
-        self.send_response(404)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+    with serving(out) as base:
+        yield base
 
 
 def open_page(browser, url: str, problems: list[str]):  # noqa: F811
