@@ -11,7 +11,7 @@ A report is refused whole, recording nothing, unless every check passes, in this
 grant keys; the peer is a ``--trusted-proxy`` and the request did not come through it from a client
 (no ``X-Forwarded-For``: nginx sets one on every request it proxies); the ``X-Diplomatie-Reads``
 signature is an HMAC of the body under a key of the grant key file (gate/tokens.py
-``report_problem``) -- 404, as if the address did not exist; then the body is a well-formed report
+``report_problem``) -- 404; then the body is a well-formed report
 (below) written less than :data:`WINDOW` seconds from the gate's clock -- 400. Then each read is
 checked on its own, as a read the gate serves itself: the session is valid (signature, expiry, not
 signed out: gate/sessions.py), its subject a current member of the community, the cable one of the
@@ -47,7 +47,7 @@ MAX_READS = 500
 WINDOW = 60
 
 _COMMUNITY = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
-_CABLE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_CABLE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")  # gate/store.py names (the gate checks the cable)
 _SESSION = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 _MAX_SESSION = 4096
 
