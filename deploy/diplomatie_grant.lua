@@ -79,6 +79,7 @@ local refused, refused_count = {}, 0
 local report_to, report_every = {}, 5
 local pending, pending_count = {}, 0
 local noted = ngx.shared.diplomatie_reads  -- (week, community, cable, session) already noted
+local reporting = false  -- a configuration with report_to, the shared dictionary (and $d_read)
 
 -- init_by_lua: the grant key file and where reads are reported ({report_to = "host:port host:port",
 -- report_every = seconds}); without report_to, nothing is noted.
@@ -91,6 +92,7 @@ function M.configure(path, reports)
     report_every = tonumber(reports.report_every) or report_every
     if report_every <= 0 then report_every = 5 end
     noted = ngx.shared.diplomatie_reads
+    reporting = #report_to > 0 and noted ~= nil
 end
 
 local function from_hex(text)
@@ -380,7 +382,7 @@ end
 local function served_on_grant(method, community, path, session)
     local entry = serve_learned(community, path)
     if not entry then return false end
-    if entry.cable and method == "GET" then  -- for the log phase ($d_read: no table per request)
+    if entry.cable and method == "GET" and reporting then  -- for the log phase ($d_read: no table per request)
         ngx.var.d_read = community .. " " .. entry.cable .. " " .. session
     end
     return true
@@ -499,7 +501,7 @@ end
 
 -- init_worker_by_lua: each worker posts its notes every report_every seconds.
 function M.start()
-    if #report_to > 0 and noted then
+    if reporting then
         local ok, err = ngx.timer.every(report_every, flush)
         if not ok then ngx.log(ngx.ERR, "diplomatie: cannot report reads: ", err) end
     end
