@@ -29,7 +29,8 @@
 -- what a cable's page is, gate/readership.py); nginx keeps it with the address. After a GET of such a
 -- page answered 200 or 304 on a grant, the log phase notes (community, cable, session) once per
 -- session, cable and ISO week (a shared dictionary of all workers, each entry expiring at the end of
--- its week), and each worker posts its notes to the gate every REPORT_EVERY seconds, signed with a
+-- its week; before it, each worker's own table, so that a repeated read costs two look-ups), and each
+-- worker posts its notes to the gate every report_every seconds, signed with a
 -- grant key (gate/tokens.py report_problem). Nothing waits on the gate: the page is sent before the
 -- log phase, and a report the gate does not take is dropped (its notes forgotten, so that the next
 -- read of those pages is noted again).
@@ -49,6 +50,7 @@ local HEADER = "diplomatie-grant-keys 2"
 local WEEK = 604800         -- seconds in a week; ISO weeks start on Monday, 00:00 UTC...
 local MONDAY = 345600       -- ...and 1970-01-05T00:00Z is one
 local PENDING_MAX = 20000   -- notes a worker keeps before it posts them (more are dropped and noted again later)
+local SEEN_MAX = 100000     -- (session, page) noted this week remembered per worker (all forgotten when full)
 local REPORT_BYTES = 65536  -- at most this much in one report (gate/readreports.py reads up to 256 KiB)
 -- Headers of the gate's decision that are not the file's: never copied to the answer.
 local SKIP = {["set-cookie"] = true, ["x-diplomatie-blob"] = true, ["x-diplomatie-session"] = true,
@@ -80,6 +82,9 @@ local report_to, report_every = {}, 5
 local pending, pending_count = {}, 0
 local noted = ngx.shared.diplomatie_reads  -- (week, community, cable, session) already noted
 local reporting = false  -- a configuration with report_to, the shared dictionary (and $d_read)
+-- session -> "<community> <cable>" -> the week this worker noted it: a repeated read costs two table
+-- look-ups (no string built, no hash, no lock), the shared dictionary is asked only on a worker's first.
+local seen, seen_count = {}, 0
 
 -- init_by_lua: the grant key file and where reads are reported ({report_to = "host:port host:port",
 -- report_every = seconds}); without report_to, nothing is noted.
@@ -348,9 +353,9 @@ local function decide(c, path, session)
         end
         local release = answer["x-diplomatie-release"]
         local cable = answer["x-diplomatie-cable"]
-        local entry = {blob = blob, headers = headers, release = release,
-                       cable = type(cable) == "string" and cable or nil}
         local community = community_of(path)
+        local entry = {blob = blob, headers = headers, release = release,
+                       cable = type(cable) == "string" and community and community .. " " .. cable or nil}
         if type(release) == "string" and community then releases[community] = {release, ngx.now()} end
         learn(path, entry)
         return serve(entry, answer["set-cookie"])
@@ -382,8 +387,12 @@ end
 local function served_on_grant(method, community, path, session)
     local entry = serve_learned(community, path)
     if not entry then return false end
-    if entry.cable and method == "GET" and reporting then  -- for the log phase ($d_read: no table per request)
-        ngx.var.d_read = community .. " " .. entry.cable .. " " .. session
+    local cable = entry.cable  -- "<community> <cable>"
+    if cable and method == "GET" and reporting then
+        local cables = seen[session]
+        if not cables or cables[cable] ~= math.floor((ngx.time() - MONDAY) / WEEK) then
+            ngx.var.d_read = cable .. " " .. session  -- for the log phase (a variable: no table per request)
+        end
     end
     return true
 end
@@ -435,15 +444,25 @@ end
 -- cable and week for all workers (the page is already sent).
 function M.log()
     local read = ngx.var.d_read  -- "<community> <cable> <session>", or ""
-    if read == "" or not noted then return end
+    if not read or read == "" then return end
     local status = ngx.status
-    if status ~= 200 and status ~= 304 then return end
+    if (status ~= 200 and status ~= 304) or pending_count >= PENDING_MAX then return end
     local since = ngx.time() - MONDAY
-    local key = math.floor(since / WEEK) .. " " .. ngx.encode_base64(ngx.sha1_bin(read), true)
-    if pending_count >= PENDING_MAX then return end
+    local week = math.floor(since / WEEK)
+    local split = read:find(" ", read:find(" ", 1, true) + 1, true)
+    local cable, session = read:sub(1, split - 1), read:sub(split + 1)
+    local cables = seen[session]
+    if not cables then
+        if seen_count >= SEEN_MAX then seen, seen_count = {}, 0 end
+        cables = {}
+        seen[session] = cables
+    end
+    if cables[cable] == nil then seen_count = seen_count + 1 end
+    cables[cable] = week
+    local key = week .. " " .. ngx.encode_base64(ngx.sha1_bin(read), true)
     if not noted:add(key, true, WEEK - since % WEEK) then return end  -- noted already (or no room)
     pending_count = pending_count + 1
-    pending[pending_count] = {key, read .. "\n"}
+    pending[pending_count] = {key, read .. "\n", session, cable}
 end
 
 -- POST one report to the first gate that takes it; false when none does.
@@ -488,7 +507,12 @@ local function flush()
         local note = batch[i]
         if not note or size + #note[2] > REPORT_BYTES then
             if #lines > 1 and not posted(c, table.concat(lines)) then
-                for j = first, i - 1 do noted:delete(batch[j][1]) end
+                for j = first, i - 1 do  -- forgotten: noted again at the next read
+                    local lost = batch[j]
+                    noted:delete(lost[1])
+                    local cables = seen[lost[3]]
+                    if cables then cables[lost[4]] = nil end
+                end
             end
             lines, size, first = {head}, #head, i
         end
