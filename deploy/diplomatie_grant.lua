@@ -22,6 +22,18 @@
 --
 -- Fail closed: while the key file cannot be read or is malformed, every grant is refused and every
 -- request asks the gate.
+--
+-- Reads of cable pages served on a grant are reported to the gate (gate/readreports.py), so that the
+-- community's owner counts them (`diplomatie activity`) exactly as the reads the gate serves itself.
+-- The gate's "yes" for a cable's page names the cable (X-Diplomatie-Cable: the gate holds the rule of
+-- what a cable's page is, gate/readership.py); nginx keeps it with the address. After a GET of such a
+-- page answered 200 or 304 on a grant, the log phase notes (community, cable, session) once per
+-- session, cable and ISO week (a shared dictionary of all workers, each entry expiring at the end of
+-- its week; before it, each worker's own table, so that a repeated read costs two look-ups), and each
+-- worker posts its notes to the gate every report_every seconds, signed with a
+-- grant key (gate/tokens.py report_problem). Nothing waits on the gate: the page is sent before the
+-- log phase, and a report the gate does not take is dropped (its notes forgotten, so that the next
+-- read of those pages is noted again).
 
 local bit = require("bit")
 
@@ -35,10 +47,16 @@ local REFUSED_TTL = 10      -- seconds a refused session cookie is answered here
 local REFUSED_MAX = 50000
 local ADMITTED_MAX = 20000  -- Cookie headers remembered as admitted per worker (all forgotten when full)
 local HEADER = "diplomatie-grant-keys 2"
+local WEEK = 604800         -- seconds in a week; ISO weeks start on Monday, 00:00 UTC...
+local MONDAY = 345600       -- ...and 1970-01-05T00:00Z is one
+local PENDING_MAX = 20000   -- notes a worker keeps before it posts them (more are dropped and noted again later)
+local SEEN_MAX = 100000     -- (session, page) noted this week remembered per worker (all forgotten when full)
+local REPORT_BYTES = 65536  -- at most this much in one report (gate/readreports.py reads up to 256 KiB)
 -- Headers of the gate's decision that are not the file's: never copied to the answer.
 local SKIP = {["set-cookie"] = true, ["x-diplomatie-blob"] = true, ["x-diplomatie-session"] = true,
               ["content-length"] = true, ["connection"] = true, ["keep-alive"] = true, ["date"] = true,
-              ["server"] = true, ["transfer-encoding"] = true, ["x-diplomatie-release"] = true}
+              ["server"] = true, ["transfer-encoding"] = true, ["x-diplomatie-release"] = true,
+              ["x-diplomatie-cable"] = true}
 -- The headers a decision may set on a file (gate/blobs.py accel): cleared from a storage fault.
 local FILE_HEADERS = {["etag"] = true, ["content-encoding"] = true, ["cache-control"] = true, ["vary"] = true,
                       ["content-security-policy"] = true, ["x-content-type-options"] = true,
@@ -59,9 +77,27 @@ local admitted, admitted_count = {}, 0
 local map, map_count = {}, 0
 local releases = {}  -- community -> {current release, when the gate said so}
 local refused, refused_count = {}, 0
+-- Reads to report: the gates ({host, port}, tried in order), how often, and this worker's notes.
+local report_to, report_every = {}, 5
+local pending, pending_count = {}, 0
+local noted = ngx.shared.diplomatie_reads  -- (week, community, cable, session) already noted
+local reporting = false  -- a configuration with report_to, the shared dictionary (and $d_read)
+-- session -> "<community> <cable>" -> the week this worker noted it: a repeated read costs two table
+-- look-ups (no string built, no hash, no lock), the shared dictionary is asked only on a worker's first.
+local seen, seen_count = {}, 0
 
-function M.configure(path)
+-- init_by_lua: the grant key file and where reads are reported ({report_to = "host:port host:port",
+-- report_every = seconds}); without report_to, nothing is noted.
+function M.configure(path, reports)
     key_file = path
+    reports = reports or {}
+    for host, port in (reports.report_to or ""):gmatch("([^%s]+):(%d+)") do
+        report_to[#report_to + 1] = {host, tonumber(port)}
+    end
+    report_every = tonumber(reports.report_every) or report_every
+    if report_every <= 0 then report_every = 5 end
+    noted = ngx.shared.diplomatie_reads
+    reporting = #report_to > 0 and noted ~= nil
 end
 
 local function from_hex(text)
@@ -86,6 +122,7 @@ local function parse(text)
                 local kid, secret = rest:match("^(%x+) %d+ (%x+)$")
                 if not kid or #kid ~= 8 or #secret ~= 64 then return nil end
                 c.keys[kid] = from_hex(secret)
+                c.report_kid = kid  -- the last listed, the oldest: every gate process has read it
                 c.nkeys = c.nkeys + 1
             elseif name == "header" then
                 local header, value = rest:match("^(%S+) (.*)$")
@@ -315,8 +352,10 @@ local function decide(c, path, session)
             end
         end
         local release = answer["x-diplomatie-release"]
-        local entry = {blob = blob, headers = headers, release = release}
+        local cable = answer["x-diplomatie-cable"]
         local community = community_of(path)
+        local entry = {blob = blob, headers = headers, release = release,
+                       cable = type(cable) == "string" and community and community .. " " .. cable or nil}
         if type(release) == "string" and community then releases[community] = {release, ngx.now()} end
         learn(path, entry)
         return serve(entry, answer["set-cookie"])
@@ -328,8 +367,8 @@ local function decide(c, path, session)
     return ngx.exec("@gate")
 end
 
--- Serve from what the gate said this address is, while the news of the community's release is fresh;
--- false when the gate must be asked.
+-- Serve from what the gate said this address is, while the news of the community's release is fresh
+-- (and return what it said); false when the gate must be asked.
 local function serve_learned(community, path)
     local entry = learned(path)
     local current = releases[community]
@@ -337,11 +376,25 @@ local function serve_learned(community, path)
         local age = ngx.now() - current[2]
         if age < MAP_TTL or (current[3] and age < MAP_TTL + ASKING) then
             serve(entry)
-            return true
+            return entry
         end
         current[3] = true  -- this request asks the gate; the others keep serving meanwhile
     end
     return false
+end
+
+-- Serve on a grant from what nginx learned, noting the read of a cable's page for the log phase.
+local function served_on_grant(method, community, path, session)
+    local entry = serve_learned(community, path)
+    if not entry then return false end
+    local cable = entry.cable  -- "<community> <cable>"
+    if cable and method == "GET" and reporting then
+        local cables = seen[session]
+        if not cables or cables[cable] ~= math.floor((ngx.time() - MONDAY) / WEEK) then
+            ngx.var.d_read = cable .. " " .. session  -- for the log phase (a variable: no table per request)
+        end
+    end
+    return true
 end
 
 local function refused_now(session)
@@ -364,7 +417,7 @@ function M.access()
     if known and known[1] == community and known[2] > ngx.time() then  -- the usual request: one look-up
         local session = known[3]
         if refused_now(session) then return sign_in(c, path) end
-        if serve_learned(community, path) then return end
+        if served_on_grant(method, community, path, session) then return end
         return decide(c, path, session)
     end
     local session = cookie(header, c.session)
@@ -379,12 +432,103 @@ function M.access()
             if admitted[header] == nil then admitted_count = admitted_count + 1 end
             admitted[header] = {community, expiry, session}
         end
-        if serve_learned(community, path) then return end
+        if served_on_grant(method, community, path, session) then return end
         return decide(c, path, session)
     end
     -- No valid grant: the gate is asked about a session only when it carries the seal the gate made.
     if not seal_ok(c, cookie(header, c.seal), session) then return sign_in(c, path) end
     return decide(c, path, session)
+end
+
+-- log_by_lua of location /c/: note a read of a cable's page answered on a grant, once per session,
+-- cable and week for all workers (the page is already sent).
+function M.log()
+    local read = ngx.var.d_read  -- "<community> <cable> <session>", or ""
+    if not read or read == "" then return end
+    local status = ngx.status
+    if (status ~= 200 and status ~= 304) or pending_count >= PENDING_MAX then return end
+    local since = ngx.time() - MONDAY
+    local week = math.floor(since / WEEK)
+    local split = read:find(" ", read:find(" ", 1, true) + 1, true)
+    local cable, session = read:sub(1, split - 1), read:sub(split + 1)
+    local cables = seen[session]
+    if not cables then
+        if seen_count >= SEEN_MAX then seen, seen_count = {}, 0 end
+        cables = {}
+        seen[session] = cables
+    end
+    if cables[cable] == nil then seen_count = seen_count + 1 end
+    cables[cable] = week
+    local key = week .. " " .. ngx.encode_base64(ngx.sha1_bin(read), true)
+    if not noted:add(key, true, WEEK - since % WEEK) then return end  -- noted already (or no room)
+    pending_count = pending_count + 1
+    pending[pending_count] = {key, read .. "\n", session, cable}
+end
+
+-- POST one report to the first gate that takes it; false when none does.
+local function post(c, body)
+    local kid = c.report_kid
+    local signed = "r1." .. kid .. "."
+    local request = "POST /_reads HTTP/1.1\r\nHost: diplomatie-gate\r\nContent-Type: text/plain\r\n"
+        .. "Connection: close\r\nContent-Length: " .. #body .. "\r\nX-Diplomatie-Reads: " .. signed
+        .. ngx.encode_base64(ngx.hmac_sha1(c.keys[kid], signed .. body), true) .. "\r\n\r\n" .. body
+    for _, gate in ipairs(report_to) do
+        local sock = ngx.socket.tcp()
+        sock:settimeouts(1000, 2000, 5000)
+        local line
+        local ok, err = sock:connect(gate[1], gate[2])
+        if ok then ok, err = sock:send(request) end
+        if ok then line, err = sock:receive("*l") end
+        sock:close()
+        if line and line:sub(1, 13) == "HTTP/1.1 200 " then return true end
+        ngx.log(ngx.WARN, "diplomatie: read report not taken by ", gate[1], ":", gate[2], ": ", line or err)
+    end
+    return false
+end
+
+-- post, false without keys or on an error (at a worker's graceful exit a timer may find sockets refused).
+local function posted(c, body)
+    if not c then return false end
+    local ok, taken = pcall(post, c, body)
+    return ok and taken
+end
+
+-- The timer of each worker (and its last run when the worker exits gracefully): post the notes taken
+-- since the last time, in reports of REPORT_BYTES at most; the notes of a report no gate took are
+-- forgotten, so that those pages are noted again.
+local function flush()
+    if pending_count == 0 then return end
+    local batch, count = pending, pending_count
+    pending, pending_count = {}, 0
+    local c = keys()
+    local head = "diplomatie-reads 1 " .. ngx.time() .. "\n"
+    local lines, size, first = {head}, #head, 1
+    for i = 1, count + 1 do
+        local note = batch[i]
+        if not note or size + #note[2] > REPORT_BYTES then
+            if #lines > 1 and not posted(c, table.concat(lines)) then
+                for j = first, i - 1 do  -- forgotten: noted again at the next read
+                    local lost = batch[j]
+                    noted:delete(lost[1])
+                    local cables = seen[lost[3]]
+                    if cables then cables[lost[4]] = nil end
+                end
+            end
+            lines, size, first = {head}, #head, i
+        end
+        if note then
+            lines[#lines + 1] = note[2]
+            size = size + #note[2]
+        end
+    end
+end
+
+-- init_worker_by_lua: each worker posts its notes every report_every seconds.
+function M.start()
+    if reporting then
+        local ok, err = ngx.timer.every(report_every, flush)
+        if not ok then ngx.log(ngx.ERR, "diplomatie: cannot report reads: ", err) end
+    end
 end
 
 -- header_filter_by_lua of the storage fault (a blob named by the gate is missing): none of the file's

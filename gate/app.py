@@ -36,15 +36,14 @@ import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any, TextIO
 
-from gate import legal, preferences, replypage, terms, views
+from gate import legal, preferences, readreports, replypage, terms, views
 from gate import store as storage
 from gate.config import CONFIG_ENV, GateConfig
-from gate.grants import RELEASE_HEADER, SESSION_HEADER
+from gate.grants import CABLE_HEADER, RELEASE_HEADER, SESSION_HEADER
 from gate.http import MAX_PATH, Refusal, Request, Response, bad_request, not_found, unavailable
 from gate.i18n import N_
 from gate.identity import STYLESHEET_PATH
 from gate.oidc import CALLBACK_PATH, LOGIN_PATH
-from gate.readership import Readership
 from gate.serving import DECIDE_HEADER, decision, serve_site
 from gate.state import GateState
 
@@ -86,6 +85,7 @@ def route_table(single_sign_on: bool) -> dict[str, Route]:
         Route("/healthz", views.healthz, {"GET"}),
         Route("/metrics", views.metrics, {"GET"}),
         Route(STYLESHEET_PATH, views.stylesheet, {"GET"}),
+        Route(readreports.PATH, readreports.receive, {"POST"}),  # nginx's reads on a grant (its address only)
     ]
     if single_sign_on:
         routes += [Route(LOGIN_PATH, views.oidc_login, {"GET"}), Route(CALLBACK_PATH, views.oidc_callback, {"GET"})]
@@ -100,11 +100,6 @@ class Gate(GateState):
         super().__init__(config, log_stream=log_stream, clock=clock, background=background)
         self.routes = route_table(self.oidc is not None)
         self.terms = terms.Terms()
-        self.readership = Readership(self.store, self._serving_cables, self.log.event, self.after_answer)
-
-    def _serving_cables(self, community: str) -> tuple[str, tuple[str, ...]] | None:
-        release = self.releases.get(community)
-        return (release.pointer.release, release.manifest.cables) if release is not None else None
 
     # -- dispatch --------------------------------------------------------------------------------
 
@@ -144,6 +139,9 @@ class Gate(GateState):
             release = self.releases.get(resp.community)
             if release is not None:  # what nginx keeps the address's blob under (deploy/diplomatie_grant.lua)
                 answer.headers.append((RELEASE_HEADER, release.pointer.release))
+            cable = self.readership.cable_of(resp.community, req.path)
+            if cable is not None:  # nginx reports this page's reads on a grant (gate/readreports.py)
+                answer.headers.append((CABLE_HEADER, cable))
         elif resp.status == 302 and resp.subject is None and any(k == "location" and v.startswith("/login?") for k, v in resp.headers):
             answer.headers.append((SESSION_HEADER, "none"))
         return answer

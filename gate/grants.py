@@ -31,6 +31,9 @@ SESSION_HEADER = "x-diplomatie-session"
 #: A "yes" names the community's current release: nginx keeps each address's blob under it and asks
 #: again when the news is older than 2 s, so a new release is followed within that.
 RELEASE_HEADER = "x-diplomatie-release"
+#: A "yes" for a cable's page names the cable (gate/readership.py ``cable_of``): nginx reports the reads
+#: of that page it serves on a grant (gate/readreports.py), so that they are counted like the gate's own.
+CABLE_HEADER = "x-diplomatie-cable"
 
 
 class Grants:

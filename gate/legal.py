@@ -28,8 +28,7 @@ RECORDS = (
        "long as you are a member;"),
     N_("your last sign-in to each community: so that its owner knows who uses the service;"),
     N_("which cables you read, once per cable and per week, with nothing else: so that the community's owner "
-       "knows how many members read each cable (pages the ministry's web server serves from its own cache "
-       "are not counted);"),
+       "knows how many members read each cable;"),
     N_("how often you want to be told of new cables, and which alerts were sent to you: to e-mail each cable "
        "once;"),
     N_("your acceptance of a community's terms of use, when it has some: to show them to you once per "

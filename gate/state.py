@@ -37,6 +37,7 @@ from gate.metrics import GateMetrics, parse_listen
 from gate.metrics import serve as serve_metrics
 from gate.outbox import Outbox
 from gate.pages import Pages
+from gate.readership import Readership
 from gate.sessions import Sessions
 from gate.throttle import REPLY_BURST, REPLY_REFILL, TokenBucket
 
@@ -86,12 +87,18 @@ class GateState:
         #: Writes started after an answer (sign-in records), kept so none is collected before it ends
         #: and so a test can wait for them; this process's own, never shared between gates or loops.
         self.after_answer: set[asyncio.Future] = set()
+        #: Reads of cable pages: the gate's own answers (gate/app.py) and nginx's reports (gate/readreports.py).
+        self.readership = Readership(self.store, self._serving_cables, self.log.event, self.after_answer)
         self._metrics_server: asyncio.AbstractServer | None = None
         self._day: tuple[int, dt.date] = (-1, dt.date.min)
         self.healthy = True
         self.refresh()
 
     # -- state shared by the views ---------------------------------------------------------------
+
+    def _serving_cables(self, community: str) -> tuple[str, tuple[str, ...]] | None:
+        release = self.releases.get(community)
+        return (release.pointer.release, release.manifest.cables) if release is not None else None
 
     def members(self) -> Snapshot:
         """The membership snapshot in force; 503 while members.json cannot be read (fail closed)."""

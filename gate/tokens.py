@@ -647,3 +647,45 @@ def seal_problem(keys: GrantKeys, seal: str | None, session_token: str) -> str |
     if not hmac.compare_digest(seal_mac(key, session_token), mac):
         return "bad MAC"
     return None
+
+
+# -- reports of reads (nginx tells the gate which cable pages it served on a grant) --------------
+#
+# nginx serves a member holding a valid grant without asking the gate, so the gate does not see those
+# reads of cable pages; nginx posts them to the gate in batches (gate/readreports.py). A report is
+# authenticated with the grant keys nginx and the gate already share:
+#
+#     X-Diplomatie-Reads: r1.<kid>.<mac>    mac = unpadded base64 of HMAC-SHA1(key, "r1.<kid>." + body)
+#
+# nginx signs with the oldest key of the file (the previous one once the file has two), which every gate
+# process has read long before: a key another process has just written would be unknown to the others
+# for up to a poll. The gate accepts any key of the file.
+
+REPORT_VERSION = "r1"
+REPORT_HEADER = "x-diplomatie-reads"
+
+
+def report_mac(key: GrantKey, body: bytes) -> str:
+    return _b64(hmac.new(key.secret, f"{REPORT_VERSION}.{key.kid}.".encode("ascii") + body, hashlib.sha1).digest())
+
+
+def sign_report(keys: GrantKeys, body: bytes) -> str:
+    """The ``X-Diplomatie-Reads`` value of a report ``body`` (what deploy/diplomatie_grant.lua computes)."""
+    key = keys.keys[-1]
+    return f"{REPORT_VERSION}.{key.kid}.{report_mac(key, body)}"
+
+
+def report_problem(keys: GrantKeys, signature: str | None, body: bytes) -> str | None:
+    """Why ``signature`` does not authenticate the report ``body``; None when it does."""
+    if not signature or len(signature) > 64 or not signature.isascii():
+        return "missing or malformed"
+    parts = signature.split(".")
+    if len(parts) != 3 or parts[0] != REPORT_VERSION or len(parts[1]) != _GRANT_KID:
+        return "malformed"
+    _, kid, mac = parts
+    key = next((k for k in keys.keys if k.kid == kid), None)
+    if key is None:
+        return "unknown key"
+    if not hmac.compare_digest(report_mac(key, body), mac):
+        return "bad MAC"
+    return None
