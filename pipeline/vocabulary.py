@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from pipeline.cables import DISGUISES, MINISTRY_RE, SLUG_RE, decode
+from pipeline.cables import DISGUISES, MINISTRY_RE, PLACEHOLDER_SUBJECT, SLUG_RE, decode
 from pipeline.findings import Findings
 from pipeline.messages import N_, _
 from pipeline.yamlfile import YamlError, col_of, compose, construct, line_of, mapping_pairs
@@ -90,10 +90,11 @@ class Vocabulary:
         return label.in_language(language) if label else code
 
     def unknown(self, cable: Cable) -> list[tuple[str, str]]:
-        """(section, name) of each subject and the ministry of ``cable`` a labelled section lacks."""
+        """(section, name) of each subject and the ministry of ``cable`` a labelled section lacks (but
+        the new-cable template's placeholder subject, which E210 refuses on its own)."""
         out = []
         if self.subjects is not None:
-            out += [("subjects", s) for s in cable.subjects if s not in self._subjects]
+            out += [("subjects", s) for s in cable.subjects if s not in self._subjects and s != PLACEHOLDER_SUBJECT]
         if self.ministries is not None and cable.ministry not in self._ministries:
             out.append(("ministries", cable.ministry))
         return out

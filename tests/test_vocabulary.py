@@ -286,3 +286,9 @@ def test_search_finds_and_filters_a_cable_by_its_subject_labels(sites):
     assert "Sécurité énergétique, Énergie" in fragment["content"]  # searched (Pagefind folds the accents)
     assert "Ministère de la Transition écologique" in fragment["content"]
 
+
+
+def test_the_new_cable_templates_placeholder_subject_is_refused_once_as_a_placeholder(repo):
+    repo.write("vocabulary.yaml", VOCABULARY)
+    repo.cable("2026-BERLIN-0001", subjects=["a-completer"])
+    assert [f["code"] for f in errors(check(repo)[1])] == ["E210"]
