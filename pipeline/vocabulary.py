@@ -166,7 +166,7 @@ def _read(data: bytes, findings: Findings, path: str) -> Vocabulary | None:
         if key not in SECTIONS:
             reader.add(key_node, "E202", _("unknown top-level key '{key}'").format(key=key),
                        _("the file holds the keys subjects and ministries"))
-    sections = {name: reader.section(name, *top[name]) for name in SECTIONS if name in top}
+    sections = {name: reader.section(name, top[name][1]) for name in SECTIONS if name in top}
     return Vocabulary(subjects=sections.get("subjects"), ministries=sections.get("ministries"))
 
 
@@ -176,8 +176,8 @@ class _Reader:
     def __init__(self, path: str, findings: Findings) -> None:
         self.path, self.findings = path, findings
 
-    def add(self, node: yaml.Node, code: str, message: str, hint: str = "", col: int | None = None) -> None:
-        self.findings.add(self.path, line_of(node), code, message, hint, col=col or col_of(node))
+    def add(self, node: yaml.Node, code: str, message: str, hint: str = "") -> None:
+        self.findings.add(self.path, line_of(node), code, message, hint, col=col_of(node))
 
     def mapping(self, node: yaml.Node, what: str) -> dict[str, tuple[yaml.Node, yaml.Node]] | None:
         """The keys of a mapping node (each once: a duplicate is E209), or None (E203) for another node."""
@@ -193,7 +193,7 @@ class _Reader:
             out[key] = (key_node, value_node)
         return out
 
-    def section(self, name: str, key_node: yaml.Node, node: yaml.Node) -> tuple[tuple[str, Label], ...]:
+    def section(self, name: str, node: yaml.Node) -> tuple[tuple[str, Label], ...]:
         """One section's entries, in file order; two names with the same label in one language are
         refused (a reader could not tell them apart, and search filters by label)."""
         pattern, form = SECTIONS[name]
