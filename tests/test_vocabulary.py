@@ -292,3 +292,18 @@ def test_the_new_cable_templates_placeholder_subject_is_refused_once_as_a_placeh
     repo.write("vocabulary.yaml", VOCABULARY)
     repo.cable("2026-BERLIN-0001", subjects=["a-completer"])
     assert [f["code"] for f in errors(check(repo)[1])] == ["E210"]
+
+
+def test_a_changed_label_rebuilds_the_pages_that_show_it(tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    repo.write("vocabulary.yaml", VOCABULARY)
+    repo.cable("2026-BERLIN-0001", title="Le gaz allemand", subjects=["energie"], ministry="MTE")
+    repo.approve("2026-BERLIN-0001", "energie")
+    out = tmp_path / "site"
+    build(repo.root, out, communities=["energie"], jobs=1)
+    repo.write("vocabulary.yaml", VOCABULARY.replace("fr: Énergie", "fr: Énergie et climat"))
+    [result] = build(repo.root, out, communities=["energie"], jobs=1).values()
+    assert not result.cached
+    page = (out / "energie/2026/2026-BERLIN-0001.html").read_text(encoding="utf-8")
+    assert ">Énergie et climat</a>" in page
+    assert '<a href="energie.html">Énergie et climat</a>' in (out / "energie/subjects/index.html").read_text(encoding="utf-8")
