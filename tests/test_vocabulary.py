@@ -307,3 +307,11 @@ def test_a_changed_label_rebuilds_the_pages_that_show_it(tmp_path):
     page = (out / "energie/2026/2026-BERLIN-0001.html").read_text(encoding="utf-8")
     assert ">Énergie et climat</a>" in page
     assert '<a href="energie.html">Énergie et climat</a>' in (out / "energie/subjects/index.html").read_text(encoding="utf-8")
+
+
+def test_check_sees_a_vocabulary_change_through_its_cache(repo):
+    repo.write("vocabulary.yaml", VOCABULARY)
+    assert check(repo)[0] == 0  # the cache now holds what each cable's checks found
+    repo.write("vocabulary.yaml", VOCABULARY.replace("  energie:\n    fr: Énergie\n    en: Energy\n", ""))
+    code, findings = check(repo)
+    assert code == 1 and [f["code"] for f in errors(findings)] == ["E405"]
