@@ -17,8 +17,9 @@ UNREADABLE = {"E101", "E102", "E103", "E105", "E106", "E201"}
 def concerning(findings: Iterable[Finding], paths: Iterable[str]) -> list[Finding]:
     """The findings ``check PATH…`` reports for the cable files ``paths`` (repository-relative): each
     file's own, another file claiming the same id (E208 names the file it clashes with), what
-    communities.yaml says of these cables (an entry naming one of their ids), and communities.yaml
-    itself being unreadable (then no cable's communities can be known)."""
+    communities.yaml says of these cables (an entry naming one of their ids), communities.yaml
+    itself being unreadable (then no cable's communities can be known), and every error of
+    vocabulary.yaml (any of them holds every cable: pipeline/vocabulary.py)."""
     paths = set(paths)
     ids = {PurePosixPath(p).stem for p in paths}
 
@@ -27,6 +28,8 @@ def concerning(findings: Iterable[Finding], paths: Iterable[str]) -> list[Findin
             return True
         if f.code == "E208":
             return any(f.message.endswith(p) for p in paths)  # "… already used by <path>", in either language
+        if f.path == "vocabulary.yaml":
+            return f.is_error
         return f.path == "communities.yaml" and (f.code in UNREADABLE or any(_names(f.message, i) for i in ids))
     return [f for f in findings if concerns(f)]
 

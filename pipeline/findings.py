@@ -46,6 +46,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "E402": (Severity.ERROR, N_("unknown cable id")),
     "E403": (Severity.ERROR, N_("approval by someone who is not an editor of the community (retired: now W604)")),
     "E404": (Severity.ERROR, N_("invitation by someone who is neither owner nor editor")),
+    "E405": (Severity.ERROR, N_("subject or ministry not in the vocabulary")),
     "E501": (Severity.ERROR, N_("raw HTML that can run script or load content")),
     "E502": (Severity.ERROR, N_("mkdocs.yml uses what is not on the allow-list")),
     "W601": (Severity.WARNING, N_("stale approval")),

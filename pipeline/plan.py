@@ -17,6 +17,7 @@ from pipeline.cables import Approval, Cable
 from pipeline.communities import Community
 from pipeline.messages import N_, Message
 from pipeline.repository import Repository
+from pipeline.vocabulary import NONE, Vocabulary
 
 if TYPE_CHECKING:
     from pipeline.withdrawals import Register
@@ -33,6 +34,8 @@ class CommunityPlan:
     community: Community
     publish: tuple[Cable, ...]  # newest first (date, then id)
     held: tuple[Held, ...]
+    #: the labels the site prints for subjects and ministries (the repository's vocabulary.yaml)
+    vocabulary: Vocabulary = NONE
 
 
 @dataclass(frozen=True)
@@ -148,7 +151,7 @@ def make_plan(repo: Repository, now: dt.datetime | None = None,
                 publish.append(cable)
             else:
                 held.append(Held(cable.id, reason))
-        out[cid] = CommunityPlan(community, tuple(publish), tuple(held))
+        out[cid] = CommunityPlan(community, tuple(publish), tuple(held), repo.vocabulary)
     return Plan(out, now)
 
 

@@ -239,13 +239,20 @@ def load_version(root: Path, ref: str | None, at: dt.datetime | None):
 
 
 def refuse_unsure_rules(repo) -> None:
-    """The version's own ``communities.yaml`` decides who gets what: with errors in it, every
-    current release stays as it is."""
+    """The version's own ``communities.yaml`` decides who gets what, and its ``vocabulary.yaml``
+    what may be published: with errors in either, every current release stays as it is."""
     broken = [f for f in repo.errors if f.path == "communities.yaml"]
     if broken:
         raise PublishError(_("communities.yaml of the version published has errors; no site was published "
                              "(members.json was written from today's):\n{errors}").format(
                                  errors="\n".join(map(str, broken))))
+    # Its vocabulary.yaml too: with an error in it, every cable is held (pipeline/vocabulary.py), and
+    # publishing would empty every site.
+    unlabelled = [f for f in repo.errors if f.path == "vocabulary.yaml"]
+    if unlabelled:
+        raise PublishError(_("vocabulary.yaml of the version published has errors; no site was published "
+                             "(members.json was written from today's):\n{errors}").format(
+                                 errors="\n".join(map(str, unlabelled))))
 
 
 def record_withdrawals(store: Store, repo, signatures, listener: Listener) -> Register:

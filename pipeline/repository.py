@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline import approvals, cables, communities
+from pipeline import approvals, cables, communities, vocabulary
 from pipeline.cables import Cable
 from pipeline.communities import Community
 from pipeline.findings import Finding, Findings
@@ -122,6 +122,10 @@ class Repository:
     findings: Findings = field(default_factory=Findings)
     #: the SHA-256 of ``communities.yaml`` as read (None: missing or a link)
     communities_sha: str | None = None
+    #: the subjects' and ministries' labels (``vocabulary.yaml``; :data:`vocabulary.NONE` without it)
+    vocabulary: vocabulary.Vocabulary = vocabulary.NONE
+    #: the SHA-256 of ``vocabulary.yaml`` as read (None: missing)
+    vocabulary_sha: str | None = None
     #: the parse cache the working tree was loaded through (None: none), where the deciding layer
     #: keeps what it computes per cable too (the plan), under :attr:`facts_key`
     memo: ParsedIndex | None = None
@@ -155,6 +159,7 @@ def load(root: Path, ref: str | None = None, at: dt.datetime | None = None,
 
         index = ParsedIndex(cache, root)
     _load_communities(repo, index)
+    _load_vocabulary(repo)
     _check_site_config(repo)
     today = today or dt.datetime.now(dt.UTC).date()
     if cache is None:
@@ -221,6 +226,22 @@ def _load_communities(repo: Repository, index: ParsedIndex | None = None) -> Non
     repo.communities = parsed
     repo.findings.extend(found)
     _check_every_terms(repo)
+
+
+def _load_vocabulary(repo: Repository) -> None:
+    """The labels of ``vocabulary.yaml``, when the version has the file (a link is refused, and
+    leaves the vocabulary broken: fail closed)."""
+    tree = repo.version.tree
+    entry = tree.entry(vocabulary.PATH)
+    if entry is None:
+        return
+    if entry.is_symlink:
+        repo.findings.add(vocabulary.PATH, 1, "E103", _("vocabulary.yaml is a symbolic link"), _("commit the file itself"))
+        repo.vocabulary, repo.vocabulary_sha = vocabulary.BROKEN, "link"
+        return
+    data = tree.read(vocabulary.PATH)
+    repo.vocabulary_sha = hashlib.sha256(data).hexdigest()
+    repo.vocabulary = vocabulary.parse(data, repo.findings)
 
 
 def _key(code: str, sha: str | None, modules: tuple[str, ...], distributions: tuple[str, ...] = ()) -> str:
@@ -350,13 +371,13 @@ def _load_cables(repo: Repository, head: Head) -> None:
 #: The modules whose code the facts kept per cable depend on (besides the parser's, in the index's
 #: own version, and communities.yaml).
 FACT_MODULES = ("pipeline.repository", "pipeline.communities", "pipeline.approvals", "pipeline.plan",
-                "gate.addresses", "gate.membership", "gate.store")
+                "pipeline.vocabulary", "gate.addresses", "gate.membership", "gate.store")
 
 
 def facts_key(repo: Repository, index: ParsedIndex) -> str:
     """What the facts kept per cable depend on besides the cable's file: the parsing code, the code
-    of the cross-file checks and of the plan, and communities.yaml."""
-    return _key(index.code, repo.communities_sha, FACT_MODULES + COMMUNITY_MODULES, ("email-validator", "idna"))
+    of the cross-file checks and of the plan, communities.yaml and vocabulary.yaml."""
+    return _key(index.code, f"{repo.communities_sha}/{repo.vocabulary_sha}", FACT_MODULES + COMMUNITY_MODULES, ("email-validator", "idna"))
 
 
 def _cross_check(repo: Repository, today: dt.date, index: ParsedIndex | None = None) -> None:
@@ -380,7 +401,8 @@ def _cross_check(repo: Repository, today: dt.date, index: ParsedIndex | None = N
         except (TypeError, KeyError, IndexError, AttributeError):
             cable = repo.cables.base(cable_id)
             own = Findings()
-            valid = _check_cable(cable, known, own.add) and cable.valid
+            labelled = vocabulary.check_cable(repo.vocabulary, cable, own)  # every finding, not the first
+            valid = _check_cable(cable, known, own.add) and labelled and cable.valid
             supersedes = [cable.supersedes, cable.lines.get("supersedes", 1)] if cable.supersedes else None
             if index is not None:
                 index.keep_facts(path, "checks", repo.facts_key, {

@@ -52,6 +52,7 @@ from pipeline import accessibility, html_safety
 from pipeline.cables import Cable
 from pipeline.messages import _
 from pipeline.plan import CommunityPlan
+from pipeline.vocabulary import NONE, Vocabulary
 
 if TYPE_CHECKING:  # the history reads git; a site needs only the numbers it found
     from pipeline.history import VersionInfo
@@ -254,23 +255,24 @@ def resolve_links(text: str, published: Mapping[str, Any], language: str, prefix
 
 
 def cable_header(cable: Cable, published: Mapping[str, Any], language: str, prefix: str = UP,
-                 version: VersionInfo | None = None) -> str:
-    """The top of a cable page: title, metadata, version (when git knows the cable), summary.
+                 version: VersionInfo | None = None, vocabulary: Vocabulary = NONE) -> str:
+    """The top of a cable page: title, metadata, version (when git knows the cable), summary. Subjects
+    and the ministry are shown by their labels in ``vocabulary`` (their slugs only in links).
 
     Search (Pagefind, see pipeline/build/searchindex.py) takes from it the result's reference, date
     and post (``data-pagefind-meta``, the text shown), the filters by post, subject, language and month
     (``data-pagefind-filter``) and the sort by date (``data-pagefind-sort``)."""
     t = labels(language)
     day = cable.date.isoformat()
-    subjects = ", ".join(f'<a href="{prefix}subjects/{slug(s)}.html" data-pagefind-filter="subject">{esc(s)}</a>'
-                         for s in cable.subjects)
+    subjects = ", ".join(f'<a href="{prefix}subjects/{slug(s)}.html" data-pagefind-filter="subject">'
+                         f"{esc(vocabulary.subject(s, language))}</a>" for s in cable.subjects)
     rows = [
         (t["id"], f'<code class="dip-ref" data-pagefind-meta="reference">{esc(cable.id)}</code>'),
         (t["date"], f'<time datetime="{day}" data-pagefind-meta="date" data-pagefind-sort="date:{day}" '
                     f'data-pagefind-filter="month:{day[:7]}">{esc(long_date(cable.date, language))}</time>'),
         (t["post"], f'<a href="{prefix}posts/{slug(cable.post)}.html" data-pagefind-meta="post" '
                     f'data-pagefind-filter="post">{esc(cable.post)}</a>'),
-        (t["ministry"], esc(cable.ministry)),
+        (t["ministry"], esc(vocabulary.ministry(cable.ministry, language))),
         (t["subjects"], subjects),
         (t["language"], f'<span data-pagefind-filter="language">{esc(t.get(cable.language, cable.language))}</span>'),
     ]
@@ -502,7 +504,8 @@ def stage(plan: CommunityPlan, base_dir: Path, work: Path, *, commit: str | None
     _write(docs / IDENTITY_CSS, identity.IDENTITY_STYLESHEET_FILE.read_text(encoding="utf-8"))
     if plain:
         # The header is the site's own HTML, put in after the body is sanitised (``on_page_content``).
-        config["extra"]["diplomatie_headers"] = {c.id: cable_header(c, published, language) for c in plan.publish}
+        config["extra"]["diplomatie_headers"] = {c.id: cable_header(c, published, language, vocabulary=plan.vocabulary)
+                                                 for c in plan.publish}
         for cable in plan.publish:
             front = yaml.safe_dump({"title": cable.title, "description": cable.summary or cable.title,
                                     "diplomatie_cable": cable.id, "diplomatie_lang": cable.language},
@@ -618,15 +621,23 @@ def generated_pages(plan: CommunityPlan, inline: bool = True) -> tuple[dict[str,
     page("dates/index.md", t["by_date"], search_form() + '<ul class="dip-counts">' + "".join(year_lines) + "</ul>"
          if cables else f"<p>{esc(t['none'])}</p>")
 
+    # A subject is shown (and filtered, in search) by its label; a post by its code.
+    shown = {"posts": lambda name: name, "subjects": lambda name: plan.vocabulary.subject(name, language)}
     for key, groups, title in (("posts", by_post, t["by_post"]), ("subjects", by_subject, t["by_subject"])):
         lines = []
-        for name in sorted(groups):
-            lines.append(f'<li><a href="{slug(name)}.html">{esc(name)}</a> ({len(groups[name])})</li>')
-            page(f"{key}/{slug(name)}.md", name, search_form(**{key[:-1]: name})
+        for name in sorted(groups, key=lambda name, key=key: (_collation(shown[key](name)), name)):
+            words = shown[key](name)
+            lines.append(f'<li><a href="{slug(name)}.html">{esc(words)}</a> ({len(groups[name])})</li>')
+            page(f"{key}/{slug(name)}.md", words, search_form(**{key[:-1]: words})
                  + listing(groups[name], 1, f"{key}/{slug(name)}.md"))
         page(f"{key}/index.md", title, search_form() + '<ul class="dip-counts">' + "".join(lines) + "</ul>"
              if cables else f"<p>{esc(t['none'])}</p>")
     return pages, dict(fragments)
+
+
+def _collation(text: str) -> str:
+    """The key that sorts labels as a reader expects (« Énergie » among the E, not after Z)."""
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").casefold()
 
 
 # --------------------------------------------------------------------------------------------
@@ -634,7 +645,9 @@ def generated_pages(plan: CommunityPlan, inline: bool = True) -> tuple[dict[str,
 
 
 def feed_xml(plan: CommunityPlan, site_url: str | None) -> bytes:
-    """Atom feed of the latest cables; ``updated`` is the newest cable's date."""
+    """Atom feed of the latest cables; ``updated`` is the newest cable's date. Each subject is a
+    category: its slug the ``term`` (a feed reader's key), its label in the site's language the
+    ``label`` (what a reader sees)."""
     community = plan.community
     base = (site_url.rstrip("/") + f"/c/{community.id}/") if site_url else ""
     latest = plan.publish[:FEED_ENTRIES]
@@ -654,7 +667,8 @@ def feed_xml(plan: CommunityPlan, site_url: str | None) -> bytes:
                 f"    <updated>{_atom_date(c.date)}</updated>",
                 f'    <link rel="alternate" type="text/html" href="{esc(base + cable_url(c.id))}"/>',
                 f"    <summary>{esc(c.summary or c.title)}</summary>",
-                *[f'    <category term="{esc(s)}"/>' for s in c.subjects],
+                *[f'    <category term="{esc(s)}" label="{esc(plan.vocabulary.subject(s, community.language))}"/>'
+                  for s in c.subjects],
                 "  </entry>"]
     out.append("</feed>\n")
     return "\n".join(out).encode("utf-8")

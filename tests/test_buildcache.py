@@ -78,6 +78,7 @@ def test_the_sample_content_loads_the_same_through_the_cache(tmp_path):
     root = tmp_path / "sample"
     shutil.copytree(PROJECT / "content", root / "content")
     shutil.copy(PROJECT / "communities.yaml", root)
+    shutil.copy(PROJECT / "vocabulary.yaml", root)
     load(root, cache=tmp_path / "cache")
     assert seen(load(root, cache=tmp_path / "cache")) == seen(load(root))
 

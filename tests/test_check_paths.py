@@ -122,6 +122,7 @@ def test_the_sample_content_checks_the_same_with_and_without_the_cache(tmp_path)
     root = tmp_path / "sample"
     shutil.copytree(PROJECT / "content", root / "content")
     shutil.copy(PROJECT / "communities.yaml", root)
+    shutil.copy(PROJECT / "vocabulary.yaml", root)
     check_both_ways(root)
 
 

@@ -47,6 +47,7 @@ def test_demo_publishes_the_sample_and_its_links_open_the_community_site(tmp_pat
     root.mkdir()
     shutil.copytree(PROJECT / "content", root / "content")
     shutil.copy(PROJECT / "communities.yaml", root / "communities.yaml")
+    shutil.copy(PROJECT / "vocabulary.yaml", root / "vocabulary.yaml")
     port = free_port()
     log = (tmp_path / "demo.log").open("w+")
     proc = subprocess.Popen([sys.executable, "-m", "pipeline", "demo", "--root", str(root), "--var",

@@ -67,7 +67,8 @@ class CablePages:
         from mkdocs.structure.toc import get_toc
 
         rendered = self.rendered(cable)
-        content = (site.cable_header(cable, self.published, self.language, version=self.job.versions.get(cable.id))
+        content = (site.cable_header(cable, self.published, self.language, version=self.job.versions.get(cable.id),
+                                     vocabulary=self.cp.vocabulary)
                    + site.resolve_links(rendered.html, self.published, self.language))
         title = cable.title
         if self.job.preview_mark:  # a preview: said at the top of the page and in its title

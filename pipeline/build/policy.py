@@ -24,7 +24,7 @@ def trusted_code(job: BuildJob, cp: CommunityPlan, source: site.SiteSource, work
     its theme/, so that its overrides never add to the list."""
     site_dir = source.site_dir
     if job.base_dir != PROJECT_DIR:
-        empty = CommunityPlan(cp.community, (), ())
+        empty = CommunityPlan(cp.community, (), (), cp.vocabulary)
         reference = site.stage(empty, job.base_dir, work / "trusted", commit=None, commit_time=None,
                                site_url=job.site_url, jinja_cache=job.cache / "jinja", theme_dir=PROJECT_DIR / "theme")
         mkdocs_build(reference, job.commit_time, listing)

@@ -77,7 +77,8 @@
     filled = true;
     return pagefind.filters().then(function (filters) {
       ["post", "subject", "language"].forEach(function (name) {
-        Object.keys(filters[name] || {}).sort().forEach(function (value) {
+        // Subjects are labels (« Énergie »): sorted as the reader's language sorts them.
+        Object.keys(filters[name] || {}).sort(function (a, b) { return a.localeCompare(b, fr ? "fr" : "en"); }).forEach(function (value) {
           add(selects[name], value, value + " (" + filters[name][value] + ")");
         });
       });
