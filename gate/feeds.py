@@ -32,7 +32,7 @@ from urllib.parse import quote
 from gate import atom, terms, tokens
 from gate import store as storage
 from gate.blobs import Release
-from gate.http import Refusal, Request, Response, bad_request, not_found, parse_query, unavailable
+from gate.http import Refusal, Request, Response, not_found, parse_query, unavailable
 from gate.i18n import N_
 from gate.negotiation import prefers_html
 from gate.pages import Reader
@@ -136,10 +136,7 @@ async def holder(gate: GateState, community: str, token: str) -> str:
 
 async def feed(gate: GateState, req: Request, community: str) -> Response:
     """The community's feed.xml to the holder of a current feed token: no cookie read, none set."""
-    query = parse_query(req.query)
-    if set(query) - {"key", "lang"}:
-        raise bad_request()
-    address = await holder(gate, community, query.get("key", ""))
+    address = await holder(gate, community, parse_query(req.query).get("key", ""))
     release = await release_of(gate, community, address)
     entry = release.manifest.files.get(FEED_FILE)
     if entry is None:
@@ -228,7 +225,10 @@ async def page(gate: GateState, req: Request, community: str) -> Response:
             raise Refusal(400, N_("Choice not understood"), N_("Open the page again and choose once more."),
                           links=((page_path(community), N_("Your personal feed")),))
     record = await asyncio.to_thread(storage.read_feed_address, gate.store, community, storage.member_id(address))
-    release = gate.releases.get(community)
+    try:
+        release: Release | None = await release_of(gate, community, address)
+    except Refusal:  # not published yet, or unavailable: the page still gives the address
+        release = None
     entry = release.manifest.files.get(FEED_FILE) if release is not None else None
     feed_data = (await gate.blobs.served(entry, release.csp)).body if release is not None and entry else None
     reader = gate.pages.reader(req, community)

@@ -130,7 +130,7 @@ def test_a_new_address_replaces_the_old_at_once_and_stopping_it_closes_it(world)
     theirs = new_address(world, world.session_cookie(COLLEAGUE))
     assert read_feed(world, second).status == 200 and read_feed(world, theirs).status == 200
     stopped = ask(world, "stop", cookie)
-    assert stopped.status == 200 and "ne fonctionne plus".encode() in stopped.body
+    assert stopped.status == 200 and b"ne fonctionne plus" in stopped.body
     assert read_feed(world, second).status == 403
     assert read_feed(world, theirs).status == 200
 

@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from gate import tokens
 from gate import store as storage
+from gate import tokens
 from gate.membership import Snapshot
 from pipeline.communities import membership_snapshot
 from tests.gatekit import FakeClock, gate_in_process, publish_site, write_members
