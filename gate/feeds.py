@@ -23,11 +23,14 @@ stopped, membership ended), so the address tells its holder nothing about the me
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 import hmac
 import html
 import re
 from urllib.parse import quote
+
+from babel.dates import format_date
 
 from gate import atom, terms, tokens
 from gate import store as storage
@@ -154,6 +157,11 @@ async def feed(gate: GateState, req: Request, community: str) -> Response:
     return answer
 
 
+def long_date(day: dt.date, language: str) -> str:
+    """``8 avril 2026``, ``April 8, 2026``: a date as the reader's language writes it."""
+    return format_date(day, format="long", locale=language)
+
+
 def entries_html(reader: Reader, feed_data: bytes | None, community: str, language: str) -> str:
     """The latest cables of the feed, as a list of links to their pages on the site."""
     _ = reader.gettext
@@ -169,9 +177,10 @@ def entries_html(reader: Reader, feed_data: bytes | None, community: str, langua
     items = []
     for entry in parsed.entries:
         title = f'<a href="{e(entry.link)}">{e(entry.title)}</a>' if entry.link else e(entry.title)
-        when = (f' <span class="dip-list__meta"><time datetime="{entry.updated.isoformat()}">'
-                f"{entry.updated.isoformat()}</time></span>") if entry.updated else ""
-        summary = f"<br>{e(entry.summary)}" if entry.summary and entry.summary != entry.title else ""
+        when = (f'<span class="dip-list__meta"><time datetime="{entry.updated.isoformat()}">'
+                f"{e(long_date(entry.updated, reader.lang))}</time></span>") if entry.updated else ""
+        summary = (f'<span class="dip-list__summary">{e(entry.summary)}</span>'
+                   if entry.summary and entry.summary != entry.title else "")
         items.append(f"<li>{title}{when}{summary}</li>")
     return f'{heading}<ul class="dip-list" lang="{e(language)}">{"".join(items)}</ul>'
 
@@ -257,7 +266,9 @@ def address_section(gate: GateState, reader: Reader, community: str, made: str |
         done = _("Your feed address is stopped: it no longer works.")
         parts.append(f'<p class="dip-alert dip-alert--ok" role="status">{e(done)}</p>')
     if record is not None and made is None:
-        since = e(_("You have had a personal feed address since {date}.")).format(date=e(record.at[:10]))
+        made_on = dt.date.fromisoformat(record.at[:10])
+        since = e(_("You have had a personal feed address since {date}.")).format(
+            date=e(long_date(made_on, reader.lang)))
         parts.append(f"<p>{since}</p>")
     elif record is None and made is None:
         none_yet = _("You have no personal feed address for this community.")

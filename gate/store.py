@@ -1273,6 +1273,10 @@ def read_feed_address(store: Store, community: str, member: str) -> FeedAddress 
         return None
     if record.community != community or member_id(record.address) != member or not _SHA256.match(record.digest):
         return None
+    try:
+        parse_utc_text(record.at)
+    except ValueError:
+        return None
     return record
 
 

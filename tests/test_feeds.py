@@ -98,7 +98,7 @@ def test_a_member_s_address_reads_the_feed_of_that_community_with_no_cookie_and_
     assert storage.read_feed_address(world.store, "energie", storage.member_id(MEMBER)).address == MEMBER
     # the page now says an address exists, without showing it again
     page = world.get("/feeds/energie/", cookie=cookie)
-    assert b"depuis le 2026-12-01" in page.body and token.encode() not in page.body
+    assert "depuis le 1 décembre 2026".encode() in page.body and token.encode() not in page.body
 
 
 def test_the_address_opens_nothing_but_its_community_s_feed(world):
@@ -237,3 +237,17 @@ def _query(token: str) -> str:
     from urllib.parse import urlencode
 
     return urlencode({"key": token})
+
+
+def test_a_record_that_does_not_read_or_names_another_member_opens_nothing(world):
+    address = new_address(world, world.session_cookie(MEMBER))
+    key = storage.feed_key("energie", MEMBER)
+    good = world.store.get(key)
+    for broken in (b"{not json", good.replace(b'"format": 1', b'"format": 2'),
+                   good.replace(MEMBER.encode(), COLLEAGUE.encode()),  # another member's address under this key
+                   good.replace(b'"community": "energie"', b'"community": "onu"'),
+                   good.replace(b'"at": "', b'"at": "yesterday'), b"[]"):
+        world.store.put(key, broken, "application/json")
+        assert read_feed(world, address).status == 403, broken
+    world.store.put(key, good, "application/json")
+    assert read_feed(world, address).status == 200
