@@ -36,7 +36,7 @@ import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any, TextIO
 
-from gate import legal, preferences, readreports, replypage, terms, views
+from gate import feeds, legal, preferences, readreports, replypage, signedin, terms, views
 from gate import store as storage
 from gate.config import CONFIG_ENV, GateConfig
 from gate.grants import CABLE_HEADER, RELEASE_HEADER, SESSION_HEADER
@@ -66,6 +66,8 @@ class Route:
 
 #: A member's reply to a cable: /replies/<community>/<year>/<cable>.html (gate/replypage.py).
 REPLIES = Route(replypage.PREFIX, terms.guarded(replypage.reply, replypage.community_of), {"GET", "POST"})
+#: A member's personal feed: /feeds/<community>/ (the page) and /feeds/<community>/feed.xml?key= (gate/feeds.py).
+FEEDS = Route(feeds.PREFIX, terms.guarded(feeds.view, feeds.community_of), {"GET", "POST"})
 #: Every file of a community site: /c/<community>/<path>.
 SITE = Route("/c/", terms.guarded(serve_site), {"GET"})  # a community's terms first (gate/terms.py)
 
@@ -80,6 +82,7 @@ def route_table(single_sign_on: bool) -> dict[str, Route]:
         Route(preferences.PATH, preferences.preferences, {"GET", "POST"}),  # alert frequencies (signed in)
         Route(preferences.UNSUBSCRIBE_PATH, preferences.unsubscribe, {"GET", "POST"}),  # RFC 8058: POST, token only
         Route("/.well-known/jwks.json", views.jwks, {"GET"}),
+        Route(signedin.PATH, signedin.signed_in, {"GET"}),  # the sites' "Signed in as" line (JSON)
         Route(legal.PATH, legal.legal, {"GET"}),  # what is recorded about members, why, how long
         Route(terms.PATH, terms.page, {"GET", "POST"}),  # a community's terms of use, accepted once per version
         Route("/healthz", views.healthz, {"GET"}),
@@ -150,7 +153,7 @@ class Gate(GateState):
         path = req.path
         try:
             route = (SITE if path.startswith("/c/") else REPLIES if path.startswith(replypage.PREFIX)
-                     else self.routes.get(path))
+                     else FEEDS if path.startswith(feeds.PREFIX) else self.routes.get(path))
             if route is None:
                 raise not_found() if path.isprintable() and len(path) <= MAX_PATH else bad_request()
             if req.method not in route.methods:

@@ -61,6 +61,9 @@ class CommunityAccess:
     #: The version (``sha256:<hex>`` of the file) of the community's terms of use a member must accept
     #: before reading any page; empty: no terms. Its text is at ``gate.store.terms_key``.
     terms: str = ""
+    #: Member address -> their name as ``communities.yaml`` gives it (optional in the snapshot): what the
+    #: sites' "Signed in as" line shows (gate/signedin.py) instead of the address.
+    names: Mapping[str, str] = field(default_factory=dict)
 
     def admits(self, email: str, today: dt.date) -> bool:
         """Whether ``email`` may read this community on ``today`` (:func:`admits`, the one rule)."""
@@ -124,7 +127,21 @@ def _community(cid: str, entry: Any) -> CommunityAccess:
         owner_name=_label(entry.get("owner_name")),
         owner_title=_label(entry.get("owner_title")),
         terms=_terms(cid, entry.get("terms")),
+        names=_names(entry.get("names"), members),
     )
+
+
+def _names(value: object, members: Mapping[str, dt.date | None]) -> dict[str, str]:
+    """The members' names: only for listed members, only a name that :func:`_label` keeps; anything
+    else is left out (the line then shows the address), never a reason to refuse the snapshot."""
+    if not isinstance(value, dict):
+        return {}
+    names = {}
+    for address, name in value.items():
+        label = _label(name)
+        if address in members and label:
+            names[address] = label
+    return names
 
 
 def _terms(cid: str, value: object) -> str:

@@ -83,3 +83,39 @@ def choose(header: str | None, available: Sequence[str]) -> str:
     if best != IDENTITY and best_weight >= weight(table, IDENTITY):
         return best
     return IDENTITY
+
+
+#: The media types a feed reader names for an Atom feed (RFC 4287, and the generic XML types).
+FEED_TYPES = ("application/atom+xml", "application/xml", "text/xml")
+
+
+def media_weights(header: str) -> dict[str, float]:
+    """Media type (lower case, ``type/subtype`` exactly as named, wildcards included) -> its weight, from
+    an ``Accept`` value (RFC 9110 §12.5.1); an element that does not parse says nothing."""
+    table: dict[str, float] = {}
+    for element in header[:2048].split(","):
+        name, *params = element.split(";")
+        media = name.strip().lower()
+        kind, slash, sub = media.partition("/")
+        if not slash or not kind or not sub or not set(kind + sub) <= _TCHAR:
+            continue
+        weight_: float | None = 1.0
+        for param in params:
+            key, eq, value = param.partition("=")
+            if key.strip().lower() == "q":
+                weight_ = _qvalue(value.strip()) if eq else None
+        if weight_ is not None:
+            table[media] = min(weight_, table.get(media, weight_))
+    return table
+
+
+def prefers_html(header: str | None) -> bool:
+    """Whether a request for a feed comes from a browser window: it names ``text/html`` itself, above
+    zero and above every feed type it names (browsers send ``text/html,…,application/xml;q=0.9``).
+
+    A feed reader names the feed's types, ``*/*`` or nothing, and gets the feed; a tie gets the feed."""
+    if not header:
+        return False
+    table = media_weights(header)
+    html_weight = table.get("text/html", 0.0)
+    return html_weight > 0 and html_weight > max((table.get(t, 0.0) for t in FEED_TYPES), default=0.0)

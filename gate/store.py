@@ -42,6 +42,9 @@ the same ``/``-separated strings on both, and the layout below is the whole cont
                                                    gate, create-if-absent)
     activity/<community>/<week>.json               how many distinct members read each cable that week
                                                    (the counts a week's reads are reduced to), no person
+    feeds/<community>/<member>.json                the member's personal feed address for the community:
+                                                   the SHA-256 of its secret, never the address itself
+                                                   (the gate; replaced by a new one, deleted when stopped)
 
 Every key kind that holds one person's record is in :data:`PERSONAL_PREFIXES` (what ``diplomatie
 forget`` removes); every other prefix is in :data:`IMPERSONAL_PREFIXES`, with why it names nobody.
@@ -92,13 +95,14 @@ REMINDERS_PREFIX = "reminders/"
 TERMS_PREFIX = "terms/"
 ACCEPTANCES_PREFIX = "acceptances/"
 ACTIVITY_PREFIX = "activity/"
+FEEDS_PREFIX = "feeds/"
 
 #: Every key kind that holds a record of one person, named by their :func:`member_id` (a whole segment,
 #: ``<member>.json`` or ``<member>-<id>``, or between dashes in a reply's ``<time>-<member>-<nonce>.json``): ``diplomatie forget`` removes each of them; a new kind of
 #: per-person record is added here, or forget would leave it behind (tests/test_forget.py writes one
 #: of each and looks for anything of the person left in the store).
 PERSONAL_PREFIXES = (SIGN_INS_PREFIX, INVITATIONS_PREFIX, INVITATIONS_SENT_PREFIX, ALERTS_PREFIX, READS_PREFIX,
-                     REMINDERS_PREFIX, ACCEPTANCES_PREFIX, REPLIES_PREFIX)
+                     REMINDERS_PREFIX, ACCEPTANCES_PREFIX, REPLIES_PREFIX, FEEDS_PREFIX)
 
 #: The other prefixes, and why none names a person: the published sites and their records (blobs,
 #: manifests, pointers, leases, the withdrawal register and its markers), the ledger (``by`` is the
@@ -1208,6 +1212,77 @@ def invitation_sent_key(community: str, address: str, invitation_id: str) -> str
     """Key of the marker claiming one invitation (``invitation_id``, its record's ``id``) for sending."""
     return (f"{INVITATIONS_SENT_PREFIX}{_name('community', community)}/{member_id(address)}-"
             f"{_name('invitation id', invitation_id)}")
+
+
+# ---------------------------------------------------------------------------- personal feeds
+
+_MEMBER = re.compile(r"^[0-9a-f]{64}$")
+
+
+def feed_key(community: str, address: str) -> str:
+    """Key of ``address``'s personal feed address for ``community`` (gate/feeds.py)."""
+    return feed_member_key(community, member_id(address))
+
+
+def feed_member_key(community: str, member: str) -> str:
+    """The same key from the :func:`member_id` a feed token carries (gate/tokens.py ``feed_token_parts``)."""
+    if not _MEMBER.match(member):
+        raise ValueError(f"invalid member id {member!r}")
+    return f"{FEEDS_PREFIX}{_name('community', community)}/{member}.json"
+
+
+@dataclass(frozen=True)
+class FeedAddress:
+    """A member's personal feed address: whose, for which community, the SHA-256 (hex) of its secret
+    (never the secret: whoever reads the store cannot read the feed with it), and when it was made."""
+
+    community: str
+    address: str
+    digest: str
+    at: str
+
+    def to_json(self) -> bytes:
+        return _json_bytes({"format": FORMAT, "community": self.community, "address": self.address,
+                            "digest": self.digest, "at": self.at})
+
+
+def write_feed_address(store: Store, community: str, address: str, digest: str, moment: float | dt.datetime) -> None:
+    """Make ``digest`` the member's one feed address for ``community`` (one PUT: the previous one, if any,
+    stops working as soon as the PUT returns)."""
+    if not _SHA256.match(digest):
+        raise ValueError("a feed address is kept as the SHA-256 (hex) of its secret")
+    store.put(feed_key(community, address), FeedAddress(community, address, digest, utc_text(moment)).to_json(),
+              "application/json")
+
+
+def read_feed_address(store: Store, community: str, member: str) -> FeedAddress | None:
+    """The feed address recorded under ``member``'s key, or None when there is none, or when the record is
+    unreadable or not the one its key names (fail closed: such a record opens nothing).
+    :class:`StoreUnavailable` passes."""
+    key = feed_member_key(community, member)
+    try:
+        obj = _load(store.get(key), key)
+        record = FeedAddress(obj["community"], obj["address"], obj["digest"], obj["at"])
+    except NotFound:
+        return None
+    except StoreUnavailable:
+        raise
+    except (StoreError, KeyError, TypeError, AttributeError):
+        return None
+    if not all(isinstance(v, str) for v in (record.community, record.address, record.digest, record.at)):
+        return None
+    if record.community != community or member_id(record.address) != member or not _SHA256.match(record.digest):
+        return None
+    try:
+        parse_utc_text(record.at)
+    except ValueError:
+        return None
+    return record
+
+
+def delete_feed_address(store: Store, community: str, address: str) -> None:
+    """Stop the member's feed address for ``community`` (nothing to do when there is none)."""
+    store.delete([feed_key(community, address)])
 
 
 # ------------------------------------------------------------------------------------- readership

@@ -689,3 +689,57 @@ def report_problem(keys: GrantKeys, signature: str | None, body: bytes) -> str |
     if not hmac.compare_digest(report_mac(key, body), mac):
         return "bad MAC"
     return None
+
+
+# -- personal feed tokens (a member's feed address for one community) ----------------------------
+#
+# Not a JWT: a feed reader keeps its address for years, across key rotations, and a JWT's payload
+# would show the member's e-mail address to whoever sees the URL. A feed token is two random-looking
+# fields, the member's store id and a secret:
+#
+#     f1.<member>.<secret>      member = unpadded base64url of the 32 bytes of gate.store.member_id
+#                               secret = unpadded base64url of 32 random bytes
+#
+# The store keeps only SHA-256(secret) (gate.store.FeedAddress), under the member's key: the gate
+# finds the record from the token's member field, compares the digests in constant time, then asks the
+# membership snapshot whether the record's address is still a member. docs/tokens.md, *Feed tokens*.
+
+FEED_VERSION = "f1"
+_FEED_FIELD = 43  # characters of unpadded base64url for 32 bytes
+FEED_TOKEN_LENGTH = len(FEED_VERSION) + 2 * (1 + _FEED_FIELD)
+
+
+def feed_digest(secret: bytes) -> str:
+    """What the store keeps of a feed token: the SHA-256 (hex) of its secret."""
+    return hashlib.sha256(secret).hexdigest()
+
+
+def new_feed_token(member: str) -> tuple[str, str]:
+    """A fresh feed token for the member (``gate.store.member_id``, 64 hex digits) and its digest."""
+    secret = secrets.token_bytes(32)
+    return f"{FEED_VERSION}.{b64url(bytes.fromhex(member))}.{b64url(secret)}", feed_digest(secret)
+
+
+def feed_token_parts(token: str) -> tuple[str, bytes] | None:
+    """(member id in hex, secret) of a well-formed feed token, else None.
+
+    Refused before any storage access: any length but the exact one, anything but ASCII, any number of
+    fields but three, another version, a field that is not the canonical unpadded base64url of 32 bytes
+    (so one token has exactly one spelling)."""
+    if not isinstance(token, str) or len(token) != FEED_TOKEN_LENGTH or not token.isascii():
+        return None
+    parts = token.split(".")
+    if len(parts) != 3 or parts[0] != FEED_VERSION:
+        return None
+    decoded = []
+    for field_text in parts[1:]:
+        if len(field_text) != _FEED_FIELD or not all(c.isalnum() or c in "-_" for c in field_text):
+            return None
+        try:
+            raw = unb64url(field_text)
+        except ValueError:
+            return None
+        if len(raw) != 32 or b64url(raw) != field_text:
+            return None
+        decoded.append(raw)
+    return decoded[0].hex(), decoded[1]

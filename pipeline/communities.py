@@ -540,6 +540,12 @@ class _Reader:
         return tuple(out)
 
 
+def _member_names(community: Community) -> dict[str, str]:
+    """Member address -> name, for those with one: what the sites' "Signed in as" line shows
+    (gate/signedin.py) instead of the address."""
+    return {m.email: m.name for m in sorted(community.members, key=lambda m: m.email) if m.name}
+
+
 def membership_snapshot(communities: dict[str, Community], commit: str | None,
                         terms: dict[str, str] | None = None) -> dict[str, Any]:
     """The ``members.json`` the gate reads (format in docs/storage.md): who may enter which site;
@@ -558,6 +564,7 @@ def membership_snapshot(communities: dict[str, Community], commit: str | None,
                 "domains": sorted(c.domains),
                 "members": {m.email: (m.expires.isoformat() if m.expires else None)
                             for m in sorted(c.members, key=lambda m: m.email)},
+                **({"names": _member_names(c)} if _member_names(c) else {}),
             }
             for cid, c in sorted(communities.items())
         },

@@ -124,6 +124,9 @@ def _members_snapshot(store: Store, address: str, unpublish: bool, done: Forgott
         return
     for cid in listed:
         del snapshot["communities"][cid]["members"][address]
+        names = snapshot["communities"][cid].get("names")
+        if isinstance(names, dict):
+            names.pop(address, None)
     store.put(storage.MEMBERS_KEY, json.dumps(snapshot, indent=1, ensure_ascii=False).encode() + b"\n",
               "application/json")
     done.unpublished_from = sorted(listed)

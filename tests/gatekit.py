@@ -141,7 +141,7 @@ def write_members(store: storage.Store, communities: dict[str, dict]) -> None:
     snapshot = {"format": 1, "commit": None, "communities": {
         cid: {"title": spec.get("title", cid.title()), "language": spec.get("language", "fr"),
               "domains": spec.get("domains", []), "members": spec.get("members", {}),
-              **{key: spec[key] for key in ("owner_name", "owner_title") if key in spec}}
+              **{key: spec[key] for key in ("owner_name", "owner_title", "names", "terms") if key in spec}}
         for cid, spec in communities.items()}}
     store.put(storage.MEMBERS_KEY, json.dumps(snapshot).encode(), "application/json")
 

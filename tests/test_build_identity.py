@@ -4,8 +4,8 @@ languages and references: read in the built pages (the browser checks are tests/
 * the header: the "République française" block with its motto (in French, ``lang="fr"``, on every site),
   the service's name and tagline, the gate's own texts (gate/identity.py) in the site's language;
 * the footer: the legal notice and the accessibility statement (pages of every site, the statement
-  with its conformity status made from the recorded audit), the community's contact, the gate's
-  alert preferences;
+  with its conformity status made from the recorded audit), the community's contact, the member's
+  personal feed and alert preferences on the gate; the header's empty "Signed in as" slot;
 * the identity stylesheet is the gate's file, byte for byte;
 * a cable in another language than its site carries its own ``lang`` on its article;
 * a cable reference never wraps mid-id.
@@ -106,6 +106,11 @@ def test_every_page_has_the_state_header_and_the_footer_of_a_public_service(site
         assert links[legal].endswith("legal.html") and links[f"{statement}{status}"].endswith("accessibility.html"), where
         assert links["Contact"] == "mailto:ambassadeur@diplomatie.gouv.fr", where
         assert "/preferences" in links.values(), where
+        assert f"/feeds/{community}/" in links.values(), where  # the member's personal feed address (gate/feeds.py)
+        # "Signed in as": an empty slot the theme's script fills from the gate (gate/signedin.py)
+        slot = shown.find("span", class_="dip-signed-in")
+        assert len(slot) == 1 and slot[0][1] == "" and "hidden" in slot[0][0], where
+        assert slot[0][0]["data-dip-signed-in"] == "/signed-in" and slot[0][0]["data-dip-community"] == community, where
         # The classification banner at the top and the bottom, inside the header and the footer.
         assert [a.get("role") for a, _ in shown.find("div", class_="dip-banner")] == ["note", "note"], where
         # A skip link to the content on every page, the 404 page too (the browser test checks it is

@@ -45,6 +45,7 @@ WRITERS = {
     "acceptance_key": lambda s, a: storage.write_acceptance(s, "energie", a, "sha256:" + "0" * 64, NOW),
     "read_key": lambda s, a: storage.write_read(s, "energie", CABLE, a, NOW),
     "digest_key": lambda s, a: s.put(storage.digest_key("energie", a), _json({"format": 1, "address": a})),
+    "feed_key": lambda s, a: storage.write_feed_address(s, "energie", a, "0" * 64, NOW),
     "reply_key": lambda s, a: write_reply(s, Reply(community="energie", cable=CABLE, author=a, at=storage.utc_text(NOW),
                                                    visibility="editors", release="r1", digest="sha256:" + "0" * 64,
                                                    text="Merci pour ce télégramme."), NOW),
@@ -82,7 +83,8 @@ def test_forget_leaves_nothing_of_the_person_in_the_store(store):
     write_everything(store, PERSON)
     write_everything(store, OTHER)
     snapshot = {"format": 1, "commit": None, "communities": {
-        "energie": {"title": "É", "language": "fr", "domains": [], "members": {PERSON: None, OTHER: "2099-01-01"}}}}
+        "energie": {"title": "É", "language": "fr", "domains": [], "members": {PERSON: None, OTHER: "2099-01-01"},
+                    "names": {PERSON: "Anne Martin", OTHER: "Bernard Durand"}}}}
     store.put(storage.MEMBERS_KEY, _json(snapshot))
     before = everything(store)
 
@@ -100,6 +102,7 @@ def test_forget_leaves_nothing_of_the_person_in_the_store(store):
     assert theirs.keys() - {storage.MEMBERS_KEY} <= after.keys()
     assert all(after[k] == v for k, v in theirs.items() if k != storage.MEMBERS_KEY)
     assert json.loads(after[storage.MEMBERS_KEY])["communities"]["energie"]["members"] == {OTHER: "2099-01-01"}
+    assert json.loads(after[storage.MEMBERS_KEY])["communities"]["energie"]["names"] == {OTHER: "Bernard Durand"}
     # a spent link and a signed-out session stay refused: their claims still exist
     assert store.exists(storage.claim_key(f"link-{PERSON}"))
     assert json.loads(store.get(storage.claim_key(f"logout-{PERSON}"[::-1]))) == {"typ": "logout", "at": "y",

@@ -133,7 +133,33 @@ def test_published_sample_content_under_the_gate_in_chromium(browser, tmp_path):
             result.click()
             page.wait_for_load_state()
             assert page.url.startswith(f"{gate.base}/c/energie-europe/")
+            # "Signed in as": the page is the same for every member; the header asks the gate who reads it
+            name = snapshot["communities"]["energie-europe"].get("names", {}).get(email, email)
+            signed_in = page.locator(".dip-signed-in")
+            signed_in.wait_for(state="visible", timeout=15_000)
+            assert signed_in.inner_text() == f"Connecté en tant que {name}"
             screenshot(page, "gate-5-sample-cable")
+            cable_page = page.url
+            # the footer's personal feed: an address made on the gate's page, opened as a browser would
+            page.click("footer a[href='/feeds/energie-europe/']")
+            page.wait_for_url(f"{gate.base}/feeds/energie-europe/")
+            with page.expect_navigation():
+                page.click("button[value=new]")
+            address = page.locator("a.dip-address").get_attribute("href")
+            assert address.startswith(f"{gate.base}/feeds/energie-europe/feed.xml?key=f1.")
+            context.clear_cookies()  # what a feed reader holds: the address alone
+            opened = page.goto(address)
+            assert opened.status == 200 and "set-cookie" not in opened.headers
+            assert page.locator("h1").inner_text() == "Flux des derniers télégrammes"
+            entries = page.locator("main ul.dip-list li a")
+            assert entries.count() >= 1
+            assert entries.first.get_attribute("href").startswith("/c/energie-europe/")
+            screenshot(page, "gate-6-feed-in-a-browser")
+            # signed in again (the cookies went with the feed reader's view)
+            page.goto(invitation_url(tokens.load(gate.keys_dir), gate.base, "energie-europe", email, 600))
+            with page.expect_navigation():
+                page.click("button[type=submit]")
+            page.goto(cable_page)
             # the site's sign-out link, then the gate's confirmation form
             page.click("a.dip-logout")
             page.wait_for_url(f"{gate.base}/logout")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
+import html
 import json
 import re
 from html.parser import HTMLParser
@@ -69,7 +70,7 @@ def world(tmp_path_factory):
     communities["un-multilateral"]["terms"] = storage.terms_version(terms)
     store.create(storage.terms_key("un-multilateral", storage.terms_version(terms)), terms)
     store.put(storage.MEMBERS_KEY, json.dumps(snapshot).encode(), "application/json")
-    publish_site(store, "energie-europe", {"index.html": b"<html>energie</html>"}, "r1")  # no 404.html
+    publish_site(store, "energie-europe", {"index.html": b"<html>energie</html>", "feed.xml": FEED}, "r1")  # no 404.html
     publish_site(store, "un-multilateral", {"index.html": b"<html>onu</html>"}, "r1")
     tokens.init(base / "keys")
     with gate_in_process(base / "store", base / "keys", clock=FakeClock(), login_burst=1,
@@ -91,6 +92,14 @@ def post_login(world, fields: dict[str, str], headers: dict[str, str]) -> object
     return world.request("POST", "/login", headers={**FORM, **headers}, body=urlencode(fields).encode())
 
 
+#: The community's Atom feed, as the build writes it (pipeline/site.py feed_xml), for the feed pages.
+FEED = ('<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="fr">'
+        "<id>urn:diplomatie:energie-europe</id><title>Énergie en Europe</title>"
+        "<entry><id>urn:diplomatie:energie-europe:2026-BERLIN-0001</id><title>Sécurité énergétique</title>"
+        '<updated>2026-11-20T00:00:00Z</updated><link rel="alternate" type="text/html" '
+        'href="2026/2026-BERLIN-0001.html"/><summary>Le gaz et l\'hiver.</summary></entry></feed>\n').encode()
+
+
 #: Each page: (name, the community it belongs to or None, how to get it given extra request headers).
 def every_page(world, headers: dict[str, str]) -> dict[str, tuple[str | None, object]]:
     cookie = headers.get("Cookie")
@@ -100,7 +109,17 @@ def every_page(world, headers: dict[str, str]) -> dict[str, tuple[str | None, ob
         return world.request("GET", path, headers={k: v for k, v in headers.items() if k != "Cookie"},
                              cookie=both, **kw)
 
+    def post(path, fields, *, session: str | None = None):
+        both = "; ".join(c for c in (session, cookie) if c) or None
+        return world.request("POST", path, headers={**FORM, **{k: v for k, v in headers.items() if k != "Cookie"}},
+                             cookie=both, body=urlencode(fields).encode())
+
     member = world.session_cookie(MEMBER, ttl=30 * 86400)  # the sign-in budget moves the clock on below
+    feed_page = get("/feeds/energie-europe/", session=member)
+    csrf = re.search(rb'name="csrf" value="([0-9a-f]+)"', feed_page.body).group(1).decode()
+    new_feed = post("/feeds/energie-europe/", {"csrf": csrf, "action": "new"}, session=member)
+    feed_url = html.unescape(re.search(rb'class="dip-address" href="([^"]+)"', new_feed.body).group(1).decode())
+    browser_accept = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
     used = magic_link(world, MEMBER)
     spent = confirm(world, world.request("GET", used))
     assert spent.status == 303
@@ -128,6 +147,13 @@ def every_page(world, headers: dict[str, str]) -> dict[str, tuple[str | None, ob
                                   session=world.session_cookie("x@diplomatie.gouv.fr", ttl=30 * 86400))),
         "page not found in a community": ("energie-europe", get("/c/energie-europe/nowhere", session=member)),
         "legal notice": (None, get("/legal")),
+        "personal feed": ("energie-europe", feed_page),
+        "personal feed, a new address": ("energie-europe", new_feed),
+        "personal feed, with an address": ("energie-europe", get("/feeds/energie-europe/", session=member)),
+        "feed in a browser": ("energie-europe", world.request(
+            "GET", feed_url[len(world.base):], cookie=cookie,
+            headers={**{k: v for k, v in headers.items() if k != "Cookie"}, "Accept": browser_accept})),
+        "feed address refused": ("energie-europe", get("/feeds/energie-europe/feed.xml?key=f1.forged")),
         "terms of use": ("un-multilateral", get("/terms?c=un-multilateral&next=/c/un-multilateral/",
                                                session=world.session_cookie(READER, ttl=30 * 86400))),
         "bad request": (None, get("/login?next=%ff")),
@@ -154,7 +180,8 @@ STATUS = {"sign-in": 200, "sign-in for a community": 200, "sign-in, invalid addr
           "link expired": 400, "link already used": 400, "not a member": 403, "your communities": 200,
           "your communities, none": 200, "sign-out confirmation": 200, "signed out": 200,
           "not a member of this community": 403, "not published yet": 404, "page not found in a community": 404,
-          "legal notice": 200, "terms of use": 200,
+          "legal notice": 200, "terms of use": 200, "personal feed": 200, "personal feed, a new address": 200,
+          "personal feed, with an address": 200, "feed in a browser": 200, "feed address refused": 403,
           "bad request": 400, "cross-site request": 403, "not found": 404, "method not allowed": 405,
           "too large": 413, "temporarily unavailable": 503}
 

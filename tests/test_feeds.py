@@ -1,0 +1,253 @@
+"""Personal feeds (gate/feeds.py): a member's feed address opens that community's feed.xml, for that
+member, and nothing else; a new address replaces the old at once; it stops with the membership; forged
+and garbled addresses open nothing; a browser gets the feed as a page. In process, with the gate's
+clock, on a real store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+from urllib.parse import urlsplit
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gate import store as storage
+from gate import tokens
+from gate.csp import GATE_POLICY
+from tests.gatekit import FakeClock, gate_in_process, publish_site, write_members
+
+MEMBER = "anne@example.org"
+COLLEAGUE = "bruno@example.org"
+OUTSIDER = "zoe@example.org"
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
+READER_ACCEPT = "application/atom+xml, application/rss+xml;q=0.9, */*;q=0.5"
+
+
+def atom(community: str, titles: list[str]) -> bytes:
+    entries = "".join(
+        f"<entry><id>urn:diplomatie:{community}:{i}</id><title>{html.escape(t)}</title>"
+        f"<updated>2026-11-2{i}T00:00:00Z</updated>"
+        f'<link rel="alternate" type="text/html" href="2026/2026-BERLIN-000{i}.html"/>'
+        f"<summary>Résumé {i}</summary></entry>" for i, t in enumerate(titles, 1))
+    return (f'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom" xml:lang="fr">'
+            f"<id>urn:diplomatie:{community}</id><title>{community}</title>{entries}</feed>\n").encode()
+
+
+FEED = atom("energie", ["Sécurité énergétique de l'Allemagne", "Prix de l'électricité"])
+
+
+@pytest.fixture
+def world(tmp_path):
+    store = storage.open_store(tmp_path / "store")
+    clock = FakeClock(dt.datetime(2026, 12, 1, 12, tzinfo=dt.UTC).timestamp())
+    write_members(store, {
+        "energie": {"title": "Énergie en Europe", "members": {MEMBER: "2026-12-02", COLLEAGUE: None}},
+        "onu": {"title": "ONU", "language": "en", "members": {MEMBER: None}},
+    })
+    publish_site(store, "energie", {"index.html": b"<html>energie</html>", "feed.xml": FEED,
+                                    "2026/2026-BERLIN-0001.html": b"<html>cable</html>"}, "r1")
+    publish_site(store, "onu", {"index.html": b"<html>onu</html>", "feed.xml": atom("onu", ["UN"])}, "r1")
+    tokens.init(tmp_path / "keys")
+    with gate_in_process(tmp_path / "store", tmp_path / "keys", clock=clock) as gate:
+        gate.store = store
+        yield gate
+
+
+def form_token(body: bytes) -> str:
+    return re.search(rb'name="csrf" value="([0-9a-f]+)"', body).group(1).decode()
+
+
+def ask(gate, action: str, cookie: str, community: str = "energie"):
+    page = gate.get(f"/feeds/{community}/", cookie=cookie)
+    assert page.status == 200, page.body[:300]
+    return gate.post_form(f"/feeds/{community}/", {"csrf": form_token(page.body), "action": action}, cookie=cookie)
+
+
+def new_address(gate, cookie: str, community: str = "energie") -> str:
+    """Make a feed address on the member's page; the path and query of the address it shows."""
+    reply = ask(gate, "new", cookie, community)
+    assert reply.status == 200, reply.body[:300]
+    url = html.unescape(re.search(rb'<a class="dip-address" href="([^"]+)"', reply.body).group(1).decode())
+    parts = urlsplit(url)
+    assert f"{parts.scheme}://{parts.netloc}" == gate.base
+    return f"{parts.path}?{parts.query}"
+
+
+def read_feed(gate, address: str, accept: str = READER_ACCEPT, **kw):
+    return gate.get(address, headers={"Accept": accept, **kw.pop("headers", {})}, **kw)
+
+
+def test_a_member_s_address_reads_the_feed_of_that_community_with_no_cookie_and_keeps_only_a_hash(world):
+    cookie = world.session_cookie(MEMBER)
+    address = new_address(world, cookie)
+    assert address.startswith("/feeds/energie/feed.xml?key=f1.")
+    reply = read_feed(world, address)
+    assert reply.status == 200 and reply.body == FEED
+    assert "set-cookie" not in reply.headers
+    assert "Accept" in reply.header("vary") and reply.header("cache-control") == "private, no-cache"
+    # a feed reader's conditional request
+    again = read_feed(world, address, headers={"If-None-Match": reply.header("etag")})
+    assert again.status == 304 and "set-cookie" not in again.headers
+    # the store holds the digest of the secret, never the address itself
+    token = address.partition("key=")[2]
+    record = world.store.get(storage.feed_key("energie", MEMBER))
+    assert token.encode() not in record and token.rpartition(".")[2].encode() not in record
+    assert storage.read_feed_address(world.store, "energie", storage.member_id(MEMBER)).address == MEMBER
+    # the page now says an address exists, without showing it again
+    page = world.get("/feeds/energie/", cookie=cookie)
+    assert "depuis le 1 décembre 2026".encode() in page.body and token.encode() not in page.body
+
+
+def test_the_address_opens_nothing_but_its_community_s_feed(world):
+    address = new_address(world, world.session_cookie(MEMBER))
+    key = address.partition("?")[2]
+    assert read_feed(world, address).status == 200
+    # another community the member also reads
+    assert read_feed(world, f"/feeds/onu/feed.xml?{key}").status == 403
+    # any other page: the key is no session, so it is the sign-in page (or nothing at all)
+    for path in ("/c/energie/feed.xml", "/c/energie/", "/c/energie/2026/2026-BERLIN-0001.html", "/feeds/energie/",
+                 "/", "/preferences", "/signed-in"):
+        reply = world.get(f"{path}?{key}", headers={"Accept": BROWSER_ACCEPT})
+        assert reply.status in (302, 401), (path, reply.status)
+        assert b"cable" not in reply.body and b"energie</html>" not in reply.body
+    for path in ("/feeds/energie/index.html", "/feeds/energie/feed.xml/", "/feeds/energie/2026/2026-BERLIN-0001.html"):
+        assert world.get(f"{path}?{key}").status == 404, path
+    # and it is read-only
+    assert world.request("POST", address).status == 405
+
+
+def test_a_new_address_replaces_the_old_at_once_and_stopping_it_closes_it(world):
+    cookie = world.session_cookie(MEMBER)
+    first = new_address(world, cookie)
+    second = new_address(world, cookie)
+    assert first != second
+    assert read_feed(world, first).status == 403
+    assert read_feed(world, second).status == 200
+    # a colleague's address is theirs: neither replaces the other
+    theirs = new_address(world, world.session_cookie(COLLEAGUE))
+    assert read_feed(world, second).status == 200 and read_feed(world, theirs).status == 200
+    stopped = ask(world, "stop", cookie)
+    assert stopped.status == 200 and b"ne fonctionne plus" in stopped.body
+    assert read_feed(world, second).status == 403
+    assert read_feed(world, theirs).status == 200
+
+
+def test_the_address_stops_when_the_membership_ends_or_expires(world):
+    address = new_address(world, world.session_cookie(MEMBER))
+    theirs = new_address(world, world.session_cookie(COLLEAGUE))
+    assert read_feed(world, address).status == 200
+    world.clock.advance(2 * 86400)  # MEMBER's last day was 2026-12-02
+    assert read_feed(world, address).status == 403
+    assert read_feed(world, theirs).status == 200
+    # removed from communities.yaml and published: refused from the next request after the snapshot is read
+    write_members(world.store, {"energie": {"title": "Énergie en Europe", "members": {MEMBER: None}}})
+    world.refresh()
+    assert read_feed(world, theirs).status == 403
+    assert read_feed(world, address).status == 200  # renewed, its address works again
+
+
+def test_the_feed_needs_the_community_s_current_terms_accepted(world):
+    address = new_address(world, world.session_cookie(MEMBER))
+    terms = b"# Conditions\n"
+    version = storage.terms_version(terms)
+    world.store.create(storage.terms_key("energie", version), terms)
+    write_members(world.store, {"energie": {"title": "Énergie en Europe", "members": {MEMBER: None},
+                                            "terms": version}})
+    world.refresh()
+    assert read_feed(world, address).status == 403
+    storage.write_acceptance(world.store, "energie", MEMBER, version, world.now())
+    assert read_feed(world, address).status == 200
+
+
+def test_a_browser_gets_the_feed_as_a_page_in_the_service_s_look(world):
+    address = new_address(world, world.session_cookie(MEMBER))
+    reply = read_feed(world, address, accept=BROWSER_ACCEPT)
+    assert reply.status == 200 and reply.header("content-type") == "text/html; charset=utf-8"
+    assert reply.header("content-security-policy") == GATE_POLICY and "set-cookie" not in reply.headers
+    body = reply.body.decode()
+    assert "Flux des derniers télégrammes" in body and "Sécurité énergétique de l&#x27;Allemagne" in body
+    assert 'href="/c/energie/2026/2026-BERLIN-0001.html"' in body and 'lang="fr"' in body
+    # the member's own page lists them too
+    page = world.get("/feeds/energie/", cookie=world.session_cookie(MEMBER)).body.decode()
+    assert "Prix de l&#x27;électricité" in page
+
+
+def test_the_page_is_for_signed_in_members_of_the_community_with_the_page_s_own_form(world):
+    assert world.get("/feeds/energie/").header("location") == "/login?next=/feeds/energie/"
+    assert world.get("/feeds/energie/", cookie=world.session_cookie(OUTSIDER)).status == 403
+    assert world.get("/feeds/nowhere/", cookie=world.session_cookie(MEMBER)).status == 403
+    cookie = world.session_cookie(MEMBER)
+    forged = world.post_form("/feeds/energie/", {"csrf": "0" * 32, "action": "new"}, cookie=cookie)
+    assert forged.status == 403
+    assert not world.store.exists(storage.feed_key("energie", MEMBER))
+    other_site = world.post_form("/feeds/energie/", {"csrf": form_token(world.get("/feeds/energie/", cookie=cookie).body),
+                                                     "action": "new"}, cookie=cookie,
+                                 headers={"Origin": "https://evil.example"})
+    assert other_site.status == 403 and not world.store.exists(storage.feed_key("energie", MEMBER))
+
+
+# -- forged and garbled addresses ---------------------------------------------------------------
+
+ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=+/%é\x00 "
+
+
+def variants(token: str, other_member: str):
+    """The class of tokens that must open nothing: one character changed, cut, lengthened, fields
+    swapped or re-encoded, another member's id with this secret, random text."""
+    member, secret = token.split(".")[1:]
+    return st.one_of(
+        st.tuples(st.integers(0, len(token) - 1), st.sampled_from(ALPHABET)).filter(
+            lambda v: token[v[0]] != v[1]).map(lambda v: token[:v[0]] + v[1] + token[v[0] + 1:]),
+        st.integers(0, len(token) - 1).map(lambda n: token[:n]),
+        st.text(ALPHABET, min_size=1, max_size=4).map(lambda extra: token + extra),
+        st.just(f"f1.{secret}.{member}"),
+        st.just(f"f2.{member}.{secret}"),
+        st.just(f"f1.{tokens.b64url(bytes.fromhex(other_member))}.{secret}"),
+        st.just(f"f1.{member}.{secret}="),
+        st.text(ALPHABET, max_size=100),
+    )
+
+
+@pytest.fixture
+def issued(world):
+    address = new_address(world, world.session_cookie(MEMBER))
+    new_address(world, world.session_cookie(COLLEAGUE))
+    return world, address.partition("key=")[2]
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_forged_and_garbled_addresses_open_nothing(issued, data):
+    world, token = issued
+    forged = data.draw(variants(token, storage.member_id(COLLEAGUE)))
+    if forged == token:
+        return
+    reply = world.get("/feeds/energie/feed.xml", headers={"Accept": READER_ACCEPT}) if not forged else \
+        world.request("GET", "/feeds/energie/feed.xml?" + _query(forged), headers={"Accept": READER_ACCEPT})
+    assert reply.status in (400, 403), (forged, reply.status)
+    assert FEED not in reply.body and "set-cookie" not in reply.headers
+    # the real one still works (nothing the forgeries did changed it)
+    assert world.get("/feeds/energie/feed.xml?" + _query(token), headers={"Accept": READER_ACCEPT}).status == 200
+
+
+def _query(token: str) -> str:
+    from urllib.parse import urlencode
+
+    return urlencode({"key": token})
+
+
+def test_a_record_that_does_not_read_or_names_another_member_opens_nothing(world):
+    address = new_address(world, world.session_cookie(MEMBER))
+    key = storage.feed_key("energie", MEMBER)
+    good = world.store.get(key)
+    for broken in (b"{not json", good.replace(b'"format": 1', b'"format": 2'),
+                   good.replace(MEMBER.encode(), COLLEAGUE.encode()),  # another member's address under this key
+                   good.replace(b'"community": "energie"', b'"community": "onu"'),
+                   good.replace(b'"at": "', b'"at": "yesterday'), b"[]"):
+        world.store.put(key, broken, "application/json")
+        assert read_feed(world, address).status == 403, broken
+    world.store.put(key, good, "application/json")
+    assert read_feed(world, address).status == 200
