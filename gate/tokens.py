@@ -23,7 +23,7 @@ import hmac
 import json
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -637,14 +637,20 @@ def seal_problem(keys: GrantKeys, seal: str | None, session_token: str) -> str |
     """
     if not seal or len(seal) != SEAL_LENGTH or not seal.isascii():
         return "missing or malformed"
-    parts = seal.split(".")
-    if len(parts) != 3 or parts[0] != SEAL_VERSION or len(parts[1]) != _GRANT_KID:
+    return _keyed_mac_problem(keys, seal, SEAL_VERSION, lambda key: seal_mac(key, session_token))
+
+
+def _keyed_mac_problem(keys: GrantKeys, value: str, version: str, mac_of: Callable[[GrantKey], str]) -> str | None:
+    """Why ``<version>.<kid>.<mac>`` is not ``mac_of`` under one of the grant keys; None when it is
+    (the one check behind seals and read reports)."""
+    parts = value.split(".")
+    if len(parts) != 3 or parts[0] != version or len(parts[1]) != _GRANT_KID:
         return "malformed"
     _, kid, mac = parts
     key = next((k for k in keys.keys if k.kid == kid), None)
     if key is None:
         return "unknown key"
-    if not hmac.compare_digest(seal_mac(key, session_token), mac):
+    if not hmac.compare_digest(mac_of(key), mac):
         return "bad MAC"
     return None
 
@@ -679,16 +685,7 @@ def report_problem(keys: GrantKeys, signature: str | None, body: bytes) -> str |
     """Why ``signature`` does not authenticate the report ``body``; None when it does."""
     if not signature or len(signature) > 64 or not signature.isascii():
         return "missing or malformed"
-    parts = signature.split(".")
-    if len(parts) != 3 or parts[0] != REPORT_VERSION or len(parts[1]) != _GRANT_KID:
-        return "malformed"
-    _, kid, mac = parts
-    key = next((k for k in keys.keys if k.kid == kid), None)
-    if key is None:
-        return "unknown key"
-    if not hmac.compare_digest(report_mac(key, body), mac):
-        return "bad MAC"
-    return None
+    return _keyed_mac_problem(keys, signature, REPORT_VERSION, lambda key: report_mac(key, body))
 
 
 # -- personal feed tokens (a member's feed address for one community) ----------------------------
