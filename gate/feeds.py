@@ -35,10 +35,11 @@ from babel.dates import format_date
 from gate import atom, terms, tokens
 from gate import store as storage
 from gate.blobs import Release
-from gate.http import Refusal, Request, Response, not_found, parse_query, unavailable
+from gate.http import Refusal, Request, Response, not_found, parse_query
 from gate.i18n import N_
 from gate.negotiation import prefers_html
 from gate.pages import Reader
+from gate.serving import serving_release
 from gate.state import GateState
 from gate.views import read_form
 
@@ -107,18 +108,6 @@ async def view(gate: GateState, req: Request) -> Response:
 # -- the feed, for a token ---------------------------------------------------------------------
 
 
-async def release_of(gate: GateState, community: str, subject: str | None) -> Release:
-    release = gate.releases.get(community)
-    if release is None:
-        release = await asyncio.to_thread(gate.refresh_release, community)
-        if release is None:
-            if community in gate.release_errors:
-                raise unavailable(community, subject)
-            raise Refusal(404, N_("Not published yet"), N_("This community has no documents yet. Come back later."),
-                          links=(("/", N_("Go to your communities")),), subject=subject, community=community)
-    return release
-
-
 async def holder(gate: GateState, community: str, token: str) -> str:
     """The address of the member whose current feed token for ``community`` this is, or the refusal."""
     parts = tokens.feed_token_parts(token)
@@ -140,7 +129,7 @@ async def holder(gate: GateState, community: str, token: str) -> str:
 async def feed(gate: GateState, req: Request, community: str) -> Response:
     """The community's feed.xml to the holder of a current feed token: no cookie read, none set."""
     address = await holder(gate, community, parse_query(req.query).get("key", ""))
-    release = await release_of(gate, community, address)
+    release = await serving_release(gate, community, address)
     entry = release.manifest.files.get(FEED_FILE)
     if entry is None:
         raise Refusal(404, N_("Page not found"), N_("There is no such page in this community."),
@@ -235,7 +224,7 @@ async def page(gate: GateState, req: Request, community: str) -> Response:
                           links=((page_path(community), N_("Your personal feed")),))
     record = await asyncio.to_thread(storage.read_feed_address, gate.store, community, storage.member_id(address))
     try:
-        release: Release | None = await release_of(gate, community, address)
+        release: Release | None = await serving_release(gate, community, address)
     except Refusal:  # not published yet, or unavailable: the page still gives the address
         release = None
     entry = release.manifest.files.get(FEED_FILE) if release is not None else None

@@ -15,7 +15,7 @@ import asyncio
 import re
 from urllib.parse import quote
 
-from gate.blobs import cache_key
+from gate.blobs import Release, cache_key
 from gate.http import MAX_PATH, Refusal, Request, Response, bad_request, unavailable
 from gate.i18n import N_
 from gate.state import GateState
@@ -92,14 +92,7 @@ async def serve_site(gate: GateState, req: Request) -> Response:
                       subject=subject, community=community)
     if not slash:
         return gate.pages.redirect(f"/c/{community}/", 301, subject=subject)
-    release = gate.releases.get(community)
-    if release is None:
-        release = await asyncio.to_thread(gate.refresh_release, community)
-        if release is None:
-            if community in gate.release_errors:
-                raise unavailable(community, subject)
-            raise Refusal(404, N_("Not published yet"), N_("This community has no documents yet. Come back later."),
-                          links=(("/", N_("Go to your communities")),), subject=subject, community=community)
+    release = await serving_release(gate, community, subject)
     files = release.manifest.files
     name = rest + "index.html" if rest == "" or rest.endswith("/") else rest
     entry = files.get(name)
@@ -123,3 +116,17 @@ async def serve_site(gate: GateState, req: Request) -> Response:
     else:
         blobs.metrics.blob_hits += 1
     return blobs.answer(req, served, subject=subject, community=community)
+
+
+async def serving_release(gate: GateState, community: str, subject: str | None) -> Release:
+    """The community's serving release, loaded from the store if this process has not yet; refused as
+    "not published yet" (404) when it has none, or "unavailable" (503) when the store cannot say."""
+    release = gate.releases.get(community)
+    if release is None:
+        release = await asyncio.to_thread(gate.refresh_release, community)
+        if release is None:
+            if community in gate.release_errors:
+                raise unavailable(community, subject)
+            raise Refusal(404, N_("Not published yet"), N_("This community has no documents yet. Come back later."),
+                          links=(("/", N_("Go to your communities")),), subject=subject, community=community)
+    return release
