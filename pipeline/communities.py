@@ -16,7 +16,7 @@ from pipeline import dates
 from pipeline.cables import DISGUISES, ID_RE, POST_RE, SLUG_RE, Cable, decode
 from pipeline.findings import Findings
 from pipeline.messages import N_, _
-from pipeline.yamlfile import YamlError, col_of, compose, construct, line_of, mapping_pairs
+from pipeline.yamlfile import NodeReader, YamlError, col_of, compose, construct, line_of, mapping_pairs
 
 
 @dataclass(frozen=True)
@@ -261,24 +261,8 @@ def parse(data: bytes, findings: Findings, path: str = PATH) -> dict[str, Commun
     return out
 
 
-class _Reader:
-    def __init__(self, path: str, findings: Findings) -> None:
-        self.path, self.findings = path, findings
-
-    def add(self, node: yaml.Node, code: str, message: str, hint: str = "") -> None:
-        self.findings.add(self.path, line_of(node), code, message, hint, col=col_of(node))
-
-    def mapping(self, node: yaml.Node, what: str) -> dict[str, tuple[yaml.Node, yaml.Node]] | None:
-        if not isinstance(node, yaml.MappingNode):
-            self.add(node, "E203", _("{what} must be a mapping of keys to values").format(what=what))
-            return None
-        out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
-        for key, key_node, value_node in mapping_pairs(node):
-            if key in out:
-                self.add(key_node, "E209", _("key '{key}' appears twice in {what}").format(key=key, what=what), _("keep one"))
-                continue
-            out[key] = (key_node, value_node)
-        return out
+class _Reader(NodeReader):
+    """communities.yaml, node by node."""
 
     def value(self, node: yaml.Node) -> Any:
         try:

@@ -35,7 +35,7 @@ import yaml
 from pipeline.cables import DISGUISES, MINISTRY_RE, PLACEHOLDER_SUBJECT, SLUG_RE, decode
 from pipeline.findings import Findings
 from pipeline.messages import N_, _
-from pipeline.yamlfile import YamlError, col_of, compose, construct, line_of, mapping_pairs
+from pipeline.yamlfile import NodeReader, YamlError, compose, construct
 
 if TYPE_CHECKING:
     from pipeline.cables import Cable
@@ -170,28 +170,8 @@ def _read(data: bytes, findings: Findings, path: str) -> Vocabulary | None:
     return Vocabulary(subjects=sections.get("subjects"), ministries=sections.get("ministries"))
 
 
-class _Reader:
+class _Reader(NodeReader):
     """Reads the file node by node, so that each finding has its line."""
-
-    def __init__(self, path: str, findings: Findings) -> None:
-        self.path, self.findings = path, findings
-
-    def add(self, node: yaml.Node, code: str, message: str, hint: str = "") -> None:
-        self.findings.add(self.path, line_of(node), code, message, hint, col=col_of(node))
-
-    def mapping(self, node: yaml.Node, what: str) -> dict[str, tuple[yaml.Node, yaml.Node]] | None:
-        """The keys of a mapping node (each once: a duplicate is E209), or None (E203) for another node."""
-        if not isinstance(node, yaml.MappingNode):
-            self.add(node, "E203", _("{what} must be a mapping of keys to values").format(what=what))
-            return None
-        out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
-        for key, key_node, value_node in mapping_pairs(node):
-            if key in out:
-                self.add(key_node, "E209", _("key '{key}' appears twice in {what}").format(key=key, what=what),
-                         _("keep one: the second would silently replace the first"))
-                continue
-            out[key] = (key_node, value_node)
-        return out
 
     def section(self, name: str, node: yaml.Node) -> tuple[tuple[str, Label], ...]:
         """One section's entries, in file order; two names with the same label in one language are

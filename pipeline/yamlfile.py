@@ -133,3 +133,28 @@ def mapping_pairs(node: yaml.MappingNode) -> list[tuple[str, yaml.Node, yaml.Nod
         key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(construct(key_node))
         pairs.append((str(key), key_node, value_node))
     return pairs
+
+
+class NodeReader:
+    """Reads a YAML file node by node and reports each problem at its line (``findings``: a
+    :class:`pipeline.findings.Findings`); what communities.yaml's and vocabulary.yaml's readers share."""
+
+    def __init__(self, path: str, findings) -> None:
+        self.path, self.findings = path, findings
+
+    def add(self, node: yaml.Node, code: str, message: str, hint: str = "") -> None:
+        self.findings.add(self.path, line_of(node), code, message, hint, col=col_of(node))
+
+    def mapping(self, node: yaml.Node, what: str) -> dict[str, tuple[yaml.Node, yaml.Node]] | None:
+        """The keys of a mapping node (each once: a duplicate is E209), or None (E203) for another node."""
+        if not isinstance(node, yaml.MappingNode):
+            self.add(node, "E203", _("{what} must be a mapping of keys to values").format(what=what))
+            return None
+        out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+        for key, key_node, value_node in mapping_pairs(node):
+            if key in out:
+                self.add(key_node, "E209", _("key '{key}' appears twice in {what}").format(key=key, what=what),
+                         _("keep one: the second would silently replace the first"))
+                continue
+            out[key] = (key_node, value_node)
+        return out
