@@ -882,6 +882,10 @@ class Manifest:
     #: Cable id -> digest of its text (pipeline.withdrawals.text_digest), when the publisher knew it
     #: (format 2; format 1 kept them in the ledger).
     texts: dict[str, str] = field(default_factory=dict)
+    #: Reply id (gate/replies.py ``reply_id``: ``<cable>/<time>-<nonce>``) -> the ``sha256:`` digest of the
+    #: reply file an editor approved: the members' replies this release shows on its cable pages
+    #: (format 2 only; table entries ``r:<id>``). The gate tells a member their reply is published.
+    replies: dict[str, str] = field(default_factory=dict)
     #: The blobs holding the manifest's table and cable list (format 2), set by :meth:`encode` and
     #: :func:`read_manifest`: gc, leases and rollback keep them as they keep the files' blobs.
     nodes: frozenset[str] = frozenset()
@@ -913,6 +917,7 @@ class Manifest:
         bytes) the root names: the table's nodes and the cable list. Same manifest, same bytes."""
         entries: dict[str, Any] = {f"f:{p}": e.to_dict() for p, e in self.files.items()}
         entries.update({f"t:{c}": d for c, d in self.texts.items()})
+        entries.update({f"r:{r}": d for r, d in self.replies.items()})
         table, blobs = build_table(entries)
         cables = _node_bytes({"format": MANIFEST_FORMAT, "kind": "cables", "cables": list(self.cables)})
         cables_sha = hashlib.sha256(cables).hexdigest()
@@ -951,18 +956,20 @@ class Manifest:
             if not isinstance(listed, dict) or listed.get("kind") != "cables" or \
                     len(listed["cables"]) != int(obj["cables"]["count"]):
                 raise ManifestUnreadable(f"manifest: cable list {cables_sha} malformed")
-            files, texts = {}, {}
+            files, texts, replies = {}, {}, {}
             for key, value in entries.items():
                 kind, _, name = key.partition(":")
                 if kind == "f":
                     files[name] = FileEntry.from_dict(value)
                 elif kind == "t" and isinstance(value, str):
                     texts[name] = value
+                elif kind == "r" and isinstance(value, str):
+                    replies[name] = value
                 else:
                     raise ManifestUnreadable(f"manifest: table entry {key!r} of unknown kind")
             if len(files) != int(obj["files"]):
                 raise ManifestUnreadable(f"manifest: {len(files)} files in the table, the root says {obj['files']}")
-            return cls(cables=tuple(map(str, listed["cables"])), files=files, texts=texts,
+            return cls(cables=tuple(map(str, listed["cables"])), files=files, texts=texts, replies=replies,
                        nodes=frozenset(nodes | {cables_sha}), **head)
         except ManifestUnreadable:
             raise

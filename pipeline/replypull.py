@@ -31,16 +31,14 @@ from gate import store as storage
 from gate.addresses import InvalidAddress, is_canonical
 from gate.letters import Postman, SmtpSettings
 from gate.replynotice import Arrival, reply_notice
-from pipeline import classification, gitrepo, html_safety
-from pipeline.cables import DISGUISES
+from pipeline import gitrepo, replyfiles
 from pipeline.findings import Finding
 from pipeline.messages import _
 from pipeline.repository import Repository
 
-FOLDER = "replies"
+FOLDER = replyfiles.FOLDER
 DEFAULT_BRANCH = "replies"
-#: The front matter's keys, in the order written.
-KEYS = ("community", "cable", "author", "at", "visibility", "release", "digest", "store_key")
+KEYS = replyfiles.KEYS
 
 
 @dataclass(frozen=True)
@@ -66,9 +64,9 @@ class PullReport:
 
 
 def reply_file(key: str, reply: replies.Reply) -> str:
-    """Where the reply stored under ``key`` goes: ``replies/<community>/<cable>/<time>-<nonce>.md``."""
-    time, _member, nonce = key.rsplit("/", 1)[1].removesuffix(".json").split("-")
-    return f"{FOLDER}/{reply.community}/{reply.cable}/{time}-{nonce}.md"
+    """Where the reply stored under ``key`` goes: ``replies/<community>/<cable>/<time>-<nonce>.md``, the
+    reply's id (gate/replies.py ``reply_id``) under its community."""
+    return f"{FOLDER}/{reply.community}/{replies.reply_id(key)}.md"
 
 
 def render(key: str, reply: replies.Reply) -> tuple[str, int]:
@@ -78,28 +76,6 @@ def render(key: str, reply: replies.Reply) -> tuple[str, int]:
     front = yaml.safe_dump({k: meta[k] for k in KEYS}, allow_unicode=True, sort_keys=False, width=1000)
     head = f"---\n{front}---\n"
     return head + reply.text + "\n", head.count("\n") + 1
-
-
-def scan(path: str, text: str, first_line: int) -> list[Finding]:
-    """What ``check`` would refuse in a cable body holding ``text``, at ``path``'s lines."""
-    found: list[Finding] = []
-    markings = list(classification.find_markings(text))
-    page = classification.read_page(text)
-    seen = {m.line for m in markings}
-    markings += [m for m in page.markings if m.line not in seen]
-    for marking in markings:
-        found.append(Finding(path, first_line + marking.line - 1, marking.col, "E302",
-                             _("classification marking {text!r} ({kind}) in the reply").format(
-                                 text=marking.text, kind=marking.kind),
-                             _("only unclassified text may be passed on: this reply stays out of the repository")))
-    for disguise in classification.find_disguises(text, page):
-        code, message, hint = DISGUISES[disguise.kind]
-        found.append(Finding(path, first_line + disguise.line - 1, disguise.col, code,
-                             _("{what} in the reply: {text}").format(what=_(message), text=disguise.text), _(hint)))
-    for unsafe in html_safety.find_unsafe(text):
-        found.append(Finding(path, first_line + unsafe.line - 1, unsafe.col, "E501",
-                             f"{unsafe.what}: {unsafe.text!r}", _("this reply stays out of the repository")))
-    return sorted(found)
 
 
 def present(repo: gitrepo.GitRepo, ref: str) -> set[str]:
@@ -129,7 +105,7 @@ def pull(store: storage.Store, root, branch: str = DEFAULT_BRANCH, *, base: str 
                 report.already += 1
                 continue
             text, first_line = render(key, reply)
-            problems = scan(path, reply.text, first_line)
+            problems = replyfiles.scan(path, reply.text, first_line)
             if replies.text_problem(reply.text) is not None or not is_canonical(reply.author):
                 problems.append(Finding(path, first_line, 1, "E206", _("the stored reply breaks the gate's limits"),
                                         _("left in the store; look at it, then delete it")))

@@ -45,7 +45,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                               "pipeline.classification", "pipeline.html_safety", "pipeline.siteconfig",
                               "pipeline.invitations", "pipeline.parallel", "pipeline.precompress",
                               "pipeline.accessibility")),
-    ("the content model", ("pipeline.cables", "pipeline.communities", "pipeline.approvals")),
+    ("the content model", ("pipeline.cables", "pipeline.communities", "pipeline.replyfiles", "pipeline.approvals")),
     ("reading a version", ("pipeline.sources", "pipeline.revisions", "pipeline.buildcache", "pipeline.repository")),
     ("deciding", ("pipeline.check", "pipeline.plan", "pipeline.plandiff", "pipeline.review", "pipeline.signatures", "pipeline.history",
                   "pipeline.withdrawals")),
