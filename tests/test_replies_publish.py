@@ -80,7 +80,13 @@ def test_an_unapproved_shareable_reply_is_held_and_shown_nowhere(repo, tmp_path)
     assert plan(repo)["energie"]["replies"] == {"publish": [], "held": [{"id": reply_id, "reason": "not approved"}]}
     repo.commit("a reply")
     build(repo.root, tmp_path / "site", jobs=1)
-    assert CANARY not in everything(tmp_path / "site")
+    assert "castor" not in everything(tmp_path / "site")
+    # Approved and committed: the next build (which updates the site in place) shows it
+    assert approve(repo, reply_id).code == 0
+    repo.commit("approved")
+    build(repo.root, tmp_path / "site", jobs=1)
+    assert "castor" in (tmp_path / f"site/energie/2026/{SHARED}.html").read_text(encoding="utf-8")
+    assert "castor" not in everything(tmp_path / "site/onu")
 
 
 def test_an_approved_reply_is_shown_under_its_cable_in_its_community_only(repo, tmp_path):
