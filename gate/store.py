@@ -35,6 +35,11 @@ the same ``/``-separated strings on both, and the layout below is the whole cont
                                                    marker: the reminder that the member's access ends on
                                                    <expires> was claimed for the member, or for the
                                                    owner's digest (create-if-absent, once)
+    reply-notices/<community>/<recipient>-<reply>-<state>
+                                                   the notice that a reply (<time>-<nonce>) arrived, owed to
+                                                   the recipient (``owed``, with the address, written by
+                                                   replies pull) and claimed for sending (``sent``,
+                                                   create-if-absent, deleted when the SMTP server refused)
     terms/<community>/<sha256 hex>.md              the text of a version of the community's terms of use
                                                    (publish, create-if-absent, before members.json names it)
     acceptances/<community>/<member>-<sha256 hex>.json
@@ -89,6 +94,7 @@ ALERTS_PREFIX = "alerts/"
 REPLIES_PREFIX = "replies/"
 READS_PREFIX = "reads/"
 REMINDERS_PREFIX = "reminders/"
+REPLY_NOTICES_PREFIX = "reply-notices/"
 TERMS_PREFIX = "terms/"
 ACCEPTANCES_PREFIX = "acceptances/"
 ACTIVITY_PREFIX = "activity/"
@@ -98,7 +104,7 @@ ACTIVITY_PREFIX = "activity/"
 #: per-person record is added here, or forget would leave it behind (tests/test_forget.py writes one
 #: of each and looks for anything of the person left in the store).
 PERSONAL_PREFIXES = (SIGN_INS_PREFIX, INVITATIONS_PREFIX, INVITATIONS_SENT_PREFIX, ALERTS_PREFIX, READS_PREFIX,
-                     REMINDERS_PREFIX, ACCEPTANCES_PREFIX, REPLIES_PREFIX)
+                     REMINDERS_PREFIX, ACCEPTANCES_PREFIX, REPLIES_PREFIX, REPLY_NOTICES_PREFIX)
 
 #: The other prefixes, and why none names a person: the published sites and their records (blobs,
 #: manifests, pointers, leases, the withdrawal register and its markers), the ledger (``by`` is the
@@ -1272,6 +1278,20 @@ def reminder_key(community: str, address: str, expires: dt.date, recipient: str)
     if recipient not in REMINDER_RECIPIENTS:
         raise ValueError(f"invalid reminder recipient {recipient!r}")
     return f"{REMINDERS_PREFIX}{_name('community', community)}/{member_id(address)}-{expires.isoformat()}-{recipient}"
+
+
+# ------------------------------------------------------------------------------- reply notices
+
+REPLY_NOTICE_STATES = ("owed", "sent")
+
+
+def reply_notice_key(community: str, address: str, reply: str, state: str) -> str:
+    """The notice to ``address`` that the reply ``reply`` (its ``<time>-<nonce>``) arrived: ``owed``
+    (the record ``replies pull`` writes, with the address, until the notice is sent) or ``sent`` (the
+    marker claiming the sending, created once, deleted again when the SMTP server refused)."""
+    if state not in REPLY_NOTICE_STATES:
+        raise ValueError(f"invalid reply notice state {state!r}")
+    return f"{REPLY_NOTICES_PREFIX}{_name('community', community)}/{member_id(address)}-{_name('reply', reply)}-{state}"
 
 
 # ---------------------------------------------------------------------------------- terms of use

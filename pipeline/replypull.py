@@ -20,6 +20,7 @@ or naming another community, cable or author than its key) is reported too, and 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import smtplib
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -145,23 +146,96 @@ def recipients(repository: Repository, written: list[Pulled]) -> dict[str, dict[
     return told
 
 
-def tell(repository: Repository, report: PullReport, smtp: SmtpSettings,
+def owe(store: storage.Store, repository: Repository, report: PullReport) -> int:
+    """Record in the store, before any is sent, each notice the replies just written call for (one per
+    recipient and reply, :func:`recipients`), with what the notice says; how many are new. Created
+    if absent: a second pull writing the same reply owes nothing more."""
+    count = 0
+    for person, by_community in sorted(recipients(repository, report.written).items()):
+        for community_id, arrivals in sorted(by_community.items()):
+            for arrival in arrivals:
+                record = {"format": 1, "recipient": person, "community": community_id, "branch": report.branch,
+                          "cable": arrival.cable, "at": arrival.at, "shareable": arrival.shareable,
+                          "path": arrival.path}
+                key = storage.reply_notice_key(community_id, person, _reply_name(arrival.path), "owed")
+                count += store.create(key, json.dumps(record, ensure_ascii=False).encode(), "application/json")
+    return count
+
+
+@dataclass(frozen=True)
+class Owed:
+    """A notice owed: to whom, of which community, which reply (``<time>-<nonce>``) and what it says."""
+
+    recipient: str
+    community: str
+    reply: str
+    branch: str
+    arrival: Arrival
+
+    def key(self, state: str) -> str:
+        return storage.reply_notice_key(self.community, self.recipient, self.reply, state)
+
+
+def owed(store: storage.Store) -> list[Owed]:
+    """Every notice owed in the store (an unreadable record is skipped: it names no one to tell)."""
+    found = []
+    for key in store.list(storage.REPLY_NOTICES_PREFIX):
+        if not key.endswith("-owed"):
+            continue
+        try:
+            record = json.loads(store.get(key))
+            item = Owed(str(record["recipient"]), str(record["community"]), _reply_name(str(record["path"])),
+                        str(record["branch"]), Arrival(str(record["cable"]), str(record["at"]),
+                                                       bool(record["shareable"]), str(record["path"])))
+            if item.key("owed") != key:
+                continue  # a record copied under another key says nothing
+        except (storage.NotFound, ValueError, KeyError, TypeError):
+            continue
+        found.append(item)
+    return found
+
+
+def tell(store: storage.Store, repository: Repository, smtp: SmtpSettings,
          now: dt.datetime) -> tuple[list[str], dict[str, str]]:
-    """E-mail each recipient (:func:`recipients`) one notice per community of the replies just written,
-    without their text; (addresses told, {recipient (community): why not})."""
+    """Send every notice owed (:func:`owe`, this run's and those an SMTP server refused before), one
+    e-mail per recipient and community, without the replies' text; (addresses told, {recipient
+    (community): why not}).
+
+    Exactly once: each notice is claimed by creating its ``sent`` marker (create-if-absent) before the
+    e-mail, so two runs at once never both send it; once the SMTP server took the e-mail the owed
+    record is deleted; when it refused, the claims are deleted again and the notice stays owed, for
+    the next run. (A run that dies between claim and sending leaves the notice unsent, as reminders
+    do: a notice is a courtesy, and the reply is on the branch whatever happens.)"""
     sent: list[str] = []
     failed: dict[str, str] = {}
+    groups: dict[tuple[str, str], list[Owed]] = defaultdict(list)
+    for item in owed(store):
+        groups[(item.recipient, item.community)].append(item)
     with Postman(smtp) as postman:
-        for person, by_community in sorted(recipients(repository, report.written).items()):
-            for community_id, arrivals in sorted(by_community.items()):
-                community = repository.communities.get(community_id)
-                title, language = (community.title, community.language) if community else (community_id, "fr")
-                try:
-                    message = reply_notice(smtp.sender, person, title, language, arrivals, branch=report.branch,
-                                           now=now)
-                    postman.send(message, person)
-                except (OSError, smtplib.SMTPException, InvalidAddress) as exc:
-                    failed[f"{person} ({community_id})"] = str(exc) or type(exc).__name__
-                    continue
-                sent.append(person)
+        for (person, community_id), items in sorted(groups.items()):
+            claimed = []
+            for item in sorted(items, key=lambda i: i.reply):
+                if store.create(item.key("sent"), b'{"format": 1}', "application/json"):
+                    claimed.append(item)
+                else:  # sent already (by another run, or one that stopped before deleting what it owed)
+                    store.delete([item.key("owed")])
+            if not claimed:
+                continue
+            community = repository.communities.get(community_id)
+            title, language = (community.title, community.language) if community else (community_id, "fr")
+            try:
+                message = reply_notice(smtp.sender, person, title, language, [i.arrival for i in claimed],
+                                       branch=claimed[0].branch, now=now)
+                postman.send(message, person)
+            except (OSError, smtplib.SMTPException, InvalidAddress) as exc:
+                store.delete([i.key("sent") for i in claimed])  # still owed: the next run sends it
+                failed[f"{person} ({community_id})"] = str(exc) or type(exc).__name__
+                continue
+            store.delete([i.key("owed") for i in claimed])
+            sent.append(person)
     return sent, failed
+
+
+def _reply_name(path: str) -> str:
+    """The ``<time>-<nonce>`` of the reply file at ``path``."""
+    return path.rsplit("/", 1)[-1].removesuffix(".md")

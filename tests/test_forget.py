@@ -42,6 +42,9 @@ WRITERS = {
     "alert_sent_key": lambda s, a: s.create(storage.alert_sent_key("energie", a, CABLE),
                                             _json({"format": 1, "address": a, "cable": CABLE})),
     "reminder_key": lambda s, a: s.create(storage.reminder_key("energie", a, NOW.date(), "owner"), b"{}"),
+    "reply_notice_key": lambda s, a: s.create(
+        storage.reply_notice_key("energie", a, "20261201T093005.000000Z-0123456789abcdef", "owed"),
+        _json({"format": 1, "recipient": a, "community": "energie"})),
     "acceptance_key": lambda s, a: storage.write_acceptance(s, "energie", a, "sha256:" + "0" * 64, NOW),
     "read_key": lambda s, a: storage.write_read(s, "energie", CABLE, a, NOW),
     "digest_key": lambda s, a: s.put(storage.digest_key("energie", a), _json({"format": 1, "address": a})),
