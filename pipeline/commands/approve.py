@@ -174,8 +174,14 @@ def _approve_reply(root, repo, name: str, community, editor: str, revoke: bool, 
         return
     pending = None
     if sign or key:  # approve, then approve --sign: sign what is written, add nothing
+        from gate.addresses import InvalidAddress, parse_address
+
+        try:
+            canonical = parse_address(editor.strip())
+        except InvalidAddress:
+            canonical = None  # approve_reply refuses the address with its reason
         mine = [a for a in reply.approvals if a.community == community.id and a.digest == reply.digest
-                and a.by == editor.strip().lower()]
+                and a.by == canonical]
         pending = mine[-1] if mine and gitrepo.uncommitted(root, [reply.path]) else None
     try:
         approval = pending or approve_reply(root, reply.path, community, editor,
