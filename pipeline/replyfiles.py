@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 import yaml
 
 from gate import replies as stored
+from gate.addresses import is_canonical
+from gate.store import parse_utc_text
 from pipeline import cables, classification, html_safety
 from pipeline.cables import DISGUISES, Approval, _CableReader
 from pipeline.findings import Finding, Findings
@@ -102,6 +104,12 @@ def parse(path: str, data: bytes, findings: Findings) -> ReplyFile | None:
             if values[key] != where[key]:
                 reader.error(key, "E207", _("'{key}' is {value!r}, but the file is under {path}").format(
                     key=key, value=values[key], path=path), _("a reply stays where replies pull wrote it"))
+    if values["author"] and not is_canonical(values["author"]):
+        reader.error("author", "E205", _("'author' is {value!r}, not a plain e-mail address").format(
+            value=values["author"]), _("a reply stays as replies pull wrote it"))
+    if values["at"] and at_time(values["at"]) is None:
+        reader.error("at", "E204", _("'at' is {value!r}, not a UTC time like 2026-12-01T09:30:05Z").format(
+            value=values["at"]), _("a reply stays as replies pull wrote it"))
     if values["visibility"] not in stored.VISIBILITIES:
         reader.error("visibility", "E206", _("'visibility' is {value!r}").format(value=values["visibility"]),
                      _("one of: {values}").format(values=", ".join(stored.VISIBILITIES)))
@@ -154,11 +162,9 @@ def scan(path: str, text: str, first_line: int) -> list[Finding]:
     return sorted(found)
 
 
-def at_time(reply: ReplyFile) -> dt.datetime | None:
-    """When the member sent the reply (None: unreadable)."""
-    from gate.store import parse_utc_text
-
+def at_time(text: str) -> dt.datetime | None:
+    """The moment a reply's ``at`` names (None: not a UTC time as gate/store.py writes it)."""
     try:
-        return parse_utc_text(reply.at)
-    except ValueError:
+        return parse_utc_text(text)
+    except (ValueError, TypeError):
         return None

@@ -246,3 +246,20 @@ def test_a_reply_with_raw_html_is_refused_by_check_and_approve(repo):
     assert "E501" in repo.run("check").output
     assert approve(repo, path).code == 1
     assert plan(repo)["energie"]["replies"]["held"] == [{"id": reply_id, "reason": "invalid (see diplomatie check)"}]
+
+
+@pytest.mark.parametrize(("change", "code"), [
+    (("author: a.martin@example.org", "author: Anne <a.martin@example.org>"), "E205"),
+    (("at: '2026-12-01T09:30:05Z'", "at: hier"), "E204"),
+    (("visibility: community", "visibility: public"), "E206"),
+    (("community: energie", "community: onu"), "E207"),
+    (("store_key:", "stor_key:"), "E202"),
+])
+def test_a_reply_file_edited_out_of_shape_is_an_error_of_check_and_never_shown(repo, change, code):
+    path, reply_id = add_reply(repo)
+    file = repo.root / path
+    file.write_text(file.read_text(encoding="utf-8").replace(*change, 1), encoding="utf-8")
+    result = repo.run("check")
+    assert result.code == 1 and re.search(rf"{re.escape(path)}:\d+:\d+: {code} ", result.output), result.output
+    assert load(repo.root).replies[reply_id].valid is False
+    assert plan(repo)["energie"].get("replies", {}).get("publish", []) == []
