@@ -195,3 +195,16 @@ def test_remove_member_keeps_every_other_byte(layout):
     assert after == text.replace(gone, "")
     with pytest.raises(yamledit.YamlEditError):
         yamledit.remove_member(text, "onu", PERSON)
+
+
+def test_forget_names_the_replies_a_member_wrote_which_their_name_is_shown_with(tmp_path, monkeypatch):
+    from test_replies_publish import add_reply
+
+    monkeypatch.setenv("LC_ALL", "en_US.UTF-8")
+    repo = make_repo(tmp_path / "repo", COMMUNITIES)
+    repo.cable(CABLE)
+    path, _reply_id = add_reply(repo, cable=CABLE)
+    repo.commit("a reply")
+    result = repo.run("forget", "a.martin@example.org", "--store", str(tmp_path / "store"))
+    assert result.code == 0, result.output
+    assert f"replies/: their reply {path}" in result.stdout
