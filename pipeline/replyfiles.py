@@ -84,7 +84,7 @@ def parse(path: str, data: bytes, findings: Findings) -> ReplyFile | None:
     try:
         front, body, body_line = cables.split(text)
     except cables.FrontMatterError as exc:
-        findings.add(path, 1, "E105", str(exc), _("let diplomatie replies pull write reply files"))
+        findings.add(path, 1, "E105", str(exc), _("reply files are written by the replies pull command"))
         return None
     before = len([f for f in findings if f.is_error])
     node = _node(path, front, findings)
@@ -98,7 +98,7 @@ def parse(path: str, data: bytes, findings: Findings) -> ReplyFile | None:
     where = PATH.match(path)
     if where is None:
         findings.add(path, 1, "E104", _("a reply file must be replies/<community>/<cable>/<time>-<nonce>.md"),
-                     _("let diplomatie replies pull write reply files; do not move them"))
+                     _("reply files are written by the replies pull command; leave them where it wrote them"))
     else:
         for key in ("community", "cable"):
             if values[key] != where[key]:
@@ -131,11 +131,11 @@ def _node(path: str, front: str, findings: Findings) -> yaml.MappingNode | None:
         node = compose(front)
     except YamlError as exc:
         findings.add(path, exc.line + 1, "E106", exc.message,
-                     exc.hint or _("let diplomatie replies pull write reply files"), col=exc.col)
+                     exc.hint or _("reply files are written by the replies pull command"), col=exc.col)
         return None
     if not isinstance(node, yaml.MappingNode):
         findings.add(path, 2, "E105", _("the front matter is not a mapping of keys to values"),
-                     _("let diplomatie replies pull write reply files"))
+                     _("reply files are written by the replies pull command"))
         return None
     return node
 
