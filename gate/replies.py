@@ -13,6 +13,12 @@ overwrite each other (a taken key makes the writer draw another nonce)::
 ``digest`` is the SHA-256 of the cable page the member answered, as the release served it (its blob),
 and ``release`` that release: together they say which version of the cable was answered.
 
+A reply's **id** (:func:`reply_id`) is ``<cable>/<time>-<nonce>``: its key without the community and
+the member. ``replies pull`` names the reply's file after it (``replies/<community>/<id>.md``), and a
+release that shows the reply on its cable page lists it in its manifest (gate/store.py
+``Manifest.replies``): that is how the gate tells a member their reply is published
+(:func:`published_in`), without the manifest naming anyone.
+
 What the gate refuses itself (:func:`text_problem`): text that is empty, longer than
 :data:`MAX_CHARACTERS` or :data:`MAX_BYTES`, or holds a control character other than a line break or
 a tab (binary data, terminal escapes, bidirectional overrides). The text is kept as typed: the
@@ -32,6 +38,8 @@ from dataclasses import dataclass
 from gate.addresses import is_canonical
 from gate.store import (
     FORMAT,
+    REPLIES_PREFIX,
+    Manifest,
     NotFound,
     Store,
     StoreError,
@@ -146,6 +154,27 @@ def write_reply(store: Store, reply: Reply, moment: dt.datetime) -> str:
         if store.create(key, data, "application/json"):
             return key
     raise StoreError(f"no free key for a reply to {reply.cable} after {_ATTEMPTS} attempts")
+
+
+def reply_id(key: str) -> str:
+    """The id of the reply stored under ``key`` (``<cable>/<time>-<nonce>``); ValueError when ``key`` is
+    not a reply's key. The one place the id is made: the repository's file and the manifest use it."""
+    parts = key.split("/")
+    if len(parts) != 4 or parts[0] + "/" != REPLIES_PREFIX or not parts[3].endswith(".json"):
+        raise ValueError(f"{key!r} is not a reply's key")
+    pieces = parts[3].removesuffix(".json").split("-")
+    if len(pieces) != 3 or not all(pieces):
+        raise ValueError(f"{key!r} is not a reply's key")
+    time, _member, nonce = pieces
+    return f"{parts[2]}/{time}-{nonce}"
+
+
+def published_in(manifest: Manifest, key: str) -> bool:
+    """Whether the release of ``manifest`` shows the reply stored under ``key`` (its id is listed)."""
+    try:
+        return reply_id(key) in manifest.replies
+    except ValueError:
+        return False
 
 
 def reply_at(key: str, data: bytes) -> Reply:

@@ -36,7 +36,7 @@ from gate.http import Refusal, Request, Response, bad_request, not_found, parse_
 from gate.i18n import N_
 from gate.pages import Reader
 from gate.state import GateState
-from gate.store import parse_utc_text, utc_text
+from gate.store import Manifest, parse_utc_text, utc_text
 from gate.views import cross_site
 
 PREFIX = "/replies/"
@@ -181,6 +181,7 @@ async def reply_page(gate: GateState, req: Request, reader: Reader, community: s
     _ = reader.gettext
     e = html.escape
     mine = await asyncio.to_thread(replies.replies_of, gate.store, community, cable, member)
+    release = gate.releases.get(community)
     notice = ""
     if sent:
         thanks = _("Thank you: your reply is received. The author of the cable and the editors of the "
@@ -194,7 +195,7 @@ async def reply_page(gate: GateState, req: Request, reader: Reader, community: s
     csrf = csrf_for(gate, req.header("cookie"), community, cable)
     back = e(_("Back to the cable"))
     body = (f"{notice}<p>{intro}</p>{reply_form(reader, req.path, csrf, text, visibility, bool(error))}"
-            f"{own_replies(reader, mine)}"
+            f"{own_replies(reader, mine, release.manifest if release is not None else None)}"
             f'<ul class="dip-next"><li><a href="/c/{e(community)}/{cable[:4]}/{e(cable)}.html">'
             f"{back}</a></li></ul>")
     return gate.pages.page(status, reader, _("Answer this cable"), body, subject=member, community=community)
@@ -221,17 +222,19 @@ def reply_form(reader: Reader, action: str, csrf: str, text: str, visibility: st
             f'<button type="submit">{button}</button></form>')
 
 
-def own_replies(reader: Reader, mine: list[tuple[str, replies.Reply]]) -> str:
-    """The member's own replies to this cable, newest first, with their status."""
+def own_replies(reader: Reader, mine: list[tuple[str, replies.Reply]], manifest: Manifest | None = None) -> str:
+    """The member's own replies to this cable, newest first, with their status: published when the
+    community's serving release (``manifest``) shows it on the cable's page, received otherwise."""
     if not mine:
         return ""
     _ = reader.gettext
     e = html.escape
     items = []
-    for _key, record in reversed(mine):
+    for key, record in reversed(mine):
         moment = parse_utc_text(record.at)
         when = f'<time datetime="{e(record.at)}">{moment:%Y-%m-%d %H:%M} UTC</time>'
-        status = e(_("Status: received"))
+        shown_here = manifest is not None and replies.published_in(manifest, key)
+        status = e(_("Status: published on the cable's page") if shown_here else _("Status: received"))
         shown = e(_(LABELS[record.visibility]))
         items.append(f'<li class="dip-reply"><p class="dip-reply__meta">{when} · {shown} · {status}</p>'
                      f'<p class="dip-reply__text">{e(record.text)}</p></li>')

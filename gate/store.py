@@ -35,6 +35,11 @@ the same ``/``-separated strings on both, and the layout below is the whole cont
                                                    marker: the reminder that the member's access ends on
                                                    <expires> was claimed for the member, or for the
                                                    owner's digest (create-if-absent, once)
+    reply-notices/<community>/<recipient>-<reply>-<state>
+                                                   the notice that a reply (<time>-<nonce>) arrived, owed to
+                                                   the recipient (``owed``, with the address, written by
+                                                   replies pull) and claimed for sending (``sent``,
+                                                   create-if-absent, deleted when the SMTP server refused)
     terms/<community>/<sha256 hex>.md              the text of a version of the community's terms of use
                                                    (publish, create-if-absent, before members.json names it)
     acceptances/<community>/<member>-<sha256 hex>.json
@@ -92,6 +97,7 @@ ALERTS_PREFIX = "alerts/"
 REPLIES_PREFIX = "replies/"
 READS_PREFIX = "reads/"
 REMINDERS_PREFIX = "reminders/"
+REPLY_NOTICES_PREFIX = "reply-notices/"
 TERMS_PREFIX = "terms/"
 ACCEPTANCES_PREFIX = "acceptances/"
 ACTIVITY_PREFIX = "activity/"
@@ -102,7 +108,7 @@ FEEDS_PREFIX = "feeds/"
 #: per-person record is added here, or forget would leave it behind (tests/test_forget.py writes one
 #: of each and looks for anything of the person left in the store).
 PERSONAL_PREFIXES = (SIGN_INS_PREFIX, INVITATIONS_PREFIX, INVITATIONS_SENT_PREFIX, ALERTS_PREFIX, READS_PREFIX,
-                     REMINDERS_PREFIX, ACCEPTANCES_PREFIX, REPLIES_PREFIX, FEEDS_PREFIX)
+                     REMINDERS_PREFIX, ACCEPTANCES_PREFIX, REPLIES_PREFIX, FEEDS_PREFIX, REPLY_NOTICES_PREFIX)
 
 #: The other prefixes, and why none names a person: the published sites and their records (blobs,
 #: manifests, pointers, leases, the withdrawal register and its markers), the ledger (``by`` is the
@@ -886,6 +892,10 @@ class Manifest:
     #: Cable id -> digest of its text (pipeline.withdrawals.text_digest), when the publisher knew it
     #: (format 2; format 1 kept them in the ledger).
     texts: dict[str, str] = field(default_factory=dict)
+    #: Reply id (gate/replies.py ``reply_id``: ``<cable>/<time>-<nonce>``) -> the ``sha256:`` digest of the
+    #: reply file an editor approved: the members' replies this release shows on its cable pages
+    #: (format 2 only; table entries ``r:<id>``). The gate tells a member their reply is published.
+    replies: dict[str, str] = field(default_factory=dict)
     #: The blobs holding the manifest's table and cable list (format 2), set by :meth:`encode` and
     #: :func:`read_manifest`: gc, leases and rollback keep them as they keep the files' blobs.
     nodes: frozenset[str] = frozenset()
@@ -917,6 +927,7 @@ class Manifest:
         bytes) the root names: the table's nodes and the cable list. Same manifest, same bytes."""
         entries: dict[str, Any] = {f"f:{p}": e.to_dict() for p, e in self.files.items()}
         entries.update({f"t:{c}": d for c, d in self.texts.items()})
+        entries.update({f"r:{r}": d for r, d in self.replies.items()})
         table, blobs = build_table(entries)
         cables = _node_bytes({"format": MANIFEST_FORMAT, "kind": "cables", "cables": list(self.cables)})
         cables_sha = hashlib.sha256(cables).hexdigest()
@@ -955,18 +966,20 @@ class Manifest:
             if not isinstance(listed, dict) or listed.get("kind") != "cables" or \
                     len(listed["cables"]) != int(obj["cables"]["count"]):
                 raise ManifestUnreadable(f"manifest: cable list {cables_sha} malformed")
-            files, texts = {}, {}
+            files, texts, replies = {}, {}, {}
             for key, value in entries.items():
                 kind, _, name = key.partition(":")
                 if kind == "f":
                     files[name] = FileEntry.from_dict(value)
                 elif kind == "t" and isinstance(value, str):
                     texts[name] = value
+                elif kind == "r" and isinstance(value, str):
+                    replies[name] = value
                 else:
                     raise ManifestUnreadable(f"manifest: table entry {key!r} of unknown kind")
             if len(files) != int(obj["files"]):
                 raise ManifestUnreadable(f"manifest: {len(files)} files in the table, the root says {obj['files']}")
-            return cls(cables=tuple(map(str, listed["cables"])), files=files, texts=texts,
+            return cls(cables=tuple(map(str, listed["cables"])), files=files, texts=texts, replies=replies,
                        nodes=frozenset(nodes | {cables_sha}), **head)
         except ManifestUnreadable:
             raise
@@ -1340,6 +1353,20 @@ def reminder_key(community: str, address: str, expires: dt.date, recipient: str)
     if recipient not in REMINDER_RECIPIENTS:
         raise ValueError(f"invalid reminder recipient {recipient!r}")
     return f"{REMINDERS_PREFIX}{_name('community', community)}/{member_id(address)}-{expires.isoformat()}-{recipient}"
+
+
+# ------------------------------------------------------------------------------- reply notices
+
+REPLY_NOTICE_STATES = ("owed", "sent")
+
+
+def reply_notice_key(community: str, address: str, reply: str, state: str) -> str:
+    """The notice to ``address`` that the reply ``reply`` (its ``<time>-<nonce>``) arrived: ``owed``
+    (the record ``replies pull`` writes, with the address, until the notice is sent) or ``sent`` (the
+    marker claiming the sending, created once, deleted again when the SMTP server refused)."""
+    if state not in REPLY_NOTICE_STATES:
+        raise ValueError(f"invalid reply notice state {state!r}")
+    return f"{REPLY_NOTICES_PREFIX}{_name('community', community)}/{member_id(address)}-{_name('reply', reply)}-{state}"
 
 
 # ---------------------------------------------------------------------------------- terms of use

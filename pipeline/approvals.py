@@ -91,6 +91,80 @@ def approve(path: Path, community: Community, editor: str, when: dt.datetime | N
     return approval
 
 
+def approve_reply(root: Path, relative: str, community: Community, editor: str, when: dt.datetime | None = None,
+                  withdrawn_since: dt.datetime | None = None) -> Approval:
+    """Append an approval of the reply file ``relative`` to ``root`` (pipeline/replyfiles.py) for ``community`` by
+    ``editor``, exactly as :func:`approve` does for a cable: it names the reply's digest, so an edit
+    makes it stale. Refused besides: a reply of another community (a reply is only ever published in
+    its own), one marked for the author and editors only (never published, so never approved), and
+    one with errors."""
+    from gate.addresses import InvalidAddress, parse_address
+    from gate.replies import COMMUNITY
+    from pipeline import replyfiles, yamledit
+    try:
+        editor = parse_address(editor.strip())
+    except InvalidAddress as exc:
+        raise ApprovalError(_("{editor!r} is not a plain e-mail address ({exc}); set git's user.email to your address as communities.yaml lists it").format(editor=editor, exc=exc)) from None
+    if editor not in community.editor_emails:
+        raise ApprovalError(
+            _("{editor} is not an editor of community '{id}' (editors: {editors}); ask its owner {owner} to add you in communities.yaml").format(editor=editor, id=community.id, editors=', '.join(sorted(community.editor_emails)) or _('none'), owner=community.owner)
+        )
+    path = root / relative
+    data = path.read_bytes()
+    findings = Findings()
+    reply = replyfiles.parse(relative, data, findings)
+    errors = [f for f in findings if f.is_error]
+    if reply is None or errors or not reply.valid:
+        raise ApprovalError(_("the reply has errors; it cannot be published:\n{errors}").format(
+            errors="\n".join(map(str, errors))))
+    if reply.community != community.id:
+        raise ApprovalError(_("this reply was sent to community '{theirs}': it may only be published there, "
+                              "never in '{community}'").format(theirs=reply.community, community=community.id))
+    if reply.visibility != COMMUNITY:
+        raise ApprovalError(_("this reply is for the author and the editors only: it is never published"))
+    if any(a.community == community.id and a.by == editor and a.digest == reply.digest
+           and (withdrawn_since is None or a.date > withdrawn_since) for a in reply.approvals):
+        raise ApprovalError(_("{editor} already approved this version of the reply {id} for '{community}'").format(
+            editor=editor, id=reply.id, community=community.id))
+    when = (when or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
+    approval = Approval(community.id, editor, when, reply.digest)
+    entry = {"community": approval.community, "by": approval.by, "date": approval.date, "digest": approval.digest}
+    try:
+        new_text = yamledit.add_approval(data.decode("utf-8"), entry, what=relative)
+    except yamledit.YamlEditError as exc:
+        raise ApprovalError(_("could not add the approval: {exc}").format(exc=exc)) from None
+    yamledit.save(path, new_text)
+    return approval
+
+
+def revoke_reply(path: Path, community: Community, editor: str) -> int:
+    """Remove every approval of the reply file at ``path`` for ``community`` by ``editor``, as
+    :func:`revoke` does for a cable (only one's own; every other byte kept)."""
+    from gate.addresses import InvalidAddress, parse_address
+    from pipeline import yamledit
+
+    try:
+        editor = parse_address(editor.strip())
+    except InvalidAddress as exc:
+        raise ApprovalError(_("{editor!r} is not a plain e-mail address ({exc})").format(editor=editor, exc=exc)) from None
+
+    def mine(entry: dict) -> bool:
+        try:
+            return entry.get("community") == community.id and parse_address(str(entry.get("by", ""))) == editor
+        except InvalidAddress:
+            return False
+
+    try:
+        new_text, removed = yamledit.remove_approvals(path.read_text(encoding="utf-8"), mine, what=path.name)
+    except yamledit.YamlEditError as exc:
+        raise ApprovalError(_("could not remove the approval: {exc}").format(exc=exc)) from None
+    if not removed:
+        raise ApprovalError(_("{editor} has no approval of {id} for '{community}' to remove").format(
+            editor=editor, id=path.name, community=community.id))
+    yamledit.save(path, new_text)
+    return removed
+
+
 def revoke(path: Path, community: Community, editor: str) -> int:
     """Remove every approval of the cable at ``path`` for ``community`` by ``editor`` (of any
     version: an old one would count again if the text came back to it) and return how many.

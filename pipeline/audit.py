@@ -84,15 +84,22 @@ class Forbidden:
 
     ids: frozenset[str]
     texts: tuple[str, ...]
+    #: the ``<time>-<nonce>`` of every member's reply it does not show (its anchor on a page that
+    #: shows it is ``reply-<time>-<nonce>``): a reply of another community, or one not approved here
+    replies: frozenset[str] = frozenset()
 
 
-def forbidden_terms(cables: dict[str, Cable], cp: CommunityPlan) -> Forbidden:
+def forbidden_terms(cables: dict[str, Cable], cp: CommunityPlan, replies: Iterable[str] = ()) -> Forbidden:
+    """What the community's site must not hold: of ``cables`` (every cable of the repository), those it
+    does not publish; of ``replies`` (every reply id of the repository), those it does not show."""
     published = {c.id for c in cp.publish}
     allowed = {t for c in cp.publish for t in (c.title, c.summary)}
     ids = frozenset(i for i in cables if i not in published)
     texts = sorted({t.strip() for i in ids for t in (cables[i].title, cables[i].summary)
                     if len(t.strip()) >= MIN_AUDITED_TEXT and t not in allowed})
-    return Forbidden(ids, tuple(texts))
+    shown = {r.id for r in cp.replies}
+    hidden = frozenset(r.split("/", 1)[1] for r in replies if r not in shown and "/" in r)
+    return Forbidden(ids, tuple(texts), hidden)
 
 
 @functools.lru_cache(maxsize=65536)  # the same titles are forbidden in many communities
@@ -126,6 +133,8 @@ def _matcher(forbidden: Forbidden, small: bool) -> Any:
     words: dict[str, tuple[int, str, str]] = {}
     for cable_id in forbidden.ids:
         words[cable_id] = (len(cable_id), "id", cable_id)
+    for name in forbidden.replies:
+        words[name] = (len(name), "reply", name)
     for text in forbidden.texts:
         for form in _variants(text):
             words.setdefault(form, (len(form), "text", text))
@@ -145,6 +154,7 @@ def _search(rel: str, text: str, matcher: Any) -> None:
         if _word_char(text, start - 1) or _word_char(text, end + 1):
             continue  # part of a longer word or title: "Accord n° 7" inside "Accord n° 70"
         what = f"the id of unpublished cable {original}" if kind == "id" else \
+            f"a member's reply it must not show ({original})" if kind == "reply" else \
             f"the title or summary of an unpublished cable: {original[:60]!r}"
         raise AuditError(_("isolation audit: {rel} contains {what}").format(rel=rel, what=what))
 

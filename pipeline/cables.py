@@ -201,7 +201,11 @@ def _reader(path: str, data: bytes, findings: Findings) -> _CableReader | None:
 
 
 class _CableReader:
-    """Validates a cable's front matter node by node, so each finding has the key's line."""
+    """Validates a cable's front matter node by node, so each finding has the key's line. (A reply's
+    file, pipeline/replyfiles.py, is read by the same reader with its own keys.)"""
+
+    required: tuple[str, ...] = REQUIRED
+    optional: tuple[str, ...] = OPTIONAL
 
     def __init__(self, path: str, node: yaml.MappingNode, body: str, body_line: int, findings: Findings):
         self.path, self.node, self.body, self.body_line, self.findings = path, node, body, body_line, findings
@@ -231,11 +235,11 @@ class _CableReader:
                            _("keep one; a duplicate could silently replace a safeguard"))
                 continue
             self.lines[key] = line
-            if key not in REQUIRED and key not in OPTIONAL:
-                close = [k for k in REQUIRED + OPTIONAL if _similar(k, key)]
+            if key not in self.required and key not in self.optional:
+                close = [k for k in self.required + self.optional if _similar(k, key)]
                 self.error(key, "E202", _("unknown key '{key}'").format(key=key),
                            _("did you mean '{close}'?").format(close=close[0]) if close else
-                           _("allowed keys: {keys}").format(keys=", ".join(REQUIRED + OPTIONAL)))
+                           _("allowed keys: {keys}").format(keys=", ".join(self.required + self.optional)))
                 continue
             try:
                 self.values[key] = construct(value_node)
@@ -247,10 +251,10 @@ class _CableReader:
                 self.error(key, code, _("'{key}': {message}").format(key=key, message=exc.message), exc.hint or hint)
                 continue
             self.nodes[key] = value_node
-        for key in REQUIRED:
+        for key in self.required:
             if key not in self.values and key not in self.lines:
                 self.error(1, "E201", _("missing required key '{key}'").format(key=key),
-                           _("every cable needs: {keys}").format(keys=", ".join(REQUIRED)))
+                           _("every cable needs: {keys}").format(keys=", ".join(self.required)))
 
     # -- per key ------------------------------------------------------------------------------------
 

@@ -36,6 +36,7 @@ from pipeline import gitrepo
 from pipeline.cables import Cable
 from pipeline.communities import Community
 from pipeline.messages import N_, _
+from pipeline.replyfiles import ReplyFile
 
 #: The keys of the claims that are rewritten: the token's kind and its time stay (the refusal needs them).
 _CLAIM_KEPT = ("typ", "at", "used_at")
@@ -141,9 +142,11 @@ class Remaining:
     commits: tuple[tuple[str, dt.date], ...]  # commits of communities.yaml and content/ naming the address
 
 
-def remaining(root: Path, communities: Mapping[str, Community], cables: Iterable[Cable], address: str) -> Remaining:
+def remaining(root: Path, communities: Mapping[str, Community], cables: Iterable[Cable], address: str,
+              replies: Iterable[ReplyFile] = ()) -> Remaining:
     """Where ``address`` is still named: ``communities.yaml`` (member, owner, editor, inviter), the
-    cables' approvals, and the commits that added or removed it."""
+    cables' approvals, the replies they wrote or approved (``replies/``: a reply shown on a site shows
+    the member's name), and the commits that added or removed it."""
     member_of, mentions = [], []
     for cid, community in sorted(communities.items()):
         if any(m.email == address for m in community.members):
@@ -158,6 +161,11 @@ def remaining(root: Path, communities: Mapping[str, Community], cables: Iterable
     for cable in cables:
         if any(a.by.casefold() == address for a in cable.approvals):
             mentions.append(("approval", cable.id))
+    for reply in replies:
+        if reply.author.casefold() == address:
+            mentions.append(("reply", reply.path))
+        elif any(a.by.casefold() == address for a in reply.approvals):
+            mentions.append(("reply approval", reply.path))
     commits = tuple(gitrepo.commits_naming(root, address, ["communities.yaml", "content", "replies"]))
     return Remaining(tuple(member_of), tuple(mentions), commits)
 
@@ -176,7 +184,9 @@ MESSAGES = {
     "mention": {"owner": N_("communities.yaml: owner of {where}"),
                 "editor": N_("communities.yaml: editor of {where}"),
                 "inviter": N_("communities.yaml: invited members of {where}"),
-                "approval": N_("content/: approval of cable {where}")},
+                "approval": N_("content/: approval of cable {where}"),
+                "reply": N_("replies/: their reply {where} (shown under its cable, by their name, once approved)"),
+                "reply approval": N_("replies/: approval of the reply {where}")},
     "mentions": N_("The address is still named here (roles, not reading records; the content's owner "
                    "changes them if need be):"),
     "history": N_("Git history keeps the address in {count} commit(s) ({commits}): communities.yaml and "

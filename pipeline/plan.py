@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -16,6 +16,7 @@ from pipeline import approvals
 from pipeline.cables import Approval, Cable
 from pipeline.communities import Community
 from pipeline.messages import N_, Message
+from pipeline.replyfiles import ReplyFile
 from pipeline.repository import Repository
 from pipeline.vocabulary import NONE, Vocabulary
 
@@ -36,6 +37,10 @@ class CommunityPlan:
     held: tuple[Held, ...]
     #: the labels the site prints for subjects and ministries (the repository's vocabulary.yaml)
     vocabulary: Vocabulary = NONE
+    #: the members' replies shown on the pages of ``publish`` (shareable, approved, of this community),
+    #: by id; and each other shareable reply of this community with why it is not (pipeline/replyfiles.py)
+    replies: tuple[ReplyFile, ...] = ()
+    held_replies: tuple[Held, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,53 @@ def approval_reason(cable: Cable, community: Community, counts: Callable[[Approv
     return Message(N_("stale approval")) if verdict.stale else Message(N_("not approved"))
 
 
+def reply_reason(reply: ReplyFile, community: Community, published: bool,
+                 counts: Callable[[Approval], bool] | None = None, register: Register | None = None,
+                 cable: Cable | None = None) -> str | None:
+    """Why ``community`` may not show the shareable ``reply`` on its cable's page, or None when it may:
+    the reply is valid, its cable is ``published`` here, and an approval counts as a cable's would
+    (by a current editor, of this version of the reply, signed where required, given after the
+    cable's last withdrawal). Replies for the author and editors only are never asked about."""
+    if not reply.valid:
+        return Message(N_("invalid (see diplomatie check)"))
+    if not published:
+        return Message(N_("its cable is not published here"))
+
+    def fresh(approval: Approval) -> bool:
+        return register is None or cable is None or register.fresh(cable, approval)
+
+    signed = counts or (lambda a: True)
+    verdict = approvals.verdict(reply, community, lambda a: signed(a) and fresh(a))
+    if verdict.approved:
+        return None
+    if approvals.by_former_editor(reply, community):
+        return Message(N_("approver no longer an editor"))
+    if counts is not None and approvals.verdict(reply, community, fresh).approved:
+        return Message(N_("unsigned approval"))
+    if approvals.verdict(reply, community).approved:
+        return Message(N_("approved before its withdrawal"))
+    return Message(N_("stale approval")) if verdict.stale else Message(N_("not approved"))
+
+
+def plan_replies(replies: Iterable[ReplyFile], community: Community, published: Mapping[str, Cable | None],
+                 counts: Callable[[Approval], bool] | None = None,
+                 register: Register | None = None) -> tuple[tuple[ReplyFile, ...], tuple[Held, ...]]:
+    """The community's shareable replies: those shown (their cable in ``published``, by id) and those
+    held, with why. A reply of another community, or for the author and editors only, is in neither:
+    it is never published here, whatever its approvals say."""
+    shown, held = [], []
+    for reply in sorted(replies, key=lambda r: r.id):
+        if reply.community != community.id or not reply.shareable:
+            continue
+        reason = reply_reason(reply, community, reply.cable in published, counts, register,
+                              published.get(reply.cable))
+        if reason is None:
+            shown.append(reply)
+        else:
+            held.append(Held(reply.id, reason))
+    return tuple(shown), tuple(held)
+
+
 def _unchecked(approval: Approval) -> bool:
     """The signature check of a plan made without one: nothing is verified, so nothing counts."""
     return False
@@ -151,7 +203,9 @@ def make_plan(repo: Repository, now: dt.datetime | None = None,
                 publish.append(cable)
             else:
                 held.append(Held(cable.id, reason))
-        out[cid] = CommunityPlan(community, tuple(publish), tuple(held), repo.vocabulary)
+        shown, held_replies = plan_replies(repo.replies.values(), community, {c.id: c for c in publish},
+                                           counts, register)
+        out[cid] = CommunityPlan(community, tuple(publish), tuple(held), repo.vocabulary, shown, held_replies)
     return Plan(out, now)
 
 
@@ -161,7 +215,10 @@ def to_json(plan: Plan | Outline) -> dict:
     return {
         "communities": {
             cid: {"publish": [cable_id for cable_id, _ in op.publish],
-                  "held": [{"id": h.id, "reason": h.reason} for h in op.held]}
+                  "held": [{"id": h.id, "reason": h.reason} for h in op.held],
+                  **({"replies": {"publish": list(op.replies),
+                                  "held": [{"id": h.id, "reason": h.reason} for h in op.held_replies]}}
+                     if op.replies or op.held_replies else {})}
             for cid, op in plan.communities.items()
         }
     }
@@ -174,6 +231,8 @@ class CommunityOutline:
     community: Community
     publish: tuple[tuple[str, str], ...]  # (id, title), in the plan's order
     held: tuple[Held, ...]
+    replies: tuple[str, ...] = ()  # the ids of the replies shown
+    held_replies: tuple[Held, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -184,7 +243,8 @@ class Outline:
 
 
 def outline_of(plan: Plan) -> Outline:
-    return Outline({cid: CommunityOutline(cp.community, tuple((c.id, c.title) for c in cp.publish), cp.held)
+    return Outline({cid: CommunityOutline(cp.community, tuple((c.id, c.title) for c in cp.publish), cp.held,
+                                          tuple(r.id for r in cp.replies), cp.held_replies)
                     for cid, cp in plan.communities.items()})
 
 
@@ -243,7 +303,8 @@ def _outline(repo: Repository, now: dt.datetime) -> Outline:
                 publish.append((cable_id, facts["title"]))
             else:
                 held.append(Held(cable_id, reason))
-        out[cid] = CommunityOutline(community, tuple(publish), tuple(held))
+        shown, held_replies = plan_replies(repo.replies.values(), community, dict.fromkeys(c for c, _ in publish))
+        out[cid] = CommunityOutline(community, tuple(publish), tuple(held), tuple(r.id for r in shown), held_replies)
     repo.memo.save()
     return Outline(out)
 

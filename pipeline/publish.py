@@ -101,7 +101,9 @@ class UnknownRelease(PublishError):
 
 
 class BuiltSite(Protocol):
-    """What publication needs of a build (pipeline.build.SiteBuild has these fields)."""
+    """What publication needs of a build (pipeline.build.SiteBuild has these fields, and ``replies``:
+    reply id -> digest of the members' replies its cable pages show, which the manifest lists; a
+    build without it shows none)."""
 
     community: str
     path: Path
@@ -360,6 +362,7 @@ def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datet
     local = scan_site(Path(site.path), file_digests)
     code = _theme_code(Path(site.path))
     cables = tuple(site.cables)
+    replies = dict(getattr(site, "replies", None) or {})
     # 3. What serves now; an unchanged site writes nothing but finishes a pending purge.
     pointer = read_pointer(store, community)
     current = _current_manifest(store, community, pointer, reader)
@@ -367,7 +370,8 @@ def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datet
     files = {path: f.entry for path, f in local.items()}
     blobs_needed = {sha for e in files.values() for sha in e.blobs()}
     by = by or default_publisher()
-    if current is not None and current.files == files and set(current.cables) == set(cables):
+    if current is not None and current.files == files and set(current.cables) == set(cables) \
+            and current.replies == replies:
         try:
             marked = _mark_withdrawn(store, community, current, by, now, reader)
             deleted = _purge_if_pending(store, community, now)
@@ -386,7 +390,7 @@ def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datet
         community=community, release=release, commit=site.commit, built_at=site.built_at,
         published_at=utc_text(moment), cables=cables, files=files,
         script_hashes=tuple(sorted(code.scripts)), style_hashes=tuple(sorted(code.styles)),
-        texts={c: text_digests[c] for c in cables if c in (text_digests or {})}).encode()
+        texts={c: text_digests[c] for c in cables if c in (text_digests or {})}, replies=replies).encode()
     present = frozenset(current.blobs()) if current else frozenset()
     upload = _Upload(store, local, jobs, progress, present, {**encoded, **nodes}, frozenset(nodes))
     try:

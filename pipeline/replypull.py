@@ -20,6 +20,7 @@ or naming another community, cable or author than its key) is reported too, and 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import smtplib
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -31,16 +32,14 @@ from gate import store as storage
 from gate.addresses import InvalidAddress, is_canonical
 from gate.letters import Postman, SmtpSettings
 from gate.replynotice import Arrival, reply_notice
-from pipeline import classification, gitrepo, html_safety
-from pipeline.cables import DISGUISES
+from pipeline import gitrepo, replyfiles
 from pipeline.findings import Finding
 from pipeline.messages import _
 from pipeline.repository import Repository
 
-FOLDER = "replies"
+FOLDER = replyfiles.FOLDER
 DEFAULT_BRANCH = "replies"
-#: The front matter's keys, in the order written.
-KEYS = ("community", "cable", "author", "at", "visibility", "release", "digest", "store_key")
+KEYS = replyfiles.KEYS
 
 
 @dataclass(frozen=True)
@@ -66,9 +65,9 @@ class PullReport:
 
 
 def reply_file(key: str, reply: replies.Reply) -> str:
-    """Where the reply stored under ``key`` goes: ``replies/<community>/<cable>/<time>-<nonce>.md``."""
-    time, _member, nonce = key.rsplit("/", 1)[1].removesuffix(".json").split("-")
-    return f"{FOLDER}/{reply.community}/{reply.cable}/{time}-{nonce}.md"
+    """Where the reply stored under ``key`` goes: ``replies/<community>/<cable>/<time>-<nonce>.md``, the
+    reply's id (gate/replies.py ``reply_id``) under its community."""
+    return f"{FOLDER}/{reply.community}/{replies.reply_id(key)}.md"
 
 
 def render(key: str, reply: replies.Reply) -> tuple[str, int]:
@@ -78,28 +77,6 @@ def render(key: str, reply: replies.Reply) -> tuple[str, int]:
     front = yaml.safe_dump({k: meta[k] for k in KEYS}, allow_unicode=True, sort_keys=False, width=1000)
     head = f"---\n{front}---\n"
     return head + reply.text + "\n", head.count("\n") + 1
-
-
-def scan(path: str, text: str, first_line: int) -> list[Finding]:
-    """What ``check`` would refuse in a cable body holding ``text``, at ``path``'s lines."""
-    found: list[Finding] = []
-    markings = list(classification.find_markings(text))
-    page = classification.read_page(text)
-    seen = {m.line for m in markings}
-    markings += [m for m in page.markings if m.line not in seen]
-    for marking in markings:
-        found.append(Finding(path, first_line + marking.line - 1, marking.col, "E302",
-                             _("classification marking {text!r} ({kind}) in the reply").format(
-                                 text=marking.text, kind=marking.kind),
-                             _("only unclassified text may be passed on: this reply stays out of the repository")))
-    for disguise in classification.find_disguises(text, page):
-        code, message, hint = DISGUISES[disguise.kind]
-        found.append(Finding(path, first_line + disguise.line - 1, disguise.col, code,
-                             _("{what} in the reply: {text}").format(what=_(message), text=disguise.text), _(hint)))
-    for unsafe in html_safety.find_unsafe(text):
-        found.append(Finding(path, first_line + unsafe.line - 1, unsafe.col, "E501",
-                             f"{unsafe.what}: {unsafe.text!r}", _("this reply stays out of the repository")))
-    return sorted(found)
 
 
 def present(repo: gitrepo.GitRepo, ref: str) -> set[str]:
@@ -129,7 +106,7 @@ def pull(store: storage.Store, root, branch: str = DEFAULT_BRANCH, *, base: str 
                 report.already += 1
                 continue
             text, first_line = render(key, reply)
-            problems = scan(path, reply.text, first_line)
+            problems = replyfiles.scan(path, reply.text, first_line)
             if replies.text_problem(reply.text) is not None or not is_canonical(reply.author):
                 problems.append(Finding(path, first_line, 1, "E206", _("the stored reply breaks the gate's limits"),
                                         _("left in the store; look at it, then delete it")))
@@ -169,23 +146,96 @@ def recipients(repository: Repository, written: list[Pulled]) -> dict[str, dict[
     return told
 
 
-def tell(repository: Repository, report: PullReport, smtp: SmtpSettings,
+def owe(store: storage.Store, repository: Repository, report: PullReport) -> int:
+    """Record in the store, before any is sent, each notice the replies just written call for (one per
+    recipient and reply, :func:`recipients`), with what the notice says; how many are new. Created
+    if absent: a second pull writing the same reply owes nothing more."""
+    count = 0
+    for person, by_community in sorted(recipients(repository, report.written).items()):
+        for community_id, arrivals in sorted(by_community.items()):
+            for arrival in arrivals:
+                record = {"format": 1, "recipient": person, "community": community_id, "branch": report.branch,
+                          "cable": arrival.cable, "at": arrival.at, "shareable": arrival.shareable,
+                          "path": arrival.path}
+                key = storage.reply_notice_key(community_id, person, _reply_name(arrival.path), "owed")
+                count += store.create(key, json.dumps(record, ensure_ascii=False).encode(), "application/json")
+    return count
+
+
+@dataclass(frozen=True)
+class Owed:
+    """A notice owed: to whom, of which community, which reply (``<time>-<nonce>``) and what it says."""
+
+    recipient: str
+    community: str
+    reply: str
+    branch: str
+    arrival: Arrival
+
+    def key(self, state: str) -> str:
+        return storage.reply_notice_key(self.community, self.recipient, self.reply, state)
+
+
+def owed(store: storage.Store) -> list[Owed]:
+    """Every notice owed in the store (an unreadable record is skipped: it names no one to tell)."""
+    found = []
+    for key in store.list(storage.REPLY_NOTICES_PREFIX):
+        if not key.endswith("-owed"):
+            continue
+        try:
+            record = json.loads(store.get(key))
+            item = Owed(str(record["recipient"]), str(record["community"]), _reply_name(str(record["path"])),
+                        str(record["branch"]), Arrival(str(record["cable"]), str(record["at"]),
+                                                       bool(record["shareable"]), str(record["path"])))
+            if item.key("owed") != key:
+                continue  # a record copied under another key says nothing
+        except (storage.NotFound, ValueError, KeyError, TypeError):
+            continue
+        found.append(item)
+    return found
+
+
+def tell(store: storage.Store, repository: Repository, smtp: SmtpSettings,
          now: dt.datetime) -> tuple[list[str], dict[str, str]]:
-    """E-mail each recipient (:func:`recipients`) one notice per community of the replies just written,
-    without their text; (addresses told, {recipient (community): why not})."""
+    """Send every notice owed (:func:`owe`, this run's and those an SMTP server refused before), one
+    e-mail per recipient and community, without the replies' text; (addresses told, {recipient
+    (community): why not}).
+
+    Exactly once: each notice is claimed by creating its ``sent`` marker (create-if-absent) before the
+    e-mail, so two runs at once never both send it; once the SMTP server took the e-mail the owed
+    record is deleted; when it refused, the claims are deleted again and the notice stays owed, for
+    the next run. (A run that dies between claim and sending leaves the notice unsent, as reminders
+    do: a notice is a courtesy, and the reply is on the branch whatever happens.)"""
     sent: list[str] = []
     failed: dict[str, str] = {}
+    groups: dict[tuple[str, str], list[Owed]] = defaultdict(list)
+    for item in owed(store):
+        groups[(item.recipient, item.community)].append(item)
     with Postman(smtp) as postman:
-        for person, by_community in sorted(recipients(repository, report.written).items()):
-            for community_id, arrivals in sorted(by_community.items()):
-                community = repository.communities.get(community_id)
-                title, language = (community.title, community.language) if community else (community_id, "fr")
-                try:
-                    message = reply_notice(smtp.sender, person, title, language, arrivals, branch=report.branch,
-                                           now=now)
-                    postman.send(message, person)
-                except (OSError, smtplib.SMTPException, InvalidAddress) as exc:
-                    failed[f"{person} ({community_id})"] = str(exc) or type(exc).__name__
-                    continue
-                sent.append(person)
+        for (person, community_id), items in sorted(groups.items()):
+            claimed = []
+            for item in sorted(items, key=lambda i: i.reply):
+                if store.create(item.key("sent"), b'{"format": 1}', "application/json"):
+                    claimed.append(item)
+                else:  # sent already (by another run, or one that stopped before deleting what it owed)
+                    store.delete([item.key("owed")])
+            if not claimed:
+                continue
+            community = repository.communities.get(community_id)
+            title, language = (community.title, community.language) if community else (community_id, "fr")
+            try:
+                message = reply_notice(smtp.sender, person, title, language, [i.arrival for i in claimed],
+                                       branch=claimed[0].branch, now=now)
+                postman.send(message, person)
+            except (OSError, smtplib.SMTPException, InvalidAddress) as exc:
+                store.delete([i.key("sent") for i in claimed])  # still owed: the next run sends it
+                failed[f"{person} ({community_id})"] = str(exc) or type(exc).__name__
+                continue
+            store.delete([i.key("owed") for i in claimed])
+            sent.append(person)
     return sent, failed
+
+
+def _reply_name(path: str) -> str:
+    """The ``<time>-<nonce>`` of the reply file at ``path``."""
+    return path.rsplit("/", 1)[-1].removesuffix(".md")

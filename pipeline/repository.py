@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline import approvals, cables, communities, vocabulary
+from pipeline import approvals, cables, communities, replyfiles, vocabulary
 from pipeline.cables import Cable
 from pipeline.communities import Community
 from pipeline.findings import Finding, Findings
 from pipeline.messages import _
+from pipeline.replyfiles import ReplyFile
 from pipeline.sources import Entry, Version, WorkingTree, open_version
 
 if TYPE_CHECKING:
@@ -133,6 +134,8 @@ class Repository:
     #: whether each cable is valid after every check, by id, known without making the cable (only
     #: through the parse cache)
     validity: dict[str, bool] | None = None
+    #: the members' replies the repository keeps (``replies/``, pipeline/replyfiles.py), by id
+    replies: dict[str, ReplyFile] = field(default_factory=dict)
 
     @property
     def commit(self) -> str | None:
@@ -178,8 +181,36 @@ def load(root: Path, ref: str | None = None, at: dt.datetime | None = None,
         parsed = ParsedCables(cache)
         _load_cables(repo, _eager(lambda entry, read, found: parsed.parse(entry.path, read(), found)))
         _cross_check(repo, today)
+    _load_replies(repo)
     repo.findings.sort()
     return repo
+
+
+def _load_replies(repo: Repository) -> None:
+    """Every reply file of this version, checked (pipeline/replyfiles.py), and what it names: an
+    existing community and cable. A reply with an error is kept, marked invalid: never published."""
+    tree = repo.version.tree
+    for entry in tree.walk(replyfiles.FOLDER):
+        if not entry.path.endswith(".md"):
+            continue
+        if entry.is_symlink:
+            repo.findings.add(entry.path, 1, "E103", _("a reply file is a symbolic link"), _("commit the file itself"))
+            continue
+        found = Findings()
+        reply = replyfiles.parse(entry.path, tree.read(entry.path), found)
+        if reply is None:
+            repo.findings.extend(found)
+            continue
+        if reply.community not in repo.communities:
+            found.add(entry.path, reply.lines.get("community", 1), "E401",
+                      _("reply to unknown community '{community}'").format(community=reply.community))
+        if reply.cable not in repo.cables:
+            found.add(entry.path, reply.lines.get("cable", 1), "E402",
+                      _("reply to unknown cable {cable}").format(cable=reply.cable))
+        if reply.valid and any(f.is_error for f in found):
+            reply = dataclasses.replace(reply, valid=False)
+        repo.findings.extend(found)
+        repo.replies[reply.id] = reply
 
 
 def _eager(parse: Callable[[Entry, Callable[[], bytes], Findings], Cable | None]) -> Head:
@@ -299,8 +330,36 @@ def load_communities(root: Path) -> Repository:
     cable, however broken, can stop a removed member from losing access."""
     repo = Repository(root, open_version(root))
     _load_communities(repo)
+    _load_replies(repo)
     repo.findings.sort()
     return repo
+
+
+def _load_replies(repo: Repository) -> None:
+    """Every reply file of this version, checked (pipeline/replyfiles.py), and what it names: an
+    existing community and cable. A reply with an error is kept, marked invalid: never published."""
+    tree = repo.version.tree
+    for entry in tree.walk(replyfiles.FOLDER):
+        if not entry.path.endswith(".md"):
+            continue
+        if entry.is_symlink:
+            repo.findings.add(entry.path, 1, "E103", _("a reply file is a symbolic link"), _("commit the file itself"))
+            continue
+        found = Findings()
+        reply = replyfiles.parse(entry.path, tree.read(entry.path), found)
+        if reply is None:
+            repo.findings.extend(found)
+            continue
+        if reply.community not in repo.communities:
+            found.add(entry.path, reply.lines.get("community", 1), "E401",
+                      _("reply to unknown community '{community}'").format(community=reply.community))
+        if reply.cable not in repo.cables:
+            found.add(entry.path, reply.lines.get("cable", 1), "E402",
+                      _("reply to unknown cable {cable}").format(cable=reply.cable))
+        if reply.valid and any(f.is_error for f in found):
+            reply = dataclasses.replace(reply, valid=False)
+        repo.findings.extend(found)
+        repo.replies[reply.id] = reply
 
 
 def _check_site_config(repo: Repository) -> None:

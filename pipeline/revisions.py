@@ -110,3 +110,26 @@ def approvals_added(revs: Iterable[Revision]) -> dict[tuple, Revision]:
         for approval in rev.cable.approvals:
             first.setdefault(approval_key(approval), rev)
     return first
+
+
+def reply_approvals_added(repo: GitRepo, paths: Iterable[str], ref: str | None = None) -> dict[tuple, str]:
+    """For each approval ever present in the reply files ``paths`` (pipeline/replyfiles.py), the
+    first commit (oldest first, reachable from ``ref``) whose file contains it: what the signed-approval
+    check verifies for a reply, as :func:`approvals_added` gives it for a cable."""
+    from pipeline import replyfiles
+
+    paths = sorted(set(paths))
+    first: dict[tuple, str] = {}
+    if not paths:
+        return first
+    parsed: dict[str, tuple[Approval, ...]] = {}
+    for path, touches in repo.file_log(paths, ref).items():
+        for touch in touches:
+            if touch.blob is None:
+                continue
+            if touch.blob not in parsed:
+                reply = replyfiles.parse(path, repo.blob(touch.blob), Findings())
+                parsed[touch.blob] = reply.approvals if reply is not None else ()
+            for approval in parsed[touch.blob]:
+                first.setdefault(approval_key(approval), touch.commit)
+    return first

@@ -25,7 +25,7 @@ from pipeline.cables import Approval, Cable
 from pipeline.communities import Community
 from pipeline.messages import _
 from pipeline.repository import Repository
-from pipeline.revisions import approval_key, approvals_added, revisions, revisions_of
+from pipeline.revisions import approval_key, approvals_added, reply_approvals_added, revisions, revisions_of
 
 #: The namespace git signs commits in (``ssh-keygen -Y sign -n git``).
 NAMESPACE = "git"
@@ -171,6 +171,9 @@ class SignedApprovals:
         for revs in revisions_of(git, paths, self.repo.commit).values():
             for key, rev in approvals_added(revs).items():
                 self._added[key] = rev.commit
+        replies = [r.path for r in self.repo.replies.values() if any(a.community in signed for a in r.approvals)]
+        for key, commit in reply_approvals_added(git, replies, self.repo.commit).items():
+            self._added.setdefault(key, commit)
         self._signatures = verify_commits(self.repo.root, self._added.values(),
                                           allowed_signers(self.repo.communities.values()))
 

@@ -96,6 +96,7 @@ LABELS: dict[str, dict[str, str]] = {
         "cables": "télégrammes", "version": "Version", "changed": "Dernière modification",
         "uncommitted": "pas encore enregistrée dans git",
         "search_all": "Rechercher dans les télégrammes", "search_these": "Rechercher parmi ces télégrammes",
+        "replies": "Réponses des membres", "member": "Membre de la communauté",
     },
     "en": {
         "home": "Home", "by_date": "By date", "by_post": "By post", "by_subject": "By subject",
@@ -107,6 +108,7 @@ LABELS: dict[str, dict[str, str]] = {
         "cables": "cables", "version": "Version", "changed": "Last changed",
         "uncommitted": "not committed to git yet",
         "search_all": "Search the cables", "search_these": "Search these cables",
+        "replies": "Members' replies", "member": "Member of the community",
     },
 }
 MONTHS = {
@@ -228,6 +230,12 @@ class CableRenderer:
         body = html_safety.sanitise(self.md.convert(cable.body))
         return RenderedCable(id=cable.id, html=body, toc=getattr(self.md, "toc_tokens", []))
 
+    def render_reply(self, text: str) -> str:
+        """A member's reply as HTML: the same conversion and the same sanitiser as a cable's body (its
+        cable links placeholders too, resolved per community by :func:`resolve_links`)."""
+        self.md.reset()
+        return html_safety.sanitise(self.md.convert(text))
+
 
 def ref(cable_id: str) -> str:
     """A cable's reference as HTML that never wraps mid-id (``.dip-ref``, theme's diplomatie.css)."""
@@ -289,6 +297,38 @@ def cable_header(cable: Cable, published: Mapping[str, Any], language: str, pref
                     for k, v in rows)
     summary = f'<p class="dip-summary">{esc(cable.summary)}</p>\n' if cable.summary else ""
     return f'<h1 id="top">{esc(cable.title)}</h1>\n<dl class="dip-meta">{dl}</dl>\n{summary}'
+
+
+def reply_author(community: Any, author: str) -> str:
+    """How a reply's author is shown on the site: the name ``communities.yaml`` gives the member in
+    this community, else nothing (the page then says "Member of the community"); never the address,
+    which the members of a community do not see of each other."""
+    return next((m.name.strip() for m in community.members if m.email == author and m.name.strip()), "")
+
+
+def replies_section(replies: Iterable[Any], community: Any, published: Mapping[str, Any], language: str,
+                    render: Any, prefix: str = UP) -> str:
+    """The members' replies shown under a cable (pipeline/replyfiles.py ``ReplyFile``, approved for
+    this community, oldest first), each rendered by ``render`` (:meth:`CableRenderer.render_reply`:
+    sanitised) with its author's name and date. Search does not index them (``data-pagefind-ignore``):
+    a search finds cables. Empty when there is none."""
+    items = []
+    t = labels(language)
+    for reply in replies:
+        name = reply_author(community, reply.author) or t["member"]
+        day = reply.at[:10]
+        try:
+            when = f'<time datetime="{esc(reply.at)}">{esc(long_date(dt.date.fromisoformat(day), language))}</time>'
+        except ValueError:
+            when = ""
+        body = resolve_links(render(reply.text), published, language, prefix)
+        items.append(f'<article class="dip-reply" id="{esc(reply.anchor)}">\n'
+                     f'<p class="dip-reply__meta">{esc(name)}{" · " + when if when else ""}</p>\n'
+                     f'<div class="dip-reply__text">{body}</div>\n</article>')
+    if not items:
+        return ""
+    return (f'<section class="dip-replies" aria-labelledby="dip-replies-title" data-pagefind-ignore="all">\n'
+            f'<h2 id="dip-replies-title">{esc(t["replies"])}</h2>\n' + "\n".join(items) + "\n</section>\n")
 
 
 def long_date(date: dt.date, language: str) -> str:

@@ -42,6 +42,9 @@ WRITERS = {
     "alert_sent_key": lambda s, a: s.create(storage.alert_sent_key("energie", a, CABLE),
                                             _json({"format": 1, "address": a, "cable": CABLE})),
     "reminder_key": lambda s, a: s.create(storage.reminder_key("energie", a, NOW.date(), "owner"), b"{}"),
+    "reply_notice_key": lambda s, a: s.create(
+        storage.reply_notice_key("energie", a, "20261201T093005.000000Z-0123456789abcdef", "owed"),
+        _json({"format": 1, "recipient": a, "community": "energie"})),
     "acceptance_key": lambda s, a: storage.write_acceptance(s, "energie", a, "sha256:" + "0" * 64, NOW),
     "read_key": lambda s, a: storage.write_read(s, "energie", CABLE, a, NOW),
     "digest_key": lambda s, a: s.put(storage.digest_key("energie", a), _json({"format": 1, "address": a})),
@@ -195,3 +198,16 @@ def test_remove_member_keeps_every_other_byte(layout):
     assert after == text.replace(gone, "")
     with pytest.raises(yamledit.YamlEditError):
         yamledit.remove_member(text, "onu", PERSON)
+
+
+def test_forget_names_the_replies_a_member_wrote_which_their_name_is_shown_with(tmp_path, monkeypatch):
+    from test_replies_publish import add_reply
+
+    monkeypatch.setenv("LC_ALL", "en_US.UTF-8")
+    repo = make_repo(tmp_path / "repo", COMMUNITIES)
+    repo.cable(CABLE)
+    path, _reply_id = add_reply(repo, cable=CABLE)
+    repo.commit("a reply")
+    result = repo.run("forget", "a.martin@example.org", "--store", str(tmp_path / "store"))
+    assert result.code == 0, result.output
+    assert f"replies/: their reply {path}" in result.stdout

@@ -161,6 +161,36 @@ def test_a_cable_withdrawn_from_the_release_can_no_longer_be_answered(gate):
     assert send(gate, cookie, {"csrf": token, "text": "trop tard"}).status == 404
 
 
+def publish_showing(store: storage.Store, release: str, shown: dict[str, str]) -> None:
+    """A release of energie (format 2, as publish writes it) whose cable page shows the replies ``shown``."""
+    manifest = publish_site(store, "energie", {"index.html": b"<p>home</p>", f"2026/{CABLE}.html": CABLE_PAGE},
+                            f"{release}-base")
+    manifest = dataclasses.replace(manifest, release=release, cables=(CABLE,), replies=shown)
+    assert storage.write_manifest(store, manifest).replies == shown
+    storage.write_pointer(store, storage.Pointer("energie", release, storage.utc_now()))
+
+
+def test_a_reply_the_serving_release_shows_is_said_published_and_received_again_once_dropped(gate):
+    cookie = gate.session_cookie(MEMBER)
+    for text in ("Première, partageable.", "Seconde, pour les éditeurs."):
+        page = gate.get(PAGE, cookie=cookie).body.decode()
+        gate.clock.advance(61)
+        assert send(gate, cookie, {"csrf": form_of(page)["csrf"], "text": text, "visibility": "community"}).status == 303
+    first, second = [key for key, _ in replies.every_reply(gate.store, "energie")]
+    publish_showing(gate.store, "r2", {replies.reply_id(first): "sha256:" + "cd" * 32})
+    gate.refresh()
+    page = html.unescape(gate.get(PAGE, cookie=cookie).body.decode())
+    statuses = re.findall(r"État : ([^<]+)</p>", page)
+    assert statuses == ["reçue", "publiée sur la page du télégramme"], statuses  # newest first
+    # The cable withdrawn from its page (or the approval gone stale): the next release drops the reply
+    publish_showing(gate.store, "r3", {})
+    gate.refresh()
+    page = html.unescape(gate.get(PAGE, cookie=cookie).body.decode())
+    assert re.findall(r"État : ([^<]+)</p>", page) == ["reçue", "reçue"]
+    # Another member's page says nothing of either
+    assert "État" not in html.unescape(gate.get(PAGE, cookie=gate.session_cookie(OTHER)).body.decode())
+
+
 # ------------------------------------------------------------------------------------------- CSRF
 
 

@@ -14,7 +14,9 @@ from contentrepo import EDITOR, OWNER, make_repo
 
 from gate import replies
 from gate import store as storage
+from gate.letters import SmtpSettings
 from pipeline import gitrepo, replypull
+from pipeline.repository import load
 from tests.smtpkit import smtp_fixture
 
 MEMBER = "a.martin@example.org"
@@ -155,15 +157,56 @@ def test_the_command_reports_tells_the_author_and_editors_without_the_text_and_t
     assert len(mailbox.received) == before + len(received)
 
 
-def test_an_smtp_server_that_is_down_is_an_error_but_the_replies_are_committed(repo, tmp_path):
+def test_an_smtp_server_that_is_down_is_an_error_the_replies_are_committed_and_the_next_run_tells_once(
+        repo, tmp_path, smtp):
     from tests.gatekit import refusing_port
 
+    controller, mailbox = smtp
     store = storage.FolderStore(tmp_path / "store")
     answer(store)
     with refusing_port() as port:
         result = repo.run("replies", "pull", "--store", str(tmp_path / "store"), "--smtp", f"127.0.0.1:{port}")
     assert result.code == 1 and "not sent" in result.output
     assert len(on_branch(repo)) == 1
+    owed = [k for k in store.list(storage.REPLY_NOTICES_PREFIX) if k.endswith("-owed")]
+    assert len(owed) == 3 and not [k for k in store.list(storage.REPLY_NOTICES_PREFIX) if k.endswith("-sent")]
+    assert all(MEMBER not in store.get(k).decode() for k in owed)  # the author of the reply is named nowhere
+    # The next run adds no reply, and sends each notice the server refused, once
+    before = len(mailbox.received)
+    args = ("replies", "pull", "--store", str(tmp_path / "store"), "--smtp", f"127.0.0.1:{controller.port}")
+    result = repo.run(*args)
+    assert result.code == 0, result.output
+    assert "0 new on replies, 1 already there" in result.output and "told: 3 e-mails sent" in result.output
+    told = mailbox.received[before:]
+    assert sorted(rcpt for _, [rcpt], _ in told) == sorted({AUTHOR, EDITOR, OWNER})
+    for _, _, message in told:
+        text = "".join(part.get_payload(decode=True).decode() for part in message.walk()
+                       if part.get_content_maintype() == "text")
+        assert CABLE in text and "replies/energie/" in text
+    assert repo.run(*args).code == 0 and len(mailbox.received) == before + 3  # and never again
+    assert not [k for k in store.list(storage.REPLY_NOTICES_PREFIX) if k.endswith("-owed")]
+
+
+def test_two_runs_telling_at_once_send_each_notice_once(repo, tmp_path, smtp):
+    import threading
+
+    controller, mailbox = smtp
+    store = storage.FolderStore(tmp_path / "store")
+    answer(store)
+    repository = load(repo.root)
+    report = replypull.pull(store, repo.root)
+    assert replypull.owe(store, repository, report) == 3 and replypull.owe(store, repository, report) == 0
+    before = len(mailbox.received)
+    mail = SmtpSettings(host="127.0.0.1", port=controller.port, sender="diplomatie@example.org", timeout=10)
+    results = []
+    runs = [threading.Thread(target=lambda: results.append(replypull.tell(store, repository, mail, MOMENT)))
+            for _ in range(2)]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join(60)
+    assert sorted(p for sent, _ in results for p in sent) == sorted({AUTHOR, EDITOR, OWNER})
+    assert len(mailbox.received) == before + 3
 
 
 def test_two_pulls_at_once_never_lose_a_commit(repo, tmp_path):

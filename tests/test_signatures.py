@@ -291,3 +291,30 @@ def test_publish_and_build_count_only_signed_approvals(repo, keys, tmp_path):
     assert signed.code == 0, signed.output
     assert repo.run("publish", "--store", str(store), "--out", str(tmp_path / "b"), "-c", "energie").code == 0
     assert published_cables(store, "energie") == (CABLE,)
+
+
+def test_a_reply_is_approved_as_a_cable_is_unsigned_holds_it_signed_by_the_editor_shows_it(repo, keys):
+    from test_replies_publish import add_reply
+
+    result = repo.run("approve", CABLE, "--community", "energie", "--editor", EDITOR, "--sign",
+                      "--key", str(keys["editor"][0]))
+    assert result.code == 0, result.output
+    path, reply_id = add_reply(repo, cable=CABLE)
+    repo.commit("A reply")
+    assert repo.run("approve", path, "--community", "energie", "--editor", EDITOR).code == 0
+    repo.commit("Approve the reply, unsigned")
+    assert plan(repo)["energie"]["replies"] == {"publish": [], "held": [{"id": reply_id, "reason": "unsigned approval"}]}
+    # Signed with a key the community does not list for that editor: still held
+    result = repo.run("approve", reply_id, "--community", "energie", "--editor", OTHER_EDITOR, "--sign",
+                      "--key", str(keys["intruder"][0]))
+    assert result.code == 0, result.output
+    assert plan(repo)["energie"]["replies"]["publish"] == []
+    # The editor's own signature: shown
+    result = repo.run("approve", reply_id, "--community", "energie", "--editor", OTHER_EDITOR, "--revoke")
+    assert result.code == 0, result.output
+    repo.commit("Revoke")
+    result = repo.run("approve", reply_id, "--community", "energie", "--editor", OTHER_EDITOR, "--sign",
+                      "--key", str(keys["other"][0]))
+    assert result.code == 0 and "signed commit" in result.stdout, result.output
+    assert repo.git("log", "-1", "--format=%s").strip() == f"Approve the reply {reply_id} for energie"
+    assert plan(repo)["energie"]["replies"] == {"publish": [reply_id], "held": []}

@@ -51,6 +51,9 @@ class CablePages:
         self.lang = env.get_template("partials/language.html").make_module({"config": context})
         self.context = context
         self.toc_template = env.get_template("partials/toc.html")
+        self.replies: dict[str, list] = {}  # cable id -> the replies shown under it
+        for reply in cp.replies:
+            self.replies.setdefault(reply.cable, []).append(reply)
         self._rendered: dict[str, site.RenderedCable] = {}
         self._fragments: dict[str, list[str]] = {}
 
@@ -69,7 +72,9 @@ class CablePages:
         rendered = self.rendered(cable)
         content = (site.cable_header(cable, self.published, self.language, version=self.job.versions.get(cable.id),
                                      vocabulary=self.cp.vocabulary)
-                   + site.resolve_links(rendered.html, self.published, self.language))
+                   + site.resolve_links(rendered.html, self.published, self.language)
+                   + site.replies_section(self.replies.get(cable.id, ()), self.cp.community, self.published,
+                                          self.language, self.renderer.render_reply))
         title = cable.title
         if self.job.preview_mark:  # a preview: said at the top of the page and in its title
             content = site.preview_banner(self.job.preview_mark) + content

@@ -68,11 +68,23 @@ class SiteKeys:
                               .encode()).hexdigest()
 
 
-def page_key(job: BuildJob, cable: Cable) -> str:
-    """What a cable page depends on besides its site's structure: its conversion and its version."""
+def page_key(job: BuildJob, cable: Cable, shown: str = "") -> str:
+    """What a cable page depends on besides its site's structure: its conversion, its version and the
+    replies shown under it (``shown``: :func:`replies_key`)."""
     info = job.versions.get(cable.id)
     version = f"{info.number}@{utc_text(info.date) if info.date else ''}" if info else ""
-    return f"{renderer_for(job.base_dir).key(cable)}/{version}"
+    return f"{renderer_for(job.base_dir).key(cable)}/{version}" + (f"/{shown}" if shown else "")
+
+
+def replies_key(job: BuildJob, name: str) -> dict[str, str]:
+    """Per cable of the community showing replies: a hash of those replies (each one's approved digest
+    and the name its author is shown under), and of the code that renders them."""
+    cp = job.plans[name]
+    by_cable: dict[str, list[tuple[str, str, str]]] = {}
+    for reply in cp.replies:
+        by_cable.setdefault(reply.cable, []).append((reply.id, reply.digest, site.reply_author(cp.community, reply.author)))
+    return {cable_id: hashlib.sha256(json.dumps([renderer_for(job.base_dir).key_prefix, shown]).encode()).hexdigest()
+            for cable_id, shown in by_cable.items()}
 
 
 def site_keys(job: BuildJob, name: str) -> SiteKeys:
@@ -89,8 +101,11 @@ def site_keys(job: BuildJob, name: str) -> SiteKeys:
     for cable_id in sorted(job.repo_cables):
         other = job.repo_cables[cable_id]
         h.update(f"{cable_id}\0{other.title}\0{other.summary}\0".encode())
+    h.update("\0".join(sorted(job.repo_replies)).encode())  # the replies the audit looks for
+    replies = replies_key(job, name)
     shown = site.commit_shown(job.commit, job.commit_time)
-    return SiteKeys(structure=h.hexdigest(), pages={cable.id: page_key(job, cable) for cable in cp.publish},
+    return SiteKeys(structure=h.hexdigest(),
+                    pages={cable.id: page_key(job, cable, replies.get(cable.id, "")) for cable in cp.publish},
                     commit=[shown["build_commit"], shown["build_time"]])
 
 

@@ -109,7 +109,7 @@ def _build_full(job: BuildJob, listing: ThemeListing, name: str, work: Path) -> 
     index_site(source.site_dir, language)
     # The audits, then the hashes the release manifest carries.
     memo = _audit_memo(job)
-    audit(source.site_dir, forbidden_terms(dict(job.repo_cables), cp), verbatim_from=config["theme"].dirs,
+    audit(source.site_dir, forbidden_terms(dict(job.repo_cables), cp, job.repo_replies), verbatim_from=config["theme"].dirs,
           trusted_from=[material_dir(), reference_bundle(job.cache, language)], own_url=job.own_url,
           theme=code, pieces=fragments,
           texts={f"{site.CABLE_TEMPLATE_URL} (the template of cable pages)": template}, memo=memo)
@@ -161,7 +161,7 @@ def _update(job: BuildJob, task: SiteTask, work: Path) -> Path:
                 written.append(site_dir / rel)
     memo = _audit_memo(job)
     trusted = [reference_bundle(job.cache, theme["language"])] if changed else []
-    audit(site_dir, forbidden_terms(dict(job.repo_cables), cp), only=written, texts=texts, own_url=job.own_url,
+    audit(site_dir, forbidden_terms(dict(job.repo_cables), cp, job.repo_replies), only=written, texts=texts, own_url=job.own_url,
           theme=code, pieces=fragments, memo=memo, trusted_from=trusted)
     memo.save()
     return site_dir

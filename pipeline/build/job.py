@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from pipeline.cables import Cable
 from pipeline.plan import CommunityPlan
+from pipeline.replyfiles import ReplyFile
 
 if TYPE_CHECKING:  # the numbers are read from git before the build; the build only shows them
     from pipeline.history import VersionInfo
@@ -40,6 +41,9 @@ class SiteBuild:
     built_at: str  # the commit's time (ISO 8601, UTC), never the clock: builds are reproducible
     cached: bool
     warnings: tuple[str, ...] = field(default=(), compare=False)
+    #: the replies shown under its cables: reply id -> digest of the approved reply file (the release
+    #: manifest lists them, so the gate can tell a member their reply is published)
+    replies: Mapping[str, str] = field(default_factory=dict)
 
 
 def base_dir_for(root: Path) -> Path:
@@ -49,7 +53,7 @@ def base_dir_for(root: Path) -> Path:
 
 @dataclass(frozen=True)
 class BuildJob:
-    """Everything a build reads: the repository's cables (the audits look for every one), the plan,
+    """Everything a build reads: the repository's cables and replies (the audits look for every one), the plan,
     where the configuration and theme come from, where sites and the cache go, the commit, the
     site's public address and each published cable's version."""
 
@@ -63,6 +67,9 @@ class BuildJob:
     site_url: str | None
     versions: Mapping[str, VersionInfo] = field(default_factory=dict)  # by cable id
     preview_mark: str | None = None  # a preview's mark, at the top and in the title of every cable page
+    #: every reply the repository keeps, by id (pipeline/replyfiles.py): the isolation audit looks for
+    #: those a community does not show
+    repo_replies: Mapping[str, ReplyFile] = field(default_factory=dict)
 
     @property
     def own_url(self) -> str | None:

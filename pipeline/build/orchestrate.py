@@ -41,7 +41,7 @@ def build_sites(repo: Any, plan: Plan, out: Path, *, versions: Mapping[str, Vers
     job = BuildJob(repo_cables=dict(repo.cables), plans=plan.communities, base_dir=base_dir, out=out,
                    cache=_cache_folder(repo, cache_dir), commit=repo.commit, commit_time=repo.commit_time,
                    site_url=site_url, versions=dict(versions),
-                   preview_mark=preview_mark)
+                   preview_mark=preview_mark, repo_replies=dict(getattr(repo, "replies", {})))
     # Which sites are unchanged since their last successful build, which can be updated in place.
     unchanged, tasks = _sort_out(job, names, force)
     jobs = max(1, jobs or os.cpu_count() or 1)
@@ -53,7 +53,8 @@ def build_sites(repo: Any, plan: Plan, out: Path, *, versions: Mapping[str, Vers
     built_at = utc_text(repo.commit_time) if repo.commit_time else ""
     return {name: SiteBuild(community=name, path=out / name, cables=tuple(c.id for c in plan.communities[name].publish),
                             commit=repo.commit, built_at=built_at, cached=name in unchanged,
-                            warnings=tuple(warnings.get(name, ())))
+                            warnings=tuple(warnings.get(name, ())),
+                            replies={r.id: r.digest for r in plan.communities[name].replies})
             for name in names}
 
 

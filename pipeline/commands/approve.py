@@ -27,9 +27,9 @@ MESSAGES = {
 }
 
 
-@click.command("approve", help=N_("Append an approval of CABLE_ID's current version, keeping the rest of the file byte for byte.\n\nAt a terminal, shows what changed since the version last approved for the community and asks to confirm (--yes: neither)."))
+@click.command("approve", help=N_("Append an approval of CABLE_ID's current version, keeping the rest of the file byte for byte.\n\nAt a terminal, shows what changed since the version last approved for the community and asks to confirm (--yes: neither).\n\nA member's reply is approved the same way, named by its file (replies/<community>/<cable>/<time>-<n>.md) or its id (<cable>/<time>-<n>): it is then shown on the cable's page in its community."))
 @root_option
-@click.argument("cable_id")
+@click.argument("cable_id", metavar="CABLE_ID|REPLY")
 @click.option("--community", "-c", required=True, help=N_("The community to publish it to."))
 @editor_option
 @click.option("--yes", "-y", is_flag=True, help=N_("Do not show the changes nor ask to confirm (scripts)."))
@@ -44,6 +44,9 @@ def command(root, cable_id, community, editor, yes, revoke, sign, key):
     if target is None:
         raise click.ClickException(_(MESSAGES["unknown_community"]).format(
             community=community, known=", ".join(sorted(repo.communities)) or "none"))
+    if "/" in cable_id:  # a reply: its file or its id
+        _approve_reply(root, repo, cable_id, target, resolve_editor(root, editor), revoke, sign, key)
+        return
     cable = repo.cables.get(cable_id)
     if cable is None:
         raise click.ClickException(_(MESSAGES["unknown_cable"]).format(cable_id=cable_id, content=root / "content"))
@@ -135,3 +138,73 @@ def _revoke(root, cable, community, editor: str) -> None:
         raise click.ClickException(str(exc)) from None
     click.echo(_(MESSAGES["revoked"]).format(path=cable.path, count=count, cable_id=cable.id,
                                           community=community.id, editor=editor))
+
+
+def _reply_named(root, repo, name: str):
+    """The reply ``name`` designates: its file (relative to the repository or to here) or its id."""
+    from pathlib import Path
+
+    candidate = Path(name)
+    with_root = candidate.resolve() if candidate.is_absolute() or candidate.exists() else root.resolve() / candidate
+    try:
+        relative = with_root.relative_to(root.resolve()).as_posix()
+    except ValueError:
+        relative = name
+    wanted = relative.removeprefix("replies/").removesuffix(".md")
+    for reply in repo.replies.values():
+        if reply.path == relative or reply.id == name or reply.path == f"replies/{wanted}.md" \
+                or f"{reply.community}/{reply.id}" == wanted:
+            return reply
+    raise click.ClickException(_("no reply {name} under {folder}").format(name=name, folder=root / "replies"))
+
+
+def _approve_reply(root, repo, name: str, community, editor: str, revoke: bool, sign: bool, key) -> None:
+    """``approve REPLY``: the reply's approval, written (or removed) and signed as a cable's is."""
+    from pipeline import gitrepo
+    from pipeline.approvals import approve_reply, revoke_reply
+
+    reply = _reply_named(root, repo, name)
+    if revoke:
+        try:
+            count = revoke_reply(root / reply.path, community, editor)
+        except ApprovalError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(_(MESSAGES["revoked"]).format(path=reply.path, count=count, cable_id=reply.id,
+                                              community=community.id, editor=editor))
+        return
+    pending = None
+    if sign or key:  # approve, then approve --sign: sign what is written, add nothing
+        from gate.addresses import InvalidAddress, parse_address
+
+        try:
+            canonical = parse_address(editor.strip())
+        except InvalidAddress:
+            canonical = None  # approve_reply refuses the address with its reason
+        mine = [a for a in reply.approvals if a.community == community.id and a.digest == reply.digest
+                and a.by == canonical]
+        pending = mine[-1] if mine and gitrepo.uncommitted(root, [reply.path]) else None
+    try:
+        approval = pending or approve_reply(root, reply.path, community, editor,
+                                            withdrawn_since=_cable_withdrawn(root, repo, reply.cable))
+    except ApprovalError as exc:
+        raise click.ClickException(str(exc)) from None
+    done = (_("{path}: signing the approval already written for {community} by {by} ({digest}…)") if pending
+            else _("{path}: approved for {community} by {by} ({digest}…)"))
+    click.echo(done.format(path=reply.path, community=community.id, by=approval.by, digest=approval.digest[:19]))
+    if sign or key:
+        from pipeline.signatures import SignatureError, commit_signed
+
+        message = (f"Approve the reply {reply.id} for {community.id}\n\nApproved-by: {approval.by}\n"
+                   f"Digest: {approval.digest}\n")
+        try:
+            commit = commit_signed(root, reply.path, message, key)
+        except SignatureError as exc:
+            raise click.ClickException(_("the approval is written to {path} but not committed: {exc}").format(path=reply.path, exc=exc)) from None
+        click.echo(_("signed commit {commit}").format(commit=commit[:10]))
+
+
+def _cable_withdrawn(root, repo, cable_id: str):
+    """When the reply's cable was last withdrawn (an approval of a reply older than that, like one of
+    the cable, no longer counts)."""
+    cable = repo.cables.get(cable_id)
+    return last_withdrawn(root, cable) if cable is not None else None

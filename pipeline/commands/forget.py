@@ -63,5 +63,5 @@ def command(email, remove_member, root, store_url, endpoint_url) -> None:
     if edited is not None:
         yamledit.save(root / PATH, edited)
         repo = load_repository(root)
-    left = remaining(root, repo.communities, repo.cables.values(), address)
+    left = remaining(root, repo.communities, repo.cables.values(), address, repo.replies.values())
     click.echo(report(done, left, store_url, removed_from))

@@ -21,7 +21,7 @@ MESSAGES = {
 }
 
 
-@click.command("plan", help=N_("Per community: the cables it will publish, and each held-back cable with its reason."))
+@click.command("plan", help=N_("Per community: the cables it will publish, and each held-back cable with its reason; then the members' replies it will show under their cables, and each shareable reply held back (not approved, stale approval…)."))
 @root_option
 @format_option("text", "json", "markdown")
 @click.option("--now", "now", metavar="DATETIME", help=N_("Plan as of this time (ISO), e.g. to preview an embargo."))
@@ -45,12 +45,16 @@ def command(root, fmt, now, diff_ref, store_url, endpoint_url):
         click.echo(json.dumps(to_json(plan), ensure_ascii=False, indent=2))
         return
     lines = []  # printed at once: one write per line is a third of the command at 20,000 cables
-    publish, held_word = _("publish").ljust(9), _("held").ljust(9)
+    publish, held_word, reply_word = _("publish").ljust(9), _("held").ljust(9), _("reply").ljust(9)
+    shown_here, held_here = _("shown under its cable"), _("held: {reason}")
     for cid, cp in plan.communities.items():
         lines.append(_(MESSAGES["summary"]).format(cid=cid, title=cp.community.title, publish=len(cp.publish),
                                                 held=len(cp.held)))
         lines.extend(f"  {publish}{cable_id}  {title}" for cable_id, title in cp.publish)
         lines.extend(f"  {held_word}{held.id}  {shown(held.reason)}" for held in cp.held)
+        lines.extend(f"  {reply_word}{reply_id}  {shown_here}" for reply_id in cp.replies)
+        lines.extend(f"  {reply_word}{held.id}  {held_here.format(reason=shown(held.reason))}"
+                     for held in cp.held_replies)
     if lines:
         click.echo("\n".join(lines))
     if repo.errors:

@@ -37,7 +37,7 @@ def command() -> None:
 @click.option("--base", default="HEAD", show_default=True, metavar="REF", help=N_("Where a new branch starts."))
 @click.option("--smtp", metavar="HOST:PORT", envvar="DIPLOMATIE_ALERTS_SMTP",
               help=N_("With it, the cable's author and the community's owner and editors are e-mailed that "
-                      "replies arrived (never their text)."))
+                      "replies arrived (never their text); a notice the server refused is sent at the next run."))
 @click.option("--smtp-from", envvar="DIPLOMATIE_SMTP_FROM", default="diplomatie@localhost", show_default=True,
               help=N_("The sender of alerts and invitations."))
 @click.option("--smtp-starttls/--no-smtp-starttls", envvar="DIPLOMATIE_SMTP_STARTTLS", default=False,
@@ -46,7 +46,7 @@ def command() -> None:
 def pull_command(root, store_url, endpoint_url, branch, base, smtp, smtp_from, smtp_starttls, fmt):
     from pipeline.check import as_text
     from pipeline.gitrepo import GitError
-    from pipeline.replypull import pull, tell
+    from pipeline.replypull import owe, pull, tell
 
     mail = smtp_settings(smtp, smtp_from, smtp_starttls) if smtp else None
     store = open_store_or_exit(store_url, endpoint_url)
@@ -55,8 +55,11 @@ def pull_command(root, store_url, endpoint_url, branch, base, smtp, smtp_from, s
     except GitError as exc:
         raise click.ClickException(str(exc)) from None
     sent, failed = [], {}
-    if mail is not None and report.written:
-        sent, failed = tell(load_repository(root), report, mail, dt.datetime.now(dt.UTC))
+    if mail is not None:  # the notices the new replies call for are owed, then every notice owed is sent
+        repository = load_repository(root)
+        if report.written:
+            owe(store, repository, report)
+        sent, failed = tell(store, repository, mail, dt.datetime.now(dt.UTC))
     if fmt == "json":
         click.echo(json.dumps({"branch": branch, "commit": report.commit, "written": [p.path for p in report.written],
                                "already": report.already, "held": sorted(report.held()),
