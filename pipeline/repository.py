@@ -330,36 +330,8 @@ def load_communities(root: Path) -> Repository:
     cable, however broken, can stop a removed member from losing access."""
     repo = Repository(root, open_version(root))
     _load_communities(repo)
-    _load_replies(repo)
     repo.findings.sort()
     return repo
-
-
-def _load_replies(repo: Repository) -> None:
-    """Every reply file of this version, checked (pipeline/replyfiles.py), and what it names: an
-    existing community and cable. A reply with an error is kept, marked invalid: never published."""
-    tree = repo.version.tree
-    for entry in tree.walk(replyfiles.FOLDER):
-        if not entry.path.endswith(".md"):
-            continue
-        if entry.is_symlink:
-            repo.findings.add(entry.path, 1, "E103", _("a reply file is a symbolic link"), _("commit the file itself"))
-            continue
-        found = Findings()
-        reply = replyfiles.parse(entry.path, tree.read(entry.path), found)
-        if reply is None:
-            repo.findings.extend(found)
-            continue
-        if reply.community not in repo.communities:
-            found.add(entry.path, reply.lines.get("community", 1), "E401",
-                      _("reply to unknown community '{community}'").format(community=reply.community))
-        if reply.cable not in repo.cables:
-            found.add(entry.path, reply.lines.get("cable", 1), "E402",
-                      _("reply to unknown cable {cable}").format(cable=reply.cable))
-        if reply.valid and any(f.is_error for f in found):
-            reply = dataclasses.replace(reply, valid=False)
-        repo.findings.extend(found)
-        repo.replies[reply.id] = reply
 
 
 def _check_site_config(repo: Repository) -> None:

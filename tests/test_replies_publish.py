@@ -213,6 +213,21 @@ def test_the_manifest_lists_the_replies_shown_and_the_gate_reads_them_as_publish
     assert not replies.published_in(manifest, key.replace(f"{1:016x}", f"{2:016x}"))
 
 
+def test_publish_with_replies_in_the_repository_publishes_them_and_keeps_the_members(repo, tmp_path):
+    """The members' snapshot is written from communities.yaml read alone (no cable read): replies, which
+    name cables, must not make that read fail, or no reply could ever reach a site."""
+    path, reply_id = add_reply(repo)
+    add_reply(repo, n=2, text="Une autre réponse, pas encore approuvée.")
+    assert approve(repo, path).code == 0
+    repo.commit("a reply approved, another waiting")
+    store = tmp_path / "store"
+    result = repo.run("publish", "--store", str(store), "--out", str(tmp_path / "build"))
+    assert result.code == 0, result.output
+    opened = storage.open_store(store)
+    manifest = storage.read_manifest(opened, "energie", storage.read_pointer(opened, "energie").release)
+    assert list(manifest.replies) == [reply_id]
+
+
 # -------------------------------------------------------------------------- hostile Markdown
 
 HOSTILE = st.sampled_from([
