@@ -60,16 +60,7 @@ def approve(path: Path, community: Community, editor: str, when: dt.datetime | N
     ``withdrawn_since`` (the cable's last withdrawal: such an approval no longer counts, and
     reinstating the cable takes a fresh one). Writes atomically.
     """
-    from gate.addresses import InvalidAddress, parse_address
-    from pipeline import yamledit
-    try:
-        editor = parse_address(editor.strip())
-    except InvalidAddress as exc:
-        raise ApprovalError(_("{editor!r} is not a plain e-mail address ({exc}); set git's user.email to your address as communities.yaml lists it").format(editor=editor, exc=exc)) from None
-    if editor not in community.editor_emails:
-        raise ApprovalError(
-            _("{editor} is not an editor of community '{id}' (editors: {editors}); ask its owner {owner} to add you in communities.yaml").format(editor=editor, id=community.id, editors=', '.join(sorted(community.editor_emails)) or _('none'), owner=community.owner)
-        )
+    editor = _editor_of(community, editor)
     data = path.read_bytes()
     findings = Findings()
     cable = cables.parse(path.as_posix(), data, findings)
@@ -80,15 +71,7 @@ def approve(path: Path, community: Community, editor: str, when: dt.datetime | N
     if any(a.community == community.id and a.by == editor and a.digest == cable.digest
            and (withdrawn_since is None or a.date > withdrawn_since) for a in cable.approvals):
         raise ApprovalError(_("{editor} already approved this version of {id} for '{community}'").format(editor=editor, id=cable.id, community=community.id))
-    when = (when or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
-    approval = Approval(community.id, editor, when, cable.digest)
-    entry = {"community": approval.community, "by": approval.by, "date": approval.date, "digest": approval.digest}
-    try:
-        new_text = yamledit.add_approval(data.decode("utf-8"), entry, what=path.as_posix())
-    except yamledit.YamlEditError as exc:
-        raise ApprovalError(_("could not add the approval: {exc}").format(exc=exc)) from None
-    yamledit.save(path, new_text)
-    return approval
+    return _append(path, data, Approval(community.id, editor, _now(when), cable.digest), path.as_posix())
 
 
 def approve_reply(root: Path, relative: str, community: Community, editor: str, when: dt.datetime | None = None,
@@ -98,17 +81,9 @@ def approve_reply(root: Path, relative: str, community: Community, editor: str, 
     makes it stale. Refused besides: a reply of another community (a reply is only ever published in
     its own), one marked for the author and editors only (never published, so never approved), and
     one with errors."""
-    from gate.addresses import InvalidAddress, parse_address
     from gate.replies import COMMUNITY
-    from pipeline import replyfiles, yamledit
-    try:
-        editor = parse_address(editor.strip())
-    except InvalidAddress as exc:
-        raise ApprovalError(_("{editor!r} is not a plain e-mail address ({exc}); set git's user.email to your address as communities.yaml lists it").format(editor=editor, exc=exc)) from None
-    if editor not in community.editor_emails:
-        raise ApprovalError(
-            _("{editor} is not an editor of community '{id}' (editors: {editors}); ask its owner {owner} to add you in communities.yaml").format(editor=editor, id=community.id, editors=', '.join(sorted(community.editor_emails)) or _('none'), owner=community.owner)
-        )
+    from pipeline import replyfiles
+    editor = _editor_of(community, editor)
     path = root / relative
     data = path.read_bytes()
     findings = Findings()
@@ -126,15 +101,7 @@ def approve_reply(root: Path, relative: str, community: Community, editor: str, 
            and (withdrawn_since is None or a.date > withdrawn_since) for a in reply.approvals):
         raise ApprovalError(_("{editor} already approved this version of the reply {id} for '{community}'").format(
             editor=editor, id=reply.id, community=community.id))
-    when = (when or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
-    approval = Approval(community.id, editor, when, reply.digest)
-    entry = {"community": approval.community, "by": approval.by, "date": approval.date, "digest": approval.digest}
-    try:
-        new_text = yamledit.add_approval(data.decode("utf-8"), entry, what=relative)
-    except yamledit.YamlEditError as exc:
-        raise ApprovalError(_("could not add the approval: {exc}").format(exc=exc)) from None
-    yamledit.save(path, new_text)
-    return approval
+    return _append(path, data, Approval(community.id, editor, _now(when), reply.digest), relative)
 
 
 def revoke_reply(path: Path, community: Community, editor: str) -> int:
@@ -201,3 +168,37 @@ def revoke(path: Path, community: Community, editor: str) -> int:
         raise ApprovalError(_("could not remove the approval: {exc}").format(exc=exc)) from None
     yamledit.save(path, new_text)
     return removed
+
+
+def _editor_of(community: Community, editor: str) -> str:
+    """``editor`` as a plain address, if it is one of ``community``'s editors; else why not, and what to do."""
+    from gate.addresses import InvalidAddress, parse_address
+
+    try:
+        editor = parse_address(editor.strip())
+    except InvalidAddress as exc:
+        raise ApprovalError(_("{editor!r} is not a plain e-mail address ({exc}); set git's user.email to your address as communities.yaml lists it").format(editor=editor, exc=exc)) from None
+    if editor not in community.editor_emails:
+        raise ApprovalError(
+            _("{editor} is not an editor of community '{id}' (editors: {editors}); ask its owner {owner} to add you in communities.yaml").format(editor=editor, id=community.id, editors=', '.join(sorted(community.editor_emails)) or _('none'), owner=community.owner)
+        )
+    return editor
+
+
+def _now(when: dt.datetime | None) -> dt.datetime:
+    """The approval's time: ``when`` or now, in UTC, to the second (as the file records it)."""
+    return (when or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
+
+
+def _append(path: Path, data: bytes, approval: Approval, what: str) -> Approval:
+    """Write ``approval`` into the file at ``path`` (whose bytes are ``data``) as a round-trip edit,
+    every other byte kept, atomically."""
+    from pipeline import yamledit
+
+    entry = {"community": approval.community, "by": approval.by, "date": approval.date, "digest": approval.digest}
+    try:
+        new_text = yamledit.add_approval(data.decode("utf-8"), entry, what=what)
+    except yamledit.YamlEditError as exc:
+        raise ApprovalError(_("could not add the approval: {exc}").format(exc=exc)) from None
+    yamledit.save(path, new_text)
+    return approval
