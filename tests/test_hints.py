@@ -20,9 +20,8 @@ TESTED = {
     ("pipeline/commands/build.py", "check"), ("pipeline/commands/link.py", "check"),
     ("pipeline/commands/plan.py", "check"), ("pipeline/plan.py", "check"), ("pipeline/publication.py", "check"),
     ("pipeline/commands/history.py", "history"), ("pipeline/repository.py", "approve"),
-    ("pipeline/review.py", "approve"), ("pipeline/commands/members.py", "check"), ("pipeline/enrolment.py", "check"),
-    ("pipeline/commands/activity.py", "check"), ("pipeline/commands/forget.py", "check"),
-    ("pipeline/commands/remind.py", "check"), ("pipeline/commands/preview.py", "check"),
+    ("pipeline/review.py", "approve"), ("pipeline/enrolment.py", "check"),
+    ("pipeline/commands/options.py", "check"), ("pipeline/commands/preview.py", "check"),
     ("pipeline/build/preview.py", "check"),
 }
 USAGE_FAILURES = ("Missing option", "Missing argument", "No such option", "No such command", "Usage:")
