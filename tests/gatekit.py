@@ -224,7 +224,7 @@ class GateProcess(_Client):
         self.handle = open(self.log, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(args, cwd=ROOT, stdout=self.handle, stderr=subprocess.STDOUT,
                                      env={**os.environ, **(env or {})})
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60  # a loaded machine was seen to take over 20 s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"gate exited: {self.log.read_text()}")

@@ -61,7 +61,7 @@ class Nginx:
         self.proc = subprocess.Popen([NGINX, "-p", str(runtime), "-c", str(self.conf), "-e",
                                       str(runtime / "error.log"), "-g", directives],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30  # as long as a loaded machine may need
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"nginx exited: {self.error_log()}")

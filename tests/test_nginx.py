@@ -9,10 +9,12 @@ gate processes behind one nginx sharing nothing but the store.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import gzip
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import brotli
@@ -96,6 +98,21 @@ def behind_nginx(base: Path, store_dir: Path, gates: int = 1, extra: tuple[str, 
         raise
 
 
+@contextlib.contextmanager
+def world_behind_nginx(base: Path, store: storage.Store, **kw) -> Iterator[GateProcess]:
+    """The test client aimed at nginx in front of the gate(s) of :func:`behind_nginx` (``kw``), with
+    the store, the base folder and nginx at hand; everything stopped when the block ends."""
+    gates, server, port = behind_nginx(base, base / "store", **kw)
+    try:
+        with server as nginx:
+            proxied = front(gates[0], port)
+            proxied.store, proxied.base_dir, proxied.nginx = store, base, nginx
+            yield proxied
+    finally:
+        for g in gates:
+            g.stop()
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     base = tmp_path_factory.mktemp("nginx")
@@ -104,16 +121,9 @@ def world(tmp_path_factory):
         publish_site(store, community, site(community), "r1")
     write_members(store, members())
     tokens.init(base / "keys")
-    gates, server, port = behind_nginx(base, base / "store")
-    try:
-        with server as nginx:
-            proxied = front(gates[0], port)
-            proxied.store, proxied.base_dir, proxied.nginx = store, base, nginx
-            proxied.ring = tokens.load(base / "keys")
-            yield proxied
-    finally:
-        for g in gates:
-            g.stop()
+    with world_behind_nginx(base, store) as proxied:
+        proxied.ring = tokens.load(base / "keys")
+        yield proxied
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from gate import store as storage
 from gate import tokens
 from tests.gatekit import GateProcess, Reply, follow_link, publish_site, wait_for, write_members
-from tests.test_nginx import behind_nginx, front
+from tests.test_nginx import world_behind_nginx
 
 pytestmark = pytest.mark.nginx
 
@@ -80,15 +80,8 @@ def world(tmp_path_factory):
         publish_site(store, community, site(community), "r1")
     write_members(store, members())
     tokens.init(base / "keys")
-    gates, server, port = behind_nginx(base, base / "store", extra=("--grant-ttl", str(TTL)))
-    try:
-        with server as nginx:
-            proxied = front(gates[0], port)
-            proxied.store, proxied.base_dir, proxied.nginx = store, base, nginx
-            yield proxied
-    finally:
-        for g in gates:
-            g.stop()
+    with world_behind_nginx(base, store, extra=("--grant-ttl", str(TTL))) as proxied:
+        yield proxied
 
 
 def gate_requests(world) -> float:
