@@ -56,12 +56,15 @@ class Commit:
 
 @dataclass(frozen=True)
 class Touch:
-    """One commit changing one file: the file's new blob (None when the commit deleted it)."""
+    """One commit changing one file: the file's new blob (None when the commit deleted it), and its
+    blob in each of the commit's parents (None where a parent did not have the file): what tells a
+    line this commit wrote from one it inherited."""
 
     commit: str
     date: dt.datetime
     author: str
     blob: str | None
+    before: tuple[str | None, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -185,8 +188,8 @@ class GitRepo:
                 meta, path = line.split("\t", 1)
                 parents = len(meta) - len(meta.lstrip(":"))
                 shas = meta.lstrip(":").split()[parents + 1: 2 * parents + 2]
-                blob = shas[-1] if shas and set(shas[-1]) != {"0"} else None
-                out.setdefault(path, []).append(Touch(commit, date, f"{name} <{email}>", blob))
+                blob, before = (_blob(shas[-1]), tuple(map(_blob, shas[:-1]))) if shas else (None, ())
+                out.setdefault(path, []).append(Touch(commit, date, f"{name} <{email}>", blob, before))
         for touches in out.values():
             touches.reverse()
         return out
@@ -225,6 +228,11 @@ class GitRepo:
             self._repo.git.execute(["git", *identity, "tag", "-a", name, "-m", message, commit])
         except git.GitCommandError as exc:
             raise GitError(exc.stderr.strip()) from None
+
+
+def _blob(sha: str) -> str | None:
+    """A blob id of ``git log --raw``, None for the all-zero id that stands for "no file"."""
+    return None if set(sha) == {"0"} else sha
 
 
 def _commit_of(commit: git.Commit) -> Commit:

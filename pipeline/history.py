@@ -68,11 +68,12 @@ class ApprovalRecord:
     by: str
     date: dt.datetime
     digest: str
-    commit: str | None  # the first commit whose version of the file contains this approval
+    commit: str | None  # the commit that wrote this approval (the last one, when its line was written again)
     version: int | None  # the version whose digest it names (the one current when it was added)
     matched: bool  # its digest was the cable's digest in the commit that added it
     current: bool  # its digest is the digest of the latest version
     signed: bool | None = None  # signed by the editor's listed key; None: the editor lists no SSH key
+    earlier: tuple[str, ...] = ()  # commits that wrote the same approval before (removed, then written again)
 
 
 @dataclass(frozen=True)
@@ -190,7 +191,8 @@ def _approval_records(revs: list[Revision], vers: list[CableVersion],
     latest = vers[-1].digest if vers else None
     out = []
     for approval in present:
-        rev = added.get(approval_key(approval))
+        wrote = added.get(approval_key(approval), ())
+        rev = wrote[-1] if wrote else None
         commit = rev.commit if rev else None
         matched = bool(rev and rev.cable and rev.cable.digest == approval.digest)
         version = None
@@ -199,7 +201,8 @@ def _approval_records(revs: list[Revision], vers: list[CableVersion],
                 version = v.number
         out.append(ApprovalRecord(community=approval.community, by=approval.by, date=approval.date,
                                   digest=approval.digest, commit=commit, version=version, matched=matched,
-                                  current=approval.digest == latest))
+                                  current=approval.digest == latest,
+                                  earlier=tuple(r.commit for r in wrote[:-1])))
     return out
 
 
@@ -215,12 +218,14 @@ def _with_signatures(root: Path, ref: str | None, records: list[ApprovalRecord])
              and signatures.editor_key(known[r.community], r.by)]
     if not keyed:
         return records
-    checked = signatures.verify_commits(root, {r.commit for r in keyed}, signatures.allowed_signers(known.values()))
+    checked = signatures.verify_commits(root, {c for r in keyed for c in (r.commit, *r.earlier)},
+                                        signatures.allowed_signers(known.values()))
     out = []
     for record in records:
         if record in keyed:
             approval = Approval(record.community, record.by, record.date, record.digest)
-            ok = signatures.signed_by_editor(known[record.community], approval, checked.get(record.commit))
+            ok = all(signatures.signed_by_editor(known[record.community], approval, checked.get(c))
+                     for c in (record.commit, *record.earlier))
             record = replace(record, signed=ok)
         out.append(record)
     return out

@@ -1,4 +1,4 @@
-"""A cable as it stood in each commit that changed it, and the commit that added each approval.
+"""A cable as it stood in each commit that changed it, and the commits that wrote each approval.
 
 Both the history (``diplomatie history``) and the signed-approval check need them: the history to
 number versions and say which version an approval approved, the signature check to find the commit
@@ -34,6 +34,7 @@ class Revision:
     cable: Cable | None  # None when the file was deleted or could not be parsed
     body: str | None = None
     deleted: bool = False
+    wrote: frozenset[tuple] = frozenset()  # keys of the approvals this commit wrote (in none of its parents)
 
 
 def cable_path(cable_id: str) -> str:
@@ -66,8 +67,11 @@ def _revisions(blobs: _Blobs, path: str, touches: Iterable[Touch]) -> list[Revis
     out = []
     for touch in touches:
         cable, body = blobs.read(path, touch.blob) if touch.blob else (None, None)
+        approvals = cable.approvals if cable is not None else ()
+        inherited = [blobs.read(path, b)[0] for b in touch.before if b]
         out.append(Revision(commit=touch.commit, date=touch.date, author=touch.author, cable=cable, body=body,
-                            deleted=touch.blob is None))
+                            deleted=touch.blob is None,
+                            wrote=_wrote(approvals, [c.approvals if c else () for c in inherited])))
     return out
 
 
@@ -101,35 +105,50 @@ def approval_key(approval: Approval) -> tuple[str, str, dt.datetime, str]:
     return (approval.community, approval.by, approval.date, approval.digest)
 
 
-def approvals_added(revs: Iterable[Revision]) -> dict[tuple, Revision]:
-    """For each approval ever present, the first revision (oldest first) whose file contains it."""
-    first: dict[tuple, Revision] = {}
+def _wrote(approvals: Iterable[Approval], inherited: Iterable[Iterable[Approval]]) -> frozenset[tuple]:
+    """The keys of ``approvals`` (a file's after a commit) found in none of ``inherited`` (the file's
+    approvals in each parent of the commit; a parent without the file, or whose file does not parse,
+    gives none): the approvals that commit wrote."""
+    had = {approval_key(a) for approvals_ in inherited for a in approvals_}
+    return frozenset(approval_key(a) for a in approvals) - had
+
+
+def approvals_added(revs: Iterable[Revision]) -> dict[tuple, tuple[Revision, ...]]:
+    """For each approval ever present, every revision that wrote it, oldest first.
+
+    Usually one. More when the approval's line was removed (a revocation, a revert) and the same line
+    written again, by its editor or by anyone copying it back: an approval is only as good as the
+    least trustworthy of the commits that wrote it, so the signature check asks them all."""
+    out: dict[tuple, tuple[Revision, ...]] = {}
     for rev in revs:
-        if rev.cable is None:
-            continue
-        for approval in rev.cable.approvals:
-            first.setdefault(approval_key(approval), rev)
-    return first
+        for key in sorted(rev.wrote):
+            out[key] = (*out.get(key, ()), rev)
+    return out
 
 
-def reply_approvals_added(repo: GitRepo, paths: Iterable[str], ref: str | None = None) -> dict[tuple, str]:
-    """For each approval ever present in the reply files ``paths`` (pipeline/replyfiles.py), the
-    first commit (oldest first, reachable from ``ref``) whose file contains it: what the signed-approval
-    check verifies for a reply, as :func:`approvals_added` gives it for a cable."""
+def reply_approvals_added(repo: GitRepo, paths: Iterable[str], ref: str | None = None) -> dict[tuple, tuple[str, ...]]:
+    """For each approval ever present in the reply files ``paths`` (pipeline/replyfiles.py), every
+    commit reachable from ``ref`` that wrote it, oldest first: what the signed-approval check verifies
+    for a reply, as :func:`approvals_added` gives it for a cable."""
     from pipeline import replyfiles
 
     paths = sorted(set(paths))
-    first: dict[tuple, str] = {}
+    out: dict[tuple, tuple[str, ...]] = {}
     if not paths:
-        return first
-    parsed: dict[str, tuple[Approval, ...]] = {}
+        return out
+    parsed: dict[tuple[str, str], tuple[Approval, ...]] = {}
+
+    def approvals_of(path: str, blob: str | None) -> tuple[Approval, ...]:
+        if blob is None:
+            return ()
+        if (path, blob) not in parsed:
+            reply = replyfiles.parse(path, repo.blob(blob), Findings())
+            parsed[path, blob] = reply.approvals if reply is not None else ()
+        return parsed[path, blob]
+
     for path, touches in repo.file_log(paths, ref).items():
         for touch in touches:
-            if touch.blob is None:
-                continue
-            if touch.blob not in parsed:
-                reply = replyfiles.parse(path, repo.blob(touch.blob), Findings())
-                parsed[touch.blob] = reply.approvals if reply is not None else ()
-            for approval in parsed[touch.blob]:
-                first.setdefault(approval_key(approval), touch.commit)
-    return first
+            wrote = _wrote(approvals_of(path, touch.blob), [approvals_of(path, b) for b in touch.before])
+            for key in sorted(wrote):
+                out[key] = (*out.get(key, ()), touch.commit)
+    return out

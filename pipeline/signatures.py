@@ -133,7 +133,7 @@ class SignedApprovals:
 
     def __init__(self, repo: Repository) -> None:
         self.repo = repo
-        self._added: dict[tuple, str] | None = None  # approval key -> commit that added it
+        self._written: dict[tuple, tuple[str, ...]] | None = None  # approval key -> the commits that wrote it
         self._signatures: dict[str, Signature] = {}
 
     def __call__(self, community: Community) -> Callable[[Approval], bool] | None:
@@ -141,25 +141,25 @@ class SignedApprovals:
             return None
         return lambda approval: self.is_signed(community, approval)
 
-    def added_in(self, approval: Approval) -> str | None:
-        """The commit that added ``approval`` (None: not committed in this version's history)."""
+    def written_in(self, approval: Approval) -> tuple[str, ...]:
+        """The commits that wrote ``approval`` (its line in the file after the commit, in none of the
+        commit's parents), oldest first; none when it is not committed in this version's history."""
         self._scan()
-        assert self._added is not None
-        return self._added.get(approval_key(approval))
-
-    def signature(self, approval: Approval) -> Signature | None:
-        commit = self.added_in(approval)
-        return self._signatures.get(commit) if commit else None
+        assert self._written is not None
+        return self._written.get(approval_key(approval), ())
 
     def is_signed(self, community: Community, approval: Approval) -> bool:
-        """True when the commit that added ``approval`` has a good signature by the key ``communities.yaml``
-        lists for its editor in ``community``."""
-        return signed_by_editor(community, approval, self.signature(approval))
+        """True when every commit that wrote ``approval`` has a good signature by the key
+        ``communities.yaml`` lists for its editor in ``community``. Every one, not the first: a
+        revoked approval's line copied back by an unsigned commit must not borrow the signature of
+        the commit that first wrote it."""
+        commits = self.written_in(approval)
+        return bool(commits) and all(signed_by_editor(community, approval, self._signatures.get(c)) for c in commits)
 
     def _scan(self) -> None:
-        if self._added is not None:
+        if self._written is not None:
             return
-        self._added = {}
+        self._written = {}
         if self.repo.commit is None:
             return
         try:
@@ -169,12 +169,12 @@ class SignedApprovals:
         signed = {cid for cid, c in self.repo.communities.items() if c.require_signed_approvals}
         paths = [cable.path for cable in self._cables_to_check(signed)]
         for revs in revisions_of(git, paths, self.repo.commit).values():
-            for key, rev in approvals_added(revs).items():
-                self._added[key] = rev.commit
+            for key, wrote in approvals_added(revs).items():
+                self._written[key] = tuple(rev.commit for rev in wrote)
         replies = [r.path for r in self.repo.replies.values() if any(a.community in signed for a in r.approvals)]
-        for key, commit in reply_approvals_added(git, replies, self.repo.commit).items():
-            self._added.setdefault(key, commit)
-        self._signatures = verify_commits(self.repo.root, self._added.values(),
+        for key, commits in reply_approvals_added(git, replies, self.repo.commit).items():
+            self._written.setdefault(key, commits)
+        self._signatures = verify_commits(self.repo.root, {c for cs in self._written.values() for c in cs},
                                           allowed_signers(self.repo.communities.values()))
 
     def _cables_to_check(self, communities: set[str]) -> list[Cable]:

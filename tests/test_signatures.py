@@ -293,8 +293,22 @@ def test_publish_and_build_count_only_signed_approvals(repo, keys, tmp_path):
     assert published_cables(store, "energie") == (CABLE,)
 
 
+def approval_dated(repo, path: str, editor: str, when: str) -> None:
+    """Set the date of ``editor``'s approval in the file at ``path`` (uncommitted) to ``when``: a moment
+    the test chooses, so two approvals never share their second by chance."""
+    import re
+
+    file = repo.root / path
+    text = file.read_text()
+    pattern = re.compile(rf"(by: {re.escape(editor)}\n\s*date: )'?([^'\n]+)'?")
+    assert pattern.search(text), text
+    file.write_text(pattern.sub(lambda m: f"{m.group(1)}{when}", text))
+
+
 def test_a_reply_is_approved_as_a_cable_is_unsigned_holds_it_signed_by_the_editor_shows_it(repo, keys):
     from test_replies_publish import add_reply
+
+    from pipeline.signatures import commit_signed
 
     result = repo.run("approve", CABLE, "--community", "energie", "--editor", EDITOR, "--sign",
                       "--key", str(keys["editor"][0]))
@@ -305,9 +319,9 @@ def test_a_reply_is_approved_as_a_cable_is_unsigned_holds_it_signed_by_the_edito
     repo.commit("Approve the reply, unsigned")
     assert plan(repo)["energie"]["replies"] == {"publish": [], "held": [{"id": reply_id, "reason": "unsigned approval"}]}
     # Signed with a key the community does not list for that editor: still held
-    result = repo.run("approve", reply_id, "--community", "energie", "--editor", OTHER_EDITOR, "--sign",
-                      "--key", str(keys["intruder"][0]))
-    assert result.code == 0, result.output
+    assert repo.run("approve", path, "--community", "energie", "--editor", OTHER_EDITOR).code == 0
+    approval_dated(repo, path, OTHER_EDITOR, "2026-11-30T08:00:00Z")
+    commit_signed(repo.root, path, "Approve the reply, signed by an intruder", str(keys["intruder"][0]))
     assert plan(repo)["energie"]["replies"]["publish"] == []
     # The editor's own signature: shown
     result = repo.run("approve", reply_id, "--community", "energie", "--editor", OTHER_EDITOR, "--revoke")
@@ -318,3 +332,93 @@ def test_a_reply_is_approved_as_a_cable_is_unsigned_holds_it_signed_by_the_edito
     assert result.code == 0 and "signed commit" in result.stdout, result.output
     assert repo.git("log", "-1", "--format=%s").strip() == f"Approve the reply {reply_id} for energie"
     assert plan(repo)["energie"]["replies"] == {"publish": [reply_id], "held": []}
+
+
+def test_a_revoked_signed_approval_written_back_by_an_unsigned_commit_is_held(repo, keys):
+    """The editor's signed approval, then their revocation: writing the approval's line back (a revert,
+    or anyone with write access copying it) must not borrow the signature of the commit that first
+    wrote it. The editor approving again, signed, is a new approval, which counts."""
+    from pipeline.signatures import commit_signed
+
+    path = f"content/2026/{CABLE}.md"
+    assert repo.run("approve", CABLE, "--community", "energie", "--editor", EDITOR).code == 0
+    approval_dated(repo, path, EDITOR, "2026-11-30T08:00:00Z")
+    commit_signed(repo.root, path, "Approve, signed", str(keys["editor"][0]))
+    assert plan(repo)["energie"]["publish"] == [CABLE]
+    signed_text = (repo.root / path).read_text()
+    assert repo.run("approve", CABLE, "--community", "energie", "--editor", EDITOR, "--revoke").code == 0
+    repo.commit("The editor withdraws their approval")
+    assert held(repo) == {CABLE: "not approved"}
+
+    repo.write(path, signed_text)
+    repo.commit("Put the approval back")
+    assert held(repo) == {CABLE: "unsigned approval"}
+    [approval] = json.loads(repo.run("history", CABLE, "--format", "json").stdout)["approvals"]
+    assert approval["signed"] is False
+    assert approval["commit"] == repo.git("rev-parse", "HEAD").strip()
+
+    repo.git("reset", "-q", "--hard", "HEAD~1")
+    repo.git("revert", "--no-edit", "HEAD")  # git's own revert of the revocation: the same
+    assert held(repo) == {CABLE: "unsigned approval"}
+
+    assert repo.run("approve", CABLE, "--community", "energie", "--editor", EDITOR, "--revoke").code == 0
+    repo.commit("Withdraw the copied approval")
+    result = repo.run("approve", CABLE, "--community", "energie", "--editor", EDITOR, "--sign",
+                      "--key", str(keys["editor"][0]))
+    assert result.code == 0, result.output
+    assert plan(repo)["energie"]["publish"] == [CABLE]
+    [approval] = json.loads(repo.run("history", CABLE, "--format", "json").stdout)["approvals"]
+    assert approval["signed"] is True
+
+
+@pytest.mark.parametrize("claimed", [None, "2026-11-29T08:00:00Z", "2030-01-01T08:00:00Z"])
+def test_an_approval_merged_from_a_branch_counts_as_its_writer_signed_it(repo, keys, claimed):
+    """A merge only carries lines its parents wrote: the editor's signed approval merged from a
+    branch counts; the same line written unsigned on another branch and merged after the editor
+    withdrew it does not, whatever dates that branch's commits claim."""
+    from pipeline.signatures import commit_signed
+
+    path = f"content/2026/{CABLE}.md"
+    base = repo.git("rev-parse", "HEAD").strip()
+    repo.git("checkout", "-q", "-b", "approval")
+    assert repo.run("approve", CABLE, "--community", "energie", "--editor", EDITOR).code == 0
+    approval_dated(repo, path, EDITOR, "2026-11-30T08:00:00Z")
+    commit_signed(repo.root, path, "Approve, signed", str(keys["editor"][0]))
+    signed_text = (repo.root / path).read_text()
+    repo.git("checkout", "-q", "main")
+    repo.cable("2026-BERLIN-0002")
+    repo.commit("Meanwhile, another cable")
+    repo.git("merge", "-q", "--no-edit", "--no-ff", "approval")
+    assert CABLE in plan(repo)["energie"]["publish"]
+
+    assert repo.run("approve", CABLE, "--community", "energie", "--editor", EDITOR, "--revoke").code == 0
+    repo.commit("The editor withdraws their approval")
+    repo.git("checkout", "-q", "-b", "copy", base)
+    repo.write(path, signed_text)
+    repo.commit("The approval, typed again", date=claimed)
+    repo.git("checkout", "-q", "main")
+    repo.git("merge", "-q", "--no-edit", "-X", "theirs", "copy")
+    assert "2026-11-30T08:00:00Z" in (repo.root / path).read_text()
+    assert held(repo)[CABLE] == "unsigned approval"
+
+
+def test_a_revoked_signed_reply_approval_written_back_unsigned_is_held(repo, keys):
+    from test_replies_publish import add_reply
+
+    from pipeline.signatures import commit_signed
+
+    result = repo.run("approve", CABLE, "--community", "energie", "--editor", EDITOR, "--sign",
+                      "--key", str(keys["editor"][0]))
+    assert result.code == 0, result.output
+    path, reply_id = add_reply(repo, cable=CABLE)
+    repo.commit("A reply")
+    assert repo.run("approve", path, "--community", "energie", "--editor", EDITOR).code == 0
+    approval_dated(repo, path, EDITOR, "2026-11-30T08:00:00Z")
+    commit_signed(repo.root, path, "Approve the reply, signed", str(keys["editor"][0]))
+    assert plan(repo)["energie"]["replies"]["publish"] == [reply_id]
+    signed_text = (repo.root / path).read_text()
+    assert repo.run("approve", reply_id, "--community", "energie", "--editor", EDITOR, "--revoke").code == 0
+    repo.commit("Revoke")
+    repo.write(path, signed_text)
+    repo.commit("Put it back")
+    assert plan(repo)["energie"]["replies"] == {"publish": [], "held": [{"id": reply_id, "reason": "unsigned approval"}]}
