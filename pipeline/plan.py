@@ -18,6 +18,8 @@ from pipeline.communities import Community
 from pipeline.messages import N_, Message
 from pipeline.replyfiles import ReplyFile
 from pipeline.repository import Repository
+from pipeline.sitetexts import NONE as NONE_TEXTS
+from pipeline.sitetexts import SiteTexts
 from pipeline.vocabulary import NONE, Vocabulary
 
 if TYPE_CHECKING:
@@ -41,6 +43,8 @@ class CommunityPlan:
     #: by id; and each other shareable reply of this community with why it is not (pipeline/replyfiles.py)
     replies: tuple[ReplyFile, ...] = ()
     held_replies: tuple[Held, ...] = ()
+    #: the texts of the site's legal notice and accessibility statement the repository gives (``pages/``)
+    texts: SiteTexts = NONE_TEXTS
 
 
 @dataclass(frozen=True)
@@ -205,7 +209,8 @@ def make_plan(repo: Repository, now: dt.datetime | None = None,
                 held.append(Held(cable.id, reason))
         shown, held_replies = plan_replies(repo.replies.values(), community, {c.id: c for c in publish},
                                            counts, register)
-        out[cid] = CommunityPlan(community, tuple(publish), tuple(held), repo.vocabulary, shown, held_replies)
+        out[cid] = CommunityPlan(community, tuple(publish), tuple(held), repo.vocabulary, shown, held_replies,
+                                 repo.texts)
     return Plan(out, now)
 
 

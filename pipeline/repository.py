@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline import approvals, cables, communities, replyfiles, vocabulary
+from pipeline import approvals, cables, communities, replyfiles, sitetexts, vocabulary
 from pipeline.cables import Cable
 from pipeline.communities import Community
 from pipeline.findings import Finding, Findings
@@ -136,6 +136,8 @@ class Repository:
     validity: dict[str, bool] | None = None
     #: the members' replies the repository keeps (``replies/``, pipeline/replyfiles.py), by id
     replies: dict[str, ReplyFile] = field(default_factory=dict)
+    #: the texts the repository gives its sites' legal notice and accessibility statement (``pages/``)
+    texts: sitetexts.SiteTexts = sitetexts.NONE
 
     @property
     def commit(self) -> str | None:
@@ -163,6 +165,7 @@ def load(root: Path, ref: str | None = None, at: dt.datetime | None = None,
         index = ParsedIndex(cache, root)
     _load_communities(repo, index)
     _load_vocabulary(repo)
+    repo.texts = sitetexts.load(version.tree, repo.findings)
     _check_site_config(repo)
     today = today or dt.datetime.now(dt.UTC).date()
     if cache is None:

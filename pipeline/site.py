@@ -48,7 +48,7 @@ from markdown.treeprocessors import Treeprocessor
 
 from gate import i18n, identity
 from gate.store import utc_text
-from pipeline import accessibility, html_safety
+from pipeline import accessibility, html_safety, sitetexts
 from pipeline.cables import Cable
 from pipeline.messages import _
 from pipeline.plan import CommunityPlan
@@ -432,32 +432,65 @@ def _conformity(language: str) -> str:
         raise SiteConfigError(str(error)) from None
 
 
-def statement_page(language: str) -> str:
-    """The accessibility statement (RGAA) of a site, from the recorded audit of the sites."""
+def statement_page(plan: CommunityPlan, language: str) -> str:
+    """The accessibility statement (RGAA) of a site: the facts generated from the recorded audit of the
+    sites, in the repository's own text (``pages/accessibility.<language>.md``, pipeline/sitetexts.py)
+    when it has one, on its ``{audit}`` line."""
     try:
         audit = accessibility.recorded()
-        text = accessibility.statement(audit, service=str(identity.texts(i18n.translations(language))["name"]),
-                                       lang=language)
+        facts = accessibility.statement(audit, service=str(identity.texts(i18n.translations(language))["name"]),
+                                        lang=language)
     except ValueError as error:
         raise SiteConfigError(str(error)) from None
-    title = text.splitlines()[0].removeprefix("# ")
-    return f"---\ntitle: {json.dumps(title, ensure_ascii=False)}\n---\n\n{text}"
+    heading, _newline, body = facts.partition("\n")
+    title = heading.removeprefix("# ")
+    own = _repository_text(plan, "accessibility", language)
+    text = facts if own is None else sitetexts.place_audit(_filled(plan, language, own), body.strip("\n"))
+    return _text_page(title, text)
 
 
 def legal_page(plan: CommunityPlan, language: str) -> str:
-    """The legal notice of a site: the project's text (pipeline/defaults/legal.<language>.md) with the
-    service, the community and its contact filled in (escaped: the page is Markdown)."""
+    """The legal notice of a site: the repository's text (``pages/legal.<language>.md``) or else the
+    project's (pipeline/defaults/legal.<language>.md), with the service, the community and its contact
+    filled in (escaped: the page is Markdown)."""
+    default = (DEFAULTS / f"legal.{language}.md").read_text(encoding="utf-8")
+    title = default.splitlines()[0].removeprefix("# ")
+    own = _repository_text(plan, "legal", language)
+    return _text_page(title, _filled(plan, language, default if own is None else own))
+
+
+def _repository_text(plan: CommunityPlan, name: str, language: str) -> str | None:
+    """The repository's text of a page, None for the default; refused when a page text of the version
+    cannot be read (fail closed: never the default in place of the ministry's own text)."""
+    if plan.texts.broken:
+        raise SiteConfigError(_("{paths}: a page text of the content repository cannot be used; fix what "
+                                "it reports (diplomatie check)").format(paths=", ".join(plan.texts.broken)))
+    return plan.texts.get(name, language)
+
+
+def _filled(plan: CommunityPlan, language: str, text: str) -> str:
+    """A page text with ``{service}``, ``{community}`` and ``{owner}`` filled in for this site."""
     community = plan.community
     owner = community.owner_name or community.owner
     if community.owner_name and community.owner_title:
         owner = f"{community.owner_name}, {community.owner_title}"
     values = {"service": identity.texts(i18n.translations(language))["name"], "community": community.title,
               "owner": f"{owner} ({community.owner})" if owner != community.owner else owner}
-    text = (DEFAULTS / f"legal.{language}.md").read_text(encoding="utf-8")
-    for key, value in values.items():
-        text = text.replace("{" + key + "}", esc(str(value)))
-    title = text.splitlines()[0].removeprefix("# ")
-    return f"---\ntitle: {json.dumps(title, ensure_ascii=False)}\n---\n\n{text}"
+    return sitetexts.fill(text, {key: esc(str(value)) for key, value in values.items()})
+
+
+#: Front matter key of the pages whose text may be the repository's: MkDocs converts them as it does a
+#: cable of a plain build, and ``on_page_content`` passes them through the cables' sanitiser.
+TEXT_META = "diplomatie_text"
+
+
+def _text_page(title: str, text: str) -> str:
+    """A page of the site from a text that may be the repository's. Its title (the browser's tab, the
+    header) is the project's; its heading is the text's own, or the title when the text has none."""
+    if not text.lstrip().startswith("# "):
+        text = f"# {esc(title)}\n\n{text}"
+    front = yaml.safe_dump({"title": title, TEXT_META: True}, allow_unicode=True, sort_keys=True)
+    return f"---\n{front}---\n\n{text}"
 
 
 def commit_shown(commit: str | None, commit_time: dt.datetime | None) -> dict[str, str]:
@@ -537,7 +570,7 @@ def stage(plan: CommunityPlan, base_dir: Path, work: Path, *, commit: str | None
     pages, fragments = generated_pages(plan, inline=plain)
     language = config["theme"]["language"]
     pages[LEGAL_PAGE] = legal_page(plan, language)
-    pages[ACCESSIBILITY_PAGE] = statement_page(language)
+    pages[ACCESSIBILITY_PAGE] = statement_page(plan, language)
     for path, text in pages.items():
         _write(docs / path, text)
     # The service's identity stylesheet, the gate's own file (the theme links it).
@@ -774,8 +807,11 @@ def on_env(env: Any, config: Any, files: Any) -> Any:
 
 def on_page_content(html_text: str, page: Any, config: Any, files: Any) -> str:
     """A cable page of a plain build: its body sanitised (as :class:`CableRenderer` does), its header
-    put before it, its cable links resolved."""
+    put before it, its cable links resolved. The legal notice and the accessibility statement (texts the
+    repository may write) sanitised the same way."""
     cable_id = (page.meta or {}).get("diplomatie_cable")
+    if (page.meta or {}).get(TEXT_META):  # a text the content repository may have written (pipeline/sitetexts.py)
+        html_text = html_safety.sanitise(html_text)
     if cable_id:
         html_text = config["extra"]["diplomatie_headers"][cable_id] + html_safety.sanitise(html_text)
     if LINK_SCHEME not in html_text and ID_OPEN not in html_text:

@@ -46,7 +46,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                               "pipeline.invitations", "pipeline.parallel", "pipeline.precompress",
                               "pipeline.accessibility")),
     ("the content model", ("pipeline.cables", "pipeline.communities", "pipeline.replyfiles", "pipeline.approvals",
-                           "pipeline.vocabulary")),
+                           "pipeline.vocabulary", "pipeline.sitetexts")),
     ("reading a version", ("pipeline.sources", "pipeline.revisions", "pipeline.buildcache", "pipeline.repository")),
     ("deciding", ("pipeline.check", "pipeline.plan", "pipeline.plandiff", "pipeline.review", "pipeline.signatures", "pipeline.history",
                   "pipeline.withdrawals")),

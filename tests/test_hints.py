@@ -22,7 +22,7 @@ TESTED = {
     ("pipeline/commands/history.py", "history"), ("pipeline/repository.py", "approve"),
     ("pipeline/review.py", "approve"), ("pipeline/enrolment.py", "check"),
     ("pipeline/commands/options.py", "check"), ("pipeline/commands/preview.py", "check"),
-    ("pipeline/build/preview.py", "check"),
+    ("pipeline/build/preview.py", "check"), ("pipeline/site.py", "check"),
 }
 USAGE_FAILURES = ("Missing option", "Missing argument", "No such option", "No such command", "Usage:")
 
@@ -150,3 +150,15 @@ def test_members_and_invite_on_a_broken_communities_file_name_check_which_runs(t
         said += result.stderr
     assert printed(said) == ["diplomatie check"] and said.count("diplomatie check") == 2
     assert assert_runs("diplomatie check", repo.root).returncode == 1  # it lists the error
+
+
+def test_a_build_refused_for_an_unreadable_page_text_names_check_which_runs(tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    repo.write("pages/legal.fr.md", "# Mentions légales\n\nÉditeur : le ministère\n".encode("latin-1"))
+    result = subprocess.run([sys.executable, "-m", "pipeline", "build", "--out", str(tmp_path / "site")],
+                            cwd=repo.root, capture_output=True, text=True)
+    assert result.returncode != 0
+    commands = printed(result.stdout + result.stderr)
+    assert commands == ["diplomatie check"]
+    checked = assert_runs(commands[0], repo.root)
+    assert "pages/legal.fr.md:1:1: E101" in checked.stdout + checked.stderr

@@ -94,6 +94,7 @@ def site_keys(job: BuildJob, name: str) -> SiteKeys:
     h.update(repr((c.id, c.title, c.description, c.language, c.owner, c.owner_name, c.owner_title)).encode())
     h.update(repr(job.site_url).encode())
     h.update(repr(cp.vocabulary).encode())  # the labels its pages print
+    h.update(repr(cp.texts).encode())  # the repository's texts of its legal notice and accessibility statement
     for cable in cp.publish:
         h.update(repr((cable.id, cable.title, cable.date, cable.post, cable.ministry, cable.subjects,
                        cable.language, cable.summary, cable.supersedes)).encode())

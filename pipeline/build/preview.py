@@ -79,7 +79,8 @@ def preview(repo: Any, cable_id: str, out: Path, *, communities: list[str] | Non
     plan = make_plan(repo, signatures=signatures_for(repo))
     held = {name: next((h.reason for h in plan.communities[name].held if h.id == cable_id), None) for name in names}
     # Each community's plan restricted to the cable, as if it published it: what its page is built from.
-    only = Plan({name: CommunityPlan(plan.communities[name].community, (cable,), (), plan.communities[name].vocabulary)
+    only = Plan({name: CommunityPlan(plan.communities[name].community, (cable,), (), plan.communities[name].vocabulary,
+                                     texts=plan.communities[name].texts)
                  for name in names}, plan.now)
     cache = out / ".cache"
     versions = published_versions(repo, [cable], cache)
