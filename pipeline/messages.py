@@ -20,7 +20,7 @@ from pathlib import Path
 
 from gate.i18n import DEFAULT, LANGUAGES, N_, from_locale, translations, valid
 
-__all__ = ["DOMAIN", "ENVIRONMENT", "LANGUAGES", "LOCALES", "N_", "Message", "_", "language", "ngettext", "shown", "use"]
+__all__ = ["DOMAIN", "ENVIRONMENT", "LANGUAGES", "LOCALES", "N_", "Message", "_", "language", "ngettext", "shown", "translations_for", "use"]
 
 DOMAIN = "pipeline"
 LOCALES = Path(__file__).resolve().parent / "locales"
@@ -46,6 +46,12 @@ def language() -> str:
 def _(message: str) -> str:
     """``message`` (an English msgid) in this run's language."""
     return translations(language(), DOMAIN, LOCALES).gettext(message)
+
+
+def translations_for(language: str):
+    """The catalogue in ``language`` whatever the run's: for the texts of a community's site, which are
+    in the community's language (an unknown language gets the default)."""
+    return translations(valid(language) or DEFAULT, DOMAIN, LOCALES)
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:

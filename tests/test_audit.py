@@ -8,6 +8,7 @@ import copy
 import json
 import shutil
 import xml.etree.ElementTree as etree
+from html.parser import HTMLParser
 
 import pytest
 from contentrepo import COMMUNITIES
@@ -165,13 +166,29 @@ def test_every_page_carries_the_release_policy_and_runs_only_the_theme(hostile_t
     assert not (hostile_titles / CSP_FILE).read_bytes().startswith(b"<")
 
 
+def _attributes(text: str) -> list[str]:
+    """The names of every attribute of every element of an HTML page, as a browser's parser reads them."""
+    names: list[str] = []
+
+    class Parser(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            names.extend(name for name, _ in attrs)
+
+    Parser().feed(text)
+    return names
+
+
 def test_community_strings_are_escaped_in_every_file_type(hostile_titles):
     title = '<script>alert(1)</script>" onmouseover=x "'
     for path in hostile_titles.rglob("*"):
         if path.suffix in (".html", ".xml") and path.is_file():
             text = path.read_text(encoding="utf-8")
-            assert "<script>alert(" not in text and '" onmouseover=x' not in text, path
-            assert "<img src=x onerror" not in text, path
+            assert "<script>alert(" not in text and "<img src=x onerror" not in text, path
+            if path.suffix == ".xml":
+                assert '" onmouseover=x' not in text, path
+            else:  # a page's text may hold the quotation mark as the character (the sanitised legal notice
+                # names the community): what matters is that no element gets the attribute
+                assert not [a for a in _attributes(text) if a.startswith("on")], path
     # The search index holds text (the theme's search.js shows it as text, never as HTML).
     for path in (hostile_titles / "pagefind/fragment").glob("*.pf_fragment"):
         fragment = decode_search_file(path.name, path.read_bytes())

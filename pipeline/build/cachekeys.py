@@ -38,7 +38,10 @@ def code_fingerprint(base_dir: Path) -> str:
     # Every site's legal notice and accessibility statement (site.DEFAULTS: their texts, the recorded
     # audit), and the state's identity: the gate's stylesheet and texts (its catalogues).
     shared = sorted(p for p in site.DEFAULTS.rglob("*") if p.is_file())
-    catalogues = sorted(i18n.LOCALES.rglob("*.po"))
+    from pipeline import messages
+
+    # The sites' own texts are in the pipeline's catalogues (pipeline/messages.py ``translations_for``).
+    catalogues = sorted([*i18n.LOCALES.rglob("*.po"), *messages.LOCALES.rglob("*.po")])
     for path in (Path(site.__file__), *package, base_dir / "mkdocs.yml", Path(audit.__file__),
                  Path(html_safety.__file__), Path(classification.__file__), Path(accessibility.__file__),
                  Path(identity.__file__), identity.IDENTITY_STYLESHEET_FILE, *shared, *catalogues):
