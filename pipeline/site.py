@@ -50,7 +50,7 @@ from gate import i18n, identity
 from gate.store import utc_text
 from pipeline import accessibility, html_safety, sitetexts
 from pipeline.cables import Cable
-from pipeline.messages import _
+from pipeline.messages import N_, _, translations_for
 from pipeline.plan import CommunityPlan
 from pipeline.vocabulary import NONE, Vocabulary
 
@@ -120,6 +120,33 @@ MONTHS = {
     "en": ["January", "February", "March", "April", "May", "June", "July", "August", "September",
            "October", "November", "December"],
 }
+
+
+#: What the theme's templates print (theme/main.html, theme/404.html, theme/partials/), by key: msgids of
+#: the ``pipeline`` catalogue, given to the templates translated into the site's language as
+#: ``config.extra.texts`` (:func:`theme_texts`), so that a template never chooses between literals.
+THEME_TEXTS = {
+    "skip": N_("Skip to content"),
+    "legal_notice": N_("Legal notice"),
+    "accessibility": N_("Accessibility: {status}"),
+    "contact": N_("Contact"),
+    "personal_feed": N_("Personal feed"),
+    "alert_preferences": N_("Alert preferences"),
+    "site_version": N_("Site version"),
+    "sign_out": N_("Sign out"),
+    "answer": N_("Answer this cable"),
+    "not_found": N_("Page not found"),
+    "not_found_text": N_("This page does not exist in this site."),
+    "back_home": N_("Back to the home page"),
+}
+
+
+def theme_texts(language: str) -> dict[str, str]:
+    """The theme's texts in ``language`` (the accessibility link with the measured conformity status)."""
+    t = translations_for(language)
+    texts = {key: t.gettext(msgid) for key, msgid in THEME_TEXTS.items()}
+    texts["accessibility"] = texts["accessibility"].format(status=_conformity(language))
+    return texts
 
 
 #: The pages of every site a French public service must have, linked from every footer
@@ -404,6 +431,8 @@ def site_config(base: dict[str, Any], base_dir: Path, plan: CommunityPlan, docs_
         # The footer's pages, with the accessibility statement's conformity status.
         "dip_pages": {"legal": _page_url(LEGAL_PAGE), "accessibility": _page_url(ACCESSIBILITY_PAGE),
                       "accessibility_status": _conformity(language)},
+        # Every text the theme prints, in the site's language (the pipeline's catalogue).
+        "texts": theme_texts(language),
         "contact": community.owner,
     })
     config = {
@@ -601,7 +630,7 @@ def stage(plan: CommunityPlan, base_dir: Path, work: Path, *, commit: str | None
 
 
 def _version_page(language: str, body: str) -> str:
-    title = "Version du site" if language == "fr" else "Site version"
+    title = theme_texts(language)["site_version"]
     return f"---\ntitle: {json.dumps(title)}\nsearch:\n  exclude: true\n---\n\n# {title}\n\n{body}\n"
 
 

@@ -23,7 +23,7 @@ from test_build import build
 
 from gate import i18n, identity
 from pipeline import accessibility, site
-from pipeline.build import BuildError
+from pipeline.build import PROJECT_DIR, BuildError
 
 
 class _Page(HTMLParser):
@@ -179,3 +179,42 @@ def test_a_build_without_a_readable_accessibility_record_fails_and_says_what_to_
     with pytest.raises(BuildError, match="recorded accessibility audit cannot be read.*test_accessibility_sites"):
         build(tmp_path / "content", tmp_path / "site")
     assert not (tmp_path / "site" / "energie").exists()
+
+
+#: The theme's templates whose texts come from the catalogue (config.extra.texts, pipeline/site.py THEME_TEXTS).
+CATALOGUED = ("main.html", "404.html", "partials/footer.html", "partials/copyright.html", "partials/header.html",
+              "partials/dip-reply.html")
+
+
+def test_the_theme_prints_the_catalogues_texts_and_chooses_no_literal_by_language():
+    for name in CATALOGUED:
+        text = (PROJECT_DIR / "theme" / name).read_text(encoding="utf-8")
+        assert 'language == "fr"' not in text and " if fr " not in text, f"theme/{name} chooses a literal by language"
+        assert "config.extra.texts" in text, f"theme/{name} prints no text of the catalogue"
+
+
+@pytest.mark.parametrize(("community", "language", "expected"), [
+    ("energie", "fr", {"skip": "Aller au contenu", "legal_notice": "Mentions légales", "contact": "Contact",
+                       "personal_feed": "Flux personnel", "alert_preferences": "Préférences d'alerte",
+                       "site_version": "Version du site", "sign_out": "Se déconnecter",
+                       "answer": "Répondre à ce télégramme", "not_found": "Page introuvable",
+                       "back_home": "Retour à l'accueil"}),
+    ("onu", "en", {"skip": "Skip to content", "legal_notice": "Legal notice", "contact": "Contact",
+                   "personal_feed": "Personal feed", "alert_preferences": "Alert preferences",
+                   "site_version": "Site version", "sign_out": "Sign out", "answer": "Answer this cable",
+                   "not_found": "Page not found", "back_home": "Back to the home page"}),
+])
+def test_the_sites_texts_are_the_catalogues_in_the_sites_language(sites, community, language, expected):
+    texts = site.theme_texts(language)
+    assert {key: texts[key] for key in expected} == expected  # the catalogue's translation, reviewed here
+    cable = "2026/2026-BERLIN-0001.html" if community == "energie" else "2026/2026-NEW-YORK-ONU-0001.html"
+    shown = page(sites / community / cable)
+    links = {text for _, text in shown.find("a")}
+    for key in ("skip", "legal_notice", "contact", "personal_feed", "alert_preferences", "site_version", "answer"):
+        assert expected[key] in links, (community, key)
+    assert shown.find("span", class_="dip-logout__label")[0][1] == expected["sign_out"]
+    status = accessibility.conformity(accessibility.recorded(), language)
+    assert texts["accessibility"] in links and texts["accessibility"].endswith(status)
+    missing = page(sites / community / "404.html")
+    assert missing.find("h1")[-1][1] == expected["not_found"]
+    assert expected["back_home"] in {text for _, text in missing.find("a")}
