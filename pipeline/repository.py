@@ -165,6 +165,8 @@ def load(root: Path, ref: str | None = None, at: dt.datetime | None = None,
         index = ParsedIndex(cache, root)
     _load_communities(repo, index)
     _load_vocabulary(repo)
+    for community in repo.communities.values():  # a subject a selection names must be one cables may name
+        vocabulary.check_selection(repo.vocabulary, community, repo.findings)
     repo.texts = sitetexts.load(version.tree, repo.findings)
     _check_site_config(repo)
     today = today or dt.datetime.now(dt.UTC).date()

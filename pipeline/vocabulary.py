@@ -33,12 +33,14 @@ from typing import TYPE_CHECKING
 import yaml
 
 from pipeline.cables import DISGUISES, MINISTRY_RE, PLACEHOLDER_SUBJECT, SLUG_RE, decode
+from pipeline.communities import PATH as COMMUNITIES
 from pipeline.findings import Findings
 from pipeline.messages import N_, _
 from pipeline.yamlfile import NodeReader, YamlError, compose, construct
 
 if TYPE_CHECKING:
     from pipeline.cables import Cable
+    from pipeline.communities import Community
 
 PATH = "vocabulary.yaml"
 #: The languages every label is given in (the sites' languages).
@@ -116,23 +118,42 @@ def check_cable(vocabulary: Vocabulary, cable: Cable, findings: Findings) -> boo
         return False
     missing = vocabulary.unknown(cable)
     for section, name in missing:
-        known = vocabulary.known(section)
-        close = difflib.get_close_matches(name, known, n=1)
         if section == "subjects":
             line = cable.lines.get("subjects", 1)
             message = _("subject '{name}' is not in {path}").format(name=name, path=PATH)
-            hint = _("known subjects: {known}").format(known=", ".join(known) or _("none"))
         else:
             line = cable.lines.get("ministry", cable.lines.get("id", 1))
             message = (_("ministry '{name}' is not in {path}") if "ministry" in cable.lines else
                        _("ministry '{name}' (the ministry of a cable that names none) is not in {path}")
                        ).format(name=name, path=PATH)
-            hint = _("known ministries: {known}").format(known=", ".join(known) or _("none"))
-        if close:
-            hint = _("did you mean '{close}'?").format(close=close[0]) + " " + hint
-        findings.add(cable.path, line, "E405", message,
-                     hint + " — " + _("or add it to {path} with its French and English labels").format(path=PATH))
+        findings.add(cable.path, line, "E405", message, _hint(vocabulary, section, name))
     return not missing
+
+
+def check_selection(vocabulary: Vocabulary, community: Community, findings: Findings) -> None:
+    """E405 for each subject of a community's selection (``select.subjects`` in communities.yaml) the
+    vocabulary lacks: no cable may name it, so the rule could never select anything, and a misspelt
+    subject would silently leave the community without the cables it was meant to have."""
+    if vocabulary.broken or vocabulary.subjects is None:
+        return
+    line = community.select.lines.get("subjects", community.lines.get("id", 1))
+    for name in community.select.subjects:
+        if name not in vocabulary._subjects:
+            findings.add(COMMUNITIES, line, "E405",
+                         _("subject '{name}' in the selection of community '{id}' is not in {path}").format(
+                             name=name, id=community.id, path=PATH),
+                         _hint(vocabulary, "subjects", name))
+
+
+def _hint(vocabulary: Vocabulary, section: str, name: str) -> str:
+    """What to do about a name the vocabulary lacks: the closest known one, every known one, or add it."""
+    known = vocabulary.known(section)
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = (_("known subjects: {known}") if section == "subjects" else _("known ministries: {known}")).format(
+        known=", ".join(known) or _("none"))
+    if close:
+        hint = _("did you mean '{close}'?").format(close=close[0]) + " " + hint
+    return hint + " — " + _("or add it to {path} with its French and English labels").format(path=PATH)
 
 
 def parse(data: bytes, findings: Findings, path: str = PATH) -> Vocabulary:

@@ -3,13 +3,14 @@ vocabulary lacks, a broken vocabulary holds everything, and the sites print labe
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import shutil
 
 import pytest
 import yaml
-from contentrepo import make_repo
+from contentrepo import COMMUNITIES, make_repo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_build import build
@@ -82,6 +83,37 @@ def test_a_subject_missing_from_the_vocabulary_is_refused_with_the_known_ones(re
     assert "energie, multilateralisme, securite-energetique" in found["hint"]
     # The cable is held: no community publishes it.
     assert "2026-BERLIN-0001" not in [c.id for c in make_plan(load(repo.root)).published()]
+
+
+def selecting(*subjects: str) -> dict:
+    """The test repository's communities, energie selecting ``subjects``."""
+    data = copy.deepcopy(COMMUNITIES)
+    data["communities"]["energie"]["select"]["subjects"] = list(subjects)
+    return data
+
+
+def test_a_subject_of_a_communitys_selection_missing_from_the_vocabulary_is_refused_at_its_line(repo):
+    repo.write("vocabulary.yaml", VOCABULARY)
+    path = repo.communities(selecting("energie", "energy"))
+    code, findings = check(repo)
+    assert code == 1
+    [found] = errors(findings)
+    lines = path.read_text(encoding="utf-8").split("\n")
+    assert (found["path"], found["code"]) == ("communities.yaml", "E405")
+    assert lines[found["line"] - 1].strip() == "subjects:", lines[found["line"] - 1]
+    assert "energy" in found["message"] and "energie" in found["message"] and "vocabulary.yaml" in found["message"]
+    assert "energie, multilateralisme, securite-energetique" in found["hint"]
+
+
+def test_a_communitys_selection_of_known_subjects_passes_and_without_a_vocabulary_any_subject_does(repo):
+    repo.write("vocabulary.yaml", VOCABULARY)
+    repo.communities(selecting("energie", "securite-energetique"))
+    code, findings = check(repo)
+    assert code == 0 and not errors(findings)
+    (repo.root / "vocabulary.yaml").unlink()
+    repo.communities(selecting("energie", "nimporte-quoi"))
+    code, findings = check(repo)
+    assert code == 0 and not errors(findings)
 
 
 def test_a_known_subject_and_ministry_pass(repo):
@@ -314,4 +346,6 @@ def test_check_sees_a_vocabulary_change_through_its_cache(repo):
     assert check(repo)[0] == 0  # the cache now holds what each cable's checks found
     repo.write("vocabulary.yaml", VOCABULARY.replace("  energie:\n    fr: Énergie\n    en: Energy\n", ""))
     code, findings = check(repo)
-    assert code == 1 and [f["code"] for f in errors(findings)] == ["E405"]
+    # The cable's subject, and the community energie's selection of it (communities.yaml).
+    assert code == 1 and [(f["path"], f["code"]) for f in errors(findings)] == [
+        ("communities.yaml", "E405"), ("content/2026/2026-BERLIN-0001.md", "E405")]
