@@ -60,7 +60,7 @@ PAGEFIND_SIGNATURE = b"pagefind_dcd"
 #: Titles and summaries shorter than this are not searched for by the audit (too common to mean a leak);
 #: ids always are.
 MIN_AUDITED_TEXT = 16
-TEXT_SUFFIXES = {".html", ".xml", ".xsl", ".json", ".js", ".css", ".txt", ".svg", ".map", ".webmanifest", ".gz"}
+TEXT_SUFFIXES = {".html", ".xml", ".json", ".js", ".css", ".txt", ".svg", ".map", ".webmanifest", ".gz"}
 #: Below this many characters to search, plain ``str.find`` per term beats building the automaton.
 SMALL_AUDIT = 64 * 1024
 #: What the build keeps inside a site's folder but never publishes (see pipeline/publish.py ``scan_site``).
@@ -338,8 +338,7 @@ def js_urls(text: str) -> list[str]:
 def find_offsite_assets(text: str, suffix: str, own_url: str | None = None, page: _Page | None = None) -> list[str]:
     """URLs in ``text`` (an ``.html``, ``.css`` or ``.js`` file) that load something from another host.
     ``page``: the HTML already read."""
-    # An SVG file opened on its own is a document too, and so is the page an XSLT stylesheet makes (feed.xsl).
-    if suffix in (".html", ".htm", ".svg", ".xsl"):
+    if suffix in (".html", ".htm", ".svg"):  # an SVG file opened on its own is a document too
         page = page or read_page(text)
         urls = [*page.loads, *(u for css in page.css for u in _css_urls(css)),
                 *(u for css in page.css_attrs for u in css_urls(css, declarations=True))]
@@ -603,7 +602,7 @@ _SCALARS = {int, float, bool, type(None)}
 def _check_page(rel: str, text: str, suffix: str, theme: ThemeCode | None, own_url: str | None, *,
                 markings: bool, marking_text: str | None = None,
                 memo: MutableMapping[str, Any] | None = None) -> None:
-    document = suffix in (".html", ".svg", ".xsl")
+    document = suffix in (".html", ".svg")
     page = read_page(text) if document else None
     offsite = find_offsite_assets(text, suffix, own_url, page)
     if offsite:

@@ -75,7 +75,6 @@ CONTENT_TYPES = {
     ".json": "application/json",
     ".map": "application/json",
     ".xml": "application/xml",
-    ".xsl": "application/xml",  # feed.xsl: what browsers accept as an XSLT stylesheet
     ".txt": "text/plain; charset=utf-8",
     ".svg": "image/svg+xml",
     ".webmanifest": "application/manifest+json",

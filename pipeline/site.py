@@ -84,9 +84,6 @@ LANG_MARKER = "@@DIPLOMATIE-LANG@@"
 DESCRIPTION_MARKER = "@@DIPLOMATIE-DESCRIPTION@@"
 HOME_LATEST = 20
 FEED_ENTRIES = 50
-#: The stylesheet a browser applies to feed.xml to show it as a page (pipeline/build/feedpage.py);
-#: feed readers ignore it.
-FEED_STYLESHEET = "feed.xsl"
 
 LABELS: dict[str, dict[str, str]] = {
     "fr": {
@@ -752,14 +749,12 @@ def _collation(text: str) -> str:
 def feed_xml(plan: CommunityPlan, site_url: str | None) -> bytes:
     """Atom feed of the latest cables; ``updated`` is the newest cable's date. Each subject is a
     category: its slug the ``term`` (a feed reader's key), its label in the site's language the
-    ``label`` (what a reader sees). It names the stylesheet that shows it as a page in a browser
-    (:data:`FEED_STYLESHEET`)."""
+    ``label`` (what a reader sees)."""
     community = plan.community
     base = (site_url.rstrip("/") + f"/c/{community.id}/") if site_url else ""
     latest = plan.publish[:FEED_ENTRIES]
     updated = _atom_date(max((c.date for c in latest), default=dt.date(1970, 1, 1)))
     out = ['<?xml version="1.0" encoding="utf-8"?>',
-           f'<?xml-stylesheet type="text/xsl" href="{FEED_STYLESHEET}"?>',
            f'<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="{esc(community.language)}">',
            f"  <id>urn:diplomatie:{esc(community.id)}</id>",
            f"  <title>{esc(community.title)}</title>",

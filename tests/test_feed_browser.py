@@ -18,7 +18,6 @@ from test_build import build
 
 from gate import identity
 from gate.csp import site_policy
-from pipeline import site
 from pipeline.audit import read_code
 from pipeline.publish import content_type
 from tests.browser import browser, screenshot  # noqa: F401 - the fixture
@@ -99,66 +98,9 @@ def open_feed(browser, out: Path, community: str, *, from_home: str | None = Non
     return context, page, requests, refused
 
 
-def test_the_feed_opened_from_the_home_page_shows_its_cables_as_a_page(browser, built):  # noqa: F811
-    context, page, requests, refused = open_feed(browser, built, "energie", from_home="Flux Atom des derniers télégrammes")
-    try:
-        banner = page.evaluate(f"document.querySelector('{BROWSER_BANNER}') !== null")
-        assert page.url == f"{BASE}/c/energie/feed.xml"
-        assert page.locator("main h1").inner_text() == "Énergie en Europe — Flux Atom"
-        assert page.title() == "Énergie en Europe — Flux Atom"
-        assert page.locator("html").get_attribute("lang") == "fr"
-        entries = page.locator("main ul.dip-list li > a")
-        # Every entry of the feed, in its order, each a link to its cable's page; titles as text.
-        assert [(a.inner_text(), a.get_attribute("href")) for a in entries.all()] == feed_entries(built, "energie")
-        assert entries.first.inner_text() == "Sécurité énergétique allemande"
-        assert "L'hydrogène & le réseau nord" in page.locator("main").inner_text()
-        assert page.locator("main time").first.inner_text() == "14 mars 2026"
-        assert "Les réserves de gaz tiennent." in page.locator("main").inner_text()
-        # The service's look: the state's header block, shown by the gate's stylesheet (in capitals).
-        assert page.locator(".dip-marianne").inner_text().startswith("RÉPUBLIQUE\nFRANÇAISE")
-        assert page.evaluate("getComputedStyle(document.querySelector('.dip-main')).maxWidth") != "none"
-        # Where a feed reader gets an address it can use, and the way back.
-        assert page.get_by_role("link", name="Obtenir une adresse de flux personnelle").get_attribute("href") == "/feeds/energie/"
-        screenshot(page, "feed-in-a-browser")
-        with page.expect_navigation():
-            entries.first.click()
-        assert page.url == f"{BASE}/c/energie/2026/2026-BERLIN-0001.html"
-        # Nothing asked of another host; nothing of the page's own refused by the policy.
-        assert all(url.startswith(BASE) or url.startswith("data:") for url in requests), requests
-        if refused:  # only Chromium's own deprecation banner, never shown
-            assert banner
-            assert all("inline style" in r or "inline event handler" in r for r in refused), refused
-    finally:
-        context.close()
-
-
-def test_the_feed_of_an_english_site_reads_in_english(browser, built):  # noqa: F811
-    context, page, _, refused = open_feed(browser, built, "onu")
-    try:
-        assert page.locator("main h1").inner_text() == "United Nations — Atom feed"
-        assert page.locator("html").get_attribute("lang") == "en"
-        assert page.locator("main ul.dip-list li > a").all_inner_texts() == ["Security Council reform"]
-        assert page.locator("main time").first.inner_text() == "January 20, 2026"
-        assert page.get_by_role("link", name="Get a personal feed address").get_attribute("href") == "/feeds/onu/"
-    finally:
-        context.close()
-
-
-def test_the_page_the_stylesheet_makes_has_no_code_and_no_inline_style(built):
-    """The transformed page runs under the site's policy: it must need nothing the policy refuses."""
-    xsl = (built / "energie" / site.FEED_STYLESHEET).read_text(encoding="utf-8")
-    root = etree.fromstring(xsl.encode("utf-8"))
-    for element in root.iter():
-        tag = element.tag if isinstance(element.tag, str) else ""
-        assert tag.rpartition("}")[2] not in ("script", "style", "iframe", "object", "embed", "form"), tag
-        assert not [k for k in element.attrib if k.lower().startswith("on") or k == "style"], (tag, element.attrib)
-    links = [e.get("href") for e in root.iter("link")]
-    assert links == [identity.stylesheet_href(), "data:,"]
-
-
 def test_the_feed_is_still_atom_for_a_feed_reader(built):
     data = (built / "energie/feed.xml").read_bytes()
-    assert data.startswith(b'<?xml version="1.0" encoding="utf-8"?>\n<?xml-stylesheet type="text/xsl" href="feed.xsl"?>\n')
+    assert data.startswith(b'<?xml version="1.0" encoding="utf-8"?>\n<feed ')
     root = etree.fromstring(data)
     assert root.tag == f"{ATOM}feed"
     for key in ("id", "title", "updated"):
@@ -168,4 +110,4 @@ def test_the_feed_is_still_atom_for_a_feed_reader(built):
     for entry in entries:
         assert entry.findtext(f"{ATOM}id") and entry.findtext(f"{ATOM}title") and entry.findtext(f"{ATOM}updated")
         assert entry.find(f"{ATOM}link").get("rel") == "alternate"
-    assert content_type("feed.xsl") == "application/xml" and content_type("feed.xml") == "application/xml"
+    assert content_type("feed.xml") == "application/xml"

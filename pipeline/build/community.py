@@ -10,14 +10,12 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import jinja2
 
-from gate import identity
 from pipeline import buildcache, site
 from pipeline.audit import AuditError, audit, code_fingerprint, forbidden_terms, read_code
-from pipeline.build import cachekeys, feedpage
+from pipeline.build import cachekeys
 from pipeline.build.cablepages import CablePages
 from pipeline.build.cachekeys import SiteKeys
 from pipeline.build.driving import (
@@ -105,7 +103,6 @@ def _build_full(job: BuildJob, listing: ThemeListing, name: str, work: Path) -> 
     # The lists of cables in the home and index pages, the feed and the sitemap.
     _put_lists(source)
     (source.site_dir / "feed.xml").write_bytes(site.feed_xml(cp, job.site_url))
-    (source.site_dir / site.FEED_STYLESHEET).write_bytes(feed_stylesheet(job, cp, config))
     _write_sitemap(job, cp, source.site_dir, source.pages)
     # The search index of the cable pages (Pagefind's, in pagefind/).
     language = config["theme"]["language"]
@@ -168,15 +165,6 @@ def _update(job: BuildJob, task: SiteTask, work: Path) -> Path:
           theme=code, pieces=fragments, memo=memo, trusted_from=trusted)
     memo.save()
     return site_dir
-
-
-def feed_stylesheet(job: BuildJob, cp: CommunityPlan, config: dict) -> bytes:
-    """feed.xsl: the feed shown as a page in the site's language (pipeline/build/feedpage.py), linking
-    the gate's stylesheet and personal feed page under the gate's path."""
-    prefix = urlsplit(job.site_url).path.rstrip("/") if job.site_url else ""
-    return feedpage.stylesheet(config["theme"]["language"], cp.community.id,
-                               feeds_url=str(config["extra"].get("feeds_url") or ""),
-                               stylesheet_href=prefix + identity.stylesheet_href())
 
 
 def _same_file(path: Path, previous: Path) -> bool:
