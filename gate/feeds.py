@@ -30,21 +30,18 @@ import html
 import re
 from urllib.parse import quote
 
-from babel.dates import format_date
-
-from gate import atom, terms, tokens
 from gate import store as storage
+from gate import terms, tokens
 from gate.blobs import Release
+from gate.feedpage import FEED_FILE, PERSONAL_PREFIX, entries_html, feed_answer, long_date, personal_page_path
 from gate.http import Refusal, Request, Response, not_found, parse_query
 from gate.i18n import N_
-from gate.negotiation import prefers_html
 from gate.pages import Reader
 from gate.serving import serving_release
 from gate.state import GateState
 from gate.views import read_form
 
-PREFIX = "/feeds/"
-FEED_FILE = "feed.xml"
+PREFIX = PERSONAL_PREFIX
 _PATH = re.compile(r"/feeds/(?P<community>[a-z0-9][a-z0-9_-]{0,63})/(?P<file>feed\.xml)?")
 
 NEW, STOP = "new", "stop"
@@ -64,8 +61,7 @@ def community_of(gate: GateState, path: str) -> str | None:
     return None if match is None or match["file"] else match["community"]
 
 
-def page_path(community: str) -> str:
-    return f"{PREFIX}{community}/"
+page_path = personal_page_path
 
 
 def feed_url(gate: GateState, community: str, token: str) -> str:
@@ -134,61 +130,7 @@ async def feed(gate: GateState, req: Request, community: str) -> Response:
     if entry is None:
         raise Refusal(404, N_("Page not found"), N_("There is no such page in this community."),
                       links=((page_path(community), N_("Your personal feed")),), subject=address, community=community)
-    blobs = gate.blobs
-    if prefers_html(req.header("accept")):
-        served = await blobs.served(entry, release.csp)
-        reader = gate.pages.reader(req, community)
-        return feed_page(gate, reader, community, served.body, subject=address)
-    served = await blobs.served(entry, release.csp, blobs.coding(req, entry))
-    answer = blobs.answer(req, served, subject=address, community=community)
-    # The same address answers a browser with a page: caches must keep the two apart.
-    answer.headers = [(k, f"{v}, Accept" if k == "vary" else v) for k, v in answer.headers]
-    return answer
-
-
-def long_date(day: dt.date, language: str) -> str:
-    """``8 avril 2026``, ``April 8, 2026``: a date as the reader's language writes it."""
-    return format_date(day, format="long", locale=language)
-
-
-def entries_html(reader: Reader, feed_data: bytes | None, community: str, language: str) -> str:
-    """The latest cables of the feed, as a list of links to their pages on the site."""
-    _ = reader.gettext
-    e = html.escape
-    parsed = atom.read(feed_data, f"/c/{community}/") if feed_data is not None else None
-    latest, unreadable, empty = (_("Latest cables"), _("The list of cables cannot be shown at the moment."),
-                                 _("No cable has been published yet."))
-    heading = f"<h2>{e(latest)}</h2>"
-    if parsed is None:
-        return f"{heading}<p>{e(unreadable)}</p>"
-    if not parsed.entries:
-        return f"{heading}<p>{e(empty)}</p>"
-    items = []
-    for entry in parsed.entries:
-        title = f'<a href="{e(entry.link)}">{e(entry.title)}</a>' if entry.link else e(entry.title)
-        when = (f'<span class="dip-list__meta"><time datetime="{entry.updated.isoformat()}">'
-                f"{e(long_date(entry.updated, reader.lang))}</time></span>") if entry.updated else ""
-        summary = (f'<span class="dip-list__summary">{e(entry.summary)}</span>'
-                   if entry.summary and entry.summary != entry.title else "")
-        items.append(f"<li>{title}{when}{summary}</li>")
-    return f'{heading}<ul class="dip-list" lang="{e(language)}">{"".join(items)}</ul>'
-
-
-def feed_page(gate: GateState, reader: Reader, community: str, feed_data: bytes, *, subject: str) -> Response:
-    """A feed address opened in a browser: what it is for, and the cables it lists."""
-    _ = reader.gettext
-    e = html.escape
-    access = gate.community_shown(community)
-    title = access.title if access else community
-    language = access.language if access else reader.lang
-    intro = e(_("This is a personal feed address for “{community}”. Add it to your feed reader to follow the "
-                "new cables; keep it to yourself: whoever has it can read their titles and summaries.")).format(
-        community=e(title))
-    manage = e(_("Replace or stop this address"))
-    body = (f"<p>{intro}</p>{entries_html(reader, feed_data, community, language)}"
-            f'<ul class="dip-next"><li><a href="{e(page_path(community))}">{manage}</a></li></ul>')
-    return gate.pages.page(200, reader, _("Feed of the latest cables"), body, subject=subject,
-                           extra=[("vary", "Accept")], community=community)
+    return await feed_answer(gate, req, release, entry, subject=address, community=community, personal=True)
 
 
 # -- the member's page -------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import re
 from urllib.parse import quote
 
 from gate.blobs import Release, cache_key
+from gate.feedpage import FEED_FILE, feed_answer
 from gate.http import MAX_PATH, Refusal, Request, Response, bad_request, unavailable
 from gate.i18n import N_
 from gate.state import GateState
@@ -107,6 +108,8 @@ async def serve_site(gate: GateState, req: Request) -> Response:
                           subject=subject, community=community)
         served = await blobs.served(page, release.csp, blobs.coding(req, page))
         return Response(404, served.headers, served.body, subject=subject, community=community)
+    if name == FEED_FILE:  # a browser gets it as a page, a feed reader as Atom: always from here
+        return await feed_answer(gate, req, release, entry, subject=subject, community=community, personal=False)
     if blobs.accel_prefix is not None:
         return blobs.accel(req, entry, release.csp, subject=subject, community=community)
     coding = blobs.coding(req, entry)  # identity, or the gzip or brotli representation the client accepts

@@ -38,7 +38,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("the gate's parts", ("gate",)),
     ("the gate's state", ("gate.state",)),
     ("the gate's views", ("gate.views", "gate.serving", "gate.preferences", "gate.replypage", "gate.legal",
-                          "gate.terms", "gate.readreports", "gate.feeds", "gate.signedin")),
+                          "gate.terms", "gate.readreports", "gate.feedpage", "gate.feeds", "gate.signedin")),
     ("the gate's application", ("gate.app", "gate.server", "gate.launch")),
     ("pipeline foundations", ("pipeline", "pipeline.messages", "pipeline.findings", "pipeline.dates", "pipeline.yamlfile", "pipeline.yamledit",
                               "pipeline.gitrepo",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import html.parser as html_parser
 import re
 from urllib.parse import urlsplit
 
@@ -251,3 +252,106 @@ def test_a_record_that_does_not_read_or_names_another_member_opens_nothing(world
         assert read_feed(world, address).status == 403, broken
     world.store.put(key, good, "application/json")
     assert read_feed(world, address).status == 200
+
+
+# -- the community's own feed (/c/<community>/feed.xml, with a session) ----------------------------
+
+READER_ACCEPTS = (READER_ACCEPT, "application/atom+xml", "*/*", "application/xml, text/html;q=0.5", None)
+
+
+def site_feed(gate, accept: str | None, cookie: str | None = None, **headers):
+    return gate.get("/c/energie/feed.xml", headers={**({"Accept": accept} if accept else {}), **headers},
+                    cookie=cookie)
+
+
+def test_a_browser_gets_the_community_s_feed_as_a_page_and_a_feed_reader_the_same_atom_bytes(world):
+    cookie = world.session_cookie(MEMBER)
+    page = site_feed(world, BROWSER_ACCEPT, cookie)
+    assert page.status == 200 and page.header("content-type") == "text/html; charset=utf-8"
+    assert page.header("content-security-policy") == GATE_POLICY
+    assert "Accept" in page.header("vary") and page.header("cache-control") == "no-store" and "etag" not in page.headers
+    body = page.body.decode()
+    assert "Flux des derniers télégrammes" in body and "Énergie en Europe" in body and '<html lang="fr"' in body
+    assert '<a href="/c/energie/2026/2026-BERLIN-0001.html">Sécurité énergétique de l&#x27;Allemagne</a>' in body
+    assert "Prix de l&#x27;électricité" in body and "Résumé 1" in body
+    assert '<time datetime="2026-11-21">21 novembre 2026</time>' in body
+    assert '<a href="/feeds/energie/">Obtenir une adresse de flux personnelle</a>' in body
+    for accept in READER_ACCEPTS:
+        feed = site_feed(world, accept, cookie)
+        assert feed.status == 200 and feed.body == FEED, accept
+        assert feed.header("content-type") == "application/xml" and "Accept" in feed.header("vary"), accept
+        assert feed.header("etag") and feed.header("cache-control") == "private, no-cache"
+    # a feed reader's conditional request; a browser holding the feed's ETag still gets the page
+    etag = site_feed(world, READER_ACCEPT, cookie).header("etag")
+    assert site_feed(world, READER_ACCEPT, cookie, **{"If-None-Match": etag}).status == 304
+    again = site_feed(world, BROWSER_ACCEPT, cookie, **{"If-None-Match": etag})
+    assert again.status == 200 and again.body.startswith(b"<!doctype html>")
+
+
+def test_the_page_of_an_english_community_s_feed_reads_in_english(world):
+    page = world.get("/c/onu/feed.xml", headers={"Accept": BROWSER_ACCEPT}, cookie=world.session_cookie(MEMBER))
+    body = page.body.decode()
+    assert page.status == 200 and '<html lang="en"' in body and "Feed of the latest cables" in body
+    assert '<a href="/feeds/onu/">Get a personal feed address</a>' in body and ">UN</a>" in body
+
+
+def test_the_community_s_feed_needs_a_session_and_a_membership_whatever_it_accepts(world):
+    for accept in (BROWSER_ACCEPT, *READER_ACCEPTS):
+        reply = site_feed(world, accept)
+        assert reply.status == 302 and reply.header("location") == "/login?next=/c/energie/feed.xml", accept
+        assert FEED not in reply.body and b"Allemagne" not in reply.body
+        refused = site_feed(world, accept, world.session_cookie(OUTSIDER))
+        assert refused.status == 403 and b"Allemagne" not in refused.body, accept
+
+
+#: What a cable's title or summary may hold that must stay text on the page.
+HOSTILE = ("<script>alert(1)</script>", '"><img src=x onerror=alert(1)>', "' onmouseover='x", "</a><a href=//evil.example>",
+           "<style>*{display:none}</style>", "&lt;b&gt;", "javascript:alert(1)", "<!--", "]]>")
+#: Text around them, without white space (the feed's reader joins runs of white space into one).
+XML_TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zs", "Zl", "Zp")), max_size=20)
+
+
+class _Elements(html_parser.HTMLParser):
+    """Every element of a page (tag and attribute names) and the text of the feed's list."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, list[str]]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, [name for name, _ in attrs]))
+
+
+def feed_of(entries: list[tuple[str, str]]) -> bytes:
+    items = "".join(
+        f"<entry><id>urn:diplomatie:energie:{i}</id><title>{html.escape(t)}</title><updated>2026-11-2{i}T00:00:00Z</updated>"
+        f'<link rel="alternate" type="text/html" href="2026/2026-BERLIN-000{i}.html"/>'
+        f"<summary>{html.escape(s)}</summary></entry>" for i, (t, s) in enumerate(entries, 1))
+    return (f'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom" xml:lang="fr">'
+            f"<id>urn:diplomatie:energie</id><title>energie</title>{items}</feed>\n").encode()
+
+
+@settings(max_examples=10, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(entries=st.lists(st.tuples(st.tuples(XML_TEXT, st.sampled_from(HOSTILE), XML_TEXT).map("".join),
+                                  st.tuples(st.sampled_from(HOSTILE), XML_TEXT).map("".join)), min_size=1, max_size=3))
+def test_the_page_shows_hostile_titles_and_summaries_as_text(world, entries):
+    data = feed_of(entries)
+    world.releases = getattr(world, "releases", 1) + 1
+    publish_site(world.store, "energie", {"index.html": b"<html>energie</html>", "feed.xml": data},
+                 f"r{world.releases}")
+    world.refresh()
+    cookie = world.session_cookie(MEMBER)
+    assert site_feed(world, READER_ACCEPT, cookie).body == data
+    page = site_feed(world, BROWSER_ACCEPT, cookie)
+    assert page.status == 200
+    body = page.body.decode()
+    parsed = _Elements()
+    parsed.feed(body)
+    assert not [t for t, _ in parsed.tags if t in ("script", "style", "img", "iframe", "object")], parsed.tags
+    assert not [a for _, attrs in parsed.tags for a in attrs if a.startswith("on")]
+    links = [attrs for t, attrs in parsed.tags if t == "a"]
+    assert "//evil.example" not in body.replace(html.escape("//evil.example"), "")
+    for title, summary in entries:
+        assert html.escape(title.strip()) in body or not title.strip(), title
+        assert html.escape(summary.strip()) in body or summary.strip() == title.strip(), summary
+    assert len(links) >= len(entries)
