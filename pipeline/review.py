@@ -175,6 +175,11 @@ def _kind(reason: str) -> str | None:
             "stale approval": "stale", "unsigned approval": "unsigned"}.get(reason)
 
 
+def waits_for_approval(reason: str) -> bool:
+    """Whether a plan's reason for holding a cable or a reply is one an editor's approval answers."""
+    return _kind(reason) is not None
+
+
 def changes_between(before: Cable, after: Cable) -> tuple[str, ...]:
     """The front matter keys that differ, and the body lines added and removed."""
     out = [key for key in METADATA if getattr(before, key) != getattr(after, key)]
