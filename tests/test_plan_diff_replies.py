@@ -8,6 +8,8 @@ import json
 
 import pytest
 from contentrepo import EDITOR, make_repo
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_replies_publish import add_reply
 
 PUB, HELD, WITHDRAWN = "2026-BERLIN-0001", "2026-BERLIN-0002", "2026-BERLIN-0003"
@@ -139,3 +141,45 @@ def test_a_repository_without_replies_keeps_its_json_diff(tmp_path):
     repo.commit("A cable")
     energie = json.loads(repo.run("plan", "--diff", "HEAD~1", "--format", "json").stdout)["communities"]["energie"]
     assert sorted(energie) == ["changed", "held", "members", "published", "removed", "status", "title"]
+
+
+@pytest.fixture(scope="module")
+def energie_holder(tmp_path_factory):
+    from pipeline.repository import load
+
+    return load(make_repo(tmp_path_factory.mktemp("diff-replies") / "repo").root).communities["energie"]
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(texts=st.lists(st.text(alphabet=st.characters(codec="utf-8", categories=("L", "N", "P", "S", "Zs")),
+                              min_size=12, max_size=60).filter(lambda t: t.strip() == t and len(set(t)) > 6),
+                      min_size=1, max_size=4),
+       shown_before=st.lists(st.booleans(), min_size=4, max_size=4))
+def test_no_output_of_the_diff_ever_holds_a_replys_text(energie_holder, texts, shown_before):
+    """Whatever a reply says, and whichever way its showing changes, the text, JSON and merge-request
+    comment name it by id and cable only."""
+    import datetime as dt
+
+    from pipeline import plandiff
+    from pipeline.plan import CommunityPlan, Held, Plan
+    from pipeline.replyfiles import ReplyFile
+
+    community = energie_holder
+    replies = [ReplyFile(path=f"replies/energie/{PUB}/{n}.md", id=f"{PUB}/20261201T0930{n:02d}.000000Z-{n:016x}",
+                         community="energie", cable=PUB, author="a.martin@example.org", at="2026-12-01T09:30:05Z",
+                         visibility="community", text=text, digest=f"sha256:{n:064x}") for n, text in enumerate(texts)]
+    before = [r for r, was in zip(replies, shown_before, strict=False) if was]
+    after = [r for r, was in zip(replies, shown_before, strict=False) if not was]
+
+    def plan(shown):
+        held = tuple(Held(r.id, "not approved") for r in replies if r not in shown)
+        return Plan({"energie": CommunityPlan(community, (), (), replies=tuple(shown), held_replies=held)},
+                    dt.datetime(2026, 12, 2, tzinfo=dt.UTC))
+
+    diff = plandiff.diff_plans(plan(before), plan(after), {}, {}, "main", None)
+    assert sum(len(d.replies_shown) + len(d.replies_hidden) for d in diff.communities) == len(replies)
+    outputs = ["\n".join(plandiff.to_text(diff)), "\n".join(plandiff.to_markdown(diff)),
+               json.dumps(plandiff.to_json(diff), ensure_ascii=False)]
+    for output in outputs:
+        for text in texts:
+            assert text not in output
