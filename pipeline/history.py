@@ -25,7 +25,15 @@ from pipeline.cables import Approval, Cable
 from pipeline.findings import Findings
 from pipeline.gitrepo import GitError, GitRepo, NotARepository, UnknownRef
 from pipeline.messages import N_, Message, _, shown
-from pipeline.revisions import Revision, approval_key, approvals_added, cable_path, file_logs, revisions
+from pipeline.revisions import (
+    Revision,
+    approval_key,
+    approvals_added,
+    cable_path,
+    file_logs,
+    revisions,
+    written,
+)
 from pipeline.sources import RefError, open_version
 
 if TYPE_CHECKING:
@@ -294,7 +302,9 @@ def working_revision(root: Path, path: str, revs: list[Revision]) -> Revision | 
         return None
     if committed is not None and committed.cable is None and cable is None and committed.body == _body_of(data):
         return None
-    return Revision(None, None, "", cable, _body_of(data))  # type: ignore[arg-type]
+    before = committed.cable.approvals if committed is not None and committed.cable is not None else ()
+    wrote = written(cable.approvals if cable is not None else (), [before])
+    return Revision(None, None, "", cable, _body_of(data), wrote=wrote)  # type: ignore[arg-type]
 
 
 def _body_of(data: bytes) -> str | None:

@@ -5,6 +5,13 @@ cables each community starts publishing, which it changes, which it stops publis
 why), and which members gain or lose access. ``diplomatie plan --diff REF`` compares the plan of
 ``REF`` (read from git objects, never from the working tree) with the plan of the version at hand,
 both made at the same moment, so only the change shows.
+
+Members' replies are compared too: a reply a community starts or stops showing under a cable, or
+shows in another version. Only its id, its cable and the change are given, never its text: the
+text of a reply is for the members of its community, and this diff is read by people who need not
+be (it becomes a merge-request comment, read by whoever can read the content repository's merge
+requests and CI logs, editors of other communities among them, and copied into notifications).
+A reviewer reads the reply in the merge request's files, where the repository's access rules apply.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ from pipeline.plan import CommunityPlan, Plan
 
 #: The words every output uses for the state of a cable in one plan (None: not selected, or absent).
 PUBLISHED = "published"
+#: The state of a reply its community shows (None: not one of its shareable replies, or absent).
+SHOWN = "shown"
 
 
 @dataclass(frozen=True)
@@ -33,6 +42,19 @@ class CableChange:
     before: str | None  # "published", the reason it was held, or None (not selected, or absent)
     after: str | None
     digest_before: str | None = None
+    digest_after: str | None = None
+
+
+@dataclass(frozen=True)
+class ReplyChange:
+    """One member's reply whose showing in one community differs between the two plans: its id, its
+    cable and the change, never its text (see the module's docstring)."""
+
+    id: str  # <cable>/<time>-<nonce>
+    cable: str
+    before: str | None  # "shown", the reason it was held, or None (not a shareable reply of it, or absent)
+    after: str | None
+    digest_before: str | None = None  # of the reply shown (None: not shown)
     digest_after: str | None = None
 
 
@@ -57,12 +79,19 @@ class CommunityDiff:
     members_added: list[Member] = field(default_factory=list)
     members_removed: list[Member] = field(default_factory=list)
     expiry_changed: list[MemberChange] = field(default_factory=list)
+    replies_shown: list[ReplyChange] = field(default_factory=list)  # shown now, not before
+    replies_changed: list[ReplyChange] = field(default_factory=list)  # shown before and now, another version
+    replies_hidden: list[ReplyChange] = field(default_factory=list)  # shown before, not now
+
+    @property
+    def replies(self) -> bool:
+        return bool(self.replies_shown or self.replies_changed or self.replies_hidden)
 
     @property
     def empty(self) -> bool:
         return self.status == "kept" and not (self.published or self.changed or self.held or self.removed
                                               or self.members_added or self.members_removed
-                                              or self.expiry_changed)
+                                              or self.expiry_changed or self.replies)
 
 
 @dataclass(frozen=True)
@@ -107,6 +136,32 @@ def _cable_changes(diff: CommunityDiff, before: dict[str, tuple[str, Cable]],
             diff.removed.append(change)
 
 
+def _reply_states(cp: CommunityPlan | None) -> dict[str, tuple[str, str | None]]:
+    """Each shareable reply of the community in one plan: its state, and the digest of the one shown."""
+    if cp is None:
+        return {}
+    out: dict[str, tuple[str, str | None]] = {r.id: (SHOWN, r.digest) for r in cp.replies}
+    for held in cp.held_replies:
+        out[held.id] = (held.reason, None)
+    return out
+
+
+def _reply_changes(diff: CommunityDiff, before: dict[str, tuple[str, str | None]],
+                   after: dict[str, tuple[str, str | None]]) -> None:
+    """The replies the community starts or stops showing, or shows in another version. A reply held
+    in both plans, for whatever reasons, shows nothing either way: it is not listed."""
+    for rid in sorted(before.keys() | after.keys()):
+        was, old = before.get(rid, (None, None))
+        now, new = after.get(rid, (None, None))
+        change = ReplyChange(rid, rid.split("/", 1)[0], was, now, old, new)
+        if now == SHOWN and was != SHOWN:
+            diff.replies_shown.append(change)
+        elif now == SHOWN and old != new:
+            diff.replies_changed.append(change)
+        elif was == SHOWN and now != SHOWN:
+            diff.replies_hidden.append(change)
+
+
 def _member_changes(diff: CommunityDiff, before: Community | None, after: Community | None) -> None:
     old = {m.email: m for m in (before.members if before else ())}
     new = {m.email: m for m in (after.members if after else ())}
@@ -124,7 +179,9 @@ def diff_plans(before: Plan, after: Plan, before_cables: dict[str, Cable], after
     publishes another version of it, *held* when the community holds it now for a reason it did not
     before (a new cable waiting for approval, a withdrawn or reclassified one, an approval gone
     stale), *removed* when the community selected it before and no longer does (file deleted,
-    selection rules changed).
+    selection rules changed). A member's reply is *shown* when the community shows it now and did
+    not before, *changed* when it shows another version, *hidden* when it showed it before and no
+    longer does (held, its cable no longer published, its file removed or made private).
     """
     out = []
     for cid in sorted(before.communities.keys() | after.communities.keys()):
@@ -134,6 +191,7 @@ def diff_plans(before: Plan, after: Plan, before_cables: dict[str, Cable], after
         diff = CommunityDiff(cid, community.title, status)
         _cable_changes(diff, _states(old, before_cables), _states(new, after_cables))
         _member_changes(diff, old.community if old else None, new.community if new else None)
+        _reply_changes(diff, _reply_states(old), _reply_states(new))
         if not diff.empty:
             out.append(diff)
     return PlanDiff(ref, commit, after.now, tuple(out))
@@ -150,12 +208,19 @@ def _cable_json(change: CableChange) -> dict[str, Any]:
             "digest_before": change.digest_before, "digest_after": change.digest_after}
 
 
+def _reply_json(change: ReplyChange) -> dict[str, Any]:
+    return {"id": change.id, "cable": change.cable, "before": change.before, "after": change.after,
+            "digest_before": change.digest_before, "digest_after": change.digest_after}
+
+
 def _member_json(member: Member) -> dict[str, Any]:
     return {"email": member.email, "name": member.name, "expires": _date(member.expires)}
 
 
 def to_json(diff: PlanDiff) -> dict[str, Any]:
-    """The diff as ``plan --diff REF --format json`` prints it (fields documented in the README)."""
+    """The diff as ``plan --diff REF --format json`` prints it (fields documented in the README);
+    ``replies`` only for a community whose replies change, so the output of a repository without
+    replies is what it was."""
     return {
         "ref": diff.ref,
         "commit": diff.commit,
@@ -174,6 +239,9 @@ def to_json(diff: PlanDiff) -> dict[str, Any]:
                     "expires_changed": [{"email": m.email, "before": _date(m.expires_before),
                                          "after": _date(m.expires_after)} for m in d.expiry_changed],
                 },
+                **({"replies": {"shown": [_reply_json(r) for r in d.replies_shown],
+                                "changed": [_reply_json(r) for r in d.replies_changed],
+                                "hidden": [_reply_json(r) for r in d.replies_hidden]}} if d.replies else {}),
             }
             for d in diff.communities
         },
@@ -209,6 +277,21 @@ def _lines(d: CommunityDiff) -> Iterator[tuple[str, str, str]]:
     for e in d.expiry_changed:
         none = _("none")
         yield _("member expiry"), e.email, f"{_date(e.expires_before) or none} → {_date(e.expires_after) or none}"
+    for r in d.replies_shown:  # never the reply's text (see the module's docstring)
+        yield _("shows reply"), r.id, _("under {cable} ({was})").format(cable=r.cable, was=_reply_was(r.before))
+    for r in d.replies_changed:
+        yield _("changes reply"), r.id, _("under {cable} (text {before} → {after})").format(
+            cable=r.cable, before=_short(r.digest_before), after=_short(r.digest_after))
+    for r in d.replies_hidden:
+        now = (_("held: {reason}").format(reason=shown(r.after)) if r.after is not None
+               else _("no longer a shareable reply of this community (file removed or made private)"))
+        yield _("hides reply"), r.id, _("under {cable}: {now}").format(cable=r.cable, now=now)
+
+
+def _reply_was(state: str | None) -> str:
+    if state is None:
+        return _("new reply")
+    return _("held until now: {reason}").format(reason=shown(state))
 
 
 def _heading(d: CommunityDiff) -> str:

@@ -1,5 +1,5 @@
 """What an editor reviews: the text an approval covers, the diff since the version last approved, and
-the cables awaiting one editor's approval in each community they edit.
+the cables and members' replies awaiting one editor's approval in each community they edit.
 
 An approval covers the cable's canonical content (front matter without ``approvals``, and body: see
 :func:`pipeline.cables.canonical_digest`), so that is what the diff shows: the front matter rendered
@@ -28,7 +28,8 @@ from pipeline.communities import Community
 from pipeline.gitrepo import GitRepo, NotARepository, UnknownRef
 from pipeline.history import METADATA, HistoryError, versions, working_revision
 from pipeline.messages import N_, Message, _, ngettext, shown
-from pipeline.plan import approval_reason, reason_held
+from pipeline.plan import approval_reason, plan_replies, reason_held
+from pipeline.replyfiles import ReplyFile
 from pipeline.repository import Repository
 from pipeline.revisions import Revision, cable_path, revisions, revisions_of
 
@@ -174,6 +175,11 @@ def _kind(reason: str) -> str | None:
             "stale approval": "stale", "unsigned approval": "unsigned"}.get(reason)
 
 
+def waits_for_approval(reason: str) -> bool:
+    """Whether a plan's reason for holding a cable or a reply is one an editor's approval answers."""
+    return _kind(reason) is not None
+
+
 def changes_between(before: Cable, after: Cable) -> tuple[str, ...]:
     """The front matter keys that differ, and the body lines added and removed."""
     out = [key for key in METADATA if getattr(before, key) != getattr(after, key)]
@@ -186,6 +192,60 @@ def changes_between(before: Cable, after: Cable) -> tuple[str, ...]:
     if added or removed:
         out.append(Message(N_("body +{added} −{removed}"), added=added, removed=removed))
     return tuple(out)
+
+
+@dataclass(frozen=True)
+class PendingReply:
+    """A member's shareable reply awaiting an editor's approval to be shown under its cable in its
+    community (pipeline/replyfiles.py). Its text is not carried: ``pending`` names the reply, the
+    editor reads its file."""
+
+    community: str
+    id: str  # <cable>/<time>-<nonce>: what ``approve`` takes
+    cable: str
+    author: str
+    at: str
+    kind: str  # as a cable's: "new", "stale" (the reply was edited since it was approved), "unsigned"
+    reason: str  # the plan's reason it is held (pipeline/plan.py reply_reason)
+    sign: bool = False
+
+
+def pending_replies(repo: Repository, editor: str, now: dt.datetime | None = None,
+                    signatures=None) -> dict[str, list[PendingReply]]:
+    """For each community ``editor`` edits that has replies waiting, the shareable replies the plan
+    holds for want of an approval (never approved, edited since, unsigned where signatures are
+    required), judged by the plan's own rules (:func:`pipeline.plan.plan_replies`).
+
+    Left out, as an editor expects: replies for the author and editors only (never published, so
+    never approved), replies sent to another community (only ever shown in their own), and replies
+    whose cable this community does not publish now (held, withdrawn, under embargo, not selected):
+    approving them would show nothing, and they are listed once their cable is published. Invalid
+    replies are ``check``'s to report."""
+    now = now or dt.datetime.now(dt.UTC)
+    out: dict[str, list[PendingReply]] = {}
+    for cid, community in sorted(repo.communities.items()):
+        if editor not in community.editor_emails:
+            continue
+        theirs = [r for r in repo.replies.values() if r.community == cid and r.shareable]
+        if not theirs:
+            continue
+        counts = signatures(community) if signatures is not None else None
+        wanted = {r.cable for r in theirs}
+        published = {c: repo.cables[c] for c in sorted(wanted) if c in repo.cables
+                     and community.selects(repo.cables[c])
+                     and reason_held(repo.cables[c], community, now, counts) is None}
+        _shown, held = plan_replies(theirs, community, published, counts)
+        by_id = {r.id: r for r in theirs}
+        waiting = [_waiting_reply(cid, by_id[h.id], h.reason, community.require_signed_approvals)
+                   for h in held if _kind(h.reason) is not None]
+        if waiting:
+            out[cid] = waiting
+    return out
+
+
+def _waiting_reply(community: str, reply: ReplyFile, reason: str, sign: bool) -> PendingReply:
+    return PendingReply(community, reply.id, reply.cable, reply.author, reply.at, _kind(reason) or "new", reason,
+                        sign=sign)
 
 
 def pending(repo: Repository, editor: str, now: dt.datetime | None = None, signatures=None) -> dict[str, list[Pending]]:
@@ -249,7 +309,7 @@ def _with_changes(repo: Repository, out: dict[str, list[Pending]], stale: list[C
     return out
 
 
-def approve_command(item: Pending, editor: str | None) -> str:
+def approve_command(item: Pending | PendingReply, editor: str | None) -> str:
     """The command that approves ``item``, as it runs when typed (``editor``: add ``--editor``, when
     the address is not the one git gives by default; ``--sign`` where only signed approvals count)."""
     command = f"diplomatie approve {item.id} --community {item.community}"
@@ -260,9 +320,11 @@ def approve_command(item: Pending, editor: str | None) -> str:
     return command
 
 
-def to_json(editor: str, found: dict[str, list[Pending]], explicit: str | None = None) -> dict[str, Any]:
-    """``pending --format json``: per community, each cable waiting, with the command that approves it."""
-    return {
+def to_json(editor: str, found: dict[str, list[Pending]], explicit: str | None = None,
+            replies: dict[str, list[PendingReply]] | None = None) -> dict[str, Any]:
+    """``pending --format json``: per community, each cable waiting, with the command that approves it;
+    and, only where replies wait, ``replies``: per community, each reply waiting (never its text)."""
+    out = {
         "editor": editor,
         "communities": {
             cid: [{"id": p.id, "title": p.title, "kind": p.kind, "reason": p.reason,
@@ -271,15 +333,36 @@ def to_json(editor: str, found: dict[str, list[Pending]], explicit: str | None =
             for cid, items in found.items()
         },
     }
+    if replies:
+        out["replies"] = {cid: [{"id": r.id, "cable": r.cable, "author": r.author, "at": r.at, "kind": r.kind,
+                                 "reason": r.reason, "command": approve_command(r, explicit)} for r in items]
+                          for cid, items in replies.items()}
+    return out
+
+
+def _reply_detail(reply: PendingReply) -> str:
+    if reply.kind == "stale":
+        return _("edited since it was approved")
+    if reply.kind == "unsigned":
+        return _("approved without the signed commit this community requires")
+    return _("never approved") if reply.reason == "not approved" else shown(reply.reason)
 
 
 def to_text(editor: str, found: dict[str, list[Pending]], titles: dict[str, str],
-            explicit: str | None = None) -> Iterator[str]:
+            explicit: str | None = None, replies: dict[str, list[PendingReply]] | None = None) -> Iterator[str]:
+    replies = replies or {}
     total = sum(len(items) for items in found.values())
     yield ngettext("{count} cable awaits approval by {editor}", "{count} cables await approval by {editor}",
                    total).format(count=total, editor=editor)
+    answers = sum(len(items) for items in replies.values())
+    if answers:
+        yield ngettext("{count} member's reply awaits approval by {editor}",
+                       "{count} members' replies await approval by {editor}", answers).format(count=answers,
+                                                                                            editor=editor)
     for cid, items in found.items():
-        yield _("{community} — {title}: {count} waiting").format(community=cid, title=titles[cid], count=len(items))
+        theirs = replies.get(cid, [])
+        yield _("{community} — {title}: {count} waiting").format(community=cid, title=titles[cid],
+                                                                 count=len(items) + len(theirs))
         for p in items:
             if p.kind == "stale":
                 detail = _("v{approved} approved, now v{current}; changed: {changes}").format(
@@ -291,3 +374,7 @@ def to_text(editor: str, found: dict[str, list[Pending]], titles: dict[str, str]
                 detail = _("never approved") if p.reason == "not approved" else shown(p.reason)
             yield f"  {shown(KINDS[p.kind]):<9}{p.id}  {p.title}  ({detail})"
             yield f"           {approve_command(p, explicit)}"
+        for r in theirs:
+            what = _("reply by {author} to {cable}").format(author=r.author, cable=r.cable)
+            yield f"  {shown(KINDS[r.kind]):<9}{r.id}  {what}  ({_reply_detail(r)})"
+            yield f"           {approve_command(r, explicit)}"

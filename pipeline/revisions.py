@@ -71,7 +71,7 @@ def _revisions(blobs: _Blobs, path: str, touches: Iterable[Touch]) -> list[Revis
         inherited = [blobs.read(path, b)[0] for b in touch.before if b]
         out.append(Revision(commit=touch.commit, date=touch.date, author=touch.author, cable=cable, body=body,
                             deleted=touch.blob is None,
-                            wrote=_wrote(approvals, [c.approvals if c else () for c in inherited])))
+                            wrote=written(approvals, [c.approvals if c else () for c in inherited])))
     return out
 
 
@@ -105,7 +105,7 @@ def approval_key(approval: Approval) -> tuple[str, str, dt.datetime, str]:
     return (approval.community, approval.by, approval.date, approval.digest)
 
 
-def _wrote(approvals: Iterable[Approval], inherited: Iterable[Iterable[Approval]]) -> frozenset[tuple]:
+def written(approvals: Iterable[Approval], inherited: Iterable[Iterable[Approval]]) -> frozenset[tuple]:
     """The keys of ``approvals`` (a file's after a commit) found in none of ``inherited`` (the file's
     approvals in each parent of the commit; a parent without the file, or whose file does not parse,
     gives none): the approvals that commit wrote."""
@@ -148,7 +148,7 @@ def reply_approvals_added(repo: GitRepo, paths: Iterable[str], ref: str | None =
 
     for path, touches in repo.file_log(paths, ref).items():
         for touch in touches:
-            wrote = _wrote(approvals_of(path, touch.blob), [approvals_of(path, b) for b in touch.before])
+            wrote = written(approvals_of(path, touch.blob), [approvals_of(path, b) for b in touch.before])
             for key in sorted(wrote):
                 out[key] = (*out.get(key, ()), touch.commit)
     return out

@@ -49,15 +49,18 @@ def proxy(s3_server):
 
 
 def proxied_store(s3_server, bucket: str, proxy: FaultProxy) -> S3Store:
+    # The timeouts apply to every request, faulted or not: well above a healthy answer on a loaded
+    # machine (1 s was not: a rerun with no fault timed out beside three other suites), and below the
+    # injected hang (FAULTS["timeout"]).
     client = s3_server.client(endpoint_url=proxy.url, retries={"max_attempts": 2, "mode": "standard"},
-                              connect_timeout=1, read_timeout=1)
+                              connect_timeout=5, read_timeout=5)
     return S3Store(bucket, "pub", client=client)
 
 
 FAULTS = {
     "http-500": Fault("error", 500),
     "http-503": Fault("error", 503),
-    "timeout": Fault("timeout", seconds=2.5),
+    "timeout": Fault("timeout", seconds=8),
     "reset-mid-upload": Fault("reset"),
     "answer-dropped-after-write": Fault("drop"),
 }

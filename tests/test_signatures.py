@@ -305,10 +305,10 @@ def approval_dated(repo, path: str, editor: str, when: str) -> None:
     file.write_text(pattern.sub(lambda m: f"{m.group(1)}{when}", text))
 
 
-def test_a_reply_is_approved_as_a_cable_is_unsigned_holds_it_signed_by_the_editor_shows_it(repo, keys):
+def signed_cable_with_a_reply_approved(repo, keys) -> tuple[str, str]:
+    """The cable approved with the editor's signature, a reply to it committed, and the reply's
+    approval by the editor written (not committed): its file and its id."""
     from test_replies_publish import add_reply
-
-    from pipeline.signatures import commit_signed
 
     result = repo.run("approve", CABLE, "--community", "energie", "--editor", EDITOR, "--sign",
                       "--key", str(keys["editor"][0]))
@@ -316,6 +316,13 @@ def test_a_reply_is_approved_as_a_cable_is_unsigned_holds_it_signed_by_the_edito
     path, reply_id = add_reply(repo, cable=CABLE)
     repo.commit("A reply")
     assert repo.run("approve", path, "--community", "energie", "--editor", EDITOR).code == 0
+    return path, reply_id
+
+
+def test_a_reply_is_approved_as_a_cable_is_unsigned_holds_it_signed_by_the_editor_shows_it(repo, keys):
+    from pipeline.signatures import commit_signed
+
+    path, reply_id = signed_cable_with_a_reply_approved(repo, keys)
     repo.commit("Approve the reply, unsigned")
     assert plan(repo)["energie"]["replies"] == {"publish": [], "held": [{"id": reply_id, "reason": "unsigned approval"}]}
     # Signed with a key the community does not list for that editor: still held
@@ -403,16 +410,9 @@ def test_an_approval_merged_from_a_branch_counts_as_its_writer_signed_it(repo, k
 
 
 def test_a_revoked_signed_reply_approval_written_back_unsigned_is_held(repo, keys):
-    from test_replies_publish import add_reply
-
     from pipeline.signatures import commit_signed
 
-    result = repo.run("approve", CABLE, "--community", "energie", "--editor", EDITOR, "--sign",
-                      "--key", str(keys["editor"][0]))
-    assert result.code == 0, result.output
-    path, reply_id = add_reply(repo, cable=CABLE)
-    repo.commit("A reply")
-    assert repo.run("approve", path, "--community", "energie", "--editor", EDITOR).code == 0
+    path, reply_id = signed_cable_with_a_reply_approved(repo, keys)
     approval_dated(repo, path, EDITOR, "2026-11-30T08:00:00Z")
     commit_signed(repo.root, path, "Approve the reply, signed", str(keys["editor"][0]))
     assert plan(repo)["energie"]["replies"]["publish"] == [reply_id]
@@ -422,3 +422,33 @@ def test_a_revoked_signed_reply_approval_written_back_unsigned_is_held(repo, key
     repo.write(path, signed_text)
     repo.commit("Put it back")
     assert plan(repo)["energie"]["replies"] == {"publish": [], "held": [{"id": reply_id, "reason": "unsigned approval"}]}
+
+
+def test_the_command_pending_prints_for_a_committed_unsigned_approval_signs_it(repo, keys):
+    """An editor approved unsigned and committed it (as a community that counted unsigned approvals
+    allowed): ``pending`` lists it as unsigned with ``approve --sign``, and that command, run as
+    printed, replaces the unsigned approval with a signed one instead of refusing it as given."""
+    from test_replies_publish import add_reply
+
+    repo.git("config", "user.email", EDITOR)
+    repo.approve(CABLE, "energie")
+    path, reply_id = add_reply(repo, cable=CABLE)
+    repo.commit("Approve unsigned, and a reply")
+    for target in (CABLE, reply_id):
+        if target == reply_id:
+            assert repo.run("approve", path, "--community", "energie").code == 0
+            repo.commit("Approve the reply, unsigned")
+        data = json.loads(repo.run("pending", "--format", "json").stdout)
+        items = data["replies"]["energie"] if target == reply_id else data["communities"]["energie"]
+        [item] = [i for i in items if i["id"] == target]
+        assert (item["kind"], item["command"]) == ("unsigned", f"diplomatie approve {target} --community energie --sign")
+        result = repo.run(*item["command"].split()[1:], "--key", str(keys["editor"][0]))
+        assert result.code == 0 and "signed commit" in result.stdout, result.output
+        assert repo.git("status", "--porcelain").strip() == ""
+    assert plan(repo)["energie"]["publish"] == [CABLE]
+    assert plan(repo)["energie"]["replies"] == {"publish": [reply_id], "held": []}
+    text = (repo.root / f"content/2026/{CABLE}.md").read_text()
+    assert text.count(f"by: {EDITOR}") == 1  # replaced, not added beside
+    # Once signed, the same command is refused: the approval is given
+    result = repo.run("approve", CABLE, "--community", "energie", "--sign", "--key", str(keys["editor"][0]))
+    assert result.code != 0 and "already approved" in result.output

@@ -5,6 +5,14 @@ sanitising and audits) of each selecting community's site restricted to that one
 page of the cable marked as a preview (at the top and in the ``<title>``), into a folder of its own:
 a temporary one, or one the caller names that is empty or holds a previous preview. The build cache
 goes there too, so nothing else on disk is written; nothing is fetched from the network.
+
+The page shows the members' replies the community would show under the cable once it publishes it:
+those the plan's own rules (:func:`pipeline.plan.plan_replies`) show when the cable is published
+there, rendered by the build as on the site (same Markdown conversion, sanitiser and audits). A
+reply still waiting for an editor's approval is not on the page, not even marked: the page must be
+exactly what members will see, and the build's isolation audit refuses any reply the plan does not
+show (a second, marked rendering would be a second path past that audit). The preview says how many
+wait instead (``diplomatie pending`` lists them once the cable is published).
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ from pipeline import site
 from pipeline.build.job import BuildError
 from pipeline.build.orchestrate import build_sites
 from pipeline.messages import _
-from pipeline.plan import CommunityPlan, Plan, make_plan
+from pipeline.plan import CommunityPlan, Plan, make_plan, plan_replies
 
 #: What every previewed cable page says, at its top and in its title (both languages: the page's reader
 #: may read either).
@@ -33,11 +41,14 @@ class PreviewError(Exception):
 
 @dataclass(frozen=True)
 class CommunityPreview:
-    """One community's preview of the cable: its page, and why it would be held now (None: published)."""
+    """One community's preview of the cable: its page, why it would be held now (None: published),
+    the replies its page shows and those waiting for an approval (not shown), by id."""
 
     community: str
     page: Path
     held: str | None
+    replies: tuple[str, ...] = ()
+    waiting: tuple[str, ...] = ()
 
 
 def output_folder(out: Path | None) -> Path:
@@ -76,17 +87,31 @@ def preview(repo: Any, cable_id: str, out: Path, *, communities: list[str] | Non
     if not names:
         raise PreviewError(_("no community selects {id}: check its subjects and post against communities.yaml").format(id=cable_id))
     # The plan's own verdict: why each community would hold the cable now (None: it publishes it).
-    plan = make_plan(repo, signatures=signatures_for(repo))
+    signatures = signatures_for(repo)
+    plan = make_plan(repo, signatures=signatures)
     held = {name: next((h.reason for h in plan.communities[name].held if h.id == cable_id), None) for name in names}
+    # The replies each community would show under the cable once it publishes it, by the plan's rules.
+    replies = {name: _replies(repo, cable, plan.communities[name].community, signatures) for name in names}
     # Each community's plan restricted to the cable, as if it published it: what its page is built from.
     only = Plan({name: CommunityPlan(plan.communities[name].community, (cable,), (), plan.communities[name].vocabulary,
-                                     texts=plan.communities[name].texts)
+                                     replies[name][0], texts=plan.communities[name].texts)
                  for name in names}, plan.now)
     cache = out / ".cache"
     versions = published_versions(repo, [cable], cache)
     build_sites(repo, only, out, versions=versions, communities=names, jobs=1, force=True, progress=False,
                 cache_dir=cache, preview_mark=MARK)
-    return [CommunityPreview(name, out / name / site.cable_url(cable_id), held[name]) for name in names]
+    return [CommunityPreview(name, out / name / site.cable_url(cable_id), held[name],
+                             tuple(r.id for r in replies[name][0]), replies[name][1]) for name in names]
+
+
+def _replies(repo: Any, cable: Any, community: Any, signatures: Any) -> tuple[tuple, tuple[str, ...]]:
+    """The replies ``community`` shows under ``cable`` when it publishes it, and the ids of those that
+    wait for an editor's approval (held for their approvals only: never approved, stale, unsigned)."""
+    from pipeline.review import waits_for_approval
+
+    theirs = [r for r in repo.replies.values() if r.cable == cable.id]
+    shown, held = plan_replies(theirs, community, {cable.id: cable}, signatures(community))
+    return shown, tuple(h.id for h in held if waits_for_approval(h.reason))
 
 
 __all__ = ["MARK", "MARKER", "BuildError", "CommunityPreview", "PreviewError", "output_folder", "preview"]

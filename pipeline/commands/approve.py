@@ -59,27 +59,71 @@ def command(root, cable_id, community, editor, yes, revoke, sign, key):
         from pipeline.signatures import uncommitted_approval
 
         pending = uncommitted_approval(root, cable, community, editor)
-    if pending is None and not yes and _may_approve(target, editor):
+    replaced = _unsigned_to_replace(repo, cable, target, editor) if (sign or key) and pending is None else None
+    if pending is None and replaced is None and not yes and _may_approve(target, editor):
         _show_changes(root, cable, target)
         if _interactive():
             confirm(_(MESSAGES["confirm"]).format(cable_id=cable_id, community=community, editor=editor))
     try:
-        approval = pending or approve(root / cable.path, target, editor,
+        if replaced is not None:
+            from pipeline.approvals import revoke
+            revoke(root / cable.path, target, editor)
+        approval = pending or approve(root / cable.path, target, editor, when=_after(replaced),
                                       withdrawn_since=last_withdrawn(root, cable))
     except ApprovalError as exc:
         raise click.ClickException(str(exc)) from None
-    done = (_("{path}: signing the approval already written for {community} by {by} ({digest}…)") if pending
-            else _("{path}: approved for {community} by {by} ({digest}…)"))
-    click.echo(done.format(path=cable.path, community=community, by=approval.by, digest=approval.digest[:19]))
-    if sign or key:
-        from pipeline.signatures import SignatureError, commit_signed
+    _done(root, cable.path, target, approval, "signing" if pending else "replacing" if replaced else "approved",
+          f"Approve {cable_id} for {community}", bool(sign or key), key)
 
-        message = f"Approve {cable_id} for {community}\n\nApproved-by: {approval.by}\nDigest: {approval.digest}\n"
-        try:
-            commit = commit_signed(root, cable.path, message, key)
-        except SignatureError as exc:
-            raise click.ClickException(_("the approval is written to {path} but not committed: {exc}").format(path=cable.path, exc=exc)) from None
-        click.echo(_("signed commit {commit}").format(commit=commit[:10]))
+
+def _unsigned_to_replace(repo, item, community, editor: str):
+    """With ``--sign``: the editor's committed approval of this very version (of a cable or a reply)
+    that does not count for want of their signature, which ``approve --sign`` replaces with a signed
+    one rather than refusing as already given (``pending`` prints that command for it). None when
+    there is none, or when the community counts unsigned approvals."""
+    from gate.addresses import InvalidAddress, parse_address
+    from pipeline.signatures import signatures_for
+
+    if not community.require_signed_approvals:
+        return None
+    try:
+        editor = parse_address(editor.strip())
+    except InvalidAddress:
+        return None  # approve refuses the address with its reason
+    mine = [a for a in item.approvals if a.community == community.id and a.by == editor and a.digest == item.digest]
+    if not mine:
+        return None
+    counts = signatures_for(repo)(community)
+    return None if counts is None or any(counts(a) for a in mine) else mine[-1]
+
+
+def _after(replaced):
+    """The new approval's time: now, but never the second of the approval it replaces (two approvals
+    differing only in their date's second are one and the same to the signature check)."""
+    import datetime as dt
+
+    if replaced is None:
+        return None
+    return max(dt.datetime.now(dt.UTC).replace(microsecond=0), replaced.date + dt.timedelta(seconds=1))
+
+
+def _done(root, path: str, community, approval, how: str, subject: str, sign: bool, key: str | None) -> None:
+    """Say what was written and, with ``--sign``, commit the file alone, signed (with ``key``, else
+    git's user.signingkey)."""
+    done = {"signing": _("{path}: signing the approval already written for {community} by {by} ({digest}…)"),
+            "replacing": _("{path}: the unsigned approval for {community} by {by} replaced by one to sign ({digest}…)"),
+            "approved": _("{path}: approved for {community} by {by} ({digest}…)")}[how]
+    click.echo(done.format(path=path, community=community.id, by=approval.by, digest=approval.digest[:19]))
+    if not sign:
+        return
+    from pipeline.signatures import SignatureError, commit_signed
+
+    message = f"{subject}\n\nApproved-by: {approval.by}\nDigest: {approval.digest}\n"
+    try:
+        commit = commit_signed(root, path, message, key)
+    except SignatureError as exc:
+        raise click.ClickException(_("the approval is written to {path} but not committed: {exc}").format(path=path, exc=exc)) from None
+    click.echo(_("signed commit {commit}").format(commit=commit[:10]))
 
 
 def _interactive() -> bool:
@@ -183,24 +227,16 @@ def _approve_reply(root, repo, name: str, community, editor: str, revoke: bool, 
         mine = [a for a in reply.approvals if a.community == community.id and a.digest == reply.digest
                 and a.by == canonical]
         pending = mine[-1] if mine and gitrepo.uncommitted(root, [reply.path]) else None
+    replaced = _unsigned_to_replace(repo, reply, community, editor) if (sign or key) and pending is None else None
     try:
-        approval = pending or approve_reply(root, reply.path, community, editor,
+        if replaced is not None:
+            revoke_reply(root / reply.path, community, editor)
+        approval = pending or approve_reply(root, reply.path, community, editor, when=_after(replaced),
                                             withdrawn_since=_cable_withdrawn(root, repo, reply.cable))
     except ApprovalError as exc:
         raise click.ClickException(str(exc)) from None
-    done = (_("{path}: signing the approval already written for {community} by {by} ({digest}…)") if pending
-            else _("{path}: approved for {community} by {by} ({digest}…)"))
-    click.echo(done.format(path=reply.path, community=community.id, by=approval.by, digest=approval.digest[:19]))
-    if sign or key:
-        from pipeline.signatures import SignatureError, commit_signed
-
-        message = (f"Approve the reply {reply.id} for {community.id}\n\nApproved-by: {approval.by}\n"
-                   f"Digest: {approval.digest}\n")
-        try:
-            commit = commit_signed(root, reply.path, message, key)
-        except SignatureError as exc:
-            raise click.ClickException(_("the approval is written to {path} but not committed: {exc}").format(path=reply.path, exc=exc)) from None
-        click.echo(_("signed commit {commit}").format(commit=commit[:10]))
+    _done(root, reply.path, community, approval, "signing" if pending else "replacing" if replaced else "approved",
+          f"Approve the reply {reply.id} for {community.id}", bool(sign or key), key)
 
 
 def _cable_withdrawn(root, repo, cable_id: str):

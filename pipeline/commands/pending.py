@@ -1,4 +1,5 @@
-"""``diplomatie pending``: what awaits an editor's approval, per community they edit."""
+"""``diplomatie pending``: what awaits an editor's approval, per community they edit: cables, and the
+members' shareable replies under the cables the community publishes."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ MESSAGES = {
 }
 
 
-@click.command("pending", help=N_("Per community you edit: the cables waiting for your approval (new: never approved; stale: another version was approved, with what changed since; unsigned: the signed commit is missing), each with the command that approves it."))
+@click.command("pending", help=N_("Per community you edit: the cables waiting for your approval (new: never approved; stale: another version was approved, with what changed since; unsigned: the signed commit is missing), each with the command that approves it; then the members' shareable replies waiting to be shown under a cable the community publishes."))
 @root_option
 @editor_option
 @format_option("text", "json")
@@ -41,12 +42,14 @@ def command(root, editor, fmt):
     repo = load_repository(root)
     if not any(editor in c.editor_emails for c in repo.communities.values()):
         raise click.ClickException(_(MESSAGES["not_an_editor"]).format(editor=editor))
-    found = review.pending(repo, editor, signatures=signatures_for(repo))
+    signatures = signatures_for(repo)
+    found = review.pending(repo, editor, signatures=signatures)
+    replies = review.pending_replies(repo, editor, signatures=signatures)
     default = user_email(root)
     explicit = editor if given and (default or "").strip().lower() != editor else None
     if fmt == "json":
-        click.echo(json.dumps(review.to_json(editor, found, explicit), ensure_ascii=False, indent=2))
+        click.echo(json.dumps(review.to_json(editor, found, explicit, replies), ensure_ascii=False, indent=2))
         return
     titles = {cid: repo.communities[cid].title for cid in found}
-    for line in review.to_text(editor, found, titles, explicit):
+    for line in review.to_text(editor, found, titles, explicit, replies):
         click.echo(line)

@@ -7,10 +7,10 @@ from pathlib import Path
 import click
 
 from pipeline.commands.options import load_repository, root_option
-from pipeline.messages import N_, _, shown
+from pipeline.messages import N_, _, ngettext, shown
 
 
-@click.command("preview", help=N_("Build, locally, the page of cable ID as each community selecting it would show it, approved or not, marked as not published; say for each community whether it would publish it now and what is missing.\n\nOpens nothing on the network; writes only under a new temporary folder or --out (printed)."))
+@click.command("preview", help=N_("Build, locally, the page of cable ID as each community selecting it would show it, approved or not, marked as not published, with the members' replies the community would show under it; say for each community whether it would publish it now and what is missing, and how many replies wait for an approval (not shown).\n\nOpens nothing on the network; writes only under a new temporary folder or --out (printed)."))
 @root_option
 @click.argument("cable_id", metavar="ID")
 @click.option("--community", "communities", multiple=True, metavar="C",
@@ -40,5 +40,13 @@ def command(root, cable_id, communities, out):
         else:
             verdict = _("would be held: {reason}").format(reason=shown(result.held))
         click.echo(f"{result.community}\t{verdict}\t{result.page}")
+        if result.replies:
+            click.echo("  " + ngettext("{count} member's reply shown under the cable",
+                                       "{count} members' replies shown under the cable",
+                                       len(result.replies)).format(count=len(result.replies)))
+        if result.waiting:
+            click.echo("  " + ngettext("{count} member's reply waiting for an editor's approval, not shown",
+                                       "{count} members' replies waiting for an editor's approval, not shown",
+                                       len(result.waiting)).format(count=len(result.waiting)))
     if problems:
         raise click.ClickException(_("{id} has errors (above): no community will publish it until they are fixed").format(id=cable_id))
