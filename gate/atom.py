@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 _NS = "{http://www.w3.org/2005/Atom}"
 #: The largest feed read for the page (the build writes the latest few dozen entries, a few KB).
@@ -48,10 +48,15 @@ def site_link(href: str, site_path: str) -> str:
     """The entry's link as a path of this gate's site (``site_path`` is ``/c/<community>/``), or "".
 
     The build writes either an absolute address on the gate (with ``--site-url``) or one relative to the
-    site; anything leading outside ``site_path`` (another host, another community, a scheme) is dropped."""
+    site; anything leading outside ``site_path`` (another host, another community, a scheme) is dropped.
+    Only the path is kept (never a host or a scheme). A browser reads ``%2e%2e`` as ``..`` and ``\\`` as
+    ``/``, so a path with a dot segment in any spelling, a backslash or a control character is dropped
+    too: what is kept stays under ``site_path`` however a browser resolves it."""
     parts = urlsplit(href)
     path = parts.path if parts.scheme or parts.netloc else urlsplit(urljoin(site_path, href)).path
-    if not path.startswith(site_path) or ".." in path.split("/") or not path.isprintable():
+    segments = unquote(path).split("/")
+    if (not path.startswith(site_path) or "\\" in unquote(path) or "." in segments or ".." in segments
+            or not unquote(path).isprintable()):
         return ""
     return path
 
