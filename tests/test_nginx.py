@@ -68,6 +68,8 @@ from tests.test_gate_hostile import (  # noqa: F401 - collected here again, agai
 
 pytestmark = pytest.mark.nginx
 
+#: What Chromium sends for a page (a link followed, an address typed).
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7"
 GATE_FLAGS = ("--accel-redirect", ACCEL_PREFIX, "--trusted-proxy", "127.0.0.1")
 
 
@@ -285,3 +287,42 @@ def test_gate_decisions_carry_no_body_and_a_yes_sets_a_grant(world):
     assert refused.header("x-diplomatie-session") is None  # a valid session, not a member: not a sign-in
     anonymous = world.direct.get("/c/presse/", headers={"X-Diplomatie-Decide": "1"})
     assert anonymous.status == 401 and anonymous.header("x-diplomatie-session") == "none"
+
+
+def test_a_community_s_feed_is_a_page_to_a_browser_and_atom_to_a_feed_reader_through_nginx(tmp_path):
+    """Same address, same cookie: nginx sends it to the gate (gate/feedpage.py) whatever the Accept, so a
+    browser never gets the Atom nginx could have learned for a feed reader, nor a reader the page."""
+    store = storage.open_store(tmp_path / "store")
+    feed = ('<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom" xml:lang="fr">'
+            "<id>urn:diplomatie:presse</id><title>presse</title><entry><id>urn:diplomatie:presse:1</id>"
+            "<title>Sécurité énergétique</title><updated>2026-11-21T00:00:00Z</updated>"
+            '<link rel="alternate" type="text/html" href="2026/2026-BERLIN-0042/"/>'
+            f"<summary>{'Résumé du télégramme. ' * 20}</summary></entry></feed>\n").encode()
+    publish_site(store, "presse", {**site("presse"), "feed.xml": feed}, "r1")
+    write_members(store, members())
+    tokens.init(tmp_path / "keys")
+    with world_behind_nginx(tmp_path, store) as proxied:
+        session = proxied.session_cookie("a@press.org")
+        grant = proxied.get("/c/presse/", cookie=session).header("set-cookie").split(";", 1)[0]
+        assert grant.startswith("diplomatie-grant=")
+        for cookie in (session, f"{session}; {grant}", session):  # without a grant, with one (nginx's own path)
+            for accept in ("application/atom+xml, */*;q=0.5", BROWSER_ACCEPT, "*/*", None):
+                reply = proxied.get("/c/presse/feed.xml", cookie=cookie,
+                                    headers={"Accept-Encoding": "identity", **({"Accept": accept} if accept else {})})
+                assert reply.status == 200 and "Accept" in reply.header("vary"), accept
+                if accept == BROWSER_ACCEPT:
+                    assert reply.header("content-type") == "text/html; charset=utf-8"
+                    assert reply.header("cache-control") == "no-store" and reply.header("etag") is None
+                    body = reply.body.decode()
+                    assert '<html lang="fr"' in body and 'href="/c/presse/2026/2026-BERLIN-0042/"' in body
+                    assert "Sécurité énergétique" in body
+                else:
+                    assert reply.body == feed and reply.header("content-type") == "application/xml", accept
+                    assert reply.header("cache-control") == "private, no-cache"
+        packed = proxied.get("/c/presse/feed.xml", cookie=session, headers={"Accept": BROWSER_ACCEPT,
+                                                                            "Accept-Encoding": "gzip"})
+        assert packed.header("content-encoding") == "gzip" and b"<!doctype html>" in gzip.decompress(packed.body)
+        assert proxied.get("/c/presse/feed.xml", headers={"Accept": BROWSER_ACCEPT}).status == 302
+        outsider = proxied.session_cookie("b@biz.org")
+        refused = proxied.get("/c/presse/feed.xml", cookie=outsider, headers={"Accept": "*/*"})
+        assert refused.status == 403 and feed not in refused.body
