@@ -26,6 +26,7 @@ links or plain text for one community.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import gzip
 import hashlib
 import html
@@ -43,6 +44,7 @@ from urllib.parse import urlsplit
 
 import markdown
 import yaml
+from babel.dates import format_date, get_month_names
 from markdown.extensions import Extension
 from markdown.treeprocessors import Treeprocessor
 
@@ -85,37 +87,43 @@ DESCRIPTION_MARKER = "@@DIPLOMATIE-DESCRIPTION@@"
 HOME_LATEST = 20
 FEED_ENTRIES = 50
 
-LABELS: dict[str, dict[str, str]] = {
-    "fr": {
-        "home": "Accueil", "by_date": "Par date", "by_post": "Par poste", "by_subject": "Par sujet",
-        "id": "Référence", "date": "Date", "post": "Poste", "ministry": "Ministère",
-        "subjects": "Sujets", "language": "Langue", "summary": "Résumé", "supersedes": "Remplace",
-        "latest": "Derniers télégrammes", "owner": "Communauté animée par", "count": "télégrammes publiés",
-        "unpublished": "câble non publié", "none": "Aucun télégramme publié pour l'instant.",
-        "feed": "Flux Atom des derniers télégrammes", "fr": "français", "en": "anglais",
-        "cables": "télégrammes", "version": "Version", "changed": "Dernière modification",
-        "uncommitted": "pas encore enregistrée dans git",
-        "search_all": "Rechercher dans les télégrammes", "search_these": "Rechercher parmi ces télégrammes",
-        "replies": "Réponses des membres", "member": "Membre de la communauté",
-    },
-    "en": {
-        "home": "Home", "by_date": "By date", "by_post": "By post", "by_subject": "By subject",
-        "id": "Reference", "date": "Date", "post": "Post", "ministry": "Ministry",
-        "subjects": "Subjects", "language": "Language", "summary": "Summary", "supersedes": "Supersedes",
-        "latest": "Latest cables", "owner": "Community run by", "count": "cables published",
-        "unpublished": "unpublished cable", "none": "No cable published yet.",
-        "feed": "Atom feed of the latest cables", "fr": "French", "en": "English",
-        "cables": "cables", "version": "Version", "changed": "Last changed",
-        "uncommitted": "not committed to git yet",
-        "search_all": "Search the cables", "search_these": "Search these cables",
-        "replies": "Members' replies", "member": "Member of the community",
-    },
-}
-MONTHS = {
-    "fr": ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
-           "octobre", "novembre", "décembre"],
-    "en": ["January", "February", "March", "April", "May", "June", "July", "August", "September",
-           "October", "November", "December"],
+#: The languages the build writes a site in; a community in any other gets English.
+SITE_LANGUAGES = ("fr", "en")
+#: The words of the pages the build writes itself (cable headers, indexes, home, version page), by key:
+#: msgids of the ``pipeline`` catalogue, read in the site's language by :func:`labels`.
+LABEL_TEXTS = {
+    "home": N_("Home"),
+    "by_date": N_("By date"),
+    "by_post": N_("By post"),
+    "by_subject": N_("By subject"),
+    "by_date_year": N_("By date: {year}"),
+    # The version page's body (the theme's version.js writes the same words in the footer).
+    "built_from": N_("Built on {built} from commit {commit}"),
+    "built_outside_git": N_("Site built outside a git repository."),
+    "id": N_("Reference"),
+    "date": N_("Date"),
+    "post": N_("Post"),
+    "ministry": N_("Ministry"),
+    "subjects": N_("Subjects"),
+    "language": N_("Language"),
+    "summary": N_("Summary"),
+    "supersedes": N_("Supersedes"),
+    "latest": N_("Latest cables"),
+    "owner": N_("Community run by"),
+    "count": N_("cables published"),
+    "unpublished": N_("unpublished cable"),
+    "none": N_("No cable published yet."),
+    "feed": N_("Atom feed of the latest cables"),
+    "fr": N_("French"),
+    "en": N_("English"),
+    "cables": N_("cables"),
+    "version": N_("Version"),
+    "changed": N_("Last changed"),
+    "uncommitted": N_("not committed to git yet"),
+    "search_all": N_("Search the cables"),
+    "search_these": N_("Search these cables"),
+    "replies": N_("Members' replies"),
+    "member": N_("Member of the community"),
 }
 
 
@@ -135,7 +143,47 @@ THEME_TEXTS = {
     "not_found": N_("Page not found"),
     "not_found_text": N_("This page does not exist in this site."),
     "back_home": N_("Back to the home page"),
+    # The classification marking of every page (theme/partials/banner.html).
+    "classification": N_("UNCLASSIFIED"),
+    # The search field and its results panel (theme/partials/dip-search.html, dip-search-panel.html).
+    # Where one English word stands for two French ones, the msgid says which (the English catalogue
+    # gives the plain word).
+    "search": N_("Search (the search landmark)"),
+    "search_label": N_("Search the cables"),
+    "search_placeholder": N_("Search (the search field's placeholder)"),
+    "search_results": N_("Search results"),
+    "filter_post": N_("Post"),
+    "filter_subject": N_("Subject"),
+    "filter_language": N_("Language"),
+    "filter_from": N_("From"),
+    "filter_until": N_("Until"),
+    "filter_all": N_("All (posts, subjects)"),
+    "filter_all_languages": N_("All (languages)"),
+    "filter_start": N_("the start"),
+    "filter_today": N_("today"),
+    "close": N_("Close"),
+    "more_results": N_("More results"),
+    # What assets/javascripts/search.js writes (read from the panel's data attributes); {count} is
+    # filled in by the script.
+    "search_none": N_("No cable matches."),
+    "search_one": N_("1 cable found."),
+    "search_many": N_("{count} cables found."),
+    "searching": N_("Searching…"),
+    "search_unavailable": N_("Search is not available (no cable indexed, or the site cannot be reached)."),
+    # The language tag the search sorts and writes months with (Intl, in the browser).
+    "search_locale": N_("en-GB"),
+    # What assets/javascripts/version.js writes in the footer (from the copyright partial's data
+    # attributes); {built} and {commit} are filled in by the script.
+    "built_from": N_("Built on {built} from commit {commit}"),
+    "built_outside_git": N_("Built outside a git repository"),
 }
+
+
+def template_text(text: str) -> str:
+    """A text of the catalogue as the templates print it, as is: ``&``, ``<``, ``>`` and ``"`` escaped,
+    so that it is text in an element or in a double-quoted attribute; apostrophes left as written (the
+    templates put no text in a single-quoted attribute), so the pages keep the bytes of their text."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 
 def theme_texts(language: str) -> dict[str, str]:
@@ -155,8 +203,17 @@ DEFAULTS = Path(__file__).resolve().parent / "defaults"
 IDENTITY_CSS = "assets/stylesheets/identity.css"
 
 
+@functools.cache
 def labels(language: str) -> dict[str, str]:
-    return LABELS.get(language, LABELS["en"])
+    """The words of the build's own pages in ``language`` (English for a language no site is written in)."""
+    t = translations_for(language if language in SITE_LANGUAGES else "en")
+    return {key: t.gettext(msgid) for key, msgid in LABEL_TEXTS.items()}
+
+
+def month_names(language: str) -> list[str]:
+    """January to December as ``language`` writes them in a date (CLDR, through Babel: ``mars``, ``March``)."""
+    names = get_month_names("wide", locale=language if language in SITE_LANGUAGES else "en")
+    return [names[m] for m in range(1, 13)]
 
 
 def cable_url(cable_id: str) -> str:
@@ -359,8 +416,8 @@ def replies_section(replies: Iterable[Any], community: Any, published: Mapping[s
 
 
 def long_date(date: dt.date, language: str) -> str:
-    month = MONTHS.get(language, MONTHS["en"])[date.month - 1]
-    return f"{date.day} {month} {date.year}" if language == "fr" else f"{month} {date.day}, {date.year}"
+    """``14 mars 2026``, ``March 14, 2026``: a date as the site's language writes it (CLDR's long date)."""
+    return format_date(date, format="long", locale=language if language in SITE_LANGUAGES else "en")
 
 
 # --------------------------------------------------------------------------------------------
@@ -404,7 +461,7 @@ def site_config(base: dict[str, Any], base_dir: Path, plan: CommunityPlan, docs_
     """The community's configuration: the base with its own title, language and docs (its search is
     Pagefind's, built after MkDocs: a ``search`` plugin named in the base is taken out)."""
     community = plan.community
-    language = community.language if community.language in LABELS else "en"
+    language = community.language if community.language in SITE_LANGUAGES else "en"
     t = labels(language)
     theme = dict(base.get("theme") or {"name": "material"})
     if isinstance(theme, str):
@@ -428,8 +485,9 @@ def site_config(base: dict[str, Any], base_dir: Path, plan: CommunityPlan, docs_
         # The footer's pages, with the accessibility statement's conformity status.
         "dip_pages": {"legal": _page_url(LEGAL_PAGE), "accessibility": _page_url(ACCESSIBILITY_PAGE),
                       "accessibility_status": _conformity(language)},
-        # Every text the theme prints, in the site's language (the pipeline's catalogue).
-        "texts": theme_texts(language),
+        # Every text the theme prints, in the site's language (the pipeline's catalogue), escaped
+        # (template_text): the templates print them as they are, never through ``| e`` again.
+        "texts": {key: template_text(text) for key, text in theme_texts(language).items()},
         "contact": community.owner,
     })
     config = {
@@ -549,11 +607,11 @@ def version_json(commit: str | None, commit_time: dt.datetime | None) -> bytes:
 def version_fragment(commit: str | None, commit_time: dt.datetime | None, language: str) -> str:
     """The version page's body."""
     shown = commit_shown(commit, commit_time)
-    fr = language == "fr"
+    t = labels(language)
     if not shown["build_commit"]:
-        return f"<p>{'Site construit hors dépôt git.' if fr else 'Site built outside a git repository.'}</p>"
-    return (f"<p>{'Construit le' if fr else 'Built on'} <time>{esc(shown['build_time'])}</time> "
-            f"{'depuis le commit' if fr else 'from commit'} <code>{esc(shown['build_commit'])}</code>.</p>")
+        return f"<p>{esc(t['built_outside_git'])}</p>"
+    return "<p>" + esc(t["built_from"]).format(built=f"<time>{esc(shown['build_time'])}</time>",
+                                               commit=f"<code>{esc(shown['build_commit'])}</code>") + ".</p>"
 
 
 #: The names a base configuration gives the search plugin: they ask for the site's search, which is
@@ -647,7 +705,7 @@ def generated_pages(plan: CommunityPlan, inline: bool = True) -> tuple[dict[str,
     build). Unless ``inline``, the Markdown holds a marker comment instead of each list, and the
     list is put in the rendered page: MkDocs need not parse thousands of list items."""
     community, cables = plan.community, plan.publish
-    language = community.language if community.language in LABELS else "en"
+    language = community.language if community.language in SITE_LANGUAGES else "en"
     t = labels(language)
     pages: dict[str, str] = {}
     fragments: dict[str, dict[str, str]] = defaultdict(dict)
@@ -705,7 +763,7 @@ def generated_pages(plan: CommunityPlan, inline: bool = True) -> tuple[dict[str,
         for s in c.subjects:
             by_subject[s].append(c)
 
-    months = MONTHS.get(language, MONTHS["en"])
+    months = month_names(language)
     year_lines = []
     for year in sorted(by_year, reverse=True):
         counts: dict[int, int] = defaultdict(int)
@@ -718,7 +776,7 @@ def generated_pages(plan: CommunityPlan, inline: bool = True) -> tuple[dict[str,
         for m in sorted(counts, reverse=True):
             in_month = [c for c in by_year[year] if c.date.month == m]
             sections.append(f"## {months[m - 1].capitalize()} {year} {{#{year}-{m:02d}}}\n\n" + listing(in_month, 1, f"dates/{year}.md"))
-        page(f"dates/{year}.md", f"{t['by_date']} : {year}" if language == "fr" else f"{t['by_date']}: {year}",
+        page(f"dates/{year}.md", t["by_date_year"].format(year=year),
              search_form(**{"from": str(year), "until": str(year)}) + "\n\n".join(sections))
     page("dates/index.md", t["by_date"], search_form() + '<ul class="dip-counts">' + "".join(year_lines) + "</ul>"
          if cables else f"<p>{esc(t['none'])}</p>")

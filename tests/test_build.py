@@ -148,7 +148,9 @@ def test_cable_page_has_metadata_banners_sign_out_and_build_footer(sample):
     assert 'href="/logout"' in page and "Se déconnecter" in page
     # The footer links to the version page and loads the script that shows the build line; the
     # page itself holds no commit, so a new commit does not change it.
-    assert '<a href="../version.html" data-dip-version>Version du site</a>' in page
+    # The script writes the build line in the words of the link's data attributes (the site's language).
+    assert ('<a href="../version.html" data-dip-version data-dip-text-built="Construit le {built} depuis le commit '
+            '{commit}"\n       data-dip-text-outside="Construit hors dépôt git">Version du site</a>') in page
     assert '<script src="../assets/javascripts/version.js"></script>' in page
     assert commit[:12] not in page and "2026-11-20 10:00" not in page
     version = (out / "energie/version.html").read_text()

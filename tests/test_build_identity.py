@@ -14,6 +14,7 @@ languages and references: read in the built pages (the browser checks are tests/
 from __future__ import annotations
 
 import datetime as dt
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -183,7 +184,10 @@ def test_a_build_without_a_readable_accessibility_record_fails_and_says_what_to_
 
 #: The theme's templates whose texts come from the catalogue (config.extra.texts, pipeline/site.py THEME_TEXTS).
 CATALOGUED = ("main.html", "404.html", "partials/footer.html", "partials/copyright.html", "partials/header.html",
-              "partials/dip-reply.html")
+              "partials/dip-reply.html", "partials/banner.html", "partials/dip-search.html",
+              "partials/dip-search-panel.html")
+#: How a template, a script or the build would pick a text by language instead of reading the catalogue.
+BY_LANGUAGE = re.compile(r"""\bfr\s*\?|===?\s*["']fr["']|\bif fr\b""")
 
 
 def test_the_theme_prints_the_catalogues_texts_and_chooses_no_literal_by_language():
@@ -191,6 +195,11 @@ def test_the_theme_prints_the_catalogues_texts_and_chooses_no_literal_by_languag
         text = (PROJECT_DIR / "theme" / name).read_text(encoding="utf-8")
         assert 'language == "fr"' not in text and " if fr " not in text, f"theme/{name} chooses a literal by language"
         assert "config.extra.texts" in text, f"theme/{name} prints no text of the catalogue"
+    files = [*(PROJECT_DIR / "theme").rglob("*.html"), *(PROJECT_DIR / "theme").rglob("*.js"),
+             PROJECT_DIR / "pipeline" / "site.py", *(PROJECT_DIR / "pipeline" / "build").glob("*.py")]
+    choosing = [f"{path.relative_to(PROJECT_DIR)}:{n}: {line.strip()}" for path in files
+                for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if BY_LANGUAGE.search(line)]
+    assert not choosing, "texts chosen by language, not read from the catalogue:\n" + "\n".join(choosing)
 
 
 @pytest.mark.parametrize(("community", "language", "expected"), [

@@ -187,7 +187,7 @@ def _put_lists(source: site.SiteSource) -> None:
 def _write_version(job: BuildJob, cp: CommunityPlan, site_dir: Path, template: str) -> dict[str, str]:
     """version.html and version.json: the only files of a site that hold the commit and its time.
     Returns what is new in them (the page's body, the JSON), by file."""
-    language = cp.community.language if cp.community.language in site.LABELS else "en"
+    language = cp.community.language if cp.community.language in site.SITE_LANGUAGES else "en"
     fragment = site.version_fragment(job.commit, job.commit_time, language)
     data = site.version_json(job.commit, job.commit_time)
     files = {site.VERSION_URL: template.replace(site.VERSION_MARKER, fragment).encode("utf-8"),

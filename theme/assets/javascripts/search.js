@@ -12,7 +12,10 @@
   // The site's root from this script's own address (assets/javascripts/search.js): right at any
   // depth, and on the 404 page, which the gate serves at any path.
   var root = new URL("../../", script.src);
-  var fr = (document.documentElement.lang || "").slice(0, 2) === "fr";
+  // The words it writes and the language it sorts and names months in: the panel's data-dip-*
+  // attributes (partials/dip-search-panel.html, the catalogue's texts in the site's language).
+  function words(name) { return panel.getAttribute("data-dip-text-" + name) || ""; }
+  var locale = panel.getAttribute("data-dip-locale") || document.documentElement.lang || "en";
   var PAGE = 10, DEBOUNCE = 60;
   var forms = document.querySelectorAll("form[data-dip-search]");
   var status = panel.querySelector(".dip-search__status");
@@ -67,7 +70,7 @@
   // One formatter for every month (toLocaleDateString would build one per call: ~1 ms each).
   function monthName(value) {
     var parts = value.split("-");
-    if (!monthFormat) monthFormat = new Intl.DateTimeFormat(fr ? "fr-FR" : "en-GB", { month: "long", year: "numeric", timeZone: "UTC" });
+    if (!monthFormat) monthFormat = new Intl.DateTimeFormat(locale, { month: "long", year: "numeric", timeZone: "UTC" });
     return monthFormat.format(new Date(Date.UTC(+parts[0], +parts[1] - 1, 1)));
   }
 
@@ -78,7 +81,7 @@
     return pagefind.filters().then(function (filters) {
       ["post", "subject", "language"].forEach(function (name) {
         // Subjects are labels (« Énergie »): sorted as the reader's language sorts them.
-        Object.keys(filters[name] || {}).sort(function (a, b) { return a.localeCompare(b, fr ? "fr" : "en"); }).forEach(function (value) {
+        Object.keys(filters[name] || {}).sort(function (a, b) { return a.localeCompare(b, locale); }).forEach(function (value) {
           add(selects[name], value, value + " (" + filters[name][value] + ")");
         });
       });
@@ -175,9 +178,9 @@
   }
 
   function say(count) {
-    if (count === 0) return fr ? "Aucun télégramme ne correspond." : "No cable matches.";
-    if (count === 1) return fr ? "1 télégramme trouvé." : "1 cable found.";
-    return count + (fr ? " télégrammes trouvés." : " cables found.");
+    if (count === 0) return words("none");
+    if (count === 1) return words("one");
+    return words("many").replace("{count}", String(count));
   }
 
   function open() {
@@ -201,7 +204,7 @@
       return Promise.resolve();
     }
     open();
-    status.textContent = fr ? "Recherche…" : "Searching…";
+    status.textContent = words("searching");
     var waited = !ready;
     return load().then(function (pagefind) {
       // Only the latest query is searched: the keys typed while the library loaded are not searched
@@ -225,8 +228,7 @@
       });
     }).catch(function () {
       if (mine !== seq) return;
-      status.textContent = fr ? "La recherche n'est pas disponible (aucun télégramme indexé, ou le site est injoignable)."
-        : "Search is not available (no cable indexed, or the site cannot be reached).";
+      status.textContent = words("unavailable");
     });
   }
 

@@ -6,20 +6,20 @@
   var script = document.currentScript;
   if (!script || !window.fetch) return;
   var url = new URL("../../version.json", script.src);
-  var fr = (document.documentElement.lang || "").slice(0, 2) === "fr";
   fetch(url, { credentials: "same-origin" })
     .then(function (response) { return response.ok ? response.json() : null; })
     .then(function (version) {
       if (!version) return;
-      var text;
-      if (version.commit) {
-        text = (fr ? "Construit le " : "Built on ") + version.built + (fr ? " depuis le commit " : " from commit ") +
-          version.commit.slice(0, 12);
-      } else {
-        text = fr ? "Construit hors dépôt git" : "Built outside a git repository";
-      }
+      // The words are the page's (the copyright partial's data-dip-text-* attributes, in the site's language).
       var links = document.querySelectorAll("a[data-dip-version]");
-      for (var i = 0; i < links.length; i++) links[i].textContent = text;
+      for (var i = 0; i < links.length; i++) {
+        var link = links[i];
+        var text = version.commit
+          ? (link.getAttribute("data-dip-text-built") || "").replace("{built}", version.built)
+            .replace("{commit}", version.commit.slice(0, 12))
+          : link.getAttribute("data-dip-text-outside") || "";
+        if (text) link.textContent = text;
+      }
     })
     .catch(function () { /* opened from disk: the link to version.html says it all */ });
 })();
