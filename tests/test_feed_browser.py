@@ -129,7 +129,9 @@ def test_a_member_opening_the_feed_in_a_browser_reads_a_page_in_the_community_s_
         for i, (title, _) in enumerate(entries):
             assert links.nth(i).inner_text() == title
             assert links.nth(i).get_attribute("href").startswith(f"/c/{community}/2026/")
-        screenshot(page, f"gate-feed-page-{lang}-mobile")
+        screenshot(page, f"gate-feed-page-{lang}-mobile")  # for docs/screenshots
+        page.set_viewport_size(SIZES["desktop"])
+        screenshot(page, f"gate-feed-page-{lang}-desktop")
         with page.expect_navigation():
             links.first.click()
         assert page.url.startswith(f"{gate.base}/c/{community}/2026/")
