@@ -26,7 +26,7 @@ from tests.contentrepo import COMMUNITIES, OWNER, cable_text, make_repo
 from tests.test_tokens_cli import BASE, run
 
 EXAMPLES = settings(max_examples=150, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 TODAY = dt.date(2026, 6, 1)
 
 

@@ -18,7 +18,7 @@ from tests.gatekit import FakeClock, gate_in_process, write_members
 BASE = "http://localhost:8000"
 MEMBER = "a.martin@example.org"
 EXAMPLES = settings(max_examples=40, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
 @pytest.fixture

@@ -164,7 +164,7 @@ def test_other_parsing_code_uses_other_entries(troubled, tmp_path, monkeypatch):
     assert len(list((cache / PARSED).glob("index-*.sqlite"))) == 2
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(front=st.text(alphabet="abcdefgilmnoprstuy:-[]{}'\" \n0123456789TZ_é", max_size=200),
        body=st.text(max_size=200))
 def test_any_file_loads_the_same_through_the_cache(tmp_path_factory, front, body):
@@ -186,7 +186,7 @@ def settled(path: Path, racy_ns: int) -> None:
 
 
 @settings(max_examples=25, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_any_edit_is_seen_even_keeping_size_and_modification_time(tmp_path_factory, monkeypatch, data):
     """The stale-cache class: a cable edited in place (same inode), to the same size, with its

@@ -18,7 +18,7 @@ keys = st.sampled_from(["id", "title", "date", "post", "author", "classification
                         "summary", "ministry", "communities", "embargo", "status", "supersedes", "approvals",
                         "other"])
 
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
 @SETTINGS

@@ -224,7 +224,7 @@ SPOILT = st.one_of(st.none(), st.integers(-2, 10**20), st.text(max_size=40), st.
                                     '{"communities": {"x": {}}, "findings": []}', '{"order": "x"}']))
 
 
-@settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_any_damaged_value_in_the_index_gives_the_answer_of_a_cold_load(mixed, tmp_path_factory, data):
     """The class: any value of any row replaced by anything (another type, text, garbage JSON, a

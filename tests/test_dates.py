@@ -22,7 +22,7 @@ from pipeline.cli import main
 from pipeline.findings import Findings
 
 SETTINGS = settings(max_examples=150, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 years = st.one_of(st.integers(0, 9999), st.sampled_from([0, 1, 1899, 1900, 2200, 2201, 9999]))
 offsets = st.one_of(st.just("Z"), st.just(""), st.builds(
@@ -203,7 +203,7 @@ def small_repo(tmp_path_factory):
 
 
 @settings(max_examples=40, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(yaml_datetimes())
 def test_plan_now_takes_any_date_time_in_the_bounds_and_refuses_the_others(small_repo, value):
     text, year, offset = value

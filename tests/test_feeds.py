@@ -219,7 +219,7 @@ def issued(world):
     return world, address.partition("key=")[2]
 
 
-@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_forged_and_garbled_addresses_open_nothing(issued, data):
     world, token = issued
@@ -359,7 +359,7 @@ def hostile_text():
     return st.tuples(XML_TEXT, st.sampled_from(HOSTILE), XML_TEXT).map("".join)
 
 
-@settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(entries=st.lists(st.tuples(hostile_text(), hostile_text(), st.sampled_from(ON_SITE + OFF_SITE)),
                         min_size=1, max_size=3))
 def test_the_page_shows_hostile_titles_and_summaries_as_text_and_links_only_into_the_site(world, entries):

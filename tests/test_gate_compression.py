@@ -147,7 +147,7 @@ def weight_of(said: dict[str, float], coding: str) -> float:
     return said.get(coding, said.get("*", 0.0))
 
 
-@settings(max_examples=120, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=120, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(st.lists(ELEMENT, max_size=6))
 def test_any_accept_encoding_gets_identity_or_a_coding_it_accepted(world, elements):  # noqa: F811
     header = render(elements)

@@ -37,7 +37,7 @@ from tests.gatekit import FakeClock, confirm, gate_in_process, publish_site
 ROOT = Path(__file__).resolve().parent.parent
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 EXAMPLES = settings(max_examples=60, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 MEMBER = "anne@example.org"  # energie-europe (fr) only
 READER = "rebecca@example.org"  # un-multilateral (en) only

@@ -313,7 +313,7 @@ def test_generated_tampered_grants_are_refused_by_nginx(world):
     stranger = Browser(world, world.session_cookie("b@biz.org"))  # a valid session, not of presse
 
     @settings(max_examples=40, deadline=None, derandomize=True,
-              suppress_health_check=[HealthCheck.function_scoped_fixture])
+              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
     @given(_mutations(grant_value))
     def check(variant: str) -> None:
         if variant == grant_value or not variant.isprintable() or ";" in variant or not variant.isascii():

@@ -23,7 +23,7 @@ ANNE, BRUNO, CARLA = "a.martin@example.org", "b.durand@example.org", "c.roux@exa
 CABLE, OTHER, PRESSE_CABLE = "2026-BERLIN-0001", "2026-BERLIN-0002", "2026-ROME-0007"
 PROXY = "192.0.2.7"  # the in-process client's address (tests/gatekit.py GateClient)
 SETTINGS = settings(max_examples=25, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
 def publish(store, community: str, cables: tuple[str, ...]) -> None:

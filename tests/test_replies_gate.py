@@ -26,7 +26,7 @@ ONU_CABLE = "2026-NEW-YORK-ONU-0007"
 PAGE = f"/replies/energie/2026/{CABLE}.html"
 CABLE_PAGE = b"<!doctype html><html><body><h1>Berlin</h1></body></html>"
 EXAMPLES = settings(max_examples=25, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
 def publish(store: storage.Store, community: str, pages: dict[str, bytes], release: str) -> None:

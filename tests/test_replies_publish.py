@@ -242,7 +242,7 @@ PLAIN = st.text(alphabet="abc *_`#>-[]()\n", max_size=20)
 
 
 @settings(max_examples=30, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(parts=st.lists(st.one_of(HOSTILE, PLAIN), min_size=1, max_size=5))
 def test_hostile_markdown_in_a_reply_is_sanitised_like_a_cable(repo, parts):
     reply = load_reply(repo, text="Merci. " + " ".join(parts))
