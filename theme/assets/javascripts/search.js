@@ -3,7 +3,7 @@
 // pieces of the index it needs, then one fragment per result shown. The index is cut in slices by
 // date (pipeline/build/searchindex.py: a year, or a part of it, each a Pagefind index of its own,
 // listed newest first in pagefind/slices.json): a query searches the newest slice first and shows
-// its results at once, then adds each older slice's as it comes (the page says so), so the first
+// its results at once, then adds the older slices' when they come (the page says so), so the first
 // results cost one slice's work however large the archive is.
 // A normal same-origin script (the Content-Security-Policy allows no unhashed inline script;
 // Pagefind's WebAssembly needs 'wasm-unsafe-eval', nothing more). Results are built as DOM nodes,
@@ -37,7 +37,7 @@
 
   // The library, the list of slices, and the newest slice's entry, metadata and WebAssembly: fetched
   // once, when the page is idle or on the first sign that the reader may search, whichever comes
-  // first (see the end). Older slices load when a query reaches them.
+  // first (see the end). Older slices load when a query reaches them (after the first results).
   var library = null, slices = null, instances = {};
   function load() {
     if (!loading) {
@@ -48,25 +48,29 @@
       })]).then(function (loaded) {
         slices = loaded[1].slices;
         if (!slices.length) throw new Error("no index");
-        return instance(slices[0]);
+        return instance([slices[0]]);
       }).then(function () { ready = true; });
     }
     return loading;
   }
 
-  // One Pagefind instance per slice. No worker: a query over one slice is a few milliseconds of
-  // work, and starting a worker (its script, its own copy of the WebAssembly) delays the first
-  // results by hundreds. An empty preload returns once the metadata and the WebAssembly are loaded
-  // and compiled (init() returns before), and fetches nothing more.
-  function instance(slice) {
-    if (!instances[slice.name]) {
-      instances[slice.name] = library.then(function (pagefind) {
-        var one = pagefind.createInstance({ basePath: new URL("pagefind/" + slice.name + "/", root).pathname,
-                                            baseUrl: root.pathname, noWorker: true });
-        return one.init().then(function () { return one.preload(""); }).then(function () { return one; });
+  // One Pagefind instance per group of slices: its first slice's index, and the others merged into
+  // it (Pagefind's mergeIndex, which shares the first one's WebAssembly). No worker: a query over
+  // one slice is a few milliseconds of work, and starting a worker (its script, its own copy of the
+  // WebAssembly) delays the first results by hundreds. An empty preload returns once the metadata
+  // and the WebAssembly are loaded and compiled (init() returns before), and fetches nothing more.
+  function instance(group) {
+    var key = group.map(function (slice) { return slice.name; }).join(" ");
+    function path(slice) { return new URL("pagefind/" + slice.name + "/", root).pathname; }
+    if (!instances[key]) {
+      instances[key] = library.then(function (pagefind) {
+        var one = pagefind.createInstance({ basePath: path(group[0]), baseUrl: root.pathname, noWorker: true });
+        return one.init().then(function () {
+          return Promise.all(group.slice(1).map(function (slice) { return one.mergeIndex(path(slice), { baseUrl: root.pathname }); }));
+        }).then(function () { return one.preload(""); }).then(function () { return one; });
       });
     }
-    return instances[slice.name];
+    return instances[key];
   }
 
   function option(select, value, text) {
@@ -92,12 +96,12 @@
     return monthFormat.format(new Date(Date.UTC(+parts[0], +parts[1] - 1, 1)));
   }
 
-  // The filters' choices: the values the index holds, with their counts (summed over the slices).
+  // The filters' choices: the values the index holds, with their counts (summed over the groups).
   function fill() {
     if (filled) return Promise.resolve();
     filled = true;
-    return Promise.all(slices.map(function (slice) {
-      return instance(slice).then(function (one) { return one.filters(); });
+    return Promise.all(groupsFor({}).map(function (group) {
+      return instance(group).then(function (one) { return one.filters(); });
     })).then(function (all) {
       var filters = {};
       all.forEach(function (one) {
@@ -218,12 +222,14 @@
     return count + (fr ? " télégrammes trouvés." : " cables found.");
   }
 
-  // The slices a query searches, newest first: those holding a month of the chosen date range.
-  function slicesFor(filters) {
+  // What a query searches, in two steps: the newest slice holding a month of the chosen date range,
+  // then every older one in that range at once (one more WebAssembly fetch, however many slices).
+  function groupsFor(filters) {
     var range = filters.month ? filters.month.any : null;
-    return slices.filter(function (slice) {
+    var chosen = slices.filter(function (slice) {
       return !range || range.some(function (m) { return m >= slice.from && m <= slice.until; });
     });
+    return [chosen.slice(0, 1), chosen.slice(1)].filter(function (group) { return group.length; });
   }
 
   function wait(ms) {
@@ -261,9 +267,9 @@
     if (!query) options.sort = { date: "desc" };
     // Keys typed in a burst make one search: the first query, once the library is loaded, runs at
     // once (the burst typed meanwhile is behind it); later ones wait 60 ms for the next key. Only the
-    // latest query is searched, and a query stops between slices once a newer one is typed.
+    // latest query is searched, and a query stops after the newest slice once a newer one is typed.
     return load().then(function () { return waited ? null : wait(DEBOUNCE); }).then(function () {
-      var todo = slicesFor(filters);
+      var todo = groupsFor(filters);
       function next(i) {
         if (mine !== seq) return;
         if (i >= todo.length) {
