@@ -9,10 +9,17 @@ itself (``energie`` finds ``énergie``) and splits words on the straight apostro
 typographic one nor the ligatures French writes: the pages are indexed from copies where those are
 spelled out (:func:`search_text`), and the site's search script spells a query out the same way.
 
+The index is cut in slices by date (:func:`slices`), each a Pagefind index of its own: Pagefind's
+query cost grows with the pages holding the query's words (it scores every one and hands back all
+their word positions before the first result can be drawn), so one index of a large community made
+a common word cost seconds; the theme's script searches the newest slice first and shows its results,
+then the older slices merged into one instance.
+
 The binary is the pinned ``pagefind_bin`` package's, run as ``python -m pagefind``: nothing is fetched
-at build or run time. The site ships Pagefind's search library and its worker (the pinned version's
-files, which the audit compares with a reference build, see :func:`reference_bundle`), never its UI
-bundles nor its worker: the theme's own script (theme/assets/javascripts/search.js) draws the search.
+at build or run time. The site ships Pagefind's search library once (``pagefind/pagefind.js``) and
+each slice's WebAssembly (the pinned version's files, which the audit compares with a reference
+build, see :func:`reference_bundle`), never its UI bundles nor its worker: the theme's own script
+(theme/assets/javascripts/search.js) draws the search.
 """
 
 from __future__ import annotations
@@ -36,8 +43,9 @@ from pipeline.site import gzip_bytes
 
 #: The folder of a site that holds its search index.
 SEARCH_DIR = "pagefind"
-#: Pagefind's own files a site ships (the library and the index's entry); its UI bundles are removed,
-#: and its worker: search.js runs Pagefind in the page (``noWorker``), which shows first results sooner.
+#: Pagefind's own files a slice keeps (the library, moved to pagefind/, and the index's entry); its UI
+#: bundles are removed, and its worker: search.js runs Pagefind in the page (``noWorker``), which
+#: shows first results sooner.
 LIBRARY = ("pagefind.js", "pagefind-entry.json")
 #: Cable pages: ``<year>/<id>.html`` (the only pages with ``data-pagefind-body``).
 CABLE_PAGE = re.compile(r"^\d{4}/[^/]+\.html$")

@@ -17,7 +17,7 @@
   // depth, and on the 404 page, which the gate serves at any path.
   var root = new URL("../../", script.src);
   var fr = (document.documentElement.lang || "").slice(0, 2) === "fr";
-  var PAGE = 10, DEBOUNCE = 60;
+  var PAGE = 10, DEBOUNCE = 60, SETTLE = 300;
   var forms = document.querySelectorAll("form[data-dip-search]");
   var status = panel.querySelector(".dip-search__status");
   var list = panel.querySelector(".dip-search__results");
@@ -277,8 +277,13 @@
           more.hidden = shown >= results.length;
           return fill();
         }
-        return instance(todo[i]).then(function (one) {
-          if (mine !== seq) return;
+        // The older slices wait for a pause in the typing: their search holds the page for as long as
+        // it runs (up to a second for a word found everywhere in a large archive), and a reader still
+        // typing would feel it on every key.
+        return (i ? wait(SETTLE) : Promise.resolve()).then(function () {
+          return mine === seq ? instance(todo[i]) : null;
+        }).then(function (one) {
+          if (mine !== seq || !one) return;
           return one.search(query || null, options);
         }).then(function (found) {
           if (mine !== seq || !found) return;
