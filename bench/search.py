@@ -21,6 +21,10 @@ the click in the field to the first result (on a shared machine, wall time grows
 time much less). ``--script-from REF`` also times, interleaved run by run, the same site with the
 search script (theme/assets/javascripts/search.js) of commit REF: what the script alone changes.
 
+``--queries a,b`` types each query in its own cold first search (default ``budget``). ``--sites
+LABEL=DIR,... --community NAME`` builds nothing: it times the built sites in those folders (e.g. two
+trees' builds of one corpus), interleaved run by run, query by query and site by site.
+
 Then one cable is edited (a paragraph appended, approved, committed) and the sites rebuilt: it
 prints the bytes of search data whose content changed (what a publication uploads for the edit); a
 reused corpus already holds the edit, and the figure of the run that made it is printed again.
