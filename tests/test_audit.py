@@ -173,7 +173,9 @@ def test_community_strings_are_escaped_in_every_file_type(hostile_titles):
             assert "<script>alert(" not in text and '" onmouseover=x' not in text, path
             assert "<img src=x onerror" not in text, path
     # The search index holds text (the theme's search.js shows it as text, never as HTML).
-    for path in (hostile_titles / "pagefind/fragment").glob("*.pf_fragment"):
+    fragments = sorted((hostile_titles / "pagefind").glob("*/fragment/*.pf_fragment"))
+    assert fragments
+    for path in fragments:
         fragment = decode_search_file(path.name, path.read_bytes())
         assert "<script" not in json.dumps(fragment, ensure_ascii=False) and fragment["meta"]["title"]
     home = (hostile_titles / "index.html").read_text(encoding="utf-8")
