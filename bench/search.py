@@ -21,6 +21,10 @@ the click in the field to the first result (on a shared machine, wall time grows
 time much less). ``--script-from REF`` also times, interleaved run by run, the same site with the
 search script (theme/assets/javascripts/search.js) of commit REF: what the script alone changes.
 
+``--queries a,b`` types each query in its own cold first search (default ``budget``). ``--sites
+LABEL=DIR,... --community NAME`` builds nothing: it times the built sites in those folders (e.g. two
+trees' builds of one corpus), interleaved run by run, query by query and site by site.
+
 Then one cable is edited (a paragraph appended, approved, committed) and the sites rebuilt: it
 prints the bytes of search data whose content changed (what a publication uploads for the edit); a
 reused corpus already holds the edit, and the figure of the run that made it is printed again.
@@ -122,10 +126,11 @@ _WATCH = """(selector) => {
 }"""
 
 
-def first_search(browser, base: str, community: str, cable: str, kind: str) -> tuple[float, int, int, float]:
-    """A reader opens ``cable``'s page and types at once: (seconds from the first key to the first
-    result shown, bytes of search data fetched by then, requests of search data, CPU seconds the
-    browser spent from the click in the field to the first result)."""
+def first_search(browser, base: str, community: str, cable: str, kind: str,
+                 query: str = QUERY) -> tuple[float, int, int, float]:
+    """A reader opens ``cable``'s page and types ``query`` at once: (seconds from the first key to the
+    first result shown, bytes of search data fetched by then, requests of search data, CPU seconds
+    the browser spent from the click in the field to the first result)."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})  # a fresh context: cold cache
     page = context.new_page()
     requests = []
@@ -138,7 +143,7 @@ def first_search(browser, base: str, community: str, cable: str, kind: str) -> t
     page.evaluate(_WATCH, result)
     cpu = cpu_seconds(os.getpid())
     page.locator(field).click()
-    page.keyboard.type(QUERY)
+    page.keyboard.type(query)
     page.wait_for_function("() => window.__bench.shown", timeout=120_000, polling=20)
     cpu = cpu_seconds(os.getpid()) - cpu
     seconds = page.evaluate("() => (window.__bench.shown - window.__bench.key) / 1000")
@@ -240,6 +245,26 @@ def baseline_tree(ref: str, work: Path) -> Path:
     return tree
 
 
+def compare_sites(browser, sites: dict[str, Path], community: str, queries: list[str], runs: int) -> list[tuple]:
+    """Built sites (``label -> out folder`` holding ``community``'s site), each served like the gate
+    serves it: ``runs`` cold first searches of each query, interleaved run by run and site by site
+    (every site sees the same load). Rows of (label, query, medians, all wall times)."""
+    found: dict[tuple[str, str], list] = {(label, q): [] for label in sites for q in queries}
+    with contextlib.ExitStack() as servers:
+        bases = {label: servers.enter_context(serving(out)) for label, out in sites.items()}
+        cables = {label: sorted(p.relative_to(out / community).as_posix() for p in (out / community).glob("[0-9]*/*.html"))
+                  for label, out in sites.items()}
+        for _ in range(runs):
+            for q in queries:
+                for label in sites:
+                    cable = cables[label][len(cables[label]) // 2]
+                    found[label, q].append(first_search(browser, bases[label], community, cable, "pagefind", q))
+                    print(f"{label} {q}: {[round(x, 3) for x in found[label, q][-1]]}", file=sys.stderr, flush=True)
+    return [(label, q, statistics.median(r[0] for r in rs), statistics.median(r[3] for r in rs),
+             statistics.median(r[1] for r in rs), statistics.median(r[2] for r in rs), [round(r[0], 2) for r in rs])
+            for (label, q), rs in found.items()]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,4000", help="corpus sizes (cables), e.g. 1000,4000,20000")
@@ -255,8 +280,32 @@ def main() -> None:
                         help="also time the Pagefind site with the search script of commit REF (same index), interleaved")
     parser.add_argument("--no-edit", dest="edit", action="store_false",
                         help="skip the one-cable edit and its rebuild")
+    parser.add_argument("--queries", default=QUERY,
+                        help="comma-separated queries, each typed in its own cold first search (default: budget)")
+    parser.add_argument("--sites", default="", metavar="LABEL=DIR,...",
+                        help="time these built sites (folders of community sites) instead of building, interleaved")
+    parser.add_argument("--community", default="", help="with --sites: the community whose site is searched")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
+
+    if args.sites:
+        sites = {label: Path(folder) for label, folder in (item.split("=", 1) for item in args.sites.split(","))}
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run"])
+            rows = compare_sites(browser, sites, args.community, args.queries.split(","), args.runs)
+            browser.close()
+        print(f"| site | query | first results after typing (median of {args.runs}) | browser CPU meanwhile | "
+              "search data fetched (requests) | all runs (s) |")
+        print("|---|---|---:|---:|---:|---|")
+        for label, q, seconds, cpu, size, requests, every in rows:
+            print(f"| {label} | `{q}` | {seconds:.2f} s | {cpu:.2f} s | {size / 1e6:.2f} MB ({requests:g}) | "
+                  f"{', '.join(f'{x:g}' for x in every)} |")
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(f"\nLoad average at the end: {load} on {os.cpu_count()} CPUs.")
+        print(f"Reproduce: .venv/bin/python bench/search.py {shlex.join(sys.argv[1:])}")
+        return
 
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-search-"))
     work.mkdir(parents=True, exist_ok=True)

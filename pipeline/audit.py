@@ -513,6 +513,9 @@ def _in_search_index(rel: str) -> bool:
 
 #: The pinned Pagefind's own files: the same bytes in every site (compared with ``trusted_from``).
 _PAGEFIND_CODE = re.compile(r"^pagefind(?:-worker)?\.js$|^wasm\.[a-z_-]+\.pagefind$")
+#: The index's slices (pipeline/build/searchindex.py): a folder per slice, listed in a JSON file.
+SLICE_NAME = re.compile(r"^\d{4}(?:-h[12]|-q[1-4]|-\d{2})?$")
+SLICES_FILE = "slices.json"
 _PAGEFIND_DATA = re.compile(r"^(?:fragment/[A-Za-z0-9_-]+\.pf_fragment|index/[A-Za-z0-9_-]+\.pf_index|"
                             r"filter/[A-Za-z0-9_-]+\.pf_filter|pagefind\.[A-Za-z0-9_-]+\.pf_meta)$")
 
@@ -521,8 +524,16 @@ def _audit_search_file(rel: str, data: bytes, matcher: Any, trusted: list[Path])
     """One file of the search index: Pagefind's own code must be the pinned version's; every other
     file is decoded and its strings searched (a fragment's text also for markings)."""
     name = rel[len(SEARCH_DIR) + 1:]
+    if name == SLICES_FILE:
+        _audit_slices(rel, data, matcher)
+        return
+    # A slice's folder (pagefind/2026-q3/...) holds one Pagefind index: the same files as Pagefind
+    # writes in its own folder, compared and read the same way.
+    head, _sep, rest = name.partition("/")
+    if rest and SLICE_NAME.match(head):
+        name = rest
     if _PAGEFIND_CODE.match(name):
-        if not _verbatim(rel, data, trusted):
+        if not _verbatim(f"{SEARCH_DIR}/{name}", data, trusted):
             raise AuditError(_("search index audit: {rel} is not the pinned Pagefind's file (a site ships Pagefind's library, worker and WebAssembly as its binary writes them)").format(rel=rel))
         return
     if name == "pagefind-entry.json":
@@ -548,6 +559,21 @@ def _audit_search_file(rel: str, data: bytes, matcher: Any, trusted: list[Path])
         found = _markings_in("".join(f"<p>{html_mod.escape(str(text))}</p>" for text in shown))
         if found:
             raise AuditError(_("marking audit: {rel} (a search result's text) shows a classification marking: {found}").format(rel=rel, found=found[0]))
+
+
+def _audit_slices(rel: str, data: bytes, matcher: Any) -> None:
+    """``pagefind/slices.json``: the names and months of the index's slices, nothing else."""
+    try:
+        listing = json.loads(data)["slices"]
+        valid = isinstance(listing, list) and all(
+            isinstance(item, dict) and set(item) == {"name", "from", "until"} and SLICE_NAME.match(str(item["name"]))
+            and all(isinstance(item[k], str) and re.fullmatch(r"\d{4}-\d{2}", item[k]) for k in ("from", "until"))
+            for item in listing)
+    except (ValueError, KeyError, TypeError):
+        valid = False
+    if not valid:
+        raise AuditError(_("search index audit: {rel} is not a list of the index's slices (name, first and last month)").format(rel=rel))
+    _search(rel, data.decode("utf-8"), matcher)
 
 
 def decode_search_file(rel: str, data: bytes) -> Any:

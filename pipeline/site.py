@@ -169,6 +169,10 @@ THEME_TEXTS = {
     "search_one": N_("1 cable found."),
     "search_many": N_("{count} cables found."),
     "searching": N_("Searching…"),
+    # Said while the older slices of a large archive's index are still searched (newest first).
+    "search_newest_none": N_("No cable found among the newest; searching older ones…"),
+    "search_newest_one": N_("1 cable found among the newest; searching older ones…"),
+    "search_newest_many": N_("{count} cables found among the newest; searching older ones…"),
     "search_unavailable": N_("Search is not available (no cable indexed, or the site cannot be reached)."),
     # The language tag the search sorts and writes months with (Intl, in the browser).
     "search_locale": N_("en-GB"),

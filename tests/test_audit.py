@@ -190,7 +190,9 @@ def test_community_strings_are_escaped_in_every_file_type(hostile_titles):
                 # names the community): what matters is that no element gets the attribute
                 assert not [a for a in _attributes(text) if a.startswith("on")], path
     # The search index holds text (the theme's search.js shows it as text, never as HTML).
-    for path in (hostile_titles / "pagefind/fragment").glob("*.pf_fragment"):
+    fragments = sorted((hostile_titles / "pagefind").glob("*/fragment/*.pf_fragment"))
+    assert fragments
+    for path in fragments:
         fragment = decode_search_file(path.name, path.read_bytes())
         assert "<script" not in json.dumps(fragment, ensure_ascii=False) and fragment["meta"]["title"]
     home = (hostile_titles / "index.html").read_text(encoding="utf-8")

@@ -97,7 +97,7 @@ def test_each_community_gets_a_complete_site(sample):
     assert results["onu"].cables == ("2026-NEW-YORK-ONU-0001",)
     for name in results:
         site = out / name
-        for rel in ("index.html", "404.html", "pagefind/pagefind.js", "pagefind/pagefind-entry.json", "feed.xml", "sitemap.xml",
+        for rel in ("index.html", "404.html", "pagefind/pagefind.js", "pagefind/slices.json", "pagefind/2026/pagefind-entry.json", "feed.xml", "sitemap.xml",
                     "dates/index.html", "dates/2026.html", "posts/index.html", "subjects/index.html",
                     "assets/stylesheets/diplomatie.css"):
             assert (site / rel).is_file(), f"{name}: {rel} missing"
@@ -118,7 +118,7 @@ def test_canary_sentences_stay_in_their_community(sample):
     assert not [f for f, t in onu.items() if "hibou de Berlin" in t]
     assert not [f for f, t in energie.items() if "heron of Turtle Bay" in t or "Turtle Bay" in t]
     # Search finds the canary only in its own community: its index's fragments hold it, the other's not.
-    assert any("hibou de Berlin" in t for f, t in energie.items() if f.startswith("pagefind/fragment/"))
+    assert any("hibou de Berlin" in t for f, t in energie.items() if f.startswith("pagefind/2026/fragment/"))
     assert not any("hibou" in t for f, t in onu.items() if f.startswith("pagefind/"))
 
 
@@ -174,8 +174,8 @@ def test_interface_and_search_follow_the_community_language(sample):
     home = (out / "onu/index.html").read_text()
     assert '<html lang="en"' in home and "Sign out" in home and "Latest cables" in home
     # One search index per site, in the site's language (its stemming), whatever a page's own language.
-    assert json.loads((out / "energie/pagefind/pagefind-entry.json").read_text())["languages"].keys() == {"fr"}
-    assert json.loads((out / "onu/pagefind/pagefind-entry.json").read_text())["languages"].keys() == {"en"}
+    assert json.loads((out / "energie/pagefind/2026/pagefind-entry.json").read_text())["languages"].keys() == {"fr"}
+    assert json.loads((out / "onu/pagefind/2026/pagefind-entry.json").read_text())["languages"].keys() == {"en"}
 
 
 def test_navigation_lists_indexes_not_cables(sample):
@@ -292,7 +292,7 @@ def test_editing_one_cable_rewrites_only_its_page_and_matches_a_full_build(tmp_p
     assert not results["energie"].cached and results["onu"].cached
     assert untouched.stat().st_ino == inode  # carried over, not rebuilt
     assert "le loir" in (out / "energie/2026/2026-BERLIN-0001.html").read_text()
-    assert any("le loir" in t for f, t in files_text(out / "energie").items() if f.startswith("pagefind/fragment/"))
+    assert any("le loir" in t for f, t in files_text(out / "energie").items() if f.startswith("pagefind/2026/fragment/"))
     build(root, tmp_path / "full", force=True, cache_dir=tmp_path / "other-cache")
     incremental, full = files_text(out / "energie"), files_text(tmp_path / "full/energie")
     assert incremental.keys() == full.keys()

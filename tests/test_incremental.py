@@ -119,12 +119,13 @@ def test_a_cable_title_edit_uploads_its_page_the_indexes_listing_it_the_search_i
 
 def assert_search_pieces(paths: set[str], after: dict) -> None:
     """An edit uploads pieces of the search index, not all of it: the cable's fragment, the word
-    index chunks holding changed words, the metadata file and the entry file naming them."""
+    index chunks holding changed words, the metadata file and the entry file naming them, all in the
+    cable's slice (its year: 2026)."""
     search = {p for p in paths if p.startswith("pagefind/") and p in after}
-    assert "pagefind/pagefind-entry.json" in search
-    assert any(p.startswith("pagefind/fragment/") for p in search)
+    assert "pagefind/2026/pagefind-entry.json" in search
+    assert all(p.startswith("pagefind/2026/") for p in search), search
     assert any(p.endswith(".pf_meta") for p in search)
-    assert len([p for p in search if p.startswith("pagefind/fragment/")]) == 1
+    assert len([p for p in search if p.startswith("pagefind/2026/fragment/")]) == 1
     assert not any(p.endswith(".js") or p.endswith(".pagefind") for p in search)  # the library: unchanged
 
 

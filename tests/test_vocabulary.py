@@ -313,7 +313,7 @@ def test_the_english_site_shows_english_labels(sites):
 
 
 def test_search_finds_and_filters_a_cable_by_its_subject_labels(sites):
-    [fragment] = [decode_search_file(p.name, p.read_bytes()) for p in (sites / "energie/pagefind/fragment").glob("*")]
+    [fragment] = [decode_search_file(p.name, p.read_bytes()) for p in (sites / "energie/pagefind").glob("*/fragment/*")]
     assert fragment["filters"]["subject"] == ["Sécurité énergétique", "Énergie"]
     assert "Sécurité énergétique, Énergie" in fragment["content"]  # searched (Pagefind folds the accents)
     assert "Ministère de la Transition écologique" in fragment["content"]

@@ -106,7 +106,7 @@ def _build_full(job: BuildJob, listing: ThemeListing, name: str, work: Path) -> 
     _write_sitemap(job, cp, source.site_dir, source.pages)
     # The search index of the cable pages (Pagefind's, in pagefind/).
     language = config["theme"]["language"]
-    index_site(source.site_dir, language)
+    index_site(source.site_dir, language, cable_months(cp))
     # The audits, then the hashes the release manifest carries.
     memo = _audit_memo(job)
     audit(source.site_dir, forbidden_terms(dict(job.repo_cables), cp, job.repo_replies), verbatim_from=config["theme"].dirs,
@@ -156,7 +156,7 @@ def _update(job: BuildJob, task: SiteTask, work: Path) -> Path:
                 fragments[written[-1].relative_to(site_dir).as_posix()] = pages.fragments(cable)
         # The files of the index that differ from the previous site's are audited; the others are the
         # previous build's, audited against the same terms.
-        for rel in index_site(site_dir, theme["language"]):
+        for rel in index_site(site_dir, theme["language"], cable_months(cp)):
             if not _same_file(site_dir / rel, job.out / name / rel):
                 written.append(site_dir / rel)
     memo = _audit_memo(job)
@@ -165,6 +165,11 @@ def _update(job: BuildJob, task: SiteTask, work: Path) -> Path:
           theme=code, pieces=fragments, memo=memo, trusted_from=trusted)
     memo.save()
     return site_dir
+
+
+def cable_months(cp: CommunityPlan) -> dict[str, str]:
+    """Each published cable's page and month: what the search index is sliced by."""
+    return {site.cable_url(cable.id): cable.date.isoformat()[:7] for cable in cp.publish}
 
 
 def _same_file(path: Path, previous: Path) -> bool:

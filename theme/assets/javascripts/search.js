@@ -1,6 +1,10 @@
 // The site's search: Pagefind's index of the cable pages (pagefind/, built by the pipeline), drawn
 // by this script in the header's panel (partials/dip-search-panel.html). A query loads only the
-// pieces of the index it needs, then one fragment per result shown.
+// pieces of the index it needs, then one fragment per result shown. The index is cut in slices by
+// date (pipeline/build/searchindex.py: a year, or a part of it, each a Pagefind index of its own,
+// listed newest first in pagefind/slices.json): a query searches the newest slice first and shows
+// its results at once, then adds the older slices' when they come (the page says so), so the first
+// results cost one slice's work however large the archive is.
 // A normal same-origin script (the Content-Security-Policy allows no unhashed inline script;
 // Pagefind's WebAssembly needs 'wasm-unsafe-eval', nothing more). Results are built as DOM nodes,
 // never as HTML: an excerpt keeps only its text and Pagefind's <mark> highlights.
@@ -16,7 +20,7 @@
   // attributes (partials/dip-search-panel.html, the catalogue's texts in the site's language).
   function words(name) { return panel.getAttribute("data-dip-text-" + name) || ""; }
   var locale = panel.getAttribute("data-dip-locale") || document.documentElement.lang || "en";
-  var PAGE = 10, DEBOUNCE = 60;
+  var PAGE = 10, DEBOUNCE = 60, SETTLE = 300;
   var forms = document.querySelectorAll("form[data-dip-search]");
   var status = panel.querySelector(".dip-search__status");
   var list = panel.querySelector(".dip-search__results");
@@ -34,21 +38,42 @@
       .replace(/\u00e6/g, "ae").replace(/\u00c6/g, "AE");
   }
 
-  // The library, the index's entry and metadata, and the WebAssembly: fetched once, when the page is
-  // idle or on the first sign that the reader may search, whichever comes first (see the end).
+  // The library, the list of slices, and the newest slice's entry, metadata and WebAssembly: fetched
+  // once, when the page is idle or on the first sign that the reader may search, whichever comes
+  // first (see the end). Older slices load when a query reaches them (after the first results).
+  var library = null, slices = null, instances = {};
   function load() {
     if (!loading) {
-      loading = import(new URL("pagefind/pagefind.js", root).href).then(function (pagefind) {
-        // No worker: a query over one community's index is a few milliseconds of work, and starting
-        // a worker (its script, its own copy of the WebAssembly) delays the first results by hundreds.
-        // An empty preload returns once the metadata and the WebAssembly are loaded and compiled
-        // (init() returns before), and fetches nothing more.
-        return pagefind.options({ baseUrl: root.pathname, noWorker: true }).then(function () { return pagefind.init(); })
-          .then(function () { return pagefind.preload(""); })
-          .then(function () { ready = true; return pagefind; });
-      });
+      library = import(new URL("pagefind/pagefind.js", root).href);
+      loading = Promise.all([library, fetch(new URL("pagefind/slices.json", root).href).then(function (response) {
+        if (!response.ok) throw new Error("no index");
+        return response.json();
+      })]).then(function (loaded) {
+        slices = loaded[1].slices;
+        if (!slices.length) throw new Error("no index");
+        return instance([slices[0]]);
+      }).then(function () { ready = true; });
     }
     return loading;
+  }
+
+  // One Pagefind instance per group of slices: its first slice's index, and the others merged into
+  // it (Pagefind's mergeIndex, which shares the first one's WebAssembly). No worker: a query over
+  // one slice is a few milliseconds of work, and starting a worker (its script, its own copy of the
+  // WebAssembly) delays the first results by hundreds. An empty preload returns once the metadata
+  // and the WebAssembly are loaded and compiled (init() returns before), and fetches nothing more.
+  function instance(group) {
+    var key = group.map(function (slice) { return slice.name; }).join(" ");
+    function path(slice) { return new URL("pagefind/" + slice.name + "/", root).pathname; }
+    if (!instances[key]) {
+      instances[key] = library.then(function (pagefind) {
+        var one = pagefind.createInstance({ basePath: path(group[0]), baseUrl: root.pathname, noWorker: true });
+        return one.init().then(function () {
+          return Promise.all(group.slice(1).map(function (slice) { return one.mergeIndex(path(slice), { baseUrl: root.pathname }); }));
+        }).then(function () { return one.preload(""); }).then(function () { return one; });
+      });
+    }
+    return instances[key];
   }
 
   function option(select, value, text) {
@@ -74,11 +99,22 @@
     return monthFormat.format(new Date(Date.UTC(+parts[0], +parts[1] - 1, 1)));
   }
 
-  // The filters' choices: the values the index holds, with their counts.
-  function fill(pagefind) {
+  // The filters' choices: the values the index holds, with their counts (summed over the groups).
+  function fill() {
     if (filled) return Promise.resolve();
     filled = true;
-    return pagefind.filters().then(function (filters) {
+    return Promise.all(groupsFor({}).map(function (group) {
+      return instance(group).then(function (one) { return one.filters(); });
+    })).then(function (all) {
+      var filters = {};
+      all.forEach(function (one) {
+        Object.keys(one).forEach(function (name) {
+          filters[name] = filters[name] || {};
+          Object.keys(one[name]).forEach(function (value) {
+            filters[name][value] = (filters[name][value] || 0) + one[name][value];
+          });
+        });
+      });
       ["post", "subject", "language"].forEach(function (name) {
         // Subjects are labels (« Énergie »): sorted as the reader's language sorts them.
         Object.keys(filters[name] || {}).sort(function (a, b) { return a.localeCompare(b, locale); }).forEach(function (value) {
@@ -149,11 +185,11 @@
     return item;
   }
 
-  // The next results, each shown as soon as its fragment (and those before it) arrived. The very
-  // first result's fragment is fetched alone, then the rest of the page's together: the first result
-  // is not kept waiting while the browser decodes nine other fragments and their excerpts.
-  function showMore(mine) {
-    var slice = results.slice(shown, shown + PAGE);
+  // The next results (``count``, a page by default), each shown as soon as its fragment (and those
+  // before it) arrived. The very first result's fragment is fetched alone, then the rest together:
+  // the first result is not kept waiting while the browser decodes nine other fragments.
+  function showMore(mine, count) {
+    var slice = results.slice(shown, shown + (count || PAGE));
     var first = shown === 0 ? 1 : slice.length;
     shown += slice.length;
     list.setAttribute("aria-busy", "true");
@@ -177,10 +213,30 @@
     });
   }
 
-  function say(count) {
+  function say(count, searching) {
+    if (searching) {
+      // Said while older slices are searched: the results are the newest cables' so far.
+      if (count === 0) return words("newest-none");
+      if (count === 1) return words("newest-one");
+      return words("newest-many").replace("{count}", String(count));
+    }
     if (count === 0) return words("none");
     if (count === 1) return words("one");
     return words("many").replace("{count}", String(count));
+  }
+
+  // What a query searches, in two steps: the newest slice holding a month of the chosen date range,
+  // then every older one in that range at once (one more WebAssembly fetch, however many slices).
+  function groupsFor(filters) {
+    var range = filters.month ? filters.month.any : null;
+    var chosen = slices.filter(function (slice) {
+      return !range || range.some(function (m) { return m >= slice.from && m <= slice.until; });
+    });
+    return [chosen.slice(0, 1), chosen.slice(1)].filter(function (group) { return group.length; });
+  }
+
+  function wait(ms) {
+    return new Promise(function (resolve) { setTimeout(resolve, ms); });
   }
 
   function open() {
@@ -206,30 +262,58 @@
     open();
     status.textContent = words("searching");
     var waited = !ready;
-    return load().then(function (pagefind) {
-      // Only the latest query is searched: the keys typed while the library loaded are not searched
-      // one by one (each would fetch the index pieces of its prefix: « b », « bu »…).
-      if (mine !== seq) return;
-      var options = { filters: filters };
-      if (!query) options.sort = { date: "desc" };
-      // Keys typed in a burst make one search: the first query, once the library is loaded, runs at
-      // once (the burst typed meanwhile is behind it); later ones are debounced (Pagefind fetches
-      // their index pieces during the pause).
-      var found = waited ? pagefind.search(query || null, options) : pagefind.debouncedSearch(query || null, options, DEBOUNCE);
-      return found.then(function (found) {
-        if (mine !== seq || !found) return;
-        results = found.results;
-        shown = 0;
-        list.textContent = "";
-        status.textContent = say(results.length);
-        return showMore(mine).then(function () {
-          if (mine === seq) return fill(pagefind);
+    results = [];
+    shown = 0;
+    list.textContent = "";
+    more.hidden = true;
+    var options = { filters: filters };
+    if (!query) options.sort = { date: "desc" };
+    // Keys typed in a burst make one search: the first query, once the library is loaded, runs at
+    // once (the burst typed meanwhile is behind it); later ones wait 60 ms for the next key. Only the
+    // latest query is searched, and a query stops after the newest slice once a newer one is typed.
+    return load().then(function () { return waited ? null : wait(DEBOUNCE); }).then(function () {
+      var todo = groupsFor(filters);
+      function next(i) {
+        if (mine !== seq) return;
+        if (i >= todo.length) {
+          status.textContent = say(results.length, false);
+          more.hidden = shown >= results.length;
+          return fill();
+        }
+        // The older slices wait for a pause in the typing: their search holds the page for as long as
+        // it runs (up to a second for a word found everywhere in a large archive), and a reader still
+        // typing would feel it on every key.
+        return (i ? wait(SETTLE) : Promise.resolve()).then(function () {
+          return mine === seq ? instance(todo[i]) : null;
+        }).then(function (one) {
+          if (mine !== seq || !one) return;
+          return one.search(query || null, options);
+        }).then(function (found) {
+          if (mine !== seq || !found) return;
+          merge(found.results, !query);
+          status.textContent = say(results.length, i + 1 < todo.length);
+          // The first page fills as slices come; later results wait for "more".
+          var shownBefore = shown;
+          return (shown < PAGE && results.length > shown ? showMore(mine, PAGE - shown) : Promise.resolve()).then(function () {
+            if (mine !== seq) return;
+            if (shownBefore === shown) more.hidden = shown >= results.length;
+            return next(i + 1);
+          });
         });
-      });
+      }
+      return next(0);
     }).catch(function () {
       if (mine !== seq) return;
       status.textContent = words("unavailable");
     });
+
+    // A slice's results join those not shown yet: by relevance for a query (the shown ones stay
+    // where they are), after the others when sorted by date (older slices hold older cables).
+    function merge(found, byDate) {
+      var waiting = results.slice(shown).concat(found);
+      if (!byDate) waiting.sort(function (a, b) { return b.score - a.score; });
+      results = results.slice(0, shown).concat(waiting);
+    }
   }
 
   Array.prototype.forEach.call(forms, function (form) {
