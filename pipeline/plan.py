@@ -11,16 +11,15 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from gate.store import utc_text
 from pipeline import approvals
 from pipeline.cables import Approval, Cable
 from pipeline.communities import Community
 from pipeline.messages import N_, Message
-from pipeline.replyfiles import ReplyFile
 from pipeline.repository import Repository
 from pipeline.vocabulary import NONE, Vocabulary
 
 if TYPE_CHECKING:
+    from pipeline.replyfiles import ReplyFile
     from pipeline.withdrawals import Register
 
 
@@ -81,6 +80,8 @@ def standing_reason(cable: Cable, register: Register | None = None) -> str | Non
 def embargo_reason(embargo: dt.datetime | None, now: dt.datetime) -> str | None:
     """Why a cable under this embargo may not be published at ``now``, or None."""
     if embargo is not None and embargo > now:
+        from gate.store import utc_text
+
         return Message(N_("embargoed until {when}"), when=utc_text(embargo))
     return None
 
