@@ -53,7 +53,7 @@ def translations(language: str, domain: str = DOMAIN, directory: Path = LOCALES,
 
     ``compiled``: a folder where the compiled catalogue is kept between processes (the command line
     starts a process per command, and compiling the ``.po`` with Babel is much of a short command's
-    time). Each file there is named by the SHA-256 of the ``.po`` and Babel's version and holds the
+    time). Each file there is named by the SHA-256 of the ``.po`` and of Babel's version and holds the
     SHA-256 of what follows: a file that is damaged, from another ``.po`` or unreadable is not used,
     the ``.po`` is compiled (fail closed); one that cannot be written is not kept.
     """
@@ -88,14 +88,18 @@ def _compile(source: bytes, language: str, domain: str, path: Path) -> bytes:
 
 
 def _compiled_file(folder: Path, domain: str, language: str, source: bytes) -> Path:
+    """Where the ``.mo`` of ``source`` is kept: named by the SHA-256 of the ``.po`` and of Babel's
+    ``__init__.py`` (which states its version), found without importing Babel or reading package
+    metadata (either costs more than the compiled catalogue saves)."""
     import hashlib
-    import importlib.metadata
+    import importlib.util
 
+    spec = importlib.util.find_spec("babel")
     try:
-        babel = importlib.metadata.version("babel")
-    except importlib.metadata.PackageNotFoundError:
-        babel = "absent"
-    key = hashlib.sha256(f"{babel}\0".encode() + source).hexdigest()
+        babel = Path(spec.origin).read_bytes() if spec is not None and spec.origin else b"absent"
+    except OSError:
+        babel = b"unreadable"
+    key = hashlib.sha256(hashlib.sha256(babel).digest() + source).hexdigest()
     return folder / f"{domain}-{language}-{key[:32]}.mo"
 
 
