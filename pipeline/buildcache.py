@@ -20,8 +20,9 @@ pickle: the cache is data, not code), and a load parses only the files it has ne
   the ``sha256(path, bytes)`` it was parsed from, the cable's id, its findings and the cable without
   its body; and, per file, what the cross-file checks and the plan computed from it and
   ``communities.yaml`` (``facts``), and the parsed ``communities.yaml`` (``memos``). A file whose
-  signature is unchanged is not even read; a command reads the small columns of every row and the
-  cable of a file only when it asks for that cable, and the body from the file when something asks
+  signature is unchanged is not even read; a command reads the small columns of every row (from one
+  snapshot of them, checked by its SHA-256: :class:`Snapshot`) and the cable of a file only when it
+  asks for that cable, and the body from the file when something asks
   for it (checked against the hash). At 20,000 cables, decoding one 30 MB JSON index and making every
   cable was most of the time of ``check``, ``plan`` and ``approve``.
 - A commit's git objects (``--ref``, ``--at``): :class:`ParsedCables`, one small file per parsed
