@@ -20,9 +20,6 @@ import io
 import re
 from pathlib import Path
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-
 LANGUAGES = ("fr", "en")
 DEFAULT = "fr"
 DOMAIN = "gate"
@@ -47,24 +44,87 @@ class CatalogueError(RuntimeError):
 
 
 @functools.cache
-def translations(language: str, domain: str = DOMAIN, directory: Path = LOCALES) -> gettext.GNUTranslations:
+def translations(language: str, domain: str = DOMAIN, directory: Path = LOCALES,
+                 compiled: Path | None = None) -> gettext.GNUTranslations:
     """The compiled catalogue of ``language`` (one of :data:`LANGUAGES`), read from its ``.po`` once.
 
     Fuzzy entries are left out (Babel's ``write_mo`` default), so an unreviewed translation falls
     back to the English source rather than showing a guess; the catalogue test refuses them anyway.
+
+    ``compiled``: a folder where the compiled catalogue is kept between processes (the command line
+    starts a process per command, and compiling the ``.po`` with Babel is much of a short command's
+    time). Each file there is named by the SHA-256 of the ``.po`` and of Babel's version and holds the
+    SHA-256 of what follows: a file that is damaged, from another ``.po`` or unreadable is not used,
+    the ``.po`` is compiled (fail closed); one that cannot be written is not kept.
     """
     if language not in LANGUAGES:
         raise ValueError(f"no catalogue for language {language!r}: one of {', '.join(LANGUAGES)}")
     path = directory / language / "LC_MESSAGES" / f"{domain}.po"
     try:
-        with path.open("rb") as po:
-            catalog = read_po(po, locale=language, domain=domain)
+        source = path.read_bytes()
+    except OSError as exc:
+        raise CatalogueError(f"{path}: cannot read the {language} catalogue: {exc}") from exc
+    kept = _compiled_file(compiled, domain, language, source) if compiled is not None else None
+    mo = _read_compiled(kept) if kept is not None else None
+    if mo is None:
+        mo = _compile(source, language, domain, path)
+        if kept is not None:
+            _keep_compiled(kept, mo)
+    return gettext.GNUTranslations(io.BytesIO(mo))
+
+
+def _compile(source: bytes, language: str, domain: str, path: Path) -> bytes:
+    """The ``.mo`` of the ``.po`` ``source`` (Babel, imported here: a kept catalogue needs none of it)."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    try:
+        catalog = read_po(io.BytesIO(source), locale=language, domain=domain)
     except (OSError, ValueError) as exc:
         raise CatalogueError(f"{path}: cannot read the {language} catalogue: {exc}") from exc
     compiled = io.BytesIO()
     write_mo(compiled, catalog)
-    compiled.seek(0)
-    return gettext.GNUTranslations(compiled)
+    return compiled.getvalue()
+
+
+def _compiled_file(folder: Path, domain: str, language: str, source: bytes) -> Path:
+    """Where the ``.mo`` of ``source`` is kept: named by the SHA-256 of the ``.po`` and of Babel's
+    ``__init__.py`` (which states its version), found without importing Babel or reading package
+    metadata (either costs more than the compiled catalogue saves)."""
+    import hashlib
+    import importlib.util
+
+    spec = importlib.util.find_spec("babel")
+    try:
+        babel = Path(spec.origin).read_bytes() if spec is not None and spec.origin else b"absent"
+    except OSError:
+        babel = b"unreadable"
+    key = hashlib.sha256(hashlib.sha256(babel).digest() + source).hexdigest()
+    return folder / f"{domain}-{language}-{key[:32]}.mo"
+
+
+def _read_compiled(file: Path) -> bytes | None:
+    """The ``.mo`` kept in ``file`` if its digest holds (None: missing, damaged or unreadable)."""
+    import hashlib
+
+    try:
+        data = file.read_bytes()
+    except OSError:
+        return None
+    digest, _, mo = data.partition(b"\n")
+    return mo if hashlib.sha256(mo).hexdigest().encode() == digest else None
+
+
+def _keep_compiled(file: Path, mo: bytes) -> None:
+    import hashlib
+
+    from gate.files import write_atomic
+
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(file, hashlib.sha256(mo).hexdigest().encode() + b"\n" + mo, fsync=False)
+    except OSError:
+        pass  # not kept: compiled again next time
 
 
 def valid(language: object) -> str | None:

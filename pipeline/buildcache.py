@@ -20,8 +20,9 @@ pickle: the cache is data, not code), and a load parses only the files it has ne
   the ``sha256(path, bytes)`` it was parsed from, the cable's id, its findings and the cable without
   its body; and, per file, what the cross-file checks and the plan computed from it and
   ``communities.yaml`` (``facts``), and the parsed ``communities.yaml`` (``memos``). A file whose
-  signature is unchanged is not even read; a command reads the small columns of every row and the
-  cable of a file only when it asks for that cable, and the body from the file when something asks
+  signature is unchanged is not even read; a command reads the small columns of every row (from one
+  snapshot of them, checked by its SHA-256: :class:`Snapshot`) and the cable of a file only when it
+  asks for that cable, and the body from the file when something asks
   for it (checked against the hash). At 20,000 cables, decoding one 30 MB JSON index and making every
   cable was most of the time of ``check``, ``plan`` and ``approve``.
 - A commit's git objects (``--ref``, ``--at``): :class:`ParsedCables`, one small file per parsed
@@ -42,6 +43,7 @@ this code cannot read, is ignored: the file is parsed (fail closed).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import datetime as dt
@@ -208,7 +210,8 @@ SCHEMA = ("CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, sig TEXT NOT
           "sha TEXT NOT NULL, id TEXT, idline INTEGER, own TEXT, cable TEXT, csum INTEGER, chk INTEGER)",
           "CREATE TABLE IF NOT EXISTS facts (path TEXT NOT NULL, name TEXT NOT NULL, sha TEXT NOT NULL, "
           "fkey TEXT NOT NULL, data TEXT NOT NULL, chk INTEGER, PRIMARY KEY (path, name))",
-          "CREATE TABLE IF NOT EXISTS memos (name TEXT PRIMARY KEY, key TEXT NOT NULL, data TEXT NOT NULL, chk INTEGER)")
+          "CREATE TABLE IF NOT EXISTS memos (name TEXT PRIMARY KEY, key TEXT NOT NULL, data TEXT NOT NULL, chk INTEGER)",
+          "CREATE TABLE IF NOT EXISTS snapshot (name TEXT PRIMARY KEY, digest TEXT NOT NULL, data BLOB NOT NULL)")
 
 
 def row_check(*values: object) -> int:
@@ -224,11 +227,19 @@ class ParsedIndex:
     ``sha256(path, bytes)`` it was parsed from, the cable's id and the line of its id, its own
     findings, the cable without its body (JSON), and the facts computed from it and
     ``communities.yaml`` (``fkey`` says which ``communities.yaml`` and which code: see
-    :func:`pipeline.repository.load`). A load reads the small columns of every row, and the cable of a
-    file only when something asks for it: a command about one cable pays for that one.
+    :func:`pipeline.repository.load`). The cable of a file is read only when something asks for it:
+    a command about one cable pays for that one.
 
-    Use :meth:`head` (or :meth:`parse`) for every file of a load, then :meth:`save`. A database that
-    cannot be read, or a row this code cannot read, is ignored: the file is parsed (fail closed)."""
+    The small columns of every row and the facts are also kept together in a snapshot (table
+    ``snapshot``): one blob per kind, checked by its SHA-256 and decoded at once, which costs a
+    fraction of reading and checking 20,000 rows one by one. A snapshot may be older than the rows:
+    each of its entries holds for the content (``sha``) it names, like a row, so an old entry is
+    merely not used (the file's row is read instead); when more than :data:`STALE` files of a load
+    were not served by it, the load writes it anew.
+
+    Use :meth:`head` (or :meth:`parse`) for every file of a load, then :meth:`save`. A database,
+    snapshot or row that cannot be read, or that this code cannot read, is ignored: the file is
+    parsed (fail closed)."""
 
     def __init__(self, cache: Path, root: Path) -> None:
         language = messages.language()  # findings are kept as worded: one index per language
@@ -237,8 +248,10 @@ class ParsedIndex:
         self.root = Path(root)
         self.stamp = time.time_ns()  # before any file is read: a later change has a later ctime
         self.rows: dict[str, tuple] = {}  # path -> (sig, seen, sha, id, idline, own, csum), checked
-        self.kept_facts: dict[tuple[str, str], tuple] = {}  # (path, name) -> (sha, fkey, data)
-        self.db = self._open()
+        self.kept_facts: dict[tuple[str, str], tuple] = {}  # (path, name) -> (sha, fkey, data), rows read
+        self.snapshot: Snapshot | None = None  # the rows and facts as last written at once
+        self.all_read = False  # every row and fact of the database is in rows and kept_facts
+        self.stale: set[str] = set()  # files of this load the snapshot did not serve
         self.visited: set[str] = set()
         self.valid: dict[str, str] = {}  # path -> the sha its row (or its fresh parse) stands for
         self.parsed: dict[str, Cable | None] = {}  # parsed by this load (body included)
@@ -248,10 +261,11 @@ class ParsedIndex:
         self.new_memos: dict[str, tuple[str, str]] = {}  # name -> (key, JSON)
         self._cables: dict[str, str | None] | None = None  # path -> cable JSON, once read in bulk
         self._fetched = 0
+        self.db = self._open()
 
     def _open(self) -> sqlite3.Connection | None:
-        """The database, its rows read; a fresh one when it is missing or damaged; None when none
-        can be made here (then every file is parsed and nothing is kept)."""
+        """The database, with its snapshot (else every row) read; a fresh one when it is missing or
+        damaged; None when none can be made here (then every file is parsed and nothing is kept)."""
         for attempt in range(2):
             try:
                 self.file.parent.mkdir(parents=True, exist_ok=True)
@@ -260,14 +274,14 @@ class ParsedIndex:
                 db.execute("PRAGMA synchronous=NORMAL")
                 for table in SCHEMA:
                     db.execute(table)
-                rows = db.execute("SELECT path, sig, seen, sha, id, idline, own, csum, chk FROM files").fetchall()
-                self.rows = {r[0]: r[1:8] for r in rows if r[8] == row_check(r[0], *r[3:8])}
-                self.kept_facts = {(p, n): (sha, k, d) for p, n, sha, k, d, chk in
-                                   db.execute("SELECT path, name, sha, fkey, data, chk FROM facts")
-                                   if chk == row_check(p, n, sha, k, d)}
+                self.snapshot = Snapshot.read(db, self.code)
+                if self.snapshot is not None:
+                    self.rows = dict(self.snapshot.rows)
+                else:
+                    self._read_all(db)
                 return db
             except (sqlite3.Error, OSError, ValueError):
-                self.rows, self.kept_facts = {}, {}
+                self.rows, self.kept_facts, self.snapshot, self.all_read = {}, {}, None, False
                 with contextlib.suppress(NameError, sqlite3.Error):
                     db.close()
                 if attempt == 0:  # damaged (not a database, a table of another shape): start afresh
@@ -275,6 +289,40 @@ class ParsedIndex:
                         with contextlib.suppress(OSError):
                             leftover.unlink()
         return None
+
+    def _read_all(self, db: sqlite3.Connection) -> None:
+        """Every row and fact of the database, each checked (over what the snapshot gave: a row is
+        never older than the snapshot's entry for its file)."""
+        rows = db.execute("SELECT path, sig, seen, sha, id, idline, own, csum, chk FROM files").fetchall()
+        self.rows.update({r[0]: r[1:8] for r in rows if r[8] == row_check(r[0], *r[3:8])})
+        self.kept_facts = {(p, n): (sha, k, d) for p, n, sha, k, d, chk in
+                           db.execute("SELECT path, name, sha, fkey, data, chk FROM facts")
+                           if chk == row_check(p, n, sha, k, d)}
+        self.all_read = True
+
+    def _missed(self, path: str) -> bool:
+        """Note that the snapshot did not serve ``path``; True when the caller should read the
+        file's row or facts from the database one by one (few missed so far), False when every
+        row has been read at once instead (or there is no database)."""
+        self.stale.add(path)
+        if self.all_read or self.db is None:
+            return False
+        if len(self.stale) > STALE:
+            try:
+                self._read_all(self.db)
+            except sqlite3.Error:
+                self.all_read = True  # nothing more to read: what is not known is parsed again
+            return False
+        return True
+
+    def _row_of(self, path: str) -> tuple | None:
+        """The database's row of ``path``, checked (None: none, damaged, or unreadable)."""
+        try:
+            r = self.db.execute("SELECT path, sig, seen, sha, id, idline, own, csum, chk FROM files WHERE path = ?",
+                                (path,)).fetchone()
+        except sqlite3.Error:
+            return None
+        return r[1:8] if r is not None and r[8] == row_check(r[0], *r[3:8]) else None
 
     def parse(self, entry: Entry, read: Callable[[], bytes], found: Findings) -> Cable | None:
         """The cable in the file ``entry`` (``read`` gives its bytes), its findings added to ``found``."""
@@ -285,8 +333,22 @@ class ParsedIndex:
         findings added to ``found``; the cable itself is made by :meth:`cable` when asked for."""
         path = entry.path
         self.visited.add(path)
+        sig = _sig(entry.stat)
         row = self.rows.get(path)
-        if row is not None and self._trusted(row, entry.stat):
+        trusted = row is not None and self._trusted(row, entry.stat, sig)
+        if not trusted:
+            if self._missed(path):  # the snapshot is older than the file's row, if it has one
+                newer = self._row_of(path)
+                if newer is not None:
+                    self.rows[path] = row = newer
+            else:
+                row = self.rows.get(path)
+            trusted = row is not None and self._trusted(row, entry.stat, sig)
+        if trusted:
+            sha, cid, line, own = row[2], row[3], row[4], row[5]
+            if own is None and type(sha) is str and type(cid) is str and type(line) is int:
+                self.valid[path] = sha  # most files: a cable with no finding of its own
+                return cid, line
             restored = self._head_of(row, found)
             if restored is not None:
                 self.valid[path] = row[2]
@@ -297,7 +359,7 @@ class ParsedIndex:
             restored = self._head_of(row, found)
             if restored is not None:
                 self.valid[path] = key
-                self.reseen[path] = (_sig(entry.stat), self.stamp)
+                self.reseen[path] = (sig, self.stamp)
                 return restored[0]
         own = Findings()
         cable = cables.parse(path, data, own)
@@ -312,7 +374,7 @@ class ParsedIndex:
             values = (key, cable.id if cable else None, cable.lines.get("id", 1) if cable else None,
                       own_json if own else None)
             csum = row_check(cable_json)
-            self.new_rows[path] = (path, _sig(entry.stat), self.stamp, *values, cable_json, csum,
+            self.new_rows[path] = (path, sig, self.stamp, *values, cable_json, csum,
                                    row_check(path, *values, csum))
         found.extend(own)
         return (cable.id, cable.lines.get("id", 1)) if cable is not None else None
@@ -331,9 +393,11 @@ class ParsedIndex:
         found.extend(findings)
         return ((cid, line) if cid is not None else None,)
 
-    def _trusted(self, row: tuple, signature: tuple[int, ...] | None) -> bool:
+    @staticmethod
+    def _trusted(row: tuple, signature: tuple[int, ...] | None, sig: str) -> bool:
+        """Whether the row's signature (``sig``: ``signature`` as the row writes it) stands for the file."""
         try:
-            return (signature is not None and row[0] == _sig(signature)
+            return (signature is not None and row[0] == sig
                     and max(signature[1], signature[2]) + RACY_NS < row[1])
         except (TypeError, IndexError):
             return False
@@ -393,12 +457,40 @@ class ParsedIndex:
             return body_of(data, line)
         return read_body
 
+    def _fact(self, path: str, name: str, fkey: str) -> tuple[Any, str | None]:
+        """(decoded value, None) from the snapshot, or (None, JSON text) from this load or the
+        database, of the facts ``name`` of ``path``'s content under ``fkey``; (None, None): none."""
+        sha = self.valid.get(path)
+        new = self.new_facts.get((path, name))
+        if new is not None:
+            return (None, new[2]) if new[0] == sha and new[1] == fkey and sha is not None else (None, None)
+        if self.snapshot is not None:
+            value = self.snapshot.fact(path, name, fkey, sha)
+            if value is not None:
+                return value, None
+            if self._missed(path):
+                kept = self._fact_row(path, name)
+                if kept is not None:
+                    self.kept_facts[(path, name)] = kept
+        sha_, key, text = self.kept_facts.get((path, name)) or (None,) * 3
+        if key != fkey or sha_ is None or sha_ != sha or not isinstance(text, str):
+            return None, None
+        return None, text
+
+    def _fact_row(self, path: str, name: str) -> tuple | None:
+        try:
+            r = self.db.execute("SELECT path, name, sha, fkey, data, chk FROM facts WHERE path = ? AND name = ?",
+                                (path, name)).fetchone()
+        except sqlite3.Error:
+            return None
+        return r[2:5] if r is not None and r[5] == row_check(*r[:5]) else None
+
     def facts(self, path: str, name: str, fkey: str) -> Any:
         """What :meth:`keep_facts` kept as ``name`` for ``path``'s content under ``fkey`` (None: nothing,
-        kept for other content or another ``fkey``, or unreadable)."""
-        sha, key, text = self.new_facts.get((path, name)) or self.kept_facts.get((path, name)) or (None,) * 3
-        if key != fkey or sha is None or sha != self.valid.get(path) or not isinstance(text, str):
-            return None
+        kept for other content or another ``fkey``, or unreadable). Shared: never change it."""
+        value, text = self._fact(path, name, fkey)
+        if text is None:
+            return value
         try:
             return json.loads(text)
         except ValueError:
@@ -407,18 +499,34 @@ class ParsedIndex:
     def facts_of(self, paths: Iterable[str], name: str, fkey: str) -> dict[str, Any]:
         """:meth:`facts` of many files at once, by path (files without are left out): decoded in one
         go, as decoding them one by one costs more than the rest of a command."""
-        texts = {}
+        out, texts = {}, {}
+        kept = self.snapshot.facts(name) if self.snapshot is not None else None
+        if kept is not None and kept[0] == fkey:  # most files: as the snapshot has them
+            rows, values, valid = self.snapshot.rows, kept[1], self.valid
+            fresh = {p for p, n in self.new_facts if n == name}
+            rest = []
+            for path in paths:
+                row = rows.get(path)
+                value = values.get(path)
+                if value is not None and row is not None and row[2] == valid.get(path) and path not in fresh:
+                    out[path] = value
+                else:
+                    rest.append(path)
+            paths = rest
         for path in paths:
-            sha, key, text = self.new_facts.get((path, name)) or self.kept_facts.get((path, name)) or (None,) * 3
-            if key == fkey and sha is not None and sha == self.valid.get(path) and isinstance(text, str):
+            value, text = self._fact(path, name, fkey)
+            if text is not None:
                 texts[path] = text
+            elif value is not None:
+                out[path] = value
         try:
             decoded = json.loads("[" + ",".join(texts.values()) + "]")
             if len(decoded) != len(texts):
                 raise ValueError("a text holding more than one value")
-            return dict(zip(texts, decoded, strict=True))
+            out.update(zip(texts, decoded, strict=True))
         except ValueError:  # one is damaged: decode each, leaving out what does not decode
-            return {path: data for path in texts if (data := self.facts(path, name, fkey)) is not None}
+            out.update({path: data for path in texts if (data := self.facts(path, name, fkey)) is not None})
+        return out
 
     def keep_facts(self, path: str, name: str, fkey: str, facts: Any) -> None:
         """Keep ``facts`` (JSON data) computed from ``path``'s content and what ``fkey`` stands for, as
@@ -452,11 +560,19 @@ class ParsedIndex:
             self.new_memos[name] = (key, json.dumps(data, ensure_ascii=False, separators=(",", ":")))
 
     def save(self) -> None:
-        """Write what changed: rows of files parsed or hashed again, facts, rows of files gone (best
-        effort: a cache that cannot be written costs time, never correctness)."""
+        """Write what changed: rows of files parsed or hashed again, facts, rows of files gone, and the
+        snapshot when this load found it missing or too old (best effort: a cache that cannot be
+        written costs time, never correctness)."""
         gone = [(p,) for p in self.rows.keys() - self.visited]
-        if self.db is None or not (gone or self.new_rows or self.reseen or self.new_facts or self.new_memos):
+        self.stale.update(p for p, _ in self.new_facts)
+        rewrite = self.snapshot is None or len(self.stale) + len(gone) > STALE
+        if self.db is None or not (gone or self.new_rows or self.reseen or self.new_facts or self.new_memos
+                                   or rewrite):
             return
+        rows = {p: r for p, r in self.rows.items() if p in self.visited}
+        rows.update({p: (r[1], r[2], *r[3:7], r[8]) for p, r in self.new_rows.items()})
+        rows.update({p: (sig, seen, *rows[p][2:]) for p, (sig, seen) in self.reseen.items()
+                     if p in rows and rows[p][2] == self.valid[p]})
         try:
             with self.db:
                 self.db.execute("BEGIN IMMEDIATE")
@@ -470,11 +586,56 @@ class ParsedIndex:
                                      for (p, n), (sha, k, t) in self.new_facts.items()])
                 self.db.executemany("INSERT OR REPLACE INTO memos VALUES (?,?,?,?)",
                                     [(n, k, d, row_check(n, k, d)) for n, (k, d) in self.new_memos.items()])
+                snapshot = None
+                if rewrite:  # rows of files gone since an old snapshot too (this load knew only its paths)
+                    left = [(p,) for (p,) in self.db.execute("SELECT path FROM files") if p not in self.visited]
+                    self.db.executemany("DELETE FROM files WHERE path = ?", left)
+                    self.db.executemany("DELETE FROM facts WHERE path = ?", left)
+                    snapshot = Snapshot.write(self.db, self.code, rows, self._facts_texts(rows))
         except sqlite3.Error:
             return
-        self.rows = {p: r for p, r in self.rows.items() if p in self.visited}
+        self.rows = rows
         self.kept_facts.update(self.new_facts)
+        if snapshot is not None:
+            self.snapshot, self.stale = snapshot, set()
         self.new_rows, self.reseen, self.new_facts, self.new_memos = {}, {}, {}, {}
+
+    def _facts_texts(self, rows: dict[str, tuple]) -> dict[str, tuple[str, dict[str, str]]]:
+        """For a new snapshot: per name, the ``fkey`` of this load's facts (else the snapshot's) and
+        the JSON text of each file's facts under it, for its content as ``rows`` has it."""
+        out = {}
+        names = {n for _, n in self.new_facts} | {n for _, n in self.kept_facts}
+        names |= self.snapshot.names if self.snapshot is not None else set()
+        for name in sorted(names):
+            keys = collections.Counter(k for (_, n), (_, k, _) in self.new_facts.items() if n == name)
+            kept = self.snapshot.facts(name) if self.snapshot is not None else None
+            if not keys and kept is not None:
+                keys[kept[0]] = 1
+            if not keys:
+                keys.update(k for (_, n), (_, k, _) in self.kept_facts.items() if n == name)
+            if not keys:
+                continue
+            fkey = keys.most_common(1)[0][0]
+            texts = {}
+            for path, row in rows.items():
+                value, text = self._fact_for_snapshot(path, name, fkey, row[2])
+                if text is not None:
+                    texts[path] = text
+                elif value is not None:
+                    with contextlib.suppress(TypeError, ValueError):
+                        texts[path] = self.snapshot.text(path, name)
+            out[name] = (fkey, texts)
+        return out
+
+    def _fact_for_snapshot(self, path: str, name: str, fkey: str, sha: str) -> tuple[Any, str | None]:
+        """(value, None) of the snapshot, or (None, text) of this load or the rows read, of ``path``'s
+        facts ``name`` for the content ``sha`` under ``fkey`` (without reading the database)."""
+        for kept in (self.new_facts.get((path, name)), self.kept_facts.get((path, name))):
+            if kept is not None and kept[0] == sha and kept[1] == fkey and isinstance(kept[2], str):
+                return None, kept[2]
+        if self.snapshot is not None:
+            return self.snapshot.fact(path, name, fkey, sha), None
+        return None, None
 
 
 _MISSING = object()
@@ -485,6 +646,138 @@ def _sig(signature: tuple[int, ...] | None) -> str:
         return ""
     size, mtime, ctime, inode, device = signature
     return f"{size},{mtime},{ctime},{inode},{device}"
+
+
+#: How many files of a load the snapshot may fail to serve (changed since it was written, facts
+#: computed again, gone) before the load writes it anew; beyond, every row is read at once.
+STALE = 64
+
+
+class Snapshot:
+    """The small columns of a :class:`ParsedIndex`'s rows and the facts kept for them, each kind
+    written as one JSON blob with its SHA-256 (table ``snapshot``): ``files`` (every row but the
+    cable's JSON, as columns) and one per name of facts (``facts:<name>``: the ``fkey`` they were
+    computed under, each distinct value once, and which one each file has). Read at once and decoded
+    when first asked for; a blob whose digest, format, code or shape is not what this code writes
+    is not used."""
+
+    FORMAT = 1
+    COLUMNS = 7  # (sig, seen, sha, id, idline, own, csum)
+
+    def __init__(self, digest: str, paths: list[str], rows: dict[str, tuple], raw: dict[str, tuple[str, bytes]]) -> None:
+        self.digest, self.paths, self.rows = digest, paths, rows
+        self._raw = raw  # name -> (digest, blob) of the facts, decoded when first asked for
+        self._facts: dict[str, tuple[str, dict[str, Any]] | None] = {}  # name -> (fkey, path -> value)
+        self._texts: dict[int, str] = {}  # id of a value -> its JSON text (for a new snapshot)
+
+    @property
+    def names(self) -> set[str]:
+        """The names of the facts it holds."""
+        return set(self._raw)
+
+    @classmethod
+    def read(cls, db: sqlite3.Connection, code: str) -> Snapshot | None:
+        """The snapshot of the database (None: none, or one this code cannot use)."""
+        try:
+            blobs = {name: (digest, data) for name, digest, data in
+                     db.execute("SELECT name, digest, data FROM snapshot")}
+            digest, data = blobs.pop("files")
+            if not isinstance(data, bytes) or hashlib.sha256(data).hexdigest() != digest:
+                return None
+            doc = json.loads(data)
+            if doc["format"] != cls.FORMAT or doc["code"] != code or len(doc["columns"]) != cls.COLUMNS:
+                return None
+            paths = doc["paths"]
+            rows = dict(zip(paths, zip(*doc["columns"], strict=True), strict=True))
+            if len(rows) != len(paths):
+                return None
+            raw = {name[len("facts:"):]: blob for name, blob in blobs.items()
+                   if isinstance(name, str) and name.startswith("facts:") and isinstance(blob[1], bytes)}
+            return cls(digest, paths, rows, raw)
+        except (KeyError, TypeError, ValueError, AttributeError, sqlite3.Error):
+            return None
+
+    def facts(self, name: str) -> tuple[str, dict[str, Any]] | None:
+        """(fkey, value by path) of the facts ``name`` (None: none, or unusable)."""
+        if name not in self._facts:
+            self._facts[name] = self._decode(name) if name in self._raw else None
+        return self._facts[name]
+
+    def fact(self, path: str, name: str, fkey: str, sha: str | None) -> Any:
+        """The facts ``name`` of ``path`` if the snapshot has them for the content ``sha`` under
+        ``fkey`` (None: not so). Shared between files and loads: never change them."""
+        entry = self._facts[name] if name in self._facts else self.facts(name)
+        if entry is None or entry[0] != fkey:
+            return None
+        row = self.rows.get(path)
+        if row is None or row[2] != sha:
+            return None
+        return entry[1].get(path)
+
+    def _decode(self, name: str) -> tuple[str, dict[str, Any]] | None:
+        digest, data = self._raw[name]
+        try:
+            if hashlib.sha256(data).hexdigest() != digest:
+                return None
+            doc = json.loads(data)
+            fkey, index, table = doc["fkey"], doc["index"], doc["table"]
+            if (doc["format"] != self.FORMAT or doc["files"] != self.digest or not isinstance(fkey, str)
+                    or len(index) != len(self.paths) or not isinstance(table, list)):
+                return None
+            return fkey, {path: table[i] for path, i in zip(self.paths, index, strict=True) if i >= 0}
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+            return None
+
+    def text(self, path: str, name: str) -> str:
+        """The JSON text of the value :meth:`fact` gave for ``path`` (for a new snapshot)."""
+        value = self._facts[name][1][path]
+        text = self._texts.get(id(value))
+        if text is None:
+            text = self._texts[id(value)] = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return text
+
+    @classmethod
+    def write(cls, db: sqlite3.Connection, code: str, rows: dict[str, tuple],
+              facts: dict[str, tuple[str, dict[str, str]]]) -> Snapshot | None:
+        """Write the snapshot of ``rows`` and ``facts`` (name -> (fkey, JSON text by path)) in place
+        of the old one; the new one, as read back (None: nothing could be written)."""
+        rows = {p: r for p, r in rows.items() if _row_shape(p, r)}
+        paths = list(rows)
+        columns = [list(column) for column in zip(*rows.values(), strict=True)] if rows else [[]] * cls.COLUMNS
+        data = json.dumps({"format": cls.FORMAT, "code": code, "paths": paths, "columns": columns},
+                          ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        digest = hashlib.sha256(data).hexdigest()
+        blobs = [("files", digest, data)]
+        for name, (fkey, texts) in facts.items():
+            blob = _facts_blob(digest, fkey, paths, texts)
+            if blob is not None:
+                blobs.append((f"facts:{name}", hashlib.sha256(blob).hexdigest(), blob))
+        db.execute("DELETE FROM snapshot")
+        db.executemany("INSERT INTO snapshot VALUES (?,?,?)", blobs)
+        return cls(digest, paths, rows, {name[len("facts:"):]: (d, b) for name, d, b in blobs[1:]})
+
+
+def _row_shape(path: object, row: tuple) -> bool:
+    """Whether a row holds the types this code writes (the check of a row leaves out its signature)."""
+    sig, seen, sha, cid, line, own, csum = row
+    return (isinstance(path, str) and isinstance(sig, str) and type(seen) is int and isinstance(sha, str)
+            and (cid is None or isinstance(cid, str)) and (line is None or type(line) is int)
+            and (own is None or isinstance(own, str)) and type(csum) is int)
+
+
+def _facts_blob(files: str, fkey: str, paths: list[str], texts: dict[str, str]) -> bytes | None:
+    """One kind of facts as the snapshot keeps them (see :class:`Snapshot`); None when one of the
+    texts is not JSON (then the facts are computed again rather than kept)."""
+    table: dict[str, int] = {}
+    index = [table.setdefault(texts[p], len(table)) if p in texts else -1 for p in paths]
+    body = "[" + ",".join(table) + "]"
+    try:
+        if len(json.loads(body)) != len(table):
+            return None
+    except ValueError:
+        return None
+    head = json.dumps({"format": Snapshot.FORMAT, "fkey": fkey, "files": files}, separators=(",", ":"))
+    return (head[:-1] + ',"index":' + json.dumps(index, separators=(",", ":")) + ',"table":' + body + "}").encode("utf-8")
 
 
 class ParsedCables:

@@ -15,6 +15,7 @@ default of this ministry. Codes (E203, W605…) and machine-readable keys are th
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -43,9 +44,26 @@ def language() -> str:
             or from_locale(env.get("LC_ALL"), env.get("LC_MESSAGES"), env.get("LANG")) or DEFAULT)
 
 
+@functools.cache
+def compiled_folder(base: str | None) -> Path | None:
+    """Where the compiled catalogues are kept between runs (see :func:`gate.i18n.translations`): the
+    user's cache folder (``base``: ``XDG_CACHE_HOME``, else ``~/.cache``), ``diplomatie/catalogues``;
+    None when there is no home folder to find it in."""
+    if not base:
+        try:
+            base = str(Path.home() / ".cache")
+        except RuntimeError:
+            return None
+    return Path(base) / "diplomatie" / "catalogues"
+
+
+def _catalogue(lang: str):
+    return translations(lang, DOMAIN, LOCALES, compiled_folder(os.environ.get("XDG_CACHE_HOME")))
+
+
 def _(message: str) -> str:
     """``message`` (an English msgid) in this run's language."""
-    return translations(language(), DOMAIN, LOCALES).gettext(message)
+    return _catalogue(language()).gettext(message)
 
 
 def translations_for(language: str):
@@ -56,7 +74,7 @@ def translations_for(language: str):
 
 def ngettext(singular: str, plural: str, n: int) -> str:
     """The singular or plural form for ``n``, in this run's language (French: 0 and 1 are singular)."""
-    return translations(language(), DOMAIN, LOCALES).ngettext(singular, plural, n)
+    return _catalogue(language()).ngettext(singular, plural, n)
 
 
 class Message(str):

@@ -11,18 +11,17 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from gate.store import utc_text
 from pipeline import approvals
 from pipeline.cables import Approval, Cable
 from pipeline.communities import Community
 from pipeline.messages import N_, Message
-from pipeline.replyfiles import ReplyFile
 from pipeline.repository import Repository
 from pipeline.sitetexts import NONE as NONE_TEXTS
 from pipeline.sitetexts import SiteTexts
 from pipeline.vocabulary import NONE, Vocabulary
 
 if TYPE_CHECKING:
+    from pipeline.replyfiles import ReplyFile
     from pipeline.withdrawals import Register
 
 
@@ -85,6 +84,8 @@ def standing_reason(cable: Cable, register: Register | None = None) -> str | Non
 def embargo_reason(embargo: dt.datetime | None, now: dt.datetime) -> str | None:
     """Why a cable under this embargo may not be published at ``now``, or None."""
     if embargo is not None and embargo > now:
+        from gate.store import utc_text
+
         return Message(N_("embargoed until {when}"), when=utc_text(embargo))
     return None
 
@@ -293,21 +294,26 @@ def _outline(repo: Repository, now: dt.datetime) -> Outline:
             repo.memo.keep_facts(path, FACTS, repo.facts_key, facts)
         rows.append((facts["order"], cable_id, facts))
     rows.sort(key=lambda row: (row[0], row[1]))
-    out = {}
-    for cid, community in communities:
-        publish, held = [], []
-        for _, cable_id, facts in rows:
-            selected = facts["communities"]
-            if cid not in selected:
-                continue
-            embargo = facts["embargo"]
-            reason = (facts["standing"]
-                      or (embargo_reason(dt.datetime.fromisoformat(embargo), now) if embargo is not None else None)
-                      or selected[cid])
+    # One pass over the cables, each given to the communities selecting it (a cable is selected by a
+    # few of them): a pass per community would look at every cable each time.
+    lists: dict[str, tuple[list, list]] = {cid: ([], []) for cid, _ in communities}
+    for _, cable_id, facts in rows:
+        selected = facts["communities"]
+        if not selected:
+            continue
+        embargo = facts["embargo"]
+        common = (facts["standing"]
+                  or (embargo_reason(dt.datetime.fromisoformat(embargo), now) if embargo is not None else None))
+        for cid, approval in selected.items():
+            publish, held = lists[cid]  # a community the facts' communities.yaml lacks: KeyError, plan every cable
+            reason = common or approval
             if reason is None:
                 publish.append((cable_id, facts["title"]))
             else:
                 held.append(Held(cable_id, reason))
+    out = {}
+    for cid, community in communities:
+        publish, held = lists[cid]
         shown, held_replies = plan_replies(repo.replies.values(), community, dict.fromkeys(c for c, _ in publish))
         out[cid] = CommunityOutline(community, tuple(publish), tuple(held), tuple(r.id for r in shown), held_replies)
     repo.memo.save()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import re
 from collections.abc import Callable, Iterator, MutableMapping
@@ -17,16 +18,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline import approvals, cables, communities, replyfiles, sitetexts, vocabulary
+from pipeline import approvals, cables, communities, sitetexts, vocabulary
 from pipeline.cables import Cable
 from pipeline.communities import Community
 from pipeline.findings import Finding, Findings
 from pipeline.messages import _
-from pipeline.replyfiles import ReplyFile
 from pipeline.sources import Entry, Version, WorkingTree, open_version
 
 if TYPE_CHECKING:
     from pipeline.buildcache import ParsedIndex
+    from pipeline.replyfiles import ReplyFile
+
+#: Where the members' replies are kept (``pipeline.replyfiles.FOLDER``, which is imported, with the
+#: address checks it needs, only where a version has replies).
+REPLIES = "replies"
 
 CONTENT = "content"
 CABLE_PATH = re.compile(r"^content/(\d{4})/([^/]+)\.md$")
@@ -41,22 +46,30 @@ class Cables(MutableMapping[str, Cable]):
     or by an error another file or communities.yaml shows) is made invalid when it is made."""
 
     def __init__(self) -> None:
-        self._make: dict[str, Callable[[], Cable]] = {}
+        self._make: dict[str, Callable[[], Cable]] = {}  # by id: how to make it, unless by its path
         self._paths: dict[str, str] = {}
         self._base: dict[str, Cable] = {}
         self._final: dict[str, Cable] = {}
         self._local: set[str] = set()  # invalid by its own file (its year folder)
         self._invalid: set[str] = set()  # invalid by what the whole repository shows
+        self.maker: Callable[[str], Cable] | None = None  # the cable of a file, by its path (the parse cache)
 
-    def add(self, cable_id: str, path: str, make: Callable[[], Cable], valid: bool = True) -> None:
-        """The cable ``cable_id`` of the file ``path``, made by ``make`` when first asked for."""
-        self._make[cable_id], self._paths[cable_id] = make, path
+    def add(self, cable_id: str, path: str, make: Callable[[], Cable] | None = None, valid: bool = True) -> None:
+        """The cable ``cable_id`` of the file ``path``, made by ``make`` (else by :attr:`maker`, from
+        its path) when first asked for."""
+        self._paths[cable_id] = path
+        if make is not None:
+            self._make[cable_id] = make
         if not valid:
             self._local.add(cable_id)
 
     def path(self, cable_id: str) -> str:
         """The file of ``cable_id``, without making the cable."""
         return self._paths[cable_id]
+
+    def paths(self) -> dict[str, str]:
+        """The file of every cable, by id, without making them (do not change it)."""
+        return self._paths
 
     def invalidate(self, cable_id: str) -> None:
         """Mark the cable invalid: an error in it, or about it in another file."""
@@ -71,7 +84,8 @@ class Cables(MutableMapping[str, Cable]):
         """The cable as its own file makes it, before what other files show."""
         cable = self._base.get(cable_id)
         if cable is None:
-            cable = self._make[cable_id]()
+            make = self._make.get(cable_id)
+            cable = make() if make is not None else self.maker(self._paths[cable_id])
             self._base[cable_id] = cable = _invalid(cable) if cable_id in self._local else cable
         return cable
 
@@ -89,20 +103,20 @@ class Cables(MutableMapping[str, Cable]):
         self._invalid.discard(cable_id)
 
     def __delitem__(self, cable_id: str) -> None:
-        del self._make[cable_id], self._paths[cable_id]
-        for memo in (self._base, self._final):
+        del self._paths[cable_id]
+        for memo in (self._make, self._base, self._final):
             memo.pop(cable_id, None)
         self._local.discard(cable_id)
         self._invalid.discard(cable_id)
 
     def __contains__(self, cable_id: object) -> bool:
-        return cable_id in self._make
+        return cable_id in self._paths
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._make)
+        return iter(self._paths)
 
     def __len__(self) -> int:
-        return len(self._make)
+        return len(self._paths)
 
 
 def _invalid(cable: Cable) -> Cable:
@@ -174,10 +188,8 @@ def load(root: Path, ref: str | None = None, at: dt.datetime | None = None,
         _load_cables(repo, _eager(lambda entry, read, found: cables.parse(entry.path, read(), found)))
         _cross_check(repo, today)
     elif index is not None:
-        def head(entry: Entry, read: Callable[[], bytes], found: Findings) -> tuple[str, int, Callable[[], Cable]] | None:
-            got = index.head(entry, read, found)
-            return (*got, lambda path=entry.path: index.cable(path)) if got is not None else None
-        _load_cables(repo, head)
+        repo.cables.maker = index.cable  # each cable made from its file's row when first asked for
+        _load_cables(repo, index.head)
         _cross_check(repo, today, index)
         index.save()
     else:
@@ -195,7 +207,9 @@ def _load_replies(repo: Repository) -> None:
     """Every reply file of this version, checked (pipeline/replyfiles.py), and what it names: an
     existing community and cable. A reply with an error is kept, marked invalid: never published."""
     tree = repo.version.tree
-    for entry in tree.walk(replyfiles.FOLDER):
+    for entry in tree.walk(REPLIES):
+        from pipeline import replyfiles
+
         if not entry.path.endswith(".md"):
             continue
         if entry.is_symlink:
@@ -354,10 +368,11 @@ def _check_site_config(repo: Repository) -> None:
         repo.findings.add(siteconfig.PATH, problem.line, "E502", problem.message, col=problem.col)
 
 
-#: How a load reads one file: ``head(entry, read, findings)`` gives (id, line of the id, a function
-#: making the cable) or None when the file holds no cable, its own findings added to ``findings``
-#: (``read`` gives the file's bytes: a cache may not need them).
-Head = Callable[[Entry, Callable[[], bytes], Findings], "tuple[str, int, Callable[[], Cable]] | None"]
+#: How a load reads one file: ``head(entry, read, findings)`` gives (id, line of the id[, a function
+#: making the cable]) or None when the file holds no cable, its own findings added to ``findings``
+#: (``read`` gives the file's bytes: a cache may not need them). Without a function, the cable is
+#: made by the cables' :attr:`Cables.maker` from its path.
+Head = Callable[[Entry, Callable[[], bytes], Findings], "tuple[str, int] | tuple[str, int, Callable[[], Cable]] | None"]
 
 
 def _load_cables(repo: Repository, head: Head) -> None:
@@ -384,10 +399,10 @@ def _load_cables(repo: Repository, head: Head) -> None:
             findings.add(entry.path, 1, "E102", _("file is {size} bytes, over the 1 MiB limit").format(size=entry.size),
                          _("split the cable, or move long annexes out of it"))
             continue
-        got = head(entry, lambda path=entry.path: tree.read(path), findings)
+        got = head(entry, functools.partial(tree.read, entry.path), findings)
         if got is None:
             continue
-        cable_id, id_line, make = got
+        cable_id, id_line, make = got if len(got) == 3 else (*got, None)
         valid = True
         if match.group(1) != cable_id[:4]:
             findings.add(entry.path, id_line, "E104",
@@ -425,10 +440,16 @@ def _cross_check(repo: Repository, today: dt.date, index: ParsedIndex | None = N
     known = repo.communities
     if index is not None:
         repo.memo, repo.facts_key, repo.validity = index, facts_key(repo, index), {}
-    kept = index.facts_of(map(repo.cables.path, repo.cables), "checks", repo.facts_key) if index is not None else {}
-    for cable_id in list(repo.cables):
-        path = repo.cables.path(cable_id)
+    paths = repo.cables.paths()
+    kept = index.facts_of(paths.values(), "checks", repo.facts_key) if index is not None else {}
+    validity = repo.validity
+    for cable_id, path in list(paths.items()):
         facts = kept.get(path)
+        if (facts is not None and type(facts) is dict and facts.get("valid") is True and facts.get("found") == []
+                and facts.get("supersedes") is None):
+            if validity is not None:  # most cables: nothing found, nothing superseded
+                validity[cable_id] = not repo.cables.invalidated(cable_id)
+            continue
         try:
             own, valid, supersedes = [Finding(**f) for f in facts["found"]], facts["valid"], facts["supersedes"]
             if not isinstance(valid, bool) or not (supersedes is None or isinstance(supersedes[0], str)

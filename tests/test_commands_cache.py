@@ -218,7 +218,8 @@ def test_a_damaged_or_unreadable_index_is_replaced_by_a_full_parse(mixed, tmp_pa
 
 COLUMNS = {"files": ["sig", "seen", "sha", "id", "idline", "own", "cable", "csum", "chk"],
            "facts": ["sha", "fkey", "data", "chk"],
-           "memos": ["key", "data", "chk"]}
+           "memos": ["key", "data", "chk"],
+           "snapshot": ["name", "digest", "data"]}
 SPOILT = st.one_of(st.none(), st.integers(-2, 10**20), st.text(max_size=40), st.binary(max_size=20),
                    st.sampled_from(["[]", "{}", "null", '{"found": {}}', '[{"path": 1}]', '{"valid": "yes"}',
                                     '{"communities": {"x": {}}, "findings": []}', '{"order": "x"}']))
@@ -254,3 +255,52 @@ def test_facts_kept_under_other_communities_are_not_used(mixed, tmp_path):
     same_as_cold(mixed.root, cache)
     (mixed.root / "communities.yaml").write_text(original)
     same_as_cold(mixed.root, cache)
+
+
+# --- the snapshot: every row's small columns and the facts, read at once ----------------------------
+
+def snapshot_of(cache: Path) -> list[tuple]:
+    with contextlib.closing(sqlite3.connect(index_of(cache))) as db:
+        return db.execute("SELECT name, digest, data FROM snapshot").fetchall()
+
+
+@pytest.mark.parametrize("how", EDITS)
+def test_an_old_snapshot_put_back_after_any_edit_gives_the_answer_of_a_cold_load(mixed, tmp_path, monkeypatch, how):
+    """A snapshot older than the rows (the class: written before any edit, any number of loads ago)
+    is never believed where it no longer holds: each of its entries stands for the content it names."""
+    from pipeline import buildcache
+
+    monkeypatch.setattr(buildcache, "STALE", 0)  # written anew by every load that misses it: it holds everything
+    cache = tmp_path / "cache"
+    same_as_cold(mixed.root, cache)
+    old = snapshot_of(cache)
+    assert {name for name, _, _ in old} == {"files", "facts:checks", "facts:plan"}
+    edit(mixed, how)
+    same_as_cold(mixed.root, cache)
+    with contextlib.closing(sqlite3.connect(index_of(cache))) as db, db:
+        db.execute("DELETE FROM snapshot")
+        db.executemany("INSERT INTO snapshot VALUES (?,?,?)", old)
+    same_as_cold(mixed.root, cache)
+
+
+def test_a_warm_load_after_a_one_cable_edit_reads_no_row_but_that_cables(mixed, tmp_path, monkeypatch):
+    from pipeline import buildcache
+
+    monkeypatch.setattr(buildcache, "RACY_NS", 0)  # the files just written count as settled: only the edit is new
+    cache = tmp_path / "cache"
+    same_as_cold(mixed.root, cache)
+    read_all, one_by_one = [], []
+    real_row_of = buildcache.ParsedIndex._row_of
+    monkeypatch.setattr(buildcache.ParsedIndex, "_read_all", lambda self, db: read_all.append(1))
+    monkeypatch.setattr(buildcache.ParsedIndex, "_row_of",
+                        lambda self, path: one_by_one.append(path) or real_row_of(self, path))
+    edit(mixed, "edit a cable")
+    repo = load(mixed.root, cache=cache, today=TODAY)
+    outline(repo, NOW)
+    assert read_all == [] and one_by_one == ["content/2026/2026-BERLIN-0002.md"]
+
+
+def test_the_load_finds_replies_where_the_replies_parser_keeps_them():
+    from pipeline import replyfiles, repository
+
+    assert repository.REPLIES == replyfiles.FOLDER

@@ -48,6 +48,44 @@ def test_the_catalogues_load_compiled_in_memory_and_translate():
     assert not list(i18n.LOCALES.rglob("*.mo")), "compiled catalogues are made in memory, never kept"
 
 
+def _messages(t) -> dict[str, str]:
+    return {m: t.gettext(m) for m in ("Sign in", "Sign out", "You may read this community:")}
+
+
+@pytest.mark.parametrize("damage", ["flipped byte", "truncated", "empty", "no digest", "a folder"])
+def test_a_kept_compiled_catalogue_translates_as_a_fresh_one_and_a_damaged_one_is_compiled_again(tmp_path, damage):
+    """The command line keeps compiled catalogues between processes: a kept one gives exactly what
+    compiling the ``.po`` gives, and any damage to it makes the ``.po`` compiled again (never a
+    wrong or missing translation)."""
+    fresh = _messages(i18n.translations("fr"))
+    kept_dir = tmp_path / "kept"
+    assert _messages(i18n.translations("fr", compiled=kept_dir)) == fresh
+    [kept] = kept_dir.iterdir()
+    data = kept.read_bytes()
+    digest, _, mo = data.partition(b"\n")
+    spoilt = {"flipped byte": data[:-40] + bytes([data[-40] ^ 1]) + data[-39:], "truncated": data[: len(data) // 2],
+              "empty": b"", "no digest": mo, "a folder": None}[damage]
+    if spoilt is None:
+        kept.unlink()
+        kept.mkdir()
+    else:
+        kept.write_bytes(spoilt)
+    i18n.translations.cache_clear()
+    assert _messages(i18n.translations("fr", compiled=kept_dir)) == fresh
+
+
+def test_a_kept_compiled_catalogue_is_never_used_for_another_po(tmp_path):
+    source = i18n.LOCALES / "fr" / "LC_MESSAGES" / "gate.po"
+    changed = tmp_path / "locales" / "fr" / "LC_MESSAGES"
+    changed.mkdir(parents=True)
+    (changed / "gate.po").write_text(source.read_text(encoding="utf-8").replace('msgstr "Se connecter"',
+                                                                               'msgstr "Connexion"'), encoding="utf-8")
+    kept_dir = tmp_path / "kept"
+    assert i18n.translations("fr", compiled=kept_dir).gettext("Sign in") == "Se connecter"
+    assert i18n.translations("fr", directory=tmp_path / "locales", compiled=kept_dir).gettext("Sign in") == "Connexion"
+    assert len(list(kept_dir.iterdir())) == 2
+
+
 def test_an_unreadable_catalogue_stops_everything(tmp_path):
     (tmp_path / "fr" / "LC_MESSAGES").mkdir(parents=True)
     with pytest.raises(i18n.CatalogueError, match="cannot read the fr catalogue"):
