@@ -20,10 +20,10 @@ _HASH = re.compile(r"^sha256-[A-Za-z0-9+/]{43}=$")
 _REST = ("img-src 'self' data:; font-src 'self' data:; connect-src 'self'; worker-src 'self'; "
          "object-src 'none'; base-uri 'self'; form-action 'self'")
 
-#: Search (Pagefind) compiles its WebAssembly from the site's own ``pagefind/wasm.*.pagefind``:
-#: ``'wasm-unsafe-eval'`` allows compiling WebAssembly, and nothing else (no ``eval`` of JavaScript,
-#: no inline script). Its worker and the index fragments it fetches are the site's own
-#: (``worker-src 'self'``, ``connect-src 'self'``).
+#: Search (Pagefind) compiles its WebAssembly from the site's own index, a copy in each date slice
+#: (``pagefind/<slice>/wasm.*.pagefind``): ``'wasm-unsafe-eval'`` allows compiling WebAssembly, and
+#: nothing else (no ``eval`` of JavaScript, no inline script). The index fragments it fetches are the
+#: site's own (``connect-src 'self'``; ``worker-src 'self'`` if a worker is ever used).
 WASM = "'wasm-unsafe-eval'"
 
 #: What the gate adds over HTTP only (a <meta> policy cannot say it).
