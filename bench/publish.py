@@ -178,14 +178,14 @@ KINDS = ("pages", "search", "feeds", "sitemaps", "manifests", "records", "other 
 
 
 def counted_publish(root: Path, out: Path, store: str, env: dict[str, str], jobs: int,
-                    log: Path) -> dict[str, object]:
-    """One ``diplomatie publish`` under bench/storecount.py: wall and CPU time, store requests, and
-    the bytes uploaded by kind."""
+                    log: Path, only: tuple[str, ...] | list[str] = ()) -> dict[str, object]:
+    """One ``diplomatie publish`` under bench/storecount.py (``only``: its ``--community`` options):
+    wall and CPU time, store requests, and the bytes uploaded by kind."""
     import resource
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     seconds, _ = timed([sys.executable, BENCH / "storecount.py", log, "--", "publish", "--root", root,
-                        "--out", out, "--store", store, "--jobs", str(jobs), "--format", "json"],
+                        "--out", out, "--store", store, "--jobs", str(jobs), "--format", "json", *only],
                        {**env, "PYTHONPATH": str(PROJECT)})
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     data = json.loads(log.read_text())
@@ -201,10 +201,15 @@ def counted_publish(root: Path, out: Path, store: str, env: dict[str, str], jobs
 
 
 def edit_bench(root: Path, out: Path, n: int, k: int, at: float, jobs: int, work: Path,
-               server: Server | None) -> None:
+               server: Server | None, community: str = "") -> None:
     """On a built corpus (reused: ``--corpus`` and ``--site``): a first publication to each store when
     it has none, a no-op publication, one cable edited (committed) and rebuilt, its publication,
-    and a no-op again; store requests counted, uploads split by kind."""
+    and a no-op again; store requests counted, uploads split by kind. ``community``: only its site is
+    built and published, and the cable edited is the first it publishes from ``at`` on (what one
+    community's publication costs, when building every site would take too long)."""
+    only = ["--community", community] if community else []
+    if community:
+        at = _first_selected(n, k, community, at)
     stores = {"folder": str(work / "store-folder")}
     env: dict[str, str] = {}
     if server is not None:
@@ -214,17 +219,18 @@ def edit_bench(root: Path, out: Path, n: int, k: int, at: float, jobs: int, work
     logs.mkdir(parents=True, exist_ok=True)
     results: dict[tuple[str, str], dict] = {}
     for name, store in stores.items():
-        first = counted_publish(root, out, store, env, jobs, logs / f"{name}-first.json")
+        first = counted_publish(root, out, store, env, jobs, logs / f"{name}-first.json", only)
         print(f"  {name}: publish to bring the store up to date {first['seconds']:.1f} s, "
               f"{first['requests']} requests, {first['bytes'] / 1e6:.1f} MB", flush=True)
-        results[(name, "no-op")] = counted_publish(root, out, store, env, jobs, logs / f"{name}-noop.json")
+        results[(name, "no-op")] = counted_publish(root, out, store, env, jobs, logs / f"{name}-noop.json", only)
     cable = edit_one_cable(root, n, k, 1, commit=True, at=at)
-    build_s, _ = timed([BIN / "diplomatie", "build", "--root", root, "--out", out])
+    build_s, _ = timed([BIN / "diplomatie", "build", "--root", root, "--out", out, *only])
     print(f"  {cable} edited and committed; rebuild {build_s:.1f} s", flush=True)
     for name, store in stores.items():
-        results[(name, "edit")] = counted_publish(root, out, store, env, jobs, logs / f"{name}-edit.json")
-        results[(name, "no-op after")] = counted_publish(root, out, store, env, jobs, logs / f"{name}-noop2.json")
-    print(f"\n### Publish at {n} cables, {k} communities: one cable ({cable}) edited and committed\n")
+        results[(name, "edit")] = counted_publish(root, out, store, env, jobs, logs / f"{name}-edit.json", only)
+        results[(name, "no-op after")] = counted_publish(root, out, store, env, jobs, logs / f"{name}-noop2.json", only)
+    sites = f"the site of {community} only" if community else f"{k} communities"
+    print(f"\n### Publish at {n} cables, {sites}: one cable ({cable}) edited and committed\n")
     print("| store | step | wall (s) | CPU (s) | store requests | uploaded | " + " | ".join(KINDS) + " |")
     print("|---|---|---:|---:|---:|---:|" + "---:|" * len(KINDS))
     for (name, step), r in results.items():
@@ -240,6 +246,16 @@ def edit_bench(root: Path, out: Path, n: int, k: int, at: float, jobs: int, work
         if step.startswith("no-op"):
             print(f"- {name} {step}: {r['seconds']:.2f} s wall, {r['cpu']:.2f} s CPU, {r['requests']} requests "
                   f"(target <= 5 s, O(communities) requests)")
+
+
+def _first_selected(n: int, k: int, community: str, at: float) -> float:
+    """The fraction to give :func:`bench.build.edit_one_cable` for the first cable from ``at`` on that
+    ``community`` publishes (the corpus of seed 1, as bench/corpus.py makes it)."""
+    cables = corpus.make_cables(n, 1)
+    subjects = set(corpus.make_communities(k, 1)[community]["select"]["subjects"])
+    start = int(n * at)
+    index = next(i for i in [*range(start, n), *range(start)] if subjects & set(cables[i].front["subjects"]))
+    return (index + 0.5) / n
 
 
 # --------------------------------------- the store's side at 20,000 cables, on sites shaped as built
@@ -574,6 +590,8 @@ def main() -> None:
                              "it, then a no-op, then a one-cable edit, counting requests and uploads by kind")
     parser.add_argument("--site", type=Path, default=None, help="edit mode: where --corpus is built")
     parser.add_argument("--at", type=float, default=0.5, help="edit mode: which cable to edit (fraction of the corpus)")
+    parser.add_argument("--community", default="",
+                        help="edit mode: build and publish this community's site only (and edit a cable it publishes)")
     parser.add_argument("--s3", action="store_true", help="edit and shaped modes: a real S3 server (radosgw) too")
     parser.add_argument("--shaped", type=Path, default=None, metavar="CSP_JSON",
                         help="shaped mode: sites shaped as a build of --cables would be, published in process "
@@ -619,7 +637,7 @@ def main() -> None:
                     aws_secret_access_key=server.env["AWS_SECRET_ACCESS_KEY"],
                     region_name="us-east-1").create_bucket(Bucket=f"edit-{n}")
             edit_bench(args.corpus, args.site or args.corpus / "site", n, args.communities, args.at, args.jobs,
-                       work, server)
+                       work, server, args.community)
         finally:
             if s3_env is not None:
                 stop_s3(s3_env)
