@@ -8,7 +8,7 @@ cable's canonical digest (:func:`pipeline.cables.canonical_digest`): any later e
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,13 +52,17 @@ def by_former_editor(cable: Cable, community: Community) -> bool:
 
 
 def approve(path: Path, community: Community, editor: str, when: dt.datetime | None = None,
-            withdrawn_since: dt.datetime | None = None) -> Approval:
+            withdrawn_since: dt.datetime | None = None, replace_own: bool = False) -> Approval:
     """Append an approval to the cable file at ``path`` for ``community`` by ``editor``.
 
     Refuses an editor who is not an editor of the community, a cable that does not parse cleanly,
     and an approval that already exists for this exact version, unless it predates
     ``withdrawn_since`` (the cable's last withdrawal: such an approval no longer counts, and
     reinstating the cable takes a fresh one). Writes atomically.
+
+    ``replace_own``: the editor's approvals of this very version for ``community`` are taken out in
+    the same write (``approve --sign`` replacing an unsigned one that does not count); see
+    :func:`_replacing`.
     """
     editor = _editor_of(community, editor)
     data = path.read_bytes()
@@ -68,14 +72,16 @@ def approve(path: Path, community: Community, editor: str, when: dt.datetime | N
     if cable is None or errors:
         raise ApprovalError(_("the cable has errors; fix them before approving:\n{errors}").format(
             errors="\n".join(map(str, errors))))
-    if any(a.community == community.id and a.by == editor and a.digest == cable.digest
-           and (withdrawn_since is None or a.date > withdrawn_since) for a in cable.approvals):
+    if replace_own:
+        data, when = _replacing(data, cable.approvals, community, editor, cable.digest, when, path.as_posix())
+    elif any(a.community == community.id and a.by == editor and a.digest == cable.digest
+             and (withdrawn_since is None or a.date > withdrawn_since) for a in cable.approvals):
         raise ApprovalError(_("{editor} already approved this version of {id} for '{community}'").format(editor=editor, id=cable.id, community=community.id))
     return _append(path, data, Approval(community.id, editor, _now(when), cable.digest), path.as_posix())
 
 
 def approve_reply(root: Path, relative: str, community: Community, editor: str, when: dt.datetime | None = None,
-                  withdrawn_since: dt.datetime | None = None) -> Approval:
+                  withdrawn_since: dt.datetime | None = None, replace_own: bool = False) -> Approval:
     """Append an approval of the reply file ``relative`` to ``root`` (pipeline/replyfiles.py) for ``community`` by
     ``editor``, exactly as :func:`approve` does for a cable: it names the reply's digest, so an edit
     makes it stale. Refused besides: a reply of another community (a reply is only ever published in
@@ -97,8 +103,10 @@ def approve_reply(root: Path, relative: str, community: Community, editor: str, 
                               "never in '{community}'").format(theirs=reply.community, community=community.id))
     if reply.visibility != COMMUNITY:
         raise ApprovalError(_("this reply is for the author and the editors only: it is never published"))
-    if any(a.community == community.id and a.by == editor and a.digest == reply.digest
-           and (withdrawn_since is None or a.date > withdrawn_since) for a in reply.approvals):
+    if replace_own:
+        data, when = _replacing(data, reply.approvals, community, editor, reply.digest, when, relative)
+    elif any(a.community == community.id and a.by == editor and a.digest == reply.digest
+             and (withdrawn_since is None or a.date > withdrawn_since) for a in reply.approvals):
         raise ApprovalError(_("{editor} already approved this version of the reply {id} for '{community}'").format(
             editor=editor, id=reply.id, community=community.id))
     return _append(path, data, Approval(community.id, editor, _now(when), reply.digest), relative)
@@ -183,6 +191,37 @@ def _editor_of(community: Community, editor: str) -> str:
             _("{editor} is not an editor of community '{id}' (editors: {editors}); ask its owner {owner} to add you in communities.yaml").format(editor=editor, id=community.id, editors=', '.join(sorted(community.editor_emails)) or _('none'), owner=community.owner)
         )
     return editor
+
+
+def _replacing(data: bytes, approvals: Iterable[Approval], community: Community, editor: str,
+               digest: str, when: dt.datetime | None, what: str) -> tuple[bytes, dt.datetime]:
+    """The file's bytes without ``editor``'s approvals of version ``digest`` for ``community`` (only
+    those: their approvals of other versions stay), and the new approval's time.
+
+    The time is now, never one read from the file: whoever wrote the approval being replaced chose
+    its date (a date years ahead would make the signed one outlive any withdrawal until then). Only
+    when now is the very second of an approval taken out is it one second later, as two approvals
+    differing only in their date are one and the same to the signature check."""
+    from gate.addresses import InvalidAddress, parse_address
+    from pipeline import yamledit
+
+    def replaced(entry: dict) -> bool:
+        try:
+            return (entry.get("community") == community.id and entry.get("digest") == digest
+                    and parse_address(str(entry.get("by", ""))) == editor)
+        except InvalidAddress:
+            return False
+
+    try:
+        text, removed = yamledit.remove_approvals(data.decode("utf-8"), replaced, what=what)
+    except yamledit.YamlEditError as exc:
+        raise ApprovalError(_("could not remove the approval: {exc}").format(exc=exc)) from None
+    if not removed:
+        raise ApprovalError(_("{editor} has no approval of this version for '{community}' to replace").format(
+            editor=editor, community=community.id))
+    now = _now(when)
+    taken = {a.date for a in approvals if a.community == community.id and a.by == editor and a.digest == digest}
+    return text.encode("utf-8"), now + dt.timedelta(seconds=1) if now in taken else now
 
 
 def _now(when: dt.datetime | None) -> dt.datetime:

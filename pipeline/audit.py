@@ -61,6 +61,9 @@ PAGEFIND_SIGNATURE = b"pagefind_dcd"
 #: ids always are.
 MIN_AUDITED_TEXT = 16
 TEXT_SUFFIXES = {".html", ".xml", ".json", ".js", ".css", ".txt", ".svg", ".map", ".webmanifest", ".gz"}
+#: Images and fonts: served with their own type (and ``nosniff``), never run or shown as text, not read.
+#: A file of any other kind is refused rather than published unread (the audit fails closed).
+BINARY_SUFFIXES = {".png", ".ico", ".jpg", ".jpeg", ".gif", ".webp", ".woff", ".woff2"}
 #: Below this many characters to search, plain ``str.find`` per term beats building the automaton.
 SMALL_AUDIT = 64 * 1024
 #: What the build keeps inside a site's folder but never publishes (see pipeline/publish.py ``scan_site``).
@@ -469,6 +472,10 @@ def audit(site_dir: Path, forbidden: Forbidden, *, theme: ThemeCode | None = Non
     themes = [Path(d) for d in verbatim_from]
     trusted = [Path(d) for d in trusted_from]
     paths = sorted(only) if only is not None else sorted(p for p in site_dir.rglob("*") if p.is_file())
+    for path in paths:
+        if path.suffix not in TEXT_SUFFIXES | BINARY_SUFFIXES and not _in_search_index(path.relative_to(site_dir).as_posix()):
+            raise AuditError(_("audit: {rel} is a kind of file the audit cannot read ({suffix}); it is not published").format(
+                rel=path.relative_to(site_dir).as_posix(), suffix=path.suffix or _("no suffix")))
     paths = [p for p in paths if p.suffix in TEXT_SUFFIXES or _in_search_index(p.relative_to(site_dir).as_posix())]
     small = only is not None and sum(p.stat().st_size for p in paths) + sum(map(len, (texts or {}).values())) \
         < SMALL_AUDIT and not any(p.suffix == ".gz" for p in paths)
@@ -512,12 +519,12 @@ def _in_search_index(rel: str) -> bool:
 
 
 #: The pinned Pagefind's own files: the same bytes in every site (compared with ``trusted_from``).
-_PAGEFIND_CODE = re.compile(r"^pagefind(?:-worker)?\.js$|^wasm\.[a-z_-]+\.pagefind$")
+_PAGEFIND_CODE = re.compile(r"^pagefind(?:-worker)?\.js\Z|^wasm\.[a-z_-]+\.pagefind\Z")
 #: The index's slices (pipeline/build/searchindex.py): a folder per slice, listed in a JSON file.
-SLICE_NAME = re.compile(r"^\d{4}(?:-h[12]|-q[1-4]|-\d{2})?$")
+SLICE_NAME = re.compile(r"^\d{4}(?:-h[12]|-q[1-4]|-\d{2})?\Z")
 SLICES_FILE = "slices.json"
 _PAGEFIND_DATA = re.compile(r"^(?:fragment/[A-Za-z0-9_-]+\.pf_fragment|index/[A-Za-z0-9_-]+\.pf_index|"
-                            r"filter/[A-Za-z0-9_-]+\.pf_filter|pagefind\.[A-Za-z0-9_-]+\.pf_meta)$")
+                            r"filter/[A-Za-z0-9_-]+\.pf_filter|pagefind\.[A-Za-z0-9_-]+\.pf_meta)\Z")
 
 
 def _audit_search_file(rel: str, data: bytes, matcher: Any, trusted: list[Path]) -> None:
@@ -566,7 +573,8 @@ def _audit_slices(rel: str, data: bytes, matcher: Any) -> None:
     try:
         listing = json.loads(data)["slices"]
         valid = isinstance(listing, list) and all(
-            isinstance(item, dict) and set(item) == {"name", "from", "until"} and SLICE_NAME.match(str(item["name"]))
+            isinstance(item, dict) and set(item) == {"name", "from", "until"} and isinstance(item["name"], str)
+            and SLICE_NAME.match(item["name"])
             and all(isinstance(item[k], str) and re.fullmatch(r"\d{4}-\d{2}", item[k]) for k in ("from", "until"))
             for item in listing)
     except (ValueError, KeyError, TypeError):

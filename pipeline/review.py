@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -115,10 +115,13 @@ def find_version(found: list[Version], digest: str) -> Version | None:
     return next((v for v in reversed(found) if v.cable.digest == digest), None)
 
 
-def last_approval(cable: Cable, community: Community) -> Approval | None:
+def last_approval(cable: Cable, community: Community, counts: Callable[[Approval], bool] | None = None) -> Approval | None:
     """The latest approval of ``cable`` for ``community`` by one of its current editors (approvals are
-    dated to the second: of two in the same second, the one written later in the file)."""
-    mine = [a for a in cable.approvals if a.community == community.id and a.by in community.editor_emails]
+    dated to the second: of two in the same second, the one written later in the file) that counts
+    (``counts``: where only signed approvals count, an unsigned one, which anyone with commit access
+    can write under an editor's name, is never the version a diff starts from)."""
+    mine = [a for a in cable.approvals if a.community == community.id and a.by in community.editor_emails
+            and (counts is None or counts(a))]
     if not mine:
         return None
     return max(enumerate(mine), key=lambda pair: (pair[1].date, pair[0]))[1]  # same second: the later entry
@@ -277,11 +280,13 @@ def pending(repo: Repository, editor: str, now: dt.datetime | None = None, signa
         for item in waiting:
             found.setdefault(item.id, []).append(item)
     stale = [repo.cables[i] for i, items in found.items() if any(p.kind == "stale" for p in items)]
-    return _with_changes(repo, out, stale)
+    return _with_changes(repo, out, stale, signatures)
 
 
-def _with_changes(repo: Repository, out: dict[str, list[Pending]], stale: list[Cable]) -> dict[str, list[Pending]]:
-    """Say of each stale approval which version was approved and what changed since (one git log)."""
+def _with_changes(repo: Repository, out: dict[str, list[Pending]], stale: list[Cable],
+                  signatures=None) -> dict[str, list[Pending]]:
+    """Say of each stale approval which version was approved and what changed since (one git log),
+    from the last approval that counts."""
     if not stale:
         return out
     root = Path(repo.root)
@@ -300,10 +305,12 @@ def _with_changes(repo: Repository, out: dict[str, list[Pending]], stale: list[C
             if item.kind != "stale":
                 continue
             cable = repo.cables[item.id]
-            approval = last_approval(cable, community)
+            approval = last_approval(cable, community, signatures(community) if signatures is not None else None)
             then = find_version(known[item.id], approval.digest) if approval else None
             now = find_version(known[item.id], cable.digest)
-            changes = changes_between(then.cable, cable) if then else (Message(N_("the approved version is not in git")),)
+            changes = (changes_between(then.cable, cable) if then else
+                       (Message(N_("the approved version is not in git")),) if approval else
+                       (Message(N_("no earlier approval counts: review the whole text")),))
             items[index] = replace(item, approved_version=then.number if then else None,
                                    current_version=now.number if now else None, changes=changes)
     return out

@@ -265,6 +265,23 @@ def test_a_marking_in_any_file_a_reader_sees_fails_the_audit(tmp_path, rel, text
     audit(tmp_path, Forbidden(frozenset(), ()))
 
 
+@pytest.mark.parametrize("name", ["transform.xsl", "page.xhtml", "page.htm", "module.mjs", "README", "page.html.bak",
+                                  "data.pdf", "2026/notes.md", "img.svg.br"])
+def test_a_file_the_audit_cannot_read_is_refused_not_published_unread(tmp_path, name):
+    """Only kinds of file the audit reads (text) or that are never run nor shown as text (images,
+    fonts) pass: anything else, which a browser might render or run, fails closed."""
+    from pipeline.audit import AuditError, Forbidden, audit
+
+    (tmp_path / "index.html").write_text("<html><body><p>Bonjour</p></body></html>", encoding="utf-8")
+    (tmp_path / "favicon.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    audit(tmp_path, Forbidden(frozenset(), ()))
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("<html><body><script>alert(1)</script></body></html>", encoding="utf-8")
+    with pytest.raises(AuditError, match=f"audit: {name} is a kind of file the audit cannot read"):
+        audit(tmp_path, Forbidden(frozenset(), ()))
+
+
 # --------------------------------------------------------------------------------------------
 # The release manifest carries the theme's hashes
 

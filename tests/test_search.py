@@ -345,6 +345,9 @@ def test_a_cbor_value_pagefind_never_writes_fails_the_audit(sample, energie):
 @pytest.mark.parametrize("listing", [
     {"slices": [{"name": "2026", "from": "2026-01", "until": "2026-12", "note": "x"}]},
     {"slices": [{"name": "../2026", "from": "2026-01", "until": "2026-12"}]},
+    {"slices": [{"name": "2026\n", "from": "2026-01", "until": "2026-12"}]},
+    {"slices": [{"name": 2026, "from": "2026-01", "until": "2026-12"}]},
+    {"slices": [{"name": "2026", "from": "2026-01\n", "until": "2026-12"}]},
     {"slices": [{"name": "2026", "from": "Security Council reform talks", "until": "2026-12"}]},
     {"slices": "2026"},
     {"other": []},

@@ -216,3 +216,38 @@ def test_a_reader_who_types_at_once_sees_the_results_of_the_whole_word(site, bro
     assert page.locator(".dip-search__results h3").all_inner_texts() == ["Énergie : la stratégie allemande"]
     page.close()
     assert problems == []
+
+
+def test_a_failed_load_is_tried_again_at_the_next_query(site, browser):  # noqa: F811
+    """A server restarting, a storage fault or an expired session (the sign-in page instead of the
+    list of slices) makes one load fail: that query says search is unavailable, and the next one
+    loads again instead of failing for as long as the page is open."""
+    problems: list[str] = []
+    page = open_page(browser, f"{site}/c/energie/2026/2026-PARIS-0001.html", problems)
+    failed: dict[str, int] = {}
+
+    def fail_once(route):
+        name = route.request.url.split("/pagefind/")[1].split("?")[0]
+        if name in failed:
+            route.continue_()
+        else:
+            failed[name] = 1
+            route.fulfill(status=503, body="Service Unavailable", content_type="text/plain")
+
+    page.route(lambda url: url.split("?")[0].endswith(("/pagefind/slices.json", "/pagefind/2025/pagefind-entry.json")),
+               fail_once)
+    page.goto(f"{site}/c/energie/2026/2026-PARIS-0001.html")
+    for _ in range(100):  # the library is loaded when the page is idle: that first load fails
+        if "slices.json" in failed:
+            break
+        page.wait_for_timeout(100)
+    assert failed == {"slices.json": 1}
+    unavailable = page.locator("#dip-search-panel").get_attribute("data-dip-text-unavailable")
+    page.locator("#dip-search-q").fill("reseau")  # in an older slice, whose first load fails too
+    page.wait_for_function("t => document.querySelector('.dip-search__status').textContent === t",
+                           arg=unavailable, timeout=10_000)
+    assert failed == {"slices.json": 1, "2025/pagefind-entry.json": 1}
+    assert page.locator(".dip-search__results").get_attribute("aria-busy") == "false"
+    assert results(page, "réseau") == ["Le réseau électrique"]
+    page.close()
+    assert [p for p in problems if "503" not in p and "Pagefind metadata" not in p] == []  # the faults made here

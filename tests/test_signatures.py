@@ -452,3 +452,66 @@ def test_the_command_pending_prints_for_a_committed_unsigned_approval_signs_it(r
     # Once signed, the same command is refused: the approval is given
     result = repo.run("approve", CABLE, "--community", "energie", "--sign", "--key", str(keys["editor"][0]))
     assert result.code != 0 and "already approved" in result.output
+
+
+def plant_unsigned_approval(repo, path: str, body_from: str, body_to: str, dated: str) -> None:
+    """What anyone with commit access can do: change the cable's text, write an approval of the new
+    version under the editor's name (dated as they like), and commit it unsigned."""
+    import re
+
+    file = repo.root / path
+    file.write_text(file.read_text().replace(body_from, body_to))
+    assert repo.run("approve", CABLE, "--community", "energie", "--editor", EDITOR, "--yes").code == 0
+    text = file.read_text()
+    dates = list(re.finditer(rf"(by: {re.escape(EDITOR)}\n\s*date: )'?([^'\n]+)'?", text))
+    last = dates[-1]  # the approval just written; the signed one before it keeps its line
+    file.write_text(text[:last.start()] + last.group(1) + dated + text[last.end():])
+    repo.commit("An agent's change, approved in the editor's name")
+
+
+def test_replacing_a_planted_unsigned_approval_shows_everything_since_the_last_signed_one_and_dates_it_now(repo, keys):
+    """``approve --sign`` replaces the editor's unsigned approval of this version (``pending`` prints
+    that command for it). Whoever has commit access can write such an approval: replacing it is a new
+    approval, so the editor sees the changes since the last approval that counts, and the new one is
+    dated now, never from the planted one (a date years ahead would outlive any withdrawal)."""
+    import datetime as dt
+
+    from pipeline.cables import parse
+    from pipeline.findings import Findings
+
+    path = f"content/2026/{CABLE}.md"
+    result = repo.run("approve", CABLE, "--community", "energie", "--editor", EDITOR, "--sign",
+                      "--key", str(keys["editor"][0]))
+    assert result.code == 0, result.output
+    plant_unsigned_approval(repo, path, "Le texte du télégramme.", "Le texte du télégramme, et une phrase glissée.",
+                            "2099-01-01T00:00:00Z")
+    assert held(repo) == {CABLE: "unsigned approval"}
+
+    result = repo.run("approve", CABLE, "--community", "energie", "--editor", EDITOR, "--sign",
+                      "--key", str(keys["editor"][0]))
+    assert result.code == 0, result.output
+    assert "Changes since v" in result.stdout  # from the signed version, not "no change" from the planted one
+    assert "+Le texte du télégramme, et une phrase glissée." in result.stdout
+    assert "signed commit" in result.stdout
+    cable = parse(path, (repo.root / path).read_bytes(), Findings())
+    mine = [a for a in cable.approvals if a.digest == cable.digest]
+    assert len(mine) == 1 and abs(dt.datetime.now(dt.UTC) - mine[0].date) < dt.timedelta(minutes=5)
+    assert len(cable.approvals) == 2  # the signed approval of the first version is kept
+    assert plan(repo)["energie"]["publish"] == [CABLE]
+
+
+def test_pending_shows_a_stale_cables_changes_since_the_last_approval_that_counts(repo, keys):
+    """A planted unsigned approval of an intermediate version is not the base ``pending`` diffs from:
+    the editor sees every change since the version they signed."""
+    path = f"content/2026/{CABLE}.md"
+    result = repo.run("approve", CABLE, "--community", "energie", "--editor", EDITOR, "--sign",
+                      "--key", str(keys["editor"][0]))
+    assert result.code == 0, result.output
+    plant_unsigned_approval(repo, path, "Le texte du télégramme.", "Le texte du télégramme, et une phrase glissée.",
+                            "2099-01-01T00:00:00Z")
+    file = repo.root / path
+    file.write_text(file.read_text().replace("glissée.", "glissée, puis retouchée."))
+    repo.commit("A small change after the planted approval")
+    data = json.loads(repo.run("pending", "--format", "json", "--editor", EDITOR).stdout)
+    [item] = [i for i in data["communities"]["energie"] if i["id"] == CABLE]
+    assert (item["kind"], item["approved_version"], item["current_version"]) == ("stale", 1, 3), item  # v2 is the planted one

@@ -60,16 +60,16 @@ def command(root, cable_id, community, editor, yes, revoke, sign, key):
 
         pending = uncommitted_approval(root, cable, community, editor)
     replaced = _unsigned_to_replace(repo, cable, target, editor) if (sign or key) and pending is None else None
-    if pending is None and replaced is None and not yes and _may_approve(target, editor):
-        _show_changes(root, cable, target)
+    # An unsigned approval in the file is what anyone with commit access can write under the editor's
+    # name: replacing it is approving anew, so the editor sees the changes since the last approval
+    # that counts and confirms, as for a first approval.
+    if pending is None and not yes and _may_approve(target, editor):
+        _show_changes(root, cable, target, _counting(repo, target))
         if _interactive():
             confirm(_(MESSAGES["confirm"]).format(cable_id=cable_id, community=community, editor=editor))
     try:
-        if replaced is not None:
-            from pipeline.approvals import revoke
-            revoke(root / cable.path, target, editor)
-        approval = pending or approve(root / cable.path, target, editor, when=_after(replaced),
-                                      withdrawn_since=last_withdrawn(root, cable))
+        approval = pending or approve(root / cable.path, target, editor, withdrawn_since=last_withdrawn(root, cable),
+                                      replace_own=replaced is not None)
     except ApprovalError as exc:
         raise click.ClickException(str(exc)) from None
     _done(root, cable.path, target, approval, "signing" if pending else "replacing" if replaced else "approved",
@@ -97,14 +97,13 @@ def _unsigned_to_replace(repo, item, community, editor: str):
     return None if counts is None or any(counts(a) for a in mine) else mine[-1]
 
 
-def _after(replaced):
-    """The new approval's time: now, but never the second of the approval it replaces (two approvals
-    differing only in their date's second are one and the same to the signature check)."""
-    import datetime as dt
-
-    if replaced is None:
+def _counting(repo, community):
+    """Which approvals count for ``community`` (None: all do), for the base of the changes shown."""
+    if not community.require_signed_approvals:
         return None
-    return max(dt.datetime.now(dt.UTC).replace(microsecond=0), replaced.date + dt.timedelta(seconds=1))
+    from pipeline.signatures import signatures_for
+
+    return signatures_for(repo)(community)
 
 
 def _done(root, path: str, community, approval, how: str, subject: str, sign: bool, key: str | None) -> None:
@@ -141,9 +140,9 @@ def _may_approve(community, editor: str) -> bool:
         return False
 
 
-def _show_changes(root, cable, community) -> None:
-    """The diff from the version last approved for ``community`` to the one about to be approved
-    (coloured at a terminal only: click strips colours from anything else)."""
+def _show_changes(root, cable, community, counts=None) -> None:
+    """The diff from the version last approved for ``community`` (by an approval that counts) to the
+    one about to be approved (coloured at a terminal only: click strips colours from anything else)."""
     from gate.store import utc_text
     from pipeline import review
     from pipeline.history import HistoryError
@@ -153,7 +152,7 @@ def _show_changes(root, cable, community) -> None:
     except HistoryError:
         found = []
     current = review.find_version(found, cable.digest) or review.Version(len(found) + 1, cable, None)
-    approval = review.last_approval(cable, community)
+    approval = review.last_approval(cable, community, counts)
     then = review.find_version(found, approval.digest) if approval else None
     names = {"community": community.id, "by": approval.by if approval else "",
              "date": utc_text(approval.date) if approval else "", "number": then.number if then else 0}
@@ -229,10 +228,9 @@ def _approve_reply(root, repo, name: str, community, editor: str, revoke: bool, 
         pending = mine[-1] if mine and gitrepo.uncommitted(root, [reply.path]) else None
     replaced = _unsigned_to_replace(repo, reply, community, editor) if (sign or key) and pending is None else None
     try:
-        if replaced is not None:
-            revoke_reply(root / reply.path, community, editor)
-        approval = pending or approve_reply(root, reply.path, community, editor, when=_after(replaced),
-                                            withdrawn_since=_cable_withdrawn(root, repo, reply.cable))
+        approval = pending or approve_reply(root, reply.path, community, editor,
+                                            withdrawn_since=_cable_withdrawn(root, repo, reply.cable),
+                                            replace_own=replaced is not None)
     except ApprovalError as exc:
         raise click.ClickException(str(exc)) from None
     _done(root, reply.path, community, approval, "signing" if pending else "replacing" if replaced else "approved",

@@ -29,7 +29,7 @@
   Array.prototype.forEach.call(panel.querySelectorAll("select[data-dip-filter]"), function (select) {
     selects[select.getAttribute("data-dip-filter")] = select;
   });
-  var loading = null, ready = false, months = [], filled = false, seq = 0, results = [], shown = 0, input = null;
+  var loading = null, ready = false, months = [], filling = null, seq = 0, results = [], shown = 0, input = null;
 
   // What Pagefind does not fold, spelled out as the index spells it (pipeline/build/searchindex.py
   // SPELLED_OUT): typographic apostrophes, the oe and ae ligatures.
@@ -41,6 +41,8 @@
   // The library, the list of slices, and the newest slice's entry, metadata and WebAssembly: fetched
   // once, when the page is idle or on the first sign that the reader may search, whichever comes
   // first (see the end). Older slices load when a query reaches them (after the first results).
+  // A failure is not kept: the next query tries again (a restarted server, an expired session whose
+  // sign-in page came back instead of the list, must not switch search off until the page reloads).
   var library = null, slices = null, instances = {};
   function load() {
     if (!loading) {
@@ -52,7 +54,10 @@
         slices = loaded[1].slices;
         if (!slices.length) throw new Error("no index");
         return instance([slices[0]]);
-      }).then(function () { ready = true; });
+      }).then(function () { ready = true; }, function (error) {
+        loading = null;
+        throw error;
+      });
     }
     return loading;
   }
@@ -71,6 +76,9 @@
         return one.init().then(function () {
           return Promise.all(group.slice(1).map(function (slice) { return one.mergeIndex(path(slice), { baseUrl: root.pathname }); }));
         }).then(function () { return one.preload(""); }).then(function () { return one; });
+      }).catch(function (error) {
+        delete instances[key];
+        throw error;
       });
     }
     return instances[key];
@@ -100,9 +108,14 @@
   }
 
   // The filters' choices: the values the index holds, with their counts (summed over the groups).
+  // Filled once, after a first search, beside it: a failure leaves them to the next search and never
+  // touches the results shown.
   function fill() {
-    if (filled) return Promise.resolve();
-    filled = true;
+    if (!filling) filling = fillChoices().catch(function () { filling = null; });
+    return filling;
+  }
+
+  function fillChoices() {
     return Promise.all(groupsFor({}).map(function (group) {
       return instance(group).then(function (one) { return one.filters(); });
     })).then(function (all) {
@@ -278,7 +291,8 @@
         if (i >= todo.length) {
           status.textContent = say(results.length, false);
           more.hidden = shown >= results.length;
-          return fill();
+          fill();
+          return;
         }
         // The older slices wait for a pause in the typing: their search holds the page for as long as
         // it runs (up to a second for a word found everywhere in a large archive), and a reader still
@@ -305,6 +319,7 @@
     }).catch(function () {
       if (mine !== seq) return;
       status.textContent = words("unavailable");
+      list.setAttribute("aria-busy", "false");
     });
 
     // A slice's results join those not shown yet: by relevance for a query (the shown ones stay
@@ -346,7 +361,14 @@
     if (event.key === "Escape") close();
   });
   panel.querySelector(".dip-search__close").addEventListener("click", close);
-  more.addEventListener("click", function () { showMore(seq); });
+  more.addEventListener("click", function () {
+    var mine = seq;
+    showMore(mine).catch(function () {
+      if (mine !== seq) return;
+      status.textContent = words("unavailable");
+      list.setAttribute("aria-busy", "false");
+    });
+  });
 
   // A reader who opens a page and types at once should not wait for the library, the index's
   // metadata and the WebAssembly to load and compile after the first key: they load as soon as the
