@@ -51,6 +51,7 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import json
+import os
 import sqlite3
 import time
 import zlib
@@ -378,6 +379,25 @@ class ParsedIndex:
                                    row_check(path, *values, csum))
         found.extend(own)
         return (cable.id, cable.lines.get("id", 1)) if cable is not None else None
+
+    def known(self, path: str, st: os.stat_result) -> tuple[str, int] | None:
+        """What :meth:`head` gives for the file ``path`` of ``lstat`` result ``st``, in the common case
+        only: its row's signature stands for it and holds a cable with no finding of its own; None
+        otherwise (then call :meth:`head`). The same checks as :meth:`head`'s, without an
+        :class:`~pipeline.sources.Entry` nor a function to read the file (a load of 20,000 files
+        makes no object for the files that did not change)."""
+        row = self.rows.get(path)
+        if row is None:
+            return None
+        sig, seen, sha, cid, line, own = row[:6]
+        mtime, ctime = st.st_mtime_ns, st.st_ctime_ns
+        if (own is not None or type(seen) is not int or type(sha) is not str or type(cid) is not str
+                or type(line) is not int or (mtime if mtime > ctime else ctime) + RACY_NS >= seen
+                or sig != f"{st.st_size},{mtime},{ctime},{st.st_ino},{st.st_dev}"):
+            return None
+        self.visited.add(path)
+        self.valid[path] = sha
+        return cid, line
 
     @staticmethod
     def _head_of(row: tuple, found: Findings) -> tuple[tuple[str, int] | None] | None:
