@@ -389,7 +389,7 @@ class ParsedIndex:
         row = self.rows.get(path)
         if row is None:
             return None
-        sig, seen, sha, cid, line, own = row[:6]
+        sig, seen, sha, cid, line, own, _csum = row  # a row's shape is checked where it is read
         mtime, ctime = st.st_mtime_ns, st.st_ctime_ns
         if (own is not None or type(seen) is not int or type(sha) is not str or type(cid) is not str
                 or type(line) is not int or (mtime if mtime > ctime else ctime) + RACY_NS >= seen
@@ -398,6 +398,20 @@ class ParsedIndex:
         self.visited.add(path)
         self.valid[path] = sha
         return cid, line
+
+    def clean_cable(self, path: str, data: bytes) -> Cable | None:
+        """The cable the bytes ``data`` of the file ``path`` hold, when this load's row of the file
+        stands for these very bytes (their content hash) and holds no error of its own: what
+        :func:`pipeline.cables.parse` gives them, without parsing. None otherwise (then parse)."""
+        key = content_key(path, data)
+        row = self.rows.get(path)
+        if row is None or row[2] != key or self.valid.get(path) != key:
+            return None
+        found = Findings()
+        restored = self._head_of(row, found)
+        if restored is None or restored[0] is None or any(f.is_error for f in found):
+            return None
+        return self.cable(path)
 
     @staticmethod
     def _head_of(row: tuple, found: Findings) -> tuple[tuple[str, int] | None] | None:
