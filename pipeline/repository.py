@@ -486,10 +486,12 @@ def _cross_check(repo: Repository, today: dt.date, index: ParsedIndex | None = N
     paths = repo.cables.paths()
     kept = index.facts_of(paths.values(), "checks", repo.facts_key) if index is not None else {}
     validity = repo.validity
+    clean = None  # the facts of a cable with nothing found: one value the snapshot shares between cables
     for cable_id, path in list(paths.items()):
         facts = kept.get(path)
-        if (facts is not None and type(facts) is dict and facts.get("valid") is True and facts.get("found") == []
-                and facts.get("supersedes") is None):
+        if facts is not None and (facts is clean or type(facts) is dict and facts.get("valid") is True
+                                  and facts.get("found") == [] and facts.get("supersedes") is None):
+            clean = facts
             if validity is not None:  # most cables: nothing found, nothing superseded
                 validity[cable_id] = not repo.cables.invalidated(cable_id)
             continue

@@ -8,6 +8,7 @@ checker can refuse them instead of following them out of the repository.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import os
 import stat
 from collections.abc import Iterator
@@ -27,6 +28,9 @@ class Entry:
     #: (size, mtime_ns, ctime_ns, inode, device) of a working-tree file: what the parse cache compares
     #: (see pipeline/buildcache.py ParsedIndex); None for a file read from git objects
     stat: tuple[int, int, int, int, int] | None = field(default=None, compare=False)
+
+
+_name = operator.attrgetter("name")
 
 
 def signature(st: os.stat_result) -> tuple[int, int, int, int, int]:
@@ -78,7 +82,7 @@ class WorkingTree:
     def _scan(self, folder: str, rel: str) -> Iterator[tuple[str, list[tuple[str, os.stat_result]]]]:
         try:
             with os.scandir(folder) as it:
-                children = sorted(it, key=lambda e: e.name)
+                children = sorted(it, key=_name)
         except OSError:
             return
         files, folders = [], []
