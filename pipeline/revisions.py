@@ -16,7 +16,7 @@ from pathlib import Path
 from pipeline import cables
 from pipeline.cables import Approval, Cable
 from pipeline.findings import Findings
-from pipeline.gitrepo import GitError, GitRepo, Touch
+from pipeline.gitrepo import GitError, GitLog, GitRepo, Touch
 
 #: Where the cables are: one pathspec for a history walk over all of them.
 CONTENT_SPEC = "content/"
@@ -52,7 +52,7 @@ def file_logs(repo: GitRepo, paths: list[str], ref: str | None = None) -> dict[s
 class _Blobs:
     """Parsed contents of blobs, each parsed once however many files and commits share it."""
 
-    def __init__(self, repo: GitRepo, scans: bool = True) -> None:
+    def __init__(self, repo: GitRepo | GitLog, scans: bool = True) -> None:
         self.repo, self.scans = repo, scans
         self.parsed: dict[tuple[str, str], tuple[Cable | None, str | None]] = {}
 
@@ -76,7 +76,7 @@ def _revisions(blobs: _Blobs, path: str, touches: Iterable[Touch]) -> list[Revis
     return out
 
 
-def revisions(repo: GitRepo, path: str, ref: str | None = None, scans: bool = True) -> list[Revision]:
+def revisions(repo: GitRepo | GitLog, path: str, ref: str | None = None, scans: bool = True) -> list[Revision]:
     """Every commit reachable from ``ref`` (default HEAD) that changed ``path``, oldest first
     (:class:`pipeline.gitrepo.UnknownRef` when ``ref`` names no commit). ``scans=False``: each
     version parsed without reading its texts as a reader sees them (see :func:`pipeline.cables.parse`)."""
@@ -91,13 +91,14 @@ def read_once(root: Path, path: str) -> Callable[[], list[Revision]]:
 
     Each version is parsed without the scans of its texts (``scans=False``): what is shown (the
     fields and the body) and what is asked (the status, the digest) are the same, and rendering
-    each past body with Markdown (and importing the libraries for it) was a third of ``approve``."""
+    each past body with Markdown (and importing the libraries for it) was a third of ``approve``.
+    The history is read with the ``git`` command alone (:class:`pipeline.gitrepo.GitLog`)."""
     done: list[list[Revision] | GitError] = []
 
     def read() -> list[Revision]:
         if not done:
             try:
-                done.append(revisions(GitRepo(root), path, scans=False))
+                done.append(revisions(GitLog(root), path, scans=False))
             except GitError as exc:
                 done.append(exc)
         if isinstance(done[0], GitError):
