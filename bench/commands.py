@@ -22,8 +22,11 @@ temporary ``git worktree``) runs the same steps:
 
 Times are wall clock of the whole command, process start included, and CPU (user + system) of the
 command and its children: the machine is shared, and CPU time is what load does not inflate.
-Commands run with compiled bytecode, as an installed copy does (kept under the work folder; the
-first command of each version compiles it).
+Commands run with compiled bytecode, as an installed copy does: each version's own code is compiled
+(``compileall``) before its first command, and the standard library and installed libraries use the
+bytecode installed with them. (Until 2026-12-02 the bytecode was kept under the work folder with
+``PYTHONPYCACHEPREFIX``, which made Python compile every module, standard library included, the
+first time a command imported it: the parser's libraries in ``check PATH``, GitPython in ``approve``.)
 
 ``--words N`` makes every cable's body about N words (default: 600–1,500, as bench/corpus.py): the
 first parse of 20,000 full cables takes about 8 minutes of CPU, and nothing the measured commands do
@@ -57,14 +60,12 @@ PYTHON = sys.executable
 
 
 def run(code: Path, args: list[str | Path], log: Path | None = None, ok: tuple[int, ...] = (0, 1),
-        cwd: Path | None = None, pycache: Path | None = None) -> tuple[float, float]:
+        cwd: Path | None = None) -> tuple[float, float]:
     """One ``diplomatie`` command of the version at ``code``: (wall seconds, CPU seconds)."""
     argv = [PYTHON, "-m", "pipeline", *map(str, args)] if log is None else \
         [PYTHON, str(BENCH / "storecount.py"), str(log), "--", *map(str, args)]
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")}
     env["PYTHONPATH"] = str(code)
-    if pycache is not None:
-        env["PYTHONPYCACHEPREFIX"] = str(pycache)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     # cwd: a folder without a pipeline package (``python -m`` puts the current folder before PYTHONPATH)
@@ -123,13 +124,13 @@ def steps(code: Path, root: Path, work: Path, n: int, k: int, seed: int, build: 
     """Every timed step of one version on one corpus; label -> (wall, cpu[, extra])."""
     out, store = work / "site", work / "store"
     rows: dict[str, tuple] = {}
-    pycache = work.parent / f"pycache-{code.name}"
 
     def step(label: str, args: list, log: Path | None = None, ok: tuple[int, ...] = (0, 1)) -> None:
-        rows[label] = run(code, [*args, "--root", root], log, ok, cwd=root, pycache=pycache)
+        rows[label] = run(code, [*args, "--root", root], log, ok, cwd=root)
         print(f"  {code.name}, {n} cables: {label}: {rows[label][0]:.2f} s wall, {rows[label][1]:.2f} s CPU",
               flush=True)
 
+    compile_code(code)
     step("check, everything (first run)", ["check"])
     step("check, everything (warm cache)", ["check"])
     step("plan, nothing changed", ["plan"])
@@ -168,6 +169,14 @@ def steps(code: Path, root: Path, work: Path, n: int, k: int, seed: int, build: 
     rows["publish of that edit"] += (f"{requests_of(one)} store requests, {total / 1e6:.2f} MB uploaded: " +
                                      ", ".join(f"{k} {v / 1e3:.0f} KB" for k, v in sorted(split.items())),)
     return rows
+
+
+def compile_code(code: Path) -> None:
+    """The version's bytecode, compiled beforehand as an installed copy's is (the standard library and
+    the installed libraries have theirs): no timed command compiles a module it imports first."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")}
+    subprocess.run([PYTHON, "-m", "compileall", "-q", str(code / "pipeline"), str(code / "gate")],
+                   check=True, env=env, capture_output=True)
 
 
 def baseline_worktree(ref: str, where: Path) -> Path:
