@@ -57,6 +57,8 @@ from bench import corpus  # noqa: E402
 from bench.build import commit_all, edit_one_cable  # noqa: E402
 
 PYTHON = sys.executable
+#: Seconds to let a copied corpus settle before its first command (pipeline/buildcache.py RACY_NS, and a margin).
+SETTLE = 3.5
 
 
 def run(code: Path, args: list[str | Path], log: Path | None = None, ok: tuple[int, ...] = (0, 1),
@@ -220,6 +222,11 @@ def main() -> None:
                 root = work / f"corpus-{n}-{code.name}"
                 shutil.rmtree(root, ignore_errors=True)
                 shutil.copytree(base, root, symlinks=True)  # its parse cache too, when the kept corpus has one
+                # The copies are new files: a parse cache trusts a file's signature only once the file is
+                # older, by RACY_NS (3 s), than the load that hashed it. Without this wait, the files
+                # copied last were hashed again by the "warm" check, by as many as the version took
+                # less time to start: the faster version measured more work.
+                time.sleep(SETTLE)
                 run_dir = work / f"run-{n}-{code.name}"  # not inside the baseline's worktree, removed at the end
                 run_dir.mkdir(exist_ok=True)
                 results[(name, n)] = steps(code, root, run_dir, n, args.communities, args.seed,
