@@ -52,13 +52,16 @@ def by_former_editor(cable: Cable, community: Community) -> bool:
 
 
 def approve(path: Path, community: Community, editor: str, when: dt.datetime | None = None,
-            withdrawn_since: dt.datetime | None = None, replace_own: bool = False) -> Approval:
+            withdrawn_since: dt.datetime | None = None, replace_own: bool = False,
+            known: Callable[[bytes], Cable | None] | None = None) -> Approval:
     """Append an approval to the cable file at ``path`` for ``community`` by ``editor``.
 
     Refuses an editor who is not an editor of the community, a cable that does not parse cleanly,
     and an approval that already exists for this exact version, unless it predates
     ``withdrawn_since`` (the cable's last withdrawal: such an approval no longer counts, and
-    reinstating the cable takes a fresh one). Writes atomically.
+    reinstating the cable takes a fresh one). Writes atomically. ``known``: the cable the file's
+    bytes hold when the parse cache knows they parse cleanly
+    (:meth:`pipeline.buildcache.ParsedIndex.clean_cable`), else None: then they are parsed.
 
     ``replace_own``: the editor's approvals of this very version for ``community`` are taken out in
     the same write (``approve --sign`` replacing an unsigned one that does not count); see
@@ -66,12 +69,14 @@ def approve(path: Path, community: Community, editor: str, when: dt.datetime | N
     """
     editor = _editor_of(community, editor)
     data = path.read_bytes()
-    findings = Findings()
-    cable = cables.parse(path.as_posix(), data, findings)
-    errors = [f for f in findings if f.is_error]
-    if cable is None or errors:
-        raise ApprovalError(_("the cable has errors; fix them before approving:\n{errors}").format(
-            errors="\n".join(map(str, errors))))
+    cable = known(data) if known is not None else None
+    if cable is None:
+        findings = Findings()
+        cable = cables.parse(path.as_posix(), data, findings)
+        errors = [f for f in findings if f.is_error]
+        if cable is None or errors:
+            raise ApprovalError(_("the cable has errors; fix them before approving:\n{errors}").format(
+                errors="\n".join(map(str, errors))))
     if replace_own:
         data, when = _replacing(data, cable.approvals, community, editor, cable.digest, when, path.as_posix())
     elif any(a.community == community.id and a.by == editor and a.digest == cable.digest

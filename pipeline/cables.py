@@ -159,11 +159,19 @@ def decode(path: str, data: bytes, findings: Findings) -> str | None:
     return text.removeprefix("\ufeff").replace("\r\n", "\n")
 
 
-def parse(path: str, data: bytes, findings: Findings) -> Cable | None:
+def parse(path: str, data: bytes, findings: Findings, scans: bool = True) -> Cable | None:
     """Parse and validate one cable file. Every problem becomes a finding; returns the cable when its
-    identity could be read (so that cross-checks and the plan can still name it), else None."""
+    identity could be read (so that cross-checks and the plan can still name it), else None.
+
+    ``scans=False``: without reading the texts as a reader sees them (classification markings, what
+    only serves to hide, unsafe HTML), which renders the body with Markdown: the same fields, for a
+    past version of a cable that is only shown or compared, never published (its ``valid`` then
+    says nothing of those checks). ``approve`` reads a cable's history so."""
     reader = _reader(path, data, findings)
-    return reader.read() if reader else None
+    if reader is None:
+        return None
+    reader.scans = scans
+    return reader.read()
 
 
 def digest(path: str, data: bytes) -> str | None:
@@ -213,6 +221,7 @@ class _CableReader:
         self.nodes: dict[str, yaml.Node] = {}
         self.lines: dict[str, int] = {}
         self.ok = True
+        self.scans = True  # read the texts as a reader sees them (see parse)
 
     def error(self, key_or_line: str | int, code: str, message: str, hint: str = "", col: int = 1) -> None:
         line = key_or_line if isinstance(key_or_line, int) else self.lines.get(key_or_line, 1)
@@ -424,6 +433,20 @@ class _CableReader:
             self.error(line, code, _("{problem} in the {key}: {text}").format(problem=_(message), key=key, text=found.text),
                        _(hint), col=col)
 
+    def _scan_texts(self, title: str, summary: str, post: str, ministry: str, author: str,
+                    subjects: tuple[str, ...]) -> None:
+        """Every text a page, feed, search index or sitemap prints, read as a reader would."""
+        from pipeline import html_safety
+
+        for key, text in (("title", title), ("summary", summary), ("post", post), ("ministry", ministry),
+                          ("author", author), *(("subjects", s) for s in subjects)):
+            self.scan(key, text)
+        self.scan("body", self.body, self.body_line)
+        for unsafe in html_safety.find_unsafe(self.body):
+            self.error(self.body_line + unsafe.line - 1, "E501", f"{unsafe.what}: {unsafe.text!r}",
+                       _("write plain Markdown: the site keeps text, links, tables, lists, code and images of the repository; it removes scripts, frames, forms, styles, event handlers and content from other hosts (see README, Raw HTML)"),
+                       col=unsafe.col)
+
     def where(self, key: str, first_line: int, line: int, col: int) -> tuple[int, int]:
         """The file line and column of a position in the body (``first_line``: its first line) or in
         the value of a front matter key (the key's line; the column where the value starts, plus
@@ -454,7 +477,7 @@ class _CableReader:
         # Here, not at the top: a command that reads cables through the parse cache never parses one,
         # and these (Markdown, nh3, the address and confusables data) are much of its start-up time.
         from gate.addresses import InvalidAddress, parse_address
-        from pipeline import classification, html_safety
+        from pipeline import classification
 
         stem = self.path.rsplit("/", 1)[-1].removesuffix(".md")
         cable_id = self.matching("id", ID_RE, _("an id like 2026-BERLIN-0042 (YYYY-POST-NNNN)"))
@@ -493,15 +516,8 @@ class _CableReader:
         if status not in ("active", "withdrawn"):
             self.error("status", "E206", _("'status' is {status!r}").format(status=status), _("write active or withdrawn"))
         supersedes = self.matching("supersedes", ID_RE, _("a cable id"), required=False) or None
-        # Every text a page, feed, search index or sitemap prints is read as a reader would.
-        for key, text in (("title", title), ("summary", summary), ("post", post), ("ministry", ministry),
-                          ("author", author), *(("subjects", s) for s in subjects)):
-            self.scan(key, text)
-        self.scan("body", self.body, self.body_line)
-        for unsafe in html_safety.find_unsafe(self.body):
-            self.error(self.body_line + unsafe.line - 1, "E501", f"{unsafe.what}: {unsafe.text!r}",
-                       _("write plain Markdown: the site keeps text, links, tables, lists, code and images of the repository; it removes scripts, frames, forms, styles, event handlers and content from other hosts (see README, Raw HTML)"),
-                       col=unsafe.col)
+        if self.scans:
+            self._scan_texts(title, summary, post, ministry, author, subjects)
         if not cable_id or not ID_RE.match(cable_id):
             return None
         return Cable(

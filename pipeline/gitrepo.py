@@ -174,25 +174,7 @@ class GitRepo:
         if ref is None and self.head() is None:
             return {}
         head = self._commit(ref or "HEAD")
-        text = self._repo.git.log(head.hexsha, "--format=%x00%H%x00%ct%x00%an%x00%ae", "--raw", "-c",
-                                  "--no-abbrev", "--no-renames", "--", *paths)
-        out: dict[str, list[Touch]] = {}
-        fields = text.split("\x00")
-        for index in range(1, len(fields) - 3, 4):
-            commit, unix_time, name = fields[index:index + 3]
-            email, _, raw = fields[index + 3].partition("\n")
-            date = dt.datetime.fromtimestamp(int(unix_time), dt.UTC)
-            for line in raw.splitlines():
-                if not line.startswith(":") or "\t" not in line:
-                    continue
-                meta, path = line.split("\t", 1)
-                parents = len(meta) - len(meta.lstrip(":"))
-                shas = meta.lstrip(":").split()[parents + 1: 2 * parents + 2]
-                blob, before = (_blob(shas[-1]), tuple(map(_blob, shas[:-1]))) if shas else (None, ())
-                out.setdefault(path, []).append(Touch(commit, date, f"{name} <{email}>", blob, before))
-        for touches in out.values():
-            touches.reverse()
-        return out
+        return _touches(self._repo.git.log(head.hexsha, *LOG_ARGS, "--", *paths))
 
     def blob(self, blob_id: str) -> bytes:
         """The bytes of the blob ``blob_id`` (as :meth:`file_log` names it)."""
@@ -240,6 +222,73 @@ def _commit_of(commit: git.Commit) -> Commit:
 
 
 # --- the git command line: signatures, status, configuration ------------------------------------
+
+#: How :meth:`GitRepo.file_log` and :meth:`GitLog.file_log` ask ``git log`` for the changes of files.
+LOG_ARGS = ("--format=%x00%H%x00%ct%x00%an%x00%ae", "--raw", "-c", "--no-abbrev", "--no-renames")
+
+
+def _touches(text: str) -> dict[str, list[Touch]]:
+    """The changes of each file in the output of ``git log`` with :data:`LOG_ARGS`, oldest first."""
+    out: dict[str, list[Touch]] = {}
+    fields = text.split("\x00")
+    for index in range(1, len(fields) - 3, 4):
+        commit, unix_time, name = fields[index:index + 3]
+        email, _, raw = fields[index + 3].partition("\n")
+        date = dt.datetime.fromtimestamp(int(unix_time), dt.UTC)
+        for line in raw.splitlines():
+            if not line.startswith(":") or "\t" not in line:
+                continue
+            meta, path = line.split("\t", 1)
+            parents = len(meta) - len(meta.lstrip(":"))
+            shas = meta.lstrip(":").split()[parents + 1: 2 * parents + 2]
+            blob, before = (_blob(shas[-1]), tuple(map(_blob, shas[:-1]))) if shas else (None, ())
+            out.setdefault(path, []).append(Touch(commit, date, f"{name} <{email}>", blob, before))
+    for touches in out.values():
+        touches.reverse()
+    return out
+
+
+class GitLog:
+    """:meth:`GitRepo.file_log` (of HEAD) and :meth:`GitRepo.blob` through the ``git`` command alone,
+    without opening the repository through GitPython: ``approve`` reads one cable's history, and
+    importing GitPython cost more than the reading. The same answers, from the same ``git log``."""
+
+    def __init__(self, root: Path) -> None:
+        """The repository whose top folder is ``root`` (its parents are not searched)."""
+        self.root = Path(root)
+        if not (self.root / ".git").exists():
+            raise NotARepository(_("{root} is not a git repository").format(root=root))
+        self._env = {**os.environ, "GIT_CEILING_DIRECTORIES": str(self.root.resolve().parent)}
+
+    def _git(self, *args: str) -> subprocess.CompletedProcess:
+        try:
+            return subprocess.run(["git", *args], cwd=self.root, env=self._env, capture_output=True, check=False)
+        except OSError as exc:
+            raise GitError(_("git could not be run: {exc}").format(exc=exc)) from None
+
+    def file_log(self, paths: Iterable[str], ref: None = None) -> dict[str, list[Touch]]:
+        """For each file under ``paths``, the commits reachable from HEAD that changed it, oldest first
+        (nothing for a repository without any commit). HEAD only: ``ref`` must be None."""
+        if ref is not None:
+            raise ValueError("GitLog reads the history of HEAD only")
+        head = self._git("rev-parse", "--verify", "-q", "HEAD^{commit}")
+        if head.returncode != 0:
+            if self._git("rev-parse", "--git-dir").returncode != 0:
+                raise NotARepository(_("{root} is not a git repository").format(root=self.root))
+            return {}
+        done = self._git("log", head.stdout.decode().strip(), *LOG_ARGS, "--", *paths)
+        if done.returncode != 0:
+            raise GitError(done.stderr.decode("utf-8", "replace").strip())
+        text = done.stdout.decode("utf-8", "surrogateescape")  # as GitPython reads it
+        return _touches(text.removesuffix("\n"))
+
+    def blob(self, blob_id: str) -> bytes:
+        """The bytes of the blob ``blob_id`` (as :meth:`file_log` names it)."""
+        done = self._git("cat-file", "blob", blob_id)
+        if done.returncode != 0:
+            raise GitError(done.stderr.decode("utf-8", "replace").strip())
+        return done.stdout
+
 
 def tracked_file(root: Path, inside: str) -> str | None:
     """The first file git tracks under the folder ``inside`` of the repository whose top folder is

@@ -288,16 +288,18 @@ def publications(store: Any, cable_id: str) -> list[Publication]:
 
 # --- the whole history ---------------------------------------------------------------------------
 
-def working_revision(root: Path, path: str, revs: list[Revision]) -> Revision | None:
+def working_revision(root: Path, path: str, revs: list[Revision], scans: bool = True) -> Revision | None:
     """The working tree's file as one more revision, when it differs from the last commit's (an edit
     or an approval not committed yet): what ``plan``, ``approve`` and ``pending`` read, so that the
-    history judges an uncommitted edit as they do. None when it is the committed file, or absent."""
+    history judges an uncommitted edit as they do. None when it is the committed file, or absent.
+    ``scans``: as ``revs`` were parsed (see :func:`pipeline.revisions.revisions`), so that the file
+    compares with the last of them as parsed the same way."""
     file = root / path
     if file.is_symlink() or not file.is_file():
         return None
     data = file.read_bytes()
     committed = revs[-1] if revs else None
-    cable = cables.parse(path, data, Findings())
+    cable = cables.parse(path, data, Findings(), scans)
     if committed is not None and committed.cable is not None and cable is not None and cable == committed.cable:
         return None
     if committed is not None and committed.cable is None and cable is None and committed.body == _body_of(data):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import operator
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -285,15 +286,15 @@ def _outline(repo: Repository, now: dt.datetime) -> Outline:
     code did not write raises, and :func:`outline` plans every cable instead."""
     communities = sorted(repo.communities.items())
     rows = []
-    kept = repo.memo.facts_of(map(repo.cables.path, repo.cables), FACTS, repo.facts_key)
-    for cable_id in repo.cables:
-        path = repo.cables.path(cable_id)
+    paths, validity = repo.cables.paths(), repo.validity
+    kept = repo.memo.facts_of(paths.values(), FACTS, repo.facts_key)
+    for cable_id, path in paths.items():
         facts = kept.get(path)
-        if facts is None or facts["valid"] is not repo.validity[cable_id]:
+        if facts is None or facts["valid"] is not validity[cable_id]:
             facts = _facts_of(repo.cables[cable_id], communities)
             repo.memo.keep_facts(path, FACTS, repo.facts_key, facts)
         rows.append((facts["order"], cable_id, facts))
-    rows.sort(key=lambda row: (row[0], row[1]))
+    rows.sort(key=_by_order)
     # One pass over the cables, each given to the communities selecting it (a cable is selected by a
     # few of them): a pass per community would look at every cable each time.
     lists: dict[str, tuple[list, list]] = {cid: ([], []) for cid, _ in communities}
@@ -314,10 +315,15 @@ def _outline(repo: Repository, now: dt.datetime) -> Outline:
     out = {}
     for cid, community in communities:
         publish, held = lists[cid]
-        shown, held_replies = plan_replies(repo.replies.values(), community, dict.fromkeys(c for c, _ in publish))
+        shown, held_replies = (plan_replies(repo.replies.values(), community, dict.fromkeys(c for c, _ in publish))
+                               if repo.replies else ((), ()))
         out[cid] = CommunityOutline(community, tuple(publish), tuple(held), tuple(r.id for r in shown), held_replies)
     repo.memo.save()
     return Outline(out)
+
+
+#: The order of the plan's cables: newest first, then by id (ids are distinct).
+_by_order = operator.itemgetter(0, 1)
 
 
 def _facts_of(cable: Cable, communities: list[tuple[str, Community]]) -> dict:

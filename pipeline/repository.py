@@ -12,7 +12,9 @@ import dataclasses
 import datetime as dt
 import functools
 import hashlib
+import os
 import re
+import stat
 from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +25,7 @@ from pipeline.cables import Cable
 from pipeline.communities import Community
 from pipeline.findings import Finding, Findings
 from pipeline.messages import _
-from pipeline.sources import Entry, Version, WorkingTree, open_version
+from pipeline.sources import Entry, Version, WorkingTree, open_version, signature
 
 if TYPE_CHECKING:
     from pipeline.buildcache import ParsedIndex
@@ -35,6 +37,8 @@ REPLIES = "replies"
 
 CONTENT = "content"
 CABLE_PATH = re.compile(r"^content/(\d{4})/([^/]+)\.md$")
+#: The folder of :data:`CABLE_PATH` (matched whole: ``content/<year>``).
+CABLE_FOLDER = re.compile(r"content/(\d{4})")
 
 
 class Cables(MutableMapping[str, Cable]):
@@ -189,7 +193,7 @@ def load(root: Path, ref: str | None = None, at: dt.datetime | None = None,
         _cross_check(repo, today)
     elif index is not None:
         repo.cables.maker = index.cable  # each cable made from its file's row when first asked for
-        _load_cables(repo, index.head)
+        _load_cables(repo, index.head, index.known)
         _cross_check(repo, today, index)
         index.save()
     else:
@@ -373,50 +377,89 @@ def _check_site_config(repo: Repository) -> None:
 #: (``read`` gives the file's bytes: a cache may not need them). Without a function, the cable is
 #: made by the cables' :attr:`Cables.maker` from its path.
 Head = Callable[[Entry, Callable[[], bytes], Findings], "tuple[str, int] | tuple[str, int, Callable[[], Cable]] | None"]
+#: What a load knows of a file without an :class:`Entry`: ``known(path, lstat)`` gives (id, line of
+#: the id) of a cable with no finding of its own whose file did not change, else None (see
+#: :meth:`pipeline.buildcache.ParsedIndex.known`).
+Known = Callable[[str, "os.stat_result"], "tuple[str, int] | None"]
 
 
-def _load_cables(repo: Repository, head: Head) -> None:
-    """Every cable of the version, read by ``head`` (see :data:`Head`)."""
+def _load_cables(repo: Repository, head: Head, known: Known | None = None) -> None:
+    """Every cable of the version, read by ``head`` (see :data:`Head`); with ``known`` (the working
+    tree through the parse cache), each file's ``lstat`` is first given to ``known``, and only the
+    files it does not know are made into an :class:`Entry` for ``head``."""
     tree, findings = repo.version.tree, repo.findings
     content = tree.entry(CONTENT)
     if content is not None and content.is_symlink:
         findings.add(CONTENT, 1, "E103", _("content/ is a symbolic link"), _("commit the cables themselves"))
         return
     seen: dict[str, str] = {}
-    for entry in tree.walk(CONTENT):
-        if entry.is_symlink:
-            findings.add(entry.path, 1, "E103", _("symbolic link in content/"),
-                         _("replace the link by the file itself; links could reach outside the repository"))
-            continue
-        match = CABLE_PATH.match(entry.path)
-        if not match:
-            if entry.path.rsplit("/", 1)[-1] in (".gitkeep", ".gitignore"):
+    if known is None:
+        for entry in tree.walk(CONTENT):
+            _load_cable(repo, entry, CABLE_PATH.match(entry.path), head, seen)
+        return
+    add, max_bytes = repo.cables.add, cables.MAX_BYTES
+    for rel, files in tree.scan(CONTENT):
+        year = CABLE_FOLDER.fullmatch(rel)  # the layout's expression, once per folder
+        for name, st in files:
+            path = f"{rel}/{name}"
+            # content/<year>/<name>.md, a file of at most MAX_BYTES: exactly what CABLE_PATH matches
+            # and the size check lets through (a link goes the long way, to be refused)
+            got = (known(path, st) if year is not None and len(name) > 3 and name.endswith(".md")
+                   and st.st_size <= max_bytes and not stat.S_ISLNK(st.st_mode) else None)
+            if got is None:
+                entry = Entry(path, stat.S_ISLNK(st.st_mode), st.st_size, signature(st))
+                _load_cable(repo, entry, CABLE_PATH.match(path), head, seen)
                 continue
-            findings.add(entry.path, 1, "E104", _("file outside the cable layout"),
-                         _("cables live at content/<year>/<id>.md; other files do not belong in content/"))
-            continue
-        if entry.size > cables.MAX_BYTES:
-            findings.add(entry.path, 1, "E102", _("file is {size} bytes, over the 1 MiB limit").format(size=entry.size),
-                         _("split the cable, or move long annexes out of it"))
-            continue
-        got = head(entry, functools.partial(tree.read, entry.path), findings)
-        if got is None:
-            continue
-        cable_id, id_line, make = got if len(got) == 3 else (*got, None)
-        valid = True
-        if match.group(1) != cable_id[:4]:
-            findings.add(entry.path, id_line, "E104",
-                         _("cable {id} is in the folder of year {year}").format(id=cable_id, year=match.group(1)),
-                         _("move it to content/{cable_id}/").format(cable_id=cable_id[:4]))
-            valid = False
-        if cable_id in seen:
-            findings.add(entry.path, id_line, "E208",
-                         _("id {id} is already used by {path}").format(id=cable_id, path=seen[cable_id]),
-                         _("give this cable the next number of its post that no file of content/ uses"))
-            repo.cables.invalidate(cable_id)
-            continue
-        seen[cable_id] = entry.path
-        repo.cables.add(cable_id, entry.path, make, valid)
+            cable_id = got[0]
+            if cable_id in seen or year.group(1) != cable_id[:4]:
+                _add_cable(repo, path, year, got, None, seen)
+                continue
+            seen[cable_id] = path
+            add(cable_id, path)
+
+
+def _load_cable(repo: Repository, entry: Entry, match: re.Match | None, head: Head, seen: dict[str, str]) -> None:
+    """One file of content/ (``match``: of :data:`CABLE_PATH`, None: outside the layout)."""
+    findings = repo.findings
+    if entry.is_symlink:
+        findings.add(entry.path, 1, "E103", _("symbolic link in content/"),
+                     _("replace the link by the file itself; links could reach outside the repository"))
+        return
+    if not match:
+        if entry.path.rsplit("/", 1)[-1] in (".gitkeep", ".gitignore"):
+            return
+        findings.add(entry.path, 1, "E104", _("file outside the cable layout"),
+                     _("cables live at content/<year>/<id>.md; other files do not belong in content/"))
+        return
+    if entry.size > cables.MAX_BYTES:
+        findings.add(entry.path, 1, "E102", _("file is {size} bytes, over the 1 MiB limit").format(size=entry.size),
+                     _("split the cable, or move long annexes out of it"))
+        return
+    got = head(entry, functools.partial(repo.version.tree.read, entry.path), findings)
+    if got is not None:
+        _add_cable(repo, entry.path, match, got[:2], got[2] if len(got) == 3 else None, seen)
+
+
+def _add_cable(repo: Repository, path: str, match: re.Match, got: tuple[str, int],
+               make: Callable[[], Cable] | None, seen: dict[str, str]) -> None:
+    """The cable ``got`` (id, line of the id) of the file ``path``, checked against its year folder
+    (``match``'s first group) and the ids seen before it."""
+    findings = repo.findings
+    cable_id, id_line = got
+    valid = True
+    if match.group(1) != cable_id[:4]:
+        findings.add(path, id_line, "E104",
+                     _("cable {id} is in the folder of year {year}").format(id=cable_id, year=match.group(1)),
+                     _("move it to content/{cable_id}/").format(cable_id=cable_id[:4]))
+        valid = False
+    if cable_id in seen:
+        findings.add(path, id_line, "E208",
+                     _("id {id} is already used by {path}").format(id=cable_id, path=seen[cable_id]),
+                     _("give this cable the next number of its post that no file of content/ uses"))
+        repo.cables.invalidate(cable_id)
+        return
+    seen[cable_id] = path
+    repo.cables.add(cable_id, path, make, valid)
 
 
 #: The modules whose code the facts kept per cable depend on (besides the parser's, in the index's
@@ -443,10 +486,12 @@ def _cross_check(repo: Repository, today: dt.date, index: ParsedIndex | None = N
     paths = repo.cables.paths()
     kept = index.facts_of(paths.values(), "checks", repo.facts_key) if index is not None else {}
     validity = repo.validity
+    clean = None  # the facts of a cable with nothing found: one value the snapshot shares between cables
     for cable_id, path in list(paths.items()):
         facts = kept.get(path)
-        if (facts is not None and type(facts) is dict and facts.get("valid") is True and facts.get("found") == []
-                and facts.get("supersedes") is None):
+        if facts is not None and (facts is clean or type(facts) is dict and facts.get("valid") is True
+                                  and facts.get("found") == [] and facts.get("supersedes") is None):
+            clean = facts
             if validity is not None:  # most cables: nothing found, nothing superseded
                 validity[cable_id] = not repo.cables.invalidated(cable_id)
             continue

@@ -18,7 +18,7 @@ import difflib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -29,9 +29,11 @@ from pipeline.gitrepo import GitRepo, NotARepository, UnknownRef
 from pipeline.history import METADATA, HistoryError, versions, working_revision
 from pipeline.messages import N_, Message, _, ngettext, shown
 from pipeline.plan import approval_reason, plan_replies, reason_held
-from pipeline.replyfiles import ReplyFile
 from pipeline.repository import Repository
 from pipeline.revisions import Revision, cable_path, revisions, revisions_of
+
+if TYPE_CHECKING:  # the replies' parser (and the HTML checks it imports) only where a reply is read
+    from pipeline.replyfiles import ReplyFile
 
 
 class ReviewError(Exception):
@@ -97,16 +99,18 @@ def _numbered(revs: list[Revision]) -> list[Version]:
     return out
 
 
-def cable_versions(root: Path, cable_id: str) -> list[Version]:
-    """Every version of the cable with its text, the working tree's uncommitted edit last."""
+def cable_versions(root: Path, cable_id: str, read: Callable[[], list[Revision]] | None = None) -> list[Version]:
+    """Every version of the cable with its text, the working tree's uncommitted edit last. ``read``:
+    its history as already read (:func:`pipeline.revisions.read_once`: versions parsed without the
+    scans of their texts, and so is the working tree's file then)."""
     path = cable_path(cable_id)
     try:
-        revs = revisions(GitRepo(root), path)
+        revs = read() if read is not None else revisions(GitRepo(root), path)
     except NotARepository:
         revs = []
     except UnknownRef as exc:
         raise HistoryError(str(exc)) from None
-    working = working_revision(root, path, revs)
+    working = working_revision(root, path, revs, scans=read is None)
     return _numbered([*revs, working] if working is not None else revs)
 
 

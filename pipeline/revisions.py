@@ -9,13 +9,14 @@ for them.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from pipeline import cables
 from pipeline.cables import Approval, Cable
 from pipeline.findings import Findings
-from pipeline.gitrepo import GitRepo, Touch
+from pipeline.gitrepo import GitError, GitLog, GitRepo, Touch
 
 #: Where the cables are: one pathspec for a history walk over all of them.
 CONTENT_SPEC = "content/"
@@ -51,15 +52,15 @@ def file_logs(repo: GitRepo, paths: list[str], ref: str | None = None) -> dict[s
 class _Blobs:
     """Parsed contents of blobs, each parsed once however many files and commits share it."""
 
-    def __init__(self, repo: GitRepo) -> None:
-        self.repo = repo
+    def __init__(self, repo: GitRepo | GitLog, scans: bool = True) -> None:
+        self.repo, self.scans = repo, scans
         self.parsed: dict[tuple[str, str], tuple[Cable | None, str | None]] = {}
 
     def read(self, path: str, blob: str) -> tuple[Cable | None, str | None]:
         key = (path, blob)
         if key not in self.parsed:
             data = self.repo.blob(blob)
-            self.parsed[key] = (cables.parse(path, data, Findings()), _body(data))
+            self.parsed[key] = (cables.parse(path, data, Findings(), self.scans), _body(data))
         return self.parsed[key]
 
 
@@ -75,10 +76,46 @@ def _revisions(blobs: _Blobs, path: str, touches: Iterable[Touch]) -> list[Revis
     return out
 
 
-def revisions(repo: GitRepo, path: str, ref: str | None = None) -> list[Revision]:
+def revisions(repo: GitRepo | GitLog, path: str, ref: str | None = None, scans: bool = True) -> list[Revision]:
     """Every commit reachable from ``ref`` (default HEAD) that changed ``path``, oldest first
-    (:class:`pipeline.gitrepo.UnknownRef` when ``ref`` names no commit)."""
-    return _revisions(_Blobs(repo), path, repo.file_log([path], ref).get(path, []))
+    (:class:`pipeline.gitrepo.UnknownRef` when ``ref`` names no commit). ``scans=False``: each
+    version parsed without reading its texts as a reader sees them (see :func:`pipeline.cables.parse`)."""
+    return _revisions(_Blobs(repo, scans), path, repo.file_log([path], ref).get(path, []))
+
+
+def read_once(root: Path, path: str) -> Callable[[], list[Revision]]:
+    """:func:`revisions` of ``path`` in the repository at ``root`` (HEAD), read from git when first
+    asked for and given again after: ``approve`` shows the changes since the approved version and
+    then asks when the cable was last withdrawn, from one read of its history. A read that fails
+    raises the same error each time, so each caller handles it as it would a read of its own.
+
+    Each version is parsed without the scans of its texts (``scans=False``): what is shown (the
+    fields and the body) and what is asked (the status, the digest) are the same, and rendering
+    each past body with Markdown (and importing the libraries for it) was a third of ``approve``.
+    The history is read with the ``git`` command alone (:class:`pipeline.gitrepo.GitLog`)."""
+    done: list[list[Revision] | GitError] = []
+
+    def read() -> list[Revision]:
+        if not done:
+            try:
+                done.append(revisions(GitLog(root), path, scans=False))
+            except GitError as exc:
+                done.append(exc)
+        if isinstance(done[0], GitError):
+            raise done[0]
+        return done[0]
+    return read
+
+
+def last_withdrawn(read: Callable[[], list[Revision]]) -> dt.datetime | None:
+    """When the cable was last committed with ``status: withdrawn``, from its history as ``read``
+    gives it (:func:`read_once`); None: never, or no git history to read."""
+    try:
+        revs = read()
+    except GitError:
+        return None
+    times = [r.date for r in revs if r.cable is not None and r.cable.status == "withdrawn"]
+    return max(times, default=None)
 
 
 def revisions_of(repo: GitRepo, paths: Iterable[str], ref: str | None = None) -> dict[str, list[Revision]]:

@@ -27,7 +27,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pipeline import html_safety
 from pipeline.findings import Findings
 from pipeline.messages import _
 
@@ -81,6 +80,10 @@ def parse(path: str, data: bytes, findings: Findings) -> str | None:
         findings.add(path, line, "E101", _("this page text is not valid UTF-8"), _("save the file as UTF-8"))
         return None
     text = text.removeprefix("\ufeff")
+    # Here, not at the top: every load reads this module, and the sanitiser's libraries (Markdown,
+    # nh3) are much of a command's start-up time; a repository without page texts never needs them.
+    from pipeline import html_safety
+
     for unsafe in html_safety.find_unsafe(text):
         findings.add(path, unsafe.line, "E501", f"{unsafe.what}: {unsafe.text!r}",
                      _("write plain Markdown: the site keeps text, links, tables, lists, code and images; it "

@@ -8,6 +8,7 @@ checker can refuse them instead of following them out of the repository.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import os
 import stat
 from collections.abc import Iterator
@@ -27,6 +28,14 @@ class Entry:
     #: (size, mtime_ns, ctime_ns, inode, device) of a working-tree file: what the parse cache compares
     #: (see pipeline/buildcache.py ParsedIndex); None for a file read from git objects
     stat: tuple[int, int, int, int, int] | None = field(default=None, compare=False)
+
+
+_name = operator.attrgetter("name")
+
+
+def signature(st: os.stat_result) -> tuple[int, int, int, int, int]:
+    """What the parse cache compares of a working-tree file (see :attr:`Entry.stat`)."""
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
 
 
 class Tree(Protocol):
@@ -50,21 +59,30 @@ class WorkingTree:
             st = os.lstat(os.path.join(self.root, path))
         except OSError:
             return None
-        return Entry(path, stat.S_ISLNK(st.st_mode), st.st_size,
-                     (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev))
+        return Entry(path, stat.S_ISLNK(st.st_mode), st.st_size, signature(st))
 
     def walk(self, top: str) -> Iterator[Entry]:
         """Every file under ``top`` (and every symbolic link, to a folder too), sorted, each with its
         stat signature from the one ``lstat`` the walk makes."""
+        for rel, files in self.scan(top):
+            for name, st in files:
+                yield Entry(f"{rel}/{name}", stat.S_ISLNK(st.st_mode), st.st_size, signature(st))
+
+    def scan(self, top: str) -> Iterator[tuple[str, list[tuple[str, os.stat_result]]]]:
+        """What :meth:`walk` gives, a folder at a time and without an :class:`Entry` per file: each
+        folder under ``top`` (forward slashes, relative to the root) with the name and ``lstat`` of
+        every file (and symbolic link) in it, sorted by name; a folder's files come before its
+        subfolders, as in ``os.walk``. A load through the parse cache compares most files'
+        signatures straight from these (20,000 objects made for nothing cost a tenth of a command)."""
         base = self.root / top
         if not base.is_dir() or base.is_symlink():
             return
-        yield from self._walk(base, Path(top).as_posix())
+        yield from self._scan(os.fspath(base), Path(top).as_posix())
 
-    def _walk(self, folder: Path, rel: str) -> Iterator[Entry]:
+    def _scan(self, folder: str, rel: str) -> Iterator[tuple[str, list[tuple[str, os.stat_result]]]]:
         try:
             with os.scandir(folder) as it:
-                children = sorted(it, key=lambda e: e.name)
+                children = sorted(it, key=_name)
         except OSError:
             return
         files, folders = [], []
@@ -73,12 +91,13 @@ class WorkingTree:
                 st = child.stat(follow_symlinks=False)
             except OSError:
                 continue
-            entry = Entry(f"{rel}/{child.name}", stat.S_ISLNK(st.st_mode), st.st_size,
-                          (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev))
-            (folders if stat.S_ISDIR(st.st_mode) else files).append((child, entry))
-        yield from (entry for _, entry in files)
-        for child, entry in folders:  # os.walk's order: a folder's files, then its subfolders
-            yield from self._walk(Path(child.path), entry.path)
+            if stat.S_ISDIR(st.st_mode):
+                folders.append(child)
+            else:
+                files.append((child.name, st))
+        yield rel, files
+        for child in folders:  # os.walk's order: a folder's files, then its subfolders
+            yield from self._scan(child.path, f"{rel}/{child.name}")
 
     def read(self, path: str) -> bytes:
         return (self.root / path).read_bytes()

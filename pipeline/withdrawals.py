@@ -25,13 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gate.store import Store, WithdrawalRecord, parse_utc_text, read_withdrawals, utc_text, write_withdrawal
-from pipeline import cables, gitrepo, history
+from pipeline import cables, gitrepo, history, revisions
 from pipeline.cables import Approval, Cable
 from pipeline.communities import Community
 from pipeline.findings import Findings
 from pipeline.messages import N_, Message, _
 from pipeline.repository import Repository
-from pipeline.revisions import revisions
 from pipeline.sources import RefError, open_version
 
 
@@ -210,9 +209,4 @@ def _committed(repo: Repository, cable: Cable) -> Cable | None:
 def last_withdrawn(root: Path, cable: Cable) -> dt.datetime | None:
     """When the cable's file was last committed with ``status: withdrawn`` (None: never, or no git):
     an approval older than that no longer counts (``approve`` takes a fresh one)."""
-    try:
-        revs = revisions(gitrepo.GitRepo(root), cable.path)
-    except gitrepo.GitError:
-        return None
-    times = [r.date for r in revs if r.cable is not None and r.cable.status == "withdrawn"]
-    return max(times, default=None)
+    return revisions.last_withdrawn(revisions.read_once(root, cable.path))

@@ -231,3 +231,17 @@ def test_a_cable_changed_after_the_load_stops_its_body_being_read(troubled, tmp_
     path.write_text(path.read_text().replace("Texte.", "Autre texte."))
     with pytest.raises(buildcache.ContentChanged, match="2026-BERLIN-0002.md changed"):
         assert repo.cables["2026-BERLIN-0002"].body
+
+
+def test_a_librarys_version_is_read_as_importlib_metadata_reads_it():
+    """The cache's keys name the versions of the libraries the checks depend on, read from each
+    distribution's METADATA without importing importlib.metadata: the same versions, every installed
+    distribution whatever the spelling of its name, and "absent" for one that is not installed."""
+    import importlib.metadata
+
+    from pipeline.buildcache import version_of
+
+    names = {d.metadata["Name"] for d in importlib.metadata.distributions()}
+    for name in sorted(names) + ["email-validator", "Email_Validator", "pymdown_extensions", "PyYAML"]:
+        assert version_of(name) == importlib.metadata.version(name), name
+    assert version_of("no-such-distribution-here") == "absent"

@@ -120,6 +120,16 @@ def edit(repo, how: str) -> None:
         repo.communities(data)
     elif how == "break communities.yaml":
         (repo.root / "communities.yaml").write_text("communities: [\n")
+    elif how == "add files outside the layout":  # each refused or ignored by the load, never a cable
+        text = cable_text("2026-BERLIN-0012", subjects=["energie"])
+        for path in ("content/2026/notes.txt", "content/2026-BERLIN-0012.md", "content/20266/2026-BERLIN-0012.md",
+                     "content/2026/sub/2026-BERLIN-0012.md", "content/2026/.md", "content/2026/.gitkeep",
+                     "content/٢٠٢٦/2026-BERLIN-0012.md"):
+            repo.write(path, text)
+        (content / "2026-BERLIN-0013.md").symlink_to(content / "2026-BERLIN-0002.md")
+    elif how == "grow a cable over 1 MiB":
+        path = content / "2026-BERLIN-0006.md"
+        path.write_text(path.read_text() + "mot " * 300_000)
     else:
         raise AssertionError(how)
 
@@ -127,7 +137,7 @@ def edit(repo, how: str) -> None:
 EDITS = ["edit a cable", "edit a title", "add a cable", "delete a cable another supersedes",
          "delete a cable communities.yaml names", "rename a cable", "rename to its right id", "claim an id twice",
          "withdraw a cable", "break a cable", "remove the editor", "change a selection", "add a community",
-         "break communities.yaml"]
+         "break communities.yaml", "add files outside the layout", "grow a cable over 1 MiB"]
 
 
 @pytest.mark.parametrize("how", EDITS)
@@ -136,6 +146,28 @@ def test_after_any_edit_a_warm_cache_answers_what_a_cold_load_answers(mixed, tmp
     same_as_cold(mixed.root, cache)  # fills it: parses, checks, plan facts
     edit(mixed, how)
     same_as_cold(mixed.root, cache)
+
+
+@pytest.mark.parametrize("how", EDITS)
+def test_with_settled_files_a_warm_cache_answers_after_any_edit_what_a_cold_load_answers(mixed, tmp_path,
+                                                                                         monkeypatch, how):
+    """The same, when the files are old enough for their signatures to be trusted (RACY_NS): then
+    the load compares each file's ``lstat`` with its row without making an Entry
+    (``ParsedIndex.known``), and only the files it does not know go the long way (``head``)."""
+    from pipeline import buildcache
+
+    monkeypatch.setattr(buildcache, "RACY_NS", 0)  # every file counts as settled
+    cache = tmp_path / "cache"
+    same_as_cold(mixed.root, cache)
+    edit(mixed, how)
+    cold = answers(mixed.root, None)
+    long_way: list[str] = []
+    real_head = buildcache.ParsedIndex.head
+    monkeypatch.setattr(buildcache.ParsedIndex, "head",
+                        lambda self, entry, read, found: long_way.append(entry.path) or real_head(self, entry, read, found))
+    assert answers(mixed.root, cache) == cold
+    assert answers(mixed.root, cache) == cold
+    assert "content/2026/2026-NEW-YORK-ONU-0001.md" not in long_way  # no edit touches it: known at once
 
 
 def test_edits_one_after_another_keep_the_answer_of_a_cold_load(mixed, tmp_path):
@@ -304,3 +336,52 @@ def test_the_load_finds_replies_where_the_replies_parser_keeps_them():
     from pipeline import replyfiles, repository
 
     assert repository.REPLIES == replyfiles.FOLDER
+
+
+# --- approve: the file's bytes from the cache, its history read once without the scans ------------
+
+def test_approve_through_a_warm_cache_refuses_and_accepts_what_it_does_without(mixed):
+    """``approve`` takes the cable from the cache only when the cache holds these very bytes and they
+    parse without an error; a cable with errors is refused with the parser's own message."""
+    cache = mixed.root / ".cache"
+    results = []
+    for warm in (True, False):
+        mixed.run("check")  # fills the cache
+        if not warm:
+            shutil.rmtree(cache)
+        refused = mixed.run("approve", "2026-BERLIN-0005", "--community", "energie", "--editor", EDITOR, "--yes")
+        path = mixed.root / "content/2026/2026-BERLIN-0002.md"
+        before = path.read_bytes()
+        path.write_text(path.read_text().replace("Texte.", "Texte revu."))
+        approved = mixed.run("approve", "2026-BERLIN-0002", "--community", "energie", "--editor", EDITOR, "--yes")
+        written = path.read_text()
+        path.write_bytes(before)
+        results.append((refused.code, refused.output, approved.code, approved.stdout.split("(")[0],
+                        [line for line in written.splitlines() if "date:" not in line]))
+    assert results[0] == results[1]
+    assert results[0][0] != 0 and "E302" in results[0][1]
+    assert results[0][2] == 0
+
+
+def test_approve_shows_the_changes_a_full_parse_of_the_history_shows(mixed, monkeypatch):
+    """The history ``approve`` reads for its diff and the withdrawal is parsed without the scans of
+    its texts (no Markdown rendering): it shows exactly what a full parse of every version shows,
+    a version with a marking or an HTML comment (an error of the scans) included."""
+    from pipeline import cables
+
+    path = mixed.root / "content/2026/2026-BERLIN-0002.md"
+    path.write_text(path.read_text().replace("Texte.", "Texte.\n\n<!-- note -->\n\nSECRET\n"))
+    mixed.commit("a version the scans refuse")
+    path.write_text(path.read_text().replace("<!-- note -->\n\nSECRET\n", "Texte revu.\n"))
+
+    def shown() -> tuple:
+        result = mixed.run("approve", "2026-BERLIN-0002", "--community", "energie", "--editor", EDITOR)
+        return result.code, result.stdout.split("content/2026/2026-BERLIN-0002.md: approved")[0]
+
+    before = path.read_bytes()
+    light = shown()
+    path.write_bytes(before)
+    real = cables.parse
+    monkeypatch.setattr(cables, "parse", lambda p, data, found, scans=True: real(p, data, found))
+    assert shown() == light
+    assert light[0] == 0 and "+Texte revu." in light[1]

@@ -9,7 +9,7 @@ import stat
 import pytest
 from contentrepo import make_repo
 
-from pipeline.gitrepo import GitRepo, NotARepository, UnknownRef, uncommitted
+from pipeline.gitrepo import GitLog, GitRepo, NotARepository, UnknownRef, uncommitted
 
 CABLE = "content/2026/2026-BERLIN-0001.md"
 
@@ -71,6 +71,42 @@ def test_a_merge_counts_only_where_it_changed_the_file_against_every_parent(tmp_
     touches = GitRepo(repo.root).file_log([CABLE])[CABLE]
     assert touches[-1].commit == merge
     assert GitRepo(repo.root).blob(touches[-1].blob) == b"resolved by hand\n"
+
+
+def test_the_git_command_alone_reads_the_history_gitpython_reads(tmp_path):
+    """GitLog (``approve``'s reader, without GitPython) answers what GitRepo answers: every change of
+    every file (merges, deletions, an author's name in any script), the same blobs; nothing for a
+    repository without commits; a folder that is not the top of a repository refused."""
+    with pytest.raises(NotARepository):
+        GitLog(tmp_path)
+    repo = make_repo(tmp_path / "repo")
+    assert GitLog(repo.root).file_log(["content/"]) == {}
+    (repo.root / "content").mkdir()
+    with pytest.raises(NotARepository):
+        GitLog(repo.root / "content")
+    repo.write(CABLE, "one\n")
+    repo.commit("add", date="2026-03-01T10:00:00+01:00")
+    repo.git("checkout", "-q", "-b", "side")
+    repo.write(CABLE, "side\n")
+    repo.git("add", "-A")
+    repo.git("-c", "user.name=Zoë Ἀθηνᾶ Иванова", "commit", "-q", "-m", "side edit")
+    repo.git("checkout", "-q", "main")
+    repo.write("content/2026/other.md", "x\n")
+    repo.commit("unrelated")
+    repo.git("merge", "-q", "--no-ff", "--no-commit", "side")
+    repo.write(CABLE, "resolved by hand\n")
+    repo.commit("merge")
+    (repo.root / "content/2026/other.md").unlink()
+    repo.commit("delete")
+    for paths in (["content/"], [CABLE], ["content/2026/other.md", CABLE]):
+        light, full = GitLog(repo.root).file_log(paths), GitRepo(repo.root).file_log(paths)
+        assert light == full and light
+        for touches in light.values():
+            for touch in touches:
+                for blob in (touch.blob, *touch.before):
+                    if blob is not None:
+                        assert GitLog(repo.root).blob(blob) == GitRepo(repo.root).blob(blob)
+    assert "Zoë Ἀθηνᾶ Иванова" in {t.author.split(" <")[0] for t in GitLog(repo.root).file_log([CABLE])[CABLE]}
 
 
 def test_refs_and_dates_name_commits_or_are_refused(tmp_path):

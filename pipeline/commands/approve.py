@@ -3,6 +3,7 @@ seeing what changed since the version last approved there; ``--revoke`` removes 
 
 from __future__ import annotations
 
+import functools
 import sys
 
 import click
@@ -10,7 +11,7 @@ import click
 from pipeline.approvals import ApprovalError, approve
 from pipeline.commands.options import confirm, editor_option, load_repository, resolve_editor, root_option
 from pipeline.messages import N_, _
-from pipeline.withdrawals import last_withdrawn
+from pipeline.revisions import last_withdrawn, read_once
 
 #: What this command tells the user, in one place.
 MESSAGES = {
@@ -60,20 +61,28 @@ def command(root, cable_id, community, editor, yes, revoke, sign, key):
 
         pending = uncommitted_approval(root, cable, community, editor)
     replaced = _unsigned_to_replace(repo, cable, target, editor) if (sign or key) and pending is None else None
+    history = read_once(root, cable.path)  # read from git once, for the changes shown and the withdrawal
     # An unsigned approval in the file is what anyone with commit access can write under the editor's
     # name: replacing it is approving anew, so the editor sees the changes since the last approval
     # that counts and confirms, as for a first approval.
     if pending is None and not yes and _may_approve(target, editor):
-        _show_changes(root, cable, target, _counting(repo, target))
+        _show_changes(root, cable, target, history, _counting(repo, target))
         if _interactive():
             confirm(_(MESSAGES["confirm"]).format(cable_id=cable_id, community=community, editor=editor))
     try:
-        approval = pending or approve(root / cable.path, target, editor, withdrawn_since=last_withdrawn(root, cable),
-                                      replace_own=replaced is not None)
+        approval = pending or approve(root / cable.path, target, editor, withdrawn_since=last_withdrawn(history),
+                                      replace_own=replaced is not None, known=_known(repo, cable.path))
     except ApprovalError as exc:
         raise click.ClickException(str(exc)) from None
     _done(root, cable.path, target, approval, "signing" if pending else "replacing" if replaced else "approved",
           f"Approve {cable_id} for {community}", bool(sign or key), key)
+
+
+def _known(repo, path: str):
+    """What the parse cache knows of the cable file ``path``'s bytes (see ``approvals.approve``)."""
+    if repo.memo is None:
+        return None
+    return functools.partial(repo.memo.clean_cable, path)
 
 
 def _unsigned_to_replace(repo, item, community, editor: str):
@@ -140,7 +149,7 @@ def _may_approve(community, editor: str) -> bool:
         return False
 
 
-def _show_changes(root, cable, community, counts=None) -> None:
+def _show_changes(root, cable, community, history, counts=None) -> None:
     """The diff from the version last approved for ``community`` (by an approval that counts) to the
     one about to be approved (coloured at a terminal only: click strips colours from anything else)."""
     from gate.store import utc_text
@@ -148,7 +157,9 @@ def _show_changes(root, cable, community, counts=None) -> None:
     from pipeline.history import HistoryError
 
     try:
-        found = review.cable_versions(root, cable.id)
+        # the history read for the file, when it is where the cable's id says (a cable in the folder of
+        # another year, refused by check, is shown the history of the path its id names)
+        found = review.cable_versions(root, cable.id, history if cable.path == review.cable_path(cable.id) else None)
     except HistoryError:
         found = []
     current = review.find_version(found, cable.digest) or review.Version(len(found) + 1, cable, None)
@@ -241,4 +252,4 @@ def _cable_withdrawn(root, repo, cable_id: str):
     """When the reply's cable was last withdrawn (an approval of a reply older than that, like one of
     the cable, no longer counts)."""
     cable = repo.cables.get(cable_id)
-    return last_withdrawn(root, cable) if cable is not None else None
+    return last_withdrawn(read_once(root, cable.path)) if cable is not None else None
