@@ -18,6 +18,7 @@ withdrawal never count again, for any community.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
@@ -34,9 +35,11 @@ from pipeline.repository import Repository
 from pipeline.sources import RefError, open_version
 
 
+@functools.lru_cache(maxsize=4096)
 def text_digest(body: str) -> str:
     """``sha256:`` of a cable's text reduced to its words (NFKC, case folded, whitespace collapsed),
-    so re-wrapping or re-casing a withdrawn text under another id is still recognised."""
+    so re-wrapping or re-casing a withdrawn text under another id is still recognised. Kept for the
+    last bodies asked: the plan asks once per community selecting the cable."""
     words = " ".join(unicodedata.normalize("NFKC", body).casefold().split())
     return "sha256:" + hashlib.sha256(words.encode("utf-8")).hexdigest()
 
@@ -81,6 +84,8 @@ class Register:
         """Why the plan must hold ``cable`` whatever its own file says, or None."""
         if self.is_withdrawn(cable.id):
             return Message(N_("withdrawn"))
+        if not self._texts:  # nothing withdrawn: no text to compare (nor a body to read and fold)
+            return None
         other = self.same_text(cable.id, text_digest(cable.body))
         return Message(N_("withdrawn (same text as {other})"), other=other) if other else None
 
