@@ -27,8 +27,8 @@ def render(runtime: Path, port: int, gate_ports: list[int], store: Path, workers
     ``grant_keys``: the file the gates write (``--grant-keys``); without it, a path nobody writes, so
     that nginx refuses every grant and asks the gate for every page (what it does when the file is lost).
     ``report_every``: seconds between two reports of the reads nginx served on a grant, to the gates
-    (or to ``report_ports``). ``deploy``: the folder of diplomatie_grant.lua and diplomatie_headers.conf
-    (default: this repository's deploy/).
+    (or to ``report_ports``). ``deploy``: the folder of nginx.conf, diplomatie_grant.lua and
+    diplomatie_headers.conf (default: this repository's deploy/).
     """
     gates = "\n        ".join(f"server 127.0.0.1:{p};" for p in gate_ports)
     values = {"RUNTIME": str(runtime), "LISTEN": f"127.0.0.1:{port}", "GATES": gates,
@@ -36,7 +36,7 @@ def render(runtime: Path, port: int, gate_ports: list[int], store: Path, workers
               "GRANT_KEYS": str(Path(grant_keys or runtime / "no-grant-keys").absolute()),
               "REPORT_TO": " ".join(f"127.0.0.1:{p}" for p in (gate_ports if report_ports is None else report_ports)), "REPORT_EVERY": str(report_every)}
     lines = []
-    for line in TEMPLATE.read_text().splitlines():
+    for line in ((deploy or DEPLOY) / "nginx.conf").read_text().splitlines():
         if not line.lstrip().startswith("#"):  # the comments document the placeholders themselves
             for name, value in values.items():
                 line = line.replace(f"@{name}@", value)
