@@ -177,7 +177,7 @@ UNSEEN = 30_000  # distinct valid cookies per run: more than a worker remembers 
 
 
 def unseen_valid(requests: list[tuple[str, dict[str, str]]], front: Front, members: dict[str, list[str]],
-                 now: float) -> list[tuple[str, dict[str, str]]]:
+                 now: float, count: int = UNSEEN) -> list[tuple[str, dict[str, str]]]:
     """``requests`` (cycled) each with a valid session, seal and grant nginx has never seen: a new session
     per request, signed by the gate's keys, so that nginx checks the grant's HMAC and the session's
     reference (what the first request of each page view of a new browser costs). ``members``: community ->
@@ -185,7 +185,7 @@ def unseen_valid(requests: list[tuple[str, dict[str, str]]], front: Front, membe
     ring = tokens.load(front.gate.keys_dir)
     keys = tokens.read_grant_keys(front.grant_keys)
     out = []
-    for n in range(UNSEEN):
+    for n in range(count):
         target, headers = requests[n % len(requests)]
         community = target.split("/")[2]
         member = members[community][n % len(members[community])]

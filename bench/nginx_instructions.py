@@ -25,10 +25,11 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.nginx import ACCEPT_ENCODING, PLAIN_CONF, page_views  # noqa: E402
+from bench.nginx import ACCEPT_ENCODING, PLAIN_CONF, fresh_forgeries, page_views, unseen_valid  # noqa: E402
 from gate import store as storage  # noqa: E402
 from gate import tokens  # noqa: E402
 from tests.gatekit import ROOT, GateProcess, free_port, publish_folder, write_members  # noqa: E402
@@ -37,10 +38,11 @@ from tests.nginxkit import ACCEL_PREFIX, NGINX, render  # noqa: E402
 Requests = list[tuple[str, dict[str, str]]]
 
 
-def counted(tmp: Path, label: str, conf: str, port: int, make: Callable[[], Requests]) -> tuple[int, dict[int, int]]:
-    """Instructions nginx (``conf``, listening on ``port``) executes for the requests ``make`` gives once
-    it has started (grants expire within a minute), sent twice: to warm up, then counted; and their
-    statuses."""
+def counted(tmp: Path, label: str, conf: str, port: int, warm: Callable[[], Requests],
+            measured: Callable[[], Requests]) -> tuple[int, dict[int, int]]:
+    """Instructions nginx (``conf``, listening on ``port``) executes for the requests ``measured`` gives,
+    after those ``warm`` gives, both made once it has started (grants expire within a minute); and
+    their statuses."""
     runtime = tmp / f"run-{label}"
     runtime.mkdir()
     (runtime / "nginx.conf").write_text(conf)
@@ -66,9 +68,9 @@ def counted(tmp: Path, label: str, conf: str, port: int, make: Callable[[], Requ
             reply.read()
             return reply.status
 
-        requests = make()
-        for target, headers in requests:  # nginx learns every address and admits every Cookie header
-            send(target, {k: v for k, v in headers.items() if k != "If-None-Match"})
+        for target, headers in warm():  # nginx learns every address and admits every Cookie header
+            send(target, headers)
+        requests = measured()
         subprocess.run(["callgrind_control", "--zero", str(proc.pid)], check=True, capture_output=True)
         statuses: dict[int, int] = {}
         for target, headers in requests:
@@ -93,8 +95,11 @@ def main() -> None:
     parser.add_argument("--site", type=Path, required=True, help="a build's output folder (bench/nginx.py --site)")
     parser.add_argument("--baseline", type=Path, help="another checkout (e.g. git archive main | tar -x -C DIR)")
     parser.add_argument("--requests", type=int, default=1000)
-    parser.add_argument("--mix", choices=("first", "return"), default="return")
+    parser.add_argument("--mix", choices=("first", "return", "forged", "unseen"), default="return",
+                        help="forged: a new well-shaped forged session and seal each request; unseen: a new valid "
+                             "session and grant each request (both after a warm-up of first visits)")
     parser.add_argument("--members", type=int, default=8)
+    parser.add_argument("--keep", action="store_true", help="keep the callgrind files (to see where it goes)")
     args = parser.parse_args()
     if not shutil.which("valgrind") or not shutil.which("callgrind_control"):
         raise SystemExit("valgrind is needed (apt-get install valgrind)")
@@ -113,10 +118,12 @@ def main() -> None:
                               for c in communities})
         tokens.init(tmp / "keys")
         rng = random.Random(1)
+        forger = tokens.init(tmp / "forger-keys")
+        members_of = {c: [m for m, mc in member_of.items() if mc == c] for c in communities}
         sequence = [(m, rng.choice(views_of[c])) for m, c in (rng.choice(list(member_of.items()))
                                                                for _ in range(400))]
         setups: list[tuple[str, Path | None]] = [("baseline", args.baseline.resolve())] if args.baseline else []
-        setups += [("this", ROOT), ("nginx alone", None)]  # nginx alone gets this one's cookies (same parsing)
+        setups += [("this", ROOT)] + ([("nginx alone", None)] if args.mix in ("first", "return") else [])  # nginx alone gets this one's cookies (same parsing)
         print(f"{args.requests} requests, {args.mix} visits; nginx's user-space instructions per request")
         sessions: dict[str, str] = {}
         last_keys: Path | None = None  # nginx alone gets the last setup's cookies: the same headers to parse
@@ -160,12 +167,29 @@ def main() -> None:
                 return out[:args.requests]
 
             etags = etags_of(tmp, conf, port, make()) if args.mix == "return" else None
-            total, statuses = counted(tmp, label.replace(" ", "-"), conf, port, lambda m=make, e=etags: m(etags=e))
+
+            def measured(m: Callable[..., Requests] = make, e: dict[str, str] | None = etags,
+                         g: GateProcess | None = gates[-1] if checkout else None, k: Path | None = grant_keys) -> Requests:
+                if args.mix == "forged":
+                    keys = tokens.read_grant_keys(k)
+                    forged = tokens.issue(forger, tokens.SESSION, "reader0@example.org", issuer=g.base, audience=g.base,
+                                          ttl=3600)
+                    return fresh_forgeries(m(), forged, f"{keys.seal_cookie}={tokens.SEAL_VERSION}.{keys.current.kid}.",
+                                           rng)[:args.requests]
+                if args.mix == "unseen":
+                    return unseen_valid(m(), SimpleNamespace(gate=g, grant_keys=k), members_of, time.time(),
+                                        count=args.requests)
+                return m(etags=e)
+
+            total, statuses = counted(tmp, label.replace(" ", "-"), conf, port, make, measured)
             print(f"  {label:12} {total / args.requests:9,.0f}   statuses {dict(sorted(statuses.items()))}")
     finally:
         for gate in gates:
             gate.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+        if args.keep:
+            print(f"callgrind files kept in {tmp} (callgrind_annotate --inclusive=yes FILE)")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def etags_of(tmp: Path, conf: str, port: int, requests: list[tuple[str, dict[str, str]]]) -> dict[str, str]:
