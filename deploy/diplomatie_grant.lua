@@ -143,23 +143,6 @@ local function carries_fixed(headers)
     return found == fixed_count
 end
 
--- HMAC-SHA1 (RFC 2104) from two SHA-1s over the key's pads, computed once per key: ngx.hmac_sha1 goes
--- through OpenSSL 3's EVP_Q_mac, which sets up a MAC context each call (about 20,000 instructions a
--- request, twice the two hashes); a forged seal costs nginx this MAC, so it is kept cheap.
-local function hmac_key(secret)
-    local inner, outer = {}, {}
-    for i = 1, 64 do  -- a secret of at most 64 bytes, padded with zeros (the file's are 32)
-        local byte = secret:byte(i) or 0
-        inner[i] = string.char(bit.bxor(byte, 0x36))
-        outer[i] = string.char(bit.bxor(byte, 0x5c))
-    end
-    return {inner = table.concat(inner), outer = table.concat(outer)}
-end
-
-local function hmac_sha1(key, message)
-    return ngx.sha1_bin(key.outer .. ngx.sha1_bin(key.inner .. message))
-end
-
 local function from_hex(text)
     return (text:gsub("..", function(pair) return string.char(tonumber(pair, 16)) end))
 end
@@ -181,7 +164,7 @@ local function parse(text)
             elseif name == "key" then
                 local kid, secret = rest:match("^(%x+) %d+ (%x+)$")
                 if not kid or #kid ~= 8 or #secret ~= 64 then return nil end
-                c.keys[kid] = hmac_key(from_hex(secret))
+                c.keys[kid] = from_hex(secret)
                 c.report_kid = kid  -- the last listed, the oldest: every gate process has read it
                 c.nkeys = c.nkeys + 1
             elseif name == "header" then
@@ -322,10 +305,10 @@ local function grant_ok(c, grant, community, session)
         first = (dot or 0) + 1
     end
     local named, exp, ref, kid, mac = fields[1], fields[2], fields[3], fields[4], fields[5]
-    local key = c.keys[kid]
-    if not key then return false end
+    local secret = c.keys[kid]
+    if not secret then return false end
     local payload = grant:sub(1, #grant - #mac - 1)
-    if not same(ngx.encode_base64(hmac_sha1(key, payload), true), mac) then return false end
+    if not same(ngx.encode_base64(ngx.hmac_sha1(secret, payload), true), mac) then return false end
     if named ~= community then return false end
     if #exp == 0 or #exp > 12 or not all_bytes(exp, 1, #exp, digit) then return false end
     local expiry, now = tonumber(exp), ngx.time()
@@ -339,9 +322,9 @@ end
 local function seal_ok(c, seal, session)
     if not seal or #seal ~= 39 or seal:sub(1, 3) ~= "s1." or seal:byte(12) ~= 46 then return false end
     local kid = seal:sub(4, 11)
-    local key = c.keys[kid]
-    if not key then return false end
-    return same(ngx.encode_base64(hmac_sha1(key, "s1." .. kid .. "." .. session), true), seal:sub(13))
+    local secret = c.keys[kid]
+    if not secret then return false end
+    return same(ngx.encode_base64(ngx.hmac_sha1(secret, "s1." .. kid .. "." .. session), true), seal:sub(13))
 end
 
 -- A compact JWS whose signature is 64 bytes (Ed25519): anything else the gate refuses unread.
@@ -604,7 +587,7 @@ local function post(c, body)
     local signed = "r1." .. kid .. "."
     local request = "POST /_reads HTTP/1.1\r\nHost: diplomatie-gate\r\nContent-Type: text/plain\r\n"
         .. "Connection: close\r\nContent-Length: " .. #body .. "\r\nX-Diplomatie-Reads: " .. signed
-        .. ngx.encode_base64(hmac_sha1(c.keys[kid], signed .. body), true) .. "\r\n\r\n" .. body
+        .. ngx.encode_base64(ngx.hmac_sha1(c.keys[kid], signed .. body), true) .. "\r\n\r\n" .. body
     for _, gate in ipairs(report_to) do
         local sock = ngx.socket.tcp()
         sock:settimeouts(1000, 2000, 5000)
