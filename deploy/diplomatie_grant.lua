@@ -65,6 +65,12 @@ local FILE_HEADERS = {["etag"] = true, ["content-encoding"] = true, ["cache-cont
                       ["cross-origin-resource-policy"] = true, ["set-cookie"] = true}
 
 local key_file = nil
+-- The headers nginx adds itself to every answer of location /c/ (deploy/diplomatie_headers.conf,
+-- generated from the gate's own definitions): lower-case name -> value, and how many.
+local fixed, fixed_count = {}, 0
+-- Headers of a file that nginx adds from a variable this module sets (add_header NAME $VAR in
+-- location /c/): no escaping scan of a long value, and nothing when no file is served.
+local VARS = {["content-security-policy"] = "d_csp", ["vary"] = "d_vary", ["cache-control"] = "d_cache"}
 local conf = nil
 local conf_text = nil
 local next_read = 0
@@ -91,6 +97,7 @@ local seen, seen_count = {}, 0
 function M.configure(path, reports)
     key_file = path
     reports = reports or {}
+    if reports.headers then M.read_fixed(reports.headers) end
     for host, port in (reports.report_to or ""):gmatch("([^%s]+):(%d+)") do
         report_to[#report_to + 1] = {host, tonumber(port)}
     end
@@ -98,6 +105,42 @@ function M.configure(path, reports)
     if report_every <= 0 then report_every = 5 end
     noted = ngx.shared.diplomatie_reads
     reporting = #report_to > 0 and noted ~= nil
+end
+
+-- The headers deploy/diplomatie_headers.conf adds, read at start: only lines the generator writes
+-- (`add_header Name "value" always;`, comments, blank lines); anything else stops nginx's start.
+function M.read_fixed(path)
+    local file, err = io.open(path, "r")
+    if not file then error("diplomatie: cannot read " .. path .. ": " .. tostring(err)) end
+    local text = file:read("*a")
+    file:close()
+    fixed, fixed_count = {}, 0
+    local number = 0
+    for line in (text .. "\n"):gmatch("([^\n]*)\n") do
+        number = number + 1
+        if not line:match("^%s*$") and not line:match("^%s*#") then
+            local name, value = line:match('^%s*add_header ([%w-]+) "([^"$\\;{}]*)" always;%s*$')
+            if not name or fixed[name:lower()] then
+                error("diplomatie: " .. path .. ":" .. number .. ": not a header line the gate writes: " .. line)
+            end
+            fixed[name:lower()] = value
+            fixed_count = fixed_count + 1
+        end
+    end
+end
+
+-- True when `headers` (lower-case name -> value) carry every header nginx adds itself, with its
+-- value: only then may nginx answer with them (else it would send a header the gate did not).
+local function carries_fixed(headers)
+    local found = 0
+    for name, value in pairs(headers) do
+        local mine = fixed[name:lower()]
+        if mine then
+            if mine ~= value then return false end
+            found = found + 1
+        end
+    end
+    return found == fixed_count
 end
 
 local function from_hex(text)
@@ -134,6 +177,20 @@ local function parse(text)
         end
     end
     if first or not c.session or not c.seal or not c.ttl or c.ttl < 1 or c.ttl > 60 or c.nkeys == 0 then return nil end
+    -- nginx adds the fixed headers to the redirect itself; should the gate's redirect not carry exactly
+    -- those, the gate answers instead (fail closed: nothing but the gate's own headers is ever sent).
+    local own, named = {}, {}
+    for _, header in ipairs(c.redirect) do
+        local name = header[1]:lower()
+        named[name] = named[name] == nil and header[2] or false  -- twice: never the fixed value
+        if not fixed[name] then own[#own + 1] = header end
+    end
+    c.redirect_ours = carries_fixed(named)
+    c.redirect = own
+    if not c.redirect_ours then
+        ngx.log(ngx.ERR, "diplomatie: the gate's sign-in redirect does not carry the headers of "
+            .. "diplomatie_headers.conf (regenerate it from this gate); the gate answers every sign-in")
+    end
     return c
 end
 
@@ -290,6 +347,7 @@ local function sign_in(c, path)
             or path:find("/.", 1, true) then
         return ngx.exec("@gate")
     end
+    if not c.redirect_ours then return ngx.exec("@gate") end
     ngx.status = 302
     for _, header in ipairs(c.redirect) do
         ngx.header[header[1]] = header[2]
@@ -304,8 +362,17 @@ end
 -- nginx's static module runs: nginx itself then answers If-None-Match with a 304 (its not-modified
 -- filter compares the request's tags with the ETag set here, as gate/blobs.py is_not_modified does:
 -- "*" or one tag, weak comparison) and drops the content type and encoding from it, as the gate does.
+--
+-- The decision's headers go out three ways: those that are the same on every answer are added by
+-- nginx itself (deploy/diplomatie_headers.conf), the content policy, Vary and Cache-Control from
+-- variables set here (add_header in location /c/), the rest (ETag, which nginx's not-modified filter
+-- reads, the content type and encoding, which it drops from a 304) set here.
 local function serve(entry, set_cookie)
-    ngx.var.d_blob = entry.blob
+    local var = ngx.var
+    var.d_blob = entry.blob
+    for i = 1, #entry.vars, 2 do
+        var[entry.vars[i]] = entry.vars[i + 1]
+    end
     local header, headers = ngx.header, entry.headers
     for i = 1, #headers, 2 do
         header[headers[i]] = headers[i + 1]
@@ -344,9 +411,18 @@ local function decide(c, path, session)
     end
     local blob = answer["x-diplomatie-blob"]
     if res.status == 200 and type(blob) == "string" and #blob == 64 and blob:match("^%x+$") then
-        local headers = {}
+        if not carries_fixed(answer) then
+            ngx.log(ngx.ERR, "diplomatie: the gate's headers for ", path, " are not those of ",
+                "diplomatie_headers.conf (regenerate it from this gate); the gate answers")
+            return ngx.exec("@gate")
+        end
+        local headers, vars = {}, {}
         for name, value in pairs(answer) do
-            if not SKIP[name] then
+            local var = VARS[name]
+            if var and type(value) == "string" then
+                vars[#vars + 1] = var
+                vars[#vars + 1] = value
+            elseif not SKIP[name] and not fixed[name] then
                 headers[#headers + 1] = name
                 headers[#headers + 1] = value
             end
@@ -354,7 +430,7 @@ local function decide(c, path, session)
         local release = answer["x-diplomatie-release"]
         local cable = answer["x-diplomatie-cable"]
         local community = community_of(path)
-        local entry = {blob = blob, headers = headers, release = release,
+        local entry = {blob = blob, headers = headers, vars = vars, release = release,
                        cable = type(cable) == "string" and community and community .. " " .. cable or nil}
         if type(release) == "string" and community then releases[community] = {release, ngx.now()} end
         learn(path, entry)
@@ -402,7 +478,47 @@ local function refused_now(session)
     return until_ ~= nil and until_ > ngx.now()
 end
 
--- access_by_lua: serve from a grant, answer a refused session, or ask the gate.
+-- set_by_lua of location /c/ ($d_blob): the usual request, decided without a Lua thread of its own
+-- and without a log phase (a set_by_lua handler runs on the worker's Lua state, no coroutine): a
+-- GET or HEAD whose Cookie header was admitted for the address's community and has not expired,
+-- of a session not refused, for an address learned in the release said current less than MAP_TTL
+-- seconds ago (or while another request asks), and with no read to note. Then it sets the file's
+-- headers and names the blob; otherwise it sets nothing and returns "", and nginx hands the
+-- request to access() (location @decide), which checks everything again from the start.
+function M.known()
+    local var = ngx.var
+    local header = var.http_cookie
+    local known = header and admitted[header]
+    if not known or known[2] <= ngx.time() then return "" end
+    local method = ngx.req.get_method()
+    if method ~= "GET" and method ~= "HEAD" then return "" end
+    local c = keys()
+    if not c or known ~= admitted[header] then return "" end  -- a changed key file forgets every admission
+    local uri = var.request_uri
+    local query = uri:find("?", 1, true)
+    local path = query and uri:sub(1, query - 1) or uri
+    local community = known[1]  -- the address must be of the grant's community: "/c/<community>/…"
+    local size = #community
+    if path:byte(4 + size) ~= 47 or path:sub(1, 3) ~= "/c/" or path:sub(4, 3 + size) ~= community then
+        return ""
+    end
+    local session = known[3]
+    if refused_now(session) then return "" end
+    local entry = learned(path)
+    local current = releases[community]
+    if not entry or not current or entry.release ~= current[1] then return "" end
+    local age = ngx.now() - current[2]
+    if not (age < MAP_TTL or (current[3] and age < MAP_TTL + ASKING)) then return "" end
+    local cable = entry.cable
+    if cable and method == "GET" and reporting then
+        local cables = seen[session]
+        if not cables or cables[cable] ~= math.floor((ngx.time() - MONDAY) / WEEK) then return "" end
+    end
+    serve(entry)
+    return entry.blob
+end
+
+-- access_by_lua of location @decide: serve from a grant, answer a refused session, or ask the gate.
 function M.access()
     local method = ngx.req.get_method()
     if method ~= "GET" and method ~= "HEAD" then return ngx.exec("@gate") end  -- the gate's 405

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from gate import tokens
 from gate.config import GateConfig
+from gate.http import SECURITY_HEADERS
 
 #: Decisions tell nginx when the session itself was refused, so that it may answer later requests
 #: carrying the same cookie with the sign-in redirect without asking again (deploy/diplomatie_grant.lua).
@@ -34,6 +35,31 @@ RELEASE_HEADER = "x-diplomatie-release"
 #: A "yes" for a cable's page names the cable (gate/readership.py ``cable_of``): nginx reports the reads
 #: of that page it serves on a grant (gate/readreports.py), so that they are counted like the gate's own.
 CABLE_HEADER = "x-diplomatie-cable"
+
+#: Where nginx reads the headers it adds itself (deploy/nginx.conf includes it, deploy/diplomatie_grant.lua
+#: reads it): written by :func:`nginx_headers_conf`, never by hand.
+NGINX_HEADERS_FILE = "deploy/diplomatie_headers.conf"
+
+
+def nginx_headers_conf() -> str:
+    """deploy/diplomatie_headers.conf: the headers every answer of the gate carries (``SECURITY_HEADERS``),
+    for nginx to add itself to the files it serves on a grant, from this one definition.
+
+    nginx then sets none of them per request; the Lua module reads the same file and lets the gate
+    answer any address whose decision does not carry exactly these headers, so a file that no longer
+    matches the gate costs speed, never a header the gate did not send. HSTS (https only) is not among
+    them: it comes with each decision.
+    """
+    lines = ["# Generated from the gate's own headers (gate/http.py SECURITY_HEADERS): do not edit; regenerate with",
+             "#   python -m gate.grants > deploy/diplomatie_headers.conf",
+             "# Added by nginx itself to every answer of its locations /c/ and @decide (deploy/nginx.conf);",
+             "# deploy/diplomatie_grant.lua reads this file too, and lets the gate answer an address whose",
+             "# headers are not exactly these."]
+    for name, value in SECURITY_HEADERS:
+        if any(c in value for c in '"$\\;{}\n') or not name.replace("-", "").isalnum():
+            raise ValueError(f"{name}: {value!r} cannot be written as an nginx add_header")
+        lines.append(f'add_header {"-".join(p.capitalize() for p in name.split("-"))} "{value}" always;')
+    return "\n".join(lines) + "\n"
 
 
 class Grants:
@@ -102,3 +128,7 @@ class Grants:
             return []
         return [("set-cookie", f"{self.cookie_name}=; Max-Age=0; Path=/c/{c}/{self.flags}") for c in communities] + [
             ("set-cookie", f"{self.seal_name}=; Max-Age=0; Path=/c/{self.flags}")]
+
+
+if __name__ == "__main__":
+    print(nginx_headers_conf(), end="")

@@ -20,6 +20,13 @@ MAX_PATH = 1024
 MAX_QUERY = 6144
 MAX_FIELDS = 32
 
+#: The headers every answer of the gate carries, whatever it answers (gate/state.py), and over https
+#: also HSTS. nginx adds the first itself to the files it serves on a grant (gate/grants.py
+#: ``nginx_headers_conf``, deploy/diplomatie_headers.conf).
+SECURITY_HEADERS: tuple[tuple[str, str], ...] = (("x-content-type-options", "nosniff"),
+                                                ("referrer-policy", "no-referrer"), ("x-frame-options", "DENY"))
+HSTS = ("strict-transport-security", "max-age=31536000; includeSubDomains")
+
 #: Characters kept as they are in a Location header; anything else (non-ASCII included) is %-encoded.
 _LOCATION_SAFE = "/:?&=#%;,+@!$'()*~-._"
 

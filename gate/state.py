@@ -28,7 +28,7 @@ from gate import tokens
 from gate.blobs import Blobs, Release
 from gate.config import GateConfig
 from gate.grants import Grants
-from gate.http import InFlight, Request, unavailable
+from gate.http import HSTS, SECURITY_HEADERS, InFlight, Request, unavailable
 from gate.identity import Service
 from gate.logs import Log
 from gate.mail import Mailer
@@ -63,10 +63,9 @@ class GateState:
         self.release_errors: dict[str, str] = {}
         self.site_paths: dict[str, tuple[str, str, str] | bool] = {}
         self.metrics = GateMetrics()
-        self.security = [("x-content-type-options", "nosniff"), ("referrer-policy", "no-referrer"),
-                         ("x-frame-options", "DENY")]
+        self.security = list(SECURITY_HEADERS)
         if urlsplit(config.base_url).scheme == "https":
-            self.security.append(("strict-transport-security", "max-age=31536000; includeSubDomains"))
+            self.security.append(HSTS)
         self.service = Service(config.service_name, config.service_tagline)
         self.pages = Pages(self.security, service=self.service, community=self.community_shown,
                            secure_cookies=urlsplit(config.base_url).scheme == "https")

@@ -210,7 +210,9 @@ class GateProcess(_Client):
     """``diplomatie gate`` in a subprocess on a free port (the real server, the real CLI)."""
 
     def __init__(self, store_dir: Path | str, keys_dir: Path, *, workers: int = 1, extra: tuple[str, ...] = (),
-                 env: dict[str, str] | None = None, log: Path | None = None, base_url: str | None = None) -> None:
+                 env: dict[str, str] | None = None, log: Path | None = None, base_url: str | None = None,
+                 cwd: Path | None = None) -> None:
+        """``cwd``: the checkout whose code runs (default: this one; bench/nginx.py --baseline gives another)."""
         self.port = free_port()
         self.base = base_url or f"http://127.0.0.1:{self.port}"
         self.keys_dir = keys_dir
@@ -222,7 +224,7 @@ class GateProcess(_Client):
                 "--base-url", self.base, "--port", str(self.port), "--insecure-dev", "--workers", str(workers),
                 "--metrics-listen", f"127.0.0.1:{self.metrics_port}", *extra]
         self.handle = open(self.log, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(args, cwd=ROOT, stdout=self.handle, stderr=subprocess.STDOUT,
+        self.proc = subprocess.Popen(args, cwd=cwd or ROOT, stdout=self.handle, stderr=subprocess.STDOUT,
                                      env={**os.environ, **(env or {})})
         deadline = time.monotonic() + 60  # a loaded machine was seen to take over 20 s
         while time.monotonic() < deadline:

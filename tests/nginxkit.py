@@ -20,21 +20,23 @@ ACCEL_PREFIX = "/_blobs"
 
 
 def render(runtime: Path, port: int, gate_ports: list[int], store: Path, workers: int = 1,
-           grant_keys: Path | None = None, report_every: float = 5, report_ports: list[int] | None = None) -> str:
+           grant_keys: Path | None = None, report_every: float = 5, report_ports: list[int] | None = None,
+           deploy: Path | None = None) -> str:
     """deploy/nginx.conf with its placeholders filled, exactly as an operator's sed would.
 
     ``grant_keys``: the file the gates write (``--grant-keys``); without it, a path nobody writes, so
     that nginx refuses every grant and asks the gate for every page (what it does when the file is lost).
     ``report_every``: seconds between two reports of the reads nginx served on a grant, to the gates
-    (or to ``report_ports``).
+    (or to ``report_ports``). ``deploy``: the folder of nginx.conf, diplomatie_grant.lua and
+    diplomatie_headers.conf (default: this repository's deploy/).
     """
     gates = "\n        ".join(f"server 127.0.0.1:{p};" for p in gate_ports)
     values = {"RUNTIME": str(runtime), "LISTEN": f"127.0.0.1:{port}", "GATES": gates,
-              "STORE": str(Path(store).absolute()), "WORKERS": str(workers), "DEPLOY": str(DEPLOY),
+              "STORE": str(Path(store).absolute()), "WORKERS": str(workers), "DEPLOY": str(deploy or DEPLOY),
               "GRANT_KEYS": str(Path(grant_keys or runtime / "no-grant-keys").absolute()),
               "REPORT_TO": " ".join(f"127.0.0.1:{p}" for p in (gate_ports if report_ports is None else report_ports)), "REPORT_EVERY": str(report_every)}
     lines = []
-    for line in TEMPLATE.read_text().splitlines():
+    for line in ((deploy or DEPLOY) / "nginx.conf").read_text().splitlines():
         if not line.lstrip().startswith("#"):  # the comments document the placeholders themselves
             for name, value in values.items():
                 line = line.replace(f"@{name}@", value)
@@ -50,13 +52,13 @@ class Nginx:
 
     def __init__(self, runtime: Path, gate_ports: list[int], store: Path, *, workers: int = 1,
                  port: int | None = None, conf_text: str | None = None, grant_keys: Path | None = None,
-                 report_every: float = 5, report_ports: list[int] | None = None) -> None:
+                 report_every: float = 5, report_ports: list[int] | None = None, deploy: Path | None = None) -> None:
         runtime.mkdir(parents=True, exist_ok=True)
         self.runtime = runtime
         self.port = port or free_port()
         self.conf = runtime / "nginx.conf"
         self.conf.write_text(conf_text or render(runtime, self.port, gate_ports, store, workers,
-                                                     grant_keys, report_every, report_ports))
+                                                     grant_keys, report_every, report_ports, deploy))
         directives = "daemon off;" + (" user root;" if os.geteuid() == 0 else "")  # tmp dirs are 0700
         self.proc = subprocess.Popen([NGINX, "-p", str(runtime), "-c", str(self.conf), "-e",
                                       str(runtime / "error.log"), "-g", directives],

@@ -123,3 +123,13 @@ def test_a_yes_sets_the_sessions_seal_and_a_signed_in_member_without_one_is_sent
         assert gate.get("/login?next=/c/presse/").status == 200  # no session: the form
     with gate_in_process(setup / "store", setup / "keys", accel_redirect="/_blobs") as plain:  # no grants
         assert plain.get("/login?next=/c/presse/", cookie=plain.session_cookie("a@press.org")).status == 200
+
+
+def test_the_headers_file_nginx_reads_is_the_one_the_gate_writes():
+    """deploy/diplomatie_headers.conf (the headers nginx adds itself to the files it serves on a grant)
+    is generated from the gate's own definitions; regenerate it when they change."""
+    from gate.grants import NGINX_HEADERS_FILE, nginx_headers_conf
+    from tests.gatekit import ROOT
+
+    assert (ROOT / NGINX_HEADERS_FILE).read_text() == nginx_headers_conf(), (
+        f"{NGINX_HEADERS_FILE} is not the gate's: run python -m gate.grants > {NGINX_HEADERS_FILE}")

@@ -81,9 +81,11 @@ def front(gate: GateProcess, nginx_port: int) -> GateProcess:
     return proxied
 
 
-def behind_nginx(base: Path, store_dir: Path, gates: int = 1, extra: tuple[str, ...] = (), report_every: float = 5):
+def behind_nginx(base: Path, store_dir: Path, gates: int = 1, extra: tuple[str, ...] = (), report_every: float = 5,
+                 deploy: Path | None = None):
     """Gate processes with --accel-redirect and --grant-keys (and ``extra``), and nginx in front with
-    base URL = nginx's address (reporting the reads it serves on a grant every ``report_every`` s)."""
+    base URL = nginx's address (reporting the reads it serves on a grant every ``report_every`` s; its
+    Lua module and headers file from ``deploy``, by default the repository's deploy/)."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     grant_keys = base / "grants" / "keys"
@@ -92,7 +94,7 @@ def behind_nginx(base: Path, store_dir: Path, gates: int = 1, extra: tuple[str, 
                            log=base / f"gate-{i}.log") for i in range(gates)]
     try:
         server = running_nginx(base / "nginx", [g.port for g in started], store_dir, port=port,
-                               grant_keys=grant_keys, report_every=report_every)
+                               grant_keys=grant_keys, report_every=report_every, deploy=deploy)
         return started, server, port
     except Exception:
         for g in started:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
+import shutil
 import time
 
 import pytest
@@ -19,7 +20,7 @@ from hypothesis import strategies as st
 
 from gate import store as storage
 from gate import tokens
-from tests.gatekit import GateProcess, Reply, follow_link, publish_site, wait_for, write_members
+from tests.gatekit import GateProcess, Reply, follow_link, free_port, publish_site, wait_for, write_members
 from tests.test_nginx import world_behind_nginx
 
 pytestmark = pytest.mark.nginx
@@ -371,6 +372,91 @@ def test_a_blob_missing_from_the_store_answers_the_fault_without_the_files_heade
         assert reply.header("cache-control") == "no-store" and b"cannot be read" in reply.body
     finally:
         write_members(world.store, members())
+
+
+# -- the headers of a file: the gate's, whoever sends them ---------------------------------------
+
+#: Headers of the connection, not of the file: nginx and the gate each send their own.
+TRANSPORT = {"server", "date", "content-length", "connection", "keep-alive", "accept-ranges", "set-cookie"}
+
+
+def file_headers(reply: Reply) -> dict[str, str]:
+    """A reply's headers but the connection's (a header sent twice reads "v, v": never the gate's)."""
+    return {k: v for k, v in reply.headers.items() if k not in TRANSPORT and k != "x-accel-redirect"}
+
+
+def test_files_served_on_a_grant_carry_exactly_the_gates_headers(world):
+    """Every way nginx answers on a grant (the first decision, a grant checked in Lua, the admitted
+    Cookie header in the rewrite phase, and a 304) sends exactly the headers the gate sends for the
+    same file and request: the ones nginx adds itself from deploy/diplomatie_headers.conf included."""
+    browser = Browser(world, world.session_cookie("a@press.org"))
+    for page in (p.format(c="presse") for p in PAGES):
+        gate_200 = world.direct.get(page, cookie=browser.session)
+        assert gate_200.status == 200 and gate_200.header("x-accel-redirect")
+        replies = [browser.get(page) for _ in range(3)]  # decided by the gate, by Lua, by the known header
+        cookie = f"{browser.session}; {browser.grants['presse']}"
+        revalidated = [world.get(page, cookie=cookie, headers={"If-None-Match": gate_200.header("etag")})
+                       for _ in range(2)]
+        gate_304 = world.direct.get(page, cookie=browser.session, headers={"If-None-Match": gate_200.header("etag")})
+        assert gate_304.status == 304
+        for reply in replies:
+            assert reply.status == 200 and file_headers(reply) == file_headers(gate_200), page
+        for reply in revalidated:
+            assert reply.status == 304 and file_headers(reply) == file_headers(gate_304), page
+
+
+def test_the_redirect_nginx_sends_carries_exactly_the_gates_headers(world):
+    """nginx adds the fixed headers to its sign-in redirect itself: each once, as the gate sends them."""
+    ours = world.get("/c/presse/assets/main.css", cookie="diplomatie=garbage")
+    gates = world.direct.get("/c/presse/assets/main.css", cookie="diplomatie=garbage")
+    assert ours.status == gates.status == 302
+    assert file_headers(ours) == file_headers(gates)
+
+
+@pytest.mark.parametrize("changed", ['add_header X-Frame-Options "SAMEORIGIN" always;\n',
+                                     'add_header Permissions-Policy "camera=()" always;\n'])
+def test_a_headers_file_that_is_not_the_gates_costs_speed_never_a_header(tmp_path, changed):
+    """nginx started with a deploy/diplomatie_headers.conf the gate does not match (a value changed,
+    a header the gate does not send): the gate answers every file and every sign-in itself, with its
+    own headers, and nothing of that file is ever sent."""
+    from tests.nginxkit import DEPLOY
+    from tests.test_nginx import world_behind_nginx
+
+    deploy = tmp_path / "deploy"
+    shutil.copytree(DEPLOY, deploy)
+    text = (deploy / "diplomatie_headers.conf").read_text()
+    (deploy / "diplomatie_headers.conf").write_text(text.replace('add_header X-Frame-Options "DENY" always;\n', "")
+                                                   + changed)
+    store = storage.open_store(tmp_path / "store")
+    publish_site(store, "presse", site("presse"), "r1")
+    write_members(store, members())
+    tokens.init(tmp_path / "keys")
+    with world_behind_nginx(tmp_path, store, extra=("--grant-ttl", str(TTL)), deploy=deploy) as proxied:
+        browser = Browser(proxied, proxied.session_cookie("a@press.org"))
+        for page in (p.format(c="presse") for p in PAGES):
+            gate_200 = proxied.direct.get(page, cookie=browser.session)
+            for _ in range(3):
+                reply = browser.get(page)
+                assert reply.status == 200 and marker("presse") in reply.body
+                assert file_headers(reply) == file_headers(gate_200), page
+        refused = proxied.get("/c/presse/", cookie="diplomatie=garbage")
+        assert refused.status == 302 and file_headers(refused) == file_headers(
+            proxied.direct.get("/c/presse/", cookie="diplomatie=garbage"))
+        assert "not those of diplomatie_headers.conf" in proxied.nginx.error_log()
+
+
+def test_a_malformed_headers_file_stops_nginx_at_start(tmp_path):
+    """Only the lines the gate writes are read: anything else (here a header set from a variable) stops
+    nginx's start rather than be half-understood."""
+    from tests.nginxkit import DEPLOY, Nginx
+
+    deploy = tmp_path / "deploy"
+    shutil.copytree(DEPLOY, deploy)
+    with (deploy / "diplomatie_headers.conf").open("a") as file:
+        file.write("add_header X-Extra $http_x_extra always;\n")
+    (tmp_path / "store").mkdir()
+    with pytest.raises(RuntimeError, match="not a header line the gate writes"):
+        Nginx(tmp_path / "nginx", [free_port()], tmp_path / "store", deploy=deploy).stop()
 
 
 # -- forged sessions and seals, generated --------------------------------------------------------
