@@ -125,6 +125,21 @@ def page_views(site: Path) -> dict[str, list[list[str]]]:
     return views
 
 
+def published_world(tmp: Path, site: Path, members: int) -> tuple[dict[str, list[list[str]]], list[str], dict[str, str]]:
+    """The built ``site`` published in a folder store under ``tmp`` (release r1, with its script
+    hashes), ``members`` readers each a member of one community, the gate's keys in ``tmp/keys``:
+    the page views of each community, the communities, and each reader's community."""
+    views_of = page_views(site)
+    store = storage.open_store(tmp / "store")
+    for community in views_of:
+        publish_folder(store, community, site / community, "r1", hashes=True)
+    communities = sorted(views_of)
+    member_of = {f"reader{i}@example.org": communities[i % len(communities)] for i in range(members)}
+    write_members(store, {c: {"members": {m: None for m, mc in member_of.items() if mc == c}} for c in communities})
+    tokens.init(tmp / "keys")
+    return views_of, communities, member_of
+
+
 def build_site(work: Path, cables: int, communities: int) -> Path:
     root, out = work / "repo", work / "site"
     corpus.write_corpus(root, cables, communities, git=True)
@@ -281,15 +296,7 @@ def main() -> None:
     fronts: list[Front] = []
     try:
         site = args.site.resolve() if args.site else build_site(tmp, args.cables, args.communities)
-        views_of = page_views(site)
-        store = storage.open_store(tmp / "store")
-        for community in views_of:
-            publish_folder(store, community, site / community, "r1", hashes=True)
-        communities = sorted(views_of)
-        member_of = {f"reader{i}@example.org": communities[i % len(communities)] for i in range(args.members)}
-        write_members(store, {c: {"members": {m: None for m, mc in member_of.items() if mc == c}}
-                              for c in communities})
-        tokens.init(tmp / "keys")
+        views_of, communities, member_of = published_world(tmp, site, args.members)
         if args.baseline:
             fronts.append(Front("baseline", args.baseline.resolve(), tmp, args.workers, args.gate_workers))
         fronts.append(Front("this", ROOT, tmp, args.workers, args.gate_workers))

@@ -29,10 +29,9 @@ from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.nginx import ACCEPT_ENCODING, PLAIN_CONF, fresh_forgeries, page_views, unseen_valid  # noqa: E402
-from gate import store as storage  # noqa: E402
+from bench.nginx import ACCEPT_ENCODING, PLAIN_CONF, fresh_forgeries, published_world, unseen_valid  # noqa: E402
 from gate import tokens  # noqa: E402
-from tests.gatekit import ROOT, GateProcess, free_port, publish_folder, write_members  # noqa: E402
+from tests.gatekit import ROOT, GateProcess, free_port  # noqa: E402
 from tests.nginxkit import ACCEL_PREFIX, NGINX, render  # noqa: E402
 
 Requests = list[tuple[str, dict[str, str]]]
@@ -108,15 +107,7 @@ def main() -> None:
     gates: list[GateProcess] = []
     try:
         site = args.site.resolve()
-        views_of = page_views(site)
-        store = storage.open_store(tmp / "store")
-        for community in views_of:
-            publish_folder(store, community, site / community, "r1", hashes=True)
-        communities = sorted(views_of)
-        member_of = {f"reader{i}@example.org": communities[i % len(communities)] for i in range(args.members)}
-        write_members(store, {c: {"members": {m: None for m, mc in member_of.items() if mc == c}}
-                              for c in communities})
-        tokens.init(tmp / "keys")
+        views_of, communities, member_of = published_world(tmp, site, args.members)
         rng = random.Random(1)
         forger = tokens.init(tmp / "forger-keys")
         members_of = {c: [m for m, mc in member_of.items() if mc == c] for c in communities}

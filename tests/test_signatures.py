@@ -469,6 +469,18 @@ def plant_unsigned_approval(repo, path: str, body_from: str, body_to: str, dated
     repo.commit("An agent's change, approved in the editor's name")
 
 
+def signed_then_planted(repo, keys) -> str:
+    """The editor's signed approval of the cable, then an agent's change approved unsigned in the
+    editor's name, dated 2099 (later than anything the editor signed): the cable's file."""
+    path = f"content/2026/{CABLE}.md"
+    result = repo.run("approve", CABLE, "--community", "energie", "--editor", EDITOR, "--sign",
+                      "--key", str(keys["editor"][0]))
+    assert result.code == 0, result.output
+    plant_unsigned_approval(repo, path, "Le texte du télégramme.", "Le texte du télégramme, et une phrase glissée.",
+                            "2099-01-01T00:00:00Z")
+    return path
+
+
 def test_replacing_a_planted_unsigned_approval_shows_everything_since_the_last_signed_one_and_dates_it_now(repo, keys):
     """``approve --sign`` replaces the editor's unsigned approval of this version (``pending`` prints
     that command for it). Whoever has commit access can write such an approval: replacing it is a new
@@ -479,12 +491,7 @@ def test_replacing_a_planted_unsigned_approval_shows_everything_since_the_last_s
     from pipeline.cables import parse
     from pipeline.findings import Findings
 
-    path = f"content/2026/{CABLE}.md"
-    result = repo.run("approve", CABLE, "--community", "energie", "--editor", EDITOR, "--sign",
-                      "--key", str(keys["editor"][0]))
-    assert result.code == 0, result.output
-    plant_unsigned_approval(repo, path, "Le texte du télégramme.", "Le texte du télégramme, et une phrase glissée.",
-                            "2099-01-01T00:00:00Z")
+    path = signed_then_planted(repo, keys)
     assert held(repo) == {CABLE: "unsigned approval"}
 
     result = repo.run("approve", CABLE, "--community", "energie", "--editor", EDITOR, "--sign",
@@ -503,12 +510,7 @@ def test_replacing_a_planted_unsigned_approval_shows_everything_since_the_last_s
 def test_pending_shows_a_stale_cables_changes_since_the_last_approval_that_counts(repo, keys):
     """A planted unsigned approval of an intermediate version is not the base ``pending`` diffs from:
     the editor sees every change since the version they signed."""
-    path = f"content/2026/{CABLE}.md"
-    result = repo.run("approve", CABLE, "--community", "energie", "--editor", EDITOR, "--sign",
-                      "--key", str(keys["editor"][0]))
-    assert result.code == 0, result.output
-    plant_unsigned_approval(repo, path, "Le texte du télégramme.", "Le texte du télégramme, et une phrase glissée.",
-                            "2099-01-01T00:00:00Z")
+    path = signed_then_planted(repo, keys)
     file = repo.root / path
     file.write_text(file.read_text().replace("glissée.", "glissée, puis retouchée."))
     repo.commit("A small change after the planted approval")
