@@ -282,6 +282,27 @@ def test_a_file_the_audit_cannot_read_is_refused_not_published_unread(tmp_path, 
         audit(tmp_path, Forbidden(frozenset(), ()))
 
 
+@settings(max_examples=60)
+@given(suffix=st.text(alphabet=st.characters(codec="ascii", categories=("Ll", "Lu", "Nd")), min_size=1, max_size=8),
+       stem=st.sampled_from(["page", "2026/page", "assets/x", "page.html"]))
+def test_any_suffix_the_audit_does_not_know_is_refused(tmp_path_factory, suffix, stem):
+    """The class, generated: whatever the suffix, a file is published only if the audit reads it or
+    it is an image or a font; everything else fails the audit (never published unread)."""
+    from pipeline.audit import BINARY_SUFFIXES, TEXT_SUFFIXES, AuditError, Forbidden, audit
+
+    site = tmp_path_factory.mktemp("site")
+    name = f"{stem}.{suffix}"
+    path = site / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("<p>Bonjour</p>", encoding="utf-8")
+    known = f".{suffix}" in TEXT_SUFFIXES | BINARY_SUFFIXES
+    if known and not name.endswith(".gz"):
+        audit(site, Forbidden(frozenset(), ()))
+    elif not known:
+        with pytest.raises(AuditError, match="is a kind of file the audit cannot read"):
+            audit(site, Forbidden(frozenset(), ()))
+
+
 # --------------------------------------------------------------------------------------------
 # The release manifest carries the theme's hashes
 

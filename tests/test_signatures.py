@@ -469,19 +469,20 @@ def plant_unsigned_approval(repo, path: str, body_from: str, body_to: str, dated
     repo.commit("An agent's change, approved in the editor's name")
 
 
-def signed_then_planted(repo, keys) -> str:
+def signed_then_planted(repo, keys, dated: str = "2099-01-01T00:00:00Z") -> str:
     """The editor's signed approval of the cable, then an agent's change approved unsigned in the
-    editor's name, dated 2099 (later than anything the editor signed): the cable's file."""
+    editor's name, ``dated`` (by default later than anything the editor signed): the cable's file."""
     path = f"content/2026/{CABLE}.md"
     result = repo.run("approve", CABLE, "--community", "energie", "--editor", EDITOR, "--sign",
                       "--key", str(keys["editor"][0]))
     assert result.code == 0, result.output
     plant_unsigned_approval(repo, path, "Le texte du télégramme.", "Le texte du télégramme, et une phrase glissée.",
-                            "2099-01-01T00:00:00Z")
+                            dated)
     return path
 
 
-def test_replacing_a_planted_unsigned_approval_shows_everything_since_the_last_signed_one_and_dates_it_now(repo, keys):
+@pytest.mark.parametrize("dated", ["2099-01-01T00:00:00Z", "2020-01-01T00:00:00Z", "now"])
+def test_replacing_a_planted_unsigned_approval_shows_everything_since_the_last_signed_one_and_dates_it_now(repo, keys, dated):
     """``approve --sign`` replaces the editor's unsigned approval of this version (``pending`` prints
     that command for it). Whoever has commit access can write such an approval: replacing it is a new
     approval, so the editor sees the changes since the last approval that counts, and the new one is
@@ -491,7 +492,9 @@ def test_replacing_a_planted_unsigned_approval_shows_everything_since_the_last_s
     from pipeline.cables import parse
     from pipeline.findings import Findings
 
-    path = signed_then_planted(repo, keys)
+    if dated == "now":  # the very second the editor will approve in, as near as a test can plant it
+        dated = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    path = signed_then_planted(repo, keys, dated)
     assert held(repo) == {CABLE: "unsigned approval"}
 
     result = repo.run("approve", CABLE, "--community", "energie", "--editor", EDITOR, "--sign",
