@@ -294,14 +294,9 @@ def tracked_file(root: Path, inside: str) -> str | None:
     """The first file git tracks under the folder ``inside`` of the repository whose top folder is
     ``root`` (None: none, or ``root`` is not the top of a git repository; its parents are not
     searched). :meth:`GitRepo.first_tracked` without opening the repository through GitPython."""
-    root = Path(root)
-    if not (root / ".git").exists():
-        return None
-    env = {**os.environ, "GIT_CEILING_DIRECTORIES": str(root.resolve().parent)}
     try:
-        result = subprocess.run(["git", "ls-files", "-z", "--", inside or "."], cwd=root, env=env,
-                                capture_output=True, check=False)
-    except OSError:
+        result = GitLog(root)._git("ls-files", "-z", "--", inside or ".")
+    except (NotARepository, GitError):
         return None
     if result.returncode != 0 or not result.stdout:
         return None
