@@ -201,6 +201,12 @@ def file_digests(cache: Path, community: str) -> JsonFileDict:
     return JsonFileDict(cache / "site-files" / f"{community}.json")
 
 
+def publication_stamp(cache: Path, community: str) -> JsonFileDict:
+    """What this publisher last published of one community: the site's fingerprint and the release
+    that serves it (``publish.publish_site``'s ``stamp``)."""
+    return JsonFileDict(cache / "published" / f"{community}.json", "1")
+
+
 def audited_assets(cache: Path, code: str) -> JsonFileDict:
     """What the audits found in what they read before, by SHA-256: the off-site URLs of each
     stylesheet and script (with the site's own address), the markings of each cable page's text. A

@@ -331,7 +331,7 @@ def publish_each(store: Store, root: Path, repo, plan, builds: dict, register: R
                  tag: bool, progress: bool, report: PublicationReport, listener: Listener) -> None:
     """Publish each built site in turn, then tag its commit when asked; a failure is recorded in
     ``report.errors`` and the others go on."""
-    from pipeline.buildcache import file_digests, folder
+    from pipeline.buildcache import file_digests, folder, publication_stamp
     from pipeline.history import HistoryError, tag_publication
     from pipeline.withdrawals import text_digest
 
@@ -340,12 +340,14 @@ def publish_each(store: Store, root: Path, repo, plan, builds: dict, register: R
     reader = BlobReader(store, cache_dir=cache / "manifest-nodes")
     for name in sorted(builds):
         digests_at_last_publish = file_digests(cache, name)
+        stamp = publication_stamp(cache, name)
         text_digests = TextDigests(plan.communities[name].publish, text_digest)
         try:
             result = publish_site(store, builds[name], jobs=jobs, progress=progress,
                                   file_digests=digests_at_last_publish, register=register,
-                                  text_digests=text_digests, reader=reader)
+                                  text_digests=text_digests, reader=reader, stamp=stamp)
             digests_at_last_publish.save()
+            stamp.save()
         except (PublishError, StoreError, ValueError) as exc:
             report.errors[name] = str(exc)
             listener.failed(str(exc))

@@ -346,40 +346,43 @@ class _Upload:
 def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datetime | None = None,
                  by: str | None = None, progress: bool = False,
                  file_digests: MutableMapping[str, list] | None = None, register: Register | None = None,
-                 text_digests: Mapping[str, str] | None = None, reader: BlobReader | None = None) -> PublishResult:
+                 text_digests: Mapping[str, str] | None = None, reader: BlobReader | None = None,
+                 stamp: MutableMapping[str, Any] | None = None) -> PublishResult:
     """Publish one community's built site; see the module docstring for the order of the steps.
     ``file_digests``: the digests of the site's files at the last publish (see :func:`scan_site`).
     ``register``: the withdrawn register (read from the store when not given); a site holding a cable
     it lists, by id or (``text_digests``: cable id -> text digest) by text, is refused before anything is written.
     ``reader``: reads manifests' nodes (give one with a cache folder, so a release published from here
-    is not read from the store again)."""
+    is not read from the store again). ``stamp``: what this publisher recorded of its last publication
+    of the community (:func:`site_fingerprint`, release, blobs), updated in place: when the serving
+    release is the one recorded for the same fingerprint, the site is unchanged without being read."""
     community = site.community
     reader = reader or BlobReader(store)
     manifest_key(community, "x")  # validates the community id before anything is written
+    by = by or default_publisher()
     # 1. A site holding a withdrawn cable is refused before anything is read or written.
     _refuse_withdrawn(store, community, site.cables, register, text_digests)
-    # 2. What the built site holds: each file's content address, the theme's inline-code hashes.
-    local = scan_site(Path(site.path), file_digests)
-    code = _theme_code(Path(site.path))
     cables = tuple(site.cables)
     replies = dict(getattr(site, "replies", None) or {})
-    # 3. What serves now; an unchanged site writes nothing but finishes a pending purge.
+    # 2. What serves now. The release this publisher last published from a site of the same
+    #    fingerprint: the site is unchanged, and neither its files nor the manifest are read.
     pointer = read_pointer(store, community)
+    fingerprint = site_fingerprint(store, site)
+    if stamp is not None and fingerprint and pointer is not None and stamp.get("fingerprint") == fingerprint \
+            and stamp.get("release") == pointer.release:
+        return _unchanged(store, community, pointer.release, cables, int(stamp.get("blobs", 0)), by, now, reader)
+    # 3. What the built site holds: each file's content address, the theme's inline-code hashes.
+    local = scan_site(Path(site.path), file_digests)
+    code = _theme_code(Path(site.path))
     current = _current_manifest(store, community, pointer, reader)
     local, encoded = with_encodings(local, current, jobs, lambda: _other_serving(store, community, reader))
     files = {path: f.entry for path, f in local.items()}
     blobs_needed = {sha for e in files.values() for sha in e.blobs()}
-    by = by or default_publisher()
     if current is not None and current.files == files and set(current.cables) == set(cables) \
-            and current.replies == replies:
-        try:
-            marked = _mark_withdrawn(store, community, current, by, now, reader)
-            deleted = _purge_if_pending(store, community, now)
-        except StoreError as exc:
-            raise PublishError(_("{community}: unchanged, release {release} serves; purging withdrawn content failed ({exc}); run publish again to finish").format(community=community, release=current.release, exc=exc)) from exc
-        return PublishResult(community=community, release=current.release, previous=current.release,
-                             changed=False, uploaded=0, skipped=len(blobs_needed), bytes_uploaded=0,
-                             cables=len(cables), unrestorable=marked, deleted_blobs=deleted)
+            and current.replies == replies:  # an unchanged site writes nothing but finishes a pending purge
+        result = _unchanged(store, community, current.release, cables, len(blobs_needed), by, now, reader)
+        _record_stamp(stamp, fingerprint, current.release, len(blobs_needed))
+        return result
 
     # 4. Upload what the store lacks, write the manifest, switch the pointer: a failure on the way
     #    leaves the previous release serving.
@@ -426,15 +429,50 @@ def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datet
             "commit": site.commit, "cable_count": len(cables), "added": list(added), "removed": list(removed),
             "uploaded": len(upload.uploaded), "bytes_uploaded": upload.bytes,
             "manifest_bytes": len(root) + upload.node_bytes}, now)
-        marked = _mark_withdrawn(store, community, manifest, by, now, reader)
+        marked = _mark_withdrawn(store, community, release, set(cables), by, now, reader)
         deleted = _purge_if_pending(store, community, now)
     except StoreError as exc:  # the next publication, even a no-op, marks and purges what is left
         raise PublishError(_("{community}: now serves {release}, but recording or purging withdrawn content failed ({exc}); run publish again to finish").format(community=community, release=release, exc=exc)) from exc
+    _record_stamp(stamp, fingerprint, release, len(blobs_needed))
     return PublishResult(community=community, release=release, previous=pointer.release if pointer else None,
                          changed=True, uploaded=len(upload.uploaded),
                          skipped=len(blobs_needed) - len(upload.uploaded), bytes_uploaded=upload.bytes,
                          cables=len(cables), added=added, removed=removed, unrestorable=marked,
                          deleted_blobs=deleted, manifest_bytes=len(root) + upload.node_bytes)
+
+
+def site_fingerprint(store: Store, site: BuiltSite) -> str:
+    """What identifies a built site for a publication from here: the build's key (a hash of every
+    input of the site, ``SiteBuild.key``: equal keys, equal files), with the store, the cables, the
+    replies, the commit and the build time the manifest records. "" for a site with no key: read it."""
+    key = getattr(site, "key", "")
+    if not key:
+        return ""
+    endpoint = getattr(getattr(getattr(store, "client", None), "meta", None), "endpoint_url", "")
+    identity = [getattr(store, "url", repr(store)), endpoint, key, sorted(site.cables), site.commit, site.built_at,
+                sorted((getattr(site, "replies", None) or {}).items())]
+    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _record_stamp(stamp: MutableMapping[str, Any] | None, fingerprint: str, release: str, blobs: int) -> None:
+    if stamp is not None:
+        stamp.clear()
+        if fingerprint:
+            stamp.update({"fingerprint": fingerprint, "release": release, "blobs": blobs})
+
+
+def _unchanged(store: Store, community: str, release: str, cables: tuple[str, ...], blobs: int, by: str,
+               now: dt.datetime | None, reader: BlobReader) -> PublishResult:
+    """The serving release is the site: nothing is written, but a pending purge is finished and any
+    older release holding a cable this one dropped is marked not restorable."""
+    try:
+        marked = _mark_withdrawn(store, community, release, set(cables), by, now, reader)
+        deleted = _purge_if_pending(store, community, now)
+    except StoreError as exc:
+        raise PublishError(_("{community}: unchanged, release {release} serves; purging withdrawn content failed ({exc}); run publish again to finish").format(community=community, release=release, exc=exc)) from exc
+    return PublishResult(community=community, release=release, previous=release, changed=False, uploaded=0,
+                         skipped=blobs, bytes_uploaded=0, cables=len(cables), unrestorable=marked,
+                         deleted_blobs=deleted)
 
 
 def with_encodings(local: dict[str, LocalFile], current: Manifest | None, jobs: int,
@@ -551,18 +589,18 @@ def _current_manifest(store: Store, community: str, pointer: Pointer | None,
         return None
 
 
-def _mark_withdrawn(store: Store, community: str, serving: Manifest, by: str,
+def _mark_withdrawn(store: Store, community: str, serving: str, published: set[str], by: str,
                     now: dt.datetime | None, reader: BlobReader | None = None) -> tuple[str, ...]:
-    """Mark every restorable release holding a cable that ``serving`` no longer publishes.
+    """Mark every restorable release holding a cable that the ``serving`` release (which holds the
+    cables ``published``) no longer publishes.
 
     The purge-pending key is written first, so a purge that fails after the marking is finished by
     the next publication.
     """
-    published = set(serving.cables)
     marked: list[str] = []
     reader = reader or BlobReader(store)
     for release in release_ids(store, community):
-        if release == serving.release or store.exists(unrestorable_key(community, release)):
+        if release == serving or store.exists(unrestorable_key(community, release)):
             continue
         try:
             gone = sorted(set(read_release_cables(store, community, release, reader)) - published)
@@ -574,7 +612,7 @@ def _mark_withdrawn(store: Store, community: str, serving: Manifest, by: str,
             store.put(f"{PURGE_PENDING_PREFIX}{community}", _json({"format": FORMAT, "since": utc_text(utc(now))}))
         store.put(unrestorable_key(community, release), _json({
             "format": FORMAT, "community": community, "release": release, "cables": gone,
-            "marked_at": utc_text(utc(now)), "by": by, "serving": serving.release}), "application/json")
+            "marked_at": utc_text(utc(now)), "by": by, "serving": serving}), "application/json")
         write_ledger(store, "unrestorable", community, {"by": by, "release": release, "cables": gone}, now)
         marked.append(release)
     return tuple(marked)

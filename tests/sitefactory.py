@@ -27,6 +27,7 @@ class Site:
     commit: str | None = None
     built_at: str = "2026-11-28T12:00:00Z"
     cached: bool = False
+    key: str = ""  # the build's key (pipeline.build.SiteBuild.key); "" as a site built by hand
 
 
 def make_site(out: Path, community: str, cables: dict[str, str], *, assets: int = 3) -> Site:

@@ -9,7 +9,7 @@ from contentrepo import make_repo
 
 from gate.store import MEMBERS_KEY, FolderStore, NotFound, read_pointer
 from pipeline.publication import Listener, publish_all
-from pipeline.publish import PublishError
+from pipeline.publish import PublishError, gc
 
 
 class Recorder(Listener):
@@ -72,3 +72,47 @@ def test_an_unknown_community_stops_before_any_build_but_after_members(repo, tmp
         publish_all(repo.root, store, out=tmp_path / "build", only=["nosuch"])
     assert store.get(MEMBERS_KEY)
     assert read_pointer(store, "energie") is None
+
+
+class Counting:
+    """A real store that counts every request made of it."""
+
+    def __init__(self, store) -> None:
+        self.store, self.requests, self.read = store, 0, []
+
+    def __getattr__(self, name):
+        attr = getattr(self.store, name)
+        if not callable(attr):
+            return attr
+
+        def counted(*args, **kwargs):
+            self.requests += 1
+            if name == "get":
+                self.read.append(args[0])
+            return attr(*args, **kwargs)
+        return counted
+
+
+def noop_requests(repo, store, out) -> int:
+    publish_all(repo.root, store, out=out)  # whatever the last commit changed
+    gc(store, keep=1)  # one release per community: a no-op looks at each older release, kept or not
+    counting = Counting(store)
+    report = publish_all(repo.root, counting, out=out)
+    assert not any(r.changed for r in report.results.values()) and not report.errors
+    # the sites built from what was published last: neither their files nor their manifests are read
+    assert not [key for key in counting.read if key.startswith(("releases/", "blobs/"))]
+    return counting.requests
+
+
+def test_a_no_op_publication_asks_the_store_as_much_whatever_the_number_of_cables(repo, tmp_path):
+    store = FolderStore(tmp_path / "store")
+    few = noop_requests(repo, store, tmp_path / "build")
+    for n in range(2, 22):
+        repo.cable(f"2026-BERLIN-{n:04d}", f"Analyse {n} du marché de l'électricité.\n")
+    repo.commit("twenty cables more")
+    for n in range(2, 22):
+        repo.approve(f"2026-BERLIN-{n:04d}", "energie")
+    repo.commit("approvals")
+    many = noop_requests(repo, store, tmp_path / "build")
+    assert read_pointer(store, "energie") is not None
+    assert many == few  # per community a pointer and its releases, never per file or per cable

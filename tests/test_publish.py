@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import json
 import os
+import shutil
 from dataclasses import replace
 
 import brotli
@@ -22,12 +23,14 @@ from gate.store import (
     Pointer,
     S3Store,
     StoreUnavailable,
+    WithdrawalRecord,
     blob_key,
     lease_key,
     read_manifest,
     read_pointer,
     read_table,
     write_pointer,
+    write_withdrawal,
 )
 from pipeline import publish as publish_mod
 from pipeline.publish import (
@@ -38,6 +41,7 @@ from pipeline.publish import (
     publish_site,
     rollback,
     scan_site,
+    site_fingerprint,
     write_members,
 )
 
@@ -81,6 +85,73 @@ def test_unchanged_site_publishes_with_zero_uploads_and_no_new_release(store, tm
     again = publish_site(store, site)
     assert not again.changed and again.uploaded == 0 and again.release == first.release
     assert [r.release for r in list_releases(store, "europe")] == [first.release]
+
+
+class Reading:
+    """A real store that remembers the keys a publication reads."""
+
+    def __init__(self, store) -> None:
+        self.store, self.read = store, []
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+    def get(self, key):
+        self.read.append(key)
+        return self.store.get(key)
+
+
+def test_a_site_whose_build_key_serves_as_recorded_is_not_read_again(store, tmp_path):
+    site = replace(make_site(tmp_path / "build", "europe", corpus(5)), key="build-key-1")
+    stamp: dict = {}
+    first = publish_site(store, site, stamp=stamp)
+    assert stamp["release"] == first.release and stamp["fingerprint"] == site_fingerprint(store, site)
+    shutil.rmtree(site.path)  # whatever is in the folder now: its build key says it is the site published
+    reading = Reading(store)
+    again = publish_site(reading, site, stamp=stamp)
+    assert not again.changed and again.release == first.release and again.uploaded == 0
+    assert again.skipped == len(read_manifest(store, "europe", first.release).blobs() -
+                                read_manifest(store, "europe", first.release).nodes)
+    assert f"releases/europe/{first.release}.json" not in reading.read and not any(
+        k.startswith("blobs/") for k in reading.read)  # neither the manifest nor its nodes
+    assert [r.release for r in list_releases(store, "europe")] == [first.release]
+
+
+def test_a_recorded_site_is_read_again_when_another_release_serves(store, tmp_path):
+    cables = corpus(4)
+    stamp: dict = {}
+    old = publish_site(store, replace(make_site(tmp_path / "a", "europe", cables), key="k1"), stamp=stamp)
+    cables["2026-POST-0001"] = "Corrected."
+    new_site = replace(make_site(tmp_path / "b", "europe", cables), key="k2")
+    new = publish_site(store, new_site, stamp=stamp)
+    rollback(store, "europe", old.release)  # another publisher's act: the store no longer serves the stamp's release
+    again = publish_site(store, new_site, stamp=stamp)
+    assert again.changed and again.release not in (old.release, new.release)
+    served = read_manifest(store, "europe", read_pointer(store, "europe").release)
+    assert store.get(blob_key(served.files["2026/2026-POST-0001/index.html"].sha256)) == \
+        (new_site.path / "2026/2026-POST-0001/index.html").read_bytes()
+    assert stamp["release"] == again.release
+
+
+@pytest.mark.parametrize("change", ["key", "cables", "commit", "store"])
+def test_any_change_to_what_identifies_a_site_makes_it_read_again(store, tmp_path, change):
+    site = replace(make_site(tmp_path / "build", "europe", corpus(3)), key="k1", commit="a" * 40)
+    other = {"key": replace(site, key="k2"), "cables": replace(site, cables=site.cables[1:]),
+             "commit": replace(site, commit="b" * 40), "store": site}[change]
+    target = FolderStore(tmp_path / "other-store") if change == "store" else store
+    assert site_fingerprint(target, other) != site_fingerprint(store, site)
+    assert site_fingerprint(store, replace(site, key="")) == ""  # a site without a build key is always read
+
+
+def test_a_withdrawn_cable_is_refused_even_in_a_site_recorded_as_serving(store, tmp_path):
+    site = replace(make_site(tmp_path / "build", "europe", corpus(3)), key="k1")
+    stamp: dict = {}
+    first = publish_site(store, site, stamp=stamp)
+    write_withdrawal(store, WithdrawalRecord(site.cables[0], "withdrawn", "2026-11-28T14:00:00Z", None, "u@h"),
+                     dt.datetime.now(dt.UTC))
+    with pytest.raises(PublishError, match=f"refused.*{site.cables[0]}"):
+        publish_site(store, site, stamp=stamp)
+    assert read_pointer(store, "europe").release == first.release
 
 
 def test_one_cable_edit_uploads_only_the_pages_whose_bytes_changed(store, tmp_path):

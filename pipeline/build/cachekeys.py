@@ -90,7 +90,17 @@ def replies_key(job: BuildJob, name: str) -> dict[str, str]:
             for cable_id, shown in by_cable.items()}
 
 
-def site_keys(job: BuildJob, name: str) -> SiteKeys:
+def repository_terms(job: BuildJob) -> bytes:
+    """What the audit of any site searches for, which depends on every cable and reply of the
+    repository: the same for every community, so made once per build (the bytes each site's key hashes)."""
+    parts = [f"{cable_id}\0{job.repo_cables[cable_id].title}\0{job.repo_cables[cable_id].summary}\0"
+             for cable_id in sorted(job.repo_cables)]
+    parts.append("\0".join(sorted(job.repo_replies)))  # the replies the audit looks for
+    return "".join(parts).encode()
+
+
+def site_keys(job: BuildJob, name: str, repository: bytes | None = None) -> SiteKeys:
+    """The community's keys; ``repository``: :func:`repository_terms` of the job, when already made."""
     cp = job.plans[name]
     c = cp.community
     h = hashlib.sha256(code_fingerprint(job.base_dir).encode())
@@ -102,10 +112,7 @@ def site_keys(job: BuildJob, name: str) -> SiteKeys:
         h.update(repr((cable.id, cable.title, cable.date, cable.post, cable.ministry, cable.subjects,
                        cable.language, cable.summary, cable.supersedes)).encode())
     # What the audit searches for depends on every other cable too.
-    for cable_id in sorted(job.repo_cables):
-        other = job.repo_cables[cable_id]
-        h.update(f"{cable_id}\0{other.title}\0{other.summary}\0".encode())
-    h.update("\0".join(sorted(job.repo_replies)).encode())  # the replies the audit looks for
+    h.update(repository if repository is not None else repository_terms(job))
     replies = replies_key(job, name)
     shown = site.commit_shown(job.commit, job.commit_time)
     return SiteKeys(structure=h.hexdigest(),

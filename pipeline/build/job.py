@@ -40,6 +40,9 @@ class SiteBuild:
     commit: str | None
     built_at: str  # the commit's time (ISO 8601, UTC), never the clock: builds are reproducible
     cached: bool
+    #: the hash of everything the site was built from (``cachekeys.SiteKeys.key``): equal keys, equal
+    #: sites, so a publication that recorded it need not read the site again (pipeline/publish.py)
+    key: str = ""
     warnings: tuple[str, ...] = field(default=(), compare=False)
     #: the replies shown under its cables: reply id -> digest of the approved reply file (the release
     #: manifest lists them, so the gate can tell a member their reply is published)

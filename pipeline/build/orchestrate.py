@@ -43,7 +43,9 @@ def build_sites(repo: Any, plan: Plan, out: Path, *, versions: Mapping[str, Vers
                    site_url=site_url, versions=dict(versions),
                    preview_mark=preview_mark, repo_replies=dict(getattr(repo, "replies", {})))
     # Which sites are unchanged since their last successful build, which can be updated in place.
-    unchanged, tasks = _sort_out(job, names, force)
+    repository = cachekeys.repository_terms(job)
+    keys = {name: cachekeys.site_keys(job, name, repository) for name in names}
+    unchanged, tasks = _sort_out(job, keys, force)
     jobs = max(1, jobs or os.cpu_count() or 1)
     preload()  # once, before the worker processes are forked
     # Convert the cables those sites publish that the cache does not hold yet.
@@ -52,17 +54,16 @@ def build_sites(repo: Any, plan: Plan, out: Path, *, versions: Mapping[str, Vers
     warnings = _build_each(job, tasks, jobs, progress)
     built_at = utc_text(repo.commit_time) if repo.commit_time else ""
     return {name: SiteBuild(community=name, path=out / name, cables=tuple(c.id for c in plan.communities[name].publish),
-                            commit=repo.commit, built_at=built_at, cached=name in unchanged,
+                            commit=repo.commit, built_at=built_at, cached=name in unchanged, key=keys[name].key,
                             warnings=tuple(warnings.get(name, ())),
                             replies={r.id: r.digest for r in plan.communities[name].replies})
             for name in names}
 
 
-def _sort_out(job: BuildJob, names: list[str], force: bool) -> tuple[set[str], list[SiteTask]]:
+def _sort_out(job: BuildJob, site_keys: dict[str, cachekeys.SiteKeys], force: bool) -> tuple[set[str], list[SiteTask]]:
     """The communities whose inputs are those of their last build, and a task for each other."""
     unchanged, tasks = set(), []
-    for name in names:
-        keys = cachekeys.site_keys(job, name)
+    for name, keys in site_keys.items():
         last = {} if force else cachekeys.last_build(job, name)
         if last.get("key") == keys.key:
             unchanged.add(name)
