@@ -14,7 +14,7 @@ import datetime as dt
 import difflib
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -352,11 +352,13 @@ def version_info(root: Path, path: str, ref: str | None = None, digest: str | No
 
 def version_infos(root: Path, paths: Iterable[str], ref: str | None = None,
                   digests: dict[str, str] | None = None,
-                  known: MutableMapping[str, str | None] | None = None) -> dict[str, VersionInfo]:
+                  known: MutableMapping[str, str | None] | None = None,
+                  current: Callable[[str, str], str | None] | None = None) -> dict[str, VersionInfo]:
     """:func:`version_info` for many cables at once (one repository opened, one ``git log``), keyed
     by path. ``known`` maps blob ids to canonical digests (None: the blob does not parse): a build
     passes the ones it saved last time, so only blobs it has never seen are read and parsed, and
-    gets the new ones added."""
+    gets the new ones added. ``current(path, blob)``: the digest of the cable at ``path`` as already
+    parsed when its file is that blob, else None (asked only of blobs not ``known``)."""
     try:
         repo = open_git(root)
     except HistoryError:
@@ -372,7 +374,8 @@ def version_infos(root: Path, paths: Iterable[str], ref: str | None = None,
 
     def digest_of(path: str, blob: str) -> str | None:
         if blob not in known:
-            known[blob] = cables.digest(path, repo.blob(blob))
+            mine = current(path, blob) if current is not None else None
+            known[blob] = mine if mine is not None else cables.digest(path, repo.blob(blob))
         return known[blob]
 
     out = {}
@@ -393,12 +396,17 @@ def published_versions(repo: Repository, published: Iterable[Cable],
     kept in the build cache, so a rebuild reads and parses only new blobs."""
     published = list(published)
     known = buildcache.blob_digests(buildcache.folder(Path(repo.root), cache_dir))
-    for cable in published:  # the blob being built is the cable just parsed: its digest is known
-        data = repo.version.tree.read(cable.path)
-        blob = hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
-        known.setdefault(blob, cable.digest)
+    digests = {c.path: c.digest for c in published}
+
+    def current(path: str, blob: str) -> str | None:
+        """A blob never seen may be the cable just parsed (a new commit's): its digest is known. Only
+        then is its file read, so a rebuild of what was built before reads no cable."""
+        data = repo.version.tree.read(path)
+        same = hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest() == blob
+        return digests[path] if same else None
+
     infos = version_infos(Path(repo.root), [c.path for c in published], ref=repo.commit,
-                          digests={c.path: c.digest for c in published}, known=known)
+                          digests=digests, known=known, current=current)
     known.save()
     return {c.id: infos[c.path] for c in published if c.path in infos}
 
