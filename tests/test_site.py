@@ -7,12 +7,15 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from pipeline import site
+from pipeline import cables, site
 from pipeline.build import PROJECT_DIR
 from pipeline.build.driving import ThemeListing, mkdocs_build
 from pipeline.cables import Cable
 from pipeline.communities import Community, Selection
+from pipeline.findings import Findings
 from pipeline.plan import CommunityPlan
 
 
@@ -71,10 +74,37 @@ def test_rendered_cable_has_toc_permalinks_and_footnotes(renderer):
     assert site.RenderedCable.from_json(rendered.to_json()) == rendered
 
 
-def test_cache_key_changes_with_the_body_only_when_it_matters(renderer):
-    a = cable("2026-PARIS-0001")
-    assert renderer.key(a) == renderer.key(cable("2026-PARIS-0001", approvals=()))
-    assert renderer.key(a) != renderer.key(cable("2026-PARIS-0001", body="## Autre\n"))
+def parsed(front: str, body: str) -> Cable:
+    """A cable as the repository gives it: parsed from its file, its digest over front matter and body."""
+    text = f"---\nid: 2026-PARIS-0001\ndate: 2026-04-01\npost: PARIS\nauthor: a@diplomatie.gouv.fr\n" \
+           f"classification: NON CLASSIFIÉ\nsubjects: [energie]\nlanguage: fr\n{front}---\n{body}"
+    return cables.parse("content/2026/2026-PARIS-0001.md", text.encode(), Findings())
+
+
+def test_cache_key_follows_what_the_conversion_reads_and_not_the_approvals(renderer):
+    """The key is made from the cable's digest, not its body (a build that finds every conversion
+    reads no body): whatever changes the body, the title or the summary changes the key; approvals
+    and line endings (which Markdown normalises) do not."""
+    base = parsed("title: Titre\nsummary: Résumé.\n", "## Texte\n\nDu texte.\n")
+    assert renderer.key(base) == renderer.key(parsed(
+        "title: Titre\nsummary: Résumé.\napprovals:\n  - {community: energie, by: e@diplomatie.gouv.fr, "
+        "date: 2026-04-02, digest: 'sha256:" + "0" * 64 + "'}\n", "## Texte\n\nDu texte.\n"))
+    assert renderer.key(base) == renderer.key(parsed("title: Titre\nsummary: Résumé.\n", "## Texte\r\n\r\nDu texte.\r\n"))
+    for front, body in (("title: Titre\nsummary: Résumé.\n", "## Autre\n"),
+                        ("title: Titre\nsummary: Résumé.\n", "## Texte\n\nDu texte \n"),
+                        ("title: Autre titre\nsummary: Résumé.\n", "## Texte\n\nDu texte.\n"),
+                        ("title: Titre\nsummary: Autre résumé.\n", "## Texte\n\nDu texte.\n")):
+        assert renderer.key(base) != renderer.key(parsed(front, body)), (front, body)
+
+
+@given(st.text(alphabet="ab é#*-\r\n\t", max_size=40))
+@settings(max_examples=80, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_two_bodies_share_a_cache_key_only_when_markdown_reads_them_the_same(renderer, extra):
+    """Generated bodies: equal keys mean equal text after Markdown's own line-ending normalisation."""
+    one = parsed("title: Titre\n", "Du texte.\n" + extra)
+    two = parsed("title: Titre\n", "Du texte.\n")
+    same = ("Du texte.\n" + extra).replace("\r\n", "\n") == "Du texte.\n"
+    assert (renderer.key(one) == renderer.key(two)) == same
 
 
 def test_index_pages_list_only_published_cables_by_date_post_and_subject():
