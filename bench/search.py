@@ -18,7 +18,9 @@ shown, and the bytes of search data the page fetched by then (index, fragments, 
 filters; for lunr, its index, worker and language scripts). It does so ``--runs`` times, each in a
 fresh context, and prints the median, beside the median CPU time the browser's processes spent from
 the click in the field to the first result (on a shared machine, wall time grows with the load; CPU
-time much less). ``--script-from REF`` also times, interleaved run by run, the same site with the
+time much less). For Pagefind, it then waits until every slice was searched and reports when, and
+the longest task that held the page's thread from the first key until then and all of them together
+(Chromium's long tasks: what a reader scrolling or typing meanwhile feels). ``--script-from REF`` also times, interleaved run by run, the same site with the
 search script (theme/assets/javascripts/search.js) of commit REF: what the script alone changes.
 
 ``--queries a,b`` types each query in its own cold first search (default ``budget``). ``--sites
@@ -116,21 +118,31 @@ def search_files(site: Path, kind: str) -> dict[str, tuple[str, int]]:
             for p in folder.rglob("*") if p.is_file()}
 
 
-#: Records, in the page, when the first key is pressed and when the first result is shown.
+#: Records, in the page, when the first key is pressed and when the first result is shown, and every
+#: task that held the page's thread for more than 50 ms (Chromium's long tasks).
 _WATCH = """(selector) => {
-  window.__bench = {};
+  window.__bench = { tasks: [] };
   document.addEventListener('keydown', () => { if (!window.__bench.key) window.__bench.key = performance.now(); }, true);
   new MutationObserver((_, observer) => {
     if (document.querySelector(selector)) { window.__bench.shown = performance.now(); observer.disconnect(); }
   }).observe(document.documentElement, { childList: true, subtree: true });
+  new PerformanceObserver((list) => {
+    list.getEntries().forEach((e) => window.__bench.tasks.push([e.startTime, e.duration]));
+  }).observe({ type: 'longtask' });
 }"""
+#: The search is over: every slice searched (the status no longer ends with "…") and the list not busy.
+_DONE = """() => { const status = document.querySelector('.dip-search__status').textContent;
+  return status && !status.endsWith('…') && document.querySelector('.dip-search__results').getAttribute('aria-busy') === 'false'
+    && (window.__bench.done = window.__bench.done || performance.now()); }"""
 
 
 def first_search(browser, base: str, community: str, cable: str, kind: str,
-                 query: str = QUERY) -> tuple[float, int, int, float]:
+                 query: str = QUERY) -> tuple[float, int, int, float, float, float, float]:
     """A reader opens ``cable``'s page and types ``query`` at once: (seconds from the first key to the
     first result shown, bytes of search data fetched by then, requests of search data, CPU seconds
-    the browser spent from the click in the field to the first result)."""
+    the browser spent from the click in the field to the first result; then, for Pagefind, seconds
+    from the first key until every slice was searched, the longest task that held the page's thread
+    meanwhile and all such tasks together, in seconds: what a reader scrolling or typing would feel)."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})  # a fresh context: cold cache
     page = context.new_page()
     requests = []
@@ -149,8 +161,15 @@ def first_search(browser, base: str, community: str, cable: str, kind: str,
     seconds = page.evaluate("() => (window.__bench.shown - window.__bench.key) / 1000")
     data = [r for r in requests if any(part in r.url for part in SEARCH_DATA[kind])]
     size = sum(r.sizes()["responseBodySize"] for r in data)
+    done = held = float("nan")
+    if kind == "pagefind":
+        page.wait_for_function(_DONE, timeout=120_000, polling=20)
+        done, held, busy = page.evaluate(
+            "() => { const t = window.__bench.tasks.filter(t => t[0] + t[1] > window.__bench.key).map(t => t[1]);"
+            " return [(window.__bench.done - window.__bench.key) / 1000, Math.max(0, ...t) / 1000,"
+            " t.reduce((a, b) => a + b, 0) / 1000]; }")
     context.close()
-    return seconds, size, len(data), cpu
+    return seconds, size, len(data), cpu, done, held, busy
 
 
 def published_by(community: str, n: int, k: int) -> float:
@@ -261,7 +280,8 @@ def compare_sites(browser, sites: dict[str, Path], community: str, queries: list
                     found[label, q].append(first_search(browser, bases[label], community, cable, "pagefind", q))
                     print(f"{label} {q}: {[round(x, 3) for x in found[label, q][-1]]}", file=sys.stderr, flush=True)
     return [(label, q, statistics.median(r[0] for r in rs), statistics.median(r[3] for r in rs),
-             statistics.median(r[1] for r in rs), statistics.median(r[2] for r in rs), [round(r[0], 2) for r in rs])
+             statistics.median(r[1] for r in rs), statistics.median(r[2] for r in rs), [round(r[0], 2) for r in rs],
+             statistics.median(r[4] for r in rs), max(r[5] for r in rs), statistics.median(r[6] for r in rs))
             for (label, q), rs in found.items()]
 
 
@@ -297,11 +317,12 @@ def main() -> None:
             rows = compare_sites(browser, sites, args.community, args.queries.split(","), args.runs)
             browser.close()
         print(f"| site | query | first results after typing (median of {args.runs}) | browser CPU meanwhile | "
-              "search data fetched (requests) | all runs (s) |")
-        print("|---|---|---:|---:|---:|---|")
-        for label, q, seconds, cpu, size, requests, every in rows:
+              "search data fetched (requests) | all runs (s) | every slice searched after (median) | "
+              "longest task holding the page (worst run) | tasks over 50 ms, in all (median) |")
+        print("|---|---|---:|---:|---:|---|---:|---:|---:|")
+        for label, q, seconds, cpu, size, requests, every, done, held, busy in rows:
             print(f"| {label} | `{q}` | {seconds:.2f} s | {cpu:.2f} s | {size / 1e6:.2f} MB ({requests:g}) | "
-                  f"{', '.join(f'{x:g}' for x in every)} |")
+                  f"{', '.join(f'{x:g}' for x in every)} | {done:.2f} s | {held * 1000:.0f} ms | {busy * 1000:.0f} ms |")
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         print(f"\nLoad average at the end: {load} on {os.cpu_count()} CPUs.")
         print(f"Reproduce: .venv/bin/python bench/search.py {shlex.join(sys.argv[1:])}")
