@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import http.client
 import itertools
+import re
 import socket
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.gatekit import refusing_port
-from tests.nginxkit import running_nginx
+from tests.nginxkit import TEMPLATE, running_nginx
 from tests.test_gate import marker
 from tests.test_nginx import world  # noqa: F401 - the gate behind nginx
 
@@ -55,6 +58,37 @@ def test_the_table_covers_every_class():
     assert len(PATHS) > 200
     for needle in ("/../", "%2e%2e", "%2E", "//", "%2f", "\\", "%5c"):
         assert any(needle in p for p in PATHS), needle
+
+
+#: What an odd path is: in the path part of the raw URI (before the first "?"), a doubled slash, a dot
+#: segment ("/." or "/.." followed by "/", "?" or the end), an encoded dot, slash or backslash, or a
+#: backslash. Written this way a regular expression backtracks over the whole path at every slash: the
+#: shipped one (deploy/nginx.conf) reads the path once, possessively, and must refuse exactly the same.
+ODD = re.compile(r"^[^?]*(//|/\.\.?(/|\?|$)|%2e|%2f|%5c|\x5c)", re.IGNORECASE)
+
+
+def shipped_odd_path() -> re.Pattern[str]:
+    found = re.search(r'if \(\$request_uri ~\* "([^"]+)"\)', TEMPLATE.read_text())
+    assert found, "deploy/nginx.conf: no odd-path check"
+    return re.compile(found.group(1), re.IGNORECASE)
+
+
+PIECES = ("/", ".", "..", "?", "%", "2", "e", "E", "f", "F", "5", "c", "C", "\\", "%2e", "%2F", "%5c", "a", "x", "-")
+
+
+@settings(max_examples=3000, deadline=None, derandomize=True)
+@given(st.lists(st.sampled_from(PIECES), max_size=16).map("".join))
+def test_the_shipped_odd_path_expression_refuses_exactly_the_odd_paths(path):
+    """The class of the table below, generated: any mixture of the characters that make a path odd."""
+    assert bool(shipped_odd_path().search(path)) == bool(ODD.search(path)), path
+
+
+def test_the_shipped_odd_path_expression_agrees_on_the_table_and_on_site_paths():
+    shipped = shipped_odd_path()
+    assert all(shipped.search(p) for p in PATHS)
+    for path in ("/c/presse/", "/c/presse/assets/main.css", "/c/presse/?q=a/../b", "/c/presse/a.b/",
+                 "/c/presse/.well-known/x", "/c/presse/..x/", "/c/presse/%41/", "/c/presse/x?%2e"):
+        assert not shipped.search(path) and not ODD.search(path), path
 
 
 @pytest.mark.parametrize("signed_in", [False, True], ids=["no session", "member session"])
