@@ -456,7 +456,7 @@ local function decide(c, path, session)
                 "diplomatie_headers.conf (regenerate it from this gate); the gate answers")
             return ngx.exec("@gate")
         end
-        local headers, vars, typed, rest = {}, {}, {}, {}
+        local headers, vars, rest, strings = {}, {}, {}, {}
         local etag = answer["etag"]
         -- known() (location /c/) serves an entry whose headers are each sent once and whose ETag is
         -- one tag of printable characters, as the gate makes them (gate/blobs.py etag_of): ngx.header
@@ -468,13 +468,12 @@ local function decide(c, path, session)
             if var and type(value) == "string" then
                 vars[#vars + 1] = var
                 vars[#vars + 1] = value
+                strings[name] = value
             elseif not SKIP[name] and not fixed[name] then
                 headers[#headers + 1] = name
                 headers[#headers + 1] = value
-                local typed_var = TYPED[name]
-                if typed_var then
-                    typed[#typed + 1] = typed_var
-                    typed[#typed + 1] = value
+                if TYPED[name] then
+                    strings[name] = value
                 elseif name ~= "etag" then
                     rest[#rest + 1] = name
                     rest[#rest + 1] = value
@@ -484,9 +483,13 @@ local function decide(c, path, session)
         local release = answer["x-diplomatie-release"]
         local cable = answer["x-diplomatie-cable"]
         local community = community_of(path)
-        -- headers: the file's, for serve() (@decide); etag, typed and rest: for known() (location /c/)
+        -- headers: the file's, for serve() (@decide); etag, the values of VARS and TYPED (d_<name> in
+        -- known()) and rest: for known() (location /c/)
         local entry = {blob = blob, headers = headers, vars = vars, release = release,
-                       etag = usual and etag or nil, typed = typed, rest = rest,
+                       etag = usual and etag or nil, rest = rest,
+                       csp = strings["content-security-policy"], vary = strings["vary"],
+                       cache = strings["cache-control"], hsts = strings["strict-transport-security"],
+                       type = strings["content-type"], encoding = strings["content-encoding"],
                        cable = type(cable) == "string" and community and community .. " " .. cable or nil}
         if type(release) == "string" and community then releases[community] = {release, ngx.now()} end
         learn(path, entry)
@@ -535,12 +538,13 @@ local function refused_now(session)
 end
 
 -- set_by_lua of location /c/ ($d_blob), given the request's Cookie header, raw URI, Accept-Encoding,
--- If-None-Match and its If-Modified-Since and If-Unmodified-Since (nginx passes them: no variable is
--- looked up by name here). The usual request, decided without a Lua thread of its own and without a
+-- If-None-Match, and its If-Modified-Since, If-Unmodified-Since and Range run together (nginx passes
+-- them: no variable is looked up by name here). It runs before nginx's odd-path check: it answers only
+-- addresses learned from the gate, which every request reaches after that check. The usual request, decided without a Lua thread of its own and without a
 -- log phase (a set_by_lua handler runs on the worker's Lua state, no coroutine): a GET or HEAD whose
 -- Cookie header was admitted for the address's community and has not expired, of a session not
 -- refused, for an address learned in the release said current less than MAP_TTL seconds ago (or
--- while another request asks), with no read to note and no date precondition. It returns "304" when
+-- while another request asks), with no read to note, no date precondition and no Range. It returns "304" when
 -- the request's If-None-Match names the file (nginx's own comparison): nginx then answers from no file
 -- at all (`return 200`, which its not-modified filter turns into the 304 from the ETag set here, no
 -- Content-Length); else the blob, whose ETag, type and encoding it sets. Nothing else is set through
@@ -574,21 +578,30 @@ function M.known(header, uri, encodings, if_none_match, dates)
         local cables = seen[session]
         if not cables or cables[cable] ~= math.floor((ngx.time() - MONDAY) / WEEK) then return "" end
     end
-    local var = ngx.var
-    local vars = entry.vars
-    for i = 1, #vars, 2 do
-        var[vars[i]] = vars[i + 1]
-    end
+    -- No loop of a few turns here: LuaJIT would start a trace at it and abort it each time the loop
+    -- ends (an error thrown and caught: ~20,000 instructions), again and again.
+    local var, value = ngx.var, entry.csp
+    if value then var.d_csp = value end
+    value = entry.vary
+    if value then var.d_vary = value end
+    value = entry.cache
+    if value then var.d_cache = value end
+    value = entry.hsts
+    if value then var.d_hsts = value end
     local header_out, rest = ngx.header, entry.rest
     header_out["ETag"] = entry.etag
-    for i = 1, #rest, 2 do
-        header_out[rest[i]] = rest[i + 1]
+    if rest[1] then
+        for i = 1, #rest, 2 do
+            header_out[rest[i]] = rest[i + 1]
+        end
     end
-    if if_none_match ~= "" and nginx_not_modified(if_none_match, entry.etag) then return "304" end
-    local typed = entry.typed
-    for i = 1, #typed, 2 do
-        var[typed[i]] = typed[i + 1]
+    if if_none_match == entry.etag or (if_none_match ~= "" and nginx_not_modified(if_none_match, entry.etag)) then
+        return "304"
     end
+    value = entry.type
+    if value then var.d_type = value end
+    value = entry.encoding
+    if value then var.d_encoding = value end
     return entry.blob
 end
 
