@@ -69,8 +69,13 @@ local key_file = nil
 -- generated from the gate's own definitions): lower-case name -> value, and how many.
 local fixed, fixed_count = {}, 0
 -- Headers of a file that nginx adds from a variable this module sets (add_header NAME $VAR in
--- location /c/): no escaping scan of a long value, and nothing when no file is served.
-local VARS = {["content-security-policy"] = "d_csp", ["vary"] = "d_vary", ["cache-control"] = "d_cache"}
+-- location /c/ and @decide): no escaping scan of a long value, and nothing when no file is served.
+local VARS = {["content-security-policy"] = "d_csp", ["vary"] = "d_vary", ["cache-control"] = "d_cache",
+              ["strict-transport-security"] = "d_hsts"}
+-- The representation's headers, which a 304 does not carry (gate/blobs.py typed): in location /c/,
+-- added by nginx from these variables, set only when the answer is the file (add_header without
+-- `always`); in @decide set through ngx.header, and nginx's not-modified filter drops them from a 304.
+local TYPED = {["content-type"] = "d_type", ["content-encoding"] = "d_encoding"}
 local conf = nil
 local conf_text = nil
 local next_read = 0
@@ -364,20 +369,55 @@ end
 -- "*" or one tag, weak comparison) and drops the content type and encoding from it, as the gate does.
 --
 -- The decision's headers go out three ways: those that are the same on every answer are added by
--- nginx itself (deploy/diplomatie_headers.conf), the content policy, Vary and Cache-Control from
--- variables set here (add_header in location /c/), the rest (ETag, which nginx's not-modified filter
--- reads, the content type and encoding, which it drops from a 304) set here.
+-- nginx itself (deploy/diplomatie_headers.conf), the content policy, Vary, Cache-Control and HSTS from
+-- variables set here (add_header in location @decide), the rest (ETag, which nginx's not-modified
+-- filter reads, the content type and encoding, which it drops from a 304) set here.
 local function serve(entry, set_cookie)
     local var = ngx.var
     var.d_blob = entry.blob
-    for i = 1, #entry.vars, 2 do
-        var[entry.vars[i]] = entry.vars[i + 1]
+    local vars = entry.vars
+    for i = 1, #vars, 2 do
+        var[vars[i]] = vars[i + 1]
     end
     local header, headers = ngx.header, entry.headers
     for i = 1, #headers, 2 do
         header[headers[i]] = headers[i + 1]
     end
     if set_cookie then header["Set-Cookie"] = set_cookie end
+end
+
+-- nginx's own comparison of If-None-Match with the ETag it is given (ngx_http_test_if_match, weak):
+-- "*" alone, or a tag of the list (W/ or not) equal to `etag`, followed by spaces or tabs and a comma
+-- or the end. The usual request's 304 is decided here and made by nginx's not-modified filter from
+-- the same ETag, so this must say exactly what nginx says (else nginx would send an empty 200).
+local function nginx_not_modified(list, etag)
+    local size = #list
+    if list == "*" then return true end
+    local length = #etag
+    local i = 1
+    while i <= size do
+        if size - i + 1 > 2 and list:byte(i) == 87 and list:byte(i + 1) == 47 then i = i + 2 end  -- W/
+        if length > size - i + 1 then return false end
+        if list:find(etag, i, true) == i then
+            i = i + length
+            local b = list:byte(i)
+            while b == 32 or b == 9 do
+                i = i + 1
+                b = list:byte(i)
+            end
+            if b == nil or b == 44 then return true end
+        end
+        local b = list:byte(i)
+        while b ~= nil and b ~= 44 do
+            i = i + 1
+            b = list:byte(i)
+        end
+        while b == 32 or b == 9 or b == 44 do
+            i = i + 1
+            b = list:byte(i)
+        end
+    end
+    return false
 end
 
 -- What the gate said the address is, for the request's Accept-Encoding (the decision may depend on
@@ -416,21 +456,40 @@ local function decide(c, path, session)
                 "diplomatie_headers.conf (regenerate it from this gate); the gate answers")
             return ngx.exec("@gate")
         end
-        local headers, vars = {}, {}
+        local headers, vars, rest, strings = {}, {}, {}, {}
+        local etag = answer["etag"]
+        -- known() (location /c/) serves an entry whose headers are each sent once and whose ETag is
+        -- one tag of printable characters, as the gate makes them (gate/blobs.py etag_of): ngx.header
+        -- sends it unchanged, so that nginx's comparison and nginx_not_modified's see the same tag.
+        local usual = type(etag) == "string" and etag:find('^"[%w%-_.]+"$') ~= nil
         for name, value in pairs(answer) do
             local var = VARS[name]
+            if not SKIP[name] and not fixed[name] and type(value) ~= "string" then usual = false end
             if var and type(value) == "string" then
                 vars[#vars + 1] = var
                 vars[#vars + 1] = value
+                strings[name] = value
             elseif not SKIP[name] and not fixed[name] then
                 headers[#headers + 1] = name
                 headers[#headers + 1] = value
+                if TYPED[name] then
+                    strings[name] = value
+                elseif name ~= "etag" then
+                    rest[#rest + 1] = name
+                    rest[#rest + 1] = value
+                end
             end
         end
         local release = answer["x-diplomatie-release"]
         local cable = answer["x-diplomatie-cable"]
         local community = community_of(path)
+        -- headers: the file's, for serve() (@decide); etag, the values of VARS and TYPED (d_<name> in
+        -- known()) and rest: for known() (location /c/)
         local entry = {blob = blob, headers = headers, vars = vars, release = release,
+                       etag = usual and etag or nil, rest = rest,
+                       csp = strings["content-security-policy"], vary = strings["vary"],
+                       cache = strings["cache-control"], hsts = strings["strict-transport-security"],
+                       type = strings["content-type"], encoding = strings["content-encoding"],
                        cable = type(cable) == "string" and community and community .. " " .. cable or nil}
         if type(release) == "string" and community then releases[community] = {release, ngx.now()} end
         learn(path, entry)
@@ -478,23 +537,27 @@ local function refused_now(session)
     return until_ ~= nil and until_ > ngx.now()
 end
 
--- set_by_lua of location /c/ ($d_blob): the usual request, decided without a Lua thread of its own
--- and without a log phase (a set_by_lua handler runs on the worker's Lua state, no coroutine): a
--- GET or HEAD whose Cookie header was admitted for the address's community and has not expired,
--- of a session not refused, for an address learned in the release said current less than MAP_TTL
--- seconds ago (or while another request asks), and with no read to note. Then it sets the file's
--- headers and names the blob; otherwise it sets nothing and returns "", and nginx hands the
--- request to access() (location @decide), which checks everything again from the start.
-function M.known()
-    local var = ngx.var
-    local header = var.http_cookie
-    local known = header and admitted[header]
-    if not known or known[2] <= ngx.time() then return "" end
+-- set_by_lua of location /c/ ($d_blob), given the request's Cookie header, raw URI, Accept-Encoding,
+-- If-None-Match, and its If-Modified-Since, If-Unmodified-Since and Range run together (nginx passes
+-- them: no variable is looked up by name here). It runs before nginx's odd-path check: it answers only
+-- addresses learned from the gate, which every request reaches after that check. The usual request, decided without a Lua thread of its own and without a
+-- log phase (a set_by_lua handler runs on the worker's Lua state, no coroutine): a GET or HEAD whose
+-- Cookie header was admitted for the address's community and has not expired, of a session not
+-- refused, for an address learned in the release said current less than MAP_TTL seconds ago (or
+-- while another request asks), with no read to note, no date precondition and no Range. It returns "304" when
+-- the request's If-None-Match names the file (nginx's own comparison): nginx then answers from no file
+-- at all (`return 200`, which its not-modified filter turns into the 304 from the ETag set here, no
+-- Content-Length); else the blob, whose ETag, type and encoding it sets. Nothing else is set through
+-- ngx.header (whose values are scanned byte by byte for characters to escape): the file's other
+-- headers are variables nginx adds (add_header). Otherwise it sets nothing and returns "", and nginx
+-- hands the request to access() (location @decide), which checks everything again from the start.
+function M.known(header, uri, encodings, if_none_match, dates)
+    local known = admitted[header]
+    if not known or known[2] <= ngx.time() or dates ~= "" then return "" end
     local method = ngx.req.get_method()
     if method ~= "GET" and method ~= "HEAD" then return "" end
     local c = keys()
     if not c or known ~= admitted[header] then return "" end  -- a changed key file forgets every admission
-    local uri = var.request_uri
     local query = uri:find("?", 1, true)
     local path = query and uri:sub(1, query - 1) or uri
     local community = known[1]  -- the address must be of the grant's community: "/c/<community>/…"
@@ -504,9 +567,10 @@ function M.known()
     end
     local session = known[3]
     if refused_now(session) then return "" end
-    local entry = learned(path)
+    local by_encoding = map[path]
+    local entry = by_encoding and by_encoding[encodings]
     local current = releases[community]
-    if not entry or not current or entry.release ~= current[1] then return "" end
+    if not entry or not current or entry.release ~= current[1] or not entry.etag then return "" end
     local age = ngx.now() - current[2]
     if not (age < MAP_TTL or (current[3] and age < MAP_TTL + ASKING)) then return "" end
     local cable = entry.cable
@@ -514,7 +578,30 @@ function M.known()
         local cables = seen[session]
         if not cables or cables[cable] ~= math.floor((ngx.time() - MONDAY) / WEEK) then return "" end
     end
-    serve(entry)
+    -- No loop of a few turns here: LuaJIT would start a trace at it and abort it each time the loop
+    -- ends (an error thrown and caught: ~20,000 instructions), again and again.
+    local var, value = ngx.var, entry.csp
+    if value then var.d_csp = value end
+    value = entry.vary
+    if value then var.d_vary = value end
+    value = entry.cache
+    if value then var.d_cache = value end
+    value = entry.hsts
+    if value then var.d_hsts = value end
+    local header_out, rest = ngx.header, entry.rest
+    header_out["ETag"] = entry.etag
+    if rest[1] then
+        for i = 1, #rest, 2 do
+            header_out[rest[i]] = rest[i + 1]
+        end
+    end
+    if if_none_match == entry.etag or (if_none_match ~= "" and nginx_not_modified(if_none_match, entry.etag)) then
+        return "304"
+    end
+    value = entry.type
+    if value then var.d_type = value end
+    value = entry.encoding
+    if value then var.d_encoding = value end
     return entry.blob
 end
 

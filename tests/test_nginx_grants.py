@@ -61,11 +61,11 @@ class Browser:
         self.grants: dict[str, str] = {}  # community -> "diplomatie-grant=<value>"
         self.asked = 0  # answers that carried a fresh grant: nginx asked the gate
 
-    def get(self, path: str, grant: str | None = None) -> Reply:
+    def get(self, path: str, grant: str | None = None, headers: dict[str, str] | None = None) -> Reply:
         community = path.split("/")[2]
         held = grant if grant is not None else self.grants.get(community)
         cookie = self.session + (f"; {held}" if held else "")
-        reply = self.front.get(path, cookie=cookie)
+        reply = self.front.get(path, cookie=cookie, headers=headers or {})
         fresh = reply.header("set-cookie")
         if fresh and fresh.startswith("diplomatie-grant="):
             self.asked += 1
@@ -403,6 +403,95 @@ def test_files_served_on_a_grant_carry_exactly_the_gates_headers(world):
             assert reply.status == 200 and file_headers(reply) == file_headers(gate_200), page
         for reply in revalidated:
             assert reply.status == 304 and file_headers(reply) == file_headers(gate_304), page
+            assert reply.header("content-length") is None and reply.body == b""
+
+
+def nginx_not_modified(if_none_match: str, etag: str) -> bool:
+    """nginx's own comparison (ngx_http_test_if_match, weak), which its not-modified filter applies to
+    the ETag Lua sets, on the value as nginx reads it (spaces at either end dropped): "*" alone, or, from
+    the start or after a comma and any spaces, tabs and commas, an optional W/, the tag, then spaces or
+    tabs and a comma or the end."""
+    value, at = if_none_match.strip(" "), 0
+    if value == "*":
+        return True
+    while at < len(value):
+        if len(value) - at > 2 and value.startswith("W/", at):
+            at += 2
+        if len(etag) > len(value) - at:
+            return False
+        if value.startswith(etag, at):
+            at += len(etag)
+            while at < len(value) and value[at] in " \t":
+                at += 1
+            if at == len(value) or value[at] == ",":
+                return True
+        while at < len(value) and value[at] != ",":
+            at += 1
+        while at < len(value) and value[at] in " \t,":
+            at += 1
+    return False
+
+
+#: If-None-Match as clients write it and as they should not, {e} standing for the file's tag: lists of
+#: tags, the file's among them or not, weak or not, cut or extended, among spaces, tabs and commas, "*".
+IF_NONE_MATCH = st.lists(st.tuples(st.sampled_from(["", " ", "\t", " \t "]),
+                                   st.sampled_from(["{e}", "W/{e}", "{cut}", "{e}x", "{tail}", "w/{e}", "W/W/{e}",
+                                                    '"other"', f'"{"0" * 64}"', "*", "W/", "", "{upper}"]),
+                                   st.sampled_from(["", " ", "\t", " \t "])).map("".join),
+                         min_size=1, max_size=4).map(",".join)
+
+
+def test_generated_revalidations_are_answered_as_nginx_compares_and_never_with_an_empty_file(world):
+    """The usual request's 304 is decided in Lua and made by nginx from no file: for any If-None-Match,
+    nginx answers 304 exactly when its own comparison says so, and then only when the gate would too,
+    with the gate's headers; otherwise the whole file with the gate's headers."""
+    browser = Browser(world, world.session_cookie("a@press.org"))
+    pages = [p.format(c="presse") for p in PAGES]
+    known: dict[str, tuple[Reply, Reply]] = {}
+    for page in pages:
+        gate_200 = world.direct.get(page, cookie=browser.session)
+        whole = [browser.get(page) for _ in range(3)][-1]  # decided by the gate, by Lua, by the known header
+        assert whole.status == 200 and whole.body and gate_200.header("etag")
+        known[page] = gate_200, whole
+
+    @settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.sampled_from(pages), IF_NONE_MATCH)
+    def check(page: str, template: str) -> None:
+        gate_200, whole = known[page]
+        etag = gate_200.header("etag")
+        if_none_match = template.format(e=etag, cut=etag[:-1], tail=etag[1:], upper=etag.upper())
+        reply = browser.get(page, headers={"If-None-Match": if_none_match})  # its grant renewed as it expires
+        gates = world.direct.get(page, cookie=browser.session, headers={"If-None-Match": if_none_match})
+        if nginx_not_modified(if_none_match, etag):
+            assert reply.status == gates.status == 304, if_none_match
+            assert reply.body == b"" and file_headers(reply) == file_headers(gates)
+            assert reply.header("content-length") is None and reply.header("content-type") is None
+        else:
+            assert reply.status == 200 and reply.body == whole.body, if_none_match
+            assert file_headers(reply) == file_headers(gate_200)
+
+    check()
+
+
+@pytest.mark.parametrize("dated", [{"If-Modified-Since": "Thu, 01 Jan 2099 00:00:00 GMT"},
+                                   {"If-Modified-Since": "Thu, 01 Jan 1970 00:00:00 GMT"},
+                                   {"If-Unmodified-Since": "Thu, 01 Jan 2099 00:00:00 GMT"},
+                                   {"If-Unmodified-Since": "Thu, 01 Jan 1970 00:00:00 GMT"}])
+def test_a_revalidation_with_a_date_is_never_answered_with_an_empty_file(world, dated):
+    """The gate sends no Last-Modified, so browsers send no dates; a client that does is answered by
+    @decide as before (nginx reads the dates against the blob file): a 304 with the gate's headers, the
+    whole file, or nginx's 412 for a date before the file, never the usual request's empty 200."""
+    browser = Browser(world, world.session_cookie("a@press.org"))
+    page = "/c/presse/assets/main.css"
+    whole = [browser.get(page) for _ in range(3)][-1]
+    gate_304 = world.direct.get(page, cookie=browser.session, headers={"If-None-Match": whole.header("etag")})
+    reply = world.get(page, cookie=f"{browser.session}; {browser.grants['presse']}",
+                      headers={"If-None-Match": whole.header("etag"), **dated})
+    assert reply.status in (200, 304, 412), reply.status
+    if reply.status == 200:
+        assert reply.body == whole.body and file_headers(reply) == file_headers(whole)
+    if reply.status == 304:
+        assert file_headers(reply) == file_headers(gate_304)
 
 
 def test_the_redirect_nginx_sends_carries_exactly_the_gates_headers(world):

@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import http.client
 import itertools
+import re
 import socket
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.gatekit import refusing_port
-from tests.nginxkit import running_nginx
+from tests.nginxkit import DEPLOY, TEMPLATE, running_nginx
 from tests.test_gate import marker
 from tests.test_nginx import world  # noqa: F401 - the gate behind nginx
 
@@ -57,6 +60,61 @@ def test_the_table_covers_every_class():
         assert any(needle in p for p in PATHS), needle
 
 
+#: What an odd path is: in the path part of the raw URI (before the first "?"), a doubled slash, a dot
+#: segment ("/." or "/.." followed by "/", "?" or the end), an encoded dot, slash or backslash, or a
+#: backslash. Written this way a regular expression backtracks over the whole path at every slash: the
+#: shipped one (deploy/nginx.conf) reads the path once, possessively, and must refuse exactly the same.
+ODD = re.compile(r"^[^?]*(//|/\.\.?(/|\?|$)|%2e|%2f|%5c|\x5c)", re.IGNORECASE)
+
+
+def shipped_odd_path() -> re.Pattern[str]:
+    found = re.search(r'if \(\$request_uri ~\* "([^"]+)"\)', (DEPLOY / "diplomatie_odd_path.conf").read_text())
+    assert found, "deploy/diplomatie_odd_path.conf: no odd-path check"
+    return re.compile(found.group(1), re.IGNORECASE)
+
+
+def test_every_location_a_client_reaches_refuses_odd_paths_first():
+    """The check is in each location a request from outside can land in (internal and named ones are
+    reached only from those), before anything else; in location /c/ only the usual request comes
+    first, which answers nothing but addresses learned after the check."""
+    text = TEMPLATE.read_text()
+    server = text[text.index("    server {"):]
+    blocks = re.findall(r"\n        location ([^{]+)\{\n(.*?)\n        \}", server, re.S)
+    reached = {name.strip(): body for name, body in blocks if not name.startswith("@")
+               and not re.search(r"^\s*internal;", body, re.M)}
+    assert set(reached) == {"/", "/replies/", "/c/", r"~ ^/c/[a-z0-9][a-z0-9_-]*/feed\.xml$"}, set(reached)
+    include = "include @DEPLOY@/diplomatie_odd_path.conf;"
+    for name, body in reached.items():
+        lines = [line.split("#", 1)[0].strip() for line in body.splitlines()]
+        lines = [line for line in lines if line]
+        before = lines[:lines.index(include)] if include in lines else None
+        assert before is not None, f"location {name}: no odd-path check"
+        if name == "/c/":  # the usual request: set_by_lua and its 304, nothing that hands the request on
+            assert before[0] == "uninitialized_variable_warn off;" and before[1].startswith("set_by_lua $d_blob")
+            assert all(not line.startswith(("error_page", "rewrite", "proxy_pass", "try_files")) for line in before)
+        else:
+            assert before == [], f"location {name}: {before} before the odd-path check"
+    assert "$request_uri ~*" not in text  # one check, in one file
+
+
+PIECES = ("/", ".", "..", "?", "%", "2", "e", "E", "f", "F", "5", "c", "C", "\\", "%2e", "%2F", "%5c", "a", "x", "-")
+
+
+@settings(max_examples=3000, deadline=None, derandomize=True)
+@given(st.lists(st.sampled_from(PIECES), max_size=16).map("".join))
+def test_the_shipped_odd_path_expression_refuses_exactly_the_odd_paths(path):
+    """The class of the table below, generated: any mixture of the characters that make a path odd."""
+    assert bool(shipped_odd_path().search(path)) == bool(ODD.search(path)), path
+
+
+def test_the_shipped_odd_path_expression_agrees_on_the_table_and_on_site_paths():
+    shipped = shipped_odd_path()
+    assert all(shipped.search(p) for p in PATHS)
+    for path in ("/c/presse/", "/c/presse/assets/main.css", "/c/presse/?q=a/../b", "/c/presse/a.b/",
+                 "/c/presse/.well-known/x", "/c/presse/..x/", "/c/presse/%41/", "/c/presse/x?%2e"):
+        assert not shipped.search(path) and not ODD.search(path), path
+
+
 @pytest.mark.parametrize("signed_in", [False, True], ids=["no session", "member session"])
 def test_odd_paths_answer_400_or_404_never_5xx_nor_a_page(world, signed_in):  # noqa: F811
     cookie = world.session_cookie("a@press.org") if signed_in else None
@@ -67,6 +125,23 @@ def test_odd_paths_answer_400_or_404_never_5xx_nor_a_page(world, signed_in):  # 
             wrong.append((path, reply.status, reply.body[:80]))
     assert not wrong, f"{len(wrong)} of {len(PATHS)} paths answered otherwise: {wrong[:10]}"
     assert "auth request unexpected status" not in world.nginx.error_log()
+
+
+def test_odd_forms_of_a_learned_address_are_refused_even_to_the_usual_request(world):  # noqa: F811
+    """The usual request (an admitted Cookie header, a learned address) is decided before the odd-path
+    check: an odd form of a learned address, revalidated with its ETag, is still a 400, never its 304."""
+    from tests.test_nginx_grants import Browser
+
+    browser = Browser(world, world.session_cookie("a@press.org"))
+    learned = [browser.get(page) for page in ("/c/presse/assets/main.css",) * 3][-1]
+    assert learned.status == 200 and learned.header("etag")
+    cookie = f"{browser.session}; {browser.grants['presse']}"
+    assert world.get("/c/presse/assets/main.css", cookie=cookie,
+                     headers={"If-None-Match": learned.header("etag")}).status == 304
+    for odd in ("/c/presse//assets/main.css", "/c/presse/./assets/main.css", "/c/presse/x/../assets/main.css",
+                "/c/presse/%61ssets/..%2fassets/main.css", "/c/presse/assets%2fmain.css", "/c/presse\\assets/main.css"):
+        reply = world.get(odd, cookie=cookie, headers={"If-None-Match": learned.header("etag")})
+        assert reply.status == 400 and b"not valid" in reply.body, (odd, reply.status)
 
 
 def test_normal_paths_still_serve_members(world):  # noqa: F811
