@@ -52,6 +52,11 @@ __all__ = ["CONFIG_ENV", "Gate", "GateConfig", "Request", "Response", "Route", "
 View = Callable[[GateState, Request], Awaitable[Response]]
 
 
+#: Statuses that carry no Content-Length: a 304's would have to be the 200's length, which an empty
+#: body is not (RFC 9110 section 8.6), and a 204 has no content to measure.
+NO_CONTENT_LENGTH = frozenset({204, 304})
+
+
 class Route:
     """A path, its view and the methods it answers (HEAD comes with GET); 405 and Allow come from here."""
 
@@ -216,7 +221,8 @@ class Gate(GateState):
         resp = await self.handle(req)
         body = b"" if req.method == "HEAD" else resp.body
         raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in resp.headers]
-        raw.append((b"content-length", str(len(resp.body)).encode()))
+        if resp.status not in NO_CONTENT_LENGTH:
+            raw.append((b"content-length", str(len(resp.body)).encode()))
         await send({"type": "http.response.start", "status": resp.status, "headers": raw})
         await send({"type": "http.response.body", "body": body})
         self.observe(req, resp, started)

@@ -214,6 +214,7 @@ def test_etag_and_conditional_requests(world):
     assert etag.strip('"') == storage.read_manifest(world.store, "presse", "r1").files["assets/main.css"].sha256
     again = world.get("/c/presse/assets/main.css", cookie=cookie, headers={"If-None-Match": etag})
     assert again.status == 304 and again.body == b"" and again.header("etag") == etag
+    assert again.header("content-length") is None  # a 304's would have to be the 200's (RFC 9110, 8.6)
     other = world.get("/c/presse/assets/main.css", cookie=cookie, headers={"If-None-Match": '"nope"'})
     assert other.status == 200 and other.body == first.body
 
