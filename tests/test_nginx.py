@@ -82,12 +82,14 @@ def front(gate: GateProcess, nginx_port: int) -> GateProcess:
 
 
 def behind_nginx(base: Path, store_dir: Path, gates: int = 1, extra: tuple[str, ...] = (), report_every: float = 5,
-                 deploy: Path | None = None):
+                 deploy: Path | None = None, scheme: str = "http"):
     """Gate processes with --accel-redirect and --grant-keys (and ``extra``), and nginx in front with
     base URL = nginx's address (reporting the reads it serves on a grant every ``report_every`` s; its
-    Lua module and headers file from ``deploy``, by default the repository's deploy/)."""
+    Lua module and headers file from ``deploy``, by default the repository's deploy/). ``scheme``
+    "https": the gate's base URL says https (as behind a TLS terminator), so its answers carry HSTS,
+    while nginx itself listens in plain HTTP here."""
     port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
+    base_url = f"{scheme}://127.0.0.1:{port}"
     grant_keys = base / "grants" / "keys"
     started = [GateProcess(store_dir, base / "keys", base_url=base_url,
                            extra=(*GATE_FLAGS, "--grant-keys", str(grant_keys), *extra),

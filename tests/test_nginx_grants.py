@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from gate import store as storage
 from gate import tokens
+from gate.http import HSTS
 from tests.gatekit import GateProcess, Reply, follow_link, free_port, publish_site, wait_for, write_members
 from tests.test_nginx import world_behind_nginx
 
@@ -389,6 +390,25 @@ def test_files_served_on_a_grant_carry_exactly_the_gates_headers(world):
     """Every way nginx answers on a grant (the first decision, a grant checked in Lua, the admitted
     Cookie header in the rewrite phase, and a 304) sends exactly the headers the gate sends for the
     same file and request: the ones nginx adds itself from deploy/diplomatie_headers.conf included."""
+    assert_the_gates_headers_on_every_answer(world)
+
+
+def test_over_https_every_answer_on_a_grant_carries_the_gates_hsts(tmp_path):
+    """A gate whose address is https sends Strict-Transport-Security; nginx, which carries it from the
+    gate's decision in a variable, sends it on every answer on a grant, 304s included, as the gate does."""
+    store = storage.open_store(tmp_path / "store")
+    publish_site(store, "presse", site("presse"), "r1")
+    write_members(store, members())
+    tokens.init(tmp_path / "keys")
+    with world_behind_nginx(tmp_path, store, extra=("--grant-ttl", str(TTL)), scheme="https") as secure:
+        assert secure.direct.get("/c/presse/assets/main.css", cookie=secure.session_cookie("a@press.org")).header(
+            "strict-transport-security") == HSTS[1]
+        assert_the_gates_headers_on_every_answer(secure, hsts=HSTS[1])
+
+
+def assert_the_gates_headers_on_every_answer(world, hsts: str | None = None) -> None:
+    """The gate's own answer for each page, then nginx's in every way it answers on a grant: the same
+    headers (``hsts``: the Strict-Transport-Security value every one of them must carry, or none)."""
     browser = Browser(world, world.session_cookie("a@press.org"))
     for page in (p.format(c="presse") for p in PAGES):
         gate_200 = world.direct.get(page, cookie=browser.session)
@@ -404,6 +424,8 @@ def test_files_served_on_a_grant_carry_exactly_the_gates_headers(world):
         for reply in revalidated:
             assert reply.status == 304 and file_headers(reply) == file_headers(gate_304), page
             assert reply.header("content-length") is None and reply.body == b""
+        for reply in (gate_200, gate_304, *replies, *revalidated):
+            assert reply.header("strict-transport-security") == hsts, page
 
 
 def nginx_not_modified(if_none_match: str, etag: str) -> bool:
