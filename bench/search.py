@@ -20,8 +20,8 @@ fresh context, and prints the median, beside the median CPU time the browser's p
 the click in the field to the first result (on a shared machine, wall time grows with the load; CPU
 time much less). For Pagefind, it then waits until every slice was searched and reports when, and
 the longest task that held the page's thread from the first key until then and all of them together
-(Chromium's long tasks: what a reader scrolling or typing meanwhile feels). ``--script-from REF`` also times, interleaved run by run, the same site with the
-search script (theme/assets/javascripts/search.js) of commit REF: what the script alone changes.
+(Chromium's long tasks: what a reader scrolling or typing meanwhile feels). ``--script-from REF``
+also times, interleaved run by run, the same site with the search script (theme/assets/javascripts/search.js) of commit REF: what the script alone changes.
 
 ``--queries a,b`` types each query in its own cold first search (default ``budget``). ``--sites
 LABEL=DIR,... --community NAME`` builds nothing: it times the built sites in those folders (e.g. two

@@ -443,13 +443,14 @@ def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datet
 
 def site_fingerprint(store: Store, site: BuiltSite) -> str:
     """What identifies a built site for a publication from here: the build's key (a hash of every
-    input of the site, ``SiteBuild.key``: equal keys, equal files), with the store, the cables, the
-    replies, the commit and the build time the manifest records. "" for a site with no key: read it."""
+    input of the site, ``SiteBuild.key``: equal keys, equal files), with the store's address, the
+    cables, the replies, the commit and the build time the manifest records. "" for a site with no
+    key: read it. (The release recorded with it must also be the one serving: a release's id names its
+    moment and files, so no other store serves it with other contents.)"""
     key = getattr(site, "key", "")
     if not key:
         return ""
-    endpoint = getattr(getattr(getattr(store, "client", None), "meta", None), "endpoint_url", "")
-    identity = [getattr(store, "url", repr(store)), endpoint, key, sorted(site.cables), site.commit, site.built_at,
+    identity = [store.url, key, sorted(site.cables), site.commit, site.built_at,
                 sorted((getattr(site, "replies", None) or {}).items())]
     return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
 

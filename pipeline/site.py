@@ -60,7 +60,7 @@ if TYPE_CHECKING:  # the history reads git; a site needs only the numbers it fou
     from pipeline.history import VersionInfo
 
 #: Bump when the HTML produced for a cable changes, so cached conversions are not reused.
-RENDER_VERSION = "4"  # 2: sanitised (pipeline/html_safety.py); 3: no search entries (Pagefind reads the pages); 4: keyed on the digest
+RENDER_VERSION = "3"  # 2: sanitised (pipeline/html_safety.py); 3: no search entries (Pagefind reads the pages)
 
 CABLE_ID = r"\d{4}-[A-Z0-9]+(?:-[A-Z0-9]+)*-\d{4}"
 CABLE_LINK = re.compile(rf"(?:\.\./)*(?:\d{{4}}/)?(?P<id>{CABLE_ID})(?:\.md|/)?(?P<frag>#[^\s\"<>]*)?")
