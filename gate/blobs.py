@@ -1,14 +1,15 @@
 """The bytes of a community's current release: the release itself, the blob cache, and the answer.
 
-A :class:`Release` is a community's pointer and manifest with the Content-Security-Policy of all its
-files, built once from the manifest's theme hashes (gate/csp.py), never from the page being served.
+A :class:`Release` is a community's pointer and manifest with the Content-Security-Policy of its pages
+and scripts, built once from the manifest's theme hashes (gate/csp.py), never from the page being
+served; its other files get the policy that allows nothing (:meth:`Release.policy`).
 :class:`Blobs` answers with a blob's bytes, either from the byte-bounded cache (immutable,
 content-addressed, with the response headers built once) or, behind nginx, as an ``X-Accel-Redirect``
 naming the blob. Conditional requests go through ONE check (:func:`is_not_modified`) and ranges
 through ONE parser (:func:`byte_range`), whoever sends the bytes.
 
 A file with precompressed representations (``FileEntry.encodings``) is sent in the one the client
-accepts (:meth:`Blobs.coding`, gate/negotiation.py), each with its own ETag (``"<sha256>-br"``), its
+accepts (:meth:`Blobs.coding`, gate/negotiation.py), each with its own ETag (:func:`etag_of`), its
 ``Content-Encoding`` and ``Vary: Cookie, Accept-Encoding`` (on every answer for that file, identity
 included). A range is always a range of the file as it is: a request with ``Range`` gets identity.
 """
@@ -16,13 +17,14 @@ included). A range is always a range of the file as it is: a request with ``Rang
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from gate import store as storage
-from gate.csp import site_policy
+from gate.csp import policy_for, site_policy
 from gate.http import Request, Response
 from gate.metrics import GateMetrics
 from gate.negotiation import IDENTITY, choose
@@ -34,7 +36,7 @@ Key = tuple[str, str, str, str]
 
 @dataclass(frozen=True)
 class Release:
-    """A community's current release: its pointer, manifest, and the CSP of all its files."""
+    """A community's current release: its pointer, manifest, and the CSP of its pages and scripts."""
 
     pointer: storage.Pointer
     manifest: storage.Manifest
@@ -44,6 +46,10 @@ class Release:
     def of(cls, pointer: storage.Pointer, manifest: storage.Manifest) -> Release:
         """Raises ValueError for a manifest whose hashes are malformed (the release is then not served)."""
         return cls(pointer, manifest, site_policy(manifest.script_hashes, manifest.style_hashes))
+
+    def policy(self, entry: storage.FileEntry) -> str:
+        """The policy a file of this release is sent with (gate/csp.py :func:`policy_for`)."""
+        return policy_for(entry.type, self.csp)
 
 
 @dataclass(frozen=True)
@@ -140,8 +146,11 @@ def cache_key(entry: storage.FileEntry, csp: str, coding: str) -> Key:
 
 
 def etag_of(entry: storage.FileEntry, coding: str) -> str:
-    """One ETag per representation: the file's hash, then the coding (``"<sha256>-br"``)."""
-    return f'"{entry.sha256}"' if coding == IDENTITY else f'"{entry.sha256}-{coding}"'
+    """One ETag per representation: the file's SHA-256 in base64url without padding (43 characters), then
+    the coding (``"<hash>-br"``). The whole hash, in two thirds of the hex form's length: the tag travels
+    in every answer and back in every revalidation, and nginx escapes it byte by byte (deploy/)."""
+    tag = base64.urlsafe_b64encode(bytes.fromhex(entry.sha256)).decode("ascii").rstrip("=")
+    return f'"{tag}"' if coding == IDENTITY else f'"{tag}-{coding}"'
 
 
 def vary_of(entry: storage.FileEntry) -> str:

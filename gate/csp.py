@@ -6,6 +6,13 @@ theme. The build computes their hashes from the theme, records them in the relea
 ``<meta http-equiv="Content-Security-Policy">``, so a site opened from disk or from an archive is
 held to it too. The gate sends the policy built from the manifest of the release it serves, never
 from the page being served: a script injected into a page is not in the list, so it never runs.
+
+That policy goes on the site's pages and scripts only. A browser applies a response's policy to what
+it shows as a document or runs as a worker (a script, such as mkdocs-material's search worker): a
+stylesheet, image, font or search fragment loaded by a page is held to the page's policy, not its own.
+Every other file gets :data:`RESOURCE_POLICY`, which allows nothing: an SVG or XML file opened at its
+own address (a document then) runs no script and loads nothing, and most answers (a page loads a
+dozen files) stay short; the site's policy with the theme's hashes is some 700 bytes.
 """
 
 from __future__ import annotations
@@ -32,6 +39,24 @@ FRAME_ANCESTORS = "frame-ancestors 'none'"
 #: The gate's own pages: no script at all.
 GATE_POLICY = ("default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self' data:; "
                "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+
+#: Every site file that is neither a page nor a script (stylesheets, images, fonts, feeds, search data).
+RESOURCE_POLICY = "default-src 'none'; frame-ancestors 'none'"
+
+#: The types that get the site's policy: a page, and a script (which may run as a worker).
+SITE_POLICY_TYPES = frozenset({"text/html", "text/javascript", "application/javascript",
+                               "application/x-javascript", "application/ecmascript", "text/ecmascript"})
+
+
+def policy_for(content_type: str, site: str) -> str:
+    """``site`` (the release's policy) for a page or a script, :data:`RESOURCE_POLICY` for any other file.
+
+    The media type is the manifest's (parameters, case and spaces aside); any other type, an unusual one
+    included, gets the policy that allows less.
+    """
+    media = content_type.partition(";")[0].strip().lower()
+    return site if media in SITE_POLICY_TYPES else RESOURCE_POLICY
 
 
 def inline_hash(content: bytes | str) -> str:

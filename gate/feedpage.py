@@ -98,10 +98,10 @@ async def feed_answer(gate: GateState, req: Request, release: Release, entry: st
     conditional requests and ranges (gate/blobs.py), ``Accept`` added to its ``Vary``."""
     blobs = gate.blobs
     if prefers_html(req.header("accept")):
-        served = await blobs.served(entry, release.csp)
+        served = await blobs.served(entry, release.policy(entry))
         return feed_page(gate, gate.pages.reader(req, community), community, served.body, subject=subject,
                          personal=personal)
-    served = await blobs.served(entry, release.csp, blobs.coding(req, entry))
+    served = await blobs.served(entry, release.policy(entry), blobs.coding(req, entry))
     answer = blobs.answer(req, served, subject=subject, community=community)
     answer.headers = [(k, f"{v}, Accept" if k == "vary" else v) for k, v in answer.headers]
     return answer

@@ -170,7 +170,7 @@ async def page(gate: GateState, req: Request, community: str) -> Response:
     except Refusal:  # not published yet, or unavailable: the page still gives the address
         release = None
     entry = release.manifest.files.get(FEED_FILE) if release is not None else None
-    feed_data = (await gate.blobs.served(entry, release.csp)).body if release is not None and entry else None
+    feed_data = (await gate.blobs.served(entry, release.policy(entry))).body if release is not None and entry else None
     reader = gate.pages.reader(req, community)
     body = (address_section(gate, reader, community, made, stopped, record, csrf_for(gate, cookie, community))
             + entries_html(reader, feed_data, community, access.language))

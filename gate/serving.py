@@ -5,8 +5,9 @@ Order of checks in :func:`serve_site`: the path (validated before any storage ac
 blob cache or, behind nginx, as an ``X-Accel-Redirect`` naming the blob, with ONE conditional-request
 check and ONE range parser whoever sends them.
 
-Every site file carries the Content-Security-Policy of the release it comes from, built once per
-release from the manifest's theme hashes (gate/csp.py), never from the page being served.
+Every page and script carries the Content-Security-Policy of the release it comes from, built once per
+release from the manifest's theme hashes (gate/csp.py), never from the page being served; every other
+file the policy that allows nothing.
 """
 
 from __future__ import annotations
@@ -106,16 +107,16 @@ async def serve_site(gate: GateState, req: Request) -> Response:
             raise Refusal(404, N_("Page not found"), N_("There is no such page in this community."),
                           links=((f"/c/{community}/", N_("Go to the community's home page")),),
                           subject=subject, community=community)
-        served = await blobs.served(page, release.csp, blobs.coding(req, page))
+        served = await blobs.served(page, release.policy(page), blobs.coding(req, page))
         return Response(404, served.headers, served.body, subject=subject, community=community)
     if name == FEED_FILE:  # a browser gets it as a page, a feed reader as Atom: always from here
         return await feed_answer(gate, req, release, entry, subject=subject, community=community, personal=False)
     if blobs.accel_prefix is not None:
-        return blobs.accel(req, entry, release.csp, subject=subject, community=community)
+        return blobs.accel(req, entry, release.policy(entry), subject=subject, community=community)
     coding = blobs.coding(req, entry)  # identity, or the gzip or brotli representation the client accepts
-    served = blobs.cache.get(cache_key(entry, release.csp, coding))
+    served = blobs.cache.get(cache_key(entry, release.policy(entry), coding))
     if served is None:
-        served = await blobs.served(entry, release.csp, coding)
+        served = await blobs.served(entry, release.policy(entry), coding)
     else:
         blobs.metrics.blob_hits += 1
     return blobs.answer(req, served, subject=subject, community=community)

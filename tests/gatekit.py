@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime as dt
 import hashlib
@@ -60,6 +61,13 @@ def refusing_port() -> Iterator[int]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         yield s.getsockname()[1]
+
+
+def etag(sha256: str, coding: str = "") -> str:
+    """The ETag the gate sends for a file of this SHA-256 (hex) in ``coding`` (docs/gate.md): the hash
+    in base64url without padding, then ``-<coding>`` for a compressed copy."""
+    tag = base64.urlsafe_b64encode(bytes.fromhex(sha256)).decode("ascii").rstrip("=")
+    return f'"{tag}-{coding}"' if coding else f'"{tag}"'
 
 
 def content_type(path: str) -> str:

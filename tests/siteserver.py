@@ -1,6 +1,7 @@
 """Built sites served on 127.0.0.1 as the gate serves them, minus membership: each site under
-/c/<community>/, its Content-Security-Policy on every response (a web worker's too) and its 404 page
-for a missing path. For the browser tests and the search benchmark."""
+/c/<community>/, with the Content-Security-Policy the gate sends (the site's on its pages and scripts,
+the one that runs nothing on every other file: gate/csp.py policy_for) and its 404 page for a missing
+path. For the browser tests and the search benchmark."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from gate.csp import site_policy
+from gate.csp import policy_for, site_policy
 
 
 class _GateLike(http.server.SimpleHTTPRequestHandler):
@@ -34,11 +35,18 @@ class _GateLike(http.server.SimpleHTTPRequestHandler):
         rest = path.split("?")[0].split("/", 3)[3] if community else ""
         return str(self.out / community / rest) if community else str(self.out / ".none")
 
+    def send_header(self, keyword, value):
+        if keyword.lower() == "content-type":
+            self.content_type = value
+        super().send_header(keyword, value)
+
     def end_headers(self):
         csp = self.out / self._community() / ".diplomatie/csp.json"
         if self._community() and csp.is_file():  # a build from before the policy file has none
             code = json.loads(csp.read_text())
-            self.send_header("Content-Security-Policy", site_policy(code["script_hashes"], code["style_hashes"]))
+            site = site_policy(code["script_hashes"], code["style_hashes"])
+            self.send_header("Content-Security-Policy", policy_for(getattr(self, "content_type", ""), site))
+        self.content_type = ""  # the next request on this connection sends its own
         super().end_headers()
 
     def send_error(self, code, message=None, explain=None):

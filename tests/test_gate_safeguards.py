@@ -35,7 +35,9 @@ PAGE = (b"<html><head><script>__md_scope=new URL('.', location)</script></head><
 @pytest.fixture
 def world(tmp_path):
     store = storage.open_store(tmp_path / "store")
-    publish_site(store, "presse", {"index.html": PAGE, "a.css": b"/* CONTENT-OF-PRESSE */"}, "r1",
+    publish_site(store, "presse", {"index.html": PAGE, "a.css": b"/* CONTENT-OF-PRESSE */",
+                                   "b.svg": b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+                                   "c.xml": b"<feed>CONTENT-OF-PRESSE</feed>", "d.js": b"var presse = 1;"}, "r1",
                  script_hashes=(THEME,))
     publish_site(store, "bare", {"index.html": b"<html>CONTENT-OF-BARE</html>"}, "r1")
     write_members(store, {"presse": {"members": {"a@press.org": None}},
@@ -50,13 +52,45 @@ def world(tmp_path):
 # -- Content-Security-Policy ---------------------------------------------------------------------
 
 
-def test_site_files_carry_the_policy_of_their_release_never_one_read_from_the_page(world):
+def test_pages_carry_the_policy_of_their_release_never_one_read_from_the_page(world):
     cookie = world.session_cookie("a@press.org")
     page = world.get("/c/presse/", cookie=cookie)
     assert page.status == 200
     assert page.header("content-security-policy") == site_policy((THEME,), ())
     assert inline_hash("alert('injected')") not in page.header("content-security-policy")
-    assert world.get("/c/presse/a.css", cookie=cookie).header("content-security-policy") == site_policy((THEME,), ())
+
+
+def test_files_that_are_neither_pages_nor_scripts_carry_a_policy_that_runs_and_loads_nothing(world):
+    """A stylesheet, an image, a feed: a browser applies a response's policy only to what it shows as a
+    document or runs as a worker; an SVG or XML file opened at its own address is a document, and runs
+    nothing. A script may run as a worker (mkdocs-material's search): it gets the site's policy."""
+    cookie = world.session_cookie("a@press.org")
+    for name in ("a.css", "b.svg", "c.xml"):
+        reply = world.get(f"/c/presse/{name}", cookie=cookie)
+        assert reply.status == 200, name
+        assert reply.header("content-security-policy") == "default-src 'none'; frame-ancestors 'none'", name
+    assert world.get("/c/presse/d.js", cookie=cookie).header("content-security-policy") == site_policy((THEME,), ())
+
+
+MEDIA_TYPE = st.from_regex(r"[a-zA-Z][a-zA-Z0-9.+-]{0,15}/[a-zA-Z0-9][a-zA-Z0-9.+-]{0,20}", fullmatch=True)
+SITE_TYPES = ("text/html", "text/javascript", "application/javascript", "application/x-javascript",
+              "application/ecmascript", "text/ecmascript")
+
+
+@settings(max_examples=300, deadline=None)
+@given(media=st.one_of(MEDIA_TYPE, st.sampled_from([*SITE_TYPES, "TEXT/HTML", "Text/JavaScript", "text/htm",
+                                                    "text/html5", "application/xhtml+xml", "image/svg+xml",
+                                                    "text/xml", "text/plain", "application/json",
+                                                    "application/javascriptx", "module/javascript"])),
+       params=st.sampled_from(["", "; charset=utf-8", ";charset=UTF-8", " ; q=1", "; charset=text/html"]),
+       space=st.sampled_from(["", " ", "\t"]))
+def test_only_pages_and_scripts_get_the_site_policy_every_other_type_the_one_that_runs_nothing(media, params,
+                                                                                                 space):
+    from gate.csp import RESOURCE_POLICY, policy_for
+
+    site = site_policy((THEME,), ())
+    expected = site if media.lower() in SITE_TYPES else RESOURCE_POLICY
+    assert policy_for(f"{space}{media}{space}{params}", site) == expected
 
 
 def test_a_release_without_hashes_runs_no_inline_script(world):

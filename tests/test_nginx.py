@@ -26,6 +26,7 @@ from tests.gatekit import (
     GateProcess,
     confirm,
     cookie_of,
+    etag,
     free_port,
     publish_site,
     wait_for,
@@ -176,7 +177,7 @@ def test_bodies_come_from_nginx_and_the_gate_sends_none(world):
         assert reply.status == 200 and marker("presse") in reply.body
         assert reply.header("last-modified") is None  # as from the gate: the blob file's time is not sent
         assert reply.header("x-accel-redirect") is None  # and the body came from nginx: the gate sends none
-        assert reply.header("etag") == f'"{files[name].sha256}"'
+        assert reply.header("etag") == etag(files[name].sha256)
         assert reply.header("content-type") == files[name].type
         assert reply.header("content-security-policy") and reply.header("vary") == "Cookie"
     direct = world.direct.get("/c/presse/assets/main.css", cookie=cookie)
