@@ -388,8 +388,8 @@ end
 
 -- nginx's own comparison of If-None-Match with the ETag it is given (ngx_http_test_if_match, weak):
 -- "*" alone, or a tag of the list (W/ or not) equal to `etag`, followed by spaces or tabs and a comma
--- or the end. The usual request's 304 is decided here and made by nginx's not-modified filter from
--- the same ETag, so this must say exactly what nginx says (else nginx would send an empty 200).
+-- or the end. The usual request's 304 is decided here, so this must say exactly what nginx says on
+-- the other paths (and what the gate says: a generated test holds the three together).
 local function nginx_not_modified(list, etag)
     local size = #list
     if list == "*" then return true end
@@ -458,9 +458,9 @@ local function decide(c, path, session)
         end
         local headers, vars, rest, strings = {}, {}, {}, {}
         local etag = answer["etag"]
-        -- known() (location /c/) serves an entry whose headers are each sent once and whose ETag is
-        -- one tag of printable characters, as the gate makes them (gate/blobs.py etag_of): ngx.header
-        -- sends it unchanged, so that nginx's comparison and nginx_not_modified's see the same tag.
+        -- known() (location /c/) serves an entry whose headers are each sent once, all of them
+        -- variables nginx adds (none left for ngx.header), and whose ETag is one tag of printable
+        -- characters, as the gate makes them (gate/blobs.py etag_of), sent as it is.
         local usual = type(etag) == "string" and etag:find('^"[%w%-_.]+"$') ~= nil
         for name, value in pairs(answer) do
             local var = VARS[name]
@@ -483,10 +483,10 @@ local function decide(c, path, session)
         local release = answer["x-diplomatie-release"]
         local cable = answer["x-diplomatie-cable"]
         local community = community_of(path)
-        -- headers: the file's, for serve() (@decide); etag, the values of VARS and TYPED (d_<name> in
-        -- known()) and rest: for known() (location /c/)
+        -- headers: the file's, for serve() (@decide); etag and the values of VARS and TYPED (d_<name>
+        -- in known()): for known() (location /c/), only when the file has no other header (rest)
         local entry = {blob = blob, headers = headers, vars = vars, release = release,
-                       etag = usual and etag or nil, rest = rest,
+                       etag = usual and not rest[1] and etag or nil,
                        csp = strings["content-security-policy"], vary = strings["vary"],
                        cache = strings["cache-control"], hsts = strings["strict-transport-security"],
                        type = strings["content-type"], encoding = strings["content-encoding"],
@@ -537,23 +537,24 @@ local function refused_now(session)
     return until_ ~= nil and until_ > ngx.now()
 end
 
--- set_by_lua of location /c/ ($d_blob), given the request's Cookie header, raw URI, Accept-Encoding,
--- If-None-Match, and its If-Modified-Since, If-Unmodified-Since and Range run together (nginx passes
--- them: no variable is looked up by name here). It runs before nginx's odd-path check: it answers only
--- addresses learned from the gate, which every request reaches after that check. The usual request, decided without a Lua thread of its own and without a
--- log phase (a set_by_lua handler runs on the worker's Lua state, no coroutine): a GET or HEAD whose
--- Cookie header was admitted for the address's community and has not expired, of a session not
--- refused, for an address learned in the release said current less than MAP_TTL seconds ago (or
--- while another request asks), with no read to note, no date precondition and no Range. It returns "304" when
--- the request's If-None-Match names the file (nginx's own comparison): nginx then answers from no file
--- at all (`return 200`, which its not-modified filter turns into the 304 from the ETag set here, no
--- Content-Length); else the blob, whose ETag, type and encoding it sets. Nothing else is set through
--- ngx.header (whose values are scanned byte by byte for characters to escape): the file's other
--- headers are variables nginx adds (add_header). Otherwise it sets nothing and returns "", and nginx
--- hands the request to access() (location @decide), which checks everything again from the start.
-function M.known(header, uri, encodings, if_none_match, dates)
+-- set_by_lua of location /c/ ($d_blob), given the request's Cookie header, raw URI, Accept-Encoding
+-- and If-None-Match (nginx passes them: no variable is looked up by name here on a 304). It runs before
+-- nginx's odd-path check: it answers only addresses learned from the gate, which every request reaches
+-- after that check. The usual request, decided without a Lua thread of its own and without a log phase
+-- (a set_by_lua handler runs on the worker's Lua state, no coroutine): a GET or HEAD whose Cookie header
+-- was admitted for the address's community and has not expired, of a session not refused, for an
+-- address learned in the release said current less than MAP_TTL seconds ago (or while another request
+-- asks), with no read to note. It returns "304" when the request's If-None-Match names the file
+-- (nginx's comparison, and the gate's: gate/blobs.py is_not_modified; like the gate, If-Match and the
+-- date preconditions are not looked at): nginx then answers from no file at all (`return 304`); else,
+-- unless the request carries If-Match or If-Unmodified-Since (which nginx's not-modified filter would
+-- hold against the file, @decide handles them), the blob. Every header is a variable nginx adds
+-- (add_header): nothing goes through ngx.header, whose values are scanned byte by byte for characters
+-- to escape. Otherwise it returns "", and nginx hands the request to access() (location @decide), which
+-- checks everything again from the start (and sets the file's variables again).
+function M.known(header, uri, encodings, if_none_match)
     local known = admitted[header]
-    if not known or known[2] <= ngx.time() or dates ~= "" then return "" end
+    if not known or known[2] <= ngx.time() then return "" end
     local method = ngx.req.get_method()
     if method ~= "GET" and method ~= "HEAD" then return "" end
     local c = keys()
@@ -578,9 +579,14 @@ function M.known(header, uri, encodings, if_none_match, dates)
         local cables = seen[session]
         if not cables or cables[cable] ~= math.floor((ngx.time() - MONDAY) / WEEK) then return "" end
     end
+    local etag = entry.etag
+    local var = ngx.var
+    local not_modified = if_none_match == etag or (if_none_match ~= "" and nginx_not_modified(if_none_match, etag))
+    if not not_modified and (var.http_if_match or var.http_if_unmodified_since) then return "" end
     -- No loop of a few turns here: LuaJIT would start a trace at it and abort it each time the loop
     -- ends (an error thrown and caught: ~20,000 instructions), again and again.
-    local var, value = ngx.var, entry.csp
+    var.d_etag = etag
+    local value = entry.csp
     if value then var.d_csp = value end
     value = entry.vary
     if value then var.d_vary = value end
@@ -588,16 +594,7 @@ function M.known(header, uri, encodings, if_none_match, dates)
     if value then var.d_cache = value end
     value = entry.hsts
     if value then var.d_hsts = value end
-    local header_out, rest = ngx.header, entry.rest
-    header_out["ETag"] = entry.etag
-    if rest[1] then
-        for i = 1, #rest, 2 do
-            header_out[rest[i]] = rest[i + 1]
-        end
-    end
-    if if_none_match == entry.etag or (if_none_match ~= "" and nginx_not_modified(if_none_match, entry.etag)) then
-        return "304"
-    end
+    if not_modified then return "304" end
     value = entry.type
     if value then var.d_type = value end
     value = entry.encoding

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the demo and the test suite run for real: nginx and its Lua module (deploy
-# tests: nginx checks the gate's grants in Lua),
+# Installs the Debian packages the demo and the test suite run for real: nginx, its Lua module and its
+# headers-more module (deploy tests: nginx checks the gate's grants in Lua and answers the usual 304 itself),
 # Chromium (browser tests), Ceph's RADOS Gateway (the real S3-compatible server), git, ssh-keygen,
 # wrk and hugo (benchmarks), Node.js (the test suite's OpenID provider). Idempotent: installs only what is missing.
 set -euo pipefail
-packages=(git openssh-client nginx-light libnginx-mod-http-lua chromium ceph-mon ceph-osd radosgw ceph-common wrk hugo nodejs)
+packages=(git openssh-client nginx-light libnginx-mod-http-lua libnginx-mod-http-headers-more-filter chromium ceph-mon ceph-osd radosgw ceph-common wrk hugo nodejs)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
