@@ -368,9 +368,13 @@ def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datet
     #    fingerprint: the site is unchanged, and neither its files nor the manifest are read.
     pointer = read_pointer(store, community)
     fingerprint = site_fingerprint(store, site)
+    clean = _clean_of(stamp, fingerprint)
     if stamp is not None and fingerprint and pointer is not None and stamp.get("fingerprint") == fingerprint \
             and stamp.get("release") == pointer.release:
-        return _unchanged(store, community, pointer.release, cables, int(stamp.get("blobs", 0)), by, now, reader)
+        blobs = int(stamp.get("blobs", 0))
+        result = _unchanged(store, community, pointer.release, cables, blobs, by, now, reader, clean)
+        _record_stamp(stamp, fingerprint, pointer.release, blobs, clean)
+        return result
     # 3. What the built site holds: each file's content address, the theme's inline-code hashes.
     local = scan_site(Path(site.path), file_digests)
     code = _theme_code(Path(site.path))
@@ -380,8 +384,8 @@ def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datet
     blobs_needed = {sha for e in files.values() for sha in e.blobs()}
     if current is not None and current.files == files and set(current.cables) == set(cables) \
             and current.replies == replies:  # an unchanged site writes nothing but finishes a pending purge
-        result = _unchanged(store, community, current.release, cables, len(blobs_needed), by, now, reader)
-        _record_stamp(stamp, fingerprint, current.release, len(blobs_needed))
+        result = _unchanged(store, community, current.release, cables, len(blobs_needed), by, now, reader, clean)
+        _record_stamp(stamp, fingerprint, current.release, len(blobs_needed), clean)
         return result
 
     # 4. Upload what the store lacks, write the manifest, switch the pointer: a failure on the way
@@ -429,11 +433,11 @@ def publish_site(store: Store, site: BuiltSite, *, jobs: int = 16, now: dt.datet
             "commit": site.commit, "cable_count": len(cables), "added": list(added), "removed": list(removed),
             "uploaded": len(upload.uploaded), "bytes_uploaded": upload.bytes,
             "manifest_bytes": len(root) + upload.node_bytes}, now)
-        marked = _mark_withdrawn(store, community, release, set(cables), by, now, reader)
+        marked = _mark_withdrawn(store, community, release, set(cables), by, now, reader, clean)
         deleted = _purge_if_pending(store, community, now)
     except StoreError as exc:  # the next publication, even a no-op, marks and purges what is left
         raise PublishError(_("{community}: now serves {release}, but recording or purging withdrawn content failed ({exc}); run publish again to finish").format(community=community, release=release, exc=exc)) from exc
-    _record_stamp(stamp, fingerprint, release, len(blobs_needed))
+    _record_stamp(stamp, fingerprint, release, len(blobs_needed), clean)
     return PublishResult(community=community, release=release, previous=pointer.release if pointer else None,
                          changed=True, uploaded=len(upload.uploaded),
                          skipped=len(blobs_needed) - len(upload.uploaded), bytes_uploaded=upload.bytes,
@@ -455,19 +459,29 @@ def site_fingerprint(store: Store, site: BuiltSite) -> str:
     return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _record_stamp(stamp: MutableMapping[str, Any] | None, fingerprint: str, release: str, blobs: int) -> None:
+def _record_stamp(stamp: MutableMapping[str, Any] | None, fingerprint: str, release: str, blobs: int,
+                  clean: set[str]) -> None:
     if stamp is not None:
         stamp.clear()
         if fingerprint:
-            stamp.update({"fingerprint": fingerprint, "release": release, "blobs": blobs})
+            stamp.update({"fingerprint": fingerprint, "release": release, "blobs": blobs, "clean": sorted(clean)})
+
+
+def _clean_of(stamp: Mapping[str, Any] | None, fingerprint: str) -> set[str]:
+    """The older releases found holding no cable outside the site's, when the stamp is of this very site
+    (its fingerprint names the cables): a release never changes, so they need no second look."""
+    if stamp is None or not fingerprint or stamp.get("fingerprint") != fingerprint:
+        return set()
+    clean = stamp.get("clean", [])
+    return {r for r in clean if isinstance(r, str)} if isinstance(clean, list) else set()
 
 
 def _unchanged(store: Store, community: str, release: str, cables: tuple[str, ...], blobs: int, by: str,
-               now: dt.datetime | None, reader: BlobReader) -> PublishResult:
+               now: dt.datetime | None, reader: BlobReader, clean: set[str]) -> PublishResult:
     """The serving release is the site: nothing is written, but a pending purge is finished and any
     older release holding a cable this one dropped is marked not restorable."""
     try:
-        marked = _mark_withdrawn(store, community, release, set(cables), by, now, reader)
+        marked = _mark_withdrawn(store, community, release, set(cables), by, now, reader, clean)
         deleted = _purge_if_pending(store, community, now)
     except StoreError as exc:
         raise PublishError(_("{community}: unchanged, release {release} serves; purging withdrawn content failed ({exc}); run publish again to finish").format(community=community, release=release, exc=exc)) from exc
@@ -591,23 +605,28 @@ def _current_manifest(store: Store, community: str, pointer: Pointer | None,
 
 
 def _mark_withdrawn(store: Store, community: str, serving: str, published: set[str], by: str,
-                    now: dt.datetime | None, reader: BlobReader | None = None) -> tuple[str, ...]:
+                    now: dt.datetime | None, reader: BlobReader | None = None,
+                    clean: set[str] | None = None) -> tuple[str, ...]:
     """Mark every restorable release holding a cable that the ``serving`` release (which holds the
     cables ``published``) no longer publishes.
 
     The purge-pending key is written first, so a purge that fails after the marking is finished by
-    the next publication.
+    the next publication. ``clean``: releases already found to hold only cables of ``published``,
+    skipped, and completed with those found now (so a no-op publication asks the store for the list
+    of releases, not about each of them: its requests do not grow with the community's history).
     """
     marked: list[str] = []
     reader = reader or BlobReader(store)
+    clean = set() if clean is None else clean
     for release in release_ids(store, community):
-        if release == serving or store.exists(unrestorable_key(community, release)):
+        if release == serving or release in clean or store.exists(unrestorable_key(community, release)):
             continue
         try:
             gone = sorted(set(read_release_cables(store, community, release, reader)) - published)
         except NotFound:
             continue
         if not gone:
+            clean.add(release)
             continue
         if not marked:
             store.put(f"{PURGE_PENDING_PREFIX}{community}", _json({"format": FORMAT, "since": utc_text(utc(now))}))

@@ -143,6 +143,74 @@ def test_any_change_to_what_identifies_a_site_makes_it_read_again(store, tmp_pat
     assert site_fingerprint(store, replace(site, key="")) == ""  # a site without a build key is always read
 
 
+class AllRequests:
+    """A real store that counts every request a publication makes."""
+
+    METHODS = ("get", "put", "exists", "list", "scan", "head", "create", "delete")
+
+    def __init__(self, store) -> None:
+        self.store, self.count = store, 0
+
+    def __getattr__(self, name):
+        attribute = getattr(self.store, name)
+        if name not in self.METHODS:
+            return attribute
+
+        def counted(*args, **kwargs):
+            self.count += 1
+            return attribute(*args, **kwargs)
+        return counted
+
+
+def test_a_no_op_publication_asks_the_store_the_same_whatever_the_communitys_history(store, tmp_path):
+    """Older releases already found to hold no cable outside the site are remembered with the site's
+    record: a no-op does not ask about each of them again (before, two requests per older release)."""
+    cables, stamp = corpus(3), {}
+
+    def corrections(count: int):
+        for _ in range(count):
+            n = len(list_releases(store, "europe"))
+            cables["2026-POST-0001"] = f"Correction {n}."
+            site = replace(make_site(tmp_path / f"build{n}", "europe", cables), key=f"k{n}")
+            assert publish_site(store, site, stamp=stamp).changed
+        return site
+
+    def no_op(site) -> int:
+        counting = AllRequests(store)
+        assert not publish_site(counting, site, stamp=stamp).changed
+        return counting.count
+
+    site = corrections(2)
+    few = no_op(site)
+    site = corrections(6)
+    assert no_op(site) == few and len(list_releases(store, "europe")) == 8
+    assert no_op(site) == few
+
+
+def test_a_release_another_publisher_left_behind_is_still_marked_by_a_no_op(tmp_path):
+    """A release written but never switched to (its publication stopped before the pointer) is not in
+    the record: the next no-op reads it, and marks it when it holds a cable the site does not publish."""
+    store = FolderStore(tmp_path / "store")
+    cables, stamp = corpus(2), {}
+    site = replace(make_site(tmp_path / "ours", "europe", cables), key="k1")
+    ours = publish_site(store, site, stamp=stamp)
+
+    class PointerFails(FolderStore):
+        def put(self, key, data, content_type="application/octet-stream"):
+            if key.startswith("communities/"):
+                raise StoreUnavailable("disk went away")
+            super().put(key, data, content_type)
+
+    other = make_site(tmp_path / "other", "europe", {**cables, "2026-POST-0060": "Withdrawn since."})
+    with pytest.raises(PublishError, match="before the switch"):
+        publish_site(PointerFails(store.root), other)
+    left = [r.release for r in list_releases(store, "europe") if r.release != ours.release]
+    assert len(left) == 1 and read_pointer(store, "europe").release == ours.release
+    again = publish_site(store, site, stamp=stamp)
+    assert not again.changed and again.unrestorable == tuple(left)
+    assert not publish_site(store, site, stamp=stamp).unrestorable  # marked once, then skipped
+
+
 def test_a_withdrawn_cable_is_refused_even_in_a_site_recorded_as_serving(store, tmp_path):
     site = replace(make_site(tmp_path / "build", "europe", corpus(3)), key="k1")
     stamp: dict = {}
