@@ -618,7 +618,9 @@ def _mark_withdrawn(store: Store, community: str, serving: str, published: set[s
     marked: list[str] = []
     reader = reader or BlobReader(store)
     clean = set() if clean is None else clean
-    for release in release_ids(store, community):
+    listed = release_ids(store, community)
+    clean.intersection_update(listed)  # a release gc removed is no longer remembered
+    for release in listed:
         if release == serving or release in clean or store.exists(unrestorable_key(community, release)):
             continue
         try:

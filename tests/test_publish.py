@@ -185,6 +185,8 @@ def test_a_no_op_publication_asks_the_store_the_same_whatever_the_communitys_his
     site = corrections(6)
     assert no_op(site) == few and len(list_releases(store, "europe")) == 8
     assert no_op(site) == few
+    older = {r.release for r in list_releases(store, "europe")} - {stamp["release"]}
+    assert set(stamp["clean"]) == older  # what the record remembers: the releases there are, no other
 
 
 def test_a_release_another_publisher_left_behind_is_still_marked_by_a_no_op(tmp_path):
