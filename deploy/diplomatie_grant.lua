@@ -456,7 +456,7 @@ local function decide(c, path, session)
                 "diplomatie_headers.conf (regenerate it from this gate); the gate answers")
             return ngx.exec("@gate")
         end
-        local headers, vars, rest, strings = {}, {}, {}, {}
+        local headers, vars, strings = {}, {}, {}
         local etag = answer["etag"]
         -- known() (location /c/) serves an entry whose headers are each sent once, all of them
         -- variables nginx adds (none left for ngx.header), and whose ETag is one tag of printable
@@ -475,8 +475,7 @@ local function decide(c, path, session)
                 if TYPED[name] then
                     strings[name] = value
                 elseif name ~= "etag" then
-                    rest[#rest + 1] = name
-                    rest[#rest + 1] = value
+                    usual = false  -- a header known() has no variable for
                 end
             end
         end
@@ -484,9 +483,9 @@ local function decide(c, path, session)
         local cable = answer["x-diplomatie-cable"]
         local community = community_of(path)
         -- headers: the file's, for serve() (@decide); etag and the values of VARS and TYPED (d_<name>
-        -- in known()): for known() (location /c/), only when the file has no other header (rest)
+        -- in known()): for known() (location /c/), only when the file has no other header
         local entry = {blob = blob, headers = headers, vars = vars, release = release,
-                       etag = usual and not rest[1] and etag or nil,
+                       etag = usual and etag or nil,
                        csp = strings["content-security-policy"], vary = strings["vary"],
                        cache = strings["cache-control"], hsts = strings["strict-transport-security"],
                        type = strings["content-type"], encoding = strings["content-encoding"],
