@@ -168,14 +168,38 @@ def material_assets() -> Path:
     return Path(material.__file__).parent / "templates" / "assets"
 
 
+#: The edits a benchmark can make to one cable. What an edit costs the search index depends on
+#: which words' positions it changes (Pagefind keeps every word's positions in each page): a word
+#: replaced changes two words' entries; a sentence appended only its own words'; a sentence inserted
+#: near the start moves every later word of the page, so every index chunk holding one of them.
+EDITS = {
+    "append": "a paragraph appended at the end",
+    "insert": "a sentence inserted after the first paragraph's first sentence",
+    "replace": "one word of the first paragraph replaced by another",
+}
+
+
+def edited_body(body: str, kind: str) -> str:
+    """``body`` with the edit ``kind`` (:data:`EDITS`) made to it."""
+    if kind == "append":
+        return body + "\nParagraphe ajouté lors d'une relecture.\n"
+    cut = body.index(". ") + 2
+    if kind == "insert":
+        return body[:cut] + "Phrase ajoutée lors d'une relecture. " + body[cut:]
+    if kind == "replace":
+        end = body.index(" ", cut)
+        return body[:cut] + "Relecture" + body[end:]
+    raise ValueError(f"unknown edit {kind!r}: one of {', '.join(EDITS)}")
+
+
 def edit_one_cable(root: Path, n: int, k: int, seed: int, commit: bool = True, at: float = 0.5,
-                   words: int | None = None) -> str:
-    """Append a paragraph to the cable at fraction ``at`` of the corpus, re-approve it, commit (unless
-    told not to). Returns its id. ``words``: as the corpus was made (bench/corpus.py)."""
+                   words: int | None = None, kind: str = "append") -> str:
+    """Edit the cable at fraction ``at`` of the corpus (``kind``: see :data:`EDITS`), re-approve it,
+    commit (unless told not to). Returns its id. ``words``: as the corpus was made (bench/corpus.py)."""
     cables = corpus.make_cables(n, seed, words)
     communities = corpus.make_communities(k, seed)
     cable = cables[int(n * at)]
-    edited = corpus.CorpusCable(cable.id, cable.front, cable.body + "\nParagraphe ajouté lors d'une relecture.\n")
+    edited = corpus.CorpusCable(cable.id, cable.front, edited_body(cable.body, kind))
     approve_for = [c for c, spec in communities.items()
                    if set(spec["select"]["subjects"]) & set(cable.front["subjects"])]
     path = root / "content" / cable.id[:4] / f"{cable.id}.md"

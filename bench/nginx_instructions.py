@@ -15,6 +15,7 @@ exactly those. User space only: the kernel's share (sockets, sendfile) is not co
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import random
 import shutil
@@ -35,6 +36,26 @@ from tests.gatekit import ROOT, GateProcess, free_port  # noqa: E402
 from tests.nginxkit import ACCEL_PREFIX, NGINX, render  # noqa: E402
 
 Requests = list[tuple[str, dict[str, str]]]
+
+
+def control(proc: subprocess.Popen, command: str, port: int) -> None:
+    """``callgrind_control command`` on nginx. Valgrind reads the command only while nginx runs, and
+    an nginx with no timer of its own sleeps until a connection comes (nginx alone could wait minutes):
+    it is woken by connections opened and closed (a few hundred instructions) until the command is done."""
+    ctl = subprocess.Popen(["callgrind_control", command, str(proc.pid)], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if ctl.wait(timeout=0.2) != 0:
+                raise SystemExit(f"callgrind_control {command} failed ({ctl.returncode})")
+            return
+        except subprocess.TimeoutExpired:
+            if time.monotonic() > deadline:
+                ctl.kill()
+                raise SystemExit(f"callgrind_control {command}: nginx did not answer in 120 s") from None
+            with contextlib.suppress(OSError):
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
 
 
 def counted(tmp: Path, label: str, conf: str, port: int, warm: Callable[[], Requests],
@@ -70,12 +91,12 @@ def counted(tmp: Path, label: str, conf: str, port: int, warm: Callable[[], Requ
         for target, headers in warm():  # nginx learns every address and admits every Cookie header
             send(target, headers)
         requests = measured()
-        subprocess.run(["callgrind_control", "--zero", str(proc.pid)], check=True, capture_output=True)
+        control(proc, "--zero", port)
         statuses: dict[int, int] = {}
         for target, headers in requests:
             status = send(target, headers)
             statuses[status] = statuses.get(status, 0) + 1
-        subprocess.run(["callgrind_control", "--dump", str(proc.pid)], check=True, capture_output=True)
+        control(proc, "--dump", port)
         conn.close()
     finally:
         proc.terminate()

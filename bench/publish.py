@@ -20,10 +20,10 @@ no-op publication takes at most 5 s with O(communities) store requests)::
     .venv/bin/python bench/corpus.py /tmp/c20000 --cables 20000 --communities 8 --git
     .venv/bin/diplomatie build --root /tmp/c20000 --out /tmp/site20000
     .venv/bin/python bench/publish.py --cables 20000 --corpus /tmp/c20000 --site /tmp/site20000 \
-        --workdir /tmp/pub20000 [--s3] [--at 0.5]
+        --workdir /tmp/pub20000 [--s3] [--at 0.5] [--edit append|insert|replace]
 
 publishes to a folder store (and to a real S3 server with ``--s3``) kept in ``--workdir``, then
-times a no-op publication, edits one cable (``--at``: which one), rebuilds, publishes, and a no-op
+times a no-op publication, edits one cable (``--at``: which one; ``--edit``: how), rebuilds, publishes, and a no-op
 again, each under bench/storecount.py: wall and CPU time, store requests, bytes uploaded by kind
 (pages, search, feeds, sitemaps, manifests, records).
 """
@@ -47,7 +47,7 @@ PROJECT = BENCH.parent
 sys.path.insert(0, str(PROJECT))
 
 from bench import corpus  # noqa: E402
-from bench.build import cable_pages, commit_all, edit_one_cable, tree_size  # noqa: E402
+from bench.build import EDITS, cable_pages, commit_all, edit_one_cable, tree_size  # noqa: E402
 
 BIN = Path(sys.executable).parent
 S3_SCRIPT = PROJECT / "tools" / "s3-server.sh"
@@ -201,7 +201,7 @@ def counted_publish(root: Path, out: Path, store: str, env: dict[str, str], jobs
 
 
 def edit_bench(root: Path, out: Path, n: int, k: int, at: float, jobs: int, work: Path,
-               server: Server | None, community: str = "") -> None:
+               server: Server | None, community: str = "", edit: str = "append") -> None:
     """On a built corpus (reused: ``--corpus`` and ``--site``): a first publication to each store when
     it has none, a no-op publication, one cable edited (committed) and rebuilt, its publication,
     and a no-op again; store requests counted, uploads split by kind. ``community``: only its site is
@@ -223,14 +223,14 @@ def edit_bench(root: Path, out: Path, n: int, k: int, at: float, jobs: int, work
         print(f"  {name}: publish to bring the store up to date {first['seconds']:.1f} s, "
               f"{first['requests']} requests, {first['bytes'] / 1e6:.1f} MB", flush=True)
         results[(name, "no-op")] = counted_publish(root, out, store, env, jobs, logs / f"{name}-noop.json", only)
-    cable = edit_one_cable(root, n, k, 1, commit=True, at=at)
+    cable = edit_one_cable(root, n, k, 1, commit=True, at=at, kind=edit)
     build_s, _ = timed([BIN / "diplomatie", "build", "--root", root, "--out", out, *only])
     print(f"  {cable} edited and committed; rebuild {build_s:.1f} s", flush=True)
     for name, store in stores.items():
         results[(name, "edit")] = counted_publish(root, out, store, env, jobs, logs / f"{name}-edit.json", only)
         results[(name, "no-op after")] = counted_publish(root, out, store, env, jobs, logs / f"{name}-noop2.json", only)
     sites = f"the site of {community} only" if community else f"{k} communities"
-    print(f"\n### Publish at {n} cables, {sites}: one cable ({cable}) edited and committed\n")
+    print(f"\n### Publish at {n} cables, {sites}: one cable ({cable}) edited ({EDITS[edit]}) and committed\n")
     print("| store | step | wall (s) | CPU (s) | store requests | uploaded | " + " | ".join(KINDS) + " |")
     print("|---|---|---:|---:|---:|---:|" + "---:|" * len(KINDS))
     for (name, step), r in results.items():
@@ -590,6 +590,8 @@ def main() -> None:
                              "it, then a no-op, then a one-cable edit, counting requests and uploads by kind")
     parser.add_argument("--site", type=Path, default=None, help="edit mode: where --corpus is built")
     parser.add_argument("--at", type=float, default=0.5, help="edit mode: which cable to edit (fraction of the corpus)")
+    parser.add_argument("--edit", choices=sorted(EDITS), default="append",
+                        help="edit mode: how the cable is edited (" + "; ".join(f"{k}: {v}" for k, v in EDITS.items()) + ")")
     parser.add_argument("--community", default="",
                         help="edit mode: build and publish this community's site only (and edit a cable it publishes)")
     parser.add_argument("--s3", action="store_true", help="edit and shaped modes: a real S3 server (radosgw) too")
@@ -637,7 +639,7 @@ def main() -> None:
                     aws_secret_access_key=server.env["AWS_SECRET_ACCESS_KEY"],
                     region_name="us-east-1").create_bucket(Bucket=f"edit-{n}")
             edit_bench(args.corpus, args.site or args.corpus / "site", n, args.communities, args.at, args.jobs,
-                       work, server, args.community)
+                       work, server, args.community, args.edit)
         finally:
             if s3_env is not None:
                 stop_s3(s3_env)

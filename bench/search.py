@@ -137,12 +137,13 @@ _DONE = """() => { const status = document.querySelector('.dip-search__status').
 
 
 def first_search(browser, base: str, community: str, cable: str, kind: str,
-                 query: str = QUERY) -> tuple[float, int, int, float, float, float, float]:
+                 query: str = QUERY) -> tuple[float, int, int, float, float, float, float, int, int]:
     """A reader opens ``cable``'s page and types ``query`` at once: (seconds from the first key to the
     first result shown, bytes of search data fetched by then, requests of search data, CPU seconds
     the browser spent from the click in the field to the first result; then, for Pagefind, seconds
     from the first key until every slice was searched, the longest task that held the page's thread
-    meanwhile and all such tasks together, in seconds: what a reader scrolling or typing would feel)."""
+    meanwhile and all such tasks together, in seconds: what a reader scrolling or typing would feel;
+    and the bytes and requests of search data fetched by then: what the whole query cost)."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})  # a fresh context: cold cache
     page = context.new_page()
     requests = []
@@ -160,16 +161,19 @@ def first_search(browser, base: str, community: str, cable: str, kind: str,
     cpu = cpu_seconds(os.getpid()) - cpu
     seconds = page.evaluate("() => (window.__bench.shown - window.__bench.key) / 1000")
     data = [r for r in requests if any(part in r.url for part in SEARCH_DATA[kind])]
-    size = sum(r.sizes()["responseBodySize"] for r in data)
-    done = held = float("nan")
+    size, count = sum(r.sizes()["responseBodySize"] for r in data), len(data)
+    done = held = busy = float("nan")
+    whole, asked = size, count
     if kind == "pagefind":
         page.wait_for_function(_DONE, timeout=120_000, polling=20)
         done, held, busy = page.evaluate(
             "() => { const t = window.__bench.tasks.filter(t => t[0] + t[1] > window.__bench.key).map(t => t[1]);"
             " return [(window.__bench.done - window.__bench.key) / 1000, Math.max(0, ...t) / 1000,"
             " t.reduce((a, b) => a + b, 0) / 1000]; }")
+        data = [r for r in requests if any(part in r.url for part in SEARCH_DATA[kind])]
+        whole, asked = sum(r.sizes()["responseBodySize"] for r in data), len(data)
     context.close()
-    return seconds, size, len(data), cpu, done, held, busy
+    return seconds, size, count, cpu, done, held, busy, whole, asked
 
 
 def published_by(community: str, n: int, k: int) -> float:
