@@ -601,10 +601,20 @@ function M.known(header, uri, encodings, if_none_match)
     return entry.blob
 end
 
+-- A community's feed (/c/<community>/feed.xml, the normalised path): the gate answers it itself, a
+-- browser with a page, a feed reader with the Atom document (gate/feedpage.py), so nginx never learns
+-- a blob for it and asks no decision. Checked here, on the way to a decision, rather than by a regular
+-- expression location that every request of location ^~ /c/ would be matched against.
+local function is_feed(uri)
+    local community, slash = community_of(uri)
+    return community ~= nil and #uri == slash + 8 and uri:sub(slash + 1) == "feed.xml"
+end
+
 -- access_by_lua of location @decide: serve from a grant, answer a refused session, or ask the gate.
 function M.access()
     local method = ngx.req.get_method()
     if method ~= "GET" and method ~= "HEAD" then return ngx.exec("@gate") end  -- the gate's 405
+    if is_feed(ngx.var.uri) then return ngx.exec("@gate") end
     local uri = ngx.var.request_uri
     local query = uri:find("?", 1, true)
     local path = query and uri:sub(1, query - 1) or uri

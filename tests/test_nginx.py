@@ -331,3 +331,30 @@ def test_a_community_s_feed_is_a_page_to_a_browser_and_atom_to_a_feed_reader_thr
         outsider = proxied.session_cookie("b@biz.org")
         refused = proxied.get("/c/presse/feed.xml", cookie=outsider, headers={"Accept": "*/*"})
         assert refused.status == 403 and feed not in refused.body
+
+
+def test_a_community_s_feed_goes_to_the_gate_without_asking_a_decision(tmp_path):
+    """nginx never learns a blob for a feed, so it sends the request on to the gate at once rather than
+    asking a decision first, which would make the gate build the feed twice: the gate logs each feed
+    request once, with or without a grant (the same normalised address written another way too)."""
+    store = storage.open_store(tmp_path / "store")
+    publish_site(store, "presse", {**site("presse"), "feed.xml": b'<?xml version="1.0"?><feed/>'}, "r1")
+    write_members(store, members())
+    tokens.init(tmp_path / "keys")
+    with world_behind_nginx(tmp_path, store) as proxied:
+        session = proxied.session_cookie("a@press.org")
+        grant = proxied.get("/c/presse/", cookie=session).header("set-cookie").split(";", 1)[0]
+        asked = [("/c/presse/feed.xml", session), ("/c/presse/feed.xml", f"{session}; {grant}"),
+                 ("/c/presse/fe%65d.xml", f"{session}; {grant}"), ("/c/presse/feed.xml?since=1", None)]
+        for address, cookie in asked:
+            assert proxied.get(address, cookie=cookie).status in (200, 302), address
+        assert proxied.get("/after-the-feeds").status == 404  # logged by the gate after every feed request
+        for _ in range(200):
+            logged = [json.loads(line) for line in proxied.direct.log.read_text().splitlines() if line.startswith("{")]
+            if any(r.get("path") == "/after-the-feeds" for r in logged):
+                break
+            time.sleep(0.05)  # the gate writes its log every few tenths of a second
+        else:
+            raise AssertionError("the gate never logged the last request")
+        feeds = [r for r in logged if str(r.get("path", "")).startswith("/c/presse/fe")]
+        assert len(feeds) == len(asked), feeds
