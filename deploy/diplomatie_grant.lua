@@ -68,8 +68,12 @@ local key_file = nil
 -- The headers nginx adds itself to every answer of location /c/ (deploy/diplomatie_headers.conf,
 -- generated from the gate's own definitions): lower-case name -> value, and how many.
 local fixed, fixed_count = {}, 0
+-- The headers nginx adds itself to the files of location /c/ only (deploy/diplomatie_file_headers.conf):
+-- lower-case name -> value. known() serves only an address whose decision carries exactly these.
+local file_fixed = {}
 -- Headers of a file that nginx adds from a variable this module sets (add_header NAME $VAR in
--- location /c/ and @decide): no escaping scan of a long value, and nothing when no file is served.
+-- location /c/ and @decide; Cache-Control in @decide only, location /c/ adds its constant itself): no
+-- escaping scan of a long value, and nothing when no file is served.
 local VARS = {["content-security-policy"] = "d_csp", ["vary"] = "d_vary", ["cache-control"] = "d_cache",
               ["strict-transport-security"] = "d_hsts"}
 -- The representation's headers, which a 304 does not carry (gate/blobs.py typed): in location /c/,
@@ -97,12 +101,43 @@ local reporting = false  -- a configuration with report_to, the shared dictionar
 -- look-ups (no string built, no hash, no lock), the shared dictionary is asked only on a worker's first.
 local seen, seen_count = {}, 0
 
+-- The headers a file of the gate's (deploy/diplomatie_headers.conf, diplomatie_file_headers.conf)
+-- adds, read at start: only lines the generator writes (`add_header Name "value" always;`, comments,
+-- blank lines); anything else stops nginx's start. Returns lower-case name -> value, and how many.
+local function read_headers(path)
+    local file, err = io.open(path, "r")
+    if not file then error("diplomatie: cannot read " .. path .. ": " .. tostring(err)) end
+    local text = file:read("*a")
+    file:close()
+    local found, count = {}, 0
+    local number = 0
+    for line in (text .. "\n"):gmatch("([^\n]*)\n") do
+        number = number + 1
+        if not line:match("^%s*$") and not line:match("^%s*#") then
+            local name, value = line:match('^%s*add_header ([%w-]+) "([^"$\\;{}]*)" always;%s*$')
+            if not name or found[name:lower()] then
+                error("diplomatie: " .. path .. ":" .. number .. ": not a header line the gate writes: " .. line)
+            end
+            found[name:lower()] = value
+            count = count + 1
+        end
+    end
+    return found, count
+end
+
+-- deploy/diplomatie_headers.conf: the headers of every answer.
+function M.read_fixed(path)
+    fixed, fixed_count = read_headers(path)
+end
+
 -- init_by_lua: the grant key file and where reads are reported ({report_to = "host:port host:port",
--- report_every = seconds}); without report_to, nothing is noted.
+-- report_every = seconds}); without report_to, nothing is noted. headers, file_headers: the files of
+-- the headers nginx adds itself (deploy/diplomatie_headers.conf, diplomatie_file_headers.conf).
 function M.configure(path, reports)
     key_file = path
     reports = reports or {}
     if reports.headers then M.read_fixed(reports.headers) end
+    if reports.file_headers then file_fixed = read_headers(reports.file_headers) end
     for host, port in (reports.report_to or ""):gmatch("([^%s]+):(%d+)") do
         report_to[#report_to + 1] = {host, tonumber(port)}
     end
@@ -110,28 +145,6 @@ function M.configure(path, reports)
     if report_every <= 0 then report_every = 5 end
     noted = ngx.shared.diplomatie_reads
     reporting = #report_to > 0 and noted ~= nil
-end
-
--- The headers deploy/diplomatie_headers.conf adds, read at start: only lines the generator writes
--- (`add_header Name "value" always;`, comments, blank lines); anything else stops nginx's start.
-function M.read_fixed(path)
-    local file, err = io.open(path, "r")
-    if not file then error("diplomatie: cannot read " .. path .. ": " .. tostring(err)) end
-    local text = file:read("*a")
-    file:close()
-    fixed, fixed_count = {}, 0
-    local number = 0
-    for line in (text .. "\n"):gmatch("([^\n]*)\n") do
-        number = number + 1
-        if not line:match("^%s*$") and not line:match("^%s*#") then
-            local name, value = line:match('^%s*add_header ([%w-]+) "([^"$\\;{}]*)" always;%s*$')
-            if not name or fixed[name:lower()] then
-                error("diplomatie: " .. path .. ":" .. number .. ": not a header line the gate writes: " .. line)
-            end
-            fixed[name:lower()] = value
-            fixed_count = fixed_count + 1
-        end
-    end
 end
 
 -- True when `headers` (lower-case name -> value) carry every header nginx adds itself, with its
@@ -462,6 +475,13 @@ local function decide(c, path, session)
         -- variables nginx adds (none left for ngx.header), and whose ETag is one tag of printable
         -- characters, as the gate makes them (gate/blobs.py etag_of), sent as it is.
         local usual = type(etag) == "string" and etag:find('^"[%w%-_.]+"$') ~= nil
+        for name, value in pairs(file_fixed) do  -- nginx adds these itself in location /c/
+            if answer[name] ~= value then
+                usual = false
+                ngx.log(ngx.ERR, "diplomatie: the gate's ", name, " for ", path, " is not that of ",
+                        "diplomatie_file_headers.conf (regenerate it from this gate); served from @decide")
+            end
+        end
         for name, value in pairs(answer) do
             local var = VARS[name]
             if not SKIP[name] and not fixed[name] and type(value) ~= "string" then usual = false end
@@ -487,7 +507,7 @@ local function decide(c, path, session)
         local entry = {blob = blob, headers = headers, vars = vars, release = release,
                        etag = usual and etag or nil,
                        csp = strings["content-security-policy"], vary = strings["vary"],
-                       cache = strings["cache-control"], hsts = strings["strict-transport-security"],
+                       hsts = strings["strict-transport-security"],
                        type = strings["content-type"], encoding = strings["content-encoding"],
                        cable = type(cable) == "string" and community and community .. " " .. cable or nil}
         if type(release) == "string" and community then releases[community] = {release, ngx.now()} end
@@ -589,8 +609,6 @@ function M.known(header, uri, encodings, if_none_match)
     if value then var.d_csp = value end
     value = entry.vary
     if value then var.d_vary = value end
-    value = entry.cache
-    if value then var.d_cache = value end
     value = entry.hsts
     if value then var.d_hsts = value end
     if not_modified then return "304" end

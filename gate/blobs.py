@@ -153,6 +153,12 @@ def etag_of(entry: storage.FileEntry, coding: str) -> str:
     return f'"{tag}"' if coding == IDENTITY else f'"{tag}-{coding}"'
 
 
+#: Every file of a community's site, whole or 304: a browser keeps it but asks again each time (the
+#: member may have been removed, the release changed); nginx adds it itself to the files it serves on a
+#: grant (gate/grants.py ``nginx_file_headers_conf``, deploy/diplomatie_file_headers.conf).
+FILE_CACHE_CONTROL = "private, no-cache"
+
+
 def vary_of(entry: storage.FileEntry) -> str:
     """``Accept-Encoding`` joins ``Cookie`` for a file sent in several codings, whichever is sent."""
     return "Cookie, Accept-Encoding" if entry.encodings else "Cookie"
@@ -206,7 +212,7 @@ class Blobs:
         if hashlib.sha256(body).hexdigest() != sha:
             raise storage.StoreUnavailable(f"blob {sha} does not match its hash")
         etag = etag_of(entry, coding)
-        without_type = [("etag", etag), ("cache-control", "private, no-cache"), ("vary", vary_of(entry)),
+        without_type = [("etag", etag), ("cache-control", FILE_CACHE_CONTROL), ("vary", vary_of(entry)),
                         ("accept-ranges", "bytes"), ("content-security-policy", csp), *self.security]
         return Served(body=body, etag=etag, headers=[*typed(entry, coding), *without_type],
                       headers_without_type=without_type)
@@ -241,7 +247,7 @@ class Blobs:
         key = cache_key(entry, csp, coding)
         headers = self.accel_headers.get(key)
         if headers is None:
-            without_type = [("etag", etag_of(entry, coding)), ("cache-control", "private, no-cache"),
+            without_type = [("etag", etag_of(entry, coding)), ("cache-control", FILE_CACHE_CONTROL),
                             ("vary", vary_of(entry)), ("content-security-policy", csp), *self.security]
             headers = AccelHeaders(without_type, [*typed(entry, coding), *without_type, (
                 "x-accel-redirect", f"{self.accel_prefix}/{blob_of(entry, coding)}")])

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gate import tokens
+from gate.blobs import FILE_CACHE_CONTROL
 from gate.config import GateConfig
 from gate.http import SECURITY_HEADERS
 
@@ -39,6 +40,9 @@ CABLE_HEADER = "x-diplomatie-cable"
 #: Where nginx reads the headers it adds itself (deploy/nginx.conf includes it, deploy/diplomatie_grant.lua
 #: reads it): written by :func:`nginx_headers_conf`, never by hand.
 NGINX_HEADERS_FILE = "deploy/diplomatie_headers.conf"
+#: The headers nginx adds itself to the files of location /c/ only: written by
+#: :func:`nginx_file_headers_conf`.
+NGINX_FILE_HEADERS_FILE = "deploy/diplomatie_file_headers.conf"
 
 
 def nginx_headers_conf() -> str:
@@ -50,12 +54,31 @@ def nginx_headers_conf() -> str:
     matches the gate costs speed, never a header the gate did not send. HSTS (https only) is not among
     them: it comes with each decision.
     """
-    lines = ["# Generated from the gate's own headers (gate/http.py SECURITY_HEADERS): do not edit; regenerate with",
-             "#   python -m gate.grants > deploy/diplomatie_headers.conf",
-             "# Added by nginx itself to every answer of its locations /c/ and @decide (deploy/nginx.conf);",
-             "# deploy/diplomatie_grant.lua reads this file too, and lets the gate answer an address whose",
-             "# headers are not exactly these."]
-    for name, value in SECURITY_HEADERS:
+    return _add_headers(SECURITY_HEADERS, [
+        "# Generated from the gate's own headers (gate/http.py SECURITY_HEADERS): do not edit; regenerate with",
+        "#   python -m gate.grants > deploy/diplomatie_headers.conf",
+        "# Added by nginx itself to every answer of its locations /c/ and @decide (deploy/nginx.conf);",
+        "# deploy/diplomatie_grant.lua reads this file too, and lets the gate answer an address whose",
+        "# headers are not exactly these."])
+
+
+def nginx_file_headers_conf() -> str:
+    """deploy/diplomatie_file_headers.conf: the headers every file of a site carries and no other answer
+    does (its ``Cache-Control``), for nginx to add itself in location /c/, where Lua names the file, as
+    a constant rather than a variable Lua sets on every request. Lua reads it too: an address whose
+    decision does not carry exactly these is served from @decide, with the gate's own values."""
+    return _add_headers([("cache-control", FILE_CACHE_CONTROL)], [
+        "# Generated from the gate's own headers (gate/blobs.py FILE_CACHE_CONTROL): do not edit; regenerate with",
+        "#   python -m gate.grants files > deploy/diplomatie_file_headers.conf",
+        "# Added by nginx itself to the files its location /c/ serves (deploy/nginx.conf);",
+        "# deploy/diplomatie_grant.lua reads this file too, and has @decide serve an address whose",
+        "# headers are not exactly these."])
+
+
+def _add_headers(headers: list[tuple[str, str]], comments: list[str]) -> str:
+    """nginx ``add_header`` lines (``always``: on a 304 too) for ``headers``, after ``comments``."""
+    lines = list(comments)
+    for name, value in headers:
         if any(c in value for c in '"$\\;{}\n') or not name.replace("-", "").isalnum():
             raise ValueError(f"{name}: {value!r} cannot be written as an nginx add_header")
         lines.append(f'add_header {"-".join(p.capitalize() for p in name.split("-"))} "{value}" always;')
@@ -131,4 +154,6 @@ class Grants:
 
 
 if __name__ == "__main__":
-    print(nginx_headers_conf(), end="")
+    import sys
+
+    print(nginx_file_headers_conf() if sys.argv[1:] == ["files"] else nginx_headers_conf(), end="")

@@ -133,3 +133,15 @@ def test_the_headers_file_nginx_reads_is_the_one_the_gate_writes():
 
     assert (ROOT / NGINX_HEADERS_FILE).read_text() == nginx_headers_conf(), (
         f"{NGINX_HEADERS_FILE} is not the gate's: run python -m gate.grants > {NGINX_HEADERS_FILE}")
+
+
+def test_the_file_headers_nginx_adds_are_those_the_gate_gives_every_file():
+    """deploy/diplomatie_file_headers.conf (what location /c/ adds to each file it serves, on a 304 too)
+    is generated from the gate's own definition: the Cache-Control of every file's answer."""
+    from gate.blobs import FILE_CACHE_CONTROL
+    from gate.grants import NGINX_FILE_HEADERS_FILE, nginx_file_headers_conf
+    from tests.gatekit import ROOT
+
+    assert (ROOT / NGINX_FILE_HEADERS_FILE).read_text() == nginx_file_headers_conf(), (
+        f"{NGINX_FILE_HEADERS_FILE} is not the gate's: run python -m gate.grants files > {NGINX_FILE_HEADERS_FILE}")
+    assert f'add_header Cache-Control "{FILE_CACHE_CONTROL}" always;' in nginx_file_headers_conf().splitlines()

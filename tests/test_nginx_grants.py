@@ -561,14 +561,43 @@ def test_a_headers_file_that_is_not_the_gates_costs_speed_never_a_header(tmp_pat
         assert "not those of diplomatie_headers.conf" in proxied.nginx.error_log()
 
 
-def test_a_malformed_headers_file_stops_nginx_at_start(tmp_path):
+def test_a_file_headers_file_that_is_not_the_gates_costs_speed_never_a_header(tmp_path):
+    """nginx started with a deploy/diplomatie_file_headers.conf whose Cache-Control is not the one the
+    gate gives its files: location /c/ serves nothing (it would add that value), @decide serves every
+    file with the gate's own headers, and the error log says which file to regenerate."""
+    from tests.nginxkit import DEPLOY
+    from tests.test_nginx import world_behind_nginx
+
+    deploy = tmp_path / "deploy"
+    shutil.copytree(DEPLOY, deploy)
+    text = (deploy / "diplomatie_file_headers.conf").read_text()
+    (deploy / "diplomatie_file_headers.conf").write_text(text.replace('"private, no-cache"', '"public, max-age=600"'))
+    store = storage.open_store(tmp_path / "store")
+    publish_site(store, "presse", site("presse"), "r1")
+    write_members(store, members())
+    tokens.init(tmp_path / "keys")
+    with world_behind_nginx(tmp_path, store, extra=("--grant-ttl", str(TTL)), deploy=deploy) as proxied:
+        browser = Browser(proxied, proxied.session_cookie("a@press.org"))
+        for page in (p.format(c="presse") for p in PAGES):
+            gate_200 = proxied.direct.get(page, cookie=browser.session)
+            replies = [browser.get(page) for _ in range(3)]
+            for reply in replies:
+                assert reply.status == 200 and reply.header("cache-control") == "private, no-cache", page
+                assert file_headers(reply) == file_headers(gate_200), page
+            again = browser.get(page, headers={"If-None-Match": gate_200.header("etag")})
+            assert again.status == 304 and again.header("cache-control") == "private, no-cache", page
+        assert "not that of diplomatie_file_headers.conf" in proxied.nginx.error_log()
+
+
+@pytest.mark.parametrize("name", ["diplomatie_headers.conf", "diplomatie_file_headers.conf"])
+def test_a_malformed_headers_file_stops_nginx_at_start(tmp_path, name):
     """Only the lines the gate writes are read: anything else (here a header set from a variable) stops
     nginx's start rather than be half-understood."""
     from tests.nginxkit import DEPLOY, Nginx
 
     deploy = tmp_path / "deploy"
     shutil.copytree(DEPLOY, deploy)
-    with (deploy / "diplomatie_headers.conf").open("a") as file:
+    with (deploy / name).open("a") as file:
         file.write("add_header X-Extra $http_x_extra always;\n")
     (tmp_path / "store").mkdir()
     with pytest.raises(RuntimeError, match="not a header line the gate writes"):
