@@ -529,25 +529,29 @@ def test_the_redirect_nginx_sends_carries_exactly_the_gates_headers(world):
     assert file_headers(ours) == file_headers(gates)
 
 
+def _behind_nginx_with_edited(tmp_path, name: str, edit):
+    """nginx (with the gate of presse's r1 and its members) started from a copy of deploy/ whose file
+    ``name`` is ``edit(its text)``: the world of :func:`tests.test_nginx.world_behind_nginx`."""
+    from tests.nginxkit import DEPLOY
+
+    deploy = tmp_path / "deploy"
+    shutil.copytree(DEPLOY, deploy)
+    (deploy / name).write_text(edit((deploy / name).read_text()))
+    store = storage.open_store(tmp_path / "store")
+    publish_site(store, "presse", site("presse"), "r1")
+    write_members(store, members())
+    tokens.init(tmp_path / "keys")
+    return world_behind_nginx(tmp_path, store, extra=("--grant-ttl", str(TTL)), deploy=deploy)
+
+
 @pytest.mark.parametrize("changed", ['add_header X-Frame-Options "SAMEORIGIN" always;\n',
                                      'add_header Permissions-Policy "camera=()" always;\n'])
 def test_a_headers_file_that_is_not_the_gates_costs_speed_never_a_header(tmp_path, changed):
     """nginx started with a deploy/diplomatie_headers.conf the gate does not match (a value changed,
     a header the gate does not send): the gate answers every file and every sign-in itself, with its
     own headers, and nothing of that file is ever sent."""
-    from tests.nginxkit import DEPLOY
-    from tests.test_nginx import world_behind_nginx
-
-    deploy = tmp_path / "deploy"
-    shutil.copytree(DEPLOY, deploy)
-    text = (deploy / "diplomatie_headers.conf").read_text()
-    (deploy / "diplomatie_headers.conf").write_text(text.replace('add_header X-Frame-Options "DENY" always;\n', "")
-                                                   + changed)
-    store = storage.open_store(tmp_path / "store")
-    publish_site(store, "presse", site("presse"), "r1")
-    write_members(store, members())
-    tokens.init(tmp_path / "keys")
-    with world_behind_nginx(tmp_path, store, extra=("--grant-ttl", str(TTL)), deploy=deploy) as proxied:
+    with _behind_nginx_with_edited(tmp_path, "diplomatie_headers.conf", lambda text: text.replace(
+            'add_header X-Frame-Options "DENY" always;\n', "") + changed) as proxied:
         browser = Browser(proxied, proxied.session_cookie("a@press.org"))
         for page in (p.format(c="presse") for p in PAGES):
             gate_200 = proxied.direct.get(page, cookie=browser.session)
@@ -565,18 +569,8 @@ def test_a_file_headers_file_that_is_not_the_gates_costs_speed_never_a_header(tm
     """nginx started with a deploy/diplomatie_file_headers.conf whose Cache-Control is not the one the
     gate gives its files: location /c/ serves nothing (it would add that value), @decide serves every
     file with the gate's own headers, and the error log says which file to regenerate."""
-    from tests.nginxkit import DEPLOY
-    from tests.test_nginx import world_behind_nginx
-
-    deploy = tmp_path / "deploy"
-    shutil.copytree(DEPLOY, deploy)
-    text = (deploy / "diplomatie_file_headers.conf").read_text()
-    (deploy / "diplomatie_file_headers.conf").write_text(text.replace('"private, no-cache"', '"public, max-age=600"'))
-    store = storage.open_store(tmp_path / "store")
-    publish_site(store, "presse", site("presse"), "r1")
-    write_members(store, members())
-    tokens.init(tmp_path / "keys")
-    with world_behind_nginx(tmp_path, store, extra=("--grant-ttl", str(TTL)), deploy=deploy) as proxied:
+    with _behind_nginx_with_edited(tmp_path, "diplomatie_file_headers.conf", lambda text: text.replace(
+            '"private, no-cache"', '"public, max-age=600"')) as proxied:
         browser = Browser(proxied, proxied.session_cookie("a@press.org"))
         for page in (p.format(c="presse") for p in PAGES):
             gate_200 = proxied.direct.get(page, cookie=browser.session)
