@@ -95,6 +95,31 @@ def test_accents_case_and_apostrophes_never_matter(site, browser):  # noqa: F811
     page.close()
 
 
+def test_a_result_shows_the_passage_holding_the_query_with_its_words_marked(site, browser):  # noqa: F811
+    problems: list[str] = []
+    page = open_page(browser, f"{site}/c/energie/index.html", problems)
+    assert results(page, "hydrogene") == ["Énergie : la stratégie allemande"]
+    assert page.locator(".dip-search__excerpt mark").all_inner_texts() == ["l'hydrogène"]
+    assert "le parc nucléaire voisin" in page.locator(".dip-search__excerpt").inner_text()
+    # Each word of the query, and words beginning alike: « électricité » marks « électrique » too.
+    assert len(results(page, "électricité")) == 2
+    marks = {mark.strip(".,;:") for mark in page.locator(".dip-search__excerpt mark").all_inner_texts()}
+    assert {"l'électricité", "électrique"} <= marks and "Le" not in marks
+    results(page, "prix electricite")
+    assert {"prix", "l'électricité"} <= set(page.locator(".dip-search__excerpt mark").all_inner_texts())
+    assert problems == []
+    page.close()
+
+
+def test_a_quoted_phrase_finds_the_cables_holding_its_words(site, browser):  # noqa: F811
+    problems: list[str] = []
+    page = open_page(browser, f"{site}/c/energie/index.html", problems)
+    for query in ('"parc nucléaire"', "« parc nucléaire »", "“parc nucléaire”"):
+        assert results(page, query) == ["Énergie : la stratégie allemande"], query
+    assert problems == []
+    page.close()
+
+
 def test_filters_narrow_results_without_leaving_the_page(site, browser):  # noqa: F811
     problems: list[str] = []
     page = open_page(browser, f"{site}/c/energie/index.html", problems)

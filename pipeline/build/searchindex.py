@@ -25,8 +25,6 @@ build, see :func:`reference_bundle`), never its UI bundles nor its worker: the t
 from __future__ import annotations
 
 import functools
-import gzip
-import hashlib
 import json
 import os
 import re
@@ -38,8 +36,8 @@ from pathlib import Path
 
 from pipeline.audit import SLICES_FILE
 from pipeline.build.job import BuildError
+from pipeline.build.pagefindindex import canonical_filters, without_positions
 from pipeline.messages import _
-from pipeline.site import gzip_bytes
 
 #: The folder of a site that holds its search index.
 SEARCH_DIR = "pagefind"
@@ -141,7 +139,8 @@ def index_site(site_dir: Path, language: str, months: dict[str, str] | None = No
                 text = (site_dir / page).read_text(encoding="utf-8")
                 (staging / page).write_text(search_text(text), encoding="utf-8")
             _run_pagefind(staging, output / name, language)
-            _canonical_filters(output / name)
+            without_positions(output / name)
+            canonical_filters(output / name)
             _keep_data_and_wasm(output / name)
     # One copy of the library, in pagefind/: search.js makes one Pagefind instance per slice from it.
     os.replace(output / names[0] / "pagefind.js", output / "pagefind.js")
@@ -163,49 +162,6 @@ def _keep_data_and_wasm(output: Path) -> None:
     for path in output.glob("wasm.*.pagefind"):
         if path.name not in wasm:
             path.unlink()
-
-
-SIGNATURE = b"pagefind_dcd"
-
-
-def _pack(value: object) -> bytes:
-    import cbor2
-
-    return gzip_bytes(SIGNATURE + cbor2.dumps(value), 0)
-
-
-def _unpack(path: Path) -> object:
-    import cbor2
-
-    return cbor2.loads(gzip.decompress(path.read_bytes())[len(SIGNATURE):])
-
-
-def _canonical_filters(output: Path) -> None:
-    """Pagefind writes a filter's values in an order that changes from run to run (and so the names
-    of the filter files, the metadata file naming them and the entry file naming that): the values
-    are sorted and those files renamed from their content, so the same pages give the same index
-    (builds are reproducible, and an update uploads only what changed)."""
-    entry_path = output / "pagefind-entry.json"
-    entry = json.loads(entry_path.read_text(encoding="utf-8"))
-    renamed: dict[str, str] = {}
-    for path in sorted((output / "filter").glob("*.pf_filter")):
-        name, values = _unpack(path)  # type: ignore[misc]
-        data = _pack([name, sorted(values, key=lambda v: v[0])])
-        prefix = path.stem.split("_")[0]
-        new = f"{prefix}_{hashlib.sha256(data).hexdigest()[:7]}"
-        path.unlink()
-        (output / "filter" / f"{new}.pf_filter").write_bytes(data)
-        renamed[path.stem] = new
-    for language in entry["languages"].values():
-        meta_path = output / f"pagefind.{language['hash']}.pf_meta"
-        meta = _unpack(meta_path)
-        meta[3] = sorted([name, renamed.get(file, file)] for name, file in meta[3])  # type: ignore[index]
-        data = _pack(meta)
-        new = f"{language['hash'].split('_')[0]}_{hashlib.sha256(data).hexdigest()[:10]}"
-        meta_path.unlink()
-        (output / f"pagefind.{new}.pf_meta").write_bytes(data)
-        language["hash"] = new
-    entry_path.write_text(json.dumps(entry, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
 
 
 def _run_pagefind(site: Path, output: Path, language: str) -> None:

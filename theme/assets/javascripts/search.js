@@ -30,6 +30,7 @@
     selects[select.getAttribute("data-dip-filter")] = select;
   });
   var loading = null, ready = false, months = [], filling = null, seq = 0, results = [], shown = 0, input = null;
+  var asked = "";  // the query whose results are shown (their excerpts mark its words)
 
   // What Pagefind does not fold, spelled out as the index spells it (pipeline/build/searchindex.py
   // SPELLED_OUT): typographic apostrophes, the oe and ae ligatures.
@@ -174,27 +175,66 @@
     return node;
   }
 
-  // Pagefind's excerpt is HTML: only its text and its <mark> elements are kept.
-  function excerpt(html) {
-    var template = document.createElement("template");
-    template.innerHTML = html;
+  // The excerpt: the passage of EXCERPT words of the result's text holding most words of the query,
+  // those words marked. Drawn here, not by Pagefind: the index keeps how often a page holds a word,
+  // not where (pipeline/build/pagefindindex.py), so Pagefind's excerpt would be a passage at random.
+  // A word of the text matches a word of the query when, accents, case and a leading « l' » aside,
+  // it begins with the query's word if that has four letters or fewer, else when both begin alike
+  // for at least four letters and at most four short of the shorter: « électricité » marks
+  // « électrique », « négociations » « négocier » (a stemmer's work, roughly: Pagefind stemmed).
+  var EXCERPT = 30;
+  // What parts words: spaces, ASCII and Latin-1 punctuation, general punctuation (« ’ … —).
+  var APART = /[\s!-\/:-@\[-`{-~\u00a0-\u00bf\u2000-\u206f]+/;
+  function fold(value) {
+    return spell(value).normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
+  }
+  function wanted(query) {
+    return fold(query).split(APART).filter(Boolean);
+  }
+  function alike(piece, word) {
+    if (word.length <= 4) return piece.indexOf(word) === 0;
+    var same = 0, most = Math.min(piece.length, word.length);
+    while (same < most && piece.charAt(same) === word.charAt(same)) same++;
+    return same >= Math.max(4, most - 4);
+  }
+  function matches(word, words) {
+    return fold(word).split(APART).some(function (piece) {
+      return piece && words.some(function (one) { return alike(piece, one); });
+    });
+  }
+  function excerpt(content, query) {
+    var all = (content || "").split(/\s+/).filter(Boolean), words = wanted(query);
+    var found = all.map(function (word) { return words.length > 0 && matches(word, words); });
+    // Among the passages holding most of the query's words, the middle one of the first run: the
+    // words found sit in the middle of the passage, as Pagefind places them.
+    var last = Math.max(0, all.length - EXCERPT), count = 0, most = -1, run = [];
+    for (var i = 0; i < Math.min(EXCERPT, all.length); i++) count += found[i] ? 1 : 0;
+    for (var start = 0; start <= last; start++) {
+      if (start > 0) count += (found[start + EXCERPT - 1] ? 1 : 0) - (found[start - 1] ? 1 : 0);
+      if (count > most) { most = count; run = [start]; }
+      else if (count === most && run[run.length - 1] === start - 1) run.push(start);
+    }
+    var best = run[Math.floor(run.length / 2)] || 0;
     var out = document.createElement("p");
     out.className = "dip-search__excerpt";
-    Array.prototype.forEach.call(template.content.childNodes, function (node) {
-      if (node.nodeName === "MARK") out.appendChild(text("mark", "", node.textContent));
-      else out.appendChild(document.createTextNode(node.textContent));
-    });
+    var end = Math.min(all.length, best + EXCERPT);
+    if (best > 0) out.appendChild(document.createTextNode("… "));
+    for (var j = best; j < end; j++) {
+      if (j > best) out.appendChild(document.createTextNode(" "));
+      out.appendChild(found[j] ? text("mark", "", all[j]) : document.createTextNode(all[j]));
+    }
+    if (end < all.length) out.appendChild(document.createTextNode(" …"));
     return out;
   }
 
-  function render(data) {
+  function render(data, query) {
     var item = document.createElement("li");
     var link = text("a", "dip-search__title", data.meta.title || data.url);
     link.href = data.url;
     item.appendChild(text("h3", "", "")).appendChild(link);
     var meta = [data.meta.reference, data.meta.date, data.meta.post].filter(Boolean).join(" · ");
     if (meta) item.appendChild(text("p", "dip-search__meta", meta));
-    item.appendChild(excerpt(data.excerpt || ""));
+    item.appendChild(excerpt(data.content, query));
     return item;
   }
 
@@ -207,7 +247,7 @@
     shown += slice.length;
     list.setAttribute("aria-busy", "true");
     function append(data) {
-      return data.then(function (page) { if (mine === seq) list.appendChild(render(page)); });
+      return data.then(function (page) { if (mine === seq) list.appendChild(render(page, asked)); });
     }
     var chain = Promise.resolve();
     slice.slice(0, first).forEach(function (result) {
@@ -262,7 +302,9 @@
   }
 
   function search() {
-    var query = spell((input ? input.value : "").trim());
+    // Quotation marks are dropped: a quoted phrase finds the cables holding all its words (Pagefind
+    // would look for the words side by side, from positions the index does not keep).
+    var query = spell((input ? input.value : "")).replace(/["\u00ab\u00bb\u201c\u201d\u201e]/g, " ").replace(/\s+/g, " ").trim();
     var mine = ++seq;
     var filters = chosenFilters();
     if (!query && !Object.keys(filters).length) {
@@ -277,6 +319,7 @@
     var waited = !ready;
     results = [];
     shown = 0;
+    asked = query;
     list.textContent = "";
     more.hidden = true;
     var options = { filters: filters };

@@ -1,0 +1,230 @@
+"""Pagefind's index files as a site keeps them: rewritten after Pagefind wrote them, so that the same
+pages give the same files and an edit of one page changes few of them.
+
+Two rewrites, each renaming the files from their content (and the metadata file naming them, and
+the entry file naming that):
+
+- **Filters sorted** (:func:`canonical_filters`): Pagefind writes a filter's values in an order that
+  changes from run to run.
+- **Postings without positions** (:func:`without_positions`): Pagefind keeps, for each word, every
+  page holding it with the word's positions in the page. A sentence inserted near the start of a
+  cable moves every later word of it, so every word of the cable got new postings: in a slice of
+  about 600 cables, the words of one cable hold about half of the index, and such an edit changed
+  every chunk (bench/postings.py). Here each occurrence keeps its weight (a title's words count
+  more) but takes a position that depends only on the word and its rank among that word's
+  occurrences in the page: an edit changes the postings of the words whose count it changes, and
+  the chunks are cut small, never between two words sharing their first three letters, so those
+  postings are a few files. Pagefind's ranking (BM25 over weighted counts) is unchanged; what the
+  positions served, the excerpt around the words found and a quoted phrase, the site's search script
+  does from the result's text (theme/assets/javascripts/search.js).
+
+The files' format stays Pagefind's (`pagefind_web`'s decoder: a chunk is ``[[word, pages,
+variants], …]``, a page ``[page delta, locations, meta locations]``, locations are weight markers
+(negative) each followed by an absolute position then differences), read and written with cbor2.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from pipeline.site import gzip_bytes
+
+#: What every Pagefind data file starts with, once decompressed.
+SIGNATURE = b"pagefind_dcd"
+#: Words sharing this many first letters are kept in one chunk, so a query of that many letters or
+#: more finds every word it begins in the chunks Pagefind loads for it (its rule: a chunk whose first
+#: and last words, cut to where they part from the neighbouring chunks', bracket the query).
+KEPT_TOGETHER = 3
+#: About how many bytes of postings (CBOR, before compression) a chunk holds: a query fetches one
+#: chunk per word per slice, and an edit rewrites the chunks of the words whose counts it changes.
+CHUNK_BYTES = 4096
+#: A word's positions start at one of WORD_SLOTS multiples of POSITIONS_PER_WORD, chosen from the
+#: word: occurrences of two words of a query on one page almost never share a position (Pagefind
+#: would merge them into one match). Positions stay small: Pagefind's script walks an array as long
+#: as the largest position of a result to place its excerpt (a position of 2**30 throws).
+POSITIONS_PER_WORD = 64
+WORD_SLOTS = 1024
+
+
+def pack(value: object) -> bytes:
+    """A Pagefind data file holding ``value`` (gzip with a fixed header time: same value, same bytes)."""
+    import cbor2
+
+    return gzip_bytes(SIGNATURE + cbor2.dumps(value), 0)
+
+
+def unpack(path: Path) -> object:
+    import cbor2
+
+    return cbor2.loads(gzip.decompress(path.read_bytes())[len(SIGNATURE):])
+
+
+def _content_name(prefix: str, data: bytes, length: int = 7) -> str:
+    return f"{prefix}_{hashlib.sha256(data).hexdigest()[:length]}"
+
+
+def rewrite_meta(output: Path, change: Callable[[list], None]) -> None:
+    """Apply ``change`` to each language's metadata (a list, changed in place), then rename the
+    metadata file from its new content and write the entry file naming it."""
+    entry_path = output / "pagefind-entry.json"
+    entry = json.loads(entry_path.read_text(encoding="utf-8"))
+    for language in entry["languages"].values():
+        meta_path = output / f"pagefind.{language['hash']}.pf_meta"
+        meta = unpack(meta_path)
+        change(meta)  # type: ignore[arg-type]
+        data = pack(meta)
+        new = _content_name(language["hash"].split("_")[0], data, 10)
+        meta_path.unlink()
+        (output / f"pagefind.{new}.pf_meta").write_bytes(data)
+        language["hash"] = new
+    entry_path.write_text(json.dumps(entry, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+
+
+def canonical_filters(output: Path) -> None:
+    """Each filter's values sorted, its file renamed from its content: builds are reproducible, and an
+    update uploads only what changed."""
+    renamed: dict[str, str] = {}
+    for path in sorted((output / "filter").glob("*.pf_filter")):
+        name, values = unpack(path)  # type: ignore[misc]
+        data = pack([name, sorted(values, key=lambda v: v[0])])
+        new = _content_name(path.stem.split("_")[0], data)
+        path.unlink()
+        (output / "filter" / f"{new}.pf_filter").write_bytes(data)
+        renamed[path.stem] = new
+
+    def change(meta: list) -> None:
+        meta[3] = sorted([name, renamed.get(file, file)] for name, file in meta[3])
+
+    rewrite_meta(output, change)
+
+
+def without_positions(output: Path) -> None:
+    """The slice's index chunks rewritten without word positions and cut again (see the module)."""
+
+    def change(meta: list) -> None:
+        words: list[list] = []
+        prefix = "en"
+        for _first, _last, name in meta[2]:
+            path = output / "index" / f"{name}.pf_index"
+            words.extend(unpack(path)[0])  # type: ignore[index]
+            prefix = name.split("_")[0]
+            path.unlink()
+        words = [_word_without_positions(word) for word in words]
+        words.sort(key=lambda word: word[0])
+        listing = []
+        for chunk in chunked(words):
+            data = pack([chunk])
+            name = _content_name(prefix, data)
+            (output / "index" / f"{name}.pf_index").write_bytes(data)
+            listing.append([chunk[0][0], chunk[-1][0], name])
+        meta[2] = bounded(listing)
+
+    rewrite_meta(output, change)
+
+
+def word_slot(word: str) -> int:
+    """Where ``word``'s positions start: a multiple of POSITIONS_PER_WORD chosen from the word alone."""
+    digest = hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % WORD_SLOTS * POSITIONS_PER_WORD
+
+
+def _word_without_positions(word: list) -> list:
+    """``[word, pages, variants…]`` with each page's positions replaced (see :func:`ranked`). A variant
+    (the word as written with its accents) is ranked among the word's occurrences on that page, so an
+    occurrence of both keeps one position."""
+    slot = word_slot(word[0])
+    variants = word[2] if len(word) > 2 else []
+    occurrences: dict[int, set[int]] = {}
+    for pages in [word[1], *(variant[1] for variant in variants)]:
+        for page, locations in _pages(pages):
+            occurrences.setdefault(page, set()).update(_decoded(locations))
+    ranks = {page: {position: rank for rank, position in enumerate(sorted(found))} for page, found in occurrences.items()}
+
+    def rewrite(pages: list) -> list:
+        return [[packed[0], ranked(packed[1], slot, ranks[page]), *packed[2:]]
+                for packed, (page, _) in zip(pages, _pages(pages), strict=True)]
+
+    rest = [[variant[0], rewrite(variant[1]), *variant[2:]] for variant in variants]
+    return [word[0], rewrite(word[1]), *([rest] if len(word) > 2 else []), *word[3:]]
+
+
+def _pages(pages: list) -> list[tuple[int, list]]:
+    """(page number, locations) of each packed page: page numbers are stored as differences."""
+    found, page = [], 0
+    for packed in pages:
+        page += packed[0]
+        found.append((page, packed[1]))
+    return found
+
+
+def _decoded(locations: list) -> list[int]:
+    """The absolute position of each occurrence, as pagefind_web decodes them: a negative number
+    sets the weight of what follows, whose first position is absolute and the next ones differences."""
+    found, position = [], 0
+    for value in locations:
+        if value < 0:
+            position = 0
+        else:
+            position += value
+            found.append(position)
+    return found
+
+
+def ranked(locations: list, slot: int, ranks: dict[int, int]) -> list:
+    """``locations`` with each position replaced by ``slot`` plus its rank among the word's
+    occurrences on the page, encoded as Pagefind encodes them; weight markers kept."""
+    out: list[int] = []
+    real, previous = 0, None
+    for value in locations:
+        if value < 0:
+            out.append(value)
+            real, previous = 0, None
+            continue
+        real += value
+        position = slot + ranks[real]  # a word found more than 64 times runs on: never one position twice
+        out.append(position if previous is None else position - previous)
+        previous = position
+    return out
+
+
+def chunked(words: list[list], budget: int = CHUNK_BYTES) -> list[list[list]]:
+    """Sorted words cut in chunks of about ``budget`` bytes of CBOR, never between two words sharing
+    their first KEPT_TOGETHER letters."""
+    import cbor2
+
+    chunks: list[list[list]] = []
+    current: list[list] = []
+    size = 0
+    for word in words:
+        length = len(cbor2.dumps(word))
+        if current and size + length > budget and _common(current[-1][0], word[0]) < KEPT_TOGETHER:
+            chunks.append(current)
+            current, size = [], 0
+        current.append(word)
+        size += length
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _common(a: str, b: str) -> int:
+    count = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        count += 1
+    return count
+
+
+def bounded(listing: list[list[str]]) -> list[list[str]]:
+    """Each chunk's first and last words cut where they part from the neighbouring chunk's, as
+    Pagefind names its chunks (``[from, to, file]``)."""
+    out = [list(item) for item in listing]
+    for before, after in zip(out, out[1:], strict=False):
+        common = _common(before[1], after[0])
+        before[1], after[0] = before[1][:common + 1], after[0][:common + 1]
+    return out

@@ -1,0 +1,145 @@
+"""The search index's postings without positions (pipeline/build/pagefindindex.py): Pagefind still
+finds every word and every beginning of three letters or more, ranks by the same weighted counts,
+and an edit that moves a cable's words changes only the chunks of the words whose counts it changes."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.build.pagefindindex import (
+    KEPT_TOGETHER,
+    POSITIONS_PER_WORD,
+    WORD_SLOTS,
+    _decoded,
+    _word_without_positions,
+    bounded,
+    chunked,
+    unpack,
+)
+from pipeline.build.searchindex import SEARCH_DIR, index_site
+
+
+def requested(listing: list[list[str]], term: str) -> set[str]:
+    """The chunks pagefind_web loads for ``term`` (its request_indexes): those whose bounds hold the
+    term, or if none does, those whose bounds cut to the term's length hold the term cut to theirs."""
+    strict = {name for first, last, name in listing if first <= term <= last}
+    if strict:
+        return strict
+    return {name for first, last, name in listing
+            if term[:min(len(term), len(first))] >= first[:len(term)] and term[:min(len(term), len(last))] <= last[:len(term)]}
+
+
+_WORDS = st.lists(st.text("abcdeéz", min_size=1, max_size=7), min_size=1, max_size=200, unique=True)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(_WORDS, st.integers(20, 600))
+def test_every_word_and_every_beginning_of_three_letters_finds_the_chunks_holding_it(words, budget):
+    entries = [[word, [[0, [-26, 1], []]], []] for word in sorted(words)]
+    chunks = chunked(entries, budget)
+    listing = bounded([[chunk[0][0], chunk[-1][0], str(i)] for i, chunk in enumerate(chunks)])
+    where = {entry[0]: str(i) for i, chunk in enumerate(chunks) for entry in chunk}
+    assert sorted(where) == sorted(words)
+    for word in words:
+        assert where[word] in requested(listing, word), (word, listing)
+        for length in range(KEPT_TOGETHER, len(word)):
+            assert where[word] in requested(listing, word[:length]), (word[:length], word, listing)
+
+
+def test_chunks_are_cut_small_and_never_between_words_sharing_three_letters():
+    entries = [[f"{a}{b}{c}", [[0, [-26, 1, 3, 4], []]], []] for a in "abc" for b in "ab" for c in "abcdefgh"]
+    chunks = chunked(entries, 200)
+    assert len(chunks) > 3
+    for before, after in zip(chunks, chunks[1:], strict=False):
+        assert before[-1][0][:KEPT_TOGETHER] != after[0][0][:KEPT_TOGETHER]
+
+
+_LOCATIONS = st.lists(st.tuples(st.sampled_from([-26, -8, -51]), st.lists(st.integers(1, 40), min_size=1, max_size=6)),
+                      min_size=1, max_size=3)
+
+
+def _encode(groups: list[tuple[int, list[int]]], shift: int) -> list[int]:
+    """Locations as Pagefind writes them, every position moved by ``shift`` (text inserted before)."""
+    out: list[int] = []
+    start = 0
+    for marker, gaps in groups:
+        positions = [start + sum(gaps[:i + 1]) for i in range(len(gaps))]
+        start = positions[-1]
+        out += [marker, positions[0] + shift, *(b - a for a, b in zip(positions, positions[1:], strict=False))]
+    return out
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(st.text("abcdeé", min_size=1, max_size=8), _LOCATIONS, st.integers(1, 500))
+def test_text_inserted_before_a_word_leaves_its_postings_as_they_were(word, groups, shift):
+    before = _word_without_positions([word, [[3, _encode(groups, 0), []]], []])
+    after = _word_without_positions([word, [[3, _encode(groups, shift), []]], []])
+    assert before == after
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(st.text("abcdeé", min_size=1, max_size=8), _LOCATIONS)
+def test_each_occurrence_keeps_its_weight_and_a_position_of_its_own(word, groups):
+    locations = _encode(groups, 0)
+    rewritten = _word_without_positions([word, [[0, locations, [[-4, 3]]]], []])[1][0]
+    assert rewritten[2] == [[-4, 3]]  # a title's positions (metadata) are not the text's: kept
+    assert [v for v in rewritten[1] if v < 0] == [v for v in locations if v < 0]
+    assert len(rewritten[1]) == len(locations)
+    positions = _decoded(rewritten[1])
+    assert len(set(positions)) == len(positions) == len(_decoded(locations))
+    assert all(0 <= p < WORD_SLOTS * POSITIONS_PER_WORD + len(positions) for p in positions)
+
+
+def test_a_variant_keeps_the_position_of_the_word_it_spells():
+    word = ["negoci", [[0, [-26, 5, 10, 30], []]], [["négoci", [[0, [-26, 15], []]]]]]
+    rewritten = _word_without_positions(word)
+    assert _decoded(rewritten[2][0][1][0][1]) == [_decoded(rewritten[1][0][1])[1]]
+
+
+# --------------------------------------------------------------------------------------------
+# A real index: what an edit that moves a cable's words changes
+
+
+VOCABULARY = [f"{a}{b}{c}{d}" for a in "bcdfglmnprstv" for b in "aeiou" for c in "lnrst" for d in ("e", "ion", "ique")]
+
+
+def _page(n: int, words: int = 400) -> str:
+    body = " ".join(VOCABULARY[(n * 7919 + i * 104729) % len(VOCABULARY)] for i in range(words))
+    return (f'<html lang="fr"><head><title>Page {n}</title></head><body><main data-pagefind-body>'
+            f"<h1>Télégramme {n}</h1><p>{body}</p></main></body></html>")
+
+
+def _index_files(site) -> dict[str, str]:
+    return {p.relative_to(site).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in (site / SEARCH_DIR).rglob("*.pf_index")}
+
+
+@pytest.fixture(scope="module")
+def edited(tmp_path_factory):
+    """A site of 40 pages indexed, then the same with a sentence of two new words inserted at the
+    start of one page's text."""
+    sites = []
+    for name, first in (("before", ""), ("after", "Ajoutée relecture ")):
+        site = tmp_path_factory.mktemp(name)
+        (site / "2026").mkdir()
+        for n in range(40):
+            text = _page(n)
+            if n == 17:
+                text = text.replace("<p>", "<p>" + first)
+            (site / "2026" / f"C-{n:02d}.html").write_text(text, encoding="utf-8")
+        index_site(site, "fr", {f"2026/C-{n:02d}.html": "2026-03" for n in range(40)})
+        sites.append(site)
+    return sites
+
+
+def test_a_sentence_inserted_changes_only_the_chunks_of_its_words(edited):
+    before, after = (_index_files(site) for site in edited)
+    assert len(before) >= 10  # the index is in many chunks
+    changed = {rel for rel, digest in after.items() if digest not in before.values()}
+    assert 1 <= len(changed) <= 2  # the chunks of « ajoutée » and « relecture »
+    words = {entry[0] for rel in changed for entry in unpack(edited[1] / rel)[0]}
+    assert any(word.startswith("ajout") for word in words) and any(word.startswith("relectur") for word in words)
