@@ -13,7 +13,9 @@ The index is cut in slices by date (:func:`slices`), each a Pagefind index of it
 query cost grows with the pages holding the query's words (it scores every one and hands back all
 their word positions before the first result can be drawn), so one index of a large community made
 a common word cost seconds; the theme's script searches the newest slice first and shows its results,
-then the older slices merged into one instance.
+then the older slices merged into one instance. Each slice's files are then rewritten
+(pipeline/build/pagefindindex.py): filters sorted, and word postings without positions, so that an
+edit of one cable changes few of them.
 
 The binary is the pinned ``pagefind_bin`` package's, run as ``python -m pagefind``: nothing is fetched
 at build or run time. The site ships Pagefind's search library once (``pagefind/pagefind.js``) and
