@@ -3,12 +3,13 @@
     .venv/bin/python bench/slices.py --site OUT/communaute-8 [--caps 1000,250,100] [--runs 3]
                                      [--query budget] [--workdir DIR]
 
-Pagefind keeps, in each index chunk (a range of words, ~35 KB compressed), every page's positions
-of those words. A sentence inserted near the start of a cable moves the position of every later
-word of that page, so it changes every chunk holding one of them: nearly all of its slice's index.
-What an edit uploads for search is then about the size of its slice's index, and only smaller
-slices make it smaller; but a query searches every slice (the newest first, then the others), so
-it fetches one chunk and the metadata of each: more, smaller slices cost the reader more.
+Pagefind keeps, in each index chunk, every page's positions of the chunk's words: a sentence
+inserted near the start of a cable changed nearly all of its slice's index, so what an edit
+uploaded for search was about the size of its slice, and only smaller slices made it smaller, while
+a query searches every slice (the newest first, then the others) and fetches one chunk and the
+metadata of each: more, smaller slices cost the reader more. The site's index now leaves the
+positions out (pipeline/build/pagefindindex.py, bench/postings.py), which makes an edit's cost
+small at any cap; this benchmark still shows the trade-off for the reader.
 
 For each cap (the most pages a slice holds, pipeline/build/searchindex.py ``SLICE_PAGES``), the
 built community site given (``--site``, e.g. one built by ``diplomatie build`` or bench/search.py)

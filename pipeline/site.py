@@ -173,6 +173,9 @@ THEME_TEXTS = {
     "search_newest_none": N_("No cable found among the newest; searching older ones…"),
     "search_newest_one": N_("1 cable found among the newest; searching older ones…"),
     "search_newest_many": N_("{count} cables found among the newest; searching older ones…"),
+    # A quoted phrase is looked for in the text of the best results of each period of the index
+    # only; {count} results hold it, {checked} is how many were read per period.
+    "search_phrase_checked": N_("Results: {count}. The phrase was looked for in the first {checked} results of each period."),
     "search_unavailable": N_("Search is not available (no cable indexed, or the site cannot be reached)."),
     # The language tag the search sorts and writes months with (Intl, in the browser).
     "search_locale": N_("en-GB"),

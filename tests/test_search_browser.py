@@ -111,11 +111,15 @@ def test_a_result_shows_the_passage_holding_the_query_with_its_words_marked(site
     page.close()
 
 
-def test_a_quoted_phrase_finds_the_cables_holding_its_words(site, browser):  # noqa: F811
+def test_a_quoted_phrase_finds_the_cables_holding_it_word_after_word(site, browser):  # noqa: F811
     problems: list[str] = []
     page = open_page(browser, f"{site}/c/energie/index.html", problems)
-    for query in ('"parc nucléaire"', "« parc nucléaire »", "“parc nucléaire”"):
+    for query in ('"parc nucléaire"', "« parc nucléaire »", "“Parc Nucleaire”", 'hydrogene "le parc"'):
         assert results(page, query) == ["Énergie : la stratégie allemande"], query
+    assert results(page, "\"prix de l'électricité\"") == ["Le prix de l'électricité en hausse"]
+    # The words are all there, not in that order, or not all together.
+    assert results(page, '"nucléaire parc"') == [] and results(page, '"parc voisin"') == []
+    assert results(page, "nucléaire parc") == ["Énergie : la stratégie allemande"]
     assert problems == []
     page.close()
 

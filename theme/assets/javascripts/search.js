@@ -202,6 +202,41 @@
       return piece && words.some(function (one) { return alike(piece, one); });
     });
   }
+  // A quoted phrase: Pagefind finds the cables holding all its words (the index keeps no positions),
+  // and the phrase itself is looked for in each one's text, word after word (a word of four letters
+  // or fewer as it is, a longer one by its beginning, as above), in the CHECKED best results of each
+  // step of the search at most (each costs a fragment); the status says so when there were more.
+  var CHECKED = 200;
+  var QUOTED = /["\u00ab\u201c\u201e]([^"\u00bb\u201c\u201d\u201e]*)["\u00bb\u201c\u201d]/g;
+  function phrasesOf(value) {
+    var found = [], match;
+    QUOTED.lastIndex = 0;
+    while ((match = QUOTED.exec(value))) {
+      var words = wanted(match[1]);
+      if (words.length > 1) found.push(words);
+    }
+    return found;
+  }
+  function holds(content, phrases) {
+    var words = fold(content || "").split(APART).filter(Boolean);
+    return phrases.every(function (phrase) {
+      for (var i = 0; i + phrase.length <= words.length; i++) {
+        var k = 0;
+        while (k < phrase.length && (phrase[k].length <= 4 ? words[i + k] === phrase[k] : alike(words[i + k], phrase[k]))) k++;
+        if (k === phrase.length) return true;
+      }
+      return false;
+    });
+  }
+  function checked(found, phrases, limited) {
+    if (!phrases.length) return Promise.resolve(found);
+    var some = found.slice(0, CHECKED);
+    if (found.length > CHECKED) limited();
+    return Promise.all(some.map(function (result) { return result.data(); })).then(function (data) {
+      return some.filter(function (result, k) { return holds(data[k].content, phrases); });
+    });
+  }
+
   function excerpt(content, query) {
     var all = (content || "").split(/\s+/).filter(Boolean), words = wanted(query);
     var found = all.map(function (word) { return words.length > 0 && matches(word, words); });
@@ -302,8 +337,9 @@
   }
 
   function search() {
-    // Quotation marks are dropped: a quoted phrase finds the cables holding all its words (Pagefind
-    // would look for the words side by side, from positions the index does not keep).
+    // Pagefind gets the words without their quotation marks (it would look for a quoted phrase's words
+    // side by side, from positions the index does not keep); the phrase is checked after (checked()).
+    var phrases = phrasesOf(spell(input ? input.value : "")), limited = false;
     var query = spell((input ? input.value : "")).replace(/["\u00ab\u00bb\u201c\u201d\u201e]/g, " ").replace(/\s+/g, " ").trim();
     var mine = ++seq;
     var filters = chosenFilters();
@@ -332,7 +368,8 @@
       function next(i) {
         if (mine !== seq) return;
         if (i >= todo.length) {
-          status.textContent = say(results.length, false);
+          status.textContent = limited ? words("phrase-checked").replace("{count}", String(results.length))
+            .replace("{checked}", String(CHECKED)) : say(results.length, false);
           more.hidden = shown >= results.length;
           fill();
           return;
@@ -346,8 +383,10 @@
           if (mine !== seq || !one) return;
           return one.search(query || null, options);
         }).then(function (found) {
+          return found && checked(found.results, phrases, function () { limited = true; });
+        }).then(function (found) {
           if (mine !== seq || !found) return;
-          merge(found.results, !query);
+          merge(found, !query);
           status.textContent = say(results.length, i + 1 < todo.length);
           // The first page fills as slices come; later results wait for "more".
           var shownBefore = shown;
