@@ -9,14 +9,16 @@ the entry file naming that):
 - **Postings without positions** (:func:`without_positions`): Pagefind keeps, for each word, every
   page holding it with the word's positions in the page. A sentence inserted near the start of a
   cable moves every later word of it, so every word of the cable got new postings: in a slice of
-  about 600 cables, the words of one cable hold about half of the index, and such an edit changed
-  every chunk (bench/postings.py). Here each occurrence keeps its weight (a title's words count
-  more) but takes a position that depends only on the word and its rank among that word's
+  about 600 cables, the words of one cable hold about two thirds of the index, and such an edit
+  changed every chunk (bench/postings.py). Here each occurrence keeps its weight (a title's words
+  count more) but takes a position that depends only on the word and its rank among that word's
   occurrences in the page: an edit changes the postings of the words whose count it changes, and
-  the chunks are cut small, never between two words sharing their first three letters, so those
-  postings are a few files. Pagefind's ranking (BM25 over weighted counts) is unchanged; what the
-  positions served, the excerpt around the words found and a quoted phrase, the site's search script
-  does from the result's text (theme/assets/javascripts/search.js).
+  the chunks are cut small (about CHUNK_BYTES, where each word alone decides), so those postings
+  are a few files, and the others keep their bytes; the chunks are named so that
+  Pagefind loads, for a query of two letters or more, every chunk holding a word it begins.
+  Pagefind's ranking (BM25 over weighted counts) is unchanged; what the positions served, the
+  excerpt around the words found and a quoted phrase, the site's search script does from the
+  result's text (theme/assets/javascripts/search.js).
 
 The files' format stays Pagefind's (`pagefind_web`'s decoder: a chunk is ``[[word, pages,
 variants], …]``, a page ``[page delta, locations, meta locations]``, locations are weight markers
@@ -35,10 +37,8 @@ from pipeline.site import gzip_bytes
 
 #: What every Pagefind data file starts with, once decompressed.
 SIGNATURE = b"pagefind_dcd"
-#: Words sharing this many first letters are kept in one chunk, so a query of that many letters or
-#: more finds every word it begins in the chunks Pagefind loads for it (its rule: a chunk whose first
-#: and last words, cut to where they part from the neighbouring chunks', bracket the query).
-KEPT_TOGETHER = 3
+#: A query of this many letters or more finds every word it begins (see :func:`bounded`).
+QUERY_LETTERS = 2
 #: About how many bytes of postings (CBOR, before compression) a chunk holds: a query fetches one
 #: chunk per word per slice, and an edit rewrites the chunks of the words whose counts it changes.
 CHUNK_BYTES = 4096
@@ -192,39 +192,37 @@ def ranked(locations: list, slot: int, ranks: dict[int, int]) -> list:
 
 
 def chunked(words: list[list], budget: int = CHUNK_BYTES) -> list[list[list]]:
-    """Sorted words cut in chunks of about ``budget`` bytes of CBOR, never between two words sharing
-    their first KEPT_TOGETHER letters."""
+    """Sorted words cut in chunks of about ``budget`` bytes of CBOR. Where a chunk starts is decided
+    by each word alone (:func:`starts_chunk`), not by the sizes of the words before it: an edit that
+    changes some words' postings moves no cut elsewhere, so every other chunk keeps its bytes."""
     import cbor2
 
     chunks: list[list[list]] = []
     current: list[list] = []
-    size = 0
     for word in words:
-        length = len(cbor2.dumps(word))
-        if current and size + length > budget and _common(current[-1][0], word[0]) < KEPT_TOGETHER:
+        if current and starts_chunk(word[0], len(cbor2.dumps(word)), budget):
             chunks.append(current)
-            current, size = [], 0
+            current = []
         current.append(word)
-        size += length
     if current:
         chunks.append(current)
     return chunks
 
 
-def _common(a: str, b: str) -> int:
-    count = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        count += 1
-    return count
+def starts_chunk(word: str, size: int, budget: int = CHUNK_BYTES) -> bool:
+    """Whether ``word`` (its postings ``size`` bytes of CBOR) starts a chunk: with a probability of
+    ``size`` out of ``budget``, drawn from the word's hash, so that chunks hold about ``budget``
+    bytes and a word holding more starts its own."""
+    digest = hashlib.blake2b(word.encode("utf-8"), digest_size=8, person=b"chunk").digest()
+    return int.from_bytes(digest, "big") % budget < size
 
 
 def bounded(listing: list[list[str]]) -> list[list[str]]:
-    """Each chunk's first and last words cut where they part from the neighbouring chunk's, as
-    Pagefind names its chunks (``[from, to, file]``)."""
-    out = [list(item) for item in listing]
-    for before, after in zip(out, out[1:], strict=False):
-        common = _common(before[1], after[0])
-        before[1], after[0] = before[1][:common + 1], after[0][:common + 1]
-    return out
+    """Each chunk named ``[from, to, file]`` for Pagefind's rule (a query loads every chunk whose
+    ``from`` <= the query <= ``to``): ``from`` is the first word's first QUERY_LETTERS letters and
+    ``to`` the last word. A query of that many letters or more then loads every chunk holding a word
+    it begins (a word's first letters sort no later than the query, the word no earlier), and at most
+    the later chunks starting with the same letters besides; Pagefind's own names (each bound cut
+    where it parts from the neighbouring chunk's) would leave out the chunks after a cut inside the
+    words the query begins."""
+    return [[first[:QUERY_LETTERS], last, name] for first, last, name in listing]
