@@ -15,9 +15,10 @@ from pipeline.build.pagefindindex import (
     QUERY_LETTERS,
     WORD_SLOTS,
     _decoded,
-    _word_without_positions,
+    _pages,
     bounded,
     chunked,
+    postings_without_positions,
     unpack,
 )
 from pipeline.build.searchindex import SEARCH_DIR, index_site
@@ -78,30 +79,50 @@ def _encode(groups: list[tuple[int, list[int]]], shift: int) -> list[int]:
     return out
 
 
-@settings(max_examples=150, deadline=None, derandomize=True)
-@given(st.text("abcdeé", min_size=1, max_size=8), _LOCATIONS, st.integers(1, 500))
-def test_text_inserted_before_a_word_leaves_its_postings_as_they_were(word, groups, shift):
-    before = _word_without_positions([word, [[3, _encode(groups, 0), []]], []])
-    after = _word_without_positions([word, [[3, _encode(groups, shift), []]], []])
-    assert before == after
+_PAGES = st.dictionaries(st.integers(0, 5), _LOCATIONS, min_size=1, max_size=4)
+_SLICE = st.dictionaries(st.text("abcdeé", min_size=1, max_size=6), _PAGES, min_size=1, max_size=12)
+
+
+def _entries(words: dict[str, dict[int, list]], shift: int = 0) -> list[list]:
+    """Word entries as Pagefind writes them (page numbers as differences), every position moved by
+    ``shift``; the word's first page with a title position (metadata) too."""
+    entries = []
+    for word in sorted(words):
+        pages, previous = [], 0
+        for page in sorted(words[word]):
+            pages.append([page - previous, _encode(words[word][page], shift), [[-4, 3]] if not pages else []])
+            previous = page
+        entries.append([word, pages, []])
+    return entries
 
 
 @settings(max_examples=150, deadline=None, derandomize=True)
-@given(st.text("abcdeé", min_size=1, max_size=8), _LOCATIONS)
-def test_each_occurrence_keeps_its_weight_and_a_position_of_its_own(word, groups):
-    locations = _encode(groups, 0)
-    rewritten = _word_without_positions([word, [[0, locations, [[-4, 3]]]], []])[1][0]
-    assert rewritten[2] == [[-4, 3]]  # a title's positions (metadata) are not the text's: kept
-    assert [v for v in rewritten[1] if v < 0] == [v for v in locations if v < 0]
-    assert len(rewritten[1]) == len(locations)
-    positions = _decoded(rewritten[1])
-    assert len(set(positions)) == len(positions) == len(_decoded(locations))
-    assert all(0 <= p < WORD_SLOTS * POSITIONS_PER_WORD + len(positions) for p in positions)
+@given(_SLICE, st.integers(1, 500))
+def test_text_inserted_before_the_words_leaves_their_postings_as_they_were(words, shift):
+    assert postings_without_positions(_entries(words)) == postings_without_positions(_entries(words, shift))
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(_SLICE)
+def test_each_occurrence_keeps_its_weight_and_a_position_no_other_word_has_on_its_page(words):
+    entries = _entries(words)
+    rewritten = postings_without_positions(entries)
+    on_page: dict[int, list[int]] = {}
+    for entry, new in zip(entries, rewritten, strict=True):
+        assert new[0] == entry[0]
+        for (old_page, new_page), (page, locations) in zip(zip(entry[1], new[1], strict=True), _pages(new[1]), strict=True):
+            assert new_page[0] == old_page[0] and new_page[2] == old_page[2]  # page and title positions kept
+            assert [v for v in new_page[1] if v < 0] == [v for v in old_page[1] if v < 0]  # weights kept
+            assert len(_decoded(locations)) == len(_decoded(old_page[1]))
+            on_page.setdefault(page, []).extend(_decoded(locations))
+    for positions in on_page.values():
+        assert len(set(positions)) == len(positions)
+        assert all(1 <= p <= (WORD_SLOTS + len(positions)) * POSITIONS_PER_WORD for p in positions)
 
 
 def test_a_variant_keeps_the_position_of_the_word_it_spells():
     word = ["negoci", [[0, [-26, 5, 10, 30], []]], [["négoci", [[0, [-26, 15], []]]]]]
-    rewritten = _word_without_positions(word)
+    rewritten = postings_without_positions([word])[0]
     assert _decoded(rewritten[2][0][1][0][1]) == [_decoded(rewritten[1][0][1])[1]]
 
 
@@ -109,13 +130,28 @@ def test_a_variant_keeps_the_position_of_the_word_it_spells():
 # A real index: what an edit that moves a cable's words changes
 
 
-VOCABULARY = [f"{a}{b}{c}{d}" for a in "bcdfglmnprstv" for b in "aeiou" for c in "lnrst" for d in ("e", "ion", "ique")]
+VOCABULARY = [f"{a}{b}{c}{d}" for a in "bcdfglmnprstv" for b in ("a", "e", "é", "i", "o", "u") for c in "lnrst"
+              for d in ("e", "ion", "ique", "ées")]
 
 
 def _page(n: int, words: int = 400) -> str:
-    body = " ".join(VOCABULARY[(n * 7919 + i * 104729) % len(VOCABULARY)] for i in range(words))
+    """A cable-like page of ``words`` words drawn from VOCABULARY (a title and two paragraphs)."""
+    drawn = [VOCABULARY[(n * 7919 + i * 104729 + i * i) % len(VOCABULARY)] for i in range(words + 4)]
     return (f'<html lang="fr"><head><title>Page {n}</title></head><body><main data-pagefind-body>'
-            f"<h1>Télégramme {n}</h1><p>{body}</p></main></body></html>")
+            f"<h1>{' '.join(drawn[:4]).capitalize()} {n}</h1><p>{' '.join(drawn[4:200])}.</p>"
+            f"<p>{' '.join(drawn[200:])}.</p></main></body></html>")
+
+
+def synthetic_site(site, pages: int = 40, first: str = "", edited: int = -1) -> dict[str, str]:
+    """``pages`` pages of VOCABULARY in ``site``/2026 (``first`` inserted at the start of page
+    ``edited``'s text); returns their months, as index_site takes them."""
+    (site / "2026").mkdir(parents=True)
+    for n in range(pages):
+        text = _page(n)
+        if n == edited:
+            text = text.replace("<p>", "<p>" + first, 1)
+        (site / "2026" / f"C-{n:02d}.html").write_text(text, encoding="utf-8")
+    return {f"2026/C-{n:02d}.html": "2026-03" for n in range(pages)}
 
 
 def _index_files(site) -> dict[str, str]:
@@ -130,13 +166,7 @@ def edited(tmp_path_factory):
     sites = []
     for name, first in (("before", ""), ("after", "Ajoutée relecture ")):
         site = tmp_path_factory.mktemp(name)
-        (site / "2026").mkdir()
-        for n in range(40):
-            text = _page(n)
-            if n == 17:
-                text = text.replace("<p>", "<p>" + first)
-            (site / "2026" / f"C-{n:02d}.html").write_text(text, encoding="utf-8")
-        index_site(site, "fr", {f"2026/C-{n:02d}.html": "2026-03" for n in range(40)})
+        index_site(site, "fr", synthetic_site(site, first=first, edited=17))
         sites.append(site)
     return sites
 

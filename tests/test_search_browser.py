@@ -12,6 +12,9 @@ from browser import browser  # noqa: F401 (the fixture)
 from contentrepo import make_repo
 from siteserver import serving
 from test_build import build
+from test_pagefindindex import VOCABULARY, synthetic_site
+
+from pipeline.build.searchindex import index_site
 
 pytestmark = pytest.mark.browser
 
@@ -285,3 +288,37 @@ def test_a_failed_load_is_tried_again_at_the_next_query(site, browser, failure):
     assert results(page, "réseau") == ["Le réseau électrique"]
     page.close()
     assert [p for p in problems if "503" not in p and "Pagefind" not in p] == []  # the faults made here
+
+
+def test_the_index_without_positions_finds_what_pagefinds_own_finds_in_the_same_order(browser, tmp_path, monkeypatch):  # noqa: F811
+    """The same pages indexed by Pagefind alone (word positions kept) and by the pipeline: every
+    query of two letters or more, one word or two, finds the same pages, the first ten in the same order."""
+    months = synthetic_site(tmp_path / "own" / "c1", pages=120)
+    synthetic_site(tmp_path / "site" / "c1", pages=120)
+    index_site(tmp_path / "site" / "c1", "fr", months)
+    with monkeypatch.context() as patched:
+        patched.setattr("pipeline.build.searchindex.without_positions", lambda output: None)
+        index_site(tmp_path / "own" / "c1", "fr", months)
+    words = VOCABULARY[::37]
+    queries = sorted({word[:n] for word in words for n in (2, 3, 5)} | set(words)
+                     | {f"{a} {b}" for a, b in zip(words, words[3:], strict=False)} | {"energie", "zz"})
+    found = {}
+    for name in ("own", "site"):
+        with serving(tmp_path / name) as base:
+            page = browser.new_page()
+            page.goto(f"{base}/c/c1/2026/C-00.html")
+            found[name] = page.evaluate("""async (queries) => {
+              const pagefind = await import('/c/c1/pagefind/pagefind.js');
+              const one = pagefind.createInstance({ basePath: '/c/c1/pagefind/2026/', baseUrl: '/c/c1/', noWorker: true });
+              await one.init();
+              const out = {};
+              for (const query of queries) {
+                const search = await one.search(query);
+                const first = await Promise.all(search.results.slice(0, 10).map((result) => result.data()));
+                out[query] = [search.results.length, first.map((data) => data.url)];
+              }
+              return out;
+            }""", queries)
+            page.close()
+    assert sum(count for count, _ in found["own"].values()) > 1000  # the queries find pages
+    assert found["site"] == found["own"]

@@ -11,11 +11,12 @@ the entry file naming that):
   cable moves every later word of it, so every word of the cable got new postings: in a slice of
   about 600 cables, the words of one cable hold about two thirds of the index, and such an edit
   changed every chunk (bench/postings.py). Here each occurrence keeps its weight (a title's words
-  count more) but takes a position that depends only on the word and its rank among that word's
-  occurrences in the page: an edit changes the postings of the words whose count it changes, and
-  the chunks are cut small (about CHUNK_BYTES, where each word alone decides), so those postings
-  are a few files, and the others keep their bytes; the chunks are named so that
-  Pagefind loads, for a query of two letters or more, every chunk holding a word it begins.
+  count more) but takes a position of its own on the page that depends on the word and its rank
+  among that word's occurrences there (:func:`page_slots`): an edit changes the postings of the
+  words whose count it changes, and the chunks are cut small (about CHUNK_BYTES, where each word
+  alone decides), so those postings are a few files and the others keep their bytes; the chunks are
+  named so that Pagefind loads, for a query of two letters or more, every chunk holding a word it
+  begins.
   Pagefind's ranking (BM25 over weighted counts) is unchanged; what the positions served, the
   excerpt around the words found and a quoted phrase, the site's search script does from the
   result's text (theme/assets/javascripts/search.js).
@@ -42,12 +43,12 @@ QUERY_LETTERS = 2
 #: About how many bytes of postings (CBOR, before compression) a chunk holds: a query fetches one
 #: chunk per word per slice, and an edit rewrites the chunks of the words whose counts it changes.
 CHUNK_BYTES = 4096
-#: A word's positions start at one of WORD_SLOTS multiples of POSITIONS_PER_WORD, chosen from the
-#: word: occurrences of two words of a query on one page almost never share a position (Pagefind
-#: would merge them into one match). Positions stay small: Pagefind's script walks an array as long
-#: as the largest position of a result to place its excerpt (a position of 2**30 throws).
+#: On each page, each word's occurrences take positions of their own: a slot of this many positions
+#: (or more slots in a row, for a word found more often), drawn from the word among WORD_SLOTS (see
+#: :func:`page_slots`). Positions stay small: Pagefind's script walks an array as long as a result's
+#: largest position to place its excerpt (positions near 2**30 throw).
 POSITIONS_PER_WORD = 64
-WORD_SLOTS = 1024
+WORD_SLOTS = 4096
 
 
 def pack(value: object) -> bytes:
@@ -113,10 +114,8 @@ def without_positions(output: Path) -> None:
             words.extend(unpack(path)[0])  # type: ignore[index]
             prefix = name.split("_")[0]
             path.unlink()
-        words = [_word_without_positions(word) for word in words]
-        words.sort(key=lambda word: word[0])
         listing = []
-        for chunk in chunked(words):
+        for chunk in chunked(postings_without_positions(sorted(words, key=lambda word: word[0]))):
             data = pack([chunk])
             name = _content_name(prefix, data)
             (output / "index" / f"{name}.pf_index").write_bytes(data)
@@ -126,28 +125,67 @@ def without_positions(output: Path) -> None:
     rewrite_meta(output, change)
 
 
-def word_slot(word: str) -> int:
-    """Where ``word``'s positions start: a multiple of POSITIONS_PER_WORD chosen from the word alone."""
-    digest = hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest()
-    return int.from_bytes(digest, "big") % WORD_SLOTS * POSITIONS_PER_WORD
+def postings_without_positions(words: list[list]) -> list[list]:
+    """A slice's word entries (``[word, pages, variants]``) with every position replaced by one of
+    its own on its page (:func:`page_slots`, :func:`ranked`); weights, counts and order kept."""
+    occurrences = [_occurrences(word) for word in words]
+    slots = page_slots(occurrences, [word[0] for word in words])
+    return [_word_without_positions(word, found, slots) for word, found in zip(words, occurrences, strict=True)]
 
 
-def _word_without_positions(word: list) -> list:
-    """``[word, pages, variants…]`` with each page's positions replaced (see :func:`ranked`). A variant
-    (the word as written with its accents) is ranked among the word's occurrences on that page, so an
-    occurrence of both keeps one position."""
-    slot = word_slot(word[0])
+def _occurrences(word: list) -> dict[int, list[int]]:
+    """Page -> the word's positions there, sorted, with its variants' (the word as written with its
+    accents, at positions of the word's own)."""
+    found: dict[int, set[int]] = {}
     variants = word[2] if len(word) > 2 else []
-    occurrences: dict[int, set[int]] = {}
     for pages in [word[1], *(variant[1] for variant in variants)]:
         for page, locations in _pages(pages):
-            occurrences.setdefault(page, set()).update(_decoded(locations))
-    ranks = {page: {position: rank for rank, position in enumerate(sorted(found))} for page, found in occurrences.items()}
+            found.setdefault(page, set()).update(_decoded(locations))
+    return {page: sorted(positions) for page, positions in found.items()}
+
+
+def page_slots(occurrences: list[dict[int, list[int]]], words: list[str]) -> dict[tuple[int, str], int]:
+    """(page, word) -> the first of the slots of POSITIONS_PER_WORD positions the word's occurrences
+    on that page take. Each word of a page gets slots of its own (Pagefind merges two words found at
+    one position into one match, and adds their weights in a byte that can overflow): its slot is
+    drawn from the word, or the next free one when another word of the page, earlier in the
+    alphabet, has it. So a word's positions depend on itself and, rarely, on a word of the same page
+    that drew the same slot: an edit changes the postings of the words it changes, and seldom
+    another one's."""
+    by_page: dict[int, list[tuple[str, int]]] = {}
+    for word, found in zip(words, occurrences, strict=True):
+        for page, positions in found.items():
+            by_page.setdefault(page, []).append((word, len(positions)))
+    slots: dict[tuple[int, str], int] = {}
+    for page, held in by_page.items():
+        taken: set[int] = set()
+        for word, count in sorted(held):
+            need = -(-count // POSITIONS_PER_WORD)
+            slot = word_slot(word)
+            while any(slot + i in taken for i in range(need)):
+                slot += 1
+            taken.update(range(slot, slot + need))
+            slots[(page, word)] = slot
+    return slots
+
+
+def word_slot(word: str) -> int:
+    """The slot ``word``'s positions are drawn to, from the word alone (one of WORD_SLOTS)."""
+    digest = hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % WORD_SLOTS
+
+
+def _word_without_positions(word: list, occurrences: dict[int, list[int]], slots: dict[tuple[int, str], int]) -> list:
+    """``[word, pages, variants…]`` with each page's positions replaced (see :func:`ranked`): the
+    word's slot on that page, plus the occurrence's rank among the word's (a variant's occurrence
+    keeps the position of the word's at that place)."""
+    ranks = {page: {position: rank for rank, position in enumerate(found)} for page, found in occurrences.items()}
 
     def rewrite(pages: list) -> list:
-        return [[packed[0], ranked(packed[1], slot, ranks[page]), *packed[2:]]
+        return [[packed[0], ranked(packed[1], slots[(page, word[0])] * POSITIONS_PER_WORD, ranks[page]), *packed[2:]]
                 for packed, (page, _) in zip(pages, _pages(pages), strict=True)]
 
+    variants = word[2] if len(word) > 2 else []
     rest = [[variant[0], rewrite(variant[1]), *variant[2:]] for variant in variants]
     return [word[0], rewrite(word[1]), *([rest] if len(word) > 2 else []), *word[3:]]
 
@@ -185,7 +223,10 @@ def ranked(locations: list, slot: int, ranks: dict[int, int]) -> list:
             real, previous = 0, None
             continue
         real += value
-        position = slot + ranks[real]  # a word found more than 64 times runs on: never one position twice
+        # From 1: Pagefind's search traps on a word it holds at position 0 in some pages (its own
+        # first word is rarely one a query finds). A word found more often than a slot holds runs on
+        # in its next slots.
+        position = slot + ranks[real] + 1
         out.append(position if previous is None else position - previous)
         previous = position
     return out
