@@ -34,10 +34,9 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from pipeline.audit import PAGEFIND_SIGNATURE as SIGNATURE  # what every data file starts with, unzipped
 from pipeline.site import gzip_bytes
 
-#: What every Pagefind data file starts with, once decompressed.
-SIGNATURE = b"pagefind_dcd"
 #: A query of this many letters or more finds every word it begins (see :func:`bounded`).
 QUERY_LETTERS = 2
 #: About how many bytes of postings (CBOR, before compression) a chunk holds: a query fetches one
