@@ -7,7 +7,7 @@
 // results cost one slice's work however large the archive is.
 // A normal same-origin script (the Content-Security-Policy allows no unhashed inline script;
 // Pagefind's WebAssembly needs 'wasm-unsafe-eval', nothing more). Results are built as DOM nodes,
-// never as HTML: an excerpt keeps only its text and Pagefind's <mark> highlights.
+// never as HTML, their excerpts from the result's text (the index keeps no word positions).
 (function () {
   "use strict";
   var script = document.currentScript;
@@ -179,19 +179,21 @@
   // those words marked. Drawn here, not by Pagefind: the index keeps how often a page holds a word,
   // not where (pipeline/build/pagefindindex.py), so Pagefind's excerpt would be a passage at random.
   // A word of the text matches a word of the query when, accents, case and a leading « l' » aside,
-  // it begins with the query's word if that has four letters or fewer, else when both begin alike
-  // for at least four letters and at most four short of the shorter: « électricité » marks
-  // « électrique », « négociations » « négocier » (a stemmer's work, roughly: Pagefind stemmed).
+  // it is that word if it has two letters, begins with it if it has three or four, else when both
+  // begin alike for at least four letters and at most four short of the shorter: « électricité »
+  // marks « électrique », « négociations » « négocier » (a stemmer's work, roughly: Pagefind
+  // stemmed). A query's words of one letter (« l' », « d' ») mark nothing.
   var EXCERPT = 30;
   // What parts words: spaces, ASCII and Latin-1 punctuation, general punctuation (« ’ … —).
   var APART = /[\s!-\/:-@\[-`{-~\u00a0-\u00bf\u2000-\u206f]+/;
   function fold(value) {
     return spell(value).normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
   }
-  function wanted(query) {
-    return fold(query).split(APART).filter(Boolean);
+  function wanted(query, all) {
+    return fold(query).split(APART).filter(function (word) { return word.length > (all ? 0 : 1); });
   }
   function alike(piece, word) {
+    if (word.length <= 2) return piece === word;
     if (word.length <= 4) return piece.indexOf(word) === 0;
     var same = 0, most = Math.min(piece.length, word.length);
     while (same < most && piece.charAt(same) === word.charAt(same)) same++;
@@ -212,7 +214,7 @@
     var found = [], match;
     QUOTED.lastIndex = 0;
     while ((match = QUOTED.exec(value))) {
-      var words = wanted(match[1]);
+      var words = wanted(match[1], true);
       if (words.length > 1) found.push(words);
     }
     return found;
