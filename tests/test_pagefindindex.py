@@ -195,3 +195,14 @@ def test_changing_one_words_postings_changes_its_chunk_and_at_most_a_neighbour(p
     changed = [chunk for chunk in after if chunk not in before]
     assert len(changed) <= 2
     assert not changed or any(entry[0] == edited for chunk in changed for entry in chunk)
+
+
+def test_a_file_whose_name_another_file_of_the_index_has_takes_a_longer_one(tmp_path):
+    from pipeline.build.pagefindindex import _content_name, _write_named
+
+    data = b"postings"
+    (tmp_path / f"{_content_name('fr', data)}.pf_index").write_bytes(b"another chunk")
+    name = _write_named(tmp_path, "fr", ".pf_index", data)
+    assert name == _content_name("fr", data, 8)
+    assert (tmp_path / f"{name}.pf_index").read_bytes() == data
+    assert (tmp_path / f"{_content_name('fr', data)}.pf_index").read_bytes() == b"another chunk"
