@@ -34,7 +34,7 @@ BENCH = Path(__file__).resolve().parent
 PROJECT = BENCH.parent
 sys.path.insert(0, str(PROJECT))
 
-from bench.slices import cable_months, insert_sentence, linked_copy  # noqa: E402
+from bench.slices import built_site, insert_sentence, linked_copy, site_arguments  # noqa: E402
 from pipeline.build import searchindex  # noqa: E402
 from pipeline.build.pagefindindex import SIGNATURE, unpack  # noqa: E402
 from pipeline.build.searchindex import SEARCH_DIR, index_site  # noqa: E402
@@ -108,14 +108,9 @@ def chunks_changed(before: Path, after: Path) -> tuple[int, int, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--site", type=Path, required=True, help="a built community site (its folder)")
-    parser.add_argument("--language", default="fr")
-    parser.add_argument("--workdir", type=Path, default=None, help="work here (default: a temp dir, removed)")
+    site_arguments(parser)
     args = parser.parse_args()
-    site = args.site.resolve()
-    months = cable_months(site)
-    if not months:
-        raise SystemExit(f"{site}: no cable page with a month (is it a built community site?)")
+    site, months = built_site(args.site)
     cable = sorted(months)[len(months) // 2]
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-postings-"))
     try:

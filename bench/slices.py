@@ -58,6 +58,24 @@ def cable_months(site: Path) -> dict[str, str]:
     return months
 
 
+def site_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of a benchmark run on one built community site (``--site``, ``--language``,
+    ``--workdir``)."""
+    parser.add_argument("--site", type=Path, required=True, help="a built community site (its folder)")
+    parser.add_argument("--language", default="fr")
+    parser.add_argument("--workdir", type=Path, default=None, help="work here (default: a temp dir, removed)")
+
+
+def built_site(path: Path) -> tuple[Path, dict[str, str]]:
+    """The community site at ``path`` (resolved) and its cable pages' months; exits with a message
+    when it has none."""
+    site = path.resolve()
+    months = cable_months(site)
+    if not months:
+        raise SystemExit(f"{site}: no cable page with a month (is it a built community site?)")
+    return site, months
+
+
 def linked_copy(site: Path, copy: Path) -> None:
     """``site`` at ``copy`` by hard links, without its index (rebuilt there; never written through)."""
     shutil.rmtree(copy, ignore_errors=True)
@@ -107,19 +125,14 @@ def measure_cap(site: Path, work: Path, cap: int, months: dict[str, str], langua
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--site", type=Path, required=True, help="a built community site (its folder)")
+    site_arguments(parser)
     parser.add_argument("--caps", default="1000,250,100", help="the most pages a slice holds, comma-separated")
     parser.add_argument("--runs", type=int, default=3, help="cold searches per cap (the median is printed)")
     parser.add_argument("--query", default=QUERY)
-    parser.add_argument("--language", default="fr")
-    parser.add_argument("--workdir", type=Path, default=None, help="work here (default: a temp dir, removed)")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
-    site = args.site.resolve()
-    months = cable_months(site)
-    if not months:
-        raise SystemExit(f"{site}: no cable page with a month (is it a built community site?)")
+    site, months = built_site(args.site)
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-slices-"))
     rows = {}
     try:
