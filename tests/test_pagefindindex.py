@@ -4,6 +4,7 @@ and an edit that moves a cable's words changes only the chunks of the words whos
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 
 import pytest
@@ -18,6 +19,7 @@ from pipeline.build.pagefindindex import (
     _pages,
     bounded,
     chunked,
+    pack,
     postings_without_positions,
     unpack,
 )
@@ -206,3 +208,39 @@ def test_a_file_whose_name_another_file_of_the_index_has_takes_a_longer_one(tmp_
     assert name == _content_name("fr", data, 8)
     assert (tmp_path / f"{name}.pf_index").read_bytes() == data
     assert (tmp_path / f"{_content_name('fr', data)}.pf_index").read_bytes() == b"another chunk"
+
+
+def _other_version(output):
+    meta_path = next(output.glob("pagefind.*.pf_meta"))
+    meta = unpack(meta_path)
+    meta[0] = "1.6.0"
+    meta_path.write_bytes(pack(meta))
+
+
+def _chunk_not_cbor(output):
+    next((output / "index").glob("*.pf_index")).write_bytes(gzip.compress(b"pagefind_dcd\xff\xfe"))
+
+
+def _chunk_missing(output):
+    next((output / "index").glob("*.pf_index")).unlink()
+
+
+def _word_of_another_shape(output):
+    path = next((output / "index").glob("*.pf_index"))
+    path.write_bytes(pack([[["mot", "pas une liste de pages"]]]))
+
+
+@pytest.mark.parametrize("damage", [_other_version, _chunk_not_cbor, _chunk_missing, _word_of_another_shape])
+def test_an_index_pagefind_wrote_in_another_format_stops_the_build(tmp_path, monkeypatch, damage):
+    from pipeline.build import searchindex
+    from pipeline.build.job import BuildError
+
+    run = searchindex._run_pagefind
+
+    def damaged(site, output, language):
+        run(site, output, language)
+        damage(output)
+
+    monkeypatch.setattr(searchindex, "_run_pagefind", damaged)
+    with pytest.raises(BuildError, match="not in the format this pipeline reads"):
+        index_site(tmp_path / "site", "fr", synthetic_site(tmp_path / "site", pages=3))

@@ -37,6 +37,9 @@ from pathlib import Path
 from pipeline.audit import PAGEFIND_SIGNATURE as SIGNATURE  # what every data file starts with, unzipped
 from pipeline.site import gzip_bytes
 
+#: The Pagefind versions whose files these rewrites read (pyproject.toml pins ``pagefind[bin]`` to
+#: 1.5): another version's index is refused rather than rewritten blind (:func:`unreadable`).
+FORMAT_VERSIONS = ("1.5.",)
 #: A query of this many letters or more finds every word it begins (see :func:`bounded`).
 QUERY_LETTERS = 2
 #: About how many bytes of postings (CBOR, before compression) a chunk holds: a query fetches one
@@ -116,6 +119,8 @@ def without_positions(output: Path) -> None:
     """The slice's index chunks rewritten without word positions and cut again (see the module)."""
 
     def change(meta: list) -> None:
+        if not str(meta[0]).startswith(FORMAT_VERSIONS):
+            raise ValueError(f"Pagefind {meta[0]} wrote it; this rewrite reads {', '.join(FORMAT_VERSIONS)}x")
         words: list[list] = []
         prefix = "en"
         for _first, _last, name in meta[2]:
@@ -173,6 +178,14 @@ def page_slots(occurrences: list[dict[int, list[int]]], words: list[str]) -> dic
             taken.update(range(slot, slot + need))
             slots[(page, word)] = slot
     return slots
+
+
+# What reading or rewriting an index Pagefind wrote may raise when its files are not what this
+# module reads: the build stops with the file's folder named (pipeline/build/searchindex.py).
+def unreadable() -> tuple[type[BaseException], ...]:
+    import cbor2
+
+    return (OSError, EOFError, ValueError, KeyError, IndexError, TypeError, cbor2.CBORDecodeError)
 
 
 def word_slot(word: str) -> int:

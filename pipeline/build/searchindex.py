@@ -38,7 +38,7 @@ from pathlib import Path
 
 from pipeline.audit import SLICES_FILE
 from pipeline.build.job import BuildError
-from pipeline.build.pagefindindex import canonical_filters, without_positions
+from pipeline.build.pagefindindex import canonical_filters, unreadable, without_positions
 from pipeline.messages import _
 
 #: The folder of a site that holds its search index.
@@ -141,8 +141,11 @@ def index_site(site_dir: Path, language: str, months: dict[str, str] | None = No
                 text = (site_dir / page).read_text(encoding="utf-8")
                 (staging / page).write_text(search_text(text), encoding="utf-8")
             _run_pagefind(staging, output / name, language)
-            without_positions(output / name)
-            canonical_filters(output / name)
+            try:
+                without_positions(output / name)
+                canonical_filters(output / name)
+            except unreadable() as exc:
+                raise BuildError(_("the search index could not be built: Pagefind's files in {folder} are not in the format this pipeline reads ({exc}); use the pinned Pagefind (pyproject.toml)").format(folder=name, exc=exc)) from None
             _keep_data_and_wasm(output / name)
     # One copy of the library, in pagefind/: search.js makes one Pagefind instance per slice from it.
     os.replace(output / names[0] / "pagefind.js", output / "pagefind.js")
